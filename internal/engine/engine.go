@@ -1,0 +1,168 @@
+// Package engine defines the narrow, engine-neutral interface between the provider and a secrets
+// engine, with the shared types and typed errors every engine returns. Implementations live in
+// engine/local (embedded) and engine/vault (HashiCorp Vault and OpenBao); both pass the
+// conformance suite in engine/enginetest.
+package engine
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/nhigov/terraform-provider-nhi/internal/policy"
+)
+
+// Typed errors. Engines wrap these with context (fmt.Errorf("...: %w", ErrNotFound)) and the
+// provider maps them in one place.
+var (
+	// ErrNotFound: the object does not exist in the engine.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: the object already exists, or is in a state that forbids the change.
+	ErrConflict = errors.New("conflict")
+	// ErrRetired: the identity is retired; it gets no credentials and none of its credentials work.
+	ErrRetired = errors.New("identity is retired")
+	// ErrDenied: a credential or request was refused (unknown, expired, revoked, used up, over budget).
+	ErrDenied = errors.New("denied")
+	// ErrInvalid: the request breaks the identity's policy or is malformed.
+	ErrInvalid = errors.New("invalid request")
+	// ErrUnavailable: the engine cannot be reached or is locked by another process.
+	ErrUnavailable = errors.New("engine unavailable")
+)
+
+// Engine is everything the provider needs from a secrets engine.
+type Engine interface {
+	Governance
+	Identities
+	Credentials
+	Auditor
+	// Close releases the engine's resources.
+	Close() error
+}
+
+// Governance stores governance records (classes and TTL policies) so that drift jobs can read
+// them without Terraform state.
+type Governance interface {
+	PutClass(ctx context.Context, c policy.Class) error
+	GetClass(ctx context.Context, name string) (policy.Class, error)
+	DeleteClass(ctx context.Context, name string) error
+	ListClasses(ctx context.Context) ([]policy.Class, error)
+
+	PutTTLPolicy(ctx context.Context, p policy.TTLPolicy) error
+	GetTTLPolicy(ctx context.Context, name string) (policy.TTLPolicy, error)
+	DeleteTTLPolicy(ctx context.Context, name string) error
+	ListTTLPolicies(ctx context.Context) ([]policy.TTLPolicy, error)
+}
+
+// Identities manages non-human identities.
+type Identities interface {
+	// CreateIdentity records a new, active identity. It returns ErrConflict if the name is taken,
+	// retired identities included (a retired name is kept for audit and never reused).
+	CreateIdentity(ctx context.Context, id policy.Identity) (policy.Identity, error)
+	// UpdateIdentity replaces the declared attributes of an active identity.
+	UpdateIdentity(ctx context.Context, id policy.Identity) (policy.Identity, error)
+	GetIdentity(ctx context.Context, name string) (policy.Identity, error)
+	ListIdentities(ctx context.Context) ([]policy.Identity, error)
+	// RetireIdentity revokes every credential of the identity and keeps a disabled record.
+	RetireIdentity(ctx context.Context, name string) (policy.Identity, error)
+	// DeleteIdentity revokes every credential of the identity and removes it.
+	DeleteIdentity(ctx context.Context, name string) error
+}
+
+// Credentials issues and checks dynamic credentials.
+type Credentials interface {
+	// IssueCredential mints a credential for an active identity within its TTL policy. The secret
+	// is returned once and never stored in clear.
+	IssueCredential(ctx context.Context, req CredentialRequest) (Credential, string, error)
+	// RenewCredential extends a credential within its renewal budget and hard expiry. The
+	// holder proves possession: secret must be the credential's own secret.
+	RenewCredential(ctx context.Context, id, secret string) (Credential, error)
+	// RevokeCredential ends a credential at once. Revoking a revoked credential is not an error.
+	RevokeCredential(ctx context.Context, id string) error
+	// Authenticate returns the identity a secret belongs to, or ErrDenied.
+	Authenticate(ctx context.Context, secret string) (string, error)
+	// ListCredentials lists the credentials of one identity, or of every identity when empty.
+	ListCredentials(ctx context.Context, identity string) ([]Credential, error)
+}
+
+// Auditor reads the engine's audit log.
+type Auditor interface {
+	AuditEvents(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
+}
+
+// CredentialRequest asks for a dynamic credential.
+type CredentialRequest struct {
+	Identity string
+	// TTL is the requested lifetime before renewal; zero means the policy's TTL.
+	TTL       time.Duration
+	Requester string
+	Purpose   string
+}
+
+// Credential is an engine's record of a dynamic credential. It never holds the secret.
+type Credential struct {
+	ID       string    `json:"id"`
+	Identity string    `json:"identity"`
+	IssuedAt time.Time `json:"issued_at"`
+	// TTL is the credential's lifetime before renewal; each renewal extends it by TTL.
+	TTL           time.Duration `json:"ttl"`
+	ExpiresAt     time.Time     `json:"expires_at"`
+	HardExpiresAt time.Time     `json:"hard_expires_at"`
+	RenewCount    int64         `json:"renew_count"`
+	// RenewalsLeft is -1 when renewals are not capped by count.
+	RenewalsLeft int64 `json:"renewals_left"`
+	// UsesLeft is -1 when authentications are not capped.
+	UsesLeft  int64     `json:"uses_left"`
+	RevokedAt time.Time `json:"revoked_at,omitzero"`
+	Requester string    `json:"requester,omitempty"`
+	Purpose   string    `json:"purpose,omitempty"`
+}
+
+// Live reports whether the credential still authenticates at now.
+func (c Credential) Live(now time.Time) bool {
+	return c.RevokedAt.IsZero() && now.Before(c.ExpiresAt)
+}
+
+// Audit event types.
+const (
+	EventIssued           = "issued"
+	EventRenewed          = "renewed"
+	EventRevoked          = "revoked"
+	EventIdentityCreated  = "identity_created"
+	EventIdentityUpdated  = "identity_updated"
+	EventIdentityRetired  = "identity_retired"
+	EventIdentityDeleted  = "identity_deleted"
+	EventGovernanceChange = "governance_changed"
+)
+
+// AuditEvent is one entry of the audit log.
+type AuditEvent struct {
+	Seq        uint64    `json:"seq"`
+	Time       time.Time `json:"time"`
+	Type       string    `json:"type"`
+	Identity   string    `json:"identity,omitempty"`
+	Credential string    `json:"credential,omitempty"`
+	Requester  string    `json:"requester,omitempty"`
+	Purpose    string    `json:"purpose,omitempty"`
+	Detail     string    `json:"detail,omitempty"`
+}
+
+// AuditFilter selects audit events; zero fields select everything.
+type AuditFilter struct {
+	Identity string
+	Since    time.Time
+	Until    time.Time
+}
+
+// Match reports whether e passes the filter.
+func (f AuditFilter) Match(e AuditEvent) bool {
+	if f.Identity != "" && e.Identity != f.Identity {
+		return false
+	}
+	if !f.Since.IsZero() && e.Time.Before(f.Since) {
+		return false
+	}
+	if !f.Until.IsZero() && e.Time.After(f.Until) {
+		return false
+	}
+	return true
+}

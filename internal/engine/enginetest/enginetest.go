@@ -1,0 +1,343 @@
+// Package enginetest is the conformance suite every engine passes unchanged.
+package enginetest
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/nhigov/terraform-provider-nhi/internal/clock"
+	"github.com/nhigov/terraform-provider-nhi/internal/engine"
+	"github.com/nhigov/terraform-provider-nhi/internal/policy"
+)
+
+// Epoch is where the suite's fake clock starts.
+var Epoch = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+
+// Factory returns a fresh, empty engine whose notion of time follows clk.
+type Factory func(t *testing.T, clk *clock.Fake) engine.Engine
+
+func int64p(v int64) *int64 { return &v }
+
+// Fixtures: an ephemeral class with a policy, and a persistent class.
+var (
+	ephemeralClass = policy.Class{Name: "ci", Kind: policy.KindEphemeral, MaxTTL: time.Hour, MaxLifetime: 4 * time.Hour,
+		MaxRenewals: int64p(3), RequireOwner: true, NamingPattern: "ci-[a-z0-9-]+", Environments: []string{"dev", "prod"}}
+	persistentClass = policy.Class{Name: "svc", Kind: policy.KindPersistent, MaxRotationInterval: 30 * policy.Day}
+	ciPolicy        = policy.TTLPolicy{Name: "ci-short", Class: "ci", TTL: 15 * time.Minute, MaxLifetime: time.Hour,
+		Renewable: true, MaxRenewals: int64p(2)}
+)
+
+// Run runs the conformance suite against engines made by factory.
+func Run(t *testing.T, factory Factory) {
+	t.Run("Governance", func(t *testing.T) { testGovernance(t, factory) })
+	t.Run("IdentityLifecycle", func(t *testing.T) { testIdentityLifecycle(t, factory) })
+	t.Run("DeleteIdentity", func(t *testing.T) { testDeleteIdentity(t, factory) })
+	t.Run("CredentialPolicy", func(t *testing.T) { testCredentialPolicy(t, factory) })
+	t.Run("CredentialExpiry", func(t *testing.T) { testCredentialExpiry(t, factory) })
+	t.Run("CredentialRenewal", func(t *testing.T) { testCredentialRenewal(t, factory) })
+	t.Run("RetireRevokes", func(t *testing.T) { testRetireRevokes(t, factory) })
+	t.Run("Audit", func(t *testing.T) { testAudit(t, factory) })
+}
+
+func setup(t *testing.T, factory Factory) (engine.Engine, *clock.Fake, context.Context) {
+	t.Helper()
+	clk := clock.NewFake(Epoch)
+	e := factory(t, clk)
+	ctx := context.Background()
+	must(t, e.PutClass(ctx, ephemeralClass))
+	must(t, e.PutClass(ctx, persistentClass))
+	must(t, e.PutTTLPolicy(ctx, ciPolicy))
+	return e, clk, ctx
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+}
+
+func wantErr(t *testing.T, err, target error) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Fatalf("error = %v, want %v", err, target)
+	}
+}
+
+func ciIdentity(name string) policy.Identity {
+	return policy.Identity{Name: name, Class: "ci", Owner: "team-build", Environment: "dev", TTLPolicy: "ci-short", Scopes: []string{"read:artifacts"}}
+}
+
+func testGovernance(t *testing.T, factory Factory) {
+	e, _, ctx := setup(t, factory)
+	got, err := e.GetClass(ctx, "ci")
+	must(t, err)
+	if !reflect.DeepEqual(got, ephemeralClass) {
+		t.Fatalf("GetClass = %+v, want %+v", got, ephemeralClass)
+	}
+	changed := ephemeralClass
+	changed.MaxTTL = 30 * time.Minute
+	changed.Environments = []string{"prod"}
+	must(t, e.PutClass(ctx, changed))
+	got, err = e.GetClass(ctx, "ci")
+	must(t, err)
+	if !reflect.DeepEqual(got, changed) {
+		t.Fatalf("GetClass after update = %+v, want %+v", got, changed)
+	}
+	classes, err := e.ListClasses(ctx)
+	must(t, err)
+	if len(classes) != 2 {
+		t.Fatalf("ListClasses returned %d classes, want 2", len(classes))
+	}
+	p, err := e.GetTTLPolicy(ctx, "ci-short")
+	must(t, err)
+	if !reflect.DeepEqual(p, ciPolicy) {
+		t.Fatalf("GetTTLPolicy = %+v, want %+v", p, ciPolicy)
+	}
+	withException := ciPolicy
+	withException.Exception = &policy.Exception{Reason: "migration", ApprovedBy: "sec-lead", ExpiresAt: Epoch.Add(48 * time.Hour)}
+	must(t, e.PutTTLPolicy(ctx, withException))
+	p, err = e.GetTTLPolicy(ctx, "ci-short")
+	must(t, err)
+	if p.Exception == nil || !p.Exception.ExpiresAt.Equal(withException.Exception.ExpiresAt) || p.Exception.Reason != "migration" {
+		t.Fatalf("exception not stored: %+v", p.Exception)
+	}
+	policies, err := e.ListTTLPolicies(ctx)
+	must(t, err)
+	if len(policies) != 1 {
+		t.Fatalf("ListTTLPolicies returned %d, want 1", len(policies))
+	}
+	must(t, e.DeleteTTLPolicy(ctx, "ci-short"))
+	_, err = e.GetTTLPolicy(ctx, "ci-short")
+	wantErr(t, err, engine.ErrNotFound)
+	wantErr(t, e.DeleteTTLPolicy(ctx, "ci-short"), engine.ErrNotFound)
+	must(t, e.DeleteClass(ctx, "svc"))
+	_, err = e.GetClass(ctx, "svc")
+	wantErr(t, err, engine.ErrNotFound)
+	wantErr(t, e.DeleteClass(ctx, "svc"), engine.ErrNotFound)
+}
+
+func testIdentityLifecycle(t *testing.T, factory Factory) {
+	e, clk, ctx := setup(t, factory)
+	created, err := e.CreateIdentity(ctx, ciIdentity("ci-build"))
+	must(t, err)
+	if created.Status != policy.StatusActive || !created.CreatedAt.Equal(Epoch) {
+		t.Fatalf("created = %+v, want active at %s", created, Epoch)
+	}
+	_, err = e.CreateIdentity(ctx, ciIdentity("ci-build"))
+	wantErr(t, err, engine.ErrConflict)
+
+	got, err := e.GetIdentity(ctx, "ci-build")
+	must(t, err)
+	want := ciIdentity("ci-build")
+	if got.Owner != want.Owner || got.Class != want.Class || got.Environment != want.Environment ||
+		got.TTLPolicy != want.TTLPolicy || !reflect.DeepEqual(got.Scopes, want.Scopes) || got.Status != policy.StatusActive {
+		t.Fatalf("GetIdentity = %+v, want %+v", got, want)
+	}
+
+	upd := ciIdentity("ci-build")
+	upd.Owner, upd.Scopes = "team-release", []string{"read:artifacts", "write:releases"}
+	_, err = e.UpdateIdentity(ctx, upd)
+	must(t, err)
+	got, err = e.GetIdentity(ctx, "ci-build")
+	must(t, err)
+	if got.Owner != "team-release" || len(got.Scopes) != 2 || !got.CreatedAt.Equal(Epoch) {
+		t.Fatalf("after update = %+v", got)
+	}
+	_, err = e.UpdateIdentity(ctx, ciIdentity("ci-missing"))
+	wantErr(t, err, engine.ErrNotFound)
+
+	ids, err := e.ListIdentities(ctx)
+	must(t, err)
+	if len(ids) != 1 || ids[0].Name != "ci-build" {
+		t.Fatalf("ListIdentities = %+v", ids)
+	}
+
+	clk.Advance(time.Hour)
+	retired, err := e.RetireIdentity(ctx, "ci-build")
+	must(t, err)
+	if !retired.Retired() || !retired.RetiredAt.Equal(Epoch.Add(time.Hour)) {
+		t.Fatalf("retired = %+v", retired)
+	}
+	got, err = e.GetIdentity(ctx, "ci-build")
+	must(t, err)
+	if !got.Retired() {
+		t.Fatalf("GetIdentity after retire: status %q", got.Status)
+	}
+	_, err = e.UpdateIdentity(ctx, upd)
+	wantErr(t, err, engine.ErrRetired)
+	_, err = e.CreateIdentity(ctx, ciIdentity("ci-build"))
+	wantErr(t, err, engine.ErrConflict)
+	_, err = e.RetireIdentity(ctx, "ci-missing")
+	wantErr(t, err, engine.ErrNotFound)
+}
+
+func testDeleteIdentity(t *testing.T, factory Factory) {
+	e, _, ctx := setup(t, factory)
+	_, err := e.CreateIdentity(ctx, ciIdentity("ci-gone"))
+	must(t, err)
+	_, secret, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-gone"})
+	must(t, err)
+	must(t, e.DeleteIdentity(ctx, "ci-gone"))
+	_, err = e.GetIdentity(ctx, "ci-gone")
+	wantErr(t, err, engine.ErrNotFound)
+	_, err = e.Authenticate(ctx, secret)
+	wantErr(t, err, engine.ErrDenied)
+	wantErr(t, e.DeleteIdentity(ctx, "ci-gone"), engine.ErrNotFound)
+}
+
+func testCredentialPolicy(t *testing.T, factory Factory) {
+	e, _, ctx := setup(t, factory)
+	_, err := e.CreateIdentity(ctx, ciIdentity("ci-deploy"))
+	must(t, err)
+	_, err = e.CreateIdentity(ctx, policy.Identity{Name: "svc-billing", Class: "svc", Owner: "team-billing"})
+	must(t, err)
+
+	cred, secret, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-deploy", Requester: "job-42", Purpose: "deploy"})
+	must(t, err)
+	if secret == "" || cred.ID == "" {
+		t.Fatalf("IssueCredential returned no secret or ID: %+v", cred)
+	}
+	if !cred.ExpiresAt.Equal(Epoch.Add(15*time.Minute)) || !cred.HardExpiresAt.Equal(Epoch.Add(time.Hour)) || cred.RenewalsLeft != 2 {
+		t.Fatalf("credential terms = %+v, want ttl 15m, hard expiry 1h, 2 renewals", cred)
+	}
+	who, err := e.Authenticate(ctx, secret)
+	must(t, err)
+	if who != "ci-deploy" {
+		t.Fatalf("Authenticate = %q, want ci-deploy", who)
+	}
+	_, err = e.Authenticate(ctx, secret+"x")
+	wantErr(t, err, engine.ErrDenied)
+
+	short, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-deploy", TTL: 5 * time.Minute})
+	must(t, err)
+	if !short.ExpiresAt.Equal(Epoch.Add(5 * time.Minute)) {
+		t.Fatalf("requested 5m, expires at %s", short.ExpiresAt)
+	}
+	_, _, err = e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-deploy", TTL: 2 * time.Hour})
+	wantErr(t, err, engine.ErrInvalid)
+	_, _, err = e.IssueCredential(ctx, engine.CredentialRequest{Identity: "svc-billing"})
+	wantErr(t, err, engine.ErrInvalid)
+	_, _, err = e.IssueCredential(ctx, engine.CredentialRequest{Identity: "nobody"})
+	wantErr(t, err, engine.ErrNotFound)
+
+	must(t, e.RevokeCredential(ctx, cred.ID))
+	_, err = e.Authenticate(ctx, secret)
+	wantErr(t, err, engine.ErrDenied)
+	must(t, e.RevokeCredential(ctx, cred.ID))
+	creds, err := e.ListCredentials(ctx, "ci-deploy")
+	must(t, err)
+	if len(creds) != 2 {
+		t.Fatalf("ListCredentials = %d credentials, want 2", len(creds))
+	}
+	for _, c := range creds {
+		if c.ID == cred.ID && c.RevokedAt.IsZero() {
+			t.Fatalf("revoked credential listed as unrevoked: %+v", c)
+		}
+	}
+}
+
+func testCredentialExpiry(t *testing.T, factory Factory) {
+	e, clk, ctx := setup(t, factory)
+	_, err := e.CreateIdentity(ctx, ciIdentity("ci-test"))
+	must(t, err)
+	_, secret, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-test"})
+	must(t, err)
+	clk.Advance(14 * time.Minute)
+	_, err = e.Authenticate(ctx, secret)
+	must(t, err)
+	clk.Advance(2 * time.Minute)
+	_, err = e.Authenticate(ctx, secret)
+	wantErr(t, err, engine.ErrDenied)
+}
+
+func testCredentialRenewal(t *testing.T, factory Factory) {
+	e, clk, ctx := setup(t, factory)
+	_, err := e.CreateIdentity(ctx, ciIdentity("ci-long"))
+	must(t, err)
+	cred, secret, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-long"})
+	must(t, err)
+	_, other, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-long"})
+	must(t, err)
+	_, err = e.RenewCredential(ctx, cred.ID, other)
+	wantErr(t, err, engine.ErrDenied)
+	for i := int64(1); i <= 2; i++ {
+		clk.Advance(10 * time.Minute)
+		renewed, err := e.RenewCredential(ctx, cred.ID, secret)
+		must(t, err)
+		if renewed.RenewCount != i || renewed.RenewalsLeft != 2-i || !renewed.ExpiresAt.Equal(clk.Now().Add(15*time.Minute)) {
+			t.Fatalf("renewal %d = %+v", i, renewed)
+		}
+	}
+	clk.Advance(10 * time.Minute)
+	_, err = e.RenewCredential(ctx, cred.ID, secret)
+	wantErr(t, err, engine.ErrDenied)
+	_, err = e.Authenticate(ctx, secret)
+	must(t, err)
+	clk.Advance(6 * time.Minute) // 15m after the last renewal
+	_, err = e.Authenticate(ctx, secret)
+	wantErr(t, err, engine.ErrDenied)
+}
+
+func testRetireRevokes(t *testing.T, factory Factory) {
+	e, _, ctx := setup(t, factory)
+	_, err := e.CreateIdentity(ctx, ciIdentity("ci-old"))
+	must(t, err)
+	var secrets []string
+	for range 3 {
+		_, s, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-old"})
+		must(t, err)
+		secrets = append(secrets, s)
+	}
+	_, err = e.RetireIdentity(ctx, "ci-old")
+	must(t, err)
+	for _, s := range secrets {
+		_, err := e.Authenticate(ctx, s)
+		wantErr(t, err, engine.ErrDenied)
+	}
+	creds, err := e.ListCredentials(ctx, "ci-old")
+	must(t, err)
+	for _, c := range creds {
+		if c.RevokedAt.IsZero() {
+			t.Fatalf("credential %s of a retired identity is not revoked", c.ID)
+		}
+	}
+	_, _, err = e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-old"})
+	wantErr(t, err, engine.ErrRetired)
+}
+
+func testAudit(t *testing.T, factory Factory) {
+	e, clk, ctx := setup(t, factory)
+	_, err := e.CreateIdentity(ctx, ciIdentity("ci-audit"))
+	must(t, err)
+	_, err = e.CreateIdentity(ctx, ciIdentity("ci-other"))
+	must(t, err)
+	clk.Advance(time.Minute)
+	cred, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-audit", Requester: "pipeline-7", Purpose: "integration tests"})
+	must(t, err)
+	must(t, e.RevokeCredential(ctx, cred.ID))
+	events, err := e.AuditEvents(ctx, engine.AuditFilter{Identity: "ci-audit"})
+	must(t, err)
+	var types []string
+	for _, ev := range events {
+		if ev.Identity != "ci-audit" {
+			t.Fatalf("filter by identity returned an event of %q", ev.Identity)
+		}
+		types = append(types, ev.Type)
+		if ev.Type == engine.EventIssued && (ev.Requester != "pipeline-7" || ev.Purpose != "integration tests" || ev.Credential != cred.ID) {
+			t.Fatalf("issued event lacks requester, purpose or credential: %+v", ev)
+		}
+	}
+	want := []string{engine.EventIdentityCreated, engine.EventIssued, engine.EventRevoked}
+	if !reflect.DeepEqual(types, want) {
+		t.Fatalf("audit events = %v, want %v", types, want)
+	}
+	since, err := e.AuditEvents(ctx, engine.AuditFilter{Identity: "ci-audit", Since: Epoch.Add(30 * time.Second)})
+	must(t, err)
+	if len(since) != 2 {
+		t.Fatalf("events since +30s = %d, want 2", len(since))
+	}
+}

@@ -1,0 +1,300 @@
+package local
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/nhigov/terraform-provider-nhi/internal/engine"
+	"github.com/nhigov/terraform-provider-nhi/internal/policy"
+)
+
+// Credentials live in one sub-bucket per identity of bucketCredentials, keyed by credential ID;
+// bucketSecretIndex maps the SHA-256 of a secret to "identity/credential-id". The secret itself
+// is never stored.
+
+// SecretPrefix starts every secret the local engine mints, so scanners can recognise them.
+const SecretPrefix = "nhi."
+
+func hashSecret(secret string) []byte {
+	h := sha256.Sum256([]byte(secret))
+	return []byte(hex.EncodeToString(h[:]))
+}
+
+func newSecret() (id, secret string, err error) {
+	raw := make([]byte, 40)
+	if _, err := rand.Read(raw); err != nil {
+		return "", "", err
+	}
+	return "cred-" + hex.EncodeToString(raw[:8]), SecretPrefix + base64.RawURLEncoding.EncodeToString(raw[8:]), nil
+}
+
+func credBucket(tx *bolt.Tx, identity string, create bool) (*bolt.Bucket, error) {
+	root := tx.Bucket(bucketCredentials)
+	if create {
+		return root.CreateBucketIfNotExists([]byte(identity))
+	}
+	return root.Bucket([]byte(identity)), nil
+}
+
+func getCredential(tx *bolt.Tx, identity, id string) (engine.Credential, error) {
+	var c engine.Credential
+	b, _ := credBucket(tx, identity, false)
+	var raw []byte
+	if b != nil {
+		raw = b.Get([]byte(id))
+	}
+	if raw == nil {
+		return c, fmt.Errorf("credential %q: %w", id, engine.ErrNotFound)
+	}
+	return c, json.Unmarshal(raw, &c)
+}
+
+func putCredential(tx *bolt.Tx, c engine.Credential) error {
+	b, err := credBucket(tx, c.Identity, true)
+	if err != nil {
+		return err
+	}
+	raw, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte(c.ID), raw)
+}
+
+// identityOf finds which identity a credential ID belongs to.
+func identityOf(tx *bolt.Tx, id string) (string, error) {
+	var found string
+	err := tx.Bucket(bucketCredentials).ForEachBucket(func(k []byte) error {
+		if found == "" && tx.Bucket(bucketCredentials).Bucket(k).Get([]byte(id)) != nil {
+			found = string(k)
+		}
+		return nil
+	})
+	if err == nil && found == "" {
+		err = fmt.Errorf("credential %q: %w", id, engine.ErrNotFound)
+	}
+	return found, err
+}
+
+// IssueCredential mints a credential within the identity's TTL policy.
+func (e *Engine) IssueCredential(ctx context.Context, req engine.CredentialRequest) (engine.Credential, string, error) {
+	if err := ctxErr(ctx); err != nil {
+		return engine.Credential{}, "", err
+	}
+	credID, secret, err := newSecret()
+	if err != nil {
+		return engine.Credential{}, "", err
+	}
+	var cred engine.Credential
+	err = e.db.Batch(func(tx *bolt.Tx) error {
+		var id policy.Identity
+		if err := getJSON(tx, bucketIdentities, req.Identity, &id); err != nil {
+			return err
+		}
+		if id.Retired() {
+			return fmt.Errorf("identity %q: %w", id.Name, engine.ErrRetired)
+		}
+		if id.TTLPolicy == "" {
+			return fmt.Errorf("identity %q has no TTL policy, so it gets no dynamic credentials (persistent identities use a rotated secret): %w", id.Name, engine.ErrInvalid)
+		}
+		var p policy.TTLPolicy
+		if err := getJSON(tx, bucketTTLPolicies, id.TTLPolicy, &p); err != nil {
+			return err
+		}
+		grant, err := policy.GrantCredential(p, req.TTL)
+		if err != nil {
+			return fmt.Errorf("identity %q: %v: %w", id.Name, err, engine.ErrInvalid)
+		}
+		now := e.clock.Now()
+		cred = engine.Credential{
+			ID: credID, Identity: id.Name, IssuedAt: now, TTL: grant.TTL,
+			ExpiresAt: now.Add(grant.TTL), HardExpiresAt: now.Add(grant.Lifetime),
+			RenewalsLeft: grant.MaxRenewals, UsesLeft: -1,
+			Requester: req.Requester, Purpose: req.Purpose,
+		}
+		if grant.MaxUses > 0 {
+			cred.UsesLeft = grant.MaxUses
+		}
+		if err := putCredential(tx, cred); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketSecretIndex).Put(hashSecret(secret), []byte(id.Name+"/"+credID)); err != nil {
+			return err
+		}
+		return e.appendAudit(tx, engine.AuditEvent{Type: engine.EventIssued, Identity: id.Name, Credential: credID,
+			Requester: req.Requester, Purpose: req.Purpose, Detail: "expires " + cred.ExpiresAt.Format(time.RFC3339)})
+	})
+	if err != nil {
+		return engine.Credential{}, "", err
+	}
+	return cred, secret, nil
+}
+
+// RenewCredential extends a live credential by its TTL, within its renewal budget and hard expiry.
+func (e *Engine) RenewCredential(ctx context.Context, credID, secret string) (engine.Credential, error) {
+	if err := ctxErr(ctx); err != nil {
+		return engine.Credential{}, err
+	}
+	var c engine.Credential
+	err := e.db.Update(func(tx *bolt.Tx) error {
+		ref := string(tx.Bucket(bucketSecretIndex).Get(hashSecret(secret)))
+		identity, id, _ := strings.Cut(ref, "/")
+		if id != credID {
+			return fmt.Errorf("credential %q: the secret does not belong to it: %w", credID, engine.ErrDenied)
+		}
+		var err error
+		if c, err = getCredential(tx, identity, credID); err != nil {
+			return err
+		}
+		now := e.clock.Now()
+		switch {
+		case !c.Live(now):
+			return fmt.Errorf("credential %q is expired or revoked: %w", credID, engine.ErrDenied)
+		case c.RenewalsLeft == 0:
+			return fmt.Errorf("credential %q has no renewals left: %w", credID, engine.ErrDenied)
+		case !now.Before(c.HardExpiresAt) || !c.ExpiresAt.Before(c.HardExpiresAt):
+			return fmt.Errorf("credential %q is at its hard expiry %s: %w", credID, c.HardExpiresAt.Format(time.RFC3339), engine.ErrDenied)
+		}
+		c.ExpiresAt = now.Add(c.TTL)
+		if c.ExpiresAt.After(c.HardExpiresAt) {
+			c.ExpiresAt = c.HardExpiresAt
+		}
+		c.RenewCount++
+		if c.RenewalsLeft > 0 {
+			c.RenewalsLeft--
+		}
+		if err := putCredential(tx, c); err != nil {
+			return err
+		}
+		return e.appendAudit(tx, engine.AuditEvent{Type: engine.EventRenewed, Identity: identity, Credential: credID,
+			Requester: c.Requester, Purpose: c.Purpose, Detail: "expires " + c.ExpiresAt.Format(time.RFC3339)})
+	})
+	return c, err
+}
+
+// RevokeCredential ends a credential at once.
+func (e *Engine) RevokeCredential(ctx context.Context, credID string) error {
+	if err := ctxErr(ctx); err != nil {
+		return err
+	}
+	return e.db.Update(func(tx *bolt.Tx) error {
+		identity, err := identityOf(tx, credID)
+		if err != nil {
+			return err
+		}
+		c, err := getCredential(tx, identity, credID)
+		if err != nil || !c.RevokedAt.IsZero() {
+			return err
+		}
+		return e.revoke(tx, c, e.clock.Now())
+	})
+}
+
+func (e *Engine) revoke(tx *bolt.Tx, c engine.Credential, now time.Time) error {
+	c.RevokedAt = now
+	if err := putCredential(tx, c); err != nil {
+		return err
+	}
+	return e.appendAudit(tx, engine.AuditEvent{Type: engine.EventRevoked, Identity: c.Identity, Credential: c.ID,
+		Requester: c.Requester, Purpose: c.Purpose})
+}
+
+// revokeAll revokes every unrevoked credential of an identity.
+func (e *Engine) revokeAll(tx *bolt.Tx, identity string, now time.Time) error {
+	b, _ := credBucket(tx, identity, false)
+	if b == nil {
+		return nil
+	}
+	var open []engine.Credential
+	err := b.ForEach(func(_, raw []byte) error {
+		var c engine.Credential
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return err
+		}
+		if c.RevokedAt.IsZero() {
+			open = append(open, c)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, c := range open {
+		if err := e.revoke(tx, c, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Authenticate returns the identity a live secret belongs to, spending one use when uses are capped.
+func (e *Engine) Authenticate(ctx context.Context, secret string) (string, error) {
+	if err := ctxErr(ctx); err != nil {
+		return "", err
+	}
+	var identity string
+	err := e.db.Update(func(tx *bolt.Tx) error {
+		ref := tx.Bucket(bucketSecretIndex).Get(hashSecret(secret))
+		name, credID, ok := strings.Cut(string(ref), "/")
+		if ref == nil || !ok {
+			return fmt.Errorf("unknown secret: %w", engine.ErrDenied)
+		}
+		var id policy.Identity
+		if err := getJSON(tx, bucketIdentities, name, &id); err != nil || id.Retired() {
+			return fmt.Errorf("identity %q is retired or gone: %w", name, engine.ErrDenied)
+		}
+		c, err := getCredential(tx, name, credID)
+		if err != nil {
+			return err
+		}
+		if !c.Live(e.clock.Now()) {
+			return fmt.Errorf("credential %q is expired or revoked: %w", credID, engine.ErrDenied)
+		}
+		switch {
+		case c.UsesLeft == 0:
+			return fmt.Errorf("credential %q has no uses left: %w", credID, engine.ErrDenied)
+		case c.UsesLeft > 0:
+			c.UsesLeft--
+			if err := putCredential(tx, c); err != nil {
+				return err
+			}
+		}
+		identity = name
+		return nil
+	})
+	return identity, err
+}
+
+// ListCredentials lists the credentials of one identity, or of all identities when empty.
+func (e *Engine) ListCredentials(ctx context.Context, identity string) ([]engine.Credential, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	var out []engine.Credential
+	err := e.db.View(func(tx *bolt.Tx) error {
+		root := tx.Bucket(bucketCredentials)
+		return root.ForEachBucket(func(k []byte) error {
+			if identity != "" && string(k) != identity {
+				return nil
+			}
+			return root.Bucket(k).ForEach(func(_, raw []byte) error {
+				var c engine.Credential
+				if err := json.Unmarshal(raw, &c); err != nil {
+					return err
+				}
+				out = append(out, c)
+				return nil
+			})
+		})
+	})
+	return out, err
+}

@@ -1,0 +1,194 @@
+// Package local is the embedded engine: one bbolt file, secret material encrypted at rest with
+// AES-256-GCM, credentials stored only as hashes, an append-only hash-chained audit log, and a
+// file lock with a bounded wait. It needs no setup and suits demos, tests and single machines.
+package local
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/nhigov/terraform-provider-nhi/internal/clock"
+	"github.com/nhigov/terraform-provider-nhi/internal/engine"
+)
+
+// DefaultPath is where the database lives when nothing else is configured, relative to the
+// working directory.
+const DefaultPath = ".nhi/engine.db"
+
+// KeyEnv names the environment variable holding the base64-encoded 32-byte encryption key.
+const KeyEnv = "NHI_LOCAL_KEY"
+
+// DefaultLockWait bounds how long Open waits for another process to release the database.
+const DefaultLockWait = 10 * time.Second
+
+var (
+	bucketClasses     = []byte("classes")
+	bucketTTLPolicies = []byte("ttl_policies")
+	bucketIdentities  = []byte("identities")
+	bucketCredentials = []byte("credentials")
+	bucketSecretIndex = []byte("secret_index")
+	bucketAudit       = []byte("audit")
+	allBuckets        = [][]byte{bucketClasses, bucketTTLPolicies, bucketIdentities, bucketCredentials, bucketSecretIndex, bucketAudit}
+)
+
+// Options configure Open.
+type Options struct {
+	// Clock tells the time; the wall clock when nil.
+	Clock clock.Clock
+	// Key is the 32-byte AES-256 key. When nil, Open reads NHI_LOCAL_KEY, then a key file
+	// beside the database (created with mode 0600 when absent).
+	Key []byte
+	// LockWait bounds the wait for another process's lock; DefaultLockWait when zero.
+	LockWait time.Duration
+}
+
+// Engine is the local engine. It is safe for concurrent use.
+type Engine struct {
+	db    *bolt.DB
+	path  string
+	clock clock.Clock
+	aead  cipher.AEAD
+}
+
+var _ engine.Engine = (*Engine)(nil)
+
+// Open opens (creating when absent) the engine database at path.
+func Open(path string, opts Options) (*Engine, error) {
+	if path == "" {
+		path = DefaultPath
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.Real{}
+	}
+	if opts.LockWait == 0 {
+		opts.LockWait = DefaultLockWait
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("%w: creating the directory of %s: %v", engine.ErrUnavailable, path, err)
+	}
+	key, err := loadKey(path, opts.Key)
+	if err != nil {
+		return nil, err
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, fmt.Errorf("%w: encryption key: %v", engine.ErrInvalid, err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, fmt.Errorf("%w: encryption key: %v", engine.ErrInvalid, err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockWait})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("%w: the engine database %s is locked by another process (waited %s); wait for it to finish or point local.path elsewhere",
+			engine.ErrUnavailable, path, opts.LockWait)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: opening %s: %v", engine.ErrUnavailable, path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("%w: initialising %s: %v", engine.ErrUnavailable, path, err)
+	}
+	return &Engine{db: db, path: path, clock: opts.Clock, aead: aead}, nil
+}
+
+// Path is the database file.
+func (e *Engine) Path() string { return e.path }
+
+// Close closes the database and releases its lock.
+func (e *Engine) Close() error { return e.db.Close() }
+
+func loadKey(dbPath string, key []byte) ([]byte, error) {
+	if key != nil {
+		if len(key) != 32 {
+			return nil, fmt.Errorf("%w: the encryption key must be 32 bytes, got %d", engine.ErrInvalid, len(key))
+		}
+		return key, nil
+	}
+	if v := os.Getenv(KeyEnv); v != "" {
+		k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(v))
+		if err != nil || len(k) != 32 {
+			return nil, fmt.Errorf("%w: %s must hold 32 bytes in standard base64 (for example the output of `openssl rand -base64 32`)", engine.ErrInvalid, KeyEnv)
+		}
+		return k, nil
+	}
+	keyPath := dbPath + ".key"
+	if raw, err := os.ReadFile(keyPath); err == nil {
+		k, err := hex.DecodeString(strings.TrimSpace(string(raw)))
+		if err != nil || len(k) != 32 {
+			return nil, fmt.Errorf("%w: key file %s is not 32 hex-encoded bytes", engine.ErrInvalid, keyPath)
+		}
+		return k, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w: reading key file %s: %v", engine.ErrUnavailable, keyPath, err)
+	}
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(keyPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return loadKey(dbPath, nil) // another process won the race: use its key
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: creating key file %s: %v", engine.ErrUnavailable, keyPath, err)
+	}
+	if _, err := f.WriteString(hex.EncodeToString(k) + "\n"); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	if err := f.Close(); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// seal encrypts secret material for storage; aad binds the ciphertext to its record.
+func (e *Engine) seal(plain, aad []byte) ([]byte, error) {
+	nonce := make([]byte, e.aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	return e.aead.Seal(nonce, nonce, plain, aad), nil
+}
+
+// unseal decrypts what seal wrote.
+func (e *Engine) unseal(sealed, aad []byte) ([]byte, error) {
+	n := e.aead.NonceSize()
+	if len(sealed) < n {
+		return nil, fmt.Errorf("%w: sealed value is truncated", engine.ErrInvalid)
+	}
+	plain, err := e.aead.Open(nil, sealed[:n], sealed[n:], aad)
+	if err != nil {
+		return nil, fmt.Errorf("%w: decrypting a stored secret failed (wrong %s or key file?)", engine.ErrInvalid, KeyEnv)
+	}
+	return plain, nil
+}
+
+func ctxErr(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%w: %v", engine.ErrUnavailable, err)
+	}
+	return nil
+}

@@ -1,0 +1,253 @@
+package local
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/nhigov/terraform-provider-nhi/internal/engine"
+	"github.com/nhigov/terraform-provider-nhi/internal/policy"
+)
+
+// getJSON reads key from bucket into v, or returns ErrNotFound naming what was looked for.
+func getJSON(tx *bolt.Tx, bucket []byte, key string, v any) error {
+	raw := tx.Bucket(bucket).Get([]byte(key))
+	if raw == nil {
+		return fmt.Errorf("%s %q: %w", kindOf(bucket), key, engine.ErrNotFound)
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("%s %q: corrupt record: %v", kindOf(bucket), key, err)
+	}
+	return nil
+}
+
+func putJSON(tx *bolt.Tx, bucket []byte, key string, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucket).Put([]byte(key), raw)
+}
+
+func listJSON[T any](db *bolt.DB, bucket []byte) ([]T, error) {
+	var out []T
+	err := db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucket).ForEach(func(k, raw []byte) error {
+			var v T
+			if err := json.Unmarshal(raw, &v); err != nil {
+				return fmt.Errorf("%s %q: corrupt record: %v", kindOf(bucket), k, err)
+			}
+			out = append(out, v)
+			return nil
+		})
+	})
+	return out, err
+}
+
+func kindOf(bucket []byte) string {
+	switch string(bucket) {
+	case string(bucketClasses):
+		return "lifecycle class"
+	case string(bucketTTLPolicies):
+		return "TTL policy"
+	case string(bucketIdentities):
+		return "identity"
+	case string(bucketCredentials):
+		return "credential"
+	}
+	return string(bucket)
+}
+
+// putRecord writes a governance record and audits the change.
+func (e *Engine) putRecord(ctx context.Context, bucket []byte, name string, v any) error {
+	if err := ctxErr(ctx); err != nil {
+		return err
+	}
+	return e.db.Update(func(tx *bolt.Tx) error {
+		if err := putJSON(tx, bucket, name, v); err != nil {
+			return err
+		}
+		return e.appendAudit(tx, engine.AuditEvent{Type: engine.EventGovernanceChange, Detail: "put " + kindOf(bucket) + " " + name})
+	})
+}
+
+func (e *Engine) getRecord(ctx context.Context, bucket []byte, name string, v any) error {
+	if err := ctxErr(ctx); err != nil {
+		return err
+	}
+	return e.db.View(func(tx *bolt.Tx) error { return getJSON(tx, bucket, name, v) })
+}
+
+func (e *Engine) deleteRecord(ctx context.Context, bucket []byte, name string) error {
+	if err := ctxErr(ctx); err != nil {
+		return err
+	}
+	return e.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucket)
+		if b.Get([]byte(name)) == nil {
+			return fmt.Errorf("%s %q: %w", kindOf(bucket), name, engine.ErrNotFound)
+		}
+		if err := b.Delete([]byte(name)); err != nil {
+			return err
+		}
+		return e.appendAudit(tx, engine.AuditEvent{Type: engine.EventGovernanceChange, Detail: "delete " + kindOf(bucket) + " " + name})
+	})
+}
+
+// PutClass creates or replaces a lifecycle class.
+func (e *Engine) PutClass(ctx context.Context, c policy.Class) error {
+	return e.putRecord(ctx, bucketClasses, c.Name, c)
+}
+
+// GetClass reads a lifecycle class.
+func (e *Engine) GetClass(ctx context.Context, name string) (policy.Class, error) {
+	var c policy.Class
+	return c, e.getRecord(ctx, bucketClasses, name, &c)
+}
+
+// DeleteClass removes a lifecycle class.
+func (e *Engine) DeleteClass(ctx context.Context, name string) error {
+	return e.deleteRecord(ctx, bucketClasses, name)
+}
+
+// ListClasses lists every lifecycle class, by name.
+func (e *Engine) ListClasses(ctx context.Context) ([]policy.Class, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	return listJSON[policy.Class](e.db, bucketClasses)
+}
+
+// PutTTLPolicy creates or replaces a TTL policy.
+func (e *Engine) PutTTLPolicy(ctx context.Context, p policy.TTLPolicy) error {
+	return e.putRecord(ctx, bucketTTLPolicies, p.Name, p)
+}
+
+// GetTTLPolicy reads a TTL policy.
+func (e *Engine) GetTTLPolicy(ctx context.Context, name string) (policy.TTLPolicy, error) {
+	var p policy.TTLPolicy
+	return p, e.getRecord(ctx, bucketTTLPolicies, name, &p)
+}
+
+// DeleteTTLPolicy removes a TTL policy.
+func (e *Engine) DeleteTTLPolicy(ctx context.Context, name string) error {
+	return e.deleteRecord(ctx, bucketTTLPolicies, name)
+}
+
+// ListTTLPolicies lists every TTL policy, by name.
+func (e *Engine) ListTTLPolicies(ctx context.Context) ([]policy.TTLPolicy, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	return listJSON[policy.TTLPolicy](e.db, bucketTTLPolicies)
+}
+
+// CreateIdentity records a new active identity.
+func (e *Engine) CreateIdentity(ctx context.Context, id policy.Identity) (policy.Identity, error) {
+	if err := ctxErr(ctx); err != nil {
+		return policy.Identity{}, err
+	}
+	id.Status = policy.StatusActive
+	id.CreatedAt = e.clock.Now()
+	id.RetiredAt = time.Time{}
+	err := e.db.Batch(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketIdentities).Get([]byte(id.Name)) != nil {
+			return fmt.Errorf("identity %q already exists (a retired identity keeps its name for audit; choose another name): %w", id.Name, engine.ErrConflict)
+		}
+		if err := putJSON(tx, bucketIdentities, id.Name, id); err != nil {
+			return err
+		}
+		return e.appendAudit(tx, engine.AuditEvent{Type: engine.EventIdentityCreated, Identity: id.Name})
+	})
+	return id, err
+}
+
+// UpdateIdentity replaces the declared attributes of an active identity, keeping its status
+// and timestamps.
+func (e *Engine) UpdateIdentity(ctx context.Context, id policy.Identity) (policy.Identity, error) {
+	if err := ctxErr(ctx); err != nil {
+		return policy.Identity{}, err
+	}
+	err := e.db.Batch(func(tx *bolt.Tx) error {
+		var cur policy.Identity
+		if err := getJSON(tx, bucketIdentities, id.Name, &cur); err != nil {
+			return err
+		}
+		if cur.Retired() {
+			return fmt.Errorf("identity %q: %w", id.Name, engine.ErrRetired)
+		}
+		id.Status, id.CreatedAt, id.RetiredAt = cur.Status, cur.CreatedAt, cur.RetiredAt
+		if err := putJSON(tx, bucketIdentities, id.Name, id); err != nil {
+			return err
+		}
+		return e.appendAudit(tx, engine.AuditEvent{Type: engine.EventIdentityUpdated, Identity: id.Name})
+	})
+	return id, err
+}
+
+// GetIdentity reads an identity, retired or not.
+func (e *Engine) GetIdentity(ctx context.Context, name string) (policy.Identity, error) {
+	var id policy.Identity
+	return id, e.getRecord(ctx, bucketIdentities, name, &id)
+}
+
+// ListIdentities lists every identity, retired ones included, by name.
+func (e *Engine) ListIdentities(ctx context.Context) ([]policy.Identity, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	ids, err := listJSON[policy.Identity](e.db, bucketIdentities)
+	sort.Slice(ids, func(i, j int) bool { return ids[i].Name < ids[j].Name })
+	return ids, err
+}
+
+// RetireIdentity revokes every credential of the identity and keeps a disabled record. Retiring
+// a retired identity returns it unchanged.
+func (e *Engine) RetireIdentity(ctx context.Context, name string) (policy.Identity, error) {
+	if err := ctxErr(ctx); err != nil {
+		return policy.Identity{}, err
+	}
+	var id policy.Identity
+	err := e.db.Batch(func(tx *bolt.Tx) error {
+		if err := getJSON(tx, bucketIdentities, name, &id); err != nil {
+			return err
+		}
+		if id.Retired() {
+			return nil
+		}
+		now := e.clock.Now()
+		if err := e.revokeAll(tx, name, now); err != nil {
+			return err
+		}
+		id.Status, id.RetiredAt = policy.StatusRetired, now
+		if err := putJSON(tx, bucketIdentities, name, id); err != nil {
+			return err
+		}
+		return e.appendAudit(tx, engine.AuditEvent{Type: engine.EventIdentityRetired, Identity: name})
+	})
+	return id, err
+}
+
+// DeleteIdentity revokes every credential of the identity and removes its record. Its
+// credential records and audit events stay.
+func (e *Engine) DeleteIdentity(ctx context.Context, name string) error {
+	if err := ctxErr(ctx); err != nil {
+		return err
+	}
+	return e.db.Batch(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketIdentities).Get([]byte(name)) == nil {
+			return fmt.Errorf("identity %q: %w", name, engine.ErrNotFound)
+		}
+		if err := e.revokeAll(tx, name, e.clock.Now()); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketIdentities).Delete([]byte(name)); err != nil {
+			return err
+		}
+		return e.appendAudit(tx, engine.AuditEvent{Type: engine.EventIdentityDeleted, Identity: name})
+	})
+}

@@ -1,0 +1,73 @@
+package policy
+
+import "fmt"
+
+// Severity orders findings; a higher severity is worse.
+type Severity string
+
+// Severities, from least to most severe.
+const (
+	SeverityLow      Severity = "low"
+	SeverityMedium   Severity = "medium"
+	SeverityHigh     Severity = "high"
+	SeverityCritical Severity = "critical"
+)
+
+// Severities lists every severity from least to most severe.
+var Severities = []Severity{SeverityLow, SeverityMedium, SeverityHigh, SeverityCritical}
+
+// Rank orders severities: low is 1, critical is 4, anything else 0.
+func (s Severity) Rank() int {
+	for i, v := range Severities {
+		if v == s {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// Finding is one rule's verdict on one subject.
+type Finding struct {
+	// Rule names the rule, for example "ttl-above-class-max".
+	Rule     string   `json:"rule"`
+	Severity Severity `json:"severity"`
+	// Subject names the object the finding is about, as "kind/name", e.g. "identity/ci-build".
+	Subject string `json:"subject"`
+	// Attribute is the configuration attribute at fault, as a dotted path ("exception.reason");
+	// empty when the finding is not about one attribute.
+	Attribute string `json:"attribute,omitempty"`
+	Observed  string `json:"observed"`
+	Allowed   string `json:"allowed"`
+	// OWASP is the OWASP Non-Human Identities Top 10 reference, e.g. "NHI7".
+	OWASP  string `json:"owasp,omitempty"`
+	Remedy string `json:"remedy"`
+}
+
+// Message is the one-paragraph explanation of a finding, for diagnostics and reports.
+func (f Finding) Message() string {
+	msg := fmt.Sprintf("%s: %s (rule %s). Observed: %s. Allowed: %s.", f.Subject, ruleTitles[f.Rule], f.Rule, f.Observed, f.Allowed)
+	if f.Remedy != "" {
+		msg += " To fix: " + f.Remedy
+	}
+	if f.OWASP != "" {
+		msg += " (OWASP " + f.OWASP + ")"
+	}
+	return msg
+}
+
+// Title is the short Title Case summary of the finding's rule.
+func (f Finding) Title() string {
+	if t, ok := ruleTitles[f.Rule]; ok {
+		return t
+	}
+	return "Policy Violation"
+}
+
+// Subject kinds.
+const (
+	SubjectClass     = "class"
+	SubjectTTLPolicy = "ttl_policy"
+	SubjectIdentity  = "identity"
+)
+
+func subject(kind, name string) string { return kind + "/" + name }

@@ -1,0 +1,80 @@
+// Package policy holds the provider's governance rules. It is pure: declarations and
+// observations go in, findings come out. It imports neither Terraform nor any engine, so the
+// same rules run at plan time, at refresh and in fleet-wide drift reports.
+package policy
+
+import "time"
+
+// Kind is the lifecycle kind of a class of identities.
+type Kind string
+
+// The two lifecycle kinds.
+const (
+	KindEphemeral  Kind = "ephemeral"
+	KindPersistent Kind = "persistent"
+)
+
+// Status is the lifecycle status of an identity.
+type Status string
+
+// Identity statuses.
+const (
+	StatusActive  Status = "active"
+	StatusRetired Status = "retired"
+)
+
+// Class is the contract for a group of identities. A zero ceiling means "no ceiling".
+type Class struct {
+	Name                string        `json:"name"`
+	Kind                Kind          `json:"kind"`
+	Description         string        `json:"description,omitempty"`
+	MaxTTL              time.Duration `json:"max_ttl,omitempty"`
+	MaxLifetime         time.Duration `json:"max_lifetime,omitempty"`
+	MaxRenewals         *int64        `json:"max_renewals,omitempty"`
+	MaxRotationInterval time.Duration `json:"max_rotation_interval,omitempty"`
+	RequireOwner        bool          `json:"require_owner,omitempty"`
+	RequireConsumers    bool          `json:"require_consumers,omitempty"`
+	NamingPattern       string        `json:"naming_pattern,omitempty"`
+	Environments        []string      `json:"environments,omitempty"`
+}
+
+// Exception lets a TTL policy exceed its class's ceilings until it expires.
+type Exception struct {
+	Reason     string    `json:"reason"`
+	ApprovedBy string    `json:"approved_by"`
+	ExpiresAt  time.Time `json:"expires_at"`
+}
+
+// TTLPolicy is the TTL and renewal policy of dynamic credentials.
+type TTLPolicy struct {
+	Name        string        `json:"name"`
+	Class       string        `json:"class"`
+	Description string        `json:"description,omitempty"`
+	TTL         time.Duration `json:"ttl"`
+	// MaxLifetime is the hard expiry including renewals; zero means none.
+	MaxLifetime time.Duration `json:"max_lifetime,omitempty"`
+	Renewable   bool          `json:"renewable,omitempty"`
+	// MaxRenewals caps renewals of a renewable credential; nil means no cap.
+	MaxRenewals *int64 `json:"max_renewals,omitempty"`
+	// MaxUses caps authentications with one credential; zero means no cap.
+	MaxUses   int64      `json:"max_uses,omitempty"`
+	Exception *Exception `json:"exception,omitempty"`
+}
+
+// Identity is one non-human identity.
+type Identity struct {
+	Name        string   `json:"name"`
+	Class       string   `json:"class"`
+	Owner       string   `json:"owner,omitempty"`
+	Environment string   `json:"environment,omitempty"`
+	TTLPolicy   string   `json:"ttl_policy,omitempty"`
+	Description string   `json:"description,omitempty"`
+	Scopes      []string `json:"scopes,omitempty"`
+	// Status, CreatedAt and RetiredAt are kept by the engine.
+	Status    Status    `json:"status"`
+	CreatedAt time.Time `json:"created_at"`
+	RetiredAt time.Time `json:"retired_at,omitzero"`
+}
+
+// Retired reports whether the identity has been retired.
+func (i Identity) Retired() bool { return i.Status == StatusRetired }
