@@ -231,3 +231,24 @@ func quoteList(xs []string) string {
 	}
 	return strings.Join(q, ", ")
 }
+
+// Reach returns the findings that class, as declared, would raise on the active identities and
+// the TTL policies that belong to it, so that a tightening shows its reach before it is applied.
+func Reach(class Class, ids []Identity, policies []TTLPolicy, now time.Time) []Finding {
+	var out []Finding
+	byName := make(map[string]*TTLPolicy, len(policies))
+	for i := range policies {
+		byName[policies[i].Name] = &policies[i]
+	}
+	for _, p := range policies {
+		if p.Class == class.Name {
+			out = append(out, CheckTTLPolicy(p, &class, now)...)
+		}
+	}
+	for _, id := range ids {
+		if id.Class == class.Name && !id.Retired() {
+			out = append(out, CheckIdentity(id, &class, byName[id.TTLPolicy])...)
+		}
+	}
+	return out
+}

@@ -1,0 +1,167 @@
+package policy
+
+import (
+	"math/big"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+func FuzzParseDuration(f *testing.F) {
+	for _, s := range []string{
+		"30d", "12h", "1d12h", "90m", "1.5h", "0", "0s", "1h30m", "0.5d", ".5h", "1µs", "500ms",
+		"", "-1h", "d", "10", "1x", "1.2.3h", " 1h", "9999999999999d", "106751d23h47m16.854775807s",
+		"106751.99116730064d", "2562047h", "1d1ns",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := ParseDuration(s)
+		if err != nil {
+			if d != 0 {
+				t.Fatalf("ParseDuration(%q) = %v with error %v, want 0", s, d, err)
+			}
+		} else {
+			if d < 0 {
+				t.Fatalf("ParseDuration(%q) = %v, negative", s, d)
+			}
+			back, err := ParseDuration(FormatDuration(d))
+			if err != nil || back != d {
+				t.Fatalf("ParseDuration(%q) = %d; FormatDuration = %q parses to %d, %v", s, int64(d), FormatDuration(d), int64(back), err)
+			}
+		}
+		// Without a "d" unit or a sign, the syntax is Go's and so must be the value.
+		if !strings.ContainsAny(s, "d+-") {
+			if want, goErr := time.ParseDuration(s); goErr == nil && (err != nil || d != want) {
+				t.Fatalf("ParseDuration(%q) = %d, %v; time.ParseDuration = %d", s, int64(d), err, int64(want))
+			}
+		}
+	})
+}
+
+// validName is CheckName's documented contract, written independently.
+func validName(s string) bool {
+	if len(s) < 1 || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		alnum := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+		if !alnum && (i == 0 || (c != '-' && c != '_' && c != '.')) {
+			return false
+		}
+	}
+	return true
+}
+
+func FuzzCheckName(f *testing.F) {
+	for _, s := range []string{"a", "ci-build", "svc_1.prod", "-a", "", "café", "a\xff", "a b", strings.Repeat("a", 128), strings.Repeat("a", 129)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		err := CheckName(name)
+		if want := validName(name); (err == nil) != want {
+			t.Fatalf("CheckName(%q) = %v, want valid=%v", name, err, want)
+		}
+	})
+}
+
+// wholeMatch reports whether pattern, compiled on its own, matches all of name: with
+// leftmost-longest semantics, a whole match exists exactly when the match found is [0, len].
+func wholeMatch(pattern, name string) bool {
+	re := regexp.MustCompile(pattern)
+	re.Longest()
+	loc := re.FindStringIndex(name)
+	return loc != nil && loc[0] == 0 && loc[1] == len(name)
+}
+
+func FuzzNamingPattern(f *testing.F) {
+	for _, s := range [][2]string{
+		{"ci-.*", "ci-a"}, {"ci-.*", "xci-a"}, {"a|b", "ab"}, {"(?i)CI-[a-z]+", "ci-abc"}, {"^a$", "a"},
+		{"(", "a"}, {"[", "a"}, {"", ""}, {"a*?", "aaa"}, {`\Aa\z`, "a"}, {"(?m)a$", "a\nb"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, pattern, name string) {
+		if len(pattern) > 512 || len(name) > 512 {
+			return
+		}
+		re, err := CompileNamingPattern(pattern)
+		_, ownErr := regexp.Compile(pattern)
+		if ownErr != nil && err == nil {
+			t.Fatalf("CompileNamingPattern(%q) compiled to %q although the pattern alone is invalid (%v)", pattern, re, ownErr)
+		}
+		if err == nil {
+			if got, want := re.MatchString(name), wholeMatch(pattern, name); got != want {
+				t.Fatalf("CompileNamingPattern(%q).MatchString(%q) = %v, whole match of the pattern = %v", pattern, name, got, want)
+			}
+		}
+
+		class := Class{Name: "c", Kind: KindPersistent, NamingPattern: pattern}
+		invalid := false
+		for _, f := range CheckClass(class) {
+			invalid = invalid || f.Rule == RuleInvalidNamingPattern
+		}
+		if invalid != (err != nil && pattern != "") {
+			t.Fatalf("CheckClass with pattern %q: invalid-naming-pattern = %v, compile error %v", pattern, invalid, err)
+		}
+		mismatch := false
+		for _, f := range CheckIdentity(Identity{Name: name, Class: "c"}, &class, nil) {
+			mismatch = mismatch || f.Rule == RuleNamePattern
+		}
+		if want := pattern != "" && err == nil && !re.MatchString(name); mismatch != want {
+			t.Fatalf("CheckIdentity(%q) under pattern %q: name-pattern-mismatch = %v, want %v", name, pattern, mismatch, want)
+		}
+	})
+}
+
+// FuzzCheckTTLPolicy checks the ceiling rules against an exact computation of the policy's
+// lifetime, and that GrantCredential never grants less lifetime than TTL.
+func FuzzCheckTTLPolicy(f *testing.F) {
+	h := int64(time.Hour)
+	f.Add(h, 12*h, true, true, int64(5), 24*h, h)
+	f.Add(h, int64(0), true, false, int64(0), 24*h, h)
+	f.Add(h, int64(0), true, true, int64(100), 24*h, int64(0))
+	f.Add(2*h, int64(0), false, false, int64(0), h, h)
+	f.Fuzz(func(t *testing.T, ttl, maxLife int64, renewable, capped bool, maxRen, classLife, classTTL int64) {
+		if ttl < 0 || maxLife < 0 || maxRen < 0 || classLife < 0 || classTTL < 0 {
+			return
+		}
+		p := TTLPolicy{Name: "p", Class: "c", TTL: time.Duration(ttl), MaxLifetime: time.Duration(maxLife), Renewable: renewable}
+		if capped {
+			p.MaxRenewals = &maxRen
+		}
+		c := Class{Name: "c", Kind: KindEphemeral, MaxTTL: time.Duration(classTTL), MaxLifetime: time.Duration(classLife)}
+		var gotTTL, gotLife bool
+		for _, f := range CheckTTLPolicy(p, &c, testNow) {
+			gotTTL = gotTTL || f.Rule == RuleTTLAboveClassMax
+			gotLife = gotLife || f.Rule == RuleLifetimeAboveClassMax
+		}
+		if want := classTTL > 0 && ttl > classTTL; gotTTL != want {
+			t.Fatalf("%+v under %+v: ttl-above-class-max = %v, want %v", p, c, gotTTL, want)
+		}
+		// Exact lifetime: max_lifetime, else one ttl, else ttl*(renewals+1), else unbounded.
+		var life *big.Int
+		switch {
+		case maxLife > 0:
+			life = big.NewInt(maxLife)
+		case !renewable:
+			life = big.NewInt(ttl)
+		case capped:
+			life = new(big.Int).Mul(big.NewInt(ttl), new(big.Int).Add(big.NewInt(maxRen), big.NewInt(1)))
+		}
+		wantLife := classLife > 0 && (life == nil || life.Cmp(big.NewInt(classLife)) > 0)
+		if gotLife != wantLife {
+			t.Fatalf("%+v (renewals %d) under %+v: lifetime-above-class-max = %v, want %v (exact lifetime %v)", p, maxRen, c, gotLife, wantLife, life)
+		}
+
+		g, err := GrantCredential(p, 0)
+		if err != nil {
+			t.Fatalf("GrantCredential(%+v, 0): %v", p, err)
+		}
+		if g.TTL != p.TTL || g.Lifetime < g.TTL || g.MaxUses != p.MaxUses {
+			t.Fatalf("GrantCredential(%+v, 0) = %+v", p, g)
+		}
+	})
+}

@@ -1,0 +1,92 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+
+	"github.com/nhigov/terraform-provider-nhi/internal/engine"
+	"github.com/nhigov/terraform-provider-nhi/internal/policy"
+)
+
+// providerDataFrom extracts the providerData that Configure set; ok is false when the provider is
+// not configured yet (nil) or when a wrong type arrived (reported as an error naming the kind).
+func providerDataFrom(data any, kind string, diags *diag.Diagnostics) (*providerData, bool) {
+	if data == nil {
+		return nil, false
+	}
+	pd, ok := data.(*providerData)
+	if !ok {
+		diags.AddError("Unexpected "+kind+" Configure Type",
+			fmt.Sprintf("Expected *providerData, got %T. This is a bug in the provider; please report it.", data))
+		return nil, false
+	}
+	return pd, true
+}
+
+// addEngineError maps an engine error to a diagnostic, in one place for every component.
+// action is what was attempted, e.g. "create identity \"ci-build\"".
+func addEngineError(diags *diag.Diagnostics, action string, err error) {
+	summary := "Engine Error"
+	hint := ""
+	switch {
+	case errors.Is(err, engine.ErrUnavailable):
+		summary, hint = "Engine Unavailable", " Check that the engine is reachable and not locked by another run, then retry."
+	case errors.Is(err, engine.ErrNotFound):
+		summary = "Object Not Found"
+	case errors.Is(err, engine.ErrConflict):
+		summary = "Conflict in the Engine"
+	case errors.Is(err, engine.ErrRetired):
+		summary, hint = "Identity Retired", " A retired identity is kept for audit and cannot be used or changed."
+	case errors.Is(err, engine.ErrDenied):
+		summary = "Request Denied"
+	case errors.Is(err, engine.ErrInvalid):
+		summary = "Invalid Request"
+	}
+	diags.AddError(summary, fmt.Sprintf("Could not %s: %v.%s", action, err, hint))
+}
+
+// addFindings reports policy findings as diagnostics on their attributes: errors when asErrors,
+// otherwise warnings.
+func addFindings(diags *diag.Diagnostics, findings []policy.Finding, asErrors bool) {
+	for _, f := range findings {
+		p := attributePath(f.Attribute)
+		switch {
+		case asErrors && p.Equal(path.Empty()):
+			diags.AddError(f.Title(), f.Message())
+		case asErrors:
+			diags.AddAttributeError(p, f.Title(), f.Message())
+		case p.Equal(path.Empty()):
+			diags.AddWarning(f.Title(), f.Message())
+		default:
+			diags.AddAttributeWarning(p, f.Title(), f.Message())
+		}
+	}
+}
+
+// attributePath turns a finding's dotted attribute ("exception.reason") into a path.
+func attributePath(dotted string) path.Path {
+	if dotted == "" {
+		return path.Empty()
+	}
+	parts := strings.Split(dotted, ".")
+	p := path.Root(parts[0])
+	for _, part := range parts[1:] {
+		p = p.AtName(part)
+	}
+	return p
+}
+
+// planGetter and stateSetter are the parts of tfsdk.Plan and tfsdk.State that shared create and
+// update code needs.
+type planGetter interface {
+	Get(ctx context.Context, target any) diag.Diagnostics
+}
+
+type stateSetter interface {
+	Set(ctx context.Context, val any) diag.Diagnostics
+}

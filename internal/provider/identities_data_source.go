@@ -1,0 +1,84 @@
+package provider
+
+import (
+	"context"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/nhigov/terraform-provider-nhi/internal/policy"
+)
+
+var (
+	_ datasource.DataSource              = (*identitiesDataSource)(nil)
+	_ datasource.DataSourceWithConfigure = (*identitiesDataSource)(nil)
+)
+
+// NewIdentitiesDataSource returns the nhi_identities data source.
+func NewIdentitiesDataSource() datasource.DataSource { return &identitiesDataSource{} }
+
+type identitiesDataSource struct {
+	data *providerData
+}
+
+type identitiesModel struct {
+	Class       types.String    `tfsdk:"class"`
+	Owner       types.String    `tfsdk:"owner"`
+	Environment types.String    `tfsdk:"environment"`
+	Status      types.String    `tfsdk:"status"`
+	Identities  []identityAttrs `tfsdk:"identities"`
+}
+
+func (d *identitiesDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_identities"
+}
+
+func (d *identitiesDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "The inventory of non-human identities in the engine, managed by this configuration or not, filtered by class, owner, environment and status.",
+		Attributes: map[string]schema.Attribute{
+			"class":       schema.StringAttribute{Optional: true, MarkdownDescription: "Only identities of this lifecycle class."},
+			"owner":       schema.StringAttribute{Optional: true, MarkdownDescription: "Only identities with this owner."},
+			"environment": schema.StringAttribute{Optional: true, MarkdownDescription: "Only identities in this environment."},
+			"status": schema.StringAttribute{Optional: true, MarkdownDescription: "Only `active` or only `retired` identities.",
+				Validators: []validator.String{stringvalidator.OneOf(string(policy.StatusActive), string(policy.StatusRetired))}},
+			"identities": schema.ListNestedAttribute{
+				Computed:            true,
+				MarkdownDescription: "The matching identities, by name.",
+				NestedObject:        schema.NestedAttributeObject{Attributes: identityAttributeSchema(false)},
+			},
+		},
+	}
+}
+
+func (d *identitiesDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
+	if pd, ok := providerDataFrom(req.ProviderData, "Data Source", &resp.Diagnostics); ok {
+		d.data = pd
+	}
+}
+
+func (d *identitiesDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
+	var m identitiesModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ids, err := d.data.engine.ListIdentities(ctx)
+	if err != nil {
+		addEngineError(&resp.Diagnostics, "list identities", err)
+		return
+	}
+	match := func(filter types.String, v string) bool { return filter.IsNull() || filter.ValueString() == v }
+	m.Identities = []identityAttrs{}
+	for _, id := range ids {
+		if match(m.Class, id.Class) && match(m.Owner, id.Owner) && match(m.Environment, id.Environment) && match(m.Status, string(id.Status)) {
+			var a identityAttrs
+			a.fromPolicy(id)
+			m.Identities = append(m.Identities, a)
+		}
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}

@@ -1,0 +1,81 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hashicorp/terraform-plugin-framework-timetypes/timetypes"
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+)
+
+var (
+	_ datasource.DataSource              = (*identityDataSource)(nil)
+	_ datasource.DataSourceWithConfigure = (*identityDataSource)(nil)
+)
+
+// NewIdentityDataSource returns the nhi_identity data source.
+func NewIdentityDataSource() datasource.DataSource { return &identityDataSource{} }
+
+type identityDataSource struct {
+	data *providerData
+}
+
+func (d *identityDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_identity"
+}
+
+// identityAttributeSchema is the read-only schema of identityAttrs, shared by the identity data
+// sources; nameRequired makes `name` the lookup key.
+func identityAttributeSchema(nameRequired bool) map[string]schema.Attribute {
+	name := schema.StringAttribute{Computed: true, MarkdownDescription: "Stable name of the identity."}
+	if nameRequired {
+		name = schema.StringAttribute{Required: true, MarkdownDescription: "Name of the identity to read.",
+			Validators: []validator.String{nameValidator{}}}
+	}
+	return map[string]schema.Attribute{
+		"id":          schema.StringAttribute{Computed: true, MarkdownDescription: "The identity name."},
+		"name":        name,
+		"class":       schema.StringAttribute{Computed: true, MarkdownDescription: "The identity's lifecycle class."},
+		"owner":       schema.StringAttribute{Computed: true, MarkdownDescription: "Team or person accountable for the identity."},
+		"environment": schema.StringAttribute{Computed: true, MarkdownDescription: "Environment the identity lives in."},
+		"ttl_policy":  schema.StringAttribute{Computed: true, MarkdownDescription: "TTL policy of the identity's dynamic credentials."},
+		"description": schema.StringAttribute{Computed: true, MarkdownDescription: "What the identity does."},
+		"scopes":      schema.SetAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Access scopes."},
+		"status":      schema.StringAttribute{Computed: true, MarkdownDescription: "`active` or `retired`."},
+		"created_at": schema.StringAttribute{Computed: true, CustomType: timetypes.RFC3339Type{},
+			MarkdownDescription: "When the engine created the identity (RFC 3339)."},
+		"retired_at": schema.StringAttribute{Computed: true, CustomType: timetypes.RFC3339Type{},
+			MarkdownDescription: "When the identity was retired (RFC 3339); null while active."},
+	}
+}
+
+func (d *identityDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Reads one non-human identity from the engine, whether or not this configuration manages it; retired identities included.",
+		Attributes:          identityAttributeSchema(true),
+	}
+}
+
+func (d *identityDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
+	if pd, ok := providerDataFrom(req.ProviderData, "Data Source", &resp.Diagnostics); ok {
+		d.data = pd
+	}
+}
+
+func (d *identityDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
+	var m identityAttrs
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	id, err := d.data.engine.GetIdentity(ctx, m.Name.ValueString())
+	if err != nil {
+		addEngineError(&resp.Diagnostics, fmt.Sprintf("read identity %q", m.Name.ValueString()), err)
+		return
+	}
+	m.fromPolicy(id)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}

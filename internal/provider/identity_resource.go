@@ -1,0 +1,325 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/hashicorp/terraform-plugin-framework-timetypes/timetypes"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/nhigov/terraform-provider-nhi/internal/engine"
+	"github.com/nhigov/terraform-provider-nhi/internal/policy"
+)
+
+var (
+	_ resource.Resource                = (*identityResource)(nil)
+	_ resource.ResourceWithConfigure   = (*identityResource)(nil)
+	_ resource.ResourceWithImportState = (*identityResource)(nil)
+	_ resource.ResourceWithModifyPlan  = (*identityResource)(nil)
+)
+
+// What happens to an identity's record when its resource is destroyed.
+const (
+	onDestroyRetire = "retire"
+	onDestroyDelete = "delete"
+)
+
+// NewIdentityResource returns the nhi_identity resource.
+func NewIdentityResource() resource.Resource { return &identityResource{} }
+
+type identityResource struct {
+	data *providerData
+}
+
+type identityModel struct {
+	identityAttrs
+	OnDestroy types.String `tfsdk:"on_destroy"`
+}
+
+// identityAttrs are the attributes an identity has in the resource and in data sources alike.
+type identityAttrs struct {
+	ID          types.String      `tfsdk:"id"`
+	Name        types.String      `tfsdk:"name"`
+	Class       types.String      `tfsdk:"class"`
+	Owner       types.String      `tfsdk:"owner"`
+	Environment types.String      `tfsdk:"environment"`
+	TTLPolicy   types.String      `tfsdk:"ttl_policy"`
+	Description types.String      `tfsdk:"description"`
+	Scopes      types.Set         `tfsdk:"scopes"`
+	Status      types.String      `tfsdk:"status"`
+	CreatedAt   timetypes.RFC3339 `tfsdk:"created_at"`
+	RetiredAt   timetypes.RFC3339 `tfsdk:"retired_at"`
+}
+
+func (r *identityResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_identity"
+}
+
+func (r *identityResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "One non-human identity (service account, CI job, container, integration, agent) with a " +
+			"stable name, an owner and a lifecycle class. Ephemeral identities get dynamic credentials under their " +
+			"`ttl_policy`; persistent identities get a rotated secret. The identity is checked against its class at " +
+			"plan time. Destroying it retires it by default: every credential is revoked and a disabled record is " +
+			"kept for audit, and the name is never reused.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "The identity name.",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"name": schema.StringAttribute{
+				Required:            true,
+				MarkdownDescription: "Stable name of the identity, checked against the class's `naming_pattern`. Changing it replaces the identity.",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+				Validators:          []validator.String{nameValidator{}},
+			},
+			"class": schema.StringAttribute{
+				Required:            true,
+				MarkdownDescription: "Name of the identity's `nhi_lifecycle_class`.",
+				Validators:          []validator.String{nameValidator{}},
+			},
+			"owner": schema.StringAttribute{
+				Optional:            true,
+				MarkdownDescription: "Team or person accountable for the identity. Required when the class sets `require_owner`.",
+			},
+			"environment": schema.StringAttribute{
+				Optional:            true,
+				MarkdownDescription: "Environment the identity lives in, such as `prod`; must be one the class allows.",
+			},
+			"ttl_policy": schema.StringAttribute{
+				Optional:            true,
+				MarkdownDescription: "Name of the `nhi_ttl_policy` for the identity's dynamic credentials. Required for ephemeral classes, not allowed for persistent ones.",
+				Validators:          []validator.String{nameValidator{}},
+			},
+			"description": schema.StringAttribute{
+				Optional:            true,
+				MarkdownDescription: "What the identity does.",
+			},
+			"scopes": schema.SetAttribute{
+				ElementType:         types.StringType,
+				Optional:            true,
+				MarkdownDescription: "Access scopes granted to the identity's credentials.",
+			},
+			"on_destroy": schema.StringAttribute{
+				Optional: true,
+				Computed: true,
+				Default:  stringdefault.StaticString(onDestroyRetire),
+				MarkdownDescription: "What destroying the resource does: `retire` (the default) revokes every credential and keeps a " +
+					"disabled record for audit; `delete` revokes every credential and removes the record.",
+				Validators: []validator.String{stringvalidator.OneOf(onDestroyRetire, onDestroyDelete)},
+			},
+			"status": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "`active`, or `retired` once retired.",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"created_at": schema.StringAttribute{
+				CustomType:          timetypes.RFC3339Type{},
+				Computed:            true,
+				MarkdownDescription: "When the engine created the identity (RFC 3339).",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"retired_at": schema.StringAttribute{
+				CustomType:          timetypes.RFC3339Type{},
+				Computed:            true,
+				MarkdownDescription: "When the identity was retired (RFC 3339); null while active.",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+		},
+	}
+}
+
+func (r *identityResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	if pd, ok := providerDataFrom(req.ProviderData, "Resource", &resp.Diagnostics); ok {
+		r.data = pd
+	}
+}
+
+func (m identityModel) toPolicy(ctx context.Context, diags *diag.Diagnostics) policy.Identity {
+	return policy.Identity{
+		Name:        m.Name.ValueString(),
+		Class:       m.Class.ValueString(),
+		Owner:       m.Owner.ValueString(),
+		Environment: m.Environment.ValueString(),
+		TTLPolicy:   m.TTLPolicy.ValueString(),
+		Description: m.Description.ValueString(),
+		Scopes:      stringsOf(ctx, m.Scopes, diags),
+	}
+}
+
+func (m *identityModel) fromPolicy(id policy.Identity) {
+	m.identityAttrs.fromPolicy(id)
+	if m.OnDestroy.IsNull() || m.OnDestroy.IsUnknown() {
+		m.OnDestroy = types.StringValue(onDestroyRetire)
+	}
+}
+
+func (m *identityAttrs) fromPolicy(id policy.Identity) {
+	m.ID = types.StringValue(id.Name)
+	m.Name = types.StringValue(id.Name)
+	m.Class = types.StringValue(id.Class)
+	m.Owner = optString(id.Owner)
+	m.Environment = optString(id.Environment)
+	m.TTLPolicy = optString(id.TTLPolicy)
+	m.Description = optString(id.Description)
+	m.Scopes = setOf(id.Scopes)
+	m.Status = types.StringValue(string(id.Status))
+	m.CreatedAt = timetypes.NewRFC3339TimeValue(id.CreatedAt)
+	m.RetiredAt = timetypes.NewRFC3339Null()
+	if !id.RetiredAt.IsZero() {
+		m.RetiredAt = timetypes.NewRFC3339TimeValue(id.RetiredAt)
+	}
+}
+
+// check evaluates the identity against its class and TTL policy as the engine holds them. It
+// returns false when either is missing (it may be created in the same plan).
+func (r *identityResource) check(ctx context.Context, id policy.Identity, diags *diag.Diagnostics) (complete bool) {
+	class, err := r.data.engine.GetClass(ctx, id.Class)
+	if errors.Is(err, engine.ErrNotFound) {
+		return false
+	}
+	if err != nil {
+		addEngineError(diags, fmt.Sprintf("read lifecycle class %q of identity %q", id.Class, id.Name), err)
+		return false
+	}
+	var ttl *policy.TTLPolicy
+	complete = true
+	if id.TTLPolicy != "" {
+		p, err := r.data.engine.GetTTLPolicy(ctx, id.TTLPolicy)
+		switch {
+		case errors.Is(err, engine.ErrNotFound):
+			complete = false
+		case err != nil:
+			addEngineError(diags, fmt.Sprintf("read TTL policy %q of identity %q", id.TTLPolicy, id.Name), err)
+			return false
+		default:
+			ttl = &p
+		}
+	}
+	addFindings(diags, policy.CheckIdentity(id, &class, ttl), true)
+	return complete
+}
+
+// ModifyPlan fails the plan of an identity that breaks its class's rules. When the class or TTL
+// policy is created in the same plan, the check runs again at apply, before anything is written.
+func (r *identityResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if r.data == nil || req.Plan.Raw.IsNull() || !req.Config.Raw.IsFullyKnown() {
+		return
+	}
+	var m identityModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	r.check(ctx, m.toPolicy(ctx, &resp.Diagnostics), &resp.Diagnostics)
+}
+
+// requireComplete re-runs the check at apply and refuses to write an identity whose class or
+// TTL policy the engine does not hold.
+func (r *identityResource) requireComplete(ctx context.Context, id policy.Identity, diags *diag.Diagnostics) bool {
+	if complete := r.check(ctx, id, diags); diags.HasError() {
+		return false
+	} else if !complete {
+		diags.AddError("Class or TTL Policy Not Found",
+			fmt.Sprintf("Identity %q names class %q and TTL policy %q, and the engine does not hold one of them. Create them first (reference them, e.g. nhi_lifecycle_class.ci.name, so Terraform orders them).",
+				id.Name, id.Class, id.TTLPolicy))
+		return false
+	}
+	return true
+}
+
+func (r *identityResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var m identityModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	id := m.toPolicy(ctx, &resp.Diagnostics)
+	if !r.requireComplete(ctx, id, &resp.Diagnostics) {
+		return
+	}
+	created, err := r.data.engine.CreateIdentity(ctx, id)
+	if err != nil {
+		addEngineError(&resp.Diagnostics, fmt.Sprintf("create identity %q", id.Name), err)
+		return
+	}
+	tflog.Info(ctx, "created identity", map[string]any{"identity": id.Name, "class": id.Class})
+	m.fromPolicy(created)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+func (r *identityResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var m identityModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	id := m.toPolicy(ctx, &resp.Diagnostics)
+	if !r.requireComplete(ctx, id, &resp.Diagnostics) {
+		return
+	}
+	updated, err := r.data.engine.UpdateIdentity(ctx, id)
+	if err != nil {
+		addEngineError(&resp.Diagnostics, fmt.Sprintf("update identity %q", id.Name), err)
+		return
+	}
+	tflog.Info(ctx, "updated identity", map[string]any{"identity": id.Name, "class": id.Class})
+	m.fromPolicy(updated)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+func (r *identityResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var m identityModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	id, err := r.data.engine.GetIdentity(ctx, m.Name.ValueString())
+	if errors.Is(err, engine.ErrNotFound) {
+		tflog.Warn(ctx, "identity is gone from the engine; removing it from state", map[string]any{"identity": m.Name.ValueString()})
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if err != nil {
+		addEngineError(&resp.Diagnostics, fmt.Sprintf("read identity %q", m.Name.ValueString()), err)
+		return
+	}
+	m.fromPolicy(id)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+func (r *identityResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var m identityModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	name := m.Name.ValueString()
+	var err error
+	if m.OnDestroy.ValueString() == onDestroyDelete {
+		err = r.data.engine.DeleteIdentity(ctx, name)
+	} else {
+		_, err = r.data.engine.RetireIdentity(ctx, name)
+	}
+	if err != nil && !errors.Is(err, engine.ErrNotFound) {
+		addEngineError(&resp.Diagnostics, fmt.Sprintf("%s identity %q", m.OnDestroy.ValueString(), name), err)
+		return
+	}
+	tflog.Info(ctx, "destroyed identity", map[string]any{"identity": name, "on_destroy": m.OnDestroy.ValueString()})
+}
+
+func (r *identityResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), req.ID)...)
+}

@@ -1,0 +1,278 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/nhigov/terraform-provider-nhi/internal/engine"
+	"github.com/nhigov/terraform-provider-nhi/internal/policy"
+)
+
+var (
+	_ resource.Resource                   = (*lifecycleClassResource)(nil)
+	_ resource.ResourceWithConfigure      = (*lifecycleClassResource)(nil)
+	_ resource.ResourceWithImportState    = (*lifecycleClassResource)(nil)
+	_ resource.ResourceWithModifyPlan     = (*lifecycleClassResource)(nil)
+	_ resource.ResourceWithValidateConfig = (*lifecycleClassResource)(nil)
+)
+
+// NewLifecycleClassResource returns the nhi_lifecycle_class resource.
+func NewLifecycleClassResource() resource.Resource { return &lifecycleClassResource{} }
+
+type lifecycleClassResource struct {
+	data *providerData
+}
+
+type lifecycleClassModel struct {
+	ID                  types.String  `tfsdk:"id"`
+	Name                types.String  `tfsdk:"name"`
+	Kind                types.String  `tfsdk:"kind"`
+	Description         types.String  `tfsdk:"description"`
+	MaxTTL              durationValue `tfsdk:"max_ttl"`
+	MaxLifetime         durationValue `tfsdk:"max_lifetime"`
+	MaxRenewals         types.Int64   `tfsdk:"max_renewals"`
+	MaxRotationInterval durationValue `tfsdk:"max_rotation_interval"`
+	RequireOwner        types.Bool    `tfsdk:"require_owner"`
+	RequireConsumers    types.Bool    `tfsdk:"require_consumers"`
+	NamingPattern       types.String  `tfsdk:"naming_pattern"`
+	Environments        types.Set     `tfsdk:"environments"`
+}
+
+func (r *lifecycleClassResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_lifecycle_class"
+}
+
+func (r *lifecycleClassResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "A lifecycle class: the contract for a group of non-human identities. `ephemeral` classes " +
+			"get dynamic credentials under a TTL policy; `persistent` classes keep a stable name and rotate their " +
+			"secret. The class's ceilings bound every TTL policy and rotation schedule of its identities. Changing a " +
+			"class so that existing identities or policies fall out of compliance warns in the plan, naming them.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "The class name.",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"name": schema.StringAttribute{
+				Required:            true,
+				MarkdownDescription: "Unique name of the class. Changing it replaces the class.",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+				Validators:          []validator.String{nameValidator{}},
+			},
+			"kind": schema.StringAttribute{
+				Required:            true,
+				MarkdownDescription: "`ephemeral` (dynamic secrets, minted per task) or `persistent` (rotated secrets, stable name). Changing it replaces the class.",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+				Validators:          []validator.String{stringvalidator.OneOf(string(policy.KindEphemeral), string(policy.KindPersistent))},
+			},
+			"description": schema.StringAttribute{
+				Optional:            true,
+				MarkdownDescription: "What the class is for.",
+			},
+			"max_ttl": schema.StringAttribute{
+				CustomType:          durationType{},
+				Optional:            true,
+				MarkdownDescription: "Ceiling on a credential's TTL, such as `1h` or `1d`. Unset: no ceiling.",
+			},
+			"max_lifetime": schema.StringAttribute{
+				CustomType:          durationType{},
+				Optional:            true,
+				MarkdownDescription: "Ceiling on a credential's whole life including renewals. An ephemeral class must set it or `max_renewals`.",
+			},
+			"max_renewals": schema.Int64Attribute{
+				Optional:            true,
+				MarkdownDescription: "Ceiling on how often one credential may be renewed. Unset: no ceiling on the count.",
+				Validators:          []validator.Int64{int64validator.AtLeast(0)},
+			},
+			"max_rotation_interval": schema.StringAttribute{
+				CustomType:          durationType{},
+				Optional:            true,
+				MarkdownDescription: "Longest time a persistent identity's secret may go unrotated, such as `90d`.",
+			},
+			"require_owner": schema.BoolAttribute{
+				Optional:            true,
+				Computed:            true,
+				Default:             booldefault.StaticBool(false),
+				MarkdownDescription: "Whether every identity of the class must name an owner. Defaults to `false`.",
+			},
+			"require_consumers": schema.BoolAttribute{
+				Optional:            true,
+				Computed:            true,
+				Default:             booldefault.StaticBool(false),
+				MarkdownDescription: "Whether rotation schedules of the class must list their consumers. Defaults to `false`.",
+			},
+			"naming_pattern": schema.StringAttribute{
+				Optional:            true,
+				MarkdownDescription: "RE2 regular expression every identity name of the class must match in full, such as `ci-[a-z0-9-]+`.",
+			},
+			"environments": schema.SetAttribute{
+				ElementType:         types.StringType,
+				Optional:            true,
+				MarkdownDescription: "Environments the class's identities may live in. Unset: any.",
+				Validators:          []validator.Set{setvalidator.SizeAtLeast(1)},
+			},
+		},
+	}
+}
+
+func (r *lifecycleClassResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	if pd, ok := providerDataFrom(req.ProviderData, "Resource", &resp.Diagnostics); ok {
+		r.data = pd
+	}
+}
+
+func (m lifecycleClassModel) toPolicy(ctx context.Context, diags *diag.Diagnostics) policy.Class {
+	return policy.Class{
+		Name:                m.Name.ValueString(),
+		Kind:                policy.Kind(m.Kind.ValueString()),
+		Description:         m.Description.ValueString(),
+		MaxTTL:              m.MaxTTL.Duration(),
+		MaxLifetime:         m.MaxLifetime.Duration(),
+		MaxRenewals:         int64Ptr(m.MaxRenewals),
+		MaxRotationInterval: m.MaxRotationInterval.Duration(),
+		RequireOwner:        m.RequireOwner.ValueBool(),
+		RequireConsumers:    m.RequireConsumers.ValueBool(),
+		NamingPattern:       m.NamingPattern.ValueString(),
+		Environments:        stringsOf(ctx, m.Environments, diags),
+	}
+}
+
+// fromPolicy writes what the engine holds into the model, keeping the prior spelling of
+// durations that did not change.
+func (m *lifecycleClassModel) fromPolicy(c policy.Class) {
+	m.ID = types.StringValue(c.Name)
+	m.Name = types.StringValue(c.Name)
+	m.Kind = types.StringValue(string(c.Kind))
+	m.Description = optString(c.Description)
+	m.MaxTTL = keepDuration(m.MaxTTL, c.MaxTTL)
+	m.MaxLifetime = keepDuration(m.MaxLifetime, c.MaxLifetime)
+	m.MaxRenewals = optInt64(c.MaxRenewals)
+	m.MaxRotationInterval = keepDuration(m.MaxRotationInterval, c.MaxRotationInterval)
+	m.RequireOwner = types.BoolValue(c.RequireOwner)
+	m.RequireConsumers = types.BoolValue(c.RequireConsumers)
+	m.NamingPattern = optString(c.NamingPattern)
+	m.Environments = setOf(c.Environments)
+}
+
+func (r *lifecycleClassResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var m lifecycleClassModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() || !req.Config.Raw.IsFullyKnown() {
+		return
+	}
+	addFindings(&resp.Diagnostics, policy.CheckClass(m.toPolicy(ctx, &resp.Diagnostics)), true)
+}
+
+// ModifyPlan warns, in the plan of a changed class, about every identity and TTL policy that the
+// new class would leave out of compliance.
+func (r *lifecycleClassResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if r.data == nil || req.Plan.Raw.IsNull() || req.State.Raw.IsNull() || !req.Config.Raw.IsFullyKnown() {
+		return
+	}
+	var m lifecycleClassModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	class := m.toPolicy(ctx, &resp.Diagnostics)
+	ids, err := r.data.engine.ListIdentities(ctx)
+	if err != nil {
+		addEngineError(&resp.Diagnostics, fmt.Sprintf("list the identities of class %q", class.Name), err)
+		return
+	}
+	policies, err := r.data.engine.ListTTLPolicies(ctx)
+	if err != nil {
+		addEngineError(&resp.Diagnostics, fmt.Sprintf("list the TTL policies of class %q", class.Name), err)
+		return
+	}
+	findings := policy.Reach(class, ids, policies, r.data.clock.Now())
+	if len(findings) > 0 {
+		subjects := make([]string, len(findings))
+		for i, f := range findings {
+			subjects[i] = f.Subject + " (" + f.Rule + ")"
+		}
+		resp.Diagnostics.AddWarning("Class Change Leaves Objects Out of Compliance",
+			fmt.Sprintf("After this change to class %q, %d finding(s) would hold on existing objects: %s. Fix them in the same change, or expect these findings in drift reports.",
+				class.Name, len(findings), strings.Join(subjects, "; ")))
+	}
+}
+
+func (r *lifecycleClassResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	r.write(ctx, req.Plan, &resp.State, &resp.Diagnostics, "create")
+}
+
+func (r *lifecycleClassResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	r.write(ctx, req.Plan, &resp.State, &resp.Diagnostics, "update")
+}
+
+func (r *lifecycleClassResource) write(ctx context.Context, plan planGetter, state stateSetter, diags *diag.Diagnostics, action string) {
+	var m lifecycleClassModel
+	diags.Append(plan.Get(ctx, &m)...)
+	if diags.HasError() {
+		return
+	}
+	class := m.toPolicy(ctx, diags)
+	if addFindings(diags, policy.CheckClass(class), true); diags.HasError() {
+		return
+	}
+	if err := r.data.engine.PutClass(ctx, class); err != nil {
+		addEngineError(diags, fmt.Sprintf("%s lifecycle class %q", action, class.Name), err)
+		return
+	}
+	tflog.Info(ctx, "wrote lifecycle class", map[string]any{"class": class.Name, "action": action})
+	m.fromPolicy(class)
+	diags.Append(state.Set(ctx, &m)...)
+}
+
+func (r *lifecycleClassResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var m lifecycleClassModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	class, err := r.data.engine.GetClass(ctx, m.Name.ValueString())
+	if errors.Is(err, engine.ErrNotFound) {
+		tflog.Warn(ctx, "lifecycle class is gone from the engine; removing it from state", map[string]any{"class": m.Name.ValueString()})
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if err != nil {
+		addEngineError(&resp.Diagnostics, fmt.Sprintf("read lifecycle class %q", m.Name.ValueString()), err)
+		return
+	}
+	m.fromPolicy(class)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+func (r *lifecycleClassResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var m lifecycleClassModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	err := r.data.engine.DeleteClass(ctx, m.Name.ValueString())
+	if err != nil && !errors.Is(err, engine.ErrNotFound) {
+		addEngineError(&resp.Diagnostics, fmt.Sprintf("delete lifecycle class %q", m.Name.ValueString()), err)
+	}
+}
+
+func (r *lifecycleClassResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), req.ID)...)
+}

@@ -1,0 +1,285 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-timetypes/timetypes"
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/nhigov/terraform-provider-nhi/internal/engine"
+	"github.com/nhigov/terraform-provider-nhi/internal/policy"
+)
+
+var (
+	_ resource.Resource                = (*ttlPolicyResource)(nil)
+	_ resource.ResourceWithConfigure   = (*ttlPolicyResource)(nil)
+	_ resource.ResourceWithImportState = (*ttlPolicyResource)(nil)
+	_ resource.ResourceWithModifyPlan  = (*ttlPolicyResource)(nil)
+)
+
+// NewTTLPolicyResource returns the nhi_ttl_policy resource.
+func NewTTLPolicyResource() resource.Resource { return &ttlPolicyResource{} }
+
+type ttlPolicyResource struct {
+	data *providerData
+}
+
+type ttlPolicyModel struct {
+	ID          types.String    `tfsdk:"id"`
+	Name        types.String    `tfsdk:"name"`
+	Class       types.String    `tfsdk:"class"`
+	Description types.String    `tfsdk:"description"`
+	TTL         durationValue   `tfsdk:"ttl"`
+	MaxLifetime durationValue   `tfsdk:"max_lifetime"`
+	Renewable   types.Bool      `tfsdk:"renewable"`
+	MaxRenewals types.Int64     `tfsdk:"max_renewals"`
+	MaxUses     types.Int64     `tfsdk:"max_uses"`
+	Exception   *exceptionModel `tfsdk:"exception"`
+}
+
+type exceptionModel struct {
+	Reason     types.String      `tfsdk:"reason"`
+	ApprovedBy types.String      `tfsdk:"approved_by"`
+	ExpiresAt  timetypes.RFC3339 `tfsdk:"expires_at"`
+}
+
+func (r *ttlPolicyResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_ttl_policy"
+}
+
+func (r *ttlPolicyResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "TTL and renewal policy for the dynamic credentials of an ephemeral class's identities. " +
+			"It must sit within its class's ceilings unless it carries an approved, unexpired `exception`; " +
+			"once the exception expires the policy is a violation again. Renewable credentials need a hard `max_lifetime`.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "The policy name.",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"name": schema.StringAttribute{
+				Required:            true,
+				MarkdownDescription: "Unique name of the policy. Changing it replaces the policy.",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+				Validators:          []validator.String{nameValidator{}},
+			},
+			"class": schema.StringAttribute{
+				Required:            true,
+				MarkdownDescription: "Name of the `nhi_lifecycle_class` (an ephemeral one) whose ceilings bound this policy.",
+				Validators:          []validator.String{nameValidator{}},
+			},
+			"description": schema.StringAttribute{
+				Optional:            true,
+				MarkdownDescription: "What the policy is for.",
+			},
+			"ttl": schema.StringAttribute{
+				CustomType:          durationType{},
+				Required:            true,
+				MarkdownDescription: "Lifetime of a credential before renewal, such as `15m`.",
+			},
+			"max_lifetime": schema.StringAttribute{
+				CustomType:          durationType{},
+				Optional:            true,
+				MarkdownDescription: "Hard expiry of a credential including renewals, such as `2h`. Required when `renewable`.",
+			},
+			"renewable": schema.BoolAttribute{
+				Optional:            true,
+				Computed:            true,
+				Default:             booldefault.StaticBool(false),
+				MarkdownDescription: "Whether credentials may be renewed. Defaults to `false`.",
+			},
+			"max_renewals": schema.Int64Attribute{
+				Optional:            true,
+				MarkdownDescription: "How often one credential may be renewed. Unset: bounded only by `max_lifetime`.",
+				Validators:          []validator.Int64{int64validator.AtLeast(0)},
+			},
+			"max_uses": schema.Int64Attribute{
+				Optional:            true,
+				MarkdownDescription: "How many authentications one credential allows. Unset: no cap.",
+				Validators:          []validator.Int64{int64validator.AtLeast(1)},
+			},
+			"exception": schema.SingleNestedAttribute{
+				Optional: true,
+				MarkdownDescription: "An approved exception that lets the policy exceed its class's ceilings until " +
+					"`expires_at`. It needs a reason and an approver; after it expires the ceilings apply again.",
+				Attributes: map[string]schema.Attribute{
+					"reason": schema.StringAttribute{
+						Required:            true,
+						MarkdownDescription: "Why the exception is needed.",
+					},
+					"approved_by": schema.StringAttribute{
+						Required:            true,
+						MarkdownDescription: "Who approved it.",
+					},
+					"expires_at": schema.StringAttribute{
+						CustomType:          timetypes.RFC3339Type{},
+						Required:            true,
+						MarkdownDescription: "When it expires, as an RFC 3339 timestamp such as `2026-03-31T00:00:00Z`.",
+					},
+				},
+			},
+		},
+	}
+}
+
+func (r *ttlPolicyResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	if pd, ok := providerDataFrom(req.ProviderData, "Resource", &resp.Diagnostics); ok {
+		r.data = pd
+	}
+}
+
+func (m ttlPolicyModel) toPolicy(diags *diag.Diagnostics) policy.TTLPolicy {
+	p := policy.TTLPolicy{
+		Name:        m.Name.ValueString(),
+		Class:       m.Class.ValueString(),
+		Description: m.Description.ValueString(),
+		TTL:         m.TTL.Duration(),
+		MaxLifetime: m.MaxLifetime.Duration(),
+		Renewable:   m.Renewable.ValueBool(),
+		MaxRenewals: int64Ptr(m.MaxRenewals),
+	}
+	if !m.MaxUses.IsNull() {
+		p.MaxUses = m.MaxUses.ValueInt64()
+	}
+	if e := m.Exception; e != nil {
+		var at time.Time
+		if !e.ExpiresAt.IsNull() && !e.ExpiresAt.IsUnknown() {
+			var d diag.Diagnostics
+			at, d = e.ExpiresAt.ValueRFC3339Time()
+			diags.Append(d...)
+		}
+		p.Exception = &policy.Exception{Reason: e.Reason.ValueString(), ApprovedBy: e.ApprovedBy.ValueString(), ExpiresAt: at}
+	}
+	return p
+}
+
+func (m *ttlPolicyModel) fromPolicy(p policy.TTLPolicy) {
+	m.ID = types.StringValue(p.Name)
+	m.Name = types.StringValue(p.Name)
+	m.Class = types.StringValue(p.Class)
+	m.Description = optString(p.Description)
+	m.TTL = keepDuration(m.TTL, p.TTL)
+	m.MaxLifetime = keepDuration(m.MaxLifetime, p.MaxLifetime)
+	m.Renewable = types.BoolValue(p.Renewable)
+	m.MaxRenewals = optInt64(p.MaxRenewals)
+	m.MaxUses = types.Int64Null()
+	if p.MaxUses > 0 {
+		m.MaxUses = types.Int64Value(p.MaxUses)
+	}
+	m.Exception = nil
+	if e := p.Exception; e != nil {
+		m.Exception = &exceptionModel{Reason: types.StringValue(e.Reason), ApprovedBy: types.StringValue(e.ApprovedBy),
+			ExpiresAt: timetypes.NewRFC3339TimeValue(e.ExpiresAt)}
+	}
+}
+
+// check evaluates the policy with the injected clock, against its class when the engine has it.
+// It returns false when the class is not in the engine (it may be created in the same plan).
+func (r *ttlPolicyResource) check(ctx context.Context, p policy.TTLPolicy, diags *diag.Diagnostics) (classFound bool) {
+	class, err := r.data.engine.GetClass(ctx, p.Class)
+	switch {
+	case errors.Is(err, engine.ErrNotFound):
+		addFindings(diags, policy.CheckTTLPolicy(p, nil, r.data.clock.Now()), true)
+		return false
+	case err != nil:
+		addEngineError(diags, fmt.Sprintf("read lifecycle class %q of TTL policy %q", p.Class, p.Name), err)
+		return false
+	}
+	addFindings(diags, policy.CheckTTLPolicy(p, &class, r.data.clock.Now()), true)
+	return true
+}
+
+// ModifyPlan fails the plan of a policy that breaks its rules or its class's ceilings. When the
+// class is created in the same plan, the class rules run at apply, before anything is written.
+func (r *ttlPolicyResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if r.data == nil || req.Plan.Raw.IsNull() || !req.Config.Raw.IsFullyKnown() {
+		return
+	}
+	var m ttlPolicyModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	r.check(ctx, m.toPolicy(&resp.Diagnostics), &resp.Diagnostics)
+}
+
+func (r *ttlPolicyResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	r.write(ctx, req.Plan, &resp.State, &resp.Diagnostics, "create")
+}
+
+func (r *ttlPolicyResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	r.write(ctx, req.Plan, &resp.State, &resp.Diagnostics, "update")
+}
+
+func (r *ttlPolicyResource) write(ctx context.Context, plan planGetter, state stateSetter, diags *diag.Diagnostics, action string) {
+	var m ttlPolicyModel
+	diags.Append(plan.Get(ctx, &m)...)
+	if diags.HasError() {
+		return
+	}
+	p := m.toPolicy(diags)
+	if found := r.check(ctx, p, diags); diags.HasError() {
+		return
+	} else if !found {
+		diags.AddAttributeError(path.Root("class"), "Lifecycle Class Not Found",
+			fmt.Sprintf("TTL policy %q names class %q, which the engine does not hold. Create the nhi_lifecycle_class first (reference it, e.g. nhi_lifecycle_class.ci.name, so Terraform orders them).", p.Name, p.Class))
+		return
+	}
+	if err := r.data.engine.PutTTLPolicy(ctx, p); err != nil {
+		addEngineError(diags, fmt.Sprintf("%s TTL policy %q", action, p.Name), err)
+		return
+	}
+	tflog.Info(ctx, "wrote TTL policy", map[string]any{"ttl_policy": p.Name, "class": p.Class, "action": action})
+	m.fromPolicy(p)
+	diags.Append(state.Set(ctx, &m)...)
+}
+
+func (r *ttlPolicyResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var m ttlPolicyModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	p, err := r.data.engine.GetTTLPolicy(ctx, m.Name.ValueString())
+	if errors.Is(err, engine.ErrNotFound) {
+		tflog.Warn(ctx, "TTL policy is gone from the engine; removing it from state", map[string]any{"ttl_policy": m.Name.ValueString()})
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if err != nil {
+		addEngineError(&resp.Diagnostics, fmt.Sprintf("read TTL policy %q", m.Name.ValueString()), err)
+		return
+	}
+	m.fromPolicy(p)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+func (r *ttlPolicyResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var m ttlPolicyModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	err := r.data.engine.DeleteTTLPolicy(ctx, m.Name.ValueString())
+	if err != nil && !errors.Is(err, engine.ErrNotFound) {
+		addEngineError(&resp.Diagnostics, fmt.Sprintf("delete TTL policy %q", m.Name.ValueString()), err)
+	}
+}
+
+func (r *ttlPolicyResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), req.ID)...)
+}

@@ -1,0 +1,29 @@
+package provider
+
+import (
+	"context"
+
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+
+	"github.com/nhigov/terraform-provider-nhi/internal/policy"
+)
+
+var _ validator.String = nameValidator{}
+
+// nameValidator checks object names with policy.CheckName: names end up in engine paths.
+type nameValidator struct{}
+
+func (nameValidator) Description(context.Context) string {
+	return "1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit"
+}
+
+func (v nameValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (nameValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if err := policy.CheckName(req.ConfigValue.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Name", err.Error())
+	}
+}
