@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
 	"strconv"
 	"strings"
 	"time"
@@ -43,11 +44,17 @@ func ParseDuration(s string) (time.Duration, error) {
 		num, unit := rest[:i], rest[i:j]
 		var part time.Duration
 		if unit == "d" {
-			f, err := strconv.ParseFloat(num, 64)
-			if err != nil || math.IsInf(f, 0) || math.IsNaN(f) || f*float64(Day) > math.MaxInt64 {
+			// Exact decimal arithmetic: float64 would drop nanoseconds of fractional days.
+			r, ok := new(big.Rat).SetString(num)
+			if !ok || strings.ContainsAny(num, "eE/") {
 				return 0, fmt.Errorf("invalid duration %q: %w", s, errDurationSyntax)
 			}
-			part = time.Duration(f * float64(Day))
+			r.Mul(r, big.NewRat(int64(Day), 1))
+			ns := new(big.Int).Quo(r.Num(), r.Denom())
+			if !ns.IsInt64() {
+				return 0, fmt.Errorf("duration %q is too long", s)
+			}
+			part = time.Duration(ns.Int64())
 		} else {
 			d, err := time.ParseDuration(num + unit)
 			if err != nil {
@@ -64,16 +71,24 @@ func ParseDuration(s string) (time.Duration, error) {
 	return total, nil
 }
 
-// FormatDuration writes d the way ParseDuration reads it, preferring whole days.
+// FormatDuration writes d the way ParseDuration reads it, compactly and in whole days where it
+// can: "30d", "1d12h", "1h30m", "90s", "1.5s".
 func FormatDuration(d time.Duration) string {
-	if d == 0 {
-		return "0s"
+	if d <= 0 {
+		return d.String()
 	}
-	if d%Day == 0 {
-		return strconv.FormatInt(int64(d/Day), 10) + "d"
+	var b strings.Builder
+	for _, u := range []struct {
+		unit time.Duration
+		name string
+	}{{Day, "d"}, {time.Hour, "h"}, {time.Minute, "m"}} {
+		if n := d / u.unit; n > 0 {
+			b.WriteString(strconv.FormatInt(int64(n), 10) + u.name)
+			d -= n * u.unit
+		}
 	}
-	if d > Day {
-		return strconv.FormatInt(int64(d/Day), 10) + "d" + (d % Day).String()
+	if d > 0 {
+		b.WriteString(d.String())
 	}
-	return d.String()
+	return b.String()
 }

@@ -45,7 +45,7 @@ type Finding struct {
 
 // Message is the one-paragraph explanation of a finding, for diagnostics and reports.
 func (f Finding) Message() string {
-	msg := fmt.Sprintf("%s: %s (rule %s). Observed: %s. Allowed: %s.", f.Subject, ruleTitles[f.Rule], f.Rule, f.Observed, f.Allowed)
+	msg := fmt.Sprintf("%s: %s (rule %s). Observed: %s. Allowed: %s.", f.Subject, f.Title(), f.Rule, f.Observed, f.Allowed)
 	if f.Remedy != "" {
 		msg += " To fix: " + f.Remedy
 	}

@@ -124,6 +124,7 @@ func FuzzCheckTTLPolicy(f *testing.F) {
 	f.Add(h, int64(0), true, false, int64(0), 24*h, h)
 	f.Add(h, int64(0), true, true, int64(100), 24*h, int64(0))
 	f.Add(2*h, int64(0), false, false, int64(0), h, h)
+	f.Add(int64(1), int64(0), true, true, int64(1)<<40, int64(1)<<41, int64(0))
 	f.Fuzz(func(t *testing.T, ttl, maxLife int64, renewable, capped bool, maxRen, classLife, classTTL int64) {
 		if ttl < 0 || maxLife < 0 || maxRen < 0 || classLife < 0 || classTTL < 0 {
 			return

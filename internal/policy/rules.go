@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
 	"strconv"
@@ -72,7 +73,7 @@ func CheckClass(c Class) []Finding {
 
 // ExceptionActive reports whether e exempts its policy from class ceilings at now.
 func ExceptionActive(e *Exception, now time.Time) bool {
-	return e != nil && e.Reason != "" && e.ApprovedBy != "" && now.Before(e.ExpiresAt)
+	return e != nil && strings.TrimSpace(e.Reason) != "" && strings.TrimSpace(e.ApprovedBy) != "" && now.Before(e.ExpiresAt)
 }
 
 // CheckTTLPolicy checks a TTL policy on its own and, when class is not nil, against its class.
@@ -150,6 +151,9 @@ func (p TTLPolicy) Lifetime() (time.Duration, bool) {
 	case !p.Renewable:
 		return p.TTL, true
 	case p.MaxRenewals != nil:
+		if p.TTL > 0 && *p.MaxRenewals >= int64(math.MaxInt64/p.TTL) {
+			return time.Duration(math.MaxInt64), true // longer than any ceiling; avoids overflow
+		}
 		return p.TTL * time.Duration(*p.MaxRenewals+1), true
 	default:
 		return 0, false
@@ -203,8 +207,12 @@ func CheckIdentity(id Identity, class *Class, ttl *TTLPolicy) []Finding {
 	return out
 }
 
-// CompileNamingPattern compiles a class's naming pattern; it must match a whole name.
+// CompileNamingPattern compiles a class's naming pattern; it must match a whole name. The
+// pattern must compile on its own, so that it cannot break out of the anchoring group.
 func CompileNamingPattern(pattern string) (*regexp.Regexp, error) {
+	if _, err := regexp.Compile(pattern); err != nil {
+		return nil, err
+	}
 	return regexp.Compile(`^(?:` + pattern + `)$`)
 }
 

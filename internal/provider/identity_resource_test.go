@@ -1,0 +1,259 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/nhigov/terraform-provider-nhi/internal/engine"
+	"github.com/nhigov/terraform-provider-nhi/internal/policy"
+)
+
+// governanceConfig declares an ephemeral class "ci" with TTL policy "ci-short" and a
+// persistent class "svc".
+const governanceConfig = `
+resource "nhi_lifecycle_class" "ci" {
+  name           = "ci"
+  kind           = "ephemeral"
+  max_ttl        = "1h"
+  max_lifetime   = "4h"
+  max_renewals   = 3
+  require_owner  = true
+  naming_pattern = "ci-[a-z0-9-]+"
+  environments   = ["dev", "prod"]
+}
+
+resource "nhi_lifecycle_class" "svc" {
+  name                  = "svc"
+  kind                  = "persistent"
+  max_rotation_interval = "90d"
+}
+
+resource "nhi_ttl_policy" "short" {
+  name         = "ci-short"
+  class        = nhi_lifecycle_class.ci.name
+  ttl          = "15m"
+  max_lifetime = "1h"
+  renewable    = true
+  max_renewals = 2
+}
+`
+
+func identityConfig(owner, onDestroy string) string {
+	return governanceConfig + fmt.Sprintf(`
+resource "nhi_identity" "build" {
+  name        = "ci-build"
+  class       = nhi_lifecycle_class.ci.name
+  owner       = %q
+  environment = "dev"
+  ttl_policy  = nhi_ttl_policy.short.name
+  scopes      = ["read:artifacts"]
+  on_destroy  = %q
+}
+`, owner, onDestroy)
+}
+
+func TestAccIdentity_lifecycle(t *testing.T) {
+	env := newTestEnv(t)
+	ctx := context.Background()
+	var secret string
+	secrets := noSecrets{secrets: func() []string { return []string{secret} }}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: env.factories(),
+		CheckDestroy: func(*terraform.State) error {
+			id, err := env.engine.GetIdentity(ctx, "ci-build")
+			if err != nil {
+				return fmt.Errorf("retire on destroy must keep the record: %w", err)
+			}
+			if !id.Retired() || !id.RetiredAt.Equal(env.clock.Now()) {
+				return fmt.Errorf("after destroy the identity is %q (retired at %s), want retired now", id.Status, id.RetiredAt)
+			}
+			if _, err := env.engine.Authenticate(ctx, secret); !errors.Is(err, engine.ErrDenied) {
+				return fmt.Errorf("a credential of the retired identity still authenticates: %v", err)
+			}
+			if _, err := env.engine.GetClass(ctx, "ci"); !errors.Is(err, engine.ErrNotFound) {
+				return fmt.Errorf("class ci survived destroy: %v", err)
+			}
+			return nil
+		},
+		Steps: []resource.TestStep{
+			{
+				Config: identityConfig("team-build", "retire"),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("id"), knownvalue.StringExact("ci-build")),
+					statecheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("status"), knownvalue.StringExact("active")),
+					statecheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("created_at"), knownvalue.StringExact("2026-01-01T12:00:00Z")),
+					statecheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("retired_at"), knownvalue.Null()),
+					statecheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("scopes"), knownvalue.SetExact([]knownvalue.Check{knownvalue.StringExact("read:artifacts")})),
+					statecheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("on_destroy"), knownvalue.StringExact("retire")),
+				},
+				Check: func(*terraform.State) error {
+					id, err := env.engine.GetIdentity(ctx, "ci-build")
+					if err != nil || id.Owner != "team-build" || id.TTLPolicy != "ci-short" {
+						return fmt.Errorf("engine holds %+v, %v", id, err)
+					}
+					_, secret, err = env.engine.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-build", Requester: "test"})
+					return err
+				},
+			},
+			{
+				Config: identityConfig("team-release", "retire"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction("nhi_identity.build", plancheck.ResourceActionUpdate),
+						secrets,
+					},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("owner"), knownvalue.StringExact("team-release")),
+					secrets,
+				},
+			},
+			{
+				ResourceName:      "nhi_identity.build",
+				ImportState:       true,
+				ImportStateId:     "ci-build",
+				ImportStateVerify: true,
+			},
+			{
+				ResourceName:      "nhi_lifecycle_class.ci",
+				ImportState:       true,
+				ImportStateId:     "ci",
+				ImportStateVerify: true,
+			},
+			{
+				ResourceName:      "nhi_ttl_policy.short",
+				ImportState:       true,
+				ImportStateId:     "ci-short",
+				ImportStateVerify: true,
+			},
+			{
+				// Drift: an edit made outside Terraform shows as an update, and apply restores it.
+				PreConfig: func() {
+					id, err := env.engine.GetIdentity(ctx, "ci-build")
+					if err == nil {
+						id.Owner, id.Environment = "someone-else", "prod"
+						_, err = env.engine.UpdateIdentity(ctx, id)
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: identityConfig("team-release", "retire"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction("nhi_identity.build", plancheck.ResourceActionUpdate),
+						plancheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("owner"), knownvalue.StringExact("team-release")),
+					},
+				},
+				Check: func(*terraform.State) error {
+					id, err := env.engine.GetIdentity(ctx, "ci-build")
+					if err != nil || id.Owner != "team-release" || id.Environment != "dev" {
+						return fmt.Errorf("apply did not restore the declared identity: %+v, %v", id, err)
+					}
+					return nil
+				},
+			},
+			{
+				// The destroy below happens an hour later by the fake clock.
+				PreConfig: func() { env.clock.Advance(time.Hour) },
+				Config:    identityConfig("team-release", "retire"),
+				PlanOnly:  true,
+			},
+		},
+	})
+}
+
+func TestAccIdentity_deleteOnDestroy(t *testing.T) {
+	env := newTestEnv(t)
+	ctx := context.Background()
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: env.factories(),
+		CheckDestroy: func(*terraform.State) error {
+			if _, err := env.engine.GetIdentity(ctx, "ci-build"); !errors.Is(err, engine.ErrNotFound) {
+				return fmt.Errorf("on_destroy = delete left the identity behind: %v", err)
+			}
+			return nil
+		},
+		Steps: []resource.TestStep{{Config: identityConfig("team-build", "delete")}},
+	})
+}
+
+func TestAccIdentity_removedOutOfBand(t *testing.T) {
+	env := newTestEnv(t)
+	ctx := context.Background()
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: env.factories(),
+		Steps: []resource.TestStep{
+			{Config: identityConfig("team-build", "delete")},
+			{
+				PreConfig: func() {
+					if err := env.engine.DeleteIdentity(ctx, "ci-build"); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: identityConfig("team-build", "delete"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("nhi_identity.build", plancheck.ResourceActionCreate)},
+				},
+			},
+		},
+	})
+}
+
+func TestAccIdentity_dataSources(t *testing.T) {
+	env := newTestEnv(t)
+	ctx := context.Background()
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: env.factories(),
+		Steps: []resource.TestStep{
+			{
+				PreConfig: func() {
+					// An identity no configuration manages, for the inventory to find.
+					if err := env.engine.PutClass(ctx, policy.Class{Name: "legacy", Kind: policy.KindPersistent}); err != nil {
+						t.Fatal(err)
+					}
+					if _, err := env.engine.CreateIdentity(ctx, policy.Identity{Name: "legacy-sync", Class: "legacy", Owner: "ops"}); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: identityConfig("team-build", "retire") + `
+data "nhi_identity" "build" {
+  name = nhi_identity.build.name
+}
+
+data "nhi_identities" "ci" {
+  class      = "ci"
+  depends_on = [nhi_identity.build]
+}
+
+data "nhi_identities" "all" {
+  depends_on = [nhi_identity.build]
+}
+`,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("data.nhi_identity.build", tfjsonpath.New("owner"), knownvalue.StringExact("team-build")),
+					statecheck.ExpectKnownValue("data.nhi_identity.build", tfjsonpath.New("status"), knownvalue.StringExact("active")),
+					statecheck.ExpectKnownValue("data.nhi_identities.ci", tfjsonpath.New("identities"), knownvalue.ListSizeExact(1)),
+					statecheck.ExpectKnownValue("data.nhi_identities.ci", tfjsonpath.New("identities").AtSliceIndex(0).AtMapKey("name"), knownvalue.StringExact("ci-build")),
+					statecheck.ExpectKnownValue("data.nhi_identities.all", tfjsonpath.New("identities"), knownvalue.ListSizeExact(2)),
+					statecheck.ExpectKnownValue("data.nhi_identities.all", tfjsonpath.New("identities").AtSliceIndex(1).AtMapKey("name"), knownvalue.StringExact("legacy-sync")),
+				},
+			},
+			{
+				Config:      `data "nhi_identity" "missing" { name = "nobody" }`,
+				ExpectError: regexp.MustCompile(`Object Not Found`),
+			},
+		},
+	})
+}
