@@ -257,3 +257,80 @@ data "nhi_identities" "all" {
 		},
 	})
 }
+
+func badIdentity(body string) string {
+	return fmt.Sprintf(`
+resource "nhi_identity" "bad" {
+%s
+}
+`, body)
+}
+
+// TestAccIdentity_planRejects covers every identity rule: each violating configuration fails the
+// plan with its message and leaves the engine unchanged.
+func TestAccIdentity_planRejects(t *testing.T) {
+	env := newTestEnv(t)
+	testRejections(t, env, governanceConfig, []rejection{
+		{"ttl policy on a persistent identity", badIdentity(`
+  name       = "billing-sync"
+  class      = nhi_lifecycle_class.svc.name
+  ttl_policy = nhi_ttl_policy.short.name`), `TTL Policy On Persistent Identity[\s\S]*nhi_rotation_schedule`},
+		{"no ttl policy on an ephemeral identity", badIdentity(`
+  name        = "ci-x"
+  class       = nhi_lifecycle_class.ci.name
+  owner       = "team-build"
+  environment = "dev"`), `TTL Policy Missing`},
+		{"owner missing", badIdentity(`
+  name        = "ci-x"
+  class       = nhi_lifecycle_class.ci.name
+  environment = "dev"
+  ttl_policy  = nhi_ttl_policy.short.name`), `Owner Missing[\s\S]*requires\s+an\s+owner`},
+		{"name does not match the pattern", badIdentity(`
+  name        = "build-x"
+  class       = nhi_lifecycle_class.ci.name
+  owner       = "team-build"
+  environment = "dev"
+  ttl_policy  = nhi_ttl_policy.short.name`), `Name Does Not Match Naming Pattern`},
+		{"environment not allowed", badIdentity(`
+  name        = "ci-x"
+  class       = nhi_lifecycle_class.ci.name
+  owner       = "team-build"
+  environment = "staging"
+  ttl_policy  = nhi_ttl_policy.short.name`), `Environment Not Allowed[\s\S]*NHI8`},
+		{"invalid name syntax", badIdentity(`
+  name  = "ci x"
+  class = nhi_lifecycle_class.ci.name`), `Invalid Name`},
+		{"unknown on_destroy", badIdentity(`
+  name       = "ci-x"
+  class      = nhi_lifecycle_class.ci.name
+  on_destroy = "forget"`), `on_destroy`},
+	})
+}
+
+// TestAccIdentity_classInSamePlan: an identity whose class is created in the same plan is
+// checked at apply and refused before anything of it is written.
+func TestAccIdentity_classInSamePlan(t *testing.T) {
+	env := newTestEnv(t)
+	ctx := context.Background()
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: env.factories(),
+		Steps: []resource.TestStep{
+			{
+				Config: governanceConfig + badIdentity(`
+  name        = "ci-x"
+  class       = nhi_lifecycle_class.ci.name
+  environment = "dev"
+  ttl_policy  = nhi_ttl_policy.short.name`),
+				ExpectError: regexp.MustCompile(`Owner Missing`),
+			},
+			{
+				PreConfig: func() {
+					if _, err := env.engine.GetIdentity(ctx, "ci-x"); !errors.Is(err, engine.ErrNotFound) {
+						t.Fatalf("the refused identity reached the engine: %v", err)
+					}
+				},
+				Config: governanceConfig,
+			},
+		},
+	})
+}

@@ -6,15 +6,17 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/clock"
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
@@ -125,10 +127,29 @@ func (c noSecrets) CheckState(_ context.Context, req statecheck.CheckStateReques
 	resp.Error = c.scan("state", req.State)
 }
 
-// assertEqual fails with a readable diff of two values.
-func assertEqual(t *testing.T, what string, got, want any) {
+// rejection is a configuration that a plan must refuse, with the message it must show.
+type rejection struct {
+	name   string
+	config string
+	want   string
+}
+
+// testRejections applies base, then plans base plus each rejected configuration in turn. Every
+// plan must fail with its message and leave the engine exactly as base left it.
+func testRejections(t *testing.T, env *testEnv, base string, cases []rejection) {
 	t.Helper()
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("%s = %#v, want %#v", what, got, want)
+	var before string
+	steps := []resource.TestStep{{
+		Config: base,
+		Check:  func(*terraform.State) error { before = env.snapshot(t); return nil },
+	}}
+	for _, c := range cases {
+		steps = append(steps, resource.TestStep{
+			PreConfig:   env.unchangedSince(t, &before),
+			Config:      base + c.config,
+			ExpectError: regexp.MustCompile(c.want),
+		})
 	}
+	steps = append(steps, resource.TestStep{PreConfig: env.unchangedSince(t, &before), Config: base, PlanOnly: true})
+	resource.Test(t, resource.TestCase{ProtoV6ProviderFactories: env.factories(), Steps: steps})
 }

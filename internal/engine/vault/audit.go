@@ -1,0 +1,77 @@
+package vault
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/nhigov/terraform-provider-nhi/internal/engine"
+)
+
+// The audit log is one KV entry per event, at audit/<identity>/<20-digit sequence number>
+// (audit/_engine/... for events of no identity; identity names start with a letter or digit,
+// so the two never meet). Sequence numbers come from the version counter of the audit-seq key,
+// which Vault increments atomically on each write, so processes sharing one Vault never reuse
+// a number; each event is written with check-and-set "new key" and so is never overwritten.
+// Vault's own audit devices remain the tamper-evident record of every request.
+
+// engineEvents is the audit folder of events that concern no identity.
+const engineEvents = "_engine"
+
+func auditKey(identity string, seq uint64) string {
+	if identity == "" {
+		identity = engineEvents
+	}
+	return fmt.Sprintf("%s%s/%020d", auditFolder, identity, seq)
+}
+
+// appendAudit stamps ev with the next sequence number and the engine's time and stores it.
+func (e *Engine) appendAudit(ctx context.Context, ev engine.AuditEvent) error {
+	ev.Time = e.clock.Now()
+	seq, err := e.kvPut(ctx, auditSeqKey, map[string]any{"last_event": ev.Time}, anyVersion)
+	if err != nil {
+		return fmt.Errorf("audit log: allocating a sequence number: %w", err)
+	}
+	ev.Seq = uint64(seq)
+	if _, err := e.kvPut(ctx, auditKey(ev.Identity, ev.Seq), ev, newKey); err != nil {
+		return fmt.Errorf("audit log: writing event %d (%s): %w", ev.Seq, ev.Type, err)
+	}
+	return nil
+}
+
+// AuditEvents returns the events that match f, oldest first. A filter by identity reads only
+// that identity's events.
+func (e *Engine) AuditEvents(ctx context.Context, f engine.AuditFilter) ([]engine.AuditEvent, error) {
+	if f.Identity != "" {
+		if err := checkName("audit filter: identity", f.Identity); err != nil {
+			return nil, err
+		}
+	}
+	folders := []string{f.Identity}
+	if f.Identity == "" {
+		keys, err := e.kvList(ctx, auditFolder)
+		if err != nil {
+			return nil, err
+		}
+		folders = folders[:0]
+		for _, k := range keys {
+			if name, ok := subfolder(k); ok {
+				folders = append(folders, name)
+			}
+		}
+	}
+	var out []engine.AuditEvent
+	for _, name := range folders {
+		events, err := kvGetAll[engine.AuditEvent](ctx, e, auditFolder+name+"/")
+		if err != nil {
+			return nil, err
+		}
+		for _, ev := range events {
+			if f.Match(ev) {
+				out = append(out, ev)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
+	return out, nil
+}

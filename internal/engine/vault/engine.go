@@ -1,0 +1,319 @@
+// Package vault is the engine for HashiCorp Vault and OpenBao (same API), the engine for real
+// fleets. Each identity is a Vault identity entity (its metadata names class, owner and
+// environment), an AppRole role whose token settings carry the identity's TTL policy, and an
+// entity alias binding the role's tokens to the entity. A dynamic credential is a Vault token
+// from an AppRole login with a single-use secret-id. Governance records, identity records,
+// credential records and the audit log are JSON in a KV v2 mount owned by the provider.
+//
+// Vault enforces credential terms in real time (token TTL, explicit max TTL, number of uses);
+// the engine also checks its own records against the injected clock, so that expiry and
+// renewal budgets hold, and can be tested, independently of Vault's clock.
+package vault
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+
+	"github.com/nhigov/terraform-provider-nhi/internal/clock"
+	"github.com/nhigov/terraform-provider-nhi/internal/engine"
+	"github.com/nhigov/terraform-provider-nhi/internal/policy"
+)
+
+// Defaults for the provider's mounts.
+const (
+	DefaultMount        = "nhi"
+	DefaultAppRoleMount = "nhi-approle"
+)
+
+// maxRetries bounds the client's retries of 429 and 5xx answers and of connection errors
+// (with the client's backoff of 1 to 1.5 seconds between tries).
+const maxRetries = 3
+
+// mountReadyTimeout bounds the wait for a new KV v2 mount to finish its set-up.
+const mountReadyTimeout = 10 * time.Second
+
+// Config configures the connection to Vault or OpenBao.
+type Config struct {
+	Address   string
+	Token     string
+	Namespace string
+	// Mount is the KV v2 mount holding the provider's records; DefaultMount when empty.
+	Mount string
+	// AppRoleMount is the AppRole auth mount of the identities; DefaultAppRoleMount when empty.
+	AppRoleMount  string
+	CACert        string
+	SkipTLSVerify bool
+}
+
+// ApplyEnv fills empty fields from VAULT_ADDR, VAULT_TOKEN, VAULT_NAMESPACE and VAULT_CACERT,
+// then from BAO_ADDR and BAO_TOKEN, and defaults the mounts.
+func (c *Config) ApplyEnv() {
+	fill := func(field *string, vars ...string) {
+		for _, v := range vars {
+			if *field == "" {
+				*field = os.Getenv(v)
+			}
+		}
+	}
+	fill(&c.Address, "VAULT_ADDR", "BAO_ADDR")
+	fill(&c.Token, "VAULT_TOKEN", "BAO_TOKEN")
+	fill(&c.Namespace, "VAULT_NAMESPACE")
+	fill(&c.CACert, "VAULT_CACERT")
+	c.applyDefaults()
+}
+
+func (c *Config) applyDefaults() {
+	if c.Mount == "" {
+		c.Mount = DefaultMount
+	}
+	if c.AppRoleMount == "" {
+		c.AppRoleMount = DefaultAppRoleMount
+	}
+}
+
+// Engine is the Vault engine. It is safe for concurrent use; concurrent writers of one record,
+// in this process or another, are serialised by KV v2 check-and-set.
+type Engine struct {
+	client    *api.Client
+	addr      string
+	namespace string
+	mount     string
+	approle   string
+	// accessor is the AppRole mount's accessor, which entity aliases name.
+	accessor string
+	clock    clock.Clock
+	logf     func(msg string, fields map[string]any)
+}
+
+var _ engine.Engine = (*Engine)(nil)
+
+// Open connects, checks that the server is reachable and unsealed and that the token works,
+// creates the KV v2 mount and the AppRole auth mount when absent (logging each creation
+// through logf), and returns the engine. A nil clk is the wall clock; a nil logf discards.
+func Open(ctx context.Context, cfg Config, clk clock.Clock, logf func(msg string, fields map[string]any)) (*Engine, error) {
+	cfg.applyDefaults()
+	if clk == nil {
+		clk = clock.Real{}
+	}
+	if logf == nil {
+		logf = func(string, map[string]any) {}
+	}
+	switch {
+	case cfg.Address == "":
+		return nil, fmt.Errorf("no Vault address: set the provider's vault address, VAULT_ADDR or BAO_ADDR: %w", engine.ErrInvalid)
+	case cfg.Token == "":
+		return nil, fmt.Errorf("no Vault token for %s: set the provider's vault token, VAULT_TOKEN or BAO_TOKEN: %w", cfg.Address, engine.ErrInvalid)
+	}
+	for _, m := range []string{cfg.Mount, cfg.AppRoleMount} {
+		if err := policy.CheckName(m); err != nil {
+			return nil, fmt.Errorf("vault mount: %v: %w", err, engine.ErrInvalid)
+		}
+	}
+
+	ac := api.DefaultConfig()
+	ac.Address, ac.AgentAddress, ac.MaxRetries = cfg.Address, "", maxRetries
+	if err := ac.ConfigureTLS(&api.TLSConfig{CACert: cfg.CACert, Insecure: cfg.SkipTLSVerify}); err != nil {
+		return nil, fmt.Errorf("vault TLS settings (ca_cert %q): %v: %w", cfg.CACert, err, engine.ErrInvalid)
+	}
+	client, err := api.NewClient(ac)
+	if err != nil {
+		return nil, fmt.Errorf("vault client for %s: %v: %w", cfg.Address, err, engine.ErrInvalid)
+	}
+	client.SetToken(cfg.Token)
+	setNamespace(client, cfg.Namespace)
+
+	e := &Engine{client: client, addr: cfg.Address, namespace: cfg.Namespace,
+		mount: cfg.Mount, approle: cfg.AppRoleMount, clock: clk, logf: logf}
+	if err := e.checkServer(ctx); err != nil {
+		return nil, err
+	}
+	if err := e.ensureKVMount(ctx); err != nil {
+		return nil, err
+	}
+	if err := e.ensureAppRoleMount(ctx); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// Close forgets the engine's token. There is no connection to release.
+func (e *Engine) Close() error {
+	e.client.ClearToken()
+	return nil
+}
+
+// checkServer fails with ErrUnavailable when Vault is unreachable, uninitialised or sealed,
+// and with a clear error when it refuses the token.
+func (e *Engine) checkServer(ctx context.Context) error {
+	st, err := e.client.Sys().SealStatusWithContext(ctx)
+	if err != nil {
+		return e.vaultErr("read", "sys/seal-status", err)
+	}
+	switch {
+	case !st.Initialized:
+		return fmt.Errorf("%w: Vault at %s is not initialized: run `vault operator init`", engine.ErrUnavailable, e.addr)
+	case st.Sealed:
+		return fmt.Errorf("%w: Vault at %s is sealed: unseal it (`vault operator unseal`) and retry", engine.ErrUnavailable, e.addr)
+	}
+	if _, err := e.read(ctx, "auth/token/lookup-self"); err != nil {
+		if errors.Is(err, engine.ErrDenied) {
+			return fmt.Errorf("the Vault token was refused by %s (expired, revoked or mistyped?): %w", e.addr, err)
+		}
+		return err
+	}
+	return nil
+}
+
+// ensureKVMount creates the provider's KV v2 mount when absent, and refuses a mount of that
+// path that is not KV version 2.
+func (e *Engine) ensureKVMount(ctx context.Context) error {
+	find := func() (*api.MountOutput, error) {
+		mounts, err := e.client.Sys().ListMountsWithContext(ctx)
+		if err != nil {
+			return nil, e.vaultErr("list", "sys/mounts", err)
+		}
+		return mounts[e.mount+"/"], nil
+	}
+	m, err := find()
+	if err != nil {
+		return err
+	}
+	if m == nil {
+		in := &api.MountInput{Type: "kv", Description: "terraform-provider-nhi records: governance, identities, credentials, audit",
+			Options: map[string]string{"version": "2"}}
+		if err := e.client.Sys().MountWithContext(ctx, e.mount, in); err != nil {
+			// Another process may have created it meanwhile.
+			if m, _ = find(); m == nil {
+				return e.vaultErr("write", "sys/mounts/"+e.mount, err)
+			}
+		} else {
+			e.logf("created the KV v2 mount for the provider's records", map[string]any{"mount": e.mount, "address": e.addr})
+			return e.waitKVReady(ctx)
+		}
+	}
+	if m.Type != "kv" || m.Options["version"] != "2" {
+		return fmt.Errorf("the Vault mount %s/ is a %s mount (version %q), not KV version 2: choose another mount for the provider: %w",
+			e.mount, m.Type, m.Options["version"], engine.ErrInvalid)
+	}
+	return nil
+}
+
+// waitKVReady waits for a new KV v2 mount to finish its set-up: until then it answers
+// "upgrading from non-versioned to versioned data".
+func (e *Engine) waitKVReady(ctx context.Context) error {
+	deadline := time.Now().Add(mountReadyTimeout)
+	for {
+		_, err := e.read(ctx, e.mount+"/config")
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: waiting for KV mount %s: %v", engine.ErrUnavailable, e.mount, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// ensureAppRoleMount enables the AppRole auth mount when absent and records its accessor.
+func (e *Engine) ensureAppRoleMount(ctx context.Context) error {
+	find := func() (*api.AuthMount, error) {
+		auths, err := e.client.Sys().ListAuthWithContext(ctx)
+		if err != nil {
+			return nil, e.vaultErr("list", "sys/auth", err)
+		}
+		return auths[e.approle+"/"], nil
+	}
+	a, err := find()
+	if err != nil {
+		return err
+	}
+	if a == nil {
+		in := &api.EnableAuthOptions{Type: "approle", Description: "terraform-provider-nhi identities"}
+		if err := e.client.Sys().EnableAuthWithOptionsWithContext(ctx, e.approle, in); err != nil {
+			if a, _ = find(); a == nil {
+				return e.vaultErr("write", "sys/auth/"+e.approle, err)
+			}
+		} else {
+			e.logf("enabled the AppRole auth mount for identities", map[string]any{"auth_mount": e.approle, "address": e.addr})
+			if a, err = find(); err != nil {
+				return err
+			}
+		}
+	}
+	if a == nil || a.Type != "approle" {
+		kind := "missing"
+		if a != nil {
+			kind = a.Type
+		}
+		return fmt.Errorf("the Vault auth mount %s/ is %s, not approle: choose another app_role_mount: %w", e.approle, kind, engine.ErrInvalid)
+	}
+	e.accessor = a.Accessor
+	return nil
+}
+
+// as returns a client of the same server that sends token instead of the engine's own
+// token, or no token when token is empty.
+func (e *Engine) as(token string) (*api.Client, error) {
+	c, err := e.client.Clone()
+	if err != nil {
+		return nil, fmt.Errorf("vault client: %v: %w", err, engine.ErrUnavailable)
+	}
+	c.SetToken(token)
+	setNamespace(c, e.namespace)
+	return c, nil
+}
+
+// setNamespace sends requests to namespace ns, or to the root namespace when ns is empty
+// (whatever VAULT_NAMESPACE says: the configuration is explicit).
+func setNamespace(c *api.Client, ns string) {
+	if ns == "" {
+		c.ClearNamespace()
+		return
+	}
+	c.SetNamespace(ns)
+}
+
+// read, write, list and del run one request with the engine's token and map its error.
+// read returns ErrNotFound when Vault has nothing at path; list returns no keys then.
+
+func (e *Engine) read(ctx context.Context, path string) (*api.Secret, error) {
+	s, err := e.client.Logical().ReadWithContext(ctx, path)
+	if err != nil {
+		return nil, e.vaultErr("read", path, err)
+	}
+	if s == nil {
+		return nil, fmt.Errorf("%s: %w", path, engine.ErrNotFound)
+	}
+	return s, nil
+}
+
+func (e *Engine) write(ctx context.Context, path string, data map[string]any) (*api.Secret, error) {
+	s, err := e.client.Logical().WriteWithContext(ctx, path, data)
+	return s, e.vaultErr("write", path, err)
+}
+
+func (e *Engine) list(ctx context.Context, path string) ([]string, error) {
+	s, err := e.client.Logical().ListWithContext(ctx, path)
+	if err != nil || s == nil {
+		return nil, e.vaultErr("list", path, err)
+	}
+	raw, _ := s.Data["keys"].([]any)
+	keys := make([]string, 0, len(raw))
+	for _, k := range raw {
+		if k, ok := k.(string); ok {
+			keys = append(keys, k)
+		}
+	}
+	return keys, nil
+}
+
+func (e *Engine) del(ctx context.Context, path string) error {
+	_, err := e.client.Logical().DeleteWithContext(ctx, path)
+	return e.vaultErr("delete", path, err)
+}

@@ -1,0 +1,275 @@
+package vault
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+
+	"github.com/nhigov/terraform-provider-nhi/internal/clock"
+	"github.com/nhigov/terraform-provider-nhi/internal/engine"
+	"github.com/nhigov/terraform-provider-nhi/internal/engine/enginetest"
+	"github.com/nhigov/terraform-provider-nhi/internal/policy"
+)
+
+// openTest opens an engine on fresh, uniquely named mounts of the Vault at VAULT_ADDR, so
+// tests never collide and can run again and again against one server; it removes the mounts
+// and the entities it made when the test ends. Without VAULT_ADDR the test is skipped.
+func openTest(t *testing.T, clk clock.Clock) *Engine {
+	t.Helper()
+	if os.Getenv("VAULT_ADDR") == "" {
+		t.Skip("VAULT_ADDR is not set: start a dev server with `eval \"$(scripts/vault-dev start)\"` (make testacc does it)")
+	}
+	suffix := make([]byte, 4)
+	_, _ = rand.Read(suffix)
+	mount := "nhi-test-" + hex.EncodeToString(suffix)
+	cfg := Config{Mount: mount, AppRoleMount: mount + "-approle"}
+	cfg.ApplyEnv()
+	e, err := Open(context.Background(), cfg, clk, func(msg string, fields map[string]any) { t.Logf("%s %v", msg, fields) })
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		if ids, err := e.ListIdentities(ctx); err == nil {
+			for _, id := range ids {
+				_ = e.del(ctx, e.entityPath(id.Name))
+			}
+		}
+		_ = e.client.Sys().DisableAuthWithContext(ctx, e.approle)
+		_ = e.client.Sys().UnmountWithContext(ctx, e.mount)
+		_ = e.Close()
+	})
+	return e
+}
+
+func TestConformance(t *testing.T) {
+	enginetest.Run(t, func(t *testing.T, clk *clock.Fake) engine.Engine { return openTest(t, clk) })
+}
+
+// setupIdentity stores an ephemeral class, policy p and an identity under them.
+func setupIdentity(t *testing.T, e *Engine, p policy.TTLPolicy, name string) {
+	t.Helper()
+	ctx := context.Background()
+	must(t, e.PutClass(ctx, policy.Class{Name: p.Class, Kind: policy.KindEphemeral, MaxLifetime: time.Hour}))
+	must(t, e.PutTTLPolicy(ctx, p))
+	_, err := e.CreateIdentity(ctx, policy.Identity{Name: name, Class: p.Class, Owner: "team-test", TTLPolicy: p.Name})
+	must(t, err)
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+}
+
+// lookupSelf asks Vault itself, bypassing the engine's records, whether token still works.
+func lookupSelf(t *testing.T, e *Engine, token string) error {
+	t.Helper()
+	c, err := e.as(token)
+	must(t, err)
+	_, err = c.Logical().ReadWithContext(context.Background(), "auth/token/lookup-self")
+	return err
+}
+
+func TestVaultEnforcesTTL(t *testing.T) {
+	e := openTest(t, clock.Real{})
+	ctx := context.Background()
+	setupIdentity(t, e, policy.TTLPolicy{Name: "brief", Class: "ci", TTL: 2 * time.Second}, "ci-brief")
+	_, token, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-brief"})
+	must(t, err)
+	if err := lookupSelf(t, e, token); err != nil {
+		t.Fatalf("fresh token refused by Vault: %v", err)
+	}
+	time.Sleep(3500 * time.Millisecond)
+	if err := lookupSelf(t, e, token); err == nil {
+		t.Fatal("Vault still accepts the token after its 2s TTL")
+	}
+	if _, err := e.Authenticate(ctx, token); !errors.Is(err, engine.ErrDenied) {
+		t.Fatalf("Authenticate after expiry: error = %v, want ErrDenied", err)
+	}
+}
+
+func TestVaultEnforcesMaxUses(t *testing.T) {
+	e := openTest(t, clock.Real{})
+	ctx := context.Background()
+	setupIdentity(t, e, policy.TTLPolicy{Name: "twice", Class: "ci", TTL: time.Minute, MaxUses: 2}, "ci-twice")
+	_, token, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-twice"})
+	must(t, err)
+	for i := range 2 {
+		if _, err := e.Authenticate(ctx, token); err != nil {
+			t.Fatalf("use %d: %v", i+1, err)
+		}
+	}
+	if err := lookupSelf(t, e, token); err == nil {
+		t.Fatal("Vault accepts the token after its 2 uses")
+	}
+}
+
+func TestRetiredIdentityRefusedByVault(t *testing.T) {
+	e := openTest(t, clock.Real{})
+	ctx := context.Background()
+	setupIdentity(t, e, policy.TTLPolicy{Name: "p", Class: "ci", TTL: 10 * time.Minute, MaxLifetime: time.Hour, Renewable: true}, "ci-leaver")
+	cred, token, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-leaver", Requester: "job-1"})
+	must(t, err)
+	raw, err := e.read(ctx, e.dataPath(credentialKey("ci-leaver", cred.ID)))
+	must(t, err)
+	if strings.Contains(fmt.Sprint(raw.Data), token) {
+		t.Fatal("the credential record contains the token")
+	}
+	// A secret-id minted before retirement, as a rotated secret would be.
+	_, err = e.write(ctx, e.rolePath("ci-leaver")+"/secret-id", nil)
+	must(t, err)
+
+	_, err = e.RetireIdentity(ctx, "ci-leaver")
+	must(t, err)
+
+	if err := lookupSelf(t, e, token); err == nil {
+		t.Fatal("Vault still accepts the retired identity's token")
+	}
+	left, err := e.list(ctx, e.rolePath("ci-leaver")+"/secret-id")
+	must(t, err)
+	if len(left) != 0 {
+		t.Fatalf("retired identity's role still has %d secret-ids", len(left))
+	}
+	ent, err := e.read(ctx, e.entityPath("ci-leaver"))
+	must(t, err)
+	if ent.Data["disabled"] != true {
+		t.Fatalf("entity of the retired identity is not disabled: %v", ent.Data["disabled"])
+	}
+	// Even a fresh secret-id, minted by an administrator after retirement, gets no login.
+	roleID, err := e.roleID(ctx, "ci-leaver")
+	must(t, err)
+	s, err := e.write(ctx, e.rolePath("ci-leaver")+"/secret-id", nil)
+	must(t, err)
+	anon, err := e.as("")
+	must(t, err)
+	_, err = anon.Logical().WriteWithContext(ctx, "auth/"+e.approle+"/login", map[string]any{"role_id": roleID, "secret_id": s.Data["secret_id"]})
+	if err == nil {
+		t.Fatal("Vault logs in the retired identity with a fresh secret-id")
+	}
+}
+
+func TestCreateLeavesNothingOnFailure(t *testing.T) {
+	e := openTest(t, clock.Real{})
+	ctx := context.Background()
+	must(t, e.PutClass(ctx, policy.Class{Name: "svc", Kind: policy.KindPersistent}))
+	// An entity of the same name that the provider does not manage makes provisioning fail
+	// after the name is claimed and the role written.
+	_, err := e.write(ctx, e.entityPath("svc-taken"), map[string]any{"metadata": map[string]string{"team": "other"}})
+	must(t, err)
+	_, err = e.CreateIdentity(ctx, policy.Identity{Name: "svc-taken", Class: "svc"})
+	if !errors.Is(err, engine.ErrConflict) || !strings.Contains(err.Error(), "not managed by") {
+		t.Fatalf("CreateIdentity over a foreign entity: error = %v, want ErrConflict naming the entity", err)
+	}
+	if _, err := e.GetIdentity(ctx, "svc-taken"); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("identity record left behind: %v", err)
+	}
+	if _, err := e.read(ctx, e.rolePath("svc-taken")); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("role left behind: %v", err)
+	}
+	if _, err := e.read(ctx, e.entityPath("svc-taken")); err != nil {
+		t.Fatalf("the foreign entity was touched: %v", err)
+	}
+	must(t, e.del(ctx, e.entityPath("svc-taken")))
+}
+
+func TestOpenSealed(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"initialized":true,"sealed":true,"t":1,"n":1,"progress":0}`))
+	}))
+	defer srv.Close()
+	_, err := Open(context.Background(), Config{Address: srv.URL, Token: "t"}, nil, nil)
+	if !errors.Is(err, engine.ErrUnavailable) || !strings.Contains(err.Error(), "sealed") {
+		t.Fatalf("Open of a sealed Vault: error = %v, want ErrUnavailable saying sealed", err)
+	}
+}
+
+func TestOpenUnreachable(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	addr := srv.URL
+	srv.Close()
+	_, err := Open(context.Background(), Config{Address: addr, Token: "t"}, nil, nil)
+	if !errors.Is(err, engine.ErrUnavailable) || !strings.Contains(err.Error(), "cannot reach Vault at "+addr) {
+		t.Fatalf("Open of an unreachable Vault: error = %v, want ErrUnavailable naming %s", err, addr)
+	}
+}
+
+func TestVaultErr(t *testing.T) {
+	e := &Engine{addr: "https://vault.example:8200"}
+	resp := func(code int, msgs ...string) error { return &api.ResponseError{StatusCode: code, Errors: msgs} }
+	const path = "nhi/data/classes/ci"
+	tests := []struct {
+		name   string
+		err    error
+		want   error
+		substr string
+	}{
+		{"not found", resp(404), engine.ErrNotFound, path},
+		{"forbidden", resp(403, "permission denied"), engine.ErrDenied, "permission denied on " + path},
+		{"sealed", resp(503, "Vault is sealed"), engine.ErrUnavailable, "is sealed"},
+		{"server error", resp(500, "internal error"), engine.ErrUnavailable, "answered 500"},
+		{"throttled", resp(429, "rate limit quota exceeded"), engine.ErrUnavailable, "answered 429"},
+		{"check-and-set", resp(400, "check-and-set parameter did not match the current version"), engine.ErrConflict, path},
+		{"bad request", resp(400, "invalid role name"), engine.ErrInvalid, "invalid role name"},
+		{"transport", &url.Error{Op: "Get", URL: "https://vault.example:8200", Err: errors.New("connection refused")}, engine.ErrUnavailable, "cannot reach Vault at https://vault.example:8200"},
+		{"cancelled", context.Canceled, engine.ErrUnavailable, path},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := e.vaultErr("read", path, tt.err)
+			if !errors.Is(got, tt.want) || !strings.Contains(got.Error(), tt.substr) {
+				t.Fatalf("vaultErr = %v, want %v containing %q", got, tt.want, tt.substr)
+			}
+		})
+	}
+	if e.vaultErr("read", path, nil) != nil {
+		t.Fatal("vaultErr(nil) is not nil")
+	}
+}
+
+func TestApplyEnv(t *testing.T) {
+	t.Setenv("VAULT_ADDR", "")
+	t.Setenv("VAULT_TOKEN", "vault-token")
+	t.Setenv("BAO_ADDR", "https://bao.example:8200")
+	t.Setenv("BAO_TOKEN", "bao-token")
+	t.Setenv("VAULT_NAMESPACE", "team")
+	t.Setenv("VAULT_CACERT", "/etc/ca.pem")
+	c := Config{Namespace: "explicit"}
+	c.ApplyEnv()
+	want := Config{Address: "https://bao.example:8200", Token: "vault-token", Namespace: "explicit",
+		Mount: DefaultMount, AppRoleMount: DefaultAppRoleMount, CACert: "/etc/ca.pem"}
+	if c != want {
+		t.Fatalf("ApplyEnv = %+v, want %+v", c, want)
+	}
+}
+
+func TestRoleSettings(t *testing.T) {
+	three := int64(3)
+	s, err := roleSettings(&policy.TTLPolicy{Name: "p", TTL: 15 * time.Minute, MaxLifetime: time.Hour, Renewable: true, MaxRenewals: &three, MaxUses: 5})
+	must(t, err)
+	want := map[string]any{"token_ttl": int64(900), "token_max_ttl": int64(3600), "token_explicit_max_ttl": int64(3600),
+		"token_num_uses": int64(5), "token_type": "service", "token_period": 0, "secret_id_num_uses": 1}
+	for k, v := range want {
+		if s[k] != v {
+			t.Errorf("%s = %v (%T), want %v (%T)", k, s[k], s[k], v, v)
+		}
+	}
+	s, err = roleSettings(&policy.TTLPolicy{Name: "once", TTL: 90 * time.Second})
+	must(t, err)
+	if s["token_explicit_max_ttl"] != int64(90) {
+		t.Errorf("non-renewable policy: token_explicit_max_ttl = %v, want 90 (one TTL)", s["token_explicit_max_ttl"])
+	}
+}
