@@ -166,3 +166,21 @@ func (f AuditFilter) Match(e AuditEvent) bool {
 	}
 	return true
 }
+
+// EventExpired marks a credential that reached its expiry without being revoked. Engines do not
+// append it (expiry is a non-event); ExpiryEvents derives it from credential records.
+const EventExpired = "expired"
+
+// ExpiryEvents derives an "expired" event for every credential in creds that expired by now
+// without being revoked first.
+func ExpiryEvents(creds []Credential, now time.Time) []AuditEvent {
+	var out []AuditEvent
+	for _, c := range creds {
+		if c.ExpiresAt.After(now) || (!c.RevokedAt.IsZero() && !c.RevokedAt.After(c.ExpiresAt)) {
+			continue
+		}
+		out = append(out, AuditEvent{Time: c.ExpiresAt, Type: EventExpired, Identity: c.Identity, Credential: c.ID,
+			Requester: c.Requester, Purpose: c.Purpose})
+	}
+	return out
+}

@@ -188,9 +188,12 @@ func (p *nhiProvider) DataSources(context.Context) []func() datasource.DataSourc
 	return []func() datasource.DataSource{
 		NewIdentityDataSource,
 		NewIdentitiesDataSource,
+		NewAuditLogDataSource,
 	}
 }
 
 func (p *nhiProvider) EphemeralResources(context.Context) []func() ephemeral.EphemeralResource {
-	return nil
+	return []func() ephemeral.EphemeralResource{
+		NewCredentialEphemeralResource,
+	}
 }

@@ -42,18 +42,17 @@ func (e *Engine) appendAudit(ctx context.Context, ev engine.AuditEvent) error {
 // AuditEvents returns the events that match f, oldest first. A filter by identity reads only
 // that identity's events.
 func (e *Engine) AuditEvents(ctx context.Context, f engine.AuditFilter) ([]engine.AuditEvent, error) {
+	var folders []string
 	if f.Identity != "" {
 		if err := checkName("audit filter: identity", f.Identity); err != nil {
 			return nil, err
 		}
-	}
-	folders := []string{f.Identity}
-	if f.Identity == "" {
+		folders = []string{f.Identity}
+	} else {
 		keys, err := e.kvList(ctx, auditFolder)
 		if err != nil {
 			return nil, err
 		}
-		folders = folders[:0]
 		for _, k := range keys {
 			if name, ok := subfolder(k); ok {
 				folders = append(folders, name)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/vault/api"
@@ -51,6 +52,12 @@ func refused(err error) error {
 		return err
 	}
 	return fmt.Errorf("the secret is not a live credential: Vault refused it (unknown, expired, revoked or used up): %w", engine.ErrDenied)
+}
+
+// plausibleToken reports whether secret could be a Vault token: non-empty printable ASCII
+// without spaces. Anything else is refused before it reaches an HTTP header.
+func plausibleToken(secret string) bool {
+	return secret != "" && !strings.ContainsFunc(secret, func(r rune) bool { return r <= ' ' || r > '~' })
 }
 
 // login mints a single-use secret-id for the identity's role and spends it on an AppRole
@@ -158,6 +165,9 @@ func (e *Engine) IssueCredential(ctx context.Context, req engine.CredentialReque
 // expiry as the engine's clock tells them, and renews the token in Vault, which caps it at
 // the role's explicit max TTL. secret must be the credential's own token.
 func (e *Engine) RenewCredential(ctx context.Context, id, secret string) (engine.Credential, error) {
+	if !plausibleToken(secret) {
+		return engine.Credential{}, fmt.Errorf("credential %q: the secret is not a Vault token: %w", id, engine.ErrDenied)
+	}
 	s, err := e.write(ctx, "auth/token/lookup", map[string]any{"token": secret})
 	if err != nil || s == nil {
 		return engine.Credential{}, refused(err)
@@ -331,8 +341,8 @@ func (e *Engine) revokeAll(ctx context.Context, identity string) error {
 // Vault refuses once it is expired, revoked, used up or its entity disabled, and which spends
 // one of its uses when uses are capped; the engine then checks its record against its clock.
 func (e *Engine) Authenticate(ctx context.Context, secret string) (string, error) {
-	if secret == "" {
-		return "", fmt.Errorf("empty secret: %w", engine.ErrDenied)
+	if !plausibleToken(secret) {
+		return "", fmt.Errorf("the secret is not a Vault token: %w", engine.ErrDenied)
 	}
 	holder, err := e.as(secret)
 	if err != nil {

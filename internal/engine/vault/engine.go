@@ -279,9 +279,8 @@ func setNamespace(c *api.Client, ns string) {
 	c.SetNamespace(ns)
 }
 
-// read, write, list and del run one request with the engine's token and map its error.
-// read returns ErrNotFound when Vault has nothing at path; list returns no keys then.
-
+// read runs one read with the engine's token; Vault having nothing at path is ErrNotFound.
+// read, write, list and del all map errors with vaultErr.
 func (e *Engine) read(ctx context.Context, path string) (*api.Secret, error) {
 	s, err := e.client.Logical().ReadWithContext(ctx, path)
 	if err != nil {
@@ -293,11 +292,13 @@ func (e *Engine) read(ctx context.Context, path string) (*api.Secret, error) {
 	return s, nil
 }
 
+// write runs one write with the engine's token; the answer may be nil (204 No Content).
 func (e *Engine) write(ctx context.Context, path string, data map[string]any) (*api.Secret, error) {
 	s, err := e.client.Logical().WriteWithContext(ctx, path, data)
 	return s, e.vaultErr("write", path, err)
 }
 
+// list returns the keys at path, none when Vault has nothing there.
 func (e *Engine) list(ctx context.Context, path string) ([]string, error) {
 	s, err := e.client.Logical().ListWithContext(ctx, path)
 	if err != nil || s == nil {
@@ -313,6 +314,7 @@ func (e *Engine) list(ctx context.Context, path string) ([]string, error) {
 	return keys, nil
 }
 
+// del runs one delete with the engine's token.
 func (e *Engine) del(ctx context.Context, path string) error {
 	_, err := e.client.Logical().DeleteWithContext(ctx, path)
 	return e.vaultErr("delete", path, err)

@@ -273,3 +273,54 @@ func TestRoleSettings(t *testing.T) {
 		t.Errorf("non-renewable policy: token_explicit_max_ttl = %v, want 90 (one TTL)", s["token_explicit_max_ttl"])
 	}
 }
+
+func TestMalformedSecretDenied(t *testing.T) {
+	e := &Engine{}
+	for _, secret := range []string{"", "hvs.abc\r\nX-Injected: 1", "token with spaces"} {
+		if _, err := e.Authenticate(context.Background(), secret); !errors.Is(err, engine.ErrDenied) {
+			t.Errorf("Authenticate(%q): error = %v, want ErrDenied", secret, err)
+		}
+		if _, err := e.RenewCredential(context.Background(), "acc", secret); !errors.Is(err, engine.ErrDenied) {
+			t.Errorf("RenewCredential(%q): error = %v, want ErrDenied", secret, err)
+		}
+	}
+}
+
+func TestOpenReusesAndChecksMounts(t *testing.T) {
+	e := openTest(t, clock.Real{})
+	ctx := context.Background()
+	must(t, e.PutClass(ctx, policy.Class{Name: "svc", Kind: policy.KindPersistent}))
+	cfg := Config{Mount: e.mount, AppRoleMount: e.approle}
+	cfg.ApplyEnv()
+	var logged []string
+	again, err := Open(ctx, cfg, nil, func(msg string, _ map[string]any) { logged = append(logged, msg) })
+	must(t, err)
+	if len(logged) != 0 {
+		t.Fatalf("reopening existing mounts logged %v", logged)
+	}
+	if _, err := again.GetClass(ctx, "svc"); err != nil {
+		t.Fatalf("reopened engine does not see the records: %v", err)
+	}
+
+	v1 := e.mount + "-v1"
+	must(t, e.client.Sys().MountWithContext(ctx, v1, &api.MountInput{Type: "kv", Options: map[string]string{"version": "1"}}))
+	t.Cleanup(func() { _ = e.client.Sys().UnmountWithContext(context.Background(), v1) })
+	cfg.Mount = v1
+	if _, err := Open(ctx, cfg, nil, nil); !errors.Is(err, engine.ErrInvalid) || !strings.Contains(err.Error(), "not KV version 2") {
+		t.Fatalf("Open on a KV v1 mount: error = %v, want ErrInvalid saying not KV version 2", err)
+	}
+}
+
+func TestPolicyChangeReachesRoles(t *testing.T) {
+	e := openTest(t, clock.Real{})
+	ctx := context.Background()
+	p := policy.TTLPolicy{Name: "p", Class: "ci", TTL: 10 * time.Minute, MaxUses: 3}
+	setupIdentity(t, e, p, "ci-role")
+	p.TTL, p.MaxUses = 5*time.Minute, 1
+	must(t, e.PutTTLPolicy(ctx, p))
+	role, err := e.read(ctx, e.rolePath("ci-role"))
+	must(t, err)
+	if ttl, uses := fmt.Sprint(role.Data["token_ttl"]), fmt.Sprint(role.Data["token_num_uses"]); ttl != "300" || uses != "1" {
+		t.Fatalf("role after policy change: token_ttl %s, token_num_uses %s; want 300 and 1", ttl, uses)
+	}
+}

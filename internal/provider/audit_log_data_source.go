@@ -1,0 +1,127 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/hashicorp/terraform-plugin-framework-timetypes/timetypes"
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/nhigov/terraform-provider-nhi/internal/engine"
+)
+
+var (
+	_ datasource.DataSource              = (*auditLogDataSource)(nil)
+	_ datasource.DataSourceWithConfigure = (*auditLogDataSource)(nil)
+)
+
+// NewAuditLogDataSource returns the nhi_audit_log data source.
+func NewAuditLogDataSource() datasource.DataSource { return &auditLogDataSource{} }
+
+type auditLogDataSource struct {
+	data *providerData
+}
+
+type auditLogModel struct {
+	Identity types.String      `tfsdk:"identity"`
+	Since    timetypes.RFC3339 `tfsdk:"since"`
+	Until    timetypes.RFC3339 `tfsdk:"until"`
+	Events   []auditEventModel `tfsdk:"events"`
+}
+
+type auditEventModel struct {
+	Seq        types.Int64       `tfsdk:"seq"`
+	Time       timetypes.RFC3339 `tfsdk:"time"`
+	Type       types.String      `tfsdk:"type"`
+	Identity   types.String      `tfsdk:"identity"`
+	Credential types.String      `tfsdk:"credential"`
+	Requester  types.String      `tfsdk:"requester"`
+	Purpose    types.String      `tfsdk:"purpose"`
+	Detail     types.String      `tfsdk:"detail"`
+}
+
+func (d *auditLogDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_audit_log"
+}
+
+func (d *auditLogDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
+	str := func(desc string) schema.StringAttribute {
+		return schema.StringAttribute{Computed: true, MarkdownDescription: desc}
+	}
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Who requested which credential, when, for what, and when it was renewed, revoked or expired; " +
+			"identity lifecycle and governance changes too. On the local engine the log's hash chain is verified on " +
+			"every read and a tampered log is an error.",
+		Attributes: map[string]schema.Attribute{
+			"identity": schema.StringAttribute{Optional: true, MarkdownDescription: "Only events of this identity."},
+			"since": schema.StringAttribute{Optional: true, CustomType: timetypes.RFC3339Type{},
+				MarkdownDescription: "Only events at or after this time (RFC 3339)."},
+			"until": schema.StringAttribute{Optional: true, CustomType: timetypes.RFC3339Type{},
+				MarkdownDescription: "Only events at or before this time (RFC 3339)."},
+			"events": schema.ListNestedAttribute{
+				Computed:            true,
+				MarkdownDescription: "The events, oldest first.",
+				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+					"seq":        schema.Int64Attribute{Computed: true, MarkdownDescription: "Position in the log; 0 for derived `expired` events."},
+					"time":       schema.StringAttribute{Computed: true, CustomType: timetypes.RFC3339Type{}, MarkdownDescription: "When it happened (RFC 3339)."},
+					"type":       str("`issued`, `renewed`, `revoked`, `expired`, `identity_created`, `identity_updated`, `identity_retired`, `identity_deleted` or `governance_changed`."),
+					"identity":   str("The identity concerned."),
+					"credential": str("The credential concerned."),
+					"requester":  str("Who or what requested the credential."),
+					"purpose":    str("What the credential was for."),
+					"detail":     str("More about the event."),
+				}},
+			},
+		},
+	}
+}
+
+func (d *auditLogDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
+	if pd, ok := providerDataFrom(req.ProviderData, "Data Source", &resp.Diagnostics); ok {
+		d.data = pd
+	}
+}
+
+func (d *auditLogDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
+	var m auditLogModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	var f engine.AuditFilter
+	f.Identity = m.Identity.ValueString()
+	if !m.Since.IsNull() {
+		f.Since, _ = m.Since.ValueRFC3339Time()
+	}
+	if !m.Until.IsNull() {
+		f.Until, _ = m.Until.ValueRFC3339Time()
+	}
+	events, err := d.data.engine.AuditEvents(ctx, f)
+	if err != nil {
+		addEngineError(&resp.Diagnostics, "read the audit log", err)
+		return
+	}
+	creds, err := d.data.engine.ListCredentials(ctx, f.Identity)
+	if err != nil {
+		addEngineError(&resp.Diagnostics, fmt.Sprintf("list the credentials of %q", f.Identity), err)
+		return
+	}
+	for _, ev := range engine.ExpiryEvents(creds, d.data.clock.Now()) {
+		if f.Match(ev) {
+			events = append(events, ev)
+		}
+	}
+	sort.SliceStable(events, func(i, j int) bool { return events[i].Time.Before(events[j].Time) })
+	m.Events = make([]auditEventModel, len(events))
+	for i, ev := range events {
+		m.Events[i] = auditEventModel{
+			Seq: types.Int64Value(int64(ev.Seq)), Time: timetypes.NewRFC3339TimeValue(ev.Time), Type: types.StringValue(ev.Type),
+			Identity: optString(ev.Identity), Credential: optString(ev.Credential), Requester: optString(ev.Requester),
+			Purpose: optString(ev.Purpose), Detail: optString(ev.Detail),
+		}
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}

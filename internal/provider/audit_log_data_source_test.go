@@ -1,0 +1,67 @@
+package provider
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/nhigov/terraform-provider-nhi/internal/engine"
+)
+
+// TestAccAuditLog: the log shows each credential event with its requester and purpose, and
+// an expiry derived from the fake clock; filters select by identity and time.
+func TestAccAuditLog(t *testing.T) {
+	env := newTestEnv(t)
+	ctx := context.Background()
+	event := func(i int, typ, requester string) []statecheck.StateCheck {
+		at := tfjsonpath.New("events").AtSliceIndex(i)
+		return []statecheck.StateCheck{
+			statecheck.ExpectKnownValue("data.nhi_audit_log.build", at.AtMapKey("type"), knownvalue.StringExact(typ)),
+			statecheck.ExpectKnownValue("data.nhi_audit_log.build", at.AtMapKey("requester"), knownvalue.StringExact(requester)),
+		}
+	}
+	checks := []statecheck.StateCheck{
+		statecheck.ExpectKnownValue("data.nhi_audit_log.build", tfjsonpath.New("events"), knownvalue.ListSizeExact(4)),
+		statecheck.ExpectKnownValue("data.nhi_audit_log.build", tfjsonpath.New("events").AtSliceIndex(1).AtMapKey("purpose"), knownvalue.StringExact("nightly build")),
+		statecheck.ExpectKnownValue("data.nhi_audit_log.late", tfjsonpath.New("events"), knownvalue.ListSizeExact(2)),
+	}
+	checks = append(checks, event(1, engine.EventIssued, "pipeline-1")...)
+	checks = append(checks, event(2, engine.EventIssued, "pipeline-2")...)
+	checks = append(checks, event(3, engine.EventExpired, "pipeline-1")...)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: env.factories(),
+		Steps: []resource.TestStep{
+			{Config: identityConfig("team-build", "retire")},
+			{
+				PreConfig: func() {
+					for _, req := range []engine.CredentialRequest{
+						{Identity: "ci-build", Requester: "pipeline-1", Purpose: "nightly build", TTL: 5 * time.Minute},
+						{Identity: "ci-build", Requester: "pipeline-2", Purpose: "release"},
+					} {
+						if _, _, err := env.engine.IssueCredential(ctx, req); err != nil {
+							t.Fatal(err)
+						}
+						env.clock.Advance(time.Minute)
+					}
+					env.clock.Advance(10 * time.Minute) // the first has expired, the second not yet
+				},
+				Config: identityConfig("team-build", "retire") + `
+data "nhi_audit_log" "build" {
+  identity = nhi_identity.build.id
+}
+
+data "nhi_audit_log" "late" {
+  identity = nhi_identity.build.id
+  since    = "2026-01-01T12:01:00Z"
+}
+`,
+				ConfigStateChecks: checks,
+			},
+		},
+	})
+}
