@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/providervalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/ephemeral"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -20,11 +21,13 @@ import (
 	"github.com/nhigov/terraform-provider-nhi/internal/clock"
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 	"github.com/nhigov/terraform-provider-nhi/internal/engine/local"
+	"github.com/nhigov/terraform-provider-nhi/internal/engine/vault"
 )
 
 var (
 	_ provider.Provider                       = (*nhiProvider)(nil)
 	_ provider.ProviderWithEphemeralResources = (*nhiProvider)(nil)
+	_ provider.ProviderWithConfigValidators   = (*nhiProvider)(nil)
 )
 
 // Environment variables the provider reads.
@@ -52,10 +55,21 @@ type nhiProvider struct {
 type providerModel struct {
 	Requester types.String `tfsdk:"requester"`
 	Local     *localModel  `tfsdk:"local"`
+	Vault     *vaultModel  `tfsdk:"vault"`
 }
 
 type localModel struct {
 	Path types.String `tfsdk:"path"`
+}
+
+type vaultModel struct {
+	Address       types.String `tfsdk:"address"`
+	Token         types.String `tfsdk:"token"`
+	Namespace     types.String `tfsdk:"namespace"`
+	Mount         types.String `tfsdk:"mount"`
+	AppRoleMount  types.String `tfsdk:"approle_mount"`
+	CACert        types.String `tfsdk:"ca_cert"`
+	SkipTLSVerify types.Bool   `tfsdk:"skip_tls_verify"`
 }
 
 // New returns the provider factory for version.
@@ -93,7 +107,34 @@ func (p *nhiProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *
 					},
 				},
 			},
+			"vault": schema.SingleNestedBlock{
+				MarkdownDescription: "HashiCorp Vault or OpenBao (same API), the engine for real fleets. Each identity " +
+					"becomes an identity entity, an AppRole role carrying its TTL policy and an entity alias; governance " +
+					"records live as JSON in a KV v2 mount. The provider creates its mounts when absent.",
+				Attributes: map[string]schema.Attribute{
+					"address": schema.StringAttribute{Optional: true,
+						MarkdownDescription: "Server address, such as `https://vault.example.com:8200`. Defaults to `VAULT_ADDR`, then `BAO_ADDR`."},
+					"token": schema.StringAttribute{Optional: true, Sensitive: true,
+						MarkdownDescription: "Token the provider authenticates with. Defaults to `VAULT_TOKEN`, then `BAO_TOKEN`."},
+					"namespace": schema.StringAttribute{Optional: true,
+						MarkdownDescription: "Namespace (Vault Enterprise, OpenBao). Defaults to `VAULT_NAMESPACE`."},
+					"mount": schema.StringAttribute{Optional: true,
+						MarkdownDescription: "KV v2 mount of the provider's records. Defaults to `" + vault.DefaultMount + "`."},
+					"approle_mount": schema.StringAttribute{Optional: true,
+						MarkdownDescription: "AppRole auth mount of the identities. Defaults to `" + vault.DefaultAppRoleMount + "`."},
+					"ca_cert": schema.StringAttribute{Optional: true,
+						MarkdownDescription: "Path of a PEM CA certificate to verify the server with. Defaults to `VAULT_CACERT`."},
+					"skip_tls_verify": schema.BoolAttribute{Optional: true,
+						MarkdownDescription: "Skip TLS verification. For development servers only."},
+				},
+			},
 		},
+	}
+}
+
+func (p *nhiProvider) ConfigValidators(context.Context) []provider.ConfigValidator {
+	return []provider.ConfigValidator{
+		providervalidator.Conflicting(path.MatchRoot("local"), path.MatchRoot("vault")),
 	}
 }
 
@@ -107,7 +148,16 @@ func (p *nhiProvider) Configure(ctx context.Context, req provider.ConfigureReque
 	if data.clock == nil {
 		data.clock = clock.Real{}
 	}
-	if data.engine == nil {
+	switch {
+	case data.engine != nil:
+	case cfg.Vault != nil:
+		e, err := openVault(ctx, cfg.Vault, data.clock)
+		if err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("vault"), "Unable to Connect to Vault", err.Error())
+			return
+		}
+		data.engine = e
+	default:
 		dbPath := os.Getenv(envLocalPath)
 		if cfg.Local != nil && cfg.Local.Path.ValueString() != "" {
 			dbPath = cfg.Local.Path.ValueString()
@@ -123,6 +173,21 @@ func (p *nhiProvider) Configure(ctx context.Context, req provider.ConfigureReque
 	resp.DataSourceData = data
 	resp.ResourceData = data
 	resp.EphemeralResourceData = data
+}
+
+// openVault connects to Vault or OpenBao; unset attributes fall back to the environment.
+func openVault(ctx context.Context, m *vaultModel, clk clock.Clock) (*vault.Engine, error) {
+	cfg := vault.Config{
+		Address:       m.Address.ValueString(),
+		Token:         m.Token.ValueString(),
+		Namespace:     m.Namespace.ValueString(),
+		Mount:         m.Mount.ValueString(),
+		AppRoleMount:  m.AppRoleMount.ValueString(),
+		CACert:        m.CACert.ValueString(),
+		SkipTLSVerify: m.SkipTLSVerify.ValueBool(),
+	}
+	cfg.ApplyEnv()
+	return vault.Open(ctx, cfg, clk, func(msg string, fields map[string]any) { tflog.Info(ctx, msg, fields) })
 }
 
 // localEngines shares one open local engine per database file within this process: the file lock

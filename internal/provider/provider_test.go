@@ -2,6 +2,8 @@ package provider
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -21,6 +23,7 @@ import (
 	"github.com/nhigov/terraform-provider-nhi/internal/clock"
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 	"github.com/nhigov/terraform-provider-nhi/internal/engine/local"
+	"github.com/nhigov/terraform-provider-nhi/internal/engine/vault"
 )
 
 // testEpoch is where every acceptance test's fake clock starts.
@@ -53,6 +56,23 @@ func newTestEnv(t *testing.T) *testEnv {
 var testEngines = map[string]func(t *testing.T, clk *clock.Fake) engine.Engine{
 	"local": func(t *testing.T, clk *clock.Fake) engine.Engine {
 		e, err := local.Open(filepath.Join(t.TempDir(), "engine.db"), local.Options{Clock: clk})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = e.Close() })
+		return e
+	},
+	// vault runs against the server at VAULT_ADDR (make test starts one), on fresh mounts.
+	"vault": func(t *testing.T, clk *clock.Fake) engine.Engine {
+		if os.Getenv("VAULT_ADDR") == "" {
+			t.Fatal("NHI_TEST_ENGINE=vault needs VAULT_ADDR and VAULT_TOKEN: run `eval \"$(scripts/vault-dev start)\"` first")
+		}
+		suffix := make([]byte, 4)
+		_, _ = rand.Read(suffix)
+		mount := "nhi-acc-" + hex.EncodeToString(suffix)
+		cfg := vault.Config{Mount: mount, AppRoleMount: mount + "-approle"}
+		cfg.ApplyEnv()
+		e, err := vault.Open(context.Background(), cfg, clk, func(string, map[string]any) {})
 		if err != nil {
 			t.Fatal(err)
 		}
