@@ -12,6 +12,8 @@ require (
 	go.etcd.io/bbolt v1.4.3
 )
 
+require github.com/robfig/cron/v3 v3.0.1
+
 require (
 	github.com/ProtonMail/go-crypto v1.4.1 // indirect
 	github.com/agext/levenshtein v1.2.3 // indirect

@@ -34,6 +34,7 @@ type Engine interface {
 	Governance
 	Identities
 	Credentials
+	Rotations
 	Auditor
 	// Close releases the engine's resources.
 	Close() error
@@ -84,6 +85,81 @@ type Credentials interface {
 	ListCredentials(ctx context.Context, identity string) ([]Credential, error)
 }
 
+// Rotations keeps the versioned, rotated secret of persistent identities and their rotation
+// schedules. A rotation is staged, verified by authenticating with the staged secret, then
+// promoted (or discarded: the rollback). Every version that is staged, current, or previous and
+// inside its overlap authenticates through Authenticate, like a credential.
+type Rotations interface {
+	PutRotationSchedule(ctx context.Context, s policy.RotationSchedule) error
+	GetRotationSchedule(ctx context.Context, identity string) (policy.RotationSchedule, error)
+	DeleteRotationSchedule(ctx context.Context, identity string) error
+	ListRotationSchedules(ctx context.Context) ([]policy.RotationSchedule, error)
+
+	// StageSecret mints a new version of an active identity's secret from crypto/rand (length
+	// bytes of entropy) and returns it with its value. The staged version authenticates but is
+	// not current until promoted.
+	StageSecret(ctx context.Context, identity string, length int64) (SecretVersion, string, error)
+	// PromoteSecret makes a staged, previous or retained version current (promoting the current
+	// version changes nothing). The version current until then becomes the one previous version
+	// and stays valid until now+Overlap (never past its own hard expiry); an older previous
+	// version becomes retained at once. Leftover staged versions are discarded. When ExpiresAt is
+	// not zero the promoted version stops authenticating then (expire_unrotated). With Keep > 0,
+	// the current and previous versions count towards Keep and the remaining slots go to the
+	// newest other versions; the rest are destroyed.
+	PromoteSecret(ctx context.Context, identity string, version int64, p PromoteOptions) (SecretVersion, error)
+	// DiscardSecret destroys a staged version (the rollback of a failed rotation).
+	DiscardSecret(ctx context.Context, identity string, version int64) error
+	// CurrentSecret returns the current version and its value.
+	CurrentSecret(ctx context.Context, identity string) (SecretVersion, string, error)
+	// ListSecretVersions lists every version of an identity's secret that was not destroyed or
+	// discarded, oldest first; with an empty identity, those of every identity (by identity).
+	ListSecretVersions(ctx context.Context, identity string) ([]SecretVersion, error)
+}
+
+// PromoteOptions configure PromoteSecret.
+type PromoteOptions struct {
+	// Overlap is how long the version being replaced stays valid.
+	Overlap time.Duration
+	// ExpiresAt, when not zero, is a hard limit after which the promoted version stops working.
+	ExpiresAt time.Time
+	// Keep is how many versions to retain, the current one included; zero keeps all.
+	Keep int64
+	// Reason is recorded in the audit log ("scheduled rotation", "rollback to version 2").
+	Reason string
+}
+
+// Secret version states.
+const (
+	SecretStaged   = "staged"
+	SecretCurrent  = "current"
+	SecretPrevious = "previous"
+	// SecretRetained is an older version kept for rollback; it does not authenticate.
+	SecretRetained = "retained"
+)
+
+// SecretVersion is one version of a persistent identity's rotated secret, without its value.
+type SecretVersion struct {
+	Identity  string    `json:"identity"`
+	Version   int64     `json:"version"`
+	State     string    `json:"state"`
+	CreatedAt time.Time `json:"created_at"`
+	// PromotedAt is when the version last became current.
+	PromotedAt time.Time `json:"promoted_at,omitzero"`
+	// ExpiresAt is when the version stops authenticating; zero when it has no limit.
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	// Fingerprint identifies the secret material without revealing it (a keyed or salted hash
+	// prefix), so reports can find one secret shared by two identities.
+	Fingerprint string `json:"fingerprint"`
+}
+
+// Authenticates reports whether the version still authenticates at now.
+func (v SecretVersion) Authenticates(now time.Time) bool {
+	if v.State == SecretRetained {
+		return false
+	}
+	return v.ExpiresAt.IsZero() || now.Before(v.ExpiresAt)
+}
+
 // Auditor reads the engine's audit log.
 type Auditor interface {
 	AuditEvents(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
@@ -132,6 +208,9 @@ const (
 	EventIdentityRetired  = "identity_retired"
 	EventIdentityDeleted  = "identity_deleted"
 	EventGovernanceChange = "governance_changed"
+	EventSecretStaged     = "secret_staged"
+	EventSecretPromoted   = "secret_promoted"
+	EventSecretDiscarded  = "secret_discarded"
 )
 
 // AuditEvent is one entry of the audit log.

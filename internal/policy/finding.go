@@ -68,6 +68,8 @@ const (
 	SubjectClass     = "class"
 	SubjectTTLPolicy = "ttl_policy"
 	SubjectIdentity  = "identity"
+	// SubjectRotationSchedule subjects are named by their identity.
+	SubjectRotationSchedule = "rotation_schedule"
 )
 
 func subject(kind, name string) string { return kind + "/" + name }

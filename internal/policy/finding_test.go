@@ -9,7 +9,10 @@ var allRules = []string{
 	RuleInvalidNamingPattern, RuleClassLifetimeBelowTTL, RuleUnlimitedRenewal, RuleLifetimeBelowTTL,
 	RuleTTLAboveClassMax, RuleLifetimeAboveClassMax, RuleRenewalsAboveClassMax, RuleTTLPolicyOnPersistent,
 	RuleTTLPolicyMissing, RuleTTLPolicyClass, RuleOwnerMissing, RuleNamePattern, RuleEnvironment,
-	RuleExceptionIncomplete, RuleExceptionExpired,
+	RuleExceptionIncomplete, RuleExceptionExpired, RuleRotationOnEphemeral, RuleRotationIntervalAboveMax,
+	RuleConsumersMissing, RuleOverlapNotBelowInterval, RuleInvalidCron, RuleRotationOverdue,
+	RuleCredentialPastHardExpiry, RuleCredentialAboveClassMax, RuleRenewalsPastBudget, RuleCredentialNoExpiry,
+	RuleRetiredWithCredential, RuleSharedSecret, RuleUnmanagedIdentity, RuleOrphanIdentity,
 }
 
 func TestFindingTitle(t *testing.T) {

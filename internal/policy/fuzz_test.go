@@ -166,3 +166,40 @@ func FuzzCheckTTLPolicy(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseCron checks that ParseCron never panics and that an accepted expression is a
+// schedule that rotates: its longest gap is not negative and its next rotation after any time
+// is after that time.
+func FuzzParseCron(f *testing.F) {
+	for _, s := range []string{
+		"0 3 * * 1", "0 0 1 * *", "0 3 1 */3 *", "*/5 * * * *", "* * * * *", "0-30/10 1,13 * * 1-5",
+		"0 3 * * SUN", "0 3 ? * 1", "0 0 29 2 *", "0 0 30 2 *", "", " ", "0 3 * *", "0 0 3 * * 1",
+		"@daily", "@every 1h", "60 3 * * *", "0 3 * * 7", "TZ=UTC 0 3 * * 1", "TZ=", "CRON_TZ=", "*/0 * * * *", "1-0 * * * *",
+	} {
+		f.Add(s, testNow.Unix())
+	}
+	f.Fuzz(func(t *testing.T, expr string, unix int64) {
+		if len(expr) > 256 {
+			return
+		}
+		s, err := parseCronNoPanic(t, expr)
+		if err != nil {
+			if s != nil {
+				t.Fatalf("ParseCron(%q) returned a schedule with error %v", expr, err)
+			}
+			return
+		}
+		// Any second from 1970 to about 2242, in a zone other than UTC.
+		last := time.Unix(unix&(1<<33-1), 0).In(time.FixedZone("UTC-7", -7*3600))
+		if gap := LongestCronGap(s, last); gap < 0 {
+			t.Fatalf("LongestCronGap(%q) from %s = %v, negative", expr, last.Format(time.RFC3339), gap)
+		}
+		next, err := RotationSchedule{Identity: "svc", Cron: expr}.NextRotation(last)
+		if err != nil {
+			t.Fatalf("ParseCron(%q) accepted it, NextRotation failed: %v", expr, err)
+		}
+		if !next.After(last) {
+			t.Fatalf("ParseCron(%q) accepted it; NextRotation(%s) = %s, not after it", expr, last.Format(time.RFC3339), next.Format(time.RFC3339))
+		}
+	})
+}

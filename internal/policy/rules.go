@@ -28,6 +28,13 @@ const (
 	RuleEnvironment           = "environment-not-allowed"
 	RuleExceptionIncomplete   = "exception-incomplete"
 	RuleExceptionExpired      = "exception-expired"
+
+	RuleRotationOnEphemeral      = "rotation-on-ephemeral"
+	RuleRotationIntervalAboveMax = "rotation-interval-above-class-max"
+	RuleConsumersMissing         = "consumers-missing"
+	RuleOverlapNotBelowInterval  = "overlap-not-below-interval"
+	RuleInvalidCron              = "invalid-cron"
+	RuleRotationOverdue          = "rotation-overdue"
 )
 
 var ruleTitles = map[string]string{
@@ -46,6 +53,22 @@ var ruleTitles = map[string]string{
 	RuleEnvironment:           "Environment Not Allowed",
 	RuleExceptionIncomplete:   "Exception Incomplete",
 	RuleExceptionExpired:      "Exception Expired",
+
+	RuleRotationOnEphemeral:      "Rotation Schedule On Ephemeral Identity",
+	RuleRotationIntervalAboveMax: "Rotation Interval Above Class Maximum",
+	RuleConsumersMissing:         "Consumers Missing",
+	RuleOverlapNotBelowInterval:  "Overlap Not Shorter Than Interval",
+	RuleInvalidCron:              "Invalid Cron Expression",
+	RuleRotationOverdue:          "Rotation Overdue",
+
+	RuleCredentialPastHardExpiry: "Credential Past Hard Expiry",
+	RuleCredentialAboveClassMax:  "Credential Older Than Class Maximum",
+	RuleRenewalsPastBudget:       "Renewals Past Budget",
+	RuleCredentialNoExpiry:       "Credential Without Expiry",
+	RuleRetiredWithCredential:    "Retired Identity With Live Credential",
+	RuleSharedSecret:             "Secret Shared Between Identities",
+	RuleUnmanagedIdentity:        "Unmanaged Identity",
+	RuleOrphanIdentity:           "Orphaned Identity",
 }
 
 // CheckClass checks a lifecycle class on its own.

@@ -33,6 +33,34 @@ type recordingEngine struct {
 	secrets []string
 	held    []string
 	hold    bool
+	// failAuth makes every Authenticate fail, to force a rotation's verification to fail.
+	failAuth bool
+}
+
+func (r *recordingEngine) StageSecret(ctx context.Context, identity string, length int64) (engine.SecretVersion, string, error) {
+	v, s, err := r.Engine.StageSecret(ctx, identity, length)
+	if err == nil {
+		r.mu.Lock()
+		r.secrets = append(r.secrets, s)
+		r.mu.Unlock()
+	}
+	return v, s, err
+}
+
+func (r *recordingEngine) Authenticate(ctx context.Context, secret string) (string, error) {
+	r.mu.Lock()
+	fail := r.failAuth
+	r.mu.Unlock()
+	if fail {
+		return "", fmt.Errorf("simulated outage of the login endpoint: %w", engine.ErrDenied)
+	}
+	return r.Engine.Authenticate(ctx, secret)
+}
+
+func (r *recordingEngine) set(f func(r *recordingEngine)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f(r)
 }
 
 func (r *recordingEngine) IssueCredential(ctx context.Context, req engine.CredentialRequest) (engine.Credential, string, error) {
@@ -148,7 +176,7 @@ func TestAccCredential_issueExpireRevoke(t *testing.T) {
 			},
 			{
 				// Now let Close revoke: the new credential is refused as soon as the run ends.
-				PreConfig: func() { rec.mu.Lock(); rec.hold = false; rec.mu.Unlock() },
+				PreConfig: func() { rec.set(func(r *recordingEngine) { r.hold = false }) },
 				Config:    credentialConfig(`purpose = "deploy"`),
 				Check: func(*terraform.State) error {
 					issued := rec.issued()

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
@@ -89,4 +90,12 @@ type planGetter interface {
 
 type stateSetter interface {
 	Set(ctx context.Context, val any) diag.Diagnostics
+}
+
+// unchanged reports whether a plan leaves an existing resource as it is. Plan-time checks against
+// other objects skip unchanged resources: the engine may hold another object that this same plan
+// restores (drift), and such findings belong to drift reports; the resource's own rules, time
+// ones included, still run.
+func unchanged(req resource.ModifyPlanRequest) bool {
+	return !req.State.Raw.IsNull() && req.Plan.Raw.Equal(req.State.Raw)
 }

@@ -44,7 +44,9 @@ type identityResource struct {
 
 type identityModel struct {
 	identityAttrs
-	OnDestroy types.String `tfsdk:"on_destroy"`
+	OnDestroy      types.String  `tfsdk:"on_destroy"`
+	Findings       types.List    `tfsdk:"findings"`
+	TrustDebtHours types.Float64 `tfsdk:"trust_debt_hours"`
 }
 
 // identityAttrs are the attributes an identity has in the resource and in data sources alike.
@@ -137,8 +139,46 @@ func (r *identityResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 				MarkdownDescription: "When the identity was retired (RFC 3339); null while active.",
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 			},
+			"findings": schema.ListNestedAttribute{
+				Computed: true,
+				MarkdownDescription: "What the policy finds about the identity as the engine holds it, as of the last refresh: " +
+					"credentials past their caps, renewals past budget, an overdue rotation, live credentials after retirement, " +
+					"and the class rules. A change shows in `terraform plan -refresh-only`, so a drift job with " +
+					"`-detailed-exitcode` exits 2 when behaviour drifts.",
+				NestedObject: schema.NestedAttributeObject{Attributes: findingResourceAttributes()},
+			},
+			"trust_debt_hours": schema.Float64Attribute{
+				Computed:            true,
+				MarkdownDescription: "The identity's trust debt in hours, as of the last refresh: its live credentials' age beyond their intended lifetime plus how overdue its rotation is.",
+			},
 		},
 	}
+}
+
+func findingResourceAttributes() map[string]schema.Attribute {
+	out := map[string]schema.Attribute{}
+	for name, desc := range findingAttributes {
+		out[name] = schema.StringAttribute{Computed: true, MarkdownDescription: desc}
+	}
+	return out
+}
+
+// observe evaluates the drift rules on the identity as the engine holds it.
+func (r *identityResource) observe(ctx context.Context, m *identityModel, diags *diag.Diagnostics) {
+	fleet, err := engine.ObserveIdentity(ctx, r.data.engine, m.Name.ValueString(), r.data.clock.Now())
+	if err != nil {
+		addEngineError(diags, fmt.Sprintf("observe identity %q", m.Name.ValueString()), err)
+		return
+	}
+	report := policy.Drift(fleet)
+	findings := []findingModel{}
+	for _, f := range report.About(m.Name.ValueString()) {
+		findings = append(findings, newFindingModel(f))
+	}
+	var d diag.Diagnostics
+	m.Findings, d = types.ListValueFrom(ctx, types.ObjectType{AttrTypes: findingAttrTypes()}, findings)
+	diags.Append(d...)
+	m.TrustDebtHours = types.Float64Value(report.TrustDebt[m.Name.ValueString()].Hours())
 }
 
 func (r *identityResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
@@ -215,7 +255,7 @@ func (r *identityResource) check(ctx context.Context, id policy.Identity, diags 
 // ModifyPlan fails the plan of an identity that breaks its class's rules. When the class or TTL
 // policy is created in the same plan, the check runs again at apply, before anything is written.
 func (r *identityResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if r.data == nil || req.Plan.Raw.IsNull() || !req.Config.Raw.IsFullyKnown() {
+	if r.data == nil || req.Plan.Raw.IsNull() || !req.Config.Raw.IsFullyKnown() || unchanged(req) {
 		return
 	}
 	var m identityModel
@@ -257,6 +297,7 @@ func (r *identityResource) Create(ctx context.Context, req resource.CreateReques
 	}
 	tflog.Info(ctx, "created identity", map[string]any{"identity": id.Name, "class": id.Class})
 	m.fromPolicy(created)
+	r.observe(ctx, &m, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
@@ -277,6 +318,7 @@ func (r *identityResource) Update(ctx context.Context, req resource.UpdateReques
 	}
 	tflog.Info(ctx, "updated identity", map[string]any{"identity": id.Name, "class": id.Class})
 	m.fromPolicy(updated)
+	r.observe(ctx, &m, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
@@ -297,6 +339,7 @@ func (r *identityResource) Read(ctx context.Context, req resource.ReadRequest, r
 		return
 	}
 	m.fromPolicy(id)
+	r.observe(ctx, &m, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 

@@ -246,6 +246,7 @@ func (p *nhiProvider) Resources(context.Context) []func() resource.Resource {
 		NewLifecycleClassResource,
 		NewTTLPolicyResource,
 		NewIdentityResource,
+		NewRotationScheduleResource,
 	}
 }
 
@@ -254,11 +255,13 @@ func (p *nhiProvider) DataSources(context.Context) []func() datasource.DataSourc
 		NewIdentityDataSource,
 		NewIdentitiesDataSource,
 		NewAuditLogDataSource,
+		NewDriftReportDataSource,
 	}
 }
 
 func (p *nhiProvider) EphemeralResources(context.Context) []func() ephemeral.EphemeralResource {
 	return []func() ephemeral.EphemeralResource{
 		NewCredentialEphemeralResource,
+		NewSecretEphemeralResource,
 	}
 }

@@ -214,7 +214,12 @@ func (r *ttlPolicyResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	r.check(ctx, m.toPolicy(&resp.Diagnostics), &resp.Diagnostics)
+	p := m.toPolicy(&resp.Diagnostics)
+	if unchanged(req) {
+		addFindings(&resp.Diagnostics, policy.CheckTTLPolicy(p, nil, r.data.clock.Now()), true)
+		return
+	}
+	r.check(ctx, p, &resp.Diagnostics)
 }
 
 func (r *ttlPolicyResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {

@@ -40,6 +40,11 @@ func Run(t *testing.T, factory Factory) {
 	t.Run("CredentialRenewal", func(t *testing.T) { testCredentialRenewal(t, factory) })
 	t.Run("RetireRevokes", func(t *testing.T) { testRetireRevokes(t, factory) })
 	t.Run("Audit", func(t *testing.T) { testAudit(t, factory) })
+	t.Run("RotationSchedules", func(t *testing.T) { testRotationSchedules(t, factory) })
+	t.Run("SecretRotation", func(t *testing.T) { testSecretRotation(t, factory) })
+	t.Run("SecretRollbackAndKeep", func(t *testing.T) { testSecretRollbackAndKeep(t, factory) })
+	t.Run("SecretHardExpiry", func(t *testing.T) { testSecretHardExpiry(t, factory) })
+	t.Run("SecretRefusals", func(t *testing.T) { testSecretRefusals(t, factory) })
 }
 
 func setup(t *testing.T, factory Factory) (engine.Engine, *clock.Fake, context.Context) {
@@ -340,4 +345,195 @@ func testAudit(t *testing.T, factory Factory) {
 	if len(since) != 2 {
 		t.Fatalf("events since +30s = %d, want 2", len(since))
 	}
+}
+
+func svcIdentity(t *testing.T, e engine.Engine, ctx context.Context, name string) {
+	t.Helper()
+	_, err := e.CreateIdentity(ctx, policy.Identity{Name: name, Class: "svc", Owner: "team-billing"})
+	must(t, err)
+}
+
+func authAs(t *testing.T, e engine.Engine, ctx context.Context, secret, want string) {
+	t.Helper()
+	got, err := e.Authenticate(ctx, secret)
+	if err != nil || got != want {
+		t.Fatalf("Authenticate = %q, %v; want %q", got, err, want)
+	}
+}
+
+func refused(t *testing.T, e engine.Engine, ctx context.Context, secret string) {
+	t.Helper()
+	if _, err := e.Authenticate(ctx, secret); !errors.Is(err, engine.ErrDenied) {
+		t.Fatalf("Authenticate error = %v, want ErrDenied", err)
+	}
+}
+
+func testRotationSchedules(t *testing.T, factory Factory) {
+	e, _, ctx := setup(t, factory)
+	svcIdentity(t, e, ctx, "svc-billing")
+	s := policy.RotationSchedule{Identity: "svc-billing", Interval: 30 * policy.Day, Window: time.Hour, Overlap: 2 * time.Hour,
+		Consumers: []policy.Consumer{{Name: "billing-api", Kind: "service", Note: "reads it at start"}}, Verify: true, KeepVersions: 3, SecretLength: 32}
+	must(t, e.PutRotationSchedule(ctx, s))
+	got, err := e.GetRotationSchedule(ctx, "svc-billing")
+	must(t, err)
+	if !reflect.DeepEqual(got, s) {
+		t.Fatalf("GetRotationSchedule = %+v, want %+v", got, s)
+	}
+	s.Interval, s.Cron = 0, "0 3 * * 1"
+	must(t, e.PutRotationSchedule(ctx, s))
+	all, err := e.ListRotationSchedules(ctx)
+	must(t, err)
+	if len(all) != 1 || all[0].Cron != "0 3 * * 1" || all[0].Interval != 0 {
+		t.Fatalf("ListRotationSchedules = %+v", all)
+	}
+	must(t, e.DeleteRotationSchedule(ctx, "svc-billing"))
+	_, err = e.GetRotationSchedule(ctx, "svc-billing")
+	wantErr(t, err, engine.ErrNotFound)
+	wantErr(t, e.DeleteRotationSchedule(ctx, "svc-billing"), engine.ErrNotFound)
+}
+
+func testSecretRotation(t *testing.T, factory Factory) {
+	e, clk, ctx := setup(t, factory)
+	svcIdentity(t, e, ctx, "svc-billing")
+	_, _, err := e.CurrentSecret(ctx, "svc-billing")
+	wantErr(t, err, engine.ErrNotFound)
+
+	v1, s1, err := e.StageSecret(ctx, "svc-billing", 32)
+	must(t, err)
+	if v1.Version != 1 || v1.State != engine.SecretStaged || s1 == "" || v1.Fingerprint == "" {
+		t.Fatalf("first staged version = %+v", v1)
+	}
+	authAs(t, e, ctx, s1, "svc-billing") // verification before promotion
+	p1, err := e.PromoteSecret(ctx, "svc-billing", 1, engine.PromoteOptions{Overlap: time.Hour, Reason: "create"})
+	must(t, err)
+	if p1.State != engine.SecretCurrent || !p1.PromotedAt.Equal(clk.Now()) {
+		t.Fatalf("promoted = %+v", p1)
+	}
+	cur, val, err := e.CurrentSecret(ctx, "svc-billing")
+	must(t, err)
+	if cur.Version != 1 || val != s1 {
+		t.Fatalf("CurrentSecret = v%d, value matches: %v", cur.Version, val == s1)
+	}
+
+	clk.Advance(30 * policy.Day)
+	v2, s2, err := e.StageSecret(ctx, "svc-billing", 32)
+	must(t, err)
+	if v2.Version != 2 || s2 == s1 || v2.Fingerprint == v1.Fingerprint {
+		t.Fatalf("second staged version = %+v (same secret: %v)", v2, s2 == s1)
+	}
+	_, err = e.PromoteSecret(ctx, "svc-billing", 2, engine.PromoteOptions{Overlap: time.Hour, Reason: "scheduled rotation"})
+	must(t, err)
+	versions, err := e.ListSecretVersions(ctx, "svc-billing")
+	must(t, err)
+	if len(versions) != 2 || versions[0].State != engine.SecretPrevious || versions[1].State != engine.SecretCurrent ||
+		!versions[0].ExpiresAt.Equal(clk.Now().Add(time.Hour)) {
+		t.Fatalf("versions after rotation = %+v", versions)
+	}
+	// During the overlap both secrets work; after it only the new one.
+	authAs(t, e, ctx, s1, "svc-billing")
+	authAs(t, e, ctx, s2, "svc-billing")
+	clk.Advance(time.Hour + time.Second)
+	refused(t, e, ctx, s1)
+	authAs(t, e, ctx, s2, "svc-billing")
+
+	// A failed verification rolls back: the staged secret is destroyed, the current one stays.
+	v3, s3, err := e.StageSecret(ctx, "svc-billing", 32)
+	must(t, err)
+	must(t, e.DiscardSecret(ctx, "svc-billing", v3.Version))
+	refused(t, e, ctx, s3)
+	cur, val, err = e.CurrentSecret(ctx, "svc-billing")
+	must(t, err)
+	if cur.Version != 2 || val != s2 {
+		t.Fatalf("after a discarded rotation CurrentSecret = v%d", cur.Version)
+	}
+	wantErr(t, e.DiscardSecret(ctx, "svc-billing", 2), engine.ErrConflict) // only staged versions are discarded
+
+	svcIdentity(t, e, ctx, "svc-other")
+	_, _, err = e.StageSecret(ctx, "svc-other", 32)
+	must(t, err)
+	all, err := e.ListSecretVersions(ctx, "")
+	must(t, err)
+	if len(all) != 3 || all[0].Identity != "svc-billing" || all[2].Identity != "svc-other" {
+		t.Fatalf("ListSecretVersions of every identity = %+v, want billing's 2 versions then svc-other's 1", all)
+	}
+
+	events, err := e.AuditEvents(ctx, engine.AuditFilter{Identity: "svc-billing"})
+	must(t, err)
+	counts := map[string]int{}
+	for _, ev := range events {
+		counts[ev.Type]++
+	}
+	if counts[engine.EventSecretStaged] != 3 || counts[engine.EventSecretPromoted] != 2 || counts[engine.EventSecretDiscarded] != 1 {
+		t.Fatalf("rotation audit events = %v", counts)
+	}
+}
+
+func testSecretRollbackAndKeep(t *testing.T, factory Factory) {
+	e, clk, ctx := setup(t, factory)
+	svcIdentity(t, e, ctx, "svc-ledger")
+	secrets := map[int64]string{}
+	for i := int64(1); i <= 3; i++ {
+		v, s, err := e.StageSecret(ctx, "svc-ledger", 24)
+		must(t, err)
+		secrets[v.Version] = s
+		_, err = e.PromoteSecret(ctx, "svc-ledger", v.Version, engine.PromoteOptions{Overlap: time.Minute, Keep: 3})
+		must(t, err)
+		clk.Advance(time.Hour)
+	}
+	// Version 1 is retained for rollback but no longer authenticates.
+	refused(t, e, ctx, secrets[1])
+	_, err := e.PromoteSecret(ctx, "svc-ledger", 1, engine.PromoteOptions{Overlap: time.Minute, Keep: 3, Reason: "rollback to version 1"})
+	must(t, err)
+	cur, val, err := e.CurrentSecret(ctx, "svc-ledger")
+	must(t, err)
+	if cur.Version != 1 || val != secrets[1] {
+		t.Fatalf("after rollback CurrentSecret = v%d", cur.Version)
+	}
+	authAs(t, e, ctx, secrets[1], "svc-ledger")
+	authAs(t, e, ctx, secrets[3], "svc-ledger") // previous, inside its overlap
+	// Keep = 2 destroys the oldest beyond the newest two (current counted).
+	v4, _, err := e.StageSecret(ctx, "svc-ledger", 24)
+	must(t, err)
+	_, err = e.PromoteSecret(ctx, "svc-ledger", v4.Version, engine.PromoteOptions{Overlap: time.Minute, Keep: 2})
+	must(t, err)
+	versions, err := e.ListSecretVersions(ctx, "svc-ledger")
+	must(t, err)
+	if len(versions) != 2 || versions[0].Version != 1 || versions[0].State != engine.SecretPrevious || versions[1].Version != 4 {
+		t.Fatalf("after keep=2: versions = %+v, want version 1 previous and version 4 current", versions)
+	}
+	_, err = e.PromoteSecret(ctx, "svc-ledger", 2, engine.PromoteOptions{})
+	wantErr(t, err, engine.ErrNotFound)
+}
+
+func testSecretHardExpiry(t *testing.T, factory Factory) {
+	e, clk, ctx := setup(t, factory)
+	svcIdentity(t, e, ctx, "svc-hard")
+	v, s, err := e.StageSecret(ctx, "svc-hard", 32)
+	must(t, err)
+	_, err = e.PromoteSecret(ctx, "svc-hard", v.Version, engine.PromoteOptions{ExpiresAt: clk.Now().Add(policy.Day)})
+	must(t, err)
+	clk.Advance(policy.Day - time.Second)
+	authAs(t, e, ctx, s, "svc-hard")
+	clk.Advance(2 * time.Second)
+	refused(t, e, ctx, s)
+}
+
+func testSecretRefusals(t *testing.T, factory Factory) {
+	e, _, ctx := setup(t, factory)
+	_, err := e.CreateIdentity(ctx, ciIdentity("ci-eph"))
+	must(t, err)
+	_, _, err = e.StageSecret(ctx, "ci-eph", 32)
+	wantErr(t, err, engine.ErrInvalid)
+	_, _, err = e.StageSecret(ctx, "nobody", 32)
+	wantErr(t, err, engine.ErrNotFound)
+	svcIdentity(t, e, ctx, "svc-old")
+	v, s, err := e.StageSecret(ctx, "svc-old", 32)
+	must(t, err)
+	_, err = e.PromoteSecret(ctx, "svc-old", v.Version, engine.PromoteOptions{})
+	must(t, err)
+	_, err = e.RetireIdentity(ctx, "svc-old")
+	must(t, err)
+	refused(t, e, ctx, s)
+	_, _, err = e.StageSecret(ctx, "svc-old", 32)
+	wantErr(t, err, engine.ErrRetired)
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,9 +18,16 @@ import (
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
 
-// Credentials live in one sub-bucket per identity of bucketCredentials, keyed by credential ID;
-// bucketSecretIndex maps the SHA-256 of a secret to "identity/credential-id". The secret itself
-// is never stored.
+// Credentials live in one sub-bucket per identity of bucketCredentials, keyed by credential ID.
+// The secret of a credential is never stored.
+//
+// bucketSecretIndex maps the SHA-256 (hex) of every secret the engine minted to a reference, so
+// that Authenticate finds any secret with one look-up:
+//
+//	<identity>/<credential-id>      a dynamic credential (credential IDs start with "cred-")
+//	secret:<identity>/<version>     a version of a persistent identity's rotated secret (rotation.go)
+//
+// The part after the last '/' tells them apart: a credential ID is never a decimal number.
 
 // SecretPrefix starts every secret the local engine mints, so scanners can recognise them.
 const SecretPrefix = "nhi."
@@ -27,6 +35,48 @@ const SecretPrefix = "nhi."
 func hashSecret(secret string) []byte {
 	h := sha256.Sum256([]byte(secret))
 	return []byte(hex.EncodeToString(h[:]))
+}
+
+// secretRef is a parsed bucketSecretIndex reference: Credential is set for a dynamic credential,
+// Version (> 0) for a version of a rotated secret.
+type secretRef struct {
+	Identity   string
+	Credential string
+	Version    int64
+}
+
+func credentialRef(identity, credID string) string { return identity + "/" + credID }
+
+// versionRef names a version of a rotated secret; it is also the additional data its sealed
+// value is bound to.
+func versionRef(identity string, version int64) string {
+	return versionRefPrefix + identity + "/" + strconv.FormatInt(version, 10)
+}
+
+const versionRefPrefix = "secret:"
+
+func parseRef(raw []byte) (secretRef, bool) {
+	ref := string(raw)
+	i := strings.LastIndexByte(ref, '/')
+	if i <= 0 || i == len(ref)-1 {
+		return secretRef{}, false
+	}
+	head, tail := ref[:i], ref[i+1:]
+	if name, ok := strings.CutPrefix(head, versionRefPrefix); ok && name != "" {
+		if v, err := strconv.ParseInt(tail, 10, 64); err == nil && v > 0 {
+			return secretRef{Identity: name, Version: v}, true
+		}
+	}
+	return secretRef{Identity: head, Credential: tail}, true
+}
+
+// lookupSecret finds what a secret belongs to.
+func lookupSecret(tx *bolt.Tx, secret string) (secretRef, bool) {
+	raw := tx.Bucket(bucketSecretIndex).Get(hashSecret(secret))
+	if raw == nil {
+		return secretRef{}, false
+	}
+	return parseRef(raw)
 }
 
 func newSecret() (id, secret string, err error) {
@@ -127,7 +177,7 @@ func (e *Engine) IssueCredential(ctx context.Context, req engine.CredentialReque
 		if err := putCredential(tx, cred); err != nil {
 			return err
 		}
-		if err := tx.Bucket(bucketSecretIndex).Put(hashSecret(secret), []byte(id.Name+"/"+credID)); err != nil {
+		if err := tx.Bucket(bucketSecretIndex).Put(hashSecret(secret), []byte(credentialRef(id.Name, credID))); err != nil {
 			return err
 		}
 		return e.appendAudit(tx, engine.AuditEvent{Type: engine.EventIssued, Identity: id.Name, Credential: credID,
@@ -146,11 +196,11 @@ func (e *Engine) RenewCredential(ctx context.Context, credID, secret string) (en
 	}
 	var c engine.Credential
 	err := e.db.Update(func(tx *bolt.Tx) error {
-		ref := string(tx.Bucket(bucketSecretIndex).Get(hashSecret(secret)))
-		identity, id, _ := strings.Cut(ref, "/")
-		if id != credID {
+		ref, ok := lookupSecret(tx, secret)
+		if !ok || ref.Credential == "" || ref.Credential != credID {
 			return fmt.Errorf("credential %q: the secret does not belong to it: %w", credID, engine.ErrDenied)
 		}
+		identity := ref.Identity
 		var err error
 		if c, err = getCredential(tx, identity, credID); err != nil {
 			return err
@@ -236,22 +286,32 @@ func (e *Engine) revokeAll(tx *bolt.Tx, identity string, now time.Time) error {
 	return nil
 }
 
-// Authenticate returns the identity a live secret belongs to, spending one use when uses are capped.
+// Authenticate returns the identity a live secret belongs to: a dynamic credential (spending one
+// use when uses are capped) or a version of a rotated secret that still authenticates (staged,
+// current before its expiry, previous inside its overlap).
 func (e *Engine) Authenticate(ctx context.Context, secret string) (string, error) {
 	if err := ctxErr(ctx); err != nil {
 		return "", err
 	}
 	var identity string
 	err := e.db.Update(func(tx *bolt.Tx) error {
-		ref := tx.Bucket(bucketSecretIndex).Get(hashSecret(secret))
-		name, credID, ok := strings.Cut(string(ref), "/")
-		if ref == nil || !ok {
+		ref, ok := lookupSecret(tx, secret)
+		if !ok {
 			return fmt.Errorf("unknown secret: %w", engine.ErrDenied)
 		}
+		name := ref.Identity
 		var id policy.Identity
 		if err := getJSON(tx, bucketIdentities, name, &id); err != nil || id.Retired() {
 			return fmt.Errorf("identity %q is retired or gone: %w", name, engine.ErrDenied)
 		}
+		if ref.Version > 0 {
+			if err := e.authenticateVersion(tx, name, ref.Version); err != nil {
+				return err
+			}
+			identity = name
+			return nil
+		}
+		credID := ref.Credential
 		c, err := getCredential(tx, name, credID)
 		if err != nil {
 			return err

@@ -7,7 +7,9 @@ import (
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -30,6 +32,9 @@ const DefaultPath = ".nhi/engine.db"
 // KeyEnv names the environment variable holding the base64-encoded 32-byte encryption key.
 const KeyEnv = "NHI_LOCAL_KEY"
 
+// batchDelay is how long a write waits for others to share its transaction.
+const batchDelay = time.Millisecond
+
 // DefaultLockWait bounds how long Open waits for another process to release the database.
 const DefaultLockWait = 10 * time.Second
 
@@ -40,7 +45,12 @@ var (
 	bucketCredentials = []byte("credentials")
 	bucketSecretIndex = []byte("secret_index")
 	bucketAudit       = []byte("audit")
-	allBuckets        = [][]byte{bucketClasses, bucketTTLPolicies, bucketIdentities, bucketCredentials, bucketSecretIndex, bucketAudit}
+	// bucketSchedules holds rotation schedules, keyed by identity.
+	bucketSchedules = []byte("rotation_schedules")
+	// bucketVersions holds one sub-bucket per identity with its rotated secret's versions.
+	bucketVersions = []byte("secret_versions")
+	allBuckets     = [][]byte{bucketClasses, bucketTTLPolicies, bucketIdentities, bucketCredentials, bucketSecretIndex, bucketAudit,
+		bucketSchedules, bucketVersions}
 )
 
 // Options configure Open.
@@ -60,6 +70,8 @@ type Engine struct {
 	path  string
 	clock clock.Clock
 	aead  cipher.AEAD
+	// fpKey keys the fingerprints of rotated secrets; it is derived from the encryption key.
+	fpKey []byte
 }
 
 var _ engine.Engine = (*Engine)(nil)
@@ -98,6 +110,9 @@ func Open(path string, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: opening %s: %v", engine.ErrUnavailable, path, err)
 	}
+	// Concurrent writes (Terraform applies ten resources at a time) share one fsync through
+	// db.Batch; a short delay keeps a lone write from waiting the default 10ms for company.
+	db.MaxBatchDelay = batchDelay
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -110,7 +125,7 @@ func Open(path string, opts Options) (*Engine, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("%w: initialising %s: %v", engine.ErrUnavailable, path, err)
 	}
-	return &Engine{db: db, path: path, clock: opts.Clock, aead: aead}, nil
+	return &Engine{db: db, path: path, clock: opts.Clock, aead: aead, fpKey: deriveKey(key, "fingerprint")}, nil
 }
 
 // Path is the database file.
@@ -162,6 +177,13 @@ func loadKey(dbPath string, key []byte) ([]byte, error) {
 		return nil, err
 	}
 	return k, nil
+}
+
+// deriveKey derives a key for one purpose from the encryption key: HMAC-SHA-256(key, label).
+func deriveKey(key []byte, label string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(label))
+	return m.Sum(nil)
 }
 
 // seal encrypts secret material for storage; aad binds the ciphertext to its record.

@@ -1,10 +1,13 @@
 package local
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -137,5 +140,221 @@ func mustSetup(t testing.TB, e *Engine) {
 	}
 	if _, err := e.CreateIdentity(ctx, policy.Identity{Name: "ci-a", Class: "ci", TTLPolicy: "p"}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// openRotation opens an engine with a persistent class "svc" and identities of it.
+func openRotation(t *testing.T, clk clock.Clock, names ...string) *Engine {
+	t.Helper()
+	e := openTemp(t, clk)
+	ctx := context.Background()
+	if err := e.PutClass(ctx, policy.Class{Name: "svc", Kind: policy.KindPersistent}); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		if _, err := e.CreateIdentity(ctx, policy.Identity{Name: n, Class: "svc"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return e
+}
+
+func stage(t *testing.T, e *Engine, identity string) (engine.SecretVersion, string) {
+	t.Helper()
+	v, s, err := e.StageSecret(context.Background(), identity, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v, s
+}
+
+func promote(t *testing.T, e *Engine, identity string, version int64, p engine.PromoteOptions) {
+	t.Helper()
+	if _, err := e.PromoteSecret(context.Background(), identity, version, p); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func wantDenied(t *testing.T, e *Engine, secret, what string) {
+	t.Helper()
+	if _, err := e.Authenticate(context.Background(), secret); !errors.Is(err, engine.ErrDenied) {
+		t.Fatalf("%s: Authenticate error = %v, want ErrDenied", what, err)
+	}
+}
+
+func TestRotatedSecretsStoredOnlySealed(t *testing.T) {
+	e := openRotation(t, clock.Real{}, "svc-a")
+	v1, s1 := stage(t, e, "svc-a")
+	promote(t, e, "svc-a", v1.Version, engine.PromoteOptions{})
+	_, s2 := stage(t, e, "svc-a") // left staged
+	_ = e.Close()
+	raw, err := os.ReadFile(e.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range map[string]string{"current": s1, "staged": s2} {
+		body := strings.TrimPrefix(s, RotatedSecretPrefix)
+		entropy, err := base64.RawURLEncoding.DecodeString(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(raw, []byte(body)) || bytes.Contains(raw, entropy) {
+			t.Fatalf("the database file contains the %s secret version in clear", name)
+		}
+	}
+}
+
+func TestSealedSecretBoundToItsVersion(t *testing.T) {
+	e := openRotation(t, clock.Real{}, "svc-a", "svc-b")
+	ctx := context.Background()
+	a, _ := stage(t, e, "svc-a")
+	promote(t, e, "svc-a", a.Version, engine.PromoteOptions{})
+	b, _ := stage(t, e, "svc-b")
+	promote(t, e, "svc-b", b.Version, engine.PromoteOptions{})
+	err := e.db.Update(func(tx *bolt.Tx) error { // move svc-b's sealed value into svc-a's record
+		_, ra, err := getVersion(tx, "svc-a", a.Version)
+		if err != nil {
+			return err
+		}
+		bb, rb, err := getVersion(tx, "svc-b", b.Version)
+		if err != nil {
+			return err
+		}
+		rb.Sealed = ra.Sealed
+		return putVersion(bb, rb)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.CurrentSecret(ctx, "svc-b"); !errors.Is(err, engine.ErrInvalid) || !strings.Contains(err.Error(), `"svc-b"`) {
+		t.Fatalf("CurrentSecret with another version's sealed value: error = %v, want ErrInvalid naming svc-b", err)
+	}
+}
+
+func TestFingerprintIsKeyed(t *testing.T) {
+	e1, e2 := openTemp(t, clock.Real{}), openTemp(t, clock.Real{})
+	fp := e1.fingerprint("nhis.same")
+	if len(fp) != 16 || fp != e1.fingerprint("nhis.same") || fp == e1.fingerprint("nhis.other") {
+		t.Fatalf("fingerprint %q is not a stable 16-character digest of the value", fp)
+	}
+	if fp == e2.fingerprint("nhis.same") {
+		t.Fatal("two engines with different keys give the same fingerprint: it is not keyed")
+	}
+}
+
+func TestPromoteSemantics(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	e := openRotation(t, clk, "svc-a")
+	ctx := context.Background()
+
+	// The overlap of a replaced version never outlives its own hard expiry.
+	v1, s1 := stage(t, e, "svc-a")
+	promote(t, e, "svc-a", v1.Version, engine.PromoteOptions{ExpiresAt: clk.Now().Add(time.Hour)})
+	clk.Advance(50 * time.Minute)
+	v2, s2 := stage(t, e, "svc-a")
+	promote(t, e, "svc-a", v2.Version, engine.PromoteOptions{Overlap: time.Hour})
+	clk.Advance(11 * time.Minute)
+	wantDenied(t, e, s1, "previous version past its hard expiry")
+
+	// A leftover staged version is discarded by the next promotion; zero overlap stops the
+	// replaced version at once.
+	_, leftover := stage(t, e, "svc-a")
+	v4, _ := stage(t, e, "svc-a")
+	promote(t, e, "svc-a", v4.Version, engine.PromoteOptions{})
+	wantDenied(t, e, leftover, "superseded staged version")
+	wantDenied(t, e, s2, "version replaced without overlap")
+	versions, err := e.ListSecretVersions(ctx, "svc-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var states []string
+	for _, v := range versions {
+		states = append(states, strconv.FormatInt(v.Version, 10)+":"+v.State)
+	}
+	if got := strings.Join(states, " "); got != "1:retained 2:retained 4:current" {
+		t.Fatalf("versions = %s", got)
+	}
+
+	// Promoting the current version again does not restart its rotation clock.
+	clk.Advance(time.Hour)
+	again, err := e.PromoteSecret(ctx, "svc-a", v4.Version, engine.PromoteOptions{Overlap: time.Hour})
+	if err != nil || !again.PromotedAt.Equal(clk.Now().Add(-time.Hour)) {
+		t.Fatalf("re-promoting the current version = %+v, %v; want it unchanged", again, err)
+	}
+	if _, err := e.PromoteSecret(ctx, "svc-a", 1, engine.PromoteOptions{ExpiresAt: clk.Now()}); !errors.Is(err, engine.ErrInvalid) {
+		t.Fatalf("promoting with an expiry that has passed: error = %v, want ErrInvalid", err)
+	}
+}
+
+// indexRefs lists the secret_index references of rotated secret versions.
+func indexRefs(t *testing.T, e *Engine) []string {
+	t.Helper()
+	var refs []string
+	err := e.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketSecretIndex).ForEach(func(_, ref []byte) error {
+			if r, ok := parseRef(ref); ok && r.Version > 0 {
+				refs = append(refs, string(ref))
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return refs
+}
+
+func TestRetireAndDeleteDestroySecretMaterial(t *testing.T) {
+	e := openRotation(t, clock.Real{}, "svc-old", "svc-gone")
+	ctx := context.Background()
+	for _, name := range []string{"svc-old", "svc-gone"} {
+		v, _ := stage(t, e, name)
+		promote(t, e, name, v.Version, engine.PromoteOptions{})
+	}
+	_, staged := stage(t, e, "svc-old")
+	_, gone := stage(t, e, "svc-gone")
+
+	if _, err := e.RetireIdentity(ctx, "svc-old"); err != nil {
+		t.Fatal(err)
+	}
+	wantDenied(t, e, staged, "staged version of a retired identity")
+	versions, err := e.ListSecretVersions(ctx, "svc-old")
+	if err != nil || len(versions) != 2 {
+		t.Fatalf("versions of a retired identity = %+v, %v; want both kept for audit", versions, err)
+	}
+	err = e.db.View(func(tx *bolt.Tx) error {
+		b, _ := versionBucket(tx, "svc-old", false)
+		all, err := readVersions("svc-old", b)
+		for _, r := range all {
+			if r.State != engine.SecretRetained || r.Sealed != nil || r.Index != "" {
+				t.Errorf("version %d of a retired identity: state %s, sealed value kept: %v, index kept: %v",
+					r.Version, r.State, r.Sealed != nil, r.Index != "")
+			}
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.CurrentSecret(ctx, "svc-old"); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("CurrentSecret of a retired identity: error = %v, want ErrNotFound", err)
+	}
+
+	if err := e.DeleteIdentity(ctx, "svc-gone"); err != nil {
+		t.Fatal(err)
+	}
+	wantDenied(t, e, gone, "staged version of a deleted identity")
+	if versions, err := e.ListSecretVersions(ctx, "svc-gone"); err != nil || len(versions) != 0 {
+		t.Fatalf("versions of a deleted identity = %+v, %v; want none", versions, err)
+	}
+	if refs := indexRefs(t, e); len(refs) != 0 {
+		t.Fatalf("secret index still refers to versions of retired or deleted identities: %v", refs)
+	}
+	// A re-created identity of the same name never reuses a version number.
+	if _, err := e.CreateIdentity(ctx, policy.Identity{Name: "svc-gone", Class: "svc"}); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := stage(t, e, "svc-gone"); v.Version != 3 {
+		t.Fatalf("first version after re-creating the identity = %d, want 3", v.Version)
 	}
 }

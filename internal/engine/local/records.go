@@ -58,8 +58,20 @@ func kindOf(bucket []byte) string {
 		return "identity"
 	case string(bucketCredentials):
 		return "credential"
+	case string(bucketSchedules):
+		return "rotation schedule"
 	}
 	return string(bucket)
+}
+
+// governanceEvent is the audit event of a change to a governance record. A rotation schedule is
+// keyed by its identity, so its events are filed under that identity too.
+func governanceEvent(verb string, bucket []byte, name string) engine.AuditEvent {
+	ev := engine.AuditEvent{Type: engine.EventGovernanceChange, Detail: verb + " " + kindOf(bucket) + " " + name}
+	if string(bucket) == string(bucketSchedules) {
+		ev.Identity = name
+	}
+	return ev
 }
 
 // putRecord writes a governance record and audits the change.
@@ -67,11 +79,14 @@ func (e *Engine) putRecord(ctx context.Context, bucket []byte, name string, v an
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
+	if name == "" {
+		return fmt.Errorf("a %s needs a name: %w", kindOf(bucket), engine.ErrInvalid)
+	}
 	return e.db.Update(func(tx *bolt.Tx) error {
 		if err := putJSON(tx, bucket, name, v); err != nil {
 			return err
 		}
-		return e.appendAudit(tx, engine.AuditEvent{Type: engine.EventGovernanceChange, Detail: "put " + kindOf(bucket) + " " + name})
+		return e.appendAudit(tx, governanceEvent("put", bucket, name))
 	})
 }
 
@@ -94,7 +109,7 @@ func (e *Engine) deleteRecord(ctx context.Context, bucket []byte, name string) e
 		if err := b.Delete([]byte(name)); err != nil {
 			return err
 		}
-		return e.appendAudit(tx, engine.AuditEvent{Type: engine.EventGovernanceChange, Detail: "delete " + kindOf(bucket) + " " + name})
+		return e.appendAudit(tx, governanceEvent("delete", bucket, name))
 	})
 }
 
@@ -205,8 +220,9 @@ func (e *Engine) ListIdentities(ctx context.Context) ([]policy.Identity, error) 
 	return ids, err
 }
 
-// RetireIdentity revokes every credential of the identity and keeps a disabled record. Retiring
-// a retired identity returns it unchanged.
+// RetireIdentity revokes every credential of the identity, retires every version of its rotated
+// secret (erasing the secret material, keeping the metadata) and keeps a disabled record.
+// Retiring a retired identity returns it unchanged.
 func (e *Engine) RetireIdentity(ctx context.Context, name string) (policy.Identity, error) {
 	if err := ctxErr(ctx); err != nil {
 		return policy.Identity{}, err
@@ -223,17 +239,22 @@ func (e *Engine) RetireIdentity(ctx context.Context, name string) (policy.Identi
 		if err := e.revokeAll(tx, name, now); err != nil {
 			return err
 		}
+		n, err := retireVersions(tx, name, now)
+		if err != nil {
+			return err
+		}
 		id.Status, id.RetiredAt = policy.StatusRetired, now
 		if err := putJSON(tx, bucketIdentities, name, id); err != nil {
 			return err
 		}
-		return e.appendAudit(tx, engine.AuditEvent{Type: engine.EventIdentityRetired, Identity: name})
+		return e.appendAudit(tx, engine.AuditEvent{Type: engine.EventIdentityRetired, Identity: name, Detail: versionsDetail("retired", n)})
 	})
 	return id, err
 }
 
-// DeleteIdentity revokes every credential of the identity and removes its record. Its
-// credential records and audit events stay.
+// DeleteIdentity revokes every credential of the identity, destroys every version of its rotated
+// secret and removes its record. Its credential records and audit events stay, and so does its
+// secret version counter: a re-created identity of the same name never reuses a version number.
 func (e *Engine) DeleteIdentity(ctx context.Context, name string) error {
 	if err := ctxErr(ctx); err != nil {
 		return err
@@ -245,9 +266,13 @@ func (e *Engine) DeleteIdentity(ctx context.Context, name string) error {
 		if err := e.revokeAll(tx, name, e.clock.Now()); err != nil {
 			return err
 		}
+		n, err := destroyVersions(tx, name)
+		if err != nil {
+			return err
+		}
 		if err := tx.Bucket(bucketIdentities).Delete([]byte(name)); err != nil {
 			return err
 		}
-		return e.appendAudit(tx, engine.AuditEvent{Type: engine.EventIdentityDeleted, Identity: name})
+		return e.appendAudit(tx, engine.AuditEvent{Type: engine.EventIdentityDeleted, Identity: name, Detail: versionsDetail("destroyed", n)})
 	})
 }

@@ -337,12 +337,16 @@ func (e *Engine) revokeAll(ctx context.Context, identity string) error {
 	return nil
 }
 
-// Authenticate returns the identity a live token belongs to. The token looks itself up, which
+// Authenticate returns the identity a live token or rotated secret belongs to. A rotated
+// secret ("nhis." prefix) is checked by authenticateSecret. A token looks itself up, which
 // Vault refuses once it is expired, revoked, used up or its entity disabled, and which spends
 // one of its uses when uses are capped; the engine then checks its record against its clock.
 func (e *Engine) Authenticate(ctx context.Context, secret string) (string, error) {
 	if !plausibleToken(secret) {
 		return "", fmt.Errorf("the secret is not a Vault token: %w", engine.ErrDenied)
+	}
+	if strings.HasPrefix(secret, secretPrefix) {
+		return e.authenticateSecret(ctx, secret)
 	}
 	holder, err := e.as(secret)
 	if err != nil {

@@ -2,8 +2,11 @@
 // fleets. Each identity is a Vault identity entity (its metadata names class, owner and
 // environment), an AppRole role whose token settings carry the identity's TTL policy, and an
 // entity alias binding the role's tokens to the entity. A dynamic credential is a Vault token
-// from an AppRole login with a single-use secret-id. Governance records, identity records,
-// credential records and the audit log are JSON in a KV v2 mount owned by the provider.
+// from an AppRole login with a single-use secret-id. The rotated secret of a persistent
+// identity is versioned in KV v2, and each version that authenticates is a custom secret-id of
+// the identity's role (see rotation.go). Governance records, identity records, credential
+// records, secret version records and the audit log are JSON in a KV v2 mount owned by the
+// provider.
 //
 // Vault enforces credential terms in real time (token TTL, explicit max TTL, number of uses);
 // the engine also checks its own records against the injected clock, so that expiry and

@@ -209,12 +209,17 @@ func (e *Engine) destroySecretIDs(ctx context.Context, name string) error {
 	return nil
 }
 
-// cutOff revokes every credential of the identity and destroys every secret-id of its role.
+// cutOff revokes every credential of the identity, destroys every secret-id of its role (the
+// rotated secret's versions included), records every version of its secret retained and
+// deletes the values.
 func (e *Engine) cutOff(ctx context.Context, name string) error {
 	if err := e.revokeAll(ctx, name); err != nil {
 		return err
 	}
-	return e.destroySecretIDs(ctx, name)
+	if err := e.destroySecretIDs(ctx, name); err != nil {
+		return err
+	}
+	return e.retireSecrets(ctx, name)
 }
 
 // applyTTLPolicy rewrites the roles of the active identities under p with p's terms.
@@ -318,8 +323,9 @@ func (e *Engine) ListIdentities(ctx context.Context) ([]policy.Identity, error) 
 }
 
 // RetireIdentity revokes every credential of the identity, destroys every secret-id of its
-// role, disables its entity (Vault then refuses its tokens and logins) and keeps its records
-// for audit. Retiring a retired identity returns it unchanged.
+// role (the versions of its rotated secret included, whose values are deleted), disables its
+// entity (Vault then refuses its tokens and logins) and keeps its records for audit, secret
+// versions recorded retained. Retiring a retired identity returns it unchanged.
 func (e *Engine) RetireIdentity(ctx context.Context, name string) (policy.Identity, error) {
 	if err := checkName(kindIdentity, name); err != nil {
 		return policy.Identity{}, err
@@ -344,8 +350,9 @@ func (e *Engine) RetireIdentity(ctx context.Context, name string) (policy.Identi
 	return id, e.appendAudit(ctx, engine.AuditEvent{Type: engine.EventIdentityRetired, Identity: name})
 }
 
-// DeleteIdentity revokes every credential of the identity and removes its role, entity, alias
-// and record. Its credential records and audit events stay.
+// DeleteIdentity revokes every credential of the identity and removes its role, entity, alias,
+// record and rotated secret (values and version records). Its credential records, rotation
+// schedule and audit events stay.
 func (e *Engine) DeleteIdentity(ctx context.Context, name string) error {
 	if err := checkName(kindIdentity, name); err != nil {
 		return err
@@ -357,6 +364,9 @@ func (e *Engine) DeleteIdentity(ctx context.Context, name string) error {
 		return fmt.Errorf("deleting identity %q: %w", name, err)
 	}
 	if err := e.removeVaultObjects(ctx, name); err != nil {
+		return fmt.Errorf("deleting identity %q: %w", name, err)
+	}
+	if err := e.deleteSecrets(ctx, name); err != nil {
 		return fmt.Errorf("deleting identity %q: %w", name, err)
 	}
 	if err := e.kvDelete(ctx, identityKey(name)); err != nil {

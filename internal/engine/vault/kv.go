@@ -32,6 +32,10 @@ const (
 	credentialsFolder = "credentials/"
 	auditFolder       = "audit/"
 	auditSeqKey       = "audit-seq"
+	// Rotated secrets (see rotation.go): values, version records and schedules.
+	secretsFolder        = "secrets/"
+	secretVersionsFolder = "secret-versions/"
+	schedulesFolder      = "rotation-schedules/"
 )
 
 func (e *Engine) dataPath(key string) string     { return e.mount + "/data/" + key }

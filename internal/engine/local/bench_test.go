@@ -1,0 +1,231 @@
+package local
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nhigov/terraform-provider-nhi/internal/engine"
+	"github.com/nhigov/terraform-provider-nhi/internal/policy"
+)
+
+// Benchmarks of the local engine's operations on a temporary database with the wall clock and
+// the default (synced) bbolt options, i.e. what the provider does per resource. Run with
+//
+//	go test ./internal/engine/local/ -run '^$' -bench . -benchtime 2000x
+
+// benchWorkers is the concurrency of parallel benchmarks and of setup: Terraform's default
+// -parallelism.
+const benchWorkers = 10
+
+// openBench opens a fresh engine with class "ci" and TTL policy "p" (1m TTL, 1h lifetime,
+// unlimited uses).
+func openBench(b *testing.B) *Engine {
+	b.Helper()
+	e, err := Open(filepath.Join(b.TempDir(), "engine.db"), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = e.Close() })
+	ctx := context.Background()
+	maxRenewals := int64(1)
+	if err := e.PutClass(ctx, policy.Class{Name: "ci", Kind: policy.KindEphemeral, MaxLifetime: time.Hour, MaxRenewals: &maxRenewals}); err != nil {
+		b.Fatal(err)
+	}
+	if err := e.PutTTLPolicy(ctx, policy.TTLPolicy{Name: "p", Class: "ci", TTL: time.Minute, MaxLifetime: time.Hour}); err != nil {
+		b.Fatal(err)
+	}
+	return e
+}
+
+func benchIdentity(i int) policy.Identity {
+	return policy.Identity{
+		Name: fmt.Sprintf("ci-bench-%d", i), Class: "ci", Owner: "team-bench", Environment: "dev",
+		TTLPolicy: "p", Scopes: []string{"read:artifacts"},
+	}
+}
+
+// parallel runs fn(0..n-1) on benchWorkers goroutines, so setup writes share bbolt batches.
+func parallel(b *testing.B, n int, fn func(i int) error) {
+	b.Helper()
+	var (
+		next     atomic.Int64
+		wg       sync.WaitGroup
+		firstErr error
+		once     sync.Once
+	)
+	for w := 0; w < benchWorkers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				if err := fn(i); err != nil {
+					once.Do(func() { firstErr = err })
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		b.Fatal(firstErr)
+	}
+}
+
+// createIdentities creates ci-bench-0 .. ci-bench-(n-1).
+func createIdentities(b *testing.B, e *Engine, n int) {
+	b.Helper()
+	ctx := context.Background()
+	parallel(b, n, func(i int) error {
+		_, err := e.CreateIdentity(ctx, benchIdentity(i))
+		return err
+	})
+}
+
+// BenchmarkCreateIdentity creates identities with unique names from benchWorkers goroutines,
+// as terraform apply does with -parallelism=10.
+func BenchmarkCreateIdentity(b *testing.B) {
+	e := openBench(b)
+	ctx := context.Background()
+	var seq atomic.Int64
+	b.SetParallelism((benchWorkers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := e.CreateIdentity(ctx, benchIdentity(int(seq.Add(1)))); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkCreateIdentitySerial creates identities one at a time: one bbolt batch (and fsync)
+// per create.
+func BenchmarkCreateIdentitySerial(b *testing.B) {
+	e := openBench(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := e.CreateIdentity(ctx, benchIdentity(i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkGetIdentity reads identities of a 1000-identity database, as refresh does.
+func BenchmarkGetIdentity(b *testing.B) {
+	const n = 1000
+	e := openBench(b)
+	createIdentities(b, e, n)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := e.GetIdentity(ctx, fmt.Sprintf("ci-bench-%d", i%n)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkListIdentities lists a 1000-identity database.
+func BenchmarkListIdentities(b *testing.B) {
+	const n = 1000
+	e := openBench(b)
+	createIdentities(b, e, n)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ids, err := e.ListIdentities(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(ids) != n {
+			b.Fatalf("listed %d identities, want %d", len(ids), n)
+		}
+	}
+}
+
+// BenchmarkIssueCredential issues credentials, one at a time, round-robin over 100 identities.
+func BenchmarkIssueCredential(b *testing.B) {
+	const n = 100
+	e := openBench(b)
+	createIdentities(b, e, n)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: fmt.Sprintf("ci-bench-%d", i%n), Requester: "bench"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAuthenticate authenticates with live, uncapped secrets, round-robin over 100
+// credentials of 100 identities.
+func BenchmarkAuthenticate(b *testing.B) {
+	const n = 100
+	e := openBench(b)
+	createIdentities(b, e, n)
+	ctx := context.Background()
+	secrets := make([]string, n)
+	parallel(b, n, func(i int) error {
+		var err error
+		_, secrets[i], err = e.IssueCredential(ctx, engine.CredentialRequest{Identity: fmt.Sprintf("ci-bench-%d", i), Requester: "bench"})
+		return err
+	})
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		name, err := e.Authenticate(ctx, secrets[i%n])
+		if err != nil {
+			b.Fatal(err)
+		}
+		if want := fmt.Sprintf("ci-bench-%d", i%n); name != want {
+			b.Fatalf("authenticated as %q, want %q", name, want)
+		}
+	}
+}
+
+// BenchmarkRetireIdentity retires identities that hold 10 live credentials each: the retire
+// revokes (and audits) all 10 in one transaction.
+func BenchmarkRetireIdentity(b *testing.B) {
+	const creds = 10
+	e := openBench(b)
+	createIdentities(b, e, b.N)
+	ctx := context.Background()
+	parallel(b, b.N*creds, func(i int) error {
+		_, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: fmt.Sprintf("ci-bench-%d", i/creds), Requester: "bench"})
+		return err
+	})
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		id, err := e.RetireIdentity(ctx, fmt.Sprintf("ci-bench-%d", i))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !id.Retired() {
+			b.Fatalf("identity %q is %q after retire", id.Name, id.Status)
+		}
+	}
+	b.StopTimer()
+	// Every credential of the last identity is revoked.
+	cs, err := e.ListCredentials(ctx, fmt.Sprintf("ci-bench-%d", b.N-1))
+	if err != nil || len(cs) != creds {
+		b.Fatalf("the last identity has %d credentials (%v), want %d", len(cs), err, creds)
+	}
+	for _, c := range cs {
+		if c.RevokedAt.IsZero() {
+			b.Fatalf("credential %q survived the retire", c.ID)
+		}
+	}
+}

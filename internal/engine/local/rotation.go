@@ -1,0 +1,533 @@
+package local
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/nhigov/terraform-provider-nhi/internal/engine"
+	"github.com/nhigov/terraform-provider-nhi/internal/policy"
+)
+
+// Rotated secrets of persistent identities.
+//
+// bucketVersions holds one sub-bucket per identity, keyed by the big-endian version number. The
+// sub-bucket's sequence is the highest version ever staged, so a number is never reused: not
+// after a discard, not after Keep destroys a version, not after DeleteIdentity (which empties the
+// sub-bucket but keeps it). A record holds the version's metadata, its value sealed with the
+// engine key (AES-256-GCM, bound to versionRef: "secret:<identity>/<version>") and the key of its
+// bucketSecretIndex entry; the value is never stored in clear. Destroying a version deletes its
+// record and index entry. Retiring the identity keeps the records for audit, all retained, but
+// erases their sealed values and index entries.
+//
+// At most one version is current and at most one is previous: promoting a version demotes the
+// current one to previous (valid for the overlap) and retains any older previous one, so no more
+// than two promoted secrets authenticate at once. Staged versions left over when another version
+// is promoted are discarded: a rotation's candidate never outlives the rotation.
+
+// RotatedSecretPrefix starts every rotated secret the local engine mints, so scanners can
+// recognise them.
+const RotatedSecretPrefix = "nhis."
+
+// Bounds of StageSecret's length, in bytes of entropy.
+const (
+	minSecretLength = 16
+	maxSecretLength = 1024
+)
+
+// versionRecord is what bucketVersions stores for one version.
+type versionRecord struct {
+	engine.SecretVersion
+	// Sealed is the value sealed with the engine key and bound to versionRef; nil once erased.
+	Sealed []byte `json:"sealed,omitempty"`
+	// Index is the key of the version's bucketSecretIndex entry; empty once removed.
+	Index string `json:"index,omitempty"`
+}
+
+// PutRotationSchedule creates or replaces the rotation schedule of an identity.
+func (e *Engine) PutRotationSchedule(ctx context.Context, s policy.RotationSchedule) error {
+	return e.putRecord(ctx, bucketSchedules, s.Identity, s)
+}
+
+// GetRotationSchedule reads the rotation schedule of an identity.
+func (e *Engine) GetRotationSchedule(ctx context.Context, identity string) (policy.RotationSchedule, error) {
+	var s policy.RotationSchedule
+	return s, e.getRecord(ctx, bucketSchedules, identity, &s)
+}
+
+// DeleteRotationSchedule removes the rotation schedule of an identity. Its secret versions stay.
+func (e *Engine) DeleteRotationSchedule(ctx context.Context, identity string) error {
+	return e.deleteRecord(ctx, bucketSchedules, identity)
+}
+
+// ListRotationSchedules lists every rotation schedule, by identity.
+func (e *Engine) ListRotationSchedules(ctx context.Context) ([]policy.RotationSchedule, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	return listJSON[policy.RotationSchedule](e.db, bucketSchedules)
+}
+
+// fingerprint is a keyed hash of a secret value: equal values have equal fingerprints within
+// one engine, and nobody without the engine key can test a guess against one.
+func (e *Engine) fingerprint(value string) string {
+	m := hmac.New(sha256.New, e.fpKey)
+	m.Write([]byte(value))
+	return hex.EncodeToString(m.Sum(nil))[:16]
+}
+
+func newRotatedSecret(length int64) (string, error) {
+	raw := make([]byte, length)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	return RotatedSecretPrefix + base64.RawURLEncoding.EncodeToString(raw), nil
+}
+
+func versionBucket(tx *bolt.Tx, identity string, create bool) (*bolt.Bucket, error) {
+	root := tx.Bucket(bucketVersions)
+	if create {
+		return root.CreateBucketIfNotExists([]byte(identity))
+	}
+	return root.Bucket([]byte(identity)), nil
+}
+
+// readVersions reads every version in b, oldest first; none when b is nil.
+func readVersions(identity string, b *bolt.Bucket) ([]versionRecord, error) {
+	if b == nil {
+		return nil, nil
+	}
+	var out []versionRecord
+	err := b.ForEach(func(k, raw []byte) error {
+		var r versionRecord
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return fmt.Errorf("identity %q: secret version record %x: corrupt record: %v", identity, k, err)
+		}
+		out = append(out, r)
+		return nil
+	})
+	return out, err
+}
+
+func versionNotFound(identity string, version int64) error {
+	return fmt.Errorf("identity %q has no secret version %d (never staged, discarded or destroyed): %w", identity, version, engine.ErrNotFound)
+}
+
+// getVersion reads one version and the bucket that holds it.
+func getVersion(tx *bolt.Tx, identity string, version int64) (*bolt.Bucket, versionRecord, error) {
+	var r versionRecord
+	b, _ := versionBucket(tx, identity, false)
+	if b == nil || version <= 0 {
+		return nil, r, versionNotFound(identity, version)
+	}
+	raw := b.Get(seqKey(uint64(version)))
+	if raw == nil {
+		return nil, r, versionNotFound(identity, version)
+	}
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return nil, r, fmt.Errorf("identity %q: secret version %d: corrupt record: %v", identity, version, err)
+	}
+	return b, r, nil
+}
+
+func putVersion(b *bolt.Bucket, r versionRecord) error {
+	raw, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return b.Put(seqKey(uint64(r.Version)), raw)
+}
+
+// dropIndex removes the version's bucketSecretIndex entry, so its value no longer authenticates.
+func dropIndex(tx *bolt.Tx, r *versionRecord) error {
+	if r.Index == "" {
+		return nil
+	}
+	idx := tx.Bucket(bucketSecretIndex)
+	if string(idx.Get([]byte(r.Index))) == versionRef(r.Identity, r.Version) {
+		if err := idx.Delete([]byte(r.Index)); err != nil {
+			return err
+		}
+	}
+	r.Index = ""
+	return nil
+}
+
+// destroyVersion deletes a version's record and index entry.
+func destroyVersion(tx *bolt.Tx, b *bolt.Bucket, r versionRecord) error {
+	if err := dropIndex(tx, &r); err != nil {
+		return err
+	}
+	return b.Delete(seqKey(uint64(r.Version)))
+}
+
+// stop makes a version retained: it no longer authenticates, from now at the latest.
+func stop(r *versionRecord, now time.Time) {
+	r.State = engine.SecretRetained
+	if r.ExpiresAt.IsZero() || r.ExpiresAt.After(now) {
+		r.ExpiresAt = now
+	}
+}
+
+// activeIdentity reads an identity that must exist and be active.
+func activeIdentity(tx *bolt.Tx, name string) (policy.Identity, error) {
+	var id policy.Identity
+	if err := getJSON(tx, bucketIdentities, name, &id); err != nil {
+		return id, err
+	}
+	if id.Retired() {
+		return id, fmt.Errorf("identity %q: %w", name, engine.ErrRetired)
+	}
+	return id, nil
+}
+
+// StageSecret mints a new version of a persistent identity's secret. It authenticates at once
+// but is not current until promoted.
+func (e *Engine) StageSecret(ctx context.Context, identity string, length int64) (engine.SecretVersion, string, error) {
+	if err := ctxErr(ctx); err != nil {
+		return engine.SecretVersion{}, "", err
+	}
+	if length < minSecretLength || length > maxSecretLength {
+		return engine.SecretVersion{}, "", fmt.Errorf("identity %q: a secret of %d bytes is outside %d to %d bytes: %w",
+			identity, length, minSecretLength, maxSecretLength, engine.ErrInvalid)
+	}
+	value, err := newRotatedSecret(length)
+	if err != nil {
+		return engine.SecretVersion{}, "", err
+	}
+	fp := e.fingerprint(value)
+	var rec versionRecord
+	err = e.db.Update(func(tx *bolt.Tx) error {
+		id, err := activeIdentity(tx, identity)
+		if err != nil {
+			return err
+		}
+		var class policy.Class
+		if err := getJSON(tx, bucketClasses, id.Class, &class); err != nil {
+			return fmt.Errorf("identity %q: %w", identity, err)
+		}
+		if class.Kind != policy.KindPersistent {
+			return fmt.Errorf("identity %q is of class %q, which is %s: ephemeral identities use dynamic credentials (nhi_credential), not a rotated secret: %w",
+				identity, class.Name, class.Kind, engine.ErrInvalid)
+		}
+		b, err := versionBucket(tx, identity, true)
+		if err != nil {
+			return err
+		}
+		seq, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		version := int64(seq)
+		ref := versionRef(identity, version)
+		sealed, err := e.seal([]byte(value), []byte(ref))
+		if err != nil {
+			return err
+		}
+		index := hashSecret(value)
+		if tx.Bucket(bucketSecretIndex).Get(index) != nil {
+			return fmt.Errorf("identity %q: secret version %d collides with a secret already issued; stage again: %w", identity, version, engine.ErrConflict)
+		}
+		rec = versionRecord{
+			SecretVersion: engine.SecretVersion{Identity: identity, Version: version, State: engine.SecretStaged,
+				CreatedAt: e.clock.Now(), Fingerprint: fp},
+			Sealed: sealed, Index: string(index),
+		}
+		if err := putVersion(b, rec); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketSecretIndex).Put(index, []byte(ref)); err != nil {
+			return err
+		}
+		return e.appendAudit(tx, engine.AuditEvent{Type: engine.EventSecretStaged, Identity: identity,
+			Detail: fmt.Sprintf("version %d staged (fingerprint %s)", version, fp)})
+	})
+	if err != nil {
+		return engine.SecretVersion{}, "", err
+	}
+	return rec.SecretVersion, value, nil
+}
+
+// PromoteSecret makes a staged, previous or retained version current (promoting the current
+// version again changes nothing but the clean-up below). The version current until then becomes
+// previous until now+p.Overlap (never beyond its own expiry; retained at once when that is not
+// in the future); an older previous version becomes retained; other staged versions are
+// discarded. With p.Keep > 0 the current and previous versions are kept and the remaining
+// p.Keep slots go to the newest other versions by number; the rest are destroyed.
+func (e *Engine) PromoteSecret(ctx context.Context, identity string, version int64, p engine.PromoteOptions) (engine.SecretVersion, error) {
+	if err := ctxErr(ctx); err != nil {
+		return engine.SecretVersion{}, err
+	}
+	if p.Overlap < 0 || p.Keep < 0 {
+		return engine.SecretVersion{}, fmt.Errorf("identity %q: secret version %d: overlap (%s) and keep (%d) must not be negative: %w",
+			identity, version, p.Overlap, p.Keep, engine.ErrInvalid)
+	}
+	var out engine.SecretVersion
+	err := e.db.Update(func(tx *bolt.Tx) error {
+		if _, err := activeIdentity(tx, identity); err != nil {
+			return err
+		}
+		now := e.clock.Now()
+		if !p.ExpiresAt.IsZero() && !p.ExpiresAt.After(now) {
+			return fmt.Errorf("identity %q: secret version %d: expiry %s is not in the future: %w",
+				identity, version, p.ExpiresAt.Format(time.RFC3339), engine.ErrInvalid)
+		}
+		b, target, err := getVersion(tx, identity, version)
+		if err != nil {
+			return err
+		}
+		if target.Sealed == nil {
+			return versionNotFound(identity, version)
+		}
+		all, err := readVersions(identity, b)
+		if err != nil {
+			return err
+		}
+		repromote := target.State == engine.SecretCurrent
+		var notes, discards []string
+		if repromote {
+			notes = append(notes, "already current")
+		} else {
+			target.State, target.PromotedAt, target.ExpiresAt = engine.SecretCurrent, now, p.ExpiresAt
+		}
+		kept := make([]versionRecord, 0, len(all)) // by version, oldest first
+		for _, r := range all {
+			switch {
+			case r.Version == version:
+				r = target
+			case r.State == engine.SecretStaged:
+				if err := destroyVersion(tx, b, r); err != nil {
+					return err
+				}
+				discards = append(discards, fmt.Sprintf("version %d discarded: superseded by the promotion of version %d", r.Version, version))
+				continue
+			case r.State == engine.SecretCurrent:
+				end := now.Add(p.Overlap)
+				if !r.ExpiresAt.IsZero() && r.ExpiresAt.Before(end) {
+					end = r.ExpiresAt
+				}
+				if end.After(now) {
+					r.State, r.ExpiresAt = engine.SecretPrevious, end
+					notes = append(notes, fmt.Sprintf("version %d previous until %s", r.Version, end.Format(time.RFC3339)))
+				} else {
+					stop(&r, now)
+					notes = append(notes, fmt.Sprintf("version %d retained", r.Version))
+				}
+			case r.State == engine.SecretPrevious && (!repromote || !r.Authenticates(now)):
+				stop(&r, now)
+			}
+			kept = append(kept, r)
+		}
+		// Every version not retained now is the current one or the previous one inside its
+		// overlap: always kept, and counted against Keep.
+		if p.Keep > 0 {
+			slots := p.Keep
+			for _, r := range kept {
+				if r.State != engine.SecretRetained {
+					slots--
+				}
+			}
+			var destroyed []string
+			for i := len(kept) - 1; i >= 0; i-- {
+				r := kept[i]
+				if r.State != engine.SecretRetained {
+					continue
+				}
+				if slots > 0 {
+					slots--
+					continue
+				}
+				if err := destroyVersion(tx, b, r); err != nil {
+					return err
+				}
+				destroyed = append(destroyed, strconv.FormatInt(r.Version, 10))
+				kept = append(kept[:i], kept[i+1:]...)
+			}
+			if len(destroyed) > 0 {
+				slices.Reverse(destroyed)
+				notes = append(notes, fmt.Sprintf("versions %s destroyed (keep %d)", strings.Join(destroyed, ", "), p.Keep))
+			}
+		}
+		for _, r := range kept {
+			if err := putVersion(b, r); err != nil {
+				return err
+			}
+		}
+		for _, d := range discards {
+			if err := e.appendAudit(tx, engine.AuditEvent{Type: engine.EventSecretDiscarded, Identity: identity, Detail: d}); err != nil {
+				return err
+			}
+		}
+		detail := fmt.Sprintf("version %d current", version)
+		if len(notes) > 0 {
+			detail += "; " + strings.Join(notes, "; ")
+		}
+		if p.Reason != "" {
+			detail += "; reason: " + p.Reason
+		}
+		out = target.SecretVersion
+		return e.appendAudit(tx, engine.AuditEvent{Type: engine.EventSecretPromoted, Identity: identity, Detail: detail})
+	})
+	if err != nil {
+		return engine.SecretVersion{}, err
+	}
+	return out, nil
+}
+
+// DiscardSecret destroys a staged version: the rollback of a failed rotation.
+func (e *Engine) DiscardSecret(ctx context.Context, identity string, version int64) error {
+	if err := ctxErr(ctx); err != nil {
+		return err
+	}
+	return e.db.Update(func(tx *bolt.Tx) error {
+		b, r, err := getVersion(tx, identity, version)
+		if err != nil {
+			return err
+		}
+		if r.State != engine.SecretStaged {
+			return fmt.Errorf("identity %q: secret version %d is %s; only a staged version can be discarded: %w",
+				identity, version, r.State, engine.ErrConflict)
+		}
+		if err := destroyVersion(tx, b, r); err != nil {
+			return err
+		}
+		return e.appendAudit(tx, engine.AuditEvent{Type: engine.EventSecretDiscarded, Identity: identity,
+			Detail: fmt.Sprintf("version %d discarded", version)})
+	})
+}
+
+// CurrentSecret returns the current version of an identity's secret and its value.
+func (e *Engine) CurrentSecret(ctx context.Context, identity string) (engine.SecretVersion, string, error) {
+	if err := ctxErr(ctx); err != nil {
+		return engine.SecretVersion{}, "", err
+	}
+	var (
+		cur   engine.SecretVersion
+		value string
+	)
+	err := e.db.View(func(tx *bolt.Tx) error {
+		var id policy.Identity
+		if err := getJSON(tx, bucketIdentities, identity, &id); err != nil {
+			return err
+		}
+		b, _ := versionBucket(tx, identity, false)
+		all, err := readVersions(identity, b)
+		if err != nil {
+			return err
+		}
+		for _, r := range all {
+			if r.State != engine.SecretCurrent {
+				continue
+			}
+			plain, err := e.unseal(r.Sealed, []byte(versionRef(identity, r.Version)))
+			if err != nil {
+				return fmt.Errorf("identity %q: secret version %d: %w", identity, r.Version, err)
+			}
+			cur, value = r.SecretVersion, string(plain)
+			return nil
+		}
+		return fmt.Errorf("identity %q has no current secret version: %w", identity, engine.ErrNotFound)
+	})
+	if err != nil {
+		return engine.SecretVersion{}, "", err
+	}
+	return cur, value, nil
+}
+
+// ListSecretVersions lists the versions of an identity's secret, oldest first; none for an
+// identity that has none.
+func (e *Engine) ListSecretVersions(ctx context.Context, identity string) ([]engine.SecretVersion, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	var out []engine.SecretVersion
+	collect := func(tx *bolt.Tx, name string) error {
+		b, _ := versionBucket(tx, name, false)
+		all, err := readVersions(name, b)
+		for _, r := range all {
+			out = append(out, r.SecretVersion)
+		}
+		return err
+	}
+	err := e.db.View(func(tx *bolt.Tx) error {
+		if identity != "" {
+			return collect(tx, identity)
+		}
+		return tx.Bucket(bucketVersions).ForEachBucket(func(k []byte) error { return collect(tx, string(k)) })
+	})
+	return out, err
+}
+
+// authenticateVersion checks, inside Authenticate, that a version still authenticates.
+func (e *Engine) authenticateVersion(tx *bolt.Tx, identity string, version int64) error {
+	_, r, err := getVersion(tx, identity, version)
+	if err != nil {
+		return fmt.Errorf("identity %q: secret version %d is destroyed: %w", identity, version, engine.ErrDenied)
+	}
+	if r.State == engine.SecretRetained {
+		return fmt.Errorf("identity %q: secret version %d is retained for rollback and does not authenticate: %w", identity, version, engine.ErrDenied)
+	}
+	if !r.Authenticates(e.clock.Now()) {
+		return fmt.Errorf("identity %q: secret version %d (%s) expired at %s: %w",
+			identity, version, r.State, r.ExpiresAt.Format(time.RFC3339), engine.ErrDenied)
+	}
+	return nil
+}
+
+// retireVersions, inside RetireIdentity, makes every version of the identity's secret retained,
+// erases its sealed value and removes its index entry. It returns how many versions it touched.
+func retireVersions(tx *bolt.Tx, identity string, now time.Time) (int, error) {
+	b, _ := versionBucket(tx, identity, false)
+	all, err := readVersions(identity, b)
+	if err != nil {
+		return 0, err
+	}
+	for _, r := range all {
+		if r.State != engine.SecretRetained {
+			stop(&r, now)
+		}
+		r.Sealed = nil
+		if err := dropIndex(tx, &r); err != nil {
+			return 0, err
+		}
+		if err := putVersion(b, r); err != nil {
+			return 0, err
+		}
+	}
+	return len(all), nil
+}
+
+// destroyVersions, inside DeleteIdentity, destroys every version of the identity's secret. The
+// emptied bucket stays, so that its sequence keeps version numbers unique.
+func destroyVersions(tx *bolt.Tx, identity string) (int, error) {
+	b, _ := versionBucket(tx, identity, false)
+	all, err := readVersions(identity, b)
+	if err != nil {
+		return 0, err
+	}
+	for _, r := range all {
+		if err := destroyVersion(tx, b, r); err != nil {
+			return 0, err
+		}
+	}
+	return len(all), nil
+}
+
+// versionsDetail is the audit detail of retiring or deleting an identity with secret versions.
+func versionsDetail(verb string, n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d secret versions %s", n, verb)
+}

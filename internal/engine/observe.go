@@ -1,0 +1,107 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/nhigov/terraform-provider-nhi/internal/policy"
+)
+
+// UnmanagedLister is implemented by engines that can hold identities this provider did not
+// create (a Vault entity made by hand, say). The local engine holds none.
+type UnmanagedLister interface {
+	// ListUnmanaged names the identities in the engine that this provider did not create.
+	ListUnmanaged(ctx context.Context) ([]string, error)
+}
+
+// Observe reads everything the drift rules need from e in one list call per kind of record, no
+// per-identity round trips, and returns it as a policy.Fleet observed at now.
+func Observe(ctx context.Context, e Engine, now time.Time) (policy.Fleet, error) {
+	f := policy.Fleet{Now: now}
+	var err error
+	if f.Classes, err = e.ListClasses(ctx); err != nil {
+		return f, err
+	}
+	if f.Policies, err = e.ListTTLPolicies(ctx); err != nil {
+		return f, err
+	}
+	if f.Identities, err = e.ListIdentities(ctx); err != nil {
+		return f, err
+	}
+	if f.Schedules, err = e.ListRotationSchedules(ctx); err != nil {
+		return f, err
+	}
+	creds, err := e.ListCredentials(ctx, "")
+	if err != nil {
+		return f, err
+	}
+	versions, err := e.ListSecretVersions(ctx, "")
+	if err != nil {
+		return f, err
+	}
+	f.Credentials, f.Secrets = observeCredentials(creds), observeSecrets(versions, now)
+	if u, ok := e.(UnmanagedLister); ok {
+		if f.Unmanaged, err = u.ListUnmanaged(ctx); err != nil {
+			return f, err
+		}
+	}
+	return f, nil
+}
+
+// ObserveIdentity reads what the drift rules need about one identity: the identity with its
+// class, TTL policy, credentials, secret versions and rotation schedule. Rules across
+// identities (shared secrets, unmanaged identities) need Observe.
+func ObserveIdentity(ctx context.Context, e Engine, name string, now time.Time) (policy.Fleet, error) {
+	f := policy.Fleet{Now: now}
+	id, err := e.GetIdentity(ctx, name)
+	if err != nil {
+		return f, err
+	}
+	f.Identities = []policy.Identity{id}
+	if c, err := e.GetClass(ctx, id.Class); err == nil {
+		f.Classes = []policy.Class{c}
+	} else if !errors.Is(err, ErrNotFound) {
+		return f, err
+	}
+	if id.TTLPolicy != "" {
+		if p, err := e.GetTTLPolicy(ctx, id.TTLPolicy); err == nil {
+			f.Policies = []policy.TTLPolicy{p}
+		} else if !errors.Is(err, ErrNotFound) {
+			return f, err
+		}
+	}
+	if s, err := e.GetRotationSchedule(ctx, name); err == nil {
+		f.Schedules = []policy.RotationSchedule{s}
+	} else if !errors.Is(err, ErrNotFound) {
+		return f, err
+	}
+	creds, err := e.ListCredentials(ctx, name)
+	if err != nil {
+		return f, err
+	}
+	versions, err := e.ListSecretVersions(ctx, name)
+	if err != nil {
+		return f, err
+	}
+	f.Credentials, f.Secrets = observeCredentials(creds), observeSecrets(versions, now)
+	return f, nil
+}
+
+func observeCredentials(creds []Credential) []policy.CredentialObservation {
+	out := make([]policy.CredentialObservation, len(creds))
+	for i, c := range creds {
+		out[i] = policy.CredentialObservation{ID: c.ID, Identity: c.Identity, IssuedAt: c.IssuedAt, ExpiresAt: c.ExpiresAt,
+			HardExpiresAt: c.HardExpiresAt, RevokedAt: c.RevokedAt, RenewCount: c.RenewCount}
+	}
+	return out
+}
+
+func observeSecrets(versions []SecretVersion, now time.Time) []policy.SecretObservation {
+	out := make([]policy.SecretObservation, len(versions))
+	for i, v := range versions {
+		out[i] = policy.SecretObservation{Identity: v.Identity, Version: v.Version, Current: v.State == SecretCurrent,
+			PromotedAt: v.PromotedAt, Live: v.Authenticates(now), Fingerprint: v.Fingerprint}
+	}
+	return out
+}

@@ -1,0 +1,205 @@
+package vault
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nhigov/terraform-provider-nhi/internal/clock"
+	"github.com/nhigov/terraform-provider-nhi/internal/engine"
+	"github.com/nhigov/terraform-provider-nhi/internal/policy"
+)
+
+// setupPersistent stores a persistent class and an identity of it.
+func setupPersistent(t *testing.T, e *Engine, name string) {
+	t.Helper()
+	ctx := context.Background()
+	must(t, e.PutClass(ctx, policy.Class{Name: "svc", Kind: policy.KindPersistent}))
+	_, err := e.CreateIdentity(ctx, policy.Identity{Name: name, Class: "svc", Owner: "team-test"})
+	must(t, err)
+}
+
+// vaultLogin logs in to AppRole as a consumer would, with role_id and secret, bypassing the
+// engine; it revokes the token it gets and returns Vault's refusal, if any.
+func vaultLogin(t *testing.T, e *Engine, roleID, secret string) error {
+	t.Helper()
+	anon, err := e.as("")
+	must(t, err)
+	anon.SetMaxRetries(0)
+	s, err := anon.Logical().WriteWithContext(context.Background(), "auth/"+e.approle+"/login", map[string]any{"role_id": roleID, "secret_id": secret})
+	if err != nil {
+		return err
+	}
+	if s == nil || s.Auth == nil {
+		t.Fatal("AppRole login returned no token")
+	}
+	must(t, e.revokeToken(context.Background(), s.Auth.Accessor))
+	return nil
+}
+
+func stagePromote(t *testing.T, e *Engine, name string, p engine.PromoteOptions) (engine.SecretVersion, string) {
+	t.Helper()
+	v, s, err := e.StageSecret(context.Background(), name, 32)
+	must(t, err)
+	_, err = e.PromoteSecret(context.Background(), name, v.Version, p)
+	must(t, err)
+	return v, s
+}
+
+// TestRotatedSecretEnforcedByVault checks each state of a rotated secret in Vault itself: a
+// consumer's AppRole login with role_id and the secret works exactly while the version
+// authenticates, and no version works after the identity is retired.
+func TestRotatedSecretEnforcedByVault(t *testing.T) {
+	e := openTest(t, clock.Real{})
+	ctx := context.Background()
+	setupPersistent(t, e, "svc-app")
+	roleID, err := e.roleID(ctx, "svc-app")
+	must(t, err)
+	works := func(what, secret string) {
+		t.Helper()
+		if err := vaultLogin(t, e, roleID, secret); err != nil {
+			t.Fatalf("%s: Vault refuses the login: %v", what, err)
+		}
+	}
+	fails := func(what, secret string) {
+		t.Helper()
+		if err := vaultLogin(t, e, roleID, secret); err == nil {
+			t.Fatalf("%s: Vault still accepts the login", what)
+		}
+	}
+
+	v1, s1, err := e.StageSecret(ctx, "svc-app", 32)
+	must(t, err)
+	if !strings.HasPrefix(s1, "nhis.svc-app.") {
+		t.Fatalf("secret %q... is not in the nhis.<identity>.<random> format", s1[:12])
+	}
+	works("staged version", s1)
+	must(t, e.DiscardSecret(ctx, "svc-app", v1.Version))
+	fails("discarded version", s1)
+
+	_, s2 := stagePromote(t, e, "svc-app", engine.PromoteOptions{})
+	_, s3 := stagePromote(t, e, "svc-app", engine.PromoteOptions{Overlap: time.Hour})
+	works("previous version inside its overlap", s2)
+	works("current version", s3)
+	// Vault ends the overlap itself: the previous version's secret-id has the overlap as TTL.
+	look, err := e.write(ctx, e.rolePath("svc-app")+"/secret-id/lookup", map[string]any{"secret_id": s2})
+	must(t, err)
+	if ttl, _ := look.Data["secret_id_ttl"].(json.Number).Int64(); ttl < 3590 || ttl > 3600 {
+		t.Fatalf("previous version's secret-id TTL = %d s, want the 1h overlap", ttl)
+	}
+
+	_, s4 := stagePromote(t, e, "svc-app", engine.PromoteOptions{})
+	fails("retained version (older previous)", s2)
+	fails("retained version (no overlap)", s3)
+	works("current version", s4)
+
+	// A rollback re-issues the retained version's secret-id with the same value.
+	_, err = e.PromoteSecret(ctx, "svc-app", 2, engine.PromoteOptions{Reason: "rollback"})
+	must(t, err)
+	works("rolled-back version", s2)
+
+	_, err = e.RetireIdentity(ctx, "svc-app")
+	must(t, err)
+	for _, s := range []string{s2, s3, s4} {
+		fails("version of a retired identity", s)
+		if _, err := e.Authenticate(ctx, s); !errors.Is(err, engine.ErrDenied) {
+			t.Fatalf("Authenticate after retire: error = %v, want ErrDenied", err)
+		}
+	}
+	left, err := e.list(ctx, e.rolePath("svc-app")+"/secret-id")
+	must(t, err)
+	if len(left) != 0 {
+		t.Fatalf("retired identity's role still has %d secret-ids", len(left))
+	}
+	if _, err := e.secretValue(ctx, "svc-app", 2); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("secret value of a retired identity still in KV: %v", err)
+	}
+	versions, err := e.ListSecretVersions(ctx, "svc-app")
+	must(t, err)
+	if len(versions) != 3 {
+		t.Fatalf("versions of the retired identity = %+v, want 3 kept for audit", versions)
+	}
+	for _, v := range versions {
+		if v.State != engine.SecretRetained {
+			t.Fatalf("version %d of a retired identity is %s, want retained", v.Version, v.State)
+		}
+	}
+	if _, _, err := e.CurrentSecret(ctx, "svc-app"); !errors.Is(err, engine.ErrRetired) {
+		t.Fatalf("CurrentSecret of a retired identity: error = %v, want ErrRetired", err)
+	}
+}
+
+// TestSecretHardExpiryEnforcedByVault: the hard limit of a promoted version is its
+// secret-id's TTL, so Vault refuses the secret afterwards without the engine. AppRole does not
+// check a secret-id's expiry at login but removes expired secret-ids in its tidy, which runs
+// once a minute; the test starts a tidy rather than wait for the next one.
+func TestSecretHardExpiryEnforcedByVault(t *testing.T) {
+	e := openTest(t, clock.Real{})
+	ctx := context.Background()
+	setupPersistent(t, e, "svc-brief")
+	roleID, err := e.roleID(ctx, "svc-brief")
+	must(t, err)
+	_, s := stagePromote(t, e, "svc-brief", engine.PromoteOptions{ExpiresAt: time.Now().Add(2 * time.Second)})
+	must(t, vaultLogin(t, e, roleID, s))
+	time.Sleep(2500 * time.Millisecond)
+	_, err = e.write(ctx, "auth/"+e.approle+"/tidy/secret-id", nil)
+	must(t, err)
+	for deadline := time.Now().Add(75 * time.Second); vaultLogin(t, e, roleID, s) == nil; time.Sleep(250 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("Vault still accepts the secret more than a tidy cycle after its hard limit")
+		}
+	}
+}
+
+func TestDeleteIdentityRemovesSecret(t *testing.T) {
+	e := openTest(t, clock.Real{})
+	ctx := context.Background()
+	setupPersistent(t, e, "svc-gone")
+	stagePromote(t, e, "svc-gone", engine.PromoteOptions{})
+	must(t, e.DeleteIdentity(ctx, "svc-gone"))
+	for _, key := range []string{secretKey("svc-gone"), secretVersionsKey("svc-gone")} {
+		if _, err := e.read(ctx, e.metadataPath(key)); !errors.Is(err, engine.ErrNotFound) {
+			t.Fatalf("%s left behind: %v", key, err)
+		}
+	}
+	all, err := e.ListSecretVersions(ctx, "")
+	must(t, err)
+	if len(all) != 0 {
+		t.Fatalf("versions left after delete: %+v", all)
+	}
+}
+
+func TestSecretFormat(t *testing.T) {
+	for _, name := range []string{"svc-billing", "svc.billing.v2", "a"} {
+		s, err := newSecret(name, 32)
+		must(t, err)
+		if got, ok := secretIdentity(s); !ok || got != name {
+			t.Errorf("secretIdentity(newSecret(%q)) = %q, %v", name, got, ok)
+		}
+		if !plausibleToken(s) {
+			t.Errorf("secret of %q would be refused before reaching Vault", name)
+		}
+		if fp := fingerprint(s); len(fp) != 16 || fp != fingerprint(s) || strings.Contains(s, fp) {
+			t.Errorf("fingerprint %q of a secret is not 16 stable hex digits", fp)
+		}
+	}
+	for _, bad := range []string{"", "nhis.", "nhis.svc", "nhis..abc", "nhis.svc.", "nhis.svc.a+b", "nhis.-svc.abc", "hvs.svc.abc"} {
+		if got, ok := secretIdentity(bad); ok {
+			t.Errorf("secretIdentity(%q) = %q, want not a secret", bad, got)
+		}
+	}
+	e := &Engine{}
+	if _, err := e.Authenticate(context.Background(), "nhis.-bad.abc"); !errors.Is(err, engine.ErrDenied) {
+		t.Errorf("Authenticate of a malformed rotated secret: error = %v, want ErrDenied", err)
+	}
+	for _, n := range []int64{0, 15, 129} {
+		if err := checkSecretLength(n); !errors.Is(err, engine.ErrInvalid) {
+			t.Errorf("checkSecretLength(%d) = %v, want ErrInvalid", n, err)
+		}
+	}
+	must(t, checkSecretLength(16))
+	must(t, checkSecretLength(128))
+}

@@ -1,0 +1,338 @@
+package policy
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Fleet is what an engine holds, as the drift rules see it: every governance record, identity,
+// credential record, secret version and rotation schedule, observed at Now.
+type Fleet struct {
+	Now        time.Time
+	Classes    []Class
+	Policies   []TTLPolicy
+	Identities []Identity
+	Schedules  []RotationSchedule
+	// Credentials are dynamic credentials; Secrets are versions of rotated secrets.
+	Credentials []CredentialObservation
+	Secrets     []SecretObservation
+	// Unmanaged names identities found in the engine that this provider did not create.
+	Unmanaged []string
+}
+
+// CredentialObservation is an engine's record of one dynamic credential.
+type CredentialObservation struct {
+	ID            string
+	Identity      string
+	IssuedAt      time.Time
+	ExpiresAt     time.Time
+	HardExpiresAt time.Time
+	RevokedAt     time.Time
+	RenewCount    int64
+}
+
+// Live reports whether the credential still works at now: not revoked and, when it has an
+// expiry, not past it.
+func (c CredentialObservation) Live(now time.Time) bool {
+	return c.RevokedAt.IsZero() && (c.ExpiresAt.IsZero() || now.Before(c.ExpiresAt))
+}
+
+// SecretObservation is one version of a persistent identity's rotated secret.
+type SecretObservation struct {
+	Identity    string
+	Version     int64
+	Current     bool
+	PromotedAt  time.Time
+	Live        bool
+	Fingerprint string
+}
+
+// Drift rule identifiers.
+const (
+	RuleCredentialPastHardExpiry = "credential-past-hard-expiry"
+	RuleCredentialAboveClassMax  = "credential-above-class-max"
+	RuleRenewalsPastBudget       = "renewals-past-budget"
+	RuleCredentialNoExpiry       = "credential-no-expiry"
+	RuleRetiredWithCredential    = "retired-identity-live-credential"
+	RuleSharedSecret             = "shared-secret"
+	RuleUnmanagedIdentity        = "unmanaged-identity"
+	RuleOrphanIdentity           = "orphan-identity"
+)
+
+// Report is the drift report of a fleet.
+type Report struct {
+	Findings []Finding
+	// TrustDebt is, per identity, the sum over its live credentials of their age beyond their
+	// intended lifetime, plus how overdue its rotation is.
+	TrustDebt map[string]time.Duration
+}
+
+// TotalTrustDebt sums the trust debt of every identity, saturating rather than overflowing.
+func (r Report) TotalTrustDebt() time.Duration {
+	var total time.Duration
+	for _, d := range r.TrustDebt {
+		total = addDebt(total, d)
+	}
+	return total
+}
+
+// addDebt adds two non-negative durations, saturating at the longest duration.
+func addDebt(a, b time.Duration) time.Duration {
+	if b > 0 && a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
+}
+
+// Drift evaluates every rule over a fleet in one pass over its records: the declaration rules
+// again (an owner missing, an environment not allowed, an expired exception, policies above
+// their class) and the rules on what the engine holds (credentials past their caps, renewals
+// past budget, overdue rotations, credentials of retired identities, shared secrets, unmanaged
+// and orphaned identities). Findings come sorted by subject and rule.
+func Drift(f Fleet) Report {
+	rep := Report{TrustDebt: map[string]time.Duration{}}
+	classes := make(map[string]*Class, len(f.Classes))
+	for i := range f.Classes {
+		classes[f.Classes[i].Name] = &f.Classes[i]
+	}
+	policies := make(map[string]*TTLPolicy, len(f.Policies))
+	for i := range f.Policies {
+		p := &f.Policies[i]
+		policies[p.Name] = p
+		rep.Findings = append(rep.Findings, CheckTTLPolicy(*p, classes[p.Class], f.Now)...)
+	}
+	identities := make(map[string]*Identity, len(f.Identities))
+	for i := range f.Identities {
+		id := &f.Identities[i]
+		identities[id.Name] = id
+		class := classes[id.Class]
+		if class == nil && !id.Retired() {
+			rep.Findings = append(rep.Findings, Finding{Rule: RuleOrphanIdentity, Severity: SeverityMedium, Subject: subject(SubjectIdentity, id.Name),
+				Observed: "class " + strconv.Quote(id.Class) + " has no governance record", Allowed: "every active identity belongs to a declared class",
+				OWASP: "NHI1", Remedy: "declare the class with nhi_lifecycle_class, or retire the identity"})
+		}
+		if !id.Retired() {
+			var ttl *TTLPolicy
+			if id.TTLPolicy != "" {
+				ttl = policies[id.TTLPolicy]
+			}
+			rep.Findings = append(rep.Findings, CheckIdentity(*id, class, ttl)...)
+		}
+	}
+	for _, name := range f.Unmanaged {
+		rep.Findings = append(rep.Findings, Finding{Rule: RuleUnmanagedIdentity, Severity: SeverityMedium, Subject: subject(SubjectIdentity, name),
+			Observed: "present in the engine, not created by this provider", Allowed: "every identity declared and governed",
+			OWASP: "NHI1", Remedy: "import it with nhi_identity and give it a class, or remove it from the engine"})
+	}
+	for _, c := range f.Credentials {
+		rep.checkCredential(c, identities[c.Identity], classes, policies, f.Now)
+	}
+	rep.checkSecrets(f.Secrets, identities)
+	last := map[string]time.Time{}
+	for _, s := range f.Secrets {
+		if s.Current {
+			last[s.Identity] = s.PromotedAt
+		}
+	}
+	for _, s := range f.Schedules {
+		id := identities[s.Identity]
+		if id == nil || id.Retired() {
+			continue
+		}
+		rep.Findings = append(rep.Findings, CheckRotationSchedule(s, classes[id.Class], f.Now)...)
+		at, ok := last[s.Identity]
+		if !ok {
+			continue
+		}
+		over := CheckRotationOverdue(s, at, f.Now)
+		rep.Findings = append(rep.Findings, over...)
+		if len(over) > 0 {
+			next, _ := s.NextRotation(at)
+			rep.TrustDebt[s.Identity] = addDebt(rep.TrustDebt[s.Identity], s.Overdue(next, f.Now))
+		}
+	}
+	sort.SliceStable(rep.Findings, func(i, j int) bool {
+		a, b := rep.Findings[i], rep.Findings[j]
+		if a.Subject != b.Subject {
+			return a.Subject < b.Subject
+		}
+		if a.Rule != b.Rule {
+			return a.Rule < b.Rule
+		}
+		return a.Observed < b.Observed
+	})
+	return rep
+}
+
+func (rep *Report) checkCredential(c CredentialObservation, id *Identity, classes map[string]*Class, policies map[string]*TTLPolicy, now time.Time) {
+	if !c.Live(now) {
+		return
+	}
+	sub := subject(SubjectIdentity, c.Identity)
+	add := func(rule string, sev Severity, observed, allowed, owasp, remedy string) {
+		rep.Findings = append(rep.Findings, Finding{Rule: rule, Severity: sev, Subject: sub,
+			Observed: observed, Allowed: allowed, OWASP: owasp, Remedy: remedy})
+	}
+	revoke := "revoke credential " + c.ID
+	if c.ExpiresAt.IsZero() {
+		add(RuleCredentialNoExpiry, SeverityCritical, "credential "+c.ID+" has no expiry", "every dynamic credential expires", "NHI7", revoke)
+	}
+	if id != nil && id.Retired() {
+		add(RuleRetiredWithCredential, SeverityCritical, "credential "+c.ID+" works for an identity retired at "+id.RetiredAt.UTC().Format(time.RFC3339),
+			"no working credential for a retired identity", "NHI1", revoke+"; retiring must revoke every credential")
+	}
+	// Intended lifetime: the hard expiry the engine granted, capped by the class maximum.
+	intended := c.HardExpiresAt.Sub(c.IssuedAt)
+	if !c.HardExpiresAt.IsZero() && now.After(c.HardExpiresAt) {
+		add(RuleCredentialPastHardExpiry, SeverityHigh, fmt.Sprintf("credential %s alive %s past its hard expiry %s", c.ID, FormatDuration(now.Sub(c.HardExpiresAt).Truncate(time.Second)), c.HardExpiresAt.UTC().Format(time.RFC3339)),
+			"no credential outlives its hard expiry", "NHI7", revoke+" and find what extended it")
+	}
+	if id == nil {
+		rep.addCredentialDebt(c, intended, now)
+		return
+	}
+	if class := classes[id.Class]; class != nil && class.MaxLifetime > 0 {
+		if age := now.Sub(c.IssuedAt); age > class.MaxLifetime {
+			add(RuleCredentialAboveClassMax, SeverityHigh, "credential "+c.ID+" is "+FormatDuration(age.Truncate(time.Second))+" old",
+				"class "+class.Name+" allows at most "+FormatDuration(class.MaxLifetime), "NHI7", revoke)
+		}
+		if intended <= 0 || intended > class.MaxLifetime {
+			intended = class.MaxLifetime
+		}
+	}
+	if p := policies[id.TTLPolicy]; p != nil {
+		budget := int64(0)
+		if p.Renewable {
+			budget = -1
+			if p.MaxRenewals != nil {
+				budget = *p.MaxRenewals
+			}
+		}
+		if budget >= 0 && c.RenewCount > budget {
+			add(RuleRenewalsPastBudget, SeverityHigh, strconv.FormatInt(c.RenewCount, 10)+" renewals of credential "+c.ID,
+				"ttl_policy "+p.Name+" allows "+strconv.FormatInt(budget, 10), "NHI7", revoke+" and find what renews it")
+		}
+	}
+	rep.addCredentialDebt(c, intended, now)
+}
+
+// addCredentialDebt adds a live credential's age beyond its intended lifetime to its identity's
+// trust debt; a credential with no intended lifetime is all debt.
+func (rep *Report) addCredentialDebt(c CredentialObservation, intended time.Duration, now time.Time) {
+	switch {
+	case intended > 0:
+		if excess := now.Sub(c.IssuedAt) - intended; excess > 0 {
+			rep.TrustDebt[c.Identity] = addDebt(rep.TrustDebt[c.Identity], excess)
+		}
+	case c.ExpiresAt.IsZero():
+		rep.TrustDebt[c.Identity] = addDebt(rep.TrustDebt[c.Identity], now.Sub(c.IssuedAt))
+	}
+}
+
+func (rep *Report) checkSecrets(secrets []SecretObservation, identities map[string]*Identity) {
+	byFingerprint := map[string][]SecretObservation{}
+	for _, s := range secrets {
+		if !s.Live {
+			continue
+		}
+		if id := identities[s.Identity]; id != nil && id.Retired() {
+			rep.Findings = append(rep.Findings, Finding{Rule: RuleRetiredWithCredential, Severity: SeverityCritical, Subject: subject(SubjectIdentity, s.Identity),
+				Observed: "rotated secret version " + strconv.FormatInt(s.Version, 10) + " still authenticates",
+				Allowed:  "no working secret for a retired identity", OWASP: "NHI1", Remedy: "destroy the secret version in the engine"})
+		}
+		if s.Fingerprint != "" {
+			byFingerprint[s.Fingerprint] = append(byFingerprint[s.Fingerprint], s)
+		}
+	}
+	for fp, same := range byFingerprint {
+		owners := map[string]bool{}
+		for _, s := range same {
+			owners[s.Identity] = true
+		}
+		if len(owners) < 2 {
+			continue
+		}
+		names := make([]string, 0, len(owners))
+		for n := range owners {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			rep.Findings = append(rep.Findings, Finding{Rule: RuleSharedSecret, Severity: SeverityCritical, Subject: subject(SubjectIdentity, n),
+				Observed: "secret fingerprint " + fp + " is shared by " + quoteList(names), Allowed: "one secret per identity", OWASP: "NHI9",
+				Remedy: "rotate each identity's secret so that none is reused"})
+		}
+	}
+}
+
+// Scope selects the part of a report that a reader asked for; zero fields select everything.
+type Scope struct {
+	Class       string
+	Owner       string
+	Environment string
+	MinSeverity Severity
+}
+
+// Filter keeps the findings and trust debt inside scope. Findings about a class or TTL policy
+// follow the class filter and are dropped by owner and environment filters; findings about an
+// identity or its rotation schedule follow that identity's attributes.
+func (r Report) Filter(f Fleet, scope Scope) Report {
+	identities := make(map[string]Identity, len(f.Identities))
+	for _, id := range f.Identities {
+		identities[id.Name] = id
+	}
+	policyClass := make(map[string]string, len(f.Policies))
+	for _, p := range f.Policies {
+		policyClass[p.Name] = p.Class
+	}
+	identityIn := func(name string) bool {
+		id, ok := identities[name]
+		if !ok { // unmanaged: known only by name
+			return scope.Class == "" && scope.Owner == "" && scope.Environment == ""
+		}
+		return (scope.Class == "" || id.Class == scope.Class) && (scope.Owner == "" || id.Owner == scope.Owner) &&
+			(scope.Environment == "" || id.Environment == scope.Environment)
+	}
+	in := func(fd Finding) bool {
+		if scope.MinSeverity != "" && fd.Severity.Rank() < scope.MinSeverity.Rank() {
+			return false
+		}
+		kind, name, _ := strings.Cut(fd.Subject, "/")
+		switch kind {
+		case SubjectIdentity, SubjectRotationSchedule:
+			return identityIn(name)
+		case SubjectTTLPolicy:
+			return scope.Owner == "" && scope.Environment == "" && (scope.Class == "" || policyClass[name] == scope.Class)
+		case SubjectClass:
+			return scope.Owner == "" && scope.Environment == "" && (scope.Class == "" || name == scope.Class)
+		}
+		return true
+	}
+	out := Report{TrustDebt: map[string]time.Duration{}}
+	for _, fd := range r.Findings {
+		if in(fd) {
+			out.Findings = append(out.Findings, fd)
+		}
+	}
+	for name, d := range r.TrustDebt {
+		if identityIn(name) {
+			out.TrustDebt[name] = d
+		}
+	}
+	return out
+}
+
+// About keeps the findings about one identity and its rotation schedule.
+func (r Report) About(identity string) []Finding {
+	var out []Finding
+	for _, f := range r.Findings {
+		if f.Subject == subject(SubjectIdentity, identity) || f.Subject == subject(SubjectRotationSchedule, identity) {
+			out = append(out, f)
+		}
+	}
+	return out
+}

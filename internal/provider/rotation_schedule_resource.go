@@ -1,0 +1,467 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-timetypes/timetypes"
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/resourcevalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/nhigov/terraform-provider-nhi/internal/engine"
+	"github.com/nhigov/terraform-provider-nhi/internal/policy"
+)
+
+var (
+	_ resource.Resource                     = (*rotationScheduleResource)(nil)
+	_ resource.ResourceWithConfigure        = (*rotationScheduleResource)(nil)
+	_ resource.ResourceWithImportState      = (*rotationScheduleResource)(nil)
+	_ resource.ResourceWithModifyPlan       = (*rotationScheduleResource)(nil)
+	_ resource.ResourceWithConfigValidators = (*rotationScheduleResource)(nil)
+)
+
+// NewRotationScheduleResource returns the nhi_rotation_schedule resource.
+func NewRotationScheduleResource() resource.Resource { return &rotationScheduleResource{} }
+
+type rotationScheduleResource struct {
+	data *providerData
+}
+
+type rotationScheduleModel struct {
+	ID                types.String      `tfsdk:"id"`
+	Identity          types.String      `tfsdk:"identity"`
+	Interval          durationValue     `tfsdk:"interval"`
+	Cron              types.String      `tfsdk:"cron"`
+	Window            durationValue     `tfsdk:"window"`
+	Overlap           durationValue     `tfsdk:"overlap"`
+	Consumers         []consumerModel   `tfsdk:"consumers"`
+	Verify            types.Bool        `tfsdk:"verify"`
+	KeepVersions      types.Int64       `tfsdk:"keep_versions"`
+	SecretLength      types.Int64       `tfsdk:"secret_length"`
+	ExpireUnrotated   types.Bool        `tfsdk:"expire_unrotated"`
+	RollbackToVersion types.Int64       `tfsdk:"rollback_to_version"`
+	CurrentVersion    types.Int64       `tfsdk:"current_version"`
+	LastRotatedAt     timetypes.RFC3339 `tfsdk:"last_rotated_at"`
+	NextRotationAt    timetypes.RFC3339 `tfsdk:"next_rotation_at"`
+	PreviousExpiresAt timetypes.RFC3339 `tfsdk:"previous_expires_at"`
+	OverdueBy         types.String      `tfsdk:"overdue_by"`
+}
+
+type consumerModel struct {
+	Name types.String `tfsdk:"name"`
+	Kind types.String `tfsdk:"kind"`
+	Note types.String `tfsdk:"note"`
+}
+
+func (r *rotationScheduleResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_rotation_schedule"
+}
+
+func (r *rotationScheduleResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	computedTime := func(desc string) schema.StringAttribute {
+		return schema.StringAttribute{CustomType: timetypes.RFC3339Type{}, Computed: true, MarkdownDescription: desc,
+			PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}}
+	}
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Rotation of a persistent identity's secret: the name stays, the secret is replaced on schedule. " +
+			"When a rotation is due by the provider's clock, `terraform plan` shows an update (with a warning saying why) " +
+			"and `terraform apply` rotates: a new secret from a cryptographic random source is verified by " +
+			"authenticating with it, then promoted; the previous secret stays valid for `overlap`. If verification " +
+			"fails, the rotation is rolled back (the new secret is destroyed, the current one stays) and the apply " +
+			"fails with the cause. The first apply creates version 1. The secret itself never reaches state: " +
+			"consumers read it with the `nhi_secret` ephemeral resource.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "The identity name.",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"identity": schema.StringAttribute{
+				Required:            true,
+				MarkdownDescription: "Name of the persistent `nhi_identity` whose secret rotates. Changing it replaces the schedule.",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+				Validators:          []validator.String{nameValidator{}},
+			},
+			"interval": schema.StringAttribute{
+				CustomType:          durationType{},
+				Optional:            true,
+				MarkdownDescription: "Rotate this long after the last rotation, such as `30d`. Exactly one of `interval` and `cron`.",
+			},
+			"cron": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "Rotate at the times of this 5-field cron expression, in UTC, such as `0 3 * * 1` (03:00 every " +
+					"Monday). Its longest gap must sit within the class's `max_rotation_interval`.",
+				Validators: []validator.String{cronValidator{}},
+			},
+			"window": schema.StringAttribute{
+				CustomType:          durationType{},
+				Optional:            true,
+				MarkdownDescription: "How long after its due time a rotation may still start before it counts as overdue, such as `6h`.",
+			},
+			"overlap": schema.StringAttribute{
+				CustomType:          durationType{},
+				Optional:            true,
+				MarkdownDescription: "How long the previous secret stays valid after a rotation, so consumers can pick up the new one. Must be shorter than the interval.",
+			},
+			"consumers": schema.ListNestedAttribute{
+				Optional:            true,
+				MarkdownDescription: "Every system that uses the secret: the dependency map a rotation must not miss. Required when the class sets `require_consumers`.",
+				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+					"name": schema.StringAttribute{Required: true, MarkdownDescription: "The consumer, such as `billing-api`."},
+					"kind": schema.StringAttribute{Optional: true, MarkdownDescription: "What it is, such as `service`, `job` or `vendor`."},
+					"note": schema.StringAttribute{Optional: true, MarkdownDescription: "How it picks up a new secret."},
+				}},
+			},
+			"verify": schema.BoolAttribute{
+				Optional:            true,
+				Computed:            true,
+				Default:             booldefault.StaticBool(true),
+				MarkdownDescription: "Authenticate with the new secret before promoting it, and roll back when that fails. Defaults to `true`.",
+			},
+			"keep_versions": schema.Int64Attribute{
+				Optional:            true,
+				Computed:            true,
+				Default:             int64default.StaticInt64(3),
+				MarkdownDescription: "How many versions to retain for rollback, the current one included. Defaults to `3`.",
+				Validators:          []validator.Int64{int64validator.Between(1, 100)},
+			},
+			"secret_length": schema.Int64Attribute{
+				Optional:            true,
+				Computed:            true,
+				Default:             int64default.StaticInt64(32),
+				MarkdownDescription: "Bytes of entropy in each new secret. Defaults to `32`.",
+				Validators:          []validator.Int64{int64validator.Between(16, 128)},
+			},
+			"expire_unrotated": schema.BoolAttribute{
+				Optional:            true,
+				Computed:            true,
+				Default:             booldefault.StaticBool(false),
+				MarkdownDescription: "Make each secret stop authenticating at its next due time plus `window`, so a rotation that does not happen cannot leave a secret living on. Defaults to `false`.",
+			},
+			"rollback_to_version": schema.Int64Attribute{
+				Optional:            true,
+				MarkdownDescription: "Re-promote this retained version (a manual rollback). It acts when the value changes.",
+				Validators:          []validator.Int64{int64validator.AtLeast(1)},
+			},
+			"current_version": schema.Int64Attribute{
+				Computed:            true,
+				MarkdownDescription: "The version of the secret in use.",
+				PlanModifiers:       []planmodifier.Int64{int64planmodifier.UseStateForUnknown()},
+			},
+			"last_rotated_at":     computedTime("When the current version was promoted (RFC 3339)."),
+			"next_rotation_at":    computedTime("When the next rotation is due (RFC 3339)."),
+			"previous_expires_at": computedTime("When the previous version stops (or stopped) authenticating (RFC 3339); null when there is none."),
+			"overdue_by": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "How far past its due time plus `window` the rotation is, as of the last refresh; null when on time.",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+		},
+	}
+}
+
+func (r *rotationScheduleResource) ConfigValidators(context.Context) []resource.ConfigValidator {
+	return []resource.ConfigValidator{
+		resourcevalidator.ExactlyOneOf(path.MatchRoot("interval"), path.MatchRoot("cron")),
+	}
+}
+
+func (r *rotationScheduleResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	if pd, ok := providerDataFrom(req.ProviderData, "Resource", &resp.Diagnostics); ok {
+		r.data = pd
+	}
+}
+
+func (m rotationScheduleModel) toPolicy() policy.RotationSchedule {
+	s := policy.RotationSchedule{
+		Identity:        m.Identity.ValueString(),
+		Interval:        m.Interval.Duration(),
+		Cron:            m.Cron.ValueString(),
+		Window:          m.Window.Duration(),
+		Overlap:         m.Overlap.Duration(),
+		Verify:          m.Verify.ValueBool(),
+		KeepVersions:    m.KeepVersions.ValueInt64(),
+		SecretLength:    m.SecretLength.ValueInt64(),
+		ExpireUnrotated: m.ExpireUnrotated.ValueBool(),
+	}
+	for _, c := range m.Consumers {
+		s.Consumers = append(s.Consumers, policy.Consumer{Name: c.Name.ValueString(), Kind: c.Kind.ValueString(), Note: c.Note.ValueString()})
+	}
+	return s
+}
+
+// fromEngine writes the schedule and what the engine holds of the secret into the model.
+func (m *rotationScheduleModel) fromEngine(s policy.RotationSchedule, versions []engine.SecretVersion, now time.Time) {
+	m.ID = types.StringValue(s.Identity)
+	m.Identity = types.StringValue(s.Identity)
+	m.Interval = keepDuration(m.Interval, s.Interval)
+	m.Cron = optString(s.Cron)
+	m.Window = keepDuration(m.Window, s.Window)
+	m.Overlap = keepDuration(m.Overlap, s.Overlap)
+	m.Consumers = nil
+	for _, c := range s.Consumers {
+		m.Consumers = append(m.Consumers, consumerModel{Name: types.StringValue(c.Name), Kind: optString(c.Kind), Note: optString(c.Note)})
+	}
+	m.Verify = types.BoolValue(s.Verify)
+	m.KeepVersions = types.Int64Value(s.KeepVersions)
+	m.SecretLength = types.Int64Value(s.SecretLength)
+	m.ExpireUnrotated = types.BoolValue(s.ExpireUnrotated)
+
+	m.CurrentVersion, m.LastRotatedAt, m.NextRotationAt = types.Int64Null(), timetypes.NewRFC3339Null(), timetypes.NewRFC3339Null()
+	m.PreviousExpiresAt, m.OverdueBy = timetypes.NewRFC3339Null(), types.StringNull()
+	for _, v := range versions {
+		switch {
+		case v.State == engine.SecretCurrent:
+			m.CurrentVersion = types.Int64Value(v.Version)
+			m.LastRotatedAt = timetypes.NewRFC3339TimeValue(v.PromotedAt)
+			if next, err := s.NextRotation(v.PromotedAt); err == nil {
+				m.NextRotationAt = timetypes.NewRFC3339TimeValue(next)
+				if late := s.Overdue(next, now); late > 0 {
+					m.OverdueBy = types.StringValue(policy.FormatDuration(late.Truncate(time.Second)))
+				}
+			}
+		case v.State == engine.SecretPrevious && !v.ExpiresAt.IsZero():
+			m.PreviousExpiresAt = timetypes.NewRFC3339TimeValue(v.ExpiresAt)
+		}
+	}
+}
+
+// check evaluates the schedule against the class of its identity as the engine holds them. It
+// returns false when the identity or class is missing (it may be created in the same plan).
+func (r *rotationScheduleResource) check(ctx context.Context, s policy.RotationSchedule, diags *diag.Diagnostics) bool {
+	now := r.data.clock.Now()
+	id, err := r.data.engine.GetIdentity(ctx, s.Identity)
+	if errors.Is(err, engine.ErrNotFound) {
+		addFindings(diags, policy.CheckRotationSchedule(s, nil, now), true)
+		return false
+	}
+	if err != nil {
+		addEngineError(diags, fmt.Sprintf("read identity %q", s.Identity), err)
+		return false
+	}
+	class, err := r.data.engine.GetClass(ctx, id.Class)
+	if errors.Is(err, engine.ErrNotFound) {
+		addFindings(diags, policy.CheckRotationSchedule(s, nil, now), true)
+		return false
+	}
+	if err != nil {
+		addEngineError(diags, fmt.Sprintf("read lifecycle class %q of identity %q", id.Class, s.Identity), err)
+		return false
+	}
+	addFindings(diags, policy.CheckRotationSchedule(s, &class, now), true)
+	return true
+}
+
+// ModifyPlan fails the plan of a schedule that breaks its class's rules, and plans a rotation
+// when one is due by the provider's clock or a rollback is requested.
+func (r *rotationScheduleResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if r.data == nil || req.Plan.Raw.IsNull() || !req.Config.Raw.IsFullyKnown() {
+		return
+	}
+	var plan rotationScheduleModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	s := plan.toPolicy()
+	if unchanged(req) {
+		addFindings(&resp.Diagnostics, policy.CheckRotationSchedule(s, nil, r.data.clock.Now()), true)
+	} else {
+		r.check(ctx, s, &resp.Diagnostics)
+	}
+	if resp.Diagnostics.HasError() || req.State.Raw.IsNull() {
+		return
+	}
+	var state rotationScheduleModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	reason := ""
+	if last, d := state.LastRotatedAt.ValueRFC3339Time(); !d.HasError() && !state.LastRotatedAt.IsNull() {
+		due, next, err := s.Due(last, r.data.clock.Now())
+		if err == nil && due {
+			reason = fmt.Sprintf("the secret of identity %q (version %d, rotated %s) was due for rotation at %s",
+				s.Identity, state.CurrentVersion.ValueInt64(), last.Format(time.RFC3339), next.Format(time.RFC3339))
+		}
+	}
+	if v := plan.RollbackToVersion; !v.IsNull() && !v.Equal(state.RollbackToVersion) {
+		reason = fmt.Sprintf("rollback_to_version = %d re-promotes that version of identity %q's secret", v.ValueInt64(), s.Identity)
+	}
+	if reason != "" {
+		resp.Diagnostics.AddWarning("Rotation Planned", "This apply rotates: "+reason+".")
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("current_version"), types.Int64Unknown())...)
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("last_rotated_at"), timetypes.NewRFC3339Unknown())...)
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("previous_expires_at"), timetypes.NewRFC3339Unknown())...)
+	}
+	scheduleChanged := !plan.Interval.Equal(state.Interval) || !plan.Cron.Equal(state.Cron) || !plan.Window.Equal(state.Window)
+	if reason != "" || scheduleChanged {
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("next_rotation_at"), timetypes.NewRFC3339Unknown())...)
+	}
+	// overdue_by depends on the time of the apply: unknown in any plan that updates.
+	if reason != "" || !req.Plan.Raw.Equal(req.State.Raw) {
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("overdue_by"), types.StringUnknown())...)
+	}
+}
+
+// rotate stages a new version, verifies it when asked, and promotes it; on a failed
+// verification it discards the new version and reports the cause.
+func (r *rotationScheduleResource) rotate(ctx context.Context, s policy.RotationSchedule, reason string, diags *diag.Diagnostics) {
+	e := r.data.engine
+	staged, secret, err := e.StageSecret(ctx, s.Identity, s.SecretLength)
+	if err != nil {
+		addEngineError(diags, fmt.Sprintf("stage a new secret for identity %q", s.Identity), err)
+		return
+	}
+	if s.Verify {
+		who, err := e.Authenticate(ctx, secret)
+		if err == nil && who != s.Identity {
+			err = fmt.Errorf("the new secret authenticated as %q", who)
+		}
+		if err != nil {
+			rollback := e.DiscardSecret(ctx, s.Identity, staged.Version)
+			detail := fmt.Sprintf("Verification of version %d of identity %q's secret failed: %v. The rotation was rolled back: version %d was destroyed and the current secret stays in use.",
+				staged.Version, s.Identity, err, staged.Version)
+			if rollback != nil {
+				detail += fmt.Sprintf(" Destroying version %d also failed (%v); it will be discarded by the next rotation.", staged.Version, rollback)
+			}
+			diags.AddError("Rotation Verification Failed", detail)
+			return
+		}
+	}
+	r.promote(ctx, s, staged.Version, reason, diags)
+}
+
+func (r *rotationScheduleResource) promote(ctx context.Context, s policy.RotationSchedule, version int64, reason string, diags *diag.Diagnostics) {
+	now := r.data.clock.Now()
+	opts := engine.PromoteOptions{Overlap: s.Overlap, Keep: s.KeepVersions, Reason: reason}
+	if s.ExpireUnrotated {
+		next, err := s.NextRotation(now)
+		if err != nil {
+			diags.AddAttributeError(path.Root("cron"), "Invalid Rotation Schedule", err.Error())
+			return
+		}
+		opts.ExpiresAt = next.Add(s.Window)
+	}
+	if _, err := r.data.engine.PromoteSecret(ctx, s.Identity, version, opts); err != nil {
+		addEngineError(diags, fmt.Sprintf("promote version %d of identity %q's secret", version, s.Identity), err)
+		return
+	}
+	tflog.Info(ctx, "rotated secret", map[string]any{"identity": s.Identity, "version": version, "reason": reason})
+}
+
+// apply writes the schedule, performs the rotation or rollback the plan announced, and reads
+// the result back into the state.
+func (r *rotationScheduleResource) apply(ctx context.Context, plan rotationScheduleModel, prior *rotationScheduleModel, state stateSetter, diags *diag.Diagnostics) {
+	s := plan.toPolicy()
+	if !r.check(ctx, s, diags) {
+		if !diags.HasError() {
+			diags.AddAttributeError(path.Root("identity"), "Identity Not Found",
+				fmt.Sprintf("The engine holds no identity %q or no class of it. Create the nhi_identity first (reference it, e.g. nhi_identity.svc.id).", s.Identity))
+		}
+		return
+	}
+	now := r.data.clock.Now()
+	switch {
+	case prior == nil:
+		r.rotate(ctx, s, "initial version", diags)
+	case !plan.RollbackToVersion.IsNull() && !plan.RollbackToVersion.Equal(prior.RollbackToVersion):
+		v := plan.RollbackToVersion.ValueInt64()
+		r.promote(ctx, s, v, fmt.Sprintf("rollback to version %d", v), diags)
+	default:
+		if cur, _, err := r.data.engine.CurrentSecret(ctx, s.Identity); errors.Is(err, engine.ErrNotFound) {
+			r.rotate(ctx, s, "no current version", diags)
+		} else if err != nil {
+			addEngineError(diags, fmt.Sprintf("read the current secret of identity %q", s.Identity), err)
+		} else if due, next, err := s.Due(cur.PromotedAt, now); err == nil && due {
+			r.rotate(ctx, s, "scheduled rotation due "+next.Format(time.RFC3339), diags)
+		}
+	}
+	if diags.HasError() {
+		return
+	}
+	if err := r.data.engine.PutRotationSchedule(ctx, s); err != nil {
+		addEngineError(diags, fmt.Sprintf("write the rotation schedule of identity %q", s.Identity), err)
+		return
+	}
+	versions, err := r.data.engine.ListSecretVersions(ctx, s.Identity)
+	if err != nil {
+		addEngineError(diags, fmt.Sprintf("list the secret versions of identity %q", s.Identity), err)
+		return
+	}
+	plan.fromEngine(s, versions, now)
+	diags.Append(state.Set(ctx, &plan)...)
+}
+
+func (r *rotationScheduleResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan rotationScheduleModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if !resp.Diagnostics.HasError() {
+		r.apply(ctx, plan, nil, &resp.State, &resp.Diagnostics)
+	}
+}
+
+func (r *rotationScheduleResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan, prior rotationScheduleModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &prior)...)
+	if !resp.Diagnostics.HasError() {
+		r.apply(ctx, plan, &prior, &resp.State, &resp.Diagnostics)
+	}
+}
+
+func (r *rotationScheduleResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var m rotationScheduleModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	identity := m.Identity.ValueString()
+	s, err := r.data.engine.GetRotationSchedule(ctx, identity)
+	if errors.Is(err, engine.ErrNotFound) {
+		tflog.Warn(ctx, "rotation schedule is gone from the engine; removing it from state", map[string]any{"identity": identity})
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if err != nil {
+		addEngineError(&resp.Diagnostics, fmt.Sprintf("read the rotation schedule of identity %q", identity), err)
+		return
+	}
+	versions, err := r.data.engine.ListSecretVersions(ctx, identity)
+	if err != nil {
+		addEngineError(&resp.Diagnostics, fmt.Sprintf("list the secret versions of identity %q", identity), err)
+		return
+	}
+	m.fromEngine(s, versions, r.data.clock.Now())
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+func (r *rotationScheduleResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var m rotationScheduleModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	err := r.data.engine.DeleteRotationSchedule(ctx, m.Identity.ValueString())
+	if err != nil && !errors.Is(err, engine.ErrNotFound) {
+		addEngineError(&resp.Diagnostics, fmt.Sprintf("delete the rotation schedule of identity %q", m.Identity.ValueString()), err)
+	}
+}
+
+func (r *rotationScheduleResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("identity"), req.ID)...)
+}

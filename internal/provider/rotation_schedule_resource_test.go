@@ -1,0 +1,365 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+	"github.com/hashicorp/terraform-plugin-testing/tfversion"
+
+	"github.com/nhigov/terraform-provider-nhi/internal/engine"
+	"github.com/nhigov/terraform-provider-nhi/internal/policy"
+)
+
+const rotationIdentity = `
+resource "nhi_lifecycle_class" "vendor" {
+  name                  = "vendor"
+  kind                  = "persistent"
+  max_rotation_interval = "30d"
+  require_consumers     = true
+}
+
+resource "nhi_identity" "billing" {
+  name  = "billing-sync"
+  class = nhi_lifecycle_class.svc.name
+}
+
+resource "nhi_identity" "payments" {
+  name  = "payments-api"
+  class = nhi_lifecycle_class.vendor.name
+}
+`
+
+func scheduleConfig(body string) string {
+	return governanceConfig + rotationIdentity + fmt.Sprintf(`
+resource "nhi_rotation_schedule" "billing" {
+  identity = nhi_identity.billing.id
+%s
+}
+`, body)
+}
+
+const intervalSchedule = `
+  interval      = "30d"
+  overlap       = "1h"
+  keep_versions = 3
+  consumers = [
+    { name = "billing-api", kind = "service", note = "reloads on SIGHUP" },
+  ]
+`
+
+func stateInt(s *terraform.State, res, attr string) string {
+	return s.RootModule().Resources[res].Primary.Attributes[attr]
+}
+
+// TestAccRotationSchedule_lifecycle moves the fake clock through a schedule's life: version 1 on
+// create; no change before due; due → the plan shows the update → apply rotates; both secrets
+// work during the overlap and only the new one after; a failed verification rolls back and fails
+// the apply with the cause; a manual rollback re-promotes a retained version; import.
+func TestAccRotationSchedule_lifecycle(t *testing.T) {
+	env := newTestEnv(t)
+	rec := &recordingEngine{Engine: env.engine}
+	ctx := context.Background()
+	current := func() (engine.SecretVersion, string) {
+		v, s, err := rec.CurrentSecret(ctx, "billing-sync")
+		if err != nil {
+			t.Fatalf("CurrentSecret: %v", err)
+		}
+		return v, s
+	}
+	var first, second string
+	secrets := noSecrets{secrets: rec.issued}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: env.recordingFactories(rec),
+		Steps: []resource.TestStep{
+			{
+				Config: scheduleConfig(intervalSchedule),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("nhi_rotation_schedule.billing", tfjsonpath.New("current_version"), knownvalue.Int64Exact(1)),
+					statecheck.ExpectKnownValue("nhi_rotation_schedule.billing", tfjsonpath.New("last_rotated_at"), knownvalue.StringExact("2026-01-01T12:00:00Z")),
+					statecheck.ExpectKnownValue("nhi_rotation_schedule.billing", tfjsonpath.New("next_rotation_at"), knownvalue.StringExact("2026-01-31T12:00:00Z")),
+					statecheck.ExpectKnownValue("nhi_rotation_schedule.billing", tfjsonpath.New("previous_expires_at"), knownvalue.Null()),
+					secrets,
+				},
+				Check: func(*terraform.State) error {
+					v, s := current()
+					if v.Version != 1 {
+						return fmt.Errorf("engine's current version = %d, want 1", v.Version)
+					}
+					first = s
+					return nil
+				},
+			},
+			{
+				PreConfig: func() { env.clock.Advance(29 * policy.Day) },
+				Config:    scheduleConfig(intervalSchedule),
+				PlanOnly:  true, // not due yet: an empty plan
+			},
+			{
+				PreConfig: func() { env.clock.Advance(policy.Day) },
+				Config:    scheduleConfig(intervalSchedule),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction("nhi_rotation_schedule.billing", plancheck.ResourceActionUpdate),
+						plancheck.ExpectUnknownValue("nhi_rotation_schedule.billing", tfjsonpath.New("current_version")),
+						secrets,
+					},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("nhi_rotation_schedule.billing", tfjsonpath.New("current_version"), knownvalue.Int64Exact(2)),
+					statecheck.ExpectKnownValue("nhi_rotation_schedule.billing", tfjsonpath.New("previous_expires_at"), knownvalue.StringExact("2026-01-31T13:00:00Z")),
+					secrets,
+				},
+				Check: func(*terraform.State) error {
+					_, second = current()
+					for _, s := range []string{first, second} {
+						if who, err := rec.Authenticate(ctx, s); err != nil || who != "billing-sync" {
+							return fmt.Errorf("during the overlap a secret is refused: %q, %v", who, err)
+						}
+					}
+					env.clock.Advance(time.Hour + time.Minute)
+					if _, err := rec.Authenticate(ctx, first); !errors.Is(err, engine.ErrDenied) {
+						return fmt.Errorf("after the overlap the previous secret still works: %v", err)
+					}
+					if _, err := rec.Authenticate(ctx, second); err != nil {
+						return fmt.Errorf("after the overlap the new secret is refused: %v", err)
+					}
+					return nil
+				},
+			},
+			{
+				// The next rotation's verification fails: rolled back, apply fails with the cause.
+				PreConfig: func() {
+					env.clock.Advance(30 * policy.Day)
+					rec.set(func(r *recordingEngine) { r.failAuth = true })
+				},
+				Config:      scheduleConfig(intervalSchedule),
+				ExpectError: regexp.MustCompile(`Rotation Verification Failed[\s\S]*simulated\s+outage[\s\S]*rolled\s+back`),
+			},
+			{
+				PreConfig: func() {
+					rec.set(func(r *recordingEngine) { r.failAuth = false })
+					if v, s := current(); v.Version != 2 || s != second {
+						t.Fatalf("after a failed verification the current version is %d, want 2", v.Version)
+					}
+					versions, err := rec.ListSecretVersions(ctx, "billing-sync")
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, v := range versions {
+						if v.Version == 3 {
+							t.Fatalf("the rolled-back version 3 survived: %+v", v)
+						}
+					}
+				},
+				// Still due, so this apply rotates to version 4.
+				Config: scheduleConfig(intervalSchedule),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("nhi_rotation_schedule.billing", tfjsonpath.New("current_version"), knownvalue.Int64Exact(4)),
+				},
+			},
+			{
+				// Manual rollback to version 2, retained for it.
+				Config: scheduleConfig(intervalSchedule + `  rollback_to_version = 2`),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectUnknownValue("nhi_rotation_schedule.billing", tfjsonpath.New("current_version"))},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("nhi_rotation_schedule.billing", tfjsonpath.New("current_version"), knownvalue.Int64Exact(2)),
+				},
+				Check: func(*terraform.State) error {
+					if _, s := current(); s != second {
+						return errors.New("rollback did not re-promote version 2's secret")
+					}
+					return nil
+				},
+			},
+			{
+				ResourceName:            "nhi_rotation_schedule.billing",
+				ImportState:             true,
+				ImportStateId:           "billing-sync",
+				ImportStateVerify:       true,
+				ImportStateVerifyIgnore: []string{"rollback_to_version"},
+			},
+		},
+	})
+}
+
+// TestAccRotationSchedule_cronWindowOverdue: a cron schedule is due at its next run; within the
+// window it is on time, past it the refresh reports how overdue it is, and apply rotates.
+func TestAccRotationSchedule_cronWindowOverdue(t *testing.T) {
+	env := newTestEnv(t)
+	cfg := scheduleConfig(`
+  cron             = "0 3 * * 1"
+  window           = "6h"
+  overlap          = "30m"
+  expire_unrotated = true
+`)
+	monday := time.Date(2026, 1, 5, 3, 0, 0, 0, time.UTC)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: env.factories(),
+		Steps: []resource.TestStep{
+			{
+				Config: cfg,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("nhi_rotation_schedule.billing", tfjsonpath.New("next_rotation_at"), knownvalue.StringExact("2026-01-05T03:00:00Z")),
+					statecheck.ExpectKnownValue("nhi_rotation_schedule.billing", tfjsonpath.New("overdue_by"), knownvalue.Null()),
+				},
+				Check: func(*terraform.State) error {
+					v, _, err := env.engine.CurrentSecret(context.Background(), "billing-sync")
+					if err != nil || !v.ExpiresAt.Equal(monday.Add(6*time.Hour)) {
+						return fmt.Errorf("expire_unrotated: current secret expires %s (%v), want the due time plus the window", v.ExpiresAt, err)
+					}
+					return nil
+				},
+			},
+			{
+				PreConfig:          func() { env.clock.Set(monday.Add(8 * time.Hour)) }, // 2h past the window
+				RefreshState:       true,
+				ExpectNonEmptyPlan: true, // the rotation is due
+				Check: func(s *terraform.State) error {
+					if got := stateInt(s, "nhi_rotation_schedule.billing", "overdue_by"); got != "2h" {
+						return fmt.Errorf("after refresh overdue_by = %q, want 2h", got)
+					}
+					return nil
+				},
+			},
+			{
+				Config: cfg,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("nhi_rotation_schedule.billing", plancheck.ResourceActionUpdate)},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("nhi_rotation_schedule.billing", tfjsonpath.New("current_version"), knownvalue.Int64Exact(2)),
+					statecheck.ExpectKnownValue("nhi_rotation_schedule.billing", tfjsonpath.New("next_rotation_at"), knownvalue.StringExact("2026-01-12T03:00:00Z")),
+					statecheck.ExpectKnownValue("nhi_rotation_schedule.billing", tfjsonpath.New("overdue_by"), knownvalue.Null()),
+				},
+			},
+		},
+	})
+}
+
+func badSchedule(identity, body string) string {
+	return fmt.Sprintf(`
+resource "nhi_rotation_schedule" "bad" {
+  identity = %s
+%s
+}
+`, identity, body)
+}
+
+// TestAccRotationSchedule_planRejects covers every schedule rule at plan.
+func TestAccRotationSchedule_planRejects(t *testing.T) {
+	env := newTestEnv(t)
+	base := governanceConfig + rotationIdentity + `
+resource "nhi_identity" "build" {
+  name        = "ci-build"
+  class       = nhi_lifecycle_class.ci.name
+  owner       = "team-build"
+  environment = "dev"
+  ttl_policy  = nhi_ttl_policy.short.name
+}
+`
+	testRejections(t, env, base, []rejection{
+		{"interval above class max", badSchedule("nhi_identity.payments.id", `
+  interval  = "45d"
+  consumers = [{ name = "checkout" }]`), `Rotation Interval Above Class Maximum[\s\S]*at\s+most\s+30d`},
+		{"cron gap above class max", badSchedule("nhi_identity.payments.id", `
+  cron      = "0 3 1 */3 *"
+  consumers = [{ name = "checkout" }]`), `Rotation Interval Above Class Maximum[\s\S]*between\s+rotations`},
+		{"consumers missing", badSchedule("nhi_identity.payments.id", `interval = "7d"`), `Consumers Missing`},
+		{"overlap not below interval", badSchedule("nhi_identity.billing.id", `
+  interval = "1d"
+  overlap  = "2d"`), `Overlap Not Shorter Than Interval`},
+		{"schedule on an ephemeral identity", badSchedule("nhi_identity.build.id", `interval = "7d"`), `Rotation Schedule On Ephemeral Identity`},
+		{"interval and cron", badSchedule("nhi_identity.billing.id", `
+  interval = "7d"
+  cron     = "0 3 * * 1"`), `Invalid Attribute Combination`},
+		{"invalid cron", badSchedule("nhi_identity.billing.id", `cron = "every monday"`), `Invalid Cron Expression`},
+	})
+}
+
+// TestAccSecret_ephemeral: consumers read the current secret through nhi_secret; it matches the
+// engine's current version and never lands in state.
+func TestAccSecret_ephemeral(t *testing.T) {
+	env := newTestEnv(t)
+	rec := &recordingEngine{Engine: env.engine}
+	resource.Test(t, resource.TestCase{
+		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_10_0)},
+		ProtoV6ProviderFactories: env.recordingFactories(rec),
+		Steps: []resource.TestStep{
+			{Config: scheduleConfig(intervalSchedule)},
+			{
+				Config: scheduleConfig(intervalSchedule) + `
+ephemeral "nhi_secret" "billing" {
+  identity = nhi_rotation_schedule.billing.id
+}
+
+provider "echo" {
+  data = ephemeral.nhi_secret.billing
+}
+
+resource "echo" "billing" {}
+`,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("echo.billing", tfjsonpath.New("data").AtMapKey("version"), knownvalue.Int64Exact(1)),
+				},
+				Check: func(s *terraform.State) error {
+					_, want, err := rec.CurrentSecret(context.Background(), "billing-sync")
+					if err != nil {
+						return err
+					}
+					if got := stateInt(s, "echo.billing", "data.value"); got != want {
+						return errors.New("nhi_secret's value is not the engine's current secret")
+					}
+					return nil
+				},
+			},
+		},
+	})
+}
+
+// TestAccSecret_neverInStateOrPlan: with nhi_secret in use across a rotation, neither the saved
+// plans nor the state hold any version of the secret.
+func TestAccSecret_neverInStateOrPlan(t *testing.T) {
+	env := newTestEnv(t)
+	rec := &recordingEngine{Engine: env.engine}
+	secrets := noSecrets{secrets: rec.issued}
+	cfg := scheduleConfig(intervalSchedule) + `
+ephemeral "nhi_secret" "billing" {
+  identity = nhi_rotation_schedule.billing.id
+}
+
+locals {
+  secret_length = length(ephemeral.nhi_secret.billing.value)
+}
+`
+	resource.Test(t, resource.TestCase{
+		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_10_0)},
+		ProtoV6ProviderFactories: env.recordingFactories(rec),
+		Steps: []resource.TestStep{
+			{Config: cfg, ConfigStateChecks: []statecheck.StateCheck{secrets}},
+			{
+				PreConfig:         func() { env.clock.Advance(31 * policy.Day) },
+				Config:            cfg,
+				ConfigPlanChecks:  resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{secrets}},
+				ConfigStateChecks: []statecheck.StateCheck{secrets},
+				Check: func(*terraform.State) error {
+					if n := len(rec.issued()); n != 2 {
+						return fmt.Errorf("%d secret versions were made, want 2: the scan proved less than it should", n)
+					}
+					return nil
+				},
+			},
+		},
+	})
+}
