@@ -74,6 +74,10 @@ type Identity struct {
 	Status    Status    `json:"status"`
 	CreatedAt time.Time `json:"created_at"`
 	RetiredAt time.Time `json:"retired_at,omitzero"`
+	// EngineDrift describes, one line each, where what the engine enforces for the identity
+	// differs from its declaration (a Vault role's token settings edited by hand, say). Engines
+	// fill it when they read an identity; UpdateIdentity restores the declared settings.
+	EngineDrift []string `json:"-"`
 }
 
 // Retired reports whether the identity has been retired.

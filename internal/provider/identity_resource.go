@@ -47,6 +47,7 @@ type identityModel struct {
 	OnDestroy      types.String  `tfsdk:"on_destroy"`
 	Findings       types.List    `tfsdk:"findings"`
 	TrustDebtHours types.Float64 `tfsdk:"trust_debt_hours"`
+	EngineDrift    types.List    `tfsdk:"engine_drift"`
 }
 
 // identityAttrs are the attributes an identity has in the resource and in data sources alike.
@@ -147,6 +148,13 @@ func (r *identityResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 					"`-detailed-exitcode` exits 2 when behaviour drifts.",
 				NestedObject: schema.NestedAttributeObject{Attributes: findingResourceAttributes()},
 			},
+			"engine_drift": schema.ListAttribute{
+				ElementType: types.StringType,
+				Computed:    true,
+				MarkdownDescription: "Where what the engine enforces differs from the declaration, one line each, as of the last " +
+					"refresh (for example a Vault role's `token_explicit_max_ttl` raised by hand). When it is not empty the plan " +
+					"shows an update that restores the declared settings.",
+			},
 			"trust_debt_hours": schema.Float64Attribute{
 				Computed:            true,
 				MarkdownDescription: "The identity's trust debt in hours, as of the last refresh: its live credentials' age beyond their intended lifetime plus how overdue its rotation is.",
@@ -201,6 +209,11 @@ func (m identityModel) toPolicy(ctx context.Context, diags *diag.Diagnostics) po
 
 func (m *identityModel) fromPolicy(id policy.Identity) {
 	m.identityAttrs.fromPolicy(id)
+	drift := id.EngineDrift
+	if drift == nil {
+		drift = []string{}
+	}
+	m.EngineDrift, _ = types.ListValueFrom(context.Background(), types.StringType, drift)
 	if m.OnDestroy.IsNull() || m.OnDestroy.IsUnknown() {
 		m.OnDestroy = types.StringValue(onDestroyRetire)
 	}
@@ -255,7 +268,7 @@ func (r *identityResource) check(ctx context.Context, id policy.Identity, diags 
 // ModifyPlan fails the plan of an identity that breaks its class's rules. When the class or TTL
 // policy is created in the same plan, the check runs again at apply, before anything is written.
 func (r *identityResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if r.data == nil || req.Plan.Raw.IsNull() || !req.Config.Raw.IsFullyKnown() || unchanged(req) {
+	if r.data == nil || req.Plan.Raw.IsNull() || !req.Config.Raw.IsFullyKnown() {
 		return
 	}
 	var m identityModel
@@ -263,7 +276,14 @@ func (r *identityResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	r.check(ctx, m.toPolicy(ctx, &resp.Diagnostics), &resp.Diagnostics)
+	// What the engine enforces drifted from the declaration: plan the update that restores it.
+	if !m.EngineDrift.IsNull() && !m.EngineDrift.IsUnknown() && len(m.EngineDrift.Elements()) > 0 {
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("engine_drift"), types.ListValueMust(types.StringType, nil))...)
+		return
+	}
+	if !unchanged(req) {
+		r.check(ctx, m.toPolicy(ctx, &resp.Diagnostics), &resp.Diagnostics)
+	}
 }
 
 // requireComplete re-runs the check at apply and refuses to write an identity whose class or
