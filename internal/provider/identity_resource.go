@@ -301,45 +301,34 @@ func (r *identityResource) requireComplete(ctx context.Context, id policy.Identi
 }
 
 func (r *identityResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var m identityModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	id := m.toPolicy(ctx, &resp.Diagnostics)
-	if !r.requireComplete(ctx, id, &resp.Diagnostics) {
-		return
-	}
-	created, err := r.data.engine.CreateIdentity(ctx, id)
-	if err != nil {
-		addEngineError(&resp.Diagnostics, fmt.Sprintf("create identity %q", id.Name), err)
-		return
-	}
-	tflog.Info(ctx, "created identity", map[string]any{"identity": id.Name, "class": id.Class})
-	m.fromPolicy(created)
-	r.observe(ctx, &m, &resp.Diagnostics)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+	r.write(ctx, req.Plan, &resp.State, &resp.Diagnostics, "create", r.data.engine.CreateIdentity)
 }
 
 func (r *identityResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	r.write(ctx, req.Plan, &resp.State, &resp.Diagnostics, "update", r.data.engine.UpdateIdentity)
+}
+
+// write checks the planned identity at apply, then creates or updates it with store.
+func (r *identityResource) write(ctx context.Context, plan planGetter, state stateSetter, diags *diag.Diagnostics, action string,
+	store func(context.Context, policy.Identity) (policy.Identity, error)) {
 	var m identityModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
-	if resp.Diagnostics.HasError() {
+	diags.Append(plan.Get(ctx, &m)...)
+	if diags.HasError() {
 		return
 	}
-	id := m.toPolicy(ctx, &resp.Diagnostics)
-	if !r.requireComplete(ctx, id, &resp.Diagnostics) {
+	id := m.toPolicy(ctx, diags)
+	if !r.requireComplete(ctx, id, diags) {
 		return
 	}
-	updated, err := r.data.engine.UpdateIdentity(ctx, id)
+	stored, err := store(ctx, id)
 	if err != nil {
-		addEngineError(&resp.Diagnostics, fmt.Sprintf("update identity %q", id.Name), err)
+		addEngineError(diags, fmt.Sprintf("%s identity %q", action, id.Name), err)
 		return
 	}
-	tflog.Info(ctx, "updated identity", map[string]any{"identity": id.Name, "class": id.Class})
-	m.fromPolicy(updated)
-	r.observe(ctx, &m, &resp.Diagnostics)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+	tflog.Info(ctx, action+"d identity", map[string]any{"identity": id.Name, "class": id.Class})
+	m.fromPolicy(stored)
+	r.observe(ctx, &m, diags)
+	diags.Append(state.Set(ctx, &m)...)
 }
 
 func (r *identityResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
