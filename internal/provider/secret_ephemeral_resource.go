@@ -40,7 +40,7 @@ func (r *secretEphemeralResource) Schema(_ context.Context, _ ephemeral.SchemaRe
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "The current rotated secret of a persistent identity, for its consumers (Terraform 1.10 or later). " +
 			"Never written to state or plan: pass it to write-only arguments (`*_wo`, with `*_wo_version` set from " +
-			"`version` so a rotation reaches the consumer) or provider blocks.",
+			"the schedule's `current_version`, so a rotation reaches the consumer) or provider blocks.",
 		Attributes: map[string]schema.Attribute{
 			"identity": schema.StringAttribute{
 				Required:            true,
@@ -54,7 +54,7 @@ func (r *secretEphemeralResource) Schema(_ context.Context, _ ephemeral.SchemaRe
 			},
 			"version": schema.Int64Attribute{
 				Computed:            true,
-				MarkdownDescription: "Its version; use it as the `*_wo_version` of the argument the value goes to.",
+				MarkdownDescription: "Its version. Ephemeral, like the value: for a `*_wo_version` argument use the schedule's `current_version`.",
 			},
 			"rotated_at": schema.StringAttribute{
 				CustomType:          timetypes.RFC3339Type{},
