@@ -84,7 +84,7 @@ func FormatDuration(d time.Duration) string {
 	}{{Day, "d"}, {time.Hour, "h"}, {time.Minute, "m"}} {
 		if n := d / u.unit; n > 0 {
 			b.WriteString(strconv.FormatInt(int64(n), 10) + u.name)
-			d -= n * u.unit
+			d %= u.unit
 		}
 	}
 	if d > 0 {

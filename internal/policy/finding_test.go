@@ -75,7 +75,7 @@ func TestSeverityRank(t *testing.T) {
 			t.Errorf("%s.Rank() = %d, want %d", s, s.Rank(), i+1)
 		}
 	}
-	if !(SeverityLow.Rank() < SeverityMedium.Rank() && SeverityMedium.Rank() < SeverityHigh.Rank() && SeverityHigh.Rank() < SeverityCritical.Rank()) {
+	if SeverityLow.Rank() >= SeverityMedium.Rank() || SeverityMedium.Rank() >= SeverityHigh.Rank() || SeverityHigh.Rank() >= SeverityCritical.Rank() {
 		t.Error("severities are not ordered low < medium < high < critical")
 	}
 	for _, s := range []Severity{"", "HIGH", "info"} {

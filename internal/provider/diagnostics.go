@@ -51,20 +51,13 @@ func addEngineError(diags *diag.Diagnostics, action string, err error) {
 	diags.AddError(summary, fmt.Sprintf("Could not %s: %v.%s", action, err, hint))
 }
 
-// addFindings reports policy findings as diagnostics on their attributes: errors when asErrors,
-// otherwise warnings.
-func addFindings(diags *diag.Diagnostics, findings []policy.Finding, asErrors bool) {
+// addFindings reports policy findings as error diagnostics on their attributes.
+func addFindings(diags *diag.Diagnostics, findings []policy.Finding) {
 	for _, f := range findings {
-		p := attributePath(f.Attribute)
-		switch {
-		case asErrors && p.Equal(path.Empty()):
+		if p := attributePath(f.Attribute); p.Equal(path.Empty()) {
 			diags.AddError(f.Title(), f.Message())
-		case asErrors:
+		} else {
 			diags.AddAttributeError(p, f.Title(), f.Message())
-		case p.Equal(path.Empty()):
-			diags.AddWarning(f.Title(), f.Message())
-		default:
-			diags.AddAttributeWarning(p, f.Title(), f.Message())
 		}
 	}
 }

@@ -261,7 +261,7 @@ func (r *identityResource) check(ctx context.Context, id policy.Identity, diags 
 			ttl = &p
 		}
 	}
-	addFindings(diags, policy.CheckIdentity(id, &class, ttl), true)
+	addFindings(diags, policy.CheckIdentity(id, &class, ttl))
 	return complete
 }
 

@@ -177,7 +177,7 @@ func (r *lifecycleClassResource) ValidateConfig(ctx context.Context, req resourc
 	if resp.Diagnostics.HasError() || !req.Config.Raw.IsFullyKnown() {
 		return
 	}
-	addFindings(&resp.Diagnostics, policy.CheckClass(m.toPolicy(ctx, &resp.Diagnostics)), true)
+	addFindings(&resp.Diagnostics, policy.CheckClass(m.toPolicy(ctx, &resp.Diagnostics)))
 }
 
 // ModifyPlan warns, in the plan of a changed class, about every identity and TTL policy that the
@@ -229,7 +229,7 @@ func (r *lifecycleClassResource) write(ctx context.Context, plan planGetter, sta
 		return
 	}
 	class := m.toPolicy(ctx, diags)
-	if addFindings(diags, policy.CheckClass(class), true); diags.HasError() {
+	if addFindings(diags, policy.CheckClass(class)); diags.HasError() {
 		return
 	}
 	if err := r.data.engine.PutClass(ctx, class); err != nil {

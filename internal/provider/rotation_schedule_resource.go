@@ -246,7 +246,7 @@ func (r *rotationScheduleResource) check(ctx context.Context, s policy.RotationS
 	now := r.data.clock.Now()
 	id, err := r.data.engine.GetIdentity(ctx, s.Identity)
 	if errors.Is(err, engine.ErrNotFound) {
-		addFindings(diags, policy.CheckRotationSchedule(s, nil, now), true)
+		addFindings(diags, policy.CheckRotationSchedule(s, nil, now))
 		return false
 	}
 	if err != nil {
@@ -255,14 +255,14 @@ func (r *rotationScheduleResource) check(ctx context.Context, s policy.RotationS
 	}
 	class, err := r.data.engine.GetClass(ctx, id.Class)
 	if errors.Is(err, engine.ErrNotFound) {
-		addFindings(diags, policy.CheckRotationSchedule(s, nil, now), true)
+		addFindings(diags, policy.CheckRotationSchedule(s, nil, now))
 		return false
 	}
 	if err != nil {
 		addEngineError(diags, fmt.Sprintf("read lifecycle class %q of identity %q", id.Class, s.Identity), err)
 		return false
 	}
-	addFindings(diags, policy.CheckRotationSchedule(s, &class, now), true)
+	addFindings(diags, policy.CheckRotationSchedule(s, &class, now))
 	return true
 }
 
@@ -279,7 +279,7 @@ func (r *rotationScheduleResource) ModifyPlan(ctx context.Context, req resource.
 	}
 	s := plan.toPolicy()
 	if unchanged(req) {
-		addFindings(&resp.Diagnostics, policy.CheckRotationSchedule(s, nil, r.data.clock.Now()), true)
+		addFindings(&resp.Diagnostics, policy.CheckRotationSchedule(s, nil, r.data.clock.Now()))
 	} else {
 		r.check(ctx, s, &resp.Diagnostics)
 	}

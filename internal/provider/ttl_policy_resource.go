@@ -193,13 +193,13 @@ func (r *ttlPolicyResource) check(ctx context.Context, p policy.TTLPolicy, diags
 	class, err := r.data.engine.GetClass(ctx, p.Class)
 	switch {
 	case errors.Is(err, engine.ErrNotFound):
-		addFindings(diags, policy.CheckTTLPolicy(p, nil, r.data.clock.Now()), true)
+		addFindings(diags, policy.CheckTTLPolicy(p, nil, r.data.clock.Now()))
 		return false
 	case err != nil:
 		addEngineError(diags, fmt.Sprintf("read lifecycle class %q of TTL policy %q", p.Class, p.Name), err)
 		return false
 	}
-	addFindings(diags, policy.CheckTTLPolicy(p, &class, r.data.clock.Now()), true)
+	addFindings(diags, policy.CheckTTLPolicy(p, &class, r.data.clock.Now()))
 	return true
 }
 
@@ -216,7 +216,7 @@ func (r *ttlPolicyResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 	}
 	p := m.toPolicy(&resp.Diagnostics)
 	if unchanged(req) {
-		addFindings(&resp.Diagnostics, policy.CheckTTLPolicy(p, nil, r.data.clock.Now()), true)
+		addFindings(&resp.Diagnostics, policy.CheckTTLPolicy(p, nil, r.data.clock.Now()))
 		return
 	}
 	r.check(ctx, p, &resp.Diagnostics)

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/clock"
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
@@ -103,7 +104,7 @@ func Open(path string, opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("%w: encryption key: %v", engine.ErrInvalid, err)
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockWait})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("%w: the engine database %s is locked by another process (waited %s); wait for it to finish or point local.path elsewhere",
 			engine.ErrUnavailable, path, opts.LockWait)
 	}

@@ -131,8 +131,8 @@ func TestTamperedAuditLogIsReported(t *testing.T) {
 func mustSetup(t testing.TB, e *Engine) {
 	t.Helper()
 	ctx := context.Background()
-	max := int64(1)
-	if err := e.PutClass(ctx, policy.Class{Name: "ci", Kind: policy.KindEphemeral, MaxLifetime: time.Hour, MaxRenewals: &max}); err != nil {
+	one := int64(1)
+	if err := e.PutClass(ctx, policy.Class{Name: "ci", Kind: policy.KindEphemeral, MaxLifetime: time.Hour, MaxRenewals: &one}); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.PutTTLPolicy(ctx, policy.TTLPolicy{Name: "p", Class: "ci", TTL: time.Minute}); err != nil {

@@ -1,0 +1,25 @@
+# Ephemeral identities (CI jobs, containers): dynamic credentials with a short TTL, bounded
+# renewal and a hard expiry. Every TTL policy of the class must fit under these ceilings.
+resource "nhi_lifecycle_class" "ci" {
+  name           = "ci"
+  kind           = "ephemeral"
+  description    = "CI jobs: one credential per job, gone when the job ends"
+  max_ttl        = "1h"
+  max_lifetime   = "4h"
+  max_renewals   = 3
+  require_owner  = true
+  naming_pattern = "ci-[a-z0-9-]+"
+  environments   = ["dev", "staging", "prod"]
+}
+
+# Persistent identities (service accounts, integrations): a stable name for audit, and a secret
+# that is rotated at least every 90 days with every consumer known.
+resource "nhi_lifecycle_class" "service" {
+  name                  = "service"
+  kind                  = "persistent"
+  description           = "Long-lived service accounts and integrations"
+  max_rotation_interval = "90d"
+  require_owner         = true
+  require_consumers     = true
+  environments          = ["staging", "prod"]
+}
