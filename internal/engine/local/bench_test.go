@@ -229,3 +229,145 @@ func BenchmarkRetireIdentity(b *testing.B) {
 		}
 	}
 }
+
+// Fleet of BenchmarkDriftReport: 10,000 identities and 100,000 dynamic credentials.
+const (
+	driftIdentities  = 10000
+	driftCredentials = 100000
+	// driftPersistent identities are "service" accounts with a rotation schedule and a current
+	// secret version; driftBatch identities hold long-lived credentials that a tightened class
+	// then caps; the rest are CI identities under policy "p", whose credentials expire in a
+	// minute.
+	driftPersistent = 2000
+	driftBatch      = 800
+	// driftIssuers issue credentials concurrently, so that db.Batch commits many per fsync.
+	driftIssuers = 64
+)
+
+// parallelN runs fn(0..n-1) on workers goroutines.
+func parallelN(b *testing.B, workers, n int, fn func(i int) error) {
+	b.Helper()
+	var (
+		next     atomic.Int64
+		wg       sync.WaitGroup
+		firstErr error
+		once     sync.Once
+	)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				if err := fn(i); err != nil {
+					once.Do(func() { firstErr = err })
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		b.Fatal(firstErr)
+	}
+}
+
+// driftIdentity is identity i of the drift fleet: service-0.., then batch-0.., then ci-bench-0...
+func driftIdentity(i int) policy.Identity {
+	switch {
+	case i < driftPersistent:
+		return policy.Identity{Name: fmt.Sprintf("service-%d", i), Class: "service", Owner: "team-bench", Environment: "prod"}
+	case i < driftPersistent+driftBatch:
+		return policy.Identity{Name: fmt.Sprintf("batch-%d", i), Class: "batch", Owner: "team-bench", Environment: "prod", TTLPolicy: "batch-long"}
+	default:
+		return benchIdentity(i)
+	}
+}
+
+// buildDriftFleet fills e with the drift fleet. A tenth of the rotation schedules rotate hourly
+// and the batch class is tightened to a 1h lifetime after its credentials were issued, so a
+// report two hours later has findings and trust debt to compute.
+func buildDriftFleet(b *testing.B, e *Engine) {
+	b.Helper()
+	ctx := context.Background()
+	maxRenewals := int64(3)
+	batch := policy.Class{Name: "batch", Kind: policy.KindEphemeral, MaxLifetime: 24 * time.Hour, MaxRenewals: &maxRenewals}
+	for _, err := range []error{
+		e.PutClass(ctx, policy.Class{Name: "service", Kind: policy.KindPersistent, MaxRotationInterval: 30 * 24 * time.Hour, RequireOwner: true}),
+		e.PutClass(ctx, batch),
+		e.PutTTLPolicy(ctx, policy.TTLPolicy{Name: "batch-long", Class: "batch", TTL: 12 * time.Hour, MaxLifetime: 12 * time.Hour}),
+	} {
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	parallelN(b, driftIssuers, driftIdentities, func(i int) error {
+		_, err := e.CreateIdentity(ctx, driftIdentity(i))
+		return err
+	})
+	// Schedules and secret versions: db.Update, one fsync each, so a few workers suffice.
+	parallelN(b, benchWorkers, driftPersistent, func(i int) error {
+		name := driftIdentity(i).Name
+		interval := 24 * time.Hour
+		if i%10 == 0 {
+			interval = time.Hour
+		}
+		err := e.PutRotationSchedule(ctx, policy.RotationSchedule{Identity: name, Interval: interval, Overlap: 10 * time.Minute,
+			Consumers: []policy.Consumer{{Name: "api"}}, KeepVersions: 2, SecretLength: 32})
+		if err != nil {
+			return err
+		}
+		v, _, err := e.StageSecret(ctx, name, 32)
+		if err != nil {
+			return err
+		}
+		_, err = e.PromoteSecret(ctx, name, v.Version, engine.PromoteOptions{Overlap: 10 * time.Minute, Reason: "bench"})
+		return err
+	})
+	ephemeral := driftIdentities - driftPersistent
+	parallelN(b, driftIssuers, driftCredentials, func(i int) error {
+		_, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: driftIdentity(driftPersistent + i%ephemeral).Name, Requester: "bench"})
+		return err
+	})
+	batch.MaxLifetime = time.Hour
+	if err := e.PutClass(ctx, batch); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkDriftReport times one fleet-wide drift report, what nhi_drift_report does on every
+// read: engine.Observe (one list per kind of record) then policy.Drift, over 10,000 identities
+// (2,000 with a rotation schedule and a current secret) and 100,000 credentials, two hours
+// after they were issued. The fleet is built once, outside the timed sub-benchmark.
+func BenchmarkDriftReport(b *testing.B) {
+	start := time.Now()
+	e := openBench(b)
+	buildDriftFleet(b, e)
+	b.Logf("setup: %d identities, %d credentials, %d rotated secrets in %s",
+		driftIdentities, driftCredentials, driftPersistent, time.Since(start).Round(time.Millisecond))
+	ctx := context.Background()
+	now := time.Now().Add(2 * time.Hour)
+	b.Run(fmt.Sprintf("identities=%d/credentials=%d", driftIdentities, driftCredentials), func(b *testing.B) {
+		var report policy.Report
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			fleet, err := engine.Observe(ctx, e, now)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(fleet.Identities) != driftIdentities || len(fleet.Credentials) != driftCredentials || len(fleet.Secrets) != driftPersistent {
+				b.Fatalf("observed %d identities, %d credentials, %d secret versions; want %d, %d, %d",
+					len(fleet.Identities), len(fleet.Credentials), len(fleet.Secrets), driftIdentities, driftCredentials, driftPersistent)
+			}
+			report = policy.Drift(fleet)
+		}
+		b.StopTimer()
+		// Every credential of a batch identity is past the tightened class's 1h lifetime, and
+		// every hourly rotation is overdue.
+		if want := driftCredentials/(driftIdentities-driftPersistent)*driftBatch + driftPersistent/10; len(report.Findings) < want {
+			b.Fatalf("%d findings, want at least %d", len(report.Findings), want)
+		}
+		b.ReportMetric(float64(len(report.Findings)), "findings")
+		b.ReportMetric(report.TotalTrustDebt().Hours(), "debt-hours")
+	})
+}

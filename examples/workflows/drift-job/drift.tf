@@ -1,0 +1,54 @@
+# The drift gate: a root module of its own, with no resources and no state to keep. It reads the
+# fleet-wide drift report from the same engine as the fleet's configuration; with fail_on the
+# plan fails ("Drift Report Failed") when a finding is at or above that severity.
+#
+#   terraform init && terraform plan -input=false   # exit 1 on high or critical findings
+
+terraform {
+  required_version = ">= 1.11"
+  required_providers {
+    nhi = {
+      source = "nhigov/nhi"
+    }
+  }
+}
+
+variable "vault_address" {
+  description = "Vault or OpenBao address (the token comes from VAULT_TOKEN). Empty: the embedded local engine at NHI_LOCAL_PATH."
+  type        = string
+  default     = ""
+}
+
+variable "fail_on" {
+  description = "Fail the plan on findings at or above this severity: low, medium, high or critical."
+  type        = string
+  default     = "high"
+}
+
+provider "nhi" {
+  dynamic "vault" {
+    for_each = var.vault_address == "" ? [] : [var.vault_address]
+    content {
+      address = vault.value
+    }
+  }
+}
+
+data "nhi_drift_report" "gate" {
+  fail_on = var.fail_on
+}
+
+output "findings" {
+  description = "Every finding in the engine, one line each."
+  value       = [for f in data.nhi_drift_report.gate.findings : "${f.severity} ${f.rule} ${f.subject}: ${f.observed} (allowed: ${f.allowed})"]
+}
+
+output "counts_by_severity" {
+  description = "How many findings of each severity."
+  value       = data.nhi_drift_report.gate.counts_by_severity
+}
+
+output "trust_debt_hours" {
+  description = "Live credentials' age beyond their intended lifetime plus overdue rotations, in hours."
+  value       = data.nhi_drift_report.gate.trust_debt_hours
+}

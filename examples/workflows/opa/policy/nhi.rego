@@ -1,0 +1,50 @@
+# A second gate on the plan, after the provider's own plan-time checks: house rules that are
+# stricter than the lifecycle classes, evaluated on `terraform show -json plan.out`.
+#
+#   conftest test --policy policy plan.json
+package main
+
+import rego.v1
+
+# The resource changes of a type that create or update it (replacements included).
+writes(type) := [rc |
+	some rc in input.resource_changes
+	rc.type == type
+	some action in rc.change.actions
+	action in {"create", "update"}
+]
+
+# unset holds when the planned value of key is null or empty, and not merely unknown until apply.
+unset(rc, key) if {
+	not rc.change.after_unknown[key]
+	object.get(rc.change.after, key, null) in {null, ""}
+}
+
+deny contains msg if {
+	some rc in writes("nhi_ttl_policy")
+	rc.change.after.renewable == true
+	unset(rc, "max_lifetime")
+	msg := sprintf("%s: renewable without max_lifetime: set a hard expiry so renewals cannot keep a credential alive (NHI7)", [rc.address])
+}
+
+deny contains msg if {
+	some rc in writes("nhi_identity")
+	unset(rc, "owner")
+	msg := sprintf("%s: no owner: every identity needs an accountable team (NHI1)", [rc.address])
+}
+
+deny contains msg if {
+	some rc in writes("nhi_lifecycle_class")
+	rc.change.after.kind == "ephemeral"
+	unset(rc, "max_lifetime")
+	msg := sprintf("%s: ephemeral class without max_lifetime: its credentials need a hard expiry (NHI7)", [rc.address])
+}
+
+deny contains msg if {
+	some rc in input.resource_changes
+	rc.type == "nhi_identity"
+	"delete" in rc.change.actions
+	rc.change.before.on_destroy == "delete"
+	rc.change.before.environment == "prod"
+	msg := sprintf("%s: deletes prod identity %q and its audit record (on_destroy = \"delete\"): use on_destroy = \"retire\" (NHI1)", [rc.address, rc.change.before.name])
+}
