@@ -61,6 +61,7 @@ const (
 	RuleSharedSecret             = "shared-secret"
 	RuleUnmanagedIdentity        = "unmanaged-identity"
 	RuleOrphanIdentity           = "orphan-identity"
+	RuleEngineDrift              = "engine-drift"
 )
 
 // Report is the drift report of a fleet.
@@ -114,6 +115,11 @@ func Drift(f Fleet) Report {
 			rep.Findings = append(rep.Findings, Finding{Rule: RuleOrphanIdentity, Severity: SeverityMedium, Subject: subject(SubjectIdentity, id.Name),
 				Observed: "class " + strconv.Quote(id.Class) + " has no governance record", Allowed: "every active identity belongs to a declared class",
 				OWASP: "NHI1", Remedy: "declare the class with nhi_lifecycle_class, or retire the identity"})
+		}
+		if len(id.EngineDrift) > 0 {
+			rep.Findings = append(rep.Findings, Finding{Rule: RuleEngineDrift, Severity: SeverityHigh, Subject: subject(SubjectIdentity, id.Name),
+				Observed: strings.Join(id.EngineDrift, "; "), Allowed: "the engine enforces what the identity declares", OWASP: "NHI7",
+				Remedy: "run terraform apply on the identity's configuration to restore the declared settings"})
 		}
 		if !id.Retired() {
 			var ttl *TTLPolicy

@@ -180,6 +180,9 @@ func TestDriftRules(t *testing.T) {
 			f.Identities = append(f.Identities, Identity{Name: "ghost", Class: "gone", Owner: "x", Status: StatusActive})
 		}, []string{driftKey("identity/ghost", RuleOrphanIdentity, "", SeverityMedium, "NHI1")}},
 		{"retired identity is not an orphan", func(f *Fleet) { identity(f, "ci-old").Class = "gone" }, nil},
+		{"engine drift", func(f *Fleet) {
+			identity(f, "ci-build").EngineDrift = []string{"role token_period is 3600s, declared 0"}
+		}, []string{driftKey(build, RuleEngineDrift, "", SeverityHigh, "NHI7")}},
 		{"owner missing", func(f *Fleet) { identity(f, "ci-build").Owner = "" },
 			[]string{driftKey(build, RuleOwnerMissing, "owner", SeverityHigh, "NHI1")}},
 		{"environment not allowed", func(f *Fleet) { identity(f, "ci-build").Environment = "dev" },

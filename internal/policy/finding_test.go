@@ -12,7 +12,7 @@ var allRules = []string{
 	RuleExceptionIncomplete, RuleExceptionExpired, RuleRotationOnEphemeral, RuleRotationIntervalAboveMax,
 	RuleConsumersMissing, RuleOverlapNotBelowInterval, RuleInvalidCron, RuleRotationOverdue,
 	RuleCredentialPastHardExpiry, RuleCredentialAboveClassMax, RuleRenewalsPastBudget, RuleCredentialNoExpiry,
-	RuleRetiredWithCredential, RuleSharedSecret, RuleUnmanagedIdentity, RuleOrphanIdentity,
+	RuleRetiredWithCredential, RuleSharedSecret, RuleUnmanagedIdentity, RuleOrphanIdentity, RuleEngineDrift,
 }
 
 func TestFindingTitle(t *testing.T) {

@@ -69,6 +69,7 @@ var ruleTitles = map[string]string{
 	RuleSharedSecret:             "Secret Shared Between Identities",
 	RuleUnmanagedIdentity:        "Unmanaged Identity",
 	RuleOrphanIdentity:           "Orphaned Identity",
+	RuleEngineDrift:              "Engine Settings Drifted",
 }
 
 // CheckClass checks a lifecycle class on its own.

@@ -171,15 +171,18 @@ func findingResourceAttributes() map[string]schema.Attribute {
 	return out
 }
 
-// observe evaluates the drift rules on the identity as the engine holds it.
+// observe evaluates the drift rules on the identity as the engine holds it. The identity itself
+// is already written when this runs, so a failure to observe it is a warning, not an error that
+// would taint a created identity (whose retired name could then never be reused).
 func (r *identityResource) observe(ctx context.Context, m *identityModel, diags *diag.Diagnostics) {
+	findings := []findingModel{}
+	m.TrustDebtHours = types.Float64Value(0)
 	fleet, err := engine.ObserveIdentity(ctx, r.data.engine, m.Name.ValueString(), r.data.clock.Now())
 	if err != nil {
-		addEngineError(diags, fmt.Sprintf("observe identity %q", m.Name.ValueString()), err)
-		return
+		diags.AddWarning("Unable to Observe Identity",
+			fmt.Sprintf("Identity %q is written, but its findings could not be read (%v); the next refresh reads them again.", m.Name.ValueString(), err))
 	}
 	report := policy.Drift(fleet)
-	findings := []findingModel{}
 	for _, f := range report.About(m.Name.ValueString()) {
 		findings = append(findings, newFindingModel(f))
 	}
@@ -277,7 +280,8 @@ func (r *identityResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 		return
 	}
 	// What the engine enforces drifted from the declaration: plan the update that restores it.
-	if !m.EngineDrift.IsNull() && !m.EngineDrift.IsUnknown() && len(m.EngineDrift.Elements()) > 0 {
+	// A retired identity is not updated; retiring it again in the engine is a drift report's remedy.
+	if !m.EngineDrift.IsNull() && !m.EngineDrift.IsUnknown() && len(m.EngineDrift.Elements()) > 0 && m.Status.ValueString() != string(policy.StatusRetired) {
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("engine_drift"), types.ListValueMust(types.StringType, nil))...)
 		return
 	}

@@ -76,7 +76,18 @@ var testEngines = map[string]func(t *testing.T, clk *clock.Fake) engine.Engine{
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { _ = e.Close() })
+		t.Cleanup(func() {
+			// Leave the shared server as it was: the test's mounts go, and its entities with them.
+			ctx := context.Background()
+			if ids, err := e.ListIdentities(ctx); err == nil {
+				for _, id := range ids {
+					_, _ = e.Client().Logical().DeleteWithContext(ctx, "identity/entity/name/"+e.EntityName(id.Name))
+				}
+			}
+			_ = e.Client().Sys().DisableAuthWithContext(ctx, e.AppRoleMount())
+			_ = e.Client().Sys().UnmountWithContext(ctx, e.Mount())
+			_ = e.Close()
+		})
 		return e
 	},
 }

@@ -150,6 +150,22 @@ func (e *Engine) Close() error {
 	return nil
 }
 
+// Client returns the engine's Vault client, which sends the engine's token: for tests and
+// tooling that inspect what Vault holds. Requests through it bypass the engine's records.
+func (e *Engine) Client() *api.Client { return e.client }
+
+// Mount returns the KV v2 mount holding the engine's records.
+func (e *Engine) Mount() string { return e.mount }
+
+// AppRoleMount returns the AppRole auth mount of the identities.
+func (e *Engine) AppRoleMount() string { return e.approle }
+
+// RoleName returns the name of an identity's AppRole role on AppRoleMount.
+func (e *Engine) RoleName(identity string) string { return identity }
+
+// EntityName returns the name of an identity's Vault entity.
+func (e *Engine) EntityName(identity string) string { return e.entityName(identity) }
+
 // checkServer fails with ErrUnavailable when Vault is unreachable, uninitialised or sealed,
 // and with a clear error when it refuses the token.
 func (e *Engine) checkServer(ctx context.Context) error {

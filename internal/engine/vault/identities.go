@@ -30,7 +30,9 @@ const kindIdentity = "identity"
 
 func identityKey(name string) string { return identitiesFolder + name }
 
-func (e *Engine) rolePath(name string) string { return "auth/" + e.approle + "/role/" + name }
+func (e *Engine) rolePath(name string) string {
+	return "auth/" + e.approle + "/role/" + e.RoleName(name)
+}
 
 // entityName is the name of an identity's entity: the identity's own name on the default
 // mount. A provider on another mount (a second installation, or a test) qualifies it with the
@@ -123,72 +125,162 @@ func (e *Engine) roleID(ctx context.Context, name string) (string, error) {
 	return id, nil
 }
 
-// readEntity returns the ID of the identity's entity, or "" when there is none. An entity of
-// that name that the provider does not manage is ErrConflict.
-func (e *Engine) readEntity(ctx context.Context, name string) (string, error) {
+// identityRecord is an identity as the engine stores it. Pending marks a create that has
+// claimed the name but not finished provisioning: Vault failed half way and the clean-up could
+// not run. Creating the identity again resumes it.
+type identityRecord struct {
+	policy.Identity
+	Pending bool `json:"pending,omitempty"`
+}
+
+// entityState is what Vault holds for an entity.
+type entityState struct {
+	id       string
+	disabled bool
+	metadata map[string]string
+	aliases  []aliasState
+}
+
+// aliasState is one alias of an entity.
+type aliasState struct {
+	id, name, mountAccessor string
+}
+
+// parseEntity reads an entity from Vault's answer.
+func parseEntity(data map[string]any) *entityState {
+	ent := &entityState{metadata: map[string]string{}, aliases: parseAliases(data["aliases"])}
+	ent.id, _ = data["id"].(string)
+	ent.disabled, _ = data["disabled"].(bool)
+	meta, _ := data["metadata"].(map[string]any)
+	for k, v := range meta {
+		ent.metadata[k], _ = v.(string)
+	}
+	return ent
+}
+
+// parseAliases reads the aliases of an entity, as Vault lists them in an entity or in the
+// key_info of an entity listing.
+func parseAliases(raw any) []aliasState {
+	list, _ := raw.([]any)
+	out := make([]aliasState, 0, len(list))
+	for _, a := range list {
+		m, _ := a.(map[string]any)
+		var al aliasState
+		al.id, _ = m["id"].(string)
+		al.name, _ = m["name"].(string)
+		al.mountAccessor, _ = m["mount_accessor"].(string)
+		out = append(out, al)
+	}
+	return out
+}
+
+// mountAlias returns the entity's alias on the AppRole mount with accessor, if any.
+func mountAlias(aliases []aliasState, accessor string) (aliasState, bool) {
+	for _, a := range aliases {
+		if a.mountAccessor == accessor {
+			return a, true
+		}
+	}
+	return aliasState{}, false
+}
+
+// entity reads the identity's entity, managed or not; nil when there is none.
+func (e *Engine) entity(ctx context.Context, name string) (*entityState, error) {
 	s, err := e.read(ctx, e.entityPath(name))
 	if errors.Is(err, engine.ErrNotFound) {
-		return "", nil
+		return nil, nil
 	}
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	if meta, _ := s.Data["metadata"].(map[string]any); meta["managed-by"] != managedBy {
-		return "", fmt.Errorf("the Vault entity %q exists and is not managed by %s: rename the identity, or remove or rename the entity: %w",
+	return parseEntity(s.Data), nil
+}
+
+// readEntity reads the identity's entity; nil when there is none. An entity of that name that
+// the provider does not manage is ErrConflict.
+func (e *Engine) readEntity(ctx context.Context, name string) (*entityState, error) {
+	ent, err := e.entity(ctx, name)
+	if err != nil || ent == nil {
+		return nil, err
+	}
+	if ent.metadata["managed-by"] != managedBy {
+		return nil, fmt.Errorf("the Vault entity %q exists and is not managed by %s: rename the identity, or remove or rename the entity: %w",
 			e.entityName(name), managedBy, engine.ErrConflict)
 	}
-	id, _ := s.Data["id"].(string)
-	return id, nil
+	return ent, nil
 }
 
 // writeEntity creates or updates the identity's entity, disabled once the identity is retired,
-// and returns its ID.
-func (e *Engine) writeEntity(ctx context.Context, id policy.Identity) (string, error) {
-	entityID, err := e.readEntity(ctx, id.Name)
+// and returns it with the aliases it had.
+func (e *Engine) writeEntity(ctx context.Context, id policy.Identity) (*entityState, error) {
+	ent, err := e.readEntity(ctx, id.Name)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	s, err := e.write(ctx, e.entityPath(id.Name), map[string]any{"metadata": entityMetadata(id), "disabled": id.Retired()})
-	if err != nil || entityID != "" {
-		return entityID, err
+	if err != nil || ent != nil {
+		return ent, err
 	}
+	ent = &entityState{}
 	if s != nil {
-		entityID, _ = s.Data["id"].(string)
+		ent.id, _ = s.Data["id"].(string)
 	}
-	if entityID == "" {
-		return "", fmt.Errorf("%s: Vault returned no entity id", e.entityPath(id.Name))
+	if ent.id == "" {
+		return nil, fmt.Errorf("%s: Vault returned no entity id", e.entityPath(id.Name))
 	}
-	return entityID, nil
+	return ent, nil
+}
+
+// bindAlias makes roleID the entity's alias on the AppRole mount, so that every token of the
+// role belongs to the entity. An entity has one alias per mount: one naming another role_id
+// (the role was deleted and made again) is removed first. Writing an alias that another
+// entity holds moves it to this one.
+func (e *Engine) bindAlias(ctx context.Context, ent *entityState, roleID string) error {
+	if a, ok := mountAlias(ent.aliases, e.accessor); ok {
+		if a.name == roleID {
+			return nil
+		}
+		if err := e.del(ctx, "identity/entity-alias/id/"+a.id); err != nil {
+			return err
+		}
+	}
+	_, err := e.write(ctx, "identity/entity-alias", map[string]any{"name": roleID, "canonical_id": ent.id, "mount_accessor": e.accessor})
+	return err
+}
+
+// bind writes the identity's entity and binds the role to it with an alias. Without a role
+// (a retired identity's role deleted by hand) it writes the entity alone.
+func (e *Engine) bind(ctx context.Context, id policy.Identity) error {
+	roleID, err := e.roleID(ctx, id.Name)
+	if err != nil && (!errors.Is(err, engine.ErrNotFound) || !id.Retired()) {
+		return err
+	}
+	ent, err := e.writeEntity(ctx, id)
+	if err != nil || roleID == "" {
+		return err
+	}
+	return e.bindAlias(ctx, ent, roleID)
 }
 
 // provision creates or updates the identity's role, entity and alias. Every step is
-// idempotent, so provisioning again repairs a partly provisioned identity.
+// idempotent, so provisioning again repairs a partly provisioned or drifted identity.
 func (e *Engine) provision(ctx context.Context, id policy.Identity, p *policy.TTLPolicy) error {
 	if err := e.writeRole(ctx, id.Name, p); err != nil {
 		return err
 	}
-	roleID, err := e.roleID(ctx, id.Name)
-	if err != nil {
-		return err
-	}
-	entityID, err := e.writeEntity(ctx, id)
-	if err != nil {
-		return err
-	}
-	_, err = e.write(ctx, "identity/entity-alias", map[string]any{"name": roleID, "canonical_id": entityID, "mount_accessor": e.accessor})
-	return err
+	return e.bind(ctx, id)
 }
 
 // removeVaultObjects deletes the identity's entity (Vault deletes its alias with it) and its
 // role (with the role's secret-ids). An entity the provider does not manage is left alone.
 func (e *Engine) removeVaultObjects(ctx context.Context, name string) error {
-	entityID, err := e.readEntity(ctx, name)
+	ent, err := e.readEntity(ctx, name)
 	switch {
 	case errors.Is(err, engine.ErrConflict):
 	case err != nil:
 		return err
-	case entityID != "":
-		if err := e.del(ctx, "identity/entity/id/"+entityID); err != nil {
+	case ent != nil:
+		if err := e.del(ctx, "identity/entity/id/"+ent.id); err != nil {
 			return err
 		}
 	}
@@ -224,14 +316,14 @@ func (e *Engine) cutOff(ctx context.Context, name string) error {
 
 // applyTTLPolicy rewrites the roles of the active identities under p with p's terms.
 func (e *Engine) applyTTLPolicy(ctx context.Context, p policy.TTLPolicy) error {
-	ids, err := e.ListIdentities(ctx)
+	recs, err := kvGetAll[identityRecord](ctx, e, identitiesFolder)
 	if err != nil {
 		return err
 	}
-	for _, id := range ids {
-		if id.TTLPolicy == p.Name && !id.Retired() {
-			if err := e.writeRole(ctx, id.Name, &p); err != nil {
-				return fmt.Errorf("applying %s %q to identity %q: %w", kindTTLPolicy, p.Name, id.Name, err)
+	for _, rec := range recs {
+		if rec.TTLPolicy == p.Name && !rec.Retired() {
+			if err := e.writeRole(ctx, rec.Name, &p); err != nil {
+				return fmt.Errorf("applying %s %q to identity %q: %w", kindTTLPolicy, p.Name, rec.Name, err)
 			}
 		}
 	}
@@ -239,9 +331,11 @@ func (e *Engine) applyTTLPolicy(ctx context.Context, p policy.TTLPolicy) error {
 }
 
 // CreateIdentity records a new, active identity and provisions it in Vault. The name is
-// claimed first with a check-and-set write, so a taken name (retired identities included) is
-// ErrConflict before anything else is touched; when provisioning then fails, everything made
-// is removed again, so no partial identity is left behind.
+// claimed first with a check-and-set write of a pending record, so a taken name (retired
+// identities included) is ErrConflict before anything else is touched. When provisioning then
+// fails, everything made is removed again; when even that fails (Vault went away half way),
+// the pending record stays, and creating the identity again resumes where it stopped. The
+// record is marked complete last, after the audit event.
 func (e *Engine) CreateIdentity(ctx context.Context, id policy.Identity) (policy.Identity, error) {
 	if err := checkName(kindIdentity, id.Name); err != nil {
 		return policy.Identity{}, err
@@ -250,17 +344,45 @@ func (e *Engine) CreateIdentity(ctx context.Context, id policy.Identity) (policy
 	if err != nil {
 		return policy.Identity{}, err
 	}
-	id.Status, id.CreatedAt, id.RetiredAt = policy.StatusActive, e.clock.Now(), time.Time{}
-	if _, err := e.kvPut(ctx, identityKey(id.Name), id, newKey); err != nil {
-		if errors.Is(err, engine.ErrConflict) {
-			return policy.Identity{}, fmt.Errorf("identity %q already exists (a retired identity keeps its name for audit; choose another name): %w", id.Name, engine.ErrConflict)
-		}
-		return policy.Identity{}, fmt.Errorf("identity %q: %w", id.Name, err)
+	id.Status, id.CreatedAt, id.RetiredAt, id.EngineDrift = policy.StatusActive, e.clock.Now(), time.Time{}, nil
+	version, err := e.claim(ctx, id)
+	if err != nil {
+		return policy.Identity{}, err
 	}
 	if err := e.provision(ctx, id, p); err != nil {
 		return policy.Identity{}, e.undoCreate(ctx, id.Name, fmt.Errorf("identity %q: provisioning in Vault: %w", id.Name, err))
 	}
-	return id, e.appendAudit(ctx, engine.AuditEvent{Type: engine.EventIdentityCreated, Identity: id.Name})
+	if err := e.appendAudit(ctx, engine.AuditEvent{Type: engine.EventIdentityCreated, Identity: id.Name}); err != nil {
+		return policy.Identity{}, fmt.Errorf("identity %q: %w (it stays unfinished: create it again to finish it)", id.Name, err)
+	}
+	if _, err := e.kvPut(ctx, identityKey(id.Name), identityRecord{Identity: id}, version); err != nil {
+		return policy.Identity{}, fmt.Errorf("identity %q: marking it complete: %w (create it again to finish it)", id.Name, err)
+	}
+	return id, nil
+}
+
+// claim writes the pending record of a new identity and returns its version. A name held by
+// an identity whose creation never finished is taken over; any other taken name is ErrConflict.
+func (e *Engine) claim(ctx context.Context, id policy.Identity) (int64, error) {
+	key := identityKey(id.Name)
+	version, err := e.kvPut(ctx, key, identityRecord{Identity: id, Pending: true}, newKey)
+	if errors.Is(err, engine.ErrConflict) {
+		cur, curVersion, gerr := kvGet[identityRecord](ctx, e, key)
+		switch {
+		case gerr != nil && !errors.Is(gerr, engine.ErrNotFound):
+			return 0, fmt.Errorf("identity %q: %w", id.Name, gerr)
+		case gerr == nil && cur.Pending:
+			e.logf("resuming the unfinished creation of an identity", map[string]any{"identity": id.Name})
+			version, err = e.kvPut(ctx, key, identityRecord{Identity: id, Pending: true}, curVersion)
+		}
+	}
+	if errors.Is(err, engine.ErrConflict) {
+		return 0, fmt.Errorf("identity %q already exists (a retired identity keeps its name for audit; choose another name): %w", id.Name, engine.ErrConflict)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("identity %q: %w", id.Name, err)
+	}
+	return version, nil
 }
 
 // undoCreate removes what a failed create made and returns cause, noting a failed clean-up.
@@ -273,13 +395,14 @@ func (e *Engine) undoCreate(ctx context.Context, name string, cause error) error
 		err = e.kvDelete(ctx, identityKey(name))
 	}
 	if err != nil {
-		return fmt.Errorf("%w (removing the partial identity failed too: %v; delete identity %q before creating it again)", cause, err, name)
+		return fmt.Errorf("%w (removing the partial identity failed too: %v; it is recorded unfinished: create identity %q again to finish it, or delete it)", cause, err, name)
 	}
 	return cause
 }
 
 // UpdateIdentity replaces the declared attributes of an active identity, keeping its status
-// and timestamps, and brings its role and entity in line.
+// and timestamps, and writes its role, entity and alias again, and the secret-ids of its
+// rotated secret, so that no EngineDrift is left.
 func (e *Engine) UpdateIdentity(ctx context.Context, id policy.Identity) (policy.Identity, error) {
 	if err := checkName(kindIdentity, id.Name); err != nil {
 		return policy.Identity{}, err
@@ -295,9 +418,14 @@ func (e *Engine) UpdateIdentity(ctx context.Context, id policy.Identity) (policy
 	if err != nil {
 		return policy.Identity{}, err
 	}
-	id.Status, id.CreatedAt, id.RetiredAt = cur.Status, cur.CreatedAt, cur.RetiredAt
+	id.Status, id.CreatedAt, id.RetiredAt, id.EngineDrift = cur.Status, cur.CreatedAt, cur.RetiredAt, nil
 	if err := e.provision(ctx, id, p); err != nil {
 		return policy.Identity{}, fmt.Errorf("identity %q: provisioning in Vault: %w", id.Name, err)
+	}
+	if p == nil {
+		if err := e.syncRoleSecretIDs(ctx, id.Name); err != nil {
+			return policy.Identity{}, fmt.Errorf("identity %q: restoring its secret-ids: %w", id.Name, err)
+		}
 	}
 	if _, err := e.kvPut(ctx, identityKey(id.Name), id, version); err != nil {
 		return policy.Identity{}, fmt.Errorf("identity %q: %w", id.Name, err)
@@ -305,27 +433,64 @@ func (e *Engine) UpdateIdentity(ctx context.Context, id policy.Identity) (policy
 	return id, e.appendAudit(ctx, engine.AuditEvent{Type: engine.EventIdentityUpdated, Identity: id.Name})
 }
 
-// GetIdentity reads an identity, retired or not.
-func (e *Engine) GetIdentity(ctx context.Context, name string) (policy.Identity, error) {
+// readRecord reads an identity's record, without reading Vault's side back.
+func (e *Engine) readRecord(ctx context.Context, name string) (identityRecord, int64, error) {
 	if err := checkName(kindIdentity, name); err != nil {
-		return policy.Identity{}, err
+		return identityRecord{}, 0, err
 	}
-	id, _, err := kvGet[policy.Identity](ctx, e, identityKey(name))
+	rec, version, err := kvGet[identityRecord](ctx, e, identityKey(name))
 	if err != nil {
-		return policy.Identity{}, fmt.Errorf("identity %q: %w", name, err)
+		return identityRecord{}, 0, fmt.Errorf("identity %q: %w", name, err)
 	}
-	return id, nil
+	return rec, version, nil
 }
 
-// ListIdentities lists every identity, retired ones included, by name.
+// readIdentity reads an identity without reading Vault's side back: what the engine's own
+// operations need.
+func (e *Engine) readIdentity(ctx context.Context, name string) (policy.Identity, error) {
+	rec, _, err := e.readRecord(ctx, name)
+	return rec.Identity, err
+}
+
+// GetIdentity reads an identity, retired or not, and fills EngineDrift by reading back its
+// role, entity, alias and secret-ids from Vault (see drift.go).
+func (e *Engine) GetIdentity(ctx context.Context, name string) (policy.Identity, error) {
+	rec, _, err := e.readRecord(ctx, name)
+	if err != nil {
+		return policy.Identity{}, err
+	}
+	if rec.EngineDrift, err = e.drift(ctx, rec); err != nil {
+		return policy.Identity{}, fmt.Errorf("identity %q: reading it back from Vault: %w", name, err)
+	}
+	return rec.Identity, nil
+}
+
+// ListIdentities lists every identity, retired ones included, by name. EngineDrift says only
+// whether each identity's role, entity and alias exist: two LIST calls for the whole fleet (see
+// drift.go); GetIdentity reads one identity back in full.
 func (e *Engine) ListIdentities(ctx context.Context) ([]policy.Identity, error) {
-	return kvGetAll[policy.Identity](ctx, e, identitiesFolder)
+	recs, err := kvGetAll[identityRecord](ctx, e, identitiesFolder)
+	if err != nil {
+		return nil, err
+	}
+	inv, err := e.readInventory(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing identities: reading the roles and entities back from Vault: %w", err)
+	}
+	out := make([]policy.Identity, len(recs))
+	for i, rec := range recs {
+		out[i] = rec.Identity
+		out[i].EngineDrift = e.existenceDrift(inv, rec)
+	}
+	return out, nil
 }
 
 // RetireIdentity revokes every credential of the identity, destroys every secret-id of its
 // role (the versions of its rotated secret included, whose values are deleted), disables its
 // entity (Vault then refuses its tokens and logins) and keeps its records for audit, secret
-// versions recorded retained. Retiring a retired identity returns it unchanged.
+// versions recorded retained. Retiring a retired identity returns it unchanged, after cutting
+// it off again in Vault: a credential, secret-id or enabled entity that appeared since (its
+// EngineDrift) goes.
 func (e *Engine) RetireIdentity(ctx context.Context, name string) (policy.Identity, error) {
 	if err := checkName(kindIdentity, name); err != nil {
 		return policy.Identity{}, err
@@ -334,14 +499,17 @@ func (e *Engine) RetireIdentity(ctx context.Context, name string) (policy.Identi
 	if err != nil {
 		return policy.Identity{}, fmt.Errorf("identity %q: %w", name, err)
 	}
-	if id.Retired() {
-		return id, nil
-	}
 	if err := e.cutOff(ctx, name); err != nil {
 		return policy.Identity{}, fmt.Errorf("retiring identity %q: %w", name, err)
 	}
+	if id.Retired() {
+		if err := e.bind(ctx, id); err != nil {
+			return policy.Identity{}, fmt.Errorf("retiring identity %q again: disabling its entity: %w", name, err)
+		}
+		return id, nil
+	}
 	id.Status, id.RetiredAt = policy.StatusRetired, e.clock.Now()
-	if _, err := e.writeEntity(ctx, id); err != nil {
+	if err := e.bind(ctx, id); err != nil {
 		return policy.Identity{}, fmt.Errorf("retiring identity %q: disabling its entity: %w", name, err)
 	}
 	if _, err := e.kvPut(ctx, identityKey(name), id, version); err != nil {

@@ -188,7 +188,7 @@ func (e *Engine) ListRotationSchedules(ctx context.Context) ([]policy.RotationSc
 
 // activeIdentity reads an identity that must exist (ErrNotFound) and be active (ErrRetired).
 func (e *Engine) activeIdentity(ctx context.Context, name string) (policy.Identity, error) {
-	id, err := e.GetIdentity(ctx, name)
+	id, err := e.readIdentity(ctx, name)
 	if err != nil {
 		return id, err
 	}
@@ -564,7 +564,7 @@ func (e *Engine) keepVersions(ctx context.Context, identity string, rec *secretR
 
 // DiscardSecret destroys a staged version: its secret-id, its KV version and its entry.
 func (e *Engine) DiscardSecret(ctx context.Context, identity string, version int64) error {
-	if _, err := e.GetIdentity(ctx, identity); err != nil {
+	if _, err := e.readIdentity(ctx, identity); err != nil {
 		return err
 	}
 	err := e.updateSecrets(ctx, identity, func(rec *secretRecord) (bool, error) {
@@ -617,7 +617,7 @@ func (e *Engine) ListSecretVersions(ctx context.Context, identity string) ([]eng
 		}
 		return out, nil
 	}
-	if _, err := e.GetIdentity(ctx, identity); err != nil {
+	if _, err := e.readIdentity(ctx, identity); err != nil {
 		return nil, err
 	}
 	rec, _, err := kvGet[secretRecord](ctx, e, secretVersionsKey(identity))
@@ -661,7 +661,7 @@ func (e *Engine) authenticateSecret(ctx context.Context, secret string) (string,
 	if ls.Auth.Metadata["role_name"] != identity || version == 0 {
 		return "", fmt.Errorf("the secret is not a rotated secret of identity %q: %w", identity, engine.ErrDenied)
 	}
-	id, err := e.GetIdentity(ctx, identity)
+	id, err := e.readIdentity(ctx, identity)
 	if errors.Is(err, engine.ErrNotFound) || (err == nil && id.Retired()) {
 		return "", fmt.Errorf("identity %q is retired or gone: %w", identity, engine.ErrDenied)
 	}

@@ -1,0 +1,372 @@
+package vault
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nhigov/terraform-provider-nhi/internal/engine"
+	"github.com/nhigov/terraform-provider-nhi/internal/policy"
+)
+
+// Drift is what Vault holds for an identity read back and compared with what the engine writes
+// for it, one short line per difference (policy.Identity.EngineDrift):
+//
+//   - GetIdentity reads everything back, about five requests: the role's settings against
+//     roleSettings (skipped for a retired identity, whose role keeps the terms it had, and when
+//     the TTL policy is gone); the entity's disabled flag and metadata against the record; the
+//     alias of the role's role_id on the AppRole mount; and the role's secret-ids: none for a
+//     retired identity, and for a persistent one exactly those of its secret's versions. An
+//     ephemeral identity's secret-ids are not compared: each lives one login and a minute, as
+//     the role's secret_id_num_uses and secret_id_ttl (compared) say.
+//   - ListIdentities, which drift reports run over whole fleets, only checks that each role,
+//     entity and alias exists, from one LIST of the roles and one of the entities (with their
+//     aliases) whatever the fleet's size; reading every role and entity would cost two to five
+//     requests per identity.
+//
+// UpdateIdentity (RetireIdentity, for a retired identity) writes all of it again, which clears
+// every line.
+
+// roleKeys are the role settings that roleSettings writes, in report order.
+var roleKeys = []string{
+	"token_ttl", "token_max_ttl", "token_explicit_max_ttl", "token_period", "token_num_uses", "token_type",
+	"bind_secret_id", "secret_id_num_uses", "secret_id_ttl",
+}
+
+// entityMetaKeys are the entity metadata that the record determines, in report order.
+var entityMetaKeys = []string{"managed-by", "class", "owner", "environment", "ttl_policy", "status"}
+
+// Drift lines that name a missing object.
+const (
+	driftPending      = "creation unfinished (Vault failed half way): create the identity again to finish it"
+	driftRoleMissing  = "role missing"
+	driftEntity       = "entity missing"
+	driftAliasMissing = "entity alias missing"
+)
+
+// drift reads back what Vault holds for the identity of rec and describes each difference
+// from what the engine writes for it.
+func (e *Engine) drift(ctx context.Context, rec identityRecord) ([]string, error) {
+	var lines []string
+	if rec.Pending {
+		lines = append(lines, driftPending)
+	}
+	role, err := e.readRole(ctx, rec.Name)
+	if err != nil {
+		return nil, err
+	}
+	if role == nil {
+		lines = append(lines, driftRoleMissing)
+	} else if !rec.Retired() {
+		if declared, ok := e.declaredRole(ctx, rec.Identity); ok {
+			lines = append(lines, compareRole(declared, role)...)
+		}
+	}
+	ent, err := e.entity(ctx, rec.Name)
+	if err != nil {
+		return nil, err
+	}
+	if ent == nil {
+		lines = append(lines, driftEntity)
+	} else {
+		lines = append(lines, compareEntity(rec.Identity, ent)...)
+	}
+	if role == nil {
+		return lines, nil
+	}
+	if ent != nil {
+		roleID, err := e.roleID(ctx, rec.Name)
+		if err != nil {
+			return nil, err
+		}
+		if a, ok := mountAlias(ent.aliases, e.accessor); !ok || a.name != roleID {
+			lines = append(lines, driftAliasMissing)
+		}
+	}
+	sids, err := e.secretIDDrift(ctx, rec.Identity)
+	return append(lines, sids...), err
+}
+
+// readRole reads the settings of the identity's role; nil when there is no role.
+func (e *Engine) readRole(ctx context.Context, name string) (map[string]any, error) {
+	s, err := e.read(ctx, e.rolePath(name))
+	if errors.Is(err, engine.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.Data, nil
+}
+
+// declaredRole returns the role settings the engine writes for id, or false when it cannot
+// tell: the TTL policy is gone or unreadable (the policy rules report that).
+func (e *Engine) declaredRole(ctx context.Context, id policy.Identity) (map[string]any, bool) {
+	var p *policy.TTLPolicy
+	if id.TTLPolicy != "" {
+		got, err := e.GetTTLPolicy(ctx, id.TTLPolicy)
+		if err != nil {
+			return nil, false
+		}
+		p = &got
+	}
+	s, err := roleSettings(p)
+	return s, err == nil
+}
+
+// compareRole describes each role setting that differs from the declared one.
+func compareRole(declared, actual map[string]any) []string {
+	var lines []string
+	for _, k := range roleKeys {
+		want, got := formatSetting(k, declared[k]), formatSetting(k, actual[k])
+		if want != got {
+			lines = append(lines, fmt.Sprintf("role %s is %s, declared %s", k, got, want))
+		}
+	}
+	return lines
+}
+
+// formatSetting formats a role setting as Vault reads it back or roleSettings writes it: TTLs
+// in seconds ("3600s", or "0"), the token type quoted.
+func formatSetting(key string, v any) string {
+	if v == nil {
+		return "unset"
+	}
+	s := fmt.Sprint(v)
+	switch {
+	case key == "token_type":
+		return strconv.Quote(s)
+	case (strings.HasSuffix(key, "_ttl") || key == "token_period") && s != "0":
+		return s + "s"
+	}
+	return s
+}
+
+// compareEntity describes each difference between the entity and what the record declares.
+func compareEntity(id policy.Identity, ent *entityState) []string {
+	var lines []string
+	if ent.disabled != id.Retired() {
+		lines = append(lines, fmt.Sprintf("entity disabled is %t, declared %t", ent.disabled, id.Retired()))
+	}
+	declared := entityMetadata(id)
+	for _, k := range entityMetaKeys {
+		if got, want := ent.metadata[k], declared[k]; got != want {
+			lines = append(lines, fmt.Sprintf("entity metadata %s is %q, declared %q", k, got, want))
+		}
+	}
+	return lines
+}
+
+// secretIDs lists the accessors of the secret-ids of the identity's role.
+func (e *Engine) secretIDs(ctx context.Context, name string) ([]string, error) {
+	return e.list(ctx, e.rolePath(name)+"/secret-id")
+}
+
+// secretIDDrift compares the secret-ids of the identity's role with those the engine issued:
+// none for a retired identity; for a persistent one, one per version of its secret that
+// authenticates.
+func (e *Engine) secretIDDrift(ctx context.Context, id policy.Identity) ([]string, error) {
+	if !id.Retired() && id.TTLPolicy != "" {
+		return nil, nil
+	}
+	live, err := e.secretIDs(ctx, id.Name)
+	if err != nil {
+		return nil, err
+	}
+	if id.Retired() {
+		if len(live) == 0 {
+			return nil, nil
+		}
+		return []string{fmt.Sprintf("role has %s, declared none (identity retired)", plural(len(live), "secret-id"))}, nil
+	}
+	rec, _, err := kvGet[secretRecord](ctx, e, secretVersionsKey(id.Name))
+	if err != nil && !errors.Is(err, engine.ErrNotFound) {
+		return nil, err
+	}
+	var lines []string
+	known := map[string]bool{}
+	now := e.clock.Now()
+	for _, v := range rec.Versions {
+		known[v.SecretIDAccessor] = true
+		if v.Authenticates(now) && (v.SecretIDAccessor == "" || !slices.Contains(live, v.SecretIDAccessor)) {
+			lines = append(lines, fmt.Sprintf("secret version %d has no secret-id in Vault, declared one (%s)", v.Version, v.State))
+		}
+	}
+	if n := len(foreign(live, known)); n > 0 {
+		lines = append(lines, fmt.Sprintf("role has %s the engine did not issue", plural(n, "secret-id")))
+	}
+	return lines, nil
+}
+
+// foreign returns the accessors in live that are not known.
+func foreign(live []string, known map[string]bool) []string {
+	var out []string
+	for _, a := range live {
+		if !known[a] {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
+}
+
+// syncRoleSecretIDs brings the secret-ids of a persistent identity's role in line with its
+// secret's versions: a version that authenticates and lost its secret-id gets it again, and a
+// secret-id the engine did not issue is destroyed.
+func (e *Engine) syncRoleSecretIDs(ctx context.Context, name string) error {
+	live, err := e.secretIDs(ctx, name)
+	if err != nil {
+		return err
+	}
+	now := e.clock.Now()
+	known := map[string]bool{}
+	err = e.updateSecrets(ctx, name, func(rec *secretRecord) (bool, error) {
+		clear(known)
+		changed := false
+		for i := range rec.Versions {
+			v := &rec.Versions[i]
+			if v.Authenticates(now) && (v.SecretIDAccessor == "" || !slices.Contains(live, v.SecretIDAccessor)) {
+				v.SecretIDAccessor, v.SecretIDExpiresAt = "", time.Time{}
+				if err := e.syncSecretID(ctx, name, v, now); err != nil {
+					return false, fmt.Errorf("version %d: %w", v.Version, err)
+				}
+				changed = true
+			}
+			known[v.SecretIDAccessor] = true
+		}
+		return changed, nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, a := range foreign(live, known) {
+		if _, err := e.write(ctx, e.rolePath(name)+"/secret-id-accessor/destroy", map[string]any{"secret_id_accessor": a}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// inventory is what the AppRole mount and the entities hold, from two LIST calls.
+type inventory struct {
+	// roles are the role names on the AppRole mount.
+	roles map[string]bool
+	// entities are the aliases of every entity, by entity name.
+	entities map[string][]aliasState
+}
+
+// readInventory lists the roles on the AppRole mount and the entities with their aliases.
+func (e *Engine) readInventory(ctx context.Context) (inventory, error) {
+	inv := inventory{roles: map[string]bool{}, entities: map[string][]aliasState{}}
+	roles, err := e.list(ctx, "auth/"+e.approle+"/role")
+	if err != nil {
+		return inv, err
+	}
+	for _, r := range roles {
+		inv.roles[r] = true
+	}
+	info, err := e.listInfo(ctx, "identity/entity/id")
+	if err != nil {
+		return inv, err
+	}
+	for _, v := range info {
+		m, _ := v.(map[string]any)
+		if name, _ := m["name"].(string); name != "" {
+			inv.entities[name] = parseAliases(m["aliases"])
+		}
+	}
+	return inv, nil
+}
+
+// listInfo returns the key_info of a LIST at path, none when Vault has nothing there.
+func (e *Engine) listInfo(ctx context.Context, path string) (map[string]any, error) {
+	s, err := e.client.Logical().ListWithContext(ctx, path)
+	if err != nil || s == nil {
+		return nil, e.vaultErr("list", path, err)
+	}
+	info, _ := s.Data["key_info"].(map[string]any)
+	return info, nil
+}
+
+// existenceDrift says which of the identity's role, entity and alias inv lacks.
+func (e *Engine) existenceDrift(inv inventory, rec identityRecord) []string {
+	var lines []string
+	if rec.Pending {
+		lines = append(lines, driftPending)
+	}
+	if !inv.roles[rec.Name] {
+		lines = append(lines, driftRoleMissing)
+	}
+	aliases, ok := inv.entities[e.entityName(rec.Name)]
+	if !ok {
+		return append(lines, driftEntity)
+	}
+	if _, ok := mountAlias(aliases, e.accessor); !ok && inv.roles[rec.Name] {
+		lines = append(lines, driftAliasMissing)
+	}
+	return lines
+}
+
+var _ engine.UnmanagedLister = (*Engine)(nil)
+
+// ListUnmanaged names the AppRole roles on the engine's AppRole mount, and the entities with
+// an alias on it, that no identity record accounts for: objects made by hand, or left by a
+// failed clean-up. An entity of the engine's naming scheme is named by its identity's name,
+// so a role and its entity count once. Three LIST calls, whatever the fleet's size.
+func (e *Engine) ListUnmanaged(ctx context.Context) ([]string, error) {
+	keys, err := e.kvList(ctx, identitiesFolder)
+	if err != nil {
+		return nil, err
+	}
+	managed := map[string]bool{}
+	for _, k := range keys {
+		managed[k] = true
+	}
+	inv, err := e.readInventory(ctx)
+	if err != nil {
+		return nil, err
+	}
+	found := map[string]bool{}
+	for r := range inv.roles {
+		if !managed[r] {
+			found[r] = true
+		}
+	}
+	for name, aliases := range inv.entities {
+		if _, ok := mountAlias(aliases, e.accessor); !ok {
+			continue
+		}
+		if n := e.identityOfEntity(name); !managed[n] {
+			found[n] = true
+		}
+	}
+	out := make([]string, 0, len(found))
+	for n := range found {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// identityOfEntity is the identity name an entity of that name stands for (entityName undone),
+// or the entity's own name when it does not follow the engine's naming scheme.
+func (e *Engine) identityOfEntity(entity string) string {
+	if e.mount == DefaultMount {
+		return entity
+	}
+	if name, ok := strings.CutPrefix(entity, e.mount+"."); ok {
+		return name
+	}
+	return entity
+}

@@ -1,0 +1,472 @@
+package vault
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nhigov/terraform-provider-nhi/internal/clock"
+	"github.com/nhigov/terraform-provider-nhi/internal/engine"
+	"github.com/nhigov/terraform-provider-nhi/internal/engine/enginetest"
+	"github.com/nhigov/terraform-provider-nhi/internal/policy"
+)
+
+// ciPolicy is a renewable policy: token_ttl 900s, max and explicit max 3600s.
+var ciPolicy = policy.TTLPolicy{Name: "ci-short", Class: "ci", TTL: 15 * time.Minute, MaxLifetime: time.Hour, Renewable: true}
+
+// wantDrift fails unless GetIdentity reports exactly want.
+func wantDrift(t *testing.T, e *Engine, name string, want ...string) {
+	t.Helper()
+	id, err := e.GetIdentity(context.Background(), name)
+	must(t, err)
+	if !slices.Equal(id.EngineDrift, want) {
+		t.Fatalf("EngineDrift of %q =\n  %q\nwant\n  %q", name, id.EngineDrift, want)
+	}
+}
+
+// restore runs UpdateIdentity with the identity as recorded, as the provider does for drift.
+func restore(t *testing.T, e *Engine, name string) {
+	t.Helper()
+	id, err := e.readIdentity(context.Background(), name)
+	must(t, err)
+	_, err = e.UpdateIdentity(context.Background(), id)
+	must(t, err)
+}
+
+// removeEntityOnCleanup deletes an entity the test made by hand.
+func removeEntityOnCleanup(t *testing.T, e *Engine, name string) {
+	t.Cleanup(func() { _ = e.del(context.Background(), "identity/entity/name/"+name) })
+}
+
+func TestCompareRole(t *testing.T) {
+	declared, err := roleSettings(&ciPolicy)
+	must(t, err)
+	asRead := func(changes map[string]any) map[string]any {
+		out := map[string]any{}
+		for k, v := range declared {
+			out[k] = v
+		}
+		for k, v := range changes {
+			out[k] = v
+		}
+		return out
+	}
+	tests := []struct {
+		name    string
+		actual  map[string]any
+		want    []string
+		declare map[string]any
+	}{
+		{"same", asRead(nil), nil, declared},
+		{"ttls raised", asRead(map[string]any{"token_explicit_max_ttl": "28800", "token_period": "3600"}),
+			[]string{"role token_explicit_max_ttl is 28800s, declared 3600s", "role token_period is 3600s, declared 0"}, declared},
+		{"uses and type", asRead(map[string]any{"token_num_uses": 0, "token_type": "batch", "bind_secret_id": false}),
+			[]string{`role token_type is "batch", declared "service"`, "role bind_secret_id is false, declared true"}, declared},
+		{"secret-id terms", asRead(map[string]any{"secret_id_ttl": 0, "secret_id_num_uses": 10}),
+			[]string{"role secret_id_num_uses is 10, declared 1", "role secret_id_ttl is 0, declared 60s"}, declared},
+		{"setting unset", asRead(map[string]any{"token_ttl": nil}), []string{"role token_ttl is unset, declared 900s"}, declared},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := compareRole(tt.declare, tt.actual); !slices.Equal(got, tt.want) {
+				t.Fatalf("compareRole = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestRoleKeysCoverRoleSettings: every setting the engine writes is read back.
+func TestRoleKeysCoverRoleSettings(t *testing.T) {
+	s, err := roleSettings(nil)
+	must(t, err)
+	var keys []string
+	for k := range s {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	want := slices.Clone(roleKeys)
+	slices.Sort(want)
+	if !slices.Equal(keys, want) {
+		t.Fatalf("roleSettings writes %v, drift reads back %v", keys, want)
+	}
+}
+
+func TestCompareEntity(t *testing.T) {
+	id := policy.Identity{Name: "ci-a", Class: "ci", Owner: "team-build", Environment: "dev", TTLPolicy: "p", Status: policy.StatusActive}
+	ok := &entityState{metadata: entityMetadata(id)}
+	if got := compareEntity(id, ok); got != nil {
+		t.Fatalf("compareEntity of a faithful entity = %q", got)
+	}
+	meta := entityMetadata(id)
+	meta["owner"] = "x"
+	delete(meta, "environment")
+	delete(meta, "managed-by")
+	got := compareEntity(id, &entityState{disabled: true, metadata: meta})
+	want := []string{
+		"entity disabled is true, declared false",
+		`entity metadata managed-by is "", declared "terraform-provider-nhi"`,
+		`entity metadata owner is "x", declared "team-build"`,
+		`entity metadata environment is "", declared "dev"`,
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("compareEntity = %q, want %q", got, want)
+	}
+}
+
+func TestReflectTerms(t *testing.T) {
+	issued := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	// Vault's clock is a day ahead of the engine's: only spans are compared.
+	vaultIssued := issued.Add(24*time.Hour + 3*time.Second)
+	c := engine.Credential{ID: "acc", IssuedAt: issued, ExpiresAt: issued.Add(15 * time.Minute), HardExpiresAt: issued.Add(time.Hour)}
+	tests := []struct {
+		name          string
+		terms         tokenTerms
+		expires, hard time.Time
+	}{
+		{"as recorded", tokenTerms{vaultIssued, vaultIssued.Add(15 * time.Minute), time.Hour}, c.ExpiresAt, c.HardExpiresAt},
+		{"within tolerance", tokenTerms{vaultIssued, vaultIssued.Add(15*time.Minute + 20*time.Second), time.Hour}, c.ExpiresAt, c.HardExpiresAt},
+		{"renewed out of band", tokenTerms{vaultIssued, vaultIssued.Add(50 * time.Minute), time.Hour}, issued.Add(50 * time.Minute), c.HardExpiresAt},
+		{"explicit max raised", tokenTerms{vaultIssued, vaultIssued.Add(15 * time.Minute), 8 * time.Hour}, c.ExpiresAt, issued.Add(8 * time.Hour)},
+		{"shorter in Vault", tokenTerms{vaultIssued, vaultIssued.Add(time.Minute), time.Minute}, c.ExpiresAt, c.HardExpiresAt},
+		{"no expiry", tokenTerms{issued: vaultIssued}, c.ExpiresAt, c.HardExpiresAt},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := reflectTerms(c, tt.terms)
+			if !got.ExpiresAt.Equal(tt.expires) || !got.HardExpiresAt.Equal(tt.hard) {
+				t.Fatalf("reflectTerms: expires %s, hard %s; want %s, %s", got.ExpiresAt, got.HardExpiresAt, tt.expires, tt.hard)
+			}
+		})
+	}
+}
+
+func TestDriftRestoredByUpdate(t *testing.T) {
+	e := openTest(t, clock.NewFake(enginetest.Epoch))
+	ctx := context.Background()
+	setupIdentity(t, e, ciPolicy, "ci-drift")
+	setupIdentity(t, e, ciPolicy, "ci-calm")
+	wantDrift(t, e, "ci-drift")
+
+	// Out of band: raise the role's caps, edit and disable the entity, drop its alias.
+	_, err := e.write(ctx, e.rolePath("ci-drift"), map[string]any{"token_explicit_max_ttl": 28800, "token_period": 3600})
+	must(t, err)
+	id, err := e.readIdentity(ctx, "ci-drift")
+	must(t, err)
+	meta := entityMetadata(id)
+	meta["owner"] = "x"
+	_, err = e.write(ctx, e.entityPath("ci-drift"), map[string]any{"metadata": meta, "disabled": true})
+	must(t, err)
+	ent, err := e.entity(ctx, "ci-drift")
+	must(t, err)
+	alias, ok := mountAlias(ent.aliases, e.accessor)
+	if !ok {
+		t.Fatal("the identity's entity has no alias on the AppRole mount")
+	}
+	must(t, e.del(ctx, "identity/entity-alias/id/"+alias.id))
+
+	wantDrift(t, e, "ci-drift",
+		"role token_explicit_max_ttl is 28800s, declared 3600s",
+		"role token_period is 3600s, declared 0",
+		"entity disabled is true, declared false",
+		`entity metadata owner is "x", declared "team-test"`,
+		driftAliasMissing)
+	ids, err := e.ListIdentities(ctx)
+	must(t, err)
+	for _, id := range ids {
+		want := map[string][]string{"ci-drift": {driftAliasMissing}}[id.Name]
+		if !slices.Equal(id.EngineDrift, want) {
+			t.Errorf("ListIdentities: EngineDrift of %q = %q, want %q", id.Name, id.EngineDrift, want)
+		}
+	}
+
+	restore(t, e, "ci-drift")
+	wantDrift(t, e, "ci-drift")
+	wantDrift(t, e, "ci-calm")
+	// The restored alias binds new tokens to the identity's entity again.
+	_, token, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-drift"})
+	must(t, err)
+	s, err := e.write(ctx, "auth/token/lookup", map[string]any{"token": token})
+	must(t, err)
+	ent, err = e.entity(ctx, "ci-drift")
+	must(t, err)
+	if s.Data["entity_id"] != ent.id {
+		t.Fatalf("token of the restored identity belongs to entity %v, want %s", s.Data["entity_id"], ent.id)
+	}
+}
+
+func TestDriftRoleAndEntityRecreated(t *testing.T) {
+	e := openTest(t, clock.Real{})
+	ctx := context.Background()
+	setupIdentity(t, e, ciPolicy, "ci-gone")
+	must(t, e.del(ctx, e.rolePath("ci-gone")))
+	wantDrift(t, e, "ci-gone", driftRoleMissing)
+	must(t, e.del(ctx, e.entityPath("ci-gone")))
+	wantDrift(t, e, "ci-gone", driftRoleMissing, driftEntity)
+	ids, err := e.ListIdentities(ctx)
+	must(t, err)
+	if len(ids) != 1 || !slices.Equal(ids[0].EngineDrift, []string{driftRoleMissing, driftEntity}) {
+		t.Fatalf("ListIdentities = %+v", ids)
+	}
+
+	restore(t, e, "ci-gone")
+	wantDrift(t, e, "ci-gone")
+	// A role made again has a new role_id: the entity's alias on the mount follows it.
+	must(t, e.del(ctx, e.rolePath("ci-gone")))
+	restore(t, e, "ci-gone")
+	wantDrift(t, e, "ci-gone")
+	_, token, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-gone"})
+	must(t, err)
+	if got, err := e.Authenticate(ctx, token); err != nil || got != "ci-gone" {
+		t.Fatalf("Authenticate after restore = %q, %v", got, err)
+	}
+	unmanaged, err := e.ListUnmanaged(ctx)
+	must(t, err)
+	if len(unmanaged) != 0 {
+		t.Fatalf("restoring left unmanaged objects: %v", unmanaged)
+	}
+}
+
+func TestDriftSecretIDsOfPersistentIdentity(t *testing.T) {
+	e := openTest(t, clock.Real{})
+	ctx := context.Background()
+	setupPersistent(t, e, "svc-drift")
+	_, secret := stagePromote(t, e, "svc-drift", engine.PromoteOptions{})
+	wantDrift(t, e, "svc-drift")
+
+	mint := func() string {
+		s, err := e.write(ctx, e.rolePath("svc-drift")+"/secret-id", nil)
+		must(t, err)
+		return s.Data["secret_id"].(string)
+	}
+	// A secret-id minted by hand is a working credential the engine does not know.
+	mint()
+	wantDrift(t, e, "svc-drift", "role has 1 secret-id the engine did not issue")
+	// Every secret-id destroyed by hand: the current version's consumers are locked out.
+	must(t, e.destroySecretIDs(ctx, "svc-drift"))
+	wantDrift(t, e, "svc-drift", "secret version 1 has no secret-id in Vault, declared one (current)")
+	handMade := []string{mint(), mint()}
+	wantDrift(t, e, "svc-drift", "secret version 1 has no secret-id in Vault, declared one (current)",
+		"role has 2 secret-ids the engine did not issue")
+
+	restore(t, e, "svc-drift")
+	wantDrift(t, e, "svc-drift")
+	roleID, err := e.roleID(ctx, "svc-drift")
+	must(t, err)
+	if err := vaultLogin(t, e, roleID, secret); err != nil {
+		t.Fatalf("the current secret after restore: Vault refuses it: %v", err)
+	}
+	if got, err := e.Authenticate(ctx, secret); err != nil || got != "svc-drift" {
+		t.Fatalf("the current secret after restore: Authenticate = %q, %v", got, err)
+	}
+	for _, sid := range handMade {
+		if err := vaultLogin(t, e, roleID, sid); err == nil {
+			t.Fatal("a hand-made secret-id still logs in after restore")
+		}
+	}
+}
+
+func TestRetireAgainCutsOffDrift(t *testing.T) {
+	e := openTest(t, clock.Real{})
+	ctx := context.Background()
+	setupIdentity(t, e, ciPolicy, "ci-leaver")
+	_, err := e.RetireIdentity(ctx, "ci-leaver")
+	must(t, err)
+	wantDrift(t, e, "ci-leaver")
+
+	id, err := e.readIdentity(ctx, "ci-leaver")
+	must(t, err)
+	_, err = e.write(ctx, e.entityPath("ci-leaver"), map[string]any{"metadata": entityMetadata(id), "disabled": false})
+	must(t, err)
+	s, err := e.write(ctx, e.rolePath("ci-leaver")+"/secret-id", nil)
+	must(t, err)
+	wantDrift(t, e, "ci-leaver", "entity disabled is false, declared true", "role has 1 secret-id, declared none (identity retired)")
+
+	again, err := e.RetireIdentity(ctx, "ci-leaver")
+	must(t, err)
+	if !again.RetiredAt.Equal(id.RetiredAt) {
+		t.Fatalf("retiring again changed the record: retired at %s, was %s", again.RetiredAt, id.RetiredAt)
+	}
+	wantDrift(t, e, "ci-leaver")
+	roleID, err := e.roleID(ctx, "ci-leaver")
+	must(t, err)
+	if err := vaultLogin(t, e, roleID, s.Data["secret_id"].(string)); err == nil {
+		t.Fatal("a secret-id minted after retirement logs in after retiring again")
+	}
+}
+
+func TestListUnmanaged(t *testing.T) {
+	e := openTest(t, clock.Real{})
+	ctx := context.Background()
+	setupIdentity(t, e, ciPolicy, "ci-managed")
+	setupIdentity(t, e, ciPolicy, "ci-orphan")
+	_, err := e.RetireIdentity(ctx, "ci-managed")
+	must(t, err)
+	// An identity whose record is lost leaves its role and entity: one name.
+	must(t, e.kvDelete(ctx, identityKey("ci-orphan")))
+	removeEntityOnCleanup(t, e, e.entityName("ci-orphan"))
+	// A role made by hand, and an entity made by hand that holds its alias.
+	_, err = e.write(ctx, "auth/"+e.approle+"/role/legacy-bot", map[string]any{"token_ttl": 3600})
+	must(t, err)
+	roleID, err := e.roleID(ctx, "legacy-bot")
+	must(t, err)
+	s, err := e.write(ctx, "identity/entity", map[string]any{"name": e.mount + "-hand-made"})
+	must(t, err)
+	removeEntityOnCleanup(t, e, e.mount+"-hand-made")
+	_, err = e.write(ctx, "identity/entity-alias", map[string]any{"name": roleID, "canonical_id": s.Data["id"], "mount_accessor": e.accessor})
+	must(t, err)
+	// An entity with no alias on the mount is none of the engine's business.
+	_, err = e.write(ctx, "identity/entity", map[string]any{"name": e.mount + "-bystander"})
+	must(t, err)
+	removeEntityOnCleanup(t, e, e.mount+"-bystander")
+
+	got, err := e.ListUnmanaged(ctx)
+	must(t, err)
+	if want := []string{"ci-orphan", "legacy-bot", e.mount + "-hand-made"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("ListUnmanaged = %q, want %q", got, want)
+	}
+	fleet, err := engine.Observe(ctx, e, time.Now())
+	must(t, err)
+	if !reflect.DeepEqual(fleet.Unmanaged, got) {
+		t.Fatalf("Observe: Unmanaged = %q, want %q", fleet.Unmanaged, got)
+	}
+}
+
+func TestListCredentialsReflectsVault(t *testing.T) {
+	clk := clock.NewFake(enginetest.Epoch)
+	e := openTest(t, clk)
+	ctx := context.Background()
+	setupIdentity(t, e, ciPolicy, "ci-renewed")
+	renewed, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-renewed"})
+	must(t, err)
+	plain, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-renewed"})
+	must(t, err)
+	// The holder's renewal, out of band, to the role's explicit max TTL of an hour.
+	_, err = e.write(ctx, "auth/token/renew-accessor", map[string]any{"accessor": renewed.ID, "increment": 3600})
+	must(t, err)
+	// A token issued while the role's explicit max TTL was raised by hand.
+	_, err = e.write(ctx, e.rolePath("ci-renewed"), map[string]any{"token_explicit_max_ttl": 28800})
+	must(t, err)
+	stretched, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-renewed"})
+	must(t, err)
+	// Time passes for the engine only: the records' terms are over, Vault's are not.
+	clk.Advance(2 * time.Hour)
+
+	creds, err := e.ListCredentials(ctx, "ci-renewed")
+	must(t, err)
+	byID := map[string]engine.Credential{}
+	for _, c := range creds {
+		byID[c.ID] = c
+	}
+	near := func(got, want time.Time) bool { d := got.Sub(want); return d > -5*time.Second && d < 5*time.Second }
+	if c := byID[renewed.ID]; !near(c.ExpiresAt, renewed.IssuedAt.Add(time.Hour)) || !c.HardExpiresAt.Equal(renewed.HardExpiresAt) {
+		t.Errorf("renewed out of band: expires %s, hard %s; want about %s, %s", c.ExpiresAt, c.HardExpiresAt, renewed.IssuedAt.Add(time.Hour), renewed.HardExpiresAt)
+	}
+	if c := byID[plain.ID]; !c.ExpiresAt.Equal(plain.ExpiresAt) || !c.HardExpiresAt.Equal(plain.HardExpiresAt) {
+		t.Errorf("untouched credential: expires %s, hard %s; want the record's %s, %s", c.ExpiresAt, c.HardExpiresAt, plain.ExpiresAt, plain.HardExpiresAt)
+	}
+	if c := byID[stretched.ID]; !c.HardExpiresAt.Equal(stretched.IssuedAt.Add(8 * time.Hour)) {
+		t.Errorf("issued under a raised role: hard expiry %s, want %s", c.HardExpiresAt, stretched.IssuedAt.Add(8*time.Hour))
+	}
+	all, err := e.ListCredentials(ctx, "")
+	must(t, err)
+	if !slices.ContainsFunc(all, func(c engine.Credential) bool {
+		return c.ID == renewed.ID && c.ExpiresAt.Equal(byID[renewed.ID].ExpiresAt)
+	}) {
+		t.Error("ListCredentials of every identity does not reflect the out-of-band renewal")
+	}
+}
+
+// outageProxy forwards requests to Vault until told to fail: then it passes the next n and
+// answers 503 to every one after them.
+type outageProxy struct {
+	*httptest.Server
+	mu   sync.Mutex
+	left int // requests still passed; -1 passes all
+}
+
+func newOutageProxy(t *testing.T) *outageProxy {
+	t.Helper()
+	target, err := url.Parse(strings.TrimSuffix(getenvAddr(t), "/"))
+	must(t, err)
+	p := &outageProxy{left: -1}
+	forward := httputil.NewSingleHostReverseProxy(target)
+	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		fail := p.left == 0
+		if p.left > 0 {
+			p.left--
+		}
+		p.mu.Unlock()
+		if fail {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"errors":["outage injected by the test"]}`))
+			return
+		}
+		forward.ServeHTTP(w, r)
+	}))
+	t.Cleanup(p.Close)
+	return p
+}
+
+func (p *outageProxy) failAfter(n int) { p.mu.Lock(); p.left = n; p.mu.Unlock() }
+func (p *outageProxy) heal()           { p.failAfter(-1) }
+
+func getenvAddr(t *testing.T) string {
+	t.Helper()
+	cfg := Config{}
+	cfg.ApplyEnv()
+	return cfg.Address
+}
+
+// TestCreateResumesAfterOutage cuts Vault off after each request of CreateIdentity in turn:
+// whatever was written, creating the identity again finishes it, with nothing missing and
+// nothing left over.
+func TestCreateResumesAfterOutage(t *testing.T) {
+	direct := openTest(t, clock.Real{})
+	ctx := context.Background()
+	must(t, direct.PutClass(ctx, policy.Class{Name: "svc", Kind: policy.KindPersistent}))
+	proxy := newOutageProxy(t)
+	cfg := Config{Address: proxy.URL, Mount: direct.mount, AppRoleMount: direct.approle}
+	cfg.ApplyEnv()
+	e, err := Open(ctx, cfg, clock.Real{}, nil)
+	must(t, err)
+	e.client.SetMaxRetries(0)
+
+	for n := 0; ; n++ {
+		name := "svc-cut-" + string(rune('a'+n))
+		proxy.failAfter(n)
+		_, err := e.CreateIdentity(ctx, policy.Identity{Name: name, Class: "svc"})
+		proxy.heal()
+		if err == nil {
+			if n < 5 {
+				t.Fatalf("CreateIdentity succeeded with Vault cut off after %d requests", n)
+			}
+			break
+		}
+		if !errors.Is(err, engine.ErrUnavailable) || !strings.Contains(err.Error(), "answered 503 to") {
+			t.Fatalf("cut off after %d requests: error = %v, want ErrUnavailable naming the request", n, err)
+		}
+		if _, err := e.CreateIdentity(ctx, policy.Identity{Name: name, Class: "svc"}); err != nil {
+			t.Fatalf("creating again after a cut after %d requests: %v", n, err)
+		}
+		wantDrift(t, direct, name)
+		if _, err := e.CreateIdentity(ctx, policy.Identity{Name: name, Class: "svc"}); !errors.Is(err, engine.ErrConflict) {
+			t.Fatalf("a finished identity created a third time: error = %v, want ErrConflict", err)
+		}
+	}
+	unmanaged, err := direct.ListUnmanaged(ctx)
+	must(t, err)
+	if len(unmanaged) != 0 {
+		t.Fatalf("outages left unmanaged objects: %v", unmanaged)
+	}
+}
