@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
 	"github.com/hashicorp/terraform-plugin-testing/echoprovider"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -21,6 +22,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfversion"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
+	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
 
 // recordingEngine wraps the test engine: it remembers every secret it hands out, so tests can
@@ -284,3 +286,137 @@ locals {
 		},
 	})
 }
+
+// protocolServer is the provider behind the plugin protocol, configured, for tests that drive
+// RPCs Terraform only sends on the wall clock's schedule (RenewEphemeralResource).
+func (env *testEnv) protocolServer(t *testing.T) tfprotov6.ProviderServer {
+	t.Helper()
+	srv, err := providerserver.NewProtocol6WithError(&nhiProvider{version: "test", engine: env.engine, clock: env.clock})()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := srv.GetProviderSchema(ctx, &tfprotov6.GetProviderSchemaRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	str := tftypes.String
+	cfgType := tftypes.Object{AttributeTypes: map[string]tftypes.Type{
+		"requester": str,
+		"local":     tftypes.Object{AttributeTypes: map[string]tftypes.Type{"path": str}},
+		"vault": tftypes.Object{AttributeTypes: map[string]tftypes.Type{"address": str, "token": str, "namespace": str,
+			"mount": str, "approle_mount": str, "ca_cert": str, "skip_tls_verify": tftypes.Bool}},
+	}}
+	cfg := tftypes.NewValue(cfgType, map[string]tftypes.Value{
+		"requester": tftypes.NewValue(str, "renew-test"),
+		"local":     tftypes.NewValue(cfgType.AttributeTypes["local"], nil),
+		"vault":     tftypes.NewValue(cfgType.AttributeTypes["vault"], nil),
+	})
+	dv, err := tfprotov6.NewDynamicValue(cfgType, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := srv.ConfigureProvider(ctx, &tfprotov6.ConfigureProviderRequest{Config: &dv})
+	if err != nil || len(resp.Diagnostics) > 0 {
+		t.Fatalf("ConfigureProvider: %v %+v", err, resp)
+	}
+	return srv
+}
+
+// TestCredential_renewalBudget drives Open, Renew and Close of nhi_credential through the plugin
+// protocol while moving the fake clock: renewal within the budget extends the credential,
+// beyond it Renew asks for no further renewal and the credential expires at hard_expires_at.
+func TestCredential_renewalBudget(t *testing.T) {
+	env := newTestEnv(t)
+	ctx := context.Background()
+	for _, err := range []error{
+		env.engine.PutClass(ctx, policy.Class{Name: "ci", Kind: policy.KindEphemeral, MaxLifetime: time.Hour}),
+		env.engine.PutTTLPolicy(ctx, policy.TTLPolicy{Name: "p", Class: "ci", TTL: 15 * time.Minute, MaxLifetime: 40 * time.Minute, Renewable: true, MaxRenewals: int64p(2)}),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := env.engine.CreateIdentity(ctx, policy.Identity{Name: "ci-job", Class: "ci", TTLPolicy: "p"}); err != nil {
+		t.Fatal(err)
+	}
+	srv := env.protocolServer(t)
+	str := tftypes.String
+	credType := tftypes.Object{AttributeTypes: map[string]tftypes.Type{"identity": str, "ttl": str, "purpose": str, "requester": str,
+		"value": str, "credential_id": str, "expires_at": str, "hard_expires_at": str, "renewals_left": tftypes.Number}}
+	vals := map[string]tftypes.Value{}
+	for name, typ := range credType.AttributeTypes {
+		vals[name] = tftypes.NewValue(typ, nil)
+	}
+	vals["identity"] = tftypes.NewValue(str, "ci-job")
+	vals["purpose"] = tftypes.NewValue(str, "long build")
+	cfg, err := tfprotov6.NewDynamicValue(credType, tftypes.NewValue(credType, vals))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened, err := srv.OpenEphemeralResource(ctx, &tfprotov6.OpenEphemeralResourceRequest{TypeName: "nhi_credential", Config: &cfg})
+	if err != nil || len(opened.Diagnostics) > 0 {
+		t.Fatalf("Open: %v %+v", err, opened.Diagnostics)
+	}
+	if want := testEpoch.Add(15*time.Minute - renewMargin); !opened.RenewAt.Equal(want) {
+		t.Fatalf("Open asked for renewal at %s, want %s", opened.RenewAt, want)
+	}
+	result, err := opened.Result.Unmarshal(credType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out map[string]tftypes.Value
+	var secret, requester string
+	if err := result.As(&out); err != nil {
+		t.Fatal(err)
+	}
+	if err := out["value"].As(&secret); err != nil || secret == "" {
+		t.Fatalf("Open returned no value: %v", err)
+	}
+	_ = out["requester"].As(&requester)
+	if requester != "renew-test" {
+		t.Fatalf("requester = %q, want the provider's requester", requester)
+	}
+
+	renew := func() *tfprotov6.RenewEphemeralResourceResponse {
+		resp, err := srv.RenewEphemeralResource(ctx, &tfprotov6.RenewEphemeralResourceRequest{TypeName: "nhi_credential", Private: opened.Private})
+		if err != nil || len(resp.Diagnostics) > 0 {
+			t.Fatalf("Renew: %v %+v", err, resp.Diagnostics)
+		}
+		return resp
+	}
+	// Two renewals within the budget, each 14 minutes after the last.
+	env.clock.Advance(14 * time.Minute)
+	if r := renew(); !r.RenewAt.Equal(env.clock.Now().Add(15*time.Minute - renewMargin)) {
+		t.Fatalf("first renewal: next renewal at %s", r.RenewAt)
+	}
+	env.clock.Advance(14 * time.Minute)
+	// The second renewal reaches the 40m hard expiry: nothing is left to renew.
+	if r := renew(); !r.RenewAt.IsZero() {
+		t.Fatalf("second renewal: Terraform asked to renew again at %s, want no further renewal", r.RenewAt)
+	}
+	if _, err := env.engine.Authenticate(ctx, secret); err != nil {
+		t.Fatalf("renewed credential refused: %v", err)
+	}
+	// Beyond the budget Renew refuses quietly and the credential expires at its hard expiry.
+	env.clock.Advance(11 * time.Minute) // 12:39, a minute before the hard expiry
+	if r := renew(); !r.RenewAt.IsZero() {
+		t.Fatalf("renewal beyond the budget asked to renew at %s", r.RenewAt)
+	}
+	if _, err := env.engine.Authenticate(ctx, secret); err != nil {
+		t.Fatalf("credential refused before its hard expiry: %v", err)
+	}
+	env.clock.Advance(time.Minute)
+	if _, err := env.engine.Authenticate(ctx, secret); !errors.Is(err, engine.ErrDenied) {
+		t.Fatalf("credential past hard_expires_at still works: %v", err)
+	}
+	creds, err := env.engine.ListCredentials(ctx, "ci-job")
+	if err != nil || len(creds) != 1 || creds[0].RenewCount != 2 || !creds[0].HardExpiresAt.Equal(testEpoch.Add(40*time.Minute)) {
+		t.Fatalf("credential record = %+v, %v; want 2 renewals and a hard expiry at +40m", creds, err)
+	}
+	closed, err := srv.CloseEphemeralResource(ctx, &tfprotov6.CloseEphemeralResourceRequest{TypeName: "nhi_credential", Private: opened.Private})
+	if err != nil || len(closed.Diagnostics) > 0 {
+		t.Fatalf("Close: %v %+v", err, closed.Diagnostics)
+	}
+}
+
+func int64p(v int64) *int64 { return &v }
