@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
@@ -91,4 +92,31 @@ type stateSetter interface {
 // ones included, still run.
 func unchanged(req resource.ModifyPlanRequest) bool {
 	return !req.State.Raw.IsNull() && req.Plan.Raw.Equal(req.State.Raw)
+}
+
+// readFound runs get for a Read and maps its errors in one place: an object gone from the engine
+// removes the resource from state (the next plan creates it again), any other error is a
+// diagnostic. It returns false in both cases.
+func readFound[T any](ctx context.Context, resp *resource.ReadResponse, what, name string, get func(context.Context, string) (T, error)) (T, bool) {
+	v, err := get(ctx, name)
+	if errors.Is(err, engine.ErrNotFound) {
+		tflog.Warn(ctx, what+" is gone from the engine; removing it from state", map[string]any{"name": name})
+		resp.State.RemoveResource(ctx)
+		return v, false
+	}
+	if err != nil {
+		addEngineError(&resp.Diagnostics, fmt.Sprintf("read %s %q", what, name), err)
+		return v, false
+	}
+	return v, true
+}
+
+// deleted reports a Delete's engine error and whether the object is gone: an object that was
+// already gone is success. action says what was attempted, e.g. "delete TTL policy \"x\"".
+func deleted(diags *diag.Diagnostics, action string, err error) bool {
+	if err != nil && !errors.Is(err, engine.ErrNotFound) {
+		addEngineError(diags, action, err)
+		return false
+	}
+	return true
 }

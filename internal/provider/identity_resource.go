@@ -341,14 +341,8 @@ func (r *identityResource) Read(ctx context.Context, req resource.ReadRequest, r
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	id, err := r.data.engine.GetIdentity(ctx, m.Name.ValueString())
-	if errors.Is(err, engine.ErrNotFound) {
-		tflog.Warn(ctx, "identity is gone from the engine; removing it from state", map[string]any{"identity": m.Name.ValueString()})
-		resp.State.RemoveResource(ctx)
-		return
-	}
-	if err != nil {
-		addEngineError(&resp.Diagnostics, fmt.Sprintf("read identity %q", m.Name.ValueString()), err)
+	id, ok := readFound(ctx, resp, "identity", m.Name.ValueString(), r.data.engine.GetIdentity)
+	if !ok {
 		return
 	}
 	m.fromPolicy(id)
@@ -369,8 +363,7 @@ func (r *identityResource) Delete(ctx context.Context, req resource.DeleteReques
 	} else {
 		_, err = r.data.engine.RetireIdentity(ctx, name)
 	}
-	if err != nil && !errors.Is(err, engine.ErrNotFound) {
-		addEngineError(&resp.Diagnostics, fmt.Sprintf("%s identity %q", m.OnDestroy.ValueString(), name), err)
+	if !deleted(&resp.Diagnostics, fmt.Sprintf("%s identity %q", m.OnDestroy.ValueString(), name), err) {
 		return
 	}
 	tflog.Info(ctx, "destroyed identity", map[string]any{"identity": name, "on_destroy": m.OnDestroy.ValueString()})

@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -20,7 +19,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
-	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
 
@@ -247,14 +245,8 @@ func (r *lifecycleClassResource) Read(ctx context.Context, req resource.ReadRequ
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	class, err := r.data.engine.GetClass(ctx, m.Name.ValueString())
-	if errors.Is(err, engine.ErrNotFound) {
-		tflog.Warn(ctx, "lifecycle class is gone from the engine; removing it from state", map[string]any{"class": m.Name.ValueString()})
-		resp.State.RemoveResource(ctx)
-		return
-	}
-	if err != nil {
-		addEngineError(&resp.Diagnostics, fmt.Sprintf("read lifecycle class %q", m.Name.ValueString()), err)
+	class, ok := readFound(ctx, resp, "lifecycle class", m.Name.ValueString(), r.data.engine.GetClass)
+	if !ok {
 		return
 	}
 	m.fromPolicy(class)
@@ -268,9 +260,7 @@ func (r *lifecycleClassResource) Delete(ctx context.Context, req resource.Delete
 		return
 	}
 	err := r.data.engine.DeleteClass(ctx, m.Name.ValueString())
-	if err != nil && !errors.Is(err, engine.ErrNotFound) {
-		addEngineError(&resp.Diagnostics, fmt.Sprintf("delete lifecycle class %q", m.Name.ValueString()), err)
-	}
+	deleted(&resp.Diagnostics, fmt.Sprintf("delete lifecycle class %q", m.Name.ValueString()), err)
 }
 
 func (r *lifecycleClassResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {

@@ -431,14 +431,8 @@ func (r *rotationScheduleResource) Read(ctx context.Context, req resource.ReadRe
 		return
 	}
 	identity := m.Identity.ValueString()
-	s, err := r.data.engine.GetRotationSchedule(ctx, identity)
-	if errors.Is(err, engine.ErrNotFound) {
-		tflog.Warn(ctx, "rotation schedule is gone from the engine; removing it from state", map[string]any{"identity": identity})
-		resp.State.RemoveResource(ctx)
-		return
-	}
-	if err != nil {
-		addEngineError(&resp.Diagnostics, fmt.Sprintf("read the rotation schedule of identity %q", identity), err)
+	s, ok := readFound(ctx, resp, "rotation schedule of identity", identity, r.data.engine.GetRotationSchedule)
+	if !ok {
 		return
 	}
 	versions, err := r.data.engine.ListSecretVersions(ctx, identity)
@@ -457,9 +451,7 @@ func (r *rotationScheduleResource) Delete(ctx context.Context, req resource.Dele
 		return
 	}
 	err := r.data.engine.DeleteRotationSchedule(ctx, m.Identity.ValueString())
-	if err != nil && !errors.Is(err, engine.ErrNotFound) {
-		addEngineError(&resp.Diagnostics, fmt.Sprintf("delete the rotation schedule of identity %q", m.Identity.ValueString()), err)
-	}
+	deleted(&resp.Diagnostics, fmt.Sprintf("delete the rotation schedule of identity %q", m.Identity.ValueString()), err)
 }
 
 func (r *rotationScheduleResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {

@@ -259,14 +259,8 @@ func (r *ttlPolicyResource) Read(ctx context.Context, req resource.ReadRequest, 
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	p, err := r.data.engine.GetTTLPolicy(ctx, m.Name.ValueString())
-	if errors.Is(err, engine.ErrNotFound) {
-		tflog.Warn(ctx, "TTL policy is gone from the engine; removing it from state", map[string]any{"ttl_policy": m.Name.ValueString()})
-		resp.State.RemoveResource(ctx)
-		return
-	}
-	if err != nil {
-		addEngineError(&resp.Diagnostics, fmt.Sprintf("read TTL policy %q", m.Name.ValueString()), err)
+	p, ok := readFound(ctx, resp, "TTL policy", m.Name.ValueString(), r.data.engine.GetTTLPolicy)
+	if !ok {
 		return
 	}
 	m.fromPolicy(p)
@@ -280,9 +274,7 @@ func (r *ttlPolicyResource) Delete(ctx context.Context, req resource.DeleteReque
 		return
 	}
 	err := r.data.engine.DeleteTTLPolicy(ctx, m.Name.ValueString())
-	if err != nil && !errors.Is(err, engine.ErrNotFound) {
-		addEngineError(&resp.Diagnostics, fmt.Sprintf("delete TTL policy %q", m.Name.ValueString()), err)
-	}
+	deleted(&resp.Diagnostics, fmt.Sprintf("delete TTL policy %q", m.Name.ValueString()), err)
 }
 
 func (r *ttlPolicyResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
