@@ -283,6 +283,9 @@ func (r *identityResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 	// A retired identity is not updated; retiring it again in the engine is a drift report's remedy.
 	if !m.EngineDrift.IsNull() && !m.EngineDrift.IsUnknown() && len(m.EngineDrift.Elements()) > 0 && m.Status.ValueString() != string(policy.StatusRetired) {
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("engine_drift"), types.ListValueMust(types.StringType, nil))...)
+		// The restore changes what the findings see: they are known after apply.
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("findings"), types.ListUnknown(types.ObjectType{AttrTypes: findingAttrTypes()}))...)
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("trust_debt_hours"), types.Float64Unknown())...)
 		return
 	}
 	if !unchanged(req) {
