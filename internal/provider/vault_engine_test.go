@@ -181,7 +181,7 @@ func TestAccVault_retireLeavesNoWorkingCredential(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			if left != nil && len(left.Data["keys"].([]any)) > 0 {
+			if left != nil && len(anySlice(left.Data["keys"])) > 0 {
 				return fmt.Errorf("the retired identity's role still has secret-ids: %v", left.Data["keys"])
 			}
 			if err := appRoleLogin(t, ve, roleID, savedSecretID); err == nil {
@@ -207,7 +207,10 @@ func TestAccVault_retireLeavesNoWorkingCredential(t *testing.T) {
 				if err != nil || s == nil {
 					return fmt.Errorf("reading the role_id: %v", err)
 				}
-				roleID = s.Data["role_id"].(string)
+				var ok bool
+				if roleID, ok = s.Data["role_id"].(string); !ok {
+					return fmt.Errorf("role_id is %T, want a string", s.Data["role_id"])
+				}
 				// Two secret-ids minted by hand, as an operator might: one proves that such a
 				// secret-id works, the other is kept for after the destroy.
 				var minted []string
@@ -216,7 +219,11 @@ func TestAccVault_retireLeavesNoWorkingCredential(t *testing.T) {
 					if err != nil {
 						return err
 					}
-					minted = append(minted, s.Data["secret_id"].(string))
+					id, ok := s.Data["secret_id"].(string)
+					if !ok {
+						return fmt.Errorf("secret_id is %T, want a string", s.Data["secret_id"])
+					}
+					minted = append(minted, id)
 				}
 				savedSecretID = minted[1]
 				if err := appRoleLogin(t, ve, roleID, minted[0]); err != nil {
@@ -391,4 +398,10 @@ func TestAccVault_outageMidApply(t *testing.T) {
 			},
 		},
 	})
+}
+
+// anySlice is v as a list, or nil when it is not one.
+func anySlice(v any) []any {
+	xs, _ := v.([]any)
+	return xs
 }

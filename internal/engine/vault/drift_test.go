@@ -239,13 +239,13 @@ func TestDriftSecretIDsOfPersistentIdentity(t *testing.T) {
 	e := openTest(t, clock.Real{})
 	ctx := context.Background()
 	setupPersistent(t, e, "svc-drift")
-	_, secret := stagePromote(t, e, "svc-drift", engine.PromoteOptions{})
+	secret := stagePromote(t, e, "svc-drift", engine.PromoteOptions{})
 	wantDrift(t, e, "svc-drift")
 
 	mint := func() string {
 		s, err := e.write(ctx, e.rolePath("svc-drift")+"/secret-id", nil)
 		must(t, err)
-		return s.Data["secret_id"].(string)
+		return dataString(t, s.Data, "secret_id")
 	}
 	// A secret-id minted by hand is a working credential the engine does not know.
 	mint()
@@ -298,7 +298,7 @@ func TestRetireAgainCutsOffDrift(t *testing.T) {
 	wantDrift(t, e, "ci-leaver")
 	roleID, err := e.roleID(ctx, "ci-leaver")
 	must(t, err)
-	if err := vaultLogin(t, e, roleID, s.Data["secret_id"].(string)); err == nil {
+	if err := vaultLogin(t, e, roleID, dataString(t, s.Data, "secret_id")); err == nil {
 		t.Fatal("a secret-id minted after retirement logs in after retiring again")
 	}
 }

@@ -434,28 +434,28 @@ func (e *Engine) UpdateIdentity(ctx context.Context, id policy.Identity) (policy
 }
 
 // readRecord reads an identity's record, without reading Vault's side back.
-func (e *Engine) readRecord(ctx context.Context, name string) (identityRecord, int64, error) {
+func (e *Engine) readRecord(ctx context.Context, name string) (identityRecord, error) {
 	if err := checkName(kindIdentity, name); err != nil {
-		return identityRecord{}, 0, err
+		return identityRecord{}, err
 	}
-	rec, version, err := kvGet[identityRecord](ctx, e, identityKey(name))
+	rec, _, err := kvGet[identityRecord](ctx, e, identityKey(name))
 	if err != nil {
-		return identityRecord{}, 0, fmt.Errorf("identity %q: %w", name, err)
+		return identityRecord{}, fmt.Errorf("identity %q: %w", name, err)
 	}
-	return rec, version, nil
+	return rec, nil
 }
 
 // readIdentity reads an identity without reading Vault's side back: what the engine's own
 // operations need.
 func (e *Engine) readIdentity(ctx context.Context, name string) (policy.Identity, error) {
-	rec, _, err := e.readRecord(ctx, name)
+	rec, err := e.readRecord(ctx, name)
 	return rec.Identity, err
 }
 
 // GetIdentity reads an identity, retired or not, and fills EngineDrift by reading back its
 // role, entity, alias and secret-ids from Vault (see drift.go).
 func (e *Engine) GetIdentity(ctx context.Context, name string) (policy.Identity, error) {
-	rec, _, err := e.readRecord(ctx, name)
+	rec, err := e.readRecord(ctx, name)
 	if err != nil {
 		return policy.Identity{}, err
 	}

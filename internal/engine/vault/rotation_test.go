@@ -40,13 +40,23 @@ func vaultLogin(t *testing.T, e *Engine, roleID, secret string) error {
 	return nil
 }
 
-func stagePromote(t *testing.T, e *Engine, name string, p engine.PromoteOptions) (engine.SecretVersion, string) {
+func stagePromote(t *testing.T, e *Engine, name string, p engine.PromoteOptions) string {
 	t.Helper()
 	v, s, err := e.StageSecret(context.Background(), name, 32)
 	must(t, err)
 	_, err = e.PromoteSecret(context.Background(), name, v.Version, p)
 	must(t, err)
-	return v, s
+	return s
+}
+
+// dataString reads a string field of a Vault response, failing the test when it is not one.
+func dataString(t *testing.T, data map[string]any, key string) string {
+	t.Helper()
+	v, ok := data[key].(string)
+	if !ok {
+		t.Fatalf("Vault response field %q is %T, want a string", key, data[key])
+	}
+	return v
 }
 
 // TestRotatedSecretEnforcedByVault checks each state of a rotated secret in Vault itself: a
@@ -80,18 +90,22 @@ func TestRotatedSecretEnforcedByVault(t *testing.T) {
 	must(t, e.DiscardSecret(ctx, "svc-app", v1.Version))
 	fails("discarded version", s1)
 
-	_, s2 := stagePromote(t, e, "svc-app", engine.PromoteOptions{})
-	_, s3 := stagePromote(t, e, "svc-app", engine.PromoteOptions{Overlap: time.Hour})
+	s2 := stagePromote(t, e, "svc-app", engine.PromoteOptions{})
+	s3 := stagePromote(t, e, "svc-app", engine.PromoteOptions{Overlap: time.Hour})
 	works("previous version inside its overlap", s2)
 	works("current version", s3)
 	// Vault ends the overlap itself: the previous version's secret-id has the overlap as TTL.
 	look, err := e.write(ctx, e.rolePath("svc-app")+"/secret-id/lookup", map[string]any{"secret_id": s2})
 	must(t, err)
-	if ttl, _ := look.Data["secret_id_ttl"].(json.Number).Int64(); ttl < 3590 || ttl > 3600 {
+	n, ok := look.Data["secret_id_ttl"].(json.Number)
+	if !ok {
+		t.Fatalf("secret_id_ttl is %T, want a number", look.Data["secret_id_ttl"])
+	}
+	if ttl, _ := n.Int64(); ttl < 3590 || ttl > 3600 {
 		t.Fatalf("previous version's secret-id TTL = %d s, want the 1h overlap", ttl)
 	}
 
-	_, s4 := stagePromote(t, e, "svc-app", engine.PromoteOptions{})
+	s4 := stagePromote(t, e, "svc-app", engine.PromoteOptions{})
 	fails("retained version (older previous)", s2)
 	fails("retained version (no overlap)", s3)
 	works("current version", s4)
@@ -142,7 +156,7 @@ func TestSecretHardExpiryEnforcedByVault(t *testing.T) {
 	setupPersistent(t, e, "svc-brief")
 	roleID, err := e.roleID(ctx, "svc-brief")
 	must(t, err)
-	_, s := stagePromote(t, e, "svc-brief", engine.PromoteOptions{ExpiresAt: time.Now().Add(2 * time.Second)})
+	s := stagePromote(t, e, "svc-brief", engine.PromoteOptions{ExpiresAt: time.Now().Add(2 * time.Second)})
 	must(t, vaultLogin(t, e, roleID, s))
 	time.Sleep(2500 * time.Millisecond)
 	_, err = e.write(ctx, "auth/"+e.approle+"/tidy/secret-id", nil)
