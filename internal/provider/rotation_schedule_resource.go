@@ -299,6 +299,9 @@ func (r *rotationScheduleResource) ModifyPlan(ctx context.Context, req resource.
 				s.Identity, state.CurrentVersion.ValueInt64(), last.Format(time.RFC3339), next.Format(time.RFC3339))
 		}
 	}
+	if state.CurrentVersion.IsNull() {
+		reason = fmt.Sprintf("identity %q has no current secret in the engine", s.Identity)
+	}
 	if v := plan.RollbackToVersion; !v.IsNull() && !v.Equal(state.RollbackToVersion) {
 		reason = fmt.Sprintf("rollback_to_version = %d re-promotes that version of identity %q's secret", v.ValueInt64(), s.Identity)
 	}
@@ -382,14 +385,11 @@ func (r *rotationScheduleResource) apply(ctx context.Context, plan rotationSched
 	case !plan.RollbackToVersion.IsNull() && !plan.RollbackToVersion.Equal(prior.RollbackToVersion):
 		v := plan.RollbackToVersion.ValueInt64()
 		r.promote(ctx, s, v, fmt.Sprintf("rollback to version %d", v), diags)
-	default:
-		if cur, _, err := r.data.engine.CurrentSecret(ctx, s.Identity); errors.Is(err, engine.ErrNotFound) {
-			r.rotate(ctx, s, "no current version", diags)
-		} else if err != nil {
-			addEngineError(diags, fmt.Sprintf("read the current secret of identity %q", s.Identity), err)
-		} else if due, next, err := s.Due(cur.PromotedAt, now); err == nil && due {
-			r.rotate(ctx, s, "scheduled rotation due "+next.Format(time.RFC3339), diags)
-		}
+	case plan.CurrentVersion.IsUnknown():
+		// The plan announced a rotation (due, or no current secret). Rotate exactly when it
+		// did, never on the apply's own clock: a rotation the plan did not show would make the
+		// apply's result differ from the plan.
+		r.rotate(ctx, s, "scheduled rotation", diags)
 	}
 	if diags.HasError() {
 		return
