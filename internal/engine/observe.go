@@ -49,16 +49,12 @@ func Observe(ctx context.Context, e Engine, now time.Time) (policy.Fleet, error)
 	return f, nil
 }
 
-// ObserveIdentity reads what the drift rules need about one identity: the identity with its
-// class, TTL policy, credentials, secret versions and rotation schedule. Rules across
-// identities (shared secrets, unmanaged identities) need Observe.
-func ObserveIdentity(ctx context.Context, e Engine, name string, now time.Time) (policy.Fleet, error) {
-	f := policy.Fleet{Now: now}
-	id, err := e.GetIdentity(ctx, name)
-	if err != nil {
-		return f, err
-	}
-	f.Identities = []policy.Identity{id}
+// ObserveIdentity reads what the drift rules need about one identity, as the caller just read or
+// wrote it: its class, TTL policy, credentials, secret versions and rotation schedule. Rules
+// across identities (shared secrets, unmanaged identities) need Observe.
+func ObserveIdentity(ctx context.Context, e Engine, id policy.Identity, now time.Time) (policy.Fleet, error) {
+	f := policy.Fleet{Now: now, Identities: []policy.Identity{id}}
+	name := id.Name
 	if c, err := e.GetClass(ctx, id.Class); err == nil {
 		f.Classes = []policy.Class{c}
 	} else if !errors.Is(err, ErrNotFound) {

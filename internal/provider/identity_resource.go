@@ -171,13 +171,14 @@ func findingResourceAttributes() map[string]schema.Attribute {
 	return out
 }
 
-// observe evaluates the drift rules on the identity as the engine holds it. The identity itself
-// is already written when this runs, so a failure to observe it is a warning, not an error that
-// would taint a created identity (whose retired name could then never be reused).
-func (r *identityResource) observe(ctx context.Context, m *identityModel, diags *diag.Diagnostics) {
+// observe evaluates the drift rules on id, the identity as the engine just returned it, with
+// the records around it. The identity itself is already written when this runs, so a failure to
+// observe it is a warning, not an error that would taint a created identity (whose retired name
+// could then never be reused).
+func (r *identityResource) observe(ctx context.Context, id policy.Identity, m *identityModel, diags *diag.Diagnostics) {
 	findings := []findingModel{}
 	m.TrustDebtHours = types.Float64Value(0)
-	fleet, err := engine.ObserveIdentity(ctx, r.data.engine, m.Name.ValueString(), r.data.clock.Now())
+	fleet, err := engine.ObserveIdentity(ctx, r.data.engine, id, r.data.clock.Now())
 	if err != nil {
 		diags.AddWarning("Unable to Observe Identity",
 			fmt.Sprintf("Identity %q is written, but its findings could not be read (%v); the next refresh reads them again.", m.Name.ValueString(), err))
@@ -334,7 +335,7 @@ func (r *identityResource) write(ctx context.Context, plan planGetter, state sta
 	}
 	tflog.Info(ctx, action+"d identity", map[string]any{"identity": id.Name, "class": id.Class})
 	m.fromPolicy(stored)
-	r.observe(ctx, &m, diags)
+	r.observe(ctx, stored, &m, diags)
 	diags.Append(state.Set(ctx, &m)...)
 }
 
@@ -349,7 +350,7 @@ func (r *identityResource) Read(ctx context.Context, req resource.ReadRequest, r
 		return
 	}
 	m.fromPolicy(id)
-	r.observe(ctx, &m, &resp.Diagnostics)
+	r.observe(ctx, id, &m, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 

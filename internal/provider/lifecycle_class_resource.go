@@ -181,7 +181,7 @@ func (r *lifecycleClassResource) ValidateConfig(ctx context.Context, req resourc
 // ModifyPlan warns, in the plan of a changed class, about every identity and TTL policy that the
 // new class would leave out of compliance.
 func (r *lifecycleClassResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if r.data == nil || req.Plan.Raw.IsNull() || req.State.Raw.IsNull() || !req.Config.Raw.IsFullyKnown() {
+	if r.data == nil || req.Plan.Raw.IsNull() || req.State.Raw.IsNull() || !req.Config.Raw.IsFullyKnown() || unchanged(req) {
 		return
 	}
 	var m lifecycleClassModel

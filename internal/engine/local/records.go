@@ -33,7 +33,10 @@ func putJSON(tx *bolt.Tx, bucket []byte, key string, v any) error {
 	return tx.Bucket(bucket).Put([]byte(key), raw)
 }
 
-func listJSON[T any](db *bolt.DB, bucket []byte) ([]T, error) {
+func listJSON[T any](ctx context.Context, db *bolt.DB, bucket []byte) ([]T, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
 	var out []T
 	err := db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucket).ForEach(func(k, raw []byte) error {
@@ -131,10 +134,7 @@ func (e *Engine) DeleteClass(ctx context.Context, name string) error {
 
 // ListClasses lists every lifecycle class, by name.
 func (e *Engine) ListClasses(ctx context.Context) ([]policy.Class, error) {
-	if err := ctxErr(ctx); err != nil {
-		return nil, err
-	}
-	return listJSON[policy.Class](e.db, bucketClasses)
+	return listJSON[policy.Class](ctx, e.db, bucketClasses)
 }
 
 // PutTTLPolicy creates or replaces a TTL policy.
@@ -155,10 +155,7 @@ func (e *Engine) DeleteTTLPolicy(ctx context.Context, name string) error {
 
 // ListTTLPolicies lists every TTL policy, by name.
 func (e *Engine) ListTTLPolicies(ctx context.Context) ([]policy.TTLPolicy, error) {
-	if err := ctxErr(ctx); err != nil {
-		return nil, err
-	}
-	return listJSON[policy.TTLPolicy](e.db, bucketTTLPolicies)
+	return listJSON[policy.TTLPolicy](ctx, e.db, bucketTTLPolicies)
 }
 
 // CreateIdentity records a new active identity.
@@ -212,10 +209,7 @@ func (e *Engine) GetIdentity(ctx context.Context, name string) (policy.Identity,
 
 // ListIdentities lists every identity, retired ones included, by name.
 func (e *Engine) ListIdentities(ctx context.Context) ([]policy.Identity, error) {
-	if err := ctxErr(ctx); err != nil {
-		return nil, err
-	}
-	ids, err := listJSON[policy.Identity](e.db, bucketIdentities)
+	ids, err := listJSON[policy.Identity](ctx, e.db, bucketIdentities)
 	sort.Slice(ids, func(i, j int) bool { return ids[i].Name < ids[j].Name })
 	return ids, err
 }

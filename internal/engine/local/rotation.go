@@ -73,10 +73,7 @@ func (e *Engine) DeleteRotationSchedule(ctx context.Context, identity string) er
 
 // ListRotationSchedules lists every rotation schedule, by identity.
 func (e *Engine) ListRotationSchedules(ctx context.Context) ([]policy.RotationSchedule, error) {
-	if err := ctxErr(ctx); err != nil {
-		return nil, err
-	}
-	return listJSON[policy.RotationSchedule](e.db, bucketSchedules)
+	return listJSON[policy.RotationSchedule](ctx, e.db, bucketSchedules)
 }
 
 // fingerprint is a keyed hash of a secret value: equal values have equal fingerprints within
