@@ -7,6 +7,8 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sort"
 	"time"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
@@ -116,49 +118,20 @@ type Rotations interface {
 	ListSecretVersions(ctx context.Context, identity string) ([]SecretVersion, error)
 }
 
-// PromoteOptions configure PromoteSecret.
-type PromoteOptions struct {
-	// Overlap is how long the version being replaced stays valid.
-	Overlap time.Duration
-	// ExpiresAt, when not zero, is a hard limit after which the promoted version stops working.
-	ExpiresAt time.Time
-	// Keep is how many versions to retain, the current one included; zero keeps all.
-	Keep int64
-	// Reason is recorded in the audit log ("scheduled rotation", "rollback to version 2").
-	Reason string
-}
+// PromoteOptions configure PromoteSecret (policy.Promote holds the rule).
+type PromoteOptions = policy.PromoteOptions
 
 // Secret version states.
 const (
-	SecretStaged   = "staged"
-	SecretCurrent  = "current"
-	SecretPrevious = "previous"
+	SecretStaged   = policy.SecretStaged
+	SecretCurrent  = policy.SecretCurrent
+	SecretPrevious = policy.SecretPrevious
 	// SecretRetained is an older version kept for rollback; it does not authenticate.
-	SecretRetained = "retained"
+	SecretRetained = policy.SecretRetained
 )
 
 // SecretVersion is one version of a persistent identity's rotated secret, without its value.
-type SecretVersion struct {
-	Identity  string    `json:"identity"`
-	Version   int64     `json:"version"`
-	State     string    `json:"state"`
-	CreatedAt time.Time `json:"created_at"`
-	// PromotedAt is when the version last became current.
-	PromotedAt time.Time `json:"promoted_at,omitzero"`
-	// ExpiresAt is when the version stops authenticating; zero when it has no limit.
-	ExpiresAt time.Time `json:"expires_at,omitzero"`
-	// Fingerprint identifies the secret material without revealing it (a keyed or salted hash
-	// prefix), so reports can find one secret shared by two identities.
-	Fingerprint string `json:"fingerprint"`
-}
-
-// Authenticates reports whether the version still authenticates at now.
-func (v SecretVersion) Authenticates(now time.Time) bool {
-	if v.State == SecretRetained {
-		return false
-	}
-	return v.ExpiresAt.IsZero() || now.Before(v.ExpiresAt)
-}
+type SecretVersion = policy.SecretVersion
 
 // Auditor reads the engine's audit log.
 type Auditor interface {
@@ -174,29 +147,9 @@ type CredentialRequest struct {
 	Purpose   string
 }
 
-// Credential is an engine's record of a dynamic credential. It never holds the secret.
-type Credential struct {
-	ID       string    `json:"id"`
-	Identity string    `json:"identity"`
-	IssuedAt time.Time `json:"issued_at"`
-	// TTL is the credential's lifetime before renewal; each renewal extends it by TTL.
-	TTL           time.Duration `json:"ttl"`
-	ExpiresAt     time.Time     `json:"expires_at"`
-	HardExpiresAt time.Time     `json:"hard_expires_at"`
-	RenewCount    int64         `json:"renew_count"`
-	// RenewalsLeft is -1 when renewals are not capped by count.
-	RenewalsLeft int64 `json:"renewals_left"`
-	// UsesLeft is -1 when authentications are not capped.
-	UsesLeft  int64     `json:"uses_left"`
-	RevokedAt time.Time `json:"revoked_at,omitzero"`
-	Requester string    `json:"requester,omitempty"`
-	Purpose   string    `json:"purpose,omitempty"`
-}
-
-// Live reports whether the credential still authenticates at now.
-func (c Credential) Live(now time.Time) bool {
-	return c.RevokedAt.IsZero() && now.Before(c.ExpiresAt)
-}
+// Credential is an engine's record of a dynamic credential. It never holds the secret; Live and
+// policy.Renew hold its rules.
+type Credential = policy.Credential
 
 // Audit event types.
 const (
@@ -247,19 +200,70 @@ func (f AuditFilter) Match(e AuditEvent) bool {
 }
 
 // EventExpired marks a credential that reached its expiry without being revoked. Engines do not
-// append it (expiry is a non-event); ExpiryEvents derives it from credential records.
+// append it (expiry is a non-event); AuditLog derives it from credential records.
 const EventExpired = "expired"
 
-// ExpiryEvents derives an "expired" event for every credential in creds that expired by now
-// without being revoked first.
-func ExpiryEvents(creds []Credential, now time.Time) []AuditEvent {
-	var out []AuditEvent
+// AuditLog reads the audit events that pass f, merged with an "expired" event derived for
+// every credential of f.Identity (every identity when empty) that expired by now without being
+// revoked first (policy.Credential.Expired), oldest first.
+func AuditLog(ctx context.Context, e Engine, f AuditFilter, now time.Time) ([]AuditEvent, error) {
+	events, err := e.AuditEvents(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	creds, err := e.ListCredentials(ctx, f.Identity)
+	if err != nil {
+		return nil, err
+	}
 	for _, c := range creds {
-		if c.ExpiresAt.After(now) || (!c.RevokedAt.IsZero() && !c.RevokedAt.After(c.ExpiresAt)) {
+		if !c.Expired(now) {
 			continue
 		}
-		out = append(out, AuditEvent{Time: c.ExpiresAt, Type: EventExpired, Identity: c.Identity, Credential: c.ID,
-			Requester: c.Requester, Purpose: c.Purpose})
+		ev := AuditEvent{Time: c.ExpiresAt, Type: EventExpired, Identity: c.Identity, Credential: c.ID,
+			Requester: c.Requester, Purpose: c.Purpose}
+		if f.Match(ev) {
+			events = append(events, ev)
+		}
 	}
-	return out
+	sort.SliceStable(events, func(i, j int) bool { return events[i].Time.Before(events[j].Time) })
+	return events, nil
 }
+
+// TransitionError maps a refused secret-version transition of policy (Promote, Discard) to the
+// engine's typed errors, naming the identity.
+func TransitionError(identity string, err error) error {
+	kind := ErrInvalid
+	switch {
+	case errors.Is(err, policy.ErrNoSuchVersion):
+		kind = ErrNotFound
+	case errors.Is(err, policy.ErrNotStaged):
+		kind = ErrConflict
+	}
+	return fmt.Errorf("identity %q: %v: %w", identity, err, kind)
+}
+
+// PromotionDetail is the audit detail of the promotion of version under p that made t.
+func PromotionDetail(version int64, t policy.Transition, p PromoteOptions) string {
+	detail := fmt.Sprintf("version %d is current", version)
+	if p.Reason != "" {
+		detail += " (" + p.Reason + ")"
+	}
+	if t.Previous != nil {
+		detail += fmt.Sprintf("; version %d stays valid until %s", t.Previous.Version, t.Previous.ExpiresAt.Format(time.RFC3339))
+	}
+	if !p.ExpiresAt.IsZero() {
+		detail += "; hard limit " + p.ExpiresAt.Format(time.RFC3339)
+	}
+	if len(t.Destroyed) > 0 {
+		detail += fmt.Sprintf("; destroyed versions %v (keep %d)", t.Destroyed, p.Keep)
+	}
+	return detail
+}
+
+// DiscardDetail is the audit detail of a staged version that a promotion of version discarded.
+func DiscardDetail(discarded, version int64) string {
+	return fmt.Sprintf("version %d: left staged when version %d was promoted", discarded, version)
+}
+
+// RenewalError is the refusal of a renewal that policy.Renew turned down.
+func RenewalError(err error) error { return fmt.Errorf("%v: %w", err, ErrDenied) }

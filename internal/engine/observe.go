@@ -40,7 +40,7 @@ func Observe(ctx context.Context, e Engine, now time.Time) (policy.Fleet, error)
 	if err != nil {
 		return f, err
 	}
-	f.Credentials, f.Secrets = observeCredentials(creds), observeSecrets(versions, now)
+	f.Credentials, f.Secrets = creds, observeSecrets(versions, now)
 	if u, ok := e.(UnmanagedLister); ok {
 		if f.Unmanaged, err = u.ListUnmanaged(ctx); err != nil {
 			return f, err
@@ -80,17 +80,8 @@ func ObserveIdentity(ctx context.Context, e Engine, id policy.Identity, now time
 	if err != nil {
 		return f, err
 	}
-	f.Credentials, f.Secrets = observeCredentials(creds), observeSecrets(versions, now)
+	f.Credentials, f.Secrets = creds, observeSecrets(versions, now)
 	return f, nil
-}
-
-func observeCredentials(creds []Credential) []policy.CredentialObservation {
-	out := make([]policy.CredentialObservation, len(creds))
-	for i, c := range creds {
-		out[i] = policy.CredentialObservation{ID: c.ID, Identity: c.Identity, IssuedAt: c.IssuedAt, ExpiresAt: c.ExpiresAt,
-			HardExpiresAt: c.HardExpiresAt, RevokedAt: c.RevokedAt, RenewCount: c.RenewCount}
-	}
-	return out
 }
 
 func observeSecrets(versions []SecretVersion, now time.Time) []policy.SecretObservation {
