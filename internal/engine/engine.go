@@ -230,14 +230,18 @@ func AuditLog(ctx context.Context, e Engine, f AuditFilter, now time.Time) ([]Au
 }
 
 // TransitionError maps a refused secret-version transition of policy (Promote, Discard) to the
-// engine's typed errors, naming the identity.
+// engine's typed errors, naming the identity; any other error is returned as it is.
 func TransitionError(identity string, err error) error {
-	kind := ErrInvalid
+	var kind error
 	switch {
 	case errors.Is(err, policy.ErrNoSuchVersion):
 		kind = ErrNotFound
 	case errors.Is(err, policy.ErrNotStaged):
 		kind = ErrConflict
+	case errors.Is(err, policy.ErrBadPromotion):
+		kind = ErrInvalid
+	default:
+		return err
 	}
 	return fmt.Errorf("identity %q: %v: %w", identity, err, kind)
 }

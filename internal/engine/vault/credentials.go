@@ -140,16 +140,8 @@ func (e *Engine) IssueCredential(ctx context.Context, req engine.CredentialReque
 			return fail(err)
 		}
 	}
-	now := e.clock.Now()
-	cred := engine.Credential{
-		ID: accessor, Identity: id.Name, IssuedAt: now, TTL: grant.TTL,
-		ExpiresAt: now.Add(grant.TTL), HardExpiresAt: now.Add(grant.Lifetime),
-		RenewalsLeft: grant.MaxRenewals, UsesLeft: -1,
-		Requester: req.Requester, Purpose: req.Purpose,
-	}
-	if grant.MaxUses > 0 {
-		cred.UsesLeft = grant.MaxUses
-	}
+	cred := grant.Issue(accessor, id.Name, e.clock.Now())
+	cred.Requester, cred.Purpose = req.Requester, req.Purpose
 	if _, err := e.kvPut(ctx, credentialKey(id.Name, accessor), cred, newKey); err != nil {
 		return fail(err)
 	}
@@ -191,24 +183,18 @@ func (e *Engine) RenewCredential(ctx context.Context, id, secret string) (engine
 	if err := e.checkLive(ctx, c, now); err != nil {
 		return engine.Credential{}, err
 	}
-	if err := renewable(c, now); err != nil {
-		return engine.Credential{}, err
+	if _, err := policy.Renew(c, now); err != nil {
+		return engine.Credential{}, engine.RenewalError(err)
 	}
 	if _, err := e.write(ctx, "auth/token/renew", map[string]any{"token": secret, "increment": seconds(c.TTL)}); err != nil {
 		return engine.Credential{}, refused(err)
 	}
 	c, _, err = kvUpdate(ctx, e, key, func(c *engine.Credential) (bool, error) {
-		if err := renewable(*c, now); err != nil {
-			return false, err // a concurrent renewal took the last one
+		renewed, err := policy.Renew(*c, now)
+		if err != nil {
+			return false, engine.RenewalError(err) // a concurrent renewal took the last one
 		}
-		c.ExpiresAt = now.Add(c.TTL)
-		if c.ExpiresAt.After(c.HardExpiresAt) {
-			c.ExpiresAt = c.HardExpiresAt
-		}
-		c.RenewCount++
-		if c.RenewalsLeft > 0 {
-			c.RenewalsLeft--
-		}
+		*c = renewed
 		return true, nil
 	})
 	if err != nil {
@@ -216,17 +202,6 @@ func (e *Engine) RenewCredential(ctx context.Context, id, secret string) (engine
 	}
 	return c, e.appendAudit(ctx, engine.AuditEvent{Type: engine.EventRenewed, Identity: c.Identity, Credential: id,
 		Requester: c.Requester, Purpose: c.Purpose, Detail: "expires " + c.ExpiresAt.Format(time.RFC3339)})
-}
-
-// renewable refuses a renewal past the credential's budget or hard expiry.
-func renewable(c engine.Credential, now time.Time) error {
-	switch {
-	case c.RenewalsLeft == 0:
-		return fmt.Errorf("credential %q has no renewals left: %w", c.ID, engine.ErrDenied)
-	case !now.Before(c.HardExpiresAt) || !c.ExpiresAt.Before(c.HardExpiresAt):
-		return fmt.Errorf("credential %q is at its hard expiry %s: %w", c.ID, c.HardExpiresAt.Format(time.RFC3339), engine.ErrDenied)
-	}
-	return nil
 }
 
 // checkLive returns ErrDenied for a credential that is revoked or, by the engine's clock,

@@ -229,26 +229,26 @@ func (e *Engine) syncRoleSecretIDs(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	now := e.clock.Now()
-	known := map[string]bool{}
-	err = e.updateSecrets(ctx, name, func(rec *secretRecord) (bool, error) {
-		clear(known)
+	rec, err := e.changeSecrets(ctx, name, func(rec *secretRecord) (bool, error) {
 		changed := false
 		for i := range rec.Versions {
 			v := &rec.Versions[i]
-			if v.Authenticates(now) && (v.SecretIDAccessor == "" || !slices.Contains(live, v.SecretIDAccessor)) {
-				v.SecretIDAccessor, v.SecretIDExpiresAt = "", time.Time{}
-				if err := e.syncSecretID(ctx, name, v, now); err != nil {
-					return false, fmt.Errorf("version %d: %w", v.Version, err)
-				}
+			if v.SecretIDAccessor != "" && !slices.Contains(live, v.SecretIDAccessor) {
+				v.SecretIDAccessor, v.SecretIDExpiresAt = "", time.Time{} // lost in Vault: the reconcile issues it again
 				changed = true
 			}
-			known[v.SecretIDAccessor] = true
 		}
 		return changed, nil
 	})
 	if err != nil {
 		return err
+	}
+	if rec, err = e.reconcileSecrets(ctx, name, rec, nil); err != nil {
+		return err
+	}
+	known := map[string]bool{}
+	for _, v := range rec.Versions {
+		known[v.SecretIDAccessor] = true
 	}
 	for _, a := range foreign(live, known) {
 		if _, err := e.write(ctx, e.rolePath(name)+"/secret-id-accessor/destroy", map[string]any{"secret_id_accessor": a}); err != nil {
