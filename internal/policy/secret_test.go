@@ -84,7 +84,7 @@ func TestPromote(t *testing.T) {
 			version: 5, opts: PromoteOptions{Keep: 3}, want: "3:retained@-2h0m0s 4:retained@0s 5:current", destroyed: []int64{1, 2}},
 		{name: "keep zero keeps all",
 			versions: []SecretVersion{sv(1, SecretRetained, time.Time{}, now.Add(-4*hour)), sv(2, SecretCurrent, now.Add(-hour), time.Time{}), sv(3, SecretStaged, time.Time{}, time.Time{})},
-			version: 3, want: "1:retained@-4h0m0s 2:retained@0s 3:current"},
+			version:  3, want: "1:retained@-4h0m0s 2:retained@0s 3:current"},
 		// Local and Vault disagreed here: the local engine still discarded staged versions,
 		// retained a previous version past its overlap and applied keep when the current
 		// version was promoted again; Vault changed nothing. Decided: nothing changes, as the
