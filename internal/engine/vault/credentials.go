@@ -73,17 +73,10 @@ func (e *Engine) login(ctx context.Context, identity string, req engine.Credenti
 			meta[k] = v
 		}
 	}
-	rawMeta, err := json.Marshal(meta)
+	secretID, secretIDAccessor, err := e.createSecretID(ctx, identity, "", meta, seconds(secretIDTTL), 1)
 	if err != nil {
 		return "", "", err
 	}
-	s, err := e.write(ctx, e.rolePath(identity)+"/secret-id",
-		map[string]any{"metadata": string(rawMeta), "num_uses": 1, "ttl": seconds(secretIDTTL)})
-	if err != nil {
-		return "", "", err
-	}
-	secretID, _ := s.Data["secret_id"].(string)
-	secretIDAccessor, _ := s.Data["secret_id_accessor"].(string)
 
 	anon, err := e.as("")
 	if err != nil {
@@ -96,7 +89,7 @@ func (e *Engine) login(ctx context.Context, identity string, req engine.Credenti
 	}
 	if err != nil {
 		// Destroy the unspent secret-id rather than leave it to its TTL.
-		_, _ = e.write(context.WithoutCancel(ctx), e.rolePath(identity)+"/secret-id-accessor/destroy", map[string]any{"secret_id_accessor": secretIDAccessor})
+		_ = e.destroySecretID(context.WithoutCancel(ctx), identity, secretIDAccessor)
 		return "", "", err
 	}
 	return ls.Auth.ClientToken, ls.Auth.Accessor, nil

@@ -162,10 +162,6 @@ func compareEntity(id policy.Identity, ent *entityState) []string {
 	return lines
 }
 
-// secretIDs lists the accessors of the secret-ids of the identity's role.
-func (e *Engine) secretIDs(ctx context.Context, name string) ([]string, error) {
-	return e.list(ctx, e.rolePath(name)+"/secret-id")
-}
 
 // secretIDDrift compares the secret-ids of the identity's role with those the engine issued:
 // none for a retired identity; for a persistent one, one per version of its secret that
@@ -251,7 +247,7 @@ func (e *Engine) syncRoleSecretIDs(ctx context.Context, name string) error {
 		known[v.SecretIDAccessor] = true
 	}
 	for _, a := range foreign(live, known) {
-		if _, err := e.write(ctx, e.rolePath(name)+"/secret-id-accessor/destroy", map[string]any{"secret_id_accessor": a}); err != nil {
+		if err := e.destroySecretID(ctx, name, a); err != nil {
 			return err
 		}
 	}

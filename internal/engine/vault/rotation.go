@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -165,20 +164,13 @@ func secretIdentity(secret string) (string, bool) {
 
 // PutRotationSchedule creates or replaces the rotation schedule of an identity.
 func (e *Engine) PutRotationSchedule(ctx context.Context, s policy.RotationSchedule) error {
-	if err := checkName(kindRotationSchedule+": identity", s.Identity); err != nil {
-		return err
-	}
 	if s.Interval > 0 && s.Cron != "" {
 		return fmt.Errorf("%s of %q sets both interval and cron; set exactly one: %w", kindRotationSchedule, s.Identity, engine.ErrInvalid)
 	}
 	if _, err := s.NextRotation(e.clock.Now()); err != nil {
 		return fmt.Errorf("%s: %v: %w", kindRotationSchedule, err, engine.ErrInvalid)
 	}
-	if _, err := e.kvPut(ctx, schedulesFolder+s.Identity, s, anyVersion); err != nil {
-		return fmt.Errorf("%s of %q: %w", kindRotationSchedule, s.Identity, err)
-	}
-	return e.appendAudit(ctx, engine.AuditEvent{Type: engine.EventGovernanceChange, Identity: s.Identity,
-		Detail: "put " + kindRotationSchedule + " " + s.Identity})
+	return e.putGovernance(ctx, kindRotationSchedule, schedulesFolder, s.Identity, s.Identity, s)
 }
 
 // GetRotationSchedule reads the rotation schedule of an identity.
@@ -188,14 +180,7 @@ func (e *Engine) GetRotationSchedule(ctx context.Context, identity string) (poli
 
 // DeleteRotationSchedule removes the rotation schedule of an identity. The secret stays.
 func (e *Engine) DeleteRotationSchedule(ctx context.Context, identity string) error {
-	if err := checkName(kindRotationSchedule+": identity", identity); err != nil {
-		return err
-	}
-	if err := e.kvDelete(ctx, schedulesFolder+identity); err != nil {
-		return fmt.Errorf("%s of %q: %w", kindRotationSchedule, identity, err)
-	}
-	return e.appendAudit(ctx, engine.AuditEvent{Type: engine.EventGovernanceChange, Identity: identity,
-		Detail: "delete " + kindRotationSchedule + " " + identity})
+	return e.deleteGovernance(ctx, kindRotationSchedule, schedulesFolder, identity, identity)
 }
 
 // ListRotationSchedules lists every rotation schedule, by identity.
@@ -337,28 +322,16 @@ func (e *Engine) destroyValue(ctx context.Context, identity string, version int6
 // is destroyed first: Vault refuses to register a value twice, and destroying by value is a
 // no-op when there is none.
 func (e *Engine) issueSecretID(ctx context.Context, identity string, v *versionRecord, value string, now time.Time) error {
-	role := e.rolePath(identity)
-	if _, err := e.write(ctx, role+"/secret-id/destroy", map[string]any{"secret_id": value}); err != nil {
+	if err := e.destroySecretIDValue(ctx, identity, value); err != nil {
 		return err
 	}
 	var ttl int64
 	if !v.ExpiresAt.IsZero() {
 		ttl = max(seconds(v.ExpiresAt.Sub(now)), 1)
 	}
-	meta, err := json.Marshal(map[string]string{secretVersionMeta: strconv.FormatInt(v.Version, 10)})
+	_, accessor, err := e.createSecretID(ctx, identity, value, map[string]string{secretVersionMeta: strconv.FormatInt(v.Version, 10)}, ttl, 0)
 	if err != nil {
 		return err
-	}
-	s, err := e.write(ctx, role+"/custom-secret-id", map[string]any{"secret_id": value, "metadata": string(meta), "ttl": ttl, "num_uses": 0})
-	if err != nil {
-		return err
-	}
-	accessor := ""
-	if s != nil {
-		accessor, _ = s.Data["secret_id_accessor"].(string)
-	}
-	if accessor == "" {
-		return fmt.Errorf("%s/custom-secret-id: Vault returned no secret_id_accessor", role)
 	}
 	v.SecretIDAccessor, v.SecretIDExpiresAt = accessor, v.ExpiresAt
 	return nil
@@ -371,13 +344,12 @@ func (e *Engine) dropSecretID(ctx context.Context, identity string, v *versionRe
 	if v.SecretIDAccessor == "" {
 		return nil
 	}
-	role := e.rolePath(identity)
-	live, err := e.list(ctx, role+"/secret-id")
+	live, err := e.secretIDs(ctx, identity)
 	if err != nil {
 		return err
 	}
 	if slices.Contains(live, v.SecretIDAccessor) {
-		if _, err := e.write(ctx, role+"/secret-id-accessor/destroy", map[string]any{"secret_id_accessor": v.SecretIDAccessor}); err != nil {
+		if err := e.destroySecretID(ctx, identity, v.SecretIDAccessor); err != nil {
 			return err
 		}
 	}
@@ -469,7 +441,7 @@ func (e *Engine) StageSecret(ctx context.Context, identity string, length int64)
 func (e *Engine) undoStage(ctx context.Context, identity string, version int64, value string, cause error) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
-	_, err := e.write(ctx, e.rolePath(identity)+"/secret-id/destroy", map[string]any{"secret_id": value})
+	err := e.destroySecretIDValue(ctx, identity, value)
 	if err == nil {
 		err = e.destroyValue(ctx, identity, version)
 	}
