@@ -162,7 +162,6 @@ func compareEntity(id policy.Identity, ent *entityState) []string {
 	return lines
 }
 
-
 // secretIDDrift compares the secret-ids of the identity's role with those the engine issued:
 // none for a retired identity; for a persistent one, one per version of its secret that
 // authenticates.

@@ -287,7 +287,6 @@ func (e *Engine) removeVaultObjects(ctx context.Context, name string) error {
 	return e.del(ctx, e.rolePath(name))
 }
 
-
 // cutOff revokes every credential of the identity, destroys every secret-id of its role (the
 // rotated secret's versions included), records every version of its secret retained and
 // deletes the values.

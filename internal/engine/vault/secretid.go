@@ -3,6 +3,7 @@ package vault
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 )
 
@@ -66,15 +67,12 @@ func (e *Engine) destroySecretIDValue(ctx context.Context, identity, value strin
 }
 
 // destroySecretIDs destroys every secret-id of the identity's role, so nothing can log in as it.
+// It tries each one and reports every failure.
 func (e *Engine) destroySecretIDs(ctx context.Context, identity string) error {
 	accessors, err := e.secretIDs(ctx, identity)
-	if err != nil {
-		return err
-	}
+	errs := []error{err}
 	for _, a := range accessors {
-		if err := e.destroySecretID(ctx, identity, a); err != nil {
-			return err
-		}
+		errs = append(errs, e.destroySecretID(ctx, identity, a))
 	}
-	return nil
+	return errors.Join(errs...)
 }
