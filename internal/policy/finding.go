@@ -94,3 +94,11 @@ const (
 )
 
 func subject(kind, name string) string { return kind + "/" + name }
+
+// highFindings returns a function that appends a high-severity finding about sub to out.
+func highFindings(out *[]Finding, sub string) func(rule, attr, observed, allowed, owasp, remedy string) {
+	return func(rule, attr, observed, allowed, owasp, remedy string) {
+		*out = append(*out, Finding{Rule: rule, Severity: SeverityHigh, Subject: sub, Attribute: attr,
+			Observed: observed, Allowed: allowed, OWASP: owasp, Remedy: remedy})
+	}
+}

@@ -138,11 +138,7 @@ func (s RotationSchedule) RotationInterval(now time.Time) (time.Duration, error)
 // class of its identity.
 func CheckRotationSchedule(s RotationSchedule, class *Class, now time.Time) []Finding {
 	var out []Finding
-	sub := subject(SubjectRotationSchedule, s.Identity)
-	add := func(rule, attr, observed, allowed, owasp, remedy string) {
-		out = append(out, Finding{Rule: rule, Severity: SeverityHigh, Subject: sub, Attribute: attr,
-			Observed: observed, Allowed: allowed, OWASP: owasp, Remedy: remedy})
-	}
+	add := highFindings(&out, subject(SubjectRotationSchedule, s.Identity))
 	interval, err := s.RotationInterval(now)
 	if err != nil {
 		add(RuleInvalidCron, "cron", s.Cron, "a 5-field cron expression in UTC", "", err.Error())
