@@ -30,7 +30,12 @@ import (
 //     on its own: versions go only when the engine destroys them (kv destroy).
 //   - its versions' states: the JSON record secret-versions/<identity>, one entry per version
 //     that is not destroyed (state, created/promoted/expires, fingerprint, and the accessor and
-//     term of the version's AppRole secret-id), written with check-and-set.
+//     term of the version's AppRole secret-id), written with check-and-set. Every change is a
+//     transition of internal/policy (Stage, Promote, Discard, Retire) written to the record
+//     first; reconcileSecrets then makes the Vault calls that follow from the record (issue,
+//     re-issue and destroy secret-ids; destroy the KV versions queued in the record's destroy
+//     list), outside the check-and-set loop, and can be re-run: any later change of the
+//     identity's secret completes what an interrupted one left.
 //   - Vault's verdict: every version that authenticates (staged, current, previous inside its
 //     overlap) is an AppRole secret-id of the identity's role whose secret_id is the value
 //     itself (custom-secret-id), so a consumer logs in to Vault with the role's role_id and the
