@@ -415,7 +415,7 @@ func (e *Engine) StageSecret(ctx context.Context, identity string, length int64)
 	if err != nil {
 		return engine.SecretVersion{}, "", fmt.Errorf("staging a secret for identity %q: %w", identity, err)
 	}
-	if _, err := e.write(ctx, e.metadataPath(secretKey(identity)), map[string]any{"max_versions": maxKVVersions}); err != nil {
+	if err := e.kvKeepVersions(ctx, secretKey(identity), maxKVVersions); err != nil {
 		return engine.SecretVersion{}, "", fmt.Errorf("staging a secret for identity %q: %w", identity, err)
 	}
 	version, err := e.kvPut(ctx, secretKey(identity), map[string]string{"value": value}, anyVersion)
