@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
@@ -202,32 +201,6 @@ func (f AuditFilter) Match(e AuditEvent) bool {
 // EventExpired marks a credential that reached its expiry without being revoked. Engines do not
 // append it (expiry is a non-event); AuditLog derives it from credential records.
 const EventExpired = "expired"
-
-// AuditLog reads the audit events that pass f, merged with an "expired" event derived for
-// every credential of f.Identity (every identity when empty) that expired by now without being
-// revoked first (policy.Credential.Expired), oldest first.
-func AuditLog(ctx context.Context, e Engine, f AuditFilter, now time.Time) ([]AuditEvent, error) {
-	events, err := e.AuditEvents(ctx, f)
-	if err != nil {
-		return nil, err
-	}
-	creds, err := e.ListCredentials(ctx, f.Identity)
-	if err != nil {
-		return nil, err
-	}
-	for _, c := range creds {
-		if !c.Expired(now) {
-			continue
-		}
-		ev := AuditEvent{Time: c.ExpiresAt, Type: EventExpired, Identity: c.Identity, Credential: c.ID,
-			Requester: c.Requester, Purpose: c.Purpose}
-		if f.Match(ev) {
-			events = append(events, ev)
-		}
-	}
-	sort.SliceStable(events, func(i, j int) bool { return events[i].Time.Before(events[j].Time) })
-	return events, nil
-}
 
 // TransitionError maps a refused secret-version transition of policy (Promote, Discard) to the
 // engine's typed errors, naming the identity; any other error is returned as it is.

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"sort"
 	"time"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
@@ -91,4 +92,30 @@ func observeSecrets(versions []SecretVersion, now time.Time) []policy.SecretObse
 			PromotedAt: v.PromotedAt, Live: v.Authenticates(now), Fingerprint: v.Fingerprint}
 	}
 	return out
+}
+
+// AuditLog reads the audit events that pass f, merged with an "expired" event derived for
+// every credential of f.Identity (every identity when empty) that expired by now without being
+// revoked first (policy.Credential.Expired), oldest first.
+func AuditLog(ctx context.Context, e Engine, f AuditFilter, now time.Time) ([]AuditEvent, error) {
+	events, err := e.AuditEvents(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	creds, err := e.ListCredentials(ctx, f.Identity)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range creds {
+		if !c.Expired(now) {
+			continue
+		}
+		ev := AuditEvent{Time: c.ExpiresAt, Type: EventExpired, Identity: c.Identity, Credential: c.ID,
+			Requester: c.Requester, Purpose: c.Purpose}
+		if f.Match(ev) {
+			events = append(events, ev)
+		}
+	}
+	sort.SliceStable(events, func(i, j int) bool { return events[i].Time.Before(events[j].Time) })
+	return events, nil
 }
