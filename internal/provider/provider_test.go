@@ -1,10 +1,12 @@
 package provider
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -183,4 +185,84 @@ func testRejections(t *testing.T, env *testEnv, base string, cases []rejection) 
 	}
 	steps = append(steps, resource.TestStep{PreConfig: env.unchangedSince(t, &before), Config: base, PlanOnly: true})
 	resource.Test(t, resource.TestCase{ProtoV6ProviderFactories: env.factories(), Steps: steps})
+}
+
+// forgetLocalEngine closes the provider's shared engine of dbPath, if open, so that the next
+// provider Configure opens the file afresh, as every terraform command does out of process.
+func forgetLocalEngine(t *testing.T, dbPath string) {
+	t.Helper()
+	localEngines.Lock()
+	defer localEngines.Unlock()
+	if e, ok := localEngines.byPath[dbPath]; ok {
+		if err := e.Close(); err != nil {
+			t.Fatal(err)
+		}
+		delete(localEngines.byPath, dbPath)
+	}
+}
+
+// TestAccPlanWritesNothing_local: a plan against a missing engine file creates nothing, and
+// plan, refresh and a drift report read leave an existing engine file byte-for-byte as it was,
+// each opening the file afresh as a terraform command does.
+func TestAccPlanWritesNothing_local(t *testing.T) {
+	if os.Getenv("NHI_TEST_ENGINE") == "vault" {
+		t.Skip("tests the local engine's file; runs in the local suite")
+	}
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "state", "engine.db")
+	t.Cleanup(func() { forgetLocalEngine(t, dbPath) })
+	cfg := fmt.Sprintf(`
+provider "nhi" {
+  local {
+    path = %q
+  }
+}
+`, dbPath) + governanceConfig + `
+resource "nhi_identity" "build" {
+  name        = "ci-build"
+  class       = nhi_lifecycle_class.ci.name
+  owner       = "team-build"
+  environment = "dev"
+  ttl_policy  = nhi_ttl_policy.short.name
+}
+
+data "nhi_drift_report" "all" {}
+`
+	var before []byte
+	// fresh forgets the open engine and, after the first apply, checks the file's bytes.
+	fresh := func() {
+		forgetLocalEngine(t, dbPath)
+		after, err := os.ReadFile(dbPath)
+		switch {
+		case before == nil && !errors.Is(err, os.ErrNotExist):
+			t.Fatalf("a plan created the engine file %s (read error %v)", dbPath, err)
+		case before != nil && err != nil:
+			t.Fatal(err)
+		case before != nil && !bytes.Equal(before, after):
+			t.Fatal("a plan or refresh changed the engine file's bytes")
+		}
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: map[string]func() (tfprotov6.ProviderServer, error){
+			"nhi": providerserver.NewProtocol6WithError(New("test")()),
+		},
+		Steps: []resource.TestStep{
+			{PreConfig: fresh, Config: cfg, PlanOnly: true, ExpectNonEmptyPlan: true},
+			{PreConfig: fresh, Config: cfg},
+			{
+				PreConfig: func() {
+					forgetLocalEngine(t, dbPath)
+					var err error
+					if before, err = os.ReadFile(dbPath); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config:   cfg,
+				PlanOnly: true,
+			},
+			{PreConfig: fresh, RefreshState: true},
+			{PreConfig: fresh, Config: cfg, PlanOnly: true},
+			{PreConfig: fresh, Config: cfg, PlanOnly: true},
+		},
+	})
 }
