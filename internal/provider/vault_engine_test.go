@@ -26,6 +26,7 @@ import (
 
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 	"github.com/nhigov/terraform-provider-nhi/internal/engine/vault"
+	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
 
 // These tests check, in Vault itself, what the Vault engine promises: drift read back from
@@ -404,4 +405,71 @@ func TestAccVault_outageMidApply(t *testing.T) {
 func anySlice(v any) []any {
 	xs, _ := v.([]any)
 	return xs
+}
+
+// TestAccVault_readOnlyToken: after root created the fleet (and a credential), a token holding
+// only vault.ReadOnlyPolicy, without Vault's default policy, plans, refreshes and reads
+// nhi_drift_report; the same token is refused a write, so the policy really is read-only.
+func TestAccVault_readOnlyToken(t *testing.T) {
+	env, ve := newVaultTestEnv(t)
+	ctx := context.Background()
+	cfg := scheduleConfig(intervalSchedule) + `
+resource "nhi_identity" "build" {
+  name        = "ci-build"
+  class       = nhi_lifecycle_class.ci.name
+  owner       = "team-build"
+  environment = "dev"
+  ttl_policy  = nhi_ttl_policy.short.name
+}
+
+data "nhi_drift_report" "gate" {
+  fail_on = "high"
+}
+`
+	// current is the engine the next provider instance gets: root first, then read-only.
+	current := env.engine
+	factories := map[string]func() (tfprotov6.ProviderServer, error){
+		"nhi": func() (tfprotov6.ProviderServer, error) {
+			return providerserver.NewProtocol6WithError(&nhiProvider{version: "test", engine: current, clock: env.clock})()
+		},
+	}
+	readOnly := func() {
+		policyName := ve.Mount() + "-readonly"
+		if err := ve.Client().Sys().PutPolicyWithContext(ctx, policyName, vault.ReadOnlyPolicy(ve.Mount(), ve.AppRoleMount())); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = ve.Client().Sys().DeletePolicyWithContext(context.Background(), policyName) })
+		tok, err := ve.Client().Auth().Token().CreateWithContext(ctx, &api.TokenCreateRequest{
+			Policies: []string{policyName}, NoDefaultPolicy: true, TTL: "15m"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := vault.Config{Token: tok.Auth.ClientToken, Mount: ve.Mount(), AppRoleMount: ve.AppRoleMount()}
+		cfg.ApplyEnv()
+		ro, err := vault.Open(ctx, cfg, env.clock, nil)
+		if err != nil {
+			t.Fatalf("Open with the read-only token: %v", err)
+		}
+		if err := ro.PutClass(ctx, policy.Class{Name: "ro-probe", Kind: policy.KindEphemeral}); !errors.Is(err, engine.ErrDenied) {
+			t.Fatalf("a write with the read-only token: error = %v, want ErrDenied", err)
+		}
+		current = ro
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: factories,
+		Steps: []resource.TestStep{
+			{
+				Config: cfg,
+				Check: func(*terraform.State) error {
+					_, _, err := env.engine.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-build", Requester: "test"})
+					return err
+				},
+			},
+			// plan -refresh=false, then plan with refresh, and the drift report read at plan.
+			{PreConfig: readOnly, Config: cfg, PlanOnly: true},
+			{RefreshState: true},
+			// The destroy at the end needs a token that can write again.
+			{PreConfig: func() { current = env.engine }, Config: cfg, PlanOnly: true},
+		},
+	})
 }

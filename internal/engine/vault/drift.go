@@ -84,7 +84,7 @@ func (e *Engine) drift(ctx context.Context, rec identityRecord) ([]string, error
 		if err != nil {
 			return nil, err
 		}
-		if a, ok := mountAlias(ent.aliases, e.accessor); !ok || a.name != roleID {
+		if a, ok := e.mountAlias(ent.aliases); !ok || a.name != roleID {
 			lines = append(lines, driftAliasMissing)
 		}
 	}
@@ -312,7 +312,7 @@ func (e *Engine) existenceDrift(inv inventory, rec identityRecord) []string {
 	if !ok {
 		return append(lines, driftEntity)
 	}
-	if _, ok := mountAlias(aliases, e.accessor); !ok && inv.roles[rec.Name] {
+	if _, ok := e.mountAlias(aliases); !ok && inv.roles[rec.Name] {
 		lines = append(lines, driftAliasMissing)
 	}
 	return lines
@@ -344,7 +344,7 @@ func (e *Engine) ListUnmanaged(ctx context.Context) ([]string, error) {
 		}
 	}
 	for name, aliases := range inv.entities {
-		if _, ok := mountAlias(aliases, e.accessor); !ok {
+		if _, ok := e.mountAlias(aliases); !ok {
 			continue
 		}
 		if n := e.identityOfEntity(name); !managed[n] {

@@ -167,7 +167,7 @@ func TestDriftRestoredByUpdate(t *testing.T) {
 	must(t, err)
 	ent, err := e.entity(ctx, "ci-drift")
 	must(t, err)
-	alias, ok := mountAlias(ent.aliases, e.accessor)
+	alias, ok := e.mountAlias(ent.aliases)
 	if !ok {
 		t.Fatal("the identity's entity has no alias on the AppRole mount")
 	}
