@@ -473,3 +473,58 @@ data "nhi_drift_report" "gate" {
 		},
 	})
 }
+
+// TestAccVault_driftReportSeesRoleDrift: the role of an identity changed out of band (tokens
+// made periodic, without explicit max TTL) is a high engine-drift finding in nhi_drift_report,
+// the same as on nhi_identity, and fail_on = "high" fails the plan on it.
+func TestAccVault_driftReportSeesRoleDrift(t *testing.T) {
+	env, ve := newVaultTestEnv(t)
+	cfg := identityConfig("team-build", "retire")
+	report := cfg + `
+data "nhi_drift_report" "all" {}
+`
+	observed := "role token_explicit_max_ttl is 0, declared 3600s; role token_period is 86400s, declared 0"
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: env.factories(),
+		Steps: []resource.TestStep{
+			{
+				Config: report,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("findings"), knownvalue.ListSizeExact(0)),
+				},
+			},
+			{
+				PreConfig: func() {
+					_, err := ve.Client().Logical().Write(rolePath(ve, "ci-build"), map[string]any{"token_period": "24h", "token_explicit_max_ttl": 0})
+					if err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config:      cfg + "\ndata \"nhi_drift_report\" \"gate\" {\n  fail_on = \"high\"\n}\n",
+				ExpectError: regexp.MustCompile(`Drift Report Failed[\s\S]*identity/ci-build[\s\S]*engine-drift`),
+			},
+			{
+				// The report is read at plan, before this apply restores the role.
+				Config: report,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						expectPriorDrift{"nhi_identity.build", []string{
+							"role token_explicit_max_ttl is 0, declared 3600s",
+							"role token_period is 86400s, declared 0",
+						}},
+					},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("findings"), knownvalue.ListExact([]knownvalue.Check{
+						knownvalue.ObjectPartial(map[string]knownvalue.Check{
+							"rule":     knownvalue.StringExact(policy.RuleEngineDrift),
+							"severity": knownvalue.StringExact(string(policy.SeverityHigh)),
+							"subject":  knownvalue.StringExact("identity/ci-build"),
+							"observed": knownvalue.StringExact(observed),
+						}),
+					})),
+				},
+			},
+		},
+	})
+}

@@ -460,7 +460,7 @@ func (e *Engine) GetIdentity(ctx context.Context, name string) (policy.Identity,
 	if err != nil {
 		return policy.Identity{}, err
 	}
-	if rec.EngineDrift, err = e.drift(ctx, rec); err != nil {
+	if rec.EngineDrift, err = e.drift(ctx, rec, e.GetTTLPolicy); err != nil {
 		return policy.Identity{}, fmt.Errorf("identity %q: reading it back from Vault: %w", name, err)
 	}
 	return rec.Identity, nil
