@@ -98,6 +98,7 @@ func (r *rotationScheduleResource) Schema(_ context.Context, _ resource.SchemaRe
 			},
 			"interval": schema.StringAttribute{
 				CustomType:          durationType{},
+				Validators:          []validator.String{positiveDuration{}},
 				Optional:            true,
 				MarkdownDescription: "Rotate this long after the last rotation, such as `30d`. Exactly one of `interval` and `cron`.",
 			},
@@ -121,7 +122,8 @@ func (r *rotationScheduleResource) Schema(_ context.Context, _ resource.SchemaRe
 				Optional:            true,
 				MarkdownDescription: "Every system that uses the secret: the dependency map a rotation must not miss. Required when the class sets `require_consumers`.",
 				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
-					"name": schema.StringAttribute{Required: true, MarkdownDescription: "The consumer, such as `billing-api`."},
+					"name": schema.StringAttribute{Required: true, MarkdownDescription: "The consumer, such as `billing-api`.",
+						Validators: []validator.String{nonEmpty{}}},
 					"kind": schema.StringAttribute{Optional: true, MarkdownDescription: "What it is, such as `service`, `job` or `vendor`."},
 					"note": schema.StringAttribute{Optional: true, MarkdownDescription: "How it picks up a new secret."},
 				}},

@@ -285,6 +285,16 @@ resource "nhi_identity" "build" {
   interval = "7d"
   cron     = "0 3 * * 1"`), `Invalid Attribute Combination`},
 		{"invalid cron", badSchedule("nhi_identity.billing.id", `cron = "every monday"`), `Invalid Cron Expression`},
+		{"zero interval", badSchedule("nhi_identity.billing.id", `interval = "0s"`), `Invalid Duration[\s\S]*interval is "0s": it must be more than zero`},
+		{"negative window", badSchedule("nhi_identity.billing.id", `
+  interval = "7d"
+  window   = "-1h"`), `Invalid Duration[\s\S]*window\s+=\s+"-1h"[\s\S]*negative`},
+		{"negative overlap", badSchedule("nhi_identity.billing.id", `
+  interval = "7d"
+  overlap  = "-30m"`), `Invalid Duration[\s\S]*overlap\s+=\s+"-30m"[\s\S]*negative`},
+		{"consumer without a name", badSchedule("nhi_identity.billing.id", `
+  interval  = "7d"
+  consumers = [{ name = "" }]`), `Empty Value[\s\S]*consumers\[0\].name is empty`},
 	})
 }
 

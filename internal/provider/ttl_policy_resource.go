@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/hashicorp/terraform-plugin-framework-timetypes/timetypes"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -51,9 +50,9 @@ type ttlPolicyModel struct {
 }
 
 type exceptionModel struct {
-	Reason     types.String      `tfsdk:"reason"`
-	ApprovedBy types.String      `tfsdk:"approved_by"`
-	ExpiresAt  timetypes.RFC3339 `tfsdk:"expires_at"`
+	Reason     types.String   `tfsdk:"reason"`
+	ApprovedBy types.String   `tfsdk:"approved_by"`
+	ExpiresAt  timestampValue `tfsdk:"expires_at"`
 }
 
 func (r *ttlPolicyResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -88,11 +87,13 @@ func (r *ttlPolicyResource) Schema(_ context.Context, _ resource.SchemaRequest, 
 			},
 			"ttl": schema.StringAttribute{
 				CustomType:          durationType{},
+				Validators:          []validator.String{positiveDuration{}},
 				Required:            true,
 				MarkdownDescription: "Lifetime of a credential before renewal, such as `15m`.",
 			},
 			"max_lifetime": schema.StringAttribute{
 				CustomType:          durationType{},
+				Validators:          []validator.String{positiveDuration{}},
 				Optional:            true,
 				MarkdownDescription: "Hard expiry of a credential including renewals, such as `2h`. Required when `renewable`.",
 			},
@@ -126,7 +127,7 @@ func (r *ttlPolicyResource) Schema(_ context.Context, _ resource.SchemaRequest, 
 						MarkdownDescription: "Who approved it.",
 					},
 					"expires_at": schema.StringAttribute{
-						CustomType:          timetypes.RFC3339Type{},
+						CustomType:          timestampType{},
 						Required:            true,
 						MarkdownDescription: "When it expires, as an RFC 3339 timestamp such as `2026-03-31T00:00:00Z`.",
 					},
@@ -183,7 +184,7 @@ func (m *ttlPolicyModel) fromPolicy(p policy.TTLPolicy) {
 	m.Exception = nil
 	if e := p.Exception; e != nil {
 		m.Exception = &exceptionModel{Reason: types.StringValue(e.Reason), ApprovedBy: types.StringValue(e.ApprovedBy),
-			ExpiresAt: timetypes.NewRFC3339TimeValue(e.ExpiresAt)}
+			ExpiresAt: newTimestamp(e.ExpiresAt)}
 	}
 }
 
