@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timetypes/timetypes"
@@ -285,12 +286,17 @@ func (r *rotationScheduleResource) ModifyPlan(ctx context.Context, req resource.
 	} else {
 		r.check(ctx, s, &resp.Diagnostics)
 	}
-	if resp.Diagnostics.HasError() || req.State.Raw.IsNull() {
+	if resp.Diagnostics.HasError() {
 		return
 	}
 	var state rotationScheduleModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
+	if !req.State.Raw.IsNull() {
+		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	}
+	if v := plan.RollbackToVersion; !v.IsNull() && !v.Equal(state.RollbackToVersion) {
+		r.checkRollback(ctx, s.Identity, v.ValueInt64(), &resp.Diagnostics)
+	}
+	if resp.Diagnostics.HasError() || req.State.Raw.IsNull() {
 		return
 	}
 	reason := ""
@@ -321,6 +327,29 @@ func (r *rotationScheduleResource) ModifyPlan(ctx context.Context, req resource.
 	if reason != "" || !req.Plan.Raw.Equal(req.State.Raw) {
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("overdue_by"), types.StringUnknown())...)
 	}
+}
+
+// checkRollback fails the plan when rollback_to_version names a version of the identity's secret
+// that the engine does not hold (never made, destroyed or discarded).
+func (r *rotationScheduleResource) checkRollback(ctx context.Context, identity string, version int64, diags *diag.Diagnostics) {
+	versions, err := r.data.engine.ListSecretVersions(ctx, identity)
+	if err != nil {
+		addEngineError(diags, fmt.Sprintf("list the secret versions of identity %q", identity), err)
+		return
+	}
+	held := make([]string, 0, len(versions))
+	for _, v := range versions {
+		if v.Version == version {
+			return
+		}
+		held = append(held, fmt.Sprintf("%d (%s)", v.Version, v.State))
+	}
+	if len(held) == 0 {
+		held = append(held, "none")
+	}
+	diags.AddAttributeError(path.Root("rollback_to_version"), "Secret Version Not Found",
+		fmt.Sprintf("rollback_to_version = %d, but identity %q's secret has no version %d in the engine (never made, or destroyed). Versions held: %s. Set rollback_to_version to one of them, or remove it.",
+			version, identity, version, strings.Join(held, ", ")))
 }
 
 // rotate stages a new version, verifies it when asked, and promotes it; on a failed

@@ -373,3 +373,30 @@ locals {
 		},
 	})
 }
+
+// TestAccRotationSchedule_rollbackToMissingVersion: rollback_to_version naming a version the
+// engine does not hold fails the plan on that attribute, on create and on update, and leaves
+// the engine unchanged.
+func TestAccRotationSchedule_rollbackToMissingVersion(t *testing.T) {
+	env := newTestEnv(t)
+	var before string
+	snap := func(*terraform.State) error { before = env.snapshot(t); return nil }
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: env.factories(),
+		Steps: []resource.TestStep{
+			{Config: governanceConfig + rotationIdentity, Check: snap},
+			{
+				PreConfig:   env.unchangedSince(t, &before),
+				Config:      scheduleConfig(intervalSchedule + `  rollback_to_version = 3`),
+				ExpectError: regexp.MustCompile(`Secret Version Not Found[\s\S]*rollback_to_version = 3[\s\S]*Versions held: none`),
+			},
+			{PreConfig: env.unchangedSince(t, &before), Config: scheduleConfig(intervalSchedule), Check: snap},
+			{
+				PreConfig:   env.unchangedSince(t, &before),
+				Config:      scheduleConfig(intervalSchedule + `  rollback_to_version = 7`),
+				ExpectError: regexp.MustCompile(`Secret Version Not Found[\s\S]*rollback_to_version\s+=\s+7[\s\S]*Versions held: 1\s+\(current\)`),
+			},
+			{PreConfig: env.unchangedSince(t, &before), Config: scheduleConfig(intervalSchedule), PlanOnly: true},
+		},
+	})
+}
