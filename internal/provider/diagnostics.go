@@ -120,3 +120,13 @@ func deleted(diags *diag.Diagnostics, action string, err error) bool {
 	}
 	return true
 }
+
+// warnNotInEngine warns at plan that attribute names, literally, an object the engine does not
+// hold. The apply fails unless this plan creates the object; a reference (ref, such as
+// nhi_lifecycle_class.ci.name) would make Terraform create it first and run the check in order.
+func warnNotInEngine(diags *diag.Diagnostics, attribute, kind, name, ref string) {
+	diags.AddAttributeWarning(path.Root(attribute), "Referenced Object Not In Engine",
+		fmt.Sprintf("%s = %q: the engine holds no %s %q, so the apply will fail unless this plan creates it. If this plan creates it, "+
+			"reference it instead of naming it (%s = %s) so that Terraform creates it first and the plan checks against it.",
+			attribute, name, kind, name, attribute, ref))
+}

@@ -15,8 +15,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	fwresource "github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
@@ -26,6 +31,7 @@ import (
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 	"github.com/nhigov/terraform-provider-nhi/internal/engine/local"
 	"github.com/nhigov/terraform-provider-nhi/internal/engine/vault"
+	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
 
 // testEpoch is where every acceptance test's fake clock starts.
@@ -265,4 +271,81 @@ data "nhi_drift_report" "all" {}
 			{PreConfig: fresh, Config: cfg, PlanOnly: true},
 		},
 	})
+}
+
+// planDiagnostics runs r's ModifyPlan for creating an object with the given attributes (the
+// others null) on a provider with engine env, and returns its diagnostics: how tests see plan
+// warnings, which terraform-plugin-testing does not expose.
+func planDiagnostics(t *testing.T, env *testEnv, r fwresource.Resource, attrs map[string]tftypes.Value) diag.Diagnostics {
+	t.Helper()
+	ctx := context.Background()
+	r.(fwresource.ResourceWithConfigure).Configure(ctx, fwresource.ConfigureRequest{ProviderData: &providerData{engine: env.engine, clock: env.clock}}, &fwresource.ConfigureResponse{})
+	var sr fwresource.SchemaResponse
+	r.Schema(ctx, fwresource.SchemaRequest{}, &sr)
+	typ := sr.Schema.Type().TerraformType(ctx).(tftypes.Object)
+	vals := map[string]tftypes.Value{}
+	for name, at := range typ.AttributeTypes {
+		vals[name] = tftypes.NewValue(at, nil)
+		if v, ok := attrs[name]; ok {
+			vals[name] = v
+		}
+	}
+	raw := tftypes.NewValue(typ, vals)
+	req := fwresource.ModifyPlanRequest{
+		Config: tfsdk.Config{Schema: sr.Schema, Raw: raw},
+		Plan:   tfsdk.Plan{Schema: sr.Schema, Raw: raw},
+		State:  tfsdk.State{Schema: sr.Schema, Raw: tftypes.NewValue(typ, nil)},
+	}
+	resp := fwresource.ModifyPlanResponse{Plan: req.Plan}
+	r.(fwresource.ResourceWithModifyPlan).ModifyPlan(ctx, req, &resp)
+	return resp.Diagnostics
+}
+
+// str is a known string for planDiagnostics; unknown is a value known only after apply.
+func str(s string) tftypes.Value { return tftypes.NewValue(tftypes.String, s) }
+
+var unknown = tftypes.NewValue(tftypes.String, tftypes.UnknownValue)
+
+// TestPlanWarnsOnLiteralNameNotInEngine: a class, TTL policy or identity named by a literal that
+// the engine does not hold is a plan warning on that attribute; a reference to an object this
+// plan creates (unknown at plan) is neither a warning nor an error.
+func TestPlanWarnsOnLiteralNameNotInEngine(t *testing.T) {
+	env := newTestEnv(t)
+	ctx := context.Background()
+	if err := env.engine.PutClass(ctx, policy.Class{Name: "ci", Kind: policy.KindEphemeral, MaxLifetime: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name     string
+		resource fwresource.Resource
+		attrs    map[string]tftypes.Value
+		want     string // attribute warned on; empty: no diagnostics at all
+	}{
+		{"policy of a missing class", NewTTLPolicyResource(), map[string]tftypes.Value{"name": str("p"), "class": str("no-such-class"), "ttl": str("10m")}, "class"},
+		{"policy of a class created in this plan", NewTTLPolicyResource(), map[string]tftypes.Value{"name": str("p"), "class": unknown, "ttl": str("10m")}, ""},
+		{"identity of a missing class", NewIdentityResource(), map[string]tftypes.Value{"name": str("ci-a"), "class": str("no-such-class")}, "class"},
+		{"identity of a missing TTL policy", NewIdentityResource(), map[string]tftypes.Value{"name": str("ci-a"), "class": str("ci"), "ttl_policy": str("no-such-policy")}, "ttl_policy"},
+		{"identity of a policy created in this plan", NewIdentityResource(), map[string]tftypes.Value{"name": str("ci-a"), "class": str("ci"), "ttl_policy": unknown}, ""},
+		{"schedule of a missing identity", NewRotationScheduleResource(), map[string]tftypes.Value{"identity": str("no-such-identity"), "interval": str("7d")}, "identity"},
+		{"schedule of an identity created in this plan", NewRotationScheduleResource(), map[string]tftypes.Value{"identity": unknown, "interval": str("7d")}, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			diags := planDiagnostics(t, env, c.resource, c.attrs)
+			if c.want == "" {
+				if len(diags) != 0 {
+					t.Fatalf("diagnostics %v, want none", diags)
+				}
+				return
+			}
+			if diags.HasError() || len(diags) != 1 {
+				t.Fatalf("diagnostics %v, want exactly one warning", diags)
+			}
+			d, ok := diags[0].(diag.DiagnosticWithPath)
+			if !ok || d.Severity() != diag.SeverityWarning || !d.Path().Equal(path.Root(c.want)) ||
+				d.Summary() != "Referenced Object Not In Engine" || !strings.Contains(d.Detail(), "reference it") {
+				t.Fatalf("diagnostic %v, want the not-in-engine warning on %s", diags[0], c.want)
+			}
+		})
+	}
 }

@@ -244,12 +244,16 @@ func (m *rotationScheduleModel) fromEngine(s policy.RotationSchedule, versions [
 }
 
 // check evaluates the schedule against the class of its identity as the engine holds them. It
-// returns false when the identity or class is missing (it may be created in the same plan).
-func (r *rotationScheduleResource) check(ctx context.Context, s policy.RotationSchedule, diags *diag.Diagnostics) bool {
+// returns false when the identity or class is missing (it may be created in the same plan); warn
+// then warns on identity when the identity is the one missing.
+func (r *rotationScheduleResource) check(ctx context.Context, s policy.RotationSchedule, diags *diag.Diagnostics, warn bool) bool {
 	now := r.data.clock.Now()
 	id, err := r.data.engine.GetIdentity(ctx, s.Identity)
 	if errors.Is(err, engine.ErrNotFound) {
 		addFindings(diags, policy.CheckRotationSchedule(s, nil, now))
+		if warn {
+			warnNotInEngine(diags, "identity", "identity", s.Identity, "nhi_identity.<label>.id")
+		}
 		return false
 	}
 	if err != nil {
@@ -284,7 +288,7 @@ func (r *rotationScheduleResource) ModifyPlan(ctx context.Context, req resource.
 	if unchanged(req) {
 		addFindings(&resp.Diagnostics, policy.CheckRotationSchedule(s, nil, r.data.clock.Now()))
 	} else {
-		r.check(ctx, s, &resp.Diagnostics)
+		r.check(ctx, s, &resp.Diagnostics, true)
 	}
 	if resp.Diagnostics.HasError() {
 		return
@@ -402,7 +406,7 @@ func (r *rotationScheduleResource) promote(ctx context.Context, s policy.Rotatio
 // the result back into the state.
 func (r *rotationScheduleResource) apply(ctx context.Context, plan rotationScheduleModel, prior *rotationScheduleModel, state stateSetter, diags *diag.Diagnostics) {
 	s := plan.toPolicy()
-	if !r.check(ctx, s, diags) {
+	if !r.check(ctx, s, diags, false) {
 		if !diags.HasError() {
 			diags.AddAttributeError(path.Root("identity"), "Identity Not Found",
 				fmt.Sprintf("The engine holds no identity %q or no class of it. Create the nhi_identity first (reference it, e.g. nhi_identity.svc.id).", s.Identity))

@@ -220,7 +220,9 @@ func (r *ttlPolicyResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 		addFindings(&resp.Diagnostics, policy.CheckTTLPolicy(p, nil, r.data.clock.Now()))
 		return
 	}
-	r.check(ctx, p, &resp.Diagnostics)
+	if found := r.check(ctx, p, &resp.Diagnostics); !found && !resp.Diagnostics.HasError() {
+		warnNotInEngine(&resp.Diagnostics, "class", "lifecycle class", p.Class, "nhi_lifecycle_class.<label>.name")
+	}
 }
 
 func (r *ttlPolicyResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
