@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -129,4 +130,14 @@ func warnNotInEngine(diags *diag.Diagnostics, attribute, kind, name, ref string)
 		fmt.Sprintf("%s = %q: the engine holds no %s %q, so the apply will fail unless this plan creates it. If this plan creates it, "+
 			"reference it instead of naming it (%s = %s) so that Terraform creates it first and the plan checks against it.",
 			attribute, name, kind, name, attribute, ref))
+}
+
+// validationTime is the time ValidateConfig checks at: the provider's clock once configured,
+// else the zero time, at which no exception has expired and nothing is due (`terraform validate`
+// configures no provider; the plan checks again on the clock).
+func validationTime(data *providerData) time.Time {
+	if data == nil {
+		return time.Time{}
+	}
+	return data.clock.Now()
 }

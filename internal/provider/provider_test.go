@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	fwresource "github.com/hashicorp/terraform-plugin-framework/resource"
+	fwschema "github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
@@ -273,13 +274,10 @@ data "nhi_drift_report" "all" {}
 	})
 }
 
-// planDiagnostics runs r's ModifyPlan for creating an object with the given attributes (the
-// others null) on a provider with engine env, and returns its diagnostics: how tests see plan
-// warnings, which terraform-plugin-testing does not expose.
-func planDiagnostics(t *testing.T, env *testEnv, r fwresource.Resource, attrs map[string]tftypes.Value) diag.Diagnostics {
+// configValue builds r's schema and an object of it with the given attributes, the others null.
+func configValue(t *testing.T, r fwresource.Resource, attrs map[string]tftypes.Value) (fwschema.Schema, tftypes.Value) {
 	t.Helper()
 	ctx := context.Background()
-	r.(fwresource.ResourceWithConfigure).Configure(ctx, fwresource.ConfigureRequest{ProviderData: &providerData{engine: env.engine, clock: env.clock}}, &fwresource.ConfigureResponse{})
 	var sr fwresource.SchemaResponse
 	r.Schema(ctx, fwresource.SchemaRequest{}, &sr)
 	typ := sr.Schema.Type().TerraformType(ctx).(tftypes.Object)
@@ -290,14 +288,34 @@ func planDiagnostics(t *testing.T, env *testEnv, r fwresource.Resource, attrs ma
 			vals[name] = v
 		}
 	}
-	raw := tftypes.NewValue(typ, vals)
+	return sr.Schema, tftypes.NewValue(typ, vals)
+}
+
+// planDiagnostics runs r's ModifyPlan for creating an object with the given attributes (the
+// others null) on a provider with engine env, and returns its diagnostics: how tests see plan
+// warnings, which terraform-plugin-testing does not expose.
+func planDiagnostics(t *testing.T, env *testEnv, r fwresource.Resource, attrs map[string]tftypes.Value) diag.Diagnostics {
+	t.Helper()
+	ctx := context.Background()
+	r.(fwresource.ResourceWithConfigure).Configure(ctx, fwresource.ConfigureRequest{ProviderData: &providerData{engine: env.engine, clock: env.clock}}, &fwresource.ConfigureResponse{})
+	s, raw := configValue(t, r, attrs)
 	req := fwresource.ModifyPlanRequest{
-		Config: tfsdk.Config{Schema: sr.Schema, Raw: raw},
-		Plan:   tfsdk.Plan{Schema: sr.Schema, Raw: raw},
-		State:  tfsdk.State{Schema: sr.Schema, Raw: tftypes.NewValue(typ, nil)},
+		Config: tfsdk.Config{Schema: s, Raw: raw},
+		Plan:   tfsdk.Plan{Schema: s, Raw: raw},
+		State:  tfsdk.State{Schema: s, Raw: tftypes.NewValue(raw.Type(), nil)},
 	}
 	resp := fwresource.ModifyPlanResponse{Plan: req.Plan}
 	r.(fwresource.ResourceWithModifyPlan).ModifyPlan(ctx, req, &resp)
+	return resp.Diagnostics
+}
+
+// validateDiagnostics runs r's ValidateConfig as `terraform validate` does, with no provider
+// configured, and returns its diagnostics.
+func validateDiagnostics(t *testing.T, r fwresource.Resource, attrs map[string]tftypes.Value) diag.Diagnostics {
+	t.Helper()
+	s, raw := configValue(t, r, attrs)
+	var resp fwresource.ValidateConfigResponse
+	r.(fwresource.ResourceWithValidateConfig).ValidateConfig(context.Background(), fwresource.ValidateConfigRequest{Config: tfsdk.Config{Schema: s, Raw: raw}}, &resp)
 	return resp.Diagnostics
 }
 
@@ -345,6 +363,46 @@ func TestPlanWarnsOnLiteralNameNotInEngine(t *testing.T) {
 			if !ok || d.Severity() != diag.SeverityWarning || !d.Path().Equal(path.Root(c.want)) ||
 				d.Summary() != "Referenced Object Not In Engine" || !strings.Contains(d.Detail(), "reference it") {
 				t.Fatalf("diagnostic %v, want the not-in-engine warning on %s", diags[0], c.want)
+			}
+		})
+	}
+}
+
+// TestValidateRunsSelfContainedRules: `terraform validate` (ValidateConfig, no provider
+// configured) reports every rule of a TTL policy, rotation schedule and class that needs no other
+// object, on its attribute; a valid configuration gives nothing.
+func TestValidateRunsSelfContainedRules(t *testing.T) {
+	consumers := tftypes.NewValue(tftypes.List{ElementType: tftypes.Object{AttributeTypes: map[string]tftypes.Type{
+		"name": tftypes.String, "kind": tftypes.String, "note": tftypes.String}}}, nil)
+	cases := []struct {
+		name     string
+		resource fwresource.Resource
+		attrs    map[string]tftypes.Value
+		want     string // attribute of the one error; empty: no diagnostics
+	}{
+		{"policy lifetime below ttl", NewTTLPolicyResource(), map[string]tftypes.Value{"name": str("p"), "class": str("ci"), "ttl": str("30m"), "max_lifetime": str("10m")}, "max_lifetime"},
+		{"policy renewable forever", NewTTLPolicyResource(), map[string]tftypes.Value{"name": str("p"), "class": str("ci"), "ttl": str("30m"),
+			"renewable": tftypes.NewValue(tftypes.Bool, true)}, "renewable"},
+		{"valid policy", NewTTLPolicyResource(), map[string]tftypes.Value{"name": str("p"), "class": str("ci"), "ttl": str("30m"), "max_lifetime": str("1h")}, ""},
+		{"schedule overlap not below interval", NewRotationScheduleResource(), map[string]tftypes.Value{"identity": str("svc"), "interval": str("1d"), "overlap": str("2d"),
+			"consumers": consumers}, "overlap"},
+		{"valid schedule", NewRotationScheduleResource(), map[string]tftypes.Value{"identity": str("svc"), "interval": str("1d"), "overlap": str("1h"), "consumers": consumers}, ""},
+		{"class lifetime below ttl", NewLifecycleClassResource(), map[string]tftypes.Value{"name": str("c"), "kind": str("ephemeral"), "max_ttl": str("2h"), "max_lifetime": str("1h")}, "max_lifetime"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			diags := validateDiagnostics(t, c.resource, c.attrs)
+			if c.want == "" {
+				if len(diags) != 0 {
+					t.Fatalf("diagnostics %v, want none", diags)
+				}
+				return
+			}
+			if len(diags) != 1 || !diags.HasError() {
+				t.Fatalf("diagnostics %v, want exactly one error", diags)
+			}
+			if d, ok := diags[0].(diag.DiagnosticWithPath); !ok || !d.Path().Equal(path.Root(c.want)) {
+				t.Fatalf("diagnostic %v, want it on %s", diags[0], c.want)
 			}
 		})
 	}

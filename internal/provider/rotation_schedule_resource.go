@@ -33,6 +33,7 @@ var (
 	_ resource.ResourceWithImportState      = (*rotationScheduleResource)(nil)
 	_ resource.ResourceWithModifyPlan       = (*rotationScheduleResource)(nil)
 	_ resource.ResourceWithConfigValidators = (*rotationScheduleResource)(nil)
+	_ resource.ResourceWithValidateConfig   = (*rotationScheduleResource)(nil)
 )
 
 // NewRotationScheduleResource returns the nhi_rotation_schedule resource.
@@ -181,6 +182,17 @@ func (r *rotationScheduleResource) ConfigValidators(context.Context) []resource.
 	return []resource.ConfigValidator{
 		resourcevalidator.ExactlyOneOf(path.MatchRoot("interval"), path.MatchRoot("cron")),
 	}
+}
+
+// ValidateConfig runs the schedule's own rules (no identity or class needed), so `terraform
+// validate` reports them.
+func (r *rotationScheduleResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var m rotationScheduleModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() || !req.Config.Raw.IsFullyKnown() {
+		return
+	}
+	addFindings(&resp.Diagnostics, policy.CheckRotationSchedule(m.toPolicy(), nil, validationTime(r.data)))
 }
 
 func (r *rotationScheduleResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {

@@ -23,10 +23,11 @@ import (
 )
 
 var (
-	_ resource.Resource                = (*ttlPolicyResource)(nil)
-	_ resource.ResourceWithConfigure   = (*ttlPolicyResource)(nil)
-	_ resource.ResourceWithImportState = (*ttlPolicyResource)(nil)
-	_ resource.ResourceWithModifyPlan  = (*ttlPolicyResource)(nil)
+	_ resource.Resource                   = (*ttlPolicyResource)(nil)
+	_ resource.ResourceWithConfigure      = (*ttlPolicyResource)(nil)
+	_ resource.ResourceWithImportState    = (*ttlPolicyResource)(nil)
+	_ resource.ResourceWithModifyPlan     = (*ttlPolicyResource)(nil)
+	_ resource.ResourceWithValidateConfig = (*ttlPolicyResource)(nil)
 )
 
 // NewTTLPolicyResource returns the nhi_ttl_policy resource.
@@ -134,6 +135,21 @@ func (r *ttlPolicyResource) Schema(_ context.Context, _ resource.SchemaRequest, 
 				},
 			},
 		},
+	}
+}
+
+// ValidateConfig runs the policy's own rules (no class needed), so `terraform validate` reports
+// them. Without a configured provider there is no clock, and the expiry of an exception is left
+// to the plan.
+func (r *ttlPolicyResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var m ttlPolicyModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() || !req.Config.Raw.IsFullyKnown() {
+		return
+	}
+	p := m.toPolicy(&resp.Diagnostics)
+	if !resp.Diagnostics.HasError() {
+		addFindings(&resp.Diagnostics, policy.CheckTTLPolicy(p, nil, validationTime(r.data)))
 	}
 }
 
