@@ -346,8 +346,8 @@ func TestRetireAndDeleteDestroySecretMaterial(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := e.CurrentSecret(ctx, "svc-old"); !errors.Is(err, engine.ErrNotFound) {
-		t.Fatalf("CurrentSecret of a retired identity: error = %v, want ErrNotFound", err)
+	if _, _, err := e.CurrentSecret(ctx, "svc-old"); !errors.Is(err, engine.ErrRetired) {
+		t.Fatalf("CurrentSecret of a retired identity: error = %v, want ErrRetired", err)
 	}
 
 	if err := e.DeleteIdentity(ctx, "svc-gone"); err != nil {

@@ -415,8 +415,7 @@ func (e *Engine) CurrentSecret(ctx context.Context, identity string) (engine.Sec
 		value string
 	)
 	err := e.view(func(tx *bolt.Tx) error {
-		var id policy.Identity
-		if err := getJSON(tx, bucketIdentities, identity, &id); err != nil {
+		if _, err := activeIdentity(tx, identity); err != nil {
 			return err
 		}
 		b, _ := versionBucket(tx, identity, false)
