@@ -280,7 +280,10 @@ func configValue(t *testing.T, r fwresource.Resource, attrs map[string]tftypes.V
 	ctx := context.Background()
 	var sr fwresource.SchemaResponse
 	r.Schema(ctx, fwresource.SchemaRequest{}, &sr)
-	typ := sr.Schema.Type().TerraformType(ctx).(tftypes.Object)
+	typ, ok := sr.Schema.Type().TerraformType(ctx).(tftypes.Object)
+	if !ok {
+		t.Fatalf("schema of %T is not an object", r)
+	}
 	vals := map[string]tftypes.Value{}
 	for name, at := range typ.AttributeTypes {
 		vals[name] = tftypes.NewValue(at, nil)
@@ -297,7 +300,12 @@ func configValue(t *testing.T, r fwresource.Resource, attrs map[string]tftypes.V
 func planDiagnostics(t *testing.T, env *testEnv, r fwresource.Resource, attrs map[string]tftypes.Value) diag.Diagnostics {
 	t.Helper()
 	ctx := context.Background()
-	r.(fwresource.ResourceWithConfigure).Configure(ctx, fwresource.ConfigureRequest{ProviderData: &providerData{engine: env.engine, clock: env.clock}}, &fwresource.ConfigureResponse{})
+	rc, ok1 := r.(fwresource.ResourceWithConfigure)
+	rm, ok2 := r.(fwresource.ResourceWithModifyPlan)
+	if !ok1 || !ok2 {
+		t.Fatalf("%T does not configure and modify plans", r)
+	}
+	rc.Configure(ctx, fwresource.ConfigureRequest{ProviderData: &providerData{engine: env.engine, clock: env.clock}}, &fwresource.ConfigureResponse{})
 	s, raw := configValue(t, r, attrs)
 	req := fwresource.ModifyPlanRequest{
 		Config: tfsdk.Config{Schema: s, Raw: raw},
@@ -305,7 +313,7 @@ func planDiagnostics(t *testing.T, env *testEnv, r fwresource.Resource, attrs ma
 		State:  tfsdk.State{Schema: s, Raw: tftypes.NewValue(raw.Type(), nil)},
 	}
 	resp := fwresource.ModifyPlanResponse{Plan: req.Plan}
-	r.(fwresource.ResourceWithModifyPlan).ModifyPlan(ctx, req, &resp)
+	rm.ModifyPlan(ctx, req, &resp)
 	return resp.Diagnostics
 }
 
@@ -314,8 +322,12 @@ func planDiagnostics(t *testing.T, env *testEnv, r fwresource.Resource, attrs ma
 func validateDiagnostics(t *testing.T, r fwresource.Resource, attrs map[string]tftypes.Value) diag.Diagnostics {
 	t.Helper()
 	s, raw := configValue(t, r, attrs)
+	rv, ok := r.(fwresource.ResourceWithValidateConfig)
+	if !ok {
+		t.Fatalf("%T has no ValidateConfig", r)
+	}
 	var resp fwresource.ValidateConfigResponse
-	r.(fwresource.ResourceWithValidateConfig).ValidateConfig(context.Background(), fwresource.ValidateConfigRequest{Config: tfsdk.Config{Schema: s, Raw: raw}}, &resp)
+	rv.ValidateConfig(context.Background(), fwresource.ValidateConfigRequest{Config: tfsdk.Config{Schema: s, Raw: raw}}, &resp)
 	return resp.Diagnostics
 }
 
