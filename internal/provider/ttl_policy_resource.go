@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/hashicorp/terraform-plugin-framework-timetypes/timetypes"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -24,10 +23,11 @@ import (
 )
 
 var (
-	_ resource.Resource                = (*ttlPolicyResource)(nil)
-	_ resource.ResourceWithConfigure   = (*ttlPolicyResource)(nil)
-	_ resource.ResourceWithImportState = (*ttlPolicyResource)(nil)
-	_ resource.ResourceWithModifyPlan  = (*ttlPolicyResource)(nil)
+	_ resource.Resource                   = (*ttlPolicyResource)(nil)
+	_ resource.ResourceWithConfigure      = (*ttlPolicyResource)(nil)
+	_ resource.ResourceWithImportState    = (*ttlPolicyResource)(nil)
+	_ resource.ResourceWithModifyPlan     = (*ttlPolicyResource)(nil)
+	_ resource.ResourceWithValidateConfig = (*ttlPolicyResource)(nil)
 )
 
 // NewTTLPolicyResource returns the nhi_ttl_policy resource.
@@ -51,9 +51,9 @@ type ttlPolicyModel struct {
 }
 
 type exceptionModel struct {
-	Reason     types.String      `tfsdk:"reason"`
-	ApprovedBy types.String      `tfsdk:"approved_by"`
-	ExpiresAt  timetypes.RFC3339 `tfsdk:"expires_at"`
+	Reason     types.String   `tfsdk:"reason"`
+	ApprovedBy types.String   `tfsdk:"approved_by"`
+	ExpiresAt  timestampValue `tfsdk:"expires_at"`
 }
 
 func (r *ttlPolicyResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -88,11 +88,13 @@ func (r *ttlPolicyResource) Schema(_ context.Context, _ resource.SchemaRequest, 
 			},
 			"ttl": schema.StringAttribute{
 				CustomType:          durationType{},
+				Validators:          []validator.String{positiveDuration{}},
 				Required:            true,
 				MarkdownDescription: "Lifetime of a credential before renewal, such as `15m`.",
 			},
 			"max_lifetime": schema.StringAttribute{
 				CustomType:          durationType{},
+				Validators:          []validator.String{positiveDuration{}},
 				Optional:            true,
 				MarkdownDescription: "Hard expiry of a credential including renewals, such as `2h`. Required when `renewable`.",
 			},
@@ -126,13 +128,28 @@ func (r *ttlPolicyResource) Schema(_ context.Context, _ resource.SchemaRequest, 
 						MarkdownDescription: "Who approved it.",
 					},
 					"expires_at": schema.StringAttribute{
-						CustomType:          timetypes.RFC3339Type{},
+						CustomType:          timestampType{},
 						Required:            true,
 						MarkdownDescription: "When it expires, as an RFC 3339 timestamp such as `2026-03-31T00:00:00Z`.",
 					},
 				},
 			},
 		},
+	}
+}
+
+// ValidateConfig runs the policy's own rules (no class needed), so `terraform validate` reports
+// them. Without a configured provider there is no clock, and the expiry of an exception is left
+// to the plan.
+func (r *ttlPolicyResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var m ttlPolicyModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() || !req.Config.Raw.IsFullyKnown() {
+		return
+	}
+	p := m.toPolicy(&resp.Diagnostics)
+	if !resp.Diagnostics.HasError() {
+		addFindings(&resp.Diagnostics, policy.CheckTTLPolicy(p, nil, validationTime(r.data)))
 	}
 }
 
@@ -183,7 +200,7 @@ func (m *ttlPolicyModel) fromPolicy(p policy.TTLPolicy) {
 	m.Exception = nil
 	if e := p.Exception; e != nil {
 		m.Exception = &exceptionModel{Reason: types.StringValue(e.Reason), ApprovedBy: types.StringValue(e.ApprovedBy),
-			ExpiresAt: timetypes.NewRFC3339TimeValue(e.ExpiresAt)}
+			ExpiresAt: newTimestamp(e.ExpiresAt)}
 	}
 }
 
@@ -219,7 +236,9 @@ func (r *ttlPolicyResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 		addFindings(&resp.Diagnostics, policy.CheckTTLPolicy(p, nil, r.data.clock.Now()))
 		return
 	}
-	r.check(ctx, p, &resp.Diagnostics)
+	if found := r.check(ctx, p, &resp.Diagnostics); !found && !resp.Diagnostics.HasError() {
+		warnNotInEngine(&resp.Diagnostics, "class", "lifecycle class", p.Class, "nhi_lifecycle_class.<label>.name")
+	}
 }
 
 func (r *ttlPolicyResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {

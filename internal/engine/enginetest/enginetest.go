@@ -555,4 +555,7 @@ func testSecretRefusals(t *testing.T, factory Factory) {
 	refused(t, e, ctx, s)
 	_, _, err = e.StageSecret(ctx, "svc-old", 32)
 	wantErr(t, err, engine.ErrRetired)
+	// Opening nhi_secret of a retired identity: the same typed error on every engine.
+	_, _, err = e.CurrentSecret(ctx, "svc-old")
+	wantErr(t, err, engine.ErrRetired)
 }

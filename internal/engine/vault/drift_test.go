@@ -3,17 +3,13 @@ package vault
 import (
 	"context"
 	"errors"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"reflect"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/nhigov/terraform-provider-nhi/internal/acctest"
 	"github.com/nhigov/terraform-provider-nhi/internal/clock"
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 	"github.com/nhigov/terraform-provider-nhi/internal/engine/enginetest"
@@ -167,7 +163,7 @@ func TestDriftRestoredByUpdate(t *testing.T) {
 	must(t, err)
 	ent, err := e.entity(ctx, "ci-drift")
 	must(t, err)
-	alias, ok := mountAlias(ent.aliases, e.accessor)
+	alias, ok := e.mountAlias(ent.aliases)
 	if !ok {
 		t.Fatal("the identity's entity has no alias on the AppRole mount")
 	}
@@ -385,42 +381,6 @@ func TestListCredentialsReflectsVault(t *testing.T) {
 	}
 }
 
-// outageProxy forwards requests to Vault until told to fail: then it passes the next n and
-// answers 503 to every one after them.
-type outageProxy struct {
-	*httptest.Server
-	mu   sync.Mutex
-	left int // requests still passed; -1 passes all
-}
-
-func newOutageProxy(t *testing.T) *outageProxy {
-	t.Helper()
-	target, err := url.Parse(strings.TrimSuffix(getenvAddr(t), "/"))
-	must(t, err)
-	p := &outageProxy{left: -1}
-	forward := httputil.NewSingleHostReverseProxy(target)
-	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p.mu.Lock()
-		fail := p.left == 0
-		if p.left > 0 {
-			p.left--
-		}
-		p.mu.Unlock()
-		if fail {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = w.Write([]byte(`{"errors":["outage injected by the test"]}`))
-			return
-		}
-		forward.ServeHTTP(w, r)
-	}))
-	t.Cleanup(p.Close)
-	return p
-}
-
-func (p *outageProxy) failAfter(n int) { p.mu.Lock(); p.left = n; p.mu.Unlock() }
-func (p *outageProxy) heal()           { p.failAfter(-1) }
-
 func getenvAddr(t *testing.T) string {
 	t.Helper()
 	cfg := Config{}
@@ -435,7 +395,7 @@ func TestCreateResumesAfterOutage(t *testing.T) {
 	direct := openTest(t, clock.Real{})
 	ctx := context.Background()
 	must(t, direct.PutClass(ctx, policy.Class{Name: "svc", Kind: policy.KindPersistent}))
-	proxy := newOutageProxy(t)
+	proxy := acctest.NewProxy(t, getenvAddr(t))
 	cfg := Config{Address: proxy.URL, Mount: direct.mount, AppRoleMount: direct.approle}
 	cfg.ApplyEnv()
 	e, err := Open(ctx, cfg, clock.Real{}, nil)
@@ -444,9 +404,9 @@ func TestCreateResumesAfterOutage(t *testing.T) {
 
 	for n := 0; ; n++ {
 		name := "svc-cut-" + string(rune('a'+n))
-		proxy.failAfter(n)
+		proxy.FailAfter(n)
 		_, err := e.CreateIdentity(ctx, policy.Identity{Name: name, Class: "svc"})
-		proxy.heal()
+		proxy.Heal()
 		if err == nil {
 			if n < 5 {
 				t.Fatalf("CreateIdentity succeeded with Vault cut off after %d requests", n)
@@ -468,5 +428,59 @@ func TestCreateResumesAfterOutage(t *testing.T) {
 	must(t, err)
 	if len(unmanaged) != 0 {
 		t.Fatalf("outages left unmanaged objects: %v", unmanaged)
+	}
+}
+
+// TestListIdentitiesReadBack: the fleet read of drift reports gives every identity the engine
+// drift that GetIdentity gives it, within a fixed number of requests per identity: four for an
+// ephemeral identity (record, role, entity, role_id), six for a persistent one (also its
+// secret-ids and its secret's version record), plus one listing.
+func TestListIdentitiesReadBack(t *testing.T) {
+	direct := openTest(t, clock.Real{})
+	ctx := context.Background()
+	p := policy.TTLPolicy{Name: "p", Class: "ci", TTL: time.Hour}
+	setupIdentity(t, direct, p, "ci-a")
+	_, err := direct.CreateIdentity(ctx, policy.Identity{Name: "ci-b", Class: "ci", Owner: "team-test", TTLPolicy: "p"})
+	must(t, err)
+	must(t, direct.PutClass(ctx, policy.Class{Name: "svc", Kind: policy.KindPersistent}))
+	_, err = direct.CreateIdentity(ctx, policy.Identity{Name: "svc-a", Class: "svc", Owner: "team-test"})
+	must(t, err)
+	v, _, err := direct.StageSecret(ctx, "svc-a", 32)
+	must(t, err)
+	_, err = direct.PromoteSecret(ctx, "svc-a", v.Version, engine.PromoteOptions{})
+	must(t, err)
+	// Out of band: ci-b's tokens made periodic; svc-a's role given a secret-id of its own.
+	_, err = direct.client.Logical().Write(direct.rolePath("ci-b"), map[string]any{"token_period": "24h", "token_explicit_max_ttl": 0})
+	must(t, err)
+	_, err = direct.client.Logical().Write(direct.rolePath("svc-a")+"/secret-id", nil)
+	must(t, err)
+
+	proxy := acctest.NewProxy(t, getenvAddr(t))
+	cfg := Config{Address: proxy.URL, Mount: direct.mount, AppRoleMount: direct.approle}
+	cfg.ApplyEnv()
+	e, err := Open(ctx, cfg, clock.Real{}, nil)
+	must(t, err)
+	policies, err := e.ListTTLPolicies(ctx)
+	must(t, err)
+	proxy.Reset()
+	ids, err := e.ListIdentitiesReadBack(ctx, policies)
+	must(t, err)
+	if got, budget := len(proxy.Requests()), 1+4+4+6; got > budget {
+		t.Errorf("ListIdentitiesReadBack of 2 ephemeral and 1 persistent identities sent %d requests, budget %d", got, budget)
+	} else {
+		t.Logf("ListIdentitiesReadBack of 2 ephemeral and 1 persistent identities: %d requests (budget %d)", got, budget)
+	}
+	if len(ids) != 3 {
+		t.Fatalf("ListIdentitiesReadBack returned %d identities, want 3", len(ids))
+	}
+	for _, id := range ids {
+		one, err := direct.GetIdentity(ctx, id.Name)
+		must(t, err)
+		if !slices.Equal(id.EngineDrift, one.EngineDrift) {
+			t.Errorf("%s: fleet read-back drift %q, GetIdentity drift %q", id.Name, id.EngineDrift, one.EngineDrift)
+		}
+		if wantDrift := id.Name != "ci-a"; (len(id.EngineDrift) > 0) != wantDrift {
+			t.Errorf("%s: engine drift %q, want drift: %v", id.Name, id.EngineDrift, wantDrift)
+		}
 	}
 }

@@ -143,7 +143,7 @@ type entityState struct {
 
 // aliasState is one alias of an entity.
 type aliasState struct {
-	id, name, mountAccessor string
+	id, name, mountPath string
 }
 
 // parseEntity reads an entity from Vault's answer.
@@ -168,16 +168,17 @@ func parseAliases(raw any) []aliasState {
 		var al aliasState
 		al.id, _ = m["id"].(string)
 		al.name, _ = m["name"].(string)
-		al.mountAccessor, _ = m["mount_accessor"].(string)
+		al.mountPath, _ = m["mount_path"].(string)
 		out = append(out, al)
 	}
 	return out
 }
 
-// mountAlias returns the entity's alias on the AppRole mount with accessor, if any.
-func mountAlias(aliases []aliasState, accessor string) (aliasState, bool) {
+// mountAlias returns the entity's alias on the engine's AppRole mount, if any. Aliases are
+// matched by mount path, which reads carry, so that reads need no access to sys/auth.
+func (e *Engine) mountAlias(aliases []aliasState) (aliasState, bool) {
 	for _, a := range aliases {
-		if a.mountAccessor == accessor {
+		if a.mountPath == "auth/"+e.approle+"/" {
 			return a, true
 		}
 	}
@@ -236,7 +237,7 @@ func (e *Engine) writeEntity(ctx context.Context, id policy.Identity) (*entitySt
 // (the role was deleted and made again) is removed first. Writing an alias that another
 // entity holds moves it to this one.
 func (e *Engine) bindAlias(ctx context.Context, ent *entityState, roleID string) error {
-	if a, ok := mountAlias(ent.aliases, e.accessor); ok {
+	if a, ok := e.mountAlias(ent.aliases); ok {
 		if a.name == roleID {
 			return nil
 		}
@@ -445,7 +446,7 @@ func (e *Engine) GetIdentity(ctx context.Context, name string) (policy.Identity,
 	if err != nil {
 		return policy.Identity{}, err
 	}
-	if rec.EngineDrift, err = e.drift(ctx, rec); err != nil {
+	if rec.EngineDrift, err = e.drift(ctx, rec, e.GetTTLPolicy); err != nil {
 		return policy.Identity{}, fmt.Errorf("identity %q: reading it back from Vault: %w", name, err)
 	}
 	return rec.Identity, nil

@@ -42,7 +42,8 @@ const (
 
 // Every KV access of the engine goes through the functions below, on the client's api.KVv2
 // (Get, GetVersion, Put with check-and-set, Destroy, metadata), except listing, which KVv2 does
-// not offer.
+// not offer. Like write and del, every KV write calls ensureMounts first: the first write
+// creates the mounts, reads never do.
 
 func (e *Engine) kv() *api.KVv2 { return e.client.KVv2(e.mount) }
 
@@ -106,6 +107,9 @@ func (e *Engine) kvPut(ctx context.Context, key string, v any, cas int64) (int64
 	if err := dec.Decode(&data); err != nil {
 		return 0, err
 	}
+	if err := e.ensureMounts(ctx); err != nil {
+		return 0, err
+	}
 	var opts []api.KVOption
 	if cas != anyVersion {
 		opts = append(opts, api.WithCheckAndSet(int(cas)))
@@ -122,12 +126,18 @@ func (e *Engine) kvPut(ctx context.Context, key string, v any, cas int64) (int64
 
 // kvDestroy destroys one version of key for good.
 func (e *Engine) kvDestroy(ctx context.Context, key string, version int64) error {
+	if err := e.ensureMounts(ctx); err != nil {
+		return err
+	}
 	return e.kvErr("destroy", key, e.kv().Destroy(ctx, key, []int{int(version)}))
 }
 
 // kvKeepVersions sets key's max_versions, the number of versions KV keeps before it deletes
 // the oldest by itself.
 func (e *Engine) kvKeepVersions(ctx context.Context, key string, n int) error {
+	if err := e.ensureMounts(ctx); err != nil {
+		return err
+	}
 	return e.kvErr("write", key, e.kv().PutMetadata(ctx, key, api.KVMetadataPutInput{MaxVersions: n}))
 }
 
@@ -158,6 +168,9 @@ func kvUpdate[T any](ctx context.Context, e *Engine, key string, change func(*T)
 func (e *Engine) kvDelete(ctx context.Context, key string) error {
 	if _, err := e.kv().GetMetadata(ctx, key); err != nil {
 		return e.kvErr("read", key, err)
+	}
+	if err := e.ensureMounts(ctx); err != nil {
+		return err
 	}
 	return e.kvErr("delete", key, e.kv().DeleteMetadata(ctx, key))
 }
