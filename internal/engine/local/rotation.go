@@ -202,6 +202,21 @@ func apply(tx *bolt.Tx, b *bolt.Bucket, all []versionRecord, t policy.Transition
 	return nil
 }
 
+// transition applies the policy transition step to the versions of the identity's secret
+// inside tx (see apply); a refused transition is mapped by engine.TransitionError.
+func transition(tx *bolt.Tx, identity string, step func([]engine.SecretVersion) (policy.Transition, error)) (policy.Transition, error) {
+	b, _ := versionBucket(tx, identity, false)
+	all, err := readVersions(identity, b)
+	if err != nil {
+		return policy.Transition{}, err
+	}
+	t, err := step(public(all))
+	if err != nil || t.Unchanged {
+		return t, engine.TransitionError(identity, err)
+	}
+	return t, apply(tx, b, all, t)
+}
+
 // activeIdentity reads an identity that must exist and be active.
 func activeIdentity(tx *bolt.Tx, name string) (policy.Identity, error) {
 	var id policy.Identity
@@ -297,21 +312,15 @@ func (e *Engine) PromoteSecret(ctx context.Context, identity string, version int
 		if _, err := activeIdentity(tx, identity); err != nil {
 			return err
 		}
-		b, _ := versionBucket(tx, identity, false)
-		all, err := readVersions(identity, b)
+		t, err := transition(tx, identity, func(versions []engine.SecretVersion) (policy.Transition, error) {
+			return policy.Promote(versions, version, p, e.clock.Now())
+		})
 		if err != nil {
 			return err
-		}
-		t, err := policy.Promote(public(all), version, p, e.clock.Now())
-		if err != nil {
-			return engine.TransitionError(identity, err)
 		}
 		out = t.Versions[slices.IndexFunc(t.Versions, func(v engine.SecretVersion) bool { return v.Version == version })]
 		if t.Unchanged {
 			return nil
-		}
-		if err := apply(tx, b, all, t); err != nil {
-			return err
 		}
 		for _, d := range t.Discarded {
 			if err := e.appendAudit(tx, engine.AuditEvent{Type: engine.EventSecretDiscarded, Identity: identity, Detail: engine.DiscardDetail(d, version)}); err != nil {
@@ -332,16 +341,10 @@ func (e *Engine) DiscardSecret(ctx context.Context, identity string, version int
 		return err
 	}
 	return e.update(func(tx *bolt.Tx) error {
-		b, _ := versionBucket(tx, identity, false)
-		all, err := readVersions(identity, b)
+		_, err := transition(tx, identity, func(versions []engine.SecretVersion) (policy.Transition, error) {
+			return policy.Discard(versions, version)
+		})
 		if err != nil {
-			return err
-		}
-		t, err := policy.Discard(public(all), version)
-		if err != nil {
-			return engine.TransitionError(identity, err)
-		}
-		if err := apply(tx, b, all, t); err != nil {
 			return err
 		}
 		return e.appendAudit(tx, engine.AuditEvent{Type: engine.EventSecretDiscarded, Identity: identity,
