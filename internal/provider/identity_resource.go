@@ -75,7 +75,9 @@ func (r *identityResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 			"stable name, an owner and a lifecycle class. Ephemeral identities get dynamic credentials under their " +
 			"`ttl_policy`; persistent identities get a rotated secret. The identity is checked against its class at " +
 			"plan time. Destroying it retires it by default: every credential is revoked and a disabled record is " +
-			"kept for audit, and the name is never reused.",
+			"kept for audit, and the name is never reused. A create adopts the identity an interrupted apply left in the " +
+			"engine when it is exactly as declared; any other identity of that name, retired ones included, fails the plan " +
+			"on `name` with the import to run.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
 				Computed:            true,
