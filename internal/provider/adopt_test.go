@@ -282,3 +282,64 @@ func TestAccLifecycleClass_adoptsOrRefusesExistingRecords(t *testing.T) {
 		},
 	})
 }
+
+// A rotation schedule left by an interrupted apply, with the secret it promoted, is adopted
+// without rotating again; one that differs fails the plan on identity.
+func TestAccRotationSchedule_adoptsOrRefusesExistingSchedule(t *testing.T) {
+	env := newTestEnv(t)
+	ctx := context.Background()
+	declared := policy.RotationSchedule{Identity: "billing-sync", Interval: 30 * policy.Day, Overlap: time.Hour, Verify: true, KeepVersions: 3, SecretLength: 32,
+		Consumers: []policy.Consumer{{Name: "billing-api", Kind: "service", Note: "reloads on SIGHUP"}}}
+	put := func(s policy.RotationSchedule) {
+		if err := env.engine.PutRotationSchedule(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	withoutSchedule := governanceConfig + rotationIdentity
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: env.factories(),
+		Steps: []resource.TestStep{
+			{Config: withoutSchedule},
+			{
+				PreConfig: func() {
+					other := declared
+					other.Interval = 7 * policy.Day
+					put(other)
+				},
+				Config:   scheduleConfig(intervalSchedule),
+				PlanOnly: true,
+				ExpectError: wrappedError(`(?s)Rotation Schedule Already Exists.*with nhi_rotation_schedule.billing.*identity.*` +
+					`interval: 7d in the engine, 30d declared.*terraform import nhi_rotation_schedule.<resource name> billing-sync`),
+			},
+			{
+				// What the interrupted apply did: it promoted version 1 and wrote the schedule.
+				PreConfig: func() {
+					staged, _, err := env.engine.StageSecret(ctx, "billing-sync", 32)
+					if err == nil {
+						_, err = env.engine.PromoteSecret(ctx, "billing-sync", staged.Version, engine.PromoteOptions{Overlap: time.Hour, Keep: 3, Reason: "initial version"})
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+					put(declared)
+				},
+				Config: scheduleConfig(intervalSchedule),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("nhi_rotation_schedule.billing", tfjsonpath.New("current_version"), knownvalue.Int64Exact(1)),
+				},
+				Check: func(*terraform.State) error {
+					versions, err := env.engine.ListSecretVersions(ctx, "billing-sync")
+					if err != nil || len(versions) != 1 {
+						return fmt.Errorf("secret versions after adopting = %+v, %v; want the one version, not rotated again", versions, err)
+					}
+					types := auditTypes(t, env.engine, "billing-sync")
+					if len(types) == 0 || types[len(types)-1] != engine.EventAdopted {
+						return fmt.Errorf("audit events of billing-sync = %v, want an adoption last", types)
+					}
+					return nil
+				},
+			},
+			{Config: scheduleConfig(intervalSchedule), PlanOnly: true},
+		},
+	})
+}
