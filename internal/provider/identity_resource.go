@@ -271,7 +271,8 @@ func (r *identityResource) check(ctx context.Context, id policy.Identity, diags 
 	return complete
 }
 
-// ModifyPlan fails the plan of an identity that breaks its class's rules. When the class or TTL
+// ModifyPlan fails the plan of an identity that breaks its class's rules, or whose create or
+// rename meets its name taken in the engine by an identity it cannot adopt. When the class or TTL
 // policy is created in the same plan, the check runs again at apply, before anything is written.
 func (r *identityResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if r.data == nil || req.Plan.Raw.IsNull() {
