@@ -13,10 +13,6 @@ import (
 // exactly what it declares, and refuses anything else with an ExistsError, which the provider
 // turns into a plan-time error naming the import to run.
 
-// EventAdopted records that a create found the record it was about to write already in the
-// engine, exactly as declared, and took it over (the remains of an interrupted apply).
-const EventAdopted = "adopted"
-
 // ExistsError says that a create's name is taken, by what, and why it cannot be adopted. It
 // matches ErrConflict.
 type ExistsError struct {

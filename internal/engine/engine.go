@@ -222,6 +222,9 @@ const (
 	EventSecretStaged     = "secret_staged"
 	EventSecretPromoted   = "secret_promoted"
 	EventSecretDiscarded  = "secret_discarded"
+	// EventAdopted: a create found the record it was about to write already in the engine,
+	// exactly as declared (the remains of an interrupted apply), and took it over.
+	EventAdopted = "adopted"
 )
 
 // AuditEvent is one entry of the audit log.
