@@ -103,5 +103,5 @@ func (e *Engine) RecordAdoption(ctx context.Context, kind, name string) error {
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
-	return e.db.Update(func(tx *bolt.Tx) error { return e.appendAudit(tx, engine.AdoptedEvent(kind, name)) })
+	return e.update(func(tx *bolt.Tx) error { return e.appendAudit(tx, engine.AdoptedEvent(kind, name)) })
 }

@@ -205,10 +205,13 @@ func (e *Engine) CheckCreateIdentity(ctx context.Context, id policy.Identity) (b
 		return false, err
 	}
 	var found bool
-	err := e.db.View(func(tx *bolt.Tx) (err error) {
+	err := e.view(func(tx *bolt.Tx) (err error) {
 		_, found, err = existingIdentity(tx, id)
 		return err
 	})
+	if errors.Is(err, errEmpty) {
+		return false, nil
+	}
 	return found && err == nil, err
 }
 
