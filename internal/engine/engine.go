@@ -114,7 +114,8 @@ type Rotations interface {
 	// version becomes retained at once. Leftover staged versions are discarded. When ExpiresAt is
 	// not zero the promoted version stops authenticating then (expire_unrotated). With Keep > 0,
 	// the current and previous versions count towards Keep and the remaining slots go to the
-	// newest other versions; the rest are destroyed.
+	// newest other versions; the rest are destroyed. policy.Promote is the rule; engines apply
+	// the Transition it returns.
 	PromoteSecret(ctx context.Context, identity string, version int64, p PromoteOptions) (SecretVersion, error)
 	// DiscardSecret destroys a staged version (the rollback of a failed rotation).
 	DiscardSecret(ctx context.Context, identity string, version int64) error
