@@ -203,3 +203,54 @@ func FuzzParseCron(f *testing.F) {
 		}
 	})
 }
+
+// globRegexp is MatchScope's documented contract, written independently: '*' is any run of
+// characters, '?' any one, everything else itself, matched in full.
+func globRegexp(pattern string) *regexp.Regexp {
+	var b strings.Builder
+	b.WriteString(`^(?s:`)
+	for _, r := range pattern {
+		switch r {
+		case '*':
+			b.WriteString(`.*`)
+		case '?':
+			b.WriteString(`.`)
+		default:
+			b.WriteString(regexp.QuoteMeta(string(r)))
+		}
+	}
+	b.WriteString(`)$`)
+	return regexp.MustCompile(b.String())
+}
+
+func FuzzMatchScope(f *testing.F) {
+	for _, s := range [][2]string{
+		{"ci-*", "ci-read"}, {"*-admin", "kv-admin"}, {"?", "a"}, {"a*b*c", "axbxc"}, {"", ""}, {"*", ""},
+		{"a*a*a*b", "aaaaaaaaaaaa"}, {"**?", "x"}, {"read:*:prod", "read:kv:dev"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, pattern, scope string) {
+		if len(pattern) > 256 || len(scope) > 256 {
+			return
+		}
+		// The contract is over bytes: scopes and patterns are ASCII by CheckScope and
+		// CheckScopePattern, so other input is kept to ASCII as well.
+		for i := 0; i < len(pattern); i++ {
+			if pattern[i] >= 0x80 {
+				return
+			}
+		}
+		for i := 0; i < len(scope); i++ {
+			if scope[i] >= 0x80 {
+				return
+			}
+		}
+		if got, want := MatchScope(pattern, scope), globRegexp(pattern).MatchString(scope); got != want {
+			t.Fatalf("MatchScope(%q, %q) = %v, want %v", pattern, scope, got, want)
+		}
+		if CheckScope(scope) == nil && !MatchScope(scope, scope) {
+			t.Fatalf("a valid scope %q does not match itself", scope)
+		}
+	})
+}

@@ -200,7 +200,7 @@ func (r *lifecycleClassResource) ModifyPlan(ctx context.Context, req resource.Mo
 		addEngineError(&resp.Diagnostics, fmt.Sprintf("list the TTL policies of class %q", class.Name), err)
 		return
 	}
-	findings := policy.Reach(class, ids, policies, r.data.clock.Now())
+	findings := policy.Reach(class, ids, policies, nil, r.data.clock.Now())
 	if len(findings) > 0 {
 		subjects := make([]string, len(findings))
 		for i, f := range findings {
