@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/hashicorp/terraform-plugin-framework-timetypes/timetypes"
+	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -44,10 +46,13 @@ type identityResource struct {
 
 type identityModel struct {
 	identityAttrs
-	OnDestroy      types.String  `tfsdk:"on_destroy"`
-	Findings       types.List    `tfsdk:"findings"`
-	TrustDebtHours types.Float64 `tfsdk:"trust_debt_hours"`
-	EngineDrift    types.List    `tfsdk:"engine_drift"`
+	OnDestroy      types.String    `tfsdk:"on_destroy"`
+	Findings       types.List      `tfsdk:"findings"`
+	TrustDebtHours types.Float64   `tfsdk:"trust_debt_hours"`
+	EngineDrift    types.List      `tfsdk:"engine_drift"`
+	Exception      *exceptionModel `tfsdk:"exception"`
+	ExposureWindow types.String    `tfsdk:"exposure_window"`
+	BlastRadius    types.Float64   `tfsdk:"blast_radius"`
 }
 
 // identityAttrs are the attributes an identity has in the resource and in data sources alike.
@@ -60,6 +65,7 @@ type identityAttrs struct {
 	TTLPolicy   types.String      `tfsdk:"ttl_policy"`
 	Description types.String      `tfsdk:"description"`
 	Scopes      types.Set         `tfsdk:"scopes"`
+	BoundCIDRs  types.Set         `tfsdk:"bound_cidrs"`
 	Status      types.String      `tfsdk:"status"`
 	CreatedAt   timetypes.RFC3339 `tfsdk:"created_at"`
 	RetiredAt   timetypes.RFC3339 `tfsdk:"retired_at"`
@@ -111,9 +117,37 @@ func (r *identityResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 				MarkdownDescription: "What the identity does.",
 			},
 			"scopes": schema.SetAttribute{
-				ElementType:         types.StringType,
-				Optional:            true,
-				MarkdownDescription: "Access scopes granted to the identity's credentials.",
+				ElementType: types.StringType,
+				Optional:    true,
+				MarkdownDescription: "Privileges the engine grants the identity's credentials, bounded by the class's " +
+					"`allowed_scopes`, `denied_scopes` and `max_scopes`. On Vault each scope is the name of an ACL policy, set " +
+					"as the AppRole role's `token_policies` with `token_no_default_policy`, so a token carries exactly these " +
+					"policies (list `default` to keep Vault's default policy). On the local engine a credential carries the " +
+					"scopes its identity holds when it is checked. A privilege added in the engine outside Terraform is a " +
+					"high `privilege-escalation` finding, and the next apply removes it.",
+				Validators: []validator.Set{setvalidator.SizeAtLeast(1), setvalidator.ValueStringsAre(scopeValidator)},
+			},
+			"bound_cidrs": schema.SetAttribute{
+				ElementType: types.StringType,
+				Optional:    true,
+				MarkdownDescription: "Networks, as CIDR blocks, the identity's credentials may be used from (Vault: the role's " +
+					"`token_bound_cidrs` and `secret_id_bound_cidrs`). Must sit within the class's `allowed_cidrs`. Unset: any address.",
+				Validators: []validator.Set{setvalidator.SizeAtLeast(1), setvalidator.ValueStringsAre(cidrValidator)},
+			},
+			"exception": exceptionAttribute("identity exceed its class's privilege ceilings (`allowed_scopes`, " +
+				"`denied_scopes`, `max_scopes`, `allowed_cidrs`, `max_blast_radius`)"),
+			"exposure_window": schema.StringAttribute{
+				Computed: true,
+				MarkdownDescription: "The longest a single leaked credential of the identity stays usable under the current " +
+					"declarations, as of the last refresh: its TTL policy's hard lifetime; or its rotation schedule's interval " +
+					"plus window plus overlap (interval plus window with `expire_unrotated`); `0s` when it has no credential; " +
+					"`unbounded` when nothing bounds it (a high `unbounded-exposure` finding). Null when its TTL policy is unknown.",
+			},
+			"blast_radius": schema.Float64Attribute{
+				Computed: true,
+				MarkdownDescription: "How much access one leaked credential reaches before it stops working, in scope-hours: the " +
+					"number of `scopes` times `exposure_window` in hours, as of the last refresh. Null when the exposure window " +
+					"is unbounded or unknown. The class's `max_blast_radius` caps it at plan.",
 			},
 			"on_destroy": schema.StringAttribute{
 				Optional: true,
@@ -191,6 +225,21 @@ func (r *identityResource) observe(ctx context.Context, id policy.Identity, m *i
 	m.Findings, d = types.ListValueFrom(ctx, types.ObjectType{AttrTypes: findingAttrTypes()}, findings)
 	diags.Append(d...)
 	m.TrustDebtHours = types.Float64Value(report.TrustDebt[m.Name.ValueString()].Hours())
+	m.ExposureWindow, m.BlastRadius = blastValues(report.Blast, m.Name.ValueString())
+}
+
+// blastValues are the exposure window and blast radius of identity in a report: null when its
+// exposure window is not known, "unbounded" and a null radius when nothing bounds it.
+func blastValues(blast map[string]policy.Blast, identity string) (types.String, types.Float64) {
+	b, ok := blast[identity]
+	switch {
+	case !ok:
+		return types.StringNull(), types.Float64Null()
+	case !b.Bounded:
+		return types.StringValue("unbounded"), types.Float64Null()
+	}
+	r, _ := b.Radius()
+	return types.StringValue(policy.FormatDuration(b.Window)), types.Float64Value(r)
 }
 
 func (r *identityResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
@@ -208,15 +257,17 @@ func (m identityModel) toPolicy(ctx context.Context, diags *diag.Diagnostics) po
 		TTLPolicy:   m.TTLPolicy.ValueString(),
 		Description: m.Description.ValueString(),
 		Scopes:      stringsOf(ctx, m.Scopes, diags),
+		BoundCIDRs:  stringsOf(ctx, m.BoundCIDRs, diags),
+		Exception:   m.Exception.toPolicy(diags),
 	}
 }
 
 func (m *identityModel) fromPolicy(id policy.Identity) {
 	m.identityAttrs.fromPolicy(id)
-	drift := id.EngineDrift
-	if drift == nil {
-		drift = []string{}
-	}
+	m.Exception = newExceptionModel(id.Exception)
+	// Privileges the engine grants beyond or short of the declaration are engine drift too: the
+	// plan restores them like any other setting.
+	drift := slices.Concat([]string{}, id.EngineDrift, id.PrivilegesAdded, id.PrivilegesRemoved)
 	m.EngineDrift, _ = types.ListValueFrom(context.Background(), types.StringType, drift)
 	if m.OnDestroy.IsNull() || m.OnDestroy.IsUnknown() {
 		m.OnDestroy = types.StringValue(onDestroyRetire)
@@ -232,6 +283,7 @@ func (m *identityAttrs) fromPolicy(id policy.Identity) {
 	m.TTLPolicy = optString(id.TTLPolicy)
 	m.Description = optString(id.Description)
 	m.Scopes = setOf(id.Scopes)
+	m.BoundCIDRs = setOf(id.BoundCIDRs)
 	m.Status = types.StringValue(string(id.Status))
 	m.CreatedAt = timetypes.NewRFC3339TimeValue(id.CreatedAt)
 	m.RetiredAt = timetypes.NewRFC3339Null()
@@ -266,6 +318,20 @@ func (r *identityResource) check(ctx context.Context, id policy.Identity, diags 
 		}
 	}
 	addFindings(diags, policy.CheckIdentity(id, &class, ttl))
+	var sched *policy.RotationSchedule
+	if s, err := r.data.engine.GetRotationSchedule(ctx, id.Name); err == nil {
+		sched = &s
+	} else if !errors.Is(err, engine.ErrNotFound) {
+		addEngineError(diags, fmt.Sprintf("read the rotation schedule of identity %q", id.Name), err)
+		return false
+	}
+	// At plan the live secrets are not read: a rotated secret without a schedule counts as none
+	// here, and its unbounded exposure is a refresh finding.
+	var exp *policy.Exposure
+	if e, known := policy.ExposureOf(id, ttl, sched, false, r.data.clock.Now()); known {
+		exp = &e
+	}
+	addFindings(diags, policy.CheckPrivilege(id, &class, exp, r.data.clock.Now()))
 	return complete
 }
 
@@ -287,11 +353,17 @@ func (r *identityResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 		// The restore changes what the findings see: they are known after apply.
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("findings"), types.ListUnknown(types.ObjectType{AttrTypes: findingAttrTypes()}))...)
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("trust_debt_hours"), types.Float64Unknown())...)
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("exposure_window"), types.StringUnknown())...)
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("blast_radius"), types.Float64Unknown())...)
 		return
 	}
-	if !unchanged(req) {
-		r.check(ctx, m.toPolicy(ctx, &resp.Diagnostics), &resp.Diagnostics)
+	id := m.toPolicy(ctx, &resp.Diagnostics)
+	if unchanged(req) {
+		// The identity's own time rule still runs: an exception that expired is a violation again.
+		addFindings(&resp.Diagnostics, policy.CheckPrivilege(id, nil, nil, r.data.clock.Now()))
+		return
 	}
+	r.check(ctx, id, &resp.Diagnostics)
 }
 
 // requireComplete re-runs the check at apply and refuses to write an identity whose class or
