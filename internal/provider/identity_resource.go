@@ -81,7 +81,15 @@ func (r *identityResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 			"stable name, an owner and a lifecycle class. Ephemeral identities get dynamic credentials under their " +
 			"`ttl_policy`; persistent identities get a rotated secret. The identity is checked against its class at " +
 			"plan time. Destroying it retires it by default: every credential is revoked and a disabled record is " +
-			"kept for audit, and the name is never reused.",
+			"kept for audit, and the name is never reused.\n\n" +
+			"`scopes` are privileges the engine enforces. On **Vault** each scope names an ACL policy: the identity's " +
+			"AppRole role carries exactly these as `token_policies` (with `token_no_default_policy`, unless the scopes " +
+			"include `default`), so every credential and every rotated secret logs in to a token with those policies " +
+			"and no others; `bound_cidrs` become the role's `token_bound_cidrs` and `secret_id_bound_cidrs`. On the " +
+			"**local** engine a credential grants the scopes its identity holds, and `bound_cidrs` are checked against " +
+			"the caller's address. The class bounds both (`allowed_scopes`, `denied_scopes`, `max_scopes`, " +
+			"`allowed_cidrs`). `blast_radius` is how much access one leaked credential reaches: scopes times the " +
+			"exposure window in hours, capped by the class's `max_blast_radius`.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
 				Computed:            true,
