@@ -4,14 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"regexp"
 	"slices"
-	"sync"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
@@ -24,6 +19,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 	"github.com/hashicorp/vault/api"
 
+	"github.com/nhigov/terraform-provider-nhi/internal/acctest"
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 	"github.com/nhigov/terraform-provider-nhi/internal/engine/vault"
 )
@@ -235,69 +231,6 @@ func TestAccVault_retireLeavesNoWorkingCredential(t *testing.T) {
 	})
 }
 
-// outageProxy stands between the provider and Vault. Armed with n, it passes requests until
-// the first write (the start of an apply: refresh and plan only read), then n requests
-// counting that write, and answers 503 to every request after them until healed.
-type outageProxy struct {
-	*httptest.Server
-	mu      sync.Mutex
-	armed   bool
-	started bool
-	left    int
-	failed  int
-}
-
-func newOutageProxy(t *testing.T) *outageProxy {
-	t.Helper()
-	target, err := url.Parse(os.Getenv("VAULT_ADDR"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &outageProxy{}
-	forward := httputil.NewSingleHostReverseProxy(target)
-	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p.fail(r.Method != http.MethodGet) {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = w.Write([]byte(`{"errors":["outage injected by the test"]}`))
-			return
-		}
-		forward.ServeHTTP(w, r)
-	}))
-	t.Cleanup(p.Close)
-	return p
-}
-
-// fail counts one request and reports whether to fail it.
-func (p *outageProxy) fail(write bool) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.armed || (!p.started && !write) {
-		return false
-	}
-	p.started = true
-	if p.left == 0 {
-		p.failed++
-		return true
-	}
-	p.left--
-	return false
-}
-
-func (p *outageProxy) arm(n int) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.armed, p.started, p.left, p.failed = true, false, n, 0
-}
-
-// heal stops the outage and returns how many requests it failed.
-func (p *outageProxy) heal() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.armed = false
-	return p.failed
-}
-
 // outageIdentities declares four identities, created one after another.
 func outageIdentities() string {
 	out := governanceConfig
@@ -336,7 +269,7 @@ const outageRequests = 28
 func TestAccVault_outageMidApply(t *testing.T) {
 	env, ve := newVaultTestEnv(t)
 	ctx := context.Background()
-	proxy := newOutageProxy(t)
+	proxy := acctest.NewProxy(t, os.Getenv("VAULT_ADDR"))
 	cfg := vault.Config{Address: proxy.URL, Mount: ve.Mount(), AppRoleMount: ve.AppRoleMount()}
 	cfg.ApplyEnv()
 	proxied, err := vault.Open(ctx, cfg, env.clock, nil)
@@ -376,13 +309,13 @@ func TestAccVault_outageMidApply(t *testing.T) {
 		Steps: []resource.TestStep{
 			{Config: governanceConfig},
 			{
-				PreConfig:   func() { proxy.arm(outageRequests) },
+				PreConfig:   func() { proxy.FailAfterFirstWrite(outageRequests) },
 				Config:      outageIdentities(),
 				ExpectError: regexp.MustCompile(`Engine Unavailable[\s\S]*answered\s+503\s+to\s+(read|write|list|delete)\s+(auth|identity|nhi-acc-)\S+`),
 			},
 			{
 				PreConfig: func() {
-					if failed := proxy.heal(); failed == 0 {
+					if failed := proxy.Heal(); failed == 0 {
 						t.Fatal("the outage failed no request")
 					}
 					if id, err := env.engine.GetIdentity(ctx, "ci-b"); err == nil {

@@ -3,17 +3,13 @@ package vault
 import (
 	"context"
 	"errors"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"reflect"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/nhigov/terraform-provider-nhi/internal/acctest"
 	"github.com/nhigov/terraform-provider-nhi/internal/clock"
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 	"github.com/nhigov/terraform-provider-nhi/internal/engine/enginetest"
@@ -385,42 +381,6 @@ func TestListCredentialsReflectsVault(t *testing.T) {
 	}
 }
 
-// outageProxy forwards requests to Vault until told to fail: then it passes the next n and
-// answers 503 to every one after them.
-type outageProxy struct {
-	*httptest.Server
-	mu   sync.Mutex
-	left int // requests still passed; -1 passes all
-}
-
-func newOutageProxy(t *testing.T) *outageProxy {
-	t.Helper()
-	target, err := url.Parse(strings.TrimSuffix(getenvAddr(t), "/"))
-	must(t, err)
-	p := &outageProxy{left: -1}
-	forward := httputil.NewSingleHostReverseProxy(target)
-	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p.mu.Lock()
-		fail := p.left == 0
-		if p.left > 0 {
-			p.left--
-		}
-		p.mu.Unlock()
-		if fail {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = w.Write([]byte(`{"errors":["outage injected by the test"]}`))
-			return
-		}
-		forward.ServeHTTP(w, r)
-	}))
-	t.Cleanup(p.Close)
-	return p
-}
-
-func (p *outageProxy) failAfter(n int) { p.mu.Lock(); p.left = n; p.mu.Unlock() }
-func (p *outageProxy) heal()           { p.failAfter(-1) }
-
 func getenvAddr(t *testing.T) string {
 	t.Helper()
 	cfg := Config{}
@@ -435,7 +395,7 @@ func TestCreateResumesAfterOutage(t *testing.T) {
 	direct := openTest(t, clock.Real{})
 	ctx := context.Background()
 	must(t, direct.PutClass(ctx, policy.Class{Name: "svc", Kind: policy.KindPersistent}))
-	proxy := newOutageProxy(t)
+	proxy := acctest.NewProxy(t, getenvAddr(t))
 	cfg := Config{Address: proxy.URL, Mount: direct.mount, AppRoleMount: direct.approle}
 	cfg.ApplyEnv()
 	e, err := Open(ctx, cfg, clock.Real{}, nil)
@@ -444,9 +404,9 @@ func TestCreateResumesAfterOutage(t *testing.T) {
 
 	for n := 0; ; n++ {
 		name := "svc-cut-" + string(rune('a'+n))
-		proxy.failAfter(n)
+		proxy.FailAfter(n)
 		_, err := e.CreateIdentity(ctx, policy.Identity{Name: name, Class: "svc"})
-		proxy.heal()
+		proxy.Heal()
 		if err == nil {
 			if n < 5 {
 				t.Fatalf("CreateIdentity succeeded with Vault cut off after %d requests", n)
