@@ -272,3 +272,25 @@ func scopeList(scopes []string) string {
 	}
 	return quoteList(scopes)
 }
+
+// CheckGrant decides whether a credential that carries scopes and is bound to boundCIDRs grants
+// scope to a caller at caller: the scope must be one it carries and, when it is bound, the
+// caller's address must be valid and inside one of the networks. Engines call it after they
+// authenticated the secret, so that both decide alike.
+func CheckGrant(scopes, boundCIDRs []string, scope string, caller netip.Addr) error {
+	if !slices.Contains(scopes, scope) {
+		return fmt.Errorf("the credential does not grant scope %q (it grants %s)", scope, scopeList(scopes))
+	}
+	if len(boundCIDRs) == 0 {
+		return nil
+	}
+	if !caller.IsValid() {
+		return fmt.Errorf("the credential is bound to %s and no caller address was given", strings.Join(boundCIDRs, ", "))
+	}
+	for _, c := range boundCIDRs {
+		if p, err := netip.ParsePrefix(NormalizeCIDR(c)); err == nil && p.Contains(caller.Unmap()) {
+			return nil
+		}
+	}
+	return fmt.Errorf("the credential is bound to %s, not to the caller's address %s", strings.Join(boundCIDRs, ", "), caller)
+}
