@@ -275,7 +275,10 @@ func (m *identityModel) fromPolicy(id policy.Identity) {
 	m.Exception = newExceptionModel(id.Exception)
 	// Privileges the engine grants beyond or short of the declaration are engine drift too: the
 	// plan restores them like any other setting.
-	drift := slices.Concat([]string{}, id.EngineDrift, id.PrivilegesAdded, id.PrivilegesRemoved)
+	drift := slices.Concat(id.EngineDrift, id.PrivilegesAdded, id.PrivilegesRemoved)
+	if drift == nil {
+		drift = []string{}
+	}
 	m.EngineDrift, _ = types.ListValueFrom(context.Background(), types.StringType, drift)
 	if m.OnDestroy.IsNull() || m.OnDestroy.IsUnknown() {
 		m.OnDestroy = types.StringValue(onDestroyRetire)
@@ -372,6 +375,27 @@ func (r *identityResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 		return
 	}
 	r.check(ctx, id, &resp.Diagnostics)
+	r.warnMissingScopes(ctx, id, &resp.Diagnostics)
+}
+
+// warnMissingScopes warns, on an engine whose scopes name its own objects (Vault ACL policies),
+// about scopes it does not hold: another provider may create them in the same run, and the
+// apply fails if they are still missing then.
+func (r *identityResource) warnMissingScopes(ctx context.Context, id policy.Identity, diags *diag.Diagnostics) {
+	cat, ok := r.data.engine.(engine.ScopeCatalog)
+	if !ok || len(id.Scopes) == 0 {
+		return
+	}
+	missing, err := cat.MissingScopes(ctx, id.Scopes)
+	switch {
+	case err != nil:
+		diags.AddAttributeWarning(path.Root("scopes"), "Unable to Check Scopes",
+			fmt.Sprintf("Could not check that the scopes of identity %q exist in the engine (%v); the apply checks again.", id.Name, err))
+	case len(missing) > 0:
+		diags.AddAttributeWarning(path.Root("scopes"), "Scope Not Found in Engine",
+			fmt.Sprintf("Identity %q has scopes %q that name no ACL policy in the engine. If another resource creates them in this run "+
+				"(a vault_policy, say), reference it so Terraform orders the two; if they are still missing at apply, the apply fails.", id.Name, missing))
+	}
 }
 
 // requireComplete re-runs the check at apply and refuses to write an identity whose class or

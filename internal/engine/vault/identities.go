@@ -540,7 +540,9 @@ func (e *Engine) GetIdentity(ctx context.Context, name string) (policy.Identity,
 
 // ListIdentities lists every identity, retired ones included, by name. EngineDrift says only
 // whether each identity's role, entity and alias exist: two LIST calls for the whole fleet (see
-// drift.go); GetIdentity reads one identity back in full.
+// drift.go); GetIdentity reads one identity back in full. Privileges are read back from each
+// active identity's role (one read each), so that fleet reports see a privilege escalation;
+// entity policies only GetIdentity sees.
 func (e *Engine) ListIdentities(ctx context.Context) ([]policy.Identity, error) {
 	recs, err := kvGetAll[identityRecord](ctx, e, identitiesFolder)
 	if err != nil {
@@ -554,6 +556,16 @@ func (e *Engine) ListIdentities(ctx context.Context) ([]policy.Identity, error) 
 	for i, rec := range recs {
 		out[i] = rec.Identity
 		out[i].EngineDrift = e.existenceDrift(inv, rec)
+		if rec.Retired() || !inv.roles[rec.Name] {
+			continue
+		}
+		role, err := e.readRole(ctx, rec.Name)
+		if err != nil {
+			return nil, fmt.Errorf("listing identities: reading the role of %q back from Vault: %w", rec.Name, err)
+		}
+		if role != nil {
+			out[i].PrivilegesAdded, out[i].PrivilegesRemoved = comparePrivileges(rec.Identity, role, nil)
+		}
 	}
 	return out, nil
 }
