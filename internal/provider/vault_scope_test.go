@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -279,6 +280,39 @@ data "nhi_drift_report" "all" {
 					statecheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("engine_drift"), knownvalue.ListExact([]knownvalue.Check{})),
 					statecheck.ExpectKnownValue("data.nhi_drift_report.gate", tfjsonpath.New("findings"), knownvalue.ListExact([]knownvalue.Check{})),
 				},
+			},
+		},
+	})
+}
+
+// TestAccVault_missingScopePolicy: a scope naming no Vault ACL policy (a warning at plan, for it
+// may be created in the same run) fails the apply, and the identity is not written.
+func TestAccVault_missingScopePolicy(t *testing.T) {
+	env, _ := newVaultTestEnv(t)
+	ctx := context.Background()
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: env.factories(),
+		Steps: []resource.TestStep{
+			{
+				Config: governanceConfig + `
+resource "nhi_identity" "build" {
+  name        = "ci-build"
+  class       = nhi_lifecycle_class.ci.name
+  owner       = "team-build"
+  environment = "dev"
+  ttl_policy  = nhi_ttl_policy.short.name
+  scopes      = ["nhi-no-such-policy"]
+}
+`,
+				ExpectError: regexp.MustCompile(`Invalid Request[\s\S]*nhi-no-such-policy[\s\S]*name no ACL policy in Vault`),
+			},
+			{
+				PreConfig: func() {
+					if _, err := env.engine.GetIdentity(ctx, "ci-build"); !errors.Is(err, engine.ErrNotFound) {
+						t.Fatalf("the refused identity reached the engine: %v", err)
+					}
+				},
+				Config: governanceConfig,
 			},
 		},
 	})
