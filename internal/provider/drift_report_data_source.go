@@ -122,7 +122,7 @@ func (d *driftReportDataSource) Schema(_ context.Context, _ datasource.SchemaReq
 			"trust_debt_by_identity": schema.MapAttribute{Computed: true, ElementType: types.Float64Type, MarkdownDescription: "Trust debt in hours, per identity that has any."},
 			"blast_radius": schema.Float64Attribute{Computed: true,
 				MarkdownDescription: "Total blast radius in scope-hours: the sum over active identities of their scopes times their exposure window in hours " +
-					"(see `nhi_identity.blast_radius`). Identities with an unbounded exposure window are not in the sum: they are listed in `unbounded_exposure` and are high `unbounded-exposure` findings."},
+					"(see the `nhi_identity` data source's `blast_radius`). Identities with an unbounded exposure window are not in the sum: they are listed in `unbounded_exposure` and are high `unbounded-exposure` findings."},
 			"blast_radius_by_identity": schema.MapAttribute{Computed: true, ElementType: types.Float64Type,
 				MarkdownDescription: "Blast radius in scope-hours per active identity whose exposure window is bounded and known."},
 			"unbounded_exposure": schema.SetAttribute{Computed: true, ElementType: types.StringType,

@@ -51,8 +51,6 @@ type identityModel struct {
 	TrustDebtHours types.Float64   `tfsdk:"trust_debt_hours"`
 	EngineDrift    types.List      `tfsdk:"engine_drift"`
 	Exception      *exceptionModel `tfsdk:"exception"`
-	ExposureWindow types.String    `tfsdk:"exposure_window"`
-	BlastRadius    types.Float64   `tfsdk:"blast_radius"`
 }
 
 // identityAttrs are the attributes an identity has in the resource and in data sources alike.
@@ -88,8 +86,9 @@ func (r *identityResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 			"and no others; `bound_cidrs` become the role's `token_bound_cidrs` and `secret_id_bound_cidrs`. On the " +
 			"**local** engine a credential grants the scopes its identity holds, and `bound_cidrs` are checked against " +
 			"the caller's address. The class bounds both (`allowed_scopes`, `denied_scopes`, `max_scopes`, " +
-			"`allowed_cidrs`). `blast_radius` is how much access one leaked credential reaches: scopes times the " +
-			"exposure window in hours, capped by the class's `max_blast_radius`.",
+			"`allowed_cidrs`). The blast radius, how much access one leaked credential reaches (scopes times the " +
+			"exposure window in hours), is capped by the class's `max_blast_radius` at plan and reported by the " +
+			"`nhi_identity` data source and `nhi_drift_report`.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
 				Computed:            true,
@@ -130,33 +129,24 @@ func (r *identityResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 				MarkdownDescription: "Privileges the engine grants the identity's credentials, bounded by the class's " +
 					"`allowed_scopes`, `denied_scopes` and `max_scopes`. On Vault each scope is the name of an ACL policy, set " +
 					"as the AppRole role's `token_policies` with `token_no_default_policy`, so a token carries exactly these " +
-					"policies (list `default` to keep Vault's default policy). On the local engine a credential carries the " +
-					"scopes its identity holds when it is checked. A privilege added in the engine outside Terraform is a " +
+					"policies (list `default` to keep Vault's default policy, which lets a token look up, renew and revoke " +
+					"itself). Every scope must name an existing Vault policy: a missing one is a plan warning and an apply " +
+					"error. On the local engine a credential carries the scopes its identity held when it was issued. A " +
+					"privilege added in the engine outside Terraform is a " +
 					"high `privilege-escalation` finding, and the next apply removes it.",
 				Validators: []validator.Set{setvalidator.SizeAtLeast(1), setvalidator.ValueStringsAre(scopeValidator)},
 			},
 			"bound_cidrs": schema.SetAttribute{
 				ElementType: types.StringType,
 				Optional:    true,
-				MarkdownDescription: "Networks, as CIDR blocks, the identity's credentials may be used from (Vault: the role's " +
-					"`token_bound_cidrs` and `secret_id_bound_cidrs`). Must sit within the class's `allowed_cidrs`. Unset: any address.",
+				MarkdownDescription: "Networks, as CIDR blocks, the identity's credentials may be used from. (Vault: the role's " +
+					"`token_bound_cidrs` and `secret_id_bound_cidrs`; the provider itself logs in for each `nhi_credential`, so on " +
+					"Vault it must run inside these networks too. Local engine: checked against the caller's address.) Must sit " +
+					"within the class's `allowed_cidrs`. Unset: any address.",
 				Validators: []validator.Set{setvalidator.SizeAtLeast(1), setvalidator.ValueStringsAre(cidrValidator)},
 			},
 			"exception": exceptionAttribute("identity exceed its class's privilege ceilings (`allowed_scopes`, " +
 				"`denied_scopes`, `max_scopes`, `allowed_cidrs`, `max_blast_radius`)"),
-			"exposure_window": schema.StringAttribute{
-				Computed: true,
-				MarkdownDescription: "The longest a single leaked credential of the identity stays usable under the current " +
-					"declarations, as of the last refresh: its TTL policy's hard lifetime; or its rotation schedule's interval " +
-					"plus window plus overlap (interval plus window with `expire_unrotated`); `0s` when it has no credential; " +
-					"`unbounded` when nothing bounds it (a high `unbounded-exposure` finding). Null when its TTL policy is unknown.",
-			},
-			"blast_radius": schema.Float64Attribute{
-				Computed: true,
-				MarkdownDescription: "How much access one leaked credential reaches before it stops working, in scope-hours: the " +
-					"number of `scopes` times `exposure_window` in hours, as of the last refresh. Null when the exposure window " +
-					"is unbounded or unknown. The class's `max_blast_radius` caps it at plan.",
-			},
 			"on_destroy": schema.StringAttribute{
 				Optional: true,
 				Computed: true,
@@ -233,21 +223,6 @@ func (r *identityResource) observe(ctx context.Context, id policy.Identity, m *i
 	m.Findings, d = types.ListValueFrom(ctx, types.ObjectType{AttrTypes: findingAttrTypes()}, findings)
 	diags.Append(d...)
 	m.TrustDebtHours = types.Float64Value(report.TrustDebt[m.Name.ValueString()].Hours())
-	m.ExposureWindow, m.BlastRadius = blastValues(report.Blast, m.Name.ValueString())
-}
-
-// blastValues are the exposure window and blast radius of identity in a report: null when its
-// exposure window is not known, "unbounded" and a null radius when nothing bounds it.
-func blastValues(blast map[string]policy.Blast, identity string) (types.String, types.Float64) {
-	b, ok := blast[identity]
-	switch {
-	case !ok:
-		return types.StringNull(), types.Float64Null()
-	case !b.Bounded:
-		return types.StringValue("unbounded"), types.Float64Null()
-	}
-	r, _ := b.Radius()
-	return types.StringValue(policy.FormatDuration(b.Window)), types.Float64Value(r)
 }
 
 func (r *identityResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
@@ -364,8 +339,6 @@ func (r *identityResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 		// The restore changes what the findings see: they are known after apply.
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("findings"), types.ListUnknown(types.ObjectType{AttrTypes: findingAttrTypes()}))...)
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("trust_debt_hours"), types.Float64Unknown())...)
-		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("exposure_window"), types.StringUnknown())...)
-		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("blast_radius"), types.Float64Unknown())...)
 		return
 	}
 	id := m.toPolicy(ctx, &resp.Diagnostics)

@@ -457,8 +457,23 @@ data "nhi_drift_report" "all" {
   depends_on = [nhi_identity.build, nhi_identity.sync, nhi_identity.excepted]
 }
 `
+	// The data sources read after the identities exist: their id is known only after apply.
+	build += `
+data "nhi_identity" "build" {
+  name = nhi_identity.build.id
+}
+
+data "nhi_identity" "sync" {
+  name = nhi_identity.sync.id
+}
+
+data "nhi_identity" "excepted" {
+  name = nhi_identity.excepted.id
+}
+`
 	base := governanceConfig + privilegeConfig + build
 	blast := func(res, window string, radius knownvalue.Check) []statecheck.StateCheck {
+		res = "data." + res
 		return []statecheck.StateCheck{
 			statecheck.ExpectKnownValue(res, tfjsonpath.New("exposure_window"), knownvalue.StringExact(window)),
 			statecheck.ExpectKnownValue(res, tfjsonpath.New("blast_radius"), radius),

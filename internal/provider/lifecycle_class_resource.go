@@ -165,7 +165,7 @@ func (r *lifecycleClassResource) Schema(_ context.Context, _ resource.SchemaRequ
 			"max_blast_radius": schema.Float64Attribute{
 				Optional: true,
 				MarkdownDescription: "Ceiling on an identity's blast radius, in scope-hours: its number of scopes times its exposure " +
-					"window in hours (see `nhi_identity.blast_radius`). Unset: no ceiling.",
+					"window in hours (see the `nhi_identity` data source's `blast_radius`). Unset: no ceiling.",
 				Validators: []validator.Float64{float64validator.AtLeast(0.001)},
 			},
 		},

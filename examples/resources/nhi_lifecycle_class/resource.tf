@@ -31,4 +31,6 @@ resource "nhi_lifecycle_class" "service" {
   require_owner         = true
   require_consumers     = true
   environments          = ["staging", "prod"]
+  denied_scopes         = ["root", "*-admin"]
+  max_blast_radius      = 2400 # one scope rotated every 90 days, with a day's window: 2209
 }
