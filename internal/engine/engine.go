@@ -122,7 +122,7 @@ type Rotations interface {
 	PromoteSecret(ctx context.Context, identity string, version int64, p PromoteOptions) (SecretVersion, error)
 	// DiscardSecret destroys a staged version (the rollback of a failed rotation).
 	DiscardSecret(ctx context.Context, identity string, version int64) error
-	// CurrentSecret returns the current version and its value.
+	// CurrentSecret returns the current version and its value; ErrRetired for a retired identity.
 	CurrentSecret(ctx context.Context, identity string) (SecretVersion, string, error)
 	// ListSecretVersions lists every version of an identity's secret that was not destroyed or
 	// discarded, oldest first; with an empty identity, those of every identity (by identity).

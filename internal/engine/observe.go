@@ -15,8 +15,19 @@ type UnmanagedLister interface {
 	ListUnmanaged(ctx context.Context) ([]string, error)
 }
 
-// Observe reads everything the drift rules need from e in one list call per kind of record, no
-// per-identity round trips, and returns it as a policy.Fleet observed at now.
+// DriftReader is implemented by engines whose objects can drift from what the engine wrote for
+// an identity (a Vault role or entity edited by hand). The local engine holds nothing of the
+// kind.
+type DriftReader interface {
+	// ListIdentitiesReadBack lists every identity like ListIdentities, each with the full
+	// EngineDrift that GetIdentity gives it; policies are the TTL policies, already listed.
+	ListIdentitiesReadBack(ctx context.Context, policies []policy.TTLPolicy) ([]policy.Identity, error)
+}
+
+// Observe reads everything the drift rules need from e, one list call per kind of record, and
+// returns it as a policy.Fleet observed at now. On an engine that is a DriftReader, each
+// identity carries the engine drift that reading it alone (GetIdentity) shows, so the report
+// has every finding an identity has.
 func Observe(ctx context.Context, e Engine, now time.Time) (policy.Fleet, error) {
 	f := policy.Fleet{Now: now}
 	var err error
@@ -26,7 +37,12 @@ func Observe(ctx context.Context, e Engine, now time.Time) (policy.Fleet, error)
 	if f.Policies, err = e.ListTTLPolicies(ctx); err != nil {
 		return f, err
 	}
-	if f.Identities, err = e.ListIdentities(ctx); err != nil {
+	if d, ok := e.(DriftReader); ok {
+		f.Identities, err = d.ListIdentitiesReadBack(ctx, f.Policies)
+	} else {
+		f.Identities, err = e.ListIdentities(ctx)
+	}
+	if err != nil {
 		return f, err
 	}
 	if f.Schedules, err = e.ListRotationSchedules(ctx); err != nil {

@@ -5,7 +5,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/hashicorp/terraform-plugin-framework-timetypes/timetypes"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -70,7 +69,7 @@ func int64Ptr(v types.Int64) *int64 {
 type exceptionModel struct {
 	Reason     types.String      `tfsdk:"reason"`
 	ApprovedBy types.String      `tfsdk:"approved_by"`
-	ExpiresAt  timetypes.RFC3339 `tfsdk:"expires_at"`
+	ExpiresAt  timestampValue `tfsdk:"expires_at"`
 }
 
 // exceptionAttribute is the schema of an exception; what says what it exempts from.
@@ -89,7 +88,7 @@ func exceptionAttribute(what string) schema.SingleNestedAttribute {
 				MarkdownDescription: "Who approved it.",
 			},
 			"expires_at": schema.StringAttribute{
-				CustomType:          timetypes.RFC3339Type{},
+				CustomType:          timestampType{},
 				Required:            true,
 				MarkdownDescription: "When it expires, as an RFC 3339 timestamp such as `2026-03-31T00:00:00Z`.",
 			},
@@ -117,5 +116,5 @@ func newExceptionModel(e *policy.Exception) *exceptionModel {
 		return nil
 	}
 	return &exceptionModel{Reason: types.StringValue(e.Reason), ApprovedBy: types.StringValue(e.ApprovedBy),
-		ExpiresAt: timetypes.NewRFC3339TimeValue(e.ExpiresAt)}
+		ExpiresAt: newTimestamp(e.ExpiresAt)}
 }

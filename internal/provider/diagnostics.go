@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -119,4 +120,24 @@ func deleted(diags *diag.Diagnostics, action string, err error) bool {
 		return false
 	}
 	return true
+}
+
+// warnNotInEngine warns at plan that attribute names, literally, an object the engine does not
+// hold. The apply fails unless this plan creates the object; a reference (ref, such as
+// nhi_lifecycle_class.ci.name) would make Terraform create it first and run the check in order.
+func warnNotInEngine(diags *diag.Diagnostics, attribute, kind, name, ref string) {
+	diags.AddAttributeWarning(path.Root(attribute), "Referenced Object Not In Engine",
+		fmt.Sprintf("%s = %q: the engine holds no %s %q, so the apply will fail unless this plan creates it. If this plan creates it, "+
+			"reference it instead of naming it (%s = %s) so that Terraform creates it first and the plan checks against it.",
+			attribute, name, kind, name, attribute, ref))
+}
+
+// validationTime is the time ValidateConfig checks at: the provider's clock once configured,
+// else the zero time, at which no exception has expired and nothing is due (`terraform validate`
+// configures no provider; the plan checks again on the clock).
+func validationTime(data *providerData) time.Time {
+	if data == nil {
+		return time.Time{}
+	}
+	return data.clock.Now()
 }

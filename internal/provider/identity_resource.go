@@ -279,10 +279,14 @@ func (m *identityAttrs) fromPolicy(id policy.Identity) {
 }
 
 // check evaluates the identity against its class and TTL policy as the engine holds them. It
-// returns false when either is missing (it may be created in the same plan).
-func (r *identityResource) check(ctx context.Context, id policy.Identity, diags *diag.Diagnostics) (complete bool) {
+// returns false when either is missing (it may be created in the same plan); warn then warns on
+// the attribute that names the missing one.
+func (r *identityResource) check(ctx context.Context, id policy.Identity, diags *diag.Diagnostics, warn bool) (complete bool) {
 	class, err := r.data.engine.GetClass(ctx, id.Class)
 	if errors.Is(err, engine.ErrNotFound) {
+		if warn {
+			warnNotInEngine(diags, "class", "lifecycle class", id.Class, "nhi_lifecycle_class.<label>.name")
+		}
 		return false
 	}
 	if err != nil {
@@ -296,6 +300,9 @@ func (r *identityResource) check(ctx context.Context, id policy.Identity, diags 
 		switch {
 		case errors.Is(err, engine.ErrNotFound):
 			complete = false
+			if warn {
+				warnNotInEngine(diags, "ttl_policy", "TTL policy", id.TTLPolicy, "nhi_ttl_policy.<label>.name")
+			}
 		case err != nil:
 			addEngineError(diags, fmt.Sprintf("read TTL policy %q of identity %q", id.TTLPolicy, id.Name), err)
 			return false
@@ -347,7 +354,7 @@ func (r *identityResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 		addFindings(&resp.Diagnostics, policy.CheckPrivilege(id, nil, nil, r.data.clock.Now()))
 		return
 	}
-	r.check(ctx, id, &resp.Diagnostics)
+	r.check(ctx, id, &resp.Diagnostics, true)
 	r.warnMissingScopes(ctx, id, &resp.Diagnostics)
 }
 
@@ -374,7 +381,7 @@ func (r *identityResource) warnMissingScopes(ctx context.Context, id policy.Iden
 // requireComplete re-runs the check at apply and refuses to write an identity whose class or
 // TTL policy the engine does not hold.
 func (r *identityResource) requireComplete(ctx context.Context, id policy.Identity, diags *diag.Diagnostics) bool {
-	if complete := r.check(ctx, id, diags); diags.HasError() {
+	if complete := r.check(ctx, id, diags, false); diags.HasError() {
 		return false
 	} else if !complete {
 		diags.AddError("Class or TTL Policy Not Found",

@@ -96,11 +96,13 @@ func (r *lifecycleClassResource) Schema(_ context.Context, _ resource.SchemaRequ
 			},
 			"max_ttl": schema.StringAttribute{
 				CustomType:          durationType{},
+				Validators:          []validator.String{positiveDuration{}},
 				Optional:            true,
 				MarkdownDescription: "Ceiling on a credential's TTL, such as `1h` or `1d`. Unset: no ceiling.",
 			},
 			"max_lifetime": schema.StringAttribute{
 				CustomType:          durationType{},
+				Validators:          []validator.String{positiveDuration{}},
 				Optional:            true,
 				MarkdownDescription: "Ceiling on a credential's whole life including renewals. An ephemeral class must set it or `max_renewals`.",
 			},
@@ -111,6 +113,7 @@ func (r *lifecycleClassResource) Schema(_ context.Context, _ resource.SchemaRequ
 			},
 			"max_rotation_interval": schema.StringAttribute{
 				CustomType:          durationType{},
+				Validators:          []validator.String{positiveDuration{}},
 				Optional:            true,
 				MarkdownDescription: "Longest time a persistent identity's secret may go unrotated, such as `90d`.",
 			},
@@ -134,7 +137,7 @@ func (r *lifecycleClassResource) Schema(_ context.Context, _ resource.SchemaRequ
 				ElementType:         types.StringType,
 				Optional:            true,
 				MarkdownDescription: "Environments the class's identities may live in. Unset: any.",
-				Validators:          []validator.Set{setvalidator.SizeAtLeast(1)},
+				Validators:          []validator.Set{setvalidator.SizeAtLeast(1), setvalidator.ValueStringsAre(nonEmpty{})},
 			},
 			"allowed_scopes": schema.SetAttribute{
 				ElementType: types.StringType,

@@ -44,6 +44,35 @@ resource "nhi_lifecycle_class" "bad" {
   kind = "forever"
 }
 `, `kind`},
+		{"zero max_ttl", `
+resource "nhi_lifecycle_class" "bad" {
+  name         = "bad"
+  kind         = "ephemeral"
+  max_ttl      = "0s"
+  max_lifetime = "1h"
+}
+`, `Invalid Duration[\s\S]*max_ttl is "0s": it must be more than zero`},
+		{"zero max_lifetime", `
+resource "nhi_lifecycle_class" "bad" {
+  name         = "bad"
+  kind         = "ephemeral"
+  max_lifetime = "0d"
+}
+`, `Invalid Duration[\s\S]*max_lifetime is "0d": it must be more than zero`},
+		{"zero max_rotation_interval", `
+resource "nhi_lifecycle_class" "bad" {
+  name                  = "bad"
+  kind                  = "persistent"
+  max_rotation_interval = "0h"
+}
+`, `Invalid Duration[\s\S]*max_rotation_interval is "0h": it must be more than zero`},
+		{"empty environment", `
+resource "nhi_lifecycle_class" "bad" {
+  name         = "bad"
+  kind         = "persistent"
+  environments = ["prod", ""]
+}
+`, `Empty Value[\s\S]*environments\[Value\(""\)\] is empty`},
 	})
 }
 

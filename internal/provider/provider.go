@@ -110,7 +110,8 @@ func (p *nhiProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *
 			"vault": schema.SingleNestedBlock{
 				MarkdownDescription: "HashiCorp Vault or OpenBao (same API), the engine for real fleets. Each identity " +
 					"becomes an identity entity, an AppRole role carrying its TTL policy and an entity alias; governance " +
-					"records live as JSON in a KV v2 mount. The provider creates its mounts when absent.",
+					"records live as JSON in a KV v2 mount. The first write creates the mounts when absent; plans, " +
+					"refresh and drift reports need only a read-only token (see the read-only policy above).",
 				Attributes: map[string]schema.Attribute{
 					"address": schema.StringAttribute{Optional: true,
 						MarkdownDescription: "Server address, such as `https://vault.example.com:8200`. Defaults to `VAULT_ADDR`, then `BAO_ADDR`."},

@@ -1,10 +1,12 @@
 package provider
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,8 +15,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	fwresource "github.com/hashicorp/terraform-plugin-framework/resource"
+	fwschema "github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
@@ -25,6 +33,7 @@ import (
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 	"github.com/nhigov/terraform-provider-nhi/internal/engine/local"
 	"github.com/nhigov/terraform-provider-nhi/internal/engine/vault"
+	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
 
 // testEpoch is where every acceptance test's fake clock starts.
@@ -185,4 +194,230 @@ func testRejections(t *testing.T, env *testEnv, base string, cases []rejection) 
 	}
 	steps = append(steps, resource.TestStep{PreConfig: env.unchangedSince(t, &before), Config: base, PlanOnly: true})
 	resource.Test(t, resource.TestCase{ProtoV6ProviderFactories: env.factories(), Steps: steps})
+}
+
+// forgetLocalEngine closes the provider's shared engine of dbPath, if open, so that the next
+// provider Configure opens the file afresh, as every terraform command does out of process.
+func forgetLocalEngine(t *testing.T, dbPath string) {
+	t.Helper()
+	localEngines.Lock()
+	defer localEngines.Unlock()
+	if e, ok := localEngines.byPath[dbPath]; ok {
+		if err := e.Close(); err != nil {
+			t.Fatal(err)
+		}
+		delete(localEngines.byPath, dbPath)
+	}
+}
+
+// TestAccPlanWritesNothing_local: a plan against a missing engine file creates nothing, and
+// plan, refresh and a drift report read leave an existing engine file byte-for-byte as it was,
+// each opening the file afresh as a terraform command does.
+func TestAccPlanWritesNothing_local(t *testing.T) {
+	if os.Getenv("NHI_TEST_ENGINE") == "vault" {
+		t.Skip("tests the local engine's file; runs in the local suite")
+	}
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "state", "engine.db")
+	t.Cleanup(func() { forgetLocalEngine(t, dbPath) })
+	cfg := fmt.Sprintf(`
+provider "nhi" {
+  local {
+    path = %q
+  }
+}
+`, dbPath) + governanceConfig + `
+resource "nhi_identity" "build" {
+  name        = "ci-build"
+  class       = nhi_lifecycle_class.ci.name
+  owner       = "team-build"
+  environment = "dev"
+  ttl_policy  = nhi_ttl_policy.short.name
+}
+
+data "nhi_drift_report" "all" {}
+`
+	var before []byte
+	// fresh forgets the open engine and, after the first apply, checks the file's bytes.
+	fresh := func() {
+		forgetLocalEngine(t, dbPath)
+		after, err := os.ReadFile(dbPath)
+		switch {
+		case before == nil && !errors.Is(err, os.ErrNotExist):
+			t.Fatalf("a plan created the engine file %s (read error %v)", dbPath, err)
+		case before != nil && err != nil:
+			t.Fatal(err)
+		case before != nil && !bytes.Equal(before, after):
+			t.Fatal("a plan or refresh changed the engine file's bytes")
+		}
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: map[string]func() (tfprotov6.ProviderServer, error){
+			"nhi": providerserver.NewProtocol6WithError(New("test")()),
+		},
+		Steps: []resource.TestStep{
+			{PreConfig: fresh, Config: cfg, PlanOnly: true, ExpectNonEmptyPlan: true},
+			{PreConfig: fresh, Config: cfg},
+			{
+				PreConfig: func() {
+					forgetLocalEngine(t, dbPath)
+					var err error
+					if before, err = os.ReadFile(dbPath); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config:   cfg,
+				PlanOnly: true,
+			},
+			{PreConfig: fresh, RefreshState: true},
+			{PreConfig: fresh, Config: cfg, PlanOnly: true},
+			{PreConfig: fresh, Config: cfg, PlanOnly: true},
+		},
+	})
+}
+
+// configValue builds r's schema and an object of it with the given attributes, the others null.
+func configValue(t *testing.T, r fwresource.Resource, attrs map[string]tftypes.Value) (fwschema.Schema, tftypes.Value) {
+	t.Helper()
+	ctx := context.Background()
+	var sr fwresource.SchemaResponse
+	r.Schema(ctx, fwresource.SchemaRequest{}, &sr)
+	typ, ok := sr.Schema.Type().TerraformType(ctx).(tftypes.Object)
+	if !ok {
+		t.Fatalf("schema of %T is not an object", r)
+	}
+	vals := map[string]tftypes.Value{}
+	for name, at := range typ.AttributeTypes {
+		vals[name] = tftypes.NewValue(at, nil)
+		if v, ok := attrs[name]; ok {
+			vals[name] = v
+		}
+	}
+	return sr.Schema, tftypes.NewValue(typ, vals)
+}
+
+// planDiagnostics runs r's ModifyPlan for creating an object with the given attributes (the
+// others null) on a provider with engine env, and returns its diagnostics: how tests see plan
+// warnings, which terraform-plugin-testing does not expose.
+func planDiagnostics(t *testing.T, env *testEnv, r fwresource.Resource, attrs map[string]tftypes.Value) diag.Diagnostics {
+	t.Helper()
+	ctx := context.Background()
+	rc, ok1 := r.(fwresource.ResourceWithConfigure)
+	rm, ok2 := r.(fwresource.ResourceWithModifyPlan)
+	if !ok1 || !ok2 {
+		t.Fatalf("%T does not configure and modify plans", r)
+	}
+	rc.Configure(ctx, fwresource.ConfigureRequest{ProviderData: &providerData{engine: env.engine, clock: env.clock}}, &fwresource.ConfigureResponse{})
+	s, raw := configValue(t, r, attrs)
+	req := fwresource.ModifyPlanRequest{
+		Config: tfsdk.Config{Schema: s, Raw: raw},
+		Plan:   tfsdk.Plan{Schema: s, Raw: raw},
+		State:  tfsdk.State{Schema: s, Raw: tftypes.NewValue(raw.Type(), nil)},
+	}
+	resp := fwresource.ModifyPlanResponse{Plan: req.Plan}
+	rm.ModifyPlan(ctx, req, &resp)
+	return resp.Diagnostics
+}
+
+// validateDiagnostics runs r's ValidateConfig as `terraform validate` does, with no provider
+// configured, and returns its diagnostics.
+func validateDiagnostics(t *testing.T, r fwresource.Resource, attrs map[string]tftypes.Value) diag.Diagnostics {
+	t.Helper()
+	s, raw := configValue(t, r, attrs)
+	rv, ok := r.(fwresource.ResourceWithValidateConfig)
+	if !ok {
+		t.Fatalf("%T has no ValidateConfig", r)
+	}
+	var resp fwresource.ValidateConfigResponse
+	rv.ValidateConfig(context.Background(), fwresource.ValidateConfigRequest{Config: tfsdk.Config{Schema: s, Raw: raw}}, &resp)
+	return resp.Diagnostics
+}
+
+// str is a known string for planDiagnostics; unknown is a value known only after apply.
+func str(s string) tftypes.Value { return tftypes.NewValue(tftypes.String, s) }
+
+var unknown = tftypes.NewValue(tftypes.String, tftypes.UnknownValue)
+
+// TestPlanWarnsOnLiteralNameNotInEngine: a class, TTL policy or identity named by a literal that
+// the engine does not hold is a plan warning on that attribute; a reference to an object this
+// plan creates (unknown at plan) is neither a warning nor an error.
+func TestPlanWarnsOnLiteralNameNotInEngine(t *testing.T) {
+	env := newTestEnv(t)
+	ctx := context.Background()
+	if err := env.engine.PutClass(ctx, policy.Class{Name: "ci", Kind: policy.KindEphemeral, MaxLifetime: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name     string
+		resource fwresource.Resource
+		attrs    map[string]tftypes.Value
+		want     string // attribute warned on; empty: no diagnostics at all
+	}{
+		{"policy of a missing class", NewTTLPolicyResource(), map[string]tftypes.Value{"name": str("p"), "class": str("no-such-class"), "ttl": str("10m")}, "class"},
+		{"policy of a class created in this plan", NewTTLPolicyResource(), map[string]tftypes.Value{"name": str("p"), "class": unknown, "ttl": str("10m")}, ""},
+		{"identity of a missing class", NewIdentityResource(), map[string]tftypes.Value{"name": str("ci-a"), "class": str("no-such-class")}, "class"},
+		{"identity of a missing TTL policy", NewIdentityResource(), map[string]tftypes.Value{"name": str("ci-a"), "class": str("ci"), "ttl_policy": str("no-such-policy")}, "ttl_policy"},
+		{"identity of a policy created in this plan", NewIdentityResource(), map[string]tftypes.Value{"name": str("ci-a"), "class": str("ci"), "ttl_policy": unknown}, ""},
+		{"schedule of a missing identity", NewRotationScheduleResource(), map[string]tftypes.Value{"identity": str("no-such-identity"), "interval": str("7d")}, "identity"},
+		{"schedule of an identity created in this plan", NewRotationScheduleResource(), map[string]tftypes.Value{"identity": unknown, "interval": str("7d")}, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			diags := planDiagnostics(t, env, c.resource, c.attrs)
+			if c.want == "" {
+				if len(diags) != 0 {
+					t.Fatalf("diagnostics %v, want none", diags)
+				}
+				return
+			}
+			if diags.HasError() || len(diags) != 1 {
+				t.Fatalf("diagnostics %v, want exactly one warning", diags)
+			}
+			d, ok := diags[0].(diag.DiagnosticWithPath)
+			if !ok || d.Severity() != diag.SeverityWarning || !d.Path().Equal(path.Root(c.want)) ||
+				d.Summary() != "Referenced Object Not In Engine" || !strings.Contains(d.Detail(), "reference it") {
+				t.Fatalf("diagnostic %v, want the not-in-engine warning on %s", diags[0], c.want)
+			}
+		})
+	}
+}
+
+// TestValidateRunsSelfContainedRules: `terraform validate` (ValidateConfig, no provider
+// configured) reports every rule of a TTL policy, rotation schedule and class that needs no other
+// object, on its attribute; a valid configuration gives nothing.
+func TestValidateRunsSelfContainedRules(t *testing.T) {
+	consumers := tftypes.NewValue(tftypes.List{ElementType: tftypes.Object{AttributeTypes: map[string]tftypes.Type{
+		"name": tftypes.String, "kind": tftypes.String, "note": tftypes.String}}}, nil)
+	cases := []struct {
+		name     string
+		resource fwresource.Resource
+		attrs    map[string]tftypes.Value
+		want     string // attribute of the one error; empty: no diagnostics
+	}{
+		{"policy lifetime below ttl", NewTTLPolicyResource(), map[string]tftypes.Value{"name": str("p"), "class": str("ci"), "ttl": str("30m"), "max_lifetime": str("10m")}, "max_lifetime"},
+		{"policy renewable forever", NewTTLPolicyResource(), map[string]tftypes.Value{"name": str("p"), "class": str("ci"), "ttl": str("30m"),
+			"renewable": tftypes.NewValue(tftypes.Bool, true)}, "renewable"},
+		{"valid policy", NewTTLPolicyResource(), map[string]tftypes.Value{"name": str("p"), "class": str("ci"), "ttl": str("30m"), "max_lifetime": str("1h")}, ""},
+		{"schedule overlap not below interval", NewRotationScheduleResource(), map[string]tftypes.Value{"identity": str("svc"), "interval": str("1d"), "overlap": str("2d"),
+			"consumers": consumers}, "overlap"},
+		{"valid schedule", NewRotationScheduleResource(), map[string]tftypes.Value{"identity": str("svc"), "interval": str("1d"), "overlap": str("1h"), "consumers": consumers}, ""},
+		{"class lifetime below ttl", NewLifecycleClassResource(), map[string]tftypes.Value{"name": str("c"), "kind": str("ephemeral"), "max_ttl": str("2h"), "max_lifetime": str("1h")}, "max_lifetime"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			diags := validateDiagnostics(t, c.resource, c.attrs)
+			if c.want == "" {
+				if len(diags) != 0 {
+					t.Fatalf("diagnostics %v, want none", diags)
+				}
+				return
+			}
+			if len(diags) != 1 || !diags.HasError() {
+				t.Fatalf("diagnostics %v, want exactly one error", diags)
+			}
+			if d, ok := diags[0].(diag.DiagnosticWithPath); !ok || !d.Path().Equal(path.Root(c.want)) {
+				t.Fatalf("diagnostic %v, want it on %s", diags[0], c.want)
+			}
+		})
+	}
 }

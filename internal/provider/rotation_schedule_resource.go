@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timetypes/timetypes"
@@ -32,6 +33,7 @@ var (
 	_ resource.ResourceWithImportState      = (*rotationScheduleResource)(nil)
 	_ resource.ResourceWithModifyPlan       = (*rotationScheduleResource)(nil)
 	_ resource.ResourceWithConfigValidators = (*rotationScheduleResource)(nil)
+	_ resource.ResourceWithValidateConfig   = (*rotationScheduleResource)(nil)
 )
 
 // NewRotationScheduleResource returns the nhi_rotation_schedule resource.
@@ -98,6 +100,7 @@ func (r *rotationScheduleResource) Schema(_ context.Context, _ resource.SchemaRe
 			},
 			"interval": schema.StringAttribute{
 				CustomType:          durationType{},
+				Validators:          []validator.String{positiveDuration{}},
 				Optional:            true,
 				MarkdownDescription: "Rotate this long after the last rotation, such as `30d`. Exactly one of `interval` and `cron`.",
 			},
@@ -121,7 +124,8 @@ func (r *rotationScheduleResource) Schema(_ context.Context, _ resource.SchemaRe
 				Optional:            true,
 				MarkdownDescription: "Every system that uses the secret: the dependency map a rotation must not miss. Required when the class sets `require_consumers`.",
 				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
-					"name": schema.StringAttribute{Required: true, MarkdownDescription: "The consumer, such as `billing-api`."},
+					"name": schema.StringAttribute{Required: true, MarkdownDescription: "The consumer, such as `billing-api`.",
+						Validators: []validator.String{nonEmpty{}}},
 					"kind": schema.StringAttribute{Optional: true, MarkdownDescription: "What it is, such as `service`, `job` or `vendor`."},
 					"note": schema.StringAttribute{Optional: true, MarkdownDescription: "How it picks up a new secret."},
 				}},
@@ -178,6 +182,17 @@ func (r *rotationScheduleResource) ConfigValidators(context.Context) []resource.
 	return []resource.ConfigValidator{
 		resourcevalidator.ExactlyOneOf(path.MatchRoot("interval"), path.MatchRoot("cron")),
 	}
+}
+
+// ValidateConfig runs the schedule's own rules (no identity or class needed), so `terraform
+// validate` reports them.
+func (r *rotationScheduleResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var m rotationScheduleModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() || !req.Config.Raw.IsFullyKnown() {
+		return
+	}
+	addFindings(&resp.Diagnostics, policy.CheckRotationSchedule(m.toPolicy(), nil, validationTime(r.data)))
 }
 
 func (r *rotationScheduleResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
@@ -241,12 +256,16 @@ func (m *rotationScheduleModel) fromEngine(s policy.RotationSchedule, versions [
 }
 
 // check evaluates the schedule against the class of its identity as the engine holds them. It
-// returns false when the identity or class is missing (it may be created in the same plan).
-func (r *rotationScheduleResource) check(ctx context.Context, s policy.RotationSchedule, diags *diag.Diagnostics) bool {
+// returns false when the identity or class is missing (it may be created in the same plan); warn
+// then warns on identity when the identity is the one missing.
+func (r *rotationScheduleResource) check(ctx context.Context, s policy.RotationSchedule, diags *diag.Diagnostics, warn bool) bool {
 	now := r.data.clock.Now()
 	id, err := r.data.engine.GetIdentity(ctx, s.Identity)
 	if errors.Is(err, engine.ErrNotFound) {
 		addFindings(diags, policy.CheckRotationSchedule(s, nil, now))
+		if warn {
+			warnNotInEngine(diags, "identity", "identity", s.Identity, "nhi_identity.<label>.id")
+		}
 		return false
 	}
 	if err != nil {
@@ -281,14 +300,19 @@ func (r *rotationScheduleResource) ModifyPlan(ctx context.Context, req resource.
 	if unchanged(req) {
 		addFindings(&resp.Diagnostics, policy.CheckRotationSchedule(s, nil, r.data.clock.Now()))
 	} else {
-		r.check(ctx, s, &resp.Diagnostics)
+		r.check(ctx, s, &resp.Diagnostics, true)
 	}
-	if resp.Diagnostics.HasError() || req.State.Raw.IsNull() {
+	if resp.Diagnostics.HasError() {
 		return
 	}
 	var state rotationScheduleModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
+	if !req.State.Raw.IsNull() {
+		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	}
+	if v := plan.RollbackToVersion; !v.IsNull() && !v.Equal(state.RollbackToVersion) {
+		r.checkRollback(ctx, s.Identity, v.ValueInt64(), &resp.Diagnostics)
+	}
+	if resp.Diagnostics.HasError() || req.State.Raw.IsNull() {
 		return
 	}
 	reason := ""
@@ -319,6 +343,29 @@ func (r *rotationScheduleResource) ModifyPlan(ctx context.Context, req resource.
 	if reason != "" || !req.Plan.Raw.Equal(req.State.Raw) {
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("overdue_by"), types.StringUnknown())...)
 	}
+}
+
+// checkRollback fails the plan when rollback_to_version names a version of the identity's secret
+// that the engine does not hold (never made, destroyed or discarded).
+func (r *rotationScheduleResource) checkRollback(ctx context.Context, identity string, version int64, diags *diag.Diagnostics) {
+	versions, err := r.data.engine.ListSecretVersions(ctx, identity)
+	if err != nil {
+		addEngineError(diags, fmt.Sprintf("list the secret versions of identity %q", identity), err)
+		return
+	}
+	held := make([]string, 0, len(versions))
+	for _, v := range versions {
+		if v.Version == version {
+			return
+		}
+		held = append(held, fmt.Sprintf("%d (%s)", v.Version, v.State))
+	}
+	if len(held) == 0 {
+		held = append(held, "none")
+	}
+	diags.AddAttributeError(path.Root("rollback_to_version"), "Secret Version Not Found",
+		fmt.Sprintf("rollback_to_version = %d, but identity %q's secret has no version %d in the engine (never made, or destroyed). Versions held: %s. Set rollback_to_version to one of them, or remove it.",
+			version, identity, version, strings.Join(held, ", ")))
 }
 
 // rotate stages a new version, verifies it when asked, and promotes it; on a failed
@@ -371,7 +418,7 @@ func (r *rotationScheduleResource) promote(ctx context.Context, s policy.Rotatio
 // the result back into the state.
 func (r *rotationScheduleResource) apply(ctx context.Context, plan rotationScheduleModel, prior *rotationScheduleModel, state stateSetter, diags *diag.Diagnostics) {
 	s := plan.toPolicy()
-	if !r.check(ctx, s, diags) {
+	if !r.check(ctx, s, diags, false) {
 		if !diags.HasError() {
 			diags.AddAttributeError(path.Root("identity"), "Identity Not Found",
 				fmt.Sprintf("The engine holds no identity %q or no class of it. Create the nhi_identity first (reference it, e.g. nhi_identity.svc.id).", s.Identity))

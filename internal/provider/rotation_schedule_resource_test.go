@@ -285,6 +285,16 @@ resource "nhi_identity" "build" {
   interval = "7d"
   cron     = "0 3 * * 1"`), `Invalid Attribute Combination`},
 		{"invalid cron", badSchedule("nhi_identity.billing.id", `cron = "every monday"`), `Invalid Cron Expression`},
+		{"zero interval", badSchedule("nhi_identity.billing.id", `interval = "0s"`), `Invalid Duration[\s\S]*interval is "0s": it must be more than zero`},
+		{"negative window", badSchedule("nhi_identity.billing.id", `
+  interval = "7d"
+  window   = "-1h"`), `Invalid Duration[\s\S]*window\s+=\s+"-1h"[\s\S]*negative`},
+		{"negative overlap", badSchedule("nhi_identity.billing.id", `
+  interval = "7d"
+  overlap  = "-30m"`), `Invalid Duration[\s\S]*overlap\s+=\s+"-30m"[\s\S]*negative`},
+		{"consumer without a name", badSchedule("nhi_identity.billing.id", `
+  interval  = "7d"
+  consumers = [{ name = "" }]`), `Empty Value[\s\S]*consumers\[0\].name is empty`},
 	})
 }
 
@@ -360,6 +370,33 @@ locals {
 					return nil
 				},
 			},
+		},
+	})
+}
+
+// TestAccRotationSchedule_rollbackToMissingVersion: rollback_to_version naming a version the
+// engine does not hold fails the plan on that attribute, on create and on update, and leaves
+// the engine unchanged.
+func TestAccRotationSchedule_rollbackToMissingVersion(t *testing.T) {
+	env := newTestEnv(t)
+	var before string
+	snap := func(*terraform.State) error { before = env.snapshot(t); return nil }
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: env.factories(),
+		Steps: []resource.TestStep{
+			{Config: governanceConfig + rotationIdentity, Check: snap},
+			{
+				PreConfig:   env.unchangedSince(t, &before),
+				Config:      scheduleConfig(intervalSchedule + `  rollback_to_version = 3`),
+				ExpectError: regexp.MustCompile(`Secret Version Not Found[\s\S]*rollback_to_version = 3[\s\S]*Versions held: none`),
+			},
+			{PreConfig: env.unchangedSince(t, &before), Config: scheduleConfig(intervalSchedule), Check: snap},
+			{
+				PreConfig:   env.unchangedSince(t, &before),
+				Config:      scheduleConfig(intervalSchedule + `  rollback_to_version = 7`),
+				ExpectError: regexp.MustCompile(`Secret Version Not Found[\s\S]*rollback_to_version\s+=\s+7[\s\S]*Versions held: 1\s+\(current\)`),
+			},
+			{PreConfig: env.unchangedSince(t, &before), Config: scheduleConfig(intervalSchedule), PlanOnly: true},
 		},
 	})
 }

@@ -22,10 +22,11 @@ import (
 )
 
 var (
-	_ resource.Resource                = (*ttlPolicyResource)(nil)
-	_ resource.ResourceWithConfigure   = (*ttlPolicyResource)(nil)
-	_ resource.ResourceWithImportState = (*ttlPolicyResource)(nil)
-	_ resource.ResourceWithModifyPlan  = (*ttlPolicyResource)(nil)
+	_ resource.Resource                   = (*ttlPolicyResource)(nil)
+	_ resource.ResourceWithConfigure      = (*ttlPolicyResource)(nil)
+	_ resource.ResourceWithImportState    = (*ttlPolicyResource)(nil)
+	_ resource.ResourceWithModifyPlan     = (*ttlPolicyResource)(nil)
+	_ resource.ResourceWithValidateConfig = (*ttlPolicyResource)(nil)
 )
 
 // NewTTLPolicyResource returns the nhi_ttl_policy resource.
@@ -80,11 +81,13 @@ func (r *ttlPolicyResource) Schema(_ context.Context, _ resource.SchemaRequest, 
 			},
 			"ttl": schema.StringAttribute{
 				CustomType:          durationType{},
+				Validators:          []validator.String{positiveDuration{}},
 				Required:            true,
 				MarkdownDescription: "Lifetime of a credential before renewal, such as `15m`.",
 			},
 			"max_lifetime": schema.StringAttribute{
 				CustomType:          durationType{},
+				Validators:          []validator.String{positiveDuration{}},
 				Optional:            true,
 				MarkdownDescription: "Hard expiry of a credential including renewals, such as `2h`. Required when `renewable`.",
 			},
@@ -106,6 +109,21 @@ func (r *ttlPolicyResource) Schema(_ context.Context, _ resource.SchemaRequest, 
 			},
 			"exception": exceptionAttribute("policy exceed its class's ceilings"),
 		},
+	}
+}
+
+// ValidateConfig runs the policy's own rules (no class needed), so `terraform validate` reports
+// them. Without a configured provider there is no clock, and the expiry of an exception is left
+// to the plan.
+func (r *ttlPolicyResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var m ttlPolicyModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() || !req.Config.Raw.IsFullyKnown() {
+		return
+	}
+	p := m.toPolicy(&resp.Diagnostics)
+	if !resp.Diagnostics.HasError() {
+		addFindings(&resp.Diagnostics, policy.CheckTTLPolicy(p, nil, validationTime(r.data)))
 	}
 }
 
@@ -180,7 +198,9 @@ func (r *ttlPolicyResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 		addFindings(&resp.Diagnostics, policy.CheckTTLPolicy(p, nil, r.data.clock.Now()))
 		return
 	}
-	r.check(ctx, p, &resp.Diagnostics)
+	if found := r.check(ctx, p, &resp.Diagnostics); !found && !resp.Diagnostics.HasError() {
+		warnNotInEngine(&resp.Diagnostics, "class", "lifecycle class", p.Class, "nhi_lifecycle_class.<label>.name")
+	}
 }
 
 func (r *ttlPolicyResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {

@@ -76,6 +76,17 @@ resource "nhi_ttl_policy" "bad" {
 }
 `, `TTL Policy On Persistent Identity`},
 		{"malformed duration", badPolicy(`ttl = "ten minutes"`), `Invalid Duration`},
+		{"zero ttl", badPolicy(`ttl = "0s"`), `Invalid Duration[\s\S]*ttl is "0s": it must be more than zero`},
+		{"zero max_lifetime", badPolicy(`
+  ttl          = "10m"
+  max_lifetime = "0m"`), `Invalid Duration[\s\S]*max_lifetime is "0m": it must be more than zero`},
+		{"exception expiry not a timestamp", badPolicy(`
+  ttl       = "2h"
+  exception = {
+    reason      = "migration"
+    approved_by = "sec-lead"
+    expires_at  = "next tuesday"
+  }`), `Invalid Timestamp[\s\S]*exception.expires_at is "next tuesday"`},
 	})
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/nhigov/terraform-provider-nhi/internal/acctest"
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 	"github.com/nhigov/terraform-provider-nhi/internal/engine/vault"
+	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
 
 // These tests check, in Vault itself, what the Vault engine promises: drift read back from
@@ -344,4 +345,126 @@ func TestAccVault_outageMidApply(t *testing.T) {
 func anySlice(v any) []any {
 	xs, _ := v.([]any)
 	return xs
+}
+
+// TestAccVault_readOnlyToken: after root created the fleet (and a credential), a token holding
+// only vault.ReadOnlyPolicy, without Vault's default policy, plans, refreshes and reads
+// nhi_drift_report; the same token is refused a write, so the policy really is read-only.
+func TestAccVault_readOnlyToken(t *testing.T) {
+	env, ve := newVaultTestEnv(t)
+	ctx := context.Background()
+	cfg := scheduleConfig(intervalSchedule) + `
+resource "nhi_identity" "build" {
+  name        = "ci-build"
+  class       = nhi_lifecycle_class.ci.name
+  owner       = "team-build"
+  environment = "dev"
+  ttl_policy  = nhi_ttl_policy.short.name
+}
+
+data "nhi_drift_report" "gate" {
+  fail_on = "high"
+}
+`
+	// current is the engine the next provider instance gets: root first, then read-only.
+	current := env.engine
+	factories := map[string]func() (tfprotov6.ProviderServer, error){
+		"nhi": func() (tfprotov6.ProviderServer, error) {
+			return providerserver.NewProtocol6WithError(&nhiProvider{version: "test", engine: current, clock: env.clock})()
+		},
+	}
+	readOnly := func() {
+		policyName := ve.Mount() + "-readonly"
+		if err := ve.Client().Sys().PutPolicyWithContext(ctx, policyName, vault.ReadOnlyPolicy(ve.Mount(), ve.AppRoleMount())); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = ve.Client().Sys().DeletePolicyWithContext(context.Background(), policyName) })
+		tok, err := ve.Client().Auth().Token().CreateWithContext(ctx, &api.TokenCreateRequest{
+			Policies: []string{policyName}, NoDefaultPolicy: true, TTL: "15m"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := vault.Config{Token: tok.Auth.ClientToken, Mount: ve.Mount(), AppRoleMount: ve.AppRoleMount()}
+		cfg.ApplyEnv()
+		ro, err := vault.Open(ctx, cfg, env.clock, nil)
+		if err != nil {
+			t.Fatalf("Open with the read-only token: %v", err)
+		}
+		if err := ro.PutClass(ctx, policy.Class{Name: "ro-probe", Kind: policy.KindEphemeral}); !errors.Is(err, engine.ErrDenied) {
+			t.Fatalf("a write with the read-only token: error = %v, want ErrDenied", err)
+		}
+		current = ro
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: factories,
+		Steps: []resource.TestStep{
+			{
+				Config: cfg,
+				Check: func(*terraform.State) error {
+					_, _, err := env.engine.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-build", Requester: "test"})
+					return err
+				},
+			},
+			// plan -refresh=false, then plan with refresh, and the drift report read at plan.
+			{PreConfig: readOnly, Config: cfg, PlanOnly: true},
+			{RefreshState: true},
+			// The destroy at the end needs a token that can write again.
+			{PreConfig: func() { current = env.engine }, Config: cfg, PlanOnly: true},
+		},
+	})
+}
+
+// TestAccVault_driftReportSeesRoleDrift: the role of an identity changed out of band (tokens
+// made periodic, without explicit max TTL) is a high engine-drift finding in nhi_drift_report,
+// the same as on nhi_identity, and fail_on = "high" fails the plan on it.
+func TestAccVault_driftReportSeesRoleDrift(t *testing.T) {
+	env, ve := newVaultTestEnv(t)
+	cfg := identityConfig("team-build", "retire")
+	report := cfg + `
+data "nhi_drift_report" "all" {}
+`
+	observed := "role token_explicit_max_ttl is 0, declared 3600s; role token_period is 86400s, declared 0"
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: env.factories(),
+		Steps: []resource.TestStep{
+			{
+				Config: report,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("findings"), knownvalue.ListSizeExact(0)),
+				},
+			},
+			{
+				PreConfig: func() {
+					_, err := ve.Client().Logical().Write(rolePath(ve, "ci-build"), map[string]any{"token_period": "24h", "token_explicit_max_ttl": 0})
+					if err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config:      cfg + "\ndata \"nhi_drift_report\" \"gate\" {\n  fail_on = \"high\"\n}\n",
+				ExpectError: regexp.MustCompile(`Drift Report Failed[\s\S]*identity/ci-build[\s\S]*engine-drift`),
+			},
+			{
+				// The report is read at plan, before this apply restores the role.
+				Config: report,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						expectPriorDrift{"nhi_identity.build", []string{
+							"role token_explicit_max_ttl is 0, declared 3600s",
+							"role token_period is 86400s, declared 0",
+						}},
+					},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("findings"), knownvalue.ListExact([]knownvalue.Check{
+						knownvalue.ObjectPartial(map[string]knownvalue.Check{
+							"rule":     knownvalue.StringExact(policy.RuleEngineDrift),
+							"severity": knownvalue.StringExact(string(policy.SeverityHigh)),
+							"subject":  knownvalue.StringExact("identity/ci-build"),
+							"observed": knownvalue.StringExact(observed),
+						}),
+					})),
+				},
+			},
+		},
+	})
 }

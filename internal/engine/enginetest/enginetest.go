@@ -538,6 +538,9 @@ func testSecretRefusals(t *testing.T, factory Factory) {
 	refused(t, e, ctx, s)
 	_, _, err = e.StageSecret(ctx, "svc-old", 32)
 	wantErr(t, err, engine.ErrRetired)
+	// Opening nhi_secret of a retired identity: the same typed error on every engine.
+	_, _, err = e.CurrentSecret(ctx, "svc-old")
+	wantErr(t, err, engine.ErrRetired)
 }
 
 // testScopes: a credential grants exactly its identity's scopes, from its bound networks only;

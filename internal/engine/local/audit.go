@@ -74,7 +74,7 @@ func (e *Engine) AuditEvents(ctx context.Context, f engine.AuditFilter) ([]engin
 		return nil, err
 	}
 	var out []engine.AuditEvent
-	err := e.db.View(func(tx *bolt.Tx) error {
+	err := e.view(func(tx *bolt.Tx) error {
 		prev := ""
 		return tx.Bucket(bucketAudit).ForEach(func(k, raw []byte) error {
 			var en auditEntry
@@ -95,5 +95,5 @@ func (e *Engine) AuditEvents(ctx context.Context, f engine.AuditFilter) ([]engin
 			return nil
 		})
 	})
-	return out, err
+	return out, none(err)
 }

@@ -145,7 +145,7 @@ func (e *Engine) IssueCredential(ctx context.Context, req engine.CredentialReque
 		return engine.Credential{}, "", err
 	}
 	var cred engine.Credential
-	err = e.db.Batch(func(tx *bolt.Tx) error {
+	err = e.batch(func(tx *bolt.Tx) error {
 		var id policy.Identity
 		if err := getJSON(tx, bucketIdentities, req.Identity, &id); err != nil {
 			return err
@@ -195,7 +195,7 @@ func (e *Engine) RenewCredential(ctx context.Context, credID, secret string) (en
 		return engine.Credential{}, err
 	}
 	var c engine.Credential
-	err := e.db.Update(func(tx *bolt.Tx) error {
+	err := e.update(func(tx *bolt.Tx) error {
 		ref, ok := lookupSecret(tx, secret)
 		if !ok || ref.Credential == "" || ref.Credential != credID {
 			return fmt.Errorf("credential %q: the secret does not belong to it: %w", credID, engine.ErrDenied)
@@ -236,7 +236,7 @@ func (e *Engine) RevokeCredential(ctx context.Context, credID string) error {
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
-	return e.db.Update(func(tx *bolt.Tx) error {
+	return e.update(func(tx *bolt.Tx) error {
 		identity, err := identityOf(tx, credID)
 		if err != nil {
 			return err
@@ -312,7 +312,7 @@ func (e *Engine) authenticate(ctx context.Context, secret string) (identity stri
 	if err := ctxErr(ctx); err != nil {
 		return "", nil, nil, err
 	}
-	err = e.db.Update(func(tx *bolt.Tx) error {
+	err = e.update(func(tx *bolt.Tx) error {
 		ref, ok := lookupSecret(tx, secret)
 		if !ok {
 			return fmt.Errorf("unknown secret: %w", engine.ErrDenied)
@@ -361,7 +361,7 @@ func (e *Engine) ListCredentials(ctx context.Context, identity string) ([]engine
 		return nil, err
 	}
 	var out []engine.Credential
-	err := e.db.View(func(tx *bolt.Tx) error {
+	err := e.view(func(tx *bolt.Tx) error {
 		root := tx.Bucket(bucketCredentials)
 		return root.ForEachBucket(func(k []byte) error {
 			if identity != "" && string(k) != identity {
@@ -377,5 +377,5 @@ func (e *Engine) ListCredentials(ctx context.Context, identity string) ([]engine
 			})
 		})
 	})
-	return out, err
+	return out, none(err)
 }

@@ -17,6 +17,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -59,25 +61,39 @@ type Options struct {
 	// Clock tells the time; the wall clock when nil.
 	Clock clock.Clock
 	// Key is the 32-byte AES-256 key. When nil, Open reads NHI_LOCAL_KEY, then a key file
-	// beside the database (created with mode 0600 when absent).
+	// beside the database (created with mode 0600 by the first write when absent).
 	Key []byte
 	// LockWait bounds the wait for another process's lock; DefaultLockWait when zero.
 	LockWait time.Duration
 }
 
 // Engine is the local engine. It is safe for concurrent use.
+//
+// Nothing is written before the first real write: Open of an existing file only reads it (bbolt
+// writes nothing when it opens an existing file), Open of a missing file creates neither the
+// file, its directory nor the key file, and reads of a file without buckets answer "none". The
+// first write creates the file, the buckets and the key (a plan therefore leaves the file, or
+// its absence, exactly as it was).
 type Engine struct {
-	db    *bolt.DB
-	path  string
-	clock clock.Clock
-	aead  cipher.AEAD
+	path     string
+	clock    clock.Clock
+	key      []byte
+	lockWait time.Duration
+
+	// mu guards the lazily created database and key material below.
+	mu   sync.Mutex
+	db   *bolt.DB
+	aead cipher.AEAD
 	// fpKey keys the fingerprints of rotated secrets; it is derived from the encryption key.
 	fpKey []byte
+	// ready is set once every bucket exists.
+	ready atomic.Bool
 }
 
 var _ engine.Engine = (*Engine)(nil)
 
-// Open opens (creating when absent) the engine database at path.
+// Open opens the engine database at path. An existing file is opened (and locked) without being
+// written; a missing one is created by the first write.
 func Open(path string, opts Options) (*Engine, error) {
 	if path == "" {
 		path = DefaultPath
@@ -88,54 +104,159 @@ func Open(path string, opts Options) (*Engine, error) {
 	if opts.LockWait == 0 {
 		opts.LockWait = DefaultLockWait
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("%w: creating the directory of %s: %v", engine.ErrUnavailable, path, err)
-	}
-	key, err := loadKey(path, opts.Key)
+	e := &Engine{path: path, clock: opts.Clock, key: opts.Key, lockWait: opts.LockWait}
+	key, err := loadKey(path, opts.Key, false)
 	if err != nil {
 		return nil, err
 	}
+	if key != nil {
+		if err := e.setKey(key); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return e, nil
+	}
+	if err := e.openDB(); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// setKey derives the cipher and the fingerprint key from key. Callers hold mu or own e.
+func (e *Engine) setKey(key []byte) error {
 	block, err := aes.NewCipher(key)
 	if err != nil {
-		return nil, fmt.Errorf("%w: encryption key: %v", engine.ErrInvalid, err)
+		return fmt.Errorf("%w: encryption key: %v", engine.ErrInvalid, err)
 	}
 	aead, err := cipher.NewGCM(block)
 	if err != nil {
-		return nil, fmt.Errorf("%w: encryption key: %v", engine.ErrInvalid, err)
+		return fmt.Errorf("%w: encryption key: %v", engine.ErrInvalid, err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockWait})
+	e.aead, e.fpKey = aead, deriveKey(key, "fingerprint")
+	return nil
+}
+
+// openDB opens (and, for the first write, creates) the database file. Callers hold mu or own e.
+func (e *Engine) openDB() error {
+	db, err := bolt.Open(e.path, 0o600, &bolt.Options{Timeout: e.lockWait})
 	if errors.Is(err, bolterrors.ErrTimeout) {
-		return nil, fmt.Errorf("%w: the engine database %s is locked by another process (waited %s); wait for it to finish or point local.path elsewhere",
-			engine.ErrUnavailable, path, opts.LockWait)
+		return fmt.Errorf("%w: the engine database %s is locked by another process (waited %s); wait for it to finish or point local.path elsewhere",
+			engine.ErrUnavailable, e.path, e.lockWait)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: opening %s: %v", engine.ErrUnavailable, path, err)
+		return fmt.Errorf("%w: opening %s: %v", engine.ErrUnavailable, e.path, err)
 	}
 	// Concurrent writes (Terraform applies ten resources at a time) share one fsync through
 	// db.Batch; a short delay keeps a lone write from waiting the default 10ms for company.
 	db.MaxBatchDelay = batchDelay
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range allBuckets {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
+	e.db = db
+	return nil
+}
+
+// handle returns the database, nil before the first write created it.
+func (e *Engine) handle() *bolt.DB {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.db
+}
+
+// writable returns the database for a write, creating its directory, the file and the key file
+// when absent.
+func (e *Engine) writable() (*bolt.DB, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.aead == nil {
+		key, err := loadKey(e.path, e.key, true)
+		if err != nil {
+			return nil, err
+		}
+		if err := e.setKey(key); err != nil {
+			return nil, err
+		}
+	}
+	if e.db == nil {
+		if err := os.MkdirAll(filepath.Dir(e.path), 0o700); err != nil {
+			return nil, fmt.Errorf("%w: creating the directory of %s: %v", engine.ErrUnavailable, e.path, err)
+		}
+		if err := e.openDB(); err != nil {
+			return nil, err
+		}
+	}
+	return e.db, nil
+}
+
+// errEmpty is what view returns before the first write: there are no records at all.
+var errEmpty = fmt.Errorf("the engine holds no records yet: %w", engine.ErrNotFound)
+
+// view runs fn in a read transaction, which never writes. Before the first write (no file, or a
+// file without buckets) it runs nothing and returns errEmpty; readers answer "none" to it.
+func (e *Engine) view(fn func(tx *bolt.Tx) error) error {
+	db := e.handle()
+	if db == nil {
+		return errEmpty
+	}
+	return db.View(func(tx *bolt.Tx) error {
+		if !e.ready.Load() {
+			for _, b := range allBuckets {
+				if tx.Bucket(b) == nil {
+					return errEmpty
+				}
 			}
 		}
-		return nil
+		return fn(tx)
 	})
+}
+
+// update runs fn in its own write transaction; batch shares one with concurrent writers (fn may
+// then run more than once). Both create the database and its buckets first when absent.
+func (e *Engine) update(fn func(tx *bolt.Tx) error) error {
+	db, err := e.writable()
 	if err != nil {
-		_ = db.Close()
-		return nil, fmt.Errorf("%w: initialising %s: %v", engine.ErrUnavailable, path, err)
+		return err
 	}
-	return &Engine{db: db, path: path, clock: opts.Clock, aead: aead, fpKey: deriveKey(key, "fingerprint")}, nil
+	return db.Update(func(tx *bolt.Tx) error { return e.withBuckets(tx, fn) })
+}
+
+func (e *Engine) batch(fn func(tx *bolt.Tx) error) error {
+	db, err := e.writable()
+	if err != nil {
+		return err
+	}
+	return db.Batch(func(tx *bolt.Tx) error { return e.withBuckets(tx, fn) })
+}
+
+func (e *Engine) withBuckets(tx *bolt.Tx, fn func(tx *bolt.Tx) error) error {
+	if !e.ready.Load() {
+		for _, b := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return fmt.Errorf("%w: initialising %s: %v", engine.ErrUnavailable, e.path, err)
+			}
+		}
+	}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	tx.OnCommit(func() { e.ready.Store(true) })
+	return nil
 }
 
 // Path is the database file.
 func (e *Engine) Path() string { return e.path }
 
-// Close closes the database and releases its lock.
-func (e *Engine) Close() error { return e.db.Close() }
+// Close closes the database, if a write or Open created or opened it, and releases its lock.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.db == nil {
+		return nil
+	}
+	return e.db.Close()
+}
 
-func loadKey(dbPath string, key []byte) ([]byte, error) {
+// loadKey returns the configured key, the key in NHI_LOCAL_KEY or the key file's; when none
+// exists it creates the key file if create is set and returns nil otherwise.
+func loadKey(dbPath string, key []byte, create bool) ([]byte, error) {
 	if key != nil {
 		if len(key) != 32 {
 			return nil, fmt.Errorf("%w: the encryption key must be 32 bytes, got %d", engine.ErrInvalid, len(key))
@@ -159,13 +280,19 @@ func loadKey(dbPath string, key []byte) ([]byte, error) {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%w: reading key file %s: %v", engine.ErrUnavailable, keyPath, err)
 	}
+	if !create {
+		return nil, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dbPath), 0o700); err != nil {
+		return nil, fmt.Errorf("%w: creating the directory of %s: %v", engine.ErrUnavailable, dbPath, err)
+	}
 	k := make([]byte, 32)
 	if _, err := rand.Read(k); err != nil {
 		return nil, err
 	}
 	f, err := os.OpenFile(keyPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, os.ErrExist) {
-		return loadKey(dbPath, nil) // another process won the race: use its key
+		return loadKey(dbPath, nil, false) // another process won the race: use its key
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: creating key file %s: %v", engine.ErrUnavailable, keyPath, err)
@@ -198,11 +325,17 @@ func (e *Engine) seal(plain, aad []byte) ([]byte, error) {
 
 // unseal decrypts what seal wrote.
 func (e *Engine) unseal(sealed, aad []byte) ([]byte, error) {
-	n := e.aead.NonceSize()
+	e.mu.Lock()
+	aead := e.aead
+	e.mu.Unlock()
+	if aead == nil {
+		return nil, fmt.Errorf("%w: no encryption key for %s: set %s or restore the key file %s.key", engine.ErrInvalid, e.path, KeyEnv, e.path)
+	}
+	n := aead.NonceSize()
 	if len(sealed) < n {
 		return nil, fmt.Errorf("%w: sealed value is truncated", engine.ErrInvalid)
 	}
-	plain, err := e.aead.Open(nil, sealed[:n], sealed[n:], aad)
+	plain, err := aead.Open(nil, sealed[:n], sealed[n:], aad)
 	if err != nil {
 		return nil, fmt.Errorf("%w: decrypting a stored secret failed (wrong %s or key file?)", engine.ErrInvalid, KeyEnv)
 	}

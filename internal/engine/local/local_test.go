@@ -41,6 +41,7 @@ func TestLockHeldByAnotherHandle(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer first.Close()
+	mustSetup(t, first) // the first write creates and locks the file
 	_, err = Open(path, Options{LockWait: 100 * time.Millisecond})
 	if !errors.Is(err, engine.ErrUnavailable) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "locked") {
 		t.Fatalf("second Open error = %v, want a lock error naming %s", err, path)
@@ -54,6 +55,7 @@ func TestKeyFileCreatedPrivate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	mustSetup(t, e) // the first write creates the key
 	_ = e.Close()
 	st, err := os.Stat(path + ".key")
 	if err != nil {
@@ -73,6 +75,9 @@ func TestKeyFromEnvironment(t *testing.T) {
 
 func TestSealRoundTripAndTamper(t *testing.T) {
 	e := openTemp(t, clock.Real{})
+	if _, err := e.writable(); err != nil { // creates the key
+		t.Fatal(err)
+	}
 	sealed, err := e.seal([]byte("s3cret"), []byte("identity/a"))
 	if err != nil {
 		t.Fatal(err)
@@ -233,6 +238,11 @@ func TestSealedSecretBoundToItsVersion(t *testing.T) {
 
 func TestFingerprintIsKeyed(t *testing.T) {
 	e1, e2 := openTemp(t, clock.Real{}), openTemp(t, clock.Real{})
+	for _, e := range []*Engine{e1, e2} {
+		if _, err := e.writable(); err != nil { // creates the key
+			t.Fatal(err)
+		}
+	}
 	fp := e1.fingerprint("nhis.same")
 	if len(fp) != 16 || fp != e1.fingerprint("nhis.same") || fp == e1.fingerprint("nhis.other") {
 		t.Fatalf("fingerprint %q is not a stable 16-character digest of the value", fp)
@@ -336,8 +346,8 @@ func TestRetireAndDeleteDestroySecretMaterial(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := e.CurrentSecret(ctx, "svc-old"); !errors.Is(err, engine.ErrNotFound) {
-		t.Fatalf("CurrentSecret of a retired identity: error = %v, want ErrNotFound", err)
+	if _, _, err := e.CurrentSecret(ctx, "svc-old"); !errors.Is(err, engine.ErrRetired) {
+		t.Fatalf("CurrentSecret of a retired identity: error = %v, want ErrRetired", err)
 	}
 
 	if err := e.DeleteIdentity(ctx, "svc-gone"); err != nil {
@@ -356,5 +366,88 @@ func TestRetireAndDeleteDestroySecretMaterial(t *testing.T) {
 	}
 	if v, _ := stage(t, e, "svc-gone"); v.Version != 3 {
 		t.Fatalf("first version after re-creating the identity = %d, want 3", v.Version)
+	}
+}
+
+// readAll calls every read of the engine, as a plan and a refresh do.
+func readAll(t *testing.T, e *Engine) {
+	t.Helper()
+	ctx := context.Background()
+	for _, err := range []error{
+		func() error { _, err := e.ListClasses(ctx); return err }(),
+		func() error { _, err := e.ListTTLPolicies(ctx); return err }(),
+		func() error { _, err := e.ListIdentities(ctx); return err }(),
+		func() error { _, err := e.ListRotationSchedules(ctx); return err }(),
+		func() error { _, err := e.ListCredentials(ctx, ""); return err }(),
+		func() error { _, err := e.ListSecretVersions(ctx, ""); return err }(),
+		func() error { _, err := e.AuditEvents(ctx, engine.AuditFilter{}); return err }(),
+	} {
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+	}
+	for _, err := range []error{
+		func() error { _, err := e.GetClass(ctx, "nope"); return err }(),
+		func() error { _, err := e.GetTTLPolicy(ctx, "nope"); return err }(),
+		func() error { _, err := e.GetIdentity(ctx, "nope"); return err }(),
+		func() error { _, err := e.GetRotationSchedule(ctx, "nope"); return err }(),
+		func() error { _, _, err := e.CurrentSecret(ctx, "nope"); return err }(),
+	} {
+		if !errors.Is(err, engine.ErrNotFound) {
+			t.Fatalf("read of a missing record: error = %v, want ErrNotFound", err)
+		}
+	}
+	if _, err := engine.Observe(ctx, e, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReadsWriteNothing: opening the engine and reading it (what a plan does) neither creates a
+// missing file, its directory or its key, nor changes an existing file's bytes.
+func TestReadsWriteNothing(t *testing.T) {
+	t.Setenv(KeyEnv, "")
+	dir := filepath.Join(t.TempDir(), "state")
+	path := filepath.Join(dir, "engine.db")
+	e, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, e)
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("opening and reading a missing engine created %s (stat error %v)", dir, err)
+	}
+
+	e, err = Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustSetup(t, e)
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err = Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, e)
+	if ids, _ := e.ListIdentities(context.Background()); len(ids) != 1 {
+		t.Fatalf("reopened engine lists %d identities, want 1", len(ids))
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	after, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(before, after) {
+		t.Fatal("opening and reading the engine changed the database file's bytes")
 	}
 }

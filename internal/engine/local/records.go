@@ -3,6 +3,7 @@ package local
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -33,12 +34,12 @@ func putJSON(tx *bolt.Tx, bucket []byte, key string, v any) error {
 	return tx.Bucket(bucket).Put([]byte(key), raw)
 }
 
-func listJSON[T any](ctx context.Context, db *bolt.DB, bucket []byte) ([]T, error) {
+func listJSON[T any](ctx context.Context, e *Engine, bucket []byte) ([]T, error) {
 	if err := ctxErr(ctx); err != nil {
 		return nil, err
 	}
 	var out []T
-	err := db.View(func(tx *bolt.Tx) error {
+	err := e.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucket).ForEach(func(k, raw []byte) error {
 			var v T
 			if err := json.Unmarshal(raw, &v); err != nil {
@@ -48,7 +49,15 @@ func listJSON[T any](ctx context.Context, db *bolt.DB, bucket []byte) ([]T, erro
 			return nil
 		})
 	})
-	return out, err
+	return out, none(err)
+}
+
+// none maps errEmpty, which view returns before the first write, to an empty answer.
+func none(err error) error {
+	if errors.Is(err, errEmpty) {
+		return nil
+	}
+	return err
 }
 
 func kindOf(bucket []byte) string {
@@ -85,7 +94,7 @@ func (e *Engine) putRecord(ctx context.Context, bucket []byte, name string, v an
 	if name == "" {
 		return fmt.Errorf("a %s needs a name: %w", kindOf(bucket), engine.ErrInvalid)
 	}
-	return e.db.Update(func(tx *bolt.Tx) error {
+	return e.update(func(tx *bolt.Tx) error {
 		if err := putJSON(tx, bucket, name, v); err != nil {
 			return err
 		}
@@ -97,14 +106,18 @@ func (e *Engine) getRecord(ctx context.Context, bucket []byte, name string, v an
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
-	return e.db.View(func(tx *bolt.Tx) error { return getJSON(tx, bucket, name, v) })
+	err := e.view(func(tx *bolt.Tx) error { return getJSON(tx, bucket, name, v) })
+	if errors.Is(err, errEmpty) {
+		return fmt.Errorf("%s %q: %w", kindOf(bucket), name, engine.ErrNotFound)
+	}
+	return err
 }
 
 func (e *Engine) deleteRecord(ctx context.Context, bucket []byte, name string) error {
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
-	return e.db.Update(func(tx *bolt.Tx) error {
+	return e.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucket)
 		if b.Get([]byte(name)) == nil {
 			return fmt.Errorf("%s %q: %w", kindOf(bucket), name, engine.ErrNotFound)
@@ -134,7 +147,7 @@ func (e *Engine) DeleteClass(ctx context.Context, name string) error {
 
 // ListClasses lists every lifecycle class, by name.
 func (e *Engine) ListClasses(ctx context.Context) ([]policy.Class, error) {
-	return listJSON[policy.Class](ctx, e.db, bucketClasses)
+	return listJSON[policy.Class](ctx, e, bucketClasses)
 }
 
 // PutTTLPolicy creates or replaces a TTL policy.
@@ -155,7 +168,7 @@ func (e *Engine) DeleteTTLPolicy(ctx context.Context, name string) error {
 
 // ListTTLPolicies lists every TTL policy, by name.
 func (e *Engine) ListTTLPolicies(ctx context.Context) ([]policy.TTLPolicy, error) {
-	return listJSON[policy.TTLPolicy](ctx, e.db, bucketTTLPolicies)
+	return listJSON[policy.TTLPolicy](ctx, e, bucketTTLPolicies)
 }
 
 // CreateIdentity records a new active identity.
@@ -166,7 +179,7 @@ func (e *Engine) CreateIdentity(ctx context.Context, id policy.Identity) (policy
 	id.Status = policy.StatusActive
 	id.CreatedAt = e.clock.Now()
 	id.RetiredAt = time.Time{}
-	err := e.db.Batch(func(tx *bolt.Tx) error {
+	err := e.batch(func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketIdentities).Get([]byte(id.Name)) != nil {
 			return fmt.Errorf("identity %q already exists (a retired identity keeps its name for audit; choose another name): %w", id.Name, engine.ErrConflict)
 		}
@@ -184,7 +197,7 @@ func (e *Engine) UpdateIdentity(ctx context.Context, id policy.Identity) (policy
 	if err := ctxErr(ctx); err != nil {
 		return policy.Identity{}, err
 	}
-	err := e.db.Batch(func(tx *bolt.Tx) error {
+	err := e.batch(func(tx *bolt.Tx) error {
 		var cur policy.Identity
 		if err := getJSON(tx, bucketIdentities, id.Name, &cur); err != nil {
 			return err
@@ -209,7 +222,7 @@ func (e *Engine) GetIdentity(ctx context.Context, name string) (policy.Identity,
 
 // ListIdentities lists every identity, retired ones included, by name.
 func (e *Engine) ListIdentities(ctx context.Context) ([]policy.Identity, error) {
-	ids, err := listJSON[policy.Identity](ctx, e.db, bucketIdentities)
+	ids, err := listJSON[policy.Identity](ctx, e, bucketIdentities)
 	sort.Slice(ids, func(i, j int) bool { return ids[i].Name < ids[j].Name })
 	return ids, err
 }
@@ -222,7 +235,7 @@ func (e *Engine) RetireIdentity(ctx context.Context, name string) (policy.Identi
 		return policy.Identity{}, err
 	}
 	var id policy.Identity
-	err := e.db.Batch(func(tx *bolt.Tx) error {
+	err := e.batch(func(tx *bolt.Tx) error {
 		if err := getJSON(tx, bucketIdentities, name, &id); err != nil {
 			return err
 		}
@@ -253,7 +266,7 @@ func (e *Engine) DeleteIdentity(ctx context.Context, name string) error {
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
-	return e.db.Batch(func(tx *bolt.Tx) error {
+	return e.batch(func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketIdentities).Get([]byte(name)) == nil {
 			return fmt.Errorf("identity %q: %w", name, engine.ErrNotFound)
 		}

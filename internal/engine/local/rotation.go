@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -73,7 +74,7 @@ func (e *Engine) DeleteRotationSchedule(ctx context.Context, identity string) er
 
 // ListRotationSchedules lists every rotation schedule, by identity.
 func (e *Engine) ListRotationSchedules(ctx context.Context) ([]policy.RotationSchedule, error) {
-	return listJSON[policy.RotationSchedule](ctx, e.db, bucketSchedules)
+	return listJSON[policy.RotationSchedule](ctx, e, bucketSchedules)
 }
 
 // fingerprint is a keyed hash of a secret value: equal values have equal fingerprints within
@@ -203,9 +204,9 @@ func (e *Engine) StageSecret(ctx context.Context, identity string, length int64)
 	if err != nil {
 		return engine.SecretVersion{}, "", err
 	}
-	fp := e.fingerprint(value)
 	var rec versionRecord
-	err = e.db.Update(func(tx *bolt.Tx) error {
+	err = e.update(func(tx *bolt.Tx) error {
+		fp := e.fingerprint(value) // the key exists from here on
 		id, err := activeIdentity(tx, identity)
 		if err != nil {
 			return err
@@ -271,7 +272,7 @@ func (e *Engine) PromoteSecret(ctx context.Context, identity string, version int
 			identity, version, p.Overlap, p.Keep, engine.ErrInvalid)
 	}
 	var out engine.SecretVersion
-	err := e.db.Update(func(tx *bolt.Tx) error {
+	err := e.update(func(tx *bolt.Tx) error {
 		if _, err := activeIdentity(tx, identity); err != nil {
 			return err
 		}
@@ -387,7 +388,7 @@ func (e *Engine) DiscardSecret(ctx context.Context, identity string, version int
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
-	return e.db.Update(func(tx *bolt.Tx) error {
+	return e.update(func(tx *bolt.Tx) error {
 		b, r, err := getVersion(tx, identity, version)
 		if err != nil {
 			return err
@@ -413,9 +414,8 @@ func (e *Engine) CurrentSecret(ctx context.Context, identity string) (engine.Sec
 		cur   engine.SecretVersion
 		value string
 	)
-	err := e.db.View(func(tx *bolt.Tx) error {
-		var id policy.Identity
-		if err := getJSON(tx, bucketIdentities, identity, &id); err != nil {
+	err := e.view(func(tx *bolt.Tx) error {
+		if _, err := activeIdentity(tx, identity); err != nil {
 			return err
 		}
 		b, _ := versionBucket(tx, identity, false)
@@ -436,6 +436,9 @@ func (e *Engine) CurrentSecret(ctx context.Context, identity string) (engine.Sec
 		}
 		return fmt.Errorf("identity %q has no current secret version: %w", identity, engine.ErrNotFound)
 	})
+	if errors.Is(err, errEmpty) {
+		err = fmt.Errorf("identity %q: %w", identity, engine.ErrNotFound)
+	}
 	if err != nil {
 		return engine.SecretVersion{}, "", err
 	}
@@ -457,13 +460,13 @@ func (e *Engine) ListSecretVersions(ctx context.Context, identity string) ([]eng
 		}
 		return err
 	}
-	err := e.db.View(func(tx *bolt.Tx) error {
+	err := e.view(func(tx *bolt.Tx) error {
 		if identity != "" {
 			return collect(tx, identity)
 		}
 		return tx.Bucket(bucketVersions).ForEachBucket(func(k []byte) error { return collect(tx, string(k)) })
 	})
-	return out, err
+	return out, none(err)
 }
 
 // authenticateVersion checks, inside Authenticate, that a version still authenticates.

@@ -169,7 +169,7 @@ func (e *Engine) RenewCredential(ctx context.Context, id, secret string) (engine
 	if !plausibleToken(secret) {
 		return engine.Credential{}, fmt.Errorf("credential %q: the secret is not a Vault token: %w", id, engine.ErrDenied)
 	}
-	s, err := e.write(ctx, "auth/token/lookup", map[string]any{"token": secret})
+	s, err := e.lookup(ctx, "auth/token/lookup", map[string]any{"token": secret})
 	if err != nil || s == nil {
 		return engine.Credential{}, refused(err)
 	}
@@ -261,7 +261,7 @@ func (e *Engine) RevokeCredential(ctx context.Context, id string) error {
 // credentialIdentity finds which identity a credential belongs to: from its token while the
 // token lives, else by looking through the identities' credential records.
 func (e *Engine) credentialIdentity(ctx context.Context, id string) (string, error) {
-	s, err := e.write(ctx, "auth/token/lookup-accessor", map[string]any{"accessor": id})
+	s, err := e.lookup(ctx, "auth/token/lookup-accessor", map[string]any{"accessor": id})
 	if errors.Is(err, engine.ErrUnavailable) {
 		return "", err
 	}
@@ -510,7 +510,7 @@ func (e *Engine) reflectTokens(ctx context.Context, creds []engine.Credential) e
 
 // lookupTerms looks a token up by accessor; false when Vault no longer holds it.
 func (e *Engine) lookupTerms(ctx context.Context, accessor string) (tokenTerms, bool, error) {
-	s, err := e.write(ctx, "auth/token/lookup-accessor", map[string]any{"accessor": accessor})
+	s, err := e.lookup(ctx, "auth/token/lookup-accessor", map[string]any{"accessor": accessor})
 	if errors.Is(err, engine.ErrInvalid) {
 		return tokenTerms{}, false, nil // Vault answers 400 "invalid accessor" for a token it no longer has
 	}

@@ -53,7 +53,8 @@ const (
 // from what the engine writes for it: settings in EngineDrift, privileges (the role's and the
 // entity's policies, bound CIDRs) in PrivilegesAdded and PrivilegesRemoved, from the same role
 // and entity reads. A retired identity's privileges are not compared: it has no credential.
-func (e *Engine) drift(ctx context.Context, rec identityRecord) (policy.Identity, error) {
+// ttlPolicy finds the identity's TTL policy.
+func (e *Engine) drift(ctx context.Context, rec identityRecord, ttlPolicy func(context.Context, string) (policy.TTLPolicy, error)) (policy.Identity, error) {
 	id := rec.Identity
 	id.EngineDrift, id.PrivilegesAdded, id.PrivilegesRemoved = nil, nil, nil
 	if rec.Pending {
@@ -66,7 +67,7 @@ func (e *Engine) drift(ctx context.Context, rec identityRecord) (policy.Identity
 	if role == nil {
 		id.EngineDrift = append(id.EngineDrift, driftRoleMissing)
 	} else if !rec.Retired() {
-		if declared, ok := e.declaredRole(ctx, rec.Identity); ok {
+		if declared, ok := declaredRole(ctx, rec.Identity, ttlPolicy); ok {
 			id.EngineDrift = append(id.EngineDrift, compareRole(declared, role)...)
 		}
 	}
@@ -90,7 +91,7 @@ func (e *Engine) drift(ctx context.Context, rec identityRecord) (policy.Identity
 		if err != nil {
 			return id, err
 		}
-		if a, ok := mountAlias(ent.aliases, e.accessor); !ok || a.name != roleID {
+		if a, ok := e.mountAlias(ent.aliases); !ok || a.name != roleID {
 			id.EngineDrift = append(id.EngineDrift, driftAliasMissing)
 		}
 	}
@@ -113,10 +114,10 @@ func (e *Engine) readRole(ctx context.Context, name string) (map[string]any, err
 
 // declaredRole returns the role settings the engine writes for id, or false when it cannot
 // tell: the TTL policy is gone or unreadable (the policy rules report that).
-func (e *Engine) declaredRole(ctx context.Context, id policy.Identity) (map[string]any, bool) {
+func declaredRole(ctx context.Context, id policy.Identity, ttlPolicy func(context.Context, string) (policy.TTLPolicy, error)) (map[string]any, bool) {
 	var p *policy.TTLPolicy
 	if id.TTLPolicy != "" {
-		got, err := e.GetTTLPolicy(ctx, id.TTLPolicy)
+		got, err := ttlPolicy(ctx, id.TTLPolicy)
 		if err != nil {
 			return nil, false
 		}
@@ -319,13 +320,45 @@ func (e *Engine) existenceDrift(inv inventory, rec identityRecord) []string {
 	if !ok {
 		return append(lines, driftEntity)
 	}
-	if _, ok := mountAlias(aliases, e.accessor); !ok && inv.roles[rec.Name] {
+	if _, ok := e.mountAlias(aliases); !ok && inv.roles[rec.Name] {
 		lines = append(lines, driftAliasMissing)
 	}
 	return lines
 }
 
-var _ engine.UnmanagedLister = (*Engine)(nil)
+var (
+	_ engine.UnmanagedLister = (*Engine)(nil)
+	_ engine.DriftReader     = (*Engine)(nil)
+)
+
+// ListIdentitiesReadBack lists every identity, retired ones included, by name, each with the
+// EngineDrift and privilege drift that GetIdentity gives it, the TTL policies coming from policies. Per identity:
+// its record, its role, its entity and its role_id (four reads), plus for a persistent or
+// retired identity the list of its role's secret-ids and, when persistent, its secret's
+// version record.
+func (e *Engine) ListIdentitiesReadBack(ctx context.Context, policies []policy.TTLPolicy) ([]policy.Identity, error) {
+	byName := make(map[string]policy.TTLPolicy, len(policies))
+	for _, p := range policies {
+		byName[p.Name] = p
+	}
+	ttlPolicy := func(_ context.Context, name string) (policy.TTLPolicy, error) {
+		if p, ok := byName[name]; ok {
+			return p, nil
+		}
+		return policy.TTLPolicy{}, fmt.Errorf("TTL policy %q: %w", name, engine.ErrNotFound)
+	}
+	recs, err := kvGetAll[identityRecord](ctx, e, identitiesFolder)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]policy.Identity, len(recs))
+	for i, rec := range recs {
+		if out[i], err = e.drift(ctx, rec, ttlPolicy); err != nil {
+			return nil, fmt.Errorf("identity %q: reading it back from Vault: %w", rec.Name, err)
+		}
+	}
+	return out, nil
+}
 
 // ListUnmanaged names the AppRole roles on the engine's AppRole mount, and the entities with
 // an alias on it, that no identity record accounts for: objects made by hand, or left by a
@@ -351,7 +384,7 @@ func (e *Engine) ListUnmanaged(ctx context.Context) ([]string, error) {
 		}
 	}
 	for name, aliases := range inv.entities {
-		if _, ok := mountAlias(aliases, e.accessor); !ok {
+		if _, ok := e.mountAlias(aliases); !ok {
 			continue
 		}
 		if n := e.identityOfEntity(name); !managed[n] {

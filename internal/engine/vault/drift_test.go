@@ -213,7 +213,7 @@ func TestDriftRestoredByUpdate(t *testing.T) {
 	must(t, err)
 	ent, err := e.entity(ctx, "ci-drift")
 	must(t, err)
-	alias, ok := mountAlias(ent.aliases, e.accessor)
+	alias, ok := e.mountAlias(ent.aliases)
 	if !ok {
 		t.Fatal("the identity's entity has no alias on the AppRole mount")
 	}
@@ -518,5 +518,62 @@ func TestPrivilegeDriftInVault(t *testing.T) {
 	}
 	if _, err := e.GetIdentity(ctx, "svc-nowhere"); !errors.Is(err, engine.ErrNotFound) {
 		t.Fatalf("the refused identity was written: %v", err)
+	}
+}
+
+// TestListIdentitiesReadBack: the fleet read of drift reports gives every identity the engine
+// drift that GetIdentity gives it, within a fixed number of requests per identity: four for an
+// ephemeral identity (record, role, entity, role_id), six for a persistent one (also its
+// secret-ids and its secret's version record), plus one listing.
+func TestListIdentitiesReadBack(t *testing.T) {
+	direct := openTest(t, clock.Real{})
+	ctx := context.Background()
+	p := policy.TTLPolicy{Name: "p", Class: "ci", TTL: time.Hour}
+	setupIdentity(t, direct, p, "ci-a")
+	_, err := direct.CreateIdentity(ctx, policy.Identity{Name: "ci-b", Class: "ci", Owner: "team-test", TTLPolicy: "p"})
+	must(t, err)
+	must(t, direct.PutClass(ctx, policy.Class{Name: "svc", Kind: policy.KindPersistent}))
+	_, err = direct.CreateIdentity(ctx, policy.Identity{Name: "svc-a", Class: "svc", Owner: "team-test"})
+	must(t, err)
+	v, _, err := direct.StageSecret(ctx, "svc-a", 32)
+	must(t, err)
+	_, err = direct.PromoteSecret(ctx, "svc-a", v.Version, engine.PromoteOptions{})
+	must(t, err)
+	// Out of band: ci-b's tokens made periodic; svc-a's role given a secret-id of its own.
+	_, err = direct.client.Logical().Write(direct.rolePath("ci-b"), map[string]any{"token_period": "24h", "token_explicit_max_ttl": 0})
+	must(t, err)
+	_, err = direct.client.Logical().Write(direct.rolePath("svc-a")+"/secret-id", nil)
+	must(t, err)
+
+	proxy := acctest.NewProxy(t, getenvAddr(t))
+	cfg := Config{Address: proxy.URL, Mount: direct.mount, AppRoleMount: direct.approle}
+	cfg.ApplyEnv()
+	e, err := Open(ctx, cfg, clock.Real{}, nil)
+	must(t, err)
+	policies, err := e.ListTTLPolicies(ctx)
+	must(t, err)
+	proxy.Reset()
+	ids, err := e.ListIdentitiesReadBack(ctx, policies)
+	must(t, err)
+	if got, budget := len(proxy.Requests()), 1+4+4+6; got > budget {
+		t.Errorf("ListIdentitiesReadBack of 2 ephemeral and 1 persistent identities sent %d requests, budget %d", got, budget)
+	} else {
+		t.Logf("ListIdentitiesReadBack of 2 ephemeral and 1 persistent identities: %d requests (budget %d)", got, budget)
+	}
+	if len(ids) != 3 {
+		t.Fatalf("ListIdentitiesReadBack returned %d identities, want 3", len(ids))
+	}
+	for _, id := range ids {
+		one, err := direct.GetIdentity(ctx, id.Name)
+		must(t, err)
+		if !slices.Equal(id.PrivilegesAdded, one.PrivilegesAdded) || !slices.Equal(id.PrivilegesRemoved, one.PrivilegesRemoved) {
+			t.Errorf("%s: fleet read-back privileges %q/%q, GetIdentity %q/%q", id.Name, id.PrivilegesAdded, id.PrivilegesRemoved, one.PrivilegesAdded, one.PrivilegesRemoved)
+		}
+		if !slices.Equal(id.EngineDrift, one.EngineDrift) {
+			t.Errorf("%s: fleet read-back drift %q, GetIdentity drift %q", id.Name, id.EngineDrift, one.EngineDrift)
+		}
+		if wantDrift := id.Name != "ci-a"; (len(id.EngineDrift) > 0) != wantDrift {
+			t.Errorf("%s: engine drift %q, want drift: %v", id.Name, id.EngineDrift, wantDrift)
+		}
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/vault/api"
@@ -87,17 +88,23 @@ type Engine struct {
 	namespace string
 	mount     string
 	approle   string
-	// accessor is the AppRole mount's accessor, which entity aliases name.
+	clock     clock.Clock
+	logf      func(msg string, fields map[string]any)
+
+	// mountsMu guards the lazy creation of the mounts by the first write (see ensureMounts).
+	mountsMu    sync.Mutex
+	mountsReady bool
+	// accessor is the AppRole mount's accessor, which new entity aliases name; set by
+	// ensureMounts.
 	accessor string
-	clock    clock.Clock
-	logf     func(msg string, fields map[string]any)
 }
 
 var _ engine.Engine = (*Engine)(nil)
 
 // Open connects, checks that the server is reachable and unsealed and that the token works,
-// creates the KV v2 mount and the AppRole auth mount when absent (logging each creation
-// through logf), and returns the engine. A nil clk is the wall clock; a nil logf discards.
+// and returns the engine. It writes nothing: the first write creates the KV v2 mount and the
+// AppRole auth mount when absent (see ensureMounts), so plans and drift jobs work with a
+// read-only token (ReadOnlyPolicy). A nil clk is the wall clock; a nil logf discards.
 func Open(ctx context.Context, cfg Config, clk clock.Clock, logf func(msg string, fields map[string]any)) (*Engine, error) {
 	cfg.applyDefaults()
 	if clk == nil {
@@ -135,13 +142,27 @@ func Open(ctx context.Context, cfg Config, clk clock.Clock, logf func(msg string
 	if err := e.checkServer(ctx); err != nil {
 		return nil, err
 	}
+	return e, nil
+}
+
+// ensureMounts creates the KV v2 mount and the AppRole auth mount when absent (logging each
+// creation through logf) and records the AppRole mount's accessor, once per engine: write and
+// del call it before their first request. Reads never do; against mounts that do not exist yet
+// they find nothing.
+func (e *Engine) ensureMounts(ctx context.Context) error {
+	e.mountsMu.Lock()
+	defer e.mountsMu.Unlock()
+	if e.mountsReady {
+		return nil
+	}
 	if err := e.ensureKVMount(ctx); err != nil {
-		return nil, err
+		return err
 	}
 	if err := e.ensureAppRoleMount(ctx); err != nil {
-		return nil, err
+		return err
 	}
-	return e, nil
+	e.mountsReady = true
+	return nil
 }
 
 // Close forgets the engine's token. There is no connection to release.
@@ -311,8 +332,19 @@ func (e *Engine) read(ctx context.Context, path string) (*api.Secret, error) {
 	return s, nil
 }
 
-// write runs one write with the engine's token; the answer may be nil (204 No Content).
+// write runs one write with the engine's token, after ensureMounts; the answer may be nil (204
+// No Content).
 func (e *Engine) write(ctx context.Context, path string, data map[string]any) (*api.Secret, error) {
+	if err := e.ensureMounts(ctx); err != nil {
+		return nil, err
+	}
+	s, err := e.client.Logical().WriteWithContext(ctx, path, data)
+	return s, e.vaultErr("write", path, err)
+}
+
+// lookup runs a look-up that Vault serves only as a write (POST auth/token/lookup-accessor, say):
+// it changes nothing, so it neither creates mounts nor needs more than the look-up's capability.
+func (e *Engine) lookup(ctx context.Context, path string, data map[string]any) (*api.Secret, error) {
 	s, err := e.client.Logical().WriteWithContext(ctx, path, data)
 	return s, e.vaultErr("write", path, err)
 }
@@ -333,8 +365,11 @@ func (e *Engine) list(ctx context.Context, path string) ([]string, error) {
 	return keys, nil
 }
 
-// del runs one delete with the engine's token.
+// del runs one delete with the engine's token, after ensureMounts.
 func (e *Engine) del(ctx context.Context, path string) error {
+	if err := e.ensureMounts(ctx); err != nil {
+		return err
+	}
 	_, err := e.client.Logical().DeleteWithContext(ctx, path)
 	return e.vaultErr("delete", path, err)
 }

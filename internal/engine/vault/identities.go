@@ -204,7 +204,7 @@ type entityState struct {
 
 // aliasState is one alias of an entity.
 type aliasState struct {
-	id, name, mountAccessor string
+	id, name, mountPath string
 }
 
 // parseEntity reads an entity from Vault's answer.
@@ -230,16 +230,17 @@ func parseAliases(raw any) []aliasState {
 		var al aliasState
 		al.id, _ = m["id"].(string)
 		al.name, _ = m["name"].(string)
-		al.mountAccessor, _ = m["mount_accessor"].(string)
+		al.mountPath, _ = m["mount_path"].(string)
 		out = append(out, al)
 	}
 	return out
 }
 
-// mountAlias returns the entity's alias on the AppRole mount with accessor, if any.
-func mountAlias(aliases []aliasState, accessor string) (aliasState, bool) {
+// mountAlias returns the entity's alias on the engine's AppRole mount, if any. Aliases are
+// matched by mount path, which reads carry, so that reads need no access to sys/auth.
+func (e *Engine) mountAlias(aliases []aliasState) (aliasState, bool) {
 	for _, a := range aliases {
-		if a.mountAccessor == accessor {
+		if a.mountPath == "auth/"+e.approle+"/" {
 			return a, true
 		}
 	}
@@ -300,7 +301,7 @@ func (e *Engine) writeEntity(ctx context.Context, id policy.Identity) (*entitySt
 // (the role was deleted and made again) is removed first. Writing an alias that another
 // entity holds moves it to this one.
 func (e *Engine) bindAlias(ctx context.Context, ent *entityState, roleID string) error {
-	if a, ok := mountAlias(ent.aliases, e.accessor); ok {
+	if a, ok := e.mountAlias(ent.aliases); ok {
 		if a.name == roleID {
 			return nil
 		}
@@ -531,7 +532,7 @@ func (e *Engine) GetIdentity(ctx context.Context, name string) (policy.Identity,
 	if err != nil {
 		return policy.Identity{}, err
 	}
-	id, err := e.drift(ctx, rec)
+	id, err := e.drift(ctx, rec, e.GetTTLPolicy)
 	if err != nil {
 		return policy.Identity{}, fmt.Errorf("identity %q: reading it back from Vault: %w", name, err)
 	}
@@ -540,9 +541,8 @@ func (e *Engine) GetIdentity(ctx context.Context, name string) (policy.Identity,
 
 // ListIdentities lists every identity, retired ones included, by name. EngineDrift says only
 // whether each identity's role, entity and alias exist: two LIST calls for the whole fleet (see
-// drift.go); GetIdentity reads one identity back in full. Privileges are read back from each
-// active identity's role (one read each), so that fleet reports see a privilege escalation;
-// entity policies only GetIdentity sees.
+// drift.go); GetIdentity and ListIdentitiesReadBack read identities back in full, privileges
+// included.
 func (e *Engine) ListIdentities(ctx context.Context) ([]policy.Identity, error) {
 	recs, err := kvGetAll[identityRecord](ctx, e, identitiesFolder)
 	if err != nil {
@@ -556,16 +556,6 @@ func (e *Engine) ListIdentities(ctx context.Context) ([]policy.Identity, error) 
 	for i, rec := range recs {
 		out[i] = rec.Identity
 		out[i].EngineDrift = e.existenceDrift(inv, rec)
-		if rec.Retired() || !inv.roles[rec.Name] {
-			continue
-		}
-		role, err := e.readRole(ctx, rec.Name)
-		if err != nil {
-			return nil, fmt.Errorf("listing identities: reading the role of %q back from Vault: %w", rec.Name, err)
-		}
-		if role != nil {
-			out[i].PrivilegesAdded, out[i].PrivilegesRemoved = comparePrivileges(rec.Identity, role, nil)
-		}
 	}
 	return out, nil
 }

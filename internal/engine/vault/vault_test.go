@@ -298,6 +298,7 @@ func TestOpenReusesAndChecksMounts(t *testing.T) {
 	var logged []string
 	again, err := Open(ctx, cfg, nil, func(msg string, _ map[string]any) { logged = append(logged, msg) })
 	must(t, err)
+	must(t, again.PutClass(ctx, policy.Class{Name: "svc2", Kind: policy.KindPersistent}))
 	if len(logged) != 0 {
 		t.Fatalf("reopening existing mounts logged %v", logged)
 	}
@@ -309,8 +310,10 @@ func TestOpenReusesAndChecksMounts(t *testing.T) {
 	must(t, e.client.Sys().MountWithContext(ctx, v1, &api.MountInput{Type: "kv", Options: map[string]string{"version": "1"}}))
 	t.Cleanup(func() { _ = e.client.Sys().UnmountWithContext(context.Background(), v1) })
 	cfg.Mount = v1
-	if _, err := Open(ctx, cfg, nil, nil); !errors.Is(err, engine.ErrInvalid) || !strings.Contains(err.Error(), "not KV version 2") {
-		t.Fatalf("Open on a KV v1 mount: error = %v, want ErrInvalid saying not KV version 2", err)
+	onV1, err := Open(ctx, cfg, nil, nil)
+	must(t, err)
+	if err := onV1.PutClass(ctx, policy.Class{Name: "svc", Kind: policy.KindPersistent}); !errors.Is(err, engine.ErrInvalid) || !strings.Contains(err.Error(), "not KV version 2") {
+		t.Fatalf("the first write on a KV v1 mount: error = %v, want ErrInvalid saying not KV version 2", err)
 	}
 }
 

@@ -1,0 +1,58 @@
+package vault
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nhigov/terraform-provider-nhi/internal/clock"
+	"github.com/nhigov/terraform-provider-nhi/internal/engine"
+	"github.com/nhigov/terraform-provider-nhi/internal/policy"
+)
+
+// TestReadOnlyPolicyDocumented: the README, the provider documentation template and the
+// generated page show ReadOnlyPolicy for the default mounts verbatim, so the copy a reader
+// gives Vault is the one TestReadOnlyToken proves.
+func TestReadOnlyPolicyDocumented(t *testing.T) {
+	want := "```hcl\n" + ReadOnlyPolicy(DefaultMount, DefaultAppRoleMount) + "```"
+	for _, doc := range []string{"README.md", "templates/index.md.tmpl", "docs/index.md"} {
+		raw, err := os.ReadFile(filepath.Join("..", "..", "..", doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(raw), want) {
+			t.Errorf("%s does not show the read-only Vault policy of ReadOnlyPolicy(%q, %q) verbatim", doc, DefaultMount, DefaultAppRoleMount)
+		}
+	}
+}
+
+// TestOpenAndReadsCreateNoMounts: Open and every read leave Vault without the engine's mounts;
+// the first write creates them.
+func TestOpenAndReadsCreateNoMounts(t *testing.T) {
+	e := openTest(t, clock.Real{})
+	ctx := context.Background()
+	mounted := func() (kv, approle bool) {
+		mounts, err := e.client.Sys().ListMountsWithContext(ctx)
+		must(t, err)
+		auths, err := e.client.Sys().ListAuthWithContext(ctx)
+		must(t, err)
+		return mounts[e.mount+"/"] != nil, auths[e.approle+"/"] != nil
+	}
+	if _, err := engine.Observe(ctx, e, time.Now()); err != nil {
+		t.Fatalf("Observe on absent mounts: %v", err)
+	}
+	if _, err := e.GetIdentity(ctx, "nope"); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("GetIdentity on absent mounts: error = %v, want ErrNotFound", err)
+	}
+	if kv, approle := mounted(); kv || approle {
+		t.Fatalf("Open and reads created mounts: kv %v, approle %v", kv, approle)
+	}
+	must(t, e.PutClass(ctx, policy.Class{Name: "ci", Kind: policy.KindEphemeral}))
+	if kv, approle := mounted(); !kv || !approle {
+		t.Fatalf("the first write did not create the mounts: kv %v, approle %v", kv, approle)
+	}
+}
