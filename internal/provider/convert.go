@@ -67,8 +67,8 @@ func int64Ptr(v types.Int64) *int64 {
 
 // exceptionModel is an approved exception to class ceilings, on a TTL policy or an identity.
 type exceptionModel struct {
-	Reason     types.String      `tfsdk:"reason"`
-	ApprovedBy types.String      `tfsdk:"approved_by"`
+	Reason     types.String   `tfsdk:"reason"`
+	ApprovedBy types.String   `tfsdk:"approved_by"`
 	ExpiresAt  timestampValue `tfsdk:"expires_at"`
 }
 
