@@ -447,7 +447,7 @@ func comparePrivileges(id policy.Identity, role map[string]any, ent *entityState
 		added = append(added, `role token_no_default_policy is false: tokens also get Vault's "default" policy, not declared`)
 	}
 	for _, key := range []string{"token_bound_cidrs", "secret_id_bound_cidrs"} {
-		a, r := compareCIDRs(key, declared[key].([]string), stringList(role[key]))
+		a, r := compareCIDRs(key, id.BoundCIDRs, stringList(role[key]))
 		added, removed = append(added, a...), append(removed, r...)
 	}
 	if ent != nil {
