@@ -254,3 +254,45 @@ func FuzzMatchScope(f *testing.F) {
 		}
 	})
 }
+
+// scopeRegexp is CheckScope's documented contract, written independently.
+var scopeRegexp = regexp.MustCompile(`^[a-z0-9][a-z0-9._:-]{0,127}$`)
+
+func FuzzCheckScope(f *testing.F) {
+	for _, s := range []string{"ci-read", "read:artifacts", "", "-x", "A", "a b", "ci-*", "é", strings.Repeat("a", 128), strings.Repeat("a", 129)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if err := CheckScope(s); (err == nil) != scopeRegexp.MatchString(s) {
+			t.Fatalf("CheckScope(%q) = %v, want valid=%v", s, err, scopeRegexp.MatchString(s))
+		}
+		// A pattern without wildcards is a scope, and a valid scope is a valid pattern.
+		if CheckScope(s) == nil && CheckScopePattern(s) != nil {
+			t.Fatalf("scope %q is valid, but not as a pattern", s)
+		}
+	})
+}
+
+// FuzzParseCIDR: an accepted block is canonical (host bits zero) and survives a round trip
+// through its string and NormalizeCIDR, which is how engines' spellings are compared.
+func FuzzParseCIDR(f *testing.F) {
+	for _, s := range []string{"10.0.0.0/8", "10.0.0.1/8", "192.168.1.7/32", "::/0", "2001:DB8::/32", "1.2.3.4", "", "x/8", "10.0.0.0/33", "::ffff:10.0.0.0/104"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := ParseCIDR(s)
+		if err != nil {
+			return
+		}
+		if p != p.Masked() {
+			t.Fatalf("ParseCIDR(%q) = %s, host bits set", s, p)
+		}
+		back, err := ParseCIDR(p.String())
+		if err != nil || back != p {
+			t.Fatalf("ParseCIDR(%q) = %s; its string parses to %s, %v", s, p, back, err)
+		}
+		if n := NormalizeCIDR(s); n != p.String() {
+			t.Fatalf("NormalizeCIDR(%q) = %q, want %q", s, n, p.String())
+		}
+	})
+}

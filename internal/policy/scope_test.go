@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
@@ -278,5 +279,36 @@ func TestReachPrivilege(t *testing.T) {
 	got = subjectsOf(Reach(Class{Name: "svc", Kind: KindPersistent, MaxBlastRadius: 1000}, ids, policies, schedules, testNow))
 	if want := []string{"identity/svc-api " + RuleBlastRadiusAboveClassMax}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Reach(svc) = %v, want %v", got, want)
+	}
+}
+
+// TestCheckGrant: a credential grants exactly its scopes, from its bound networks only.
+func TestCheckGrant(t *testing.T) {
+	scopes, cidrs := []string{"ci-read", "kv-read"}, []string{"10.0.0.0/8", "192.168.1.7"}
+	tests := []struct {
+		name   string
+		scopes []string
+		cidrs  []string
+		scope  string
+		caller string
+		ok     bool
+	}{
+		{"granted, in network", scopes, cidrs, "ci-read", "10.1.2.3", true},
+		{"granted, single host as Vault spells it", scopes, cidrs, "kv-read", "192.168.1.7", true},
+		{"IPv4-mapped caller", scopes, cidrs, "kv-read", "::ffff:10.1.2.3", true},
+		{"scope not held", scopes, cidrs, "kv-write", "10.1.2.3", false},
+		{"outside the networks", scopes, cidrs, "ci-read", "172.16.0.1", false},
+		{"no caller for a bound credential", scopes, cidrs, "ci-read", "", false},
+		{"unbound: any caller", scopes, nil, "ci-read", "", true},
+		{"no scopes", nil, nil, "ci-read", "10.1.2.3", false},
+	}
+	for _, tt := range tests {
+		var caller netip.Addr
+		if tt.caller != "" {
+			caller = netip.MustParseAddr(tt.caller)
+		}
+		if err := CheckGrant(tt.scopes, tt.cidrs, tt.scope, caller); (err == nil) != tt.ok {
+			t.Errorf("%s: CheckGrant = %v, want granted %v", tt.name, err, tt.ok)
+		}
 	}
 }
