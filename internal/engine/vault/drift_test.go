@@ -577,3 +577,43 @@ func TestListIdentitiesReadBack(t *testing.T) {
 		}
 	}
 }
+
+// TestPrivilegeReadBackRequests: reading an identity back compares its privileges from the role
+// and entity reads it makes anyway: an identity with scopes and bound CIDRs costs GetIdentity
+// the same requests as one without: five for an ephemeral identity (record, role, its TTL
+// policy, entity, role_id), as before scopes were enforced.
+func TestPrivilegeReadBackRequests(t *testing.T) {
+	direct := openTest(t, clock.Real{})
+	ctx := context.Background()
+	p := policy.TTLPolicy{Name: "p", Class: "ci", TTL: time.Hour}
+	must(t, direct.PutClass(ctx, policy.Class{Name: "ci", Kind: policy.KindEphemeral, MaxLifetime: time.Hour}))
+	must(t, direct.PutTTLPolicy(ctx, p))
+	_, err := direct.CreateIdentity(ctx, policy.Identity{Name: "ci-plain", Class: "ci", TTLPolicy: "p"})
+	must(t, err)
+	_, err = direct.CreateIdentity(ctx, policy.Identity{Name: "ci-scoped", Class: "ci", TTLPolicy: "p",
+		Scopes: []string{"ci-read", "kv-read"}, BoundCIDRs: []string{"127.0.0.0/8"}})
+	must(t, err)
+	// Out of band, so that there is privilege drift to find.
+	_, err = direct.client.Logical().Write(direct.rolePath("ci-scoped"), map[string]any{"token_policies": "default,admin"})
+	must(t, err)
+
+	proxy := acctest.NewProxy(t, getenvAddr(t))
+	cfg := Config{Address: proxy.URL, Mount: direct.mount, AppRoleMount: direct.approle}
+	cfg.ApplyEnv()
+	e, err := Open(ctx, cfg, clock.Real{}, nil)
+	must(t, err)
+	count := func(name string) (policy.Identity, int) {
+		proxy.Reset()
+		id, err := e.GetIdentity(ctx, name)
+		must(t, err)
+		return id, len(proxy.Requests())
+	}
+	_, plain := count("ci-plain")
+	scoped, n := count("ci-scoped")
+	if len(scoped.PrivilegesAdded) == 0 {
+		t.Fatalf("the escalation was not found: %+v", scoped)
+	}
+	if n != plain || n > 5 {
+		t.Fatalf("GetIdentity sent %d requests for the scoped identity, %d for the plain one; want equal and at most 5", n, plain)
+	}
+}
