@@ -11,7 +11,7 @@ import (
 // FixtureScopes are the scopes the shared test fixtures give identities. On Vault a scope is
 // an ACL policy that must exist, so tests against Vault write these first (VaultPolicies).
 var FixtureScopes = []string{
-	"read:artifacts", "write:releases", "read:kv", "ci-read", "ci-write", "ci-admin", "billing-read", "billing-write", "kv-read",
+	"read:artifacts", "write:releases", "write:cache", "read:kv", "ci-read", "ci-write", "ci-admin", "billing-read", "billing-write", "kv-read",
 }
 
 // fixturePolicy grants nothing: the fixtures' scopes only need to exist.

@@ -57,9 +57,17 @@ type Governance interface {
 
 // Identities manages non-human identities.
 type Identities interface {
-	// CreateIdentity records a new, active identity. It returns ErrConflict if the name is taken,
-	// retired identities included (a retired name is kept for audit and never reused).
+	// CreateIdentity records a new, active identity. When the engine already holds an identity
+	// of that name that this provider made (an apply killed after the engine wrote it), active
+	// and declared exactly like id (AdoptableIdentity), it adopts it: it finishes what the
+	// interrupted create left undone, records an EventAdopted and returns it. Any other taken
+	// name is an ExistsError (ErrConflict), retired identities included (a retired name is kept
+	// for audit and never reused).
 	CreateIdentity(ctx context.Context, id policy.Identity) (policy.Identity, error)
+	// CheckCreateIdentity tells, writing nothing, what CreateIdentity(id) would do: create it
+	// (false, nil), adopt an existing identity (true, nil), or fail with the ExistsError it
+	// would return.
+	CheckCreateIdentity(ctx context.Context, id policy.Identity) (adopt bool, err error)
 	// UpdateIdentity replaces the declared attributes of an active identity.
 	UpdateIdentity(ctx context.Context, id policy.Identity) (policy.Identity, error)
 	GetIdentity(ctx context.Context, name string) (policy.Identity, error)
@@ -176,6 +184,9 @@ func (v SecretVersion) Authenticates(now time.Time) bool {
 // Auditor reads the engine's audit log.
 type Auditor interface {
 	AuditEvents(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
+	// RecordAdoption records AdoptedEvent(kind, name): a create of a governance record (kind
+	// KindClass, KindTTLPolicy or KindRotationSchedule) found it exactly as declared and adopted it.
+	RecordAdoption(ctx context.Context, kind, name string) error
 }
 
 // CredentialRequest asks for a dynamic credential.
@@ -237,6 +248,9 @@ const (
 	EventSecretStaged     = "secret_staged"
 	EventSecretPromoted   = "secret_promoted"
 	EventSecretDiscarded  = "secret_discarded"
+	// EventAdopted: a create found the record it was about to write already in the engine,
+	// exactly as declared (the remains of an interrupted apply), and took it over.
+	EventAdopted = "adopted"
 )
 
 // AuditEvent is one entry of the audit log.

@@ -67,7 +67,7 @@ func (d *auditLogDataSource) Schema(_ context.Context, _ datasource.SchemaReques
 				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
 					"seq":        schema.Int64Attribute{Computed: true, MarkdownDescription: "Position in the log; 0 for derived `expired` events."},
 					"time":       schema.StringAttribute{Computed: true, CustomType: timetypes.RFC3339Type{}, MarkdownDescription: "When it happened (RFC 3339)."},
-					"type":       str("`issued`, `renewed`, `revoked`, `expired`, `identity_created`, `identity_updated`, `identity_retired`, `identity_deleted` or `governance_changed`."),
+					"type":       str("`issued`, `renewed`, `revoked`, `expired`, `identity_created`, `identity_updated`, `identity_retired`, `identity_deleted`, `governance_changed`, or `adopted` (a create found the record left by an interrupted apply, exactly as declared, and took it over)."),
 					"identity":   str("The identity concerned."),
 					"credential": str("The credential concerned."),
 					"requester":  str("Who or what requested the credential."),

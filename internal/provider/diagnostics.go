@@ -34,6 +34,11 @@ func providerDataFrom(data any, kind string, diags *diag.Diagnostics) (*provider
 // addEngineError maps an engine error to a diagnostic, in one place for every component.
 // action is what was attempted, e.g. "create identity \"ci-build\"".
 func addEngineError(diags *diag.Diagnostics, action string, err error) {
+	var exists *engine.ExistsError
+	if errors.As(err, &exists) {
+		diags.AddError(titleKind(exists.Kind)+" Already Exists", fmt.Sprintf("Could not %s: %s", action, existsDetail(exists)))
+		return
+	}
 	summary := "Engine Error"
 	hint := ""
 	switch {

@@ -79,7 +79,9 @@ func (r *identityResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 			"stable name, an owner and a lifecycle class. Ephemeral identities get dynamic credentials under their " +
 			"`ttl_policy`; persistent identities get a rotated secret. The identity is checked against its class at " +
 			"plan time. Destroying it retires it by default: every credential is revoked and a disabled record is " +
-			"kept for audit, and the name is never reused.\n\n" +
+			"kept for audit, and the name is never reused. A create adopts the identity an interrupted apply left in the " +
+			"engine when it is exactly as declared; any other identity of that name, retired ones included, fails the plan " +
+			"on `name` with the import to run.\n\n" +
 			"`scopes` are privileges the engine enforces. On **Vault** each scope names an ACL policy: the identity's " +
 			"AppRole role carries exactly these as `token_policies` (with `token_no_default_policy`, unless the scopes " +
 			"include `default`), so every credential and every rotated secret logs in to a token with those policies " +
@@ -328,15 +330,26 @@ func (r *identityResource) check(ctx context.Context, id policy.Identity, diags 
 	return complete
 }
 
-// ModifyPlan fails the plan of an identity that breaks its class's rules. When the class or TTL
+// ModifyPlan fails the plan of an identity that breaks its class's rules, or whose create or
+// rename meets its name taken in the engine by an identity it cannot adopt. When the class or TTL
 // policy is created in the same plan, the check runs again at apply, before anything is written.
 func (r *identityResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if r.data == nil || req.Plan.Raw.IsNull() || !req.Config.Raw.IsFullyKnown() {
+	if r.data == nil || req.Plan.Raw.IsNull() {
 		return
 	}
 	var m identityModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
 	if resp.Diagnostics.HasError() {
+		return
+	}
+	// A create, or a rename (which replaces the identity: the old one is destroyed first), must
+	// find its name free or adoptable before anything is destroyed or written.
+	if name, ok := createdName(ctx, req, path.Root("name"), &resp.Diagnostics); ok {
+		if r.checkName(ctx, name, m, req.Config.Raw.IsFullyKnown(), &resp.Diagnostics); resp.Diagnostics.HasError() {
+			return
+		}
+	}
+	if !req.Config.Raw.IsFullyKnown() {
 		return
 	}
 	// What the engine enforces drifted from the declaration: plan the update that restores it.
@@ -375,6 +388,29 @@ func (r *identityResource) warnMissingScopes(ctx context.Context, id policy.Iden
 		diags.AddAttributeWarning(path.Root("scopes"), "Scope Not Found in Engine",
 			fmt.Sprintf("Identity %q has scopes %q that name no ACL policy in the engine. If another resource creates them in this run "+
 				"(a vault_policy, say), reference it so Terraform orders the two; if they are still missing at apply, the apply fails.", id.Name, missing))
+	}
+}
+
+// checkName reports what the engine holds under the name an identity is created with (see
+// planAdoption). While the declaration is not fully known (its class is created in the same
+// plan) it can only tell a retired name, which no declaration adopts; the rest is decided at
+// apply, where CreateIdentity adopts or refuses.
+func (r *identityResource) checkName(ctx context.Context, name string, m identityModel, known bool, diags *diag.Diagnostics) {
+	declared := m.toPolicy(ctx, diags)
+	if known {
+		adopt, err := r.data.engine.CheckCreateIdentity(ctx, declared)
+		if adopt || err != nil {
+			planAdoption(diags, path.Root("name"), engine.KindIdentity, name, err)
+		}
+		return
+	}
+	have, err := r.data.engine.GetIdentity(ctx, name)
+	switch {
+	case errors.Is(err, engine.ErrNotFound):
+	case err != nil:
+		addEngineError(diags, fmt.Sprintf("read identity %q", name), err)
+	case have.Retired():
+		addNameTaken(diags, path.Root("name"), engine.AdoptableIdentity(have, declared))
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
+	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
 
@@ -239,10 +240,11 @@ func (r *lifecycleClassResource) ValidateConfig(ctx context.Context, req resourc
 	addFindings(&resp.Diagnostics, policy.CheckClass(m.toPolicy(ctx, &resp.Diagnostics)))
 }
 
-// ModifyPlan warns, in the plan of a changed class, about every identity and TTL policy that the
-// new class would leave out of compliance.
+// ModifyPlan reports what the engine holds under the name of a class being created (see
+// planAdoption), and warns, in the plan of a changed class, about every identity and TTL policy
+// that the new class would leave out of compliance.
 func (r *lifecycleClassResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if r.data == nil || req.Plan.Raw.IsNull() || req.State.Raw.IsNull() || !req.Config.Raw.IsFullyKnown() || unchanged(req) {
+	if r.data == nil || req.Plan.Raw.IsNull() || !req.Config.Raw.IsFullyKnown() || unchanged(req) {
 		return
 	}
 	var m lifecycleClassModel
@@ -251,6 +253,12 @@ func (r *lifecycleClassResource) ModifyPlan(ctx context.Context, req resource.Mo
 		return
 	}
 	class := m.toPolicy(ctx, &resp.Diagnostics)
+	if name, ok := createdName(ctx, req, path.Root("name"), &resp.Diagnostics); ok {
+		checkCreate(ctx, &resp.Diagnostics, path.Root("name"), engine.KindClass, name, class, r.data.engine.GetClass)
+	}
+	if req.State.Raw.IsNull() || resp.Diagnostics.HasError() {
+		return
+	}
 	ids, err := r.data.engine.ListIdentities(ctx)
 	if err != nil {
 		addEngineError(&resp.Diagnostics, fmt.Sprintf("list the identities of class %q", class.Name), err)
@@ -280,15 +288,20 @@ func (r *lifecycleClassResource) ModifyPlan(ctx context.Context, req resource.Mo
 	}
 }
 
+// Create writes the class, or adopts the class of that name when the engine holds it exactly as
+// declared (an interrupted apply wrote it).
 func (r *lifecycleClassResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	r.write(ctx, req.Plan, &resp.State, &resp.Diagnostics, "create")
+	r.write(ctx, req.Plan, &resp.State, &resp.Diagnostics, "create", func(ctx context.Context, c policy.Class) error {
+		return putOrAdopt(ctx, r.data.engine, engine.KindClass, c.Name, c, r.data.engine.GetClass, r.data.engine.PutClass)
+	})
 }
 
 func (r *lifecycleClassResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	r.write(ctx, req.Plan, &resp.State, &resp.Diagnostics, "update")
+	r.write(ctx, req.Plan, &resp.State, &resp.Diagnostics, "update", r.data.engine.PutClass)
 }
 
-func (r *lifecycleClassResource) write(ctx context.Context, plan planGetter, state stateSetter, diags *diag.Diagnostics, action string) {
+func (r *lifecycleClassResource) write(ctx context.Context, plan planGetter, state stateSetter, diags *diag.Diagnostics, action string,
+	store func(context.Context, policy.Class) error) {
 	var m lifecycleClassModel
 	diags.Append(plan.Get(ctx, &m)...)
 	if diags.HasError() {
@@ -298,7 +311,7 @@ func (r *lifecycleClassResource) write(ctx context.Context, plan planGetter, sta
 	if addFindings(diags, policy.CheckClass(class)); diags.HasError() {
 		return
 	}
-	if err := r.data.engine.PutClass(ctx, class); err != nil {
+	if err := store(ctx, class); err != nil {
 		addEngineError(diags, fmt.Sprintf("%s lifecycle class %q", action, class.Name), err)
 		return
 	}

@@ -302,6 +302,9 @@ func (r *rotationScheduleResource) ModifyPlan(ctx context.Context, req resource.
 	} else {
 		r.check(ctx, s, &resp.Diagnostics, true)
 	}
+	if name, ok := createdName(ctx, req, path.Root("identity"), &resp.Diagnostics); ok {
+		checkCreate(ctx, &resp.Diagnostics, path.Root("identity"), engine.KindRotationSchedule, name, s, r.data.engine.GetRotationSchedule)
+	}
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -426,9 +429,15 @@ func (r *rotationScheduleResource) apply(ctx context.Context, plan rotationSched
 		return
 	}
 	now := r.data.clock.Now()
+	adopted := false
 	switch {
 	case prior == nil:
-		r.rotate(ctx, s, "initial version", diags)
+		if adopted = r.adoptable(ctx, s, diags); diags.HasError() {
+			return
+		}
+		if !adopted || !r.hasCurrentSecret(ctx, s.Identity, diags) {
+			r.rotate(ctx, s, "initial version", diags)
+		}
 	case !plan.RollbackToVersion.IsNull() && !plan.RollbackToVersion.Equal(prior.RollbackToVersion):
 		v := plan.RollbackToVersion.ValueInt64()
 		r.promote(ctx, s, v, fmt.Sprintf("rollback to version %d", v), diags)
@@ -445,6 +454,12 @@ func (r *rotationScheduleResource) apply(ctx context.Context, plan rotationSched
 		addEngineError(diags, fmt.Sprintf("write the rotation schedule of identity %q", s.Identity), err)
 		return
 	}
+	if adopted {
+		if err := r.data.engine.RecordAdoption(ctx, engine.KindRotationSchedule, s.Identity); err != nil {
+			addEngineError(diags, fmt.Sprintf("record the adoption of the rotation schedule of identity %q", s.Identity), err)
+			return
+		}
+	}
 	versions, err := r.data.engine.ListSecretVersions(ctx, s.Identity)
 	if err != nil {
 		addEngineError(diags, fmt.Sprintf("list the secret versions of identity %q", s.Identity), err)
@@ -452,6 +467,39 @@ func (r *rotationScheduleResource) apply(ctx context.Context, plan rotationSched
 	}
 	plan.fromEngine(s, versions, now)
 	diags.Append(state.Set(ctx, &plan)...)
+}
+
+// adoptable tells whether a create of s adopts the schedule the engine holds for its identity
+// (an interrupted apply wrote it); a schedule that differs is an error.
+func (r *rotationScheduleResource) adoptable(ctx context.Context, s policy.RotationSchedule, diags *diag.Diagnostics) bool {
+	have, err := r.data.engine.GetRotationSchedule(ctx, s.Identity)
+	if errors.Is(err, engine.ErrNotFound) {
+		return false
+	}
+	if err == nil {
+		err = engine.Adoptable(engine.KindRotationSchedule, s.Identity, have, s)
+	}
+	if err != nil {
+		addEngineError(diags, fmt.Sprintf("create the rotation schedule of identity %q", s.Identity), err)
+		return false
+	}
+	return true
+}
+
+// hasCurrentSecret tells whether the identity's secret has a current version, which an adopted
+// schedule keeps instead of rotating again.
+func (r *rotationScheduleResource) hasCurrentSecret(ctx context.Context, identity string, diags *diag.Diagnostics) bool {
+	versions, err := r.data.engine.ListSecretVersions(ctx, identity)
+	if err != nil {
+		addEngineError(diags, fmt.Sprintf("list the secret versions of identity %q", identity), err)
+		return true
+	}
+	for _, v := range versions {
+		if v.State == engine.SecretCurrent {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *rotationScheduleResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {

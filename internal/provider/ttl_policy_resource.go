@@ -198,20 +198,28 @@ func (r *ttlPolicyResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 		addFindings(&resp.Diagnostics, policy.CheckTTLPolicy(p, nil, r.data.clock.Now()))
 		return
 	}
+	if name, ok := createdName(ctx, req, path.Root("name"), &resp.Diagnostics); ok {
+		checkCreate(ctx, &resp.Diagnostics, path.Root("name"), engine.KindTTLPolicy, name, p, r.data.engine.GetTTLPolicy)
+	}
 	if found := r.check(ctx, p, &resp.Diagnostics); !found && !resp.Diagnostics.HasError() {
 		warnNotInEngine(&resp.Diagnostics, "class", "lifecycle class", p.Class, "nhi_lifecycle_class.<label>.name")
 	}
 }
 
+// Create writes the policy, or adopts the policy of that name when the engine holds it exactly
+// as declared (an interrupted apply wrote it).
 func (r *ttlPolicyResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	r.write(ctx, req.Plan, &resp.State, &resp.Diagnostics, "create")
+	r.write(ctx, req.Plan, &resp.State, &resp.Diagnostics, "create", func(ctx context.Context, p policy.TTLPolicy) error {
+		return putOrAdopt(ctx, r.data.engine, engine.KindTTLPolicy, p.Name, p, r.data.engine.GetTTLPolicy, r.data.engine.PutTTLPolicy)
+	})
 }
 
 func (r *ttlPolicyResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	r.write(ctx, req.Plan, &resp.State, &resp.Diagnostics, "update")
+	r.write(ctx, req.Plan, &resp.State, &resp.Diagnostics, "update", r.data.engine.PutTTLPolicy)
 }
 
-func (r *ttlPolicyResource) write(ctx context.Context, plan planGetter, state stateSetter, diags *diag.Diagnostics, action string) {
+func (r *ttlPolicyResource) write(ctx context.Context, plan planGetter, state stateSetter, diags *diag.Diagnostics, action string,
+	store func(context.Context, policy.TTLPolicy) error) {
 	var m ttlPolicyModel
 	diags.Append(plan.Get(ctx, &m)...)
 	if diags.HasError() {
@@ -225,7 +233,7 @@ func (r *ttlPolicyResource) write(ctx context.Context, plan planGetter, state st
 			fmt.Sprintf("TTL policy %q names class %q, which the engine does not hold. Create the nhi_lifecycle_class first (reference it, e.g. nhi_lifecycle_class.ci.name, so Terraform orders them).", p.Name, p.Class))
 		return
 	}
-	if err := r.data.engine.PutTTLPolicy(ctx, p); err != nil {
+	if err := store(ctx, p); err != nil {
 		addEngineError(diags, fmt.Sprintf("%s TTL policy %q", action, p.Name), err)
 		return
 	}

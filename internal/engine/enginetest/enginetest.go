@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/netip"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -36,6 +37,7 @@ func Run(t *testing.T, factory Factory) {
 	t.Run("Governance", func(t *testing.T) { testGovernance(t, factory) })
 	t.Run("IdentityLifecycle", func(t *testing.T) { testIdentityLifecycle(t, factory) })
 	t.Run("DeleteIdentity", func(t *testing.T) { testDeleteIdentity(t, factory) })
+	t.Run("CreateAdopts", func(t *testing.T) { testCreateAdopts(t, factory) })
 	t.Run("CredentialPolicy", func(t *testing.T) { testCredentialPolicy(t, factory) })
 	t.Run("CredentialExpiry", func(t *testing.T) { testCredentialExpiry(t, factory) })
 	t.Run("CredentialRenewal", func(t *testing.T) { testCredentialRenewal(t, factory) })
@@ -134,9 +136,6 @@ func testIdentityLifecycle(t *testing.T, factory Factory) {
 	if created.Status != policy.StatusActive || !created.CreatedAt.Equal(Epoch) {
 		t.Fatalf("created = %+v, want active at %s", created, Epoch)
 	}
-	_, err = e.CreateIdentity(ctx, ciIdentity("ci-build"))
-	wantErr(t, err, engine.ErrConflict)
-
 	got, err := e.GetIdentity(ctx, "ci-build")
 	must(t, err)
 	want := ciIdentity("ci-build")
@@ -177,9 +176,100 @@ func testIdentityLifecycle(t *testing.T, factory Factory) {
 	_, err = e.UpdateIdentity(ctx, upd)
 	wantErr(t, err, engine.ErrRetired)
 	_, err = e.CreateIdentity(ctx, ciIdentity("ci-build"))
-	wantErr(t, err, engine.ErrConflict)
+	wantExists(t, err, "retired")
 	_, err = e.RetireIdentity(ctx, "ci-missing")
 	wantErr(t, err, engine.ErrNotFound)
+}
+
+// testCreateAdopts: creating an identity again (an apply killed after the engine wrote it) adopts
+// it when it is active and declared the same, audited as adopted; a different declaration or a
+// retired identity is an ExistsError naming what exists, and changes nothing. CheckCreateIdentity
+// says the same without writing.
+func testCreateAdopts(t *testing.T, factory Factory) {
+	e, clk, ctx := setup(t, factory)
+	decl := ciIdentity("ci-adopt")
+	decl.Description = "built by the pipeline"
+	decl.Scopes = []string{"write:cache", "read:artifacts"}
+	adopt, err := e.CheckCreateIdentity(ctx, decl)
+	if err != nil || adopt {
+		t.Fatalf("CheckCreateIdentity of a free name = %v, %v; want false, nil", adopt, err)
+	}
+	created, err := e.CreateIdentity(ctx, decl)
+	must(t, err)
+	clk.Advance(time.Minute)
+
+	// The same declaration, scopes in another order: adopted, not created again.
+	again := decl
+	again.Scopes = []string{"read:artifacts", "write:cache"}
+	adopt, err = e.CheckCreateIdentity(ctx, again)
+	if err != nil || !adopt {
+		t.Fatalf("CheckCreateIdentity of the same declaration = %v, %v; want true, nil", adopt, err)
+	}
+	adopted, err := e.CreateIdentity(ctx, again)
+	must(t, err)
+	if adopted.Status != policy.StatusActive || !adopted.CreatedAt.Equal(created.CreatedAt) {
+		t.Fatalf("adopted = %+v, want the identity created at %s", adopted, created.CreatedAt)
+	}
+	ids, err := e.ListIdentities(ctx)
+	must(t, err)
+	if len(ids) != 1 {
+		t.Fatalf("ListIdentities after adopting = %d identities, want 1", len(ids))
+	}
+	wantEvents(t, e, ctx, "ci-adopt", engine.EventIdentityCreated, engine.EventAdopted)
+
+	// A different declaration is not adopted: ExistsError naming the difference, nothing written.
+	other := decl
+	other.Owner = "team-other"
+	_, err = e.CheckCreateIdentity(ctx, other)
+	wantExists(t, err, `owner: "team-build" in the engine, "team-other" declared`)
+	_, err = e.CreateIdentity(ctx, other)
+	wantExists(t, err, `owner: "team-build" in the engine, "team-other" declared`)
+	got, err := e.GetIdentity(ctx, "ci-adopt")
+	must(t, err)
+	if got.Owner != "team-build" {
+		t.Fatalf("a refused create changed the identity: %+v", got)
+	}
+
+	// A retired identity is never adopted, even when declared the same.
+	_, err = e.RetireIdentity(ctx, "ci-adopt")
+	must(t, err)
+	_, err = e.CheckCreateIdentity(ctx, decl)
+	wantExists(t, err, "retired")
+	_, err = e.CreateIdentity(ctx, decl)
+	wantExists(t, err, "retired")
+	got, err = e.GetIdentity(ctx, "ci-adopt")
+	must(t, err)
+	if !got.Retired() {
+		t.Fatalf("a refused create revived a retired identity: %+v", got)
+	}
+	wantEvents(t, e, ctx, "ci-adopt", engine.EventIdentityCreated, engine.EventAdopted, engine.EventIdentityRetired)
+
+	// Adoption of governance records is recorded under the record's identity when it has one.
+	must(t, e.RecordAdoption(ctx, engine.KindRotationSchedule, "ci-adopt"))
+	wantEvents(t, e, ctx, "ci-adopt", engine.EventIdentityCreated, engine.EventAdopted, engine.EventIdentityRetired, engine.EventAdopted)
+}
+
+// wantExists asserts that err is an importable ExistsError (so ErrConflict) whose message holds want.
+func wantExists(t *testing.T, err error, want string) {
+	t.Helper()
+	var exists *engine.ExistsError
+	if !errors.As(err, &exists) || !errors.Is(err, engine.ErrConflict) || !exists.Importable || !strings.Contains(err.Error(), want) {
+		t.Fatalf("error = %v, want an importable ExistsError containing %q", err, want)
+	}
+}
+
+// wantEvents asserts the types of identity's audit events, oldest first.
+func wantEvents(t *testing.T, e engine.Engine, ctx context.Context, identity string, want ...string) {
+	t.Helper()
+	events, err := e.AuditEvents(ctx, engine.AuditFilter{Identity: identity})
+	must(t, err)
+	var types []string
+	for _, ev := range events {
+		types = append(types, ev.Type)
+	}
+	if !reflect.DeepEqual(types, want) {
+		t.Fatalf("audit events of %q = %v, want %v", identity, types, want)
+	}
 }
 
 func testDeleteIdentity(t *testing.T, factory Factory) {

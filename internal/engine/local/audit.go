@@ -97,3 +97,11 @@ func (e *Engine) AuditEvents(ctx context.Context, f engine.AuditFilter) ([]engin
 	})
 	return out, none(err)
 }
+
+// RecordAdoption records that a create adopted a governance record it found as declared.
+func (e *Engine) RecordAdoption(ctx context.Context, kind, name string) error {
+	if err := ctxErr(ctx); err != nil {
+		return err
+	}
+	return e.update(func(tx *bolt.Tx) error { return e.appendAudit(tx, engine.AdoptedEvent(kind, name)) })
+}

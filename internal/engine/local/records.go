@@ -63,15 +63,15 @@ func none(err error) error {
 func kindOf(bucket []byte) string {
 	switch string(bucket) {
 	case string(bucketClasses):
-		return "lifecycle class"
+		return engine.KindClass
 	case string(bucketTTLPolicies):
-		return "TTL policy"
+		return engine.KindTTLPolicy
 	case string(bucketIdentities):
-		return "identity"
+		return engine.KindIdentity
 	case string(bucketCredentials):
 		return "credential"
 	case string(bucketSchedules):
-		return "rotation schedule"
+		return engine.KindRotationSchedule
 	}
 	return string(bucket)
 }
@@ -171,7 +171,8 @@ func (e *Engine) ListTTLPolicies(ctx context.Context) ([]policy.TTLPolicy, error
 	return listJSON[policy.TTLPolicy](ctx, e, bucketTTLPolicies)
 }
 
-// CreateIdentity records a new active identity.
+// CreateIdentity records a new active identity, or adopts the identity of that name when it
+// is active and declared exactly like id (see engine.Identities).
 func (e *Engine) CreateIdentity(ctx context.Context, id policy.Identity) (policy.Identity, error) {
 	if err := ctxErr(ctx); err != nil {
 		return policy.Identity{}, err
@@ -179,16 +180,52 @@ func (e *Engine) CreateIdentity(ctx context.Context, id policy.Identity) (policy
 	id.Status = policy.StatusActive
 	id.CreatedAt = e.clock.Now()
 	id.RetiredAt = time.Time{}
+	var out policy.Identity
 	err := e.batch(func(tx *bolt.Tx) error {
-		if tx.Bucket(bucketIdentities).Get([]byte(id.Name)) != nil {
-			return fmt.Errorf("identity %q already exists (a retired identity keeps its name for audit; choose another name): %w", id.Name, engine.ErrConflict)
+		out = id
+		cur, found, err := existingIdentity(tx, id)
+		if err != nil || found {
+			out = cur
+			if err != nil {
+				return err
+			}
+			return e.appendAudit(tx, engine.AdoptedEvent(engine.KindIdentity, id.Name))
 		}
 		if err := putJSON(tx, bucketIdentities, id.Name, id); err != nil {
 			return err
 		}
 		return e.appendAudit(tx, engine.AuditEvent{Type: engine.EventIdentityCreated, Identity: id.Name})
 	})
-	return id, err
+	return out, err
+}
+
+// CheckCreateIdentity tells what CreateIdentity(id) would do, writing nothing.
+func (e *Engine) CheckCreateIdentity(ctx context.Context, id policy.Identity) (bool, error) {
+	if err := ctxErr(ctx); err != nil {
+		return false, err
+	}
+	var found bool
+	err := e.view(func(tx *bolt.Tx) (err error) {
+		_, found, err = existingIdentity(tx, id)
+		return err
+	})
+	if errors.Is(err, errEmpty) {
+		return false, nil
+	}
+	return found && err == nil, err
+}
+
+// existingIdentity reads the identity a create of id would meet: found is false when the name
+// is free; an identity that cannot be adopted is an ExistsError. Every record in the file is
+// this provider's own.
+func existingIdentity(tx *bolt.Tx, id policy.Identity) (cur policy.Identity, found bool, err error) {
+	if tx.Bucket(bucketIdentities).Get([]byte(id.Name)) == nil {
+		return cur, false, nil
+	}
+	if err := getJSON(tx, bucketIdentities, id.Name, &cur); err != nil {
+		return cur, true, err
+	}
+	return cur, true, engine.AdoptableIdentity(cur, id)
 }
 
 // UpdateIdentity replaces the declared attributes of an active identity, keeping its status

@@ -74,3 +74,8 @@ func (e *Engine) AuditEvents(ctx context.Context, f engine.AuditFilter) ([]engin
 	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
 	return out, nil
 }
+
+// RecordAdoption records that a create adopted a governance record it found as declared.
+func (e *Engine) RecordAdoption(ctx context.Context, kind, name string) error {
+	return e.appendAudit(ctx, engine.AdoptedEvent(kind, name))
+}

@@ -440,7 +440,7 @@ func getenvAddr(t *testing.T) string {
 
 // TestCreateResumesAfterOutage cuts Vault off after each request of CreateIdentity in turn:
 // whatever was written, creating the identity again finishes it, with nothing missing and
-// nothing left over.
+// nothing left over; creating it once more adopts it, unless declared otherwise.
 func TestCreateResumesAfterOutage(t *testing.T) {
 	direct := openTest(t, clock.Real{})
 	ctx := context.Background()
@@ -470,8 +470,13 @@ func TestCreateResumesAfterOutage(t *testing.T) {
 			t.Fatalf("creating again after a cut after %d requests: %v", n, err)
 		}
 		wantDrift(t, direct, name)
-		if _, err := e.CreateIdentity(ctx, policy.Identity{Name: name, Class: "svc"}); !errors.Is(err, engine.ErrConflict) {
-			t.Fatalf("a finished identity created a third time: error = %v, want ErrConflict", err)
+		// A finished identity created a third time is adopted as it is; declared otherwise, refused.
+		if _, err := e.CreateIdentity(ctx, policy.Identity{Name: name, Class: "svc"}); err != nil {
+			t.Fatalf("a finished identity created a third time, as declared: %v, want it adopted", err)
+		}
+		wantDrift(t, direct, name)
+		if _, err := e.CreateIdentity(ctx, policy.Identity{Name: name, Class: "svc", Owner: "other"}); !errors.Is(err, engine.ErrConflict) {
+			t.Fatalf("a finished identity created a third time, declared otherwise: error = %v, want ErrConflict", err)
 		}
 	}
 	unmanaged, err := direct.ListUnmanaged(ctx)

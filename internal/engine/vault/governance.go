@@ -11,8 +11,8 @@ import (
 // Governance records are JSON in KV v2: classes/<name> and ttl-policies/<name>.
 
 const (
-	kindClass     = "lifecycle class"
-	kindTTLPolicy = "TTL policy"
+	kindClass     = engine.KindClass
+	kindTTLPolicy = engine.KindTTLPolicy
 )
 
 // putGovernance writes a governance record and audits the change.

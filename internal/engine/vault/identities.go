@@ -28,7 +28,7 @@ const secretIDTTL = time.Minute
 // caller's context is cancelled.
 const cleanupTimeout = 30 * time.Second
 
-const kindIdentity = "identity"
+const kindIdentity = engine.KindIdentity
 
 func identityKey(name string) string { return identitiesFolder + name }
 
@@ -267,8 +267,8 @@ func (e *Engine) readEntity(ctx context.Context, name string) (*entityState, err
 		return nil, err
 	}
 	if ent.metadata["managed-by"] != managedBy {
-		return nil, fmt.Errorf("the Vault entity %q exists and is not managed by %s: rename the identity, or remove or rename the entity: %w",
-			e.entityName(name), managedBy, engine.ErrConflict)
+		return nil, &engine.ExistsError{Kind: kindIdentity, Name: name,
+			What: fmt.Sprintf("the Vault entity %q exists and is not managed by %s: rename the identity, or remove or rename the entity", e.entityName(name), managedBy)}
 	}
 	return ent, nil
 }
@@ -396,11 +396,14 @@ func (e *Engine) applyTTLPolicy(ctx context.Context, p policy.TTLPolicy) error {
 }
 
 // CreateIdentity records a new, active identity and provisions it in Vault. The name is
-// claimed first with a check-and-set write of a pending record, so a taken name (retired
-// identities included) is ErrConflict before anything else is touched. When provisioning then
-// fails, everything made is removed again; when even that fails (Vault went away half way),
-// the pending record stays, and creating the identity again resumes where it stopped. The
-// record is marked complete last, after the audit event.
+// claimed first with a check-and-set write of a pending record, so a taken name is refused
+// before anything else is touched, unless the identity there can be adopted (see
+// engine.Identities): a complete one is provisioned again (every step is idempotent, so this
+// repairs what an interrupted apply left) and returned; a pending one is resumed. When
+// provisioning a new identity fails, everything made is removed again; when even that fails
+// (Vault went away half way), the pending record stays, and creating the identity again with the
+// same declaration resumes where it stopped. The record is marked complete last, after the
+// audit event.
 func (e *Engine) CreateIdentity(ctx context.Context, id policy.Identity) (policy.Identity, error) {
 	if err := checkName(kindIdentity, id.Name); err != nil {
 		return policy.Identity{}, err
@@ -414,15 +417,26 @@ func (e *Engine) CreateIdentity(ctx context.Context, id policy.Identity) (policy
 	}
 	id.Status, id.CreatedAt, id.RetiredAt, id.EngineDrift = policy.StatusActive, e.clock.Now(), time.Time{}, nil
 	id.PrivilegesAdded, id.PrivilegesRemoved = nil, nil
-	version, err := e.claim(ctx, id)
+	cur, version, found, err := e.claim(ctx, id)
 	if err != nil {
 		return policy.Identity{}, err
 	}
-	if err := e.provision(ctx, id, p); err != nil {
-		return policy.Identity{}, e.undoCreate(ctx, id.Name, fmt.Errorf("identity %q: provisioning in Vault: %w", id.Name, err))
+	event := engine.AuditEvent{Type: engine.EventIdentityCreated, Identity: id.Name}
+	if found {
+		id, event = cur.Identity, engine.AdoptedEvent(engine.KindIdentity, id.Name)
 	}
-	if err := e.appendAudit(ctx, engine.AuditEvent{Type: engine.EventIdentityCreated, Identity: id.Name}); err != nil {
+	if err := e.provision(ctx, id, p); err != nil {
+		err = fmt.Errorf("identity %q: provisioning in Vault: %w", id.Name, err)
+		if found && !cur.Pending {
+			return policy.Identity{}, err // it was complete before this create: leave it
+		}
+		return policy.Identity{}, e.undoCreate(ctx, id.Name, err)
+	}
+	if err := e.appendAudit(ctx, event); err != nil {
 		return policy.Identity{}, fmt.Errorf("identity %q: %w (it stays unfinished: create it again to finish it)", id.Name, err)
+	}
+	if found && !cur.Pending {
+		return id, nil
 	}
 	if _, err := e.kvPut(ctx, identityKey(id.Name), identityRecord{Identity: id}, version); err != nil {
 		return policy.Identity{}, fmt.Errorf("identity %q: marking it complete: %w (create it again to finish it)", id.Name, err)
@@ -430,28 +444,49 @@ func (e *Engine) CreateIdentity(ctx context.Context, id policy.Identity) (policy
 	return id, nil
 }
 
-// claim writes the pending record of a new identity and returns its version. A name held by
-// an identity whose creation never finished is taken over; any other taken name is ErrConflict.
-func (e *Engine) claim(ctx context.Context, id policy.Identity) (int64, error) {
+// claim writes the pending record of a new identity and returns its version. When the name is
+// taken by an identity that a create of id may adopt, it returns that record with found set: a
+// pending one claimed again (its new version returned), so that two resumptions never run at
+// once. Any other taken name is an ExistsError.
+func (e *Engine) claim(ctx context.Context, id policy.Identity) (cur identityRecord, version int64, found bool, err error) {
 	key := identityKey(id.Name)
-	version, err := e.kvPut(ctx, key, identityRecord{Identity: id, Pending: true}, newKey)
+	version, err = e.kvPut(ctx, key, identityRecord{Identity: id, Pending: true}, newKey)
 	if errors.Is(err, engine.ErrConflict) {
-		cur, curVersion, gerr := kvGet[identityRecord](ctx, e, key)
-		switch {
-		case gerr != nil && !errors.Is(gerr, engine.ErrNotFound):
-			return 0, fmt.Errorf("identity %q: %w", id.Name, gerr)
-		case gerr == nil && cur.Pending:
-			e.logf("resuming the unfinished creation of an identity", map[string]any{"identity": id.Name})
-			version, err = e.kvPut(ctx, key, identityRecord{Identity: id, Pending: true}, curVersion)
+		var curVersion int64
+		if cur, curVersion, err = kvGet[identityRecord](ctx, e, key); err == nil {
+			if adoptErr := engine.AdoptableIdentity(cur.Identity, id); adoptErr != nil {
+				return cur, 0, false, adoptErr
+			}
+			found, version = true, curVersion
+			if cur.Pending {
+				e.logf("resuming the unfinished creation of an identity", map[string]any{"identity": id.Name})
+				version, err = e.kvPut(ctx, key, cur, curVersion)
+			}
 		}
 	}
-	if errors.Is(err, engine.ErrConflict) {
-		return 0, fmt.Errorf("identity %q already exists (a retired identity keeps its name for audit; choose another name): %w", id.Name, engine.ErrConflict)
-	}
 	if err != nil {
-		return 0, fmt.Errorf("identity %q: %w", id.Name, err)
+		return cur, 0, false, fmt.Errorf("identity %q: %w", id.Name, err)
 	}
-	return version, nil
+	return cur, version, found, nil
+}
+
+// CheckCreateIdentity tells what CreateIdentity(id) would do, writing nothing. A name free in
+// the provider's records but held by a Vault entity that the provider does not manage is an
+// ExistsError too.
+func (e *Engine) CheckCreateIdentity(ctx context.Context, id policy.Identity) (bool, error) {
+	if err := checkName(kindIdentity, id.Name); err != nil {
+		return false, err
+	}
+	cur, _, err := kvGet[identityRecord](ctx, e, identityKey(id.Name))
+	if err == nil {
+		adoptErr := engine.AdoptableIdentity(cur.Identity, id)
+		return adoptErr == nil, adoptErr
+	}
+	if !errors.Is(err, engine.ErrNotFound) {
+		return false, fmt.Errorf("identity %q: %w", id.Name, err)
+	}
+	_, err = e.readEntity(ctx, id.Name)
+	return false, err
 }
 
 // undoCreate removes what a failed create made and returns cause, noting a failed clean-up.

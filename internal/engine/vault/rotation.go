@@ -50,7 +50,7 @@ import (
 // what lies between the prefix and it. Vault tokens never start with "nhis.".
 
 const (
-	kindRotationSchedule = "rotation schedule"
+	kindRotationSchedule = engine.KindRotationSchedule
 
 	// secretPrefix starts every rotated secret.
 	secretPrefix = "nhis."
