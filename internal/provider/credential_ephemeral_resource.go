@@ -120,8 +120,8 @@ func (r *credentialEphemeralResource) Schema(_ context.Context, _ ephemeral.Sche
 			"scopes": schema.SetAttribute{
 				ElementType: types.StringType,
 				Computed:    true,
-				MarkdownDescription: "The scopes the credential grants: its identity's when it was issued (on Vault, the ACL " +
-					"policies of its token). Null when it grants none.",
+				MarkdownDescription: "The scopes the credential grants: its identity's declared scopes when it was issued (on " +
+					"Vault, the ACL policies its role gave the token, unless the role drifted). Null when it grants none.",
 			},
 		},
 	}
