@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
@@ -78,6 +79,13 @@ type Identities interface {
 	DeleteIdentity(ctx context.Context, name string) error
 }
 
+// ScopeCatalog is implemented by engines whose scopes name objects that must exist in the
+// engine (Vault ACL policies). The local engine has no catalogue: any scope is its own name.
+type ScopeCatalog interface {
+	// MissingScopes names the scopes the engine does not hold.
+	MissingScopes(ctx context.Context, scopes []string) ([]string, error)
+}
+
 // Credentials issues and checks dynamic credentials.
 type Credentials interface {
 	// IssueCredential mints a credential for an active identity within its TTL policy. The secret
@@ -90,6 +98,11 @@ type Credentials interface {
 	RevokeCredential(ctx context.Context, id string) error
 	// Authenticate returns the identity a secret belongs to, or ErrDenied.
 	Authenticate(ctx context.Context, secret string) (string, error)
+	// Authorize authenticates a secret like Authenticate and returns its identity when the
+	// secret grants req.Scope to a caller at req.Caller, ErrDenied otherwise. A credential
+	// grants the scopes and bound CIDRs its identity had when it was issued; a rotated secret,
+	// those the identity has now (each login with it gets them anew).
+	Authorize(ctx context.Context, req AuthorizeRequest) (string, error)
 	// ListCredentials lists the credentials of one identity, or of every identity when empty.
 	ListCredentials(ctx context.Context, identity string) ([]Credential, error)
 }
@@ -156,6 +169,15 @@ type CredentialRequest struct {
 	TTL       time.Duration
 	Requester string
 	Purpose   string
+}
+
+// AuthorizeRequest asks whether a secret grants a scope to a caller.
+type AuthorizeRequest struct {
+	Secret string
+	Scope  string
+	// Caller is the address the secret is used from; it must be valid when the secret is
+	// bound to networks (bound_cidrs).
+	Caller netip.Addr
 }
 
 // Credential is an engine's record of a dynamic credential. It never holds the secret; Live and

@@ -64,6 +64,10 @@ type Credential struct {
 	RevokedAt time.Time `json:"revoked_at,omitzero"`
 	Requester string    `json:"requester,omitempty"`
 	Purpose   string    `json:"purpose,omitempty"`
+	// Scopes and BoundCIDRs are what the credential grants, and from where: its identity's
+	// when it was issued.
+	Scopes     []string `json:"scopes,omitempty"`
+	BoundCIDRs []string `json:"bound_cidrs,omitempty"`
 }
 
 // Live is the one definition of a live credential: not revoked and, when it has an expiry, not
@@ -74,11 +78,14 @@ func (c Credential) Live(now time.Time) bool {
 	return c.RevokedAt.IsZero() && (c.ExpiresAt.IsZero() || now.Before(c.ExpiresAt))
 }
 
-// Issue is the credential a grant gives at now: expiry after the grant's TTL, hard expiry after
-// its lifetime, renewals and uses as the grant caps them.
-func (g Grant) Issue(id, identity string, now time.Time) Credential {
-	c := Credential{ID: id, Identity: identity, IssuedAt: now, TTL: g.TTL,
-		ExpiresAt: now.Add(g.TTL), HardExpiresAt: now.Add(g.Lifetime), RenewalsLeft: g.MaxRenewals, UsesLeft: -1}
+// Issue is the credential id that a grant gives identity at now, requested by requester for
+// purpose: expiry after the grant's TTL, hard expiry after its lifetime, renewals and uses as
+// the grant caps them, and the identity's scopes and bound CIDRs, which it grants for its
+// whole life.
+func (g Grant) Issue(id string, identity Identity, requester, purpose string, now time.Time) Credential {
+	c := Credential{ID: id, Identity: identity.Name, IssuedAt: now, TTL: g.TTL,
+		ExpiresAt: now.Add(g.TTL), HardExpiresAt: now.Add(g.Lifetime), RenewalsLeft: g.MaxRenewals, UsesLeft: -1,
+		Requester: requester, Purpose: purpose, Scopes: identity.Scopes, BoundCIDRs: identity.BoundCIDRs}
 	if g.MaxUses > 0 {
 		c.UsesLeft = g.MaxUses
 	}

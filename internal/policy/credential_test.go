@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -78,13 +79,15 @@ func TestGrantCredential(t *testing.T) {
 
 func TestGrantIssue(t *testing.T) {
 	now := testNow
-	got := Grant{TTL: 15 * time.Minute, Lifetime: time.Hour, MaxRenewals: 2, MaxUses: 3}.Issue("cred-1", "ci-build", now)
+	id := Identity{Name: "ci-build", Scopes: []string{"read:artifacts"}, BoundCIDRs: []string{"10.0.0.0/8"}}
+	got := Grant{TTL: 15 * time.Minute, Lifetime: time.Hour, MaxRenewals: 2, MaxUses: 3}.Issue("cred-1", id, "pipeline-7", "tests", now)
 	want := Credential{ID: "cred-1", Identity: "ci-build", IssuedAt: now, TTL: 15 * time.Minute, ExpiresAt: now.Add(15 * time.Minute),
-		HardExpiresAt: now.Add(time.Hour), RenewalsLeft: 2, UsesLeft: 3}
-	if got != want {
+		HardExpiresAt: now.Add(time.Hour), RenewalsLeft: 2, UsesLeft: 3, Requester: "pipeline-7", Purpose: "tests",
+		Scopes: id.Scopes, BoundCIDRs: id.BoundCIDRs}
+	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Issue = %+v, want %+v", got, want)
 	}
-	if uncapped := (Grant{TTL: time.Hour, Lifetime: time.Hour}).Issue("c", "i", now); uncapped.UsesLeft != -1 {
+	if uncapped := (Grant{TTL: time.Hour, Lifetime: time.Hour}).Issue("c", Identity{Name: "i"}, "", "", now); uncapped.UsesLeft != -1 {
 		t.Fatalf("uncapped uses: UsesLeft = %d, want -1", uncapped.UsesLeft)
 	}
 }
@@ -127,7 +130,7 @@ func TestRenew(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || got != tt.want {
+			if err != nil || !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("Renew = %+v, %v; want %+v", got, err, tt.want)
 			}
 		})
