@@ -8,11 +8,13 @@ import (
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
 
-// Governance records are JSON in KV v2: classes/<name> and ttl-policies/<name>.
+// Governance records are JSON in KV v2: classes/<name>, ttl-policies/<name> and
+// rotation-schedules/<identity>.
 
 const (
-	kindClass     = engine.KindClass
-	kindTTLPolicy = engine.KindTTLPolicy
+	kindClass            = engine.KindClass
+	kindTTLPolicy        = engine.KindTTLPolicy
+	kindRotationSchedule = engine.KindRotationSchedule
 )
 
 // changeGovernance checks name, runs write and audits the change (verb "put" or "delete") of a
@@ -95,4 +97,30 @@ func (e *Engine) DeleteTTLPolicy(ctx context.Context, name string) error {
 // ListTTLPolicies lists every TTL policy, by name.
 func (e *Engine) ListTTLPolicies(ctx context.Context) ([]policy.TTLPolicy, error) {
 	return kvGetAll[policy.TTLPolicy](ctx, e, ttlPoliciesFolder)
+}
+
+// PutRotationSchedule creates or replaces the rotation schedule of an identity.
+func (e *Engine) PutRotationSchedule(ctx context.Context, s policy.RotationSchedule) error {
+	if s.Interval > 0 && s.Cron != "" {
+		return fmt.Errorf("%s of %q sets both interval and cron; set exactly one: %w", kindRotationSchedule, s.Identity, engine.ErrInvalid)
+	}
+	if _, err := s.NextRotation(e.clock.Now()); err != nil {
+		return fmt.Errorf("%s: %v: %w", kindRotationSchedule, err, engine.ErrInvalid)
+	}
+	return e.putGovernance(ctx, kindRotationSchedule, schedulesFolder, s.Identity, s.Identity, s)
+}
+
+// GetRotationSchedule reads the rotation schedule of an identity.
+func (e *Engine) GetRotationSchedule(ctx context.Context, identity string) (policy.RotationSchedule, error) {
+	return getGovernance[policy.RotationSchedule](ctx, e, kindRotationSchedule, schedulesFolder, identity)
+}
+
+// DeleteRotationSchedule removes the rotation schedule of an identity. The secret stays.
+func (e *Engine) DeleteRotationSchedule(ctx context.Context, identity string) error {
+	return e.deleteGovernance(ctx, kindRotationSchedule, schedulesFolder, identity, identity)
+}
+
+// ListRotationSchedules lists every rotation schedule, by identity.
+func (e *Engine) ListRotationSchedules(ctx context.Context) ([]policy.RotationSchedule, error) {
+	return kvGetAll[policy.RotationSchedule](ctx, e, schedulesFolder)
 }

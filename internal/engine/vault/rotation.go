@@ -2,10 +2,6 @@ package vault
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -47,22 +43,8 @@ import (
 //     destroyed version has no secret-id. AppRole cannot change a secret-id's TTL, so a change
 //     of term re-issues the secret-id (destroy, then create with the same value): a login with
 //     that secret in the few milliseconds between the two requests fails and must be retried.
-//
-// The secret format is "nhis.<identity>.<base64url, unpadded, of length random bytes>":
-// identity names hold no characters outside [A-Za-z0-9._-] and base64url holds no '.', so the
-// text after the last '.' is the random part and the identity (whose role to log in to) is
-// what lies between the prefix and it. Vault tokens never start with "nhis.".
 
 const (
-	kindRotationSchedule = engine.KindRotationSchedule
-
-	// secretPrefix starts every rotated secret.
-	secretPrefix = "nhis."
-
-	// minSecretLength and maxSecretLength bound the entropy of a secret, in bytes.
-	minSecretLength = 16
-	maxSecretLength = 128
-
 	// maxKVVersions is the max_versions of a secret's KV key: the largest KV accepts (a
 	// uint32 field, taken as a signed int), so that KV never deletes a version by itself.
 	maxKVVersions = math.MaxInt32
@@ -128,69 +110,6 @@ func (r *secretRecord) apply(t policy.Transition) {
 		rv.SecretVersion = v
 		r.Versions = append(r.Versions, rv)
 	}
-}
-
-// fingerprint is the first 16 hex digits of the SHA-256 of a secret: equal for equal values,
-// and with at least 128 bits of entropy in every secret it reveals nothing of the value.
-func fingerprint(secret string) string {
-	sum := sha256.Sum256([]byte(secret))
-	return hex.EncodeToString(sum[:8])
-}
-
-// newSecret draws length random bytes and formats them as a secret of identity.
-func newSecret(identity string, length int64) (string, error) {
-	b := make([]byte, length)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("reading random bytes: %v", err)
-	}
-	return secretPrefix + identity + "." + base64.RawURLEncoding.EncodeToString(b), nil
-}
-
-// secretIdentity returns the identity a rotated secret names, or false when secret is not in
-// the engine's format.
-func secretIdentity(secret string) (string, bool) {
-	rest, ok := strings.CutPrefix(secret, secretPrefix)
-	if !ok {
-		return "", false
-	}
-	i := strings.LastIndexByte(rest, '.')
-	if i < 0 {
-		return "", false
-	}
-	identity, random := rest[:i], rest[i+1:]
-	if checkName(kindIdentity, identity) != nil || random == "" {
-		return "", false
-	}
-	if _, err := base64.RawURLEncoding.DecodeString(random); err != nil {
-		return "", false
-	}
-	return identity, true
-}
-
-// PutRotationSchedule creates or replaces the rotation schedule of an identity.
-func (e *Engine) PutRotationSchedule(ctx context.Context, s policy.RotationSchedule) error {
-	if s.Interval > 0 && s.Cron != "" {
-		return fmt.Errorf("%s of %q sets both interval and cron; set exactly one: %w", kindRotationSchedule, s.Identity, engine.ErrInvalid)
-	}
-	if _, err := s.NextRotation(e.clock.Now()); err != nil {
-		return fmt.Errorf("%s: %v: %w", kindRotationSchedule, err, engine.ErrInvalid)
-	}
-	return e.putGovernance(ctx, kindRotationSchedule, schedulesFolder, s.Identity, s.Identity, s)
-}
-
-// GetRotationSchedule reads the rotation schedule of an identity.
-func (e *Engine) GetRotationSchedule(ctx context.Context, identity string) (policy.RotationSchedule, error) {
-	return getGovernance[policy.RotationSchedule](ctx, e, kindRotationSchedule, schedulesFolder, identity)
-}
-
-// DeleteRotationSchedule removes the rotation schedule of an identity. The secret stays.
-func (e *Engine) DeleteRotationSchedule(ctx context.Context, identity string) error {
-	return e.deleteGovernance(ctx, kindRotationSchedule, schedulesFolder, identity, identity)
-}
-
-// ListRotationSchedules lists every rotation schedule, by identity.
-func (e *Engine) ListRotationSchedules(ctx context.Context) ([]policy.RotationSchedule, error) {
-	return kvGetAll[policy.RotationSchedule](ctx, e, schedulesFolder)
 }
 
 // activeIdentity reads an identity that must exist (ErrNotFound) and be active (ErrRetired).
@@ -320,73 +239,6 @@ func (e *Engine) secretValue(ctx context.Context, identity string, version int64
 // destroyValue destroys one version of the secret in KV for good.
 func (e *Engine) destroyValue(ctx context.Context, identity string, version int64) error {
 	return e.kvDestroy(ctx, secretKey(identity), version)
-}
-
-// issueSecretID makes v's value a secret-id of the identity's role, with v.ExpiresAt as its
-// term. A secret-id of the same value (an earlier term, or one left by an interrupted write)
-// is destroyed first: Vault refuses to register a value twice, and destroying by value is a
-// no-op when there is none.
-func (e *Engine) issueSecretID(ctx context.Context, identity string, v *versionRecord, value string, now time.Time) error {
-	if err := e.destroySecretIDValue(ctx, identity, value); err != nil {
-		return err
-	}
-	var ttl int64
-	if !v.ExpiresAt.IsZero() {
-		ttl = max(seconds(v.ExpiresAt.Sub(now)), 1)
-	}
-	_, accessor, err := e.createSecretID(ctx, identity, value, map[string]string{secretVersionMeta: strconv.FormatInt(v.Version, 10)}, ttl, 0)
-	if err != nil {
-		return err
-	}
-	v.SecretIDAccessor, v.SecretIDExpiresAt = accessor, v.ExpiresAt
-	return nil
-}
-
-// dropSecretID destroys v's secret-id, if it still has one. Vault answers the destruction (and,
-// depending on the version, the lookup) of an unknown accessor with an error 500, which the
-// client retries, so the role's accessors are listed first: one missing is gone already.
-func (e *Engine) dropSecretID(ctx context.Context, identity string, v *versionRecord) error {
-	if v.SecretIDAccessor == "" {
-		return nil
-	}
-	live, err := e.secretIDs(ctx, identity)
-	if err != nil {
-		return err
-	}
-	if slices.Contains(live, v.SecretIDAccessor) {
-		if err := e.destroySecretID(ctx, identity, v.SecretIDAccessor); err != nil {
-			return err
-		}
-	}
-	v.SecretIDAccessor, v.SecretIDExpiresAt = "", time.Time{}
-	return nil
-}
-
-// syncSecretID brings v's secret-id in line with its state at now: none unless the version
-// authenticates, else one whose term is v.ExpiresAt. value is the version's value when the
-// caller knows it ("" reads it from KV).
-func (e *Engine) syncSecretID(ctx context.Context, identity string, v *versionRecord, value string, now time.Time) error {
-	if !v.Authenticates(now) {
-		return e.dropSecretID(ctx, identity, v)
-	}
-	if v.SecretIDAccessor != "" && v.SecretIDExpiresAt.Equal(v.ExpiresAt) {
-		return nil
-	}
-	if value == "" {
-		var err error
-		if value, err = e.secretValue(ctx, identity, v.Version); err != nil {
-			return err
-		}
-	}
-	return e.issueSecretID(ctx, identity, v, value, now)
-}
-
-// checkSecretLength refuses a length outside [minSecretLength, maxSecretLength].
-func checkSecretLength(length int64) error {
-	if length < minSecretLength || length > maxSecretLength {
-		return fmt.Errorf("secret length %d bytes is outside %d to %d: %w", length, minSecretLength, maxSecretLength, engine.ErrInvalid)
-	}
-	return nil
 }
 
 // StageSecret mints a new version of an active, persistent identity's secret: a new KV

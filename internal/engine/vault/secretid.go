@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
+	"time"
 )
 
 // AppRole secret-ids, the one way in to an identity's role: a dynamic credential's login spends
@@ -75,4 +78,63 @@ func (e *Engine) destroySecretIDs(ctx context.Context, identity string) error {
 		errs = append(errs, e.destroySecretID(ctx, identity, a))
 	}
 	return errors.Join(errs...)
+}
+
+// issueSecretID makes v's value a secret-id of the identity's role, with v.ExpiresAt as its
+// term. A secret-id of the same value (an earlier term, or one left by an interrupted write)
+// is destroyed first: Vault refuses to register a value twice, and destroying by value is a
+// no-op when there is none.
+func (e *Engine) issueSecretID(ctx context.Context, identity string, v *versionRecord, value string, now time.Time) error {
+	if err := e.destroySecretIDValue(ctx, identity, value); err != nil {
+		return err
+	}
+	var ttl int64
+	if !v.ExpiresAt.IsZero() {
+		ttl = max(seconds(v.ExpiresAt.Sub(now)), 1)
+	}
+	_, accessor, err := e.createSecretID(ctx, identity, value, map[string]string{secretVersionMeta: strconv.FormatInt(v.Version, 10)}, ttl, 0)
+	if err != nil {
+		return err
+	}
+	v.SecretIDAccessor, v.SecretIDExpiresAt = accessor, v.ExpiresAt
+	return nil
+}
+
+// dropSecretID destroys v's secret-id, if it still has one. Vault answers the destruction (and,
+// depending on the version, the lookup) of an unknown accessor with an error 500, which the
+// client retries, so the role's accessors are listed first: one missing is gone already.
+func (e *Engine) dropSecretID(ctx context.Context, identity string, v *versionRecord) error {
+	if v.SecretIDAccessor == "" {
+		return nil
+	}
+	live, err := e.secretIDs(ctx, identity)
+	if err != nil {
+		return err
+	}
+	if slices.Contains(live, v.SecretIDAccessor) {
+		if err := e.destroySecretID(ctx, identity, v.SecretIDAccessor); err != nil {
+			return err
+		}
+	}
+	v.SecretIDAccessor, v.SecretIDExpiresAt = "", time.Time{}
+	return nil
+}
+
+// syncSecretID brings v's secret-id in line with its state at now: none unless the version
+// authenticates, else one whose term is v.ExpiresAt. value is the version's value when the
+// caller knows it ("" reads it from KV).
+func (e *Engine) syncSecretID(ctx context.Context, identity string, v *versionRecord, value string, now time.Time) error {
+	if !v.Authenticates(now) {
+		return e.dropSecretID(ctx, identity, v)
+	}
+	if v.SecretIDAccessor != "" && v.SecretIDExpiresAt.Equal(v.ExpiresAt) {
+		return nil
+	}
+	if value == "" {
+		var err error
+		if value, err = e.secretValue(ctx, identity, v.Version); err != nil {
+			return err
+		}
+	}
+	return e.issueSecretID(ctx, identity, v, value, now)
 }
