@@ -103,8 +103,13 @@ type Credentials interface {
 	// grants the scopes and bound CIDRs its identity had when it was issued; a rotated secret,
 	// those the identity has now (each login with it gets them anew).
 	Authorize(ctx context.Context, req AuthorizeRequest) (string, error)
-	// ListCredentials lists the credentials of one identity, or of every identity when empty.
+	// ListCredentials lists the credentials of one identity, or of every identity when empty,
+	// ended ones (archived) included: what the audit log reads.
 	ListCredentials(ctx context.Context, identity string) ([]Credential, error)
+	// LiveCredentials lists the credentials of one identity, or of every identity when empty,
+	// that are not policy.Credential.Ended: what refresh and drift read, bounded by live
+	// credentials whatever the history. Engines keep them apart from the ended ones.
+	LiveCredentials(ctx context.Context, identity string) ([]Credential, error)
 }
 
 // Rotations keeps the versioned, rotated secret of persistent identities and their rotation

@@ -49,7 +49,7 @@ func Observe(ctx context.Context, e Engine, now time.Time) (policy.Fleet, error)
 	if f.Schedules, err = e.ListRotationSchedules(ctx); err != nil {
 		return f, err
 	}
-	creds, err := e.ListCredentials(ctx, "")
+	creds, err := e.LiveCredentials(ctx, "")
 	if err != nil {
 		return f, err
 	}
@@ -66,14 +66,56 @@ func Observe(ctx context.Context, e Engine, now time.Time) (policy.Fleet, error)
 	return f, nil
 }
 
+// LiveReader is implemented by engines that keep an identity's live credentials with its
+// record (Vault), so that reading both together costs one request fewer than GetIdentity and
+// LiveCredentials apart.
+type LiveReader interface {
+	// GetIdentityLive is GetIdentity and LiveCredentials of that identity, in one.
+	GetIdentityLive(ctx context.Context, name string) (policy.Identity, []Credential, error)
+}
+
+// ReadObserved reads identity name like GetIdentity, then what the drift rules need about it
+// like ObserveIdentity; the identity is f.Identities[0]. It is what a refresh of nhi_identity
+// costs: on Vault, at most 3 requests for an ephemeral identity without live credentials.
+func ReadObserved(ctx context.Context, e Engine, name string, now time.Time) (policy.Fleet, error) {
+	var (
+		id    policy.Identity
+		creds []Credential
+		err   error
+	)
+	if r, ok := e.(LiveReader); ok {
+		id, creds, err = r.GetIdentityLive(ctx, name)
+	} else if id, err = e.GetIdentity(ctx, name); err == nil {
+		creds, err = e.LiveCredentials(ctx, name)
+	}
+	if err != nil {
+		return policy.Fleet{Now: now}, err
+	}
+	return observeIdentity(ctx, e, id, creds, now)
+}
+
 // ObserveIdentity reads what the drift rules need about one identity, as the caller just read or
-// wrote it: its class, TTL policy, credentials, secret versions and rotation schedule. Rules
-// across identities (shared secrets, unmanaged identities) need Observe.
+// wrote it: its class, TTL policy, live credentials, secret versions and rotation schedule.
+// Rules across identities (shared secrets, unmanaged identities) need Observe.
 func ObserveIdentity(ctx context.Context, e Engine, id policy.Identity, now time.Time) (policy.Fleet, error) {
-	f := policy.Fleet{Now: now, Identities: []policy.Identity{id}}
+	creds, err := e.LiveCredentials(ctx, id.Name)
+	if err != nil {
+		return policy.Fleet{Now: now, Identities: []policy.Identity{id}}, err
+	}
+	return observeIdentity(ctx, e, id, creds, now)
+}
+
+// observeIdentity completes the observation of id and its live credentials creds. Engines serve
+// classes, TTL policies and the list of rotation schedules from memory after their first read;
+// the rotated secret's versions are read only for an identity whose class is persistent (or
+// unknown) or that has a rotation schedule: only those can have any.
+func observeIdentity(ctx context.Context, e Engine, id policy.Identity, creds []Credential, now time.Time) (policy.Fleet, error) {
+	f := policy.Fleet{Now: now, Identities: []policy.Identity{id}, Credentials: creds}
 	name := id.Name
+	persistent := true
 	if c, err := e.GetClass(ctx, id.Class); err == nil {
 		f.Classes = []policy.Class{c}
+		persistent = c.Kind == policy.KindPersistent
 	} else if !errors.Is(err, ErrNotFound) {
 		return f, err
 	}
@@ -86,18 +128,18 @@ func ObserveIdentity(ctx context.Context, e Engine, id policy.Identity, now time
 	}
 	if s, err := e.GetRotationSchedule(ctx, name); err == nil {
 		f.Schedules = []policy.RotationSchedule{s}
+		persistent = true
 	} else if !errors.Is(err, ErrNotFound) {
 		return f, err
 	}
-	creds, err := e.ListCredentials(ctx, name)
-	if err != nil {
-		return f, err
+	if !persistent {
+		return f, nil
 	}
 	versions, err := e.ListSecretVersions(ctx, name)
 	if err != nil {
 		return f, err
 	}
-	f.Credentials, f.Secrets = creds, observeSecrets(versions, now)
+	f.Secrets = observeSecrets(versions, now)
 	return f, nil
 }
 

@@ -78,6 +78,19 @@ func (c Credential) Live(now time.Time) bool {
 	return c.RevokedAt.IsZero() && (c.ExpiresAt.IsZero() || now.Before(c.ExpiresAt))
 }
 
+// EndedGrace is how long past its hard expiry an unrevoked credential is still watched: its
+// engine may find its term extended out of band (a Vault token renewed by hand) within it.
+const EndedGrace = 24 * time.Hour
+
+// Ended reports whether the credential can never work again, so that engines may move it out
+// of the records that refresh and drift read into an archive that only the audit log reads:
+// revoked, or more than EndedGrace past its hard expiry. No drift rule looks at an ended
+// credential (they look at Live ones, and an engine reflects an out-of-band extension only
+// within EndedGrace), so the findings are the same with or without the archive.
+func (c Credential) Ended(now time.Time) bool {
+	return !c.RevokedAt.IsZero() || (!c.HardExpiresAt.IsZero() && now.After(c.HardExpiresAt.Add(EndedGrace)))
+}
+
 // Issue is the credential id that a grant gives identity at now, requested by requester for
 // purpose: expiry after the grant's TTL, hard expiry after its lifetime, renewals and uses as
 // the grant caps them, and the identity's scopes and bound CIDRs, which it grants for its

@@ -210,9 +210,15 @@ func findingResourceAttributes() map[string]schema.Attribute {
 // observe it is a warning, not an error that would taint a created identity (whose retired name
 // could then never be reused).
 func (r *identityResource) observe(ctx context.Context, id policy.Identity, m *identityModel, diags *diag.Diagnostics) {
+	fleet, err := engine.ObserveIdentity(ctx, r.data.engine, id, r.data.clock.Now())
+	r.setFindings(ctx, fleet, err, m, diags)
+}
+
+// setFindings sets the findings and trust debt of m from fleet, the observation of m's
+// identity; err is the observation's failure, a warning.
+func (r *identityResource) setFindings(ctx context.Context, fleet policy.Fleet, err error, m *identityModel, diags *diag.Diagnostics) {
 	findings := []findingModel{}
 	m.TrustDebtHours = types.Float64Value(0)
-	fleet, err := engine.ObserveIdentity(ctx, r.data.engine, id, r.data.clock.Now())
 	if err != nil {
 		diags.AddWarning("Unable to Observe Identity",
 			fmt.Sprintf("Identity %q is written, but its findings could not be read (%v); the next refresh reads them again.", m.Name.ValueString(), err))
@@ -465,12 +471,22 @@ func (r *identityResource) Read(ctx context.Context, req resource.ReadRequest, r
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	id, ok := readFound(ctx, resp, "identity", m.Name.ValueString(), r.data.engine.GetIdentity)
+	// One read of the identity and of what its findings need (engine.ReadObserved: on Vault at
+	// most 3 requests for an ephemeral identity). Reading the identity is what must succeed;
+	// findings that cannot be read are a warning, as after a create.
+	var observeErr error
+	fleet, ok := readFound(ctx, resp, "identity", m.Name.ValueString(), func(ctx context.Context, name string) (policy.Fleet, error) {
+		fleet, err := engine.ReadObserved(ctx, r.data.engine, name, r.data.clock.Now())
+		if len(fleet.Identities) == 1 {
+			observeErr, err = err, nil
+		}
+		return fleet, err
+	})
 	if !ok {
 		return
 	}
-	m.fromPolicy(id)
-	r.observe(ctx, id, &m, &resp.Diagnostics)
+	m.fromPolicy(fleet.Identities[0])
+	r.setFindings(ctx, fleet, observeErr, &m, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 

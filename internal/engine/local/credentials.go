@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -330,6 +331,18 @@ func (e *Engine) authenticate(ctx context.Context, secret string) (identity stri
 		return "", nil, nil, err
 	}
 	return identity, scopes, cidrs, nil
+}
+
+// LiveCredentials lists the credentials of one identity, or of all identities when empty, that
+// have not ended. PARTIAL (issue 13): the local engine does not index live credentials apart
+// from ended ones yet, so this decodes the whole history like ListCredentials and filters it.
+func (e *Engine) LiveCredentials(ctx context.Context, identity string) ([]engine.Credential, error) {
+	all, err := e.ListCredentials(ctx, identity)
+	if err != nil {
+		return nil, err
+	}
+	now := e.clock.Now()
+	return slices.DeleteFunc(all, func(c engine.Credential) bool { return c.Ended(now) }), nil
 }
 
 // ListCredentials lists the credentials of one identity, or of all identities when empty.

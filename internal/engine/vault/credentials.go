@@ -18,12 +18,48 @@ import (
 // for the identity's role, whose metadata (requester, purpose) Vault copies into the token's,
 // and logs in with it at once. The secret handed to the caller is the token, which the engine
 // never stores; the credential ID is the token's accessor, which can look the token up and
-// revoke it but not use it. The credential record, credentials/<identity>/<accessor> in KV,
-// holds the terms the engine enforces against its own clock, on top of Vault's TTLs.
+// revoke it but not use it. The credential record holds the terms the engine enforces against
+// its own clock, on top of Vault's TTLs. While a credential is not ended
+// (policy.Credential.Ended) its record sits in its identity's record (identityRecord.Live),
+// written with check-and-set, so that a refresh reads every live credential of an identity
+// with the identity, in one request. Once it ends (revoked; or long expired, which the next
+// issue to the identity notices) it moves to the archive, credentials/<identity>/<accessor>,
+// which ListCredentials and the audit log read and refresh and drift never do.
 
 const kindCredential = "credential"
 
 func credentialKey(identity, id string) string { return credentialsFolder + identity + "/" + id }
+
+// archive writes ended credentials to the archive. A credential is archived before it leaves
+// the live set, so that an interruption between the two leaves it in both, never in neither
+// (ListCredentials shows the archived copy).
+func (e *Engine) archive(ctx context.Context, creds []engine.Credential) error {
+	for _, c := range creds {
+		if _, err := e.kvPut(ctx, credentialKey(c.Identity, c.ID), c, anyVersion); err != nil {
+			return fmt.Errorf("archiving credential %q: %w", c.ID, err)
+		}
+	}
+	return nil
+}
+
+// liveCredential finds credential id in rec's live set.
+func liveCredential(rec identityRecord, id string) (int, bool) {
+	i := slices.IndexFunc(rec.Live, func(c engine.Credential) bool { return c.ID == id })
+	return i, i >= 0
+}
+
+// dropEnded removes from rec's live set the credentials that ended by now and returns them.
+func dropEnded(rec *identityRecord, now time.Time) []engine.Credential {
+	var ended []engine.Credential
+	rec.Live = slices.DeleteFunc(rec.Live, func(c engine.Credential) bool {
+		if c.Ended(now) {
+			ended = append(ended, c)
+			return true
+		}
+		return false
+	})
+	return ended
+}
 
 // tokenInfo is what a token lookup says about a credential.
 type tokenInfo struct {
@@ -62,10 +98,12 @@ func plausibleToken(secret string) bool {
 
 // login mints a single-use secret-id for the identity's role and spends it on an AppRole
 // login, returning the new token and its accessor.
-func (e *Engine) login(ctx context.Context, identity string, req engine.CredentialRequest) (token, accessor string, err error) {
-	roleID, err := e.roleID(ctx, identity)
-	if err != nil {
-		return "", "", err
+func (e *Engine) login(ctx context.Context, rec identityRecord, req engine.CredentialRequest) (token, accessor string, err error) {
+	identity, roleID := rec.Name, rec.RoleID
+	if roleID == "" {
+		if roleID, err = e.roleID(ctx, identity); err != nil {
+			return "", "", err
+		}
 	}
 	meta := map[string]string{}
 	for k, v := range map[string]string{"requester": req.Requester, "purpose": req.Purpose} {
@@ -99,10 +137,11 @@ func (e *Engine) login(ctx context.Context, identity string, req engine.Credenti
 // token to the role's terms; a TTL shorter than the policy's is applied by renewing the new
 // token with that TTL as increment, which Vault takes as the new TTL.
 func (e *Engine) IssueCredential(ctx context.Context, req engine.CredentialRequest) (engine.Credential, string, error) {
-	id, err := e.readIdentity(ctx, req.Identity)
+	rec, version, err := e.readRecord(ctx, req.Identity)
 	if err != nil {
 		return engine.Credential{}, "", err
 	}
+	id := rec.Identity
 	if id.Retired() {
 		return engine.Credential{}, "", fmt.Errorf("identity %q: %w", id.Name, engine.ErrRetired)
 	}
@@ -117,7 +156,7 @@ func (e *Engine) IssueCredential(ctx context.Context, req engine.CredentialReque
 	if err != nil {
 		return engine.Credential{}, "", fmt.Errorf("identity %q: %v: %w", id.Name, err, engine.ErrInvalid)
 	}
-	token, accessor, err := e.login(ctx, id.Name, req)
+	token, accessor, err := e.login(ctx, rec, req)
 	if err != nil {
 		return engine.Credential{}, "", fmt.Errorf("issuing a credential to identity %q: %w", id.Name, err)
 	}
@@ -133,8 +172,21 @@ func (e *Engine) IssueCredential(ctx context.Context, req engine.CredentialReque
 			return fail(err)
 		}
 	}
-	cred := grant.Issue(accessor, id, req.Requester, req.Purpose, e.clock.Now())
-	if _, err := e.kvPut(ctx, credentialKey(id.Name, accessor), cred, newKey); err != nil {
+	now := e.clock.Now()
+	cred := grant.Issue(accessor, id, req.Requester, req.Purpose, now)
+	// Credentials of the identity that ended since the last issue move to the archive first.
+	if err := e.archive(ctx, dropEnded(&rec, now)); err != nil {
+		return fail(err)
+	}
+	_, err = e.updateRecord(ctx, rec, version, func(rec *identityRecord) (bool, error) {
+		if rec.Retired() {
+			return false, fmt.Errorf("identity %q: %w", rec.Name, engine.ErrRetired)
+		}
+		dropEnded(rec, now) // archived above, or by the writer that got there first
+		rec.Live = append(rec.Live, cred)
+		return true, nil
+	})
+	if err != nil {
 		return fail(err)
 	}
 	err = e.appendAudit(ctx, engine.AuditEvent{Type: engine.EventIssued, Identity: id.Name, Credential: accessor,
@@ -163,11 +215,7 @@ func (e *Engine) RenewCredential(ctx context.Context, id, secret string) (engine
 	if tok.accessor != id {
 		return engine.Credential{}, fmt.Errorf("credential %q: the secret does not belong to it: %w", id, engine.ErrDenied)
 	}
-	key := credentialKey(tok.identity, id)
-	c, _, err := kvGet[engine.Credential](ctx, e, key)
-	if errors.Is(err, engine.ErrNotFound) {
-		return engine.Credential{}, fmt.Errorf("credential %q was not issued by this engine: %w", id, engine.ErrDenied)
-	}
+	rec, version, c, err := e.findCredential(ctx, tok.identity, id)
 	if err != nil {
 		return engine.Credential{}, err
 	}
@@ -181,17 +229,23 @@ func (e *Engine) RenewCredential(ctx context.Context, id, secret string) (engine
 	if _, err := e.write(ctx, "auth/token/renew", map[string]any{"token": secret, "increment": seconds(c.TTL)}); err != nil {
 		return engine.Credential{}, refused(err)
 	}
-	c, _, err = kvUpdate(ctx, e, key, func(c *engine.Credential) (bool, error) {
-		renewed, err := policy.Renew(*c, now)
+	rec, err = e.updateRecord(ctx, rec, version, func(rec *identityRecord) (bool, error) {
+		i, ok := liveCredential(*rec, id)
+		if !ok {
+			return false, fmt.Errorf("credential %q was revoked meanwhile: %w", id, engine.ErrDenied)
+		}
+		renewed, err := policy.Renew(rec.Live[i], now)
 		if err != nil {
 			return false, engine.RenewalError(err) // a concurrent renewal took the last one
 		}
-		*c = renewed
+		rec.Live[i] = renewed
 		return true, nil
 	})
 	if err != nil {
 		return engine.Credential{}, err
 	}
+	i, _ := liveCredential(rec, id)
+	c = rec.Live[i]
 	return c, e.appendAudit(ctx, engine.AuditEvent{Type: engine.EventRenewed, Identity: c.Identity, Credential: id,
 		Requester: c.Requester, Purpose: c.Purpose, Detail: "expires " + c.ExpiresAt.Format(time.RFC3339)})
 }
@@ -225,7 +279,8 @@ func (e *Engine) RevokeCredential(ctx context.Context, id string) error {
 }
 
 // credentialIdentity finds which identity a credential belongs to: from its token while the
-// token lives, else by looking through the identities' credential records.
+// token lives (revoke then checks the identity's records), else by looking through the
+// identities' live sets and then the archive.
 func (e *Engine) credentialIdentity(ctx context.Context, id string) (string, error) {
 	s, err := e.lookup(ctx, "auth/token/lookup-accessor", map[string]any{"accessor": id})
 	if errors.Is(err, engine.ErrUnavailable) {
@@ -233,9 +288,16 @@ func (e *Engine) credentialIdentity(ctx context.Context, id string) (string, err
 	}
 	if err == nil && s != nil {
 		if tok, err := e.parseToken(s); err == nil {
-			if _, _, err := kvGet[engine.Credential](ctx, e, credentialKey(tok.identity, id)); err == nil {
-				return tok.identity, nil
-			}
+			return tok.identity, nil
+		}
+	}
+	recs, err := kvGetAll[identityRecord](ctx, e, identitiesFolder)
+	if err != nil {
+		return "", err
+	}
+	for _, rec := range recs {
+		if _, ok := liveCredential(rec, id); ok {
+			return rec.Name, nil
 		}
 	}
 	folders, err := e.kvList(ctx, credentialsFolder)
@@ -258,6 +320,24 @@ func (e *Engine) credentialIdentity(ctx context.Context, id string) (string, err
 	return "", fmt.Errorf("credential %q: %w", id, engine.ErrNotFound)
 }
 
+// findCredential reads the record of identity and credential id: from the identity's live set
+// (with the record and its version, for updateRecord), else from the archive. A credential in
+// neither was not issued by this engine: ErrDenied.
+func (e *Engine) findCredential(ctx context.Context, identity, id string) (identityRecord, int64, engine.Credential, error) {
+	rec, version, err := e.readRecord(ctx, identity)
+	if err != nil && !errors.Is(err, engine.ErrNotFound) {
+		return rec, 0, engine.Credential{}, err
+	}
+	if i, ok := liveCredential(rec, id); ok {
+		return rec, version, rec.Live[i], nil
+	}
+	c, _, err := kvGet[engine.Credential](ctx, e, credentialKey(identity, id))
+	if errors.Is(err, engine.ErrNotFound) {
+		err = fmt.Errorf("credential %q was not issued by this engine: %w", id, engine.ErrDenied)
+	}
+	return rec, version, c, err
+}
+
 // revokeToken revokes a token by accessor. A token Vault no longer knows (expired or revoked
 // already) is fine.
 func (e *Engine) revokeToken(ctx context.Context, accessor string) error {
@@ -268,37 +348,53 @@ func (e *Engine) revokeToken(ctx context.Context, accessor string) error {
 	return err
 }
 
-// revoke revokes the credential's token in Vault, then records and audits the revocation
-// once: a credential already recorded revoked is left as it is.
+// revoke revokes the credential's token in Vault, then records the revocation (the credential
+// moves from its identity's live set to the archive) and audits it, once: a credential already
+// recorded revoked is left as it is. A credential in neither place is ErrNotFound.
 func (e *Engine) revoke(ctx context.Context, identity, id, detail string) error {
 	if err := e.revokeToken(ctx, id); err != nil {
 		return fmt.Errorf("revoking credential %q: %w", id, err)
 	}
-	c, wrote, err := kvUpdate(ctx, e, credentialKey(identity, id), func(c *engine.Credential) (bool, error) {
-		if !c.RevokedAt.IsZero() {
-			return false, nil
-		}
+	rec, version, c, err := e.findCredential(ctx, identity, id)
+	if errors.Is(err, engine.ErrDenied) {
+		return fmt.Errorf("credential %q: %w", id, engine.ErrNotFound)
+	}
+	if err != nil {
+		return err
+	}
+	if _, live := liveCredential(rec, id); !live {
+		return nil // archived: revoked, or ended, already
+	}
+	wasRevoked := !c.RevokedAt.IsZero()
+	if !wasRevoked {
 		c.RevokedAt = e.clock.Now()
-		return true, nil
+	}
+	if err := e.archive(ctx, []engine.Credential{c}); err != nil {
+		return err
+	}
+	_, err = e.updateRecord(ctx, rec, version, func(rec *identityRecord) (bool, error) {
+		i, ok := liveCredential(*rec, id)
+		if ok {
+			rec.Live = slices.Delete(rec.Live, i, i+1)
+		}
+		return ok, nil
 	})
-	if err != nil || !wrote {
+	if err != nil || wasRevoked {
 		return err
 	}
 	return e.appendAudit(ctx, engine.AuditEvent{Type: engine.EventRevoked, Identity: identity, Credential: id,
 		Requester: c.Requester, Purpose: c.Purpose, Detail: detail})
 }
 
-// revokeAll revokes every unrevoked credential of an identity.
+// revokeAll revokes every credential in the identity's live set. Archived ones are ended.
 func (e *Engine) revokeAll(ctx context.Context, identity string) error {
-	creds, err := e.credentialRecords(ctx, identity)
+	rec, _, err := e.readRecord(ctx, identity)
 	if err != nil {
 		return err
 	}
-	for _, c := range creds {
-		if c.RevokedAt.IsZero() {
-			if err := e.revoke(ctx, identity, c.ID, ""); err != nil {
-				return err
-			}
+	for _, c := range rec.Live {
+		if err := e.revoke(ctx, identity, c.ID, ""); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -354,18 +450,14 @@ func (e *Engine) authenticate(ctx context.Context, secret string) (authGrant, er
 	if err != nil {
 		return authGrant{}, err
 	}
-	key := credentialKey(tok.identity, tok.accessor)
-	c, _, err := kvGet[engine.Credential](ctx, e, key)
-	if errors.Is(err, engine.ErrNotFound) {
+	rec, version, c, err := e.findCredential(ctx, tok.identity, tok.accessor)
+	if errors.Is(err, engine.ErrDenied) {
 		return authGrant{}, fmt.Errorf("the token was not issued by this engine: %w", engine.ErrDenied)
 	}
 	if err != nil {
 		return authGrant{}, err
 	}
-	if id, err := e.readIdentity(ctx, tok.identity); err != nil || id.Retired() {
-		if err != nil && !errors.Is(err, engine.ErrNotFound) {
-			return authGrant{}, err
-		}
+	if version == 0 || rec.Retired() {
 		if err := e.revoke(ctx, c.Identity, c.ID, "identity retired or deleted"); err != nil {
 			return authGrant{}, err
 		}
@@ -375,11 +467,15 @@ func (e *Engine) authenticate(ctx context.Context, secret string) (authGrant, er
 		return authGrant{}, err
 	}
 	if c.UsesLeft >= 0 {
-		_, _, err := kvUpdate(ctx, e, key, func(c *engine.Credential) (bool, error) {
-			if c.UsesLeft == 0 {
+		_, err := e.updateRecord(ctx, rec, version, func(rec *identityRecord) (bool, error) {
+			i, ok := liveCredential(*rec, c.ID)
+			if !ok {
+				return false, fmt.Errorf("credential %q was revoked meanwhile: %w", c.ID, engine.ErrDenied)
+			}
+			if rec.Live[i].UsesLeft == 0 {
 				return false, fmt.Errorf("credential %q has no uses left: %w", c.ID, engine.ErrDenied)
 			}
-			c.UsesLeft--
+			rec.Live[i].UsesLeft--
 			return true, nil
 		})
 		if err != nil {
@@ -390,42 +486,94 @@ func (e *Engine) authenticate(ctx context.Context, secret string) (authGrant, er
 	return authGrant{identity: tok.identity, policies: policies, cidrs: stringList(s.Data["bound_cidrs"])}, nil
 }
 
-// ListCredentials lists the credentials of one identity, or of every identity when empty, each
-// with the term Vault holds for its token when that is later than the record's (see
-// reflectTerms).
+// ListCredentials lists the credentials of one identity, or of every identity when empty: the
+// archive and the live sets, each live one with the term Vault holds for its token when that is
+// later than the record's (see reflectTerms).
 func (e *Engine) ListCredentials(ctx context.Context, identity string) ([]engine.Credential, error) {
-	creds, err := e.credentialRecords(ctx, identity)
+	recs, err := e.identityRecords(ctx, identity)
 	if err != nil {
 		return nil, err
+	}
+	live, err := e.liveOf(ctx, recs, true)
+	if err != nil {
+		return nil, err
+	}
+	folders := []string{identity}
+	if identity == "" {
+		keys, err := e.kvList(ctx, credentialsFolder)
+		if err != nil {
+			return nil, err
+		}
+		folders = nil
+		for _, k := range keys {
+			if name, ok := subfolder(k); ok {
+				folders = append(folders, name)
+			}
+		}
+	}
+	var out []engine.Credential
+	archived := map[string]bool{}
+	for _, name := range folders {
+		creds, err := kvGetAll[engine.Credential](ctx, e, credentialsFolder+name+"/")
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range creds {
+			archived[c.ID] = true
+		}
+		out = append(out, creds...)
+	}
+	for _, c := range live {
+		if !archived[c.ID] { // archived but not yet out of the live set: an interrupted move
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// LiveCredentials lists the credentials in the live sets of one identity, or of every identity
+// when empty, that have not ended, each with the term Vault holds for its token when that is
+// later than the record's: one read of the identity's record, plus one token look-up per
+// credential, whatever the history.
+func (e *Engine) LiveCredentials(ctx context.Context, identity string) ([]engine.Credential, error) {
+	recs, err := e.identityRecords(ctx, identity)
+	if err != nil {
+		return nil, err
+	}
+	return e.liveOf(ctx, recs, false)
+}
+
+// identityRecords reads the record of one identity (none when it is gone), or of every identity
+// when empty.
+func (e *Engine) identityRecords(ctx context.Context, identity string) ([]identityRecord, error) {
+	if identity == "" {
+		return kvGetAll[identityRecord](ctx, e, identitiesFolder)
+	}
+	rec, _, err := e.readRecord(ctx, identity)
+	if errors.Is(err, engine.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return []identityRecord{rec}, nil
+}
+
+// liveOf returns the credentials in the live sets of recs that have not ended (all of them with
+// ended: those that ended since the last issue to their identity wait there for it to archive
+// them), reflecting their tokens' terms.
+func (e *Engine) liveOf(ctx context.Context, recs []identityRecord, ended bool) ([]engine.Credential, error) {
+	now := e.clock.Now()
+	var creds []engine.Credential
+	for _, rec := range recs {
+		for _, c := range rec.Live {
+			if ended || !c.Ended(now) {
+				creds = append(creds, c)
+			}
+		}
 	}
 	if err := e.reflectTokens(ctx, creds); err != nil {
 		return nil, fmt.Errorf("listing credentials: looking their tokens up in Vault: %w", err)
 	}
 	return creds, nil
-}
-
-// credentialRecords reads the credential records of one identity, or of every identity when
-// empty.
-func (e *Engine) credentialRecords(ctx context.Context, identity string) ([]engine.Credential, error) {
-	if identity != "" {
-		if err := checkName(kindIdentity, identity); err != nil {
-			return nil, err
-		}
-		return kvGetAll[engine.Credential](ctx, e, credentialsFolder+identity+"/")
-	}
-	keys, err := e.kvList(ctx, credentialsFolder)
-	if err != nil {
-		return nil, err
-	}
-	var out []engine.Credential
-	for _, k := range keys {
-		if name, ok := subfolder(k); ok {
-			creds, err := kvGetAll[engine.Credential](ctx, e, credentialsFolder+name+"/")
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, creds...)
-		}
-	}
-	return out, nil
 }

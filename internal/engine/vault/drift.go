@@ -88,9 +88,11 @@ func (e *Engine) drift(ctx context.Context, rec identityRecord, ttlPolicy func(c
 		id.PrivilegesAdded, id.PrivilegesRemoved = comparePrivileges(rec.Identity, role, ent)
 	}
 	if ent != nil {
-		roleID, err := e.roleID(ctx, rec.Name)
-		if err != nil {
-			return id, err
+		roleID := rec.RoleID
+		if roleID == "" {
+			if roleID, err = e.roleID(ctx, rec.Name); err != nil {
+				return id, err
+			}
 		}
 		if a, ok := e.mountAlias(ent.aliases); !ok || a.name != roleID {
 			id.EngineDrift = append(id.EngineDrift, driftAliasMissing)
@@ -495,7 +497,7 @@ func compareCIDRs(key string, want, raw []string) (added, removed []string) {
 // its recorded term (it only ends sooner).
 const (
 	// lookupWindow bounds how long past its hard expiry an unrevoked credential is looked up.
-	lookupWindow = 24 * time.Hour
+	lookupWindow = policy.EndedGrace
 	// staleTolerance is how much later than the record Vault's term may end before the record
 	// counts as stale: request latency and the drift between the two clocks.
 	staleTolerance = time.Minute

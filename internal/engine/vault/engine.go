@@ -93,6 +93,9 @@ type Engine struct {
 	// accessor is the AppRole mount's accessor, which new entity aliases name; set by
 	// ensureMounts.
 	accessor string
+
+	// gov caches the governance records (see governance.go).
+	gov govCache
 }
 
 var _ engine.Engine = (*Engine)(nil)

@@ -2,7 +2,10 @@ package vault
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
+	"sync"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
@@ -10,6 +13,118 @@ import (
 
 // Governance records are JSON in KV v2: classes/<name>, ttl-policies/<name> and
 // rotation-schedules/<identity>.
+//
+// They change rarely, so the engine reads each folder's key list once (one LIST) and each record
+// at most once per process, and keeps them in govCache: a refresh or plan of a thousand
+// identities reads each class and TTL policy once, and an identity without a rotation schedule
+// costs no request to find that out. Writes through this engine update the cache; a write by
+// another process is seen by the next provider process (Terraform starts one per command).
+// The engine's own reads (the TTL policy that a role's settings come from) go through it too.
+
+// govCache holds the governance records read so far, per folder.
+type govCache struct {
+	mu      sync.Mutex
+	folders map[string]*govFolder
+}
+
+// govFolder is one folder of governance records: the keys a LIST found (plus those written
+// since) and the records read or written so far.
+type govFolder struct {
+	keys    []string
+	records map[string]any
+}
+
+// govFolder returns the cached folder, listing its keys first when it has not been yet. The lock
+// is held by the caller.
+func (e *Engine) govFolder(ctx context.Context, folder string) (*govFolder, error) {
+	if f := e.gov.folders[folder]; f != nil {
+		return f, nil
+	}
+	keys, err := e.kvList(ctx, folder)
+	if err != nil {
+		return nil, err
+	}
+	f := &govFolder{records: map[string]any{}}
+	for _, k := range keys {
+		if _, sub := subfolder(k); !sub {
+			f.keys = append(f.keys, k)
+		}
+	}
+	if e.gov.folders == nil {
+		e.gov.folders = map[string]*govFolder{}
+	}
+	e.gov.folders[folder] = f
+	return f, nil
+}
+
+// cachedGet returns the record name of folder, from the cache or read once; ErrNotFound when
+// the folder has no such key.
+func cachedGet[T any](ctx context.Context, e *Engine, folder, name string) (T, error) {
+	var zero T
+	e.gov.mu.Lock()
+	defer e.gov.mu.Unlock()
+	f, err := e.govFolder(ctx, folder)
+	if err != nil {
+		return zero, err
+	}
+	if v, ok := f.records[name]; ok {
+		return v.(T), nil
+	}
+	if !slices.Contains(f.keys, name) {
+		return zero, fmt.Errorf("%s: %w", e.dataPath(folder+name), engine.ErrNotFound)
+	}
+	v, _, err := kvGet[T](ctx, e, folder+name)
+	if errors.Is(err, engine.ErrNotFound) {
+		f.keys = slices.DeleteFunc(f.keys, func(k string) bool { return k == name })
+	}
+	if err != nil {
+		return zero, err
+	}
+	f.records[name] = v
+	return v, nil
+}
+
+// cachedList returns every record of folder, in key order.
+func cachedList[T any](ctx context.Context, e *Engine, folder string) ([]T, error) {
+	e.gov.mu.Lock()
+	f, err := e.govFolder(ctx, folder)
+	var keys []string
+	if f != nil {
+		keys = slices.Sorted(slices.Values(f.keys))
+	}
+	e.gov.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]T, 0, len(keys))
+	for _, k := range keys {
+		v, err := cachedGet[T](ctx, e, folder, k)
+		if errors.Is(err, engine.ErrNotFound) {
+			continue // deleted since the listing
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// cacheSet records a write (v) or a delete (v nil) of name in folder, once the folder is cached.
+func (e *Engine) cacheSet(folder, name string, v any) {
+	e.gov.mu.Lock()
+	defer e.gov.mu.Unlock()
+	f := e.gov.folders[folder]
+	if f == nil {
+		return
+	}
+	f.keys = slices.DeleteFunc(f.keys, func(k string) bool { return k == name })
+	delete(f.records, name)
+	if v != nil {
+		f.keys = append(f.keys, name)
+		f.records[name] = v
+	}
+}
 
 const (
 	kindClass            = engine.KindClass
@@ -32,18 +147,22 @@ func (e *Engine) changeGovernance(ctx context.Context, verb, kind, name, identit
 // putGovernance writes a governance record and audits the change.
 func (e *Engine) putGovernance(ctx context.Context, kind, folder, name, identity string, v any) error {
 	return e.changeGovernance(ctx, "put", kind, name, identity, func() error {
-		_, err := e.kvPut(ctx, folder+name, v, anyVersion)
-		return err
+		if _, err := e.kvPut(ctx, folder+name, v, anyVersion); err != nil {
+			e.cacheSet(folder, name, nil) // it may or may not have been written: read it again
+			return err
+		}
+		e.cacheSet(folder, name, v)
+		return nil
 	})
 }
 
-// getGovernance reads a governance record, or returns ErrNotFound.
+// getGovernance reads a governance record through the cache, or returns ErrNotFound.
 func getGovernance[T any](ctx context.Context, e *Engine, kind, folder, name string) (T, error) {
 	if err := checkName(kind, name); err != nil {
 		var zero T
 		return zero, err
 	}
-	v, _, err := kvGet[T](ctx, e, folder+name)
+	v, err := cachedGet[T](ctx, e, folder, name)
 	if err != nil {
 		return v, fmt.Errorf("%s %q: %w", kind, name, err)
 	}
@@ -52,7 +171,10 @@ func getGovernance[T any](ctx context.Context, e *Engine, kind, folder, name str
 
 // deleteGovernance removes a governance record, or returns ErrNotFound, and audits the change.
 func (e *Engine) deleteGovernance(ctx context.Context, kind, folder, name, identity string) error {
-	return e.changeGovernance(ctx, "delete", kind, name, identity, func() error { return e.kvDelete(ctx, folder+name) })
+	return e.changeGovernance(ctx, "delete", kind, name, identity, func() error {
+		defer e.cacheSet(folder, name, nil)
+		return e.kvDelete(ctx, folder+name)
+	})
 }
 
 // PutClass creates or replaces a lifecycle class.
@@ -72,7 +194,7 @@ func (e *Engine) DeleteClass(ctx context.Context, name string) error {
 
 // ListClasses lists every lifecycle class, by name.
 func (e *Engine) ListClasses(ctx context.Context) ([]policy.Class, error) {
-	return kvGetAll[policy.Class](ctx, e, classesFolder)
+	return cachedList[policy.Class](ctx, e, classesFolder)
 }
 
 // PutTTLPolicy creates or replaces a TTL policy, then rewrites the AppRole roles of the
@@ -96,7 +218,7 @@ func (e *Engine) DeleteTTLPolicy(ctx context.Context, name string) error {
 
 // ListTTLPolicies lists every TTL policy, by name.
 func (e *Engine) ListTTLPolicies(ctx context.Context) ([]policy.TTLPolicy, error) {
-	return kvGetAll[policy.TTLPolicy](ctx, e, ttlPoliciesFolder)
+	return cachedList[policy.TTLPolicy](ctx, e, ttlPoliciesFolder)
 }
 
 // PutRotationSchedule creates or replaces the rotation schedule of an identity.
@@ -122,5 +244,5 @@ func (e *Engine) DeleteRotationSchedule(ctx context.Context, identity string) er
 
 // ListRotationSchedules lists every rotation schedule, by identity.
 func (e *Engine) ListRotationSchedules(ctx context.Context) ([]policy.RotationSchedule, error) {
-	return kvGetAll[policy.RotationSchedule](ctx, e, schedulesFolder)
+	return cachedList[policy.RotationSchedule](ctx, e, schedulesFolder)
 }

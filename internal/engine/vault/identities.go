@@ -190,6 +190,14 @@ func (e *Engine) roleID(ctx context.Context, name string) (string, error) {
 type identityRecord struct {
 	policy.Identity
 	Pending bool `json:"pending,omitempty"`
+	// RoleID is the role_id of the identity's role when the engine last provisioned it, which
+	// a refresh compares with the entity alias without asking Vault for it again. Records
+	// written before it existed lack it; the role_id is then read from Vault.
+	RoleID string `json:"role_id,omitempty"`
+	// Live holds the identity's credentials that are not ended (policy.Credential.Ended), so
+	// that refresh reads them with the record, one request whatever the history; ended ones
+	// are archived at credentials/<identity>/<id> (see credentials.go).
+	Live []engine.Credential `json:"live_credentials,omitempty"`
 }
 
 // entityState is what Vault holds for an entity.
@@ -313,25 +321,27 @@ func (e *Engine) bindAlias(ctx context.Context, ent *entityState, roleID string)
 	return err
 }
 
-// bind writes the identity's entity and binds the role to it with an alias. Without a role
-// (a retired identity's role deleted by hand) it writes the entity alone.
-func (e *Engine) bind(ctx context.Context, id policy.Identity) error {
+// bind writes the identity's entity and binds the role to it with an alias, and returns the
+// role's role_id. Without a role (a retired identity's role deleted by hand) it writes the
+// entity alone.
+func (e *Engine) bind(ctx context.Context, id policy.Identity) (string, error) {
 	roleID, err := e.roleID(ctx, id.Name)
 	if err != nil && (!errors.Is(err, engine.ErrNotFound) || !id.Retired()) {
-		return err
+		return "", err
 	}
 	ent, err := e.writeEntity(ctx, id)
 	if err != nil || roleID == "" {
-		return err
+		return "", err
 	}
-	return e.bindAlias(ctx, ent, roleID)
+	return roleID, e.bindAlias(ctx, ent, roleID)
 }
 
-// provision creates or updates the identity's role, entity and alias. Every step is
-// idempotent, so provisioning again repairs a partly provisioned or drifted identity.
-func (e *Engine) provision(ctx context.Context, id policy.Identity, p *policy.TTLPolicy) error {
+// provision creates or updates the identity's role, entity and alias, and returns the role's
+// role_id. Every step is idempotent, so provisioning again repairs a partly provisioned or
+// drifted identity.
+func (e *Engine) provision(ctx context.Context, id policy.Identity, p *policy.TTLPolicy) (string, error) {
 	if err := e.writeRole(ctx, id, p); err != nil {
-		return err
+		return "", err
 	}
 	return e.bind(ctx, id)
 }
@@ -411,7 +421,8 @@ func (e *Engine) CreateIdentity(ctx context.Context, id policy.Identity) (policy
 	if found {
 		id, event = cur.Identity, engine.AdoptedEvent(engine.KindIdentity, id.Name)
 	}
-	if err := e.provision(ctx, id, p); err != nil {
+	roleID, err := e.provision(ctx, id, p)
+	if err != nil {
 		err = fmt.Errorf("identity %q: provisioning in Vault: %w", id.Name, err)
 		if found && !cur.Pending {
 			return policy.Identity{}, err // it was complete before this create: leave it
@@ -424,7 +435,7 @@ func (e *Engine) CreateIdentity(ctx context.Context, id policy.Identity) (policy
 	if found && !cur.Pending {
 		return id, nil
 	}
-	if _, err := e.kvPut(ctx, identityKey(id.Name), identityRecord{Identity: id}, version); err != nil {
+	if _, err := e.kvPut(ctx, identityKey(id.Name), identityRecord{Identity: id, RoleID: roleID}, version); err != nil {
 		return policy.Identity{}, fmt.Errorf("identity %q: marking it complete: %w (create it again to finish it)", id.Name, err)
 	}
 	return id, nil
@@ -497,7 +508,7 @@ func (e *Engine) UpdateIdentity(ctx context.Context, id policy.Identity) (policy
 	if err := checkName(kindIdentity, id.Name); err != nil {
 		return policy.Identity{}, err
 	}
-	cur, version, err := kvGet[policy.Identity](ctx, e, identityKey(id.Name))
+	cur, version, err := kvGet[identityRecord](ctx, e, identityKey(id.Name))
 	if err != nil {
 		return policy.Identity{}, fmt.Errorf("identity %q: %w", id.Name, err)
 	}
@@ -513,7 +524,8 @@ func (e *Engine) UpdateIdentity(ctx context.Context, id policy.Identity) (policy
 	}
 	id.Status, id.CreatedAt, id.RetiredAt, id.EngineDrift = cur.Status, cur.CreatedAt, cur.RetiredAt, nil
 	id.PrivilegesAdded, id.PrivilegesRemoved = nil, nil
-	if err := e.provision(ctx, id, p); err != nil {
+	roleID, err := e.provision(ctx, id, p)
+	if err != nil {
 		return policy.Identity{}, fmt.Errorf("identity %q: provisioning in Vault: %w", id.Name, err)
 	}
 	if p == nil {
@@ -521,43 +533,78 @@ func (e *Engine) UpdateIdentity(ctx context.Context, id policy.Identity) (policy
 			return policy.Identity{}, fmt.Errorf("identity %q: restoring its secret-ids: %w", id.Name, err)
 		}
 	}
-	if _, err := e.kvPut(ctx, identityKey(id.Name), id, version); err != nil {
+	_, err = e.updateRecord(ctx, cur, version, func(rec *identityRecord) (bool, error) {
+		rec.Identity, rec.RoleID = id, roleID
+		return true, nil
+	})
+	if err != nil {
 		return policy.Identity{}, fmt.Errorf("identity %q: %w", id.Name, err)
 	}
 	return id, e.appendAudit(ctx, engine.AuditEvent{Type: engine.EventIdentityUpdated, Identity: id.Name})
 }
 
-// readRecord reads an identity's record, without reading Vault's side back.
-func (e *Engine) readRecord(ctx context.Context, name string) (identityRecord, error) {
+// readRecord reads an identity's record and its version, without reading Vault's side back.
+func (e *Engine) readRecord(ctx context.Context, name string) (identityRecord, int64, error) {
 	if err := checkName(kindIdentity, name); err != nil {
-		return identityRecord{}, err
+		return identityRecord{}, 0, err
 	}
-	rec, _, err := kvGet[identityRecord](ctx, e, identityKey(name))
+	rec, version, err := kvGet[identityRecord](ctx, e, identityKey(name))
 	if err != nil {
-		return identityRecord{}, fmt.Errorf("identity %q: %w", name, err)
+		return identityRecord{}, 0, fmt.Errorf("identity %q: %w", name, err)
 	}
-	return rec, nil
+	return rec, version, nil
 }
 
 // readIdentity reads an identity without reading Vault's side back: what the engine's own
 // operations need.
 func (e *Engine) readIdentity(ctx context.Context, name string) (policy.Identity, error) {
-	rec, err := e.readRecord(ctx, name)
+	rec, _, err := e.readRecord(ctx, name)
 	return rec.Identity, err
+}
+
+// updateRecord lets change edit rec, the identity record read at version, and writes it back
+// with check-and-set, reading the record again and re-running change when another writer got
+// there first; change reports whether to write at all and must be a pure function of the
+// record. It returns the record as last seen.
+func (e *Engine) updateRecord(ctx context.Context, rec identityRecord, version int64, change func(*identityRecord) (bool, error)) (identityRecord, error) {
+	key := identityKey(rec.Name)
+	for attempt := 1; ; attempt++ {
+		write, err := change(&rec)
+		if err != nil || !write {
+			return rec, err
+		}
+		_, err = e.kvPut(ctx, key, rec, version)
+		if err == nil || !errors.Is(err, engine.ErrConflict) || attempt == casAttempts {
+			return rec, err
+		}
+		if rec, version, err = kvGet[identityRecord](ctx, e, key); err != nil {
+			return rec, err
+		}
+	}
 }
 
 // GetIdentity reads an identity, retired or not, and fills EngineDrift by reading back its
 // role, entity, alias and secret-ids from Vault (see drift.go).
 func (e *Engine) GetIdentity(ctx context.Context, name string) (policy.Identity, error) {
-	rec, err := e.readRecord(ctx, name)
+	id, _, err := e.GetIdentityLive(ctx, name)
+	return id, err
+}
+
+var _ engine.LiveReader = (*Engine)(nil)
+
+// GetIdentityLive is GetIdentity and LiveCredentials(name) from one read of the identity's
+// record, which holds its live credentials.
+func (e *Engine) GetIdentityLive(ctx context.Context, name string) (policy.Identity, []engine.Credential, error) {
+	rec, _, err := e.readRecord(ctx, name)
 	if err != nil {
-		return policy.Identity{}, err
+		return policy.Identity{}, nil, err
 	}
 	id, err := e.drift(ctx, rec, e.GetTTLPolicy)
 	if err != nil {
-		return policy.Identity{}, fmt.Errorf("identity %q: reading it back from Vault: %w", name, err)
+		return policy.Identity{}, nil, fmt.Errorf("identity %q: reading it back from Vault: %w", name, err)
 	}
-	return id, nil
+	creds, err := e.liveOf(ctx, []identityRecord{rec}, false)
+	return id, creds, err
 }
 
 // ListIdentities lists every identity, retired ones included, by name. EngineDrift says only
@@ -591,24 +638,33 @@ func (e *Engine) RetireIdentity(ctx context.Context, name string) (policy.Identi
 	if err := checkName(kindIdentity, name); err != nil {
 		return policy.Identity{}, err
 	}
-	id, version, err := kvGet[policy.Identity](ctx, e, identityKey(name))
-	if err != nil {
+	if _, _, err := kvGet[identityRecord](ctx, e, identityKey(name)); err != nil {
 		return policy.Identity{}, fmt.Errorf("identity %q: %w", name, err)
 	}
 	if err := e.cutOff(ctx, name); err != nil {
 		return policy.Identity{}, fmt.Errorf("retiring identity %q: %w", name, err)
 	}
+	// cutOff moved the credentials out of the record: read it again.
+	rec, version, err := kvGet[identityRecord](ctx, e, identityKey(name))
+	if err != nil {
+		return policy.Identity{}, fmt.Errorf("identity %q: %w", name, err)
+	}
+	id := rec.Identity
 	if id.Retired() {
-		if err := e.bind(ctx, id); err != nil {
+		if _, err := e.bind(ctx, id); err != nil {
 			return policy.Identity{}, fmt.Errorf("retiring identity %q again: disabling its entity: %w", name, err)
 		}
 		return id, nil
 	}
 	id.Status, id.RetiredAt = policy.StatusRetired, e.clock.Now()
-	if err := e.bind(ctx, id); err != nil {
+	if _, err := e.bind(ctx, id); err != nil {
 		return policy.Identity{}, fmt.Errorf("retiring identity %q: disabling its entity: %w", name, err)
 	}
-	if _, err := e.kvPut(ctx, identityKey(name), id, version); err != nil {
+	_, err = e.updateRecord(ctx, rec, version, func(rec *identityRecord) (bool, error) {
+		rec.Status, rec.RetiredAt = id.Status, id.RetiredAt
+		return true, nil
+	})
+	if err != nil {
 		return policy.Identity{}, fmt.Errorf("retiring identity %q: %w", name, err)
 	}
 	return id, e.appendAudit(ctx, engine.AuditEvent{Type: engine.EventIdentityRetired, Identity: name})
@@ -621,7 +677,7 @@ func (e *Engine) DeleteIdentity(ctx context.Context, name string) error {
 	if err := checkName(kindIdentity, name); err != nil {
 		return err
 	}
-	if _, _, err := kvGet[policy.Identity](ctx, e, identityKey(name)); err != nil {
+	if _, _, err := kvGet[identityRecord](ctx, e, identityKey(name)); err != nil {
 		return fmt.Errorf("identity %q: %w", name, err)
 	}
 	if err := e.cutOff(ctx, name); err != nil {

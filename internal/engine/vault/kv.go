@@ -141,28 +141,8 @@ func (e *Engine) kvKeepVersions(ctx context.Context, key string, n int) error {
 	return e.kvErr("write", key, e.kv().PutMetadata(ctx, key, api.KVMetadataPutInput{MaxVersions: n}))
 }
 
-// casAttempts bounds kvUpdate's retries when other writers keep changing the record.
+// casAttempts bounds the retries of a check-and-set update (updateRecord) when other writers keep changing the record.
 const casAttempts = 5
-
-// kvUpdate reads the record at key, lets change edit it and writes it back with check-and-set,
-// reading again when another writer got there first. change reports whether to write at all;
-// kvUpdate returns the record as last seen and whether it wrote it.
-func kvUpdate[T any](ctx context.Context, e *Engine, key string, change func(*T) (bool, error)) (T, bool, error) {
-	for attempt := 1; ; attempt++ {
-		v, version, err := kvGet[T](ctx, e, key)
-		if err != nil {
-			return v, false, err
-		}
-		write, err := change(&v)
-		if err != nil || !write {
-			return v, false, err
-		}
-		_, err = e.kvPut(ctx, key, v, version)
-		if err == nil || !errors.Is(err, engine.ErrConflict) || attempt == casAttempts {
-			return v, err == nil, err
-		}
-	}
-}
 
 // kvDelete removes key with every version, or returns ErrNotFound.
 func (e *Engine) kvDelete(ctx context.Context, key string) error {

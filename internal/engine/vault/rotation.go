@@ -402,11 +402,16 @@ func (e *Engine) ListSecretVersions(ctx context.Context, identity string) ([]eng
 		}
 		return out, nil
 	}
-	if _, err := e.readIdentity(ctx, identity); err != nil {
+	if err := checkName(kindIdentity, identity); err != nil {
 		return nil, err
 	}
+	// The version record first: an identity that has one exists (DeleteIdentity removes it), so
+	// only an identity without one costs a second read, to tell whether it exists.
 	rec, _, err := kvGet[secretRecord](ctx, e, secretVersionsKey(identity))
-	if err != nil && !errors.Is(err, engine.ErrNotFound) {
+	if errors.Is(err, engine.ErrNotFound) {
+		_, err = e.readIdentity(ctx, identity)
+	}
+	if err != nil {
 		return nil, err
 	}
 	return rec.public(), nil

@@ -126,10 +126,11 @@ func TestRetiredIdentityRefusedByVault(t *testing.T) {
 	setupIdentity(t, e, policy.TTLPolicy{Name: "p", Class: "ci", TTL: 10 * time.Minute, MaxLifetime: time.Hour, Renewable: true}, "ci-leaver")
 	cred, token, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-leaver", Requester: "job-1"})
 	must(t, err)
-	raw, err := e.read(ctx, e.dataPath(credentialKey("ci-leaver", cred.ID)))
+	// The live credential's record sits in its identity's record.
+	raw, err := e.read(ctx, e.dataPath(identityKey("ci-leaver")))
 	must(t, err)
-	if strings.Contains(fmt.Sprint(raw.Data), token) {
-		t.Fatal("the credential record contains the token")
+	if !strings.Contains(fmt.Sprint(raw.Data), cred.ID) || strings.Contains(fmt.Sprint(raw.Data), token) {
+		t.Fatalf("the identity record should hold the credential %s, never its token: %v", cred.ID, raw.Data)
 	}
 	// A secret-id minted before retirement, as a rotated secret would be.
 	_, err = e.write(ctx, e.rolePath("ci-leaver")+"/secret-id", nil)
