@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/netip"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -41,6 +42,7 @@ func Run(t *testing.T, factory Factory) {
 	t.Run("CredentialPolicy", func(t *testing.T) { testCredentialPolicy(t, factory) })
 	t.Run("CredentialExpiry", func(t *testing.T) { testCredentialExpiry(t, factory) })
 	t.Run("CredentialRenewal", func(t *testing.T) { testCredentialRenewal(t, factory) })
+	t.Run("LiveCredentials", func(t *testing.T) { testLiveCredentials(t, factory) })
 	t.Run("RetireRevokes", func(t *testing.T) { testRetireRevokes(t, factory) })
 	t.Run("Audit", func(t *testing.T) { testAudit(t, factory) })
 	t.Run("RotationSchedules", func(t *testing.T) { testRotationSchedules(t, factory) })
@@ -334,6 +336,46 @@ func testCredentialPolicy(t *testing.T, factory Factory) {
 		if c.ID == cred.ID && c.RevokedAt.IsZero() {
 			t.Fatalf("revoked credential listed as unrevoked: %+v", c)
 		}
+	}
+}
+
+// testLiveCredentials: LiveCredentials lists what has not ended (policy.Credential.Ended), the
+// credentials that refresh and drift read; ListCredentials, what the audit log reads, lists
+// the ended ones too. A credential long past its hard expiry leaves the live list, and the
+// drift findings of a live one (credentials of a retired identity) come from that list.
+func testLiveCredentials(t *testing.T, factory Factory) {
+	e, clk, ctx := setup(t, factory)
+	_, err := e.CreateIdentity(ctx, ciIdentity("ci-live"))
+	must(t, err)
+	issue := func() engine.Credential {
+		c, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-live", Requester: "job"})
+		must(t, err)
+		return c
+	}
+	revoked, expired := issue(), issue()
+	must(t, e.RevokeCredential(ctx, revoked.ID))
+	clk.Advance(time.Hour + policy.EndedGrace + time.Minute) // expired is past its hard expiry and the grace
+	live := issue()
+	ids := func(creds []engine.Credential, err error) []string {
+		t.Helper()
+		must(t, err)
+		var out []string
+		for _, c := range creds {
+			out = append(out, c.ID)
+		}
+		slices.Sort(out)
+		return out
+	}
+	if got := ids(e.LiveCredentials(ctx, "ci-live")); !slices.Equal(got, []string{live.ID}) {
+		t.Fatalf("LiveCredentials = %v, want only the live credential %s", got, live.ID)
+	}
+	if got, all := ids(e.LiveCredentials(ctx, "")), ids(e.LiveCredentials(ctx, "ci-live")); !slices.Equal(got, all) {
+		t.Fatalf("LiveCredentials of every identity = %v, want %v", got, all)
+	}
+	want := []string{revoked.ID, expired.ID, live.ID}
+	slices.Sort(want)
+	if got := ids(e.ListCredentials(ctx, "ci-live")); !slices.Equal(got, want) {
+		t.Fatalf("ListCredentials = %v, want every credential %v, ended ones included", got, want)
 	}
 }
 

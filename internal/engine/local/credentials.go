@@ -19,8 +19,13 @@ import (
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
 
-// Credentials live in one sub-bucket per identity of bucketCredentials, keyed by credential ID.
-// The secret of a credential is never stored.
+// Credentials live in one sub-bucket per identity of bucketCredentials, keyed by credential ID:
+// every credential ever issued, which ListCredentials and the audit log read. bucketLive holds
+// a copy of each credential that has not ended (policy.Credential.Ended), in one sub-bucket per
+// identity: what refresh and the drift report read (LiveCredentials), so that they decode live
+// credentials only, whatever the history. Every write of a credential updates both; a
+// credential that ends by expiry leaves bucketLive at the next issue to its identity. The
+// secret of a credential is never stored.
 //
 // bucketSecretIndex maps the SHA-256 (hex) of every secret the engine minted to a reference, so
 // that Authenticate finds any secret with one look-up:
@@ -109,7 +114,8 @@ func getCredential(tx *bolt.Tx, identity, id string) (engine.Credential, error) 
 	return c, json.Unmarshal(raw, &c)
 }
 
-func putCredential(tx *bolt.Tx, c engine.Credential) error {
+// putCredential writes c, and keeps it in bucketLive while it has not ended by now.
+func putCredential(tx *bolt.Tx, c engine.Credential, now time.Time) error {
 	b, err := credBucket(tx, c.Identity, true)
 	if err != nil {
 		return err
@@ -118,7 +124,72 @@ func putCredential(tx *bolt.Tx, c engine.Credential) error {
 	if err != nil {
 		return err
 	}
-	return b.Put([]byte(c.ID), raw)
+	if err := b.Put([]byte(c.ID), raw); err != nil {
+		return err
+	}
+	live, err := tx.Bucket(bucketLive).CreateBucketIfNotExists([]byte(c.Identity))
+	if err != nil {
+		return err
+	}
+	if c.Ended(now) {
+		return live.Delete([]byte(c.ID))
+	}
+	return live.Put([]byte(c.ID), raw)
+}
+
+// pruneLive removes the credentials of identity that ended by now from bucketLive.
+func pruneLive(tx *bolt.Tx, identity string, now time.Time) error {
+	live := tx.Bucket(bucketLive).Bucket([]byte(identity))
+	if live == nil {
+		return nil
+	}
+	var ended [][]byte
+	err := live.ForEach(func(k, raw []byte) error {
+		var c engine.Credential
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return err
+		}
+		if c.Ended(now) {
+			ended = append(ended, k)
+		}
+		return nil
+	})
+	for _, k := range ended {
+		if err == nil {
+			err = live.Delete(k)
+		}
+	}
+	return err
+}
+
+// indexLive creates bucketLive when absent, filled with the credentials that have not ended:
+// the migration of a database written before it existed.
+func (e *Engine) indexLive(tx *bolt.Tx) error {
+	if tx.Bucket(bucketLive) != nil {
+		return nil
+	}
+	if _, err := tx.CreateBucket(bucketLive); err != nil {
+		return err
+	}
+	now := e.clock.Now()
+	root := tx.Bucket(bucketCredentials)
+	var creds []engine.Credential
+	err := root.ForEachBucket(func(k []byte) error {
+		return root.Bucket(k).ForEach(func(_, raw []byte) error {
+			var c engine.Credential
+			if err := json.Unmarshal(raw, &c); err != nil {
+				return err
+			}
+			creds = append(creds, c)
+			return nil
+		})
+	})
+	for _, c := range creds {
+		if err == nil {
+			err = putCredential(tx, c, now)
+		}
+	}
+	return err
 }
 
 // identityOf finds which identity a credential ID belongs to.
@@ -165,8 +236,12 @@ func (e *Engine) IssueCredential(ctx context.Context, req engine.CredentialReque
 		if err != nil {
 			return fmt.Errorf("identity %q: %v: %w", id.Name, err, engine.ErrInvalid)
 		}
-		cred = grant.Issue(credID, id, req.Requester, req.Purpose, e.clock.Now())
-		if err := putCredential(tx, cred); err != nil {
+		now := e.clock.Now()
+		cred = grant.Issue(credID, id, req.Requester, req.Purpose, now)
+		if err := pruneLive(tx, id.Name, now); err != nil {
+			return err
+		}
+		if err := putCredential(tx, cred, now); err != nil {
 			return err
 		}
 		if err := tx.Bucket(bucketSecretIndex).Put(hashSecret(secret), []byte(credentialRef(id.Name, credID))); err != nil {
@@ -200,7 +275,7 @@ func (e *Engine) RenewCredential(ctx context.Context, credID, secret string) (en
 		if c, err = policy.Renew(c, e.clock.Now()); err != nil {
 			return engine.RenewalError(err)
 		}
-		if err := putCredential(tx, c); err != nil {
+		if err := putCredential(tx, c, e.clock.Now()); err != nil {
 			return err
 		}
 		return e.appendAudit(tx, engine.AuditEvent{Type: engine.EventRenewed, Identity: identity, Credential: credID,
@@ -229,7 +304,7 @@ func (e *Engine) RevokeCredential(ctx context.Context, credID string) error {
 
 func (e *Engine) revoke(tx *bolt.Tx, c engine.Credential, now time.Time) error {
 	c.RevokedAt = now
-	if err := putCredential(tx, c); err != nil {
+	if err := putCredential(tx, c, e.clock.Now()); err != nil {
 		return err
 	}
 	return e.appendAudit(tx, engine.AuditEvent{Type: engine.EventRevoked, Identity: c.Identity, Credential: c.ID,
@@ -320,7 +395,7 @@ func (e *Engine) authenticate(ctx context.Context, secret string) (identity stri
 			return fmt.Errorf("credential %q has no uses left: %w", credID, engine.ErrDenied)
 		case c.UsesLeft > 0:
 			c.UsesLeft--
-			if err := putCredential(tx, c); err != nil {
+			if err := putCredential(tx, c, e.clock.Now()); err != nil {
 				return err
 			}
 		}
@@ -334,25 +409,30 @@ func (e *Engine) authenticate(ctx context.Context, secret string) (identity stri
 }
 
 // LiveCredentials lists the credentials of one identity, or of all identities when empty, that
-// have not ended. PARTIAL (issue 13): the local engine does not index live credentials apart
-// from ended ones yet, so this decodes the whole history like ListCredentials and filters it.
+// have not ended, from bucketLive (from every credential, in a database that has none yet).
 func (e *Engine) LiveCredentials(ctx context.Context, identity string) ([]engine.Credential, error) {
-	all, err := e.ListCredentials(ctx, identity)
-	if err != nil {
-		return nil, err
-	}
 	now := e.clock.Now()
-	return slices.DeleteFunc(all, func(c engine.Credential) bool { return c.Ended(now) }), nil
+	creds, err := e.listCredentials(ctx, identity, bucketLive)
+	return slices.DeleteFunc(creds, func(c engine.Credential) bool { return c.Ended(now) }), err
 }
 
 // ListCredentials lists the credentials of one identity, or of all identities when empty.
 func (e *Engine) ListCredentials(ctx context.Context, identity string) ([]engine.Credential, error) {
+	return e.listCredentials(ctx, identity, bucketCredentials)
+}
+
+// listCredentials decodes the credentials in bucket (bucketCredentials or bucketLive) of one
+// identity, or of all identities when empty.
+func (e *Engine) listCredentials(ctx context.Context, identity string, bucket []byte) ([]engine.Credential, error) {
 	if err := ctxErr(ctx); err != nil {
 		return nil, err
 	}
 	var out []engine.Credential
 	err := e.view(func(tx *bolt.Tx) error {
-		root := tx.Bucket(bucketCredentials)
+		root := tx.Bucket(bucket)
+		if root == nil {
+			root = tx.Bucket(bucketCredentials) // not migrated yet (indexLive)
+		}
 		return root.ForEachBucket(func(k []byte) error {
 			if identity != "" && string(k) != identity {
 				return nil

@@ -52,7 +52,10 @@ var (
 	bucketSchedules = []byte("rotation_schedules")
 	// bucketVersions holds one sub-bucket per identity with its rotated secret's versions.
 	bucketVersions = []byte("secret_versions")
-	allBuckets     = [][]byte{bucketClasses, bucketTTLPolicies, bucketIdentities, bucketCredentials, bucketSecretIndex, bucketAudit,
+	// bucketLive indexes the credentials that have not ended (see credentials.go). It is not in
+	// allBuckets: a database written before it existed gets it, filled, on its next write.
+	bucketLive = []byte("live_credentials")
+	allBuckets = [][]byte{bucketClasses, bucketTTLPolicies, bucketIdentities, bucketCredentials, bucketSecretIndex, bucketAudit,
 		bucketSchedules, bucketVersions}
 )
 
@@ -232,6 +235,9 @@ func (e *Engine) withBuckets(tx *bolt.Tx, fn func(tx *bolt.Tx) error) error {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return fmt.Errorf("%w: initialising %s: %v", engine.ErrUnavailable, e.path, err)
 			}
+		}
+		if err := e.indexLive(tx); err != nil {
+			return fmt.Errorf("%w: initialising %s: %v", engine.ErrUnavailable, e.path, err)
 		}
 	}
 	if err := fn(tx); err != nil {
