@@ -66,12 +66,24 @@ func Observe(ctx context.Context, e Engine, now time.Time) (policy.Fleet, error)
 	return f, nil
 }
 
-// LiveReader is implemented by engines that keep an identity's live credentials with its
-// record (Vault), so that reading both together costs one request fewer than GetIdentity and
-// LiveCredentials apart.
-type LiveReader interface {
-	// GetIdentityLive is GetIdentity and LiveCredentials of that identity, in one.
-	GetIdentityLive(ctx context.Context, name string) (policy.Identity, []Credential, error)
+// IdentityReader is implemented by engines that read an identity with what its drift rules
+// need in fewer requests than GetIdentity, LiveCredentials and ListSecretVersions apart (Vault
+// keeps an identity's live credentials in its record, and reads its secret versions back
+// anyway).
+type IdentityReader interface {
+	// ReadIdentity is GetIdentity with LiveCredentials of that identity and, when it says
+	// so, its ListSecretVersions.
+	ReadIdentity(ctx context.Context, name string) (IdentityRead, error)
+}
+
+// IdentityRead is what IdentityReader.ReadIdentity reads.
+type IdentityRead struct {
+	Identity policy.Identity
+	Live     []Credential
+	// Versions are the identity's secret versions when VersionsRead; otherwise they were not
+	// read.
+	Versions     []SecretVersion
+	VersionsRead bool
 }
 
 // ReadObserved reads identity name like GetIdentity, then what the drift rules need about it
@@ -79,19 +91,18 @@ type LiveReader interface {
 // costs: on Vault, at most 3 requests for an ephemeral identity without live credentials.
 func ReadObserved(ctx context.Context, e Engine, name string, now time.Time) (policy.Fleet, error) {
 	var (
-		id    policy.Identity
-		creds []Credential
-		err   error
+		r   IdentityRead
+		err error
 	)
-	if r, ok := e.(LiveReader); ok {
-		id, creds, err = r.GetIdentityLive(ctx, name)
-	} else if id, err = e.GetIdentity(ctx, name); err == nil {
-		creds, err = e.LiveCredentials(ctx, name)
+	if reader, ok := e.(IdentityReader); ok {
+		r, err = reader.ReadIdentity(ctx, name)
+	} else if r.Identity, err = e.GetIdentity(ctx, name); err == nil {
+		r.Live, err = e.LiveCredentials(ctx, name)
 	}
 	if err != nil {
 		return policy.Fleet{Now: now}, err
 	}
-	return observeIdentity(ctx, e, id, creds, now)
+	return observeIdentity(ctx, e, r, now)
 }
 
 // ObserveIdentity reads what the drift rules need about one identity, as the caller just read or
@@ -102,15 +113,16 @@ func ObserveIdentity(ctx context.Context, e Engine, id policy.Identity, now time
 	if err != nil {
 		return policy.Fleet{Now: now, Identities: []policy.Identity{id}}, err
 	}
-	return observeIdentity(ctx, e, id, creds, now)
+	return observeIdentity(ctx, e, IdentityRead{Identity: id, Live: creds}, now)
 }
 
-// observeIdentity completes the observation of id and its live credentials creds. Engines serve
-// classes, TTL policies and the list of rotation schedules from memory after their first read;
-// the rotated secret's versions are read only for an identity whose class is persistent (or
-// unknown) or that has a rotation schedule: only those can have any.
-func observeIdentity(ctx context.Context, e Engine, id policy.Identity, creds []Credential, now time.Time) (policy.Fleet, error) {
-	f := policy.Fleet{Now: now, Identities: []policy.Identity{id}, Credentials: creds}
+// observeIdentity completes the observation r of an identity. Engines serve classes, TTL
+// policies and the list of rotation schedules from memory after their first read; the rotated
+// secret's versions, unless r has them, are read only for an identity whose class is
+// persistent (or unknown) or that has a rotation schedule: only those can have any.
+func observeIdentity(ctx context.Context, e Engine, r IdentityRead, now time.Time) (policy.Fleet, error) {
+	id := r.Identity
+	f := policy.Fleet{Now: now, Identities: []policy.Identity{id}, Credentials: r.Live}
 	name := id.Name
 	persistent := true
 	if c, err := e.GetClass(ctx, id.Class); err == nil {
@@ -132,12 +144,15 @@ func observeIdentity(ctx context.Context, e Engine, id policy.Identity, creds []
 	} else if !errors.Is(err, ErrNotFound) {
 		return f, err
 	}
-	if !persistent {
-		return f, nil
-	}
-	versions, err := e.ListSecretVersions(ctx, name)
-	if err != nil {
-		return f, err
+	versions := r.Versions
+	if !r.VersionsRead {
+		if !persistent {
+			return f, nil
+		}
+		var err error
+		if versions, err = e.ListSecretVersions(ctx, name); err != nil {
+			return f, err
+		}
 	}
 	f.Secrets = observeSecrets(versions, now)
 	return f, nil

@@ -54,8 +54,9 @@ const (
 // from what the engine writes for it: settings in EngineDrift, privileges (the role's and the
 // entity's policies, bound CIDRs) in PrivilegesAdded and PrivilegesRemoved, from the same role
 // and entity reads. A retired identity's privileges are not compared: it has no credential.
-// ttlPolicy finds the identity's TTL policy.
-func (e *Engine) drift(ctx context.Context, rec identityRecord, ttlPolicy func(context.Context, string) (policy.TTLPolicy, error)) (policy.Identity, error) {
+// ttlPolicy finds the identity's TTL policy; secrets is the identity's secret-version record
+// when the caller read it already (nil: drift reads it when it needs it).
+func (e *Engine) drift(ctx context.Context, rec identityRecord, secrets *secretRecord, ttlPolicy func(context.Context, string) (policy.TTLPolicy, error)) (policy.Identity, error) {
 	id := rec.Identity
 	id.EngineDrift, id.PrivilegesAdded, id.PrivilegesRemoved = nil, nil, nil
 	if rec.Pending {
@@ -98,7 +99,7 @@ func (e *Engine) drift(ctx context.Context, rec identityRecord, ttlPolicy func(c
 			id.EngineDrift = append(id.EngineDrift, driftAliasMissing)
 		}
 	}
-	sids, err := e.secretIDDrift(ctx, rec.Identity)
+	sids, err := e.secretIDDrift(ctx, rec.Identity, secrets)
 	id.EngineDrift = append(id.EngineDrift, sids...)
 	return id, err
 }
@@ -176,7 +177,7 @@ func compareEntity(id policy.Identity, ent *entityState) []string {
 // secretIDDrift compares the secret-ids of the identity's role with those the engine issued:
 // none for a retired identity; for a persistent one, one per version of its secret that
 // authenticates.
-func (e *Engine) secretIDDrift(ctx context.Context, id policy.Identity) ([]string, error) {
+func (e *Engine) secretIDDrift(ctx context.Context, id policy.Identity, secrets *secretRecord) ([]string, error) {
 	if !id.Retired() && id.TTLPolicy != "" {
 		return nil, nil
 	}
@@ -190,10 +191,14 @@ func (e *Engine) secretIDDrift(ctx context.Context, id policy.Identity) ([]strin
 		}
 		return []string{fmt.Sprintf("role has %s, declared none (identity retired)", plural(len(live), "secret-id"))}, nil
 	}
-	rec, _, err := kvGet[secretRecord](ctx, e, secretVersionsKey(id.Name))
-	if err != nil && !errors.Is(err, engine.ErrNotFound) {
-		return nil, err
+	if secrets == nil {
+		rec, err := e.secretRecordOf(ctx, id.Name)
+		if err != nil {
+			return nil, err
+		}
+		secrets = &rec
 	}
+	rec := secrets
 	var lines []string
 	known := map[string]bool{}
 	now := e.clock.Now()
@@ -351,7 +356,7 @@ func (e *Engine) ListIdentitiesReadBack(ctx context.Context, policies []policy.T
 	}
 	out := make([]policy.Identity, len(recs))
 	for i, rec := range recs {
-		if out[i], err = e.drift(ctx, rec, ttlPolicy); err != nil {
+		if out[i], err = e.drift(ctx, rec, nil, ttlPolicy); err != nil {
 			return nil, fmt.Errorf("identity %q: reading it back from Vault: %w", rec.Name, err)
 		}
 	}

@@ -586,25 +586,38 @@ func (e *Engine) updateRecord(ctx context.Context, rec identityRecord, version i
 // GetIdentity reads an identity, retired or not, and fills EngineDrift by reading back its
 // role, entity, alias and secret-ids from Vault (see drift.go).
 func (e *Engine) GetIdentity(ctx context.Context, name string) (policy.Identity, error) {
-	id, _, err := e.GetIdentityLive(ctx, name)
-	return id, err
+	r, err := e.ReadIdentity(ctx, name)
+	return r.Identity, err
 }
 
-var _ engine.LiveReader = (*Engine)(nil)
+var _ engine.IdentityReader = (*Engine)(nil)
 
-// GetIdentityLive is GetIdentity and LiveCredentials(name) from one read of the identity's
-// record, which holds its live credentials.
-func (e *Engine) GetIdentityLive(ctx context.Context, name string) (policy.Identity, []engine.Credential, error) {
+// ReadIdentity is GetIdentity with LiveCredentials(name) from the same read of the identity's
+// record, which holds its live credentials, and, for a persistent or retired identity, with
+// ListSecretVersions(name) from the one read of its secret-version record that the drift
+// read-back makes anyway.
+func (e *Engine) ReadIdentity(ctx context.Context, name string) (engine.IdentityRead, error) {
 	rec, _, err := e.readRecord(ctx, name)
 	if err != nil {
-		return policy.Identity{}, nil, err
+		return engine.IdentityRead{}, err
 	}
-	id, err := e.drift(ctx, rec, e.GetTTLPolicy)
-	if err != nil {
-		return policy.Identity{}, nil, fmt.Errorf("identity %q: reading it back from Vault: %w", name, err)
+	var secrets *secretRecord
+	if rec.TTLPolicy == "" || rec.Retired() {
+		sr, err := e.secretRecordOf(ctx, name)
+		if err != nil {
+			return engine.IdentityRead{}, fmt.Errorf("identity %q: %w", name, err)
+		}
+		secrets = &sr
 	}
-	creds, err := e.liveOf(ctx, []identityRecord{rec}, false)
-	return id, creds, err
+	r := engine.IdentityRead{}
+	if r.Identity, err = e.drift(ctx, rec, secrets, e.GetTTLPolicy); err != nil {
+		return engine.IdentityRead{}, fmt.Errorf("identity %q: reading it back from Vault: %w", name, err)
+	}
+	if secrets != nil {
+		r.Versions, r.VersionsRead = secrets.public(), true
+	}
+	r.Live, err = e.liveOf(ctx, []identityRecord{rec}, false)
+	return r, err
 }
 
 // ListIdentities lists every identity, retired ones included, by name. EngineDrift says only

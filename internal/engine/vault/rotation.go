@@ -84,6 +84,15 @@ func (r *secretRecord) find(version int64) int {
 	return -1
 }
 
+// secretRecordOf reads the secret-version record of identity; empty when it has none.
+func (e *Engine) secretRecordOf(ctx context.Context, identity string) (secretRecord, error) {
+	rec, _, err := kvGet[secretRecord](ctx, e, secretVersionsKey(identity))
+	if errors.Is(err, engine.ErrNotFound) {
+		err = nil
+	}
+	return rec, err
+}
+
 func (r *secretRecord) public() []engine.SecretVersion {
 	out := make([]engine.SecretVersion, 0, len(r.Versions))
 	for _, v := range r.Versions {
