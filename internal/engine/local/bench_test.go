@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nhigov/terraform-provider-nhi/internal/clock"
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
@@ -348,5 +349,122 @@ func BenchmarkDriftReport(b *testing.B) {
 		}
 		b.ReportMetric(float64(len(report.Findings)), "findings")
 		b.ReportMetric(report.TotalTrustDebt().Hours(), "debt-hours")
+	})
+}
+
+// Credential history (issue 13): what refresh and the drift report read is bounded by live
+// credentials, not by history. Both benchmarks below run on a fake clock, so that credentials
+// end by moving it rather than by revoking each one.
+const (
+	// historyEnded is the ended credentials of the busy identity of BenchmarkRefreshHistory.
+	historyEnded = 10000
+	// driftHistoryLive of the drift fleet's driftCredentials have not ended: one per
+	// ephemeral identity, issued after the others ended.
+	driftHistoryLive = driftIdentities - driftPersistent
+)
+
+// openHistoryBench opens a fresh engine like openBench, on a fake clock.
+func openHistoryBench(b *testing.B) (*Engine, *clock.Fake) {
+	b.Helper()
+	clk := clock.NewFake(time.Now())
+	e, err := Open(filepath.Join(b.TempDir(), "engine.db"), Options{Clock: clk})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = e.Close() })
+	ctx := context.Background()
+	maxRenewals := int64(1)
+	if err := e.PutClass(ctx, policy.Class{Name: "ci", Kind: policy.KindEphemeral, MaxLifetime: time.Hour, MaxRenewals: &maxRenewals}); err != nil {
+		b.Fatal(err)
+	}
+	if err := e.PutTTLPolicy(ctx, policy.TTLPolicy{Name: "p", Class: "ci", TTL: time.Minute, MaxLifetime: time.Hour}); err != nil {
+		b.Fatal(err)
+	}
+	return e, clk
+}
+
+// endAll moves clk past the hard expiry of every credential issued so far, and the grace after
+// it: they have all ended (policy.Credential.Ended).
+func endAll(clk *clock.Fake) { clk.Advance(2*time.Hour + policy.EndedGrace) }
+
+// BenchmarkRefreshHistory times the refresh of one identity (engine.ReadObserved, what
+// nhi_identity's Read does) with no ended credential and with historyEnded of them; each has
+// one live credential. The two figures should be equal within noise.
+func BenchmarkRefreshHistory(b *testing.B) {
+	e, clk := openHistoryBench(b)
+	ctx := context.Background()
+	createIdentities(b, e, 2)
+	fresh, busy := benchIdentity(0).Name, benchIdentity(1).Name
+	parallel(b, historyEnded, func(int) error {
+		_, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: busy, Requester: "pipeline"})
+		return err
+	})
+	endAll(clk)
+	for _, name := range []string{fresh, busy} {
+		if _, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: name, Requester: "pipeline"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		name  string
+		ended int
+	}{{fresh, 0}, {busy, historyEnded}} {
+		b.Run(fmt.Sprintf("ended=%d", c.ended), func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				f, err := engine.ReadObserved(ctx, e, c.name, clk.Now())
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(f.Credentials) != 1 {
+					b.Fatalf("refresh of %s observed %d credentials, want its 1 live one", c.name, len(f.Credentials))
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkDriftReportHistory times the drift report over the 10,000 identities of
+// BenchmarkDriftReport and 100,000 credentials, of which driftHistoryLive have not ended: the
+// report decodes those only.
+func BenchmarkDriftReportHistory(b *testing.B) {
+	start := time.Now()
+	e, clk := openHistoryBench(b)
+	ctx := context.Background()
+	for _, err := range []error{
+		e.PutClass(ctx, policy.Class{Name: "service", Kind: policy.KindPersistent, MaxRotationInterval: 30 * 24 * time.Hour, RequireOwner: true}),
+		e.PutClass(ctx, policy.Class{Name: "batch", Kind: policy.KindEphemeral, MaxLifetime: 24 * time.Hour}),
+		e.PutTTLPolicy(ctx, policy.TTLPolicy{Name: "batch-long", Class: "batch", TTL: 12 * time.Hour, MaxLifetime: 12 * time.Hour}),
+	} {
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	parallelN(b, driftIssuers, driftIdentities, func(i int) error {
+		_, err := e.CreateIdentity(ctx, driftIdentity(i))
+		return err
+	})
+	ephemeral := driftIdentities - driftPersistent
+	issue := func(i int) error {
+		_, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: driftIdentity(driftPersistent + i%ephemeral).Name, Requester: "bench"})
+		return err
+	}
+	parallelN(b, driftIssuers, driftCredentials-driftHistoryLive, issue)
+	clk.Advance(12*time.Hour + policy.EndedGrace + time.Hour)
+	parallelN(b, driftIssuers, driftHistoryLive, issue)
+	b.Logf("setup: %d identities, %d credentials (%d not ended) in %s",
+		driftIdentities, driftCredentials, driftHistoryLive, time.Since(start).Round(time.Millisecond))
+	b.Run(fmt.Sprintf("identities=%d/credentials=%d/live=%d", driftIdentities, driftCredentials, driftHistoryLive), func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			fleet, err := engine.Observe(ctx, e, clk.Now())
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(fleet.Identities) != driftIdentities || len(fleet.Credentials) != driftHistoryLive {
+				b.Fatalf("observed %d identities, %d credentials; want %d, %d", len(fleet.Identities), len(fleet.Credentials), driftIdentities, driftHistoryLive)
+			}
+			policy.Drift(fleet)
+		}
 	})
 }

@@ -42,7 +42,7 @@ const (
 
 // countingEngine opens a second engine on direct's mounts through a counting proxy: a new
 // provider process, with nothing cached.
-func countingEngine(t *testing.T, direct *Engine, clk clock.Clock) (*Engine, *acctest.Proxy) {
+func countingEngine(t testing.TB, direct *Engine, clk clock.Clock) (*Engine, *acctest.Proxy) {
 	t.Helper()
 	proxy := acctest.NewProxy(t, getenvAddr(t))
 	cfg := Config{Address: proxy.URL, Mount: direct.mount, AppRoleMount: direct.approle}
@@ -55,7 +55,7 @@ func countingEngine(t *testing.T, direct *Engine, clk clock.Clock) (*Engine, *ac
 // refreshFleet refreshes every identity in names, as nhi_identity's Read does, and returns the
 // requests per identity, apart from the reads of governance records (classes, TTL policies,
 // rotation schedules), which it returns in total: a provider process makes those once.
-func refreshFleet(t *testing.T, e *Engine, proxy *acctest.Proxy, names []string, now time.Time) (float64, int) {
+func refreshFleet(t testing.TB, e *Engine, proxy *acctest.Proxy, names []string, now time.Time) (float64, int) {
 	t.Helper()
 	ctx := context.Background()
 	proxy.Reset()

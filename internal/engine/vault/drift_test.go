@@ -431,7 +431,7 @@ func TestListCredentialsReflectsVault(t *testing.T) {
 	}
 }
 
-func getenvAddr(t *testing.T) string {
+func getenvAddr(t testing.TB) string {
 	t.Helper()
 	cfg := Config{}
 	cfg.ApplyEnv()

@@ -26,7 +26,7 @@ import (
 // openTest opens an engine on fresh, uniquely named mounts of the Vault at VAULT_ADDR, so
 // tests never collide and can run again and again against one server; it removes the mounts
 // and the entities it made when the test ends. Without VAULT_ADDR the test is skipped.
-func openTest(t *testing.T, clk clock.Clock) *Engine {
+func openTest(t testing.TB, clk clock.Clock) *Engine {
 	t.Helper()
 	if os.Getenv("VAULT_ADDR") == "" {
 		t.Skip("VAULT_ADDR is not set: start a dev server with `eval \"$(scripts/vault-dev start)\"` (make testacc does it)")
@@ -60,7 +60,7 @@ func TestConformance(t *testing.T) {
 }
 
 // setupIdentity stores an ephemeral class, policy p and an identity under them.
-func setupIdentity(t *testing.T, e *Engine, p policy.TTLPolicy, name string) {
+func setupIdentity(t testing.TB, e *Engine, p policy.TTLPolicy, name string) {
 	t.Helper()
 	ctx := context.Background()
 	must(t, e.PutClass(ctx, policy.Class{Name: p.Class, Kind: policy.KindEphemeral, MaxLifetime: time.Hour}))
@@ -70,7 +70,7 @@ func setupIdentity(t *testing.T, e *Engine, p policy.TTLPolicy, name string) {
 	must(t, err)
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatalf("unexpected error: %v", err)
