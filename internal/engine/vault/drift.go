@@ -18,11 +18,15 @@ import (
 // Drift is what Vault holds for an identity read back and compared with what the engine writes
 // for it, one short line per difference (policy.Identity.EngineDrift):
 //
-//   - GetIdentity reads everything back, about five requests: the role's settings against
+//   - GetIdentity reads everything back, two requests beside the record for an ephemeral
+//     identity, three or four for a persistent or retired one: the role's settings against
 //     roleSettings (skipped for a retired identity, whose role keeps the terms it had, and when
 //     the TTL policy is gone); the entity's disabled flag and metadata against the record; the
-//     alias of the role's role_id on the AppRole mount; and the role's secret-ids: none for a
-//     retired identity, and for a persistent one exactly those of its secret's versions. An
+//     alias against the role_id that the record keeps from the last provisioning (a role
+//     deleted and made again by hand, with a new role_id, shows as role settings drift, not as
+//     a missing alias; records older than the role_id field read it from Vault); and the
+//     role's secret-ids: none for a retired identity, and for a persistent one exactly those
+//     of its secret's versions. An
 //     ephemeral identity's secret-ids are not compared: each lives one login and a minute, as
 //     the role's secret_id_num_uses and secret_id_ttl (compared) say.
 //   - ListIdentities, which drift reports run over whole fleets, only checks that each role,
