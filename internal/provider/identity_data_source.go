@@ -98,17 +98,13 @@ func (d *identityDataSource) Read(ctx context.Context, req datasource.ReadReques
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	id, err := d.data.engine.GetIdentity(ctx, m.Name.ValueString())
+	fleet, err := engine.ReadObserved(ctx, d.data.engine, m.Name.ValueString(), d.data.clock.Now())
 	if err != nil {
-		addEngineError(&resp.Diagnostics, fmt.Sprintf("read identity %q", m.Name.ValueString()), err)
+		addEngineError(&resp.Diagnostics, fmt.Sprintf("read identity %q and what bounds its credentials", m.Name.ValueString()), err)
 		return
 	}
+	id := fleet.Identities[0]
 	m.fromPolicy(id)
-	fleet, err := engine.ObserveIdentity(ctx, d.data.engine, id, d.data.clock.Now())
-	if err != nil {
-		addEngineError(&resp.Diagnostics, fmt.Sprintf("read what bounds the credentials of identity %q", id.Name), err)
-		return
-	}
 	m.ExposureWindow, m.BlastRadius = blastValues(policy.Drift(fleet).Blast, id.Name)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }

@@ -23,7 +23,7 @@ import (
 //     roleSettings (skipped for a retired identity, whose role keeps the terms it had, and when
 //     the TTL policy is gone); the entity's disabled flag and metadata against the record; the
 //     alias against the role_id that the record keeps from the last provisioning (a role
-//     deleted and made again by hand, with a new role_id, shows as role settings drift, not as
+//     deleted and made again by hand, with a new role_id, shows only through its settings, not as
 //     a missing alias; records older than the role_id field read it from Vault); and the
 //     role's secret-ids: none for a retired identity, and for a persistent one exactly those
 //     of its secret's versions. An
