@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -449,5 +450,82 @@ func TestReadsWriteNothing(t *testing.T) {
 	}
 	if !bytes.Equal(before, after) {
 		t.Fatal("opening and reading the engine changed the database file's bytes")
+	}
+}
+
+// TestLiveIndex: the live-credential bucket holds exactly the credentials that have not ended
+// (a revoked one leaves at once, an expired one at the next issue to its identity), and a
+// database written before the bucket existed reads its live credentials all the same and gets
+// the bucket, filled, on its next write.
+func TestLiveIndex(t *testing.T) {
+	clk := clock.NewFake(time.Now())
+	path := filepath.Join(t.TempDir(), "engine.db")
+	e, err := Open(path, Options{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustSetup(t, e)
+	ctx := context.Background()
+	issue := func(e *Engine) engine.Credential {
+		t.Helper()
+		c, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-a"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	indexed := func(e *Engine) []string {
+		t.Helper()
+		var ids []string
+		err := e.view(func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucketLive)
+			if b == nil {
+				return errors.New("no live_credentials bucket")
+			}
+			if b = b.Bucket([]byte("ci-a")); b == nil {
+				return nil
+			}
+			return b.ForEach(func(k, _ []byte) error { ids = append(ids, string(k)); return nil })
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(ids)
+		return ids
+	}
+	revoked, expired := issue(e), issue(e)
+	if err := e.RevokeCredential(ctx, revoked.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := indexed(e); !slices.Equal(got, []string{expired.ID}) {
+		t.Fatalf("live bucket = %v after a revocation, want [%s]", got, expired.ID)
+	}
+	clk.Advance(2*time.Hour + policy.EndedGrace)
+	live := issue(e)
+	if got := indexed(e); !slices.Equal(got, []string{live.ID}) {
+		t.Fatalf("live bucket = %v after an issue past the others' end, want [%s]", got, live.ID)
+	}
+
+	// An older database: no live bucket.
+	if err := e.update(func(tx *bolt.Tx) error { return tx.DeleteBucket(bucketLive) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	old, err := Open(path, Options{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	creds, err := old.LiveCredentials(ctx, "ci-a")
+	if err != nil || len(creds) != 1 || creds[0].ID != live.ID {
+		t.Fatalf("LiveCredentials of an older database = %v, %v; want [%s]", creds, err, live.ID)
+	}
+	newer := issue(old)
+	want := []string{live.ID, newer.ID}
+	slices.Sort(want)
+	if got := indexed(old); !slices.Equal(got, want) {
+		t.Fatalf("live bucket after the first write to an older database = %v, want %v", got, want)
 	}
 }
