@@ -117,11 +117,11 @@ func TestRefreshRequestBudget(t *testing.T) {
 		budgetFleet, perEphemeral, perPersistent, govEphemeral, govPersistent)
 	// Once per process: one LIST per kind of governance record and one read per record the
 	// fleet uses (a class and a TTL policy; a class and a schedule per identity).
-	if max := 3 + 2; govEphemeral > max {
-		t.Errorf("refresh of %d ephemeral identities read governance records %d times, want at most %d (each once)", budgetFleet, govEphemeral, max)
+	if most := 3 + 2; govEphemeral > most {
+		t.Errorf("refresh of %d ephemeral identities read governance records %d times, want at most %d (each once)", budgetFleet, govEphemeral, most)
 	}
-	if max := 3 + 1 + budgetFleet; govPersistent > max {
-		t.Errorf("refresh of %d persistent identities read governance records %d times, want at most %d (each once)", budgetFleet, govPersistent, max)
+	if most := 3 + 1 + budgetFleet; govPersistent > most {
+		t.Errorf("refresh of %d persistent identities read governance records %d times, want at most %d (each once)", budgetFleet, govPersistent, most)
 	}
 	if perEphemeral > budgetEphemeral {
 		t.Errorf("refresh: %.2f requests per ephemeral identity, budget %.0f", perEphemeral, budgetEphemeral)

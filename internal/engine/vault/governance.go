@@ -67,8 +67,8 @@ func cachedGet[T any](ctx context.Context, e *Engine, folder, name string) (T, e
 	if err != nil {
 		return zero, err
 	}
-	if v, ok := f.records[name]; ok {
-		return v.(T), nil
+	if v, ok := f.records[name].(T); ok {
+		return v, nil
 	}
 	if !slices.Contains(f.keys, name) {
 		return zero, fmt.Errorf("%s: %w", e.dataPath(folder+name), engine.ErrNotFound)
