@@ -43,18 +43,23 @@ resource "nhi_ttl_policy" "short" {
 }
 `
 
-func identityConfig(owner, onDestroy string) string {
-	return governanceConfig + fmt.Sprintf(`
+// buildIdentityHCL declares nhi_identity.build: "ci-build" of class ci with TTL policy ci-short,
+// owned by owner, plus the attribute lines in extra.
+func buildIdentityHCL(owner string, extra ...string) string {
+	return fmt.Sprintf(`
 resource "nhi_identity" "build" {
   name        = "ci-build"
   class       = nhi_lifecycle_class.ci.name
   owner       = %q
   environment = "dev"
   ttl_policy  = nhi_ttl_policy.short.name
-  scopes      = ["read:artifacts"]
-  on_destroy  = %q
+  %s
 }
-`, owner, onDestroy)
+`, owner, strings.Join(extra, "\n  "))
+}
+
+func identityConfig(owner, onDestroy string) string {
+	return governanceConfig + buildIdentityHCL(owner, `scopes = ["read:artifacts"]`, fmt.Sprintf("on_destroy = %q", onDestroy))
 }
 
 const rotationIdentity = `
@@ -94,16 +99,7 @@ const intervalSchedule = `
   ]
 `
 
-const credentialIdentity = `
-resource "nhi_identity" "build" {
-  name        = "ci-build"
-  class       = nhi_lifecycle_class.ci.name
-  owner       = "team-build"
-  environment = "dev"
-  ttl_policy  = nhi_ttl_policy.short.name
-  scopes      = ["read:artifacts"]
-}
-
+var credentialIdentity = buildIdentityHCL("team-build", `scopes = ["read:artifacts"]`) + `
 resource "nhi_identity" "billing" {
   name  = "billing-sync"
   class = nhi_lifecycle_class.svc.name
@@ -128,6 +124,11 @@ resource "echo" "job" {}
 // buildIdentity is nhi_identity.build of identityConfig, as the provider hands it to the engine.
 func buildIdentity(owner string) policy.Identity {
 	return policy.Identity{Name: "ci-build", Class: "ci", Owner: owner, Environment: "dev", TTLPolicy: "ci-short", Scopes: []string{"read:artifacts"}}
+}
+
+// exceptionHCL is an exception attribute line of a TTL policy or an identity.
+func exceptionHCL(reason, approvedBy, expiresAt string) string {
+	return fmt.Sprintf("\n  exception = { reason = %q, approved_by = %q, expires_at = %q }", reason, approvedBy, expiresAt)
 }
 
 // wrappedError matches a diagnostic as Terraform prints it, wrapped: every space in pattern

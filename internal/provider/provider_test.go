@@ -109,6 +109,12 @@ func (env *testEnv) factories() map[string]func() (tfprotov6.ProviderServer, err
 	}
 }
 
+// unitTest runs steps on env's engine and clock.
+func (env *testEnv) unitTest(t *testing.T, steps []resource.TestStep) {
+	t.Helper()
+	resource.UnitTest(t, resource.TestCase{ProtoV6ProviderFactories: env.factories(), Steps: steps})
+}
+
 // snapshot is everything the engine holds, as JSON, to prove that a rejected plan changed nothing.
 func (env *testEnv) snapshot(t *testing.T) string {
 	t.Helper()
@@ -193,7 +199,7 @@ func testRejections(t *testing.T, env *testEnv, base string, cases []rejection) 
 		})
 	}
 	steps = append(steps, resource.TestStep{PreConfig: env.unchangedSince(t, &before), Config: base, PlanOnly: true})
-	resource.UnitTest(t, resource.TestCase{ProtoV6ProviderFactories: env.factories(), Steps: steps})
+	env.unitTest(t, steps)
 }
 
 // forgetLocalEngine closes the provider's shared engine of dbPath, if open, so that the next
@@ -227,15 +233,7 @@ provider "nhi" {
     path = %q
   }
 }
-`, dbPath) + governanceConfig + `
-resource "nhi_identity" "build" {
-  name        = "ci-build"
-  class       = nhi_lifecycle_class.ci.name
-  owner       = "team-build"
-  environment = "dev"
-  ttl_policy  = nhi_ttl_policy.short.name
-}
-
+`, dbPath) + governanceConfig + buildIdentityHCL("team-build") + `
 data "nhi_drift_report" "all" {}
 `
 	var before []byte

@@ -85,18 +85,29 @@ func BenchmarkCreateIdentity(b *testing.B) {
 	})
 }
 
+// benchLoop times op(0..b.N-1), failing on the first error.
+func benchLoop(b *testing.B, op func(i int) error) {
+	b.Helper()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := op(i); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// benchName is the name of identity i of createIdentities.
+func benchName(i int) string { return benchIdentity(i).Name }
+
 // BenchmarkCreateIdentitySerial creates identities one at a time: one bbolt batch (and fsync)
 // per create.
 func BenchmarkCreateIdentitySerial(b *testing.B) {
 	e := openBench(b)
-	ctx := context.Background()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := e.CreateIdentity(ctx, benchIdentity(i)); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchLoop(b, func(i int) error {
+		_, err := e.CreateIdentity(context.Background(), benchIdentity(i))
+		return err
+	})
 }
 
 // BenchmarkGetIdentity reads identities of a 1000-identity database, as refresh does.
@@ -104,14 +115,10 @@ func BenchmarkGetIdentity(b *testing.B) {
 	const n = 1000
 	e := openBench(b)
 	createIdentities(b, e, n)
-	ctx := context.Background()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := e.GetIdentity(ctx, fmt.Sprintf("ci-bench-%d", i%n)); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchLoop(b, func(i int) error {
+		_, err := e.GetIdentity(context.Background(), benchName(i%n))
+		return err
+	})
 }
 
 // BenchmarkListIdentities lists a 1000-identity database.
@@ -119,18 +126,13 @@ func BenchmarkListIdentities(b *testing.B) {
 	const n = 1000
 	e := openBench(b)
 	createIdentities(b, e, n)
-	ctx := context.Background()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		ids, err := e.ListIdentities(ctx)
-		if err != nil {
-			b.Fatal(err)
+	benchLoop(b, func(int) error {
+		ids, err := e.ListIdentities(context.Background())
+		if err == nil && len(ids) != n {
+			err = fmt.Errorf("listed %d identities, want %d", len(ids), n)
 		}
-		if len(ids) != n {
-			b.Fatalf("listed %d identities, want %d", len(ids), n)
-		}
-	}
+		return err
+	})
 }
 
 // BenchmarkIssueCredential issues credentials, one at a time, round-robin over 100 identities.
@@ -138,14 +140,10 @@ func BenchmarkIssueCredential(b *testing.B) {
 	const n = 100
 	e := openBench(b)
 	createIdentities(b, e, n)
-	ctx := context.Background()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: fmt.Sprintf("ci-bench-%d", i%n), Requester: "bench"}); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchLoop(b, func(i int) error {
+		_, _, err := e.IssueCredential(context.Background(), engine.CredentialRequest{Identity: benchName(i % n), Requester: "bench"})
+		return err
+	})
 }
 
 // BenchmarkAuthenticate authenticates with live, uncapped secrets, round-robin over 100
@@ -158,20 +156,16 @@ func BenchmarkAuthenticate(b *testing.B) {
 	secrets := make([]string, n)
 	parallel(b, n, func(i int) error {
 		var err error
-		_, secrets[i], err = e.IssueCredential(ctx, engine.CredentialRequest{Identity: fmt.Sprintf("ci-bench-%d", i), Requester: "bench"})
+		_, secrets[i], err = e.IssueCredential(ctx, engine.CredentialRequest{Identity: benchName(i), Requester: "bench"})
 		return err
 	})
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
+	benchLoop(b, func(i int) error {
 		name, err := e.Authenticate(ctx, secrets[i%n])
-		if err != nil {
-			b.Fatal(err)
+		if err == nil && name != benchName(i%n) {
+			err = fmt.Errorf("authenticated as %q, want %q", name, benchName(i%n))
 		}
-		if want := fmt.Sprintf("ci-bench-%d", i%n); name != want {
-			b.Fatalf("authenticated as %q, want %q", name, want)
-		}
-	}
+		return err
+	})
 }
 
 // BenchmarkRetireIdentity retires identities that hold 10 live credentials each: the retire
@@ -182,13 +176,13 @@ func BenchmarkRetireIdentity(b *testing.B) {
 	createIdentities(b, e, b.N)
 	ctx := context.Background()
 	parallel(b, b.N*creds, func(i int) error {
-		_, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: fmt.Sprintf("ci-bench-%d", i/creds), Requester: "bench"})
+		_, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: benchName(i/creds), Requester: "bench"})
 		return err
 	})
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		id, err := e.RetireIdentity(ctx, fmt.Sprintf("ci-bench-%d", i))
+		id, err := e.RetireIdentity(ctx, benchName(i))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -198,7 +192,7 @@ func BenchmarkRetireIdentity(b *testing.B) {
 	}
 	b.StopTimer()
 	// Every credential of the last identity is revoked.
-	cs, err := e.ListCredentials(ctx, fmt.Sprintf("ci-bench-%d", b.N-1))
+	cs, err := e.ListCredentials(ctx, benchName(b.N-1))
 	if err != nil || len(cs) != creds {
 		b.Fatalf("the last identity has %d credentials (%v), want %d", len(cs), err, creds)
 	}
