@@ -16,7 +16,6 @@ import (
 // TestAccAuditLog: the log shows each credential event with its requester and purpose, and
 // an expiry derived from the fake clock; filters select by identity and time.
 func TestAccAuditLog(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	ctx := context.Background()
 	event := func(i int, typ, requester string) []statecheck.StateCheck {

@@ -37,7 +37,6 @@ resource "nhi_ttl_policy" "long" {
 // credential of a retired identity, a shared secret, an unmanaged identity) are covered by the
 // policy package's table tests.
 func TestAccDriftReport(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	ctx := context.Background()
 	cfg := scheduleConfig(intervalSchedule) + driftConfig + buildIdentityHCL("team-build")
@@ -74,14 +73,7 @@ data "nhi_drift_report" "high" {
 					}
 				}
 				env.clock.Advance(12 * time.Minute) // 40m old, alive until 12:43
-				class, err := env.engine.GetClass(ctx, "ci")
-				if err == nil {
-					class.MaxLifetime, class.Environments = 30*time.Minute, []string{"prod"}
-					err = env.engine.PutClass(ctx, class)
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
+				editRecord(t, "ci", env.engine.GetClass, env.engine.PutClass, func(c *policy.Class) { c.MaxLifetime, c.Environments = 30*time.Minute, []string{"prod"} })
 			},
 			// Data sources and refresh see the engine before this apply restores the class and
 			// policy, so the findings are those of the tampered engine.
@@ -108,15 +100,7 @@ data "nhi_drift_report" "high" {
 			// The policy's renewal budget is cut behind Terraform's back (the class is whole
 			// again): the live credential, renewed twice, is now past budget.
 			PreConfig: func() {
-				p, err := env.engine.GetTTLPolicy(ctx, "ci-short")
-				if err == nil {
-					one := int64(1)
-					p.MaxRenewals = &one
-					err = env.engine.PutTTLPolicy(ctx, p)
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
+				editRecord(t, "ci-short", env.engine.GetTTLPolicy, env.engine.PutTTLPolicy, func(p *policy.TTLPolicy) { p.MaxRenewals = int64p(1) })
 			},
 			Config: report,
 			ConfigStateChecks: []statecheck.StateCheck{

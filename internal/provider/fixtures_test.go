@@ -2,10 +2,13 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
@@ -62,17 +65,20 @@ func identityConfig(owner, onDestroy string) string {
 	return governanceConfig + buildIdentityHCL(owner, `scopes = ["read:artifacts"]`, fmt.Sprintf("on_destroy = %q", onDestroy))
 }
 
-const rotationIdentity = `
+// billingIdentity is nhi_identity.billing, "billing-sync" of the persistent class svc.
+const billingIdentity = `
+resource "nhi_identity" "billing" {
+  name  = "billing-sync"
+  class = nhi_lifecycle_class.svc.name
+}
+`
+
+const rotationIdentity = billingIdentity + `
 resource "nhi_lifecycle_class" "vendor" {
   name                  = "vendor"
   kind                  = "persistent"
   max_rotation_interval = "30d"
   require_consumers     = true
-}
-
-resource "nhi_identity" "billing" {
-  name  = "billing-sync"
-  class = nhi_lifecycle_class.svc.name
 }
 
 resource "nhi_identity" "payments" {
@@ -99,12 +105,7 @@ const intervalSchedule = `
   ]
 `
 
-var credentialIdentity = buildIdentityHCL("team-build", `scopes = ["read:artifacts"]`) + `
-resource "nhi_identity" "billing" {
-  name  = "billing-sync"
-  class = nhi_lifecycle_class.svc.name
-}
-`
+var credentialIdentity = buildIdentityHCL("team-build", `scopes = ["read:artifacts"]`) + billingIdentity
 
 func credentialConfig(args string) string {
 	return governanceConfig + credentialIdentity + fmt.Sprintf(`
@@ -129,6 +130,38 @@ func buildIdentity(owner string) policy.Identity {
 // exceptionHCL is an exception attribute line of a TTL policy or an identity.
 func exceptionHCL(reason, approvedBy, expiresAt string) string {
 	return fmt.Sprintf("\n  exception = { reason = %q, approved_by = %q, expires_at = %q }", reason, approvedBy, expiresAt)
+}
+
+// refusedAtApply applies governanceConfig plus config, which must fail with want, then checks
+// that the identity name did not reach the engine (the classes and policies did).
+func (env *testEnv) refusedAtApply(t *testing.T, name, config, want string) {
+	t.Helper()
+	env.unitTest(t, []resource.TestStep{
+		{Config: governanceConfig + config, ExpectError: regexp.MustCompile(want)},
+		{
+			PreConfig: func() {
+				if _, err := env.engine.GetIdentity(context.Background(), name); !errors.Is(err, engine.ErrNotFound) {
+					t.Fatalf("the refused identity reached the engine: %v", err)
+				}
+			},
+			Config: governanceConfig,
+		},
+	})
+}
+
+// editRecord changes the governance record name in the engine behind Terraform's back:
+// get, change, put.
+func editRecord[T any](t *testing.T, name string, get func(context.Context, string) (T, error), put func(context.Context, T) error, change func(*T)) {
+	t.Helper()
+	ctx := context.Background()
+	r, err := get(ctx, name)
+	if err == nil {
+		change(&r)
+		err = put(ctx, r)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // wrappedError matches a diagnostic as Terraform prints it, wrapped: every space in pattern

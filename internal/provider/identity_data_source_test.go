@@ -14,7 +14,6 @@ import (
 )
 
 func TestAccIdentity_dataSources(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	ctx := context.Background()
 	env.unitTest(t, []resource.TestStep{

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"testing"
 	"time"
@@ -21,7 +20,6 @@ import (
 )
 
 func TestAccIdentity_lifecycle(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	ctx := context.Background()
 	var secret string
@@ -133,7 +131,6 @@ func TestAccIdentity_lifecycle(t *testing.T) {
 }
 
 func TestAccIdentity_deleteOnDestroy(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	ctx := context.Background()
 	resource.UnitTest(t, resource.TestCase{
@@ -149,7 +146,6 @@ func TestAccIdentity_deleteOnDestroy(t *testing.T) {
 }
 
 func TestAccIdentity_removedOutOfBand(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	ctx := context.Background()
 	env.unitTest(t, []resource.TestStep{
@@ -179,7 +175,6 @@ resource "nhi_identity" "bad" {
 // TestAccIdentity_planRejects covers every identity rule: each violating configuration fails the
 // plan with its message and leaves the engine unchanged.
 func TestAccIdentity_planRejects(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	testRejections(t, env, governanceConfig, []rejection{
 		{"ttl policy on a persistent identity", badIdentity(`
@@ -221,33 +216,17 @@ func TestAccIdentity_planRejects(t *testing.T) {
 // TestAccIdentity_classInSamePlan: an identity whose class is created in the same plan is
 // checked at apply and refused before anything of it is written.
 func TestAccIdentity_classInSamePlan(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
-	ctx := context.Background()
-	env.unitTest(t, []resource.TestStep{
-		{
-			Config: governanceConfig + badIdentity(`
+	env.refusedAtApply(t, "ci-x", badIdentity(`
   name        = "ci-x"
   class       = nhi_lifecycle_class.ci.name
   environment = "dev"
-  ttl_policy  = nhi_ttl_policy.short.name`),
-			ExpectError: regexp.MustCompile(`Owner Missing`),
-		},
-		{
-			PreConfig: func() {
-				if _, err := env.engine.GetIdentity(ctx, "ci-x"); !errors.Is(err, engine.ErrNotFound) {
-					t.Fatalf("the refused identity reached the engine: %v", err)
-				}
-			},
-			Config: governanceConfig,
-		},
-	})
+  ttl_policy  = nhi_ttl_policy.short.name`), `Owner Missing`)
 }
 
 // An apply killed after the engine created an identity leaves it out of state. The next apply
 // adopts it: no second record, the original creation time, an "adopted" audit event.
 func TestAccIdentity_adoptsInterruptedCreate(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	ctx := context.Background()
 	env.unitTest(t, []resource.TestStep{
@@ -289,7 +268,6 @@ func TestAccIdentity_adoptsInterruptedCreate(t *testing.T) {
 // A record that differs from the declaration is not adopted: the plan fails on name, says what
 // differs and how to import it, and the engine is left as it was.
 func TestAccIdentity_createOverDifferentIdentityFailsPlan(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	ctx := context.Background()
 	var events int
@@ -328,7 +306,6 @@ func TestAccIdentity_createOverDifferentIdentityFailsPlan(t *testing.T) {
 // Renaming an identity to the name of a retired one fails at plan, before the identity being
 // renamed is destroyed.
 func TestAccIdentity_renameToRetiredNameFailsPlan(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	ctx := context.Background()
 	config := func(withZ bool, z2Name string) string {
@@ -383,7 +360,6 @@ resource "nhi_identity" "z" {
 // Creating an identity whose name a retired identity holds fails at plan even while the
 // declaration is not fully known (its class is created in the same plan).
 func TestAccIdentity_createOverRetiredNameWithUnknownClassFailsPlan(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	ctx := context.Background()
 	env.unitTest(t, []resource.TestStep{
@@ -446,7 +422,6 @@ func lockedIdentity(extra string) string {
 // violating identity fails the plan with observed, allowed and the OWASP reference, on its
 // attribute, and leaves the engine unchanged.
 func TestAccIdentity_privilegeRejects(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	testRejections(t, env, privilegeConfig, []rejection{
 		{"scope outside allowed_scopes", lockedIdentity(`
@@ -487,7 +462,6 @@ resource "nhi_lifecycle_class" "bad" {
 // the same one unbounded once its schedule is gone and its secret lives on, and the drift
 // report's totals; and that an approved exception lets an identity past the privilege ceilings.
 func TestAccIdentity_blastRadius(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	build := buildIdentityHCL("team-build", `scopes = ["ci-read", "ci-write"]`) + `
 resource "nhi_identity" "sync" {

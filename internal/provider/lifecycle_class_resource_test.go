@@ -30,7 +30,6 @@ resource "nhi_lifecycle_class" "bad" {
 }
 
 func TestAccLifecycleClass_planRejects(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	testRejections(t, env, governanceConfig, []rejection{
 		{"ephemeral class with unlimited renewal", badClass(`
@@ -61,7 +60,6 @@ environments = ["prod", ""]`), `Empty Value[\s\S]*environments\[Value\(""\)\] is
 }
 
 func TestAccLifecycleClass_updateAndDrift(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	ctx := context.Background()
 	env.unitTest(t, []resource.TestStep{
@@ -77,14 +75,7 @@ func TestAccLifecycleClass_updateAndDrift(t *testing.T) {
 		{
 			// A ceiling raised outside Terraform is drift: the plan restores it.
 			PreConfig: func() {
-				c, err := env.engine.GetClass(ctx, "ci")
-				if err == nil {
-					c.MaxTTL *= 24
-					err = env.engine.PutClass(ctx, c)
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
+				editRecord(t, "ci", env.engine.GetClass, env.engine.PutClass, func(c *policy.Class) { c.MaxTTL *= 24 })
 			},
 			Config: governanceConfig,
 			ConfigPlanChecks: resource.ConfigPlanChecks{
@@ -108,7 +99,6 @@ func TestAccLifecycleClass_updateAndDrift(t *testing.T) {
 // Governance records left by an interrupted apply are adopted when exactly as declared, with an
 // audit event, and refused at plan otherwise.
 func TestAccLifecycleClass_adoptsOrRefusesExistingRecords(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	ctx := context.Background()
 	maxRenewals := int64(2)

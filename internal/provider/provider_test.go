@@ -46,10 +46,12 @@ type testEnv struct {
 	clock  *clock.Fake
 }
 
-// newTestEnv returns a fresh engine for one test. NHI_TEST_ENGINE selects it: "local" (the
-// default) or another engine registered in testEngines.
+// newTestEnv returns a fresh engine for one test, and runs the test in parallel with others
+// when the engine is its own. NHI_TEST_ENGINE selects it: "local" (the default) or another
+// engine registered in testEngines.
 func newTestEnv(t *testing.T) *testEnv {
 	t.Helper()
+	parallel(t)
 	clk := clock.NewFake(testEpoch)
 	kind := os.Getenv("NHI_TEST_ENGINE")
 	if kind == "" {
@@ -341,7 +343,6 @@ var unknown = tftypes.NewValue(tftypes.String, tftypes.UnknownValue)
 // the engine does not hold is a plan warning on that attribute; a reference to an object this
 // plan creates (unknown at plan) is neither a warning nor an error.
 func TestPlanWarnsOnLiteralNameNotInEngine(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	ctx := context.Background()
 	if err := env.engine.PutClass(ctx, policy.Class{Name: "ci", Kind: policy.KindEphemeral, MaxLifetime: time.Hour}); err != nil {

@@ -28,7 +28,6 @@ func stateInt(s *terraform.State, res, attr string) string {
 // work during the overlap and only the new one after; a failed verification rolls back and fails
 // the apply with the cause; a manual rollback re-promotes a retained version; import.
 func TestAccRotationSchedule_lifecycle(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	rec := &recordingEngine{Engine: env.engine}
 	ctx := context.Background()
@@ -160,7 +159,6 @@ func TestAccRotationSchedule_lifecycle(t *testing.T) {
 // TestAccRotationSchedule_cronWindowOverdue: a cron schedule is due at its next run; within the
 // window it is on time, past it the refresh reports how overdue it is, and apply rotates.
 func TestAccRotationSchedule_cronWindowOverdue(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	cfg := scheduleConfig(`
   cron             = "0 3 * * 1"
@@ -220,7 +218,6 @@ resource "nhi_rotation_schedule" "bad" {
 
 // TestAccRotationSchedule_planRejects covers every schedule rule at plan.
 func TestAccRotationSchedule_planRejects(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	base := governanceConfig + rotationIdentity + buildIdentityHCL("team-build")
 	testRejections(t, env, base, []rejection{
@@ -256,7 +253,6 @@ func TestAccRotationSchedule_planRejects(t *testing.T) {
 // engine does not hold fails the plan on that attribute, on create and on update, and leaves
 // the engine unchanged.
 func TestAccRotationSchedule_rollbackToMissingVersion(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	var before string
 	snap := func(*terraform.State) error { before = env.snapshot(t); return nil }
@@ -280,7 +276,6 @@ func TestAccRotationSchedule_rollbackToMissingVersion(t *testing.T) {
 // A rotation schedule left by an interrupted apply, with the secret it promoted, is adopted
 // without rotating again; one that differs fails the plan on identity.
 func TestAccRotationSchedule_adoptsOrRefusesExistingSchedule(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	ctx := context.Background()
 	declared := policy.RotationSchedule{Identity: "billing-sync", Interval: 30 * policy.Day, Overlap: time.Hour, Verify: true, KeepVersions: 3, SecretLength: 32,

@@ -28,7 +28,6 @@ resource "nhi_ttl_policy" "bad" {
 // TestAccTTLPolicy_planRejects covers every TTL policy rule: each violating configuration fails
 // the plan with its message and leaves the engine unchanged.
 func TestAccTTLPolicy_planRejects(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	testRejections(t, env, governanceConfig, []rejection{
 		{"ttl above class max", badPolicy(`ttl = "2h"`), `TTL Above Class Maximum[\s\S]*at\s+most\s+1h`},
@@ -70,7 +69,6 @@ resource "nhi_ttl_policy" "bad" {
 // TestAccTTLPolicy_exceptionExpires: an approved exception admits a policy above its class's
 // ceiling until the fake clock passes its expiry; then the plan fails again.
 func TestAccTTLPolicy_exceptionExpires(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	cfg := governanceConfig + badPolicy(`ttl = "2h"`+exceptionHCL("batch migration needs long jobs", "sec-lead", "2026-01-08T00:00:00Z"))
 	env.unitTest(t, []resource.TestStep{
@@ -96,7 +94,6 @@ func TestAccTTLPolicy_exceptionExpires(t *testing.T) {
 }
 
 func TestAccTTLPolicy_update(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	env.unitTest(t, []resource.TestStep{
 		{Config: governanceConfig + badPolicy(`ttl = "10m"`)},
@@ -119,26 +116,19 @@ func TestAccTTLPolicy_update(t *testing.T) {
 // TestAccTTLPolicy_classInSamePlan: when the class is created in the same plan, the class rules
 // run at apply and refuse the policy before it is written.
 func TestAccTTLPolicy_classInSamePlan(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
-	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: env.factories(),
-		Steps: []resource.TestStep{{
-			Config:      governanceConfig + badPolicy(`ttl = "2h"`),
-			ExpectError: regexp.MustCompile(`TTL Above Class Maximum`),
-			Check: func(*terraform.State) error {
-				return nil
-			},
-		}, {
-			PreConfig: func() {
-				if _, err := env.engine.GetTTLPolicy(context.Background(), "bad"); err == nil {
-					t.Fatal("the refused policy was written to the engine")
-				}
-				if _, err := env.engine.GetClass(context.Background(), "ci"); err != nil {
-					t.Fatalf("the valid class was not created: %v", err)
-				}
-			},
-			Config: governanceConfig,
-		}},
-	})
+	env.unitTest(t, []resource.TestStep{{
+		Config:      governanceConfig + badPolicy(`ttl = "2h"`),
+		ExpectError: regexp.MustCompile(`TTL Above Class Maximum`),
+	}, {
+		PreConfig: func() {
+			if _, err := env.engine.GetTTLPolicy(context.Background(), "bad"); err == nil {
+				t.Fatal("the refused policy was written to the engine")
+			}
+			if _, err := env.engine.GetClass(context.Background(), "ci"); err != nil {
+				t.Fatalf("the valid class was not created: %v", err)
+			}
+		},
+		Config: governanceConfig,
+	}})
 }

@@ -129,7 +129,6 @@ func (c expectPriorDrift) CheckPlan(_ context.Context, req plancheck.CheckPlanRe
 // TestAccVault_roleDriftRestored: an AppRole role edited by hand shows in engine_drift at
 // refresh, the plan restores it with an update, and apply writes the declared terms again.
 func TestAccVault_roleDriftRestored(t *testing.T) {
-	parallel(t)
 	env, ve := newVaultTestEnv(t)
 	noDrift := statecheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("engine_drift"), knownvalue.ListExact([]knownvalue.Check{}))
 	env.unitTest(t, []resource.TestStep{
@@ -175,7 +174,6 @@ func TestAccVault_roleDriftRestored(t *testing.T) {
 // refuses the identity's token, its role holds no secret-id, and a secret-id minted before
 // the destroy logs in no more.
 func TestAccVault_retireLeavesNoWorkingCredential(t *testing.T) {
-	parallel(t)
 	env, ve := newVaultTestEnv(t)
 	ctx := context.Background()
 	var token, roleID, savedSecretID string
@@ -279,7 +277,6 @@ const outageRequests = 28
 // identities: the apply fails naming the Vault request, the next apply converges, and every
 // role and entity on the mount belongs to a complete identity record.
 func TestAccVault_outageMidApply(t *testing.T) {
-	parallel(t)
 	env, ve := newVaultTestEnv(t)
 	ctx := context.Background()
 	proxy := acctest.NewProxy(t, os.Getenv("VAULT_ADDR"))
@@ -356,7 +353,6 @@ func anySlice(v any) []any {
 // only vault.ReadOnlyPolicy, without Vault's default policy, plans, refreshes and reads
 // nhi_drift_report; the same token is refused a write, so the policy really is read-only.
 func TestAccVault_readOnlyToken(t *testing.T) {
-	parallel(t)
 	env, ve := newVaultTestEnv(t)
 	ctx := context.Background()
 	cfg := scheduleConfig(intervalSchedule) + buildIdentityHCL("team-build") + `
@@ -416,7 +412,6 @@ data "nhi_drift_report" "gate" {
 // made periodic, without explicit max TTL) is a high engine-drift finding in nhi_drift_report,
 // the same as on nhi_identity, and fail_on = "high" fails the plan on it.
 func TestAccVault_driftReportSeesRoleDrift(t *testing.T) {
-	parallel(t)
 	env, ve := newVaultTestEnv(t)
 	cfg := identityConfig("team-build", "retire")
 	report := cfg + `

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -141,7 +140,6 @@ resource "echo" "probe" {}
 // does the same. Once the scope is removed and applied, a new credential and a new login with
 // the same rotated secret are denied both.
 func TestAccVault_scopesEnforced(t *testing.T) {
-	parallel(t)
 	env, ve := newVaultTestEnv(t)
 	suffix := make([]byte, 4)
 	_, _ = rand.Read(suffix)
@@ -197,7 +195,6 @@ func TestAccVault_scopesEnforced(t *testing.T) {
 // identity and in the drift report; a drift gate with fail_on = "high" fails; the next apply
 // restores the declared policies.
 func TestAccVault_privilegeEscalation(t *testing.T) {
-	parallel(t)
 	env, ve := newVaultTestEnv(t)
 	escalation := []string{
 		`role token_policies grants "admin", not declared`,
@@ -269,21 +266,7 @@ data "nhi_drift_report" "all" {
 // TestAccVault_missingScopePolicy: a scope naming no Vault ACL policy (a warning at plan, for it
 // may be created in the same run) fails the apply, and the identity is not written.
 func TestAccVault_missingScopePolicy(t *testing.T) {
-	parallel(t)
 	env, _ := newVaultTestEnv(t)
-	ctx := context.Background()
-	env.unitTest(t, []resource.TestStep{
-		{
-			Config:      governanceConfig + buildIdentityHCL("team-build", `scopes = ["nhi-no-such-policy"]`),
-			ExpectError: regexp.MustCompile(`Invalid Request[\s\S]*nhi-no-such-policy[\s\S]*name no ACL policy in Vault`),
-		},
-		{
-			PreConfig: func() {
-				if _, err := env.engine.GetIdentity(ctx, "ci-build"); !errors.Is(err, engine.ErrNotFound) {
-					t.Fatalf("the refused identity reached the engine: %v", err)
-				}
-			},
-			Config: governanceConfig,
-		},
-	})
+	env.refusedAtApply(t, "ci-build", buildIdentityHCL("team-build", `scopes = ["nhi-no-such-policy"]`),
+		`Invalid Request[\s\S]*nhi-no-such-policy[\s\S]*name no ACL policy in Vault`)
 }

@@ -23,9 +23,9 @@ import (
 // -parallelism.
 const benchWorkers = 10
 
-// openBench opens a fresh engine with class "ci" and TTL policy "p" (1m TTL, 1h lifetime,
-// unlimited uses).
-func openBench(b *testing.B) *Engine {
+// openBench opens a fresh engine with class "ci", TTL policy "p" (1m TTL, 1h lifetime,
+// unlimited uses) and identities ci-bench-0 .. ci-bench-(n-1).
+func openBench(b *testing.B, n int) *Engine {
 	b.Helper()
 	e, err := Open(filepath.Join(b.TempDir(), "engine.db"), Options{})
 	if err != nil {
@@ -40,6 +40,10 @@ func openBench(b *testing.B) *Engine {
 	if err := e.PutTTLPolicy(ctx, policy.TTLPolicy{Name: "p", Class: "ci", TTL: time.Minute, MaxLifetime: time.Hour}); err != nil {
 		b.Fatal(err)
 	}
+	parallel(b, n, func(i int) error {
+		_, err := e.CreateIdentity(ctx, benchIdentity(i))
+		return err
+	})
 	return e
 }
 
@@ -56,20 +60,10 @@ func parallel(b *testing.B, n int, fn func(i int) error) {
 	parallelN(b, benchWorkers, n, fn)
 }
 
-// createIdentities creates ci-bench-0 .. ci-bench-(n-1).
-func createIdentities(b *testing.B, e *Engine, n int) {
-	b.Helper()
-	ctx := context.Background()
-	parallel(b, n, func(i int) error {
-		_, err := e.CreateIdentity(ctx, benchIdentity(i))
-		return err
-	})
-}
-
 // BenchmarkCreateIdentity creates identities with unique names from benchWorkers goroutines,
 // as terraform apply does with -parallelism=10.
 func BenchmarkCreateIdentity(b *testing.B) {
-	e := openBench(b)
+	e := openBench(b, 0)
 	ctx := context.Background()
 	var seq atomic.Int64
 	b.SetParallelism((benchWorkers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
@@ -97,13 +91,13 @@ func benchLoop(b *testing.B, op func(i int) error) {
 	}
 }
 
-// benchName is the name of identity i of createIdentities.
+// benchName is the name of identity i of openBench.
 func benchName(i int) string { return benchIdentity(i).Name }
 
 // BenchmarkCreateIdentitySerial creates identities one at a time: one bbolt batch (and fsync)
 // per create.
 func BenchmarkCreateIdentitySerial(b *testing.B) {
-	e := openBench(b)
+	e := openBench(b, 0)
 	benchLoop(b, func(i int) error {
 		_, err := e.CreateIdentity(context.Background(), benchIdentity(i))
 		return err
@@ -113,8 +107,7 @@ func BenchmarkCreateIdentitySerial(b *testing.B) {
 // BenchmarkGetIdentity reads identities of a 1000-identity database, as refresh does.
 func BenchmarkGetIdentity(b *testing.B) {
 	const n = 1000
-	e := openBench(b)
-	createIdentities(b, e, n)
+	e := openBench(b, n)
 	benchLoop(b, func(i int) error {
 		_, err := e.GetIdentity(context.Background(), benchName(i%n))
 		return err
@@ -124,8 +117,7 @@ func BenchmarkGetIdentity(b *testing.B) {
 // BenchmarkListIdentities lists a 1000-identity database.
 func BenchmarkListIdentities(b *testing.B) {
 	const n = 1000
-	e := openBench(b)
-	createIdentities(b, e, n)
+	e := openBench(b, n)
 	benchLoop(b, func(int) error {
 		ids, err := e.ListIdentities(context.Background())
 		if err == nil && len(ids) != n {
@@ -138,8 +130,7 @@ func BenchmarkListIdentities(b *testing.B) {
 // BenchmarkIssueCredential issues credentials, one at a time, round-robin over 100 identities.
 func BenchmarkIssueCredential(b *testing.B) {
 	const n = 100
-	e := openBench(b)
-	createIdentities(b, e, n)
+	e := openBench(b, n)
 	benchLoop(b, func(i int) error {
 		_, _, err := e.IssueCredential(context.Background(), engine.CredentialRequest{Identity: benchName(i % n), Requester: "bench"})
 		return err
@@ -150,8 +141,7 @@ func BenchmarkIssueCredential(b *testing.B) {
 // credentials of 100 identities.
 func BenchmarkAuthenticate(b *testing.B) {
 	const n = 100
-	e := openBench(b)
-	createIdentities(b, e, n)
+	e := openBench(b, n)
 	ctx := context.Background()
 	secrets := make([]string, n)
 	parallel(b, n, func(i int) error {
@@ -172,11 +162,10 @@ func BenchmarkAuthenticate(b *testing.B) {
 // revokes (and audits) all 10 in one transaction.
 func BenchmarkRetireIdentity(b *testing.B) {
 	const creds = 10
-	e := openBench(b)
-	createIdentities(b, e, b.N)
+	e := openBench(b, b.N)
 	ctx := context.Background()
 	parallel(b, b.N*creds, func(i int) error {
-		_, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: benchName(i/creds), Requester: "bench"})
+		_, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: benchName(i / creds), Requester: "bench"})
 		return err
 	})
 	b.ReportAllocs()
@@ -313,7 +302,7 @@ func buildDriftFleet(b *testing.B, e *Engine) {
 // after they were issued. The fleet is built once, outside the timed sub-benchmark.
 func BenchmarkDriftReport(b *testing.B) {
 	start := time.Now()
-	e := openBench(b)
+	e := openBench(b, 0)
 	buildDriftFleet(b, e)
 	b.Logf("setup: %d identities, %d credentials, %d rotated secrets in %s",
 		driftIdentities, driftCredentials, driftPersistent, time.Since(start).Round(time.Millisecond))
