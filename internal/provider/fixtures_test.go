@@ -164,6 +164,12 @@ func editRecord[T any](t *testing.T, name string, get func(context.Context, stri
 	}
 }
 
+// importStep imports resourceName by id and verifies the imported state against the applied
+// one, but for the attributes in ignore.
+func importStep(resourceName, id string, ignore ...string) resource.TestStep {
+	return resource.TestStep{ResourceName: resourceName, ImportState: true, ImportStateId: id, ImportStateVerify: true, ImportStateVerifyIgnore: ignore}
+}
+
 // wrappedError matches a diagnostic as Terraform prints it, wrapped: every space in pattern
 // matches any run of white space.
 func wrappedError(pattern string) *regexp.Regexp {

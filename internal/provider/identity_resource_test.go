@@ -75,24 +75,9 @@ func TestAccIdentity_lifecycle(t *testing.T) {
 					secrets,
 				},
 			},
-			{
-				ResourceName:      "nhi_identity.build",
-				ImportState:       true,
-				ImportStateId:     "ci-build",
-				ImportStateVerify: true,
-			},
-			{
-				ResourceName:      "nhi_lifecycle_class.ci",
-				ImportState:       true,
-				ImportStateId:     "ci",
-				ImportStateVerify: true,
-			},
-			{
-				ResourceName:      "nhi_ttl_policy.short",
-				ImportState:       true,
-				ImportStateId:     "ci-short",
-				ImportStateVerify: true,
-			},
+			importStep("nhi_identity.build", "ci-build"),
+			importStep("nhi_lifecycle_class.ci", "ci"),
+			importStep("nhi_ttl_policy.short", "ci-short"),
 			{
 				// Drift: an edit made outside Terraform shows as an update, and apply restores it.
 				PreConfig: func() {

@@ -92,7 +92,7 @@ func TestAccLifecycleClass_updateAndDrift(t *testing.T) {
 				return nil
 			},
 		},
-		{ResourceName: "nhi_lifecycle_class.svc", ImportState: true, ImportStateId: "svc", ImportStateVerify: true},
+		importStep("nhi_lifecycle_class.svc", "svc"),
 	})
 }
 

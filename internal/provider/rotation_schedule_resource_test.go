@@ -145,13 +145,7 @@ func TestAccRotationSchedule_lifecycle(t *testing.T) {
 					return nil
 				},
 			},
-			{
-				ResourceName:            "nhi_rotation_schedule.billing",
-				ImportState:             true,
-				ImportStateId:           "billing-sync",
-				ImportStateVerify:       true,
-				ImportStateVerifyIgnore: []string{"rollback_to_version"},
-			},
+			importStep("nhi_rotation_schedule.billing", "billing-sync", "rollback_to_version"),
 		},
 	})
 }

@@ -109,7 +109,7 @@ func TestAccTTLPolicy_update(t *testing.T) {
 				statecheck.ExpectKnownValue("nhi_ttl_policy.bad", tfjsonpath.New("max_uses"), knownvalue.Int64Exact(3)),
 			},
 		},
-		{ResourceName: "nhi_ttl_policy.bad", ImportState: true, ImportStateId: "bad", ImportStateVerify: true},
+		importStep("nhi_ttl_policy.bad", "bad"),
 	})
 }
 
