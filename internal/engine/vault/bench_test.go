@@ -40,7 +40,7 @@ func refreshAll(b *testing.B, direct *Engine, clk clock.Clock, names []string) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		e, proxy := countingEngine(b, direct, clk)
+		e, proxy := openThroughProxy(b, direct)
 		b.StartTimer()
 		for _, name := range names {
 			if _, err := engine.ReadObserved(ctx, e, name, clk.Now()); err != nil {

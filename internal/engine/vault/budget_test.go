@@ -41,18 +41,6 @@ const (
 	budgetEphemeralPolicy = "budget-p"
 )
 
-// countingEngine opens a second engine on direct's mounts through a counting proxy: a new
-// provider process, with nothing cached.
-func countingEngine(t testing.TB, direct *Engine, clk clock.Clock) (*Engine, *acctest.Proxy) {
-	t.Helper()
-	proxy := acctest.NewProxy(t, getenvAddr(t))
-	cfg := Config{Address: proxy.URL, Mount: direct.mount, AppRoleMount: direct.approle}
-	cfg.ApplyEnv()
-	e, err := Open(context.Background(), cfg, clk, nil)
-	must(t, err)
-	return e, proxy
-}
-
 // refreshFleet refreshes every identity in names, as nhi_identity's Read does, and returns the
 // requests per identity, apart from the reads of governance records (classes, TTL policies,
 // rotation schedules), which it returns in total: a provider process makes those once.
@@ -109,9 +97,9 @@ func TestRefreshRequestBudget(t *testing.T) {
 		ephemeral, persistent = append(ephemeral, ci), append(persistent, svc)
 	}
 
-	e, proxy := countingEngine(t, direct, clk)
+	e, proxy := openThroughProxy(t, direct)
 	perEphemeral, govEphemeral := refreshFleet(t, e, proxy, ephemeral, clk.Now())
-	e, proxy = countingEngine(t, direct, clk)
+	e, proxy = openThroughProxy(t, direct)
 	perPersistent, govPersistent := refreshFleet(t, e, proxy, persistent, clk.Now())
 	t.Logf("refresh of %d identities: %.2f requests per ephemeral identity, %.2f per persistent one; governance reads once per process: %d and %d",
 		budgetFleet, perEphemeral, perPersistent, govEphemeral, govPersistent)
@@ -150,7 +138,7 @@ func TestRefreshFlatInHistory(t *testing.T) {
 		t.Fatalf("ListCredentials(ci-busy) = %d credentials, want the %d ended ones (the audit log reads them)", len(all), budgetEndedHistory)
 	}
 
-	e, proxy := countingEngine(t, direct, clk)
+	e, proxy := openThroughProxy(t, direct)
 	refreshFleet(t, e, proxy, []string{"ci-fresh"}, clk.Now()) // governance records, read once
 	fresh, _ := refreshFleet(t, e, proxy, []string{"ci-fresh"}, clk.Now())
 	busy, _ := refreshFleet(t, e, proxy, []string{"ci-busy"}, clk.Now())
@@ -166,7 +154,7 @@ func TestCredentialRequestBudget(t *testing.T) {
 	direct := openTest(t, clk)
 	ctx := context.Background()
 	setupIdentity(t, direct, policy.TTLPolicy{Name: budgetEphemeralPolicy, Class: "ci", TTL: 10 * time.Minute, MaxLifetime: time.Hour}, "ci-job")
-	e, proxy := countingEngine(t, direct, clk)
+	e, proxy := openThroughProxy(t, direct)
 	// A provider process that opens a credential has read the identity's governance records at
 	// plan time, and its first write checks the mounts (ensureMounts): one open and close
 	// uncounted, then the ones the budget counts.
