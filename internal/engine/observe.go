@@ -21,8 +21,9 @@ type UnmanagedLister interface {
 // kind.
 type DriftReader interface {
 	// ListIdentitiesReadBack lists every identity like ListIdentities, each with the full
-	// EngineDrift that GetIdentity gives it; policies are the TTL policies, already listed.
-	ListIdentitiesReadBack(ctx context.Context, policies []policy.TTLPolicy) ([]policy.Identity, error)
+	// EngineDrift that GetIdentity gives it and its live credentials (LiveCredentials);
+	// policies are the TTL policies, already listed.
+	ListIdentitiesReadBack(ctx context.Context, policies []policy.TTLPolicy) ([]IdentityRead, error)
 }
 
 // Observe reads everything the drift rules need from e, one list call per kind of record, and
@@ -39,9 +40,14 @@ func Observe(ctx context.Context, e Engine, now time.Time) (policy.Fleet, error)
 		return f, err
 	}
 	if d, ok := e.(DriftReader); ok {
-		f.Identities, err = d.ListIdentitiesReadBack(ctx, f.Policies)
-	} else {
-		f.Identities, err = e.ListIdentities(ctx)
+		var reads []IdentityRead
+		reads, err = d.ListIdentitiesReadBack(ctx, f.Policies)
+		for _, r := range reads {
+			f.Identities = append(f.Identities, r.Identity)
+			f.Credentials = append(f.Credentials, r.Live...)
+		}
+	} else if f.Identities, err = e.ListIdentities(ctx); err == nil {
+		f.Credentials, err = e.LiveCredentials(ctx, "")
 	}
 	if err != nil {
 		return f, err
@@ -49,15 +55,11 @@ func Observe(ctx context.Context, e Engine, now time.Time) (policy.Fleet, error)
 	if f.Schedules, err = e.ListRotationSchedules(ctx); err != nil {
 		return f, err
 	}
-	creds, err := e.LiveCredentials(ctx, "")
-	if err != nil {
-		return f, err
-	}
 	versions, err := e.ListSecretVersions(ctx, "")
 	if err != nil {
 		return f, err
 	}
-	f.Credentials, f.Secrets = creds, observeSecrets(versions, now)
+	f.Secrets = observeSecrets(versions, now)
 	if u, ok := e.(UnmanagedLister); ok {
 		if f.Unmanaged, err = u.ListUnmanaged(ctx); err != nil {
 			return f, err

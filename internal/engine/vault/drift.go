@@ -339,11 +339,12 @@ var (
 )
 
 // ListIdentitiesReadBack lists every identity, retired ones included, by name, each with the
-// EngineDrift and privilege drift that GetIdentity gives it, the TTL policies coming from policies. Per identity:
-// its record, its role, its entity and its role_id (four reads), plus for a persistent or
-// retired identity the list of its role's secret-ids and, when persistent, its secret's
-// version record.
-func (e *Engine) ListIdentitiesReadBack(ctx context.Context, policies []policy.TTLPolicy) ([]policy.Identity, error) {
+// EngineDrift and privilege drift that GetIdentity gives it, the TTL policies coming from
+// policies, and its live credentials from its record. Per identity: its record, its role and
+// its entity (three reads; a fourth for the role_id of a record older than the role_id
+// field), plus for a persistent or retired identity the list of its role's secret-ids and,
+// when persistent, its secret's version record, plus one token look-up per live credential.
+func (e *Engine) ListIdentitiesReadBack(ctx context.Context, policies []policy.TTLPolicy) ([]engine.IdentityRead, error) {
 	byName := make(map[string]policy.TTLPolicy, len(policies))
 	for _, p := range policies {
 		byName[p.Name] = p
@@ -358,10 +359,13 @@ func (e *Engine) ListIdentitiesReadBack(ctx context.Context, policies []policy.T
 	if err != nil {
 		return nil, err
 	}
-	out := make([]policy.Identity, len(recs))
+	out := make([]engine.IdentityRead, len(recs))
 	for i, rec := range recs {
-		if out[i], err = e.drift(ctx, rec, nil, ttlPolicy); err != nil {
+		if out[i].Identity, err = e.drift(ctx, rec, nil, ttlPolicy); err != nil {
 			return nil, fmt.Errorf("identity %q: reading it back from Vault: %w", rec.Name, err)
+		}
+		if out[i].Live, err = e.liveOf(ctx, recs[i:i+1], false); err != nil {
+			return nil, fmt.Errorf("identity %q: %w", rec.Name, err)
 		}
 	}
 	return out, nil

@@ -569,7 +569,8 @@ func TestListIdentitiesReadBack(t *testing.T) {
 	if len(ids) != 3 {
 		t.Fatalf("ListIdentitiesReadBack returned %d identities, want 3", len(ids))
 	}
-	for _, id := range ids {
+	for _, r := range ids {
+		id := r.Identity
 		one, err := direct.GetIdentity(ctx, id.Name)
 		must(t, err)
 		if !slices.Equal(id.PrivilegesAdded, one.PrivilegesAdded) || !slices.Equal(id.PrivilegesRemoved, one.PrivilegesRemoved) {
