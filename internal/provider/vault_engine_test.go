@@ -29,8 +29,9 @@ import (
 // Vault and restored by apply, retirement leaving no working credential, and an apply cut off
 // by a Vault outage converging on the next apply without orphans.
 
-// newVaultTestEnv returns a test environment on the Vault engine, or skips the test, and
-// removes the test's mounts and entities from Vault when it ends.
+// newVaultTestEnv returns a test environment on the Vault engine (whose token holds exactly
+// vault.ApplyPolicy), or skips the test; newTestEnv removes the test's mounts and entities
+// from Vault when it ends.
 func newVaultTestEnv(t *testing.T) (*testEnv, *vault.Engine) {
 	t.Helper()
 	if os.Getenv("NHI_TEST_ENGINE") != "vault" || os.Getenv("VAULT_ADDR") == "" {
@@ -41,17 +42,14 @@ func newVaultTestEnv(t *testing.T) (*testEnv, *vault.Engine) {
 	if !ok {
 		t.Fatalf("NHI_TEST_ENGINE=vault opened a %T, not a *vault.Engine", env.engine)
 	}
-	t.Cleanup(func() {
-		ctx := context.Background()
-		if ids, err := ve.ListIdentities(ctx); err == nil {
-			for _, id := range ids {
-				_, _ = ve.Client().Logical().DeleteWithContext(ctx, "identity/entity/name/"+ve.EntityName(id.Name))
-			}
-		}
-		_ = ve.Client().Sys().DisableAuthWithContext(ctx, ve.AppRoleMount())
-		_ = ve.Client().Sys().UnmountWithContext(ctx, ve.Mount())
-	})
 	return env, ve
+}
+
+// vaultRoot is a client of the test's Vault with the root token of VAULT_TOKEN, for set-up
+// that the engine's apply-policy token may not do (ACL policies, tokens of other policies).
+func vaultRoot(t *testing.T, ve *vault.Engine) *api.Client {
+	t.Helper()
+	return vaultAs(t, ve, os.Getenv("VAULT_TOKEN"))
 }
 
 func rolePath(ve *vault.Engine, identity string) string {
@@ -379,16 +377,8 @@ data "nhi_drift_report" "gate" {
 	}
 	readOnly := func() {
 		policyName := ve.Mount() + "-readonly"
-		if err := ve.Client().Sys().PutPolicyWithContext(ctx, policyName, vault.ReadOnlyPolicy(ve.Mount(), ve.AppRoleMount())); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = ve.Client().Sys().DeletePolicyWithContext(context.Background(), policyName) })
-		tok, err := ve.Client().Auth().Token().CreateWithContext(ctx, &api.TokenCreateRequest{
-			Policies: []string{policyName}, NoDefaultPolicy: true, TTL: "15m"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg := vault.Config{Token: tok.Auth.ClientToken, Mount: ve.Mount(), AppRoleMount: ve.AppRoleMount()}
+		tok := acctest.VaultToken(t, vaultRoot(t, ve), policyName, vault.ReadOnlyPolicy(ve.Mount(), ve.AppRoleMount()))
+		cfg := vault.Config{Token: tok, Mount: ve.Mount(), AppRoleMount: ve.AppRoleMount()}
 		cfg.ApplyEnv()
 		ro, err := vault.Open(ctx, cfg, env.clock, nil)
 		if err != nil {

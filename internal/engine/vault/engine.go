@@ -39,19 +39,25 @@ const mountReadyTimeout = 10 * time.Second
 
 // Config configures the connection to Vault or OpenBao.
 type Config struct {
-	Address   string
+	Address string
+	// The engine's token comes from exactly one of: an AppRole login, a JWT login, Token,
+	// TokenFile (see login.go). A token from a login is renewed while the engine is open and
+	// revoked by Close.
 	Token     string
+	TokenFile string
+	AppRole   *AppRoleLogin
+	JWT       *JWTLogin
 	Namespace string
 	// Mount is the KV v2 mount holding the provider's records; DefaultMount when empty.
 	Mount string
 	// AppRoleMount is the AppRole auth mount of the identities; DefaultAppRoleMount when empty.
-	AppRoleMount  string
-	CACert        string
-	SkipTLSVerify bool
+	AppRoleMount string
+	TLS          TLS
 }
 
-// ApplyEnv fills empty fields from VAULT_ADDR, VAULT_TOKEN, VAULT_NAMESPACE and VAULT_CACERT,
-// then from BAO_ADDR and BAO_TOKEN, and defaults the mounts.
+// ApplyEnv fills empty fields from VAULT_ADDR, VAULT_NAMESPACE and the TLS variables (see
+// TLS), then from BAO_ADDR; the token from VAULT_TOKEN, then BAO_TOKEN, only when no other
+// token source is configured; and defaults the mounts.
 func (c *Config) ApplyEnv() {
 	fill := func(field *string, vars ...string) {
 		for _, v := range vars {
@@ -61,9 +67,11 @@ func (c *Config) ApplyEnv() {
 		}
 	}
 	fill(&c.Address, "VAULT_ADDR", "BAO_ADDR")
-	fill(&c.Token, "VAULT_TOKEN", "BAO_TOKEN")
+	if c.TokenFile == "" && c.AppRole == nil && c.JWT == nil {
+		fill(&c.Token, "VAULT_TOKEN", "BAO_TOKEN")
+	}
 	fill(&c.Namespace, "VAULT_NAMESPACE")
-	fill(&c.CACert, "VAULT_CACERT")
+	c.TLS.applyEnv(fill)
 	c.applyDefaults()
 }
 
@@ -93,6 +101,13 @@ type Engine struct {
 	// accessor is the AppRole mount's accessor, which new entity aliases name; set by
 	// ensureMounts.
 	accessor string
+
+	// ownsToken: the engine logged in itself and revokes its token on Close (login.go);
+	// stopRenew stops the renewal of that token.
+	ownsToken bool
+	stopRenew func()
+	closeOnce sync.Once
+	closeErr  error
 }
 
 var _ engine.Engine = (*Engine)(nil)
@@ -109,11 +124,8 @@ func Open(ctx context.Context, cfg Config, clk clock.Clock, logf func(msg string
 	if logf == nil {
 		logf = func(string, map[string]any) {}
 	}
-	switch {
-	case cfg.Address == "":
-		return nil, fmt.Errorf("no Vault address: set the provider's vault address, VAULT_ADDR or BAO_ADDR: %w", engine.ErrInvalid)
-	case cfg.Token == "":
-		return nil, fmt.Errorf("no Vault token for %s: set the provider's vault token, VAULT_TOKEN or BAO_TOKEN: %w", cfg.Address, engine.ErrInvalid)
+	if cfg.Address == "" {
+		return nil, fmt.Errorf("no Vault address: set the vault block's address, VAULT_ADDR or BAO_ADDR: %w", engine.ErrInvalid)
 	}
 	for _, m := range []string{cfg.Mount, cfg.AppRoleMount} {
 		if err := policy.CheckName(m); err != nil {
@@ -125,20 +137,32 @@ func Open(ctx context.Context, cfg Config, clk clock.Clock, logf func(msg string
 	// The client retries 429 and 5xx answers and connection errors with backoff, as often as
 	// VAULT_MAX_RETRIES says (the client's default otherwise).
 	ac.Address, ac.AgentAddress = cfg.Address, ""
-	if err := ac.ConfigureTLS(&api.TLSConfig{CACert: cfg.CACert, Insecure: cfg.SkipTLSVerify}); err != nil {
-		return nil, fmt.Errorf("vault TLS settings (ca_cert %q): %v: %w", cfg.CACert, err, engine.ErrInvalid)
+	if err := cfg.TLS.configure(ac); err != nil {
+		return nil, err
 	}
 	client, err := api.NewClient(ac)
 	if err != nil {
 		return nil, fmt.Errorf("vault client for %s: %v: %w", cfg.Address, err, engine.ErrInvalid)
 	}
-	client.SetToken(cfg.Token)
+	client.ClearToken()
 	setNamespace(client, cfg.Namespace)
 
 	e := &Engine{client: client, addr: cfg.Address, namespace: cfg.Namespace,
 		mount: cfg.Mount, approle: cfg.AppRoleMount, clock: clk, logf: logf}
-	if err := e.checkServer(ctx); err != nil {
+	if err := e.checkSeal(ctx); err != nil {
 		return nil, err
+	}
+	s, owned, err := login(ctx, client, &cfg)
+	if err != nil {
+		return nil, err
+	}
+	e.ownsToken = owned
+	if err := e.checkToken(ctx, cfg.tokenSource()); err != nil {
+		_ = e.Close()
+		return nil, err
+	}
+	if owned {
+		e.keepRenewed(s)
 	}
 	return e, nil
 }
@@ -163,12 +187,6 @@ func (e *Engine) ensureMounts(ctx context.Context) error {
 	return nil
 }
 
-// Close forgets the engine's token. There is no connection to release.
-func (e *Engine) Close() error {
-	e.client.ClearToken()
-	return nil
-}
-
 // Client returns the engine's Vault client, which sends the engine's token: for tests and
 // tooling that inspect what Vault holds. Requests through it bypass the engine's records.
 func (e *Engine) Client() *api.Client { return e.client }
@@ -185,12 +203,13 @@ func (e *Engine) RoleName(identity string) string { return identity }
 // EntityName returns the name of an identity's Vault entity.
 func (e *Engine) EntityName(identity string) string { return e.entityName(identity) }
 
-// checkServer fails with ErrUnavailable when Vault is unreachable, uninitialised or sealed,
-// and with a clear error when it refuses the token.
-func (e *Engine) checkServer(ctx context.Context) error {
+// checkSeal fails with ErrUnavailable, naming the address setting, when Vault is unreachable,
+// uninitialised or sealed. It needs no token.
+func (e *Engine) checkSeal(ctx context.Context) error {
 	st, err := e.client.Sys().SealStatusWithContext(ctx)
 	if err != nil {
-		return e.vaultErr("read", "sys/seal-status", err)
+		return fmt.Errorf("%w: check the vault block's address (or VAULT_ADDR, BAO_ADDR) and, for https, its TLS settings",
+			e.vaultErr("read", "sys/seal-status", err))
 	}
 	switch {
 	case !st.Initialized:
@@ -198,9 +217,14 @@ func (e *Engine) checkServer(ctx context.Context) error {
 	case st.Sealed:
 		return fmt.Errorf("%w: Vault at %s is sealed: unseal it (`vault operator unseal`) and retry", engine.ErrUnavailable, e.addr)
 	}
+	return nil
+}
+
+// checkToken fails with a clear error, naming where the token came from, when Vault refuses it.
+func (e *Engine) checkToken(ctx context.Context, source string) error {
 	if _, err := e.read(ctx, "auth/token/lookup-self"); err != nil {
 		if errors.Is(err, engine.ErrDenied) {
-			return fmt.Errorf("the Vault token was refused by %s (expired, revoked or mistyped?): %w", e.addr, err)
+			return fmt.Errorf("the Vault token from %s was refused by %s (expired, revoked or mistyped?): %w", source, e.addr, err)
 		}
 		return err
 	}
