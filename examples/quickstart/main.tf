@@ -11,7 +11,8 @@ terraform {
 }
 
 # With no engine block the provider uses the embedded local engine (NHI_LOCAL_PATH, or
-# .nhi/engine.db under the working directory).
+# .nhi/engine.db under the working directory), unless VAULT_ADDR or BAO_ADDR is set: then it
+# uses that Vault and warns.
 provider "nhi" {}
 
 variable "ci_ttl" {

@@ -2,9 +2,12 @@ package provider
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"testing"
@@ -462,4 +465,102 @@ data "nhi_drift_report" "all" {}
 			},
 		},
 	})
+}
+
+// TestAccVault_appRoleLogin: the provider as Terraform runs it (no injected engine) logs in
+// with auth_login_approle and secret_id_file to a role holding exactly vault.ApplyPolicy,
+// applies, and Shutdown revokes every token it logged in for.
+func TestAccVault_appRoleLogin(t *testing.T) {
+	if os.Getenv("NHI_TEST_ENGINE") != "vault" || os.Getenv("VAULT_ADDR") == "" {
+		t.Skip("Vault engine test: set NHI_TEST_ENGINE=vault and VAULT_ADDR/VAULT_TOKEN")
+	}
+	root, err := api.NewClient(api.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	suffix := make([]byte, 4)
+	_, _ = rand.Read(suffix)
+	mount := "nhi-login-" + hex.EncodeToString(suffix)
+	login := mount + "-provider"
+	acctest.VaultPolicies(t, root)
+	if err := root.Sys().PutPolicy(mount+"-apply", vault.ApplyPolicy(mount, mount+"-approle")); err != nil {
+		t.Fatal(err)
+	}
+	if err := root.Sys().EnableAuthWithOptions(login, &api.EnableAuthOptions{Type: "approle"}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = root.Sys().DisableAuth(login)
+		_ = root.Sys().DisableAuth(mount + "-approle")
+		_ = root.Sys().Unmount(mount)
+		_ = root.Sys().DeletePolicy(mount + "-apply")
+	})
+	if _, err := root.Logical().Write("auth/"+login+"/role/nhi", map[string]any{
+		"token_policies": []string{mount + "-apply"}, "token_no_default_policy": true, "token_ttl": "5m"}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := root.Logical().Read("auth/" + login + "/role/nhi/role-id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sid, err := root.Logical().Write("auth/"+login+"/role/nhi/secret-id", map[string]any{"num_uses": 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sidFile := filepath.Join(t.TempDir(), "secret-id")
+	if err := os.WriteFile(sidFile, []byte(sid.Data["secret_id"].(string)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fmt.Sprintf(`
+provider "nhi" {
+  vault {
+    mount         = %q
+    approle_mount = "%s-approle"
+    auth_login_approle {
+      mount          = %q
+      role_id        = %q
+      secret_id_file = %q
+    }
+  }
+}
+
+resource "nhi_lifecycle_class" "ci" {
+  name         = "ci"
+  kind         = "ephemeral"
+  max_ttl      = "1h"
+  max_lifetime = "4h"
+}
+`, mount, mount, login, s.Data["role_id"], sidFile)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: realProviderFactories(),
+		Steps: []resource.TestStep{{
+			Config: cfg,
+			Check: func(*terraform.State) error {
+				_, err := root.Logical().Read(mount + "/data/classes/ci")
+				return err
+			},
+		}},
+	})
+	// Every token of the provider's login role is revoked by Shutdown.
+	live := func() int {
+		list, err := root.Logical().List("auth/token/accessors")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, a := range anySlice(list.Data["keys"]) {
+			info, err := root.Logical().Write("auth/token/lookup-accessor", map[string]any{"accessor": a})
+			if err == nil && info != nil && info.Data["path"] == "auth/"+login+"/login" {
+				n++
+			}
+		}
+		return n
+	}
+	if live() == 0 {
+		t.Fatal("no live token of the login role before Shutdown: the provider did not log in with auth_login_approle")
+	}
+	Shutdown()
+	if n := live(); n != 0 {
+		t.Fatalf("%d tokens of the provider's login role still live after Shutdown", n)
+	}
 }
