@@ -32,7 +32,8 @@ func (e *Engine) vaultErr(op, path string, err error) error {
 	case code == http.StatusNotFound:
 		return fmt.Errorf("%s: %w", path, engine.ErrNotFound)
 	case code == http.StatusForbidden:
-		return fmt.Errorf("permission denied on %s (%s): the Vault token's policies do not allow it: %w", path, op, engine.ErrDenied)
+		return fmt.Errorf("permission denied on %s (%s): the Vault token's policies do not allow it: give the token the apply "+
+			"policy of the provider's Vault set-up guide (docs/guides/vault.md), or its read-only policy for plans and drift reports: %w", path, op, engine.ErrDenied)
 	case code == http.StatusServiceUnavailable && strings.Contains(detail, "sealed"):
 		return fmt.Errorf("%w: Vault at %s is sealed (%s %s): unseal it and retry", engine.ErrUnavailable, e.addr, op, path)
 	case code == http.StatusTooManyRequests || code >= 500:

@@ -222,7 +222,7 @@ func TestVaultErr(t *testing.T) {
 		substr string
 	}{
 		{"not found", resp(404), engine.ErrNotFound, path},
-		{"forbidden", resp(403, "permission denied"), engine.ErrDenied, "permission denied on " + path},
+		{"forbidden", resp(403, "permission denied"), engine.ErrDenied, "permission denied on " + path + " (read): the Vault token's policies do not allow it: give the token the apply policy"},
 		{"sealed", resp(503, "Vault is sealed"), engine.ErrUnavailable, "is sealed"},
 		{"server error", resp(500, "internal error"), engine.ErrUnavailable, "answered 500"},
 		{"throttled", resp(429, "rate limit quota exceeded"), engine.ErrUnavailable, "answered 429"},
