@@ -64,6 +64,8 @@ type localModel struct {
 
 type vaultModel struct {
 	Address       types.String       `tfsdk:"address"`
+	Addresses     []types.String     `tfsdk:"addresses"`
+	RetryWindow   durationValue      `tfsdk:"retry_window"`
 	Token         types.String       `tfsdk:"token"`
 	TokenFile     types.String       `tfsdk:"token_file"`
 	AppRole       *appRoleLoginModel `tfsdk:"auth_login_approle"`
@@ -136,6 +138,15 @@ func (p *nhiProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *
 				Attributes: map[string]schema.Attribute{
 					"address": schema.StringAttribute{Optional: true,
 						MarkdownDescription: "Server address, such as `https://vault.example.com:8200`. Defaults to `VAULT_ADDR`, then `BAO_ADDR`."},
+					"addresses": schema.ListAttribute{Optional: true, ElementType: types.StringType,
+						MarkdownDescription: "Further nodes of a Vault HA cluster, such as `[\"https://vault-2:8200\", \"https://vault-3:8200\"]`. " +
+							"A request that finds no node able to take it (connection refused, a standby without a leader, 429, 502, 503) is " +
+							"retried against `address` and these in turn, never against the node a standby redirected it to. Behind a load " +
+							"balancer that routes to the active node, set `address` only."},
+					"retry_window": schema.StringAttribute{Optional: true, CustomType: durationType{},
+						MarkdownDescription: "How long one request is retried, with exponential backoff, through a leader election or a short " +
+							"outage before the run fails. Defaults to `30s`. Only refusals that prove Vault did not carry a request out are retried, " +
+							"so no write is applied twice."},
 					"token": schema.StringAttribute{Optional: true, Sensitive: true,
 						MarkdownDescription: "Token the provider authenticates with. Defaults to `VAULT_TOKEN`, then `BAO_TOKEN`, " +
 							"unless `token_file` or a login block is set. At most one of `token`, `token_file`, `auth_login_approle` and `auth_login_jwt`."},
@@ -274,6 +285,7 @@ func vaultAddrFromEnv() string {
 func openVault(ctx context.Context, m *vaultModel, clk clock.Clock) (*vault.Engine, error) {
 	cfg := vault.Config{
 		Address:      m.Address.ValueString(),
+		RetryWindow:  m.RetryWindow.Duration(),
 		Token:        m.Token.ValueString(),
 		TokenFile:    m.TokenFile.ValueString(),
 		Namespace:    m.Namespace.ValueString(),
@@ -287,6 +299,9 @@ func openVault(ctx context.Context, m *vaultModel, clk clock.Clock) (*vault.Engi
 			ServerName: m.TLSServerName.ValueString(),
 			SkipVerify: m.SkipTLSVerify.ValueBool(),
 		},
+	}
+	for _, a := range m.Addresses {
+		cfg.Addresses = append(cfg.Addresses, a.ValueString())
 	}
 	if l := m.AppRole; l != nil {
 		cfg.AppRole = &vault.AppRoleLogin{Mount: l.Mount.ValueString(), RoleID: l.RoleID.ValueString(),

@@ -28,7 +28,6 @@ func TestVaultAddrWithoutBlock(t *testing.T) {
 	srv.Close()
 	t.Setenv("VAULT_ADDR", srv.URL)
 	t.Setenv("VAULT_TOKEN", "t")
-	t.Setenv("VAULT_MAX_RETRIES", "0")
 	t.Setenv(envLocalPath, filepath.Join(t.TempDir(), "engine.db"))
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: realProviderFactories(),

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
@@ -282,7 +283,8 @@ func TestAccVault_outageMidApply(t *testing.T) {
 	env, ve := newVaultTestEnv(t)
 	ctx := context.Background()
 	proxy := acctest.NewProxy(t, os.Getenv("VAULT_ADDR"))
-	cfg := vault.Config{Address: proxy.URL, Mount: ve.Mount(), AppRoleMount: ve.AppRoleMount()}
+	// The outage lasts until the next step: one attempt per request, no retry window to wait out.
+	cfg := vault.Config{Address: proxy.URL, Mount: ve.Mount(), AppRoleMount: ve.AppRoleMount(), RetryWindow: time.Millisecond}
 	cfg.ApplyEnv()
 	proxied, err := vault.Open(ctx, cfg, env.clock, nil)
 	if err != nil {

@@ -40,6 +40,11 @@ const mountReadyTimeout = 10 * time.Second
 // Config configures the connection to Vault or OpenBao.
 type Config struct {
 	Address string
+	// Addresses are further nodes of the cluster, tried in turn with Address when a request is
+	// retried (see retry.go).
+	Addresses []string
+	// RetryWindow bounds the retries of one request; DefaultRetryWindow when zero.
+	RetryWindow time.Duration
 	// The engine's token comes from exactly one of: an AppRole login, a JWT login, Token,
 	// TokenFile (see login.go). A token from a login is renewed while the engine is open and
 	// revoked by Close.
@@ -87,13 +92,14 @@ func (c *Config) applyDefaults() {
 // Engine is the Vault engine. It is safe for concurrent use; concurrent writers of one record,
 // in this process or another, are serialised by KV v2 check-and-set.
 type Engine struct {
-	client    *api.Client
-	addr      string
-	namespace string
-	mount     string
-	approle   string
-	clock     clock.Clock
-	logf      func(msg string, fields map[string]any)
+	client      *api.Client
+	addr        string
+	retryWindow time.Duration
+	namespace   string
+	mount       string
+	approle     string
+	clock       clock.Clock
+	logf        func(msg string, fields map[string]any)
 
 	// mountsMu guards the lazy creation of the mounts by the first write (see ensureMounts).
 	mountsMu    sync.Mutex
@@ -124,6 +130,9 @@ func Open(ctx context.Context, cfg Config, clk clock.Clock, logf func(msg string
 	if logf == nil {
 		logf = func(string, map[string]any) {}
 	}
+	if cfg.Address == "" && len(cfg.Addresses) > 0 {
+		cfg.Address = cfg.Addresses[0]
+	}
 	if cfg.Address == "" {
 		return nil, fmt.Errorf("no Vault address: set the vault block's address, VAULT_ADDR or BAO_ADDR: %w", engine.ErrInvalid)
 	}
@@ -134,12 +143,20 @@ func Open(ctx context.Context, cfg Config, clk clock.Clock, logf func(msg string
 	}
 
 	ac := api.DefaultConfig()
-	// The client retries 429 and 5xx answers and connection errors with backoff, as often as
-	// VAULT_MAX_RETRIES says (the client's default otherwise).
 	ac.Address, ac.AgentAddress = cfg.Address, ""
 	if err := cfg.TLS.configure(ac); err != nil {
 		return nil, err
 	}
+	// Retries are the retryTransport's, against the configured addresses only.
+	addrs, err := cfg.addressList()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.RetryWindow <= 0 {
+		cfg.RetryWindow = DefaultRetryWindow
+	}
+	ac.MaxRetries = 0
+	ac.HttpClient.Transport = &retryTransport{next: ac.HttpClient.Transport, addrs: addrs, window: cfg.RetryWindow, logf: logf}
 	client, err := api.NewClient(ac)
 	if err != nil {
 		return nil, fmt.Errorf("vault client for %s: %v: %w", cfg.Address, err, engine.ErrInvalid)
@@ -147,7 +164,7 @@ func Open(ctx context.Context, cfg Config, clk clock.Clock, logf func(msg string
 	client.ClearToken()
 	setNamespace(client, cfg.Namespace)
 
-	e := &Engine{client: client, addr: cfg.Address, namespace: cfg.Namespace,
+	e := &Engine{client: client, addr: cfg.Address, namespace: cfg.Namespace, retryWindow: cfg.RetryWindow,
 		mount: cfg.Mount, approle: cfg.AppRoleMount, clock: clk, logf: logf}
 	if err := e.checkSeal(ctx); err != nil {
 		return nil, err
@@ -206,7 +223,7 @@ func (e *Engine) EntityName(identity string) string { return e.entityName(identi
 // checkSeal fails with ErrUnavailable, naming the address setting, when Vault is unreachable,
 // uninitialised or sealed. It needs no token.
 func (e *Engine) checkSeal(ctx context.Context) error {
-	st, err := e.client.Sys().SealStatusWithContext(ctx)
+	st, err := e.client.Sys().SealStatusWithContext(onePass(ctx))
 	if err != nil {
 		return fmt.Errorf("%w: check the vault block's address (or VAULT_ADDR, BAO_ADDR) and, for https, its TLS settings",
 			e.vaultErr("read", "sys/seal-status", err))

@@ -79,7 +79,6 @@ func TestMutualTLS(t *testing.T) {
 	}
 	srv.StartTLS()
 	defer srv.Close()
-	t.Setenv("VAULT_MAX_RETRIES", "0")
 
 	open := func(tlsCfg TLS) error {
 		e, err := Open(context.Background(), Config{Address: srv.URL, Token: "t", TLS: tlsCfg}, nil, nil)

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -261,7 +262,7 @@ func TestApplyEnv(t *testing.T) {
 		Mount: DefaultMount, AppRoleMount: DefaultAppRoleMount,
 		TLS: TLS{CACertFile: "/explicit/ca.pem", CACertDir: "/etc/ca.d", ClientCert: "/etc/client.pem",
 			ClientKey: "/etc/client-key.pem", ServerName: "vault.internal"}}
-	if c != want {
+	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("ApplyEnv = %+v, want %+v", c, want)
 	}
 	// A configured token source wins over VAULT_TOKEN.
@@ -285,7 +286,6 @@ func TestOpenDiagnostics(t *testing.T) {
 		_, _ = w.Write([]byte(`{"initialized":true,"sealed":false,"t":1,"n":1,"progress":0}`))
 	}))
 	defer health.Close()
-	t.Setenv("VAULT_MAX_RETRIES", "0")
 	for _, c := range []struct {
 		name string
 		cfg  Config
