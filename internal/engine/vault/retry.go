@@ -79,6 +79,19 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	for attempt := 1; ; attempt++ {
 		resp, err := t.next.RoundTrip(r)
 		why := retryReason(req.Method, resp, err)
+		if why == "" && attempt > 1 && resp != nil {
+			// A request already failing over is retried on answers that mean "not yet": a
+			// standby that still redirects to the dead leader (the client follows only the
+			// first redirect), and a node that has just become active and answers 404 until it
+			// has mounted everything again. Outside a failover both are answers (a 404 from a
+			// mount that does not exist yet, say), and after the window they still are.
+			switch {
+			case resp.StatusCode >= 300 && resp.StatusCode < 400:
+				why = resp.Status + " to " + resp.Header.Get("Location") + " from a standby during the election"
+			case resp.StatusCode == http.StatusNotFound && bodyContains(resp, "no handler for route"):
+				why = "404 from a node still taking over"
+			}
+		}
 		if why == "" {
 			return resp, err
 		}
@@ -145,13 +158,18 @@ func retryReason(method string, resp *http.Response, err error) string {
 	case http.StatusInternalServerError:
 		// A standby whose leader is gone: "local node not active but active cluster node not
 		// found" (or similar). Any other 500 may have been carried out in part.
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-		_ = resp.Body.Close()
-		resp.Body = io.NopCloser(bytes.NewReader(body))
-		if s := string(body); strings.Contains(s, "not active") || strings.Contains(s, "standby") ||
-			strings.Contains(s, "active cluster node not found") {
+		if bodyContains(resp, "not active") || bodyContains(resp, "standby") {
 			return resp.Status + " from a standby without a leader"
 		}
 	}
 	return ""
+}
+
+// bodyContains reports whether the first 64 KiB of resp's body contain s, leaving the body
+// readable again.
+func bodyContains(resp *http.Response, s string) bool {
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	_ = resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	return strings.Contains(string(body), s)
 }
