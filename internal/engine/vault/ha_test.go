@@ -2,15 +2,19 @@ package vault
 
 import (
 	"context"
+	"errors"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/clock"
+	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
 
@@ -19,12 +23,14 @@ import (
 const (
 	haIdentities = 40
 	haKillAfter  = 10
+	haWorkers    = 4
 )
 
 // TestHALeaderKilled: against a 3-node Raft cluster (scripts/vault-dev cluster), an engine
-// pointed at a standby, with the other nodes as addresses, creates identities while the
-// leader is killed with SIGKILL. Every create completes through the election, and no role or
-// entity is left without its identity record.
+// pointed at a standby, with the other nodes as addresses, creates identities with
+// haWorkers in parallel while the leader is killed with SIGKILL, requests in flight. Every
+// create completes through the election, and no role or entity is left without its identity
+// record.
 func TestHALeaderKilled(t *testing.T) {
 	addrs, pids := strings.Split(os.Getenv("VAULT_CLUSTER_ADDRS"), ","), strings.Split(os.Getenv("VAULT_CLUSTER_PIDS"), ",")
 	if len(addrs) != 3 || len(pids) != 3 {
@@ -42,35 +48,59 @@ func TestHALeaderKilled(t *testing.T) {
 	others := []string{addrs[(standby+1)%3], addrs[(standby+2)%3]}
 	mount := randomName("nhi-ha-")
 	cfg := Config{Address: addrs[standby], Addresses: others, Token: os.Getenv("VAULT_TOKEN"), Mount: mount, AppRoleMount: mount + "-approle"}
+	var retriesMu sync.Mutex
 	var retries []string
 	e, err := Open(ctx, cfg, clock.Real{}, func(msg string, f map[string]any) {
 		if strings.HasPrefix(msg, "retrying") {
+			retriesMu.Lock()
 			retries = append(retries, f["reason"].(string))
+			retriesMu.Unlock()
 		}
 	})
 	must(t, err)
 	must(t, e.PutClass(ctx, policy.Class{Name: "ci", Kind: policy.KindEphemeral, MaxLifetime: time.Hour}))
 	must(t, e.PutTTLPolicy(ctx, policy.TTLPolicy{Name: "short", Class: "ci", TTL: 15 * time.Minute, MaxLifetime: time.Hour}))
 
-	var killedAt time.Time
-	var firstAfter time.Duration
+	// haWorkers create identities in parallel, as terraform apply does, so that requests are
+	// in flight when the leader dies.
+	names := make(chan string, haIdentities)
 	for i := 0; i < haIdentities; i++ {
-		if i == haKillAfter {
-			pid, err := strconv.Atoi(pids[lead])
-			must(t, err)
-			must(t, syscall.Kill(pid, syscall.SIGKILL))
-			killedAt = time.Now()
-			t.Logf("killed the leader %s (pid %d) after %d identities", addrs[lead], pid, i)
-		}
-		name := "ci-ha-" + strconv.Itoa(i)
-		if _, err := e.CreateIdentity(ctx, policy.Identity{Name: name, Class: "ci", TTLPolicy: "short", Owner: "team-ha"}); err != nil {
-			t.Fatalf("creating %s (leader killed after %d): %v (retries: %q)", name, haKillAfter, err, retries)
-		}
-		if i == haKillAfter {
-			firstAfter = time.Since(killedAt)
-		}
+		names <- "ci-ha-" + strconv.Itoa(i)
 	}
-	t.Logf("the first create after the kill took %s; %d retries: %q", firstAfter.Round(time.Millisecond), len(retries), retries)
+	close(names)
+	var done atomic.Int32
+	var mu sync.Mutex
+	var failures []string
+	var wg sync.WaitGroup
+	for w := 0; w < haWorkers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for name := range names {
+				if _, err := e.CreateIdentity(ctx, policy.Identity{Name: name, Class: "ci", TTLPolicy: "short", Owner: "team-ha"}); err != nil {
+					mu.Lock()
+					failures = append(failures, name+": "+err.Error())
+					mu.Unlock()
+				}
+				done.Add(1)
+			}
+		}()
+	}
+	for done.Load() < haKillAfter {
+		time.Sleep(10 * time.Millisecond)
+	}
+	pid, err := strconv.Atoi(pids[lead])
+	must(t, err)
+	must(t, syscall.Kill(pid, syscall.SIGKILL))
+	killedAt := time.Now()
+	t.Logf("killed the leader %s (pid %d) after %d identities, %d workers busy", addrs[lead], pid, done.Load(), haWorkers)
+	wg.Wait()
+	retriesMu.Lock()
+	defer retriesMu.Unlock()
+	t.Logf("the rest of the run took %s after the kill; %d retries", time.Since(killedAt).Round(time.Millisecond), len(retries))
+	if len(failures) > 0 {
+		t.Fatalf("%d creates failed through the failover: %q (retries %q)", len(failures), failures, retries)
+	}
 
 	ids, err := e.ListIdentities(ctx)
 	must(t, err)
@@ -87,4 +117,29 @@ func TestHALeaderKilled(t *testing.T) {
 	}
 	_ = e.client.Sys().DisableAuthWithContext(ctx, e.approle)
 	_ = e.client.Sys().UnmountWithContext(ctx, e.mount)
+}
+
+// TestKVPutRetriedWriteLanded: a check-and-set write sent again after its answer was lost (a
+// failover retry) finds its own value in place and succeeds once; a different value at that
+// version is still a conflict.
+func TestKVPutRetriedWriteLanded(t *testing.T) {
+	e := openTest(t, clock.Real{})
+	ctx := context.Background()
+	rec := map[string]any{"name": "ci", "ttl": int64(900), "at": "2026-01-01T12:00:00Z"}
+	v, err := e.kvPut(ctx, "landed/x", rec, newKey)
+	must(t, err)
+	again, err := e.kvPut(ctx, "landed/x", rec, newKey)
+	if err != nil || again != v {
+		t.Fatalf("the same create sent again: version %d, error %v; want version %d, no error", again, err, v)
+	}
+	rec["ttl"] = int64(901)
+	if _, err := e.kvPut(ctx, "landed/x", rec, newKey); !errors.Is(err, engine.ErrConflict) {
+		t.Fatalf("a different create of an existing key: error = %v, want ErrConflict", err)
+	}
+	if _, err := e.kvPut(ctx, "landed/x", rec, v); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.kvPut(ctx, "landed/x", map[string]any{"name": "other"}, v); !errors.Is(err, engine.ErrConflict) {
+		t.Fatalf("a stale update with other content: error = %v, want ErrConflict", err)
+	}
 }

@@ -116,12 +116,35 @@ func (e *Engine) kvPut(ctx context.Context, key string, v any, cas int64) (int64
 	}
 	s, err := e.kv().Put(ctx, key, data, opts...)
 	if err != nil {
-		return 0, e.kvErr("write", key, err)
+		err = e.kvErr("write", key, err)
+		if cas != anyVersion && errors.Is(err, engine.ErrConflict) {
+			if version, ok := e.landed(ctx, key, data, cas); ok {
+				return version, nil
+			}
+		}
+		return 0, err
 	}
 	if s.VersionMetadata == nil {
 		return 0, fmt.Errorf("%s: Vault returned no version for the write", e.dataPath(key))
 	}
 	return int64(s.VersionMetadata.Version), nil
+}
+
+// landed reports whether a check-and-set write of data at key, refused as a conflict, had in
+// fact been carried out: the key is at version cas+1 and holds exactly data. That happens when
+// the write's answer was lost in a leader election and retryTransport sent it again (see
+// retry.go); the write is then done, once, and not an error.
+func (e *Engine) landed(ctx context.Context, key string, data map[string]any, cas int64) (int64, bool) {
+	s, err := e.kv().Get(ctx, key)
+	if err != nil || s == nil || s.VersionMetadata == nil || int64(s.VersionMetadata.Version) != cas+1 {
+		return 0, false
+	}
+	want, err1 := json.Marshal(data)
+	got, err2 := json.Marshal(s.Data)
+	if err1 != nil || err2 != nil || !bytes.Equal(want, got) {
+		return 0, false
+	}
+	return cas + 1, true
 }
 
 // kvDestroy destroys one version of key for good.
