@@ -509,8 +509,9 @@ func TestAccVault_appRoleLogin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	secretID, _ := sid.Data["secret_id"].(string)
 	sidFile := filepath.Join(t.TempDir(), "secret-id")
-	if err := os.WriteFile(sidFile, []byte(sid.Data["secret_id"].(string)), 0o600); err != nil {
+	if err := os.WriteFile(sidFile, []byte(secretID), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg := fmt.Sprintf(`

@@ -3,6 +3,7 @@ package vault
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"slices"
 	"strconv"
@@ -53,7 +54,7 @@ func TestHALeaderKilled(t *testing.T) {
 	e, err := Open(ctx, cfg, clock.Real{}, func(msg string, f map[string]any) {
 		if strings.HasPrefix(msg, "retrying") {
 			retriesMu.Lock()
-			retries = append(retries, f["reason"].(string))
+			retries = append(retries, fmt.Sprint(f["reason"]))
 			retriesMu.Unlock()
 		}
 	})

@@ -115,6 +115,13 @@ func (e *Engine) kvPut(ctx context.Context, key string, v any, cas int64) (int64
 		opts = append(opts, api.WithCheckAndSet(int(cas)))
 	}
 	s, err := e.kv().Put(ctx, key, data, opts...)
+	for resend := 0; resend < maxResends && cas != anyVersion && answerLost(err); resend++ {
+		// The connection broke after the write was sent (a leader died mid-request): it may
+		// or may not have landed. A check-and-set write cannot land twice, and landed below
+		// recognises the first one, so send it again.
+		e.logf("sending a Vault write again after its answer was lost", map[string]any{"path": e.dataPath(key), "error": err.Error()})
+		s, err = e.kv().Put(ctx, key, data, opts...)
+	}
 	if err != nil {
 		err = e.kvErr("write", key, err)
 		if cas != anyVersion && errors.Is(err, engine.ErrConflict) {
@@ -128,6 +135,18 @@ func (e *Engine) kvPut(ctx context.Context, key string, v any, cas int64) (int64
 		return 0, fmt.Errorf("%s: Vault returned no version for the write", e.dataPath(key))
 	}
 	return int64(s.VersionMetadata.Version), nil
+}
+
+// maxResends bounds how often kvPut sends a check-and-set write again after losing its answer.
+const maxResends = 3
+
+// answerLost reports whether err is a transport failure after which a write's outcome is
+// unknown: not an answer from Vault, not a connection that never opened (retryTransport has
+// retried those for the whole retry window), not the caller giving up.
+func answerLost(err error) bool {
+	var re *api.ResponseError
+	return err != nil && !errors.As(err, &re) && !dialFailed(err) &&
+		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }
 
 // landed reports whether a check-and-set write of data at key, refused as a conflict, had in

@@ -109,7 +109,8 @@ func TestLoginAppRole(t *testing.T) {
 	secretID := func() string {
 		s, err := root.Logical().Write("auth/"+mount+"/role/nhi-provider/secret-id", nil)
 		must(t, err)
-		return s.Data["secret_id"].(string)
+		id, _ := s.Data["secret_id"].(string)
+		return id
 	}
 
 	cfg.AppRole = &AppRoleLogin{Mount: mount, RoleID: roleID, SecretID: secretID()}
@@ -161,7 +162,8 @@ func TestLoginJWT(t *testing.T) {
 		c.SetToken(login.Auth.ClientToken)
 		tok, err := c.Logical().Read("identity/oidc/token/" + name)
 		must(t, err)
-		return tok.Data["token"].(string)
+		jwt, _ := tok.Data["token"].(string)
+		return jwt
 	}
 
 	jwtMount := enableAuth(t, root, "jwt")

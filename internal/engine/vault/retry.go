@@ -141,11 +141,10 @@ func (t *retryTransport) addrList() string {
 // retryReason says why the outcome of one attempt is worth another, or is empty.
 func retryReason(method string, resp *http.Response, err error) string {
 	if err != nil {
-		var op *net.OpError
 		switch {
 		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 			return ""
-		case errors.Is(err, syscall.ECONNREFUSED) || (errors.As(err, &op) && op.Op == "dial"):
+		case dialFailed(err):
 			return "cannot connect: " + err.Error()
 		case method == http.MethodGet || method == "LIST":
 			return "read failed: " + err.Error()
@@ -163,6 +162,12 @@ func retryReason(method string, resp *http.Response, err error) string {
 		}
 	}
 	return ""
+}
+
+// dialFailed reports whether err is a failure to connect, before anything was sent.
+func dialFailed(err error) bool {
+	var op *net.OpError
+	return errors.Is(err, syscall.ECONNREFUSED) || (errors.As(err, &op) && op.Op == "dial")
 }
 
 // bodyContains reports whether the first 64 KiB of resp's body contain s, leaving the body
