@@ -34,7 +34,7 @@ func fakeVault(t *testing.T, path string, answer func(w http.ResponseWriter, r *
 }
 
 // deadAddress is an address where nothing listens.
-func deadAddress(t *testing.T) string {
+func deadAddress() string {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	srv.Close()
 	return srv.URL
@@ -51,7 +51,7 @@ func openFake(t *testing.T, cfg Config) *Engine {
 // TestRetryRedirectToDeadLeader: a standby redirects to the old leader, which is dead; the
 // retry goes to the configured address (the standby, now leader), not to the dead one.
 func TestRetryRedirectToDeadLeader(t *testing.T) {
-	dead := deadAddress(t)
+	dead := deadAddress()
 	var calls atomic.Int32
 	srv := fakeVault(t, "nhi/config", func(w http.ResponseWriter, r *http.Request) {
 		if calls.Add(1) == 1 {
@@ -131,12 +131,12 @@ func TestRetryAddresses(t *testing.T) {
 		calls.Add(1)
 		_, _ = w.Write([]byte(`{"data":{}}`))
 	})
-	dead := deadAddress(t)
+	dead := deadAddress()
 	e := openFake(t, Config{Address: dead, Addresses: []string{srv.URL}})
 	if _, err := e.read(context.Background(), "nhi/config"); err != nil || calls.Load() != 1 {
 		t.Fatalf("read with the first node down: error %v, %d requests on the second node", err, calls.Load())
 	}
-	other := deadAddress(t)
+	other := deadAddress()
 	_, err := Open(context.Background(), Config{Address: dead, Addresses: []string{other}, Token: "t"}, nil, nil)
 	if err == nil || !strings.Contains(err.Error(), "2 attempts") || !strings.Contains(err.Error(), other) {
 		t.Fatalf("Open with every node down: error = %v, want one attempt per address, naming them", err)
