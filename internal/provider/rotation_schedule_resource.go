@@ -126,7 +126,8 @@ func (r *rotationScheduleResource) Schema(_ context.Context, _ resource.SchemaRe
 				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
 					"name": schema.StringAttribute{Required: true, MarkdownDescription: "The consumer, such as `billing-api`.",
 						Validators: []validator.String{nonEmpty{}}},
-					"kind": schema.StringAttribute{Optional: true, MarkdownDescription: "What it is, such as `service`, `job` or `vendor`."},
+					"kind": schema.StringAttribute{Optional: true, MarkdownDescription: "What it is, such as `service`, `job` or `vendor`.",
+						Validators: []validator.String{nonEmpty{}}},
 					"note": schema.StringAttribute{Optional: true, MarkdownDescription: "How it picks up a new secret."},
 				}},
 			},
