@@ -382,9 +382,10 @@ func (e *Engine) write(ctx context.Context, path string, data map[string]any) (*
 }
 
 // lookup runs a look-up that Vault serves only as a write (POST auth/token/lookup-accessor, say):
-// it changes nothing, so it neither creates mounts nor needs more than the look-up's capability.
+// it changes nothing, so it neither creates mounts nor needs more than the look-up's capability,
+// and retryTransport retries it like a read.
 func (e *Engine) lookup(ctx context.Context, path string, data map[string]any) (*api.Secret, error) {
-	s, err := e.client.Logical().WriteWithContext(ctx, path, data)
+	s, err := e.client.Logical().WriteWithContext(readOnly(ctx), path, data)
 	return s, e.vaultErr("write", path, err)
 }
 

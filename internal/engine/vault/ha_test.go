@@ -25,12 +25,15 @@ const (
 	haIdentities = 40
 	haKillAfter  = 10
 	haWorkers    = 4
+	// haOpenCredentials credentials are open when the leader dies, and revoked just after.
+	haOpenCredentials = 3
 )
 
 // TestHALeaderKilled: against a 3-node Raft cluster (scripts/vault-dev cluster), an engine
 // pointed at a standby, with the other nodes as addresses, creates identities with
-// haWorkers in parallel while the leader is killed with SIGKILL, requests in flight. Every
-// create completes through the election, and no role or entity is left without its identity
+// haWorkers in parallel while the leader is killed with SIGKILL, requests in flight, and
+// revokes the credentials it had open. Every create and revocation completes through the
+// election, the revoked tokens are dead, and no role or entity is left without its identity
 // record.
 func TestHALeaderKilled(t *testing.T) {
 	addrs, pids := strings.Split(os.Getenv("VAULT_CLUSTER_ADDRS"), ","), strings.Split(os.Getenv("VAULT_CLUSTER_PIDS"), ",")
@@ -61,6 +64,18 @@ func TestHALeaderKilled(t *testing.T) {
 	must(t, err)
 	must(t, e.PutClass(ctx, policy.Class{Name: "ci", Kind: policy.KindEphemeral, MaxLifetime: time.Hour}))
 	must(t, e.PutTTLPolicy(ctx, policy.TTLPolicy{Name: "short", Class: "ci", TTL: 15 * time.Minute, MaxLifetime: time.Hour}))
+
+	// Credentials open across the failover, revoked right after the kill.
+	type open struct{ id, secret string }
+	var opened []open
+	for i := 0; i < haOpenCredentials; i++ {
+		name := "ci-ha-open-" + strconv.Itoa(i)
+		_, err := e.CreateIdentity(ctx, policy.Identity{Name: name, Class: "ci", TTLPolicy: "short", Owner: "team-ha", Scopes: []string{"default"}})
+		must(t, err)
+		c, secret, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: name, Requester: "ha-test"})
+		must(t, err)
+		opened = append(opened, open{c.ID, secret})
+	}
 
 	// haWorkers create identities in parallel, as terraform apply does, so that requests are
 	// in flight when the leader dies.
@@ -95,6 +110,11 @@ func TestHALeaderKilled(t *testing.T) {
 	must(t, syscall.Kill(pid, syscall.SIGKILL))
 	killedAt := time.Now()
 	t.Logf("killed the leader %s (pid %d) after %d identities, %d workers busy", addrs[lead], pid, done.Load(), haWorkers)
+	for _, c := range opened {
+		if err := e.RevokeCredential(ctx, c.id); err != nil {
+			t.Errorf("revoking credential %s during the failover: %v", c.id, err)
+		}
+	}
 	wg.Wait()
 	retriesMu.Lock()
 	defer retriesMu.Unlock()
@@ -103,10 +123,15 @@ func TestHALeaderKilled(t *testing.T) {
 		t.Fatalf("%d creates failed through the failover: %q (retries %q)", len(failures), failures, retries)
 	}
 
+	for _, c := range opened {
+		if _, err := e.client.Logical().WriteWithContext(ctx, "auth/token/lookup", map[string]any{"token": c.secret}); err == nil {
+			t.Errorf("the token of credential %s still works after its revocation during the failover", c.id)
+		}
+	}
 	ids, err := e.ListIdentities(ctx)
 	must(t, err)
-	if len(ids) != haIdentities {
-		t.Fatalf("%d identities after the run, want %d", len(ids), haIdentities)
+	if len(ids) != haIdentities+haOpenCredentials {
+		t.Fatalf("%d identities after the run, want %d", len(ids), haIdentities+haOpenCredentials)
 	}
 	unmanaged, err := e.ListUnmanaged(ctx)
 	must(t, err)

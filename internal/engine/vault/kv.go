@@ -115,10 +115,11 @@ func (e *Engine) kvPut(ctx context.Context, key string, v any, cas int64) (int64
 		opts = append(opts, api.WithCheckAndSet(int(cas)))
 	}
 	s, err := e.kv().Put(ctx, key, data, opts...)
-	for resend := 0; resend < maxResends && cas != anyVersion && answerLost(err); resend++ {
+	for resend := 0; resend < maxResends && (cas != anyVersion || key == auditSeqKey) && answerLost(err); resend++ {
 		// The connection broke after the write was sent (a leader died mid-request): it may
 		// or may not have landed. A check-and-set write cannot land twice, and landed below
-		// recognises the first one, so send it again.
+		// recognises the first one, so send it again. So is the audit sequence counter's: a
+		// resend that follows a landed write only leaves one sequence number unused.
 		e.logf("sending a Vault write again after its answer was lost", map[string]any{"path": e.dataPath(key), "error": err.Error()})
 		s, err = e.kv().Put(ctx, key, data, opts...)
 	}

@@ -35,8 +35,8 @@ const (
 //
 // Only failures that prove Vault did not carry the request out are retried, so a write is
 // never applied twice: a refused connection (nothing was sent), 429, 502 and 503 (refused
-// before handling), and a 500 from a standby that has no active node to forward to. Reads are
-// also retried after any transport error. A write whose response was lost after it was sent is
+// before handling), and a 500 from a standby that has no active node to forward to. Reads and
+// look-ups sent as writes (readOnly) are also retried after any transport error. A write whose response was lost after it was sent is
 // not retried: the error reaches the caller, and the engine's create-adopt design makes the
 // next apply converge.
 type retryTransport struct {
@@ -63,6 +63,14 @@ func (c *Config) addressList() ([]*url.URL, error) {
 	return out, nil
 }
 
+type readOnlyKey struct{}
+
+// readOnly marks ctx as carrying a request that changes nothing although it is sent as a
+// write (a token look-up), so that retryTransport retries it after any transport error.
+func readOnly(ctx context.Context) context.Context {
+	return context.WithValue(ctx, readOnlyKey{}, true)
+}
+
 type onePassKey struct{}
 
 // onePass marks ctx so that its requests try each configured address once, without backoff:
@@ -78,7 +86,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	r := req
 	for attempt := 1; ; attempt++ {
 		resp, err := t.next.RoundTrip(r)
-		why := retryReason(req.Method, resp, err)
+		why := retryReason(req.Method == http.MethodGet || req.Method == "LIST" || ctx.Value(readOnlyKey{}) != nil, resp, err)
 		if why == "" && attempt > 1 && resp != nil {
 			// A request already failing over is retried on answers that mean "not yet": a
 			// standby that still redirects to the dead leader (the client follows only the
@@ -139,14 +147,14 @@ func (t *retryTransport) addrList() string {
 }
 
 // retryReason says why the outcome of one attempt is worth another, or is empty.
-func retryReason(method string, resp *http.Response, err error) string {
+func retryReason(read bool, resp *http.Response, err error) string {
 	if err != nil {
 		switch {
 		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 			return ""
 		case dialFailed(err):
 			return "cannot connect: " + err.Error()
-		case method == http.MethodGet || method == "LIST":
+		case read:
 			return "read failed: " + err.Error()
 		}
 		return ""
