@@ -41,6 +41,9 @@ type driftReportModel struct {
 	CountsBySeverity    types.Map         `tfsdk:"counts_by_severity"`
 	TrustDebtHours      types.Float64     `tfsdk:"trust_debt_hours"`
 	TrustDebtByIdentity types.Map         `tfsdk:"trust_debt_by_identity"`
+	SARIFArtifactURI    types.String      `tfsdk:"sarif_artifact_uri"`
+	Markdown            types.String      `tfsdk:"markdown"`
+	SARIF               types.String      `tfsdk:"sarif"`
 }
 
 type findingModel struct {
@@ -116,6 +119,17 @@ func (d *driftReportDataSource) Schema(_ context.Context, _ datasource.SchemaReq
 			"trust_debt_hours": schema.Float64Attribute{Computed: true,
 				MarkdownDescription: "Trust debt in hours: the sum over live credentials of their age beyond their intended lifetime, plus the overdue time of rotations."},
 			"trust_debt_by_identity": schema.MapAttribute{Computed: true, ElementType: types.Float64Type, MarkdownDescription: "Trust debt in hours, per identity that has any."},
+			"sarif_artifact_uri": schema.StringAttribute{Optional: true, Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
+				MarkdownDescription: "A path in the repository, such as the fleet's root module (`infra/nhi/main.tf`), that every `sarif` result " +
+					"also points at. GitHub code scanning rejects results that have only a logical location; set this when uploading there."},
+			"markdown": schema.StringAttribute{Computed: true,
+				MarkdownDescription: "The report for people, in Markdown: findings by severity and by rule, trust debt and the identities that carry " +
+					"most of it, then every finding with its subject, observed and allowed values, OWASP reference and remedy, worst first. " +
+					"Append it to a CI job summary or a pull-request comment; its order is fixed, so two reports diff cleanly."},
+			"sarif": schema.StringAttribute{Computed: true,
+				MarkdownDescription: "The report as a SARIF 2.1.0 log for code-scanning dashboards: one rule per finding kind (title, description, " +
+					"remedy, OWASP reference, default level from its severity), one result per finding, located at its identity (and class), " +
+					"with a fingerprint (`partialFingerprints`) that stays the same while the finding persists."},
 		},
 	}
 }
@@ -167,6 +181,13 @@ func (d *driftReportDataSource) Read(ctx context.Context, req datasource.ReadReq
 	resp.Diagnostics.Append(ds...)
 	resp.Diagnostics.Append(dd...)
 	m.CountsByRule, m.CountsBySeverity, m.TrustDebtByIdentity = rules, sevs, debts
+	m.Markdown = types.StringValue(policy.MarkdownReport(report, fleet))
+	sarif, err := policy.SARIFReport(report, fleet, m.SARIFArtifactURI.ValueString())
+	if err != nil {
+		resp.Diagnostics.AddError("Drift Report Not Rendered", "The drift report could not be written as SARIF: "+err.Error())
+		return
+	}
+	m.SARIF = types.StringValue(sarif)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 	if len(failing) > 0 {
 		resp.Diagnostics.AddError("Drift Report Failed",
