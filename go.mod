@@ -14,7 +14,7 @@ require (
 
 require github.com/robfig/cron/v3 v3.0.1
 
-require github.com/santhosh-tekuri/jsonschema/v6 v6.0.3 // indirect
+require github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
 
 require (
 	github.com/ProtonMail/go-crypto v1.4.1 // indirect
