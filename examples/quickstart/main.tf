@@ -15,7 +15,7 @@ terraform {
 provider "nhi" {}
 
 variable "ci_ttl" {
-  description = "TTL of CI credentials. The ci class allows at most 1h: try -var ci_ttl=3h."
+  description = "TTL of CI credentials. The ci class allows at most 1h: try -var ci_ttl=90m (within the policy's own 2h max_lifetime, above the class)."
   type        = string
   default     = "15m"
 }
@@ -31,6 +31,8 @@ resource "nhi_lifecycle_class" "ci" {
   require_owner  = true
   naming_pattern = "ci-[a-z0-9-]+"
   environments   = ["dev", "prod"]
+  # Scopes x the longest a leaked credential stays usable, in hours: ci-build's 2 scopes x 2h.
+  max_blast_radius = 12
 }
 
 # Persistent accounts: stable name, secret rotated on schedule.
@@ -41,6 +43,7 @@ resource "nhi_lifecycle_class" "service" {
   max_rotation_interval = "90d"
   require_owner         = true
   require_consumers     = true
+  max_blast_radius      = 2400 # one scope rotated every 90 days, with a day's window: 2209
 }
 
 resource "nhi_ttl_policy" "ci" {

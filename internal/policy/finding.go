@@ -37,7 +37,7 @@ type Finding struct {
 	// empty when the finding is not about one attribute.
 	Attribute string `json:"attribute,omitempty"`
 	// Object names the engine object inside the subject that the finding is about, as
-	// "kind/id" ("credential/c-123", "secret-version/2"); empty when the finding is about the
+	// "kind/id" ("credential/c-123", "secret-version/2", "scope/admin:root"); empty when the finding is about the
 	// subject as a whole. With Rule, Subject and Attribute it tells findings apart across runs
 	// (SARIF fingerprints), where Observed changes as credentials age.
 	Object   string `json:"object,omitempty"`

@@ -3,6 +3,7 @@ package policy
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,8 +15,8 @@ import (
 const markdownTop = 10
 
 // MarkdownReport renders a drift report of fleet for people: a summary that reads in ten
-// seconds (findings by severity and by rule, trust debt and the identities that carry most of
-// it), then every finding with its subject, what was observed and allowed, the OWASP reference
+// seconds (findings by severity and by rule, trust debt and blast radius, and the identities
+// that carry most of each), then every finding with its subject, what was observed and allowed, the OWASP reference
 // and the remedy. The output depends only on its inputs and its order is fixed (severity, then
 // subject, rule and object), so two reports of the same fleet are identical and two reports of
 // a changing fleet diff line by line.
@@ -37,15 +38,27 @@ func MarkdownReport(r Report, fleet Fleet) string {
 	for i := len(Severities) - 1; i >= 0; i-- {
 		sevCounts = append(sevCounts, fmt.Sprintf("%d %s", bySeverity[Severities[i]], Severities[i]))
 	}
-	indebted := 0
-	for _, d := range r.TrustDebt {
+	debt := make(map[string]float64, len(r.TrustDebt))
+	for name, d := range r.TrustDebt {
 		if d > 0 {
-			indebted++
+			debt[name] = d.Hours()
 		}
 	}
-	fmt.Fprintf(&b, "**%d %s** (%s). Trust debt: **%s h** over %d %s. Generated %s.\n\n",
+	// Blast radius per identity that reaches anything; an unbounded one ranks above every number.
+	blast := make(map[string]float64, len(r.Blast))
+	for name, bl := range r.Blast {
+		switch v, bounded := bl.Radius(); {
+		case !bounded:
+			blast[name] = math.Inf(1)
+		case v > 0:
+			blast[name] = v
+		}
+	}
+	total, unbounded := r.TotalBlastRadius()
+	fmt.Fprintf(&b, "**%d %s** (%s). Trust debt: **%s h** over %d %s. Blast radius: **%s scope-hours**, %d %s unbounded. Generated %s.\n\n",
 		len(r.Findings), plural(len(r.Findings), "finding", "findings"), strings.Join(sevCounts, ", "),
-		hours(r.TotalTrustDebt()), indebted, plural(indebted, "identity", "identities"), fleet.Now.UTC().Format(time.RFC3339))
+		hours(r.TotalTrustDebt()), len(debt), plural(len(debt), "identity", "identities"),
+		oneDecimal(total), unbounded, plural(unbounded, "identity", "identities"), fleet.Now.UTC().Format(time.RFC3339))
 
 	if len(byRule) > 0 {
 		rules := make([]string, 0, len(byRule))
@@ -64,16 +77,9 @@ func MarkdownReport(r Report, fleet Fleet) string {
 		b.WriteString("\n")
 	}
 
-	debt := make(map[string]float64, len(r.TrustDebt))
-	for name, d := range r.TrustDebt {
-		if d > 0 {
-			debt[name] = d.Hours()
-		}
-	}
 	classOf := fleet.classIndex()
 	writeTopIdentities(&b, classOf, "Top identities by trust debt", "Trust debt (h)", debt)
-	// Blast radius (scopes × exposure window, DESIGN.md) joins here as a second
-	// writeTopIdentities call once the report carries it per identity.
+	writeTopIdentities(&b, classOf, "Top identities by blast radius", "Blast radius (scope-hours)", blast)
 
 	if len(r.Findings) == 0 {
 		b.WriteString("No findings.\n")
@@ -104,7 +110,8 @@ func MarkdownReport(r Report, fleet Fleet) string {
 }
 
 // writeTopIdentities writes a table of the identities with the largest values, largest first
-// (by name among equals), at most markdownTop of them; nothing when no identity has a value.
+// (by name among equals), at most markdownTop of them; nothing when no identity has a value. An
+// infinite value reads "unbounded".
 func writeTopIdentities(b *strings.Builder, classOf func(string) string, heading, column string, values map[string]float64) {
 	if len(values) == 0 {
 		return
@@ -121,7 +128,7 @@ func writeTopIdentities(b *strings.Builder, classOf func(string) string, heading
 			break
 		}
 		fmt.Fprintf(b, "| `%s` | %s | %s |\n", mdCode(name), mdText(orDash(classOf(subject(SubjectIdentity, name)))),
-			strconv.FormatFloat(values[name], 'f', 1, 64))
+			oneDecimal(values[name]))
 	}
 	b.WriteString("\n")
 }
@@ -153,7 +160,15 @@ func (f Fleet) classIndex() func(subject string) string {
 }
 
 // hours formats a duration in hours with one decimal.
-func hours(d time.Duration) string { return strconv.FormatFloat(d.Hours(), 'f', 1, 64) }
+func hours(d time.Duration) string { return oneDecimal(d.Hours()) }
+
+// oneDecimal formats a figure with one decimal; +Inf is "unbounded".
+func oneDecimal(v float64) string {
+	if math.IsInf(v, 1) {
+		return "unbounded"
+	}
+	return strconv.FormatFloat(v, 'f', 1, 64)
+}
 
 func plural(n int, one, many string) string {
 	if n == 1 {

@@ -106,6 +106,9 @@ func SARIFReport(r Report, fleet Fleet, artifactURI string) (string, error) {
 		Results:     make([]sarifResult, 0, len(r.Findings)),
 		Properties:  map[string]any{"trustDebtHours": roundHours(r.TotalTrustDebt())},
 	}
+	blast, unbounded := r.TotalBlastRadius()
+	run.Properties["blastRadiusScopeHours"] = math.Round(blast*10) / 10
+	run.Properties["unboundedExposureIdentities"] = unbounded
 	ruleIndex := map[string]int{}
 	ruleSeverity := map[string]Severity{}
 	for _, f := range r.Findings {

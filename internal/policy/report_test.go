@@ -21,7 +21,8 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 var classOnlyRules = []string{RuleInvalidNamingPattern, RuleClassLifetimeBelowTTL}
 
 // everyKindFleet is a fixed fleet, observed at testNow, that breaks every rule the drift report
-// evaluates at least once (TestEveryKindFleet says so), with trust debt on three identities.
+// evaluates at least once (TestEveryKindFleet says so), with trust debt on three identities and
+// a blast radius on several, one of them unbounded.
 func everyKindFleet() Fleet {
 	now := testNow
 	return Fleet{
@@ -30,6 +31,9 @@ func everyKindFleet() Fleet {
 			{Name: "ci", Kind: KindEphemeral, MaxTTL: time.Hour, MaxLifetime: Day, MaxRenewals: ptr(int64(3)),
 				RequireOwner: true, NamingPattern: "ci-[a-z0-9-]+", Environments: []string{"dev", "prod"}},
 			{Name: "svc", Kind: KindPersistent, MaxRotationInterval: 30 * Day, RequireOwner: true, RequireConsumers: true},
+			{Name: "ops", Kind: KindEphemeral, MaxTTL: time.Hour, MaxLifetime: 4 * time.Hour, MaxRenewals: ptr(int64(3)), RequireOwner: true,
+				AllowedScopes: []string{"read:*", "deploy:*"}, DeniedScopes: []string{"admin:*"}, MaxScopes: 2,
+				AllowedCIDRs: []string{"10.0.0.0/8"}, MaxBlastRadius: 4},
 		},
 		Policies: []TTLPolicy{
 			{Name: "ci-short", Class: "ci", TTL: 15 * time.Minute, MaxLifetime: 2 * time.Hour, Renewable: true, MaxRenewals: ptr(int64(2))},
@@ -40,20 +44,28 @@ func everyKindFleet() Fleet {
 			{Name: "ci-excepted", Class: "ci", TTL: 2 * time.Hour, MaxLifetime: 2 * time.Hour,
 				Exception: &Exception{Reason: "migration", ExpiresAt: now.Add(-Day)}},
 			{Name: "svc-token", Class: "svc", TTL: time.Hour, MaxLifetime: time.Hour},
+			{Name: "ops-short", Class: "ops", TTL: 30 * time.Minute, MaxLifetime: 2 * time.Hour, Renewable: true, MaxRenewals: ptr(int64(2))},
 		},
 		Identities: []Identity{
-			{Name: "ci-build", Class: "ci", Owner: "team-platform", Environment: "dev", TTLPolicy: "ci-short", Status: StatusActive},
+			{Name: "ci-build", Class: "ci", Owner: "team-platform", Environment: "dev", TTLPolicy: "ci-short", Status: StatusActive,
+				Scopes: []string{"read:artifacts", "write:cache"}},
 			{Name: "ci-nobody", Class: "ci", Environment: "staging", Status: StatusActive},
 			{Name: "build_bot", Class: "ci", Owner: "team-platform", Environment: "dev", TTLPolicy: "ci-short", Status: StatusActive},
 			{Name: "ci-mixed", Class: "ci", Owner: "team-platform", Environment: "prod", TTLPolicy: "svc-token", Status: StatusActive},
 			{Name: "ci-rotated", Class: "ci", Owner: "team-platform", Environment: "prod", TTLPolicy: "ci-short", Status: StatusActive},
 			{Name: "ci-old", Class: "ci", Owner: "team-platform", Environment: "prod", TTLPolicy: "ci-short", Status: StatusRetired, RetiredAt: now.Add(-2 * Day)},
-			{Name: "svc-api", Class: "svc", Owner: "team-payments", Environment: "prod", Status: StatusActive},
+			{Name: "svc-api", Class: "svc", Owner: "team-payments", Environment: "prod", Status: StatusActive, Scopes: []string{"billing:read"}},
 			{Name: "svc-cron", Class: "svc", Owner: "team-payments", Environment: "prod", Status: StatusActive},
-			{Name: "svc-db", Class: "svc", Owner: "team-payments", Environment: "prod", Status: StatusActive,
+			{Name: "svc-db", Class: "svc", Owner: "team-payments", Environment: "prod", Status: StatusActive, Scopes: []string{"billing:write"},
 				EngineDrift: []string{"role token_ttl is 24h, declared 1h"}},
 			{Name: "svc-legacy", Class: "svc", Owner: "team-billing", Environment: "prod", TTLPolicy: "svc-token", Status: StatusActive},
 			{Name: "legacy-sync", Class: "batch", Owner: "team-billing", Environment: "prod", Status: StatusActive},
+			// Every privilege rule: two denied scopes, one outside the allowed patterns, scopes
+			// above the class's count, two networks outside the class's, a blast radius of 4 scopes
+			// x 2h above 4 scope-hours, and on the engine a policy added and a declared one missing.
+			{Name: "ops-admin", Class: "ops", Owner: "team-sre", Environment: "prod", TTLPolicy: "ops-short", Status: StatusActive,
+				Scopes: []string{"admin:root", "admin:keys", "deploy:prod", "write:logs"}, BoundCIDRs: []string{"192.168.0.0/16", "172.16.0.0/12"},
+				PrivilegesAdded: []string{"token_policies root"}, PrivilegesRemoved: []string{"token_policies write:logs"}},
 		},
 		Schedules: []RotationSchedule{
 			// Every 45 days (above the class's 30), an overlap longer than that, no consumers.
@@ -98,6 +110,9 @@ func TestEveryKindFleet(t *testing.T) {
 	}
 	if n := len(rep.TrustDebt); n < 3 {
 		t.Errorf("trust debt on %d identities, want at least 3: %v", n, rep.TrustDebt)
+	}
+	if total, unbounded := rep.TotalBlastRadius(); total == 0 || unbounded == 0 {
+		t.Errorf("blast radius %v scope-hours with %d unbounded identities: want both above zero", total, unbounded)
 	}
 }
 
@@ -184,7 +199,7 @@ func TestMarkdownReport(t *testing.T) {
 	}
 
 	empty := MarkdownReport(Report{TrustDebt: map[string]time.Duration{}}, Fleet{Now: testNow})
-	want := "## NHI drift report\n\n**0 findings** (0 critical, 0 high, 0 medium, 0 low). Trust debt: **0.0 h** over 0 identities. Generated 2025-03-01T12:00:00Z.\n\nNo findings.\n"
+	want := "## NHI drift report\n\n**0 findings** (0 critical, 0 high, 0 medium, 0 low). Trust debt: **0.0 h** over 0 identities. Blast radius: **0.0 scope-hours**, 0 identities unbounded. Generated 2025-03-01T12:00:00Z.\n\nNo findings.\n"
 	if empty != want {
 		t.Errorf("empty report =\n%q\nwant\n%q", empty, want)
 	}
@@ -208,6 +223,25 @@ func TestMarkdownReportTopIdentities(t *testing.T) {
 	}
 	if !strings.Contains(md, "3 more not shown.") {
 		t.Errorf("report does not say how many identities it left out:\n%s", md)
+	}
+}
+
+func TestMarkdownReportBlastRadius(t *testing.T) {
+	rep := Report{Blast: map[string]Blast{
+		"wide":    {Exposure: Exposure{Window: 3 * time.Hour, Bounded: true}, Scopes: 2},
+		"narrow":  {Exposure: Exposure{Window: time.Hour, Bounded: true}, Scopes: 1},
+		"forever": {Exposure: Exposure{Basis: "no schedule"}, Scopes: 1},
+		"idle":    {Exposure: Exposure{Basis: "no schedule"}}, // no scopes: reaches nothing
+	}}
+	md := MarkdownReport(rep, Fleet{Now: testNow})
+	summary := "Blast radius: **7.0 scope-hours**, 1 identity unbounded."
+	table := "### Top identities by blast radius\n\n| Identity | Class | Blast radius (scope-hours) |\n|---|---|--:|\n" +
+		"| `forever` | - | unbounded |\n| `wide` | - | 6.0 |\n| `narrow` | - | 1.0 |\n\n"
+	if !strings.Contains(md, summary) || !strings.Contains(md, table) {
+		t.Errorf("want the summary %q and the table\n%s\nin\n%s", summary, table, md)
+	}
+	if strings.Contains(md, "`idle`") {
+		t.Errorf("an identity with no scopes is listed by blast radius:\n%s", md)
 	}
 }
 

@@ -98,45 +98,16 @@ func (env *testEnv) recordingFactories(rec *recordingEngine) map[string]func() (
 	}
 }
 
-const credentialIdentity = `
-resource "nhi_identity" "build" {
-  name        = "ci-build"
-  class       = nhi_lifecycle_class.ci.name
-  owner       = "team-build"
-  environment = "dev"
-  ttl_policy  = nhi_ttl_policy.short.name
-}
-
-resource "nhi_identity" "billing" {
-  name  = "billing-sync"
-  class = nhi_lifecycle_class.svc.name
-}
-`
-
-func credentialConfig(args string) string {
-	return governanceConfig + credentialIdentity + fmt.Sprintf(`
-ephemeral "nhi_credential" "job" {
-  identity = nhi_identity.build.id
-%s
-}
-
-provider "echo" {
-  data = ephemeral.nhi_credential.job
-}
-
-resource "echo" "job" {}
-`, args)
-}
-
 // TestAccCredential_issueExpireRevoke drives the fake clock: a credential is issued within the
 // policy and authenticates; past its TTL it is refused; closing revokes it at once; and the
 // audit log records each request with its requester and purpose.
 func TestAccCredential_issueExpireRevoke(t *testing.T) {
+	parallel(t)
 	env := newTestEnv(t)
 	rec := &recordingEngine{Engine: env.engine, hold: true}
 	ctx := context.Background()
 	var value string
-	resource.Test(t, resource.TestCase{
+	resource.UnitTest(t, resource.TestCase{
 		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_10_0)},
 		ProtoV6ProviderFactories: env.recordingFactories(rec),
 		Steps: []resource.TestStep{
@@ -148,6 +119,7 @@ func TestAccCredential_issueExpireRevoke(t *testing.T) {
 					statecheck.ExpectKnownValue("echo.job", tfjsonpath.New("data").AtMapKey("expires_at"), knownvalue.StringExact("2026-01-01T12:15:00Z")),
 					statecheck.ExpectKnownValue("echo.job", tfjsonpath.New("data").AtMapKey("hard_expires_at"), knownvalue.StringExact("2026-01-01T13:00:00Z")),
 					statecheck.ExpectKnownValue("echo.job", tfjsonpath.New("data").AtMapKey("renewals_left"), knownvalue.Int64Exact(2)),
+					statecheck.ExpectKnownValue("echo.job", tfjsonpath.New("data").AtMapKey("scopes"), knownvalue.SetExact([]knownvalue.Check{knownvalue.StringExact("read:artifacts")})),
 					statecheck.ExpectKnownValue("echo.job", tfjsonpath.New("data").AtMapKey("requester"), knownvalue.StringExact("pipeline-42")),
 					statecheck.ExpectKnownValue("echo.job", tfjsonpath.New("data").AtMapKey("value"), knownvalue.StringRegexp(regexp.MustCompile(`^\S{20,}$`))),
 				},
@@ -212,10 +184,11 @@ func TestAccCredential_issueExpireRevoke(t *testing.T) {
 // TestAccCredential_refused: persistent identities, retired identities and a TTL above the
 // policy get a clear error, on the attribute at fault.
 func TestAccCredential_refused(t *testing.T) {
+	parallel(t)
 	env := newTestEnv(t)
 	rec := &recordingEngine{Engine: env.engine}
 	ctx := context.Background()
-	resource.Test(t, resource.TestCase{
+	resource.UnitTest(t, resource.TestCase{
 		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_10_0)},
 		ProtoV6ProviderFactories: env.recordingFactories(rec),
 		Steps: []resource.TestStep{
@@ -252,6 +225,7 @@ resource "echo" "svc" {}
 // TestAccCredential_neverInStateOrPlan: after a full lifecycle with a credential in use, neither
 // the saved plan nor the state holds any issued secret.
 func TestAccCredential_neverInStateOrPlan(t *testing.T) {
+	parallel(t)
 	env := newTestEnv(t)
 	rec := &recordingEngine{Engine: env.engine}
 	secrets := noSecrets{secrets: rec.issued}
@@ -265,7 +239,7 @@ locals {
   token_length = length(ephemeral.nhi_credential.job.value)
 }
 `
-	resource.Test(t, resource.TestCase{
+	resource.UnitTest(t, resource.TestCase{
 		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_10_0)},
 		ProtoV6ProviderFactories: env.recordingFactories(rec),
 		Steps: []resource.TestStep{
@@ -326,6 +300,7 @@ func (env *testEnv) protocolServer(t *testing.T) tfprotov6.ProviderServer {
 // protocol while moving the fake clock: renewal within the budget extends the credential,
 // beyond it Renew asks for no further renewal and the credential expires at hard_expires_at.
 func TestCredential_renewalBudget(t *testing.T) {
+	parallel(t)
 	env := newTestEnv(t)
 	ctx := context.Background()
 	for _, err := range []error{
@@ -342,7 +317,8 @@ func TestCredential_renewalBudget(t *testing.T) {
 	srv := env.protocolServer(t)
 	str := tftypes.String
 	credType := tftypes.Object{AttributeTypes: map[string]tftypes.Type{"identity": str, "ttl": str, "purpose": str, "requester": str,
-		"value": str, "credential_id": str, "expires_at": str, "hard_expires_at": str, "renewals_left": tftypes.Number}}
+		"value": str, "credential_id": str, "expires_at": str, "hard_expires_at": str, "renewals_left": tftypes.Number,
+		"scopes": tftypes.Set{ElementType: str}}}
 	vals := map[string]tftypes.Value{}
 	for name, typ := range credType.AttributeTypes {
 		vals[name] = tftypes.NewValue(typ, nil)

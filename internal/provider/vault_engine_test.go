@@ -79,6 +79,13 @@ func vaultAs(t *testing.T, ve *vault.Engine, token string) *api.Client {
 	return c
 }
 
+// tokenLive asks Vault, with the engine's token, whether token is live. (An identity's tokens
+// hold only its scopes, without Vault's default policy that would let them look themselves up.)
+func tokenLive(ve *vault.Engine, token string) error {
+	_, err := ve.Client().Logical().Write("auth/token/lookup", map[string]any{"token": token})
+	return err
+}
+
 // appRoleLogin logs in to the identities' AppRole mount with role_id and secretID.
 func appRoleLogin(t *testing.T, ve *vault.Engine, roleID, secretID string) error {
 	_, err := vaultAs(t, ve, "").Logical().Write("auth/"+ve.AppRoleMount()+"/login", map[string]any{"role_id": roleID, "secret_id": secretID})
@@ -117,9 +124,10 @@ func (c expectPriorDrift) CheckPlan(_ context.Context, req plancheck.CheckPlanRe
 // TestAccVault_roleDriftRestored: an AppRole role edited by hand shows in engine_drift at
 // refresh, the plan restores it with an update, and apply writes the declared terms again.
 func TestAccVault_roleDriftRestored(t *testing.T) {
+	parallel(t)
 	env, ve := newVaultTestEnv(t)
 	noDrift := statecheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("engine_drift"), knownvalue.ListExact([]knownvalue.Check{}))
-	resource.Test(t, resource.TestCase{
+	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: env.factories(),
 		Steps: []resource.TestStep{
 			{
@@ -165,13 +173,14 @@ func TestAccVault_roleDriftRestored(t *testing.T) {
 // refuses the identity's token, its role holds no secret-id, and a secret-id minted before
 // the destroy logs in no more.
 func TestAccVault_retireLeavesNoWorkingCredential(t *testing.T) {
+	parallel(t)
 	env, ve := newVaultTestEnv(t)
 	ctx := context.Background()
 	var token, roleID, savedSecretID string
-	resource.Test(t, resource.TestCase{
+	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: env.factories(),
 		CheckDestroy: func(*terraform.State) error {
-			if _, err := vaultAs(t, ve, token).Logical().Read("auth/token/lookup-self"); err == nil {
+			if err := tokenLive(ve, token); err == nil {
 				return errors.New("Vault still accepts the retired identity's token")
 			}
 			left, err := ve.Client().Logical().List(rolePath(ve, "ci-build") + "/secret-id")
@@ -197,7 +206,7 @@ func TestAccVault_retireLeavesNoWorkingCredential(t *testing.T) {
 				if _, token, err = env.engine.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-build", Requester: "test"}); err != nil {
 					return err
 				}
-				if _, err := vaultAs(t, ve, token).Logical().Read("auth/token/lookup-self"); err != nil {
+				if err := tokenLive(ve, token); err != nil {
 					return fmt.Errorf("Vault refuses a fresh token: %w", err)
 				}
 				s, err := ve.Client().Logical().Read(rolePath(ve, "ci-build") + "/role-id")
@@ -268,6 +277,7 @@ const outageRequests = 28
 // identities: the apply fails naming the Vault request, the next apply converges, and every
 // role and entity on the mount belongs to a complete identity record.
 func TestAccVault_outageMidApply(t *testing.T) {
+	parallel(t)
 	env, ve := newVaultTestEnv(t)
 	ctx := context.Background()
 	proxy := acctest.NewProxy(t, os.Getenv("VAULT_ADDR"))
@@ -304,7 +314,7 @@ func TestAccVault_outageMidApply(t *testing.T) {
 		}
 		return nil
 	}
-	resource.Test(t, resource.TestCase{
+	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: factories,
 		CheckDestroy:             func(*terraform.State) error { return noOrphans(nil) },
 		Steps: []resource.TestStep{
@@ -344,6 +354,7 @@ func anySlice(v any) []any {
 // only vault.ReadOnlyPolicy, without Vault's default policy, plans, refreshes and reads
 // nhi_drift_report; the same token is refused a write, so the policy really is read-only.
 func TestAccVault_readOnlyToken(t *testing.T) {
+	parallel(t)
 	env, ve := newVaultTestEnv(t)
 	ctx := context.Background()
 	cfg := scheduleConfig(intervalSchedule) + `
@@ -388,7 +399,7 @@ data "nhi_drift_report" "gate" {
 		}
 		current = ro
 	}
-	resource.Test(t, resource.TestCase{
+	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: factories,
 		Steps: []resource.TestStep{
 			{
@@ -411,13 +422,14 @@ data "nhi_drift_report" "gate" {
 // made periodic, without explicit max TTL) is a high engine-drift finding in nhi_drift_report,
 // the same as on nhi_identity, and fail_on = "high" fails the plan on it.
 func TestAccVault_driftReportSeesRoleDrift(t *testing.T) {
+	parallel(t)
 	env, ve := newVaultTestEnv(t)
 	cfg := identityConfig("team-build", "retire")
 	report := cfg + `
 data "nhi_drift_report" "all" {}
 `
 	observed := "role token_explicit_max_ttl is 0, declared 3600s; role token_period is 86400s, declared 0"
-	resource.Test(t, resource.TestCase{
+	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: env.factories(),
 		Steps: []resource.TestStep{
 			{

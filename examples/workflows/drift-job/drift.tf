@@ -63,6 +63,14 @@ output "trust_debt_hours" {
   value       = data.nhi_drift_report.gate.trust_debt_hours
 }
 
+output "blast_radius" {
+  description = "Scope-hours reachable with one leaked credential, summed over the fleet; identities with an unbounded exposure window are listed apart."
+  value = {
+    total     = data.nhi_drift_report.gate.blast_radius
+    unbounded = data.nhi_drift_report.gate.unbounded_exposure
+  }
+}
+
 # The two renderings are not secret; sensitive only keeps these pages of text out of the plan and
 # apply logs. `terraform output -raw` prints them.
 output "markdown" {
