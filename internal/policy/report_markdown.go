@@ -16,10 +16,10 @@ const markdownTop = 10
 
 // MarkdownReport renders a drift report of fleet for people: a summary that reads in ten
 // seconds (findings by severity and by rule, trust debt and blast radius, and the identities
-// that carry most of each), then every finding with its subject, what was observed and allowed, the OWASP reference
-// and the remedy. The output depends only on its inputs and its order is fixed (severity, then
-// subject, rule and object), so two reports of the same fleet are identical and two reports of
-// a changing fleet diff line by line.
+// that carry most of each), then every finding with its subject, what was observed and
+// allowed, the OWASP reference and the remedy. The output depends only on its inputs and its
+// order is fixed (severity, then subject, rule and object), so two reports of the same fleet
+// are identical and two reports of a changing fleet diff line by line.
 func MarkdownReport(r Report, fleet Fleet) string {
 	var b strings.Builder
 	b.WriteString("## NHI drift report\n\n")
@@ -92,15 +92,15 @@ func MarkdownReport(r Report, fleet Fleet) string {
 	})
 	b.WriteString("### Findings\n\n")
 	for _, f := range findings {
-		subject := "`" + mdCode(f.Subject) + "`"
+		who := "`" + mdCode(f.Subject) + "`"
 		if class := classOf(f.Subject); class != "" {
-			subject += " (class `" + mdCode(class) + "`)"
+			who += " (class `" + mdCode(class) + "`)"
 		}
 		owasp := ""
 		if f.OWASP != "" {
 			owasp = ", OWASP " + mdText(f.OWASP)
 		}
-		fmt.Fprintf(&b, "- **%s** %s: %s (`%s`%s)\n", f.Severity, subject, mdText(f.Title()), f.Rule, owasp)
+		fmt.Fprintf(&b, "- **%s** %s: %s (`%s`%s)\n", f.Severity, who, mdText(f.Title()), f.Rule, owasp)
 		if f.Attribute != "" {
 			fmt.Fprintf(&b, "  - Attribute: `%s`\n", mdCode(f.Attribute))
 		}
