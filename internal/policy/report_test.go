@@ -73,7 +73,7 @@ func everyKindFleet() Fleet {
 			{Identity: "svc-cron", Cron: "61 * * * *", Window: time.Hour, Consumers: []Consumer{{Name: "orders"}}},
 			{Identity: "ci-rotated", Interval: Day, Window: time.Hour, Consumers: []Consumer{{Name: "runner"}}},
 		},
-		Credentials: []CredentialObservation{
+		Credentials: []Credential{
 			{ID: "c-forever", Identity: "ci-build", IssuedAt: now.Add(-10 * time.Minute), HardExpiresAt: now.Add(time.Hour)},
 			// Renewed 5 times (budget 2), 30h old (class 24h), 3h past its hard expiry.
 			{ID: "c-stretched", Identity: "ci-build", IssuedAt: now.Add(-30 * time.Hour), ExpiresAt: now.Add(time.Hour),

@@ -126,7 +126,8 @@ func (r *rotationScheduleResource) Schema(_ context.Context, _ resource.SchemaRe
 				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
 					"name": schema.StringAttribute{Required: true, MarkdownDescription: "The consumer, such as `billing-api`.",
 						Validators: []validator.String{nonEmpty{}}},
-					"kind": schema.StringAttribute{Optional: true, MarkdownDescription: "What it is, such as `service`, `job` or `vendor`."},
+					"kind": schema.StringAttribute{Optional: true, MarkdownDescription: "What it is, such as `service`, `job` or `vendor`.",
+						Validators: []validator.String{nonEmpty{}}},
 					"note": schema.StringAttribute{Optional: true, MarkdownDescription: "How it picks up a new secret."},
 				}},
 			},
@@ -382,10 +383,7 @@ func (r *rotationScheduleResource) rotate(ctx context.Context, s policy.Rotation
 	}
 	if s.Verify {
 		who, err := e.Authenticate(ctx, secret)
-		if err == nil && who != s.Identity {
-			err = fmt.Errorf("the new secret authenticated as %q", who)
-		}
-		if err != nil {
+		if err := s.VerifyStaged(who, err); err != nil {
 			rollback := e.DiscardSecret(ctx, s.Identity, staged.Version)
 			detail := fmt.Sprintf("Verification of version %d of identity %q's secret failed: %v. The rotation was rolled back: version %d was destroyed and the current secret stays in use.",
 				staged.Version, s.Identity, err, staged.Version)
@@ -400,16 +398,12 @@ func (r *rotationScheduleResource) rotate(ctx context.Context, s policy.Rotation
 }
 
 func (r *rotationScheduleResource) promote(ctx context.Context, s policy.RotationSchedule, version int64, reason string, diags *diag.Diagnostics) {
-	now := r.data.clock.Now()
-	opts := engine.PromoteOptions{Overlap: s.Overlap, Keep: s.KeepVersions, Reason: reason}
-	if s.ExpireUnrotated {
-		next, err := s.NextRotation(now)
-		if err != nil {
-			diags.AddAttributeError(path.Root("cron"), "Invalid Rotation Schedule", err.Error())
-			return
-		}
-		opts.ExpiresAt = next.Add(s.Window)
+	limit, err := s.UnrotatedLimit(r.data.clock.Now())
+	if err != nil {
+		diags.AddAttributeError(path.Root("cron"), "Invalid Rotation Schedule", err.Error())
+		return
 	}
+	opts := engine.PromoteOptions{Overlap: s.Overlap, Keep: s.KeepVersions, ExpiresAt: limit, Reason: reason}
 	if _, err := r.data.engine.PromoteSecret(ctx, s.Identity, version, opts); err != nil {
 		addEngineError(diags, fmt.Sprintf("promote version %d of identity %q's secret", version, s.Identity), err)
 		return
