@@ -26,6 +26,7 @@ var (
 	_ resource.Resource                = (*identityResource)(nil)
 	_ resource.ResourceWithConfigure   = (*identityResource)(nil)
 	_ resource.ResourceWithImportState = (*identityResource)(nil)
+	_ resource.ResourceWithIdentity    = (*identityResource)(nil)
 	_ resource.ResourceWithModifyPlan  = (*identityResource)(nil)
 )
 
@@ -353,10 +354,12 @@ func (r *identityResource) requireComplete(ctx context.Context, id policy.Identi
 
 func (r *identityResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	r.write(ctx, req.Plan, &resp.State, &resp.Diagnostics, "create", r.data.engine.CreateIdentity)
+	setIdentity(ctx, resp.State, resp.Identity, "name", &resp.Diagnostics)
 }
 
 func (r *identityResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	r.write(ctx, req.Plan, &resp.State, &resp.Diagnostics, "update", r.data.engine.UpdateIdentity)
+	setIdentity(ctx, resp.State, resp.Identity, "name", &resp.Diagnostics)
 }
 
 // write checks the planned identity at apply, then creates or updates it with store.
@@ -385,6 +388,7 @@ func (r *identityResource) write(ctx context.Context, plan planGetter, state sta
 func (r *identityResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
 	var m identityModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	setIdentity(ctx, req.State, resp.Identity, "name", &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -416,6 +420,10 @@ func (r *identityResource) Delete(ctx context.Context, req resource.DeleteReques
 	tflog.Info(ctx, "destroyed identity", map[string]any{"identity": name, "on_destroy": m.OnDestroy.ValueString()})
 }
 
+func (r *identityResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
+	resp.IdentitySchema = nameIdentitySchema("name", "The identity name.")
+}
+
 func (r *identityResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), req.ID)...)
+	importByName(ctx, "name", req, resp)
 }

@@ -31,6 +31,7 @@ var (
 	_ resource.Resource                     = (*rotationScheduleResource)(nil)
 	_ resource.ResourceWithConfigure        = (*rotationScheduleResource)(nil)
 	_ resource.ResourceWithImportState      = (*rotationScheduleResource)(nil)
+	_ resource.ResourceWithIdentity         = (*rotationScheduleResource)(nil)
 	_ resource.ResourceWithModifyPlan       = (*rotationScheduleResource)(nil)
 	_ resource.ResourceWithConfigValidators = (*rotationScheduleResource)(nil)
 	_ resource.ResourceWithValidateConfig   = (*rotationScheduleResource)(nil)
@@ -508,6 +509,7 @@ func (r *rotationScheduleResource) Create(ctx context.Context, req resource.Crea
 	if !resp.Diagnostics.HasError() {
 		r.apply(ctx, plan, nil, &resp.State, &resp.Diagnostics)
 	}
+	setIdentity(ctx, resp.State, resp.Identity, "identity", &resp.Diagnostics)
 }
 
 func (r *rotationScheduleResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -517,11 +519,13 @@ func (r *rotationScheduleResource) Update(ctx context.Context, req resource.Upda
 	if !resp.Diagnostics.HasError() {
 		r.apply(ctx, plan, &prior, &resp.State, &resp.Diagnostics)
 	}
+	setIdentity(ctx, resp.State, resp.Identity, "identity", &resp.Diagnostics)
 }
 
 func (r *rotationScheduleResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
 	var m rotationScheduleModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	setIdentity(ctx, req.State, resp.Identity, "identity", &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -549,6 +553,10 @@ func (r *rotationScheduleResource) Delete(ctx context.Context, req resource.Dele
 	deleted(&resp.Diagnostics, fmt.Sprintf("delete the rotation schedule of identity %q", m.Identity.ValueString()), err)
 }
 
+func (r *rotationScheduleResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
+	resp.IdentitySchema = nameIdentitySchema("identity", "The name of the identity whose secret rotates.")
+}
+
 func (r *rotationScheduleResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("identity"), req.ID)...)
+	importByName(ctx, "identity", req, resp)
 }
