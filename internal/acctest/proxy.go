@@ -1,6 +1,7 @@
-// Package acctest holds what the provider's and the engines' tests share: the proxy that
-// stands between a test and a Vault server to count its requests or cut it off, and the HCL
-// fixtures of the acceptance tests. Only tests import it.
+// Package acctest holds the test server that the provider's and the engines' tests share: a
+// proxy that stands between a test and a Vault server to count its requests or cut it off.
+// Only tests import it. (The acceptance tests' HCL fixtures live beside them, in
+// internal/provider/fixtures_test.go.)
 package acctest
 
 import (

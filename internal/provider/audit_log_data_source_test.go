@@ -16,6 +16,7 @@ import (
 // TestAccAuditLog: the log shows each credential event with its requester and purpose, and
 // an expiry derived from the fake clock; filters select by identity and time.
 func TestAccAuditLog(t *testing.T) {
+	parallel(t)
 	env := newTestEnv(t)
 	ctx := context.Background()
 	event := func(i int, typ, requester string) []statecheck.StateCheck {
@@ -33,7 +34,7 @@ func TestAccAuditLog(t *testing.T) {
 	checks = append(checks, event(1, engine.EventIssued, "pipeline-1")...)
 	checks = append(checks, event(2, engine.EventIssued, "pipeline-2")...)
 	checks = append(checks, event(3, engine.EventExpired, "pipeline-1")...)
-	resource.Test(t, resource.TestCase{
+	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: env.factories(),
 		Steps: []resource.TestStep{
 			{Config: identityConfig("team-build", "retire")},

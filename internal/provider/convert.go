@@ -44,15 +44,8 @@ func optString(s string) types.String {
 	return types.StringValue(s)
 }
 
-// optInt64 is the value of an optional integer: nil is null.
-func optInt64(v *int64) types.Int64 {
-	if v == nil {
-		return types.Int64Null()
-	}
-	return types.Int64Value(*v)
-}
-
-// int64Ptr reads an optional integer: null and unknown read as nil.
+// int64Ptr reads an optional integer: null and unknown read as nil (the framework's
+// ValueInt64Pointer reads unknown as 0, which validation of an unknown value must not check).
 func int64Ptr(v types.Int64) *int64 {
 	if v.IsNull() || v.IsUnknown() {
 		return nil

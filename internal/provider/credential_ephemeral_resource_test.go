@@ -98,45 +98,16 @@ func (env *testEnv) recordingFactories(rec *recordingEngine) map[string]func() (
 	}
 }
 
-const credentialIdentity = `
-resource "nhi_identity" "build" {
-  name        = "ci-build"
-  class       = nhi_lifecycle_class.ci.name
-  owner       = "team-build"
-  environment = "dev"
-  ttl_policy  = nhi_ttl_policy.short.name
-}
-
-resource "nhi_identity" "billing" {
-  name  = "billing-sync"
-  class = nhi_lifecycle_class.svc.name
-}
-`
-
-func credentialConfig(args string) string {
-	return governanceConfig + credentialIdentity + fmt.Sprintf(`
-ephemeral "nhi_credential" "job" {
-  identity = nhi_identity.build.id
-%s
-}
-
-provider "echo" {
-  data = ephemeral.nhi_credential.job
-}
-
-resource "echo" "job" {}
-`, args)
-}
-
 // TestAccCredential_issueExpireRevoke drives the fake clock: a credential is issued within the
 // policy and authenticates; past its TTL it is refused; closing revokes it at once; and the
 // audit log records each request with its requester and purpose.
 func TestAccCredential_issueExpireRevoke(t *testing.T) {
+	parallel(t)
 	env := newTestEnv(t)
 	rec := &recordingEngine{Engine: env.engine, hold: true}
 	ctx := context.Background()
 	var value string
-	resource.Test(t, resource.TestCase{
+	resource.UnitTest(t, resource.TestCase{
 		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_10_0)},
 		ProtoV6ProviderFactories: env.recordingFactories(rec),
 		Steps: []resource.TestStep{
@@ -212,10 +183,11 @@ func TestAccCredential_issueExpireRevoke(t *testing.T) {
 // TestAccCredential_refused: persistent identities, retired identities and a TTL above the
 // policy get a clear error, on the attribute at fault.
 func TestAccCredential_refused(t *testing.T) {
+	parallel(t)
 	env := newTestEnv(t)
 	rec := &recordingEngine{Engine: env.engine}
 	ctx := context.Background()
-	resource.Test(t, resource.TestCase{
+	resource.UnitTest(t, resource.TestCase{
 		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_10_0)},
 		ProtoV6ProviderFactories: env.recordingFactories(rec),
 		Steps: []resource.TestStep{
@@ -252,6 +224,7 @@ resource "echo" "svc" {}
 // TestAccCredential_neverInStateOrPlan: after a full lifecycle with a credential in use, neither
 // the saved plan nor the state holds any issued secret.
 func TestAccCredential_neverInStateOrPlan(t *testing.T) {
+	parallel(t)
 	env := newTestEnv(t)
 	rec := &recordingEngine{Engine: env.engine}
 	secrets := noSecrets{secrets: rec.issued}
@@ -265,7 +238,7 @@ locals {
   token_length = length(ephemeral.nhi_credential.job.value)
 }
 `
-	resource.Test(t, resource.TestCase{
+	resource.UnitTest(t, resource.TestCase{
 		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_10_0)},
 		ProtoV6ProviderFactories: env.recordingFactories(rec),
 		Steps: []resource.TestStep{
@@ -326,6 +299,7 @@ func (env *testEnv) protocolServer(t *testing.T) tfprotov6.ProviderServer {
 // protocol while moving the fake clock: renewal within the budget extends the credential,
 // beyond it Renew asks for no further renewal and the credential expires at hard_expires_at.
 func TestCredential_renewalBudget(t *testing.T) {
+	parallel(t)
 	env := newTestEnv(t)
 	ctx := context.Background()
 	for _, err := range []error{

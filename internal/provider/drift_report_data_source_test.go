@@ -37,6 +37,7 @@ resource "nhi_ttl_policy" "long" {
 // credential of a retired identity, a shared secret, an unmanaged identity) are covered by the
 // policy package's table tests.
 func TestAccDriftReport(t *testing.T) {
+	parallel(t)
 	env := newTestEnv(t)
 	ctx := context.Background()
 	cfg := scheduleConfig(intervalSchedule) + driftConfig + `
@@ -56,7 +57,7 @@ data "nhi_drift_report" "high" {
 }
 `
 	var credID string
-	resource.Test(t, resource.TestCase{
+	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: env.factories(),
 		Steps: []resource.TestStep{
 			{

@@ -19,56 +19,13 @@ import (
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
 
-// governanceConfig declares an ephemeral class "ci" with TTL policy "ci-short" and a
-// persistent class "svc".
-const governanceConfig = `
-resource "nhi_lifecycle_class" "ci" {
-  name           = "ci"
-  kind           = "ephemeral"
-  max_ttl        = "1h"
-  max_lifetime   = "4h"
-  max_renewals   = 3
-  require_owner  = true
-  naming_pattern = "ci-[a-z0-9-]+"
-  environments   = ["dev", "prod"]
-}
-
-resource "nhi_lifecycle_class" "svc" {
-  name                  = "svc"
-  kind                  = "persistent"
-  max_rotation_interval = "90d"
-}
-
-resource "nhi_ttl_policy" "short" {
-  name         = "ci-short"
-  class        = nhi_lifecycle_class.ci.name
-  ttl          = "15m"
-  max_lifetime = "1h"
-  renewable    = true
-  max_renewals = 2
-}
-`
-
-func identityConfig(owner, onDestroy string) string {
-	return governanceConfig + fmt.Sprintf(`
-resource "nhi_identity" "build" {
-  name        = "ci-build"
-  class       = nhi_lifecycle_class.ci.name
-  owner       = %q
-  environment = "dev"
-  ttl_policy  = nhi_ttl_policy.short.name
-  scopes      = ["read:artifacts"]
-  on_destroy  = %q
-}
-`, owner, onDestroy)
-}
-
 func TestAccIdentity_lifecycle(t *testing.T) {
+	parallel(t)
 	env := newTestEnv(t)
 	ctx := context.Background()
 	var secret string
 	secrets := noSecrets{secrets: func() []string { return []string{secret} }}
-	resource.Test(t, resource.TestCase{
+	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: env.factories(),
 		CheckDestroy: func(*terraform.State) error {
 			id, err := env.engine.GetIdentity(ctx, "ci-build")
@@ -175,9 +132,10 @@ func TestAccIdentity_lifecycle(t *testing.T) {
 }
 
 func TestAccIdentity_deleteOnDestroy(t *testing.T) {
+	parallel(t)
 	env := newTestEnv(t)
 	ctx := context.Background()
-	resource.Test(t, resource.TestCase{
+	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: env.factories(),
 		CheckDestroy: func(*terraform.State) error {
 			if _, err := env.engine.GetIdentity(ctx, "ci-build"); !errors.Is(err, engine.ErrNotFound) {
@@ -190,9 +148,10 @@ func TestAccIdentity_deleteOnDestroy(t *testing.T) {
 }
 
 func TestAccIdentity_removedOutOfBand(t *testing.T) {
+	parallel(t)
 	env := newTestEnv(t)
 	ctx := context.Background()
-	resource.Test(t, resource.TestCase{
+	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: env.factories(),
 		Steps: []resource.TestStep{
 			{Config: identityConfig("team-build", "delete")},
@@ -211,53 +170,6 @@ func TestAccIdentity_removedOutOfBand(t *testing.T) {
 	})
 }
 
-func TestAccIdentity_dataSources(t *testing.T) {
-	env := newTestEnv(t)
-	ctx := context.Background()
-	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: env.factories(),
-		Steps: []resource.TestStep{
-			{
-				PreConfig: func() {
-					// An identity no configuration manages, for the inventory to find.
-					if err := env.engine.PutClass(ctx, policy.Class{Name: "legacy", Kind: policy.KindPersistent}); err != nil {
-						t.Fatal(err)
-					}
-					if _, err := env.engine.CreateIdentity(ctx, policy.Identity{Name: "legacy-sync", Class: "legacy", Owner: "ops"}); err != nil {
-						t.Fatal(err)
-					}
-				},
-				Config: identityConfig("team-build", "retire") + `
-data "nhi_identity" "build" {
-  name = nhi_identity.build.name
-}
-
-data "nhi_identities" "ci" {
-  class      = "ci"
-  depends_on = [nhi_identity.build]
-}
-
-data "nhi_identities" "all" {
-  depends_on = [nhi_identity.build]
-}
-`,
-				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue("data.nhi_identity.build", tfjsonpath.New("owner"), knownvalue.StringExact("team-build")),
-					statecheck.ExpectKnownValue("data.nhi_identity.build", tfjsonpath.New("status"), knownvalue.StringExact("active")),
-					statecheck.ExpectKnownValue("data.nhi_identities.ci", tfjsonpath.New("identities"), knownvalue.ListSizeExact(1)),
-					statecheck.ExpectKnownValue("data.nhi_identities.ci", tfjsonpath.New("identities").AtSliceIndex(0).AtMapKey("name"), knownvalue.StringExact("ci-build")),
-					statecheck.ExpectKnownValue("data.nhi_identities.all", tfjsonpath.New("identities"), knownvalue.ListSizeExact(2)),
-					statecheck.ExpectKnownValue("data.nhi_identities.all", tfjsonpath.New("identities").AtSliceIndex(1).AtMapKey("name"), knownvalue.StringExact("legacy-sync")),
-				},
-			},
-			{
-				Config:      `data "nhi_identity" "missing" { name = "nobody" }`,
-				ExpectError: regexp.MustCompile(`Object Not Found`),
-			},
-		},
-	})
-}
-
 func badIdentity(body string) string {
 	return fmt.Sprintf(`
 resource "nhi_identity" "bad" {
@@ -269,6 +181,7 @@ resource "nhi_identity" "bad" {
 // TestAccIdentity_planRejects covers every identity rule: each violating configuration fails the
 // plan with its message and leaves the engine unchanged.
 func TestAccIdentity_planRejects(t *testing.T) {
+	parallel(t)
 	env := newTestEnv(t)
 	testRejections(t, env, governanceConfig, []rejection{
 		{"ttl policy on a persistent identity", badIdentity(`
@@ -310,9 +223,10 @@ func TestAccIdentity_planRejects(t *testing.T) {
 // TestAccIdentity_classInSamePlan: an identity whose class is created in the same plan is
 // checked at apply and refused before anything of it is written.
 func TestAccIdentity_classInSamePlan(t *testing.T) {
+	parallel(t)
 	env := newTestEnv(t)
 	ctx := context.Background()
-	resource.Test(t, resource.TestCase{
+	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: env.factories(),
 		Steps: []resource.TestStep{
 			{
@@ -330,6 +244,186 @@ func TestAccIdentity_classInSamePlan(t *testing.T) {
 					}
 				},
 				Config: governanceConfig,
+			},
+		},
+	})
+}
+
+// An apply killed after the engine created an identity leaves it out of state. The next apply
+// adopts it: no second record, the original creation time, an "adopted" audit event.
+func TestAccIdentity_adoptsInterruptedCreate(t *testing.T) {
+	parallel(t)
+	env := newTestEnv(t)
+	ctx := context.Background()
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: env.factories(),
+		Steps: []resource.TestStep{
+			{Config: governanceConfig},
+			{
+				// What the interrupted apply did: the engine holds the identity, state does not.
+				PreConfig: func() {
+					if _, err := env.engine.CreateIdentity(ctx, buildIdentity("team-build")); err != nil {
+						t.Fatal(err)
+					}
+					env.clock.Advance(time.Minute)
+				},
+				Config: identityConfig("team-build", "retire"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("nhi_identity.build", plancheck.ResourceActionCreate)},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("status"), knownvalue.StringExact("active")),
+					statecheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("created_at"), knownvalue.StringExact(testEpoch.Format(time.RFC3339))),
+				},
+				Check: func(*terraform.State) error {
+					ids, err := env.engine.ListIdentities(ctx)
+					if err != nil || len(ids) != 1 || ids[0].Owner != "team-build" {
+						return fmt.Errorf("engine holds %+v, %v; want the one identity ci-build", ids, err)
+					}
+					if got, want := auditTypes(t, env.engine, "ci-build"), []string{engine.EventIdentityCreated, engine.EventAdopted}; fmt.Sprint(got) != fmt.Sprint(want) {
+						return fmt.Errorf("audit events of ci-build = %v, want %v", got, want)
+					}
+					return nil
+				},
+			},
+			{
+				Config:   identityConfig("team-build", "retire"),
+				PlanOnly: true,
+			},
+		},
+	})
+}
+
+// A record that differs from the declaration is not adopted: the plan fails on name, says what
+// differs and how to import it, and the engine is left as it was.
+func TestAccIdentity_createOverDifferentIdentityFailsPlan(t *testing.T) {
+	parallel(t)
+	env := newTestEnv(t)
+	ctx := context.Background()
+	var events int
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: env.factories(),
+		Steps: []resource.TestStep{
+			{Config: governanceConfig},
+			{
+				PreConfig: func() {
+					if _, err := env.engine.CreateIdentity(ctx, buildIdentity("team-other")); err != nil {
+						t.Fatal(err)
+					}
+					events = len(auditTypes(t, env.engine, "ci-build"))
+				},
+				Config:   identityConfig("team-build", "retire"),
+				PlanOnly: true,
+				ExpectError: wrappedError(`(?s)Identity Already Exists.*with nhi_identity.build.*name.*` +
+					`identity "ci-build" already exists in the engine: it is active and differs from this.*` +
+					`declaration \(owner: "team-other" in the engine, "team-build" declared\).*` +
+					`terraform import nhi_identity.<resource name> ci-build.*` +
+					`import \{ to = nhi_identity.<resource name> id = "ci-build" \}`),
+			},
+			{
+				PreConfig: func() {
+					id, err := env.engine.GetIdentity(ctx, "ci-build")
+					if err != nil || id.Owner != "team-other" || id.Retired() {
+						t.Fatalf("after the refused plan the engine holds %+v, %v; want it unchanged", id, err)
+					}
+					if n := len(auditTypes(t, env.engine, "ci-build")); n != events {
+						t.Fatalf("the refused plan wrote %d audit events", n-events)
+					}
+				},
+				Config: governanceConfig,
+			},
+		},
+	})
+}
+
+// Renaming an identity to the name of a retired one fails at plan, before the identity being
+// renamed is destroyed.
+func TestAccIdentity_renameToRetiredNameFailsPlan(t *testing.T) {
+	parallel(t)
+	env := newTestEnv(t)
+	ctx := context.Background()
+	config := func(withZ bool, z2Name string) string {
+		c := governanceConfig + fmt.Sprintf(`
+resource "nhi_identity" "z2" {
+  name  = %q
+  class = nhi_lifecycle_class.svc.name
+}
+`, z2Name)
+		if withZ {
+			c += `
+resource "nhi_identity" "z" {
+  name  = "z-id"
+  class = nhi_lifecycle_class.svc.name
+}
+`
+		}
+		return c
+	}
+	engineHolds := func() {
+		z, err := env.engine.GetIdentity(ctx, "z-id")
+		if err != nil || !z.Retired() {
+			t.Fatalf("z-id = %+v, %v; want retired", z, err)
+		}
+		z2, err := env.engine.GetIdentity(ctx, "z-id2")
+		if err != nil || z2.Retired() {
+			t.Fatalf("z-id2 = %+v, %v; want active", z2, err)
+		}
+	}
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: env.factories(),
+		Steps: []resource.TestStep{
+			{Config: config(true, "z-id2")},
+			{Config: config(false, "z-id2")}, // retires z-id
+			{
+				PreConfig:   engineHolds,
+				Config:      config(false, "z-id"),
+				PlanOnly:    true,
+				ExpectError: wrappedError(`(?s)Identity Already Exists.*with nhi_identity.z2.*identity "z-id" already exists in the engine: it was.*retired at.*never reused.*terraform import nhi_identity.<resource name> z-id`),
+			},
+			{
+				// The same rename in an apply fails the same way, at its plan: z-id2 is untouched.
+				Config:      config(false, "z-id"),
+				ExpectError: wrappedError(`(?s)Identity Already Exists.*retired`),
+			},
+			{
+				PreConfig: engineHolds,
+				Config:    config(false, "z-id2"),
+				PlanOnly:  true,
+			},
+		},
+	})
+}
+
+// Creating an identity whose name a retired identity holds fails at plan even while the
+// declaration is not fully known (its class is created in the same plan).
+func TestAccIdentity_createOverRetiredNameWithUnknownClassFailsPlan(t *testing.T) {
+	parallel(t)
+	env := newTestEnv(t)
+	ctx := context.Background()
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: env.factories(),
+		Steps: []resource.TestStep{
+			{
+				PreConfig: func() {
+					must := func(err error) {
+						if err != nil {
+							t.Fatal(err)
+						}
+					}
+					must(env.engine.PutClass(ctx, policy.Class{Name: "old", Kind: policy.KindPersistent}))
+					_, err := env.engine.CreateIdentity(ctx, policy.Identity{Name: "z-id", Class: "old"})
+					must(err)
+					_, err = env.engine.RetireIdentity(ctx, "z-id")
+					must(err)
+				},
+				Config: governanceConfig + `
+resource "nhi_identity" "z" {
+  name  = "z-id"
+  class = nhi_lifecycle_class.svc.name
+}
+`,
+				PlanOnly:    true,
+				ExpectError: wrappedError(`(?s)Identity Already Exists.*retired`),
 			},
 		},
 	})

@@ -166,7 +166,7 @@ func (m *lifecycleClassModel) fromPolicy(c policy.Class) {
 	m.Description = optString(c.Description)
 	m.MaxTTL = keepDuration(m.MaxTTL, c.MaxTTL)
 	m.MaxLifetime = keepDuration(m.MaxLifetime, c.MaxLifetime)
-	m.MaxRenewals = optInt64(c.MaxRenewals)
+	m.MaxRenewals = types.Int64PointerValue(c.MaxRenewals)
 	m.MaxRotationInterval = keepDuration(m.MaxRotationInterval, c.MaxRotationInterval)
 	m.RequireOwner = types.BoolValue(c.RequireOwner)
 	m.RequireConsumers = types.BoolValue(c.RequireConsumers)

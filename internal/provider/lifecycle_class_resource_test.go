@@ -3,7 +3,10 @@ package provider
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -11,9 +14,13 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/nhigov/terraform-provider-nhi/internal/engine"
+	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
 
 func TestAccLifecycleClass_planRejects(t *testing.T) {
+	parallel(t)
 	env := newTestEnv(t)
 	testRejections(t, env, governanceConfig, []rejection{
 		{"ephemeral class with unlimited renewal", `
@@ -77,9 +84,10 @@ resource "nhi_lifecycle_class" "bad" {
 }
 
 func TestAccLifecycleClass_updateAndDrift(t *testing.T) {
+	parallel(t)
 	env := newTestEnv(t)
 	ctx := context.Background()
-	resource.Test(t, resource.TestCase{
+	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: env.factories(),
 		Steps: []resource.TestStep{
 			{
@@ -119,6 +127,69 @@ func TestAccLifecycleClass_updateAndDrift(t *testing.T) {
 				},
 			},
 			{ResourceName: "nhi_lifecycle_class.svc", ImportState: true, ImportStateId: "svc", ImportStateVerify: true},
+		},
+	})
+}
+
+// Governance records left by an interrupted apply are adopted when exactly as declared, with an
+// audit event, and refused at plan otherwise.
+func TestAccLifecycleClass_adoptsOrRefusesExistingRecords(t *testing.T) {
+	parallel(t)
+	env := newTestEnv(t)
+	ctx := context.Background()
+	maxRenewals := int64(2)
+	classMaxRenewals := int64(3)
+	put := func(err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: env.factories(),
+		Steps: []resource.TestStep{
+			{
+				// Class svc differs from its declaration: refused at plan, on name.
+				PreConfig: func() {
+					put(env.engine.PutClass(ctx, policy.Class{Name: "svc", Kind: policy.KindPersistent, MaxRotationInterval: 30 * policy.Day}))
+				},
+				Config:   governanceConfig,
+				PlanOnly: true,
+				ExpectError: wrappedError(`(?s)Lifecycle Class Already Exists.*with nhi_lifecycle_class.svc.*` +
+					`max_rotation_interval: 30d in the engine, 90d declared.*terraform import nhi_lifecycle_class.<resource name> svc`),
+			},
+			{
+				// Now every record is exactly as declared: all three are adopted.
+				PreConfig: func() {
+					c, err := env.engine.GetClass(ctx, "svc")
+					if err != nil || c.MaxRotationInterval != 30*policy.Day {
+						t.Fatalf("the refused plan changed class svc: %+v, %v", c, err)
+					}
+					put(env.engine.PutClass(ctx, policy.Class{Name: "svc", Kind: policy.KindPersistent, MaxRotationInterval: 90 * policy.Day}))
+					put(env.engine.PutClass(ctx, policy.Class{Name: "ci", Kind: policy.KindEphemeral, MaxTTL: time.Hour, MaxLifetime: 4 * time.Hour,
+						MaxRenewals: &classMaxRenewals, RequireOwner: true, NamingPattern: "ci-[a-z0-9-]+", Environments: []string{"dev", "prod"}}))
+					put(env.engine.PutTTLPolicy(ctx, policy.TTLPolicy{Name: "ci-short", Class: "ci", TTL: 15 * time.Minute, MaxLifetime: time.Hour,
+						Renewable: true, MaxRenewals: &maxRenewals}))
+				},
+				Config: governanceConfig,
+				Check: func(*terraform.State) error {
+					events, err := env.engine.AuditEvents(ctx, engine.AuditFilter{})
+					if err != nil {
+						return err
+					}
+					var adopted []string
+					for _, ev := range events {
+						if ev.Type == engine.EventAdopted {
+							adopted = append(adopted, strings.SplitN(ev.Detail, ":", 2)[0])
+						}
+					}
+					want := []string{"adopted TTL policy ci-short", "adopted lifecycle class ci", "adopted lifecycle class svc"}
+					if !slices.Equal(slices.Sorted(slices.Values(adopted)), slices.Sorted(slices.Values(want))) {
+						return fmt.Errorf("adoption events = %q, want %q", adopted, want)
+					}
+					return nil
+				},
+			},
+			{Config: governanceConfig, PlanOnly: true},
 		},
 	})
 }

@@ -191,7 +191,7 @@ func testRejections(t *testing.T, env *testEnv, base string, cases []rejection) 
 		})
 	}
 	steps = append(steps, resource.TestStep{PreConfig: env.unchangedSince(t, &before), Config: base, PlanOnly: true})
-	resource.Test(t, resource.TestCase{ProtoV6ProviderFactories: env.factories(), Steps: steps})
+	resource.UnitTest(t, resource.TestCase{ProtoV6ProviderFactories: env.factories(), Steps: steps})
 }
 
 // forgetLocalEngine closes the provider's shared engine of dbPath, if open, so that the next
@@ -212,6 +212,7 @@ func forgetLocalEngine(t *testing.T, dbPath string) {
 // plan, refresh and a drift report read leave an existing engine file byte-for-byte as it was,
 // each opening the file afresh as a terraform command does.
 func TestAccPlanWritesNothing_local(t *testing.T) {
+	parallel(t)
 	if os.Getenv("NHI_TEST_ENGINE") == "vault" {
 		t.Skip("tests the local engine's file; runs in the local suite")
 	}
@@ -249,7 +250,7 @@ data "nhi_drift_report" "all" {}
 			t.Fatal("a plan or refresh changed the engine file's bytes")
 		}
 	}
-	resource.Test(t, resource.TestCase{
+	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: map[string]func() (tfprotov6.ProviderServer, error){
 			"nhi": providerserver.NewProtocol6WithError(New("test")()),
 		},
@@ -340,6 +341,7 @@ var unknown = tftypes.NewValue(tftypes.String, tftypes.UnknownValue)
 // the engine does not hold is a plan warning on that attribute; a reference to an object this
 // plan creates (unknown at plan) is neither a warning nor an error.
 func TestPlanWarnsOnLiteralNameNotInEngine(t *testing.T) {
+	parallel(t)
 	env := newTestEnv(t)
 	ctx := context.Background()
 	if err := env.engine.PutClass(ctx, policy.Class{Name: "ci", Kind: policy.KindEphemeral, MaxLifetime: time.Hour}); err != nil {
@@ -384,6 +386,7 @@ func TestPlanWarnsOnLiteralNameNotInEngine(t *testing.T) {
 // configured) reports every rule of a TTL policy, rotation schedule and class that needs no other
 // object, on its attribute; a valid configuration gives nothing.
 func TestValidateRunsSelfContainedRules(t *testing.T) {
+	parallel(t)
 	consumers := tftypes.NewValue(tftypes.List{ElementType: tftypes.Object{AttributeTypes: map[string]tftypes.Type{
 		"name": tftypes.String, "kind": tftypes.String, "note": tftypes.String}}}, nil)
 	cases := []struct {
@@ -418,4 +421,24 @@ func TestValidateRunsSelfContainedRules(t *testing.T) {
 			}
 		})
 	}
+}
+
+// parallel runs the test beside others when its engine is its own: every local-engine test has
+// a file of its own. The Vault tests share one server and run one at a time.
+func parallel(t *testing.T) {
+	if kind := os.Getenv("NHI_TEST_ENGINE"); kind == "" || kind == "local" {
+		t.Parallel()
+	}
+}
+
+// TestMain lets a plain `go test ./...` run the acceptance tests on the local engine: a
+// TF_CLI_CONFIG_FILE naming a file that does not exist (some images set one) is dropped, so
+// Terraform reads no CLI configuration instead of warning on every command.
+func TestMain(m *testing.M) {
+	if p := os.Getenv("TF_CLI_CONFIG_FILE"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			_ = os.Unsetenv("TF_CLI_CONFIG_FILE")
+		}
+	}
+	os.Exit(m.Run())
 }

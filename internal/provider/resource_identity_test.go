@@ -36,6 +36,7 @@ resource "nhi_rotation_schedule" "billing" {
 // the engine), and an import block with `identity = { ... }` imports each of them into a state
 // identical to the one the apply wrote, with a plan that changes nothing (Terraform >= 1.12).
 func TestAccResourceIdentity_import(t *testing.T) {
+	parallel(t)
 	env := newTestEnv(t)
 	byName := map[string]struct{ attr, value string }{
 		"nhi_lifecycle_class.ci":        {"name", "ci"},
@@ -59,7 +60,7 @@ func TestAccResourceIdentity_import(t *testing.T) {
 		})
 	}
 	steps[0].ConfigStateChecks = checks
-	resource.Test(t, resource.TestCase{
+	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: env.factories(),
 		TerraformVersionChecks: []tfversion.TerraformVersionCheck{
 			tfversion.SkipBelow(tfversion.Version1_12_0),

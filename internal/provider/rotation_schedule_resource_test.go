@@ -14,48 +14,10 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
-	"github.com/hashicorp/terraform-plugin-testing/tfversion"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
-
-const rotationIdentity = `
-resource "nhi_lifecycle_class" "vendor" {
-  name                  = "vendor"
-  kind                  = "persistent"
-  max_rotation_interval = "30d"
-  require_consumers     = true
-}
-
-resource "nhi_identity" "billing" {
-  name  = "billing-sync"
-  class = nhi_lifecycle_class.svc.name
-}
-
-resource "nhi_identity" "payments" {
-  name  = "payments-api"
-  class = nhi_lifecycle_class.vendor.name
-}
-`
-
-func scheduleConfig(body string) string {
-	return governanceConfig + rotationIdentity + fmt.Sprintf(`
-resource "nhi_rotation_schedule" "billing" {
-  identity = nhi_identity.billing.id
-%s
-}
-`, body)
-}
-
-const intervalSchedule = `
-  interval      = "30d"
-  overlap       = "1h"
-  keep_versions = 3
-  consumers = [
-    { name = "billing-api", kind = "service", note = "reloads on SIGHUP" },
-  ]
-`
 
 func stateInt(s *terraform.State, res, attr string) string {
 	return s.RootModule().Resources[res].Primary.Attributes[attr]
@@ -66,6 +28,7 @@ func stateInt(s *terraform.State, res, attr string) string {
 // work during the overlap and only the new one after; a failed verification rolls back and fails
 // the apply with the cause; a manual rollback re-promotes a retained version; import.
 func TestAccRotationSchedule_lifecycle(t *testing.T) {
+	parallel(t)
 	env := newTestEnv(t)
 	rec := &recordingEngine{Engine: env.engine}
 	ctx := context.Background()
@@ -78,7 +41,7 @@ func TestAccRotationSchedule_lifecycle(t *testing.T) {
 	}
 	var first, second string
 	secrets := noSecrets{secrets: rec.issued}
-	resource.Test(t, resource.TestCase{
+	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: env.recordingFactories(rec),
 		Steps: []resource.TestStep{
 			{
@@ -197,6 +160,7 @@ func TestAccRotationSchedule_lifecycle(t *testing.T) {
 // TestAccRotationSchedule_cronWindowOverdue: a cron schedule is due at its next run; within the
 // window it is on time, past it the refresh reports how overdue it is, and apply rotates.
 func TestAccRotationSchedule_cronWindowOverdue(t *testing.T) {
+	parallel(t)
 	env := newTestEnv(t)
 	cfg := scheduleConfig(`
   cron             = "0 3 * * 1"
@@ -205,7 +169,7 @@ func TestAccRotationSchedule_cronWindowOverdue(t *testing.T) {
   expire_unrotated = true
 `)
 	monday := time.Date(2026, 1, 5, 3, 0, 0, 0, time.UTC)
-	resource.Test(t, resource.TestCase{
+	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: env.factories(),
 		Steps: []resource.TestStep{
 			{
@@ -259,6 +223,7 @@ resource "nhi_rotation_schedule" "bad" {
 
 // TestAccRotationSchedule_planRejects covers every schedule rule at plan.
 func TestAccRotationSchedule_planRejects(t *testing.T) {
+	parallel(t)
 	env := newTestEnv(t)
 	base := governanceConfig + rotationIdentity + `
 resource "nhi_identity" "build" {
@@ -298,90 +263,15 @@ resource "nhi_identity" "build" {
 	})
 }
 
-// TestAccSecret_ephemeral: consumers read the current secret through nhi_secret; it matches the
-// engine's current version and never lands in state.
-func TestAccSecret_ephemeral(t *testing.T) {
-	env := newTestEnv(t)
-	rec := &recordingEngine{Engine: env.engine}
-	resource.Test(t, resource.TestCase{
-		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_10_0)},
-		ProtoV6ProviderFactories: env.recordingFactories(rec),
-		Steps: []resource.TestStep{
-			{Config: scheduleConfig(intervalSchedule)},
-			{
-				Config: scheduleConfig(intervalSchedule) + `
-ephemeral "nhi_secret" "billing" {
-  identity = nhi_rotation_schedule.billing.id
-}
-
-provider "echo" {
-  data = ephemeral.nhi_secret.billing
-}
-
-resource "echo" "billing" {}
-`,
-				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue("echo.billing", tfjsonpath.New("data").AtMapKey("version"), knownvalue.Int64Exact(1)),
-				},
-				Check: func(s *terraform.State) error {
-					_, want, err := rec.CurrentSecret(context.Background(), "billing-sync")
-					if err != nil {
-						return err
-					}
-					if got := stateInt(s, "echo.billing", "data.value"); got != want {
-						return errors.New("nhi_secret's value is not the engine's current secret")
-					}
-					return nil
-				},
-			},
-		},
-	})
-}
-
-// TestAccSecret_neverInStateOrPlan: with nhi_secret in use across a rotation, neither the saved
-// plans nor the state hold any version of the secret.
-func TestAccSecret_neverInStateOrPlan(t *testing.T) {
-	env := newTestEnv(t)
-	rec := &recordingEngine{Engine: env.engine}
-	secrets := noSecrets{secrets: rec.issued}
-	cfg := scheduleConfig(intervalSchedule) + `
-ephemeral "nhi_secret" "billing" {
-  identity = nhi_rotation_schedule.billing.id
-}
-
-locals {
-  secret_length = length(ephemeral.nhi_secret.billing.value)
-}
-`
-	resource.Test(t, resource.TestCase{
-		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_10_0)},
-		ProtoV6ProviderFactories: env.recordingFactories(rec),
-		Steps: []resource.TestStep{
-			{Config: cfg, ConfigStateChecks: []statecheck.StateCheck{secrets}},
-			{
-				PreConfig:         func() { env.clock.Advance(31 * policy.Day) },
-				Config:            cfg,
-				ConfigPlanChecks:  resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{secrets}},
-				ConfigStateChecks: []statecheck.StateCheck{secrets},
-				Check: func(*terraform.State) error {
-					if n := len(rec.issued()); n != 2 {
-						return fmt.Errorf("%d secret versions were made, want 2: the scan proved less than it should", n)
-					}
-					return nil
-				},
-			},
-		},
-	})
-}
-
 // TestAccRotationSchedule_rollbackToMissingVersion: rollback_to_version naming a version the
 // engine does not hold fails the plan on that attribute, on create and on update, and leaves
 // the engine unchanged.
 func TestAccRotationSchedule_rollbackToMissingVersion(t *testing.T) {
+	parallel(t)
 	env := newTestEnv(t)
 	var before string
 	snap := func(*terraform.State) error { before = env.snapshot(t); return nil }
-	resource.Test(t, resource.TestCase{
+	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: env.factories(),
 		Steps: []resource.TestStep{
 			{Config: governanceConfig + rotationIdentity, Check: snap},
@@ -397,6 +287,68 @@ func TestAccRotationSchedule_rollbackToMissingVersion(t *testing.T) {
 				ExpectError: regexp.MustCompile(`Secret Version Not Found[\s\S]*rollback_to_version\s+=\s+7[\s\S]*Versions held: 1\s+\(current\)`),
 			},
 			{PreConfig: env.unchangedSince(t, &before), Config: scheduleConfig(intervalSchedule), PlanOnly: true},
+		},
+	})
+}
+
+// A rotation schedule left by an interrupted apply, with the secret it promoted, is adopted
+// without rotating again; one that differs fails the plan on identity.
+func TestAccRotationSchedule_adoptsOrRefusesExistingSchedule(t *testing.T) {
+	parallel(t)
+	env := newTestEnv(t)
+	ctx := context.Background()
+	declared := policy.RotationSchedule{Identity: "billing-sync", Interval: 30 * policy.Day, Overlap: time.Hour, Verify: true, KeepVersions: 3, SecretLength: 32,
+		Consumers: []policy.Consumer{{Name: "billing-api", Kind: "service", Note: "reloads on SIGHUP"}}}
+	put := func(s policy.RotationSchedule) {
+		if err := env.engine.PutRotationSchedule(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	withoutSchedule := governanceConfig + rotationIdentity
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: env.factories(),
+		Steps: []resource.TestStep{
+			{Config: withoutSchedule},
+			{
+				PreConfig: func() {
+					other := declared
+					other.Interval = 7 * policy.Day
+					put(other)
+				},
+				Config:   scheduleConfig(intervalSchedule),
+				PlanOnly: true,
+				ExpectError: wrappedError(`(?s)Rotation Schedule Already Exists.*with nhi_rotation_schedule.billing.*identity.*` +
+					`interval: 7d in the engine, 30d declared.*terraform import nhi_rotation_schedule.<resource name> billing-sync`),
+			},
+			{
+				// What the interrupted apply did: it promoted version 1 and wrote the schedule.
+				PreConfig: func() {
+					staged, _, err := env.engine.StageSecret(ctx, "billing-sync", 32)
+					if err == nil {
+						_, err = env.engine.PromoteSecret(ctx, "billing-sync", staged.Version, engine.PromoteOptions{Overlap: time.Hour, Keep: 3, Reason: "initial version"})
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+					put(declared)
+				},
+				Config: scheduleConfig(intervalSchedule),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("nhi_rotation_schedule.billing", tfjsonpath.New("current_version"), knownvalue.Int64Exact(1)),
+				},
+				Check: func(*terraform.State) error {
+					versions, err := env.engine.ListSecretVersions(ctx, "billing-sync")
+					if err != nil || len(versions) != 1 {
+						return fmt.Errorf("secret versions after adopting = %+v, %v; want the one version, not rotated again", versions, err)
+					}
+					types := auditTypes(t, env.engine, "billing-sync")
+					if len(types) == 0 || types[len(types)-1] != engine.EventAdopted {
+						return fmt.Errorf("audit events of billing-sync = %v, want an adoption last", types)
+					}
+					return nil
+				},
+			},
+			{Config: scheduleConfig(intervalSchedule), PlanOnly: true},
 		},
 	})
 }

@@ -193,7 +193,7 @@ func (m *ttlPolicyModel) fromPolicy(p policy.TTLPolicy) {
 	m.TTL = keepDuration(m.TTL, p.TTL)
 	m.MaxLifetime = keepDuration(m.MaxLifetime, p.MaxLifetime)
 	m.Renewable = types.BoolValue(p.Renewable)
-	m.MaxRenewals = optInt64(p.MaxRenewals)
+	m.MaxRenewals = types.Int64PointerValue(p.MaxRenewals)
 	m.MaxUses = types.Int64Null()
 	if p.MaxUses > 0 {
 		m.MaxUses = types.Int64Value(p.MaxUses)

@@ -28,6 +28,7 @@ resource "nhi_ttl_policy" "bad" {
 // TestAccTTLPolicy_planRejects covers every TTL policy rule: each violating configuration fails
 // the plan with its message and leaves the engine unchanged.
 func TestAccTTLPolicy_planRejects(t *testing.T) {
+	parallel(t)
 	env := newTestEnv(t)
 	testRejections(t, env, governanceConfig, []rejection{
 		{"ttl above class max", badPolicy(`ttl = "2h"`), `TTL Above Class Maximum[\s\S]*at\s+most\s+1h`},
@@ -93,6 +94,7 @@ resource "nhi_ttl_policy" "bad" {
 // TestAccTTLPolicy_exceptionExpires: an approved exception admits a policy above its class's
 // ceiling until the fake clock passes its expiry; then the plan fails again.
 func TestAccTTLPolicy_exceptionExpires(t *testing.T) {
+	parallel(t)
 	env := newTestEnv(t)
 	cfg := governanceConfig + badPolicy(`
   ttl       = "2h"
@@ -101,7 +103,7 @@ func TestAccTTLPolicy_exceptionExpires(t *testing.T) {
     approved_by = "sec-lead"
     expires_at  = "2026-01-08T00:00:00Z"
   }`)
-	resource.Test(t, resource.TestCase{
+	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: env.factories(),
 		Steps: []resource.TestStep{
 			{
@@ -127,8 +129,9 @@ func TestAccTTLPolicy_exceptionExpires(t *testing.T) {
 }
 
 func TestAccTTLPolicy_update(t *testing.T) {
+	parallel(t)
 	env := newTestEnv(t)
-	resource.Test(t, resource.TestCase{
+	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: env.factories(),
 		Steps: []resource.TestStep{
 			{Config: governanceConfig + badPolicy(`ttl = "10m"`)},
@@ -152,8 +155,9 @@ func TestAccTTLPolicy_update(t *testing.T) {
 // TestAccTTLPolicy_classInSamePlan: when the class is created in the same plan, the class rules
 // run at apply and refuse the policy before it is written.
 func TestAccTTLPolicy_classInSamePlan(t *testing.T) {
+	parallel(t)
 	env := newTestEnv(t)
-	resource.Test(t, resource.TestCase{
+	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: env.factories(),
 		Steps: []resource.TestStep{{
 			Config:      governanceConfig + badPolicy(`ttl = "2h"`),

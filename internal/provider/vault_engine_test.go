@@ -117,9 +117,10 @@ func (c expectPriorDrift) CheckPlan(_ context.Context, req plancheck.CheckPlanRe
 // TestAccVault_roleDriftRestored: an AppRole role edited by hand shows in engine_drift at
 // refresh, the plan restores it with an update, and apply writes the declared terms again.
 func TestAccVault_roleDriftRestored(t *testing.T) {
+	parallel(t)
 	env, ve := newVaultTestEnv(t)
 	noDrift := statecheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("engine_drift"), knownvalue.ListExact([]knownvalue.Check{}))
-	resource.Test(t, resource.TestCase{
+	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: env.factories(),
 		Steps: []resource.TestStep{
 			{
@@ -165,10 +166,11 @@ func TestAccVault_roleDriftRestored(t *testing.T) {
 // refuses the identity's token, its role holds no secret-id, and a secret-id minted before
 // the destroy logs in no more.
 func TestAccVault_retireLeavesNoWorkingCredential(t *testing.T) {
+	parallel(t)
 	env, ve := newVaultTestEnv(t)
 	ctx := context.Background()
 	var token, roleID, savedSecretID string
-	resource.Test(t, resource.TestCase{
+	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: env.factories(),
 		CheckDestroy: func(*terraform.State) error {
 			if _, err := vaultAs(t, ve, token).Logical().Read("auth/token/lookup-self"); err == nil {
@@ -268,6 +270,7 @@ const outageRequests = 28
 // identities: the apply fails naming the Vault request, the next apply converges, and every
 // role and entity on the mount belongs to a complete identity record.
 func TestAccVault_outageMidApply(t *testing.T) {
+	parallel(t)
 	env, ve := newVaultTestEnv(t)
 	ctx := context.Background()
 	proxy := acctest.NewProxy(t, os.Getenv("VAULT_ADDR"))
@@ -304,7 +307,7 @@ func TestAccVault_outageMidApply(t *testing.T) {
 		}
 		return nil
 	}
-	resource.Test(t, resource.TestCase{
+	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: factories,
 		CheckDestroy:             func(*terraform.State) error { return noOrphans(nil) },
 		Steps: []resource.TestStep{
@@ -344,6 +347,7 @@ func anySlice(v any) []any {
 // only vault.ReadOnlyPolicy, without Vault's default policy, plans, refreshes and reads
 // nhi_drift_report; the same token is refused a write, so the policy really is read-only.
 func TestAccVault_readOnlyToken(t *testing.T) {
+	parallel(t)
 	env, ve := newVaultTestEnv(t)
 	ctx := context.Background()
 	cfg := scheduleConfig(intervalSchedule) + `
@@ -388,7 +392,7 @@ data "nhi_drift_report" "gate" {
 		}
 		current = ro
 	}
-	resource.Test(t, resource.TestCase{
+	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: factories,
 		Steps: []resource.TestStep{
 			{
@@ -411,13 +415,14 @@ data "nhi_drift_report" "gate" {
 // made periodic, without explicit max TTL) is a high engine-drift finding in nhi_drift_report,
 // the same as on nhi_identity, and fail_on = "high" fails the plan on it.
 func TestAccVault_driftReportSeesRoleDrift(t *testing.T) {
+	parallel(t)
 	env, ve := newVaultTestEnv(t)
 	cfg := identityConfig("team-build", "retire")
 	report := cfg + `
 data "nhi_drift_report" "all" {}
 `
 	observed := "role token_explicit_max_ttl is 0, declared 3600s; role token_period is 86400s, declared 0"
-	resource.Test(t, resource.TestCase{
+	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: env.factories(),
 		Steps: []resource.TestStep{
 			{

@@ -1,0 +1,150 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/nhigov/terraform-provider-nhi/internal/engine"
+	"github.com/nhigov/terraform-provider-nhi/internal/policy"
+)
+
+// The HCL fixtures and helpers that several acceptance tests share.
+
+// governanceConfig declares an ephemeral class "ci" with TTL policy "ci-short" and a
+// persistent class "svc".
+const governanceConfig = `
+resource "nhi_lifecycle_class" "ci" {
+  name           = "ci"
+  kind           = "ephemeral"
+  max_ttl        = "1h"
+  max_lifetime   = "4h"
+  max_renewals   = 3
+  require_owner  = true
+  naming_pattern = "ci-[a-z0-9-]+"
+  environments   = ["dev", "prod"]
+}
+
+resource "nhi_lifecycle_class" "svc" {
+  name                  = "svc"
+  kind                  = "persistent"
+  max_rotation_interval = "90d"
+}
+
+resource "nhi_ttl_policy" "short" {
+  name         = "ci-short"
+  class        = nhi_lifecycle_class.ci.name
+  ttl          = "15m"
+  max_lifetime = "1h"
+  renewable    = true
+  max_renewals = 2
+}
+`
+
+func identityConfig(owner, onDestroy string) string {
+	return governanceConfig + fmt.Sprintf(`
+resource "nhi_identity" "build" {
+  name        = "ci-build"
+  class       = nhi_lifecycle_class.ci.name
+  owner       = %q
+  environment = "dev"
+  ttl_policy  = nhi_ttl_policy.short.name
+  scopes      = ["read:artifacts"]
+  on_destroy  = %q
+}
+`, owner, onDestroy)
+}
+
+const rotationIdentity = `
+resource "nhi_lifecycle_class" "vendor" {
+  name                  = "vendor"
+  kind                  = "persistent"
+  max_rotation_interval = "30d"
+  require_consumers     = true
+}
+
+resource "nhi_identity" "billing" {
+  name  = "billing-sync"
+  class = nhi_lifecycle_class.svc.name
+}
+
+resource "nhi_identity" "payments" {
+  name  = "payments-api"
+  class = nhi_lifecycle_class.vendor.name
+}
+`
+
+func scheduleConfig(body string) string {
+	return governanceConfig + rotationIdentity + fmt.Sprintf(`
+resource "nhi_rotation_schedule" "billing" {
+  identity = nhi_identity.billing.id
+%s
+}
+`, body)
+}
+
+const intervalSchedule = `
+  interval      = "30d"
+  overlap       = "1h"
+  keep_versions = 3
+  consumers = [
+    { name = "billing-api", kind = "service", note = "reloads on SIGHUP" },
+  ]
+`
+
+const credentialIdentity = `
+resource "nhi_identity" "build" {
+  name        = "ci-build"
+  class       = nhi_lifecycle_class.ci.name
+  owner       = "team-build"
+  environment = "dev"
+  ttl_policy  = nhi_ttl_policy.short.name
+}
+
+resource "nhi_identity" "billing" {
+  name  = "billing-sync"
+  class = nhi_lifecycle_class.svc.name
+}
+`
+
+func credentialConfig(args string) string {
+	return governanceConfig + credentialIdentity + fmt.Sprintf(`
+ephemeral "nhi_credential" "job" {
+  identity = nhi_identity.build.id
+%s
+}
+
+provider "echo" {
+  data = ephemeral.nhi_credential.job
+}
+
+resource "echo" "job" {}
+`, args)
+}
+
+// buildIdentity is nhi_identity.build of identityConfig, as the provider hands it to the engine.
+func buildIdentity(owner string) policy.Identity {
+	return policy.Identity{Name: "ci-build", Class: "ci", Owner: owner, Environment: "dev", TTLPolicy: "ci-short", Scopes: []string{"read:artifacts"}}
+}
+
+// wrappedError matches a diagnostic as Terraform prints it, wrapped: every space in pattern
+// matches any run of white space.
+func wrappedError(pattern string) *regexp.Regexp {
+	return regexp.MustCompile(strings.ReplaceAll(pattern, " ", `\s+`))
+}
+
+// auditTypes lists the types of the audit events about identity, oldest first.
+func auditTypes(t *testing.T, e engine.Engine, identity string) []string {
+	t.Helper()
+	events, err := e.AuditEvents(context.Background(), engine.AuditFilter{Identity: identity})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, ev := range events {
+		types = append(types, ev.Type)
+	}
+	return types
+}
