@@ -372,10 +372,12 @@ func (r *rotationScheduleResource) checkRollback(ctx context.Context, identity s
 			version, identity, version, strings.Join(held, ", ")))
 }
 
-// rotate stages a new version, verifies it when asked, and promotes it; on a failed
-// verification it discards the new version and reports the cause.
-func (r *rotationScheduleResource) rotate(ctx context.Context, s policy.RotationSchedule, reason string, diags *diag.Diagnostics) {
-	e := r.data.engine
+// rotateSecret stages a new version of s's identity's secret, verifies it when s asks, and
+// promotes it; on a failed verification it discards the new version and reports the cause. A
+// scheduled rotation (nhi_rotation_schedule) and an invoked one (the nhi_rotate action) both
+// rotate here.
+func rotateSecret(ctx context.Context, d *providerData, s policy.RotationSchedule, reason string, diags *diag.Diagnostics) {
+	e := d.engine
 	staged, secret, err := e.StageSecret(ctx, s.Identity, s.SecretLength)
 	if err != nil {
 		addEngineError(diags, fmt.Sprintf("stage a new secret for identity %q", s.Identity), err)
@@ -397,11 +399,13 @@ func (r *rotationScheduleResource) rotate(ctx context.Context, s policy.Rotation
 			return
 		}
 	}
-	r.promote(ctx, s, staged.Version, reason, diags)
+	promoteSecret(ctx, d, s, staged.Version, reason, diags)
 }
 
-func (r *rotationScheduleResource) promote(ctx context.Context, s policy.RotationSchedule, version int64, reason string, diags *diag.Diagnostics) {
-	now := r.data.clock.Now()
+// promoteSecret makes version of s's identity's secret current, under s's overlap, keep and
+// expire_unrotated settings.
+func promoteSecret(ctx context.Context, d *providerData, s policy.RotationSchedule, version int64, reason string, diags *diag.Diagnostics) {
+	now := d.clock.Now()
 	opts := engine.PromoteOptions{Overlap: s.Overlap, Keep: s.KeepVersions, Reason: reason}
 	if s.ExpireUnrotated {
 		next, err := s.NextRotation(now)
@@ -411,7 +415,7 @@ func (r *rotationScheduleResource) promote(ctx context.Context, s policy.Rotatio
 		}
 		opts.ExpiresAt = next.Add(s.Window)
 	}
-	if _, err := r.data.engine.PromoteSecret(ctx, s.Identity, version, opts); err != nil {
+	if _, err := d.engine.PromoteSecret(ctx, s.Identity, version, opts); err != nil {
 		addEngineError(diags, fmt.Sprintf("promote version %d of identity %q's secret", version, s.Identity), err)
 		return
 	}
@@ -437,16 +441,16 @@ func (r *rotationScheduleResource) apply(ctx context.Context, plan rotationSched
 			return
 		}
 		if !adopted || !r.hasCurrentSecret(ctx, s.Identity, diags) {
-			r.rotate(ctx, s, "initial version", diags)
+			rotateSecret(ctx, r.data, s, "initial version", diags)
 		}
 	case !plan.RollbackToVersion.IsNull() && !plan.RollbackToVersion.Equal(prior.RollbackToVersion):
 		v := plan.RollbackToVersion.ValueInt64()
-		r.promote(ctx, s, v, fmt.Sprintf("rollback to version %d", v), diags)
+		promoteSecret(ctx, r.data, s, v, fmt.Sprintf("rollback to version %d", v), diags)
 	case plan.CurrentVersion.IsUnknown():
 		// The plan announced a rotation (due, or no current secret). Rotate exactly when it
 		// did, never on the apply's own clock: a rotation the plan did not show would make the
 		// apply's result differ from the plan.
-		r.rotate(ctx, s, "scheduled rotation", diags)
+		rotateSecret(ctx, r.data, s, "scheduled rotation", diags)
 	}
 	if diags.HasError() {
 		return
