@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/action"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/ephemeral"
+	"github.com/hashicorp/terraform-plugin-framework/list"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
@@ -30,6 +31,7 @@ var (
 	_ provider.ProviderWithEphemeralResources = (*nhiProvider)(nil)
 	_ provider.ProviderWithConfigValidators   = (*nhiProvider)(nil)
 	_ provider.ProviderWithActions            = (*nhiProvider)(nil)
+	_ provider.ProviderWithListResources      = (*nhiProvider)(nil)
 )
 
 // Environment variables the provider reads.
@@ -177,6 +179,7 @@ func (p *nhiProvider) Configure(ctx context.Context, req provider.ConfigureReque
 	resp.ResourceData = data
 	resp.EphemeralResourceData = data
 	resp.ActionData = data
+	resp.ListResourceData = data
 }
 
 // openVault connects to Vault or OpenBao; unset attributes fall back to the environment.
@@ -275,5 +278,14 @@ func (p *nhiProvider) Actions(context.Context) []func() action.Action {
 		NewRotateAction,
 		NewRevokeCredentialsAction,
 		NewOffboardAction,
+	}
+}
+
+func (p *nhiProvider) ListResources(context.Context) []func() list.ListResource {
+	return []func() list.ListResource{
+		NewLifecycleClassListResource,
+		NewTTLPolicyListResource,
+		NewIdentityListResource,
+		NewRotationScheduleListResource,
 	}
 }
