@@ -77,7 +77,9 @@ list "nhi_rotation_schedule" "all" {
 func TestAccQuery_list(t *testing.T) {
 	parallel(t)
 	env := newTestEnv(t)
-	name := func(n string) map[string]knownvalue.Check { return map[string]knownvalue.Check{"name": knownvalue.StringExact(n)} }
+	name := func(n string) map[string]knownvalue.Check {
+		return map[string]knownvalue.Check{"name": knownvalue.StringExact(n)}
+	}
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: env.factories(),
 		TerraformVersionChecks:   queryVersionChecks,
