@@ -42,9 +42,10 @@ func (r *identityResource) ListResourceConfigSchema(_ context.Context, _ list.Li
 				Validators:          []validator.String{stringvalidator.OneOf(string(policy.StatusActive), string(policy.StatusRetired))}},
 			"include_unmanaged": schema.BoolAttribute{Optional: true,
 				MarkdownDescription: "Also list what the engine holds for identities this provider did not create (on Vault: " +
-					"AppRole roles and entities without the provider's record), by name, with no resource object; the filters " +
-					"do not apply to them. Importing one is not supported yet: declare it as a new `nhi_identity` of another " +
-					"name, or remove it. The local engine holds none."},
+					"AppRole roles without the provider's record), by name; the filters do not apply to them. Importing one " +
+					"adopts it: fill in its class (and what the class requires) in the generated configuration, and the apply " +
+					"creates the governance record, entity and alias around the role and rewrites its settings to the class's " +
+					"TTL policy. The local engine holds none."},
 		},
 	}
 }
@@ -92,16 +93,18 @@ func (r *identityResource) List(ctx context.Context, req list.ListRequest, strea
 }
 
 // unmanagedIdentityModel is the resource object of an identity this provider did not create:
-// its name and nothing it could tell about the rest (class, owner, ...). The warning says that
-// importing it is not supported yet.
+// its name, and nothing it could tell about the rest (class, owner, ...), which the warning asks
+// to fill in before the import adopts it.
 func unmanagedIdentityModel(name string, diags *diag.Diagnostics) *identityModel {
 	diags.AddWarning("Unmanaged Identity",
-		fmt.Sprintf("The engine holds %q, which this provider did not create (no governance record). Importing it is not supported yet: "+
-			"the generated import block for it fails. Remove it from the generated configuration, then declare a new nhi_identity "+
-			"under another name and retire %q by hand, or leave it to the drift report.", name, name))
+		fmt.Sprintf("The engine holds %q, which this provider did not create (no governance record). Importing it adopts it: set "+
+			"class (and ttl_policy for an ephemeral class, owner, environment, scopes as the class requires) in its generated "+
+			"configuration; the apply then creates the governance record, entity and alias around it and rewrites its settings "+
+			"to the class's TTL policy.", name))
 	m := identityModel{OnDestroy: types.StringValue(onDestroyRetire),
 		Findings:       types.ListNull(types.ObjectType{AttrTypes: findingAttrTypes()}),
 		TrustDebtHours: types.Float64Null(), EngineDrift: types.ListNull(types.StringType)}
 	m.ID, m.Name, m.Scopes = types.StringValue(name), types.StringValue(name), types.SetNull(types.StringType)
+	m.Status = types.StringValue(statusUnmanaged)
 	return &m
 }

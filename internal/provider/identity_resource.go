@@ -128,7 +128,7 @@ func (r *identityResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 			},
 			"status": schema.StringAttribute{
 				Computed:            true,
-				MarkdownDescription: "`active`, or `retired` once retired.",
+				MarkdownDescription: "`active`, or `retired` once retired; `unmanaged` after importing an identity this provider did not create, until the next apply adopts it.",
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 			},
 			"created_at": schema.StringAttribute{
@@ -298,7 +298,7 @@ func (r *identityResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 			return
 		}
 	}
-	if !req.Config.Raw.IsFullyKnown() {
+	if planAdoptUnmanaged(ctx, req, resp); !req.Config.Raw.IsFullyKnown() {
 		return
 	}
 	// What the engine enforces drifted from the declaration: plan the update that restores it.
@@ -358,7 +358,7 @@ func (r *identityResource) Create(ctx context.Context, req resource.CreateReques
 }
 
 func (r *identityResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	r.write(ctx, req.Plan, &resp.State, &resp.Diagnostics, "update", r.data.engine.UpdateIdentity)
+	r.write(ctx, req.Plan, &resp.State, &resp.Diagnostics, "update", r.updateStore(ctx, req.State, &resp.Diagnostics))
 	setIdentity(ctx, resp.State, resp.Identity, "name", &resp.Diagnostics)
 }
 
@@ -389,7 +389,7 @@ func (r *identityResource) Read(ctx context.Context, req resource.ReadRequest, r
 	var m identityModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
 	setIdentity(ctx, req.State, resp.Identity, "name", &resp.Diagnostics)
-	if resp.Diagnostics.HasError() {
+	if resp.Diagnostics.HasError() || r.readUnmanaged(ctx, m, resp) {
 		return
 	}
 	id, ok := readFound(ctx, resp, "identity", m.Name.ValueString(), r.data.engine.GetIdentity)
@@ -426,4 +426,5 @@ func (r *identityResource) IdentitySchema(_ context.Context, _ resource.Identity
 
 func (r *identityResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	importByName(ctx, "name", req, resp)
+	r.importUnmanaged(ctx, resp)
 }
