@@ -7,6 +7,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"time"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
@@ -77,6 +78,13 @@ type Identities interface {
 	DeleteIdentity(ctx context.Context, name string) error
 }
 
+// ScopeCatalog is implemented by engines whose scopes name objects that must exist in the
+// engine (Vault ACL policies). The local engine has no catalogue: any scope is its own name.
+type ScopeCatalog interface {
+	// MissingScopes names the scopes the engine does not hold.
+	MissingScopes(ctx context.Context, scopes []string) ([]string, error)
+}
+
 // Credentials issues and checks dynamic credentials.
 type Credentials interface {
 	// IssueCredential mints a credential for an active identity within its TTL policy. The secret
@@ -89,6 +97,11 @@ type Credentials interface {
 	RevokeCredential(ctx context.Context, id string) error
 	// Authenticate returns the identity a secret belongs to, or ErrDenied.
 	Authenticate(ctx context.Context, secret string) (string, error)
+	// Authorize authenticates a secret like Authenticate and returns its identity when the
+	// secret grants req.Scope to a caller at req.Caller, ErrDenied otherwise. A credential
+	// grants the scopes and bound CIDRs its identity had when it was issued; a rotated secret,
+	// those the identity has now (each login with it gets them anew).
+	Authorize(ctx context.Context, req AuthorizeRequest) (string, error)
 	// ListCredentials lists the credentials of one identity, or of every identity when empty.
 	ListCredentials(ctx context.Context, identity string) ([]Credential, error)
 }
@@ -187,6 +200,15 @@ type CredentialRequest struct {
 	Purpose   string
 }
 
+// AuthorizeRequest asks whether a secret grants a scope to a caller.
+type AuthorizeRequest struct {
+	Secret string
+	Scope  string
+	// Caller is the address the secret is used from; it must be valid when the secret is
+	// bound to networks (bound_cidrs).
+	Caller netip.Addr
+}
+
 // Credential is an engine's record of a dynamic credential. It never holds the secret.
 type Credential struct {
 	ID       string    `json:"id"`
@@ -204,6 +226,10 @@ type Credential struct {
 	RevokedAt time.Time `json:"revoked_at,omitzero"`
 	Requester string    `json:"requester,omitempty"`
 	Purpose   string    `json:"purpose,omitempty"`
+	// Scopes and BoundCIDRs are what the credential grants, and from where: its identity's
+	// when it was issued.
+	Scopes     []string `json:"scopes,omitempty"`
+	BoundCIDRs []string `json:"bound_cidrs,omitempty"`
 }
 
 // Live reports whether the credential still authenticates at now.

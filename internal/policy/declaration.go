@@ -48,6 +48,7 @@ func IdentityDiff(have, want Identity) []string {
 func declared(id Identity) Identity {
 	id.Status, id.CreatedAt, id.RetiredAt, id.EngineDrift = "", time.Time{}, time.Time{}, nil
 	id.Scopes = slices.Sorted(slices.Values(id.Scopes))
+	id.BoundCIDRs = slices.Sorted(slices.Values(id.BoundCIDRs))
 	return id
 }
 

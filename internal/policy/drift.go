@@ -70,6 +70,21 @@ type Report struct {
 	// TrustDebt is, per identity, the sum over its live credentials of their age beyond their
 	// intended lifetime, plus how overdue its rotation is.
 	TrustDebt map[string]time.Duration
+	// Blast is, per active identity whose exposure window is known, that window and its scopes.
+	Blast map[string]Blast
+}
+
+// TotalBlastRadius sums the blast radius of every identity whose blast radius is bounded, in
+// scope-hours, and counts those that are unbounded (each is an unbounded-exposure finding).
+func (r Report) TotalBlastRadius() (total float64, unbounded int) {
+	for _, b := range r.Blast {
+		if v, ok := b.Radius(); ok {
+			total += v
+		} else {
+			unbounded++
+		}
+	}
+	return total, unbounded
 }
 
 // TotalTrustDebt sums the trust debt of every identity, saturating rather than overflowing.
@@ -95,7 +110,7 @@ func addDebt(a, b time.Duration) time.Duration {
 // past budget, overdue rotations, credentials of retired identities, shared secrets, unmanaged
 // and orphaned identities). Findings come sorted by subject and rule.
 func Drift(f Fleet) Report {
-	rep := Report{TrustDebt: map[string]time.Duration{}}
+	rep := Report{TrustDebt: map[string]time.Duration{}, Blast: map[string]Blast{}}
 	classes := make(map[string]*Class, len(f.Classes))
 	for i := range f.Classes {
 		classes[f.Classes[i].Name] = &f.Classes[i]
@@ -105,6 +120,14 @@ func Drift(f Fleet) Report {
 		p := &f.Policies[i]
 		policies[p.Name] = p
 		rep.Findings = append(rep.Findings, CheckTTLPolicy(*p, classes[p.Class], f.Now)...)
+	}
+	schedules := make(map[string]*RotationSchedule, len(f.Schedules))
+	for i := range f.Schedules {
+		schedules[f.Schedules[i].Identity] = &f.Schedules[i]
+	}
+	liveSecret := map[string]bool{}
+	for _, s := range f.Secrets {
+		liveSecret[s.Identity] = liveSecret[s.Identity] || s.Live
 	}
 	identities := make(map[string]*Identity, len(f.Identities))
 	for i := range f.Identities {
@@ -121,12 +144,20 @@ func Drift(f Fleet) Report {
 				Observed: strings.Join(id.EngineDrift, "; "), Allowed: "the engine enforces what the identity declares", OWASP: "NHI7",
 				Remedy: "run terraform apply on the identity's configuration to restore the declared settings"})
 		}
+		rep.Findings = append(rep.Findings, checkPrivilegeDrift(*id)...)
 		if !id.Retired() {
 			var ttl *TTLPolicy
 			if id.TTLPolicy != "" {
 				ttl = policies[id.TTLPolicy]
 			}
 			rep.Findings = append(rep.Findings, CheckIdentity(*id, class, ttl)...)
+			var expPtr *Exposure
+			if exp, known := ExposureOf(*id, ttl, schedules[id.Name], liveSecret[id.Name], f.Now); known {
+				rep.Blast[id.Name] = Blast{Exposure: exp, Scopes: len(id.Scopes)}
+				rep.Findings = append(rep.Findings, checkExposure(*id, exp)...)
+				expPtr = &exp
+			}
+			rep.Findings = append(rep.Findings, CheckPrivilege(*id, class, expPtr, f.Now)...)
 		}
 	}
 	for _, name := range f.Unmanaged {
@@ -318,7 +349,7 @@ func (r Report) Filter(f Fleet, scope Scope) Report {
 		}
 		return true
 	}
-	out := Report{TrustDebt: map[string]time.Duration{}}
+	out := Report{TrustDebt: map[string]time.Duration{}, Blast: map[string]Blast{}}
 	for _, fd := range r.Findings {
 		if in(fd) {
 			out.Findings = append(out.Findings, fd)
@@ -327,6 +358,11 @@ func (r Report) Filter(f Fleet, scope Scope) Report {
 	for name, d := range r.TrustDebt {
 		if identityIn(name) {
 			out.TrustDebt[name] = d
+		}
+	}
+	for name, b := range r.Blast {
+		if identityIn(name) {
+			out.Blast[name] = b
 		}
 	}
 	return out

@@ -289,6 +289,8 @@ func TestDriftDeterministic(t *testing.T) {
 	f.Identities = append(f.Identities,
 		Identity{Name: "svc-a", Class: "svc", Owner: "o", Status: StatusActive},
 		Identity{Name: "svc-b", Class: "svc", Owner: "o", Status: StatusActive})
+	// Scheduled, so that their live secrets have a bounded exposure window.
+	f.Schedules = append(f.Schedules, RotationSchedule{Identity: "svc-a", Interval: 30 * Day, Consumers: []Consumer{{Name: "x"}}}, RotationSchedule{Identity: "svc-b", Interval: 30 * Day, Consumers: []Consumer{{Name: "x"}}})
 	for i, fp := range []string{"fp-1", "fp-2", "fp-3", "fp-4", "fp-5", "fp-6"} {
 		other := "svc-a"
 		if i%2 == 1 {

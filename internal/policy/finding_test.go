@@ -13,6 +13,8 @@ var allRules = []string{
 	RuleConsumersMissing, RuleOverlapNotBelowInterval, RuleInvalidCron, RuleRotationOverdue,
 	RuleCredentialPastHardExpiry, RuleCredentialAboveClassMax, RuleRenewalsPastBudget, RuleCredentialNoExpiry,
 	RuleRetiredWithCredential, RuleSharedSecret, RuleUnmanagedIdentity, RuleOrphanIdentity, RuleEngineDrift,
+	RuleScopeNotAllowed, RuleScopeDenied, RuleScopesAboveClassMax, RuleCIDRNotAllowed, RuleBlastRadiusAboveClassMax,
+	RuleUnboundedExposure, RulePrivilegeEscalation, RulePrivilegeRemoved,
 }
 
 func TestFindingTitle(t *testing.T) {

@@ -203,3 +203,96 @@ func FuzzParseCron(f *testing.F) {
 		}
 	})
 }
+
+// globRegexp is MatchScope's documented contract, written independently: '*' is any run of
+// characters, '?' any one, everything else itself, matched in full.
+func globRegexp(pattern string) *regexp.Regexp {
+	var b strings.Builder
+	b.WriteString(`^(?s:`)
+	for _, r := range pattern {
+		switch r {
+		case '*':
+			b.WriteString(`.*`)
+		case '?':
+			b.WriteString(`.`)
+		default:
+			b.WriteString(regexp.QuoteMeta(string(r)))
+		}
+	}
+	b.WriteString(`)$`)
+	return regexp.MustCompile(b.String())
+}
+
+func FuzzMatchScope(f *testing.F) {
+	for _, s := range [][2]string{
+		{"ci-*", "ci-read"}, {"*-admin", "kv-admin"}, {"?", "a"}, {"a*b*c", "axbxc"}, {"", ""}, {"*", ""},
+		{"a*a*a*b", "aaaaaaaaaaaa"}, {"**?", "x"}, {"read:*:prod", "read:kv:dev"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, pattern, scope string) {
+		if len(pattern) > 256 || len(scope) > 256 {
+			return
+		}
+		// The contract is over bytes: scopes and patterns are ASCII by CheckScope and
+		// CheckScopePattern, so other input is kept to ASCII as well.
+		for i := 0; i < len(pattern); i++ {
+			if pattern[i] >= 0x80 {
+				return
+			}
+		}
+		for i := 0; i < len(scope); i++ {
+			if scope[i] >= 0x80 {
+				return
+			}
+		}
+		if got, want := MatchScope(pattern, scope), globRegexp(pattern).MatchString(scope); got != want {
+			t.Fatalf("MatchScope(%q, %q) = %v, want %v", pattern, scope, got, want)
+		}
+		if CheckScope(scope) == nil && !MatchScope(scope, scope) {
+			t.Fatalf("a valid scope %q does not match itself", scope)
+		}
+	})
+}
+
+// scopeRegexp is CheckScope's documented contract, written independently.
+var scopeRegexp = regexp.MustCompile(`^[a-z0-9][a-z0-9._:-]{0,127}$`)
+
+func FuzzCheckScope(f *testing.F) {
+	for _, s := range []string{"ci-read", "read:artifacts", "", "-x", "A", "a b", "ci-*", "é", strings.Repeat("a", 128), strings.Repeat("a", 129)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if err := CheckScope(s); (err == nil) != scopeRegexp.MatchString(s) {
+			t.Fatalf("CheckScope(%q) = %v, want valid=%v", s, err, scopeRegexp.MatchString(s))
+		}
+		// A pattern without wildcards is a scope, and a valid scope is a valid pattern.
+		if CheckScope(s) == nil && CheckScopePattern(s) != nil {
+			t.Fatalf("scope %q is valid, but not as a pattern", s)
+		}
+	})
+}
+
+// FuzzParseCIDR: an accepted block is canonical (host bits zero) and survives a round trip
+// through its string and NormalizeCIDR, which is how engines' spellings are compared.
+func FuzzParseCIDR(f *testing.F) {
+	for _, s := range []string{"10.0.0.0/8", "10.0.0.1/8", "192.168.1.7/32", "::/0", "2001:DB8::/32", "1.2.3.4", "", "x/8", "10.0.0.0/33", "::ffff:10.0.0.0/104"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := ParseCIDR(s)
+		if err != nil {
+			return
+		}
+		if p != p.Masked() {
+			t.Fatalf("ParseCIDR(%q) = %s, host bits set", s, p)
+		}
+		back, err := ParseCIDR(p.String())
+		if err != nil || back != p {
+			t.Fatalf("ParseCIDR(%q) = %s; its string parses to %s, %v", s, p, back, err)
+		}
+		if n := NormalizeCIDR(s); n != p.String() {
+			t.Fatalf("NormalizeCIDR(%q) = %q, want %q", s, n, p.String())
+		}
+	})
+}

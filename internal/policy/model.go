@@ -36,9 +36,21 @@ type Class struct {
 	RequireConsumers    bool          `json:"require_consumers,omitempty"`
 	NamingPattern       string        `json:"naming_pattern,omitempty"`
 	Environments        []string      `json:"environments,omitempty"`
+	// AllowedScopes are glob patterns (MatchScope) that every scope of the class's identities
+	// must match; empty allows any scope. DeniedScopes are patterns no identity may hold.
+	AllowedScopes []string `json:"allowed_scopes,omitempty"`
+	DeniedScopes  []string `json:"denied_scopes,omitempty"`
+	// MaxScopes caps how many scopes one identity holds; zero means no ceiling.
+	MaxScopes int64 `json:"max_scopes,omitempty"`
+	// AllowedCIDRs are the networks the identities' bound_cidrs must sit within; when set, an
+	// identity must bind its credentials to addresses inside them.
+	AllowedCIDRs []string `json:"allowed_cidrs,omitempty"`
+	// MaxBlastRadius caps an identity's blast radius in scope-hours; zero means no ceiling.
+	MaxBlastRadius float64 `json:"max_blast_radius,omitempty"`
 }
 
-// Exception lets a TTL policy exceed its class's ceilings until it expires.
+// Exception lets a TTL policy exceed its class's ceilings, or an identity its class's privilege
+// ceilings (scopes, CIDRs, blast radius), until it expires.
 type Exception struct {
 	Reason     string    `json:"reason"`
 	ApprovedBy string    `json:"approved_by"`
@@ -70,6 +82,10 @@ type Identity struct {
 	TTLPolicy   string   `json:"ttl_policy,omitempty"`
 	Description string   `json:"description,omitempty"`
 	Scopes      []string `json:"scopes,omitempty"`
+	// BoundCIDRs are the networks the identity's credentials may be used from; empty: any.
+	BoundCIDRs []string `json:"bound_cidrs,omitempty"`
+	// Exception exempts the identity from its class's privilege ceilings until it expires.
+	Exception *Exception `json:"exception,omitempty"`
 	// Status, CreatedAt and RetiredAt are kept by the engine.
 	Status    Status    `json:"status"`
 	CreatedAt time.Time `json:"created_at"`
@@ -78,6 +94,11 @@ type Identity struct {
 	// differs from its declaration (a Vault role's token settings edited by hand, say). Engines
 	// fill it when they read an identity; UpdateIdentity restores the declared settings.
 	EngineDrift []string `json:"-"`
+	// PrivilegesAdded and PrivilegesRemoved are privileges the engine grants beyond the
+	// declaration, and declared ones it does not grant, one line each ("token_policies admin").
+	// Engines fill them when they read an identity; UpdateIdentity restores the declaration.
+	PrivilegesAdded   []string `json:"-"`
+	PrivilegesRemoved []string `json:"-"`
 }
 
 // Retired reports whether the identity has been retired.

@@ -32,7 +32,7 @@ func TestReach(t *testing.T) {
 		{Name: "ci-gone", Class: "ci", Environment: "dev", TTLPolicy: "short", Status: StatusRetired},
 		{Name: "batch-job", Class: "batch", Environment: "dev", TTLPolicy: "other", Status: StatusActive},
 	}
-	got := subjectsOf(Reach(class, ids, policies, now))
+	got := subjectsOf(Reach(class, ids, policies, nil, now))
 	want := []string{
 		"ttl_policy/long " + RuleTTLAboveClassMax,
 		"identity/ci-dev " + RuleEnvironment,
@@ -41,7 +41,7 @@ func TestReach(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Reach = %v, want %v", got, want)
 	}
-	if got := Reach(Class{Name: "ci", Kind: KindEphemeral, MaxLifetime: 4 * time.Hour}, ids, policies, now); len(got) != 0 {
+	if got := Reach(Class{Name: "ci", Kind: KindEphemeral, MaxLifetime: 4 * time.Hour}, ids, policies, nil, now); len(got) != 0 {
 		t.Fatalf("a loose class reaches %v, want nothing", subjectsOf(got))
 	}
 }

@@ -116,19 +116,7 @@ func CheckTTLPolicy(p TTLPolicy, class *Class, now time.Time) []Finding {
 		add(RuleUnlimitedRenewal, "renewable", "renewable with no max_lifetime",
 			"renewable credentials need a hard max_lifetime", "NHI7", "set max_lifetime, or set renewable = false")
 	}
-	if e := p.Exception; e != nil {
-		if strings.TrimSpace(e.Reason) == "" {
-			add(RuleExceptionIncomplete, "exception.reason", "no reason", "an exception states its reason", "", "set exception.reason")
-		}
-		if strings.TrimSpace(e.ApprovedBy) == "" {
-			add(RuleExceptionIncomplete, "exception.approved_by", "no approver", "an exception names who approved it", "", "set exception.approved_by")
-		}
-		if !now.Before(e.ExpiresAt) {
-			add(RuleExceptionExpired, "exception.expires_at", "exception expired at "+e.ExpiresAt.UTC().Format(time.RFC3339),
-				"an exception that has not expired (now "+now.UTC().Format(time.RFC3339)+")", "NHI7",
-				"bring the policy within the class ceilings, or renew the exception with a new approval")
-		}
-	}
+	out = append(out, checkException(p.Exception, sub, now)...)
 	if class == nil {
 		return out
 	}
@@ -266,11 +254,17 @@ func quoteList(xs []string) string {
 
 // Reach returns the findings that class, as declared, would raise on the active identities and
 // the TTL policies that belong to it, so that a tightening shows its reach before it is applied.
-func Reach(class Class, ids []Identity, policies []TTLPolicy, now time.Time) []Finding {
+// Privilege ceilings count too: scopes, bound CIDRs and the blast radius, whose exposure window
+// comes from the identity's TTL policy or rotation schedule (schedules may be nil).
+func Reach(class Class, ids []Identity, policies []TTLPolicy, schedules []RotationSchedule, now time.Time) []Finding {
 	var out []Finding
 	byName := make(map[string]*TTLPolicy, len(policies))
 	for i := range policies {
 		byName[policies[i].Name] = &policies[i]
+	}
+	bySchedule := make(map[string]*RotationSchedule, len(schedules))
+	for i := range schedules {
+		bySchedule[schedules[i].Identity] = &schedules[i]
 	}
 	for _, p := range policies {
 		if p.Class == class.Name {
@@ -279,7 +273,18 @@ func Reach(class Class, ids []Identity, policies []TTLPolicy, now time.Time) []F
 	}
 	for _, id := range ids {
 		if id.Class == class.Name && !id.Retired() {
-			out = append(out, CheckIdentity(id, &class, byName[id.TTLPolicy])...)
+			ttl := byName[id.TTLPolicy]
+			out = append(out, CheckIdentity(id, &class, ttl)...)
+			var expPtr *Exposure
+			if exp, known := ExposureOf(id, ttl, bySchedule[id.Name], false, now); known {
+				expPtr = &exp
+			}
+			// The exception rules are the identity's own, not the class's reach.
+			for _, f := range CheckPrivilege(id, &class, expPtr, now) {
+				if f.Rule != RuleExceptionIncomplete && f.Rule != RuleExceptionExpired {
+					out = append(out, f)
+				}
+			}
 		}
 	}
 	return out

@@ -3,9 +3,13 @@ package provider
 import (
 	"context"
 	"slices"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
 
 // stringsOf reads a set or list of strings; null and unknown read as nil.
@@ -52,4 +56,58 @@ func int64Ptr(v types.Int64) *int64 {
 	}
 	x := v.ValueInt64()
 	return &x
+}
+
+// exceptionModel is an approved exception to class ceilings, on a TTL policy or an identity.
+type exceptionModel struct {
+	Reason     types.String   `tfsdk:"reason"`
+	ApprovedBy types.String   `tfsdk:"approved_by"`
+	ExpiresAt  timestampValue `tfsdk:"expires_at"`
+}
+
+// exceptionAttribute is the schema of an exception; what says what it exempts from.
+func exceptionAttribute(what string) schema.SingleNestedAttribute {
+	return schema.SingleNestedAttribute{
+		Optional: true,
+		MarkdownDescription: "An approved exception that lets the " + what + " until " +
+			"`expires_at`. It needs a reason and an approver; after it expires the ceilings apply again.",
+		Attributes: map[string]schema.Attribute{
+			"reason": schema.StringAttribute{
+				Required:            true,
+				MarkdownDescription: "Why the exception is needed.",
+			},
+			"approved_by": schema.StringAttribute{
+				Required:            true,
+				MarkdownDescription: "Who approved it.",
+			},
+			"expires_at": schema.StringAttribute{
+				CustomType:          timestampType{},
+				Required:            true,
+				MarkdownDescription: "When it expires, as an RFC 3339 timestamp such as `2026-03-31T00:00:00Z`.",
+			},
+		},
+	}
+}
+
+// toPolicy reads the exception; nil reads as nil, an unknown expiry as the zero time.
+func (e *exceptionModel) toPolicy(diags *diag.Diagnostics) *policy.Exception {
+	if e == nil {
+		return nil
+	}
+	var at time.Time
+	if !e.ExpiresAt.IsNull() && !e.ExpiresAt.IsUnknown() {
+		var d diag.Diagnostics
+		at, d = e.ExpiresAt.ValueRFC3339Time()
+		diags.Append(d...)
+	}
+	return &policy.Exception{Reason: e.Reason.ValueString(), ApprovedBy: e.ApprovedBy.ValueString(), ExpiresAt: at}
+}
+
+// newExceptionModel is the model of an exception; nil is nil.
+func newExceptionModel(e *policy.Exception) *exceptionModel {
+	if e == nil {
+		return nil
+	}
+	return &exceptionModel{Reason: types.StringValue(e.Reason), ApprovedBy: types.StringValue(e.ApprovedBy),
+		ExpiresAt: newTimestamp(e.ExpiresAt)}
 }

@@ -52,6 +52,7 @@ type credentialModel struct {
 	ExpiresAt     timetypes.RFC3339 `tfsdk:"expires_at"`
 	HardExpiresAt timetypes.RFC3339 `tfsdk:"hard_expires_at"`
 	RenewalsLeft  types.Int64       `tfsdk:"renewals_left"`
+	Scopes        types.Set         `tfsdk:"scopes"`
 }
 
 // credentialRef is what Renew and Close need: the credential and proof of holding it.
@@ -116,6 +117,12 @@ func (r *credentialEphemeralResource) Schema(_ context.Context, _ ephemeral.Sche
 				Computed:            true,
 				MarkdownDescription: "Renewals left in the budget; -1 when only the hard expiry bounds renewal.",
 			},
+			"scopes": schema.SetAttribute{
+				ElementType: types.StringType,
+				Computed:    true,
+				MarkdownDescription: "The scopes the credential grants: its identity's declared scopes when it was issued (on " +
+					"Vault, the ACL policies its role gave the token, unless the role drifted). Null when it grants none.",
+			},
 		},
 	}
 }
@@ -154,6 +161,7 @@ func (r *credentialEphemeralResource) Open(ctx context.Context, req ephemeral.Op
 	m.ExpiresAt = timetypes.NewRFC3339TimeValue(cred.ExpiresAt)
 	m.HardExpiresAt = timetypes.NewRFC3339TimeValue(cred.HardExpiresAt)
 	m.RenewalsLeft = types.Int64Value(cred.RenewalsLeft)
+	m.Scopes = setOf(cred.Scopes)
 	resp.Diagnostics.Append(resp.Result.Set(ctx, &m)...)
 	resp.RenewAt = renewAt(cred)
 }

@@ -119,6 +119,7 @@ func TestAccCredential_issueExpireRevoke(t *testing.T) {
 					statecheck.ExpectKnownValue("echo.job", tfjsonpath.New("data").AtMapKey("expires_at"), knownvalue.StringExact("2026-01-01T12:15:00Z")),
 					statecheck.ExpectKnownValue("echo.job", tfjsonpath.New("data").AtMapKey("hard_expires_at"), knownvalue.StringExact("2026-01-01T13:00:00Z")),
 					statecheck.ExpectKnownValue("echo.job", tfjsonpath.New("data").AtMapKey("renewals_left"), knownvalue.Int64Exact(2)),
+					statecheck.ExpectKnownValue("echo.job", tfjsonpath.New("data").AtMapKey("scopes"), knownvalue.SetExact([]knownvalue.Check{knownvalue.StringExact("read:artifacts")})),
 					statecheck.ExpectKnownValue("echo.job", tfjsonpath.New("data").AtMapKey("requester"), knownvalue.StringExact("pipeline-42")),
 					statecheck.ExpectKnownValue("echo.job", tfjsonpath.New("data").AtMapKey("value"), knownvalue.StringRegexp(regexp.MustCompile(`^\S{20,}$`))),
 				},
@@ -316,7 +317,8 @@ func TestCredential_renewalBudget(t *testing.T) {
 	srv := env.protocolServer(t)
 	str := tftypes.String
 	credType := tftypes.Object{AttributeTypes: map[string]tftypes.Type{"identity": str, "ttl": str, "purpose": str, "requester": str,
-		"value": str, "credential_id": str, "expires_at": str, "hard_expires_at": str, "renewals_left": tftypes.Number}}
+		"value": str, "credential_id": str, "expires_at": str, "hard_expires_at": str, "renewals_left": tftypes.Number,
+		"scopes": tftypes.Set{ElementType: str}}}
 	vals := map[string]tftypes.Value{}
 	for name, typ := range credType.AttributeTypes {
 		vals[name] = tftypes.NewValue(typ, nil)

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
@@ -41,6 +42,9 @@ type driftReportModel struct {
 	CountsBySeverity    types.Map         `tfsdk:"counts_by_severity"`
 	TrustDebtHours      types.Float64     `tfsdk:"trust_debt_hours"`
 	TrustDebtByIdentity types.Map         `tfsdk:"trust_debt_by_identity"`
+	BlastRadius         types.Float64     `tfsdk:"blast_radius"`
+	BlastRadiusByID     types.Map         `tfsdk:"blast_radius_by_identity"`
+	UnboundedExposure   types.Set         `tfsdk:"unbounded_exposure"`
 }
 
 type findingModel struct {
@@ -116,6 +120,13 @@ func (d *driftReportDataSource) Schema(_ context.Context, _ datasource.SchemaReq
 			"trust_debt_hours": schema.Float64Attribute{Computed: true,
 				MarkdownDescription: "Trust debt in hours: the sum over live credentials of their age beyond their intended lifetime, plus the overdue time of rotations."},
 			"trust_debt_by_identity": schema.MapAttribute{Computed: true, ElementType: types.Float64Type, MarkdownDescription: "Trust debt in hours, per identity that has any."},
+			"blast_radius": schema.Float64Attribute{Computed: true,
+				MarkdownDescription: "Total blast radius in scope-hours: the sum over active identities of their scopes times their exposure window in hours " +
+					"(see the `nhi_identity` data source's `blast_radius`). Identities with an unbounded exposure window are not in the sum: they are listed in `unbounded_exposure` and are high `unbounded-exposure` findings."},
+			"blast_radius_by_identity": schema.MapAttribute{Computed: true, ElementType: types.Float64Type,
+				MarkdownDescription: "Blast radius in scope-hours per active identity whose exposure window is bounded and known."},
+			"unbounded_exposure": schema.SetAttribute{Computed: true, ElementType: types.StringType,
+				MarkdownDescription: "Active identities whose exposure window nothing bounds (a credential could stay usable forever)."},
 		},
 	}
 }
@@ -167,6 +178,21 @@ func (d *driftReportDataSource) Read(ctx context.Context, req datasource.ReadReq
 	resp.Diagnostics.Append(ds...)
 	resp.Diagnostics.Append(dd...)
 	m.CountsByRule, m.CountsBySeverity, m.TrustDebtByIdentity = rules, sevs, debts
+	blast, unbounded := map[string]float64{}, []string{}
+	for name, b := range report.Blast {
+		if r, ok := b.Radius(); ok {
+			blast[name] = r
+		} else {
+			unbounded = append(unbounded, name)
+		}
+	}
+	total, _ := report.TotalBlastRadius()
+	m.BlastRadius = types.Float64Value(total)
+	var db, du diag.Diagnostics
+	m.BlastRadiusByID, db = types.MapValueFrom(ctx, types.Float64Type, blast)
+	m.UnboundedExposure, du = types.SetValueFrom(ctx, types.StringType, unbounded)
+	resp.Diagnostics.Append(db...)
+	resp.Diagnostics.Append(du...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 	if len(failing) > 0 {
 		resp.Diagnostics.AddError("Drift Report Failed",

@@ -101,6 +101,7 @@ resource "nhi_identity" "build" {
   owner       = "team-build"
   environment = "dev"
   ttl_policy  = nhi_ttl_policy.short.name
+  scopes      = ["read:artifacts"]
 }
 
 resource "nhi_identity" "billing" {

@@ -9,6 +9,9 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/nhigov/terraform-provider-nhi/internal/engine"
+	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
 
 var (
@@ -43,7 +46,8 @@ func identityAttributeSchema(nameRequired bool) map[string]schema.Attribute {
 		"environment": schema.StringAttribute{Computed: true, MarkdownDescription: "Environment the identity lives in."},
 		"ttl_policy":  schema.StringAttribute{Computed: true, MarkdownDescription: "TTL policy of the identity's dynamic credentials."},
 		"description": schema.StringAttribute{Computed: true, MarkdownDescription: "What the identity does."},
-		"scopes":      schema.SetAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Access scopes."},
+		"scopes":      schema.SetAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Access scopes: on Vault, the ACL policies of the identity's tokens."},
+		"bound_cidrs": schema.SetAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Networks the identity's credentials may be used from; null: any."},
 		"status":      schema.StringAttribute{Computed: true, MarkdownDescription: "`active` or `retired`."},
 		"created_at": schema.StringAttribute{Computed: true, CustomType: timetypes.RFC3339Type{},
 			MarkdownDescription: "When the engine created the identity (RFC 3339)."},
@@ -52,10 +56,33 @@ func identityAttributeSchema(nameRequired bool) map[string]schema.Attribute {
 	}
 }
 
+// identityDataModel is the identity with its exposure window and blast radius.
+type identityDataModel struct {
+	identityAttrs
+	ExposureWindow types.String  `tfsdk:"exposure_window"`
+	BlastRadius    types.Float64 `tfsdk:"blast_radius"`
+}
+
 func (d *identityDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
+	attrs := identityAttributeSchema(true)
+	attrs["exposure_window"] = schema.StringAttribute{
+		Computed: true,
+		MarkdownDescription: "The longest a single leaked credential of the identity stays usable under the current " +
+			"declarations: its TTL policy's hard lifetime; or its rotation schedule's interval plus window plus overlap " +
+			"(interval plus window with `expire_unrotated`); `0s` when it has no credential source yet; `unbounded` when " +
+			"nothing bounds it (a rotated secret with no schedule, a high `unbounded-exposure` finding). Null for a " +
+			"retired identity, or when its TTL policy is missing.",
+	}
+	attrs["blast_radius"] = schema.Float64Attribute{
+		Computed: true,
+		MarkdownDescription: "How much access one leaked credential reaches before it stops working, in scope-hours: the " +
+			"number of `scopes` times `exposure_window` in hours. Null when the exposure window is unbounded or unknown. " +
+			"The class's `max_blast_radius` caps it at plan.",
+	}
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "Reads one non-human identity from the engine, whether or not this configuration manages it; retired identities included.",
-		Attributes:          identityAttributeSchema(true),
+		MarkdownDescription: "Reads one non-human identity from the engine, whether or not this configuration manages it; retired " +
+			"identities included; with its exposure window and blast radius as the engine's current declarations give them.",
+		Attributes: attrs,
 	}
 }
 
@@ -66,7 +93,7 @@ func (d *identityDataSource) Configure(_ context.Context, req datasource.Configu
 }
 
 func (d *identityDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
-	var m identityAttrs
+	var m identityDataModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -77,5 +104,25 @@ func (d *identityDataSource) Read(ctx context.Context, req datasource.ReadReques
 		return
 	}
 	m.fromPolicy(id)
+	fleet, err := engine.ObserveIdentity(ctx, d.data.engine, id, d.data.clock.Now())
+	if err != nil {
+		addEngineError(&resp.Diagnostics, fmt.Sprintf("read what bounds the credentials of identity %q", id.Name), err)
+		return
+	}
+	m.ExposureWindow, m.BlastRadius = blastValues(policy.Drift(fleet).Blast, id.Name)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// blastValues are the exposure window and blast radius of identity in a report: null when its
+// exposure window is not known, "unbounded" and a null radius when nothing bounds it.
+func blastValues(blast map[string]policy.Blast, identity string) (types.String, types.Float64) {
+	b, ok := blast[identity]
+	switch {
+	case !ok:
+		return types.StringNull(), types.Float64Null()
+	case !b.Bounded:
+		return types.StringValue("unbounded"), types.Float64Null()
+	}
+	r, _ := b.Radius()
+	return types.StringValue(policy.FormatDuration(b.Window)), types.Float64Value(r)
 }

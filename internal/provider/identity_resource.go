@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/hashicorp/terraform-plugin-framework-timetypes/timetypes"
+	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -45,10 +47,11 @@ type identityResource struct {
 
 type identityModel struct {
 	identityAttrs
-	OnDestroy      types.String  `tfsdk:"on_destroy"`
-	Findings       types.List    `tfsdk:"findings"`
-	TrustDebtHours types.Float64 `tfsdk:"trust_debt_hours"`
-	EngineDrift    types.List    `tfsdk:"engine_drift"`
+	OnDestroy      types.String    `tfsdk:"on_destroy"`
+	Findings       types.List      `tfsdk:"findings"`
+	TrustDebtHours types.Float64   `tfsdk:"trust_debt_hours"`
+	EngineDrift    types.List      `tfsdk:"engine_drift"`
+	Exception      *exceptionModel `tfsdk:"exception"`
 }
 
 // identityAttrs are the attributes an identity has in the resource and in data sources alike.
@@ -61,6 +64,7 @@ type identityAttrs struct {
 	TTLPolicy   types.String      `tfsdk:"ttl_policy"`
 	Description types.String      `tfsdk:"description"`
 	Scopes      types.Set         `tfsdk:"scopes"`
+	BoundCIDRs  types.Set         `tfsdk:"bound_cidrs"`
 	Status      types.String      `tfsdk:"status"`
 	CreatedAt   timetypes.RFC3339 `tfsdk:"created_at"`
 	RetiredAt   timetypes.RFC3339 `tfsdk:"retired_at"`
@@ -78,7 +82,16 @@ func (r *identityResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 			"plan time. Destroying it retires it by default: every credential is revoked and a disabled record is " +
 			"kept for audit, and the name is never reused. A create adopts the identity an interrupted apply left in the " +
 			"engine when it is exactly as declared; any other identity of that name, retired ones included, fails the plan " +
-			"on `name` with the import to run.",
+			"on `name` with the import to run.\n\n" +
+			"`scopes` are privileges the engine enforces. On **Vault** each scope names an ACL policy: the identity's " +
+			"AppRole role carries exactly these as `token_policies` (with `token_no_default_policy`, unless the scopes " +
+			"include `default`), so every credential and every rotated secret logs in to a token with those policies " +
+			"and no others; `bound_cidrs` become the role's `token_bound_cidrs` and `secret_id_bound_cidrs`. On the " +
+			"**local** engine a credential grants the scopes its identity holds, and `bound_cidrs` are checked against " +
+			"the caller's address. The class bounds both (`allowed_scopes`, `denied_scopes`, `max_scopes`, " +
+			"`allowed_cidrs`). The blast radius, how much access one leaked credential reaches (scopes times the " +
+			"exposure window in hours), is capped by the class's `max_blast_radius` at plan and reported by the " +
+			"`nhi_identity` data source and `nhi_drift_report`.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
 				Computed:            true,
@@ -114,10 +127,29 @@ func (r *identityResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 				MarkdownDescription: "What the identity does.",
 			},
 			"scopes": schema.SetAttribute{
-				ElementType:         types.StringType,
-				Optional:            true,
-				MarkdownDescription: "Access scopes granted to the identity's credentials.",
+				ElementType: types.StringType,
+				Optional:    true,
+				MarkdownDescription: "Privileges the engine grants the identity's credentials, bounded by the class's " +
+					"`allowed_scopes`, `denied_scopes` and `max_scopes`. On Vault each scope is the name of an ACL policy, set " +
+					"as the AppRole role's `token_policies` with `token_no_default_policy`, so a token carries exactly these " +
+					"policies (list `default` to keep Vault's default policy, which lets a token look up, renew and revoke " +
+					"itself). Every scope must name an existing Vault policy: a missing one is a plan warning and an apply " +
+					"error. On the local engine a credential carries the scopes its identity held when it was issued. A " +
+					"privilege added in the engine outside Terraform is a " +
+					"high `privilege-escalation` finding, and the next apply removes it.",
+				Validators: []validator.Set{setvalidator.SizeAtLeast(1), setvalidator.ValueStringsAre(scopeValidator)},
 			},
+			"bound_cidrs": schema.SetAttribute{
+				ElementType: types.StringType,
+				Optional:    true,
+				MarkdownDescription: "Networks, as CIDR blocks, the identity's credentials may be used from. (Vault: the role's " +
+					"`token_bound_cidrs` and `secret_id_bound_cidrs`; the provider itself logs in for each `nhi_credential`, so on " +
+					"Vault it must run inside these networks too. Local engine: checked against the caller's address.) Must sit " +
+					"within the class's `allowed_cidrs`. Unset: any address.",
+				Validators: []validator.Set{setvalidator.SizeAtLeast(1), setvalidator.ValueStringsAre(cidrValidator)},
+			},
+			"exception": exceptionAttribute("identity exceed its class's privilege ceilings (`allowed_scopes`, " +
+				"`denied_scopes`, `max_scopes`, `allowed_cidrs`, `max_blast_radius`)"),
 			"on_destroy": schema.StringAttribute{
 				Optional: true,
 				Computed: true,
@@ -211,12 +243,17 @@ func (m identityModel) toPolicy(ctx context.Context, diags *diag.Diagnostics) po
 		TTLPolicy:   m.TTLPolicy.ValueString(),
 		Description: m.Description.ValueString(),
 		Scopes:      stringsOf(ctx, m.Scopes, diags),
+		BoundCIDRs:  stringsOf(ctx, m.BoundCIDRs, diags),
+		Exception:   m.Exception.toPolicy(diags),
 	}
 }
 
 func (m *identityModel) fromPolicy(id policy.Identity) {
 	m.identityAttrs.fromPolicy(id)
-	drift := id.EngineDrift
+	m.Exception = newExceptionModel(id.Exception)
+	// Privileges the engine grants beyond or short of the declaration are engine drift too: the
+	// plan restores them like any other setting.
+	drift := slices.Concat(id.EngineDrift, id.PrivilegesAdded, id.PrivilegesRemoved)
 	if drift == nil {
 		drift = []string{}
 	}
@@ -235,6 +272,7 @@ func (m *identityAttrs) fromPolicy(id policy.Identity) {
 	m.TTLPolicy = optString(id.TTLPolicy)
 	m.Description = optString(id.Description)
 	m.Scopes = setOf(id.Scopes)
+	m.BoundCIDRs = setOf(id.BoundCIDRs)
 	m.Status = types.StringValue(string(id.Status))
 	m.CreatedAt = timetypes.NewRFC3339TimeValue(id.CreatedAt)
 	m.RetiredAt = timetypes.NewRFC3339Null()
@@ -276,6 +314,20 @@ func (r *identityResource) check(ctx context.Context, id policy.Identity, diags 
 		}
 	}
 	addFindings(diags, policy.CheckIdentity(id, &class, ttl))
+	var sched *policy.RotationSchedule
+	if s, err := r.data.engine.GetRotationSchedule(ctx, id.Name); err == nil {
+		sched = &s
+	} else if !errors.Is(err, engine.ErrNotFound) {
+		addEngineError(diags, fmt.Sprintf("read the rotation schedule of identity %q", id.Name), err)
+		return false
+	}
+	// At plan the live secrets are not read: a rotated secret without a schedule counts as none
+	// here, and its unbounded exposure is a refresh finding.
+	var exp *policy.Exposure
+	if e, known := policy.ExposureOf(id, ttl, sched, false, r.data.clock.Now()); known {
+		exp = &e
+	}
+	addFindings(diags, policy.CheckPrivilege(id, &class, exp, r.data.clock.Now()))
 	return complete
 }
 
@@ -310,8 +362,33 @@ func (r *identityResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("trust_debt_hours"), types.Float64Unknown())...)
 		return
 	}
-	if !unchanged(req) {
-		r.check(ctx, m.toPolicy(ctx, &resp.Diagnostics), &resp.Diagnostics, true)
+	id := m.toPolicy(ctx, &resp.Diagnostics)
+	if unchanged(req) {
+		// The identity's own time rule still runs: an exception that expired is a violation again.
+		addFindings(&resp.Diagnostics, policy.CheckPrivilege(id, nil, nil, r.data.clock.Now()))
+		return
+	}
+	r.check(ctx, id, &resp.Diagnostics, true)
+	r.warnMissingScopes(ctx, id, &resp.Diagnostics)
+}
+
+// warnMissingScopes warns, on an engine whose scopes name its own objects (Vault ACL policies),
+// about scopes it does not hold: another provider may create them in the same run, and the
+// apply fails if they are still missing then.
+func (r *identityResource) warnMissingScopes(ctx context.Context, id policy.Identity, diags *diag.Diagnostics) {
+	cat, ok := r.data.engine.(engine.ScopeCatalog)
+	if !ok || len(id.Scopes) == 0 {
+		return
+	}
+	missing, err := cat.MissingScopes(ctx, id.Scopes)
+	switch {
+	case err != nil:
+		diags.AddAttributeWarning(path.Root("scopes"), "Unable to Check Scopes",
+			fmt.Sprintf("Could not check that the scopes of identity %q exist in the engine (%v); the apply checks again.", id.Name, err))
+	case len(missing) > 0:
+		diags.AddAttributeWarning(path.Root("scopes"), "Scope Not Found in Engine",
+			fmt.Sprintf("Identity %q has scopes %q that name no ACL policy in the engine. If another resource creates them in this run "+
+				"(a vault_policy, say), reference it so Terraform orders the two; if they are still missing at apply, the apply fails.", id.Name, missing))
 	}
 }
 

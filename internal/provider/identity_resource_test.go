@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"testing"
 	"time"
 
@@ -424,6 +425,200 @@ resource "nhi_identity" "z" {
 `,
 				PlanOnly:    true,
 				ExpectError: wrappedError(`(?s)Identity Already Exists.*retired`),
+			},
+		},
+	})
+}
+
+// privilegeConfig declares a class "locked" with every privilege ceiling and a TTL policy whose
+// credentials live at most 1h, so one scope is 1 scope-hour.
+const privilegeConfig = `
+resource "nhi_lifecycle_class" "locked" {
+  name             = "locked"
+  kind             = "ephemeral"
+  max_lifetime     = "4h"
+  allowed_scopes   = ["ci-*", "read:*"]
+  denied_scopes    = ["*-admin"]
+  max_scopes       = 2
+  allowed_cidrs    = ["10.0.0.0/8"]
+  max_blast_radius = 1.5
+}
+
+resource "nhi_ttl_policy" "locked" {
+  name         = "locked-1h"
+  class        = nhi_lifecycle_class.locked.name
+  ttl          = "30m"
+  max_lifetime = "1h"
+}
+`
+
+func lockedIdentity(extra string) string {
+	return badIdentity(`
+  name       = "ci-x"
+  class      = nhi_lifecycle_class.locked.name
+  ttl_policy = nhi_ttl_policy.locked.name
+` + extra)
+}
+
+// TestAccIdentity_privilegeRejects covers every privilege rule of a class at plan: each
+// violating identity fails the plan with observed, allowed and the OWASP reference, on its
+// attribute, and leaves the engine unchanged.
+func TestAccIdentity_privilegeRejects(t *testing.T) {
+	parallel(t)
+	env := newTestEnv(t)
+	testRejections(t, env, privilegeConfig, []rejection{
+		{"scope outside allowed_scopes", lockedIdentity(`
+  scopes      = ["kv-write"]
+  bound_cidrs = ["10.1.0.0/16"]`), `Scope\s+Not\s+Allowed[\s\S]*scope\s+"kv-write"[\s\S]*"ci-\*",\s+"read:\*"[\s\S]*NHI5`},
+		{"scope in denied_scopes", lockedIdentity(`
+  scopes      = ["ci-admin"]
+  bound_cidrs = ["10.1.0.0/16"]`), `Scope\s+Denied[\s\S]*matches\s+denied\s+pattern[\s\S]*NHI5`},
+		{"more scopes than max_scopes", lockedIdentity(`
+  scopes      = ["ci-a", "ci-b", "read:c"]
+  bound_cidrs = ["10.1.0.0/16"]`), `Scopes\s+Above\s+Class\s+Maximum[\s\S]*3\s+scopes[\s\S]*at\s+most\s+2`},
+		{"bound_cidrs outside allowed_cidrs", lockedIdentity(`
+  scopes      = ["ci-read"]
+  bound_cidrs = ["192.168.0.0/16"]`), `Bound\s+CIDR\s+Not\s+Allowed[\s\S]*192\.168\.0\.0/16[\s\S]*NHI8`},
+		{"no bound_cidrs", lockedIdentity(`
+  scopes = ["ci-read"]`), `Bound\s+CIDR\s+Not\s+Allowed[\s\S]*from\s+any\s+address`},
+		{"blast radius above max_blast_radius", lockedIdentity(`
+  scopes      = ["ci-read", "read:kv"]
+  bound_cidrs = ["10.1.0.0/16"]`), `Blast\s+Radius\s+Above\s+Class\s+Maximum[\s\S]*blast\s+radius\s+2\s+scope-hours:\s+2\s+scopes\s+x\s+1h[\s\S]*at\s+most\s+1\.5`},
+		{"expired exception", lockedIdentity(`
+  scopes      = ["ci-admin"]
+  bound_cidrs = ["10.1.0.0/16"]
+  exception = {
+    reason      = "migration"
+    approved_by = "secops"
+    expires_at  = "2025-12-31T00:00:00Z"
+  }`), `Exception\s+Expired`},
+		{"invalid scope", lockedIdentity(`
+  scopes = ["Admin"]`), `Invalid\s+Scope`},
+		{"invalid cidr", lockedIdentity(`
+  bound_cidrs = ["10.0.0.1/8"]`), `Invalid\s+CIDR\s+Block[\s\S]*10\.0\.0\.0/8`},
+		{"invalid scope pattern", `
+resource "nhi_lifecycle_class" "bad" {
+  name           = "bad"
+  kind           = "persistent"
+  allowed_scopes = ["[a]"]
+}`, `Invalid\s+Scope\s+Pattern`},
+	})
+}
+
+// TestAccIdentity_blastRadius asserts exposure window and blast radius exactly for an ephemeral
+// identity (TTL policy hard lifetime), a persistent one (rotation interval + window + overlap),
+// the same one unbounded once its schedule is gone and its secret lives on, and the drift
+// report's totals; and that an approved exception lets an identity past the privilege ceilings.
+func TestAccIdentity_blastRadius(t *testing.T) {
+	parallel(t)
+	env := newTestEnv(t)
+	build := `
+resource "nhi_identity" "build" {
+  name        = "ci-build"
+  class       = nhi_lifecycle_class.ci.name
+  owner       = "team-build"
+  environment = "dev"
+  ttl_policy  = nhi_ttl_policy.short.name
+  scopes      = ["ci-read", "ci-write"]
+}
+
+resource "nhi_identity" "sync" {
+  name   = "billing-sync"
+  class  = nhi_lifecycle_class.svc.name
+  scopes = ["billing-read", "billing-write", "kv-read"]
+}
+
+resource "nhi_identity" "excepted" {
+  name        = "ci-excepted"
+  class       = nhi_lifecycle_class.locked.name
+  ttl_policy  = nhi_ttl_policy.locked.name
+  scopes      = ["ci-admin", "ci-read", "read:kv"]
+  exception = {
+    reason      = "one-off data migration"
+    approved_by = "secops"
+    expires_at  = "2026-02-01T00:00:00Z"
+  }
+}
+`
+	schedule := `
+resource "nhi_rotation_schedule" "sync" {
+  identity = nhi_identity.sync.name
+  interval = "30d"
+  window   = "1d"
+  overlap  = "1h"
+}
+`
+	report := `
+data "nhi_drift_report" "all" {
+  depends_on = [nhi_identity.build, nhi_identity.sync, nhi_identity.excepted]
+}
+`
+	// The data sources read after the identities exist: their id is known only after apply.
+	build += `
+data "nhi_identity" "build" {
+  name = nhi_identity.build.id
+}
+
+data "nhi_identity" "sync" {
+  name = nhi_identity.sync.id
+}
+
+data "nhi_identity" "excepted" {
+  name = nhi_identity.excepted.id
+}
+`
+	base := governanceConfig + privilegeConfig + build
+	blast := func(res, window string, radius knownvalue.Check) []statecheck.StateCheck {
+		res = "data." + res
+		return []statecheck.StateCheck{
+			statecheck.ExpectKnownValue(res, tfjsonpath.New("exposure_window"), knownvalue.StringExact(window)),
+			statecheck.ExpectKnownValue(res, tfjsonpath.New("blast_radius"), radius),
+		}
+	}
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: env.factories(),
+		Steps: []resource.TestStep{
+			{
+				Config: base + schedule,
+				ConfigStateChecks: slices.Concat(
+					// 2 scopes x 1h hard lifetime.
+					blast("nhi_identity.build", "1h", knownvalue.Float64Exact(2)),
+					// The exception: 3 scopes x 1h, past every ceiling of class locked, until February.
+					blast("nhi_identity.excepted", "1h", knownvalue.Float64Exact(3)),
+				),
+			},
+			{
+				// Refreshed after its schedule exists: 3 scopes x (30d + 1d + 1h) = 3 x 745h.
+				Config: base + schedule + report,
+				ConfigStateChecks: slices.Concat(
+					blast("nhi_identity.sync", "31d1h", knownvalue.Float64Exact(2235)),
+					[]statecheck.StateCheck{
+						statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("blast_radius"), knownvalue.Float64Exact(2240)),
+						statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("blast_radius_by_identity"), knownvalue.MapExact(map[string]knownvalue.Check{
+							"ci-build": knownvalue.Float64Exact(2), "billing-sync": knownvalue.Float64Exact(2235), "ci-excepted": knownvalue.Float64Exact(3),
+						})),
+						statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("unbounded_exposure"), knownvalue.SetExact(nil)),
+					},
+				),
+			},
+			{
+				// The schedule is destroyed; the secret it rotated still authenticates, and nothing bounds it.
+				Config: base + report,
+			},
+			{
+				Config: base + report,
+				ConfigStateChecks: slices.Concat(
+					blast("nhi_identity.sync", "unbounded", knownvalue.Null()),
+					[]statecheck.StateCheck{
+						statecheck.ExpectKnownValue("nhi_identity.sync", tfjsonpath.New("findings"), knownvalue.ListPartial(map[int]knownvalue.Check{
+							0: knownvalue.ObjectPartial(map[string]knownvalue.Check{
+								"rule": knownvalue.StringExact(policy.RuleUnboundedExposure), "severity": knownvalue.StringExact("high"), "owasp": knownvalue.StringExact("NHI7"),
+							}),
+						})),
+						statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("blast_radius"), knownvalue.Float64Exact(5)),
+						statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("unbounded_exposure"), knownvalue.SetExact([]knownvalue.Check{knownvalue.StringExact("billing-sync")})),
+					},
+				),
 			},
 		},
 	})

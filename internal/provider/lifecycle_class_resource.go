@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/float64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
@@ -52,6 +53,11 @@ type lifecycleClassModel struct {
 	RequireConsumers    types.Bool    `tfsdk:"require_consumers"`
 	NamingPattern       types.String  `tfsdk:"naming_pattern"`
 	Environments        types.Set     `tfsdk:"environments"`
+	AllowedScopes       types.Set     `tfsdk:"allowed_scopes"`
+	DeniedScopes        types.Set     `tfsdk:"denied_scopes"`
+	MaxScopes           types.Int64   `tfsdk:"max_scopes"`
+	AllowedCIDRs        types.Set     `tfsdk:"allowed_cidrs"`
+	MaxBlastRadius      types.Float64 `tfsdk:"max_blast_radius"`
 }
 
 func (r *lifecycleClassResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -63,7 +69,11 @@ func (r *lifecycleClassResource) Schema(_ context.Context, _ resource.SchemaRequ
 		MarkdownDescription: "A lifecycle class: the contract for a group of non-human identities. `ephemeral` classes " +
 			"get dynamic credentials under a TTL policy; `persistent` classes keep a stable name and rotate their " +
 			"secret. The class's ceilings bound every TTL policy and rotation schedule of its identities. Changing a " +
-			"class so that existing identities or policies fall out of compliance warns in the plan, naming them.",
+			"class so that existing identities or policies fall out of compliance warns in the plan, naming them.\n\n" +
+			"Least privilege is part of the class: `allowed_scopes` and `denied_scopes` (glob patterns), `max_scopes`, " +
+			"`allowed_cidrs` and `max_blast_radius` bound every identity's `scopes`, `bound_cidrs` and blast radius at " +
+			"plan time (OWASP NHI5, NHI8). A scope is a Vault ACL policy name on the Vault engine and a plain privilege " +
+			"name on the local engine. An identity may exceed these ceilings only with an approved, unexpired `exception`.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
 				Computed:            true,
@@ -131,6 +141,38 @@ func (r *lifecycleClassResource) Schema(_ context.Context, _ resource.SchemaRequ
 				MarkdownDescription: "Environments the class's identities may live in. Unset: any.",
 				Validators:          []validator.Set{setvalidator.SizeAtLeast(1), setvalidator.ValueStringsAre(nonEmpty{})},
 			},
+			"allowed_scopes": schema.SetAttribute{
+				ElementType: types.StringType,
+				Optional:    true,
+				MarkdownDescription: "Glob patterns every scope of the class's identities must match, such as `ci-*`: `*` matches " +
+					"any run of characters, `?` any one. On Vault, scopes are ACL policy names (and `default` must be allowed " +
+					"explicitly for identities to hold Vault's default policy). Unset: any scope.",
+				Validators: []validator.Set{setvalidator.SizeAtLeast(1), setvalidator.ValueStringsAre(scopePatternValidator)},
+			},
+			"denied_scopes": schema.SetAttribute{
+				ElementType:         types.StringType,
+				Optional:            true,
+				MarkdownDescription: "Glob patterns no identity of the class may hold, such as `root` or `*-admin`; they win over `allowed_scopes`.",
+				Validators:          []validator.Set{setvalidator.SizeAtLeast(1), setvalidator.ValueStringsAre(scopePatternValidator)},
+			},
+			"max_scopes": schema.Int64Attribute{
+				Optional:            true,
+				MarkdownDescription: "Most scopes one identity of the class may hold. Unset: no ceiling.",
+				Validators:          []validator.Int64{int64validator.AtLeast(1)},
+			},
+			"allowed_cidrs": schema.SetAttribute{
+				ElementType: types.StringType,
+				Optional:    true,
+				MarkdownDescription: "Networks, as CIDR blocks, that the identities' `bound_cidrs` must sit within (environment " +
+					"isolation, OWASP NHI8). When set, every identity of the class must set `bound_cidrs`. Unset: no ceiling.",
+				Validators: []validator.Set{setvalidator.SizeAtLeast(1), setvalidator.ValueStringsAre(cidrValidator)},
+			},
+			"max_blast_radius": schema.Float64Attribute{
+				Optional: true,
+				MarkdownDescription: "Ceiling on an identity's blast radius, in scope-hours: its number of scopes times its exposure " +
+					"window in hours (see the `nhi_identity` data source's `blast_radius`). Unset: no ceiling.",
+				Validators: []validator.Float64{float64validator.AtLeast(0.001)},
+			},
 		},
 	}
 }
@@ -154,6 +196,11 @@ func (m lifecycleClassModel) toPolicy(ctx context.Context, diags *diag.Diagnosti
 		RequireConsumers:    m.RequireConsumers.ValueBool(),
 		NamingPattern:       m.NamingPattern.ValueString(),
 		Environments:        stringsOf(ctx, m.Environments, diags),
+		AllowedScopes:       stringsOf(ctx, m.AllowedScopes, diags),
+		DeniedScopes:        stringsOf(ctx, m.DeniedScopes, diags),
+		MaxScopes:           m.MaxScopes.ValueInt64(),
+		AllowedCIDRs:        stringsOf(ctx, m.AllowedCIDRs, diags),
+		MaxBlastRadius:      m.MaxBlastRadius.ValueFloat64(),
 	}
 }
 
@@ -172,6 +219,17 @@ func (m *lifecycleClassModel) fromPolicy(c policy.Class) {
 	m.RequireConsumers = types.BoolValue(c.RequireConsumers)
 	m.NamingPattern = optString(c.NamingPattern)
 	m.Environments = setOf(c.Environments)
+	m.AllowedScopes = setOf(c.AllowedScopes)
+	m.DeniedScopes = setOf(c.DeniedScopes)
+	m.MaxScopes = types.Int64Null()
+	if c.MaxScopes > 0 {
+		m.MaxScopes = types.Int64Value(c.MaxScopes)
+	}
+	m.AllowedCIDRs = setOf(c.AllowedCIDRs)
+	m.MaxBlastRadius = types.Float64Null()
+	if c.MaxBlastRadius > 0 {
+		m.MaxBlastRadius = types.Float64Value(c.MaxBlastRadius)
+	}
 }
 
 func (r *lifecycleClassResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
@@ -212,7 +270,14 @@ func (r *lifecycleClassResource) ModifyPlan(ctx context.Context, req resource.Mo
 		addEngineError(&resp.Diagnostics, fmt.Sprintf("list the TTL policies of class %q", class.Name), err)
 		return
 	}
-	findings := policy.Reach(class, ids, policies, r.data.clock.Now())
+	var schedules []policy.RotationSchedule
+	if class.MaxBlastRadius > 0 { // only the blast radius ceiling needs the rotation schedules
+		if schedules, err = r.data.engine.ListRotationSchedules(ctx); err != nil {
+			addEngineError(&resp.Diagnostics, fmt.Sprintf("list the rotation schedules of class %q", class.Name), err)
+			return
+		}
+	}
+	findings := policy.Reach(class, ids, policies, schedules, r.data.clock.Now())
 	if len(findings) > 0 {
 		subjects := make([]string, len(findings))
 		for i, f := range findings {

@@ -28,6 +28,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 
+	"github.com/nhigov/terraform-provider-nhi/internal/acctest"
 	"github.com/nhigov/terraform-provider-nhi/internal/clock"
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 	"github.com/nhigov/terraform-provider-nhi/internal/engine/local"
@@ -85,6 +86,7 @@ var testEngines = map[string]func(t *testing.T, clk *clock.Fake) engine.Engine{
 		if err != nil {
 			t.Fatal(err)
 		}
+		acctest.VaultPolicies(t, e.Client())
 		t.Cleanup(func() {
 			// Leave the shared server as it was: the test's mounts go, and its entities with them.
 			ctx := context.Background()

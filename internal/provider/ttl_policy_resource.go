@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -49,12 +48,6 @@ type ttlPolicyModel struct {
 	MaxRenewals types.Int64     `tfsdk:"max_renewals"`
 	MaxUses     types.Int64     `tfsdk:"max_uses"`
 	Exception   *exceptionModel `tfsdk:"exception"`
-}
-
-type exceptionModel struct {
-	Reason     types.String   `tfsdk:"reason"`
-	ApprovedBy types.String   `tfsdk:"approved_by"`
-	ExpiresAt  timestampValue `tfsdk:"expires_at"`
 }
 
 func (r *ttlPolicyResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -115,26 +108,7 @@ func (r *ttlPolicyResource) Schema(_ context.Context, _ resource.SchemaRequest, 
 				MarkdownDescription: "How many authentications one credential allows. Unset: no cap.",
 				Validators:          []validator.Int64{int64validator.AtLeast(1)},
 			},
-			"exception": schema.SingleNestedAttribute{
-				Optional: true,
-				MarkdownDescription: "An approved exception that lets the policy exceed its class's ceilings until " +
-					"`expires_at`. It needs a reason and an approver; after it expires the ceilings apply again.",
-				Attributes: map[string]schema.Attribute{
-					"reason": schema.StringAttribute{
-						Required:            true,
-						MarkdownDescription: "Why the exception is needed.",
-					},
-					"approved_by": schema.StringAttribute{
-						Required:            true,
-						MarkdownDescription: "Who approved it.",
-					},
-					"expires_at": schema.StringAttribute{
-						CustomType:          timestampType{},
-						Required:            true,
-						MarkdownDescription: "When it expires, as an RFC 3339 timestamp such as `2026-03-31T00:00:00Z`.",
-					},
-				},
-			},
+			"exception": exceptionAttribute("policy exceed its class's ceilings"),
 		},
 	}
 }
@@ -173,15 +147,7 @@ func (m ttlPolicyModel) toPolicy(diags *diag.Diagnostics) policy.TTLPolicy {
 	if !m.MaxUses.IsNull() {
 		p.MaxUses = m.MaxUses.ValueInt64()
 	}
-	if e := m.Exception; e != nil {
-		var at time.Time
-		if !e.ExpiresAt.IsNull() && !e.ExpiresAt.IsUnknown() {
-			var d diag.Diagnostics
-			at, d = e.ExpiresAt.ValueRFC3339Time()
-			diags.Append(d...)
-		}
-		p.Exception = &policy.Exception{Reason: e.Reason.ValueString(), ApprovedBy: e.ApprovedBy.ValueString(), ExpiresAt: at}
-	}
+	p.Exception = m.Exception.toPolicy(diags)
 	return p
 }
 
@@ -198,11 +164,7 @@ func (m *ttlPolicyModel) fromPolicy(p policy.TTLPolicy) {
 	if p.MaxUses > 0 {
 		m.MaxUses = types.Int64Value(p.MaxUses)
 	}
-	m.Exception = nil
-	if e := p.Exception; e != nil {
-		m.Exception = &exceptionModel{Reason: types.StringValue(e.Reason), ApprovedBy: types.StringValue(e.ApprovedBy),
-			ExpiresAt: newTimestamp(e.ExpiresAt)}
-	}
+	m.Exception = newExceptionModel(p.Exception)
 }
 
 // check evaluates the policy with the injected clock, against its class when the engine has it.

@@ -50,6 +50,38 @@ func (cronValidator) ValidateString(_ context.Context, req validator.StringReque
 	}
 }
 
+var _ validator.String = stringCheck{}
+
+// stringCheck validates a string with a policy parser: the policy package owns the syntax.
+type stringCheck struct {
+	desc    string
+	summary string
+	check   func(string) error
+}
+
+func (v stringCheck) Description(context.Context) string { return v.desc }
+
+func (v stringCheck) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (v stringCheck) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if err := v.check(req.ConfigValue.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, v.summary, err.Error())
+	}
+}
+
+// Validators of scopes, scope glob patterns and CIDR blocks.
+var (
+	scopeValidator = stringCheck{desc: "1 to 128 lower-case letters, digits, '.', '_', ':' or '-', starting with a letter or digit",
+		summary: "Invalid Scope", check: policy.CheckScope}
+	scopePatternValidator = stringCheck{desc: "a scope in which '*' matches any run of characters and '?' any one character",
+		summary: "Invalid Scope Pattern", check: policy.CheckScopePattern}
+	cidrValidator = stringCheck{desc: "a CIDR block such as 10.0.0.0/8, host bits zero",
+		summary: "Invalid CIDR Block", check: func(s string) error { _, err := policy.ParseCIDR(s); return err }}
+)
+
 var _ validator.String = positiveDuration{}
 
 // positiveDuration requires a duration attribute above zero: a zero TTL, lifetime or interval

@@ -8,6 +8,7 @@ resource "nhi_identity" "ci_build" {
   ttl_policy  = "ci-short"
   description = "Builds and tests every pull request"
   scopes      = ["read:artifacts", "write:cache"]
+  bound_cidrs = ["10.20.0.0/16"]
 }
 
 # A persistent identity: a service account with a stable name whose secret is rotated. It has
@@ -21,4 +22,27 @@ resource "nhi_identity" "billing_sync" {
   description = "Nightly sync to the billing provider"
   scopes      = ["read:invoices"]
   on_destroy  = "retire"
+}
+
+# On the Vault engine a scope is a Vault ACL policy: the identity's AppRole role gets exactly
+# these policies as its token_policies (with token_no_default_policy), so every credential's
+# token can read the one KV path below and nothing else. The policy may be managed by the Vault
+# provider in the same configuration; referencing it orders the two.
+resource "vault_policy" "ci_read" {
+  name   = "ci-read"
+  policy = <<-EOT
+    path "secret/data/ci/config" {
+      capabilities = ["read"]
+    }
+  EOT
+}
+
+resource "nhi_identity" "ci_deploy" {
+  name        = "ci-deploy"
+  class       = "ci"
+  owner       = "team-platform"
+  environment = "prod"
+  ttl_policy  = "ci-short"
+  scopes      = [vault_policy.ci_read.name]
+  bound_cidrs = ["10.20.0.0/16"]
 }

@@ -10,6 +10,15 @@ resource "nhi_lifecycle_class" "ci" {
   require_owner  = true
   naming_pattern = "ci-[a-z0-9-]+"
   environments   = ["dev", "staging", "prod"]
+
+  # Least privilege: scopes (on Vault, ACL policy names) must match allowed_scopes and none may
+  # match denied_scopes; at most 3 per identity, bound to the CI network, and no more than 12
+  # scope-hours of access reachable with one leaked credential (3 scopes x 4h, say).
+  allowed_scopes   = ["ci-*", "read:*", "write:cache"]
+  denied_scopes    = ["root", "*-admin"]
+  max_scopes       = 3
+  allowed_cidrs    = ["10.20.0.0/16"]
+  max_blast_radius = 12
 }
 
 # Persistent identities (service accounts, integrations): a stable name for audit, and a secret
@@ -22,4 +31,6 @@ resource "nhi_lifecycle_class" "service" {
   require_owner         = true
   require_consumers     = true
   environments          = ["staging", "prod"]
+  denied_scopes         = ["root", "*-admin"]
+  max_blast_radius      = 2400 # one scope rotated every 90 days, with a day's window: 2209
 }

@@ -52,3 +52,11 @@ output "trust_debt_hours" {
   description = "Live credentials' age beyond their intended lifetime plus overdue rotations, in hours."
   value       = data.nhi_drift_report.gate.trust_debt_hours
 }
+
+output "blast_radius" {
+  description = "Scope-hours reachable with one leaked credential, summed over the fleet; identities with an unbounded exposure window are listed apart."
+  value = {
+    total     = data.nhi_drift_report.gate.blast_radius
+    unbounded = data.nhi_drift_report.gate.unbounded_exposure
+  }
+}

@@ -4,6 +4,7 @@ package enginetest
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
@@ -48,6 +49,7 @@ func Run(t *testing.T, factory Factory) {
 	t.Run("SecretRollbackAndKeep", func(t *testing.T) { testSecretRollbackAndKeep(t, factory) })
 	t.Run("SecretHardExpiry", func(t *testing.T) { testSecretHardExpiry(t, factory) })
 	t.Run("SecretRefusals", func(t *testing.T) { testSecretRefusals(t, factory) })
+	t.Run("Scopes", func(t *testing.T) { testScopes(t, factory) })
 }
 
 func setup(t *testing.T, factory Factory) (engine.Engine, *clock.Fake, context.Context) {
@@ -646,4 +648,60 @@ func testSecretRefusals(t *testing.T, factory Factory) {
 	// Opening nhi_secret of a retired identity: the same typed error on every engine.
 	_, _, err = e.CurrentSecret(ctx, "svc-old")
 	wantErr(t, err, engine.ErrRetired)
+}
+
+// testScopes: a credential grants exactly its identity's scopes, from its bound networks only;
+// a scope removed by an update is refused for credentials issued after it (one issued before
+// keeps what it was issued with, as a Vault token keeps its policies); a rotated secret grants
+// what its identity holds now.
+func testScopes(t *testing.T, factory Factory) {
+	e, _, ctx := setup(t, factory)
+	loopback, elsewhere := netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("10.1.2.3")
+	id := ciIdentity("ci-build")
+	// Loopback: Vault checks the bound networks on the engine's own logins too.
+	id.Scopes, id.BoundCIDRs = []string{"ci-read", "read:artifacts"}, []string{"127.0.0.0/8"}
+	_, err := e.CreateIdentity(ctx, id)
+	must(t, err)
+	authorize := func(secret, scope string, caller netip.Addr, want error) {
+		t.Helper()
+		got, err := e.Authorize(ctx, engine.AuthorizeRequest{Secret: secret, Scope: scope, Caller: caller})
+		if want == nil && (err != nil || got != "ci-build" && got != "svc-billing") {
+			t.Fatalf("Authorize(%s from %s) = %q, %v; want granted", scope, caller, got, err)
+		}
+		if want != nil && !errors.Is(err, want) {
+			t.Fatalf("Authorize(%s from %s) error = %v, want %v", scope, caller, err, want)
+		}
+	}
+	_, before, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-build", Requester: "test"})
+	must(t, err)
+	authorize(before, "ci-read", loopback, nil)
+	authorize(before, "read:artifacts", loopback, nil)
+	authorize(before, "write:releases", loopback, engine.ErrDenied)
+	authorize(before, "ci-read", elsewhere, engine.ErrDenied)
+	authorize(before, "ci-read", netip.Addr{}, engine.ErrDenied)
+	authorize("not-a-secret", "ci-read", loopback, engine.ErrDenied)
+
+	id.Scopes = []string{"read:artifacts"}
+	_, err = e.UpdateIdentity(ctx, id)
+	must(t, err)
+	_, after, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-build", Requester: "test"})
+	must(t, err)
+	authorize(after, "ci-read", loopback, engine.ErrDenied)
+	authorize(after, "read:artifacts", loopback, nil)
+	authorize(before, "ci-read", loopback, nil)
+
+	svc := policy.Identity{Name: "svc-billing", Class: "svc", Owner: "team-billing", Scopes: []string{"read:artifacts"}}
+	_, err = e.CreateIdentity(ctx, svc)
+	must(t, err)
+	v, secret, err := e.StageSecret(ctx, "svc-billing", 32)
+	must(t, err)
+	_, err = e.PromoteSecret(ctx, "svc-billing", v.Version, engine.PromoteOptions{})
+	must(t, err)
+	authorize(secret, "read:artifacts", netip.Addr{}, nil)
+	authorize(secret, "ci-read", netip.Addr{}, engine.ErrDenied)
+	svc.Scopes = []string{"ci-read"}
+	_, err = e.UpdateIdentity(ctx, svc)
+	must(t, err)
+	authorize(secret, "ci-read", netip.Addr{}, nil)
+	authorize(secret, "read:artifacts", netip.Addr{}, engine.ErrDenied)
 }

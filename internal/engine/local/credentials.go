@@ -169,7 +169,7 @@ func (e *Engine) IssueCredential(ctx context.Context, req engine.CredentialReque
 			ID: credID, Identity: id.Name, IssuedAt: now, TTL: grant.TTL,
 			ExpiresAt: now.Add(grant.TTL), HardExpiresAt: now.Add(grant.Lifetime),
 			RenewalsLeft: grant.MaxRenewals, UsesLeft: -1,
-			Requester: req.Requester, Purpose: req.Purpose,
+			Requester: req.Requester, Purpose: req.Purpose, Scopes: id.Scopes, BoundCIDRs: id.BoundCIDRs,
 		}
 		if grant.MaxUses > 0 {
 			cred.UsesLeft = grant.MaxUses
@@ -290,11 +290,29 @@ func (e *Engine) revokeAll(tx *bolt.Tx, identity string, now time.Time) error {
 // use when uses are capped) or a version of a rotated secret that still authenticates (staged,
 // current before its expiry, previous inside its overlap).
 func (e *Engine) Authenticate(ctx context.Context, secret string) (string, error) {
-	if err := ctxErr(ctx); err != nil {
+	id, _, _, err := e.authenticate(ctx, secret)
+	return id, err
+}
+
+// Authorize authenticates the secret and checks that it grants the scope to the caller: a
+// credential the scopes and bound CIDRs it was issued with, a rotated secret its identity's.
+func (e *Engine) Authorize(ctx context.Context, req engine.AuthorizeRequest) (string, error) {
+	id, scopes, cidrs, err := e.authenticate(ctx, req.Secret)
+	if err != nil {
 		return "", err
 	}
-	var identity string
-	err := e.update(func(tx *bolt.Tx) error {
+	if err := policy.CheckGrant(scopes, cidrs, req.Scope, req.Caller); err != nil {
+		return "", fmt.Errorf("identity %q: %v: %w", id, err, engine.ErrDenied)
+	}
+	return id, nil
+}
+
+// authenticate returns the identity of a secret and what it grants: scopes and bound CIDRs.
+func (e *Engine) authenticate(ctx context.Context, secret string) (identity string, scopes, cidrs []string, err error) {
+	if err := ctxErr(ctx); err != nil {
+		return "", nil, nil, err
+	}
+	err = e.update(func(tx *bolt.Tx) error {
 		ref, ok := lookupSecret(tx, secret)
 		if !ok {
 			return fmt.Errorf("unknown secret: %w", engine.ErrDenied)
@@ -308,7 +326,7 @@ func (e *Engine) Authenticate(ctx context.Context, secret string) (string, error
 			if err := e.authenticateVersion(tx, name, ref.Version); err != nil {
 				return err
 			}
-			identity = name
+			identity, scopes, cidrs = name, id.Scopes, id.BoundCIDRs
 			return nil
 		}
 		credID := ref.Credential
@@ -328,10 +346,13 @@ func (e *Engine) Authenticate(ctx context.Context, secret string) (string, error
 				return err
 			}
 		}
-		identity = name
+		identity, scopes, cidrs = name, c.Scopes, c.BoundCIDRs
 		return nil
 	})
-	return identity, err
+	if err != nil {
+		return "", nil, nil, err
+	}
+	return identity, scopes, cidrs, nil
 }
 
 // ListCredentials lists the credentials of one identity, or of all identities when empty.

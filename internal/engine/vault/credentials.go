@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -145,7 +146,7 @@ func (e *Engine) IssueCredential(ctx context.Context, req engine.CredentialReque
 		ID: accessor, Identity: id.Name, IssuedAt: now, TTL: grant.TTL,
 		ExpiresAt: now.Add(grant.TTL), HardExpiresAt: now.Add(grant.Lifetime),
 		RenewalsLeft: grant.MaxRenewals, UsesLeft: -1,
-		Requester: req.Requester, Purpose: req.Purpose,
+		Requester: req.Requester, Purpose: req.Purpose, Scopes: id.Scopes, BoundCIDRs: id.BoundCIDRs,
 	}
 	if grant.MaxUses > 0 {
 		cred.UsesLeft = grant.MaxUses
@@ -337,48 +338,75 @@ func (e *Engine) revokeAll(ctx context.Context, identity string) error {
 	return nil
 }
 
-// Authenticate returns the identity a live token or rotated secret belongs to. A rotated
-// secret ("nhis." prefix) is checked by authenticateSecret. A token looks itself up, which
-// Vault refuses once it is expired, revoked, used up or its entity disabled, and which spends
-// one of its uses when uses are capped; the engine then checks its record against its clock.
+// Authenticate returns the identity a live token or rotated secret belongs to (see
+// authenticate).
 func (e *Engine) Authenticate(ctx context.Context, secret string) (string, error) {
+	g, err := e.authenticate(ctx, secret)
+	return g.identity, err
+}
+
+// Authorize authenticates the secret and checks that it grants the scope to the caller: a
+// token with the policies Vault attached to it at login (its role's token_policies then, and
+// its entity's policies) and its bound CIDRs; a rotated secret with the policies of a login
+// with it now and its identity's bound CIDRs.
+func (e *Engine) Authorize(ctx context.Context, req engine.AuthorizeRequest) (string, error) {
+	g, err := e.authenticate(ctx, req.Secret)
+	if err != nil {
+		return "", err
+	}
+	if err := policy.CheckGrant(g.policies, g.cidrs, req.Scope, req.Caller); err != nil {
+		return "", fmt.Errorf("identity %q: %v: %w", g.identity, err, engine.ErrDenied)
+	}
+	return g.identity, nil
+}
+
+// authGrant is what an authenticated secret is: its identity, the ACL policies its tokens carry
+// and the networks they are bound to.
+type authGrant struct {
+	identity string
+	policies []string
+	cidrs    []string
+}
+
+// authenticate checks a secret. A rotated secret ("nhis." prefix) is checked by
+// authenticateSecret. A token is looked up with the engine's token (the identity's tokens may
+// not hold Vault's default policy, which lets a token look itself up), which Vault refuses once
+// it is expired, revoked or used up; the engine then checks its record against its clock and
+// spends one of its uses when they are capped.
+func (e *Engine) authenticate(ctx context.Context, secret string) (authGrant, error) {
 	if !plausibleToken(secret) {
-		return "", fmt.Errorf("the secret is not a Vault token: %w", engine.ErrDenied)
+		return authGrant{}, fmt.Errorf("the secret is not a Vault token: %w", engine.ErrDenied)
 	}
 	if strings.HasPrefix(secret, secretPrefix) {
 		return e.authenticateSecret(ctx, secret)
 	}
-	holder, err := e.as(secret)
-	if err != nil {
-		return "", err
-	}
-	s, err := holder.Logical().ReadWithContext(ctx, "auth/token/lookup-self")
+	s, err := e.write(ctx, "auth/token/lookup", map[string]any{"token": secret})
 	if err != nil || s == nil {
-		return "", refused(e.vaultErr("read", "auth/token/lookup-self", err))
+		return authGrant{}, refused(err)
 	}
 	tok, err := e.parseToken(s)
 	if err != nil {
-		return "", err
+		return authGrant{}, err
 	}
 	key := credentialKey(tok.identity, tok.accessor)
 	c, _, err := kvGet[engine.Credential](ctx, e, key)
 	if errors.Is(err, engine.ErrNotFound) {
-		return "", fmt.Errorf("the token was not issued by this engine: %w", engine.ErrDenied)
+		return authGrant{}, fmt.Errorf("the token was not issued by this engine: %w", engine.ErrDenied)
 	}
 	if err != nil {
-		return "", err
+		return authGrant{}, err
 	}
 	if id, err := e.readIdentity(ctx, tok.identity); err != nil || id.Retired() {
 		if err != nil && !errors.Is(err, engine.ErrNotFound) {
-			return "", err
+			return authGrant{}, err
 		}
 		if err := e.revoke(ctx, c.Identity, c.ID, "identity retired or deleted"); err != nil {
-			return "", err
+			return authGrant{}, err
 		}
-		return "", fmt.Errorf("identity %q is retired or gone: %w", tok.identity, engine.ErrDenied)
+		return authGrant{}, fmt.Errorf("identity %q is retired or gone: %w", tok.identity, engine.ErrDenied)
 	}
 	if err := e.checkLive(ctx, c, e.clock.Now()); err != nil {
-		return "", err
+		return authGrant{}, err
 	}
 	if c.UsesLeft >= 0 {
 		_, _, err := kvUpdate(ctx, e, key, func(c *engine.Credential) (bool, error) {
@@ -389,10 +417,11 @@ func (e *Engine) Authenticate(ctx context.Context, secret string) (string, error
 			return true, nil
 		})
 		if err != nil {
-			return "", err
+			return authGrant{}, err
 		}
 	}
-	return tok.identity, nil
+	policies := slices.Concat(stringList(s.Data["policies"]), stringList(s.Data["identity_policies"]))
+	return authGrant{identity: tok.identity, policies: policies, cidrs: stringList(s.Data["bound_cidrs"])}, nil
 }
 
 // ListCredentials lists the credentials of one identity, or of every identity when empty, each

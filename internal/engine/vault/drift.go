@@ -50,46 +50,54 @@ const (
 )
 
 // drift reads back what Vault holds for the identity of rec and describes each difference
-// from what the engine writes for it. ttlPolicy finds the identity's TTL policy.
-func (e *Engine) drift(ctx context.Context, rec identityRecord, ttlPolicy func(context.Context, string) (policy.TTLPolicy, error)) ([]string, error) {
-	var lines []string
+// from what the engine writes for it: settings in EngineDrift, privileges (the role's and the
+// entity's policies, bound CIDRs) in PrivilegesAdded and PrivilegesRemoved, from the same role
+// and entity reads. A retired identity's privileges are not compared: it has no credential.
+// ttlPolicy finds the identity's TTL policy.
+func (e *Engine) drift(ctx context.Context, rec identityRecord, ttlPolicy func(context.Context, string) (policy.TTLPolicy, error)) (policy.Identity, error) {
+	id := rec.Identity
+	id.EngineDrift, id.PrivilegesAdded, id.PrivilegesRemoved = nil, nil, nil
 	if rec.Pending {
-		lines = append(lines, driftPending)
+		id.EngineDrift = append(id.EngineDrift, driftPending)
 	}
 	role, err := e.readRole(ctx, rec.Name)
 	if err != nil {
-		return nil, err
+		return id, err
 	}
 	if role == nil {
-		lines = append(lines, driftRoleMissing)
+		id.EngineDrift = append(id.EngineDrift, driftRoleMissing)
 	} else if !rec.Retired() {
 		if declared, ok := declaredRole(ctx, rec.Identity, ttlPolicy); ok {
-			lines = append(lines, compareRole(declared, role)...)
+			id.EngineDrift = append(id.EngineDrift, compareRole(declared, role)...)
 		}
 	}
 	ent, err := e.entity(ctx, rec.Name)
 	if err != nil {
-		return nil, err
+		return id, err
 	}
 	if ent == nil {
-		lines = append(lines, driftEntity)
+		id.EngineDrift = append(id.EngineDrift, driftEntity)
 	} else {
-		lines = append(lines, compareEntity(rec.Identity, ent)...)
+		id.EngineDrift = append(id.EngineDrift, compareEntity(rec.Identity, ent)...)
 	}
 	if role == nil {
-		return lines, nil
+		return id, nil
+	}
+	if !rec.Retired() {
+		id.PrivilegesAdded, id.PrivilegesRemoved = comparePrivileges(rec.Identity, role, ent)
 	}
 	if ent != nil {
 		roleID, err := e.roleID(ctx, rec.Name)
 		if err != nil {
-			return nil, err
+			return id, err
 		}
 		if a, ok := e.mountAlias(ent.aliases); !ok || a.name != roleID {
-			lines = append(lines, driftAliasMissing)
+			id.EngineDrift = append(id.EngineDrift, driftAliasMissing)
 		}
 	}
 	sids, err := e.secretIDDrift(ctx, rec.Identity)
-	return append(lines, sids...), err
+	id.EngineDrift = append(id.EngineDrift, sids...)
+	return id, err
 }
 
 // readRole reads the settings of the identity's role; nil when there is no role.
@@ -324,7 +332,7 @@ var (
 )
 
 // ListIdentitiesReadBack lists every identity, retired ones included, by name, each with the
-// EngineDrift that GetIdentity gives it, the TTL policies coming from policies. Per identity:
+// EngineDrift and privilege drift that GetIdentity gives it, the TTL policies coming from policies. Per identity:
 // its record, its role, its entity and its role_id (four reads), plus for a persistent or
 // retired identity the list of its role's secret-ids and, when persistent, its secret's
 // version record.
@@ -345,10 +353,9 @@ func (e *Engine) ListIdentitiesReadBack(ctx context.Context, policies []policy.T
 	}
 	out := make([]policy.Identity, len(recs))
 	for i, rec := range recs {
-		if rec.EngineDrift, err = e.drift(ctx, rec, ttlPolicy); err != nil {
+		if out[i], err = e.drift(ctx, rec, ttlPolicy); err != nil {
 			return nil, fmt.Errorf("identity %q: reading it back from Vault: %w", rec.Name, err)
 		}
-		out[i] = rec.Identity
 	}
 	return out, nil
 }
@@ -402,4 +409,79 @@ func (e *Engine) identityOfEntity(entity string) string {
 		return name
 	}
 	return entity
+}
+
+// stringList reads a list of strings from a Vault answer; anything else reads as none.
+func stringList(raw any) []string {
+	list, _ := raw.([]any)
+	out := make([]string, 0, len(list))
+	for _, v := range list {
+		if s, ok := v.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// comparePrivileges compares the privileges Vault grants the identity (its role's
+// token_policies, the deprecated policies, token_no_default_policy and bound CIDRs, and its
+// entity's policies, when ent is not nil) with its declaration. added are grants beyond the
+// declaration (privilege escalation), removed declared grants Vault no longer makes.
+func comparePrivileges(id policy.Identity, role map[string]any, ent *entityState) (added, removed []string) {
+	declared := privilegeSettings(id)
+	want, _ := declared["token_policies"].([]string)
+	got := slices.Concat(stringList(role["token_policies"]), stringList(role["policies"]))
+	slices.Sort(got)
+	got = slices.Compact(got)
+	for _, p := range got {
+		if !slices.Contains(want, p) {
+			added = append(added, fmt.Sprintf("role token_policies grants %q, not declared", p))
+		}
+	}
+	for _, p := range want {
+		if !slices.Contains(got, p) {
+			removed = append(removed, fmt.Sprintf("role token_policies lacks %q, declared", p))
+		}
+	}
+	if noDefault, _ := role["token_no_default_policy"].(bool); !noDefault && !slices.Contains(want, defaultPolicy) && !slices.Contains(got, defaultPolicy) {
+		added = append(added, `role token_no_default_policy is false: tokens also get Vault's "default" policy, not declared`)
+	}
+	for _, key := range []string{"token_bound_cidrs", "secret_id_bound_cidrs"} {
+		a, r := compareCIDRs(key, id.BoundCIDRs, stringList(role[key]))
+		added, removed = append(added, a...), append(removed, r...)
+	}
+	if ent != nil {
+		for _, p := range ent.policies {
+			added = append(added, fmt.Sprintf("entity policies grant %q to every token of the identity, not declared", p))
+		}
+	}
+	return added, removed
+}
+
+// compareCIDRs compares a role's bound CIDRs (key) with the declared ones. A network Vault
+// allows beyond the declaration widens access, and so does no bound at all where one is
+// declared; a declared network Vault dropped while others remain narrows it.
+func compareCIDRs(key string, want, raw []string) (added, removed []string) {
+	norm := func(cs []string) []string {
+		out := make([]string, len(cs))
+		for i, c := range cs {
+			out[i] = policy.NormalizeCIDR(c)
+		}
+		return out
+	}
+	want, got := norm(want), norm(raw)
+	if len(got) == 0 && len(want) > 0 {
+		return []string{fmt.Sprintf("role %s is empty: usable from any address, declared %s", key, strings.Join(want, ", "))}, nil
+	}
+	for _, c := range got {
+		if !slices.Contains(want, c) {
+			added = append(added, fmt.Sprintf("role %s allows %s, not declared", key, c))
+		}
+	}
+	for _, c := range want {
+		if !slices.Contains(got, c) {
+			removed = append(removed, fmt.Sprintf("role %s lacks %s, declared", key, c))
+		}
+	}
+	return added, removed
 }

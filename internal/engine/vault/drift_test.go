@@ -3,6 +3,7 @@ package vault
 import (
 	"context"
 	"errors"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -93,6 +94,55 @@ func TestRoleKeysCoverRoleSettings(t *testing.T) {
 	slices.Sort(want)
 	if !slices.Equal(keys, want) {
 		t.Fatalf("roleSettings writes %v, drift reads back %v", keys, want)
+	}
+}
+
+// TestComparePrivileges: what Vault grants beyond the declaration is added (escalation), what it
+// no longer grants is removed; Vault's spelling of a single-host network reads as its prefix.
+func TestComparePrivileges(t *testing.T) {
+	id := policy.Identity{Name: "ci-a", Scopes: []string{"ci-read", "kv-read"}, BoundCIDRs: []string{"10.0.0.0/8", "192.168.1.7/32"}}
+	asRead := func(changes map[string]any) map[string]any {
+		out := map[string]any{
+			"token_policies": []any{"ci-read", "kv-read"}, "token_no_default_policy": true,
+			"token_bound_cidrs": []any{"10.0.0.0/8", "192.168.1.7"}, "secret_id_bound_cidrs": []any{"192.168.1.7", "10.0.0.0/8"},
+		}
+		maps.Copy(out, changes)
+		return out
+	}
+	tests := []struct {
+		name           string
+		role           map[string]any
+		ent            *entityState
+		added, removed []string
+	}{
+		{"as declared", asRead(nil), &entityState{}, nil, nil},
+		{"policies replaced by hand", asRead(map[string]any{"token_policies": []any{"default", "admin"}}), nil,
+			[]string{`role token_policies grants "admin", not declared`, `role token_policies grants "default", not declared`},
+			[]string{`role token_policies lacks "ci-read", declared`, `role token_policies lacks "kv-read", declared`}},
+		{"deprecated policies field", asRead(map[string]any{"policies": []any{"ci-read", "root"}}), nil,
+			[]string{`role token_policies grants "root", not declared`}, nil},
+		{"default policy let back in", asRead(map[string]any{"token_no_default_policy": false}), nil,
+			[]string{`role token_no_default_policy is false: tokens also get Vault's "default" policy, not declared`}, nil},
+		{"entity policies", asRead(nil), &entityState{policies: []string{"admin"}},
+			[]string{`entity policies grant "admin" to every token of the identity, not declared`}, nil},
+		{"network widened", asRead(map[string]any{"token_bound_cidrs": []any{"10.0.0.0/8", "192.168.1.7", "0.0.0.0/0"}}), nil,
+			[]string{"role token_bound_cidrs allows 0.0.0.0/0, not declared"}, nil},
+		{"network bound removed", asRead(map[string]any{"secret_id_bound_cidrs": []any{}}), nil,
+			[]string{"role secret_id_bound_cidrs is empty: usable from any address, declared 10.0.0.0/8, 192.168.1.7/32"}, nil},
+		{"network narrowed", asRead(map[string]any{"token_bound_cidrs": []any{"10.0.0.0/8"}}), nil,
+			nil, []string{"role token_bound_cidrs lacks 192.168.1.7/32, declared"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			added, removed := comparePrivileges(id, tt.role, tt.ent)
+			if !slices.Equal(added, tt.added) || !slices.Equal(removed, tt.removed) {
+				t.Fatalf("comparePrivileges = added %q, removed %q; want %q, %q", added, removed, tt.added, tt.removed)
+			}
+		})
+	}
+	withDefault := policy.Identity{Name: "ci-b", Scopes: []string{"default"}}
+	if a, r := comparePrivileges(withDefault, map[string]any{"token_policies": []any{"default"}, "token_no_default_policy": false}, nil); a != nil || r != nil {
+		t.Fatalf("a declared default policy: added %q, removed %q; want none", a, r)
 	}
 }
 
@@ -436,6 +486,46 @@ func TestCreateResumesAfterOutage(t *testing.T) {
 	}
 }
 
+// TestPrivilegeDriftInVault: an identity's scopes are its role's token_policies; policies put
+// on its entity by hand are privilege drift that UpdateIdentity clears; a scope naming no ACL
+// policy is refused before anything is written.
+func TestPrivilegeDriftInVault(t *testing.T) {
+	e := openTest(t, clock.Real{})
+	ctx := context.Background()
+	must(t, e.PutClass(ctx, policy.Class{Name: "svc", Kind: policy.KindPersistent}))
+	id := policy.Identity{Name: "svc-priv", Class: "svc", Scopes: []string{"kv-read"}, BoundCIDRs: []string{"127.0.0.0/8"}}
+	_, err := e.CreateIdentity(ctx, id)
+	must(t, err)
+	got, err := e.GetIdentity(ctx, "svc-priv")
+	must(t, err)
+	if got.PrivilegesAdded != nil || got.PrivilegesRemoved != nil || got.EngineDrift != nil {
+		t.Fatalf("fresh identity: added %q, removed %q, drift %q; want none", got.PrivilegesAdded, got.PrivilegesRemoved, got.EngineDrift)
+	}
+	if _, err := e.write(ctx, e.entityPath("svc-priv"), map[string]any{"policies": []string{"admin"}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err = e.GetIdentity(ctx, "svc-priv")
+	must(t, err)
+	if want := []string{`entity policies grant "admin" to every token of the identity, not declared`}; !slices.Equal(got.PrivilegesAdded, want) {
+		t.Fatalf("after entity policies by hand: added %q, want %q", got.PrivilegesAdded, want)
+	}
+	_, err = e.UpdateIdentity(ctx, id)
+	must(t, err)
+	got, err = e.GetIdentity(ctx, "svc-priv")
+	must(t, err)
+	if got.PrivilegesAdded != nil {
+		t.Fatalf("after UpdateIdentity: added %q, want none", got.PrivilegesAdded)
+	}
+
+	_, err = e.CreateIdentity(ctx, policy.Identity{Name: "svc-nowhere", Class: "svc", Scopes: []string{"nhi-no-such-policy"}})
+	if !errors.Is(err, engine.ErrInvalid) || !strings.Contains(err.Error(), "nhi-no-such-policy") {
+		t.Fatalf("CreateIdentity with a missing policy: %v, want ErrInvalid naming it", err)
+	}
+	if _, err := e.GetIdentity(ctx, "svc-nowhere"); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("the refused identity was written: %v", err)
+	}
+}
+
 // TestListIdentitiesReadBack: the fleet read of drift reports gives every identity the engine
 // drift that GetIdentity gives it, within a fixed number of requests per identity: four for an
 // ephemeral identity (record, role, entity, role_id), six for a persistent one (also its
@@ -481,11 +571,54 @@ func TestListIdentitiesReadBack(t *testing.T) {
 	for _, id := range ids {
 		one, err := direct.GetIdentity(ctx, id.Name)
 		must(t, err)
+		if !slices.Equal(id.PrivilegesAdded, one.PrivilegesAdded) || !slices.Equal(id.PrivilegesRemoved, one.PrivilegesRemoved) {
+			t.Errorf("%s: fleet read-back privileges %q/%q, GetIdentity %q/%q", id.Name, id.PrivilegesAdded, id.PrivilegesRemoved, one.PrivilegesAdded, one.PrivilegesRemoved)
+		}
 		if !slices.Equal(id.EngineDrift, one.EngineDrift) {
 			t.Errorf("%s: fleet read-back drift %q, GetIdentity drift %q", id.Name, id.EngineDrift, one.EngineDrift)
 		}
 		if wantDrift := id.Name != "ci-a"; (len(id.EngineDrift) > 0) != wantDrift {
 			t.Errorf("%s: engine drift %q, want drift: %v", id.Name, id.EngineDrift, wantDrift)
 		}
+	}
+}
+
+// TestPrivilegeReadBackRequests: reading an identity back compares its privileges from the role
+// and entity reads it makes anyway: an identity with scopes and bound CIDRs costs GetIdentity
+// the same requests as one without: five for an ephemeral identity (record, role, its TTL
+// policy, entity, role_id), as before scopes were enforced.
+func TestPrivilegeReadBackRequests(t *testing.T) {
+	direct := openTest(t, clock.Real{})
+	ctx := context.Background()
+	p := policy.TTLPolicy{Name: "p", Class: "ci", TTL: time.Hour}
+	must(t, direct.PutClass(ctx, policy.Class{Name: "ci", Kind: policy.KindEphemeral, MaxLifetime: time.Hour}))
+	must(t, direct.PutTTLPolicy(ctx, p))
+	_, err := direct.CreateIdentity(ctx, policy.Identity{Name: "ci-plain", Class: "ci", TTLPolicy: "p"})
+	must(t, err)
+	_, err = direct.CreateIdentity(ctx, policy.Identity{Name: "ci-scoped", Class: "ci", TTLPolicy: "p",
+		Scopes: []string{"ci-read", "kv-read"}, BoundCIDRs: []string{"127.0.0.0/8"}})
+	must(t, err)
+	// Out of band, so that there is privilege drift to find.
+	_, err = direct.client.Logical().Write(direct.rolePath("ci-scoped"), map[string]any{"token_policies": "default,admin"})
+	must(t, err)
+
+	proxy := acctest.NewProxy(t, getenvAddr(t))
+	cfg := Config{Address: proxy.URL, Mount: direct.mount, AppRoleMount: direct.approle}
+	cfg.ApplyEnv()
+	e, err := Open(ctx, cfg, clock.Real{}, nil)
+	must(t, err)
+	count := func(name string) (policy.Identity, int) {
+		proxy.Reset()
+		id, err := e.GetIdentity(ctx, name)
+		must(t, err)
+		return id, len(proxy.Requests())
+	}
+	_, plain := count("ci-plain")
+	scoped, n := count("ci-scoped")
+	if len(scoped.PrivilegesAdded) == 0 {
+		t.Fatalf("the escalation was not found: %+v", scoped)
+	}
+	if n != plain || n > 5 {
+		t.Fatalf("GetIdentity sent %d requests for the scoped identity, %d for the plain one; want equal and at most 5", n, plain)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
@@ -102,14 +104,71 @@ func (e *Engine) ttlPolicyOf(ctx context.Context, id policy.Identity) (*policy.T
 	return &p, err
 }
 
-// writeRole creates or updates the identity's AppRole role with the terms of p.
-func (e *Engine) writeRole(ctx context.Context, name string, p *policy.TTLPolicy) error {
+// privilegeSettings gives Vault the identity's privileges to enforce: its scopes as the role's
+// token_policies, without Vault's default policy unless a scope names it, and its bound CIDRs
+// for tokens and secret-ids alike.
+func privilegeSettings(id policy.Identity) map[string]any {
+	scopes := slices.Sorted(slices.Values(id.Scopes))
+	cidrs := slices.Sorted(slices.Values(id.BoundCIDRs))
+	if scopes == nil {
+		scopes = []string{}
+	}
+	if cidrs == nil {
+		cidrs = []string{}
+	}
+	return map[string]any{
+		"token_policies": scopes, "token_no_default_policy": !slices.Contains(scopes, defaultPolicy),
+		"token_bound_cidrs": cidrs, "secret_id_bound_cidrs": cidrs,
+	}
+}
+
+// defaultPolicy is Vault's default ACL policy, which every token gets unless its role says not.
+const defaultPolicy = "default"
+
+// writeRole creates or updates the identity's AppRole role with the terms of p and the
+// identity's privileges.
+func (e *Engine) writeRole(ctx context.Context, id policy.Identity, p *policy.TTLPolicy) error {
 	settings, err := roleSettings(p)
 	if err != nil {
 		return err
 	}
-	_, err = e.write(ctx, e.rolePath(name), settings)
+	maps.Copy(settings, privilegeSettings(id))
+	_, err = e.write(ctx, e.rolePath(id.Name), settings)
 	return err
+}
+
+var _ engine.ScopeCatalog = (*Engine)(nil)
+
+// MissingScopes names the scopes that are no ACL policy in Vault, from one LIST of the policies.
+func (e *Engine) MissingScopes(ctx context.Context, scopes []string) ([]string, error) {
+	if len(scopes) == 0 {
+		return nil, nil
+	}
+	names, err := e.list(ctx, "sys/policies/acl")
+	if err != nil {
+		return nil, err
+	}
+	var missing []string
+	for _, s := range scopes {
+		if !slices.Contains(names, s) {
+			missing = append(missing, s)
+		}
+	}
+	return missing, nil
+}
+
+// checkScopes refuses an identity whose scopes name ACL policies Vault does not hold: its role
+// would grant tokens nothing for them, silently.
+func (e *Engine) checkScopes(ctx context.Context, id policy.Identity) error {
+	missing, err := e.MissingScopes(ctx, id.Scopes)
+	if err != nil {
+		return fmt.Errorf("identity %q: listing Vault's ACL policies: %w", id.Name, err)
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("identity %q: scopes %q name no ACL policy in Vault: create the policies first (vault policy write, or the Vault provider's vault_policy), or remove them from scopes: %w",
+			id.Name, missing, engine.ErrInvalid)
+	}
+	return nil
 }
 
 // roleID reads the role_id of the identity's role.
@@ -139,6 +198,8 @@ type entityState struct {
 	disabled bool
 	metadata map[string]string
 	aliases  []aliasState
+	// policies are ACL policies granted to every token of the entity; the engine sets none.
+	policies []string
 }
 
 // aliasState is one alias of an entity.
@@ -151,6 +212,7 @@ func parseEntity(data map[string]any) *entityState {
 	ent := &entityState{metadata: map[string]string{}, aliases: parseAliases(data["aliases"])}
 	ent.id, _ = data["id"].(string)
 	ent.disabled, _ = data["disabled"].(bool)
+	ent.policies = stringList(data["policies"])
 	meta, _ := data["metadata"].(map[string]any)
 	for k, v := range meta {
 		ent.metadata[k], _ = v.(string)
@@ -218,7 +280,9 @@ func (e *Engine) writeEntity(ctx context.Context, id policy.Identity) (*entitySt
 	if err != nil {
 		return nil, err
 	}
-	s, err := e.write(ctx, e.entityPath(id.Name), map[string]any{"metadata": entityMetadata(id), "disabled": id.Retired()})
+	// An identity's privileges are its role's token_policies; policies on the entity (granted
+	// to every token of it) are privilege drift, cleared here.
+	s, err := e.write(ctx, e.entityPath(id.Name), map[string]any{"metadata": entityMetadata(id), "disabled": id.Retired(), "policies": []string{}})
 	if err != nil || ent != nil {
 		return ent, err
 	}
@@ -266,7 +330,7 @@ func (e *Engine) bind(ctx context.Context, id policy.Identity) error {
 // provision creates or updates the identity's role, entity and alias. Every step is
 // idempotent, so provisioning again repairs a partly provisioned or drifted identity.
 func (e *Engine) provision(ctx context.Context, id policy.Identity, p *policy.TTLPolicy) error {
-	if err := e.writeRole(ctx, id.Name, p); err != nil {
+	if err := e.writeRole(ctx, id, p); err != nil {
 		return err
 	}
 	return e.bind(ctx, id)
@@ -323,7 +387,7 @@ func (e *Engine) applyTTLPolicy(ctx context.Context, p policy.TTLPolicy) error {
 	}
 	for _, rec := range recs {
 		if rec.TTLPolicy == p.Name && !rec.Retired() {
-			if err := e.writeRole(ctx, rec.Name, &p); err != nil {
+			if err := e.writeRole(ctx, rec.Identity, &p); err != nil {
 				return fmt.Errorf("applying %s %q to identity %q: %w", kindTTLPolicy, p.Name, rec.Name, err)
 			}
 		}
@@ -348,7 +412,11 @@ func (e *Engine) CreateIdentity(ctx context.Context, id policy.Identity) (policy
 	if err != nil {
 		return policy.Identity{}, err
 	}
+	if err := e.checkScopes(ctx, id); err != nil {
+		return policy.Identity{}, err
+	}
 	id.Status, id.CreatedAt, id.RetiredAt, id.EngineDrift = policy.StatusActive, e.clock.Now(), time.Time{}, nil
+	id.PrivilegesAdded, id.PrivilegesRemoved = nil, nil
 	cur, version, found, err := e.claim(ctx, id)
 	if err != nil {
 		return policy.Identity{}, err
@@ -454,7 +522,11 @@ func (e *Engine) UpdateIdentity(ctx context.Context, id policy.Identity) (policy
 	if err != nil {
 		return policy.Identity{}, err
 	}
+	if err := e.checkScopes(ctx, id); err != nil {
+		return policy.Identity{}, err
+	}
 	id.Status, id.CreatedAt, id.RetiredAt, id.EngineDrift = cur.Status, cur.CreatedAt, cur.RetiredAt, nil
+	id.PrivilegesAdded, id.PrivilegesRemoved = nil, nil
 	if err := e.provision(ctx, id, p); err != nil {
 		return policy.Identity{}, fmt.Errorf("identity %q: provisioning in Vault: %w", id.Name, err)
 	}
@@ -495,15 +567,17 @@ func (e *Engine) GetIdentity(ctx context.Context, name string) (policy.Identity,
 	if err != nil {
 		return policy.Identity{}, err
 	}
-	if rec.EngineDrift, err = e.drift(ctx, rec, e.GetTTLPolicy); err != nil {
+	id, err := e.drift(ctx, rec, e.GetTTLPolicy)
+	if err != nil {
 		return policy.Identity{}, fmt.Errorf("identity %q: reading it back from Vault: %w", name, err)
 	}
-	return rec.Identity, nil
+	return id, nil
 }
 
 // ListIdentities lists every identity, retired ones included, by name. EngineDrift says only
 // whether each identity's role, entity and alias exist: two LIST calls for the whole fleet (see
-// drift.go); GetIdentity reads one identity back in full.
+// drift.go); GetIdentity and ListIdentitiesReadBack read identities back in full, privileges
+// included.
 func (e *Engine) ListIdentities(ctx context.Context) ([]policy.Identity, error) {
 	recs, err := kvGetAll[identityRecord](ctx, e, identitiesFolder)
 	if err != nil {

@@ -35,6 +35,11 @@ path "identity/entity/id" {
   capabilities = ["list"]
 }
 
+# ACL policy names, to check that every identity's scopes name one.
+path "sys/policies/acl" {
+  capabilities = ["list"]
+}
+
 # Credential terms: Vault looks tokens up by accessor only through POST; this reads a token's
 # TTL and expiry and changes nothing.
 path "auth/token/lookup-accessor" {

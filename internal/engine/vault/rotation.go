@@ -630,21 +630,21 @@ func (e *Engine) ListSecretVersions(ctx context.Context, identity string) ([]eng
 // authenticateSecret returns the identity a rotated secret belongs to. Vault decides first:
 // the engine logs in to AppRole with the role's role_id and the secret, and revokes the token
 // at once. The engine then checks the identity and the version by its own clock.
-func (e *Engine) authenticateSecret(ctx context.Context, secret string) (string, error) {
+func (e *Engine) authenticateSecret(ctx context.Context, secret string) (authGrant, error) {
 	identity, ok := secretIdentity(secret)
 	if !ok {
-		return "", fmt.Errorf("the secret is neither a Vault token nor a rotated secret of this engine: %w", engine.ErrDenied)
+		return authGrant{}, fmt.Errorf("the secret is neither a Vault token nor a rotated secret of this engine: %w", engine.ErrDenied)
 	}
 	roleID, err := e.roleID(ctx, identity)
 	if errors.Is(err, engine.ErrNotFound) {
-		return "", fmt.Errorf("the secret names identity %q, which has no AppRole role: %w", identity, engine.ErrDenied)
+		return authGrant{}, fmt.Errorf("the secret names identity %q, which has no AppRole role: %w", identity, engine.ErrDenied)
 	}
 	if err != nil {
-		return "", err
+		return authGrant{}, err
 	}
 	anon, err := e.as("")
 	if err != nil {
-		return "", err
+		return authGrant{}, err
 	}
 	// AppRole answers an unknown secret-id with 500 "invalid secret id" (Vault before 1.18),
 	// which the client would retry as a server error: the login is tried once.
@@ -652,38 +652,40 @@ func (e *Engine) authenticateSecret(ctx context.Context, secret string) (string,
 	loginPath := "auth/" + e.approle + "/login"
 	ls, err := anon.Logical().WriteWithContext(ctx, loginPath, map[string]any{"role_id": roleID, "secret_id": secret})
 	if err != nil || ls == nil || ls.Auth == nil {
-		return "", e.loginRefused(loginPath, err)
+		return authGrant{}, e.loginRefused(loginPath, err)
 	}
 	if err := e.revokeToken(context.WithoutCancel(ctx), ls.Auth.Accessor); err != nil {
-		return "", fmt.Errorf("revoking the token of a verification login as %q: %w", identity, err)
+		return authGrant{}, fmt.Errorf("revoking the token of a verification login as %q: %w", identity, err)
 	}
 	version, _ := strconv.ParseInt(ls.Auth.Metadata[secretVersionMeta], 10, 64)
 	if ls.Auth.Metadata["role_name"] != identity || version == 0 {
-		return "", fmt.Errorf("the secret is not a rotated secret of identity %q: %w", identity, engine.ErrDenied)
+		return authGrant{}, fmt.Errorf("the secret is not a rotated secret of identity %q: %w", identity, engine.ErrDenied)
 	}
 	id, err := e.readIdentity(ctx, identity)
 	if errors.Is(err, engine.ErrNotFound) || (err == nil && id.Retired()) {
-		return "", fmt.Errorf("identity %q is retired or gone: %w", identity, engine.ErrDenied)
+		return authGrant{}, fmt.Errorf("identity %q is retired or gone: %w", identity, engine.ErrDenied)
 	}
 	if err != nil {
-		return "", err
+		return authGrant{}, err
 	}
 	rec, _, err := kvGet[secretRecord](ctx, e, secretVersionsKey(identity))
 	if err != nil && !errors.Is(err, engine.ErrNotFound) {
-		return "", err
+		return authGrant{}, err
 	}
 	i := rec.find(version)
 	if i < 0 || rec.Versions[i].Fingerprint != fingerprint(secret) {
-		return "", fmt.Errorf("version %d of identity %q's secret is not recorded: %w", version, identity, engine.ErrDenied)
+		return authGrant{}, fmt.Errorf("version %d of identity %q's secret is not recorded: %w", version, identity, engine.ErrDenied)
 	}
 	if v := rec.Versions[i]; !v.Authenticates(e.clock.Now()) {
 		detail := "retained"
 		if v.State != engine.SecretRetained {
 			detail = "expired at " + v.ExpiresAt.Format(time.RFC3339)
 		}
-		return "", fmt.Errorf("version %d of identity %q's secret is %s: %w", version, identity, detail, engine.ErrDenied)
+		return authGrant{}, fmt.Errorf("version %d of identity %q's secret is %s: %w", version, identity, detail, engine.ErrDenied)
 	}
-	return identity, nil
+	// The login's token carried the policies Vault grants the secret now; its bound CIDRs are
+	// the identity's (the role's token_bound_cidrs, which drift checks).
+	return authGrant{identity: identity, policies: slices.Concat(ls.Auth.Policies, ls.Auth.IdentityPolicies), cidrs: id.BoundCIDRs}, nil
 }
 
 // loginRefused maps the failure of a login with a caller's secret: Vault's refusal of the

@@ -48,3 +48,24 @@ deny contains msg if {
 	rc.change.before.environment == "prod"
 	msg := sprintf("%s: deletes prod identity %q and its audit record (on_destroy = \"delete\"): use on_destroy = \"retire\" (NHI1)", [rc.address, rc.change.before.name])
 }
+
+# The house ceiling on blast radius, in scope-hours: how much access one leaked credential may
+# reach (its identity's scopes times its exposure window in hours). One scope whose secret is
+# rotated every 90 days with a day's window and an hour's overlap is 2209. Every class must set
+# max_blast_radius, at most this; the provider then refuses, at plan, every identity of the class
+# above it.
+max_blast_radius := 2400
+
+deny contains msg if {
+	some rc in writes("nhi_lifecycle_class")
+	unset(rc, "max_blast_radius")
+	msg := sprintf("%s: no max_blast_radius: cap the access one leaked credential reaches, at most %v scope-hours (NHI5)", [rc.address, max_blast_radius])
+}
+
+deny contains msg if {
+	some rc in writes("nhi_lifecycle_class")
+	r := rc.change.after.max_blast_radius
+	is_number(r)
+	r > max_blast_radius
+	msg := sprintf("%s: max_blast_radius %v is above the house limit of %v scope-hours (NHI5)", [rc.address, r, max_blast_radius])
+}

@@ -27,11 +27,11 @@ test_identity_owner_known_after_apply if {
 }
 
 test_ephemeral_class_without_max_lifetime if {
-	count(deny) == 1 with input as {"resource_changes": [change("nhi_lifecycle_class", ["create"], null, {"kind": "ephemeral"})]}
+	count(deny) == 1 with input as {"resource_changes": [change("nhi_lifecycle_class", ["create"], null, {"kind": "ephemeral", "max_blast_radius": 12})]}
 }
 
 test_persistent_class_without_max_lifetime if {
-	count(deny) == 0 with input as {"resource_changes": [change("nhi_lifecycle_class", ["create"], null, {"kind": "persistent"})]}
+	count(deny) == 0 with input as {"resource_changes": [change("nhi_lifecycle_class", ["create"], null, {"kind": "persistent", "max_blast_radius": 2400})]}
 }
 
 test_delete_prod_identity if {
@@ -42,4 +42,16 @@ test_delete_prod_identity if {
 test_retire_prod_identity if {
 	before := {"name": "billing-sync", "owner": "t", "environment": "prod", "on_destroy": "retire"}
 	count(deny) == 0 with input as {"resource_changes": [change("nhi_identity", ["delete"], before, null)]}
+}
+
+test_class_without_max_blast_radius if {
+	count(deny) == 1 with input as {"resource_changes": [change("nhi_lifecycle_class", ["create"], null, {"kind": "persistent"})]}
+}
+
+test_class_max_blast_radius_above_house_limit if {
+	count(deny) == 1 with input as {"resource_changes": [change("nhi_lifecycle_class", ["update"], {}, {"kind": "persistent", "max_blast_radius": 5000})]}
+}
+
+test_class_max_blast_radius_within_house_limit if {
+	count(deny) == 0 with input as {"resource_changes": [change("nhi_lifecycle_class", ["create"], null, {"kind": "persistent", "max_blast_radius": 2400})]}
 }
