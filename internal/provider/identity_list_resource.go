@@ -104,7 +104,8 @@ func unmanagedIdentityModel(name string, diags *diag.Diagnostics) *identityModel
 	m := identityModel{OnDestroy: types.StringValue(onDestroyRetire),
 		Findings:       types.ListNull(types.ObjectType{AttrTypes: findingAttrTypes()}),
 		TrustDebtHours: types.Float64Null(), EngineDrift: types.ListNull(types.StringType)}
-	m.ID, m.Name, m.Scopes = types.StringValue(name), types.StringValue(name), types.SetNull(types.StringType)
+	m.ID, m.Name = types.StringValue(name), types.StringValue(name)
+	m.Scopes, m.BoundCIDRs = types.SetNull(types.StringType), types.SetNull(types.StringType)
 	m.Status = types.StringValue(statusUnmanaged)
 	return &m
 }
