@@ -46,8 +46,9 @@ func actionReasonAttribute(required bool) schema.StringAttribute {
 		MarkdownDescription: "Why, such as an incident reference; recorded in the engine's audit log with the provider's `requester`."}
 }
 
-// activeIdentity reads the identity an action acts on and fails unless it is active. With the
-// name unknown (set from a resource this plan creates) the check waits for the apply.
+// activeIdentity reads the identity an action acts on and fails unless it is active. At plan,
+// with the provider not configured yet or the name unknown (set from a resource this plan
+// creates), the check waits for the invocation, where both are known.
 func (a *identityAction) activeIdentity(ctx context.Context, actionName string, name types.String, diags *diag.Diagnostics) (policy.Identity, bool) {
 	if a.data == nil || name.IsUnknown() || name.IsNull() {
 		return policy.Identity{}, false
@@ -67,6 +68,17 @@ func (a *identityAction) activeIdentity(ctx context.Context, actionName string, 
 		return id, true
 	}
 	return id, false
+}
+
+// invokedIdentity is activeIdentity when the action runs, where the provider is configured and
+// the name known.
+func (a *identityAction) invokedIdentity(ctx context.Context, actionName string, name types.String, diags *diag.Diagnostics) (policy.Identity, bool) {
+	if a.data == nil {
+		diags.AddError("Provider Not Configured",
+			actionName+": the provider was not configured before the action ran. This is a bug in the provider; please report it.")
+		return policy.Identity{}, false
+	}
+	return a.activeIdentity(ctx, actionName, name, diags)
 }
 
 // record writes the action's audit event before it acts; an action that cannot be audited

@@ -57,6 +57,9 @@ func (r *identityResource) List(ctx context.Context, req list.ListRequest, strea
 		stream.Results = list.ListResultsStreamDiagnostics(diags)
 		return
 	}
+	if !listConfigured(r.data, stream) {
+		return
+	}
 	ids, err := r.data.engine.ListIdentities(ctx)
 	if err != nil {
 		listError(stream, "list identities", err)

@@ -65,6 +65,16 @@ func streamListed(ctx context.Context, req list.ListRequest, stream *list.ListRe
 	}
 }
 
+// listConfigured ends a list with an error when the provider is not configured.
+func listConfigured(data *providerData, stream *list.ListResultsStream) bool {
+	if data == nil {
+		var diags diag.Diagnostics
+		diags.AddError("Provider Not Configured", "The provider was not configured before the list ran. This is a bug in the provider; please report it.")
+		stream.Results = list.ListResultsStreamDiagnostics(diags)
+	}
+	return data != nil
+}
+
 // listError ends a list with one error result.
 func listError(stream *list.ListResultsStream, action string, err error) {
 	var diags diag.Diagnostics
@@ -82,6 +92,9 @@ func (r *lifecycleClassResource) ListResourceConfigSchema(_ context.Context, _ l
 }
 
 func (r *lifecycleClassResource) List(ctx context.Context, req list.ListRequest, stream *list.ListResultsStream) {
+	if !listConfigured(r.data, stream) {
+		return
+	}
 	classes, err := r.data.engine.ListClasses(ctx)
 	if err != nil {
 		listError(stream, "list lifecycle classes", err)
@@ -103,6 +116,9 @@ func (r *ttlPolicyResource) ListResourceConfigSchema(_ context.Context, _ list.L
 }
 
 func (r *ttlPolicyResource) List(ctx context.Context, req list.ListRequest, stream *list.ListResultsStream) {
+	if !listConfigured(r.data, stream) {
+		return
+	}
 	policies, err := r.data.engine.ListTTLPolicies(ctx)
 	if err != nil {
 		listError(stream, "list TTL policies", err)
@@ -125,6 +141,9 @@ func (r *rotationScheduleResource) ListResourceConfigSchema(_ context.Context, _
 }
 
 func (r *rotationScheduleResource) List(ctx context.Context, req list.ListRequest, stream *list.ListResultsStream) {
+	if !listConfigured(r.data, stream) {
+		return
+	}
 	schedules, err := r.data.engine.ListRotationSchedules(ctx)
 	if err != nil {
 		listError(stream, "list rotation schedules", err)

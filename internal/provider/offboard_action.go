@@ -61,7 +61,7 @@ func (a *offboardAction) Invoke(ctx context.Context, req action.InvokeRequest, r
 	if resp.Diagnostics.Append(req.Config.Get(ctx, &m)...); resp.Diagnostics.HasError() {
 		return
 	}
-	id, ok := a.activeIdentity(ctx, offboardActionName, m.Identity, &resp.Diagnostics)
+	id, ok := a.invokedIdentity(ctx, offboardActionName, m.Identity, &resp.Diagnostics)
 	if !ok || !a.record(ctx, offboardActionName, id.Name, "reason: "+reasonText(m.Reason), &resp.Diagnostics) {
 		return
 	}

@@ -70,7 +70,7 @@ func (a *revokeCredentialsAction) Invoke(ctx context.Context, req action.InvokeR
 	if resp.Diagnostics.Append(req.Config.Get(ctx, &m)...); resp.Diagnostics.HasError() {
 		return
 	}
-	id, ok := a.activeIdentity(ctx, revokeCredentialsActionName, m.Identity, &resp.Diagnostics)
+	id, ok := a.invokedIdentity(ctx, revokeCredentialsActionName, m.Identity, &resp.Diagnostics)
 	if !ok {
 		return
 	}

@@ -88,7 +88,7 @@ func (a *rotateAction) Invoke(ctx context.Context, req action.InvokeRequest, res
 	if resp.Diagnostics.Append(req.Config.Get(ctx, &m)...); resp.Diagnostics.HasError() {
 		return
 	}
-	id, ok := a.activeIdentity(ctx, rotateActionName, m.Identity, &resp.Diagnostics)
+	id, ok := a.invokedIdentity(ctx, rotateActionName, m.Identity, &resp.Diagnostics)
 	if !ok {
 		return
 	}
@@ -116,7 +116,8 @@ func (a *rotateAction) Invoke(ctx context.Context, req action.InvokeRequest, res
 func (a *rotateAction) versions(ctx context.Context, identity string, diags *diag.Diagnostics) (current, previous engine.SecretVersion) {
 	versions, err := a.data.engine.ListSecretVersions(ctx, identity)
 	if err != nil {
-		addEngineError(diags, fmt.Sprintf("list the secret versions of identity %q", identity), err)
+		// Only the progress message needs them: the rotation itself is not affected.
+		diags.AddWarning("Secret Versions Not Read", fmt.Sprintf("Could not list the secret versions of identity %q: %v.", identity, err))
 	}
 	for _, v := range versions {
 		switch v.State {
