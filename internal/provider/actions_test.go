@@ -79,8 +79,8 @@ func lastAction(t *testing.T, e engine.Engine, identity string) engine.AuditEven
 	return engine.AuditEvent{}
 }
 
-// TestAccActionRotate: nhi_rotate rotates now through the schedule's stage, verify, promote
-// path: the old secret works during the overlap and not after, the new one works, and the
+// TestAccActionRotate: a plan that would invoke nhi_rotate writes nothing; nhi_rotate rotates
+// now through the schedule's stage, verify, promote path: the old secret works during the overlap and not after, the new one works, and the
 // audit log holds the reason and the requester; a failed verification fails the action and
 // leaves the old secret current; an identity without a schedule fails the plan.
 func TestAccActionRotate(t *testing.T) {
@@ -95,7 +95,7 @@ func TestAccActionRotate(t *testing.T) {
 		}
 		return v, s
 	}
-	var first, second string
+	var first, second, before string
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: env.recordingFactories(rec),
 		TerraformVersionChecks:   actionVersionChecks,
@@ -104,11 +104,19 @@ func TestAccActionRotate(t *testing.T) {
 				Config: actionConfig(rotateActions, "calm", "action.nhi_rotate.billing"),
 				Check: func(*terraform.State) error {
 					_, first = current()
+					before = env.snapshot(t)
 					return nil
 				},
 			},
 			{
-				Config: actionConfig(rotateActions, "INC-42", "action.nhi_rotate.billing"),
+				// A plan that would invoke the action runs its plan-time checks and writes nothing.
+				Config:             actionConfig(rotateActions, "INC-42", "action.nhi_rotate.billing"),
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
+			},
+			{
+				PreConfig: env.unchangedSince(t, &before),
+				Config:    actionConfig(rotateActions, "INC-42", "action.nhi_rotate.billing"),
 				Check: func(*terraform.State) error {
 					v, s := current()
 					if v.Version != 2 || s == first {
