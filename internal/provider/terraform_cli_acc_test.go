@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -14,7 +15,11 @@ func skipUnlessTerraform114(t *testing.T, c *terraformCLI) {
 	t.Helper()
 	out, _ := c.run([]int{0}, "version")
 	m := regexp.MustCompile(`Terraform v1\.(\d+)\.`).FindStringSubmatch(out)
-	if openTofu() || m == nil || len(m[1]) < 2 || m[1] < "14" {
+	minor := 0
+	if len(m) == 2 {
+		minor, _ = strconv.Atoi(m[1])
+	}
+	if openTofu() || minor < 14 {
 		t.Skipf("needs Terraform 1.14 or later (terraform query and actions), not %s", strings.SplitN(out, "\n", 2)[0])
 	}
 }
