@@ -7,6 +7,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"time"
 
@@ -126,7 +127,8 @@ type Rotations interface {
 	// version becomes retained at once. Leftover staged versions are discarded. When ExpiresAt is
 	// not zero the promoted version stops authenticating then (expire_unrotated). With Keep > 0,
 	// the current and previous versions count towards Keep and the remaining slots go to the
-	// newest other versions; the rest are destroyed.
+	// newest other versions; the rest are destroyed. policy.Promote is the rule; engines apply
+	// the Transition it returns.
 	PromoteSecret(ctx context.Context, identity string, version int64, p PromoteOptions) (SecretVersion, error)
 	// DiscardSecret destroys a staged version (the rollback of a failed rotation).
 	DiscardSecret(ctx context.Context, identity string, version int64) error
@@ -137,49 +139,20 @@ type Rotations interface {
 	ListSecretVersions(ctx context.Context, identity string) ([]SecretVersion, error)
 }
 
-// PromoteOptions configure PromoteSecret.
-type PromoteOptions struct {
-	// Overlap is how long the version being replaced stays valid.
-	Overlap time.Duration
-	// ExpiresAt, when not zero, is a hard limit after which the promoted version stops working.
-	ExpiresAt time.Time
-	// Keep is how many versions to retain, the current one included; zero keeps all.
-	Keep int64
-	// Reason is recorded in the audit log ("scheduled rotation", "rollback to version 2").
-	Reason string
-}
+// PromoteOptions configure PromoteSecret (policy.Promote holds the rule).
+type PromoteOptions = policy.PromoteOptions
 
 // Secret version states.
 const (
-	SecretStaged   = "staged"
-	SecretCurrent  = "current"
-	SecretPrevious = "previous"
+	SecretStaged   = policy.SecretStaged
+	SecretCurrent  = policy.SecretCurrent
+	SecretPrevious = policy.SecretPrevious
 	// SecretRetained is an older version kept for rollback; it does not authenticate.
-	SecretRetained = "retained"
+	SecretRetained = policy.SecretRetained
 )
 
 // SecretVersion is one version of a persistent identity's rotated secret, without its value.
-type SecretVersion struct {
-	Identity  string    `json:"identity"`
-	Version   int64     `json:"version"`
-	State     string    `json:"state"`
-	CreatedAt time.Time `json:"created_at"`
-	// PromotedAt is when the version last became current.
-	PromotedAt time.Time `json:"promoted_at,omitzero"`
-	// ExpiresAt is when the version stops authenticating; zero when it has no limit.
-	ExpiresAt time.Time `json:"expires_at,omitzero"`
-	// Fingerprint identifies the secret material without revealing it (a keyed or salted hash
-	// prefix), so reports can find one secret shared by two identities.
-	Fingerprint string `json:"fingerprint"`
-}
-
-// Authenticates reports whether the version still authenticates at now.
-func (v SecretVersion) Authenticates(now time.Time) bool {
-	if v.State == SecretRetained {
-		return false
-	}
-	return v.ExpiresAt.IsZero() || now.Before(v.ExpiresAt)
-}
+type SecretVersion = policy.SecretVersion
 
 // Auditor reads the engine's audit log.
 type Auditor interface {
@@ -209,33 +182,9 @@ type AuthorizeRequest struct {
 	Caller netip.Addr
 }
 
-// Credential is an engine's record of a dynamic credential. It never holds the secret.
-type Credential struct {
-	ID       string    `json:"id"`
-	Identity string    `json:"identity"`
-	IssuedAt time.Time `json:"issued_at"`
-	// TTL is the credential's lifetime before renewal; each renewal extends it by TTL.
-	TTL           time.Duration `json:"ttl"`
-	ExpiresAt     time.Time     `json:"expires_at"`
-	HardExpiresAt time.Time     `json:"hard_expires_at"`
-	RenewCount    int64         `json:"renew_count"`
-	// RenewalsLeft is -1 when renewals are not capped by count.
-	RenewalsLeft int64 `json:"renewals_left"`
-	// UsesLeft is -1 when authentications are not capped.
-	UsesLeft  int64     `json:"uses_left"`
-	RevokedAt time.Time `json:"revoked_at,omitzero"`
-	Requester string    `json:"requester,omitempty"`
-	Purpose   string    `json:"purpose,omitempty"`
-	// Scopes and BoundCIDRs are what the credential grants, and from where: its identity's
-	// when it was issued.
-	Scopes     []string `json:"scopes,omitempty"`
-	BoundCIDRs []string `json:"bound_cidrs,omitempty"`
-}
-
-// Live reports whether the credential still authenticates at now.
-func (c Credential) Live(now time.Time) bool {
-	return c.RevokedAt.IsZero() && now.Before(c.ExpiresAt)
-}
+// Credential is an engine's record of a dynamic credential. It never holds the secret; Live and
+// policy.Renew hold its rules.
+type Credential = policy.Credential
 
 // Audit event types.
 const (
@@ -289,19 +238,48 @@ func (f AuditFilter) Match(e AuditEvent) bool {
 }
 
 // EventExpired marks a credential that reached its expiry without being revoked. Engines do not
-// append it (expiry is a non-event); ExpiryEvents derives it from credential records.
+// append it (expiry is a non-event); AuditLog derives it from credential records.
 const EventExpired = "expired"
 
-// ExpiryEvents derives an "expired" event for every credential in creds that expired by now
-// without being revoked first.
-func ExpiryEvents(creds []Credential, now time.Time) []AuditEvent {
-	var out []AuditEvent
-	for _, c := range creds {
-		if c.ExpiresAt.After(now) || (!c.RevokedAt.IsZero() && !c.RevokedAt.After(c.ExpiresAt)) {
-			continue
-		}
-		out = append(out, AuditEvent{Time: c.ExpiresAt, Type: EventExpired, Identity: c.Identity, Credential: c.ID,
-			Requester: c.Requester, Purpose: c.Purpose})
+// TransitionError maps a refused secret-version transition of policy (Promote, Discard) to the
+// engine's typed errors, naming the identity; any other error is returned as it is.
+func TransitionError(identity string, err error) error {
+	var kind error
+	switch {
+	case errors.Is(err, policy.ErrNoSuchVersion):
+		kind = ErrNotFound
+	case errors.Is(err, policy.ErrNotStaged):
+		kind = ErrConflict
+	case errors.Is(err, policy.ErrBadPromotion):
+		kind = ErrInvalid
+	default:
+		return err
 	}
-	return out
+	return fmt.Errorf("identity %q: %v: %w", identity, err, kind)
 }
+
+// PromotionDetail is the audit detail of the promotion of version under p that made t.
+func PromotionDetail(version int64, t policy.Transition, p PromoteOptions) string {
+	detail := fmt.Sprintf("version %d is current", version)
+	if p.Reason != "" {
+		detail += " (" + p.Reason + ")"
+	}
+	if t.Previous != nil {
+		detail += fmt.Sprintf("; version %d stays valid until %s", t.Previous.Version, t.Previous.ExpiresAt.Format(time.RFC3339))
+	}
+	if !p.ExpiresAt.IsZero() {
+		detail += "; hard limit " + p.ExpiresAt.Format(time.RFC3339)
+	}
+	if len(t.Destroyed) > 0 {
+		detail += fmt.Sprintf("; destroyed versions %v (keep %d)", t.Destroyed, p.Keep)
+	}
+	return detail
+}
+
+// DiscardDetail is the audit detail of a staged version that a promotion of version discarded.
+func DiscardDetail(discarded, version int64) string {
+	return fmt.Sprintf("version %d: left staged when version %d was promoted", discarded, version)
+}
+
+// RenewalError is the refusal of a renewal that policy.Renew turned down.
+func RenewalError(err error) error { return fmt.Errorf("%v: %w", err, ErrDenied) }

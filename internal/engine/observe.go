@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"sort"
 	"time"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
@@ -56,7 +57,7 @@ func Observe(ctx context.Context, e Engine, now time.Time) (policy.Fleet, error)
 	if err != nil {
 		return f, err
 	}
-	f.Credentials, f.Secrets = observeCredentials(creds), observeSecrets(versions, now)
+	f.Credentials, f.Secrets = creds, observeSecrets(versions, now)
 	if u, ok := e.(UnmanagedLister); ok {
 		if f.Unmanaged, err = u.ListUnmanaged(ctx); err != nil {
 			return f, err
@@ -96,17 +97,8 @@ func ObserveIdentity(ctx context.Context, e Engine, id policy.Identity, now time
 	if err != nil {
 		return f, err
 	}
-	f.Credentials, f.Secrets = observeCredentials(creds), observeSecrets(versions, now)
+	f.Credentials, f.Secrets = creds, observeSecrets(versions, now)
 	return f, nil
-}
-
-func observeCredentials(creds []Credential) []policy.CredentialObservation {
-	out := make([]policy.CredentialObservation, len(creds))
-	for i, c := range creds {
-		out[i] = policy.CredentialObservation{ID: c.ID, Identity: c.Identity, IssuedAt: c.IssuedAt, ExpiresAt: c.ExpiresAt,
-			HardExpiresAt: c.HardExpiresAt, RevokedAt: c.RevokedAt, RenewCount: c.RenewCount}
-	}
-	return out
 }
 
 func observeSecrets(versions []SecretVersion, now time.Time) []policy.SecretObservation {
@@ -116,4 +108,30 @@ func observeSecrets(versions []SecretVersion, now time.Time) []policy.SecretObse
 			PromotedAt: v.PromotedAt, Live: v.Authenticates(now), Fingerprint: v.Fingerprint}
 	}
 	return out
+}
+
+// AuditLog reads the audit events that pass f, merged with an "expired" event derived for
+// every credential of f.Identity (every identity when empty) that expired by now without being
+// revoked first (policy.Credential.Expired), oldest first.
+func AuditLog(ctx context.Context, e Engine, f AuditFilter, now time.Time) ([]AuditEvent, error) {
+	events, err := e.AuditEvents(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	creds, err := e.ListCredentials(ctx, f.Identity)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range creds {
+		if !c.Expired(now) {
+			continue
+		}
+		ev := AuditEvent{Time: c.ExpiresAt, Type: EventExpired, Identity: c.Identity, Credential: c.ID,
+			Requester: c.Requester, Purpose: c.Purpose}
+		if f.Match(ev) {
+			events = append(events, ev)
+		}
+	}
+	sort.SliceStable(events, func(i, j int) bool { return events[i].Time.Before(events[j].Time) })
+	return events, nil
 }

@@ -18,27 +18,10 @@ type Fleet struct {
 	Identities []Identity
 	Schedules  []RotationSchedule
 	// Credentials are dynamic credentials; Secrets are versions of rotated secrets.
-	Credentials []CredentialObservation
+	Credentials []Credential
 	Secrets     []SecretObservation
 	// Unmanaged names identities found in the engine that this provider did not create.
 	Unmanaged []string
-}
-
-// CredentialObservation is an engine's record of one dynamic credential.
-type CredentialObservation struct {
-	ID            string
-	Identity      string
-	IssuedAt      time.Time
-	ExpiresAt     time.Time
-	HardExpiresAt time.Time
-	RevokedAt     time.Time
-	RenewCount    int64
-}
-
-// Live reports whether the credential still works at now: not revoked and, when it has an
-// expiry, not past it.
-func (c CredentialObservation) Live(now time.Time) bool {
-	return c.RevokedAt.IsZero() && (c.ExpiresAt.IsZero() || now.Before(c.ExpiresAt))
 }
 
 // SecretObservation is one version of a persistent identity's rotated secret.
@@ -205,7 +188,7 @@ func Drift(f Fleet) Report {
 	return rep
 }
 
-func (rep *Report) checkCredential(c CredentialObservation, id *Identity, classes map[string]*Class, policies map[string]*TTLPolicy, now time.Time) {
+func (rep *Report) checkCredential(c Credential, id *Identity, classes map[string]*Class, policies map[string]*TTLPolicy, now time.Time) {
 	if !c.Live(now) {
 		return
 	}
@@ -259,7 +242,7 @@ func (rep *Report) checkCredential(c CredentialObservation, id *Identity, classe
 
 // addCredentialDebt adds a live credential's age beyond its intended lifetime to its identity's
 // trust debt; a credential with no intended lifetime is all debt.
-func (rep *Report) addCredentialDebt(c CredentialObservation, intended time.Duration, now time.Time) {
+func (rep *Report) addCredentialDebt(c Credential, intended time.Duration, now time.Time) {
 	switch {
 	case intended > 0:
 		if excess := now.Sub(c.IssuedAt) - intended; excess > 0 {
@@ -335,7 +318,7 @@ func (r Report) Filter(f Fleet, scope Scope) Report {
 			(scope.Environment == "" || id.Environment == scope.Environment)
 	}
 	in := func(fd Finding) bool {
-		if scope.MinSeverity != "" && fd.Severity.Rank() < scope.MinSeverity.Rank() {
+		if !fd.Severity.AtLeast(scope.MinSeverity) {
 			return false
 		}
 		kind, name, _ := strings.Cut(fd.Subject, "/")

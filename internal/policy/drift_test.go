@@ -33,7 +33,7 @@ func cleanFleet() Fleet {
 			{Identity: "svc-api", Interval: 7 * Day, Window: time.Hour, Consumers: []Consumer{{Name: "gateway"}}},
 			{Identity: "svc-db", Cron: "0 3 * * 1", Window: time.Hour, Consumers: []Consumer{{Name: "orders"}}},
 		},
-		Credentials: []CredentialObservation{
+		Credentials: []Credential{
 			{ID: "c-live", Identity: "ci-build", IssuedAt: now.Add(-10 * time.Minute), ExpiresAt: now.Add(20 * time.Minute), HardExpiresAt: now.Add(-10*time.Minute + 12*time.Hour)},
 			{ID: "c-renewed", Identity: "ci-build", IssuedAt: now.Add(-2 * time.Hour), ExpiresAt: now.Add(10 * time.Minute), HardExpiresAt: now.Add(10 * time.Hour), RenewCount: 5},
 			{ID: "c-expired", Identity: "ci-build", IssuedAt: now.Add(-3 * Day), ExpiresAt: now.Add(-3*Day + 30*time.Minute), HardExpiresAt: now.Add(-3*Day + 12*time.Hour)},
@@ -92,11 +92,11 @@ func TestDriftCleanFleet(t *testing.T) {
 
 func TestDriftRules(t *testing.T) {
 	now := testNow
-	live := func(id, identity string, issuedAgo time.Duration) CredentialObservation {
-		return CredentialObservation{ID: id, Identity: identity, IssuedAt: now.Add(-issuedAgo), ExpiresAt: now.Add(20 * time.Minute),
+	live := func(id, identity string, issuedAgo time.Duration) Credential {
+		return Credential{ID: id, Identity: identity, IssuedAt: now.Add(-issuedAgo), ExpiresAt: now.Add(20 * time.Minute),
 			HardExpiresAt: now.Add(-issuedAgo + 12*time.Hour)}
 	}
-	addCred := func(c CredentialObservation) func(*Fleet) {
+	addCred := func(c Credential) func(*Fleet) {
 		return func(f *Fleet) { f.Credentials = append(f.Credentials, c) }
 	}
 	identity := func(f *Fleet, name string) *Identity {
@@ -127,23 +127,23 @@ func TestDriftRules(t *testing.T) {
 		mutate func(*Fleet)
 		want   []string
 	}{
-		{"credential without expiry", addCred(CredentialObservation{ID: "c-forever", Identity: "ci-build", IssuedAt: now.Add(-10 * time.Minute), HardExpiresAt: now.Add(time.Hour)}),
+		{"credential without expiry", addCred(Credential{ID: "c-forever", Identity: "ci-build", IssuedAt: now.Add(-10 * time.Minute), HardExpiresAt: now.Add(time.Hour)}),
 			[]string{driftKey(build, RuleCredentialNoExpiry, "", SeverityCritical, "NHI7")}},
 		{"live credential of a retired identity", addCred(live("c-left", "ci-old", 10*time.Minute)),
 			[]string{driftKey(old, RuleRetiredWithCredential, "", SeverityCritical, "NHI1")}},
 		{"live secret version of a retired identity", func(f *Fleet) { secret(f, "ci-old", 1).Live = true; secret(f, "ci-old", 1).Fingerprint = "fp-old" },
 			[]string{driftKey(old, RuleRetiredWithCredential, "", SeverityCritical, "NHI1")}},
-		{"expired credential of a retired identity", addCred(CredentialObservation{ID: "c-gone", Identity: "ci-old", IssuedAt: now.Add(-Day), ExpiresAt: now.Add(-time.Hour)}), nil},
-		{"credential expiring now", addCred(CredentialObservation{ID: "c-now", Identity: "ci-old", IssuedAt: now.Add(-time.Hour), ExpiresAt: now}), nil},
-		{"credential past its hard expiry", addCred(CredentialObservation{ID: "c-stretched", Identity: "ci-build", IssuedAt: now.Add(-13 * time.Hour),
+		{"expired credential of a retired identity", addCred(Credential{ID: "c-gone", Identity: "ci-old", IssuedAt: now.Add(-Day), ExpiresAt: now.Add(-time.Hour)}), nil},
+		{"credential expiring now", addCred(Credential{ID: "c-now", Identity: "ci-old", IssuedAt: now.Add(-time.Hour), ExpiresAt: now}), nil},
+		{"credential past its hard expiry", addCred(Credential{ID: "c-stretched", Identity: "ci-build", IssuedAt: now.Add(-13 * time.Hour),
 			ExpiresAt: now.Add(time.Hour), HardExpiresAt: now.Add(-time.Hour), RenewCount: 3}),
 			[]string{driftKey(build, RuleCredentialPastHardExpiry, "", SeverityHigh, "NHI7")}},
-		{"credential exactly at its hard expiry", addCred(CredentialObservation{ID: "c-edge", Identity: "ci-build", IssuedAt: now.Add(-12 * time.Hour),
+		{"credential exactly at its hard expiry", addCred(Credential{ID: "c-edge", Identity: "ci-build", IssuedAt: now.Add(-12 * time.Hour),
 			ExpiresAt: now.Add(time.Hour), HardExpiresAt: now}), nil},
-		{"credential older than the class allows", addCred(CredentialObservation{ID: "c-old", Identity: "ci-build", IssuedAt: now.Add(-25 * time.Hour),
+		{"credential older than the class allows", addCred(Credential{ID: "c-old", Identity: "ci-build", IssuedAt: now.Add(-25 * time.Hour),
 			ExpiresAt: now.Add(time.Hour), HardExpiresAt: now.Add(time.Hour)}),
 			[]string{driftKey(build, RuleCredentialAboveClassMax, "", SeverityHigh, "NHI7")}},
-		{"credential exactly as old as the class allows", addCred(CredentialObservation{ID: "c-old", Identity: "ci-build", IssuedAt: now.Add(-Day),
+		{"credential exactly as old as the class allows", addCred(Credential{ID: "c-old", Identity: "ci-build", IssuedAt: now.Add(-Day),
 			ExpiresAt: now.Add(time.Hour), HardExpiresAt: now.Add(time.Hour)}), nil},
 		{"renewals past budget", func(f *Fleet) { f.Credentials[1].RenewCount = 6 },
 			[]string{driftKey(build, RuleRenewalsPastBudget, "", SeverityHigh, "NHI7")}},
@@ -208,9 +208,9 @@ func TestDriftRules(t *testing.T) {
 	t.Run("observed and allowed", func(t *testing.T) {
 		f := cleanFleet()
 		f.Credentials = append(f.Credentials,
-			CredentialObservation{ID: "c-forever", Identity: "ci-build", IssuedAt: now.Add(-10 * time.Minute)},
-			CredentialObservation{ID: "c-stretched", Identity: "ci-build", IssuedAt: now.Add(-13 * time.Hour), ExpiresAt: now.Add(time.Hour), HardExpiresAt: now.Add(-90 * time.Minute)},
-			CredentialObservation{ID: "c-old", Identity: "ci-build", IssuedAt: now.Add(-25 * time.Hour), ExpiresAt: now.Add(time.Hour)},
+			Credential{ID: "c-forever", Identity: "ci-build", IssuedAt: now.Add(-10 * time.Minute)},
+			Credential{ID: "c-stretched", Identity: "ci-build", IssuedAt: now.Add(-13 * time.Hour), ExpiresAt: now.Add(time.Hour), HardExpiresAt: now.Add(-90 * time.Minute)},
+			Credential{ID: "c-old", Identity: "ci-build", IssuedAt: now.Add(-25 * time.Hour), ExpiresAt: now.Add(time.Hour)},
 			live("c-left", "ci-old", time.Minute))
 		f.Credentials[1].RenewCount = 6
 		secret(&f, "svc-api", 2).PromotedAt = now.Add(-7*Day - 90*time.Minute)
@@ -263,7 +263,7 @@ func TestDriftSorted(t *testing.T) {
 	f.Identities = append(f.Identities, Identity{Name: "ghost", Class: "gone", Status: StatusActive})
 	f.Identities[0].Owner = ""         // ci-build: owner-missing
 	f.Identities[0].Environment = "qa" // ci-build: environment-not-allowed
-	f.Credentials = append(f.Credentials, CredentialObservation{ID: "c-forever", Identity: "ci-build", IssuedAt: now.Add(-Day - time.Hour)})
+	f.Credentials = append(f.Credentials, Credential{ID: "c-forever", Identity: "ci-build", IssuedAt: now.Add(-Day - time.Hour)})
 	f.Policies[0].TTL = 2 * time.Hour
 	f.Secrets[1].PromotedAt = now.Add(-30 * Day)
 	f.Secrets[2].Fingerprint = "fp-api-2"
@@ -319,8 +319,8 @@ func TestDriftDeterministic(t *testing.T) {
 func TestDriftTrustDebt(t *testing.T) {
 	now := testNow
 	issued := now.Add(-3 * time.Hour)
-	overHard := CredentialObservation{ID: "c-over", Identity: "ci-build", IssuedAt: issued, ExpiresAt: now.Add(time.Hour), HardExpiresAt: issued.Add(time.Hour)}
-	addCred := func(cs ...CredentialObservation) func(*Fleet) {
+	overHard := Credential{ID: "c-over", Identity: "ci-build", IssuedAt: issued, ExpiresAt: now.Add(time.Hour), HardExpiresAt: issued.Add(time.Hour)}
+	addCred := func(cs ...Credential) func(*Fleet) {
 		return func(f *Fleet) { f.Credentials = append(f.Credentials, cs...) }
 	}
 	tests := []struct {
@@ -330,25 +330,25 @@ func TestDriftTrustDebt(t *testing.T) {
 	}{
 		{"clean", func(*Fleet) {}, nil},
 		{"live past its hard expiry", addCred(overHard), map[string]time.Duration{"ci-build": 2 * time.Hour}},
-		{"revoked", addCred(func() CredentialObservation { c := overHard; c.RevokedAt = now.Add(-time.Minute); return c }()), nil},
-		{"expired", addCred(func() CredentialObservation { c := overHard; c.ExpiresAt = now.Add(-time.Minute); return c }()), nil},
-		{"expiring now", addCred(func() CredentialObservation { c := overHard; c.ExpiresAt = now; return c }()), nil},
-		{"retired identity's live credential", addCred(func() CredentialObservation { c := overHard; c.Identity = "ci-old"; return c }()),
+		{"revoked", addCred(func() Credential { c := overHard; c.RevokedAt = now.Add(-time.Minute); return c }()), nil},
+		{"expired", addCred(func() Credential { c := overHard; c.ExpiresAt = now.Add(-time.Minute); return c }()), nil},
+		{"expiring now", addCred(func() Credential { c := overHard; c.ExpiresAt = now; return c }()), nil},
+		{"retired identity's live credential", addCred(func() Credential { c := overHard; c.Identity = "ci-old"; return c }()),
 			map[string]time.Duration{"ci-old": 2 * time.Hour}},
 		// The intended lifetime is the hard expiry capped by the class maximum (1d).
-		{"hard expiry beyond the class maximum", addCred(CredentialObservation{ID: "c-long", Identity: "ci-build", IssuedAt: now.Add(-25 * time.Hour),
+		{"hard expiry beyond the class maximum", addCred(Credential{ID: "c-long", Identity: "ci-build", IssuedAt: now.Add(-25 * time.Hour),
 			ExpiresAt: now.Add(time.Hour), HardExpiresAt: now.Add(Day)}), map[string]time.Duration{"ci-build": time.Hour}},
-		{"no hard expiry: the class maximum", addCred(CredentialObservation{ID: "c-long", Identity: "ci-build", IssuedAt: now.Add(-30 * time.Hour),
+		{"no hard expiry: the class maximum", addCred(Credential{ID: "c-long", Identity: "ci-build", IssuedAt: now.Add(-30 * time.Hour),
 			ExpiresAt: now.Add(time.Hour)}), map[string]time.Duration{"ci-build": 6 * time.Hour}},
 		// svc has no max_lifetime: a credential without any expiry is in debt for its whole age.
-		{"no expiry, no hard expiry, no class maximum: its whole age", addCred(CredentialObservation{ID: "c-bare", Identity: "svc-api", IssuedAt: now.Add(-5 * time.Hour)}),
+		{"no expiry, no hard expiry, no class maximum: its whole age", addCred(Credential{ID: "c-bare", Identity: "svc-api", IssuedAt: now.Add(-5 * time.Hour)}),
 			map[string]time.Duration{"svc-api": 5 * time.Hour}},
-		{"expiry but neither hard expiry nor class maximum", addCred(CredentialObservation{ID: "c-soft", Identity: "svc-api", IssuedAt: now.Add(-5 * time.Hour), ExpiresAt: now.Add(time.Hour)}), nil},
+		{"expiry but neither hard expiry nor class maximum", addCred(Credential{ID: "c-soft", Identity: "svc-api", IssuedAt: now.Add(-5 * time.Hour), ExpiresAt: now.Add(time.Hour)}), nil},
 		// The report covers identities no configuration manages; their credentials are live
 		// credentials like any other.
 		{"unmanaged identity's credential without expiry", func(f *Fleet) {
 			f.Unmanaged = []string{"legacy-bot"}
-			f.Credentials = append(f.Credentials, CredentialObservation{ID: "c-stray", Identity: "legacy-bot", IssuedAt: now.Add(-5 * time.Hour)})
+			f.Credentials = append(f.Credentials, Credential{ID: "c-stray", Identity: "legacy-bot", IssuedAt: now.Add(-5 * time.Hour)})
 		}, map[string]time.Duration{"legacy-bot": 5 * time.Hour}},
 		{"unmanaged identity's credential past its hard expiry", func(f *Fleet) {
 			f.Unmanaged = []string{"legacy-bot"}
@@ -356,7 +356,7 @@ func TestDriftTrustDebt(t *testing.T) {
 			c.Identity = "legacy-bot"
 			f.Credentials = append(f.Credentials, c)
 		}, map[string]time.Duration{"legacy-bot": 2 * time.Hour}},
-		{"two credentials of one identity", addCred(overHard, CredentialObservation{ID: "c-2", Identity: "ci-build", IssuedAt: now.Add(-90 * time.Minute),
+		{"two credentials of one identity", addCred(overHard, Credential{ID: "c-2", Identity: "ci-build", IssuedAt: now.Add(-90 * time.Minute),
 			ExpiresAt: now.Add(time.Minute), HardExpiresAt: now.Add(-time.Hour)}), map[string]time.Duration{"ci-build": 2*time.Hour + time.Hour}},
 		{"overdue rotation", func(f *Fleet) { f.Secrets[1].PromotedAt = now.Add(-7*Day - 90*time.Minute) }, map[string]time.Duration{"svc-api": 30 * time.Minute}},
 		{"overdue cron rotation", func(f *Fleet) { f.Secrets[2].PromotedAt = monday0300.Add(-7 * Day) },
@@ -412,7 +412,7 @@ func TestDriftTrustDebt(t *testing.T) {
 	t.Run("cron that never fires", func(t *testing.T) {
 		f := cleanFleet()
 		f.Schedules[1].Cron = "0 0 30 2 *"
-		f.Credentials = append(f.Credentials, CredentialObservation{ID: "c-db", Identity: "svc-db", IssuedAt: now.Add(-time.Hour), ExpiresAt: now.Add(time.Hour), HardExpiresAt: now.Add(-time.Minute)})
+		f.Credentials = append(f.Credentials, Credential{ID: "c-db", Identity: "svc-db", IssuedAt: now.Add(-time.Hour), ExpiresAt: now.Add(time.Hour), HardExpiresAt: now.Add(-time.Minute)})
 		rep := Drift(f)
 		if d := rep.TrustDebt["svc-db"]; d < 0 || d > 1000*Day {
 			t.Errorf("trust debt of svc-db = %v (%d ns), want a non-negative, real figure", d, int64(d))

@@ -26,6 +26,27 @@ func (s Severity) Rank() int {
 	return 0
 }
 
+// AtLeast reports whether s is at least as severe as threshold; every severity is at least the
+// empty one (no threshold).
+func (s Severity) AtLeast(threshold Severity) bool {
+	return threshold == "" || s.Rank() >= threshold.Rank()
+}
+
+// Failing is the fail_on gate: the findings at or above severity failOn; none when failOn is
+// empty.
+func Failing(findings []Finding, failOn Severity) []Finding {
+	if failOn == "" {
+		return nil
+	}
+	var out []Finding
+	for _, f := range findings {
+		if f.Severity.AtLeast(failOn) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
 // Finding is one rule's verdict on one subject.
 type Finding struct {
 	// Rule names the rule, for example "ttl-above-class-max".
@@ -73,3 +94,11 @@ const (
 )
 
 func subject(kind, name string) string { return kind + "/" + name }
+
+// highFindings returns a function that appends a high-severity finding about sub to out.
+func highFindings(out *[]Finding, sub string) func(rule, attr, observed, allowed, owasp, remedy string) {
+	return func(rule, attr, observed, allowed, owasp, remedy string) {
+		*out = append(*out, Finding{Rule: rule, Severity: SeverityHigh, Subject: sub, Attribute: attr,
+			Observed: observed, Allowed: allowed, OWASP: owasp, Remedy: remedy})
+	}
+}

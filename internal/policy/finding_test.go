@@ -86,3 +86,20 @@ func TestSeverityRank(t *testing.T) {
 		}
 	}
 }
+
+func TestFailing(t *testing.T) {
+	findings := []Finding{{Rule: "a", Severity: SeverityLow}, {Rule: "b", Severity: SeverityHigh}, {Rule: "c", Severity: SeverityCritical}, {Rule: "d", Severity: SeverityMedium}}
+	tests := []struct {
+		failOn Severity
+		want   string
+	}{{"", ""}, {SeverityLow, "abcd"}, {SeverityMedium, "bcd"}, {SeverityHigh, "bc"}, {SeverityCritical, "c"}}
+	for _, tt := range tests {
+		var got string
+		for _, f := range Failing(findings, tt.failOn) {
+			got += f.Rule
+		}
+		if got != tt.want {
+			t.Errorf("Failing(fail_on %q) = %q, want %q", tt.failOn, got, tt.want)
+		}
+	}
+}

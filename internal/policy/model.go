@@ -1,6 +1,28 @@
-// Package policy holds the provider's governance rules. It is pure: declarations and
-// observations go in, findings come out. It imports neither Terraform nor any engine, so the
-// same rules run at plan time, at refresh and in fleet-wide drift reports.
+// Package policy holds every rule of the provider. It is pure: declarations and observations
+// go in, findings or new states come out. It imports neither Terraform nor any engine, so the
+// same rules run at plan time, at refresh, in fleet-wide drift reports and inside both engines.
+//
+// The rules, by file:
+//   - model.go, rules.go: declarations: classes, TTL policies, identities, names and exceptions
+//     (CheckClass, CheckTTLPolicy, CheckIdentity, CheckName, ExceptionActive), and the reach of a
+//     tightened class or policy over existing identities (Reach).
+//   - rotation.go: rotation schedules: due and overdue times, cron, CheckRotationSchedule, the
+//     expire_unrotated hard limit (RotationSchedule.UnrotatedLimit) and the verify-then-promote-
+//     or-roll-back decision (RotationSchedule.VerifyStaged).
+//   - credential.go: dynamic credentials: the grant of a TTL policy (GrantCredential,
+//     Grant.Issue), renewal (Renew: count, hard expiry, extension by TTL), and the one definition
+//     of a live credential (Credential.Live) and of an expired one (Credential.Expired).
+//   - secret.go: versions of a rotated secret: Stage, Promote (current to previous with its
+//     overlap, previous to retained, staged discarded, keep the newest N), Discard, Retire,
+//     Sweep and SecretVersion.Authenticates. Engines apply the Transition they return.
+//   - scope.go: access scopes: their syntax and patterns, bound CIDRs, the class's privilege
+//     ceilings (CheckPrivilege) and what a credential grants to a caller (CheckGrant).
+//   - blast.go: exposure window and blast radius (ExposureOf, Exposure.BlastRadius).
+//   - declaration.go: where a record in the engine differs from its declaration, which decides
+//     whether a create may adopt it (DeclarationDiff, IdentityDiff).
+//   - drift.go: what an engine holds against what is declared (Drift, Report.Filter).
+//   - finding.go: findings, severities and the fail_on gate (Failing, Severity.AtLeast).
+//   - duration.go: the duration syntax every rule reads and writes.
 package policy
 
 import "time"

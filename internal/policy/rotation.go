@@ -138,11 +138,7 @@ func (s RotationSchedule) RotationInterval(now time.Time) (time.Duration, error)
 // class of its identity.
 func CheckRotationSchedule(s RotationSchedule, class *Class, now time.Time) []Finding {
 	var out []Finding
-	sub := subject(SubjectRotationSchedule, s.Identity)
-	add := func(rule, attr, observed, allowed, owasp, remedy string) {
-		out = append(out, Finding{Rule: rule, Severity: SeverityHigh, Subject: sub, Attribute: attr,
-			Observed: observed, Allowed: allowed, OWASP: owasp, Remedy: remedy})
-	}
+	add := highFindings(&out, subject(SubjectRotationSchedule, s.Identity))
 	interval, err := s.RotationInterval(now)
 	if err != nil {
 		add(RuleInvalidCron, "cron", s.Cron, "a 5-field cron expression in UTC", "", err.Error())
@@ -193,4 +189,33 @@ func CheckRotationOverdue(s RotationSchedule, last, now time.Time) []Finding {
 		Observed: "last rotated " + last.UTC().Format(time.RFC3339) + ", due " + next.UTC().Format(time.RFC3339) + ", overdue by " + FormatDuration(late.Truncate(time.Second)),
 		Allowed:  "rotation within " + FormatDuration(s.Window) + " of its due time", OWASP: "NHI7",
 		Remedy: "run terraform apply to rotate, and find out why the scheduled run did not"}}
+}
+
+// UnrotatedLimit is the hard limit of a version promoted at now under s: with expire_unrotated,
+// its next due time plus the window (the secret stops authenticating when a rotation does not
+// happen); zero without it.
+func (s RotationSchedule) UnrotatedLimit(now time.Time) (time.Time, error) {
+	if !s.ExpireUnrotated {
+		return time.Time{}, nil
+	}
+	next, err := s.NextRotation(now)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return next.Add(s.Window), nil
+}
+
+// VerifyStaged decides, after the staged secret of a rotation was tried (authenticating as
+// authenticatedAs, or failing with authErr), whether the rotation promotes it (nil) or rolls it
+// back (the reason). Without verify nothing was tried and the rotation promotes.
+func (s RotationSchedule) VerifyStaged(authenticatedAs string, authErr error) error {
+	switch {
+	case !s.Verify:
+		return nil
+	case authErr != nil:
+		return authErr
+	case authenticatedAs != s.Identity:
+		return fmt.Errorf("the new secret authenticated as %q", authenticatedAs)
+	}
+	return nil
 }

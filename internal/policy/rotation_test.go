@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -439,4 +440,52 @@ func TestCheckRotationOverdue(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestUnrotatedLimit(t *testing.T) {
+	now := testNow
+	tests := []struct {
+		name    string
+		s       RotationSchedule
+		want    time.Time
+		wantErr bool
+	}{
+		{"off", RotationSchedule{Interval: Day, Window: time.Hour}, time.Time{}, false},
+		{"interval plus window", RotationSchedule{Interval: Day, Window: time.Hour, ExpireUnrotated: true}, now.Add(Day + time.Hour), false},
+		{"cron plus window", RotationSchedule{Cron: "0 3 * * *", Window: 2 * time.Hour, ExpireUnrotated: true},
+			time.Date(2025, 3, 2, 5, 0, 0, 0, time.UTC), false},
+		{"no schedule", RotationSchedule{ExpireUnrotated: true}, time.Time{}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.s.UnrotatedLimit(now)
+			if (err != nil) != tt.wantErr || !got.Equal(tt.want) {
+				t.Fatalf("UnrotatedLimit = %s, %v; want %s (error %v)", got, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestVerifyStaged(t *testing.T) {
+	refused := errors.New("denied")
+	tests := []struct {
+		name    string
+		verify  bool
+		who     string
+		authErr error
+		want    string
+	}{
+		{"no verification promotes", false, "", refused, ""},
+		{"authenticated as the identity promotes", true, "svc-api", nil, ""},
+		{"refused rolls back", true, "", refused, "denied"},
+		{"another identity rolls back", true, "svc-other", nil, `authenticated as "svc-other"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := RotationSchedule{Identity: "svc-api", Verify: tt.verify}.VerifyStaged(tt.who, tt.authErr)
+			if (tt.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.want)) {
+				t.Fatalf("VerifyStaged = %v, want %q", err, tt.want)
+			}
+		})
+	}
 }

@@ -104,10 +104,7 @@ func ExceptionActive(e *Exception, now time.Time) bool {
 func CheckTTLPolicy(p TTLPolicy, class *Class, now time.Time) []Finding {
 	var out []Finding
 	sub := subject(SubjectTTLPolicy, p.Name)
-	add := func(rule, attr, observed, allowed, owasp, remedy string) {
-		out = append(out, Finding{Rule: rule, Severity: SeverityHigh, Subject: sub, Attribute: attr,
-			Observed: observed, Allowed: allowed, OWASP: owasp, Remedy: remedy})
-	}
+	add := highFindings(&out, sub)
 	if p.MaxLifetime > 0 && p.MaxLifetime < p.TTL {
 		add(RuleLifetimeBelowTTL, "max_lifetime", "max_lifetime "+FormatDuration(p.MaxLifetime),
 			"at least ttl "+FormatDuration(p.TTL), "", "raise max_lifetime or lower ttl")

@@ -2,8 +2,6 @@ package provider
 
 import (
 	"context"
-	"fmt"
-	"sort"
 
 	"github.com/hashicorp/terraform-plugin-framework-timetypes/timetypes"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
@@ -99,22 +97,11 @@ func (d *auditLogDataSource) Read(ctx context.Context, req datasource.ReadReques
 	if !m.Until.IsNull() {
 		f.Until, _ = m.Until.ValueRFC3339Time()
 	}
-	events, err := d.data.engine.AuditEvents(ctx, f)
+	events, err := engine.AuditLog(ctx, d.data.engine, f, d.data.clock.Now())
 	if err != nil {
 		addEngineError(&resp.Diagnostics, "read the audit log", err)
 		return
 	}
-	creds, err := d.data.engine.ListCredentials(ctx, f.Identity)
-	if err != nil {
-		addEngineError(&resp.Diagnostics, fmt.Sprintf("list the credentials of %q", f.Identity), err)
-		return
-	}
-	for _, ev := range engine.ExpiryEvents(creds, d.data.clock.Now()) {
-		if f.Match(ev) {
-			events = append(events, ev)
-		}
-	}
-	sort.SliceStable(events, func(i, j int) bool { return events[i].Time.Before(events[j].Time) })
 	m.Events = make([]auditEventModel, len(events))
 	for i, ev := range events {
 		m.Events[i] = auditEventModel{

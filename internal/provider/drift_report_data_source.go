@@ -156,14 +156,14 @@ func (d *driftReportDataSource) Read(ctx context.Context, req datasource.ReadReq
 
 	byRule, bySeverity := map[string]int64{}, map[string]int64{}
 	m.Findings = make([]findingModel, len(report.Findings))
-	var failing []string
 	for i, f := range report.Findings {
 		m.Findings[i] = newFindingModel(f)
 		byRule[f.Rule]++
 		bySeverity[string(f.Severity)]++
-		if !m.FailOn.IsNull() && f.Severity.Rank() >= policy.Severity(m.FailOn.ValueString()).Rank() {
-			failing = append(failing, f.Message())
-		}
+	}
+	var failing []string
+	for _, f := range policy.Failing(report.Findings, policy.Severity(m.FailOn.ValueString())) {
+		failing = append(failing, f.Message())
 	}
 	debt := map[string]float64{}
 	for name, dd := range report.TrustDebt {

@@ -112,10 +112,12 @@ func (r *identityResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 			"owner": schema.StringAttribute{
 				Optional:            true,
 				MarkdownDescription: "Team or person accountable for the identity. Required when the class sets `require_owner`.",
+				Validators:          []validator.String{nonEmpty{}},
 			},
 			"environment": schema.StringAttribute{
 				Optional:            true,
 				MarkdownDescription: "Environment the identity lives in, such as `prod`; must be one the class allows.",
+				Validators:          []validator.String{nonEmpty{}},
 			},
 			"ttl_policy": schema.StringAttribute{
 				Optional:            true,

@@ -218,6 +218,18 @@ func TestAccIdentity_planRejects(t *testing.T) {
   name       = "ci-x"
   class      = nhi_lifecycle_class.ci.name
   on_destroy = "forget"`), `on_destroy`},
+		{"empty owner", badIdentity(`
+  name        = "ci-x"
+  class       = nhi_lifecycle_class.ci.name
+  owner       = ""
+  environment = "dev"
+  ttl_policy  = nhi_ttl_policy.short.name`), `Empty Value[\s\S]*owner is empty`},
+		{"blank environment", badIdentity(`
+  name        = "ci-x"
+  class       = nhi_lifecycle_class.ci.name
+  owner       = "team-build"
+  environment = " "
+  ttl_policy  = nhi_ttl_policy.short.name`), `Empty Value[\s\S]*environment is empty`},
 	})
 }
 

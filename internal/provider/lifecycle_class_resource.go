@@ -134,6 +134,7 @@ func (r *lifecycleClassResource) Schema(_ context.Context, _ resource.SchemaRequ
 			"naming_pattern": schema.StringAttribute{
 				Optional:            true,
 				MarkdownDescription: "RE2 regular expression every identity name of the class must match in full, such as `ci-[a-z0-9-]+`.",
+				Validators:          []validator.String{nonEmpty{}},
 			},
 			"environments": schema.SetAttribute{
 				ElementType:         types.StringType,

@@ -80,6 +80,13 @@ resource "nhi_lifecycle_class" "bad" {
   environments = ["prod", ""]
 }
 `, `Empty Value[\s\S]*environments\[Value\(""\)\] is empty`},
+		{"empty naming pattern", `
+resource "nhi_lifecycle_class" "bad" {
+  name           = "bad"
+  kind           = "persistent"
+  naming_pattern = ""
+}
+`, `Empty Value[\s\S]*naming_pattern is empty`},
 	})
 }
 

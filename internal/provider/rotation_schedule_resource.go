@@ -127,7 +127,8 @@ func (r *rotationScheduleResource) Schema(_ context.Context, _ resource.SchemaRe
 				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
 					"name": schema.StringAttribute{Required: true, MarkdownDescription: "The consumer, such as `billing-api`.",
 						Validators: []validator.String{nonEmpty{}}},
-					"kind": schema.StringAttribute{Optional: true, MarkdownDescription: "What it is, such as `service`, `job` or `vendor`."},
+					"kind": schema.StringAttribute{Optional: true, MarkdownDescription: "What it is, such as `service`, `job` or `vendor`.",
+						Validators: []validator.String{nonEmpty{}}},
 					"note": schema.StringAttribute{Optional: true, MarkdownDescription: "How it picks up a new secret."},
 				}},
 			},
@@ -385,10 +386,7 @@ func rotateSecret(ctx context.Context, d *providerData, s policy.RotationSchedul
 	}
 	if s.Verify {
 		who, err := e.Authenticate(ctx, secret)
-		if err == nil && who != s.Identity {
-			err = fmt.Errorf("the new secret authenticated as %q", who)
-		}
-		if err != nil {
+		if err := s.VerifyStaged(who, err); err != nil {
 			rollback := e.DiscardSecret(ctx, s.Identity, staged.Version)
 			detail := fmt.Sprintf("Verification of version %d of identity %q's secret failed: %v. The rotation was rolled back: version %d was destroyed and the current secret stays in use.",
 				staged.Version, s.Identity, err, staged.Version)
@@ -405,16 +403,12 @@ func rotateSecret(ctx context.Context, d *providerData, s policy.RotationSchedul
 // promoteSecret makes version of s's identity's secret current, under s's overlap, keep and
 // expire_unrotated settings.
 func promoteSecret(ctx context.Context, d *providerData, s policy.RotationSchedule, version int64, reason string, diags *diag.Diagnostics) {
-	now := d.clock.Now()
-	opts := engine.PromoteOptions{Overlap: s.Overlap, Keep: s.KeepVersions, Reason: reason}
-	if s.ExpireUnrotated {
-		next, err := s.NextRotation(now)
-		if err != nil {
-			diags.AddAttributeError(path.Root("cron"), "Invalid Rotation Schedule", err.Error())
-			return
-		}
-		opts.ExpiresAt = next.Add(s.Window)
+	limit, err := s.UnrotatedLimit(d.clock.Now())
+	if err != nil {
+		diags.AddAttributeError(path.Root("cron"), "Invalid Rotation Schedule", err.Error())
+		return
 	}
+	opts := engine.PromoteOptions{Overlap: s.Overlap, Keep: s.KeepVersions, ExpiresAt: limit, Reason: reason}
 	if _, err := d.engine.PromoteSecret(ctx, s.Identity, version, opts); err != nil {
 		addEngineError(diags, fmt.Sprintf("promote version %d of identity %q's secret", version, s.Identity), err)
 		return

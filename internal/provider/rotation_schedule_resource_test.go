@@ -260,6 +260,9 @@ resource "nhi_identity" "build" {
 		{"consumer without a name", badSchedule("nhi_identity.billing.id", `
   interval  = "7d"
   consumers = [{ name = "" }]`), `Empty Value[\s\S]*consumers\[0\].name is empty`},
+		{"consumer with an empty kind", badSchedule("nhi_identity.billing.id", `
+  interval  = "7d"
+  consumers = [{ name = "billing-api", kind = "" }]`), `Empty Value[\s\S]*consumers\[0\].kind is empty`},
 	})
 }
 

@@ -454,6 +454,25 @@ func testAudit(t *testing.T, factory Factory) {
 	if len(since) != 2 {
 		t.Fatalf("events since +30s = %d, want 2", len(since))
 	}
+
+	// AuditLog merges an "expired" event, at its expiry, for a credential that expired
+	// unrevoked, and none for the revoked one.
+	expiring, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-audit", Requester: "pipeline-8"})
+	must(t, err)
+	clk.Advance(time.Hour)
+	log, err := engine.AuditLog(ctx, e, engine.AuditFilter{Identity: "ci-audit"}, clk.Now())
+	must(t, err)
+	types = nil
+	for _, ev := range log {
+		types = append(types, ev.Type)
+		if ev.Type == engine.EventExpired && (ev.Credential != expiring.ID || !ev.Time.Equal(expiring.ExpiresAt) || ev.Requester != "pipeline-8") {
+			t.Fatalf("expired event = %+v, want credential %s at %s", ev, expiring.ID, expiring.ExpiresAt)
+		}
+	}
+	want = []string{engine.EventIdentityCreated, engine.EventIssued, engine.EventRevoked, engine.EventIssued, engine.EventExpired}
+	if !reflect.DeepEqual(types, want) {
+		t.Fatalf("audit log = %v, want %v", types, want)
+	}
 }
 
 func svcIdentity(t *testing.T, e engine.Engine, ctx context.Context, name string) {

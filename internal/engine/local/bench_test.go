@@ -53,28 +53,7 @@ func benchIdentity(i int) policy.Identity {
 // parallel runs fn(0..n-1) on benchWorkers goroutines, so setup writes share bbolt batches.
 func parallel(b *testing.B, n int, fn func(i int) error) {
 	b.Helper()
-	var (
-		next     atomic.Int64
-		wg       sync.WaitGroup
-		firstErr error
-		once     sync.Once
-	)
-	for w := 0; w < benchWorkers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
-				if err := fn(i); err != nil {
-					once.Do(func() { firstErr = err })
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if firstErr != nil {
-		b.Fatal(firstErr)
-	}
+	parallelN(b, benchWorkers, n, fn)
 }
 
 // createIdentities creates ci-bench-0 .. ci-bench-(n-1).

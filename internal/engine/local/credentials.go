@@ -164,16 +164,7 @@ func (e *Engine) IssueCredential(ctx context.Context, req engine.CredentialReque
 		if err != nil {
 			return fmt.Errorf("identity %q: %v: %w", id.Name, err, engine.ErrInvalid)
 		}
-		now := e.clock.Now()
-		cred = engine.Credential{
-			ID: credID, Identity: id.Name, IssuedAt: now, TTL: grant.TTL,
-			ExpiresAt: now.Add(grant.TTL), HardExpiresAt: now.Add(grant.Lifetime),
-			RenewalsLeft: grant.MaxRenewals, UsesLeft: -1,
-			Requester: req.Requester, Purpose: req.Purpose, Scopes: id.Scopes, BoundCIDRs: id.BoundCIDRs,
-		}
-		if grant.MaxUses > 0 {
-			cred.UsesLeft = grant.MaxUses
-		}
+		cred = grant.Issue(credID, id, req.Requester, req.Purpose, e.clock.Now())
 		if err := putCredential(tx, cred); err != nil {
 			return err
 		}
@@ -205,22 +196,8 @@ func (e *Engine) RenewCredential(ctx context.Context, credID, secret string) (en
 		if c, err = getCredential(tx, identity, credID); err != nil {
 			return err
 		}
-		now := e.clock.Now()
-		switch {
-		case !c.Live(now):
-			return fmt.Errorf("credential %q is expired or revoked: %w", credID, engine.ErrDenied)
-		case c.RenewalsLeft == 0:
-			return fmt.Errorf("credential %q has no renewals left: %w", credID, engine.ErrDenied)
-		case !now.Before(c.HardExpiresAt) || !c.ExpiresAt.Before(c.HardExpiresAt):
-			return fmt.Errorf("credential %q is at its hard expiry %s: %w", credID, c.HardExpiresAt.Format(time.RFC3339), engine.ErrDenied)
-		}
-		c.ExpiresAt = now.Add(c.TTL)
-		if c.ExpiresAt.After(c.HardExpiresAt) {
-			c.ExpiresAt = c.HardExpiresAt
-		}
-		c.RenewCount++
-		if c.RenewalsLeft > 0 {
-			c.RenewalsLeft--
+		if c, err = policy.Renew(c, e.clock.Now()); err != nil {
+			return engine.RenewalError(err)
 		}
 		if err := putCredential(tx, c); err != nil {
 			return err

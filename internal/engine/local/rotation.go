@@ -11,8 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -170,12 +168,53 @@ func destroyVersion(tx *bolt.Tx, b *bolt.Bucket, r versionRecord) error {
 	return b.Delete(seqKey(uint64(r.Version)))
 }
 
-// stop makes a version retained: it no longer authenticates, from now at the latest.
-func stop(r *versionRecord, now time.Time) {
-	r.State = engine.SecretRetained
-	if r.ExpiresAt.IsZero() || r.ExpiresAt.After(now) {
-		r.ExpiresAt = now
+// public returns the versions' metadata.
+func public(all []versionRecord) []engine.SecretVersion {
+	out := make([]engine.SecretVersion, len(all))
+	for i, r := range all {
+		out[i] = r.SecretVersion
 	}
+	return out
+}
+
+// apply writes the transition t of the versions all (in bucket b): the versions that stay get
+// their new states, the removed ones are destroyed.
+func apply(tx *bolt.Tx, b *bolt.Bucket, all []versionRecord, t policy.Transition) error {
+	byVersion := make(map[int64]versionRecord, len(all))
+	for _, r := range all {
+		byVersion[r.Version] = r
+	}
+	for _, v := range t.Removed() {
+		if err := destroyVersion(tx, b, byVersion[v]); err != nil {
+			return err
+		}
+	}
+	for _, v := range t.Versions {
+		r, ok := byVersion[v.Version]
+		if !ok || r.SecretVersion == v {
+			continue // a new version is the caller's to write
+		}
+		r.SecretVersion = v
+		if err := putVersion(b, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// transition applies the policy transition step to the versions of the identity's secret
+// inside tx (see apply); a refused transition is mapped by engine.TransitionError.
+func transition(tx *bolt.Tx, identity string, step func([]engine.SecretVersion) (policy.Transition, error)) (policy.Transition, error) {
+	b, _ := versionBucket(tx, identity, false)
+	all, err := readVersions(identity, b)
+	if err != nil {
+		return policy.Transition{}, err
+	}
+	t, err := step(public(all))
+	if err != nil || t.Unchanged {
+		return t, engine.TransitionError(identity, err)
+	}
+	return t, apply(tx, b, all, t)
 }
 
 // activeIdentity reads an identity that must exist and be active.
@@ -237,10 +276,14 @@ func (e *Engine) StageSecret(ctx context.Context, identity string, length int64)
 		if tx.Bucket(bucketSecretIndex).Get(index) != nil {
 			return fmt.Errorf("identity %q: secret version %d collides with a secret already issued; stage again: %w", identity, version, engine.ErrConflict)
 		}
-		rec = versionRecord{
-			SecretVersion: engine.SecretVersion{Identity: identity, Version: version, State: engine.SecretStaged,
-				CreatedAt: e.clock.Now(), Fingerprint: fp},
-			Sealed: sealed, Index: string(index),
+		all, err := readVersions(identity, b)
+		if err != nil {
+			return err
+		}
+		t := policy.Stage(public(all), engine.SecretVersion{Identity: identity, Version: version, Fingerprint: fp}, e.clock.Now())
+		rec = versionRecord{SecretVersion: t.Versions[len(t.Versions)-1], Sealed: sealed, Index: string(index)}
+		if err := apply(tx, b, all, t); err != nil {
+			return err
 		}
 		if err := putVersion(b, rec); err != nil {
 			return err
@@ -257,125 +300,34 @@ func (e *Engine) StageSecret(ctx context.Context, identity string, length int64)
 	return rec.SecretVersion, value, nil
 }
 
-// PromoteSecret makes a staged, previous or retained version current (promoting the current
-// version again changes nothing but the clean-up below). The version current until then becomes
-// previous until now+p.Overlap (never beyond its own expiry; retained at once when that is not
-// in the future); an older previous version becomes retained; other staged versions are
-// discarded. With p.Keep > 0 the current and previous versions are kept and the remaining
-// p.Keep slots go to the newest other versions by number; the rest are destroyed.
+// PromoteSecret applies policy.Promote: version becomes current, the current one previous for
+// the overlap, leftover staged versions are discarded and Keep destroys the oldest retained
+// versions. Promoting the current version changes nothing.
 func (e *Engine) PromoteSecret(ctx context.Context, identity string, version int64, p engine.PromoteOptions) (engine.SecretVersion, error) {
 	if err := ctxErr(ctx); err != nil {
 		return engine.SecretVersion{}, err
-	}
-	if p.Overlap < 0 || p.Keep < 0 {
-		return engine.SecretVersion{}, fmt.Errorf("identity %q: secret version %d: overlap (%s) and keep (%d) must not be negative: %w",
-			identity, version, p.Overlap, p.Keep, engine.ErrInvalid)
 	}
 	var out engine.SecretVersion
 	err := e.update(func(tx *bolt.Tx) error {
 		if _, err := activeIdentity(tx, identity); err != nil {
 			return err
 		}
-		now := e.clock.Now()
-		if !p.ExpiresAt.IsZero() && !p.ExpiresAt.After(now) {
-			return fmt.Errorf("identity %q: secret version %d: expiry %s is not in the future: %w",
-				identity, version, p.ExpiresAt.Format(time.RFC3339), engine.ErrInvalid)
-		}
-		b, target, err := getVersion(tx, identity, version)
+		t, err := transition(tx, identity, func(versions []engine.SecretVersion) (policy.Transition, error) {
+			return policy.Promote(versions, version, p, e.clock.Now())
+		})
 		if err != nil {
 			return err
 		}
-		if target.Sealed == nil {
-			return versionNotFound(identity, version)
+		out = t.Versions[slices.IndexFunc(t.Versions, func(v engine.SecretVersion) bool { return v.Version == version })]
+		if t.Unchanged {
+			return nil
 		}
-		all, err := readVersions(identity, b)
-		if err != nil {
-			return err
-		}
-		repromote := target.State == engine.SecretCurrent
-		var notes, discards []string
-		if repromote {
-			notes = append(notes, "already current")
-		} else {
-			target.State, target.PromotedAt, target.ExpiresAt = engine.SecretCurrent, now, p.ExpiresAt
-		}
-		kept := make([]versionRecord, 0, len(all)) // by version, oldest first
-		for _, r := range all {
-			switch {
-			case r.Version == version:
-				r = target
-			case r.State == engine.SecretStaged:
-				if err := destroyVersion(tx, b, r); err != nil {
-					return err
-				}
-				discards = append(discards, fmt.Sprintf("version %d discarded: superseded by the promotion of version %d", r.Version, version))
-				continue
-			case r.State == engine.SecretCurrent:
-				end := now.Add(p.Overlap)
-				if !r.ExpiresAt.IsZero() && r.ExpiresAt.Before(end) {
-					end = r.ExpiresAt
-				}
-				if end.After(now) {
-					r.State, r.ExpiresAt = engine.SecretPrevious, end
-					notes = append(notes, fmt.Sprintf("version %d previous until %s", r.Version, end.Format(time.RFC3339)))
-				} else {
-					stop(&r, now)
-					notes = append(notes, fmt.Sprintf("version %d retained", r.Version))
-				}
-			case r.State == engine.SecretPrevious && (!repromote || !r.Authenticates(now)):
-				stop(&r, now)
-			}
-			kept = append(kept, r)
-		}
-		// Every version not retained now is the current one or the previous one inside its
-		// overlap: always kept, and counted against Keep.
-		if p.Keep > 0 {
-			slots := p.Keep
-			for _, r := range kept {
-				if r.State != engine.SecretRetained {
-					slots--
-				}
-			}
-			var destroyed []string
-			for i := len(kept) - 1; i >= 0; i-- {
-				r := kept[i]
-				if r.State != engine.SecretRetained {
-					continue
-				}
-				if slots > 0 {
-					slots--
-					continue
-				}
-				if err := destroyVersion(tx, b, r); err != nil {
-					return err
-				}
-				destroyed = append(destroyed, strconv.FormatInt(r.Version, 10))
-				kept = append(kept[:i], kept[i+1:]...)
-			}
-			if len(destroyed) > 0 {
-				slices.Reverse(destroyed)
-				notes = append(notes, fmt.Sprintf("versions %s destroyed (keep %d)", strings.Join(destroyed, ", "), p.Keep))
-			}
-		}
-		for _, r := range kept {
-			if err := putVersion(b, r); err != nil {
+		for _, d := range t.Discarded {
+			if err := e.appendAudit(tx, engine.AuditEvent{Type: engine.EventSecretDiscarded, Identity: identity, Detail: engine.DiscardDetail(d, version)}); err != nil {
 				return err
 			}
 		}
-		for _, d := range discards {
-			if err := e.appendAudit(tx, engine.AuditEvent{Type: engine.EventSecretDiscarded, Identity: identity, Detail: d}); err != nil {
-				return err
-			}
-		}
-		detail := fmt.Sprintf("version %d current", version)
-		if len(notes) > 0 {
-			detail += "; " + strings.Join(notes, "; ")
-		}
-		if p.Reason != "" {
-			detail += "; reason: " + p.Reason
-		}
-		out = target.SecretVersion
-		return e.appendAudit(tx, engine.AuditEvent{Type: engine.EventSecretPromoted, Identity: identity, Detail: detail})
+		return e.appendAudit(tx, engine.AuditEvent{Type: engine.EventSecretPromoted, Identity: identity, Detail: engine.PromotionDetail(version, t, p)})
 	})
 	if err != nil {
 		return engine.SecretVersion{}, err
@@ -389,15 +341,10 @@ func (e *Engine) DiscardSecret(ctx context.Context, identity string, version int
 		return err
 	}
 	return e.update(func(tx *bolt.Tx) error {
-		b, r, err := getVersion(tx, identity, version)
+		_, err := transition(tx, identity, func(versions []engine.SecretVersion) (policy.Transition, error) {
+			return policy.Discard(versions, version)
+		})
 		if err != nil {
-			return err
-		}
-		if r.State != engine.SecretStaged {
-			return fmt.Errorf("identity %q: secret version %d is %s; only a staged version can be discarded: %w",
-				identity, version, r.State, engine.ErrConflict)
-		}
-		if err := destroyVersion(tx, b, r); err != nil {
 			return err
 		}
 		return e.appendAudit(tx, engine.AuditEvent{Type: engine.EventSecretDiscarded, Identity: identity,
@@ -493,11 +440,9 @@ func retireVersions(tx *bolt.Tx, identity string, now time.Time) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	for _, r := range all {
-		if r.State != engine.SecretRetained {
-			stop(&r, now)
-		}
-		r.Sealed = nil
+	for i, v := range policy.Retire(public(all), now) {
+		r := all[i]
+		r.SecretVersion, r.Sealed = v, nil
 		if err := dropIndex(tx, &r); err != nil {
 			return 0, err
 		}

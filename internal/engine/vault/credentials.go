@@ -2,7 +2,6 @@ package vault
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -74,17 +73,10 @@ func (e *Engine) login(ctx context.Context, identity string, req engine.Credenti
 			meta[k] = v
 		}
 	}
-	rawMeta, err := json.Marshal(meta)
+	secretID, secretIDAccessor, err := e.createSecretID(ctx, identity, "", meta, seconds(secretIDTTL), 1)
 	if err != nil {
 		return "", "", err
 	}
-	s, err := e.write(ctx, e.rolePath(identity)+"/secret-id",
-		map[string]any{"metadata": string(rawMeta), "num_uses": 1, "ttl": seconds(secretIDTTL)})
-	if err != nil {
-		return "", "", err
-	}
-	secretID, _ := s.Data["secret_id"].(string)
-	secretIDAccessor, _ := s.Data["secret_id_accessor"].(string)
 
 	anon, err := e.as("")
 	if err != nil {
@@ -97,7 +89,7 @@ func (e *Engine) login(ctx context.Context, identity string, req engine.Credenti
 	}
 	if err != nil {
 		// Destroy the unspent secret-id rather than leave it to its TTL.
-		_, _ = e.write(context.WithoutCancel(ctx), e.rolePath(identity)+"/secret-id-accessor/destroy", map[string]any{"secret_id_accessor": secretIDAccessor})
+		_ = e.destroySecretID(context.WithoutCancel(ctx), identity, secretIDAccessor)
 		return "", "", err
 	}
 	return ls.Auth.ClientToken, ls.Auth.Accessor, nil
@@ -141,16 +133,7 @@ func (e *Engine) IssueCredential(ctx context.Context, req engine.CredentialReque
 			return fail(err)
 		}
 	}
-	now := e.clock.Now()
-	cred := engine.Credential{
-		ID: accessor, Identity: id.Name, IssuedAt: now, TTL: grant.TTL,
-		ExpiresAt: now.Add(grant.TTL), HardExpiresAt: now.Add(grant.Lifetime),
-		RenewalsLeft: grant.MaxRenewals, UsesLeft: -1,
-		Requester: req.Requester, Purpose: req.Purpose, Scopes: id.Scopes, BoundCIDRs: id.BoundCIDRs,
-	}
-	if grant.MaxUses > 0 {
-		cred.UsesLeft = grant.MaxUses
-	}
+	cred := grant.Issue(accessor, id, req.Requester, req.Purpose, e.clock.Now())
 	if _, err := e.kvPut(ctx, credentialKey(id.Name, accessor), cred, newKey); err != nil {
 		return fail(err)
 	}
@@ -192,24 +175,18 @@ func (e *Engine) RenewCredential(ctx context.Context, id, secret string) (engine
 	if err := e.checkLive(ctx, c, now); err != nil {
 		return engine.Credential{}, err
 	}
-	if err := renewable(c, now); err != nil {
-		return engine.Credential{}, err
+	if _, err := policy.Renew(c, now); err != nil {
+		return engine.Credential{}, engine.RenewalError(err)
 	}
 	if _, err := e.write(ctx, "auth/token/renew", map[string]any{"token": secret, "increment": seconds(c.TTL)}); err != nil {
 		return engine.Credential{}, refused(err)
 	}
 	c, _, err = kvUpdate(ctx, e, key, func(c *engine.Credential) (bool, error) {
-		if err := renewable(*c, now); err != nil {
-			return false, err // a concurrent renewal took the last one
+		renewed, err := policy.Renew(*c, now)
+		if err != nil {
+			return false, engine.RenewalError(err) // a concurrent renewal took the last one
 		}
-		c.ExpiresAt = now.Add(c.TTL)
-		if c.ExpiresAt.After(c.HardExpiresAt) {
-			c.ExpiresAt = c.HardExpiresAt
-		}
-		c.RenewCount++
-		if c.RenewalsLeft > 0 {
-			c.RenewalsLeft--
-		}
+		*c = renewed
 		return true, nil
 	})
 	if err != nil {
@@ -217,17 +194,6 @@ func (e *Engine) RenewCredential(ctx context.Context, id, secret string) (engine
 	}
 	return c, e.appendAudit(ctx, engine.AuditEvent{Type: engine.EventRenewed, Identity: c.Identity, Credential: id,
 		Requester: c.Requester, Purpose: c.Purpose, Detail: "expires " + c.ExpiresAt.Format(time.RFC3339)})
-}
-
-// renewable refuses a renewal past the credential's budget or hard expiry.
-func renewable(c engine.Credential, now time.Time) error {
-	switch {
-	case c.RenewalsLeft == 0:
-		return fmt.Errorf("credential %q has no renewals left: %w", c.ID, engine.ErrDenied)
-	case !now.Before(c.HardExpiresAt) || !c.ExpiresAt.Before(c.HardExpiresAt):
-		return fmt.Errorf("credential %q is at its hard expiry %s: %w", c.ID, c.HardExpiresAt.Format(time.RFC3339), engine.ErrDenied)
-	}
-	return nil
 }
 
 // checkLive returns ErrDenied for a credential that is revoked or, by the engine's clock,
@@ -462,90 +428,4 @@ func (e *Engine) credentialRecords(ctx context.Context, identity string) ([]engi
 		}
 	}
 	return out, nil
-}
-
-// A credential's token can outlive its record's term: renewed out of band (by its holder with
-// renew-self, or by an operator), or issued while its role's token_explicit_max_ttl was raised
-// by hand. ListCredentials therefore looks up, by accessor, the token of every credential that
-// its record does not show revoked and that is not more than lookupWindow past its hard
-// expiry: one request per such credential, on top of the one KV read per credential listing
-// costs anyway, so drift reports see what Vault really holds. The engine's clock and Vault's
-// may differ (a fake clock in tests; skew), so terms are compared as spans from issue, each on
-// its own clock. The record is not rewritten: the reflected term is an observation. Vault
-// counts no renewals, and its count of uses left also falls with requests that are no
-// authentication, so renewals and uses stay as recorded; a token revoked out of band keeps
-// its recorded term (it only ends sooner).
-const (
-	// lookupWindow bounds how long past its hard expiry an unrevoked credential is looked up.
-	lookupWindow = 24 * time.Hour
-	// staleTolerance is how much later than the record Vault's term may end before the record
-	// counts as stale: request latency and the drift between the two clocks.
-	staleTolerance = time.Minute
-)
-
-// tokenTerms is the term of a token as Vault holds it, on Vault's clock.
-type tokenTerms struct {
-	issued, expires time.Time
-	explicitMax     time.Duration
-}
-
-// reflectTokens brings each credential that may still be live in line with its token's term
-// in Vault.
-func (e *Engine) reflectTokens(ctx context.Context, creds []engine.Credential) error {
-	now := e.clock.Now()
-	for i, c := range creds {
-		if !c.RevokedAt.IsZero() || now.After(c.HardExpiresAt.Add(lookupWindow)) {
-			continue
-		}
-		t, ok, err := e.lookupTerms(ctx, c.ID)
-		if err != nil {
-			return fmt.Errorf("credential %q: %w", c.ID, err)
-		}
-		if ok {
-			creds[i] = reflectTerms(c, t)
-		}
-	}
-	return nil
-}
-
-// lookupTerms looks a token up by accessor; false when Vault no longer holds it.
-func (e *Engine) lookupTerms(ctx context.Context, accessor string) (tokenTerms, bool, error) {
-	s, err := e.lookup(ctx, "auth/token/lookup-accessor", map[string]any{"accessor": accessor})
-	if errors.Is(err, engine.ErrInvalid) {
-		return tokenTerms{}, false, nil // Vault answers 400 "invalid accessor" for a token it no longer has
-	}
-	if err != nil || s == nil {
-		return tokenTerms{}, false, err
-	}
-	var t tokenTerms
-	issued, _ := s.Data["issue_time"].(string)
-	expires, _ := s.Data["expire_time"].(string)
-	t.issued, err = time.Parse(time.RFC3339Nano, issued)
-	if err == nil && expires != "" {
-		t.expires, err = time.Parse(time.RFC3339Nano, expires)
-	}
-	if err != nil {
-		return tokenTerms{}, false, fmt.Errorf("auth/token/lookup-accessor: unreadable token times: %v", err)
-	}
-	if n, ok := s.Data["explicit_max_ttl"].(json.Number); ok {
-		secs, _ := n.Int64()
-		t.explicitMax = time.Duration(secs) * time.Second
-	}
-	return t, true, nil
-}
-
-// reflectTerms returns c with the expiry and hard expiry that Vault's terms t give it, where
-// they end more than staleTolerance after the record's.
-func reflectTerms(c engine.Credential, t tokenTerms) engine.Credential {
-	if !t.expires.IsZero() {
-		if exp := c.IssuedAt.Add(t.expires.Sub(t.issued)); exp.After(c.ExpiresAt.Add(staleTolerance)) {
-			c.ExpiresAt = exp
-		}
-	}
-	if t.explicitMax > 0 {
-		if hard := c.IssuedAt.Add(t.explicitMax); hard.After(c.HardExpiresAt.Add(staleTolerance)) {
-			c.HardExpiresAt = hard
-		}
-	}
-	return c
 }

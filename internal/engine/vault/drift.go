@@ -2,6 +2,7 @@ package vault
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -170,11 +171,6 @@ func compareEntity(id policy.Identity, ent *entityState) []string {
 	return lines
 }
 
-// secretIDs lists the accessors of the secret-ids of the identity's role.
-func (e *Engine) secretIDs(ctx context.Context, name string) ([]string, error) {
-	return e.list(ctx, e.rolePath(name)+"/secret-id")
-}
-
 // secretIDDrift compares the secret-ids of the identity's role with those the engine issued:
 // none for a retired identity; for a persistent one, one per version of its secret that
 // authenticates.
@@ -237,29 +233,29 @@ func (e *Engine) syncRoleSecretIDs(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	now := e.clock.Now()
-	known := map[string]bool{}
-	err = e.updateSecrets(ctx, name, func(rec *secretRecord) (bool, error) {
-		clear(known)
+	rec, err := e.changeSecrets(ctx, name, func(rec *secretRecord) (bool, error) {
 		changed := false
 		for i := range rec.Versions {
 			v := &rec.Versions[i]
-			if v.Authenticates(now) && (v.SecretIDAccessor == "" || !slices.Contains(live, v.SecretIDAccessor)) {
-				v.SecretIDAccessor, v.SecretIDExpiresAt = "", time.Time{}
-				if err := e.syncSecretID(ctx, name, v, now); err != nil {
-					return false, fmt.Errorf("version %d: %w", v.Version, err)
-				}
+			if v.SecretIDAccessor != "" && !slices.Contains(live, v.SecretIDAccessor) {
+				v.SecretIDAccessor, v.SecretIDExpiresAt = "", time.Time{} // lost in Vault: the reconcile issues it again
 				changed = true
 			}
-			known[v.SecretIDAccessor] = true
 		}
 		return changed, nil
 	})
 	if err != nil {
 		return err
 	}
+	if rec, err = e.reconcileSecrets(ctx, name, rec, nil); err != nil {
+		return err
+	}
+	known := map[string]bool{}
+	for _, v := range rec.Versions {
+		known[v.SecretIDAccessor] = true
+	}
 	for _, a := range foreign(live, known) {
-		if _, err := e.write(ctx, e.rolePath(name)+"/secret-id-accessor/destroy", map[string]any{"secret_id_accessor": a}); err != nil {
+		if err := e.destroySecretID(ctx, name, a); err != nil {
 			return err
 		}
 	}
@@ -484,4 +480,90 @@ func compareCIDRs(key string, want, raw []string) (added, removed []string) {
 		}
 	}
 	return added, removed
+}
+
+// A credential's token can outlive its record's term: renewed out of band (by its holder with
+// renew-self, or by an operator), or issued while its role's token_explicit_max_ttl was raised
+// by hand. ListCredentials therefore looks up, by accessor, the token of every credential that
+// its record does not show revoked and that is not more than lookupWindow past its hard
+// expiry: one request per such credential, on top of the one KV read per credential listing
+// costs anyway, so drift reports see what Vault really holds. The engine's clock and Vault's
+// may differ (a fake clock in tests; skew), so terms are compared as spans from issue, each on
+// its own clock. The record is not rewritten: the reflected term is an observation. Vault
+// counts no renewals, and its count of uses left also falls with requests that are no
+// authentication, so renewals and uses stay as recorded; a token revoked out of band keeps
+// its recorded term (it only ends sooner).
+const (
+	// lookupWindow bounds how long past its hard expiry an unrevoked credential is looked up.
+	lookupWindow = 24 * time.Hour
+	// staleTolerance is how much later than the record Vault's term may end before the record
+	// counts as stale: request latency and the drift between the two clocks.
+	staleTolerance = time.Minute
+)
+
+// tokenTerms is the term of a token as Vault holds it, on Vault's clock.
+type tokenTerms struct {
+	issued, expires time.Time
+	explicitMax     time.Duration
+}
+
+// reflectTokens brings each credential that may still be live in line with its token's term
+// in Vault.
+func (e *Engine) reflectTokens(ctx context.Context, creds []engine.Credential) error {
+	now := e.clock.Now()
+	for i, c := range creds {
+		if !c.RevokedAt.IsZero() || now.After(c.HardExpiresAt.Add(lookupWindow)) {
+			continue
+		}
+		t, ok, err := e.lookupTerms(ctx, c.ID)
+		if err != nil {
+			return fmt.Errorf("credential %q: %w", c.ID, err)
+		}
+		if ok {
+			creds[i] = reflectTerms(c, t)
+		}
+	}
+	return nil
+}
+
+// lookupTerms looks a token up by accessor; false when Vault no longer holds it.
+func (e *Engine) lookupTerms(ctx context.Context, accessor string) (tokenTerms, bool, error) {
+	s, err := e.lookup(ctx, "auth/token/lookup-accessor", map[string]any{"accessor": accessor})
+	if errors.Is(err, engine.ErrInvalid) {
+		return tokenTerms{}, false, nil // Vault answers 400 "invalid accessor" for a token it no longer has
+	}
+	if err != nil || s == nil {
+		return tokenTerms{}, false, err
+	}
+	var t tokenTerms
+	issued, _ := s.Data["issue_time"].(string)
+	expires, _ := s.Data["expire_time"].(string)
+	t.issued, err = time.Parse(time.RFC3339Nano, issued)
+	if err == nil && expires != "" {
+		t.expires, err = time.Parse(time.RFC3339Nano, expires)
+	}
+	if err != nil {
+		return tokenTerms{}, false, fmt.Errorf("auth/token/lookup-accessor: unreadable token times: %v", err)
+	}
+	if n, ok := s.Data["explicit_max_ttl"].(json.Number); ok {
+		secs, _ := n.Int64()
+		t.explicitMax = time.Duration(secs) * time.Second
+	}
+	return t, true, nil
+}
+
+// reflectTerms returns c with the expiry and hard expiry that Vault's terms t give it, where
+// they end more than staleTolerance after the record's.
+func reflectTerms(c engine.Credential, t tokenTerms) engine.Credential {
+	if !t.expires.IsZero() {
+		if exp := c.IssuedAt.Add(t.expires.Sub(t.issued)); exp.After(c.ExpiresAt.Add(staleTolerance)) {
+			c.ExpiresAt = exp
+		}
+	}
+	if t.explicitMax > 0 {
+		if hard := c.IssuedAt.Add(t.explicitMax); hard.After(c.HardExpiresAt.Add(staleTolerance)) {
+			c.HardExpiresAt = hard
+		}
+	}
+	return c
 }

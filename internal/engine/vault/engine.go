@@ -34,10 +34,6 @@ const (
 	DefaultAppRoleMount = "nhi-approle"
 )
 
-// maxRetries bounds the client's retries of 429 and 5xx answers and of connection errors
-// (with the client's backoff of 1 to 1.5 seconds between tries).
-const maxRetries = 3
-
 // mountReadyTimeout bounds the wait for a new KV v2 mount to finish its set-up.
 const mountReadyTimeout = 10 * time.Second
 
@@ -126,7 +122,9 @@ func Open(ctx context.Context, cfg Config, clk clock.Clock, logf func(msg string
 	}
 
 	ac := api.DefaultConfig()
-	ac.Address, ac.AgentAddress, ac.MaxRetries = cfg.Address, "", maxRetries
+	// The client retries 429 and 5xx answers and connection errors with backoff, as often as
+	// VAULT_MAX_RETRIES says (the client's default otherwise).
+	ac.Address, ac.AgentAddress = cfg.Address, ""
 	if err := ac.ConfigureTLS(&api.TLSConfig{CACert: cfg.CACert, Insecure: cfg.SkipTLSVerify}); err != nil {
 		return nil, fmt.Errorf("vault TLS settings (ca_cert %q): %v: %w", cfg.CACert, err, engine.ErrInvalid)
 	}
@@ -291,7 +289,7 @@ func (e *Engine) ensureAppRoleMount(ctx context.Context) error {
 		if a != nil {
 			kind = a.Type
 		}
-		return fmt.Errorf("the Vault auth mount %s/ is %s, not approle: choose another app_role_mount: %w", e.approle, kind, engine.ErrInvalid)
+		return fmt.Errorf("the Vault auth mount %s/ is %s, not approle: choose another approle_mount: %w", e.approle, kind, engine.ErrInvalid)
 	}
 	e.accessor = a.Accessor
 	return nil

@@ -36,7 +36,7 @@ func (e *Engine) vaultErr(op, path string, err error) error {
 	case code == http.StatusServiceUnavailable && strings.Contains(detail, "sealed"):
 		return fmt.Errorf("%w: Vault at %s is sealed (%s %s): unseal it and retry", engine.ErrUnavailable, e.addr, op, path)
 	case code == http.StatusTooManyRequests || code >= 500:
-		return fmt.Errorf("%w: Vault at %s answered %d to %s %s after %d retries: %s", engine.ErrUnavailable, e.addr, code, op, path, maxRetries, detail)
+		return fmt.Errorf("%w: Vault at %s answered %d to %s %s after the client's retries (VAULT_MAX_RETRIES): %s", engine.ErrUnavailable, e.addr, code, op, path, detail)
 	case strings.Contains(detail, "check-and-set"):
 		return fmt.Errorf("%s was changed by another writer (%s): %w", path, detail, engine.ErrConflict)
 	default:

@@ -352,20 +352,6 @@ func (e *Engine) removeVaultObjects(ctx context.Context, name string) error {
 	return e.del(ctx, e.rolePath(name))
 }
 
-// destroySecretIDs destroys every secret-id of the identity's role, so nothing can log in as it.
-func (e *Engine) destroySecretIDs(ctx context.Context, name string) error {
-	accessors, err := e.list(ctx, e.rolePath(name)+"/secret-id")
-	if err != nil {
-		return err
-	}
-	for _, a := range accessors {
-		if _, err := e.write(ctx, e.rolePath(name)+"/secret-id-accessor/destroy", map[string]any{"secret_id_accessor": a}); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // cutOff revokes every credential of the identity, destroys every secret-id of its role (the
 // rotated secret's versions included), records every version of its secret retained and
 // deletes the values.

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/hashicorp/vault/api"
+
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
@@ -38,29 +40,58 @@ const (
 	schedulesFolder      = "rotation-schedules/"
 )
 
+// Every KV access of the engine goes through the functions below, on the client's api.KVv2
+// (Get, GetVersion, Put with check-and-set, Destroy, metadata), except listing, which KVv2 does
+// not offer. Like write and del, every KV write calls ensureMounts first: the first write
+// creates the mounts, reads never do.
+
+func (e *Engine) kv() *api.KVv2 { return e.client.KVv2(e.mount) }
+
 func (e *Engine) dataPath(key string) string     { return e.mount + "/data/" + key }
 func (e *Engine) metadataPath(key string) string { return e.mount + "/metadata/" + key }
 
+// kvErr maps the error of a KV request on key; a missing, deleted or destroyed version is
+// ErrNotFound.
+func (e *Engine) kvErr(op, key string, err error) error {
+	if errors.Is(err, api.ErrSecretNotFound) {
+		return fmt.Errorf("%s: %w", e.dataPath(key), engine.ErrNotFound)
+	}
+	return e.vaultErr(op, e.dataPath(key), err)
+}
+
 // kvGet reads the latest version of key into a T and returns that version, or ErrNotFound.
 func kvGet[T any](ctx context.Context, e *Engine, key string) (T, int64, error) {
-	var v T
-	s, err := e.read(ctx, e.dataPath(key))
-	if err != nil {
-		return v, 0, err
+	return kvGetVersion[T](ctx, e, key, 0)
+}
+
+// kvGetVersion reads version (0: the latest) of key into a T and returns its version number,
+// or ErrNotFound.
+func kvGetVersion[T any](ctx context.Context, e *Engine, key string, version int64) (T, int64, error) {
+	var (
+		v   T
+		s   *api.KVSecret
+		err error
+	)
+	if version == 0 {
+		s, err = e.kv().Get(ctx, key)
+	} else {
+		s, err = e.kv().GetVersion(ctx, key, int(version))
 	}
-	data, ok := s.Data["data"].(map[string]any)
-	if !ok {
+	if err != nil {
+		return v, 0, e.kvErr("read", key, err)
+	}
+	if s.Data == nil || s.VersionMetadata == nil {
 		// A deleted or destroyed version reads as metadata without data.
 		return v, 0, fmt.Errorf("%s: %w", e.dataPath(key), engine.ErrNotFound)
 	}
-	raw, err := json.Marshal(data)
+	raw, err := json.Marshal(s.Data)
 	if err == nil {
 		err = json.Unmarshal(raw, &v)
 	}
 	if err != nil {
 		return v, 0, fmt.Errorf("%s: corrupt record: %v", e.dataPath(key), err)
 	}
-	return v, kvVersion(s.Data["metadata"]), nil
+	return v, int64(s.VersionMetadata.Version), nil
 }
 
 // kvPut writes v at key with check-and-set cas (anyVersion, newKey or the version last read)
@@ -76,18 +107,38 @@ func (e *Engine) kvPut(ctx context.Context, key string, v any, cas int64) (int64
 	if err := dec.Decode(&data); err != nil {
 		return 0, err
 	}
-	body := map[string]any{"data": data}
-	if cas != anyVersion {
-		body["options"] = map[string]any{"cas": cas}
-	}
-	s, err := e.write(ctx, e.dataPath(key), body)
-	if err != nil {
+	if err := e.ensureMounts(ctx); err != nil {
 		return 0, err
 	}
-	if s == nil {
+	var opts []api.KVOption
+	if cas != anyVersion {
+		opts = append(opts, api.WithCheckAndSet(int(cas)))
+	}
+	s, err := e.kv().Put(ctx, key, data, opts...)
+	if err != nil {
+		return 0, e.kvErr("write", key, err)
+	}
+	if s.VersionMetadata == nil {
 		return 0, fmt.Errorf("%s: Vault returned no version for the write", e.dataPath(key))
 	}
-	return kvVersion(s.Data), nil
+	return int64(s.VersionMetadata.Version), nil
+}
+
+// kvDestroy destroys one version of key for good.
+func (e *Engine) kvDestroy(ctx context.Context, key string, version int64) error {
+	if err := e.ensureMounts(ctx); err != nil {
+		return err
+	}
+	return e.kvErr("destroy", key, e.kv().Destroy(ctx, key, []int{int(version)}))
+}
+
+// kvKeepVersions sets key's max_versions, the number of versions KV keeps before it deletes
+// the oldest by itself.
+func (e *Engine) kvKeepVersions(ctx context.Context, key string, n int) error {
+	if err := e.ensureMounts(ctx); err != nil {
+		return err
+	}
+	return e.kvErr("write", key, e.kv().PutMetadata(ctx, key, api.KVMetadataPutInput{MaxVersions: n}))
 }
 
 // casAttempts bounds kvUpdate's retries when other writers keep changing the record.
@@ -115,10 +166,13 @@ func kvUpdate[T any](ctx context.Context, e *Engine, key string, change func(*T)
 
 // kvDelete removes key with every version, or returns ErrNotFound.
 func (e *Engine) kvDelete(ctx context.Context, key string) error {
-	if _, err := e.read(ctx, e.metadataPath(key)); err != nil {
+	if _, err := e.kv().GetMetadata(ctx, key); err != nil {
+		return e.kvErr("read", key, err)
+	}
+	if err := e.ensureMounts(ctx); err != nil {
 		return err
 	}
-	return e.del(ctx, e.metadataPath(key))
+	return e.kvErr("delete", key, e.kv().DeleteMetadata(ctx, key))
 }
 
 // kvList lists the keys in folder (sub-folders end with "/"); none when it does not exist.
@@ -152,14 +206,6 @@ func kvGetAll[T any](ctx context.Context, e *Engine, folder string) ([]T, error)
 // subfolder strips the trailing slash LIST puts on sub-folders; ok is false for plain keys.
 func subfolder(key string) (string, bool) {
 	return strings.CutSuffix(key, "/")
-}
-
-// kvVersion extracts "version" from KV v2 metadata.
-func kvVersion(meta any) int64 {
-	m, _ := meta.(map[string]any)
-	n, _ := m["version"].(json.Number)
-	v, _ := n.Int64()
-	return v
 }
 
 // checkName refuses a name that cannot be a key: names become Vault paths.

@@ -2,11 +2,6 @@ package vault
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -31,7 +26,12 @@ import (
 //     on its own: versions go only when the engine destroys them (kv destroy).
 //   - its versions' states: the JSON record secret-versions/<identity>, one entry per version
 //     that is not destroyed (state, created/promoted/expires, fingerprint, and the accessor and
-//     term of the version's AppRole secret-id), written with check-and-set.
+//     term of the version's AppRole secret-id), written with check-and-set. Every change is a
+//     transition of internal/policy (Stage, Promote, Discard, Retire) written to the record
+//     first; reconcileSecrets then makes the Vault calls that follow from the record (issue,
+//     re-issue and destroy secret-ids; destroy the KV versions queued in the record's destroy
+//     list), outside the check-and-set loop, and can be re-run: any later change of the
+//     identity's secret completes what an interrupted one left.
 //   - Vault's verdict: every version that authenticates (staged, current, previous inside its
 //     overlap) is an AppRole secret-id of the identity's role whose secret_id is the value
 //     itself (custom-secret-id), so a consumer logs in to Vault with the role's role_id and the
@@ -43,22 +43,8 @@ import (
 //     destroyed version has no secret-id. AppRole cannot change a secret-id's TTL, so a change
 //     of term re-issues the secret-id (destroy, then create with the same value): a login with
 //     that secret in the few milliseconds between the two requests fails and must be retried.
-//
-// The secret format is "nhis.<identity>.<base64url, unpadded, of length random bytes>":
-// identity names hold no characters outside [A-Za-z0-9._-] and base64url holds no '.', so the
-// text after the last '.' is the random part and the identity (whose role to log in to) is
-// what lies between the prefix and it. Vault tokens never start with "nhis.".
 
 const (
-	kindRotationSchedule = engine.KindRotationSchedule
-
-	// secretPrefix starts every rotated secret.
-	secretPrefix = "nhis."
-
-	// minSecretLength and maxSecretLength bound the entropy of a secret, in bytes.
-	minSecretLength = 16
-	maxSecretLength = 128
-
 	// maxKVVersions is the max_versions of a secret's KV key: the largest KV accepts (a
 	// uint32 field, taken as a signed int), so that KV never deletes a version by itself.
 	maxKVVersions = math.MaxInt32
@@ -84,6 +70,9 @@ type versionRecord struct {
 // secretRecord is the record secret-versions/<identity>, versions in ascending order.
 type secretRecord struct {
 	Versions []versionRecord `json:"versions"`
+	// Destroy holds the versions a transition removed whose secret-id and KV value the
+	// reconcile step has not destroyed yet.
+	Destroy []versionRecord `json:"destroy,omitempty"`
 }
 
 func (r *secretRecord) find(version int64) int {
@@ -95,12 +84,6 @@ func (r *secretRecord) find(version int64) int {
 	return -1
 }
 
-func (r *secretRecord) remove(version int64) {
-	if i := r.find(version); i >= 0 {
-		r.Versions = append(r.Versions[:i], r.Versions[i+1:]...)
-	}
-}
-
 func (r *secretRecord) public() []engine.SecretVersion {
 	out := make([]engine.SecretVersion, 0, len(r.Versions))
 	for _, v := range r.Versions {
@@ -109,81 +92,24 @@ func (r *secretRecord) public() []engine.SecretVersion {
 	return out
 }
 
-// fingerprint is the first 16 hex digits of the SHA-256 of a secret: equal for equal values,
-// and with at least 128 bits of entropy in every secret it reveals nothing of the value.
-func fingerprint(secret string) string {
-	sum := sha256.Sum256([]byte(secret))
-	return hex.EncodeToString(sum[:8])
-}
-
-// newSecret draws length random bytes and formats them as a secret of identity.
-func newSecret(identity string, length int64) (string, error) {
-	b := make([]byte, length)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("reading random bytes: %v", err)
+// apply sets the versions to those of t, each keeping its secret-id bookkeeping, and queues
+// the versions t removes for the reconcile step to destroy.
+func (r *secretRecord) apply(t policy.Transition) {
+	old := make(map[int64]versionRecord, len(r.Versions))
+	for _, v := range r.Versions {
+		old[v.Version] = v
 	}
-	return secretPrefix + identity + "." + base64.RawURLEncoding.EncodeToString(b), nil
-}
-
-// secretIdentity returns the identity a rotated secret names, or false when secret is not in
-// the engine's format.
-func secretIdentity(secret string) (string, bool) {
-	rest, ok := strings.CutPrefix(secret, secretPrefix)
-	if !ok {
-		return "", false
+	for _, n := range t.Removed() {
+		if v, ok := old[n]; ok {
+			r.Destroy = append(r.Destroy, v)
+		}
 	}
-	i := strings.LastIndexByte(rest, '.')
-	if i < 0 {
-		return "", false
+	r.Versions = make([]versionRecord, 0, len(t.Versions))
+	for _, v := range t.Versions {
+		rv := old[v.Version]
+		rv.SecretVersion = v
+		r.Versions = append(r.Versions, rv)
 	}
-	identity, random := rest[:i], rest[i+1:]
-	if checkName(kindIdentity, identity) != nil || random == "" {
-		return "", false
-	}
-	if _, err := base64.RawURLEncoding.DecodeString(random); err != nil {
-		return "", false
-	}
-	return identity, true
-}
-
-// PutRotationSchedule creates or replaces the rotation schedule of an identity.
-func (e *Engine) PutRotationSchedule(ctx context.Context, s policy.RotationSchedule) error {
-	if err := checkName(kindRotationSchedule+": identity", s.Identity); err != nil {
-		return err
-	}
-	if s.Interval > 0 && s.Cron != "" {
-		return fmt.Errorf("%s of %q sets both interval and cron; set exactly one: %w", kindRotationSchedule, s.Identity, engine.ErrInvalid)
-	}
-	if _, err := s.NextRotation(e.clock.Now()); err != nil {
-		return fmt.Errorf("%s: %v: %w", kindRotationSchedule, err, engine.ErrInvalid)
-	}
-	if _, err := e.kvPut(ctx, schedulesFolder+s.Identity, s, anyVersion); err != nil {
-		return fmt.Errorf("%s of %q: %w", kindRotationSchedule, s.Identity, err)
-	}
-	return e.appendAudit(ctx, engine.AuditEvent{Type: engine.EventGovernanceChange, Identity: s.Identity,
-		Detail: "put " + kindRotationSchedule + " " + s.Identity})
-}
-
-// GetRotationSchedule reads the rotation schedule of an identity.
-func (e *Engine) GetRotationSchedule(ctx context.Context, identity string) (policy.RotationSchedule, error) {
-	return getGovernance[policy.RotationSchedule](ctx, e, kindRotationSchedule, schedulesFolder, identity)
-}
-
-// DeleteRotationSchedule removes the rotation schedule of an identity. The secret stays.
-func (e *Engine) DeleteRotationSchedule(ctx context.Context, identity string) error {
-	if err := checkName(kindRotationSchedule+": identity", identity); err != nil {
-		return err
-	}
-	if err := e.kvDelete(ctx, schedulesFolder+identity); err != nil {
-		return fmt.Errorf("%s of %q: %w", kindRotationSchedule, identity, err)
-	}
-	return e.appendAudit(ctx, engine.AuditEvent{Type: engine.EventGovernanceChange, Identity: identity,
-		Detail: "delete " + kindRotationSchedule + " " + identity})
-}
-
-// ListRotationSchedules lists every rotation schedule, by identity.
-func (e *Engine) ListRotationSchedules(ctx context.Context) ([]policy.RotationSchedule, error) {
-	return kvGetAll[policy.RotationSchedule](ctx, e, schedulesFolder)
 }
 
 // activeIdentity reads an identity that must exist (ErrNotFound) and be active (ErrRetired).
@@ -198,11 +124,13 @@ func (e *Engine) activeIdentity(ctx context.Context, name string) (policy.Identi
 	return id, nil
 }
 
-// updateSecrets applies change to the identity's version record and writes it back with
-// check-and-set when change asks for it, reading again when another writer got there first
-// (change runs again then, so its Vault side effects must be idempotent). A missing record is
-// an empty one.
-func (e *Engine) updateSecrets(ctx context.Context, identity string, change func(*secretRecord) (bool, error)) error {
+// changeSecrets applies change to the identity's version record and writes it back with
+// check-and-set when change asks for it, reading again and re-running change when another
+// writer got there first. change must be a pure function of the record: the Vault calls that
+// follow from the record belong in reconcileSecrets, which runs after it, outside this loop.
+// A missing record is an empty one. It returns the record as written (or as read, when
+// change wrote nothing).
+func (e *Engine) changeSecrets(ctx context.Context, identity string, change func(*secretRecord) (bool, error)) (secretRecord, error) {
 	key := secretVersionsKey(identity)
 	for attempt := 1; ; attempt++ {
 		rec, cas, err := kvGet[secretRecord](ctx, e, key)
@@ -210,146 +138,107 @@ func (e *Engine) updateSecrets(ctx context.Context, identity string, change func
 			rec, cas, err = secretRecord{}, newKey, nil
 		}
 		if err != nil {
-			return err
+			return rec, err
 		}
 		write, err := change(&rec)
 		if err != nil || !write {
-			return err
+			return rec, err
 		}
 		sort.Slice(rec.Versions, func(i, j int) bool { return rec.Versions[i].Version < rec.Versions[j].Version })
 		_, err = e.kvPut(ctx, key, rec, cas)
 		if err == nil || !errors.Is(err, engine.ErrConflict) || attempt == casAttempts {
-			return err
+			return rec, err
 		}
 	}
+}
+
+// transition applies the pure policy transition step to the identity's versions and writes
+// the record (see changeSecrets). It returns the transition and the record as written; the
+// caller audits the change and then reconciles Vault with the record.
+func (e *Engine) transition(ctx context.Context, identity string, step func([]engine.SecretVersion) (policy.Transition, error)) (policy.Transition, secretRecord, error) {
+	var t policy.Transition
+	rec, err := e.changeSecrets(ctx, identity, func(rec *secretRecord) (bool, error) {
+		var err error
+		if t, err = step(rec.public()); err != nil || t.Unchanged {
+			return false, engine.TransitionError(identity, err)
+		}
+		rec.apply(t)
+		return true, nil
+	})
+	return t, rec, err
+}
+
+// reconcileSecrets makes Vault hold what rec says, and records what it did: every version that
+// authenticates gets a secret-id whose term is its ExpiresAt (first, so that a working version
+// is never missing while others stop), every other version loses its secret-id, and the
+// versions queued in rec.Destroy lose their secret-id and KV value. Every call is idempotent
+// and follows from the record alone, so the step can be re-run after a failure or a crash by
+// any later change of the identity's secret (or by the drift repair). It stops at the first
+// failing call, records the progress made and returns the record written with the error.
+func (e *Engine) reconcileSecrets(ctx context.Context, identity string, rec secretRecord, values map[int64]string) (secretRecord, error) {
+	now := e.clock.Now()
+	synced := map[int64]versionRecord{}
+	destroyed := map[int64]bool{}
+	err := func() error {
+		for _, issue := range []bool{true, false} {
+			for _, v := range rec.Versions {
+				want := v.Authenticates(now)
+				if want != issue || (want && v.SecretIDAccessor != "" && v.SecretIDExpiresAt.Equal(v.ExpiresAt)) ||
+					(!want && v.SecretIDAccessor == "") {
+					continue
+				}
+				if err := e.syncSecretID(ctx, identity, &v, values[v.Version], now); err != nil {
+					return fmt.Errorf("version %d: %w", v.Version, err)
+				}
+				synced[v.Version] = v
+			}
+		}
+		for _, v := range rec.Destroy {
+			if err := e.dropSecretID(ctx, identity, &v); err != nil {
+				return fmt.Errorf("destroying version %d: %w", v.Version, err)
+			}
+			if err := e.destroyValue(ctx, identity, v.Version); err != nil {
+				return fmt.Errorf("destroying version %d: %w", v.Version, err)
+			}
+			destroyed[v.Version] = true
+		}
+		return nil
+	}()
+	if len(synced) == 0 && len(destroyed) == 0 {
+		return rec, err
+	}
+	rec, werr := e.changeSecrets(ctx, identity, func(r *secretRecord) (bool, error) {
+		r.Destroy = slices.DeleteFunc(r.Destroy, func(v versionRecord) bool { return destroyed[v.Version] })
+		for i := range r.Versions {
+			if s, ok := synced[r.Versions[i].Version]; ok {
+				r.Versions[i].SecretIDAccessor, r.Versions[i].SecretIDExpiresAt = s.SecretIDAccessor, s.SecretIDExpiresAt
+			}
+		}
+		return true, nil
+	})
+	if err == nil {
+		err = werr
+	}
+	return rec, err
 }
 
 // secretValue reads the value of one version from KV; a destroyed version is ErrNotFound.
 func (e *Engine) secretValue(ctx context.Context, identity string, version int64) (string, error) {
-	path := e.dataPath(secretKey(identity))
-	s, err := e.client.Logical().ReadWithDataWithContext(ctx, path, map[string][]string{"version": {strconv.FormatInt(version, 10)}})
+	data, _, err := kvGetVersion[struct {
+		Value string `json:"value"`
+	}](ctx, e, secretKey(identity), version)
+	if err == nil && data.Value == "" {
+		err = fmt.Errorf("%s: %w", e.dataPath(secretKey(identity)), engine.ErrNotFound)
+	}
 	if err != nil {
-		return "", e.vaultErr("read", path, err)
+		return "", fmt.Errorf("version %d of identity %q's secret: %w", version, identity, err)
 	}
-	var data map[string]any
-	if s != nil {
-		data, _ = s.Data["data"].(map[string]any)
-	}
-	value, _ := data["value"].(string)
-	if value == "" {
-		return "", fmt.Errorf("version %d of identity %q's secret (%s): %w", version, identity, path, engine.ErrNotFound)
-	}
-	return value, nil
+	return data.Value, nil
 }
 
 // destroyValue destroys one version of the secret in KV for good.
 func (e *Engine) destroyValue(ctx context.Context, identity string, version int64) error {
-	_, err := e.write(ctx, e.mount+"/destroy/"+secretKey(identity), map[string]any{"versions": []int64{version}})
-	return err
-}
-
-// issueSecretID makes v's value a secret-id of the identity's role, with v.ExpiresAt as its
-// term. A secret-id of the same value (an earlier term, or one left by an interrupted write)
-// is destroyed first: Vault refuses to register a value twice, and destroying by value is a
-// no-op when there is none.
-func (e *Engine) issueSecretID(ctx context.Context, identity string, v *versionRecord, value string, now time.Time) error {
-	role := e.rolePath(identity)
-	if _, err := e.write(ctx, role+"/secret-id/destroy", map[string]any{"secret_id": value}); err != nil {
-		return err
-	}
-	var ttl int64
-	if !v.ExpiresAt.IsZero() {
-		ttl = max(seconds(v.ExpiresAt.Sub(now)), 1)
-	}
-	meta, err := json.Marshal(map[string]string{secretVersionMeta: strconv.FormatInt(v.Version, 10)})
-	if err != nil {
-		return err
-	}
-	s, err := e.write(ctx, role+"/custom-secret-id", map[string]any{"secret_id": value, "metadata": string(meta), "ttl": ttl, "num_uses": 0})
-	if err != nil {
-		return err
-	}
-	accessor := ""
-	if s != nil {
-		accessor, _ = s.Data["secret_id_accessor"].(string)
-	}
-	if accessor == "" {
-		return fmt.Errorf("%s/custom-secret-id: Vault returned no secret_id_accessor", role)
-	}
-	v.SecretIDAccessor, v.SecretIDExpiresAt = accessor, v.ExpiresAt
-	return nil
-}
-
-// dropSecretID destroys v's secret-id, if it still has one. Vault answers the destruction (and,
-// depending on the version, the lookup) of an unknown accessor with an error 500, which the
-// client retries, so the role's accessors are listed first: one missing is gone already.
-func (e *Engine) dropSecretID(ctx context.Context, identity string, v *versionRecord) error {
-	if v.SecretIDAccessor == "" {
-		return nil
-	}
-	role := e.rolePath(identity)
-	live, err := e.list(ctx, role+"/secret-id")
-	if err != nil {
-		return err
-	}
-	if slices.Contains(live, v.SecretIDAccessor) {
-		if _, err := e.write(ctx, role+"/secret-id-accessor/destroy", map[string]any{"secret_id_accessor": v.SecretIDAccessor}); err != nil {
-			return err
-		}
-	}
-	v.SecretIDAccessor, v.SecretIDExpiresAt = "", time.Time{}
-	return nil
-}
-
-// syncSecretID brings v's secret-id in line with its state at now: none unless the version
-// authenticates, else one whose term is v.ExpiresAt.
-func (e *Engine) syncSecretID(ctx context.Context, identity string, v *versionRecord, now time.Time) error {
-	if !v.Authenticates(now) {
-		return e.dropSecretID(ctx, identity, v)
-	}
-	if v.SecretIDAccessor != "" && v.SecretIDExpiresAt.Equal(v.ExpiresAt) {
-		return nil
-	}
-	value, err := e.secretValue(ctx, identity, v.Version)
-	if err != nil {
-		return err
-	}
-	return e.issueSecretID(ctx, identity, v, value, now)
-}
-
-// destroyVersion destroys a version for good: its secret-id, its value and its entry.
-func (e *Engine) destroyVersion(ctx context.Context, identity string, rec *secretRecord, v *versionRecord) error {
-	if err := e.dropSecretID(ctx, identity, v); err != nil {
-		return err
-	}
-	if err := e.destroyValue(ctx, identity, v.Version); err != nil {
-		return err
-	}
-	rec.remove(v.Version)
-	return nil
-}
-
-// sweep retains the previous versions whose overlap has ended and syncs every version's
-// secret-id with its state.
-func (e *Engine) sweep(ctx context.Context, identity string, rec *secretRecord, now time.Time) error {
-	for i := range rec.Versions {
-		v := &rec.Versions[i]
-		if v.State == engine.SecretPrevious && !v.Authenticates(now) {
-			v.State = engine.SecretRetained
-		}
-		if err := e.syncSecretID(ctx, identity, v, now); err != nil {
-			return fmt.Errorf("version %d: %w", v.Version, err)
-		}
-	}
-	return nil
-}
-
-// checkSecretLength refuses a length outside [minSecretLength, maxSecretLength].
-func checkSecretLength(length int64) error {
-	if length < minSecretLength || length > maxSecretLength {
-		return fmt.Errorf("secret length %d bytes is outside %d to %d: %w", length, minSecretLength, maxSecretLength, engine.ErrInvalid)
-	}
-	return nil
+	return e.kvDestroy(ctx, secretKey(identity), version)
 }
 
 // StageSecret mints a new version of an active, persistent identity's secret: a new KV
@@ -378,45 +267,50 @@ func (e *Engine) StageSecret(ctx context.Context, identity string, length int64)
 	if err != nil {
 		return engine.SecretVersion{}, "", fmt.Errorf("staging a secret for identity %q: %w", identity, err)
 	}
-	if _, err := e.write(ctx, e.metadataPath(secretKey(identity)), map[string]any{"max_versions": maxKVVersions}); err != nil {
+	if err := e.kvKeepVersions(ctx, secretKey(identity), maxKVVersions); err != nil {
 		return engine.SecretVersion{}, "", fmt.Errorf("staging a secret for identity %q: %w", identity, err)
 	}
 	version, err := e.kvPut(ctx, secretKey(identity), map[string]string{"value": value}, anyVersion)
 	if err != nil {
 		return engine.SecretVersion{}, "", fmt.Errorf("staging a secret for identity %q: %w", identity, err)
 	}
-	now := e.clock.Now()
-	staged := versionRecord{SecretVersion: engine.SecretVersion{Identity: identity, Version: version, State: engine.SecretStaged,
-		CreatedAt: now, Fingerprint: fingerprint(value)}}
-	if err := e.issueSecretID(ctx, identity, &staged, value, now); err != nil {
-		return engine.SecretVersion{}, "", e.undoStage(ctx, identity, staged, value, fmt.Errorf("staging version %d of identity %q's secret: %w", version, identity, err))
-	}
-	err = e.updateSecrets(ctx, identity, func(rec *secretRecord) (bool, error) {
-		if rec.find(version) >= 0 {
-			return false, fmt.Errorf("version %d of identity %q's secret is recorded already: %w", version, identity, engine.ErrConflict)
+	fp := fingerprint(value)
+	t, rec, err := e.transition(ctx, identity, func(versions []engine.SecretVersion) (policy.Transition, error) {
+		if slices.ContainsFunc(versions, func(v engine.SecretVersion) bool { return v.Version == version }) {
+			return policy.Transition{}, fmt.Errorf("version %d of identity %q's secret is recorded already: %w", version, identity, engine.ErrConflict)
 		}
-		if err := e.sweep(ctx, identity, rec, now); err != nil {
-			return false, err
-		}
-		rec.Versions = append(rec.Versions, staged)
-		return true, nil
+		return policy.Stage(versions, engine.SecretVersion{Identity: identity, Version: version, Fingerprint: fp}, e.clock.Now()), nil
 	})
-	if err != nil {
-		return engine.SecretVersion{}, "", e.undoStage(ctx, identity, staged, value, fmt.Errorf("staging version %d of identity %q's secret: %w", version, identity, err))
+	if err == nil {
+		_, err = e.reconcileSecrets(ctx, identity, rec, map[int64]string{version: value})
 	}
+	if err != nil {
+		return engine.SecretVersion{}, "", e.undoStage(ctx, identity, version, value, fmt.Errorf("staging version %d of identity %q's secret: %w", version, identity, err))
+	}
+	staged := t.Versions[len(t.Versions)-1]
 	err = e.appendAudit(ctx, engine.AuditEvent{Type: engine.EventSecretStaged, Identity: identity,
-		Detail: fmt.Sprintf("version %d (fingerprint %s, %d bytes)", version, staged.Fingerprint, length)})
-	return staged.SecretVersion, value, err
+		Detail: fmt.Sprintf("version %d (fingerprint %s, %d bytes)", version, fp, length)})
+	return staged, value, err
 }
 
-// undoStage destroys the secret-id and the KV version of a version that could not be
-// recorded, and returns cause, noting a failed clean-up. It runs even when ctx is cancelled.
-func (e *Engine) undoStage(ctx context.Context, identity string, v versionRecord, value string, cause error) error {
+// undoStage destroys the secret-id, the KV version and the entry of a version that could not
+// be staged, and returns cause, noting a failed clean-up. It runs even when ctx is cancelled.
+func (e *Engine) undoStage(ctx context.Context, identity string, version int64, value string, cause error) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
-	_, err := e.write(ctx, e.rolePath(identity)+"/secret-id/destroy", map[string]any{"secret_id": value})
+	err := e.destroySecretIDValue(ctx, identity, value)
 	if err == nil {
-		err = e.destroyValue(ctx, identity, v.Version)
+		err = e.destroyValue(ctx, identity, version)
+	}
+	if err == nil {
+		_, err = e.changeSecrets(ctx, identity, func(rec *secretRecord) (bool, error) {
+			i := rec.find(version)
+			if i < 0 {
+				return false, nil
+			}
+			rec.Versions = slices.Delete(rec.Versions, i, i+1)
+			return true, nil
+		})
 	}
 	if err != nil {
 		return fmt.Errorf("%w (destroying the unrecorded version failed too: %v)", cause, err)
@@ -424,142 +318,37 @@ func (e *Engine) undoStage(ctx context.Context, identity string, v versionRecord
 	return cause
 }
 
-// PromoteSecret makes a staged, previous or retained version current, with a secret-id whose
-// term is p.ExpiresAt. The version current until then becomes previous until now+Overlap (or
-// its own earlier limit), its secret-id re-issued with that term, or retained at once when that
-// is not in the future; an older previous version becomes retained (there is one previous
-// version at a time). Leftover staged versions are discarded. Promoting the current version
-// changes nothing. With Keep, the current and previous versions count first and the newest
-// retained versions fill the remaining slots; the others are destroyed.
+// PromoteSecret applies policy.Promote to the version record with check-and-set, audits it,
+// then reconciles Vault with the record: the promoted version gets a secret-id whose term is
+// p.ExpiresAt, the previous one a secret-id ending with its overlap, the retained ones none,
+// and the discarded and destroyed versions lose their secret-id and KV value. Promoting the
+// current version changes nothing, but still reconciles, which completes an interrupted
+// promotion.
 func (e *Engine) PromoteSecret(ctx context.Context, identity string, version int64, p engine.PromoteOptions) (engine.SecretVersion, error) {
 	if _, err := e.activeIdentity(ctx, identity); err != nil {
 		return engine.SecretVersion{}, err
 	}
-	now := e.clock.Now()
-	switch {
-	case p.Overlap < 0 || p.Keep < 0:
-		return engine.SecretVersion{}, fmt.Errorf("promoting version %d of identity %q's secret: negative overlap or keep: %w", version, identity, engine.ErrInvalid)
-	case !p.ExpiresAt.IsZero() && !p.ExpiresAt.After(now):
-		return engine.SecretVersion{}, fmt.Errorf("promoting version %d of identity %q's secret: its hard limit %s is not in the future: %w",
-			version, identity, p.ExpiresAt.Format(time.RFC3339), engine.ErrInvalid)
-	}
-	var (
-		promoted  versionRecord
-		unchanged bool
-		previous  *versionRecord
-		discarded []int64
-		destroyed []int64
-	)
-	err := e.updateSecrets(ctx, identity, func(rec *secretRecord) (bool, error) {
-		promoted, unchanged, previous, discarded, destroyed = versionRecord{}, false, nil, nil, nil
-		i := rec.find(version)
-		if i < 0 {
-			return false, fmt.Errorf("version %d of identity %q's secret does not exist or was destroyed: %w", version, identity, engine.ErrNotFound)
-		}
-		if rec.Versions[i].State == engine.SecretCurrent {
-			promoted, unchanged = rec.Versions[i], true
-			return false, nil
-		}
-		// The new current version first: nothing else changes unless it works.
-		target := &rec.Versions[i]
-		target.State, target.PromotedAt, target.ExpiresAt = engine.SecretCurrent, now, p.ExpiresAt
-		if err := e.syncSecretID(ctx, identity, target, now); err != nil {
-			return false, fmt.Errorf("version %d: %w", version, err)
-		}
-		for j := range rec.Versions {
-			v := &rec.Versions[j]
-			switch {
-			case j == i:
-				continue
-			case v.State == engine.SecretCurrent:
-				v.State = engine.SecretPrevious
-				if end := now.Add(p.Overlap); v.ExpiresAt.IsZero() || end.Before(v.ExpiresAt) {
-					v.ExpiresAt = end
-				}
-				if !v.ExpiresAt.After(now) {
-					v.State = engine.SecretRetained
-				} else {
-					previous = v
-				}
-			case v.State == engine.SecretPrevious:
-				v.State = engine.SecretRetained
-			}
-			if err := e.syncSecretID(ctx, identity, v, now); err != nil {
-				return false, fmt.Errorf("version %d: %w", v.Version, err)
-			}
-		}
-		if previous != nil {
-			prev := *previous
-			previous = &prev
-		}
-		for _, v := range slices.Clone(rec.Versions) {
-			if v.State == engine.SecretStaged && v.Version != version {
-				if err := e.destroyVersion(ctx, identity, rec, &v); err != nil {
-					return false, fmt.Errorf("discarding version %d, left staged: %w", v.Version, err)
-				}
-				discarded = append(discarded, v.Version)
-			}
-		}
-		var err error
-		destroyed, err = e.keepVersions(ctx, identity, rec, p.Keep)
-		promoted = rec.Versions[rec.find(version)]
-		return true, err
+	t, rec, err := e.transition(ctx, identity, func(versions []engine.SecretVersion) (policy.Transition, error) {
+		return policy.Promote(versions, version, p, e.clock.Now())
 	})
-	if err != nil || unchanged {
-		return promoted.SecretVersion, err
+	if err != nil {
+		return engine.SecretVersion{}, err
 	}
-	for _, d := range discarded {
-		if err := e.appendAudit(ctx, engine.AuditEvent{Type: engine.EventSecretDiscarded, Identity: identity,
-			Detail: fmt.Sprintf("version %d: left staged when version %d was promoted", d, version)}); err != nil {
-			return promoted.SecretVersion, err
+	promoted := t.Versions[slices.IndexFunc(t.Versions, func(v engine.SecretVersion) bool { return v.Version == version })]
+	if !t.Unchanged {
+		for _, d := range t.Discarded {
+			if err := e.appendAudit(ctx, engine.AuditEvent{Type: engine.EventSecretDiscarded, Identity: identity, Detail: engine.DiscardDetail(d, version)}); err != nil {
+				return promoted, err
+			}
+		}
+		if err := e.appendAudit(ctx, engine.AuditEvent{Type: engine.EventSecretPromoted, Identity: identity, Detail: engine.PromotionDetail(version, t, p)}); err != nil {
+			return promoted, err
 		}
 	}
-	detail := fmt.Sprintf("version %d is current", version)
-	if p.Reason != "" {
-		detail += " (" + p.Reason + ")"
+	if _, err := e.reconcileSecrets(ctx, identity, rec, nil); err != nil {
+		return promoted, fmt.Errorf("version %d of identity %q's secret is current, but Vault is not in line with it yet (the next change of the secret completes it): %w", version, identity, err)
 	}
-	if previous != nil {
-		detail += fmt.Sprintf("; version %d stays valid until %s", previous.Version, previous.ExpiresAt.Format(time.RFC3339))
-	}
-	if !p.ExpiresAt.IsZero() {
-		detail += "; hard limit " + p.ExpiresAt.Format(time.RFC3339)
-	}
-	if len(destroyed) > 0 {
-		detail += fmt.Sprintf("; destroyed versions %v (keep %d)", destroyed, p.Keep)
-	}
-	return promoted.SecretVersion, e.appendAudit(ctx, engine.AuditEvent{Type: engine.EventSecretPromoted, Identity: identity, Detail: detail})
-}
-
-// keepVersions destroys the retained versions beyond the newest keep, counting the current
-// and previous versions first (they are never destroyed). keep zero keeps all. It returns the
-// destroyed versions.
-func (e *Engine) keepVersions(ctx context.Context, identity string, rec *secretRecord, keep int64) ([]int64, error) {
-	if keep <= 0 {
-		return nil, nil
-	}
-	var kept int64
-	var retained []versionRecord
-	for _, v := range rec.Versions {
-		switch v.State {
-		case engine.SecretCurrent, engine.SecretPrevious:
-			kept++
-		case engine.SecretRetained:
-			retained = append(retained, v)
-		}
-	}
-	var destroyed []int64
-	for i := len(retained) - 1; i >= 0; i-- { // newest first
-		if kept < keep {
-			kept++
-			continue
-		}
-		v := retained[i]
-		if err := e.destroyVersion(ctx, identity, rec, &v); err != nil {
-			return destroyed, fmt.Errorf("destroying version %d (keep %d): %w", v.Version, keep, err)
-		}
-		destroyed = append([]int64{v.Version}, destroyed...)
-	}
-	return destroyed, nil
+	return promoted, nil
 }
 
 // DiscardSecret destroys a staged version: its secret-id, its KV version and its entry.
@@ -567,21 +356,17 @@ func (e *Engine) DiscardSecret(ctx context.Context, identity string, version int
 	if _, err := e.readIdentity(ctx, identity); err != nil {
 		return err
 	}
-	err := e.updateSecrets(ctx, identity, func(rec *secretRecord) (bool, error) {
-		i := rec.find(version)
-		if i < 0 {
-			return false, fmt.Errorf("version %d of identity %q's secret does not exist or was destroyed: %w", version, identity, engine.ErrNotFound)
-		}
-		v := rec.Versions[i]
-		if v.State != engine.SecretStaged {
-			return false, fmt.Errorf("version %d of identity %q's secret is %s: only a staged version can be discarded: %w", version, identity, v.State, engine.ErrConflict)
-		}
-		return true, e.destroyVersion(ctx, identity, rec, &v)
+	_, rec, err := e.transition(ctx, identity, func(versions []engine.SecretVersion) (policy.Transition, error) {
+		return policy.Discard(versions, version)
 	})
 	if err != nil {
 		return err
 	}
-	return e.appendAudit(ctx, engine.AuditEvent{Type: engine.EventSecretDiscarded, Identity: identity, Detail: fmt.Sprintf("version %d", version)})
+	if err := e.appendAudit(ctx, engine.AuditEvent{Type: engine.EventSecretDiscarded, Identity: identity, Detail: fmt.Sprintf("version %d", version)}); err != nil {
+		return err
+	}
+	_, err = e.reconcileSecrets(ctx, identity, rec, nil)
+	return err
 }
 
 // CurrentSecret returns the current version of an active identity's secret and its value.
@@ -708,16 +493,17 @@ func (e *Engine) loginRefused(path string, err error) error {
 // destroyed already (cutOff), so every version is recorded retained, for audit, and the
 // values are deleted from KV: a retired identity's secret is never promoted again.
 func (e *Engine) retireSecrets(ctx context.Context, identity string) error {
-	err := e.updateSecrets(ctx, identity, func(rec *secretRecord) (bool, error) {
-		changed := false
-		for i := range rec.Versions {
-			v := &rec.Versions[i]
-			if v.State != engine.SecretRetained || v.SecretIDAccessor != "" {
-				v.State, v.SecretIDAccessor, v.SecretIDExpiresAt = engine.SecretRetained, "", time.Time{}
-				changed = true
-			}
+	now := e.clock.Now()
+	_, err := e.changeSecrets(ctx, identity, func(rec *secretRecord) (bool, error) {
+		if len(rec.Versions) == 0 && len(rec.Destroy) == 0 {
+			return false, nil
 		}
-		return changed, nil
+		rec.apply(policy.Transition{Versions: policy.Retire(rec.public(), now)})
+		rec.Destroy = nil // the values go with the key below, the secret-ids went with cutOff
+		for i := range rec.Versions {
+			rec.Versions[i].SecretIDAccessor, rec.Versions[i].SecretIDExpiresAt = "", time.Time{}
+		}
+		return true, nil
 	})
 	if err != nil {
 		return fmt.Errorf("retiring the secret versions: %w", err)

@@ -168,6 +168,70 @@ func TestSecretHardExpiryEnforcedByVault(t *testing.T) {
 	}
 }
 
+// TestInterruptedTransitionConverges stops a change of the secret after its record was written
+// and before its Vault calls (a crash between the two), and checks that the next change, even
+// one that changes nothing, makes Vault hold what the record says: the reconcile step is
+// re-runnable and works from the record alone.
+func TestInterruptedTransitionConverges(t *testing.T) {
+	e := openTest(t, clock.Real{})
+	ctx := context.Background()
+	setupPersistent(t, e, "svc-crash")
+	roleID, err := e.roleID(ctx, "svc-crash")
+	must(t, err)
+	s1 := stagePromote(t, e, "svc-crash", engine.PromoteOptions{})
+	v2, s2, err := e.StageSecret(ctx, "svc-crash", 32)
+	must(t, err)
+	v3, s3, err := e.StageSecret(ctx, "svc-crash", 32)
+	must(t, err)
+
+	// Record only: version 2 is discarded and version 1 is replaced by version 3 with a
+	// one-hour overlap, but none of it reaches Vault.
+	_, _, err = e.transition(ctx, "svc-crash", func(vs []engine.SecretVersion) (policy.Transition, error) {
+		return policy.Discard(vs, v2.Version)
+	})
+	must(t, err)
+	_, rec, err := e.transition(ctx, "svc-crash", func(vs []engine.SecretVersion) (policy.Transition, error) {
+		return policy.Promote(vs, v3.Version, engine.PromoteOptions{Overlap: time.Hour}, e.clock.Now())
+	})
+	must(t, err)
+	if len(rec.Destroy) != 1 || rec.Destroy[0].Version != v2.Version {
+		t.Fatalf("record after the interrupted discard: destroy queue = %+v, want version %d", rec.Destroy, v2.Version)
+	}
+	if err := vaultLogin(t, e, roleID, s2); err != nil {
+		t.Fatalf("before the reconcile the discarded version's secret-id should still be in Vault: %v", err)
+	}
+	ttl := func(secret string) int64 {
+		t.Helper()
+		look, err := e.write(ctx, e.rolePath("svc-crash")+"/secret-id/lookup", map[string]any{"secret_id": secret})
+		must(t, err)
+		n, _ := look.Data["secret_id_ttl"].(json.Number)
+		v, _ := n.Int64()
+		return v
+	}
+	if got := ttl(s1); got != 0 {
+		t.Fatalf("before the reconcile version 1's secret-id TTL = %d, want none yet", got)
+	}
+
+	// Promoting the current version again changes nothing, but reconciles.
+	_, err = e.PromoteSecret(ctx, "svc-crash", v3.Version, engine.PromoteOptions{})
+	must(t, err)
+	if err := vaultLogin(t, e, roleID, s2); err == nil {
+		t.Fatal("after the reconcile Vault still accepts the discarded version")
+	}
+	if _, err := e.secretValue(ctx, "svc-crash", v2.Version); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("after the reconcile the discarded version's value is still in KV: %v", err)
+	}
+	if got := ttl(s1); got < 3590 || got > 3600 {
+		t.Fatalf("after the reconcile version 1's secret-id TTL = %d s, want the 1h overlap", got)
+	}
+	must(t, vaultLogin(t, e, roleID, s3))
+	rec, _, err = kvGet[secretRecord](ctx, e, secretVersionsKey("svc-crash"))
+	must(t, err)
+	if len(rec.Destroy) != 0 {
+		t.Fatalf("destroy queue after the reconcile = %+v, want empty", rec.Destroy)
+	}
+}
+
 func TestDeleteIdentityRemovesSecret(t *testing.T) {
 	e := openTest(t, clock.Real{})
 	ctx := context.Background()
