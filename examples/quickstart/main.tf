@@ -15,7 +15,7 @@ terraform {
 provider "nhi" {}
 
 variable "ci_ttl" {
-  description = "TTL of CI credentials. The ci class allows at most 1h: try -var ci_ttl=3h."
+  description = "TTL of CI credentials. The ci class allows at most 1h: try -var ci_ttl=90m."
   type        = string
   default     = "15m"
 }
