@@ -9,11 +9,30 @@ import (
 	"time"
 )
 
+// durationCase is a duration string and exactly what it parses to.
+type durationCase struct {
+	in   string
+	want time.Duration
+}
+
+// testParses checks that each case parses to exactly its want.
+func testParses(t *testing.T, tests []durationCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := ParseDuration(tt.in)
+			if err != nil {
+				t.Fatalf("ParseDuration(%q) error: %v", tt.in, err)
+			}
+			if got != tt.want {
+				t.Errorf("ParseDuration(%q) = %v (%d), want %v (%d)", tt.in, got, int64(got), tt.want, int64(tt.want))
+			}
+		})
+	}
+}
+
 func TestParseDurationValid(t *testing.T) {
-	tests := []struct {
-		in   string
-		want time.Duration
-	}{
+	tests := []durationCase{
 		{"30d", 30 * Day},
 		{"12h", 12 * time.Hour},
 		{"1d12h", 36 * time.Hour},
@@ -39,17 +58,7 @@ func TestParseDurationValid(t *testing.T) {
 		{"106751d", 106751 * Day},
 		{"106751d23h47m16.854775807s", math.MaxInt64},
 	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			got, err := ParseDuration(tt.in)
-			if err != nil {
-				t.Fatalf("ParseDuration(%q) error: %v", tt.in, err)
-			}
-			if got != tt.want {
-				t.Errorf("ParseDuration(%q) = %v (%d), want %v (%d)", tt.in, got, int64(got), tt.want, int64(tt.want))
-			}
-		})
-	}
+	testParses(t, tests)
 }
 
 func TestParseDurationInvalid(t *testing.T) {
@@ -115,10 +124,7 @@ func TestParseDurationInvalid(t *testing.T) {
 // TestParseDurationFractionalDays checks that "<decimal>d" is exactly the decimal times 24h,
 // truncated to the nanosecond, as "<decimal*24>h" is for Go's own parser.
 func TestParseDurationFractionalDays(t *testing.T) {
-	tests := []struct {
-		in   string
-		want time.Duration
-	}{
+	tests := []durationCase{
 		{"0.001d", 86400 * time.Millisecond},
 		{"0.1d", 2*time.Hour + 24*time.Minute},
 		{"0.25d", 6 * time.Hour},
@@ -126,17 +132,7 @@ func TestParseDurationFractionalDays(t *testing.T) {
 		{"0.043d", time.Hour + time.Minute + 55200*time.Millisecond},
 		{"0.071d", time.Hour + 42*time.Minute + 14400*time.Millisecond},
 	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			got, err := ParseDuration(tt.in)
-			if err != nil {
-				t.Fatalf("ParseDuration(%q) error: %v", tt.in, err)
-			}
-			if got != tt.want {
-				t.Errorf("ParseDuration(%q) = %v, want %v", tt.in, got, tt.want)
-			}
-		})
-	}
+	testParses(t, tests)
 
 	t.Run("every three-decimal value below 3d", func(t *testing.T) {
 		var bad []string

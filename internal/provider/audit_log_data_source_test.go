@@ -16,7 +16,6 @@ import (
 // TestAccAuditLog: the log shows each credential event with its requester and purpose, and
 // an expiry derived from the fake clock; filters select by identity and time.
 func TestAccAuditLog(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	ctx := context.Background()
 	event := func(i int, typ, requester string) []statecheck.StateCheck {
@@ -34,24 +33,22 @@ func TestAccAuditLog(t *testing.T) {
 	checks = append(checks, event(1, engine.EventIssued, "pipeline-1")...)
 	checks = append(checks, event(2, engine.EventIssued, "pipeline-2")...)
 	checks = append(checks, event(3, engine.EventExpired, "pipeline-1")...)
-	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: env.factories(),
-		Steps: []resource.TestStep{
-			{Config: identityConfig("team-build", "retire")},
-			{
-				PreConfig: func() {
-					for _, req := range []engine.CredentialRequest{
-						{Identity: "ci-build", Requester: "pipeline-1", Purpose: "nightly build", TTL: 5 * time.Minute},
-						{Identity: "ci-build", Requester: "pipeline-2", Purpose: "release"},
-					} {
-						if _, _, err := env.engine.IssueCredential(ctx, req); err != nil {
-							t.Fatal(err)
-						}
-						env.clock.Advance(time.Minute)
+	env.unitTest(t, []resource.TestStep{
+		{Config: identityConfig("team-build", "retire")},
+		{
+			PreConfig: func() {
+				for _, req := range []engine.CredentialRequest{
+					{Identity: "ci-build", Requester: "pipeline-1", Purpose: "nightly build", TTL: 5 * time.Minute},
+					{Identity: "ci-build", Requester: "pipeline-2", Purpose: "release"},
+				} {
+					if _, _, err := env.engine.IssueCredential(ctx, req); err != nil {
+						t.Fatal(err)
 					}
-					env.clock.Advance(10 * time.Minute) // the first has expired, the second not yet
-				},
-				Config: identityConfig("team-build", "retire") + `
+					env.clock.Advance(time.Minute)
+				}
+				env.clock.Advance(10 * time.Minute) // the first has expired, the second not yet
+			},
+			Config: identityConfig("team-build", "retire") + `
 data "nhi_audit_log" "build" {
   identity = nhi_identity.build.id
 }
@@ -61,8 +58,7 @@ data "nhi_audit_log" "late" {
   since    = "2026-01-01T12:01:00Z"
 }
 `,
-				ConfigStateChecks: checks,
-			},
+			ConfigStateChecks: checks,
 		},
 	})
 }

@@ -98,84 +98,90 @@ func (env *testEnv) recordingFactories(rec *recordingEngine) map[string]func() (
 	}
 }
 
+// ephemeralTest runs steps with the provider on rec, on Terraform 1.10 or later (ephemeral
+// resources need it).
+func (env *testEnv) ephemeralTest(t *testing.T, rec *recordingEngine, steps []resource.TestStep) {
+	t.Helper()
+	resource.UnitTest(t, resource.TestCase{
+		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_10_0)},
+		ProtoV6ProviderFactories: env.recordingFactories(rec),
+		Steps:                    steps,
+	})
+}
+
 // TestAccCredential_issueExpireRevoke drives the fake clock: a credential is issued within the
 // policy and authenticates; past its TTL it is refused; closing revokes it at once; and the
 // audit log records each request with its requester and purpose.
 func TestAccCredential_issueExpireRevoke(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	rec := &recordingEngine{Engine: env.engine, hold: true}
 	ctx := context.Background()
 	var value string
-	resource.UnitTest(t, resource.TestCase{
-		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_10_0)},
-		ProtoV6ProviderFactories: env.recordingFactories(rec),
-		Steps: []resource.TestStep{
-			{
-				Config: credentialConfig(`
+	env.ephemeralTest(t, rec, []resource.TestStep{
+		{
+			Config: credentialConfig(`
   purpose   = "integration tests"
   requester = "pipeline-42"`),
-				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue("echo.job", tfjsonpath.New("data").AtMapKey("expires_at"), knownvalue.StringExact("2026-01-01T12:15:00Z")),
-					statecheck.ExpectKnownValue("echo.job", tfjsonpath.New("data").AtMapKey("hard_expires_at"), knownvalue.StringExact("2026-01-01T13:00:00Z")),
-					statecheck.ExpectKnownValue("echo.job", tfjsonpath.New("data").AtMapKey("renewals_left"), knownvalue.Int64Exact(2)),
-					statecheck.ExpectKnownValue("echo.job", tfjsonpath.New("data").AtMapKey("scopes"), knownvalue.SetExact([]knownvalue.Check{knownvalue.StringExact("read:artifacts")})),
-					statecheck.ExpectKnownValue("echo.job", tfjsonpath.New("data").AtMapKey("requester"), knownvalue.StringExact("pipeline-42")),
-					statecheck.ExpectKnownValue("echo.job", tfjsonpath.New("data").AtMapKey("value"), knownvalue.StringRegexp(regexp.MustCompile(`^\S{20,}$`))),
-				},
-				Check: func(s *terraform.State) error {
-					value = s.RootModule().Resources["echo.job"].Primary.Attributes["data.value"]
-					if value == "" {
-						return errors.New("echo.job holds no credential value")
-					}
-					// The credential works now, and stops working past its TTL by the fake clock.
-					if who, err := rec.Authenticate(ctx, value); err != nil || who != "ci-build" {
-						return fmt.Errorf("fresh credential: Authenticate = %q, %v", who, err)
-					}
-					env.clock.Advance(16 * time.Minute)
-					if _, err := rec.Authenticate(ctx, value); !errors.Is(err, engine.ErrDenied) {
-						return fmt.Errorf("credential past its TTL still authenticates: %v", err)
-					}
-					events, err := rec.AuditEvents(ctx, engine.AuditFilter{Identity: "ci-build"})
-					if err != nil {
-						return err
-					}
-					for _, ev := range events {
-						if ev.Type == engine.EventIssued && ev.Requester == "pipeline-42" && ev.Purpose == "integration tests" {
-							return nil
-						}
-					}
-					return fmt.Errorf("no issued event with requester and purpose in %+v", events)
-				},
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue("echo.job", tfjsonpath.New("data").AtMapKey("expires_at"), knownvalue.StringExact("2026-01-01T12:15:00Z")),
+				statecheck.ExpectKnownValue("echo.job", tfjsonpath.New("data").AtMapKey("hard_expires_at"), knownvalue.StringExact("2026-01-01T13:00:00Z")),
+				statecheck.ExpectKnownValue("echo.job", tfjsonpath.New("data").AtMapKey("renewals_left"), knownvalue.Int64Exact(2)),
+				statecheck.ExpectKnownValue("echo.job", tfjsonpath.New("data").AtMapKey("scopes"), knownvalue.SetExact([]knownvalue.Check{knownvalue.StringExact("read:artifacts")})),
+				statecheck.ExpectKnownValue("echo.job", tfjsonpath.New("data").AtMapKey("requester"), knownvalue.StringExact("pipeline-42")),
+				statecheck.ExpectKnownValue("echo.job", tfjsonpath.New("data").AtMapKey("value"), knownvalue.StringRegexp(regexp.MustCompile(`^\S{20,}$`))),
 			},
-			{
-				// Now let Close revoke: the new credential is refused as soon as the run ends.
-				PreConfig: func() { rec.set(func(r *recordingEngine) { r.hold = false }) },
-				Config:    credentialConfig(`purpose = "deploy"`),
-				Check: func(*terraform.State) error {
-					issued := rec.issued()
-					fresh := issued[len(issued)-1]
-					if fresh == value {
-						return errors.New("the second run did not issue a new credential")
+			Check: func(s *terraform.State) error {
+				value = s.RootModule().Resources["echo.job"].Primary.Attributes["data.value"]
+				if value == "" {
+					return errors.New("echo.job holds no credential value")
+				}
+				// The credential works now, and stops working past its TTL by the fake clock.
+				if who, err := rec.Authenticate(ctx, value); err != nil || who != "ci-build" {
+					return fmt.Errorf("fresh credential: Authenticate = %q, %v", who, err)
+				}
+				env.clock.Advance(16 * time.Minute)
+				if _, err := rec.Authenticate(ctx, value); !errors.Is(err, engine.ErrDenied) {
+					return fmt.Errorf("credential past its TTL still authenticates: %v", err)
+				}
+				events, err := rec.AuditEvents(ctx, engine.AuditFilter{Identity: "ci-build"})
+				if err != nil {
+					return err
+				}
+				for _, ev := range events {
+					if ev.Type == engine.EventIssued && ev.Requester == "pipeline-42" && ev.Purpose == "integration tests" {
+						return nil
 					}
-					if _, err := rec.Authenticate(ctx, fresh); !errors.Is(err, engine.ErrDenied) {
-						return fmt.Errorf("a closed credential still authenticates: %v", err)
+				}
+				return fmt.Errorf("no issued event with requester and purpose in %+v", events)
+			},
+		},
+		{
+			// Now let Close revoke: the new credential is refused as soon as the run ends.
+			PreConfig: func() { rec.set(func(r *recordingEngine) { r.hold = false }) },
+			Config:    credentialConfig(`purpose = "deploy"`),
+			Check: func(*terraform.State) error {
+				issued := rec.issued()
+				fresh := issued[len(issued)-1]
+				if fresh == value {
+					return errors.New("the second run did not issue a new credential")
+				}
+				if _, err := rec.Authenticate(ctx, fresh); !errors.Is(err, engine.ErrDenied) {
+					return fmt.Errorf("a closed credential still authenticates: %v", err)
+				}
+				creds, err := rec.ListCredentials(ctx, "ci-build")
+				if err != nil {
+					return err
+				}
+				revoked := 0
+				for _, c := range creds {
+					if !c.RevokedAt.IsZero() {
+						revoked++
 					}
-					creds, err := rec.ListCredentials(ctx, "ci-build")
-					if err != nil {
-						return err
-					}
-					revoked := 0
-					for _, c := range creds {
-						if !c.RevokedAt.IsZero() {
-							revoked++
-						}
-					}
-					if revoked == 0 {
-						return fmt.Errorf("no credential of ci-build was revoked on close: %+v", creds)
-					}
-					return nil
-				},
+				}
+				if revoked == 0 {
+					return fmt.Errorf("no credential of ci-build was revoked on close: %+v", creds)
+				}
+				return nil
 			},
 		},
 	})
@@ -184,21 +190,17 @@ func TestAccCredential_issueExpireRevoke(t *testing.T) {
 // TestAccCredential_refused: persistent identities, retired identities and a TTL above the
 // policy get a clear error, on the attribute at fault.
 func TestAccCredential_refused(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	rec := &recordingEngine{Engine: env.engine}
 	ctx := context.Background()
-	resource.UnitTest(t, resource.TestCase{
-		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_10_0)},
-		ProtoV6ProviderFactories: env.recordingFactories(rec),
-		Steps: []resource.TestStep{
-			{Config: governanceConfig + credentialIdentity},
-			{
-				Config:      credentialConfig(`ttl = "2h"`),
-				ExpectError: regexp.MustCompile(`Credential Refused by Policy[\s\S]*above\s+ttl_policy\s+ci-short's\s+ttl\s+of\s+15m`),
-			},
-			{
-				Config: governanceConfig + credentialIdentity + `
+	env.ephemeralTest(t, rec, []resource.TestStep{
+		{Config: governanceConfig + credentialIdentity},
+		{
+			Config:      credentialConfig(`ttl = "2h"`),
+			ExpectError: regexp.MustCompile(`Credential Refused by Policy[\s\S]*above\s+ttl_policy\s+ci-short's\s+ttl\s+of\s+15m`),
+		},
+		{
+			Config: governanceConfig + credentialIdentity + `
 ephemeral "nhi_credential" "svc" {
   identity = nhi_identity.billing.id
 }
@@ -207,17 +209,16 @@ provider "echo" {
 }
 resource "echo" "svc" {}
 `,
-				ExpectError: regexp.MustCompile(`Credential Refused by Policy[\s\S]*persistent`),
+			ExpectError: regexp.MustCompile(`Credential Refused by Policy[\s\S]*persistent`),
+		},
+		{
+			PreConfig: func() {
+				if _, err := env.engine.RetireIdentity(ctx, "ci-build"); err != nil {
+					t.Fatal(err)
+				}
 			},
-			{
-				PreConfig: func() {
-					if _, err := env.engine.RetireIdentity(ctx, "ci-build"); err != nil {
-						t.Fatal(err)
-					}
-				},
-				Config:      credentialConfig(``),
-				ExpectError: regexp.MustCompile(`Identity Retired`),
-			},
+			Config:      credentialConfig(``),
+			ExpectError: regexp.MustCompile(`Identity Retired`),
 		},
 	})
 }
@@ -225,7 +226,6 @@ resource "echo" "svc" {}
 // TestAccCredential_neverInStateOrPlan: after a full lifecycle with a credential in use, neither
 // the saved plan nor the state holds any issued secret.
 func TestAccCredential_neverInStateOrPlan(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	rec := &recordingEngine{Engine: env.engine}
 	secrets := noSecrets{secrets: rec.issued}
@@ -239,23 +239,19 @@ locals {
   token_length = length(ephemeral.nhi_credential.job.value)
 }
 `
-	resource.UnitTest(t, resource.TestCase{
-		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_10_0)},
-		ProtoV6ProviderFactories: env.recordingFactories(rec),
-		Steps: []resource.TestStep{
-			{Config: governanceConfig + credentialIdentity},
-			{
-				Config: cfg,
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{secrets},
-				},
-				ConfigStateChecks: []statecheck.StateCheck{secrets},
-				Check: func(*terraform.State) error {
-					if len(rec.issued()) == 0 {
-						return errors.New("no credential was issued, so the scan proved nothing")
-					}
-					return nil
-				},
+	env.ephemeralTest(t, rec, []resource.TestStep{
+		{Config: governanceConfig + credentialIdentity},
+		{
+			Config: cfg,
+			ConfigPlanChecks: resource.ConfigPlanChecks{
+				PreApply: []plancheck.PlanCheck{secrets},
+			},
+			ConfigStateChecks: []statecheck.StateCheck{secrets},
+			Check: func(*terraform.State) error {
+				if len(rec.issued()) == 0 {
+					return errors.New("no credential was issued, so the scan proved nothing")
+				}
+				return nil
 			},
 		},
 	})
@@ -300,7 +296,6 @@ func (env *testEnv) protocolServer(t *testing.T) tfprotov6.ProviderServer {
 // protocol while moving the fake clock: renewal within the budget extends the credential,
 // beyond it Renew asks for no further renewal and the credential expires at hard_expires_at.
 func TestCredential_renewalBudget(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	ctx := context.Background()
 	for _, err := range []error{

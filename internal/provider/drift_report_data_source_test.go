@@ -37,18 +37,9 @@ resource "nhi_ttl_policy" "long" {
 // credential of a retired identity, a shared secret, an unmanaged identity) are covered by the
 // policy package's table tests.
 func TestAccDriftReport(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	ctx := context.Background()
-	cfg := scheduleConfig(intervalSchedule) + driftConfig + `
-resource "nhi_identity" "build" {
-  name        = "ci-build"
-  class       = nhi_lifecycle_class.ci.name
-  owner       = "team-build"
-  environment = "dev"
-  ttl_policy  = nhi_ttl_policy.short.name
-}
-`
+	cfg := scheduleConfig(intervalSchedule) + driftConfig + buildIdentityHCL("team-build")
 	report := cfg + `
 data "nhi_drift_report" "all" {}
 
@@ -57,115 +48,97 @@ data "nhi_drift_report" "high" {
 }
 `
 	var credID string
-	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: env.factories(),
-		Steps: []resource.TestStep{
-			{
-				Config: report,
-				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("findings"), knownvalue.ListSizeExact(0)),
-					statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("trust_debt_hours"), knownvalue.Float64Exact(0)),
-					statecheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("findings"), knownvalue.ListSizeExact(0)),
-				},
+	env.unitTest(t, []resource.TestStep{
+		{
+			Config: report,
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("findings"), knownvalue.ListSizeExact(0)),
+				statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("trust_debt_hours"), knownvalue.Float64Exact(0)),
+				statecheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("findings"), knownvalue.ListSizeExact(0)),
 			},
-			{
-				PreConfig: func() {
-					// A credential renewed twice, then the class ceiling and the policy's renewal
-					// budget are tightened behind Terraform's back and time moves on.
-					cred, secret, err := env.engine.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-build", Requester: "job-7"})
-					if err != nil {
+		},
+		{
+			PreConfig: func() {
+				// A credential renewed twice, then the class ceiling and the policy's renewal
+				// budget are tightened behind Terraform's back and time moves on.
+				cred, secret, err := env.engine.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-build", Requester: "job-7"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				credID = cred.ID
+				for range 2 {
+					env.clock.Advance(14 * time.Minute)
+					if _, err := env.engine.RenewCredential(ctx, cred.ID, secret); err != nil {
 						t.Fatal(err)
 					}
-					credID = cred.ID
-					for range 2 {
-						env.clock.Advance(14 * time.Minute)
-						if _, err := env.engine.RenewCredential(ctx, cred.ID, secret); err != nil {
-							t.Fatal(err)
-						}
-					}
-					env.clock.Advance(12 * time.Minute) // 40m old, alive until 12:43
-					class, err := env.engine.GetClass(ctx, "ci")
-					if err == nil {
-						class.MaxLifetime, class.Environments = 30*time.Minute, []string{"prod"}
-						err = env.engine.PutClass(ctx, class)
-					}
-					if err != nil {
-						t.Fatal(err)
-					}
-				},
-				// Data sources and refresh see the engine before this apply restores the class and
-				// policy, so the findings are those of the tampered engine.
-				Config: report,
-				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("counts_by_rule"), knownvalue.MapExact(map[string]knownvalue.Check{
-						policy.RuleCredentialAboveClassMax: knownvalue.Int64Exact(1),
-						policy.RuleEnvironment:             knownvalue.Int64Exact(1),
-						policy.RuleLifetimeAboveClassMax:   knownvalue.Int64Exact(1), // ci-short; ci-long has an active exception
-					})),
-					// 40 minutes old against an intended 30: 10 minutes of trust debt.
-					statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("trust_debt_hours"), knownvalue.Float64Exact(10.0/60)),
-					statecheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("trust_debt_hours"), knownvalue.Float64Exact(10.0/60)),
-					statecheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("findings"), knownvalue.ListSizeExact(2)),
-				},
-				Check: func(*terraform.State) error {
-					if credID == "" {
-						return fmt.Errorf("no credential was issued")
-					}
-					return nil
-				},
+				}
+				env.clock.Advance(12 * time.Minute) // 40m old, alive until 12:43
+				editRecord(t, "ci", env.engine.GetClass, env.engine.PutClass, func(c *policy.Class) { c.MaxLifetime, c.Environments = 30*time.Minute, []string{"prod"} })
 			},
-			{
-				// The policy's renewal budget is cut behind Terraform's back (the class is whole
-				// again): the live credential, renewed twice, is now past budget.
-				PreConfig: func() {
-					p, err := env.engine.GetTTLPolicy(ctx, "ci-short")
-					if err == nil {
-						one := int64(1)
-						p.MaxRenewals = &one
-						err = env.engine.PutTTLPolicy(ctx, p)
-					}
-					if err != nil {
-						t.Fatal(err)
-					}
-				},
-				Config: report,
-				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("counts_by_rule"), knownvalue.MapExact(map[string]knownvalue.Check{
-						policy.RuleRenewalsPastBudget: knownvalue.Int64Exact(1),
-					})),
-					statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("findings").AtSliceIndex(0).AtMapKey("owasp"), knownvalue.StringExact("NHI7")),
-				},
+			// Data sources and refresh see the engine before this apply restores the class and
+			// policy, so the findings are those of the tampered engine.
+			Config: report,
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("counts_by_rule"), knownvalue.MapExact(map[string]knownvalue.Check{
+					policy.RuleCredentialAboveClassMax: knownvalue.Int64Exact(1),
+					policy.RuleEnvironment:             knownvalue.Int64Exact(1),
+					policy.RuleLifetimeAboveClassMax:   knownvalue.Int64Exact(1), // ci-short; ci-long has an active exception
+				})),
+				// 40 minutes old against an intended 30: 10 minutes of trust debt.
+				statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("trust_debt_hours"), knownvalue.Float64Exact(10.0/60)),
+				statecheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("trust_debt_hours"), knownvalue.Float64Exact(10.0/60)),
+				statecheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("findings"), knownvalue.ListSizeExact(2)),
 			},
-			{
-				// A month later (the class and policy were restored by the last apply): the credential
-				// has expired (no debt left), the rotation is 3h40m overdue, and a class record
-				// vanished (an orphan).
-				PreConfig: func() {
-					env.clock.Advance(30*policy.Day + 3*time.Hour)
-					if err := env.engine.DeleteClass(ctx, "vendor"); err != nil {
-						t.Fatal(err)
-					}
-				},
-				Config: report,
-				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("counts_by_rule").AtMapKey(policy.RuleRotationOverdue), knownvalue.Int64Exact(1)),
-					statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("counts_by_rule").AtMapKey(policy.RuleOrphanIdentity), knownvalue.Int64Exact(1)),
-					statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("trust_debt_by_identity"), knownvalue.MapExact(map[string]knownvalue.Check{
-						"billing-sync": knownvalue.Float64Exact(220.0 / 60),
-					})),
-					// High and above: the overdue rotation; the orphan is medium.
-					statecheck.ExpectKnownValue("data.nhi_drift_report.high", tfjsonpath.New("counts_by_severity"), knownvalue.MapExact(map[string]knownvalue.Check{
-						"high": knownvalue.Int64Exact(1),
-					})),
-				},
+			Check: func(*terraform.State) error {
+				if credID == "" {
+					return fmt.Errorf("no credential was issued")
+				}
+				return nil
 			},
-			{
-				// The last apply rotated; a month and a day later the rotation is overdue again,
-				// and a report with fail_on turns that into an error.
-				PreConfig:   func() { env.clock.Advance(31 * policy.Day) },
-				Config:      report + "\ndata \"nhi_drift_report\" \"gate\" {\n  fail_on = \"high\"\n}\n",
-				ExpectError: regexp.MustCompile(`Drift Report Failed[\s\S]*rotation-overdue`),
+		},
+		{
+			// The policy's renewal budget is cut behind Terraform's back (the class is whole
+			// again): the live credential, renewed twice, is now past budget.
+			PreConfig: func() {
+				editRecord(t, "ci-short", env.engine.GetTTLPolicy, env.engine.PutTTLPolicy, func(p *policy.TTLPolicy) { p.MaxRenewals = int64p(1) })
 			},
+			Config: report,
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("counts_by_rule"), knownvalue.MapExact(map[string]knownvalue.Check{
+					policy.RuleRenewalsPastBudget: knownvalue.Int64Exact(1),
+				})),
+				statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("findings").AtSliceIndex(0).AtMapKey("owasp"), knownvalue.StringExact("NHI7")),
+			},
+		},
+		{
+			// A month later (the class and policy were restored by the last apply): the credential
+			// has expired (no debt left), the rotation is 3h40m overdue, and a class record
+			// vanished (an orphan).
+			PreConfig: func() {
+				env.clock.Advance(30*policy.Day + 3*time.Hour)
+				if err := env.engine.DeleteClass(ctx, "vendor"); err != nil {
+					t.Fatal(err)
+				}
+			},
+			Config: report,
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("counts_by_rule").AtMapKey(policy.RuleRotationOverdue), knownvalue.Int64Exact(1)),
+				statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("counts_by_rule").AtMapKey(policy.RuleOrphanIdentity), knownvalue.Int64Exact(1)),
+				statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("trust_debt_by_identity"), knownvalue.MapExact(map[string]knownvalue.Check{
+					"billing-sync": knownvalue.Float64Exact(220.0 / 60),
+				})),
+				// High and above: the overdue rotation; the orphan is medium.
+				statecheck.ExpectKnownValue("data.nhi_drift_report.high", tfjsonpath.New("counts_by_severity"), knownvalue.MapExact(map[string]knownvalue.Check{
+					"high": knownvalue.Int64Exact(1),
+				})),
+			},
+		},
+		{
+			// The last apply rotated; a month and a day later the rotation is overdue again,
+			// and a report with fail_on turns that into an error.
+			PreConfig:   func() { env.clock.Advance(31 * policy.Day) },
+			Config:      report + "\ndata \"nhi_drift_report\" \"gate\" {\n  fail_on = \"high\"\n}\n",
+			ExpectError: regexp.MustCompile(`Drift Report Failed[\s\S]*rotation-overdue`),
 		},
 	})
 }

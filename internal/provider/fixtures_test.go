@@ -2,10 +2,13 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
@@ -43,31 +46,39 @@ resource "nhi_ttl_policy" "short" {
 }
 `
 
-func identityConfig(owner, onDestroy string) string {
-	return governanceConfig + fmt.Sprintf(`
+// buildIdentityHCL declares nhi_identity.build: "ci-build" of class ci with TTL policy ci-short,
+// owned by owner, plus the attribute lines in extra.
+func buildIdentityHCL(owner string, extra ...string) string {
+	return fmt.Sprintf(`
 resource "nhi_identity" "build" {
   name        = "ci-build"
   class       = nhi_lifecycle_class.ci.name
   owner       = %q
   environment = "dev"
   ttl_policy  = nhi_ttl_policy.short.name
-  scopes      = ["read:artifacts"]
-  on_destroy  = %q
+  %s
 }
-`, owner, onDestroy)
+`, owner, strings.Join(extra, "\n  "))
 }
 
-const rotationIdentity = `
+func identityConfig(owner, onDestroy string) string {
+	return governanceConfig + buildIdentityHCL(owner, `scopes = ["read:artifacts"]`, fmt.Sprintf("on_destroy = %q", onDestroy))
+}
+
+// billingIdentity is nhi_identity.billing, "billing-sync" of the persistent class svc.
+const billingIdentity = `
+resource "nhi_identity" "billing" {
+  name  = "billing-sync"
+  class = nhi_lifecycle_class.svc.name
+}
+`
+
+const rotationIdentity = billingIdentity + `
 resource "nhi_lifecycle_class" "vendor" {
   name                  = "vendor"
   kind                  = "persistent"
   max_rotation_interval = "30d"
   require_consumers     = true
-}
-
-resource "nhi_identity" "billing" {
-  name  = "billing-sync"
-  class = nhi_lifecycle_class.svc.name
 }
 
 resource "nhi_identity" "payments" {
@@ -94,21 +105,7 @@ const intervalSchedule = `
   ]
 `
 
-const credentialIdentity = `
-resource "nhi_identity" "build" {
-  name        = "ci-build"
-  class       = nhi_lifecycle_class.ci.name
-  owner       = "team-build"
-  environment = "dev"
-  ttl_policy  = nhi_ttl_policy.short.name
-  scopes      = ["read:artifacts"]
-}
-
-resource "nhi_identity" "billing" {
-  name  = "billing-sync"
-  class = nhi_lifecycle_class.svc.name
-}
-`
+var credentialIdentity = buildIdentityHCL("team-build", `scopes = ["read:artifacts"]`) + billingIdentity
 
 func credentialConfig(args string) string {
 	return governanceConfig + credentialIdentity + fmt.Sprintf(`
@@ -128,6 +125,49 @@ resource "echo" "job" {}
 // buildIdentity is nhi_identity.build of identityConfig, as the provider hands it to the engine.
 func buildIdentity(owner string) policy.Identity {
 	return policy.Identity{Name: "ci-build", Class: "ci", Owner: owner, Environment: "dev", TTLPolicy: "ci-short", Scopes: []string{"read:artifacts"}}
+}
+
+// exceptionHCL is an exception attribute line of a TTL policy or an identity.
+func exceptionHCL(reason, approvedBy, expiresAt string) string {
+	return fmt.Sprintf("\n  exception = { reason = %q, approved_by = %q, expires_at = %q }", reason, approvedBy, expiresAt)
+}
+
+// refusedAtApply applies governanceConfig plus config, which must fail with want, then checks
+// that the identity name did not reach the engine (the classes and policies did).
+func (env *testEnv) refusedAtApply(t *testing.T, name, config, want string) {
+	t.Helper()
+	env.unitTest(t, []resource.TestStep{
+		{Config: governanceConfig + config, ExpectError: regexp.MustCompile(want)},
+		{
+			PreConfig: func() {
+				if _, err := env.engine.GetIdentity(context.Background(), name); !errors.Is(err, engine.ErrNotFound) {
+					t.Fatalf("the refused identity reached the engine: %v", err)
+				}
+			},
+			Config: governanceConfig,
+		},
+	})
+}
+
+// editRecord changes the governance record name in the engine behind Terraform's back:
+// get, change, put.
+func editRecord[T any](t *testing.T, name string, get func(context.Context, string) (T, error), put func(context.Context, T) error, change func(*T)) {
+	t.Helper()
+	ctx := context.Background()
+	r, err := get(ctx, name)
+	if err == nil {
+		change(&r)
+		err = put(ctx, r)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// importStep imports resourceName by id and verifies the imported state against the applied
+// one, but for the attributes in ignore.
+func importStep(resourceName, id string, ignore ...string) resource.TestStep {
+	return resource.TestStep{ResourceName: resourceName, ImportState: true, ImportStateId: id, ImportStateVerify: true, ImportStateVerifyIgnore: ignore}
 }
 
 // wrappedError matches a diagnostic as Terraform prints it, wrapped: every space in pattern

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"testing"
 	"time"
@@ -21,7 +20,6 @@ import (
 )
 
 func TestAccIdentity_lifecycle(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	ctx := context.Background()
 	var secret string
@@ -77,24 +75,9 @@ func TestAccIdentity_lifecycle(t *testing.T) {
 					secrets,
 				},
 			},
-			{
-				ResourceName:      "nhi_identity.build",
-				ImportState:       true,
-				ImportStateId:     "ci-build",
-				ImportStateVerify: true,
-			},
-			{
-				ResourceName:      "nhi_lifecycle_class.ci",
-				ImportState:       true,
-				ImportStateId:     "ci",
-				ImportStateVerify: true,
-			},
-			{
-				ResourceName:      "nhi_ttl_policy.short",
-				ImportState:       true,
-				ImportStateId:     "ci-short",
-				ImportStateVerify: true,
-			},
+			importStep("nhi_identity.build", "ci-build"),
+			importStep("nhi_lifecycle_class.ci", "ci"),
+			importStep("nhi_ttl_policy.short", "ci-short"),
 			{
 				// Drift: an edit made outside Terraform shows as an update, and apply restores it.
 				PreConfig: func() {
@@ -133,7 +116,6 @@ func TestAccIdentity_lifecycle(t *testing.T) {
 }
 
 func TestAccIdentity_deleteOnDestroy(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	ctx := context.Background()
 	resource.UnitTest(t, resource.TestCase{
@@ -149,23 +131,19 @@ func TestAccIdentity_deleteOnDestroy(t *testing.T) {
 }
 
 func TestAccIdentity_removedOutOfBand(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	ctx := context.Background()
-	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: env.factories(),
-		Steps: []resource.TestStep{
-			{Config: identityConfig("team-build", "delete")},
-			{
-				PreConfig: func() {
-					if err := env.engine.DeleteIdentity(ctx, "ci-build"); err != nil {
-						t.Fatal(err)
-					}
-				},
-				Config: identityConfig("team-build", "delete"),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("nhi_identity.build", plancheck.ResourceActionCreate)},
-				},
+	env.unitTest(t, []resource.TestStep{
+		{Config: identityConfig("team-build", "delete")},
+		{
+			PreConfig: func() {
+				if err := env.engine.DeleteIdentity(ctx, "ci-build"); err != nil {
+					t.Fatal(err)
+				}
+			},
+			Config: identityConfig("team-build", "delete"),
+			ConfigPlanChecks: resource.ConfigPlanChecks{
+				PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("nhi_identity.build", plancheck.ResourceActionCreate)},
 			},
 		},
 	})
@@ -182,7 +160,6 @@ resource "nhi_identity" "bad" {
 // TestAccIdentity_planRejects covers every identity rule: each violating configuration fails the
 // plan with its message and leaves the engine unchanged.
 func TestAccIdentity_planRejects(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	testRejections(t, env, governanceConfig, []rejection{
 		{"ttl policy on a persistent identity", badIdentity(`
@@ -236,73 +213,51 @@ func TestAccIdentity_planRejects(t *testing.T) {
 // TestAccIdentity_classInSamePlan: an identity whose class is created in the same plan is
 // checked at apply and refused before anything of it is written.
 func TestAccIdentity_classInSamePlan(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
-	ctx := context.Background()
-	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: env.factories(),
-		Steps: []resource.TestStep{
-			{
-				Config: governanceConfig + badIdentity(`
+	env.refusedAtApply(t, "ci-x", badIdentity(`
   name        = "ci-x"
   class       = nhi_lifecycle_class.ci.name
   environment = "dev"
-  ttl_policy  = nhi_ttl_policy.short.name`),
-				ExpectError: regexp.MustCompile(`Owner Missing`),
-			},
-			{
-				PreConfig: func() {
-					if _, err := env.engine.GetIdentity(ctx, "ci-x"); !errors.Is(err, engine.ErrNotFound) {
-						t.Fatalf("the refused identity reached the engine: %v", err)
-					}
-				},
-				Config: governanceConfig,
-			},
-		},
-	})
+  ttl_policy  = nhi_ttl_policy.short.name`), `Owner Missing`)
 }
 
 // An apply killed after the engine created an identity leaves it out of state. The next apply
 // adopts it: no second record, the original creation time, an "adopted" audit event.
 func TestAccIdentity_adoptsInterruptedCreate(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	ctx := context.Background()
-	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: env.factories(),
-		Steps: []resource.TestStep{
-			{Config: governanceConfig},
-			{
-				// What the interrupted apply did: the engine holds the identity, state does not.
-				PreConfig: func() {
-					if _, err := env.engine.CreateIdentity(ctx, buildIdentity("team-build")); err != nil {
-						t.Fatal(err)
-					}
-					env.clock.Advance(time.Minute)
-				},
-				Config: identityConfig("team-build", "retire"),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("nhi_identity.build", plancheck.ResourceActionCreate)},
-				},
-				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("status"), knownvalue.StringExact("active")),
-					statecheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("created_at"), knownvalue.StringExact(testEpoch.Format(time.RFC3339))),
-				},
-				Check: func(*terraform.State) error {
-					ids, err := env.engine.ListIdentities(ctx)
-					if err != nil || len(ids) != 1 || ids[0].Owner != "team-build" {
-						return fmt.Errorf("engine holds %+v, %v; want the one identity ci-build", ids, err)
-					}
-					if got, want := auditTypes(t, env.engine, "ci-build"), []string{engine.EventIdentityCreated, engine.EventAdopted}; fmt.Sprint(got) != fmt.Sprint(want) {
-						return fmt.Errorf("audit events of ci-build = %v, want %v", got, want)
-					}
-					return nil
-				},
+	env.unitTest(t, []resource.TestStep{
+		{Config: governanceConfig},
+		{
+			// What the interrupted apply did: the engine holds the identity, state does not.
+			PreConfig: func() {
+				if _, err := env.engine.CreateIdentity(ctx, buildIdentity("team-build")); err != nil {
+					t.Fatal(err)
+				}
+				env.clock.Advance(time.Minute)
 			},
-			{
-				Config:   identityConfig("team-build", "retire"),
-				PlanOnly: true,
+			Config: identityConfig("team-build", "retire"),
+			ConfigPlanChecks: resource.ConfigPlanChecks{
+				PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("nhi_identity.build", plancheck.ResourceActionCreate)},
 			},
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("status"), knownvalue.StringExact("active")),
+				statecheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("created_at"), knownvalue.StringExact(testEpoch.Format(time.RFC3339))),
+			},
+			Check: func(*terraform.State) error {
+				ids, err := env.engine.ListIdentities(ctx)
+				if err != nil || len(ids) != 1 || ids[0].Owner != "team-build" {
+					return fmt.Errorf("engine holds %+v, %v; want the one identity ci-build", ids, err)
+				}
+				if got, want := auditTypes(t, env.engine, "ci-build"), []string{engine.EventIdentityCreated, engine.EventAdopted}; fmt.Sprint(got) != fmt.Sprint(want) {
+					return fmt.Errorf("audit events of ci-build = %v, want %v", got, want)
+				}
+				return nil
+			},
+		},
+		{
+			Config:   identityConfig("team-build", "retire"),
+			PlanOnly: true,
 		},
 	})
 }
@@ -310,41 +265,37 @@ func TestAccIdentity_adoptsInterruptedCreate(t *testing.T) {
 // A record that differs from the declaration is not adopted: the plan fails on name, says what
 // differs and how to import it, and the engine is left as it was.
 func TestAccIdentity_createOverDifferentIdentityFailsPlan(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	ctx := context.Background()
 	var events int
-	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: env.factories(),
-		Steps: []resource.TestStep{
-			{Config: governanceConfig},
-			{
-				PreConfig: func() {
-					if _, err := env.engine.CreateIdentity(ctx, buildIdentity("team-other")); err != nil {
-						t.Fatal(err)
-					}
-					events = len(auditTypes(t, env.engine, "ci-build"))
-				},
-				Config:   identityConfig("team-build", "retire"),
-				PlanOnly: true,
-				ExpectError: wrappedError(`(?s)Identity Already Exists.*with nhi_identity.build.*name.*` +
-					`identity "ci-build" already exists in the engine: it is active and differs from this.*` +
-					`declaration \(owner: "team-other" in the engine, "team-build" declared\).*` +
-					`terraform import nhi_identity.<resource name> ci-build.*` +
-					`import \{ to = nhi_identity.<resource name> id = "ci-build" \}`),
+	env.unitTest(t, []resource.TestStep{
+		{Config: governanceConfig},
+		{
+			PreConfig: func() {
+				if _, err := env.engine.CreateIdentity(ctx, buildIdentity("team-other")); err != nil {
+					t.Fatal(err)
+				}
+				events = len(auditTypes(t, env.engine, "ci-build"))
 			},
-			{
-				PreConfig: func() {
-					id, err := env.engine.GetIdentity(ctx, "ci-build")
-					if err != nil || id.Owner != "team-other" || id.Retired() {
-						t.Fatalf("after the refused plan the engine holds %+v, %v; want it unchanged", id, err)
-					}
-					if n := len(auditTypes(t, env.engine, "ci-build")); n != events {
-						t.Fatalf("the refused plan wrote %d audit events", n-events)
-					}
-				},
-				Config: governanceConfig,
+			Config:   identityConfig("team-build", "retire"),
+			PlanOnly: true,
+			ExpectError: wrappedError(`(?s)Identity Already Exists.*with nhi_identity.build.*name.*` +
+				`identity "ci-build" already exists in the engine: it is active and differs from this.*` +
+				`declaration \(owner: "team-other" in the engine, "team-build" declared\).*` +
+				`terraform import nhi_identity.<resource name> ci-build.*` +
+				`import \{ to = nhi_identity.<resource name> id = "ci-build" \}`),
+		},
+		{
+			PreConfig: func() {
+				id, err := env.engine.GetIdentity(ctx, "ci-build")
+				if err != nil || id.Owner != "team-other" || id.Retired() {
+					t.Fatalf("after the refused plan the engine holds %+v, %v; want it unchanged", id, err)
+				}
+				if n := len(auditTypes(t, env.engine, "ci-build")); n != events {
+					t.Fatalf("the refused plan wrote %d audit events", n-events)
+				}
 			},
+			Config: governanceConfig,
 		},
 	})
 }
@@ -352,7 +303,6 @@ func TestAccIdentity_createOverDifferentIdentityFailsPlan(t *testing.T) {
 // Renaming an identity to the name of a retired one fails at plan, before the identity being
 // renamed is destroyed.
 func TestAccIdentity_renameToRetiredNameFailsPlan(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	ctx := context.Background()
 	config := func(withZ bool, z2Name string) string {
@@ -382,27 +332,24 @@ resource "nhi_identity" "z" {
 			t.Fatalf("z-id2 = %+v, %v; want active", z2, err)
 		}
 	}
-	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: env.factories(),
-		Steps: []resource.TestStep{
-			{Config: config(true, "z-id2")},
-			{Config: config(false, "z-id2")}, // retires z-id
-			{
-				PreConfig:   engineHolds,
-				Config:      config(false, "z-id"),
-				PlanOnly:    true,
-				ExpectError: wrappedError(`(?s)Identity Already Exists.*with nhi_identity.z2.*identity "z-id" already exists in the engine: it was.*retired at.*never reused.*terraform import nhi_identity.<resource name> z-id`),
-			},
-			{
-				// The same rename in an apply fails the same way, at its plan: z-id2 is untouched.
-				Config:      config(false, "z-id"),
-				ExpectError: wrappedError(`(?s)Identity Already Exists.*retired`),
-			},
-			{
-				PreConfig: engineHolds,
-				Config:    config(false, "z-id2"),
-				PlanOnly:  true,
-			},
+	env.unitTest(t, []resource.TestStep{
+		{Config: config(true, "z-id2")},
+		{Config: config(false, "z-id2")}, // retires z-id
+		{
+			PreConfig:   engineHolds,
+			Config:      config(false, "z-id"),
+			PlanOnly:    true,
+			ExpectError: wrappedError(`(?s)Identity Already Exists.*with nhi_identity.z2.*identity "z-id" already exists in the engine: it was.*retired at.*never reused.*terraform import nhi_identity.<resource name> z-id`),
+		},
+		{
+			// The same rename in an apply fails the same way, at its plan: z-id2 is untouched.
+			Config:      config(false, "z-id"),
+			ExpectError: wrappedError(`(?s)Identity Already Exists.*retired`),
+		},
+		{
+			PreConfig: engineHolds,
+			Config:    config(false, "z-id2"),
+			PlanOnly:  true,
 		},
 	})
 }
@@ -410,34 +357,30 @@ resource "nhi_identity" "z" {
 // Creating an identity whose name a retired identity holds fails at plan even while the
 // declaration is not fully known (its class is created in the same plan).
 func TestAccIdentity_createOverRetiredNameWithUnknownClassFailsPlan(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	ctx := context.Background()
-	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: env.factories(),
-		Steps: []resource.TestStep{
-			{
-				PreConfig: func() {
-					must := func(err error) {
-						if err != nil {
-							t.Fatal(err)
-						}
+	env.unitTest(t, []resource.TestStep{
+		{
+			PreConfig: func() {
+				must := func(err error) {
+					if err != nil {
+						t.Fatal(err)
 					}
-					must(env.engine.PutClass(ctx, policy.Class{Name: "old", Kind: policy.KindPersistent}))
-					_, err := env.engine.CreateIdentity(ctx, policy.Identity{Name: "z-id", Class: "old"})
-					must(err)
-					_, err = env.engine.RetireIdentity(ctx, "z-id")
-					must(err)
-				},
-				Config: governanceConfig + `
+				}
+				must(env.engine.PutClass(ctx, policy.Class{Name: "old", Kind: policy.KindPersistent}))
+				_, err := env.engine.CreateIdentity(ctx, policy.Identity{Name: "z-id", Class: "old"})
+				must(err)
+				_, err = env.engine.RetireIdentity(ctx, "z-id")
+				must(err)
+			},
+			Config: governanceConfig + `
 resource "nhi_identity" "z" {
   name  = "z-id"
   class = nhi_lifecycle_class.svc.name
 }
 `,
-				PlanOnly:    true,
-				ExpectError: wrappedError(`(?s)Identity Already Exists.*retired`),
-			},
+			PlanOnly:    true,
+			ExpectError: wrappedError(`(?s)Identity Already Exists.*retired`),
 		},
 	})
 }
@@ -476,7 +419,6 @@ func lockedIdentity(extra string) string {
 // violating identity fails the plan with observed, allowed and the OWASP reference, on its
 // attribute, and leaves the engine unchanged.
 func TestAccIdentity_privilegeRejects(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	testRejections(t, env, privilegeConfig, []rejection{
 		{"scope outside allowed_scopes", lockedIdentity(`
@@ -498,12 +440,7 @@ func TestAccIdentity_privilegeRejects(t *testing.T) {
   bound_cidrs = ["10.1.0.0/16"]`), `Blast\s+Radius\s+Above\s+Class\s+Maximum[\s\S]*blast\s+radius\s+2\s+scope-hours:\s+2\s+scopes\s+x\s+1h[\s\S]*at\s+most\s+1\.5`},
 		{"expired exception", lockedIdentity(`
   scopes      = ["ci-admin"]
-  bound_cidrs = ["10.1.0.0/16"]
-  exception = {
-    reason      = "migration"
-    approved_by = "secops"
-    expires_at  = "2025-12-31T00:00:00Z"
-  }`), `Exception\s+Expired`},
+  bound_cidrs = ["10.1.0.0/16"]` + exceptionHCL("migration", "secops", "2025-12-31T00:00:00Z")), `Exception\s+Expired`},
 		{"invalid scope", lockedIdentity(`
   scopes = ["Admin"]`), `Invalid\s+Scope`},
 		{"invalid cidr", lockedIdentity(`
@@ -522,18 +459,8 @@ resource "nhi_lifecycle_class" "bad" {
 // the same one unbounded once its schedule is gone and its secret lives on, and the drift
 // report's totals; and that an approved exception lets an identity past the privilege ceilings.
 func TestAccIdentity_blastRadius(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
-	build := `
-resource "nhi_identity" "build" {
-  name        = "ci-build"
-  class       = nhi_lifecycle_class.ci.name
-  owner       = "team-build"
-  environment = "dev"
-  ttl_policy  = nhi_ttl_policy.short.name
-  scopes      = ["ci-read", "ci-write"]
-}
-
+	build := buildIdentityHCL("team-build", `scopes = ["ci-read", "ci-write"]`) + `
 resource "nhi_identity" "sync" {
   name   = "billing-sync"
   class  = nhi_lifecycle_class.svc.name
@@ -587,51 +514,48 @@ data "nhi_identity" "excepted" {
 			statecheck.ExpectKnownValue(res, tfjsonpath.New("blast_radius"), radius),
 		}
 	}
-	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: env.factories(),
-		Steps: []resource.TestStep{
-			{
-				Config: base + schedule,
-				ConfigStateChecks: slices.Concat(
-					// 2 scopes x 1h hard lifetime.
-					blast("nhi_identity.build", "1h", knownvalue.Float64Exact(2)),
-					// The exception: 3 scopes x 1h, past every ceiling of class locked, until February.
-					blast("nhi_identity.excepted", "1h", knownvalue.Float64Exact(3)),
-				),
-			},
-			{
-				// Refreshed after its schedule exists: 3 scopes x (30d + 1d + 1h) = 3 x 745h.
-				Config: base + schedule + report,
-				ConfigStateChecks: slices.Concat(
-					blast("nhi_identity.sync", "31d1h", knownvalue.Float64Exact(2235)),
-					[]statecheck.StateCheck{
-						statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("blast_radius"), knownvalue.Float64Exact(2240)),
-						statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("blast_radius_by_identity"), knownvalue.MapExact(map[string]knownvalue.Check{
-							"ci-build": knownvalue.Float64Exact(2), "billing-sync": knownvalue.Float64Exact(2235), "ci-excepted": knownvalue.Float64Exact(3),
-						})),
-						statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("unbounded_exposure"), knownvalue.SetExact(nil)),
-					},
-				),
-			},
-			{
-				// The schedule is destroyed; the secret it rotated still authenticates, and nothing bounds it.
-				Config: base + report,
-			},
-			{
-				Config: base + report,
-				ConfigStateChecks: slices.Concat(
-					blast("nhi_identity.sync", "unbounded", knownvalue.Null()),
-					[]statecheck.StateCheck{
-						statecheck.ExpectKnownValue("nhi_identity.sync", tfjsonpath.New("findings"), knownvalue.ListPartial(map[int]knownvalue.Check{
-							0: knownvalue.ObjectPartial(map[string]knownvalue.Check{
-								"rule": knownvalue.StringExact(policy.RuleUnboundedExposure), "severity": knownvalue.StringExact("high"), "owasp": knownvalue.StringExact("NHI7"),
-							}),
-						})),
-						statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("blast_radius"), knownvalue.Float64Exact(5)),
-						statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("unbounded_exposure"), knownvalue.SetExact([]knownvalue.Check{knownvalue.StringExact("billing-sync")})),
-					},
-				),
-			},
+	env.unitTest(t, []resource.TestStep{
+		{
+			Config: base + schedule,
+			ConfigStateChecks: slices.Concat(
+				// 2 scopes x 1h hard lifetime.
+				blast("nhi_identity.build", "1h", knownvalue.Float64Exact(2)),
+				// The exception: 3 scopes x 1h, past every ceiling of class locked, until February.
+				blast("nhi_identity.excepted", "1h", knownvalue.Float64Exact(3)),
+			),
+		},
+		{
+			// Refreshed after its schedule exists: 3 scopes x (30d + 1d + 1h) = 3 x 745h.
+			Config: base + schedule + report,
+			ConfigStateChecks: slices.Concat(
+				blast("nhi_identity.sync", "31d1h", knownvalue.Float64Exact(2235)),
+				[]statecheck.StateCheck{
+					statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("blast_radius"), knownvalue.Float64Exact(2240)),
+					statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("blast_radius_by_identity"), knownvalue.MapExact(map[string]knownvalue.Check{
+						"ci-build": knownvalue.Float64Exact(2), "billing-sync": knownvalue.Float64Exact(2235), "ci-excepted": knownvalue.Float64Exact(3),
+					})),
+					statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("unbounded_exposure"), knownvalue.SetExact(nil)),
+				},
+			),
+		},
+		{
+			// The schedule is destroyed; the secret it rotated still authenticates, and nothing bounds it.
+			Config: base + report,
+		},
+		{
+			Config: base + report,
+			ConfigStateChecks: slices.Concat(
+				blast("nhi_identity.sync", "unbounded", knownvalue.Null()),
+				[]statecheck.StateCheck{
+					statecheck.ExpectKnownValue("nhi_identity.sync", tfjsonpath.New("findings"), knownvalue.ListPartial(map[int]knownvalue.Check{
+						0: knownvalue.ObjectPartial(map[string]knownvalue.Check{
+							"rule": knownvalue.StringExact(policy.RuleUnboundedExposure), "severity": knownvalue.StringExact("high"), "owasp": knownvalue.StringExact("NHI7"),
+						}),
+					})),
+					statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("blast_radius"), knownvalue.Float64Exact(5)),
+					statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("unbounded_exposure"), knownvalue.SetExact([]knownvalue.Check{knownvalue.StringExact("billing-sync")})),
+				},
+			),
 		},
 	})
 }

@@ -19,129 +19,89 @@ import (
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
 
-func TestAccLifecycleClass_planRejects(t *testing.T) {
-	parallel(t)
-	env := newTestEnv(t)
-	testRejections(t, env, governanceConfig, []rejection{
-		{"ephemeral class with unlimited renewal", `
-resource "nhi_lifecycle_class" "bad" {
-  name    = "bad"
-  kind    = "ephemeral"
-  max_ttl = "1h"
-}
-`, `Unlimited Renewal[\s\S]*NHI7`},
-		{"lifetime below ttl", `
-resource "nhi_lifecycle_class" "bad" {
-  name         = "bad"
-  kind         = "ephemeral"
-  max_ttl      = "2h"
-  max_lifetime = "1h"
-}
-`, `Class Lifetime Below TTL`},
-		{"naming pattern that does not compile", `
-resource "nhi_lifecycle_class" "bad" {
-  name           = "bad"
-  kind           = "persistent"
-  naming_pattern = "ci-[a-z"
-}
-`, `Invalid Naming Pattern`},
-		{"unknown kind", `
+// badClass declares lifecycle class "bad" with the attribute lines of body.
+func badClass(body string) string {
+	return fmt.Sprintf(`
 resource "nhi_lifecycle_class" "bad" {
   name = "bad"
-  kind = "forever"
+%s
 }
-`, `kind`},
-		{"zero max_ttl", `
-resource "nhi_lifecycle_class" "bad" {
-  name         = "bad"
-  kind         = "ephemeral"
-  max_ttl      = "0s"
-  max_lifetime = "1h"
+`, body)
 }
-`, `Invalid Duration[\s\S]*max_ttl is "0s": it must be more than zero`},
-		{"zero max_lifetime", `
-resource "nhi_lifecycle_class" "bad" {
-  name         = "bad"
-  kind         = "ephemeral"
-  max_lifetime = "0d"
-}
-`, `Invalid Duration[\s\S]*max_lifetime is "0d": it must be more than zero`},
-		{"zero max_rotation_interval", `
-resource "nhi_lifecycle_class" "bad" {
-  name                  = "bad"
-  kind                  = "persistent"
-  max_rotation_interval = "0h"
-}
-`, `Invalid Duration[\s\S]*max_rotation_interval is "0h": it must be more than zero`},
-		{"empty environment", `
-resource "nhi_lifecycle_class" "bad" {
-  name         = "bad"
-  kind         = "persistent"
-  environments = ["prod", ""]
-}
-`, `Empty Value[\s\S]*environments\[Value\(""\)\] is empty`},
-		{"empty naming pattern", `
-resource "nhi_lifecycle_class" "bad" {
-  name           = "bad"
-  kind           = "persistent"
-  naming_pattern = ""
-}
-`, `Empty Value[\s\S]*naming_pattern is empty`},
+
+func TestAccLifecycleClass_planRejects(t *testing.T) {
+	env := newTestEnv(t)
+	testRejections(t, env, governanceConfig, []rejection{
+		{"ephemeral class with unlimited renewal", badClass(`
+kind = "ephemeral"
+max_ttl = "1h"`), `Unlimited Renewal[\s\S]*NHI7`},
+		{"lifetime below ttl", badClass(`
+kind = "ephemeral"
+max_ttl = "2h"
+max_lifetime = "1h"`), `Class Lifetime Below TTL`},
+		{"naming pattern that does not compile", badClass(`
+kind = "persistent"
+naming_pattern = "ci-[a-z"`), `Invalid Naming Pattern`},
+		{"unknown kind", badClass(`kind = "forever"`), `kind`},
+		{"zero max_ttl", badClass(`
+kind = "ephemeral"
+max_ttl = "0s"
+max_lifetime = "1h"`), `Invalid Duration[\s\S]*max_ttl is "0s": it must be more than zero`},
+		{"zero max_lifetime", badClass(`
+kind = "ephemeral"
+max_lifetime = "0d"`), `Invalid Duration[\s\S]*max_lifetime is "0d": it must be more than zero`},
+		{"zero max_rotation_interval", badClass(`
+kind = "persistent"
+max_rotation_interval = "0h"`), `Invalid Duration[\s\S]*max_rotation_interval is "0h": it must be more than zero`},
+		{"empty environment", badClass(`
+kind = "persistent"
+environments = ["prod", ""]`), `Empty Value[\s\S]*environments\[Value\(""\)\] is empty`},
+		{"empty naming pattern", badClass(`
+kind = "persistent"
+naming_pattern = ""`), `Empty Value[\s\S]*naming_pattern is empty`},
 	})
 }
 
 func TestAccLifecycleClass_updateAndDrift(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	ctx := context.Background()
-	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: env.factories(),
-		Steps: []resource.TestStep{
-			{
-				Config: governanceConfig,
-				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue("nhi_lifecycle_class.ci", tfjsonpath.New("max_ttl"), knownvalue.StringExact("1h")),
-					statecheck.ExpectKnownValue("nhi_lifecycle_class.ci", tfjsonpath.New("environments"),
-						knownvalue.SetExact([]knownvalue.Check{knownvalue.StringExact("dev"), knownvalue.StringExact("prod")})),
-					statecheck.ExpectKnownValue("nhi_lifecycle_class.svc", tfjsonpath.New("require_owner"), knownvalue.Bool(false)),
-				},
+	env.unitTest(t, []resource.TestStep{
+		{
+			Config: governanceConfig,
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue("nhi_lifecycle_class.ci", tfjsonpath.New("max_ttl"), knownvalue.StringExact("1h")),
+				statecheck.ExpectKnownValue("nhi_lifecycle_class.ci", tfjsonpath.New("environments"),
+					knownvalue.SetExact([]knownvalue.Check{knownvalue.StringExact("dev"), knownvalue.StringExact("prod")})),
+				statecheck.ExpectKnownValue("nhi_lifecycle_class.svc", tfjsonpath.New("require_owner"), knownvalue.Bool(false)),
 			},
-			{
-				// A ceiling raised outside Terraform is drift: the plan restores it.
-				PreConfig: func() {
-					c, err := env.engine.GetClass(ctx, "ci")
-					if err == nil {
-						c.MaxTTL *= 24
-						err = env.engine.PutClass(ctx, c)
-					}
-					if err != nil {
-						t.Fatal(err)
-					}
-				},
-				Config: governanceConfig,
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{
-						plancheck.ExpectResourceAction("nhi_lifecycle_class.ci", plancheck.ResourceActionUpdate),
-						plancheck.ExpectKnownValue("nhi_lifecycle_class.ci", tfjsonpath.New("max_ttl"), knownvalue.StringExact("1h")),
-					},
-				},
-				Check: func(*terraform.State) error {
-					c, err := env.engine.GetClass(ctx, "ci")
-					if err != nil || c.MaxTTL.String() != "1h0m0s" {
-						return fmt.Errorf("apply did not restore max_ttl: %v, %v", c.MaxTTL, err)
-					}
-					return nil
-				},
-			},
-			{ResourceName: "nhi_lifecycle_class.svc", ImportState: true, ImportStateId: "svc", ImportStateVerify: true},
 		},
+		{
+			// A ceiling raised outside Terraform is drift: the plan restores it.
+			PreConfig: func() {
+				editRecord(t, "ci", env.engine.GetClass, env.engine.PutClass, func(c *policy.Class) { c.MaxTTL *= 24 })
+			},
+			Config: governanceConfig,
+			ConfigPlanChecks: resource.ConfigPlanChecks{
+				PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("nhi_lifecycle_class.ci", plancheck.ResourceActionUpdate),
+					plancheck.ExpectKnownValue("nhi_lifecycle_class.ci", tfjsonpath.New("max_ttl"), knownvalue.StringExact("1h")),
+				},
+			},
+			Check: func(*terraform.State) error {
+				c, err := env.engine.GetClass(ctx, "ci")
+				if err != nil || c.MaxTTL.String() != "1h0m0s" {
+					return fmt.Errorf("apply did not restore max_ttl: %v, %v", c.MaxTTL, err)
+				}
+				return nil
+			},
+		},
+		importStep("nhi_lifecycle_class.svc", "svc"),
 	})
 }
 
 // Governance records left by an interrupted apply are adopted when exactly as declared, with an
 // audit event, and refused at plan otherwise.
 func TestAccLifecycleClass_adoptsOrRefusesExistingRecords(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	ctx := context.Background()
 	maxRenewals := int64(2)
@@ -151,52 +111,49 @@ func TestAccLifecycleClass_adoptsOrRefusesExistingRecords(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: env.factories(),
-		Steps: []resource.TestStep{
-			{
-				// Class svc differs from its declaration: refused at plan, on name.
-				PreConfig: func() {
-					put(env.engine.PutClass(ctx, policy.Class{Name: "svc", Kind: policy.KindPersistent, MaxRotationInterval: 30 * policy.Day}))
-				},
-				Config:   governanceConfig,
-				PlanOnly: true,
-				ExpectError: wrappedError(`(?s)Lifecycle Class Already Exists.*with nhi_lifecycle_class.svc.*` +
-					`max_rotation_interval: 30d in the engine, 90d declared.*terraform import nhi_lifecycle_class.<resource name> svc`),
+	env.unitTest(t, []resource.TestStep{
+		{
+			// Class svc differs from its declaration: refused at plan, on name.
+			PreConfig: func() {
+				put(env.engine.PutClass(ctx, policy.Class{Name: "svc", Kind: policy.KindPersistent, MaxRotationInterval: 30 * policy.Day}))
 			},
-			{
-				// Now every record is exactly as declared: all three are adopted.
-				PreConfig: func() {
-					c, err := env.engine.GetClass(ctx, "svc")
-					if err != nil || c.MaxRotationInterval != 30*policy.Day {
-						t.Fatalf("the refused plan changed class svc: %+v, %v", c, err)
-					}
-					put(env.engine.PutClass(ctx, policy.Class{Name: "svc", Kind: policy.KindPersistent, MaxRotationInterval: 90 * policy.Day}))
-					put(env.engine.PutClass(ctx, policy.Class{Name: "ci", Kind: policy.KindEphemeral, MaxTTL: time.Hour, MaxLifetime: 4 * time.Hour,
-						MaxRenewals: &classMaxRenewals, RequireOwner: true, NamingPattern: "ci-[a-z0-9-]+", Environments: []string{"dev", "prod"}}))
-					put(env.engine.PutTTLPolicy(ctx, policy.TTLPolicy{Name: "ci-short", Class: "ci", TTL: 15 * time.Minute, MaxLifetime: time.Hour,
-						Renewable: true, MaxRenewals: &maxRenewals}))
-				},
-				Config: governanceConfig,
-				Check: func(*terraform.State) error {
-					events, err := env.engine.AuditEvents(ctx, engine.AuditFilter{})
-					if err != nil {
-						return err
-					}
-					var adopted []string
-					for _, ev := range events {
-						if ev.Type == engine.EventAdopted {
-							adopted = append(adopted, strings.SplitN(ev.Detail, ":", 2)[0])
-						}
-					}
-					want := []string{"adopted TTL policy ci-short", "adopted lifecycle class ci", "adopted lifecycle class svc"}
-					if !slices.Equal(slices.Sorted(slices.Values(adopted)), slices.Sorted(slices.Values(want))) {
-						return fmt.Errorf("adoption events = %q, want %q", adopted, want)
-					}
-					return nil
-				},
-			},
-			{Config: governanceConfig, PlanOnly: true},
+			Config:   governanceConfig,
+			PlanOnly: true,
+			ExpectError: wrappedError(`(?s)Lifecycle Class Already Exists.*with nhi_lifecycle_class.svc.*` +
+				`max_rotation_interval: 30d in the engine, 90d declared.*terraform import nhi_lifecycle_class.<resource name> svc`),
 		},
+		{
+			// Now every record is exactly as declared: all three are adopted.
+			PreConfig: func() {
+				c, err := env.engine.GetClass(ctx, "svc")
+				if err != nil || c.MaxRotationInterval != 30*policy.Day {
+					t.Fatalf("the refused plan changed class svc: %+v, %v", c, err)
+				}
+				put(env.engine.PutClass(ctx, policy.Class{Name: "svc", Kind: policy.KindPersistent, MaxRotationInterval: 90 * policy.Day}))
+				put(env.engine.PutClass(ctx, policy.Class{Name: "ci", Kind: policy.KindEphemeral, MaxTTL: time.Hour, MaxLifetime: 4 * time.Hour,
+					MaxRenewals: &classMaxRenewals, RequireOwner: true, NamingPattern: "ci-[a-z0-9-]+", Environments: []string{"dev", "prod"}}))
+				put(env.engine.PutTTLPolicy(ctx, policy.TTLPolicy{Name: "ci-short", Class: "ci", TTL: 15 * time.Minute, MaxLifetime: time.Hour,
+					Renewable: true, MaxRenewals: &maxRenewals}))
+			},
+			Config: governanceConfig,
+			Check: func(*terraform.State) error {
+				events, err := env.engine.AuditEvents(ctx, engine.AuditFilter{})
+				if err != nil {
+					return err
+				}
+				var adopted []string
+				for _, ev := range events {
+					if ev.Type == engine.EventAdopted {
+						adopted = append(adopted, strings.SplitN(ev.Detail, ":", 2)[0])
+					}
+				}
+				want := []string{"adopted TTL policy ci-short", "adopted lifecycle class ci", "adopted lifecycle class svc"}
+				if !slices.Equal(slices.Sorted(slices.Values(adopted)), slices.Sorted(slices.Values(want))) {
+					return fmt.Errorf("adoption events = %q, want %q", adopted, want)
+				}
+				return nil
+			},
+		},
+		{Config: governanceConfig, PlanOnly: true},
 	})
 }

@@ -46,10 +46,12 @@ type testEnv struct {
 	clock  *clock.Fake
 }
 
-// newTestEnv returns a fresh engine for one test. NHI_TEST_ENGINE selects it: "local" (the
-// default) or another engine registered in testEngines.
+// newTestEnv returns a fresh engine for one test, and runs the test in parallel with others
+// when the engine is its own. NHI_TEST_ENGINE selects it: "local" (the default) or another
+// engine registered in testEngines.
 func newTestEnv(t *testing.T) *testEnv {
 	t.Helper()
+	parallel(t)
 	clk := clock.NewFake(testEpoch)
 	kind := os.Getenv("NHI_TEST_ENGINE")
 	if kind == "" {
@@ -107,6 +109,12 @@ func (env *testEnv) factories() map[string]func() (tfprotov6.ProviderServer, err
 	return map[string]func() (tfprotov6.ProviderServer, error){
 		"nhi": providerserver.NewProtocol6WithError(&nhiProvider{version: "test", engine: env.engine, clock: env.clock}),
 	}
+}
+
+// unitTest runs steps on env's engine and clock.
+func (env *testEnv) unitTest(t *testing.T, steps []resource.TestStep) {
+	t.Helper()
+	resource.UnitTest(t, resource.TestCase{ProtoV6ProviderFactories: env.factories(), Steps: steps})
 }
 
 // snapshot is everything the engine holds, as JSON, to prove that a rejected plan changed nothing.
@@ -193,7 +201,7 @@ func testRejections(t *testing.T, env *testEnv, base string, cases []rejection) 
 		})
 	}
 	steps = append(steps, resource.TestStep{PreConfig: env.unchangedSince(t, &before), Config: base, PlanOnly: true})
-	resource.UnitTest(t, resource.TestCase{ProtoV6ProviderFactories: env.factories(), Steps: steps})
+	env.unitTest(t, steps)
 }
 
 // forgetLocalEngine closes the provider's shared engine of dbPath, if open, so that the next
@@ -227,15 +235,7 @@ provider "nhi" {
     path = %q
   }
 }
-`, dbPath) + governanceConfig + `
-resource "nhi_identity" "build" {
-  name        = "ci-build"
-  class       = nhi_lifecycle_class.ci.name
-  owner       = "team-build"
-  environment = "dev"
-  ttl_policy  = nhi_ttl_policy.short.name
-}
-
+`, dbPath) + governanceConfig + buildIdentityHCL("team-build") + `
 data "nhi_drift_report" "all" {}
 `
 	var before []byte
@@ -343,7 +343,6 @@ var unknown = tftypes.NewValue(tftypes.String, tftypes.UnknownValue)
 // the engine does not hold is a plan warning on that attribute; a reference to an object this
 // plan creates (unknown at plan) is neither a warning nor an error.
 func TestPlanWarnsOnLiteralNameNotInEngine(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	ctx := context.Background()
 	if err := env.engine.PutClass(ctx, policy.Class{Name: "ci", Kind: policy.KindEphemeral, MaxLifetime: time.Hour}); err != nil {

@@ -28,7 +28,6 @@ func stateInt(s *terraform.State, res, attr string) string {
 // work during the overlap and only the new one after; a failed verification rolls back and fails
 // the apply with the cause; a manual rollback re-promotes a retained version; import.
 func TestAccRotationSchedule_lifecycle(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	rec := &recordingEngine{Engine: env.engine}
 	ctx := context.Background()
@@ -146,13 +145,7 @@ func TestAccRotationSchedule_lifecycle(t *testing.T) {
 					return nil
 				},
 			},
-			{
-				ResourceName:            "nhi_rotation_schedule.billing",
-				ImportState:             true,
-				ImportStateId:           "billing-sync",
-				ImportStateVerify:       true,
-				ImportStateVerifyIgnore: []string{"rollback_to_version"},
-			},
+			importStep("nhi_rotation_schedule.billing", "billing-sync", "rollback_to_version"),
 		},
 	})
 }
@@ -160,7 +153,6 @@ func TestAccRotationSchedule_lifecycle(t *testing.T) {
 // TestAccRotationSchedule_cronWindowOverdue: a cron schedule is due at its next run; within the
 // window it is on time, past it the refresh reports how overdue it is, and apply rotates.
 func TestAccRotationSchedule_cronWindowOverdue(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	cfg := scheduleConfig(`
   cron             = "0 3 * * 1"
@@ -169,44 +161,41 @@ func TestAccRotationSchedule_cronWindowOverdue(t *testing.T) {
   expire_unrotated = true
 `)
 	monday := time.Date(2026, 1, 5, 3, 0, 0, 0, time.UTC)
-	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: env.factories(),
-		Steps: []resource.TestStep{
-			{
-				Config: cfg,
-				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue("nhi_rotation_schedule.billing", tfjsonpath.New("next_rotation_at"), knownvalue.StringExact("2026-01-05T03:00:00Z")),
-					statecheck.ExpectKnownValue("nhi_rotation_schedule.billing", tfjsonpath.New("overdue_by"), knownvalue.Null()),
-				},
-				Check: func(*terraform.State) error {
-					v, _, err := env.engine.CurrentSecret(context.Background(), "billing-sync")
-					if err != nil || !v.ExpiresAt.Equal(monday.Add(6*time.Hour)) {
-						return fmt.Errorf("expire_unrotated: current secret expires %s (%v), want the due time plus the window", v.ExpiresAt, err)
-					}
-					return nil
-				},
+	env.unitTest(t, []resource.TestStep{
+		{
+			Config: cfg,
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue("nhi_rotation_schedule.billing", tfjsonpath.New("next_rotation_at"), knownvalue.StringExact("2026-01-05T03:00:00Z")),
+				statecheck.ExpectKnownValue("nhi_rotation_schedule.billing", tfjsonpath.New("overdue_by"), knownvalue.Null()),
 			},
-			{
-				PreConfig:          func() { env.clock.Set(monday.Add(8 * time.Hour)) }, // 2h past the window
-				RefreshState:       true,
-				ExpectNonEmptyPlan: true, // the rotation is due
-				Check: func(s *terraform.State) error {
-					if got := stateInt(s, "nhi_rotation_schedule.billing", "overdue_by"); got != "2h" {
-						return fmt.Errorf("after refresh overdue_by = %q, want 2h", got)
-					}
-					return nil
-				},
+			Check: func(*terraform.State) error {
+				v, _, err := env.engine.CurrentSecret(context.Background(), "billing-sync")
+				if err != nil || !v.ExpiresAt.Equal(monday.Add(6*time.Hour)) {
+					return fmt.Errorf("expire_unrotated: current secret expires %s (%v), want the due time plus the window", v.ExpiresAt, err)
+				}
+				return nil
 			},
-			{
-				Config: cfg,
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("nhi_rotation_schedule.billing", plancheck.ResourceActionUpdate)},
-				},
-				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue("nhi_rotation_schedule.billing", tfjsonpath.New("current_version"), knownvalue.Int64Exact(2)),
-					statecheck.ExpectKnownValue("nhi_rotation_schedule.billing", tfjsonpath.New("next_rotation_at"), knownvalue.StringExact("2026-01-12T03:00:00Z")),
-					statecheck.ExpectKnownValue("nhi_rotation_schedule.billing", tfjsonpath.New("overdue_by"), knownvalue.Null()),
-				},
+		},
+		{
+			PreConfig:          func() { env.clock.Set(monday.Add(8 * time.Hour)) }, // 2h past the window
+			RefreshState:       true,
+			ExpectNonEmptyPlan: true, // the rotation is due
+			Check: func(s *terraform.State) error {
+				if got := stateInt(s, "nhi_rotation_schedule.billing", "overdue_by"); got != "2h" {
+					return fmt.Errorf("after refresh overdue_by = %q, want 2h", got)
+				}
+				return nil
+			},
+		},
+		{
+			Config: cfg,
+			ConfigPlanChecks: resource.ConfigPlanChecks{
+				PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("nhi_rotation_schedule.billing", plancheck.ResourceActionUpdate)},
+			},
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue("nhi_rotation_schedule.billing", tfjsonpath.New("current_version"), knownvalue.Int64Exact(2)),
+				statecheck.ExpectKnownValue("nhi_rotation_schedule.billing", tfjsonpath.New("next_rotation_at"), knownvalue.StringExact("2026-01-12T03:00:00Z")),
+				statecheck.ExpectKnownValue("nhi_rotation_schedule.billing", tfjsonpath.New("overdue_by"), knownvalue.Null()),
 			},
 		},
 	})
@@ -223,17 +212,8 @@ resource "nhi_rotation_schedule" "bad" {
 
 // TestAccRotationSchedule_planRejects covers every schedule rule at plan.
 func TestAccRotationSchedule_planRejects(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
-	base := governanceConfig + rotationIdentity + `
-resource "nhi_identity" "build" {
-  name        = "ci-build"
-  class       = nhi_lifecycle_class.ci.name
-  owner       = "team-build"
-  environment = "dev"
-  ttl_policy  = nhi_ttl_policy.short.name
-}
-`
+	base := governanceConfig + rotationIdentity + buildIdentityHCL("team-build")
 	testRejections(t, env, base, []rejection{
 		{"interval above class max", badSchedule("nhi_identity.payments.id", `
   interval  = "45d"
@@ -270,34 +250,29 @@ resource "nhi_identity" "build" {
 // engine does not hold fails the plan on that attribute, on create and on update, and leaves
 // the engine unchanged.
 func TestAccRotationSchedule_rollbackToMissingVersion(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	var before string
 	snap := func(*terraform.State) error { before = env.snapshot(t); return nil }
-	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: env.factories(),
-		Steps: []resource.TestStep{
-			{Config: governanceConfig + rotationIdentity, Check: snap},
-			{
-				PreConfig:   env.unchangedSince(t, &before),
-				Config:      scheduleConfig(intervalSchedule + `  rollback_to_version = 3`),
-				ExpectError: regexp.MustCompile(`Secret Version Not Found[\s\S]*rollback_to_version = 3[\s\S]*Versions held: none`),
-			},
-			{PreConfig: env.unchangedSince(t, &before), Config: scheduleConfig(intervalSchedule), Check: snap},
-			{
-				PreConfig:   env.unchangedSince(t, &before),
-				Config:      scheduleConfig(intervalSchedule + `  rollback_to_version = 7`),
-				ExpectError: regexp.MustCompile(`Secret Version Not Found[\s\S]*rollback_to_version\s+=\s+7[\s\S]*Versions held: 1\s+\(current\)`),
-			},
-			{PreConfig: env.unchangedSince(t, &before), Config: scheduleConfig(intervalSchedule), PlanOnly: true},
+	env.unitTest(t, []resource.TestStep{
+		{Config: governanceConfig + rotationIdentity, Check: snap},
+		{
+			PreConfig:   env.unchangedSince(t, &before),
+			Config:      scheduleConfig(intervalSchedule + `  rollback_to_version = 3`),
+			ExpectError: regexp.MustCompile(`Secret Version Not Found[\s\S]*rollback_to_version = 3[\s\S]*Versions held: none`),
 		},
+		{PreConfig: env.unchangedSince(t, &before), Config: scheduleConfig(intervalSchedule), Check: snap},
+		{
+			PreConfig:   env.unchangedSince(t, &before),
+			Config:      scheduleConfig(intervalSchedule + `  rollback_to_version = 7`),
+			ExpectError: regexp.MustCompile(`Secret Version Not Found[\s\S]*rollback_to_version\s+=\s+7[\s\S]*Versions held: 1\s+\(current\)`),
+		},
+		{PreConfig: env.unchangedSince(t, &before), Config: scheduleConfig(intervalSchedule), PlanOnly: true},
 	})
 }
 
 // A rotation schedule left by an interrupted apply, with the secret it promoted, is adopted
 // without rotating again; one that differs fails the plan on identity.
 func TestAccRotationSchedule_adoptsOrRefusesExistingSchedule(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	ctx := context.Background()
 	declared := policy.RotationSchedule{Identity: "billing-sync", Interval: 30 * policy.Day, Overlap: time.Hour, Verify: true, KeepVersions: 3, SecretLength: 32,
@@ -308,50 +283,47 @@ func TestAccRotationSchedule_adoptsOrRefusesExistingSchedule(t *testing.T) {
 		}
 	}
 	withoutSchedule := governanceConfig + rotationIdentity
-	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: env.factories(),
-		Steps: []resource.TestStep{
-			{Config: withoutSchedule},
-			{
-				PreConfig: func() {
-					other := declared
-					other.Interval = 7 * policy.Day
-					put(other)
-				},
-				Config:   scheduleConfig(intervalSchedule),
-				PlanOnly: true,
-				ExpectError: wrappedError(`(?s)Rotation Schedule Already Exists.*with nhi_rotation_schedule.billing.*identity.*` +
-					`interval: 7d in the engine, 30d declared.*terraform import nhi_rotation_schedule.<resource name> billing-sync`),
+	env.unitTest(t, []resource.TestStep{
+		{Config: withoutSchedule},
+		{
+			PreConfig: func() {
+				other := declared
+				other.Interval = 7 * policy.Day
+				put(other)
 			},
-			{
-				// What the interrupted apply did: it promoted version 1 and wrote the schedule.
-				PreConfig: func() {
-					staged, _, err := env.engine.StageSecret(ctx, "billing-sync", 32)
-					if err == nil {
-						_, err = env.engine.PromoteSecret(ctx, "billing-sync", staged.Version, engine.PromoteOptions{Overlap: time.Hour, Keep: 3, Reason: "initial version"})
-					}
-					if err != nil {
-						t.Fatal(err)
-					}
-					put(declared)
-				},
-				Config: scheduleConfig(intervalSchedule),
-				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue("nhi_rotation_schedule.billing", tfjsonpath.New("current_version"), knownvalue.Int64Exact(1)),
-				},
-				Check: func(*terraform.State) error {
-					versions, err := env.engine.ListSecretVersions(ctx, "billing-sync")
-					if err != nil || len(versions) != 1 {
-						return fmt.Errorf("secret versions after adopting = %+v, %v; want the one version, not rotated again", versions, err)
-					}
-					types := auditTypes(t, env.engine, "billing-sync")
-					if len(types) == 0 || types[len(types)-1] != engine.EventAdopted {
-						return fmt.Errorf("audit events of billing-sync = %v, want an adoption last", types)
-					}
-					return nil
-				},
-			},
-			{Config: scheduleConfig(intervalSchedule), PlanOnly: true},
+			Config:   scheduleConfig(intervalSchedule),
+			PlanOnly: true,
+			ExpectError: wrappedError(`(?s)Rotation Schedule Already Exists.*with nhi_rotation_schedule.billing.*identity.*` +
+				`interval: 7d in the engine, 30d declared.*terraform import nhi_rotation_schedule.<resource name> billing-sync`),
 		},
+		{
+			// What the interrupted apply did: it promoted version 1 and wrote the schedule.
+			PreConfig: func() {
+				staged, _, err := env.engine.StageSecret(ctx, "billing-sync", 32)
+				if err == nil {
+					_, err = env.engine.PromoteSecret(ctx, "billing-sync", staged.Version, engine.PromoteOptions{Overlap: time.Hour, Keep: 3, Reason: "initial version"})
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				put(declared)
+			},
+			Config: scheduleConfig(intervalSchedule),
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue("nhi_rotation_schedule.billing", tfjsonpath.New("current_version"), knownvalue.Int64Exact(1)),
+			},
+			Check: func(*terraform.State) error {
+				versions, err := env.engine.ListSecretVersions(ctx, "billing-sync")
+				if err != nil || len(versions) != 1 {
+					return fmt.Errorf("secret versions after adopting = %+v, %v; want the one version, not rotated again", versions, err)
+				}
+				types := auditTypes(t, env.engine, "billing-sync")
+				if len(types) == 0 || types[len(types)-1] != engine.EventAdopted {
+					return fmt.Errorf("audit events of billing-sync = %v, want an adoption last", types)
+				}
+				return nil
+			},
+		},
+		{Config: scheduleConfig(intervalSchedule), PlanOnly: true},
 	})
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
-	"github.com/hashicorp/terraform-plugin-testing/tfversion"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
@@ -20,16 +19,12 @@ import (
 // TestAccSecret_ephemeral: consumers read the current secret through nhi_secret; it matches the
 // engine's current version and never lands in state.
 func TestAccSecret_ephemeral(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	rec := &recordingEngine{Engine: env.engine}
-	resource.UnitTest(t, resource.TestCase{
-		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_10_0)},
-		ProtoV6ProviderFactories: env.recordingFactories(rec),
-		Steps: []resource.TestStep{
-			{Config: scheduleConfig(intervalSchedule)},
-			{
-				Config: scheduleConfig(intervalSchedule) + `
+	env.ephemeralTest(t, rec, []resource.TestStep{
+		{Config: scheduleConfig(intervalSchedule)},
+		{
+			Config: scheduleConfig(intervalSchedule) + `
 ephemeral "nhi_secret" "billing" {
   identity = nhi_rotation_schedule.billing.id
 }
@@ -40,19 +35,18 @@ provider "echo" {
 
 resource "echo" "billing" {}
 `,
-				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue("echo.billing", tfjsonpath.New("data").AtMapKey("version"), knownvalue.Int64Exact(1)),
-				},
-				Check: func(s *terraform.State) error {
-					_, want, err := rec.CurrentSecret(context.Background(), "billing-sync")
-					if err != nil {
-						return err
-					}
-					if got := stateInt(s, "echo.billing", "data.value"); got != want {
-						return errors.New("nhi_secret's value is not the engine's current secret")
-					}
-					return nil
-				},
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue("echo.billing", tfjsonpath.New("data").AtMapKey("version"), knownvalue.Int64Exact(1)),
+			},
+			Check: func(s *terraform.State) error {
+				_, want, err := rec.CurrentSecret(context.Background(), "billing-sync")
+				if err != nil {
+					return err
+				}
+				if got := stateInt(s, "echo.billing", "data.value"); got != want {
+					return errors.New("nhi_secret's value is not the engine's current secret")
+				}
+				return nil
 			},
 		},
 	})
@@ -61,7 +55,6 @@ resource "echo" "billing" {}
 // TestAccSecret_neverInStateOrPlan: with nhi_secret in use across a rotation, neither the saved
 // plans nor the state hold any version of the secret.
 func TestAccSecret_neverInStateOrPlan(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	rec := &recordingEngine{Engine: env.engine}
 	secrets := noSecrets{secrets: rec.issued}
@@ -74,22 +67,18 @@ locals {
   secret_length = length(ephemeral.nhi_secret.billing.value)
 }
 `
-	resource.UnitTest(t, resource.TestCase{
-		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_10_0)},
-		ProtoV6ProviderFactories: env.recordingFactories(rec),
-		Steps: []resource.TestStep{
-			{Config: cfg, ConfigStateChecks: []statecheck.StateCheck{secrets}},
-			{
-				PreConfig:         func() { env.clock.Advance(31 * policy.Day) },
-				Config:            cfg,
-				ConfigPlanChecks:  resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{secrets}},
-				ConfigStateChecks: []statecheck.StateCheck{secrets},
-				Check: func(*terraform.State) error {
-					if n := len(rec.issued()); n != 2 {
-						return fmt.Errorf("%d secret versions were made, want 2: the scan proved less than it should", n)
-					}
-					return nil
-				},
+	env.ephemeralTest(t, rec, []resource.TestStep{
+		{Config: cfg, ConfigStateChecks: []statecheck.StateCheck{secrets}},
+		{
+			PreConfig:         func() { env.clock.Advance(31 * policy.Day) },
+			Config:            cfg,
+			ConfigPlanChecks:  resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{secrets}},
+			ConfigStateChecks: []statecheck.StateCheck{secrets},
+			Check: func(*terraform.State) error {
+				if n := len(rec.issued()); n != 2 {
+					return fmt.Errorf("%d secret versions were made, want 2: the scan proved less than it should", n)
+				}
+				return nil
 			},
 		},
 	})

@@ -28,7 +28,6 @@ resource "nhi_ttl_policy" "bad" {
 // TestAccTTLPolicy_planRejects covers every TTL policy rule: each violating configuration fails
 // the plan with its message and leaves the engine unchanged.
 func TestAccTTLPolicy_planRejects(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	testRejections(t, env, governanceConfig, []rejection{
 		{"ttl above class max", badPolicy(`ttl = "2h"`), `TTL Above Class Maximum[\s\S]*at\s+most\s+1h`},
@@ -48,27 +47,9 @@ func TestAccTTLPolicy_planRejects(t *testing.T) {
 		{"lifetime below ttl", badPolicy(`
   ttl          = "30m"
   max_lifetime = "10m"`), `Lifetime Below TTL`},
-		{"exception without reason", badPolicy(`
-  ttl       = "2h"
-  exception = {
-    reason      = ""
-    approved_by = "sec-lead"
-    expires_at  = "2026-06-01T00:00:00Z"
-  }`), `Exception Incomplete[\s\S]*set\s+exception.reason`},
-		{"exception without approver", badPolicy(`
-  ttl       = "2h"
-  exception = {
-    reason      = "migration"
-    approved_by = " "
-    expires_at  = "2026-06-01T00:00:00Z"
-  }`), `Exception Incomplete[\s\S]*set\s+exception.approved_by`},
-		{"expired exception", badPolicy(`
-  ttl       = "2h"
-  exception = {
-    reason      = "migration"
-    approved_by = "sec-lead"
-    expires_at  = "2025-12-31T00:00:00Z"
-  }`), `Exception Expired`},
+		{"exception without reason", badPolicy(`ttl = "2h"` + exceptionHCL("", "sec-lead", "2026-06-01T00:00:00Z")), `Exception Incomplete[\s\S]*set\s+exception.reason`},
+		{"exception without approver", badPolicy(`ttl = "2h"` + exceptionHCL("migration", " ", "2026-06-01T00:00:00Z")), `Exception Incomplete[\s\S]*set\s+exception.approved_by`},
+		{"expired exception", badPolicy(`ttl = "2h"` + exceptionHCL("migration", "sec-lead", "2025-12-31T00:00:00Z")), `Exception Expired`},
 		{"policy on a persistent class", `
 resource "nhi_ttl_policy" "bad" {
   name  = "bad"
@@ -81,100 +62,73 @@ resource "nhi_ttl_policy" "bad" {
 		{"zero max_lifetime", badPolicy(`
   ttl          = "10m"
   max_lifetime = "0m"`), `Invalid Duration[\s\S]*max_lifetime is "0m": it must be more than zero`},
-		{"exception expiry not a timestamp", badPolicy(`
-  ttl       = "2h"
-  exception = {
-    reason      = "migration"
-    approved_by = "sec-lead"
-    expires_at  = "next tuesday"
-  }`), `Invalid Timestamp[\s\S]*exception.expires_at is "next tuesday"`},
+		{"exception expiry not a timestamp", badPolicy(`ttl = "2h"` + exceptionHCL("migration", "sec-lead", "next tuesday")), `Invalid Timestamp[\s\S]*exception.expires_at is "next tuesday"`},
 	})
 }
 
 // TestAccTTLPolicy_exceptionExpires: an approved exception admits a policy above its class's
 // ceiling until the fake clock passes its expiry; then the plan fails again.
 func TestAccTTLPolicy_exceptionExpires(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
-	cfg := governanceConfig + badPolicy(`
-  ttl       = "2h"
-  exception = {
-    reason      = "batch migration needs long jobs"
-    approved_by = "sec-lead"
-    expires_at  = "2026-01-08T00:00:00Z"
-  }`)
-	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: env.factories(),
-		Steps: []resource.TestStep{
-			{
-				Config: cfg,
-				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue("nhi_ttl_policy.bad", tfjsonpath.New("exception").AtMapKey("approved_by"), knownvalue.StringExact("sec-lead")),
-				},
-				Check: func(*terraform.State) error {
-					p, err := env.engine.GetTTLPolicy(context.Background(), "bad")
-					if err != nil || p.TTL != 2*time.Hour || p.Exception == nil {
-						return fmt.Errorf("engine holds %+v, %v", p, err)
-					}
-					return nil
-				},
+	cfg := governanceConfig + badPolicy(`ttl = "2h"`+exceptionHCL("batch migration needs long jobs", "sec-lead", "2026-01-08T00:00:00Z"))
+	env.unitTest(t, []resource.TestStep{
+		{
+			Config: cfg,
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue("nhi_ttl_policy.bad", tfjsonpath.New("exception").AtMapKey("approved_by"), knownvalue.StringExact("sec-lead")),
 			},
-			{
-				PreConfig:   func() { env.clock.Set(time.Date(2026, 1, 8, 0, 0, 1, 0, time.UTC)) },
-				Config:      cfg,
-				ExpectError: regexp.MustCompile(`Exception Expired[\s\S]*expired\s+at\s+2026-01-08T00:00:00Z`),
+			Check: func(*terraform.State) error {
+				p, err := env.engine.GetTTLPolicy(context.Background(), "bad")
+				if err != nil || p.TTL != 2*time.Hour || p.Exception == nil {
+					return fmt.Errorf("engine holds %+v, %v", p, err)
+				}
+				return nil
 			},
+		},
+		{
+			PreConfig:   func() { env.clock.Set(time.Date(2026, 1, 8, 0, 0, 1, 0, time.UTC)) },
+			Config:      cfg,
+			ExpectError: regexp.MustCompile(`Exception Expired[\s\S]*expired\s+at\s+2026-01-08T00:00:00Z`),
 		},
 	})
 }
 
 func TestAccTTLPolicy_update(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
-	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: env.factories(),
-		Steps: []resource.TestStep{
-			{Config: governanceConfig + badPolicy(`ttl = "10m"`)},
-			{
-				Config: governanceConfig + badPolicy(`
+	env.unitTest(t, []resource.TestStep{
+		{Config: governanceConfig + badPolicy(`ttl = "10m"`)},
+		{
+			Config: governanceConfig + badPolicy(`
   ttl      = "20m"
   max_uses = 3`),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("nhi_ttl_policy.bad", plancheck.ResourceActionUpdate)},
-				},
-				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue("nhi_ttl_policy.bad", tfjsonpath.New("ttl"), knownvalue.StringExact("20m")),
-					statecheck.ExpectKnownValue("nhi_ttl_policy.bad", tfjsonpath.New("max_uses"), knownvalue.Int64Exact(3)),
-				},
+			ConfigPlanChecks: resource.ConfigPlanChecks{
+				PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("nhi_ttl_policy.bad", plancheck.ResourceActionUpdate)},
 			},
-			{ResourceName: "nhi_ttl_policy.bad", ImportState: true, ImportStateId: "bad", ImportStateVerify: true},
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue("nhi_ttl_policy.bad", tfjsonpath.New("ttl"), knownvalue.StringExact("20m")),
+				statecheck.ExpectKnownValue("nhi_ttl_policy.bad", tfjsonpath.New("max_uses"), knownvalue.Int64Exact(3)),
+			},
 		},
+		importStep("nhi_ttl_policy.bad", "bad"),
 	})
 }
 
 // TestAccTTLPolicy_classInSamePlan: when the class is created in the same plan, the class rules
 // run at apply and refuse the policy before it is written.
 func TestAccTTLPolicy_classInSamePlan(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
-	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: env.factories(),
-		Steps: []resource.TestStep{{
-			Config:      governanceConfig + badPolicy(`ttl = "2h"`),
-			ExpectError: regexp.MustCompile(`TTL Above Class Maximum`),
-			Check: func(*terraform.State) error {
-				return nil
-			},
-		}, {
-			PreConfig: func() {
-				if _, err := env.engine.GetTTLPolicy(context.Background(), "bad"); err == nil {
-					t.Fatal("the refused policy was written to the engine")
-				}
-				if _, err := env.engine.GetClass(context.Background(), "ci"); err != nil {
-					t.Fatalf("the valid class was not created: %v", err)
-				}
-			},
-			Config: governanceConfig,
-		}},
-	})
+	env.unitTest(t, []resource.TestStep{{
+		Config:      governanceConfig + badPolicy(`ttl = "2h"`),
+		ExpectError: regexp.MustCompile(`TTL Above Class Maximum`),
+	}, {
+		PreConfig: func() {
+			if _, err := env.engine.GetTTLPolicy(context.Background(), "bad"); err == nil {
+				t.Fatal("the refused policy was written to the engine")
+			}
+			if _, err := env.engine.GetClass(context.Background(), "ci"); err != nil {
+				t.Fatalf("the valid class was not created: %v", err)
+			}
+		},
+		Config: governanceConfig,
+	}})
 }

@@ -29,8 +29,8 @@ import (
 // Vault and restored by apply, retirement leaving no working credential, and an apply cut off
 // by a Vault outage converging on the next apply without orphans.
 
-// newVaultTestEnv returns a test environment on the Vault engine, or skips the test, and
-// removes the test's mounts and entities from Vault when it ends.
+// newVaultTestEnv returns a test environment on the Vault engine, or skips the test. The engine
+// of testEngines removes the test's mounts and entities from Vault when the test ends.
 func newVaultTestEnv(t *testing.T) (*testEnv, *vault.Engine) {
 	t.Helper()
 	if os.Getenv("NHI_TEST_ENGINE") != "vault" || os.Getenv("VAULT_ADDR") == "" {
@@ -41,17 +41,22 @@ func newVaultTestEnv(t *testing.T) (*testEnv, *vault.Engine) {
 	if !ok {
 		t.Fatalf("NHI_TEST_ENGINE=vault opened a %T, not a *vault.Engine", env.engine)
 	}
-	t.Cleanup(func() {
-		ctx := context.Background()
-		if ids, err := ve.ListIdentities(ctx); err == nil {
-			for _, id := range ids {
-				_, _ = ve.Client().Logical().DeleteWithContext(ctx, "identity/entity/name/"+ve.EntityName(id.Name))
-			}
-		}
-		_ = ve.Client().Sys().DisableAuthWithContext(ctx, ve.AppRoleMount())
-		_ = ve.Client().Sys().UnmountWithContext(ctx, ve.Mount())
-	})
 	return env, ve
+}
+
+// roleGrantsOnly checks that identity's AppRole role grants exactly the policies want (as
+// fmt.Sprint prints the list) and not Vault's default policy.
+func roleGrantsOnly(ve *vault.Engine, identity, want string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		role, err := readRole(ve, identity)
+		if err != nil {
+			return err
+		}
+		if p, nd := fmt.Sprint(role["token_policies"]), role["token_no_default_policy"]; p != want || nd != true {
+			return fmt.Errorf("role %s has token_policies %s, token_no_default_policy %v; want %s, true", identity, p, nd, want)
+		}
+		return nil
+	}
 }
 
 func rolePath(ve *vault.Engine, identity string) string {
@@ -124,46 +129,42 @@ func (c expectPriorDrift) CheckPlan(_ context.Context, req plancheck.CheckPlanRe
 // TestAccVault_roleDriftRestored: an AppRole role edited by hand shows in engine_drift at
 // refresh, the plan restores it with an update, and apply writes the declared terms again.
 func TestAccVault_roleDriftRestored(t *testing.T) {
-	parallel(t)
 	env, ve := newVaultTestEnv(t)
 	noDrift := statecheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("engine_drift"), knownvalue.ListExact([]knownvalue.Check{}))
-	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: env.factories(),
-		Steps: []resource.TestStep{
-			{
-				Config:            identityConfig("team-build", "retire"),
-				ConfigStateChecks: []statecheck.StateCheck{noDrift},
+	env.unitTest(t, []resource.TestStep{
+		{
+			Config:            identityConfig("team-build", "retire"),
+			ConfigStateChecks: []statecheck.StateCheck{noDrift},
+		},
+		{
+			// Out of band: the role's tokens made long-lived and renewable forever.
+			PreConfig: func() {
+				_, err := ve.Client().Logical().Write(rolePath(ve, "ci-build"), map[string]any{"token_explicit_max_ttl": 28800, "token_period": 3600})
+				if err != nil {
+					t.Fatal(err)
+				}
 			},
-			{
-				// Out of band: the role's tokens made long-lived and renewable forever.
-				PreConfig: func() {
-					_, err := ve.Client().Logical().Write(rolePath(ve, "ci-build"), map[string]any{"token_explicit_max_ttl": 28800, "token_period": 3600})
-					if err != nil {
-						t.Fatal(err)
-					}
+			Config: identityConfig("team-build", "retire"),
+			ConfigPlanChecks: resource.ConfigPlanChecks{
+				PreApply: []plancheck.PlanCheck{
+					expectPriorDrift{"nhi_identity.build", []string{
+						"role token_explicit_max_ttl is 28800s, declared 3600s",
+						"role token_period is 3600s, declared 0",
+					}},
+					plancheck.ExpectResourceAction("nhi_identity.build", plancheck.ResourceActionUpdate),
+					plancheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("engine_drift"), knownvalue.ListExact([]knownvalue.Check{})),
 				},
-				Config: identityConfig("team-build", "retire"),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{
-						expectPriorDrift{"nhi_identity.build", []string{
-							"role token_explicit_max_ttl is 28800s, declared 3600s",
-							"role token_period is 3600s, declared 0",
-						}},
-						plancheck.ExpectResourceAction("nhi_identity.build", plancheck.ResourceActionUpdate),
-						plancheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("engine_drift"), knownvalue.ListExact([]knownvalue.Check{})),
-					},
-				},
-				ConfigStateChecks: []statecheck.StateCheck{noDrift},
-				Check: func(*terraform.State) error {
-					role, err := readRole(ve, "ci-build")
-					if err != nil {
-						return err
-					}
-					if m, p := fmt.Sprint(role["token_explicit_max_ttl"]), fmt.Sprint(role["token_period"]); m != "3600" || p != "0" {
-						return fmt.Errorf("after apply the role has token_explicit_max_ttl %s and token_period %s, want the declared 3600 and 0", m, p)
-					}
-					return nil
-				},
+			},
+			ConfigStateChecks: []statecheck.StateCheck{noDrift},
+			Check: func(*terraform.State) error {
+				role, err := readRole(ve, "ci-build")
+				if err != nil {
+					return err
+				}
+				if m, p := fmt.Sprint(role["token_explicit_max_ttl"]), fmt.Sprint(role["token_period"]); m != "3600" || p != "0" {
+					return fmt.Errorf("after apply the role has token_explicit_max_ttl %s and token_period %s, want the declared 3600 and 0", m, p)
+				}
+				return nil
 			},
 		},
 	})
@@ -173,7 +174,6 @@ func TestAccVault_roleDriftRestored(t *testing.T) {
 // refuses the identity's token, its role holds no secret-id, and a secret-id minted before
 // the destroy logs in no more.
 func TestAccVault_retireLeavesNoWorkingCredential(t *testing.T) {
-	parallel(t)
 	env, ve := newVaultTestEnv(t)
 	ctx := context.Background()
 	var token, roleID, savedSecretID string
@@ -277,7 +277,6 @@ const outageRequests = 28
 // identities: the apply fails naming the Vault request, the next apply converges, and every
 // role and entity on the mount belongs to a complete identity record.
 func TestAccVault_outageMidApply(t *testing.T) {
-	parallel(t)
 	env, ve := newVaultTestEnv(t)
 	ctx := context.Background()
 	proxy := acctest.NewProxy(t, os.Getenv("VAULT_ADDR"))
@@ -354,18 +353,9 @@ func anySlice(v any) []any {
 // only vault.ReadOnlyPolicy, without Vault's default policy, plans, refreshes and reads
 // nhi_drift_report; the same token is refused a write, so the policy really is read-only.
 func TestAccVault_readOnlyToken(t *testing.T) {
-	parallel(t)
 	env, ve := newVaultTestEnv(t)
 	ctx := context.Background()
-	cfg := scheduleConfig(intervalSchedule) + `
-resource "nhi_identity" "build" {
-  name        = "ci-build"
-  class       = nhi_lifecycle_class.ci.name
-  owner       = "team-build"
-  environment = "dev"
-  ttl_policy  = nhi_ttl_policy.short.name
-}
-
+	cfg := scheduleConfig(intervalSchedule) + buildIdentityHCL("team-build") + `
 data "nhi_drift_report" "gate" {
   fail_on = "high"
 }
@@ -422,53 +412,49 @@ data "nhi_drift_report" "gate" {
 // made periodic, without explicit max TTL) is a high engine-drift finding in nhi_drift_report,
 // the same as on nhi_identity, and fail_on = "high" fails the plan on it.
 func TestAccVault_driftReportSeesRoleDrift(t *testing.T) {
-	parallel(t)
 	env, ve := newVaultTestEnv(t)
 	cfg := identityConfig("team-build", "retire")
 	report := cfg + `
 data "nhi_drift_report" "all" {}
 `
 	observed := "role token_explicit_max_ttl is 0, declared 3600s; role token_period is 86400s, declared 0"
-	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: env.factories(),
-		Steps: []resource.TestStep{
-			{
-				Config: report,
-				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("findings"), knownvalue.ListSizeExact(0)),
+	env.unitTest(t, []resource.TestStep{
+		{
+			Config: report,
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("findings"), knownvalue.ListSizeExact(0)),
+			},
+		},
+		{
+			PreConfig: func() {
+				_, err := ve.Client().Logical().Write(rolePath(ve, "ci-build"), map[string]any{"token_period": "24h", "token_explicit_max_ttl": 0})
+				if err != nil {
+					t.Fatal(err)
+				}
+			},
+			Config:      cfg + "\ndata \"nhi_drift_report\" \"gate\" {\n  fail_on = \"high\"\n}\n",
+			ExpectError: regexp.MustCompile(`Drift Report Failed[\s\S]*identity/ci-build[\s\S]*engine-drift`),
+		},
+		{
+			// The report is read at plan, before this apply restores the role.
+			Config: report,
+			ConfigPlanChecks: resource.ConfigPlanChecks{
+				PreApply: []plancheck.PlanCheck{
+					expectPriorDrift{"nhi_identity.build", []string{
+						"role token_explicit_max_ttl is 0, declared 3600s",
+						"role token_period is 86400s, declared 0",
+					}},
 				},
 			},
-			{
-				PreConfig: func() {
-					_, err := ve.Client().Logical().Write(rolePath(ve, "ci-build"), map[string]any{"token_period": "24h", "token_explicit_max_ttl": 0})
-					if err != nil {
-						t.Fatal(err)
-					}
-				},
-				Config:      cfg + "\ndata \"nhi_drift_report\" \"gate\" {\n  fail_on = \"high\"\n}\n",
-				ExpectError: regexp.MustCompile(`Drift Report Failed[\s\S]*identity/ci-build[\s\S]*engine-drift`),
-			},
-			{
-				// The report is read at plan, before this apply restores the role.
-				Config: report,
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{
-						expectPriorDrift{"nhi_identity.build", []string{
-							"role token_explicit_max_ttl is 0, declared 3600s",
-							"role token_period is 86400s, declared 0",
-						}},
-					},
-				},
-				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("findings"), knownvalue.ListExact([]knownvalue.Check{
-						knownvalue.ObjectPartial(map[string]knownvalue.Check{
-							"rule":     knownvalue.StringExact(policy.RuleEngineDrift),
-							"severity": knownvalue.StringExact(string(policy.SeverityHigh)),
-							"subject":  knownvalue.StringExact("identity/ci-build"),
-							"observed": knownvalue.StringExact(observed),
-						}),
-					})),
-				},
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("findings"), knownvalue.ListExact([]knownvalue.Check{
+					knownvalue.ObjectPartial(map[string]knownvalue.Check{
+						"rule":     knownvalue.StringExact(policy.RuleEngineDrift),
+						"severity": knownvalue.StringExact(string(policy.SeverityHigh)),
+						"subject":  knownvalue.StringExact("identity/ci-build"),
+						"observed": knownvalue.StringExact(observed),
+					}),
+				})),
 			},
 		},
 	})

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -141,7 +140,6 @@ resource "echo" "probe" {}
 // does the same. Once the scope is removed and applied, a new credential and a new login with
 // the same rotated secret are denied both.
 func TestAccVault_scopesEnforced(t *testing.T) {
-	parallel(t)
 	env, ve := newVaultTestEnv(t)
 	suffix := make([]byte, 4)
 	_, _ = rand.Read(suffix)
@@ -175,16 +173,7 @@ func TestAccVault_scopesEnforced(t *testing.T) {
 				Check: resource.ComposeAggregateTestCheckFunc(
 					expect("credential", "allowed=read other=denied"),
 					expect("secret", "allowed=read other=denied"),
-					func(*terraform.State) error {
-						role, err := readRole(ve, "ci-reader")
-						if err != nil {
-							return err
-						}
-						if p, nd := fmt.Sprint(role["token_policies"]), role["token_no_default_policy"]; p != "[ci-read]" || nd != true {
-							return fmt.Errorf("role token_policies %s, token_no_default_policy %v; want [ci-read], true", p, nd)
-						}
-						return nil
-					},
+					roleGrantsOnly(ve, "ci-reader", "[ci-read]"),
 				),
 			},
 			{
@@ -206,7 +195,6 @@ func TestAccVault_scopesEnforced(t *testing.T) {
 // identity and in the drift report; a drift gate with fail_on = "high" fails; the next apply
 // restores the declared policies.
 func TestAccVault_privilegeEscalation(t *testing.T) {
-	parallel(t)
 	env, ve := newVaultTestEnv(t)
 	escalation := []string{
 		`role token_policies grants "admin", not declared`,
@@ -224,64 +212,52 @@ data "nhi_drift_report" "all" {
   depends_on = [nhi_identity.build]
 }
 `
-	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: env.factories(),
-		Steps: []resource.TestStep{
-			{Config: identityConfig("team-build", "retire") + report},
-			{
-				// Out of band: vault write auth/<approle>/role/ci-build token_policies=default,admin
-				PreConfig: func() {
-					if _, err := ve.Client().Logical().Write(rolePath(ve, "ci-build"), map[string]any{"token_policies": "default,admin"}); err != nil {
-						t.Fatal(err)
-					}
-				},
-				Config:             identityConfig("team-build", "retire") + report,
-				PlanOnly:           true,
-				ExpectNonEmptyPlan: true,
+	env.unitTest(t, []resource.TestStep{
+		{Config: identityConfig("team-build", "retire") + report},
+		{
+			// Out of band: vault write auth/<approle>/role/ci-build token_policies=default,admin
+			PreConfig: func() {
+				if _, err := ve.Client().Logical().Write(rolePath(ve, "ci-build"), map[string]any{"token_policies": "default,admin"}); err != nil {
+					t.Fatal(err)
+				}
 			},
-			{
-				// Refresh only: the drift shows on the identity, nothing is applied. (The drift
-				// report's findings are asserted by the fail_on gate below.)
-				RefreshState:       true,
-				ExpectNonEmptyPlan: true, // the plan after the refresh restores the declared policies
-				// (ConfigStateChecks need a config; a refresh step checks the state directly.)
-				Check: resource.ComposeAggregateTestCheckFunc(
-					resource.TestCheckResourceAttr("nhi_identity.build", "engine_drift.#", "3"),
-					resource.TestCheckResourceAttr("nhi_identity.build", "engine_drift.0", escalation[0]),
-					resource.TestCheckResourceAttr("nhi_identity.build", "engine_drift.1", escalation[1]),
-					resource.TestCheckResourceAttr("nhi_identity.build", "engine_drift.2", escalation[2]),
-					resource.TestCheckResourceAttr("nhi_identity.build", "findings.0.rule", policy.RulePrivilegeEscalation),
-					resource.TestCheckResourceAttr("nhi_identity.build", "findings.0.severity", "high"),
-					resource.TestCheckResourceAttr("nhi_identity.build", "findings.0.owasp", "NHI5"),
-				),
-			},
-			{
-				Config:      identityConfig("team-build", "retire") + gate,
-				ExpectError: regexp.MustCompile(`Drift Report Failed[\s\S]*identity/ci-build: Privilege Escalation[\s\S]*\(rule\s+privilege-escalation\)[\s\S]*"admin"[\s\S]*NHI5`),
-			},
-			{
-				Config: identityConfig("team-build", "retire") + report,
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
-					expectPriorDrift{"nhi_identity.build", escalation},
-					plancheck.ExpectResourceAction("nhi_identity.build", plancheck.ResourceActionUpdate),
-				}},
-				Check: func(*terraform.State) error {
-					role, err := readRole(ve, "ci-build")
-					if err != nil {
-						return err
-					}
-					if p, nd := fmt.Sprint(role["token_policies"]), role["token_no_default_policy"]; p != "[read:artifacts]" || nd != true {
-						return fmt.Errorf("after apply the role has token_policies %s, token_no_default_policy %v; want [read:artifacts], true", p, nd)
-					}
-					return nil
-				},
-			},
-			{
-				Config: identityConfig("team-build", "retire") + gate,
-				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("engine_drift"), knownvalue.ListExact([]knownvalue.Check{})),
-					statecheck.ExpectKnownValue("data.nhi_drift_report.gate", tfjsonpath.New("findings"), knownvalue.ListExact([]knownvalue.Check{})),
-				},
+			Config:             identityConfig("team-build", "retire") + report,
+			PlanOnly:           true,
+			ExpectNonEmptyPlan: true,
+		},
+		{
+			// Refresh only: the drift shows on the identity, nothing is applied. (The drift
+			// report's findings are asserted by the fail_on gate below.)
+			RefreshState:       true,
+			ExpectNonEmptyPlan: true, // the plan after the refresh restores the declared policies
+			// (ConfigStateChecks need a config; a refresh step checks the state directly.)
+			Check: resource.ComposeAggregateTestCheckFunc(
+				resource.TestCheckResourceAttr("nhi_identity.build", "engine_drift.#", "3"),
+				resource.TestCheckResourceAttr("nhi_identity.build", "engine_drift.0", escalation[0]),
+				resource.TestCheckResourceAttr("nhi_identity.build", "engine_drift.1", escalation[1]),
+				resource.TestCheckResourceAttr("nhi_identity.build", "engine_drift.2", escalation[2]),
+				resource.TestCheckResourceAttr("nhi_identity.build", "findings.0.rule", policy.RulePrivilegeEscalation),
+				resource.TestCheckResourceAttr("nhi_identity.build", "findings.0.severity", "high"),
+				resource.TestCheckResourceAttr("nhi_identity.build", "findings.0.owasp", "NHI5"),
+			),
+		},
+		{
+			Config:      identityConfig("team-build", "retire") + gate,
+			ExpectError: regexp.MustCompile(`Drift Report Failed[\s\S]*identity/ci-build: Privilege Escalation[\s\S]*\(rule\s+privilege-escalation\)[\s\S]*"admin"[\s\S]*NHI5`),
+		},
+		{
+			Config: identityConfig("team-build", "retire") + report,
+			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+				expectPriorDrift{"nhi_identity.build", escalation},
+				plancheck.ExpectResourceAction("nhi_identity.build", plancheck.ResourceActionUpdate),
+			}},
+			Check: roleGrantsOnly(ve, "ci-build", "[read:artifacts]"),
+		},
+		{
+			Config: identityConfig("team-build", "retire") + gate,
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("engine_drift"), knownvalue.ListExact([]knownvalue.Check{})),
+				statecheck.ExpectKnownValue("data.nhi_drift_report.gate", tfjsonpath.New("findings"), knownvalue.ListExact([]knownvalue.Check{})),
 			},
 		},
 	})
@@ -290,33 +266,7 @@ data "nhi_drift_report" "all" {
 // TestAccVault_missingScopePolicy: a scope naming no Vault ACL policy (a warning at plan, for it
 // may be created in the same run) fails the apply, and the identity is not written.
 func TestAccVault_missingScopePolicy(t *testing.T) {
-	parallel(t)
 	env, _ := newVaultTestEnv(t)
-	ctx := context.Background()
-	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: env.factories(),
-		Steps: []resource.TestStep{
-			{
-				Config: governanceConfig + `
-resource "nhi_identity" "build" {
-  name        = "ci-build"
-  class       = nhi_lifecycle_class.ci.name
-  owner       = "team-build"
-  environment = "dev"
-  ttl_policy  = nhi_ttl_policy.short.name
-  scopes      = ["nhi-no-such-policy"]
-}
-`,
-				ExpectError: regexp.MustCompile(`Invalid Request[\s\S]*nhi-no-such-policy[\s\S]*name no ACL policy in Vault`),
-			},
-			{
-				PreConfig: func() {
-					if _, err := env.engine.GetIdentity(ctx, "ci-build"); !errors.Is(err, engine.ErrNotFound) {
-						t.Fatalf("the refused identity reached the engine: %v", err)
-					}
-				},
-				Config: governanceConfig,
-			},
-		},
-	})
+	env.refusedAtApply(t, "ci-build", buildIdentityHCL("team-build", `scopes = ["nhi-no-such-policy"]`),
+		`Invalid Request[\s\S]*nhi-no-such-policy[\s\S]*name no ACL policy in Vault`)
 }

@@ -77,6 +77,16 @@ func wantErr(t *testing.T, err, target error) {
 	}
 }
 
+// wantDeletes deletes record name with del, then checks that get and a second delete both
+// return engine.ErrNotFound.
+func wantDeletes[T any](t *testing.T, ctx context.Context, name string, get func(context.Context, string) (T, error), del func(context.Context, string) error) {
+	t.Helper()
+	must(t, del(ctx, name))
+	_, err := get(ctx, name)
+	wantErr(t, err, engine.ErrNotFound)
+	wantErr(t, del(ctx, name), engine.ErrNotFound)
+}
+
 func ciIdentity(name string) policy.Identity {
 	return policy.Identity{Name: name, Class: "ci", Owner: "team-build", Environment: "dev", TTLPolicy: "ci-short", Scopes: []string{"read:artifacts"}}
 }
@@ -120,14 +130,8 @@ func testGovernance(t *testing.T, factory Factory) {
 	if len(policies) != 1 {
 		t.Fatalf("ListTTLPolicies returned %d, want 1", len(policies))
 	}
-	must(t, e.DeleteTTLPolicy(ctx, "ci-short"))
-	_, err = e.GetTTLPolicy(ctx, "ci-short")
-	wantErr(t, err, engine.ErrNotFound)
-	wantErr(t, e.DeleteTTLPolicy(ctx, "ci-short"), engine.ErrNotFound)
-	must(t, e.DeleteClass(ctx, "svc"))
-	_, err = e.GetClass(ctx, "svc")
-	wantErr(t, err, engine.ErrNotFound)
-	wantErr(t, e.DeleteClass(ctx, "svc"), engine.ErrNotFound)
+	wantDeletes(t, ctx, "ci-short", e.GetTTLPolicy, e.DeleteTTLPolicy)
+	wantDeletes(t, ctx, "svc", e.GetClass, e.DeleteClass)
 }
 
 func testIdentityLifecycle(t *testing.T, factory Factory) {
@@ -291,8 +295,7 @@ func wantEvents(t *testing.T, e engine.Engine, ctx context.Context, identity str
 
 func testDeleteIdentity(t *testing.T, factory Factory) {
 	e, _, ctx := setup(t, factory)
-	_, err := e.CreateIdentity(ctx, ciIdentity("ci-gone"))
-	must(t, err)
+	ciCreated(t, e, ctx, "ci-gone")
 	_, secret, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-gone"})
 	must(t, err)
 	must(t, e.DeleteIdentity(ctx, "ci-gone"))
@@ -305,10 +308,8 @@ func testDeleteIdentity(t *testing.T, factory Factory) {
 
 func testCredentialPolicy(t *testing.T, factory Factory) {
 	e, _, ctx := setup(t, factory)
-	_, err := e.CreateIdentity(ctx, ciIdentity("ci-deploy"))
-	must(t, err)
-	_, err = e.CreateIdentity(ctx, policy.Identity{Name: "svc-billing", Class: "svc", Owner: "team-billing"})
-	must(t, err)
+	ciCreated(t, e, ctx, "ci-deploy")
+	svcIdentity(t, e, ctx, "svc-billing")
 
 	cred, secret, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-deploy", Requester: "job-42", Purpose: "deploy"})
 	must(t, err)
@@ -356,8 +357,7 @@ func testCredentialPolicy(t *testing.T, factory Factory) {
 
 func testCredentialExpiry(t *testing.T, factory Factory) {
 	e, clk, ctx := setup(t, factory)
-	_, err := e.CreateIdentity(ctx, ciIdentity("ci-test"))
-	must(t, err)
+	ciCreated(t, e, ctx, "ci-test")
 	_, secret, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-test"})
 	must(t, err)
 	clk.Advance(14 * time.Minute)
@@ -370,8 +370,7 @@ func testCredentialExpiry(t *testing.T, factory Factory) {
 
 func testCredentialRenewal(t *testing.T, factory Factory) {
 	e, clk, ctx := setup(t, factory)
-	_, err := e.CreateIdentity(ctx, ciIdentity("ci-long"))
-	must(t, err)
+	ciCreated(t, e, ctx, "ci-long")
 	cred, secret, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-long"})
 	must(t, err)
 	_, other, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-long"})
@@ -398,15 +397,14 @@ func testCredentialRenewal(t *testing.T, factory Factory) {
 
 func testRetireRevokes(t *testing.T, factory Factory) {
 	e, _, ctx := setup(t, factory)
-	_, err := e.CreateIdentity(ctx, ciIdentity("ci-old"))
-	must(t, err)
+	ciCreated(t, e, ctx, "ci-old")
 	var secrets []string
 	for range 3 {
 		_, s, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-old"})
 		must(t, err)
 		secrets = append(secrets, s)
 	}
-	_, err = e.RetireIdentity(ctx, "ci-old")
+	_, err := e.RetireIdentity(ctx, "ci-old")
 	must(t, err)
 	for _, s := range secrets {
 		_, err := e.Authenticate(ctx, s)
@@ -425,10 +423,8 @@ func testRetireRevokes(t *testing.T, factory Factory) {
 
 func testAudit(t *testing.T, factory Factory) {
 	e, clk, ctx := setup(t, factory)
-	_, err := e.CreateIdentity(ctx, ciIdentity("ci-audit"))
-	must(t, err)
-	_, err = e.CreateIdentity(ctx, ciIdentity("ci-other"))
-	must(t, err)
+	ciCreated(t, e, ctx, "ci-audit")
+	ciCreated(t, e, ctx, "ci-other")
 	clk.Advance(time.Minute)
 	cred, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-audit", Requester: "pipeline-7", Purpose: "integration tests"})
 	must(t, err)
@@ -475,6 +471,13 @@ func testAudit(t *testing.T, factory Factory) {
 	}
 }
 
+// ciCreated creates ciIdentity(name).
+func ciCreated(t *testing.T, e engine.Engine, ctx context.Context, name string) {
+	t.Helper()
+	_, err := e.CreateIdentity(ctx, ciIdentity(name))
+	must(t, err)
+}
+
 func svcIdentity(t *testing.T, e engine.Engine, ctx context.Context, name string) {
 	t.Helper()
 	_, err := e.CreateIdentity(ctx, policy.Identity{Name: name, Class: "svc", Owner: "team-billing"})
@@ -514,10 +517,7 @@ func testRotationSchedules(t *testing.T, factory Factory) {
 	if len(all) != 1 || all[0].Cron != "0 3 * * 1" || all[0].Interval != 0 {
 		t.Fatalf("ListRotationSchedules = %+v", all)
 	}
-	must(t, e.DeleteRotationSchedule(ctx, "svc-billing"))
-	_, err = e.GetRotationSchedule(ctx, "svc-billing")
-	wantErr(t, err, engine.ErrNotFound)
-	wantErr(t, e.DeleteRotationSchedule(ctx, "svc-billing"), engine.ErrNotFound)
+	wantDeletes(t, ctx, "svc-billing", e.GetRotationSchedule, e.DeleteRotationSchedule)
 }
 
 func testSecretRotation(t *testing.T, factory Factory) {
@@ -648,9 +648,8 @@ func testSecretHardExpiry(t *testing.T, factory Factory) {
 
 func testSecretRefusals(t *testing.T, factory Factory) {
 	e, _, ctx := setup(t, factory)
-	_, err := e.CreateIdentity(ctx, ciIdentity("ci-eph"))
-	must(t, err)
-	_, _, err = e.StageSecret(ctx, "ci-eph", 32)
+	ciCreated(t, e, ctx, "ci-eph")
+	_, _, err := e.StageSecret(ctx, "ci-eph", 32)
 	wantErr(t, err, engine.ErrInvalid)
 	_, _, err = e.StageSecret(ctx, "nobody", 32)
 	wantErr(t, err, engine.ErrNotFound)

@@ -23,9 +23,9 @@ import (
 // -parallelism.
 const benchWorkers = 10
 
-// openBench opens a fresh engine with class "ci" and TTL policy "p" (1m TTL, 1h lifetime,
-// unlimited uses).
-func openBench(b *testing.B) *Engine {
+// openBench opens a fresh engine with class "ci", TTL policy "p" (1m TTL, 1h lifetime,
+// unlimited uses) and identities ci-bench-0 .. ci-bench-(n-1).
+func openBench(b *testing.B, n int) *Engine {
 	b.Helper()
 	e, err := Open(filepath.Join(b.TempDir(), "engine.db"), Options{})
 	if err != nil {
@@ -40,6 +40,10 @@ func openBench(b *testing.B) *Engine {
 	if err := e.PutTTLPolicy(ctx, policy.TTLPolicy{Name: "p", Class: "ci", TTL: time.Minute, MaxLifetime: time.Hour}); err != nil {
 		b.Fatal(err)
 	}
+	parallel(b, n, func(i int) error {
+		_, err := e.CreateIdentity(ctx, benchIdentity(i))
+		return err
+	})
 	return e
 }
 
@@ -56,20 +60,10 @@ func parallel(b *testing.B, n int, fn func(i int) error) {
 	parallelN(b, benchWorkers, n, fn)
 }
 
-// createIdentities creates ci-bench-0 .. ci-bench-(n-1).
-func createIdentities(b *testing.B, e *Engine, n int) {
-	b.Helper()
-	ctx := context.Background()
-	parallel(b, n, func(i int) error {
-		_, err := e.CreateIdentity(ctx, benchIdentity(i))
-		return err
-	})
-}
-
 // BenchmarkCreateIdentity creates identities with unique names from benchWorkers goroutines,
 // as terraform apply does with -parallelism=10.
 func BenchmarkCreateIdentity(b *testing.B) {
-	e := openBench(b)
+	e := openBench(b, 0)
 	ctx := context.Background()
 	var seq atomic.Int64
 	b.SetParallelism((benchWorkers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
@@ -85,110 +79,99 @@ func BenchmarkCreateIdentity(b *testing.B) {
 	})
 }
 
-// BenchmarkCreateIdentitySerial creates identities one at a time: one bbolt batch (and fsync)
-// per create.
-func BenchmarkCreateIdentitySerial(b *testing.B) {
-	e := openBench(b)
-	ctx := context.Background()
+// benchLoop times op(0..b.N-1), failing on the first error.
+func benchLoop(b *testing.B, op func(i int) error) {
+	b.Helper()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := e.CreateIdentity(ctx, benchIdentity(i)); err != nil {
+		if err := op(i); err != nil {
 			b.Fatal(err)
 		}
 	}
+}
+
+// benchName is the name of identity i of openBench.
+func benchName(i int) string { return benchIdentity(i).Name }
+
+// BenchmarkCreateIdentitySerial creates identities one at a time: one bbolt batch (and fsync)
+// per create.
+func BenchmarkCreateIdentitySerial(b *testing.B) {
+	e := openBench(b, 0)
+	benchLoop(b, func(i int) error {
+		_, err := e.CreateIdentity(context.Background(), benchIdentity(i))
+		return err
+	})
 }
 
 // BenchmarkGetIdentity reads identities of a 1000-identity database, as refresh does.
 func BenchmarkGetIdentity(b *testing.B) {
 	const n = 1000
-	e := openBench(b)
-	createIdentities(b, e, n)
-	ctx := context.Background()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := e.GetIdentity(ctx, fmt.Sprintf("ci-bench-%d", i%n)); err != nil {
-			b.Fatal(err)
-		}
-	}
+	e := openBench(b, n)
+	benchLoop(b, func(i int) error {
+		_, err := e.GetIdentity(context.Background(), benchName(i%n))
+		return err
+	})
 }
 
 // BenchmarkListIdentities lists a 1000-identity database.
 func BenchmarkListIdentities(b *testing.B) {
 	const n = 1000
-	e := openBench(b)
-	createIdentities(b, e, n)
-	ctx := context.Background()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		ids, err := e.ListIdentities(ctx)
-		if err != nil {
-			b.Fatal(err)
+	e := openBench(b, n)
+	benchLoop(b, func(int) error {
+		ids, err := e.ListIdentities(context.Background())
+		if err == nil && len(ids) != n {
+			err = fmt.Errorf("listed %d identities, want %d", len(ids), n)
 		}
-		if len(ids) != n {
-			b.Fatalf("listed %d identities, want %d", len(ids), n)
-		}
-	}
+		return err
+	})
 }
 
 // BenchmarkIssueCredential issues credentials, one at a time, round-robin over 100 identities.
 func BenchmarkIssueCredential(b *testing.B) {
 	const n = 100
-	e := openBench(b)
-	createIdentities(b, e, n)
-	ctx := context.Background()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: fmt.Sprintf("ci-bench-%d", i%n), Requester: "bench"}); err != nil {
-			b.Fatal(err)
-		}
-	}
+	e := openBench(b, n)
+	benchLoop(b, func(i int) error {
+		_, _, err := e.IssueCredential(context.Background(), engine.CredentialRequest{Identity: benchName(i % n), Requester: "bench"})
+		return err
+	})
 }
 
 // BenchmarkAuthenticate authenticates with live, uncapped secrets, round-robin over 100
 // credentials of 100 identities.
 func BenchmarkAuthenticate(b *testing.B) {
 	const n = 100
-	e := openBench(b)
-	createIdentities(b, e, n)
+	e := openBench(b, n)
 	ctx := context.Background()
 	secrets := make([]string, n)
 	parallel(b, n, func(i int) error {
 		var err error
-		_, secrets[i], err = e.IssueCredential(ctx, engine.CredentialRequest{Identity: fmt.Sprintf("ci-bench-%d", i), Requester: "bench"})
+		_, secrets[i], err = e.IssueCredential(ctx, engine.CredentialRequest{Identity: benchName(i), Requester: "bench"})
 		return err
 	})
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
+	benchLoop(b, func(i int) error {
 		name, err := e.Authenticate(ctx, secrets[i%n])
-		if err != nil {
-			b.Fatal(err)
+		if err == nil && name != benchName(i%n) {
+			err = fmt.Errorf("authenticated as %q, want %q", name, benchName(i%n))
 		}
-		if want := fmt.Sprintf("ci-bench-%d", i%n); name != want {
-			b.Fatalf("authenticated as %q, want %q", name, want)
-		}
-	}
+		return err
+	})
 }
 
 // BenchmarkRetireIdentity retires identities that hold 10 live credentials each: the retire
 // revokes (and audits) all 10 in one transaction.
 func BenchmarkRetireIdentity(b *testing.B) {
 	const creds = 10
-	e := openBench(b)
-	createIdentities(b, e, b.N)
+	e := openBench(b, b.N)
 	ctx := context.Background()
 	parallel(b, b.N*creds, func(i int) error {
-		_, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: fmt.Sprintf("ci-bench-%d", i/creds), Requester: "bench"})
+		_, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: benchName(i / creds), Requester: "bench"})
 		return err
 	})
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		id, err := e.RetireIdentity(ctx, fmt.Sprintf("ci-bench-%d", i))
+		id, err := e.RetireIdentity(ctx, benchName(i))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -198,7 +181,7 @@ func BenchmarkRetireIdentity(b *testing.B) {
 	}
 	b.StopTimer()
 	// Every credential of the last identity is revoked.
-	cs, err := e.ListCredentials(ctx, fmt.Sprintf("ci-bench-%d", b.N-1))
+	cs, err := e.ListCredentials(ctx, benchName(b.N-1))
 	if err != nil || len(cs) != creds {
 		b.Fatalf("the last identity has %d credentials (%v), want %d", len(cs), err, creds)
 	}
@@ -319,7 +302,7 @@ func buildDriftFleet(b *testing.B, e *Engine) {
 // after they were issued. The fleet is built once, outside the timed sub-benchmark.
 func BenchmarkDriftReport(b *testing.B) {
 	start := time.Now()
-	e := openBench(b)
+	e := openBench(b, 0)
 	buildDriftFleet(b, e)
 	b.Logf("setup: %d identities, %d credentials, %d rotated secrets in %s",
 		driftIdentities, driftCredentials, driftPersistent, time.Since(start).Round(time.Millisecond))

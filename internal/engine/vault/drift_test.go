@@ -30,6 +30,17 @@ func wantDrift(t *testing.T, e *Engine, name string, want ...string) {
 	}
 }
 
+// wantNoUnmanaged fails the test if Vault holds roles or entities that no identity record
+// explains; what names what left them.
+func wantNoUnmanaged(t *testing.T, e *Engine, what string) {
+	t.Helper()
+	unmanaged, err := e.ListUnmanaged(context.Background())
+	must(t, err)
+	if len(unmanaged) != 0 {
+		t.Fatalf("%s left unmanaged objects: %v", what, unmanaged)
+	}
+}
+
 // restore runs UpdateIdentity with the identity as recorded, as the provider does for drift.
 func restore(t *testing.T, e *Engine, name string) {
 	t.Helper()
@@ -274,11 +285,7 @@ func TestDriftRoleAndEntityRecreated(t *testing.T) {
 	if got, err := e.Authenticate(ctx, token); err != nil || got != "ci-gone" {
 		t.Fatalf("Authenticate after restore = %q, %v", got, err)
 	}
-	unmanaged, err := e.ListUnmanaged(ctx)
-	must(t, err)
-	if len(unmanaged) != 0 {
-		t.Fatalf("restoring left unmanaged objects: %v", unmanaged)
-	}
+	wantNoUnmanaged(t, e, "restoring")
 }
 
 func TestDriftSecretIDsOfPersistentIdentity(t *testing.T) {
@@ -431,11 +438,17 @@ func TestListCredentialsReflectsVault(t *testing.T) {
 	}
 }
 
-func getenvAddr(t *testing.T) string {
+// openThroughProxy opens a second engine on direct's mounts that reaches Vault (VAULT_ADDR)
+// through a request-counting proxy.
+func openThroughProxy(t *testing.T, direct *Engine) (*Engine, *acctest.Proxy) {
 	t.Helper()
 	cfg := Config{}
 	cfg.ApplyEnv()
-	return cfg.Address
+	proxy := acctest.NewProxy(t, cfg.Address)
+	cfg.Address, cfg.Mount, cfg.AppRoleMount = proxy.URL, direct.mount, direct.approle
+	e, err := Open(context.Background(), cfg, clock.Real{}, nil)
+	must(t, err)
+	return e, proxy
 }
 
 // TestCreateResumesAfterOutage cuts Vault off after each request of CreateIdentity in turn:
@@ -445,11 +458,7 @@ func TestCreateResumesAfterOutage(t *testing.T) {
 	direct := openTest(t, clock.Real{})
 	ctx := context.Background()
 	must(t, direct.PutClass(ctx, policy.Class{Name: "svc", Kind: policy.KindPersistent}))
-	proxy := acctest.NewProxy(t, getenvAddr(t))
-	cfg := Config{Address: proxy.URL, Mount: direct.mount, AppRoleMount: direct.approle}
-	cfg.ApplyEnv()
-	e, err := Open(ctx, cfg, clock.Real{}, nil)
-	must(t, err)
+	e, proxy := openThroughProxy(t, direct)
 	e.client.SetMaxRetries(0)
 
 	for n := 0; ; n++ {
@@ -479,11 +488,7 @@ func TestCreateResumesAfterOutage(t *testing.T) {
 			t.Fatalf("a finished identity created a third time, declared otherwise: error = %v, want ErrConflict", err)
 		}
 	}
-	unmanaged, err := direct.ListUnmanaged(ctx)
-	must(t, err)
-	if len(unmanaged) != 0 {
-		t.Fatalf("outages left unmanaged objects: %v", unmanaged)
-	}
+	wantNoUnmanaged(t, direct, "outages")
 }
 
 // TestPrivilegeDriftInVault: an identity's scopes are its role's token_policies; policies put
@@ -550,11 +555,7 @@ func TestListIdentitiesReadBack(t *testing.T) {
 	_, err = direct.client.Logical().Write(direct.rolePath("svc-a")+"/secret-id", nil)
 	must(t, err)
 
-	proxy := acctest.NewProxy(t, getenvAddr(t))
-	cfg := Config{Address: proxy.URL, Mount: direct.mount, AppRoleMount: direct.approle}
-	cfg.ApplyEnv()
-	e, err := Open(ctx, cfg, clock.Real{}, nil)
-	must(t, err)
+	e, proxy := openThroughProxy(t, direct)
 	policies, err := e.ListTTLPolicies(ctx)
 	must(t, err)
 	proxy.Reset()
@@ -602,11 +603,7 @@ func TestPrivilegeReadBackRequests(t *testing.T) {
 	_, err = direct.client.Logical().Write(direct.rolePath("ci-scoped"), map[string]any{"token_policies": "default,admin"})
 	must(t, err)
 
-	proxy := acctest.NewProxy(t, getenvAddr(t))
-	cfg := Config{Address: proxy.URL, Mount: direct.mount, AppRoleMount: direct.approle}
-	cfg.ApplyEnv()
-	e, err := Open(ctx, cfg, clock.Real{}, nil)
-	must(t, err)
+	e, proxy := openThroughProxy(t, direct)
 	count := func(name string) (policy.Identity, int) {
 		proxy.Reset()
 		id, err := e.GetIdentity(ctx, name)

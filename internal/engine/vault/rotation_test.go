@@ -13,13 +13,17 @@ import (
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
 
-// setupPersistent stores a persistent class and an identity of it.
-func setupPersistent(t *testing.T, e *Engine, name string) {
+// setupPersistent stores a persistent class and an identity of it, and returns the role_id of
+// the identity's AppRole role.
+func setupPersistent(t *testing.T, e *Engine, name string) string {
 	t.Helper()
 	ctx := context.Background()
 	must(t, e.PutClass(ctx, policy.Class{Name: "svc", Kind: policy.KindPersistent}))
 	_, err := e.CreateIdentity(ctx, policy.Identity{Name: name, Class: "svc", Owner: "team-test"})
 	must(t, err)
+	roleID, err := e.roleID(ctx, name)
+	must(t, err)
+	return roleID
 }
 
 // vaultLogin logs in to AppRole as a consumer would, with role_id and secret, bypassing the
@@ -65,9 +69,7 @@ func dataString(t *testing.T, data map[string]any, key string) string {
 func TestRotatedSecretEnforcedByVault(t *testing.T) {
 	e := openTest(t, clock.Real{})
 	ctx := context.Background()
-	setupPersistent(t, e, "svc-app")
-	roleID, err := e.roleID(ctx, "svc-app")
-	must(t, err)
+	roleID := setupPersistent(t, e, "svc-app")
 	works := func(what, secret string) {
 		t.Helper()
 		if err := vaultLogin(t, e, roleID, secret); err != nil {
@@ -153,13 +155,11 @@ func TestRotatedSecretEnforcedByVault(t *testing.T) {
 func TestSecretHardExpiryEnforcedByVault(t *testing.T) {
 	e := openTest(t, clock.Real{})
 	ctx := context.Background()
-	setupPersistent(t, e, "svc-brief")
-	roleID, err := e.roleID(ctx, "svc-brief")
-	must(t, err)
+	roleID := setupPersistent(t, e, "svc-brief")
 	s := stagePromote(t, e, "svc-brief", engine.PromoteOptions{ExpiresAt: time.Now().Add(2 * time.Second)})
 	must(t, vaultLogin(t, e, roleID, s))
 	time.Sleep(2500 * time.Millisecond)
-	_, err = e.write(ctx, "auth/"+e.approle+"/tidy/secret-id", nil)
+	_, err := e.write(ctx, "auth/"+e.approle+"/tidy/secret-id", nil)
 	must(t, err)
 	for deadline := time.Now().Add(75 * time.Second); vaultLogin(t, e, roleID, s) == nil; time.Sleep(250 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -175,9 +175,7 @@ func TestSecretHardExpiryEnforcedByVault(t *testing.T) {
 func TestInterruptedTransitionConverges(t *testing.T) {
 	e := openTest(t, clock.Real{})
 	ctx := context.Background()
-	setupPersistent(t, e, "svc-crash")
-	roleID, err := e.roleID(ctx, "svc-crash")
-	must(t, err)
+	roleID := setupPersistent(t, e, "svc-crash")
 	s1 := stagePromote(t, e, "svc-crash", engine.PromoteOptions{})
 	v2, s2, err := e.StageSecret(ctx, "svc-crash", 32)
 	must(t, err)
