@@ -84,7 +84,6 @@ func lastAction(t *testing.T, e engine.Engine, identity string) engine.AuditEven
 // audit log holds the reason and the requester; a failed verification fails the action and
 // leaves the old secret current; an identity without a schedule fails the plan.
 func TestAccActionRotate(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	rec := &recordingEngine{Engine: env.engine}
 	ctx := context.Background()
@@ -194,7 +193,6 @@ action "nhi_revoke_credentials" "all" {
 // before issued_before, then, without it, every live credential; the identity stays active and
 // gets new credentials; the audit log holds the requester and the reason.
 func TestAccActionRevokeCredentials(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	ctx := context.Background()
 	var early, late engine.Credential
@@ -305,7 +303,6 @@ func driftAddresses(changes []*tfjson.ResourceChange) []string {
 // TestAccActionOffboard: nhi_offboard revokes every credential and retires the identity; the
 // next plan shows the resource drifted to retired; a second offboard fails the plan.
 func TestAccActionOffboard(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	ctx := context.Background()
 	var secret string

@@ -18,7 +18,7 @@ var queryVersionChecks = []tfversion.TerraformVersionCheck{
 }
 
 // queryFleetConfig is identityImportConfig with one more identity, in prod.
-const queryFleetConfig = identityImportConfig + `
+var queryFleetConfig = identityImportConfig + `
 resource "nhi_identity" "deploy" {
   name        = "ci-deploy"
   class       = nhi_lifecycle_class.ci.name
@@ -75,7 +75,6 @@ list "nhi_rotation_schedule" "all" {
 // TestAccQuery_list: `terraform query` lists what the engine holds, each object by its
 // resource identity, with the identity list's filters applied (all that are set must match).
 func TestAccQuery_list(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	name := func(n string) map[string]knownvalue.Check {
 		return map[string]knownvalue.Check{"name": knownvalue.StringExact(n)}

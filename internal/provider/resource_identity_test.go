@@ -11,20 +11,7 @@ import (
 )
 
 // identityImportConfig declares one object of every resource type.
-const identityImportConfig = governanceConfig + `
-resource "nhi_identity" "build" {
-  name        = "ci-build"
-  class       = nhi_lifecycle_class.ci.name
-  owner       = "team-build"
-  environment = "dev"
-  ttl_policy  = nhi_ttl_policy.short.name
-}
-
-resource "nhi_identity" "billing" {
-  name  = "billing-sync"
-  class = nhi_lifecycle_class.svc.name
-}
-
+var identityImportConfig = governanceConfig + buildIdentityHCL("team-build") + billingIdentity + `
 resource "nhi_rotation_schedule" "billing" {
   identity = nhi_identity.billing.id
   interval = "30d"
@@ -36,7 +23,6 @@ resource "nhi_rotation_schedule" "billing" {
 // the engine), and an import block with `identity = { ... }` imports each of them into a state
 // identical to the one the apply wrote, with a plan that changes nothing (Terraform >= 1.12).
 func TestAccResourceIdentity_import(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	byName := map[string]struct{ attr, value string }{
 		"nhi_lifecycle_class.ci":        {"name", "ci"},

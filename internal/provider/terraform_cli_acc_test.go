@@ -29,7 +29,6 @@ func skipUnlessTerraform114(t *testing.T, c *terraformCLI) {
 // configuration; the plan imports every object and changes nothing; after the apply the plan is
 // empty.
 func TestAccQuery_generateConfig(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	c := newTerraformCLI(t, env)
 	skipUnlessTerraform114(t, c)
@@ -86,7 +85,6 @@ list "nhi_rotation_schedule" "all" {
 // TestAccActionInvoke_cli: `terraform apply -invoke=action.nhi_rotate.<name>`, as users run
 // it, rotates the secret and shows the action's progress messages.
 func TestAccActionInvoke_cli(t *testing.T) {
-	parallel(t)
 	env := newTestEnv(t)
 	c := newTerraformCLI(t, env)
 	skipUnlessTerraform114(t, c)
