@@ -9,8 +9,10 @@ import (
 	"sync"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/providervalidator"
+	"github.com/hashicorp/terraform-plugin-framework/action"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/ephemeral"
+	"github.com/hashicorp/terraform-plugin-framework/list"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
@@ -28,6 +30,8 @@ var (
 	_ provider.Provider                       = (*nhiProvider)(nil)
 	_ provider.ProviderWithEphemeralResources = (*nhiProvider)(nil)
 	_ provider.ProviderWithConfigValidators   = (*nhiProvider)(nil)
+	_ provider.ProviderWithActions            = (*nhiProvider)(nil)
+	_ provider.ProviderWithListResources      = (*nhiProvider)(nil)
 )
 
 // Environment variables the provider reads.
@@ -269,6 +273,8 @@ func (p *nhiProvider) Configure(ctx context.Context, req provider.ConfigureReque
 	resp.DataSourceData = data
 	resp.ResourceData = data
 	resp.EphemeralResourceData = data
+	resp.ActionData = data
+	resp.ListResourceData = data
 }
 
 // vaultAddrFromEnv names the variable that points the provider at a Vault, or is empty.
@@ -417,5 +423,22 @@ func (p *nhiProvider) EphemeralResources(context.Context) []func() ephemeral.Eph
 	return []func() ephemeral.EphemeralResource{
 		NewCredentialEphemeralResource,
 		NewSecretEphemeralResource,
+	}
+}
+
+func (p *nhiProvider) Actions(context.Context) []func() action.Action {
+	return []func() action.Action{
+		NewRotateAction,
+		NewRevokeCredentialsAction,
+		NewOffboardAction,
+	}
+}
+
+func (p *nhiProvider) ListResources(context.Context) []func() list.ListResource {
+	return []func() list.ListResource{
+		NewLifecycleClassListResource,
+		NewTTLPolicyListResource,
+		NewIdentityListResource,
+		NewRotationScheduleListResource,
 	}
 }
