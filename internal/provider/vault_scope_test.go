@@ -181,6 +181,12 @@ func TestAccVault_scopesEnforced(t *testing.T) {
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction("nhi_identity.reader", plancheck.ResourceActionUpdate),
 				}},
+			},
+			{
+				// The next run opens both again after the scope was removed. (Terraform also
+				// opens them during the previous apply, after the update; OpenTofu does not
+				// when nothing left to apply uses them, so the probe is taken here.)
+				Config: scopeProbeConfig(""),
 				Check: resource.ComposeAggregateTestCheckFunc(
 					expect("credential", "allowed=denied other=denied"),
 					expect("secret", "allowed=denied other=denied"),
