@@ -90,12 +90,12 @@ func MatchScope(pattern, scope string) bool {
 	star, mark := -1, 0 // the last '*' seen and the scope position it is trying
 	for s < len(scope) {
 		switch {
+		case p < len(pattern) && pattern[p] == '*': // a wildcard, even where the scope has a '*'
+			star, mark = p, s
+			p++
 		case p < len(pattern) && (pattern[p] == '?' || pattern[p] == scope[s]):
 			p++
 			s++
-		case p < len(pattern) && pattern[p] == '*':
-			star, mark = p, s
-			p++
 		case star >= 0: // let the last '*' take one more character
 			mark++
 			p, s = star+1, mark
