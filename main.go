@@ -25,6 +25,8 @@ func main() {
 		Address: "registry.terraform.io/nhigov/nhi",
 		Debug:   debug,
 	})
+	// Terraform has stopped serving the provider: revoke the Vault tokens it logged in for.
+	provider.Shutdown()
 	if err != nil {
 		log.Fatal(err.Error())
 	}

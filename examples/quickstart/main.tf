@@ -11,7 +11,8 @@ terraform {
 }
 
 # With no engine block the provider uses the embedded local engine (NHI_LOCAL_PATH, or
-# .nhi/engine.db under the working directory).
+# .nhi/engine.db under the working directory), unless VAULT_ADDR or BAO_ADDR is set: then it
+# uses that Vault and warns.
 provider "nhi" {}
 
 variable "ci_ttl" {
@@ -31,6 +32,8 @@ resource "nhi_lifecycle_class" "ci" {
   require_owner  = true
   naming_pattern = "ci-[a-z0-9-]+"
   environments   = ["dev", "prod"]
+  # Scopes x the longest a leaked credential stays usable, in hours: ci-build's 2 scopes x 2h.
+  max_blast_radius = 12
 }
 
 # Persistent accounts: stable name, secret rotated on schedule.
@@ -41,6 +44,7 @@ resource "nhi_lifecycle_class" "service" {
   max_rotation_interval = "90d"
   require_owner         = true
   require_consumers     = true
+  max_blast_radius      = 2400 # one scope rotated every 90 days, with a day's window: 2209
 }
 
 resource "nhi_ttl_policy" "ci" {

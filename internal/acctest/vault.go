@@ -39,3 +39,20 @@ func VaultPolicies(t testing.TB, c *api.Client, names ...string) {
 		}
 	}
 }
+
+// VaultToken writes the ACL policy name with the HCL policy and returns a token (15 minutes)
+// holding exactly that policy, without Vault's default policy; the policy is deleted when the
+// test ends.
+func VaultToken(t testing.TB, c *api.Client, name, policy string) string {
+	t.Helper()
+	ctx := context.Background()
+	if err := c.Sys().PutPolicyWithContext(ctx, name, policy); err != nil {
+		t.Fatalf("writing Vault ACL policy %q: %v", name, err)
+	}
+	t.Cleanup(func() { _ = c.Sys().DeletePolicyWithContext(context.Background(), name) })
+	tok, err := c.Auth().Token().CreateWithContext(ctx, &api.TokenCreateRequest{Policies: []string{name}, NoDefaultPolicy: true, TTL: "15m"})
+	if err != nil {
+		t.Fatalf("creating a token with policy %q: %v", name, err)
+	}
+	return tok.Auth.ClientToken
+}

@@ -165,6 +165,8 @@ type Auditor interface {
 	// RecordAdoption records AdoptedEvent(kind, name): a create of a governance record (kind
 	// KindClass, KindTTLPolicy or KindRotationSchedule) found it exactly as declared and adopted it.
 	RecordAdoption(ctx context.Context, kind, name string) error
+	// RecordAction records ActionEvent(action, identity, requester, detail), before the action acts.
+	RecordAction(ctx context.Context, action, identity, requester, detail string) error
 }
 
 // CredentialRequest asks for a dynamic credential.

@@ -194,7 +194,7 @@ func (rep *Report) checkCredential(c Credential, id *Identity, classes map[strin
 	}
 	sub := subject(SubjectIdentity, c.Identity)
 	add := func(rule string, sev Severity, observed, allowed, owasp, remedy string) {
-		rep.Findings = append(rep.Findings, Finding{Rule: rule, Severity: sev, Subject: sub,
+		rep.Findings = append(rep.Findings, Finding{Rule: rule, Severity: sev, Subject: sub, Object: "credential/" + c.ID,
 			Observed: observed, Allowed: allowed, OWASP: owasp, Remedy: remedy})
 	}
 	revoke := "revoke credential " + c.ID
@@ -261,6 +261,7 @@ func (rep *Report) checkSecrets(secrets []SecretObservation, identities map[stri
 		}
 		if id := identities[s.Identity]; id != nil && id.Retired() {
 			rep.Findings = append(rep.Findings, Finding{Rule: RuleRetiredWithCredential, Severity: SeverityCritical, Subject: subject(SubjectIdentity, s.Identity),
+				Object:   "secret-version/" + strconv.FormatInt(s.Version, 10),
 				Observed: "rotated secret version " + strconv.FormatInt(s.Version, 10) + " still authenticates",
 				Allowed:  "no working secret for a retired identity", OWASP: "NHI1", Remedy: "destroy the secret version in the engine"})
 		}
@@ -283,6 +284,7 @@ func (rep *Report) checkSecrets(secrets []SecretObservation, identities map[stri
 		sort.Strings(names)
 		for _, n := range names {
 			rep.Findings = append(rep.Findings, Finding{Rule: RuleSharedSecret, Severity: SeverityCritical, Subject: subject(SubjectIdentity, n),
+				Object:   "secret/" + fp,
 				Observed: "secret fingerprint " + fp + " is shared by " + quoteList(names), Allowed: "one secret per identity", OWASP: "NHI9",
 				Remedy: "rotate each identity's secret so that none is reused"})
 		}

@@ -57,8 +57,13 @@ type Finding struct {
 	// Attribute is the configuration attribute at fault, as a dotted path ("exception.reason");
 	// empty when the finding is not about one attribute.
 	Attribute string `json:"attribute,omitempty"`
-	Observed  string `json:"observed"`
-	Allowed   string `json:"allowed"`
+	// Object names the object inside the subject that the finding is about, as "kind/id"
+	// ("credential/c-123", "secret-version/2", "scope/admin:root", "cidr/10.0.0.0/8"); empty when
+	// the finding is about the subject as a whole. With Rule, Subject and Attribute it tells
+	// findings apart across runs (SARIF fingerprints), where Observed changes as credentials age.
+	Object   string `json:"object,omitempty"`
+	Observed string `json:"observed"`
+	Allowed  string `json:"allowed"`
 	// OWASP is the OWASP Non-Human Identities Top 10 reference, e.g. "NHI7".
 	OWASP  string `json:"owasp,omitempty"`
 	Remedy string `json:"remedy"`

@@ -90,12 +90,12 @@ func MatchScope(pattern, scope string) bool {
 	star, mark := -1, 0 // the last '*' seen and the scope position it is trying
 	for s < len(scope) {
 		switch {
+		case p < len(pattern) && pattern[p] == '*': // a wildcard, even where the scope has a '*'
+			star, mark = p, s
+			p++
 		case p < len(pattern) && (pattern[p] == '?' || pattern[p] == scope[s]):
 			p++
 			s++
-		case p < len(pattern) && pattern[p] == '*':
-			star, mark = p, s
-			p++
 		case star >= 0: // let the last '*' take one more character
 			mark++
 			p, s = star+1, mark
@@ -160,33 +160,35 @@ func CheckPrivilege(id Identity, class *Class, exp *Exposure, now time.Time) []F
 	if class == nil || ExceptionActive(id.Exception, now) {
 		return out
 	}
-	add := func(rule, attr, observed, allowed, owasp, remedy string) {
-		out = append(out, Finding{Rule: rule, Severity: SeverityHigh, Subject: sub, Attribute: attr,
+	// object names the scope or network a finding is about, so that findings on two of them
+	// stay apart (Finding.Object).
+	add := func(object, rule, attr, observed, allowed, owasp, remedy string) {
+		out = append(out, Finding{Rule: rule, Severity: SeverityHigh, Subject: sub, Attribute: attr, Object: object,
 			Observed: observed, Allowed: allowed, OWASP: owasp, Remedy: remedy})
 	}
 	ceiling := "class " + class.Name + " "
 	for _, s := range id.Scopes {
 		if p, denied := matchAny(class.DeniedScopes, s); denied {
-			add(RuleScopeDenied, "scopes", "scope "+strconv.Quote(s)+" matches denied pattern "+strconv.Quote(p),
+			add("scope/"+s, RuleScopeDenied, "scopes", "scope "+strconv.Quote(s)+" matches denied pattern "+strconv.Quote(p),
 				ceiling+"denies scopes matching "+quoteList(class.DeniedScopes), "NHI5",
 				"remove the scope (grant a narrower one), or add an approved exception")
 			continue
 		}
 		if _, ok := matchAny(class.AllowedScopes, s); len(class.AllowedScopes) > 0 && !ok {
-			add(RuleScopeNotAllowed, "scopes", "scope "+strconv.Quote(s),
+			add("scope/"+s, RuleScopeNotAllowed, "scopes", "scope "+strconv.Quote(s),
 				ceiling+"allows scopes matching "+quoteList(class.AllowedScopes), "NHI5",
 				"remove the scope, or use a class meant for this access, or add an approved exception")
 		}
 	}
 	if class.MaxScopes > 0 && int64(len(id.Scopes)) > class.MaxScopes {
-		add(RuleScopesAboveClassMax, "scopes", strconv.Itoa(len(id.Scopes))+" scopes",
+		add("", RuleScopesAboveClassMax, "scopes", strconv.Itoa(len(id.Scopes))+" scopes",
 			ceiling+"allows at most "+strconv.FormatInt(class.MaxScopes, 10), "NHI5",
 			"split the identity's duties between identities, or add an approved exception")
 	}
 	checkCIDRs(id, class, add)
 	if exp != nil && class.MaxBlastRadius > 0 && len(id.Scopes) > 0 {
 		if r, bounded := exp.BlastRadius(len(id.Scopes)); !bounded || r > class.MaxBlastRadius {
-			add(RuleBlastRadiusAboveClassMax, "scopes", exp.describe(len(id.Scopes)),
+			add("", RuleBlastRadiusAboveClassMax, "scopes", exp.describe(len(id.Scopes)),
 				ceiling+"allows a blast radius of at most "+formatScopeHours(class.MaxBlastRadius), "NHI5",
 				"hold fewer scopes, or shorten the exposure window (TTL policy lifetime, rotation interval, window and overlap), or add an approved exception")
 		}
@@ -196,13 +198,13 @@ func CheckPrivilege(id Identity, class *Class, exp *Exposure, now time.Time) []F
 
 // checkCIDRs is the allowed_cidrs rule: every bound CIDR inside one of the class's networks, and
 // none missing when the class sets them; findings go through add.
-func checkCIDRs(id Identity, class *Class, add func(rule, attr, observed, allowed, owasp, remedy string)) {
+func checkCIDRs(id Identity, class *Class, add func(object, rule, attr, observed, allowed, owasp, remedy string)) {
 	if len(class.AllowedCIDRs) == 0 {
 		return
 	}
 	allowed := "class " + class.Name + " allows credentials bound within " + quoteList(class.AllowedCIDRs)
 	if len(id.BoundCIDRs) == 0 {
-		add(RuleCIDRNotAllowed, "bound_cidrs", "no bound_cidrs: credentials work from any address", allowed, "NHI8",
+		add("", RuleCIDRNotAllowed, "bound_cidrs", "no bound_cidrs: credentials work from any address", allowed, "NHI8",
 			"set bound_cidrs to the networks the identity runs in")
 		return
 	}
@@ -217,7 +219,7 @@ func checkCIDRs(id Identity, class *Class, add func(rule, attr, observed, allowe
 		if err == nil && slices.ContainsFunc(nets, func(n netip.Prefix) bool { return cidrWithin(p, n) }) {
 			continue
 		}
-		add(RuleCIDRNotAllowed, "bound_cidrs", "bound_cidrs "+strconv.Quote(c), allowed, "NHI8",
+		add("cidr/"+c, RuleCIDRNotAllowed, "bound_cidrs", "bound_cidrs "+strconv.Quote(c), allowed, "NHI8",
 			"narrow bound_cidrs to networks inside the class's allowed_cidrs")
 	}
 }

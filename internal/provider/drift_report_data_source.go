@@ -45,6 +45,9 @@ type driftReportModel struct {
 	BlastRadius         types.Float64     `tfsdk:"blast_radius"`
 	BlastRadiusByID     types.Map         `tfsdk:"blast_radius_by_identity"`
 	UnboundedExposure   types.Set         `tfsdk:"unbounded_exposure"`
+	SARIFArtifactURI    types.String      `tfsdk:"sarif_artifact_uri"`
+	Markdown            types.String      `tfsdk:"markdown"`
+	SARIF               types.String      `tfsdk:"sarif"`
 }
 
 type findingModel struct {
@@ -127,6 +130,17 @@ func (d *driftReportDataSource) Schema(_ context.Context, _ datasource.SchemaReq
 				MarkdownDescription: "Blast radius in scope-hours per active identity whose exposure window is bounded and known."},
 			"unbounded_exposure": schema.SetAttribute{Computed: true, ElementType: types.StringType,
 				MarkdownDescription: "Active identities whose exposure window nothing bounds (a credential could stay usable forever)."},
+			"sarif_artifact_uri": schema.StringAttribute{Optional: true, Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
+				MarkdownDescription: "A path in the repository, such as the fleet's root module (`infra/nhi/main.tf`), that every `sarif` result " +
+					"also points at. GitHub code scanning rejects results that have only a logical location; set this when uploading there."},
+			"markdown": schema.StringAttribute{Computed: true,
+				MarkdownDescription: "The report for people, in Markdown: findings by severity and by rule, trust debt and blast radius and the " +
+					"identities that carry most of each, then every finding with its subject, observed and allowed values, OWASP reference and remedy, worst first. " +
+					"Append it to a CI job summary or a pull-request comment; its order is fixed, so two reports diff cleanly."},
+			"sarif": schema.StringAttribute{Computed: true,
+				MarkdownDescription: "The report as a SARIF 2.1.0 log for code-scanning dashboards: one rule per finding kind (title, description, " +
+					"remedy, OWASP reference, default level from its severity), one result per finding, located at its identity (and class), " +
+					"with a fingerprint (`partialFingerprints`) that stays the same while the finding persists."},
 		},
 	}
 }
@@ -193,6 +207,13 @@ func (d *driftReportDataSource) Read(ctx context.Context, req datasource.ReadReq
 	m.UnboundedExposure, du = types.SetValueFrom(ctx, types.StringType, unbounded)
 	resp.Diagnostics.Append(db...)
 	resp.Diagnostics.Append(du...)
+	m.Markdown = types.StringValue(policy.MarkdownReport(report, fleet))
+	sarif, err := policy.SARIFReport(report, fleet, m.SARIFArtifactURI.ValueString())
+	if err != nil {
+		resp.Diagnostics.AddError("Drift Report Not Rendered", "The drift report could not be written as SARIF: "+err.Error())
+		return
+	}
+	m.SARIF = types.StringValue(sarif)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 	if len(failing) > 0 {
 		resp.Diagnostics.AddError("Drift Report Failed",

@@ -2,8 +2,10 @@ package provider
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"testing"
 	"time"
 
@@ -41,7 +43,9 @@ func TestAccDriftReport(t *testing.T) {
 	ctx := context.Background()
 	cfg := scheduleConfig(intervalSchedule) + driftConfig + buildIdentityHCL("team-build")
 	report := cfg + `
-data "nhi_drift_report" "all" {}
+data "nhi_drift_report" "all" {
+  sarif_artifact_uri = "infra/nhi/main.tf"
+}
 
 data "nhi_drift_report" "high" {
   min_severity = "high"
@@ -55,6 +59,9 @@ data "nhi_drift_report" "high" {
 				statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("findings"), knownvalue.ListSizeExact(0)),
 				statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("trust_debt_hours"), knownvalue.Float64Exact(0)),
 				statecheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("findings"), knownvalue.ListSizeExact(0)),
+				statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("markdown"),
+					knownvalue.StringRegexp(regexp.MustCompile(`^## NHI drift report\n\n\*\*0 findings\*\*[\s\S]*\nNo findings\.\n$`))),
+				statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("sarif"), sarifResults{uri: "infra/nhi/main.tf"}),
 			},
 		},
 		{
@@ -88,6 +95,14 @@ data "nhi_drift_report" "high" {
 				statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("trust_debt_hours"), knownvalue.Float64Exact(10.0/60)),
 				statecheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("trust_debt_hours"), knownvalue.Float64Exact(10.0/60)),
 				statecheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("findings"), knownvalue.ListSizeExact(2)),
+				// The same three findings in Markdown (worst first, each with its remedy) and in SARIF.
+				statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("markdown"), knownvalue.StringRegexp(regexp.MustCompile(
+					`\*\*3 findings\*\* \(0 critical, 3 high[\s\S]*\| `+"`ci-build`"+` \| ci \| 0\.2 \|[\s\S]*`+
+						`- \*\*high\*\* `+"`identity/ci-build` \\(class `ci`\\)"+`: Credential Older Than Class Maximum[\s\S]*  - Remedy: revoke credential `))),
+				statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("sarif"), sarifResults{uri: "infra/nhi/main.tf",
+					rules: []string{policy.RuleCredentialAboveClassMax, policy.RuleEnvironment, policy.RuleLifetimeAboveClassMax}}),
+				statecheck.ExpectKnownValue("data.nhi_drift_report.high", tfjsonpath.New("sarif"), sarifResults{
+					rules: []string{policy.RuleCredentialAboveClassMax, policy.RuleEnvironment, policy.RuleLifetimeAboveClassMax}}),
 			},
 			Check: func(*terraform.State) error {
 				if credID == "" {
@@ -142,3 +157,64 @@ data "nhi_drift_report" "high" {
 		},
 	})
 }
+
+// sarifResults checks that a value is a SARIF 2.1.0 log whose results name exactly rules, in any
+// order, each fingerprinted and, when uri is set, located at uri (and otherwise at no file).
+// The log's validity against the SARIF schema is tested in the policy package, which writes it.
+type sarifResults struct {
+	uri   string
+	rules []string
+}
+
+func (c sarifResults) CheckValue(v any) error {
+	s, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("sarif is %T, not a string", v)
+	}
+	var log struct {
+		Version string `json:"version"`
+		Runs    []struct {
+			Results []struct {
+				RuleID    string `json:"ruleId"`
+				Locations []struct {
+					PhysicalLocation *struct {
+						ArtifactLocation struct {
+							URI string `json:"uri"`
+						} `json:"artifactLocation"`
+					} `json:"physicalLocation"`
+				} `json:"locations"`
+				PartialFingerprints map[string]string `json:"partialFingerprints"`
+			} `json:"results"`
+		} `json:"runs"`
+	}
+	if err := json.Unmarshal([]byte(s), &log); err != nil {
+		return fmt.Errorf("sarif is not JSON: %w", err)
+	}
+	if log.Version != "2.1.0" || len(log.Runs) != 1 {
+		return fmt.Errorf("sarif: version %q with %d runs, want 2.1.0 with one run", log.Version, len(log.Runs))
+	}
+	var got []string
+	for _, r := range log.Runs[0].Results {
+		got = append(got, r.RuleID)
+		if r.PartialFingerprints[policy.SARIFFingerprint] == "" {
+			return fmt.Errorf("sarif: result %s has no fingerprint", r.RuleID)
+		}
+		if len(r.Locations) != 1 {
+			return fmt.Errorf("sarif: result %s has %d locations, want 1", r.RuleID, len(r.Locations))
+		}
+		loc := r.Locations[0].PhysicalLocation
+		switch {
+		case c.uri == "" && loc != nil:
+			return fmt.Errorf("sarif: result %s has a physical location though no sarif_artifact_uri is set", r.RuleID)
+		case c.uri != "" && (loc == nil || loc.ArtifactLocation.URI != c.uri):
+			return fmt.Errorf("sarif: result %s is not located at %s", r.RuleID, c.uri)
+		}
+	}
+	slices.Sort(got)
+	if want := slices.Sorted(slices.Values(c.rules)); !slices.Equal(got, want) {
+		return fmt.Errorf("sarif results %v, want %v", got, want)
+	}
+	return nil
+}
+
+func (c sarifResults) String() string { return fmt.Sprintf("SARIF results %v", c.rules) }

@@ -28,6 +28,7 @@ var (
 	_ resource.Resource                = (*identityResource)(nil)
 	_ resource.ResourceWithConfigure   = (*identityResource)(nil)
 	_ resource.ResourceWithImportState = (*identityResource)(nil)
+	_ resource.ResourceWithIdentity    = (*identityResource)(nil)
 	_ resource.ResourceWithModifyPlan  = (*identityResource)(nil)
 )
 
@@ -161,7 +162,7 @@ func (r *identityResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 			},
 			"status": schema.StringAttribute{
 				Computed:            true,
-				MarkdownDescription: "`active`, or `retired` once retired.",
+				MarkdownDescription: "`active`, or `retired` once retired; `unmanaged` after importing an identity this provider did not create, until the next apply adopts it.",
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 			},
 			"created_at": schema.StringAttribute{
@@ -357,7 +358,7 @@ func (r *identityResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 			return
 		}
 	}
-	if !req.Config.Raw.IsFullyKnown() {
+	if planAdoptUnmanaged(ctx, req, resp); !req.Config.Raw.IsFullyKnown() {
 		return
 	}
 	// What the engine enforces drifted from the declaration: plan the update that restores it.
@@ -438,10 +439,12 @@ func (r *identityResource) requireComplete(ctx context.Context, id policy.Identi
 
 func (r *identityResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	r.write(ctx, req.Plan, &resp.State, &resp.Diagnostics, "create", r.data.engine.CreateIdentity)
+	setIdentity(ctx, resp.State, resp.Identity, "name", &resp.Diagnostics)
 }
 
 func (r *identityResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	r.write(ctx, req.Plan, &resp.State, &resp.Diagnostics, "update", r.data.engine.UpdateIdentity)
+	r.write(ctx, req.Plan, &resp.State, &resp.Diagnostics, "update", r.updateStore(ctx, req.State, &resp.Diagnostics))
+	setIdentity(ctx, resp.State, resp.Identity, "name", &resp.Diagnostics)
 }
 
 // write checks the planned identity at apply, then creates or updates it with store.
@@ -470,7 +473,8 @@ func (r *identityResource) write(ctx context.Context, plan planGetter, state sta
 func (r *identityResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
 	var m identityModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
-	if resp.Diagnostics.HasError() {
+	setIdentity(ctx, req.State, resp.Identity, "name", &resp.Diagnostics)
+	if resp.Diagnostics.HasError() || r.readUnmanaged(ctx, m, resp) {
 		return
 	}
 	// One read of the identity and of what its findings need (engine.ReadObserved: on Vault at
@@ -511,6 +515,11 @@ func (r *identityResource) Delete(ctx context.Context, req resource.DeleteReques
 	tflog.Info(ctx, "destroyed identity", map[string]any{"identity": name, "on_destroy": m.OnDestroy.ValueString()})
 }
 
+func (r *identityResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
+	resp.IdentitySchema = nameIdentitySchema("name", "The identity name.")
+}
+
 func (r *identityResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), req.ID)...)
+	importByName(ctx, "name", req, resp)
+	r.importUnmanaged(ctx, resp)
 }

@@ -28,6 +28,7 @@ var (
 	_ resource.Resource                   = (*lifecycleClassResource)(nil)
 	_ resource.ResourceWithConfigure      = (*lifecycleClassResource)(nil)
 	_ resource.ResourceWithImportState    = (*lifecycleClassResource)(nil)
+	_ resource.ResourceWithIdentity       = (*lifecycleClassResource)(nil)
 	_ resource.ResourceWithModifyPlan     = (*lifecycleClassResource)(nil)
 	_ resource.ResourceWithValidateConfig = (*lifecycleClassResource)(nil)
 )
@@ -295,10 +296,12 @@ func (r *lifecycleClassResource) Create(ctx context.Context, req resource.Create
 	r.write(ctx, req.Plan, &resp.State, &resp.Diagnostics, "create", func(ctx context.Context, c policy.Class) error {
 		return putOrAdopt(ctx, r.data.engine, engine.KindClass, c.Name, c, r.data.engine.GetClass, r.data.engine.PutClass)
 	})
+	setIdentity(ctx, resp.State, resp.Identity, "name", &resp.Diagnostics)
 }
 
 func (r *lifecycleClassResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	r.write(ctx, req.Plan, &resp.State, &resp.Diagnostics, "update", r.data.engine.PutClass)
+	setIdentity(ctx, resp.State, resp.Identity, "name", &resp.Diagnostics)
 }
 
 func (r *lifecycleClassResource) write(ctx context.Context, plan planGetter, state stateSetter, diags *diag.Diagnostics, action string,
@@ -324,6 +327,7 @@ func (r *lifecycleClassResource) write(ctx context.Context, plan planGetter, sta
 func (r *lifecycleClassResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
 	var m lifecycleClassModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	setIdentity(ctx, req.State, resp.Identity, "name", &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -345,6 +349,10 @@ func (r *lifecycleClassResource) Delete(ctx context.Context, req resource.Delete
 	deleted(&resp.Diagnostics, fmt.Sprintf("delete lifecycle class %q", m.Name.ValueString()), err)
 }
 
+func (r *lifecycleClassResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
+	resp.IdentitySchema = nameIdentitySchema("name", "The lifecycle class name.")
+}
+
 func (r *lifecycleClassResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), req.ID)...)
+	importByName(ctx, "name", req, resp)
 }

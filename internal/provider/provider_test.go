@@ -84,22 +84,31 @@ var testEngines = map[string]func(t *testing.T, clk *clock.Fake) engine.Engine{
 		mount := "nhi-acc-" + hex.EncodeToString(suffix)
 		cfg := vault.Config{Mount: mount, AppRoleMount: mount + "-approle"}
 		cfg.ApplyEnv()
-		e, err := vault.Open(context.Background(), cfg, clk, func(string, map[string]any) {})
+		ctx := context.Background()
+		root, err := vault.Open(ctx, cfg, clk, func(string, map[string]any) {})
 		if err != nil {
 			t.Fatal(err)
 		}
-		acctest.VaultPolicies(t, e.Client())
+		acctest.VaultPolicies(t, root.Client())
+		// The engine under test holds exactly vault.ApplyPolicy (no root, no default policy):
+		// the suite proves that policy is enough, lazy mount creation included. Root only sets
+		// up the policy and token, and cleans up.
+		cfg.Token = acctest.VaultToken(t, root.Client(), mount+"-apply", vault.ApplyPolicy(cfg.Mount, cfg.AppRoleMount))
+		e, err := vault.Open(ctx, cfg, clk, func(string, map[string]any) {})
+		if err != nil {
+			t.Fatalf("Open with a token holding the apply policy: %v", err)
+		}
 		t.Cleanup(func() {
 			// Leave the shared server as it was: the test's mounts go, and its entities with them.
-			ctx := context.Background()
-			if ids, err := e.ListIdentities(ctx); err == nil {
+			if ids, err := root.ListIdentities(ctx); err == nil {
 				for _, id := range ids {
-					_, _ = e.Client().Logical().DeleteWithContext(ctx, "identity/entity/name/"+e.EntityName(id.Name))
+					_, _ = root.Client().Logical().DeleteWithContext(ctx, "identity/entity/name/"+root.EntityName(id.Name))
 				}
 			}
-			_ = e.Client().Sys().DisableAuthWithContext(ctx, e.AppRoleMount())
-			_ = e.Client().Sys().UnmountWithContext(ctx, e.Mount())
+			_ = root.Client().Sys().DisableAuthWithContext(ctx, root.AppRoleMount())
+			_ = root.Client().Sys().UnmountWithContext(ctx, root.Mount())
 			_ = e.Close()
+			_ = root.Close()
 		})
 		return e
 	},

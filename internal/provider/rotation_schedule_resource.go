@@ -31,6 +31,7 @@ var (
 	_ resource.Resource                     = (*rotationScheduleResource)(nil)
 	_ resource.ResourceWithConfigure        = (*rotationScheduleResource)(nil)
 	_ resource.ResourceWithImportState      = (*rotationScheduleResource)(nil)
+	_ resource.ResourceWithIdentity         = (*rotationScheduleResource)(nil)
 	_ resource.ResourceWithModifyPlan       = (*rotationScheduleResource)(nil)
 	_ resource.ResourceWithConfigValidators = (*rotationScheduleResource)(nil)
 	_ resource.ResourceWithValidateConfig   = (*rotationScheduleResource)(nil)
@@ -372,10 +373,12 @@ func (r *rotationScheduleResource) checkRollback(ctx context.Context, identity s
 			version, identity, version, strings.Join(held, ", ")))
 }
 
-// rotate stages a new version, verifies it when asked, and promotes it; on a failed
-// verification it discards the new version and reports the cause.
-func (r *rotationScheduleResource) rotate(ctx context.Context, s policy.RotationSchedule, reason string, diags *diag.Diagnostics) {
-	e := r.data.engine
+// rotateSecret stages a new version of s's identity's secret, verifies it when s asks, and
+// promotes it; on a failed verification it discards the new version and reports the cause. A
+// scheduled rotation (nhi_rotation_schedule) and an invoked one (the nhi_rotate action) both
+// rotate here.
+func rotateSecret(ctx context.Context, d *providerData, s policy.RotationSchedule, reason string, diags *diag.Diagnostics) {
+	e := d.engine
 	staged, secret, err := e.StageSecret(ctx, s.Identity, s.SecretLength)
 	if err != nil {
 		addEngineError(diags, fmt.Sprintf("stage a new secret for identity %q", s.Identity), err)
@@ -394,17 +397,19 @@ func (r *rotationScheduleResource) rotate(ctx context.Context, s policy.Rotation
 			return
 		}
 	}
-	r.promote(ctx, s, staged.Version, reason, diags)
+	promoteSecret(ctx, d, s, staged.Version, reason, diags)
 }
 
-func (r *rotationScheduleResource) promote(ctx context.Context, s policy.RotationSchedule, version int64, reason string, diags *diag.Diagnostics) {
-	limit, err := s.UnrotatedLimit(r.data.clock.Now())
+// promoteSecret makes version of s's identity's secret current, under s's overlap, keep and
+// expire_unrotated settings.
+func promoteSecret(ctx context.Context, d *providerData, s policy.RotationSchedule, version int64, reason string, diags *diag.Diagnostics) {
+	limit, err := s.UnrotatedLimit(d.clock.Now())
 	if err != nil {
 		diags.AddAttributeError(path.Root("cron"), "Invalid Rotation Schedule", err.Error())
 		return
 	}
 	opts := engine.PromoteOptions{Overlap: s.Overlap, Keep: s.KeepVersions, ExpiresAt: limit, Reason: reason}
-	if _, err := r.data.engine.PromoteSecret(ctx, s.Identity, version, opts); err != nil {
+	if _, err := d.engine.PromoteSecret(ctx, s.Identity, version, opts); err != nil {
 		addEngineError(diags, fmt.Sprintf("promote version %d of identity %q's secret", version, s.Identity), err)
 		return
 	}
@@ -430,16 +435,16 @@ func (r *rotationScheduleResource) apply(ctx context.Context, plan rotationSched
 			return
 		}
 		if !adopted || !r.hasCurrentSecret(ctx, s.Identity, diags) {
-			r.rotate(ctx, s, "initial version", diags)
+			rotateSecret(ctx, r.data, s, "initial version", diags)
 		}
 	case !plan.RollbackToVersion.IsNull() && !plan.RollbackToVersion.Equal(prior.RollbackToVersion):
 		v := plan.RollbackToVersion.ValueInt64()
-		r.promote(ctx, s, v, fmt.Sprintf("rollback to version %d", v), diags)
+		promoteSecret(ctx, r.data, s, v, fmt.Sprintf("rollback to version %d", v), diags)
 	case plan.CurrentVersion.IsUnknown():
 		// The plan announced a rotation (due, or no current secret). Rotate exactly when it
 		// did, never on the apply's own clock: a rotation the plan did not show would make the
 		// apply's result differ from the plan.
-		r.rotate(ctx, s, "scheduled rotation", diags)
+		rotateSecret(ctx, r.data, s, "scheduled rotation", diags)
 	}
 	if diags.HasError() {
 		return
@@ -502,6 +507,7 @@ func (r *rotationScheduleResource) Create(ctx context.Context, req resource.Crea
 	if !resp.Diagnostics.HasError() {
 		r.apply(ctx, plan, nil, &resp.State, &resp.Diagnostics)
 	}
+	setIdentity(ctx, resp.State, resp.Identity, "identity", &resp.Diagnostics)
 }
 
 func (r *rotationScheduleResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -511,11 +517,13 @@ func (r *rotationScheduleResource) Update(ctx context.Context, req resource.Upda
 	if !resp.Diagnostics.HasError() {
 		r.apply(ctx, plan, &prior, &resp.State, &resp.Diagnostics)
 	}
+	setIdentity(ctx, resp.State, resp.Identity, "identity", &resp.Diagnostics)
 }
 
 func (r *rotationScheduleResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
 	var m rotationScheduleModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	setIdentity(ctx, req.State, resp.Identity, "identity", &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -543,6 +551,10 @@ func (r *rotationScheduleResource) Delete(ctx context.Context, req resource.Dele
 	deleted(&resp.Diagnostics, fmt.Sprintf("delete the rotation schedule of identity %q", m.Identity.ValueString()), err)
 }
 
+func (r *rotationScheduleResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
+	resp.IdentitySchema = nameIdentitySchema("identity", "The name of the identity whose secret rotates.")
+}
+
 func (r *rotationScheduleResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("identity"), req.ID)...)
+	importByName(ctx, "identity", req, resp)
 }

@@ -25,6 +25,7 @@ var (
 	_ resource.Resource                   = (*ttlPolicyResource)(nil)
 	_ resource.ResourceWithConfigure      = (*ttlPolicyResource)(nil)
 	_ resource.ResourceWithImportState    = (*ttlPolicyResource)(nil)
+	_ resource.ResourceWithIdentity       = (*ttlPolicyResource)(nil)
 	_ resource.ResourceWithModifyPlan     = (*ttlPolicyResource)(nil)
 	_ resource.ResourceWithValidateConfig = (*ttlPolicyResource)(nil)
 )
@@ -212,10 +213,12 @@ func (r *ttlPolicyResource) Create(ctx context.Context, req resource.CreateReque
 	r.write(ctx, req.Plan, &resp.State, &resp.Diagnostics, "create", func(ctx context.Context, p policy.TTLPolicy) error {
 		return putOrAdopt(ctx, r.data.engine, engine.KindTTLPolicy, p.Name, p, r.data.engine.GetTTLPolicy, r.data.engine.PutTTLPolicy)
 	})
+	setIdentity(ctx, resp.State, resp.Identity, "name", &resp.Diagnostics)
 }
 
 func (r *ttlPolicyResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	r.write(ctx, req.Plan, &resp.State, &resp.Diagnostics, "update", r.data.engine.PutTTLPolicy)
+	setIdentity(ctx, resp.State, resp.Identity, "name", &resp.Diagnostics)
 }
 
 func (r *ttlPolicyResource) write(ctx context.Context, plan planGetter, state stateSetter, diags *diag.Diagnostics, action string,
@@ -245,6 +248,7 @@ func (r *ttlPolicyResource) write(ctx context.Context, plan planGetter, state st
 func (r *ttlPolicyResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
 	var m ttlPolicyModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	setIdentity(ctx, req.State, resp.Identity, "name", &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -266,6 +270,10 @@ func (r *ttlPolicyResource) Delete(ctx context.Context, req resource.DeleteReque
 	deleted(&resp.Diagnostics, fmt.Sprintf("delete TTL policy %q", m.Name.ValueString()), err)
 }
 
+func (r *ttlPolicyResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
+	resp.IdentitySchema = nameIdentitySchema("name", "The TTL policy name.")
+}
+
 func (r *ttlPolicyResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), req.ID)...)
+	importByName(ctx, "name", req, resp)
 }

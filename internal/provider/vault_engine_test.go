@@ -2,12 +2,16 @@ package provider
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
@@ -29,8 +33,9 @@ import (
 // Vault and restored by apply, retirement leaving no working credential, and an apply cut off
 // by a Vault outage converging on the next apply without orphans.
 
-// newVaultTestEnv returns a test environment on the Vault engine, or skips the test. The engine
-// of testEngines removes the test's mounts and entities from Vault when the test ends.
+// newVaultTestEnv returns a test environment on the Vault engine, whose token holds exactly
+// vault.ApplyPolicy, or skips the test. The engine of testEngines removes the test's mounts
+// and entities from Vault when the test ends.
 func newVaultTestEnv(t *testing.T) (*testEnv, *vault.Engine) {
 	t.Helper()
 	if os.Getenv("NHI_TEST_ENGINE") != "vault" || os.Getenv("VAULT_ADDR") == "" {
@@ -42,6 +47,13 @@ func newVaultTestEnv(t *testing.T) (*testEnv, *vault.Engine) {
 		t.Fatalf("NHI_TEST_ENGINE=vault opened a %T, not a *vault.Engine", env.engine)
 	}
 	return env, ve
+}
+
+// vaultRoot is a client of the test's Vault with the root token of VAULT_TOKEN, for set-up
+// that the engine's apply-policy token may not do (ACL policies, tokens of other policies).
+func vaultRoot(t *testing.T, ve *vault.Engine) *api.Client {
+	t.Helper()
+	return vaultAs(t, ve, os.Getenv("VAULT_TOKEN"))
 }
 
 // roleGrantsOnly checks that identity's AppRole role grants exactly the policies want (as
@@ -280,7 +292,8 @@ func TestAccVault_outageMidApply(t *testing.T) {
 	env, ve := newVaultTestEnv(t)
 	ctx := context.Background()
 	proxy := acctest.NewProxy(t, os.Getenv("VAULT_ADDR"))
-	cfg := vault.Config{Address: proxy.URL, Mount: ve.Mount(), AppRoleMount: ve.AppRoleMount()}
+	// The outage lasts until the next step: one attempt per request, no retry window to wait out.
+	cfg := vault.Config{Address: proxy.URL, Mount: ve.Mount(), AppRoleMount: ve.AppRoleMount(), RetryWindow: time.Millisecond}
 	cfg.ApplyEnv()
 	proxied, err := vault.Open(ctx, cfg, env.clock, nil)
 	if err != nil {
@@ -369,16 +382,8 @@ data "nhi_drift_report" "gate" {
 	}
 	readOnly := func() {
 		policyName := ve.Mount() + "-readonly"
-		if err := ve.Client().Sys().PutPolicyWithContext(ctx, policyName, vault.ReadOnlyPolicy(ve.Mount(), ve.AppRoleMount())); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = ve.Client().Sys().DeletePolicyWithContext(context.Background(), policyName) })
-		tok, err := ve.Client().Auth().Token().CreateWithContext(ctx, &api.TokenCreateRequest{
-			Policies: []string{policyName}, NoDefaultPolicy: true, TTL: "15m"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg := vault.Config{Token: tok.Auth.ClientToken, Mount: ve.Mount(), AppRoleMount: ve.AppRoleMount()}
+		tok := acctest.VaultToken(t, vaultRoot(t, ve), policyName, vault.ReadOnlyPolicy(ve.Mount(), ve.AppRoleMount()))
+		cfg := vault.Config{Token: tok, Mount: ve.Mount(), AppRoleMount: ve.AppRoleMount()}
 		cfg.ApplyEnv()
 		ro, err := vault.Open(ctx, cfg, env.clock, nil)
 		if err != nil {
@@ -458,4 +463,103 @@ data "nhi_drift_report" "all" {}
 			},
 		},
 	})
+}
+
+// TestAccVault_appRoleLogin: the provider as Terraform runs it (no injected engine) logs in
+// with auth_login_approle and secret_id_file to a role holding exactly vault.ApplyPolicy,
+// applies, and Shutdown revokes every token it logged in for.
+func TestAccVault_appRoleLogin(t *testing.T) {
+	if os.Getenv("NHI_TEST_ENGINE") != "vault" || os.Getenv("VAULT_ADDR") == "" {
+		t.Skip("Vault engine test: set NHI_TEST_ENGINE=vault and VAULT_ADDR/VAULT_TOKEN")
+	}
+	root, err := api.NewClient(api.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	suffix := make([]byte, 4)
+	_, _ = rand.Read(suffix)
+	mount := "nhi-login-" + hex.EncodeToString(suffix)
+	login := mount + "-provider"
+	acctest.VaultPolicies(t, root)
+	if err := root.Sys().PutPolicy(mount+"-apply", vault.ApplyPolicy(mount, mount+"-approle")); err != nil {
+		t.Fatal(err)
+	}
+	if err := root.Sys().EnableAuthWithOptions(login, &api.EnableAuthOptions{Type: "approle"}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = root.Sys().DisableAuth(login)
+		_ = root.Sys().DisableAuth(mount + "-approle")
+		_ = root.Sys().Unmount(mount)
+		_ = root.Sys().DeletePolicy(mount + "-apply")
+	})
+	if _, err := root.Logical().Write("auth/"+login+"/role/nhi", map[string]any{
+		"token_policies": []string{mount + "-apply"}, "token_no_default_policy": true, "token_ttl": "5m"}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := root.Logical().Read("auth/" + login + "/role/nhi/role-id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sid, err := root.Logical().Write("auth/"+login+"/role/nhi/secret-id", map[string]any{"num_uses": 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secretID, _ := sid.Data["secret_id"].(string)
+	sidFile := filepath.Join(t.TempDir(), "secret-id")
+	if err := os.WriteFile(sidFile, []byte(secretID), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fmt.Sprintf(`
+provider "nhi" {
+  vault {
+    mount         = %q
+    approle_mount = "%s-approle"
+    auth_login_approle {
+      mount          = %q
+      role_id        = %q
+      secret_id_file = %q
+    }
+  }
+}
+
+resource "nhi_lifecycle_class" "ci" {
+  name         = "ci"
+  kind         = "ephemeral"
+  max_ttl      = "1h"
+  max_lifetime = "4h"
+}
+`, mount, mount, login, s.Data["role_id"], sidFile)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: realProviderFactories(),
+		Steps: []resource.TestStep{{
+			Config: cfg,
+			Check: func(*terraform.State) error {
+				_, err := root.Logical().Read(mount + "/data/classes/ci")
+				return err
+			},
+		}},
+	})
+	// Every token of the provider's login role is revoked by Shutdown.
+	live := func() int {
+		list, err := root.Logical().List("auth/token/accessors")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, a := range anySlice(list.Data["keys"]) {
+			info, err := root.Logical().Write("auth/token/lookup-accessor", map[string]any{"accessor": a})
+			if err == nil && info != nil && info.Data["path"] == "auth/"+login+"/login" {
+				n++
+			}
+		}
+		return n
+	}
+	if live() == 0 {
+		t.Fatal("no live token of the login role before Shutdown: the provider did not log in with auth_login_approle")
+	}
+	Shutdown()
+	if n := live(); n != 0 {
+		t.Fatalf("%d tokens of the provider's login role still live after Shutdown", n)
+	}
 }

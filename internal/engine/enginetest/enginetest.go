@@ -39,6 +39,7 @@ func Run(t *testing.T, factory Factory) {
 	t.Run("IdentityLifecycle", func(t *testing.T) { testIdentityLifecycle(t, factory) })
 	t.Run("DeleteIdentity", func(t *testing.T) { testDeleteIdentity(t, factory) })
 	t.Run("CreateAdopts", func(t *testing.T) { testCreateAdopts(t, factory) })
+	t.Run("RecordAction", func(t *testing.T) { testRecordAction(t, factory) })
 	t.Run("CredentialPolicy", func(t *testing.T) { testCredentialPolicy(t, factory) })
 	t.Run("CredentialExpiry", func(t *testing.T) { testCredentialExpiry(t, factory) })
 	t.Run("CredentialRenewal", func(t *testing.T) { testCredentialRenewal(t, factory) })
@@ -253,6 +254,22 @@ func testCreateAdopts(t *testing.T, factory Factory) {
 	// Adoption of governance records is recorded under the record's identity when it has one.
 	must(t, e.RecordAdoption(ctx, engine.KindRotationSchedule, "ci-adopt"))
 	wantEvents(t, e, ctx, "ci-adopt", engine.EventIdentityCreated, engine.EventAdopted, engine.EventIdentityRetired, engine.EventAdopted)
+}
+
+// testRecordAction: an invoked action is an audit event under its identity, with its requester.
+func testRecordAction(t *testing.T, factory Factory) {
+	e, _, ctx := setup(t, factory)
+	must(t, e.PutClass(ctx, policy.Class{Name: "ci", Kind: policy.KindEphemeral, MaxLifetime: time.Hour}))
+	_, err := e.CreateIdentity(ctx, ciIdentity("ci-act"))
+	must(t, err)
+	must(t, e.RecordAction(ctx, "nhi_revoke_credentials", "ci-act", "oncall@example.com", "incident 42"))
+	wantEvents(t, e, ctx, "ci-act", engine.EventIdentityCreated, engine.EventAction)
+	events, err := e.AuditEvents(ctx, engine.AuditFilter{Identity: "ci-act"})
+	must(t, err)
+	if got := events[len(events)-1]; got.Requester != "oncall@example.com" || got.Purpose != "nhi_revoke_credentials" ||
+		!strings.Contains(got.Detail, "incident 42") {
+		t.Fatalf("action event = %+v, want the requester, the action and its detail", got)
+	}
 }
 
 // wantExists asserts that err is an importable ExistsError (so ErrConflict) whose message holds want.

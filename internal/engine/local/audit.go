@@ -105,3 +105,13 @@ func (e *Engine) RecordAdoption(ctx context.Context, kind, name string) error {
 	}
 	return e.update(func(tx *bolt.Tx) error { return e.appendAudit(tx, engine.AdoptedEvent(kind, name)) })
 }
+
+// RecordAction appends engine.ActionEvent(action, identity, requester, detail).
+func (e *Engine) RecordAction(ctx context.Context, action, identity, requester, detail string) error {
+	if err := ctxErr(ctx); err != nil {
+		return err
+	}
+	return e.update(func(tx *bolt.Tx) error {
+		return e.appendAudit(tx, engine.ActionEvent(action, identity, requester, detail))
+	})
+}

@@ -79,3 +79,8 @@ func (e *Engine) AuditEvents(ctx context.Context, f engine.AuditFilter) ([]engin
 func (e *Engine) RecordAdoption(ctx context.Context, kind, name string) error {
 	return e.appendAudit(ctx, engine.AdoptedEvent(kind, name))
 }
+
+// RecordAction appends engine.ActionEvent(action, identity, requester, detail).
+func (e *Engine) RecordAction(ctx context.Context, action, identity, requester, detail string) error {
+	return e.appendAudit(ctx, engine.ActionEvent(action, identity, requester, detail))
+}

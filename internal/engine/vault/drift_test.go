@@ -446,6 +446,8 @@ func openThroughProxy(t testing.TB, direct *Engine) (*Engine, *acctest.Proxy) {
 	cfg.ApplyEnv()
 	proxy := acctest.NewProxy(t, cfg.Address)
 	cfg.Address, cfg.Mount, cfg.AppRoleMount = proxy.URL, direct.mount, direct.approle
+	// The proxy's outages last until Heal: one attempt per request, no retry window to wait out.
+	cfg.RetryWindow = time.Millisecond
 	e, err := Open(context.Background(), cfg, direct.clock, nil)
 	must(t, err)
 	return e, proxy
@@ -459,7 +461,6 @@ func TestCreateResumesAfterOutage(t *testing.T) {
 	ctx := context.Background()
 	must(t, direct.PutClass(ctx, policy.Class{Name: "svc", Kind: policy.KindPersistent}))
 	e, proxy := openThroughProxy(t, direct)
-	e.client.SetMaxRetries(0)
 
 	for n := 0; ; n++ {
 		name := "svc-cut-" + string(rune('a'+n))

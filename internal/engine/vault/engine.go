@@ -39,19 +39,30 @@ const mountReadyTimeout = 10 * time.Second
 
 // Config configures the connection to Vault or OpenBao.
 type Config struct {
-	Address   string
+	Address string
+	// Addresses are further nodes of the cluster, tried in turn with Address when a request is
+	// retried (see retry.go).
+	Addresses []string
+	// RetryWindow bounds the retries of one request; DefaultRetryWindow when zero.
+	RetryWindow time.Duration
+	// The engine's token comes from exactly one of: an AppRole login, a JWT login, Token,
+	// TokenFile (see login.go). A token from a login is renewed while the engine is open and
+	// revoked by Close.
 	Token     string
+	TokenFile string
+	AppRole   *AppRoleLogin
+	JWT       *JWTLogin
 	Namespace string
 	// Mount is the KV v2 mount holding the provider's records; DefaultMount when empty.
 	Mount string
 	// AppRoleMount is the AppRole auth mount of the identities; DefaultAppRoleMount when empty.
-	AppRoleMount  string
-	CACert        string
-	SkipTLSVerify bool
+	AppRoleMount string
+	TLS          TLS
 }
 
-// ApplyEnv fills empty fields from VAULT_ADDR, VAULT_TOKEN, VAULT_NAMESPACE and VAULT_CACERT,
-// then from BAO_ADDR and BAO_TOKEN, and defaults the mounts.
+// ApplyEnv fills empty fields from VAULT_ADDR, VAULT_NAMESPACE and the TLS variables (see
+// TLS), then from BAO_ADDR; the token from VAULT_TOKEN, then BAO_TOKEN, only when no other
+// token source is configured; and defaults the mounts.
 func (c *Config) ApplyEnv() {
 	fill := func(field *string, vars ...string) {
 		for _, v := range vars {
@@ -61,9 +72,11 @@ func (c *Config) ApplyEnv() {
 		}
 	}
 	fill(&c.Address, "VAULT_ADDR", "BAO_ADDR")
-	fill(&c.Token, "VAULT_TOKEN", "BAO_TOKEN")
+	if c.TokenFile == "" && c.AppRole == nil && c.JWT == nil {
+		fill(&c.Token, "VAULT_TOKEN", "BAO_TOKEN")
+	}
 	fill(&c.Namespace, "VAULT_NAMESPACE")
-	fill(&c.CACert, "VAULT_CACERT")
+	c.TLS.applyEnv(fill)
 	c.applyDefaults()
 }
 
@@ -79,13 +92,14 @@ func (c *Config) applyDefaults() {
 // Engine is the Vault engine. It is safe for concurrent use; concurrent writers of one record,
 // in this process or another, are serialised by KV v2 check-and-set.
 type Engine struct {
-	client    *api.Client
-	addr      string
-	namespace string
-	mount     string
-	approle   string
-	clock     clock.Clock
-	logf      func(msg string, fields map[string]any)
+	client      *api.Client
+	addr        string
+	retryWindow time.Duration
+	namespace   string
+	mount       string
+	approle     string
+	clock       clock.Clock
+	logf        func(msg string, fields map[string]any)
 
 	// mountsMu guards the lazy creation of the mounts by the first write (see ensureMounts).
 	mountsMu    sync.Mutex
@@ -93,6 +107,13 @@ type Engine struct {
 	// accessor is the AppRole mount's accessor, which new entity aliases name; set by
 	// ensureMounts.
 	accessor string
+
+	// ownsToken: the engine logged in itself and revokes its token on Close (login.go);
+	// stopRenew stops the renewal of that token.
+	ownsToken bool
+	stopRenew func()
+	closeOnce sync.Once
+	closeErr  error
 
 	// gov caches the governance records (see governance.go).
 	gov govCache
@@ -112,11 +133,11 @@ func Open(ctx context.Context, cfg Config, clk clock.Clock, logf func(msg string
 	if logf == nil {
 		logf = func(string, map[string]any) {}
 	}
-	switch {
-	case cfg.Address == "":
-		return nil, fmt.Errorf("no Vault address: set the provider's vault address, VAULT_ADDR or BAO_ADDR: %w", engine.ErrInvalid)
-	case cfg.Token == "":
-		return nil, fmt.Errorf("no Vault token for %s: set the provider's vault token, VAULT_TOKEN or BAO_TOKEN: %w", cfg.Address, engine.ErrInvalid)
+	if cfg.Address == "" && len(cfg.Addresses) > 0 {
+		cfg.Address = cfg.Addresses[0]
+	}
+	if cfg.Address == "" {
+		return nil, fmt.Errorf("no Vault address: set the vault block's address, VAULT_ADDR or BAO_ADDR: %w", engine.ErrInvalid)
 	}
 	for _, m := range []string{cfg.Mount, cfg.AppRoleMount} {
 		if err := policy.CheckName(m); err != nil {
@@ -125,23 +146,43 @@ func Open(ctx context.Context, cfg Config, clk clock.Clock, logf func(msg string
 	}
 
 	ac := api.DefaultConfig()
-	// The client retries 429 and 5xx answers and connection errors with backoff, as often as
-	// VAULT_MAX_RETRIES says (the client's default otherwise).
 	ac.Address, ac.AgentAddress = cfg.Address, ""
-	if err := ac.ConfigureTLS(&api.TLSConfig{CACert: cfg.CACert, Insecure: cfg.SkipTLSVerify}); err != nil {
-		return nil, fmt.Errorf("vault TLS settings (ca_cert %q): %v: %w", cfg.CACert, err, engine.ErrInvalid)
+	if err := cfg.TLS.configure(ac); err != nil {
+		return nil, err
 	}
+	// Retries are the retryTransport's, against the configured addresses only.
+	addrs, err := cfg.addressList()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.RetryWindow <= 0 {
+		cfg.RetryWindow = DefaultRetryWindow
+	}
+	ac.MaxRetries = 0
+	ac.HttpClient.Transport = &retryTransport{next: ac.HttpClient.Transport, addrs: addrs, window: cfg.RetryWindow, logf: logf}
 	client, err := api.NewClient(ac)
 	if err != nil {
 		return nil, fmt.Errorf("vault client for %s: %v: %w", cfg.Address, err, engine.ErrInvalid)
 	}
-	client.SetToken(cfg.Token)
+	client.ClearToken()
 	setNamespace(client, cfg.Namespace)
 
-	e := &Engine{client: client, addr: cfg.Address, namespace: cfg.Namespace,
+	e := &Engine{client: client, addr: cfg.Address, namespace: cfg.Namespace, retryWindow: cfg.RetryWindow,
 		mount: cfg.Mount, approle: cfg.AppRoleMount, clock: clk, logf: logf}
-	if err := e.checkServer(ctx); err != nil {
+	if err := e.checkSeal(ctx); err != nil {
 		return nil, err
+	}
+	s, owned, err := login(ctx, client, &cfg)
+	if err != nil {
+		return nil, err
+	}
+	e.ownsToken = owned
+	if err := e.checkToken(ctx, cfg.tokenSource()); err != nil {
+		_ = e.Close()
+		return nil, err
+	}
+	if owned {
+		e.keepRenewed(s)
 	}
 	return e, nil
 }
@@ -166,12 +207,6 @@ func (e *Engine) ensureMounts(ctx context.Context) error {
 	return nil
 }
 
-// Close forgets the engine's token. There is no connection to release.
-func (e *Engine) Close() error {
-	e.client.ClearToken()
-	return nil
-}
-
 // Client returns the engine's Vault client, which sends the engine's token: for tests and
 // tooling that inspect what Vault holds. Requests through it bypass the engine's records.
 func (e *Engine) Client() *api.Client { return e.client }
@@ -188,12 +223,13 @@ func (e *Engine) RoleName(identity string) string { return identity }
 // EntityName returns the name of an identity's Vault entity.
 func (e *Engine) EntityName(identity string) string { return e.entityName(identity) }
 
-// checkServer fails with ErrUnavailable when Vault is unreachable, uninitialised or sealed,
-// and with a clear error when it refuses the token.
-func (e *Engine) checkServer(ctx context.Context) error {
-	st, err := e.client.Sys().SealStatusWithContext(ctx)
+// checkSeal fails with ErrUnavailable, naming the address setting, when Vault is unreachable,
+// uninitialised or sealed. It needs no token.
+func (e *Engine) checkSeal(ctx context.Context) error {
+	st, err := e.client.Sys().SealStatusWithContext(onePass(ctx))
 	if err != nil {
-		return e.vaultErr("read", "sys/seal-status", err)
+		return fmt.Errorf("%w: check the vault block's address (or VAULT_ADDR, BAO_ADDR) and, for https, its TLS settings",
+			e.vaultErr("read", "sys/seal-status", err))
 	}
 	switch {
 	case !st.Initialized:
@@ -201,9 +237,14 @@ func (e *Engine) checkServer(ctx context.Context) error {
 	case st.Sealed:
 		return fmt.Errorf("%w: Vault at %s is sealed: unseal it (`vault operator unseal`) and retry", engine.ErrUnavailable, e.addr)
 	}
+	return nil
+}
+
+// checkToken fails with a clear error, naming where the token came from, when Vault refuses it.
+func (e *Engine) checkToken(ctx context.Context, source string) error {
 	if _, err := e.read(ctx, "auth/token/lookup-self"); err != nil {
 		if errors.Is(err, engine.ErrDenied) {
-			return fmt.Errorf("the Vault token was refused by %s (expired, revoked or mistyped?): %w", e.addr, err)
+			return fmt.Errorf("the Vault token from %s was refused by %s (expired, revoked or mistyped?): %w", source, e.addr, err)
 		}
 		return err
 	}
@@ -344,9 +385,10 @@ func (e *Engine) write(ctx context.Context, path string, data map[string]any) (*
 }
 
 // lookup runs a look-up that Vault serves only as a write (POST auth/token/lookup-accessor, say):
-// it changes nothing, so it neither creates mounts nor needs more than the look-up's capability.
+// it changes nothing, so it neither creates mounts nor needs more than the look-up's capability,
+// and retryTransport retries it like a read.
 func (e *Engine) lookup(ctx context.Context, path string, data map[string]any) (*api.Secret, error) {
-	s, err := e.client.Logical().WriteWithContext(ctx, path, data)
+	s, err := e.client.Logical().WriteWithContext(readOnly(ctx), path, data)
 	return s, e.vaultErr("write", path, err)
 }
 

@@ -13,8 +13,8 @@ import (
 )
 
 // vaultErr maps the error of one Vault request (op on path) to the engine's typed errors,
-// naming the path. The client has already retried 429 and 5xx answers and connection errors
-// with bounded backoff, so those are reported as ErrUnavailable. Vault's own error messages
+// naming the path. retryTransport has already retried refused connections and 429, 502 and
+// 503 answers within the retry window, so those are reported as ErrUnavailable. Vault's own error messages
 // never carry secrets, and neither do paths, so the result is safe to log.
 func (e *Engine) vaultErr(op, path string, err error) error {
 	if err == nil {
@@ -32,11 +32,12 @@ func (e *Engine) vaultErr(op, path string, err error) error {
 	case code == http.StatusNotFound:
 		return fmt.Errorf("%s: %w", path, engine.ErrNotFound)
 	case code == http.StatusForbidden:
-		return fmt.Errorf("permission denied on %s (%s): the Vault token's policies do not allow it: %w", path, op, engine.ErrDenied)
+		return fmt.Errorf("permission denied on %s (%s): the Vault token's policies do not allow it: give the token the apply "+
+			"policy of the provider's Vault set-up guide (docs/guides/vault.md), or its read-only policy for plans and drift reports: %w", path, op, engine.ErrDenied)
 	case code == http.StatusServiceUnavailable && strings.Contains(detail, "sealed"):
 		return fmt.Errorf("%w: Vault at %s is sealed (%s %s): unseal it and retry", engine.ErrUnavailable, e.addr, op, path)
 	case code == http.StatusTooManyRequests || code >= 500:
-		return fmt.Errorf("%w: Vault at %s answered %d to %s %s after the client's retries (VAULT_MAX_RETRIES): %s", engine.ErrUnavailable, e.addr, code, op, path, detail)
+		return fmt.Errorf("%w: Vault at %s answered %d to %s %s (retried within the retry window, %s): %s", engine.ErrUnavailable, e.addr, code, op, path, e.retryWindow, detail)
 	case strings.Contains(detail, "check-and-set"):
 		return fmt.Errorf("%s was changed by another writer (%s): %w", path, detail, engine.ErrConflict)
 	default:

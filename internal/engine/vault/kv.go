@@ -115,13 +115,56 @@ func (e *Engine) kvPut(ctx context.Context, key string, v any, cas int64) (int64
 		opts = append(opts, api.WithCheckAndSet(int(cas)))
 	}
 	s, err := e.kv().Put(ctx, key, data, opts...)
+	for resend := 0; resend < maxResends && (cas != anyVersion || key == auditSeqKey) && answerLost(err); resend++ {
+		// The connection broke after the write was sent (a leader died mid-request): it may
+		// or may not have landed. A check-and-set write cannot land twice, and landed below
+		// recognises the first one, so send it again. So is the audit sequence counter's: a
+		// resend that follows a landed write only leaves one sequence number unused.
+		e.logf("sending a Vault write again after its answer was lost", map[string]any{"path": e.dataPath(key), "error": err.Error()})
+		s, err = e.kv().Put(ctx, key, data, opts...)
+	}
 	if err != nil {
-		return 0, e.kvErr("write", key, err)
+		err = e.kvErr("write", key, err)
+		if cas != anyVersion && errors.Is(err, engine.ErrConflict) {
+			if version, ok := e.landed(ctx, key, data, cas); ok {
+				return version, nil
+			}
+		}
+		return 0, err
 	}
 	if s.VersionMetadata == nil {
 		return 0, fmt.Errorf("%s: Vault returned no version for the write", e.dataPath(key))
 	}
 	return int64(s.VersionMetadata.Version), nil
+}
+
+// maxResends bounds how often kvPut sends a check-and-set write again after losing its answer.
+const maxResends = 3
+
+// answerLost reports whether err is a transport failure after which a write's outcome is
+// unknown: not an answer from Vault, not a connection that never opened (retryTransport has
+// retried those for the whole retry window), not the caller giving up.
+func answerLost(err error) bool {
+	var re *api.ResponseError
+	return err != nil && !errors.As(err, &re) && !dialFailed(err) &&
+		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+}
+
+// landed reports whether a check-and-set write of data at key, refused as a conflict, had in
+// fact been carried out: the key is at version cas+1 and holds exactly data. That happens when
+// the write's answer was lost in a leader election and retryTransport sent it again (see
+// retry.go); the write is then done, once, and not an error.
+func (e *Engine) landed(ctx context.Context, key string, data map[string]any, cas int64) (int64, bool) {
+	s, err := e.kv().Get(ctx, key)
+	if err != nil || s == nil || s.VersionMetadata == nil || int64(s.VersionMetadata.Version) != cas+1 {
+		return 0, false
+	}
+	want, err1 := json.Marshal(data)
+	got, err2 := json.Marshal(s.Data)
+	if err1 != nil || err2 != nil || !bytes.Equal(want, got) {
+		return 0, false
+	}
+	return cas + 1, true
 }
 
 // kvDestroy destroys one version of key for good.

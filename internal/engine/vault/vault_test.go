@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -206,7 +207,8 @@ func TestOpenUnreachable(t *testing.T) {
 	addr := srv.URL
 	srv.Close()
 	_, err := Open(context.Background(), Config{Address: addr, Token: "t"}, nil, nil)
-	if !errors.Is(err, engine.ErrUnavailable) || !strings.Contains(err.Error(), "cannot reach Vault at "+addr) {
+	if !errors.Is(err, engine.ErrUnavailable) || !strings.Contains(err.Error(), "cannot reach Vault at "+addr) ||
+		!strings.Contains(err.Error(), "check the vault block's address (or VAULT_ADDR, BAO_ADDR)") {
 		t.Fatalf("Open of an unreachable Vault: error = %v, want ErrUnavailable naming %s", err, addr)
 	}
 }
@@ -222,7 +224,7 @@ func TestVaultErr(t *testing.T) {
 		substr string
 	}{
 		{"not found", resp(404), engine.ErrNotFound, path},
-		{"forbidden", resp(403, "permission denied"), engine.ErrDenied, "permission denied on " + path},
+		{"forbidden", resp(403, "permission denied"), engine.ErrDenied, "permission denied on " + path + " (read): the Vault token's policies do not allow it: give the token the apply policy"},
 		{"sealed", resp(503, "Vault is sealed"), engine.ErrUnavailable, "is sealed"},
 		{"server error", resp(500, "internal error"), engine.ErrUnavailable, "answered 500"},
 		{"throttled", resp(429, "rate limit quota exceeded"), engine.ErrUnavailable, "answered 429"},
@@ -251,12 +253,57 @@ func TestApplyEnv(t *testing.T) {
 	t.Setenv("BAO_TOKEN", "bao-token")
 	t.Setenv("VAULT_NAMESPACE", "team")
 	t.Setenv("VAULT_CACERT", "/etc/ca.pem")
-	c := Config{Namespace: "explicit"}
+	t.Setenv("VAULT_CAPATH", "/etc/ca.d")
+	t.Setenv("VAULT_CLIENT_CERT", "/etc/client.pem")
+	t.Setenv("VAULT_CLIENT_KEY", "/etc/client-key.pem")
+	t.Setenv("VAULT_TLS_SERVER_NAME", "vault.internal")
+	c := Config{Namespace: "explicit", TLS: TLS{CACertFile: "/explicit/ca.pem"}}
 	c.ApplyEnv()
 	want := Config{Address: "https://bao.example:8200", Token: "vault-token", Namespace: "explicit",
-		Mount: DefaultMount, AppRoleMount: DefaultAppRoleMount, CACert: "/etc/ca.pem"}
-	if c != want {
+		Mount: DefaultMount, AppRoleMount: DefaultAppRoleMount,
+		TLS: TLS{CACertFile: "/explicit/ca.pem", CACertDir: "/etc/ca.d", ClientCert: "/etc/client.pem",
+			ClientKey: "/etc/client-key.pem", ServerName: "vault.internal"}}
+	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("ApplyEnv = %+v, want %+v", c, want)
+	}
+	// A configured token source wins over VAULT_TOKEN.
+	for _, c := range []Config{{TokenFile: "/run/token"}, {AppRole: &AppRoleLogin{}}, {JWT: &JWTLogin{}}} {
+		c.ApplyEnv()
+		if c.Token != "" {
+			t.Errorf("ApplyEnv with %s took VAULT_TOKEN", c.tokenSource())
+		}
+	}
+}
+
+// TestOpenDiagnostics: each misconfiguration names the setting to change.
+func TestOpenDiagnostics(t *testing.T) {
+	health := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path != "/v1/sys/seal-status" {
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = w.Write([]byte(`{"errors":["permission denied"]}`))
+			return
+		}
+		_, _ = w.Write([]byte(`{"initialized":true,"sealed":false,"t":1,"n":1,"progress":0}`))
+	}))
+	defer health.Close()
+	for _, c := range []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"no address", Config{Token: "t"}, "set the vault block's address, VAULT_ADDR or BAO_ADDR"},
+		{"no token", Config{Address: health.URL}, "set the vault block's token, token_file or an auth_login_approle / auth_login_jwt block, or VAULT_TOKEN"},
+		{"token file missing", Config{Address: health.URL, TokenFile: "/nonexistent/token"}, "token_file: open /nonexistent/token"},
+		{"token refused", Config{Address: health.URL, Token: "t"}, "the Vault token from token (or VAULT_TOKEN) was refused"},
+		{"approle refused", Config{Address: health.URL, AppRole: &AppRoleLogin{RoleID: "r", SecretID: "s"}}, "auth_login_approle login at " + health.URL + "/v1/auth/approle/login failed"},
+		{"jwt incomplete", Config{Address: health.URL, JWT: &JWTLogin{Role: "ci"}}, "auth_login_jwt needs role and jwt (or jwt_file)"},
+		{"half a client cert", Config{Address: health.URL, Token: "t", TLS: TLS{ClientCert: "/c.pem"}}, "client_cert and client_key go together"},
+	} {
+		_, err := Open(context.Background(), c.cfg, nil, nil)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: Open error = %v, want it to say %q", c.name, err, c.want)
+		}
 	}
 }
 

@@ -14,18 +14,27 @@ import (
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
 
-// TestReadOnlyPolicyDocumented: the README, the provider documentation template and the
-// generated page show ReadOnlyPolicy for the default mounts verbatim, so the copy a reader
-// gives Vault is the one TestReadOnlyToken proves.
-func TestReadOnlyPolicyDocumented(t *testing.T) {
-	want := "```hcl\n" + ReadOnlyPolicy(DefaultMount, DefaultAppRoleMount) + "```"
-	for _, doc := range []string{"README.md", "templates/index.md.tmpl", "docs/index.md"} {
+// TestPoliciesDocumented: the documents show ReadOnlyPolicy and ApplyPolicy for the default
+// mounts verbatim, so the copy a reader gives Vault is the one the tests prove
+// (TestAccVault_readOnlyToken; the Vault acceptance suite runs with the apply policy).
+func TestPoliciesDocumented(t *testing.T) {
+	readOnly := "```hcl\n" + ReadOnlyPolicy(DefaultMount, DefaultAppRoleMount) + "```"
+	apply := "```hcl\n" + ApplyPolicy(DefaultMount, DefaultAppRoleMount) + "```"
+	for doc, want := range map[string][]string{
+		"README.md":                      {readOnly},
+		"templates/index.md.tmpl":        {readOnly},
+		"docs/index.md":                  {readOnly},
+		"templates/guides/vault.md.tmpl": {readOnly, apply},
+		"docs/guides/vault.md":           {readOnly, apply},
+	} {
 		raw, err := os.ReadFile(filepath.Join("..", "..", "..", doc))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !strings.Contains(string(raw), want) {
-			t.Errorf("%s does not show the read-only Vault policy of ReadOnlyPolicy(%q, %q) verbatim", doc, DefaultMount, DefaultAppRoleMount)
+		for i, w := range want {
+			if !strings.Contains(string(raw), w) {
+				t.Errorf("%s does not show policy %d of %s verbatim (for mounts %q, %q)", doc, i, doc, DefaultMount, DefaultAppRoleMount)
+			}
 		}
 	}
 }

@@ -1,0 +1,108 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/action"
+	"github.com/hashicorp/terraform-plugin-framework/action/schema"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/nhigov/terraform-provider-nhi/internal/engine"
+	"github.com/nhigov/terraform-provider-nhi/internal/policy"
+)
+
+// The day-2 actions (Terraform >= 1.14: `terraform apply -invoke=action.nhi_rotate.<name>`, or
+// a resource's `lifecycle { action_trigger { ... } }`) act on one identity. Each checks its
+// identity at plan, records itself in the audit log with the provider's requester before it
+// acts, and reports progress while it runs.
+
+// identityAction is what the actions share: the provider data, set by Configure.
+type identityAction struct {
+	data *providerData
+}
+
+func (a *identityAction) Configure(_ context.Context, req action.ConfigureRequest, resp *action.ConfigureResponse) {
+	if pd, ok := providerDataFrom(req.ProviderData, "Action", &resp.Diagnostics); ok {
+		a.data = pd
+	}
+}
+
+// actionIdentityAttribute is the `identity` attribute every action has.
+func actionIdentityAttribute(what string) schema.StringAttribute {
+	return schema.StringAttribute{Required: true, MarkdownDescription: "Name of the `nhi_identity` " + what + ".",
+		Validators: []validator.String{nameValidator{}}}
+}
+
+// actionReasonAttribute is the `reason` recorded in the audit log.
+func actionReasonAttribute(required bool) schema.StringAttribute {
+	return schema.StringAttribute{Required: required, Optional: !required, Validators: []validator.String{nonEmpty{}},
+		MarkdownDescription: "Why, such as an incident reference; recorded in the engine's audit log with the provider's `requester`."}
+}
+
+// activeIdentity reads the identity an action acts on and fails unless it is active. At plan,
+// with the provider not configured yet or the name unknown (set from a resource this plan
+// creates), the check waits for the invocation, where both are known.
+func (a *identityAction) activeIdentity(ctx context.Context, actionName string, name types.String, diags *diag.Diagnostics) (policy.Identity, bool) {
+	if a.data == nil || name.IsUnknown() || name.IsNull() {
+		return policy.Identity{}, false
+	}
+	id, err := a.data.engine.GetIdentity(ctx, name.ValueString())
+	switch {
+	case errors.Is(err, engine.ErrNotFound):
+		diags.AddAttributeError(path.Root("identity"), "Identity Not Found",
+			fmt.Sprintf("%s: the engine holds no identity %q. Name an existing nhi_identity (reference it, e.g. nhi_identity.svc.name).", actionName, name.ValueString()))
+	case err != nil:
+		addEngineError(diags, fmt.Sprintf("read identity %q", name.ValueString()), err)
+	case id.Retired():
+		diags.AddAttributeError(path.Root("identity"), "Identity Retired",
+			fmt.Sprintf("%s: identity %q was retired at %s; a retired identity has no credentials and is kept only for audit.",
+				actionName, id.Name, id.RetiredAt.UTC().Format(time.RFC3339)))
+	default:
+		return id, true
+	}
+	return id, false
+}
+
+// invokedIdentity is activeIdentity when the action runs, where the provider is configured and
+// the name known.
+func (a *identityAction) invokedIdentity(ctx context.Context, actionName string, name types.String, diags *diag.Diagnostics) (policy.Identity, bool) {
+	if a.data == nil {
+		diags.AddError("Provider Not Configured",
+			actionName+": the provider was not configured before the action ran. This is a bug in the provider; please report it.")
+		return policy.Identity{}, false
+	}
+	return a.activeIdentity(ctx, actionName, name, diags)
+}
+
+// record writes the action's audit event before it acts; an action that cannot be audited
+// does not act.
+func (a *identityAction) record(ctx context.Context, actionName, identity, detail string, diags *diag.Diagnostics) bool {
+	if err := a.data.engine.RecordAction(ctx, actionName, identity, a.data.requester, detail); err != nil {
+		addEngineError(diags, fmt.Sprintf("record %s of identity %q in the audit log", actionName, identity), err)
+		return false
+	}
+	tflog.Info(ctx, "invoked action", map[string]any{"action": actionName, "identity": identity, "requester": a.data.requester})
+	return true
+}
+
+// progress sends a progress message to Terraform while an action runs.
+func progress(resp *action.InvokeResponse, format string, args ...any) {
+	if resp.SendProgress != nil {
+		resp.SendProgress(action.InvokeProgressEvent{Message: fmt.Sprintf(format, args...)})
+	}
+}
+
+// reasonText is the reason for the audit log, or a placeholder when none was given.
+func reasonText(reason types.String) string {
+	if reason.IsNull() || reason.ValueString() == "" {
+		return "no reason given"
+	}
+	return reason.ValueString()
+}

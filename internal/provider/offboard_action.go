@@ -1,0 +1,76 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/action"
+	"github.com/hashicorp/terraform-plugin-framework/action/schema"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+)
+
+var (
+	_ action.Action               = (*offboardAction)(nil)
+	_ action.ActionWithConfigure  = (*offboardAction)(nil)
+	_ action.ActionWithModifyPlan = (*offboardAction)(nil)
+)
+
+const offboardActionName = "nhi_offboard"
+
+// NewOffboardAction returns the nhi_offboard action.
+func NewOffboardAction() action.Action { return &offboardAction{} }
+
+type offboardAction struct {
+	identityAction
+}
+
+type offboardActionModel struct {
+	Identity types.String `tfsdk:"identity"`
+	Reason   types.String `tfsdk:"reason"`
+}
+
+func (a *offboardAction) Metadata(_ context.Context, req action.MetadataRequest, resp *action.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_offboard"
+}
+
+func (a *offboardAction) Schema(_ context.Context, _ action.SchemaRequest, resp *action.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Offboards an identity at once (OWASP NHI1, improper offboarding): revokes every credential and " +
+			"secret version it has and retires it in the engine, keeping a disabled record for audit; the name is never " +
+			"reused. The identity's `nhi_identity` resource is not removed: the next plan shows it retired (`status`, " +
+			"`retired_at`), the drift for the configuration's owner to resolve by removing the resource. The `reason` and " +
+			"the provider's `requester` are recorded in the audit log. Terraform 1.14 or later.",
+		Attributes: map[string]schema.Attribute{
+			"identity": actionIdentityAttribute("to offboard"),
+			"reason":   actionReasonAttribute(false),
+		},
+	}
+}
+
+// ModifyPlan fails the plan when the identity does not exist or is already retired.
+func (a *offboardAction) ModifyPlan(ctx context.Context, req action.ModifyPlanRequest, resp *action.ModifyPlanResponse) {
+	var m offboardActionModel
+	if resp.Diagnostics.Append(req.Config.Get(ctx, &m)...); !resp.Diagnostics.HasError() {
+		a.activeIdentity(ctx, offboardActionName, m.Identity, &resp.Diagnostics)
+	}
+}
+
+func (a *offboardAction) Invoke(ctx context.Context, req action.InvokeRequest, resp *action.InvokeResponse) {
+	var m offboardActionModel
+	if resp.Diagnostics.Append(req.Config.Get(ctx, &m)...); resp.Diagnostics.HasError() {
+		return
+	}
+	id, ok := a.invokedIdentity(ctx, offboardActionName, m.Identity, &resp.Diagnostics)
+	if !ok || !a.record(ctx, offboardActionName, id.Name, "reason: "+reasonText(m.Reason), &resp.Diagnostics) {
+		return
+	}
+	progress(resp, "Offboarding identity %q: revoking every credential and retiring it", id.Name)
+	retired, err := a.data.engine.RetireIdentity(ctx, id.Name)
+	if err != nil {
+		addEngineError(&resp.Diagnostics, fmt.Sprintf("retire identity %q", id.Name), err)
+		return
+	}
+	progress(resp, "Identity %q retired at %s; remove its nhi_identity resource from the configuration",
+		id.Name, retired.RetiredAt.UTC().Format(time.RFC3339))
+}

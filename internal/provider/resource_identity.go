@@ -1,0 +1,46 @@
+package provider
+
+import (
+	"context"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/identityschema"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+)
+
+// Every resource's identity (Terraform >= 1.12, OpenTofu >= 1.12) is the one name that keys
+// its record in the engine: `name`, or `identity` for a rotation schedule, which is keyed by
+// its identity's name. Import blocks can then say `identity = { name = "ci-build" }`, and
+// `terraform query` reports listed objects by it. Older clients ignore the identity.
+
+// nameIdentitySchema is the identity schema of a resource keyed by the string attribute attr.
+func nameIdentitySchema(attr, description string) identityschema.Schema {
+	return identityschema.Schema{
+		Attributes: map[string]identityschema.Attribute{
+			attr: identityschema.StringAttribute{RequiredForImport: true, Description: description},
+		},
+	}
+}
+
+// importByName imports by the ID of `terraform import` or an import block's `id`, or by the
+// identity attribute attr of an import block's `identity`, into the state attribute attr.
+func importByName(ctx context.Context, attr string, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	resource.ImportStatePassthroughWithIdentity(ctx, path.Root(attr), path.Root(attr), req, resp)
+}
+
+// setIdentity sets the resource identity from attribute attr of state, once state holds the
+// object (not after a Read that removed it, nor after a failed write). identity is nil when the
+// resource is served without identity support.
+func setIdentity(ctx context.Context, state tfsdk.State, identity *tfsdk.ResourceIdentity, attr string, diags *diag.Diagnostics) {
+	if identity == nil || diags.HasError() || state.Raw.IsNull() {
+		return
+	}
+	var name types.String
+	if diags.Append(state.GetAttribute(ctx, path.Root(attr), &name)...); diags.HasError() {
+		return
+	}
+	diags.Append(identity.SetAttribute(ctx, path.Root(attr), name)...)
+}

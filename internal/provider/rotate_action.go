@@ -1,0 +1,131 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/action"
+	"github.com/hashicorp/terraform-plugin-framework/action/schema"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/nhigov/terraform-provider-nhi/internal/engine"
+	"github.com/nhigov/terraform-provider-nhi/internal/policy"
+)
+
+var (
+	_ action.Action               = (*rotateAction)(nil)
+	_ action.ActionWithConfigure  = (*rotateAction)(nil)
+	_ action.ActionWithModifyPlan = (*rotateAction)(nil)
+)
+
+const rotateActionName = "nhi_rotate"
+
+// NewRotateAction returns the nhi_rotate action.
+func NewRotateAction() action.Action { return &rotateAction{} }
+
+type rotateAction struct {
+	identityAction
+}
+
+type rotateActionModel struct {
+	Identity types.String `tfsdk:"identity"`
+	Reason   types.String `tfsdk:"reason"`
+}
+
+func (a *rotateAction) Metadata(_ context.Context, req action.MetadataRequest, resp *action.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_rotate"
+}
+
+func (a *rotateAction) Schema(_ context.Context, _ action.SchemaRequest, resp *action.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Rotates a persistent identity's secret now, such as in response to an incident, through the same " +
+			"path as a scheduled rotation of its `nhi_rotation_schedule`: a new secret is staged, verified by authenticating " +
+			"with it (when the schedule's `verify` is on), then promoted; the previous secret stays valid for the schedule's " +
+			"`overlap`. A failed verification rolls the rotation back (the current secret stays) and fails the action. The " +
+			"`reason` and the provider's `requester` are recorded in the audit log. The schedule's next rotation counts from " +
+			"this one; its resource shows the new version at the next refresh. Terraform 1.14 or later.",
+		Attributes: map[string]schema.Attribute{
+			"identity": actionIdentityAttribute("whose secret rotates; it must have an `nhi_rotation_schedule`"),
+			"reason":   actionReasonAttribute(true),
+		},
+	}
+}
+
+// ModifyPlan fails the plan when the identity does not exist, is retired, or has no rotation
+// schedule.
+func (a *rotateAction) ModifyPlan(ctx context.Context, req action.ModifyPlanRequest, resp *action.ModifyPlanResponse) {
+	var m rotateActionModel
+	if resp.Diagnostics.Append(req.Config.Get(ctx, &m)...); resp.Diagnostics.HasError() {
+		return
+	}
+	if _, ok := a.activeIdentity(ctx, rotateActionName, m.Identity, &resp.Diagnostics); ok {
+		a.schedule(ctx, m.Identity.ValueString(), &resp.Diagnostics)
+	}
+}
+
+// schedule reads the rotation schedule whose settings the rotation follows.
+func (a *rotateAction) schedule(ctx context.Context, identity string, diags *diag.Diagnostics) (policy.RotationSchedule, bool) {
+	s, err := a.data.engine.GetRotationSchedule(ctx, identity)
+	switch {
+	case errors.Is(err, engine.ErrNotFound):
+		diags.AddAttributeError(path.Root("identity"), "Rotation Schedule Not Found",
+			fmt.Sprintf("%s: identity %q has no rotation schedule, so it has no rotated secret, and a rotation would have no overlap, "+
+				"verification or retention settings. Declare an nhi_rotation_schedule for it first.", rotateActionName, identity))
+	case err != nil:
+		addEngineError(diags, fmt.Sprintf("read the rotation schedule of identity %q", identity), err)
+	default:
+		return s, true
+	}
+	return s, false
+}
+
+func (a *rotateAction) Invoke(ctx context.Context, req action.InvokeRequest, resp *action.InvokeResponse) {
+	var m rotateActionModel
+	if resp.Diagnostics.Append(req.Config.Get(ctx, &m)...); resp.Diagnostics.HasError() {
+		return
+	}
+	id, ok := a.invokedIdentity(ctx, rotateActionName, m.Identity, &resp.Diagnostics)
+	if !ok {
+		return
+	}
+	s, ok := a.schedule(ctx, id.Name, &resp.Diagnostics)
+	if !ok || !a.record(ctx, rotateActionName, id.Name, "reason: "+m.Reason.ValueString(), &resp.Diagnostics) {
+		return
+	}
+	before, _ := a.versions(ctx, id.Name, &resp.Diagnostics)
+	progress(resp, "Rotating the secret of identity %q (current version %d; verify %t, overlap %s)",
+		id.Name, before.Version, s.Verify, policy.FormatDuration(s.Overlap))
+	rotateSecret(ctx, a.data, s, rotateActionName+": "+m.Reason.ValueString(), &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	current, previous := a.versions(ctx, id.Name, &resp.Diagnostics)
+	msg := fmt.Sprintf("Identity %q: version %d is current", id.Name, current.Version)
+	if previous.Version != 0 && !previous.ExpiresAt.IsZero() {
+		msg += fmt.Sprintf("; version %d stays valid until %s", previous.Version, previous.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	progress(resp, "%s", msg)
+}
+
+// versions are the identity's current and previous secret versions, without their values;
+// zero when it has none.
+func (a *rotateAction) versions(ctx context.Context, identity string, diags *diag.Diagnostics) (current, previous engine.SecretVersion) {
+	versions, err := a.data.engine.ListSecretVersions(ctx, identity)
+	if err != nil {
+		// Only the progress message needs them: the rotation itself is not affected.
+		diags.AddWarning("Secret Versions Not Read", fmt.Sprintf("Could not list the secret versions of identity %q: %v.", identity, err))
+	}
+	for _, v := range versions {
+		switch v.State {
+		case engine.SecretCurrent:
+			current = v
+		case engine.SecretPrevious:
+			previous = v
+		}
+	}
+	return current, previous
+}
