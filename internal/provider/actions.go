@@ -37,7 +37,7 @@ func (a *identityAction) Configure(_ context.Context, req action.ConfigureReques
 // actionIdentityAttribute is the `identity` attribute every action has.
 func actionIdentityAttribute(what string) schema.StringAttribute {
 	return schema.StringAttribute{Required: true, MarkdownDescription: "Name of the `nhi_identity` " + what + ".",
-		Validators: []validator.String{nameValidator{}}}
+		Validators: []validator.String{nameValidator}}
 }
 
 // actionReasonAttribute is the `reason` recorded in the audit log.

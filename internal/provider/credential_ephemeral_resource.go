@@ -77,7 +77,7 @@ func (r *credentialEphemeralResource) Schema(_ context.Context, _ ephemeral.Sche
 			"identity": schema.StringAttribute{
 				Required:            true,
 				MarkdownDescription: "Name of the ephemeral `nhi_identity` to issue the credential for. Persistent and retired identities are refused.",
-				Validators:          []validator.String{nameValidator{}},
+				Validators:          []validator.String{nameValidator},
 			},
 			"ttl": schema.StringAttribute{
 				CustomType:          durationType{},

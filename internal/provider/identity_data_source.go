@@ -36,7 +36,7 @@ func identityAttributeSchema(nameRequired bool) map[string]schema.Attribute {
 	name := schema.StringAttribute{Computed: true, MarkdownDescription: "Stable name of the identity."}
 	if nameRequired {
 		name = schema.StringAttribute{Required: true, MarkdownDescription: "Name of the identity to read.",
-			Validators: []validator.String{nameValidator{}}}
+			Validators: []validator.String{nameValidator}}
 	}
 	return map[string]schema.Attribute{
 		"id":          schema.StringAttribute{Computed: true, MarkdownDescription: "The identity name."},

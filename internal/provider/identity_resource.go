@@ -102,12 +102,12 @@ func (r *identityResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 				Required:            true,
 				MarkdownDescription: "Stable name of the identity, checked against the class's `naming_pattern`. Changing it replaces the identity.",
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
-				Validators:          []validator.String{nameValidator{}},
+				Validators:          []validator.String{nameValidator},
 			},
 			"class": schema.StringAttribute{
 				Required:            true,
 				MarkdownDescription: "Name of the identity's `nhi_lifecycle_class`.",
-				Validators:          []validator.String{nameValidator{}},
+				Validators:          []validator.String{nameValidator},
 			},
 			"owner": schema.StringAttribute{
 				Optional:            true,
@@ -122,7 +122,7 @@ func (r *identityResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 			"ttl_policy": schema.StringAttribute{
 				Optional:            true,
 				MarkdownDescription: "Name of the `nhi_ttl_policy` for the identity's dynamic credentials. Required for ephemeral classes, not allowed for persistent ones.",
-				Validators:          []validator.String{nameValidator{}},
+				Validators:          []validator.String{nameValidator},
 			},
 			"description": schema.StringAttribute{
 				Optional:            true,

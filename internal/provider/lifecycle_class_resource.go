@@ -84,7 +84,7 @@ func (r *lifecycleClassResource) Schema(_ context.Context, _ resource.SchemaRequ
 				Required:            true,
 				MarkdownDescription: "Unique name of the class. Changing it replaces the class.",
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
-				Validators:          []validator.String{nameValidator{}},
+				Validators:          []validator.String{nameValidator},
 			},
 			"kind": schema.StringAttribute{
 				Required:            true,

@@ -97,7 +97,7 @@ func (r *rotationScheduleResource) Schema(_ context.Context, _ resource.SchemaRe
 				Required:            true,
 				MarkdownDescription: "Name of the persistent `nhi_identity` whose secret rotates. Changing it replaces the schedule.",
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
-				Validators:          []validator.String{nameValidator{}},
+				Validators:          []validator.String{nameValidator},
 			},
 			"interval": schema.StringAttribute{
 				CustomType:          durationType{},
@@ -109,7 +109,7 @@ func (r *rotationScheduleResource) Schema(_ context.Context, _ resource.SchemaRe
 				Optional: true,
 				MarkdownDescription: "Rotate at the times of this 5-field cron expression, in UTC, such as `0 3 * * 1` (03:00 every " +
 					"Monday). Its longest gap must sit within the class's `max_rotation_interval`.",
-				Validators: []validator.String{cronValidator{}},
+				Validators: []validator.String{cronValidator},
 			},
 			"window": schema.StringAttribute{
 				CustomType:          durationType{},

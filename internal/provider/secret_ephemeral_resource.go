@@ -45,7 +45,7 @@ func (r *secretEphemeralResource) Schema(_ context.Context, _ ephemeral.SchemaRe
 			"identity": schema.StringAttribute{
 				Required:            true,
 				MarkdownDescription: "Name of the persistent `nhi_identity` whose secret to read.",
-				Validators:          []validator.String{nameValidator{}},
+				Validators:          []validator.String{nameValidator},
 			},
 			"value": schema.StringAttribute{
 				Computed:            true,

@@ -10,46 +10,6 @@ import (
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
 
-var _ validator.String = nameValidator{}
-
-// nameValidator checks object names with policy.CheckName: names end up in engine paths.
-type nameValidator struct{}
-
-func (nameValidator) Description(context.Context) string {
-	return "1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit"
-}
-
-func (v nameValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
-
-func (nameValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	if err := policy.CheckName(req.ConfigValue.ValueString()); err != nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Name", err.Error())
-	}
-}
-
-var _ validator.String = cronValidator{}
-
-// cronValidator checks 5-field cron expressions with policy.ParseCron.
-type cronValidator struct{}
-
-func (cronValidator) Description(context.Context) string {
-	return "a 5-field cron expression (minute hour day-of-month month day-of-week), in UTC"
-}
-
-func (v cronValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
-
-func (cronValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	if _, err := policy.ParseCron(req.ConfigValue.ValueString()); err != nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Cron Expression", err.Error())
-	}
-}
-
 var _ validator.String = stringCheck{}
 
 // stringCheck validates a string with a policy parser: the policy package owns the syntax.
@@ -72,8 +32,13 @@ func (v stringCheck) ValidateString(_ context.Context, req validator.StringReque
 	}
 }
 
-// Validators of scopes, scope glob patterns and CIDR blocks.
+// Validators of names, cron expressions, scopes, scope glob patterns and CIDR blocks.
 var (
+	// nameValidator: names end up in engine paths.
+	nameValidator = stringCheck{desc: "1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit",
+		summary: "Invalid Name", check: policy.CheckName}
+	cronValidator = stringCheck{desc: "a 5-field cron expression (minute hour day-of-month month day-of-week), in UTC",
+		summary: "Invalid Cron Expression", check: func(s string) error { _, err := policy.ParseCron(s); return err }}
 	scopeValidator = stringCheck{desc: "1 to 128 lower-case letters, digits, '.', '_', ':' or '-', starting with a letter or digit",
 		summary: "Invalid Scope", check: policy.CheckScope}
 	scopePatternValidator = stringCheck{desc: "a scope in which '*' matches any run of characters and '?' any one character",
