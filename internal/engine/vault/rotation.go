@@ -393,7 +393,7 @@ func (e *Engine) CurrentSecret(ctx context.Context, identity string) (engine.Sec
 			return v.SecretVersion, value, err
 		}
 	}
-	return engine.SecretVersion{}, "", fmt.Errorf("identity %q has no current secret: %w", identity, engine.ErrNotFound)
+	return engine.SecretVersion{}, "", fmt.Errorf("identity %q has no current secret version: %w", identity, engine.ErrNotFound)
 }
 
 // ListSecretVersions lists the versions of an identity's secret that were not destroyed or
