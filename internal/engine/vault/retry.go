@@ -165,7 +165,7 @@ func retryReason(read bool, resp *http.Response, err error) string {
 	case http.StatusInternalServerError:
 		// A standby whose leader is gone: "local node not active but active cluster node not
 		// found" (or similar). Any other 500 may have been carried out in part.
-		if bodyContains(resp, "not active") || bodyContains(resp, "standby") {
+		if bodyContains(resp, "not active", "standby") {
 			return resp.Status + " from a standby without a leader"
 		}
 	}
@@ -178,11 +178,18 @@ func dialFailed(err error) bool {
 	return errors.Is(err, syscall.ECONNREFUSED) || (errors.As(err, &op) && op.Op == "dial")
 }
 
-// bodyContains reports whether the first 64 KiB of resp's body contain s, leaving the body
-// readable again.
-func bodyContains(resp *http.Response, s string) bool {
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-	_ = resp.Body.Close()
-	resp.Body = io.NopCloser(bytes.NewReader(body))
-	return strings.Contains(string(body), s)
+// bodyContains reports whether the first 64 KiB of resp's body contain any of words, leaving
+// the whole body readable again (what was read, then the rest).
+func bodyContains(resp *http.Response, words ...string) bool {
+	head, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(head), resp.Body), resp.Body}
+	for _, w := range words {
+		if strings.Contains(string(head), w) {
+			return true
+		}
+	}
+	return false
 }
