@@ -219,7 +219,7 @@ func (r *credentialEphemeralResource) Close(ctx context.Context, req ephemeral.C
 	if !ok {
 		return
 	}
-	err := r.data.engine.RevokeCredential(ctx, ref.ID)
+	err := engine.RevokeCredentialOf(ctx, r.data.engine, ref.Identity, ref.ID)
 	if err != nil && !errors.Is(err, engine.ErrNotFound) {
 		addEngineError(&resp.Diagnostics, fmt.Sprintf("revoke credential %q of identity %q", ref.ID, ref.Identity), err)
 		return

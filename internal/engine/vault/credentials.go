@@ -278,6 +278,23 @@ func (e *Engine) RevokeCredential(ctx context.Context, id string) error {
 	return e.revoke(ctx, identity, id, "")
 }
 
+var _ engine.IdentityRevoker = (*Engine)(nil)
+
+// RevokeIdentityCredential is RevokeCredential without the token look-up that names the
+// credential's identity. When the credential is not identity's, revoke has revoked its token
+// (by accessor, whoever it belongs to) and finds no record: RevokeCredential then finds the
+// identity from its records and records the revocation.
+func (e *Engine) RevokeIdentityCredential(ctx context.Context, identity, id string) error {
+	if checkName(kindCredential, id) != nil || checkName(kindIdentity, identity) != nil {
+		return e.RevokeCredential(ctx, id)
+	}
+	err := e.revoke(ctx, identity, id, "")
+	if errors.Is(err, engine.ErrNotFound) {
+		return e.RevokeCredential(ctx, id)
+	}
+	return err
+}
+
 // credentialIdentity finds which identity a credential belongs to: from its token while the
 // token lives (revoke then checks the identity's records), else by looking through the
 // identities' live sets and then the archive.
