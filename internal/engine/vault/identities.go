@@ -299,6 +299,12 @@ func (e *Engine) writeEntity(ctx context.Context, id policy.Identity) (*entitySt
 		ent.id, _ = s.Data["id"].(string)
 	}
 	if ent.id == "" {
+		// Vault answers a write to an existing entity with no content: the entity was made
+		// between the read and this write, by an earlier attempt of this write whose answer
+		// was lost in a leader election (seen in scripts/ha-apply-test). Read it back.
+		if ent, err = e.readEntity(ctx, id.Name); err != nil || ent != nil {
+			return ent, err
+		}
 		return nil, fmt.Errorf("%s: Vault returned no entity id", e.entityPath(id.Name))
 	}
 	return ent, nil
