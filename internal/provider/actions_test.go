@@ -130,19 +130,7 @@ func TestAccActionRotate(t *testing.T) {
 					if got := strings.Join(types[len(types)-3:], ","); got != "action,secret_staged,secret_promoted" {
 						return fmt.Errorf("audit tail %s, want the action, then the staged and promoted secret", got)
 					}
-					for _, s := range []string{first, second} {
-						if who, err := rec.Authenticate(ctx, s); err != nil || who != "billing-sync" {
-							return fmt.Errorf("during the overlap a secret is refused: %q, %v", who, err)
-						}
-					}
-					env.clock.Advance(time.Hour + time.Minute)
-					if _, err := rec.Authenticate(ctx, first); !errors.Is(err, engine.ErrDenied) {
-						return fmt.Errorf("after the overlap the old secret still works: %v", err)
-					}
-					if _, err := rec.Authenticate(ctx, second); err != nil {
-						return fmt.Errorf("after the overlap the new secret is refused: %v", err)
-					}
-					return nil
+					return env.checkOverlap(ctx, rec, "billing-sync", first, second, time.Hour+time.Minute)
 				},
 			},
 			{

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 
@@ -188,4 +189,23 @@ func auditTypes(t *testing.T, e engine.Engine, identity string) []string {
 		types = append(types, ev.Type)
 	}
 	return types
+}
+
+// checkOverlap checks a rotation's overlap on identity: the old and the new secret both
+// authenticate as it now; once the fake clock has moved past the overlap (by after), only the
+// new one does.
+func (env *testEnv) checkOverlap(ctx context.Context, e engine.Engine, identity, oldSecret, newSecret string, after time.Duration) error {
+	for _, s := range []string{oldSecret, newSecret} {
+		if who, err := e.Authenticate(ctx, s); err != nil || who != identity {
+			return fmt.Errorf("during the overlap a secret is refused: %q, %v", who, err)
+		}
+	}
+	env.clock.Advance(after)
+	if _, err := e.Authenticate(ctx, oldSecret); !errors.Is(err, engine.ErrDenied) {
+		return fmt.Errorf("after the overlap the old secret still works: %v", err)
+	}
+	if _, err := e.Authenticate(ctx, newSecret); err != nil {
+		return fmt.Errorf("after the overlap the new secret is refused: %v", err)
+	}
+	return nil
 }
