@@ -194,6 +194,10 @@ type identityRecord struct {
 	// a refresh compares with the entity alias without asking Vault for it again. Records
 	// written before it existed lack it; the role_id is then read from Vault.
 	RoleID string `json:"role_id,omitempty"`
+	// Secrets is the identity's secret-version record (see rotation.go); nil in records written
+	// before it moved here, whose versions are at secret-versions/<identity> until the next
+	// change of the secret.
+	Secrets *secretRecord `json:"secret_versions,omitempty"`
 	// Live holds the identity's credentials that are not ended (policy.Credential.Ended), so
 	// that refresh reads them with the record, one request whatever the history; ended ones
 	// are archived at credentials/<identity>/<id> (see credentials.go).
@@ -609,7 +613,7 @@ func (e *Engine) ReadIdentity(ctx context.Context, name string) (engine.Identity
 	}
 	var secrets *secretRecord
 	if rec.TTLPolicy == "" || rec.Retired() {
-		sr, err := e.secretRecordOf(ctx, name)
+		sr, err := e.secretsOf(ctx, rec)
 		if err != nil {
 			return engine.IdentityRead{}, fmt.Errorf("identity %q: %w", name, err)
 		}
@@ -705,7 +709,7 @@ func (e *Engine) DeleteIdentity(ctx context.Context, name string) error {
 	if err := e.removeVaultObjects(ctx, name); err != nil {
 		return fmt.Errorf("deleting identity %q: %w", name, err)
 	}
-	if err := e.deleteSecrets(ctx, name); err != nil {
+	if err := e.deleteLegacySecrets(ctx, name); err != nil {
 		return fmt.Errorf("deleting identity %q: %w", name, err)
 	}
 	if err := e.kvDelete(ctx, identityKey(name)); err != nil {
