@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"sort"
 	"time"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
@@ -161,6 +162,10 @@ type SecretVersion = policy.SecretVersion
 
 // Auditor reads the engine's audit log.
 type Auditor interface {
+	// AuditEvents returns the events that match f in the order of OrderAuditEvents. The
+	// credential events (issued, renewed, revoked) may be derived from the credential records
+	// instead of read from a log (Vault: this saves four requests per credential); such events
+	// carry no sequence number (Seq 0).
 	AuditEvents(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
 	// RecordAdoption records AdoptedEvent(kind, name): a create of a governance record (kind
 	// KindClass, KindTTLPolicy or KindRotationSchedule) found it exactly as declared and adopted it.
@@ -240,6 +245,52 @@ func (f AuditFilter) Match(e AuditEvent) bool {
 		return false
 	}
 	return true
+}
+
+// CredentialEvent reports whether events of type t tell a credential's life (issued, renewed,
+// revoked): the events an engine may derive from its credential records.
+func CredentialEvent(t string) bool {
+	return t == EventIssued || t == EventRenewed || t == EventRevoked
+}
+
+// OrderAuditEvents puts events in the one order of AuditEvents on every engine, whether the
+// engine logs credential events or derives them from its credential records (which know their
+// time and their order per identity, not their place in one log). events holds every event,
+// the credential events of each identity in the order the engine recorded them and every
+// other event in log order (by Seq). The credential events are ordered by time, then by
+// identity, then as recorded; each goes after every other event up to its time, the same
+// instant included (an action is recorded before the revocations it makes), except the
+// identity_retired and identity_deleted events of its identity at that instant, which are
+// recorded after the revocations they cause.
+func OrderAuditEvents(events []AuditEvent) []AuditEvent {
+	var recorded, trail []AuditEvent
+	for _, ev := range events {
+		if CredentialEvent(ev.Type) {
+			trail = append(trail, ev)
+		} else {
+			recorded = append(recorded, ev)
+		}
+	}
+	sort.SliceStable(trail, func(i, j int) bool {
+		a, b := trail[i], trail[j]
+		if !a.Time.Equal(b.Time) {
+			return a.Time.Before(b.Time)
+		}
+		return a.Identity < b.Identity
+	})
+	first := func(c, r AuditEvent) bool {
+		return c.Time.Before(r.Time) || (c.Time.Equal(r.Time) && c.Identity == r.Identity &&
+			(r.Type == EventIdentityRetired || r.Type == EventIdentityDeleted))
+	}
+	out := make([]AuditEvent, 0, len(events))
+	for len(recorded) > 0 || len(trail) > 0 {
+		if len(trail) > 0 && (len(recorded) == 0 || first(trail[0], recorded[0])) {
+			out, trail = append(out, trail[0]), trail[1:]
+		} else {
+			out, recorded = append(out, recorded[0]), recorded[1:]
+		}
+	}
+	return out
 }
 
 // EventExpired marks a credential that reached its expiry without being revoked. Engines do not

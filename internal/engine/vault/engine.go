@@ -117,6 +117,8 @@ type Engine struct {
 
 	// gov caches the governance records (see governance.go).
 	gov govCache
+	// written keeps the identity records this engine wrote last (see identities.go).
+	written written
 }
 
 var _ engine.Engine = (*Engine)(nil)
