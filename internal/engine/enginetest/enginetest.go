@@ -413,12 +413,13 @@ func testCredentialExpiry(t *testing.T, factory Factory) {
 func testCredentialRenewal(t *testing.T, factory Factory) {
 	e, clk, ctx := setup(t, factory)
 	ciCreated(t, e, ctx, "ci-long")
-	cred, secret, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-long"})
+	cred, secret, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-long", Requester: "nightly", Purpose: "soak"})
 	must(t, err)
 	_, other, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-long"})
 	must(t, err)
 	_, err = e.RenewCredential(ctx, cred.ID, other)
 	wantErr(t, err, engine.ErrDenied)
+	var renewals []engine.Credential
 	for i := int64(1); i <= 2; i++ {
 		clk.Advance(10 * time.Minute)
 		renewed, err := e.RenewCredential(ctx, cred.ID, secret)
@@ -426,10 +427,23 @@ func testCredentialRenewal(t *testing.T, factory Factory) {
 		if renewed.RenewCount != i || renewed.RenewalsLeft != 2-i || !renewed.ExpiresAt.Equal(clk.Now().Add(15*time.Minute)) {
 			t.Fatalf("renewal %d = %+v", i, renewed)
 		}
+		renewals = append(renewals, renewed)
 	}
 	clk.Advance(10 * time.Minute)
 	_, err = e.RenewCredential(ctx, cred.ID, secret)
 	wantErr(t, err, engine.ErrDenied)
+	// Each renewal is an event of the credential, with its requester and new expiry; refused
+	// renewals are none.
+	wantEvents(t, e, ctx, "ci-long", engine.EventIdentityCreated, engine.EventIssued, engine.EventIssued, engine.EventRenewed, engine.EventRenewed)
+	events, err := e.AuditEvents(ctx, engine.AuditFilter{Identity: "ci-long"})
+	must(t, err)
+	for i, ev := range events[3:] {
+		r := renewals[i]
+		if ev.Credential != cred.ID || ev.Requester != "nightly" || ev.Purpose != "soak" ||
+			!ev.Time.Equal(r.ExpiresAt.Add(-15*time.Minute)) || ev.Detail != "expires "+r.ExpiresAt.Format(time.RFC3339) {
+			t.Fatalf("renewal event %d = %+v, want credential %s renewed by nightly, expiring %s", i+1, ev, cred.ID, r.ExpiresAt)
+		}
+	}
 	_, err = e.Authenticate(ctx, secret)
 	must(t, err)
 	clk.Advance(6 * time.Minute) // 15m after the last renewal
