@@ -63,7 +63,7 @@ func (d *auditLogDataSource) Schema(_ context.Context, _ datasource.SchemaReques
 				Computed:            true,
 				MarkdownDescription: "The events, oldest first.",
 				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
-					"seq":        schema.Int64Attribute{Computed: true, MarkdownDescription: "Position in the log; 0 for derived `expired` events."},
+					"seq":        schema.Int64Attribute{Computed: true, MarkdownDescription: "Position in the log; 0 for derived events: `expired`, and on the Vault engine `issued`, `renewed` and `revoked`, which it derives from the credential records."},
 					"time":       schema.StringAttribute{Computed: true, CustomType: timetypes.RFC3339Type{}, MarkdownDescription: "When it happened (RFC 3339)."},
 					"type":       str("`issued`, `renewed`, `revoked`, `expired`, `identity_created`, `identity_updated`, `identity_retired`, `identity_deleted`, `governance_changed`, or `adopted` (a create found the record left by an interrupted apply, exactly as declared, and took it over)."),
 					"identity":   str("The identity concerned."),
