@@ -469,7 +469,7 @@ func (e *Engine) RevokeIdentityCredential(ctx context.Context, identity, id stri
 
 // credentialIdentity finds which identity a credential belongs to: from its token while the
 // token lives (revoke then checks the identity's records), else by looking through the
-// identities' live sets and then the archive.
+// credentials in the identity records and then the archive.
 func (e *Engine) credentialIdentity(ctx context.Context, id string) (string, error) {
 	s, err := e.lookup(ctx, "auth/token/lookup-accessor", map[string]any{"accessor": id})
 	if errors.Is(err, engine.ErrUnavailable) {

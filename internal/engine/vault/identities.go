@@ -230,9 +230,10 @@ func cloneCredentials(creds []credentialRecord) []credentialRecord {
 	return out
 }
 
-// written holds the identity record each identity had when this engine last wrote it, so that
-// a close writes the record without reading it first (see revoke): check-and-set at that
-// version refuses the write when another writer changed the record since.
+// written holds the identity record each identity had when this engine last wrote it (or read
+// it to revoke its credentials), so that a close writes the record without reading it first
+// (see revoke): check-and-set at that version refuses the write when another writer changed
+// the record since.
 type written struct {
 	mu   sync.Mutex
 	recs map[string]writtenRecord
@@ -243,7 +244,7 @@ type writtenRecord struct {
 	version int64
 }
 
-// remember keeps rec, at version, as the identity record last seen written.
+// remember keeps rec, at version, as the identity record this engine last knew.
 func (e *Engine) remember(rec identityRecord, version int64) {
 	e.written.mu.Lock()
 	defer e.written.mu.Unlock()
