@@ -45,6 +45,7 @@ const (
 	RuleUnmanagedIdentity        = "unmanaged-identity"
 	RuleOrphanIdentity           = "orphan-identity"
 	RuleEngineDrift              = "engine-drift"
+	RuleInactive                 = "inactive"
 )
 
 // Report is the drift report of a fleet.
@@ -141,6 +142,10 @@ func Drift(f Fleet) Report {
 				expPtr = &exp
 			}
 			rep.Findings = append(rep.Findings, CheckPrivilege(*id, class, expPtr, f.Now)...)
+			if fd, debt, ok := CheckIdle(*id, class, f.Now); ok {
+				rep.Findings = append(rep.Findings, fd)
+				rep.TrustDebt[id.Name] = addDebt(rep.TrustDebt[id.Name], debt)
+			}
 		}
 	}
 	for _, name := range f.Unmanaged {
@@ -186,6 +191,39 @@ func Drift(f Fleet) Report {
 		return a.Observed < b.Observed
 	})
 	return rep
+}
+
+// IdleSince is when an identity's idle time starts: its last use, or its creation when it was
+// never used; zero when neither is known.
+func (i Identity) IdleSince() time.Time {
+	if !i.LastUsedAt.IsZero() {
+		return i.LastUsedAt
+	}
+	return i.CreatedAt
+}
+
+// CheckIdle is the inactivity rule (OWASP NHI1): an active identity of a class with max_idle
+// that has not been used for longer than max_idle (or, never used, was created longer ago than
+// that) is inactive. It returns the finding and the idle time beyond max_idle, which is the
+// identity's trust debt for it; ok is false when the identity is not inactive.
+func CheckIdle(id Identity, class *Class, now time.Time) (f Finding, debt time.Duration, ok bool) {
+	since := id.IdleSince()
+	if class == nil || class.MaxIdle <= 0 || id.Retired() || since.IsZero() {
+		return Finding{}, 0, false
+	}
+	idle := now.Sub(since)
+	if idle <= class.MaxIdle {
+		return Finding{}, 0, false
+	}
+	observed := "last used " + since.UTC().Format(time.RFC3339)
+	if id.LastUsedAt.IsZero() {
+		observed = "never used since it was created " + since.UTC().Format(time.RFC3339)
+	}
+	observed += ", idle for " + FormatDuration(idle.Truncate(time.Second))
+	return Finding{Rule: RuleInactive, Severity: SeverityMedium, Subject: subject(SubjectIdentity, id.Name),
+		Observed: observed, Allowed: "class " + class.Name + " allows at most " + FormatDuration(class.MaxIdle) + " without use (max_idle)",
+		OWASP: "NHI1", Remedy: "retire the identity (destroy it with on_destroy = \"retire\", or run the nhi_offboard action) if nothing needs it; " +
+			"otherwise find out why its consumers stopped using it"}, idle - class.MaxIdle, true
 }
 
 func (rep *Report) checkCredential(c Credential, id *Identity, classes map[string]*Class, policies map[string]*TTLPolicy, now time.Time) {
