@@ -204,6 +204,10 @@ const (
 	EventSecretStaged     = "secret_staged"
 	EventSecretPromoted   = "secret_promoted"
 	EventSecretDiscarded  = "secret_discarded"
+	// EventUsed: a secret of the identity authenticated (Requester: who used it, where known).
+	// Engines record at most one per identity per policy.UseResolution, or derive them from
+	// the secrets engine's own log (Vault's audit device).
+	EventUsed = "used"
 	// EventAdopted: a create found the record it was about to write already in the engine,
 	// exactly as declared (the remains of an interrupted apply), and took it over.
 	EventAdopted = "adopted"

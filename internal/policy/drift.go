@@ -193,6 +193,21 @@ func Drift(f Fleet) Report {
 	return rep
 }
 
+// UseResolution is how finely engines that record use themselves keep LastUsedAt: at most one
+// write per identity (and per credential) per UseResolution, so that a hot path of
+// authentications costs one write a minute, not one per use. An idle time is therefore up to
+// UseResolution longer than the truth, which max_idle (days) does not notice.
+const UseResolution = time.Minute
+
+// RecordUse is the LastUsedAt to keep after a use at now of something last used at last: now
+// when last is zero or at least UseResolution older (changed is true), else last unchanged.
+func RecordUse(last, now time.Time) (at time.Time, changed bool) {
+	if last.IsZero() || now.Sub(last) >= UseResolution {
+		return now, true
+	}
+	return last, false
+}
+
 // IdleSince is when an identity's idle time starts: its last use, or its creation when it was
 // never used; zero when neither is known.
 func (i Identity) IdleSince() time.Time {
@@ -204,11 +219,12 @@ func (i Identity) IdleSince() time.Time {
 
 // CheckIdle is the inactivity rule (OWASP NHI1): an active identity of a class with max_idle
 // that has not been used for longer than max_idle (or, never used, was created longer ago than
-// that) is inactive. It returns the finding and the idle time beyond max_idle, which is the
+// that) is inactive; an identity whose last use the engine cannot tell (UseUnknown) is not
+// judged. It returns the finding and the idle time beyond max_idle, which is the
 // identity's trust debt for it; ok is false when the identity is not inactive.
 func CheckIdle(id Identity, class *Class, now time.Time) (f Finding, debt time.Duration, ok bool) {
 	since := id.IdleSince()
-	if class == nil || class.MaxIdle <= 0 || id.Retired() || since.IsZero() {
+	if class == nil || class.MaxIdle <= 0 || id.Retired() || id.UseUnknown || since.IsZero() {
 		return Finding{}, 0, false
 	}
 	idle := now.Sub(since)

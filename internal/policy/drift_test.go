@@ -457,6 +457,10 @@ func TestDriftInactive(t *testing.T) {
 			f.Identities[2].LastUsedAt = now.Add(-time.Minute)
 		}, nil, nil, ""},
 		{"retired identities are not inactive", func(f *Fleet) { f.Identities[1].LastUsedAt = now.Add(-300 * Day); f.Classes[0].MaxIdle = Day }, nil, nil, ""},
+		{"last use unknown to the engine: not judged", func(f *Fleet) {
+			f.Identities[2].CreatedAt = now.Add(-45 * Day)
+			f.Identities[2].UseUnknown = true
+		}, nil, nil, ""},
 		{"class without max_idle", func(f *Fleet) { f.Identities[0].LastUsedAt = now.Add(-300 * Day) }, nil, nil, ""},
 		{"ephemeral class too", func(f *Fleet) { f.Classes[0].MaxIdle = 7 * Day; f.Identities[0].LastUsedAt = now.Add(-8 * Day) },
 			[]string{"identity/ci-build inactive@ medium NHI1"}, map[string]time.Duration{"ci-build": Day}, ""},
@@ -500,6 +504,30 @@ func TestDriftInactive(t *testing.T) {
 				if fd.Rule == RuleInactive && (!strings.Contains(fd.Allowed, "max_idle") || !strings.Contains(fd.Remedy, "nhi_offboard")) {
 					t.Errorf("inactive finding: allowed %q, remedy %q: want max_idle and nhi_offboard named", fd.Allowed, fd.Remedy)
 				}
+			}
+		})
+	}
+}
+
+func TestRecordUse(t *testing.T) {
+	now := testNow
+	tests := []struct {
+		name    string
+		last    time.Time
+		want    time.Time
+		changed bool
+	}{
+		{"never used", time.Time{}, now, true},
+		{"used a second ago: coalesced", now.Add(-time.Second), now.Add(-time.Second), false},
+		{"used 59s ago: coalesced", now.Add(-59 * time.Second), now.Add(-59 * time.Second), false},
+		{"used a minute ago", now.Add(-time.Minute), now, true},
+		{"used a day ago", now.Add(-Day), now, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, changed := RecordUse(tt.last, now)
+			if !got.Equal(tt.want) || changed != tt.changed {
+				t.Errorf("RecordUse(%v, now) = %v, %v; want %v, %v", tt.last, got, changed, tt.want, tt.changed)
 			}
 		})
 	}

@@ -121,6 +121,10 @@ type Identity struct {
 	// records it, coarsely (engine/local), the Vault engine derives it from Vault's audit device
 	// (engine/vault/lastuse.go). It is an observation, never part of the declaration.
 	LastUsedAt time.Time `json:"last_used_at,omitzero"`
+	// UseUnknown says that the engine cannot tell when the identity was last used (a Vault
+	// engine without an audit log to read): LastUsedAt is zero for want of knowledge, and the
+	// inactivity rule does not judge the identity.
+	UseUnknown bool `json:"-"`
 	// EngineDrift describes, one line each, where what the engine enforces for the identity
 	// differs from its declaration (a Vault role's token settings edited by hand, say). Engines
 	// fill it when they read an identity; UpdateIdentity restores the declared settings.

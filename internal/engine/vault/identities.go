@@ -619,6 +619,9 @@ func (e *Engine) ReadIdentity(ctx context.Context, name string) (engine.Identity
 	if r.Identity, err = e.drift(ctx, rec, secrets, e.GetTTLPolicy); err != nil {
 		return engine.IdentityRead{}, fmt.Errorf("identity %q: reading it back from Vault: %w", name, err)
 	}
+	if err := e.observeUse(&r.Identity); err != nil {
+		return engine.IdentityRead{}, err
+	}
 	if secrets != nil {
 		r.Versions, r.VersionsRead = secrets.public(), true
 	}
@@ -643,6 +646,9 @@ func (e *Engine) ListIdentities(ctx context.Context) ([]policy.Identity, error) 
 	for i, rec := range recs {
 		out[i] = rec.Identity
 		out[i].EngineDrift = e.existenceDrift(inv, rec)
+		if err := e.observeUse(&out[i]); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
