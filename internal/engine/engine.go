@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
@@ -230,11 +231,16 @@ type AuditFilter struct {
 	Identity string
 	Since    time.Time
 	Until    time.Time
+	// Types selects events of these types; empty selects every type.
+	Types []string
 }
 
 // Match reports whether e passes the filter.
 func (f AuditFilter) Match(e AuditEvent) bool {
 	if f.Identity != "" && e.Identity != f.Identity {
+		return false
+	}
+	if len(f.Types) > 0 && !slices.Contains(f.Types, e.Type) {
 		return false
 	}
 	if !f.Since.IsZero() && e.Time.Before(f.Since) {
