@@ -52,7 +52,8 @@ const (
 type Report struct {
 	Findings []Finding
 	// TrustDebt is, per identity, the sum over its live credentials of their age beyond their
-	// intended lifetime, plus how overdue its rotation is.
+	// intended lifetime, plus how overdue its rotation is, plus its idle time beyond its
+	// class's max_idle (CheckIdle).
 	TrustDebt map[string]time.Duration
 	// Blast is, per active identity whose exposure window is known, that window and its scopes.
 	Blast map[string]Blast
