@@ -683,5 +683,6 @@ data "nhi_drift_report" "all" {
 			Config:            config,
 			ConfigStateChecks: append(lastUsed(timeIs{&used}), inactive(1.5)...),
 		},
+		importStep("nhi_lifecycle_class.idle", "svc-idle"),
 	})
 }
