@@ -316,6 +316,31 @@ func TestDriftDeterministic(t *testing.T) {
 	}
 }
 
+// assertTrustDebt checks that rep's non-zero trust debt is exactly want (nil: none) and its
+// total the sum of want.
+func assertTrustDebt(t *testing.T, rep Report, want map[string]time.Duration) {
+	t.Helper()
+	got := map[string]time.Duration{}
+	for name, d := range rep.TrustDebt {
+		if d != 0 {
+			got[name] = d
+		}
+	}
+	if want == nil {
+		want = map[string]time.Duration{}
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("TrustDebt = %v, want %v", got, want)
+	}
+	var total time.Duration
+	for _, d := range want {
+		total += d
+	}
+	if got := rep.TotalTrustDebt(); got != total {
+		t.Errorf("TotalTrustDebt() = %v, want %v", got, total)
+	}
+}
+
 func TestDriftTrustDebt(t *testing.T) {
 	now := testNow
 	issued := now.Add(-3 * time.Hour)
@@ -373,27 +398,7 @@ func TestDriftTrustDebt(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := cleanFleet()
 			tt.mutate(&f)
-			rep := Drift(f)
-			got := map[string]time.Duration{}
-			for name, d := range rep.TrustDebt {
-				if d != 0 {
-					got[name] = d
-				}
-			}
-			want := tt.want
-			if want == nil {
-				want = map[string]time.Duration{}
-			}
-			if !reflect.DeepEqual(got, want) {
-				t.Errorf("TrustDebt = %v, want %v", got, want)
-			}
-			var total time.Duration
-			for _, d := range want {
-				total += d
-			}
-			if got := rep.TotalTrustDebt(); got != total {
-				t.Errorf("TotalTrustDebt() = %v, want %v", got, total)
-			}
+			assertTrustDebt(t, Drift(f), tt.want)
 		})
 	}
 
@@ -477,26 +482,7 @@ func TestDriftInactive(t *testing.T) {
 			tt.mutate(&f)
 			rep := Drift(f)
 			assertDrift(t, rep.Findings, tt.want...)
-			got := map[string]time.Duration{}
-			for name, d := range rep.TrustDebt {
-				if d != 0 {
-					got[name] = d
-				}
-			}
-			want := tt.debt
-			if want == nil {
-				want = map[string]time.Duration{}
-			}
-			if !reflect.DeepEqual(got, want) {
-				t.Errorf("TrustDebt = %v, want %v", got, want)
-			}
-			var total time.Duration
-			for _, d := range want {
-				total += d
-			}
-			if rep.TotalTrustDebt() != total {
-				t.Errorf("TotalTrustDebt() = %v, want %v", rep.TotalTrustDebt(), total)
-			}
+			assertTrustDebt(t, rep, tt.debt)
 			if tt.observe != "" && (len(rep.Findings) == 0 || rep.Findings[0].Observed != tt.observe) {
 				t.Errorf("findings %v: want the first observed %q", rep.Findings, tt.observe)
 			}
@@ -509,26 +495,26 @@ func TestDriftInactive(t *testing.T) {
 	}
 }
 
+// TestRecordUse: a use is recorded when it is the first, or at least a minute after the last
+// recorded one; otherwise the last recorded time stays.
 func TestRecordUse(t *testing.T) {
 	now := testNow
-	tests := []struct {
-		name    string
+	for _, tt := range []struct {
 		last    time.Time
-		want    time.Time
 		changed bool
 	}{
-		{"never used", time.Time{}, now, true},
-		{"used a second ago: coalesced", now.Add(-time.Second), now.Add(-time.Second), false},
-		{"used 59s ago: coalesced", now.Add(-59 * time.Second), now.Add(-59 * time.Second), false},
-		{"used a minute ago", now.Add(-time.Minute), now, true},
-		{"used a day ago", now.Add(-Day), now, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, changed := RecordUse(tt.last, now)
-			if !got.Equal(tt.want) || changed != tt.changed {
-				t.Errorf("RecordUse(%v, now) = %v, %v; want %v, %v", tt.last, got, changed, tt.want, tt.changed)
-			}
-		})
+		{time.Time{}, true}, // never used
+		{now.Add(-time.Second), false},
+		{now.Add(-59 * time.Second), false},
+		{now.Add(-time.Minute), true},
+		{now.Add(-Day), true},
+	} {
+		want := tt.last
+		if tt.changed {
+			want = now
+		}
+		if got, changed := RecordUse(tt.last, now); !got.Equal(want) || changed != tt.changed {
+			t.Errorf("RecordUse(%v, now) = %v, %v; want %v, %v", tt.last, got, changed, want, tt.changed)
+		}
 	}
 }
