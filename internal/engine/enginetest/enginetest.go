@@ -837,6 +837,13 @@ func testLastUse(t *testing.T, factory Factory) {
 	if !second.LastUsedAt.After(first.LastUsedAt) {
 		t.Fatalf("LastUsedAt after a second use = %v, want after %v", second.LastUsedAt, first.LastUsedAt)
 	}
+	// An update returns the identity with its last use, as a read does (the findings of the
+	// update judge it).
+	updated, err := e.UpdateIdentity(ctx, policy.Identity{Name: "svc-used", Class: "svc-idle", Owner: "team-payments"})
+	must(t, err)
+	if !updated.LastUsedAt.Equal(second.LastUsedAt) {
+		t.Fatalf("UpdateIdentity: LastUsedAt = %v, want %v", updated.LastUsedAt, second.LastUsedAt)
+	}
 	clk.Set(second.LastUsedAt)
 	wantInactive(t, e, ctx, clk.Now(), "svc-used", 0)
 	clk.Set(second.LastUsedAt.Add(30*policy.Day + 90*time.Minute))

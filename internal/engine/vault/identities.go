@@ -439,11 +439,13 @@ func (e *Engine) CreateIdentity(ctx context.Context, id policy.Identity) (policy
 		return policy.Identity{}, fmt.Errorf("identity %q: %w (it stays unfinished: create it again to finish it)", id.Name, err)
 	}
 	if found && !cur.Pending {
+		e.useAfterWrite(&id)
 		return id, nil
 	}
 	if _, err := e.kvPut(ctx, identityKey(id.Name), identityRecord{Identity: id, RoleID: roleID}, version); err != nil {
 		return policy.Identity{}, fmt.Errorf("identity %q: marking it complete: %w (create it again to finish it)", id.Name, err)
 	}
+	e.useAfterWrite(&id)
 	return id, nil
 }
 
@@ -546,6 +548,7 @@ func (e *Engine) UpdateIdentity(ctx context.Context, id policy.Identity) (policy
 	if err != nil {
 		return policy.Identity{}, fmt.Errorf("identity %q: %w", id.Name, err)
 	}
+	e.useAfterWrite(&id)
 	return id, e.appendAudit(ctx, engine.AuditEvent{Type: engine.EventIdentityUpdated, Identity: id.Name})
 }
 

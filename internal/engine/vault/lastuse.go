@@ -194,6 +194,16 @@ func (e *Engine) observeUse(ids ...*policy.Identity) error {
 	return nil
 }
 
+// useAfterWrite fills the last use of id, which a create or update just wrote, so that the
+// findings of the write judge its inactivity as a read would. The write is done: an audit log
+// that cannot be read leaves the use unknown (logged), and the next read reports the error.
+func (e *Engine) useAfterWrite(id *policy.Identity) {
+	if err := e.observeUse(id); err != nil {
+		id.UseUnknown = true
+		e.logf("last use unknown after the write: "+err.Error(), map[string]any{"identity": id.Name})
+	}
+}
+
 var _ engine.UseLog = (*Engine)(nil)
 
 // UseEvents returns the "used" events that pass f, derived from the audit log; none without
