@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
@@ -204,6 +205,10 @@ const (
 	EventSecretStaged     = "secret_staged"
 	EventSecretPromoted   = "secret_promoted"
 	EventSecretDiscarded  = "secret_discarded"
+	// EventUsed: a secret of the identity authenticated (Requester: who used it, where known).
+	// Engines record at most one per identity per policy.UseResolution, or derive them from
+	// the secrets engine's own log (Vault's audit device).
+	EventUsed = "used"
 	// EventAdopted: a create found the record it was about to write already in the engine,
 	// exactly as declared (the remains of an interrupted apply), and took it over.
 	EventAdopted = "adopted"
@@ -226,11 +231,16 @@ type AuditFilter struct {
 	Identity string
 	Since    time.Time
 	Until    time.Time
+	// Types selects events of these types; empty selects every type.
+	Types []string
 }
 
 // Match reports whether e passes the filter.
 func (f AuditFilter) Match(e AuditEvent) bool {
 	if f.Identity != "" && e.Identity != f.Identity {
+		return false
+	}
+	if len(f.Types) > 0 && !slices.Contains(f.Types, e.Type) {
 		return false
 	}
 	if !f.Since.IsZero() && e.Time.Before(f.Since) {

@@ -169,13 +169,27 @@ func observeSecrets(versions []SecretVersion, now time.Time) []policy.SecretObse
 	return out
 }
 
-// AuditLog reads the audit events that pass f, merged with an "expired" event derived for
-// every credential of f.Identity (every identity when empty) that expired by now without being
+// UseLog is implemented by engines that derive "used" events (EventUsed) from a log of their
+// own instead of storing them (Vault's audit device); AuditLog merges them in.
+type UseLog interface {
+	// UseEvents returns the derived "used" events that pass f.
+	UseEvents(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
+}
+
+// AuditLog reads the audit events that pass f, merged with the "used" events of a UseLog and
+// an "expired" event derived for every credential of f.Identity (every identity when empty) that expired by now without being
 // revoked first (policy.Credential.Expired), oldest first.
 func AuditLog(ctx context.Context, e Engine, f AuditFilter, now time.Time) ([]AuditEvent, error) {
 	events, err := e.AuditEvents(ctx, f)
 	if err != nil {
 		return nil, err
+	}
+	if u, ok := e.(UseLog); ok {
+		used, err := u.UseEvents(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		events = append(events, used...)
 	}
 	creds, err := e.ListCredentials(ctx, f.Identity)
 	if err != nil {

@@ -14,7 +14,7 @@ var allRules = []string{
 	RuleCredentialPastHardExpiry, RuleCredentialAboveClassMax, RuleRenewalsPastBudget, RuleCredentialNoExpiry,
 	RuleRetiredWithCredential, RuleSharedSecret, RuleUnmanagedIdentity, RuleOrphanIdentity, RuleEngineDrift,
 	RuleScopeNotAllowed, RuleScopeDenied, RuleScopesAboveClassMax, RuleCIDRNotAllowed, RuleBlastRadiusAboveClassMax,
-	RuleUnboundedExposure, RulePrivilegeEscalation, RulePrivilegeRemoved,
+	RuleUnboundedExposure, RulePrivilegeEscalation, RulePrivilegeRemoved, RuleInactive,
 }
 
 func TestFindingTitle(t *testing.T) {

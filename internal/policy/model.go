@@ -69,6 +69,10 @@ type Class struct {
 	AllowedCIDRs []string `json:"allowed_cidrs,omitempty"`
 	// MaxBlastRadius caps an identity's blast radius in scope-hours; zero means no ceiling.
 	MaxBlastRadius float64 `json:"max_blast_radius,omitempty"`
+
+	// MaxIdle is the longest an active identity may go without being used (CheckIdle); zero
+	// means no limit.
+	MaxIdle time.Duration `json:"max_idle,omitempty"`
 }
 
 // Exception lets a TTL policy exceed its class's ceilings, or an identity its class's privilege
@@ -112,6 +116,15 @@ type Identity struct {
 	Status    Status    `json:"status"`
 	CreatedAt time.Time `json:"created_at"`
 	RetiredAt time.Time `json:"retired_at,omitzero"`
+	// LastUsedAt is when the identity last authenticated (a credential or a rotated secret used
+	// to log in); zero when never. Engines fill it when they read an identity: the local engine
+	// records it, coarsely (engine/local), the Vault engine derives it from Vault's audit device
+	// (engine/vault/lastuse.go). It is an observation, never part of the declaration.
+	LastUsedAt time.Time `json:"last_used_at,omitzero"`
+	// UseUnknown says that the engine cannot tell when the identity was last used (a Vault
+	// engine without an audit log to read): LastUsedAt is zero for want of knowledge, and the
+	// inactivity rule does not judge the identity.
+	UseUnknown bool `json:"-"`
 	// EngineDrift describes, one line each, where what the engine enforces for the identity
 	// differs from its declaration (a Vault role's token settings edited by hand, say). Engines
 	// fill it when they read an identity; UpdateIdentity restores the declared settings.

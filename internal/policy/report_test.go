@@ -30,7 +30,7 @@ func everyKindFleet() Fleet {
 		Classes: []Class{
 			{Name: "ci", Kind: KindEphemeral, MaxTTL: time.Hour, MaxLifetime: Day, MaxRenewals: ptr(int64(3)),
 				RequireOwner: true, NamingPattern: "ci-[a-z0-9-]+", Environments: []string{"dev", "prod"}},
-			{Name: "svc", Kind: KindPersistent, MaxRotationInterval: 30 * Day, RequireOwner: true, RequireConsumers: true},
+			{Name: "svc", Kind: KindPersistent, MaxRotationInterval: 30 * Day, RequireOwner: true, RequireConsumers: true, MaxIdle: 30 * Day},
 			{Name: "ops", Kind: KindEphemeral, MaxTTL: time.Hour, MaxLifetime: 4 * time.Hour, MaxRenewals: ptr(int64(3)), RequireOwner: true,
 				AllowedScopes: []string{"read:*", "deploy:*"}, DeniedScopes: []string{"admin:*"}, MaxScopes: 2,
 				AllowedCIDRs: []string{"10.0.0.0/8"}, MaxBlastRadius: 4},
@@ -55,7 +55,8 @@ func everyKindFleet() Fleet {
 			{Name: "ci-rotated", Class: "ci", Owner: "team-platform", Environment: "prod", TTLPolicy: "ci-short", Status: StatusActive},
 			{Name: "ci-old", Class: "ci", Owner: "team-platform", Environment: "prod", TTLPolicy: "ci-short", Status: StatusRetired, RetiredAt: now.Add(-2 * Day)},
 			{Name: "svc-api", Class: "svc", Owner: "team-payments", Environment: "prod", Status: StatusActive, Scopes: []string{"billing:read"}},
-			{Name: "svc-cron", Class: "svc", Owner: "team-payments", Environment: "prod", Status: StatusActive},
+			// Last used 40 days ago: inactive (max_idle 30d), 10 days of trust debt.
+			{Name: "svc-cron", Class: "svc", Owner: "team-payments", Environment: "prod", Status: StatusActive, LastUsedAt: now.Add(-40 * Day)},
 			{Name: "svc-db", Class: "svc", Owner: "team-payments", Environment: "prod", Status: StatusActive, Scopes: []string{"billing:write"},
 				EngineDrift: []string{"role token_ttl is 24h, declared 1h"}},
 			{Name: "svc-legacy", Class: "svc", Owner: "team-billing", Environment: "prod", TTLPolicy: "svc-token", Status: StatusActive},

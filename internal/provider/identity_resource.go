@@ -68,6 +68,7 @@ type identityAttrs struct {
 	Status      types.String      `tfsdk:"status"`
 	CreatedAt   timetypes.RFC3339 `tfsdk:"created_at"`
 	RetiredAt   timetypes.RFC3339 `tfsdk:"retired_at"`
+	LastUsedAt  timetypes.RFC3339 `tfsdk:"last_used_at"`
 }
 
 func (r *identityResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -177,11 +178,17 @@ func (r *identityResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 				MarkdownDescription: "When the identity was retired (RFC 3339); null while active.",
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 			},
+			"last_used_at": schema.StringAttribute{
+				CustomType: timetypes.RFC3339Type{},
+				Computed:   true,
+				// No UseStateForUnknown: use moves it between plan and apply.
+				MarkdownDescription: lastUsedAtDescription + " It moves with use, so `terraform plan -refresh-only` shows it changing.",
+			},
 			"findings": schema.ListNestedAttribute{
 				Computed: true,
 				MarkdownDescription: "What the policy finds about the identity as the engine holds it, as of the last refresh: " +
 					"credentials past their caps, renewals past budget, an overdue rotation, live credentials after retirement, " +
-					"and the class rules. A change shows in `terraform plan -refresh-only`, so a drift job with " +
+					"inactivity past the class's `max_idle` (`inactive`), and the class rules. A change shows in `terraform plan -refresh-only`, so a drift job with " +
 					"`-detailed-exitcode` exits 2 when behaviour drifts.",
 				NestedObject: schema.NestedAttributeObject{Attributes: findingResourceAttributes()},
 			},
@@ -194,7 +201,7 @@ func (r *identityResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 			},
 			"trust_debt_hours": schema.Float64Attribute{
 				Computed:            true,
-				MarkdownDescription: "The identity's trust debt in hours, as of the last refresh: its live credentials' age beyond their intended lifetime plus how overdue its rotation is.",
+				MarkdownDescription: "The identity's trust debt in hours, as of the last refresh: its live credentials' age beyond their intended lifetime, plus how overdue its rotation is, plus its idle time beyond its class's `max_idle`.",
 			},
 		},
 	}
@@ -287,7 +294,17 @@ func (m *identityAttrs) fromPolicy(id policy.Identity) {
 	if !id.RetiredAt.IsZero() {
 		m.RetiredAt = timetypes.NewRFC3339TimeValue(id.RetiredAt)
 	}
+	m.LastUsedAt = timetypes.NewRFC3339Null()
+	if !id.LastUsedAt.IsZero() {
+		m.LastUsedAt = timetypes.NewRFC3339TimeValue(id.LastUsedAt)
+	}
 }
+
+// lastUsedAtDescription documents last_used_at wherever an identity has it.
+const lastUsedAtDescription = "When the identity last authenticated (RFC 3339): a credential issued or used, or its rotated " +
+	"secret used to log in; null when never used, or when the engine cannot tell (Vault without the provider's " +
+	"`vault.audit_log_path`). The local engine records it at most once per identity per minute; Vault derives it from the " +
+	"login entries of its file audit device. A class's `max_idle` turns a long idle time into an `inactive` finding."
 
 // check evaluates the identity against its class and TTL policy as the engine holds them. It
 // returns false when either is missing (it may be created in the same plan); warn then warns on

@@ -58,6 +58,8 @@ type lifecycleClassModel struct {
 	MaxScopes           types.Int64   `tfsdk:"max_scopes"`
 	AllowedCIDRs        types.Set     `tfsdk:"allowed_cidrs"`
 	MaxBlastRadius      types.Float64 `tfsdk:"max_blast_radius"`
+
+	MaxIdle durationValue `tfsdk:"max_idle"`
 }
 
 func (r *lifecycleClassResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -174,6 +176,16 @@ func (r *lifecycleClassResource) Schema(_ context.Context, _ resource.SchemaRequ
 					"window in hours (see the `nhi_identity` data source's `blast_radius`). Unset: no ceiling.",
 				Validators: []validator.Float64{float64validator.AtLeast(0.001)},
 			},
+
+			"max_idle": schema.StringAttribute{
+				CustomType: durationType{},
+				Validators: []validator.String{positiveDuration{}},
+				Optional:   true,
+				MarkdownDescription: "Longest an active identity of the class may go unused, such as `30d`: one idle longer (never " +
+					"used: since its creation) gets an `inactive` finding (OWASP NHI1), and its idle time beyond `max_idle` counts " +
+					"as trust debt. Use is the identity's `last_used_at`, which on Vault needs the provider's " +
+					"`vault.audit_log_path`: without it no identity is judged inactive. Unset: no limit.",
+			},
 		},
 	}
 }
@@ -202,6 +214,8 @@ func (m lifecycleClassModel) toPolicy(ctx context.Context, diags *diag.Diagnosti
 		MaxScopes:           m.MaxScopes.ValueInt64(),
 		AllowedCIDRs:        stringsOf(ctx, m.AllowedCIDRs, diags),
 		MaxBlastRadius:      m.MaxBlastRadius.ValueFloat64(),
+
+		MaxIdle: m.MaxIdle.Duration(),
 	}
 }
 
@@ -231,6 +245,8 @@ func (m *lifecycleClassModel) fromPolicy(c policy.Class) {
 	if c.MaxBlastRadius > 0 {
 		m.MaxBlastRadius = types.Float64Value(c.MaxBlastRadius)
 	}
+
+	m.MaxIdle = keepDuration(m.MaxIdle, c.MaxIdle)
 }
 
 func (r *lifecycleClassResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {

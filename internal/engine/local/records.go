@@ -179,7 +179,7 @@ func (e *Engine) CreateIdentity(ctx context.Context, id policy.Identity) (policy
 	}
 	id.Status = policy.StatusActive
 	id.CreatedAt = e.clock.Now()
-	id.RetiredAt = time.Time{}
+	id.RetiredAt, id.LastUsedAt = time.Time{}, time.Time{}
 	var out policy.Identity
 	err := e.batch(func(tx *bolt.Tx) error {
 		out = id
@@ -229,7 +229,7 @@ func existingIdentity(tx *bolt.Tx, id policy.Identity) (cur policy.Identity, fou
 }
 
 // UpdateIdentity replaces the declared attributes of an active identity, keeping its status
-// and timestamps.
+// and timestamps (its last use included).
 func (e *Engine) UpdateIdentity(ctx context.Context, id policy.Identity) (policy.Identity, error) {
 	if err := ctxErr(ctx); err != nil {
 		return policy.Identity{}, err
@@ -242,7 +242,7 @@ func (e *Engine) UpdateIdentity(ctx context.Context, id policy.Identity) (policy
 		if cur.Retired() {
 			return fmt.Errorf("identity %q: %w", id.Name, engine.ErrRetired)
 		}
-		id.Status, id.CreatedAt, id.RetiredAt = cur.Status, cur.CreatedAt, cur.RetiredAt
+		id.Status, id.CreatedAt, id.RetiredAt, id.LastUsedAt = cur.Status, cur.CreatedAt, cur.RetiredAt, cur.LastUsedAt
 		if err := putJSON(tx, bucketIdentities, id.Name, id); err != nil {
 			return err
 		}
