@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -74,6 +75,21 @@ type Owner struct {
 	Kind    OwnerKind   `json:"kind"`
 	Contact string      `json:"contact,omitempty"`
 	Status  OwnerStatus `json:"status"`
+}
+
+// Validate checks an owner record before an engine stores it: a valid name (CheckName), a kind
+// of team or person, a status of active or departed.
+func (o Owner) Validate() error {
+	if err := CheckName(o.Name); err != nil {
+		return err
+	}
+	if o.Kind != OwnerTeam && o.Kind != OwnerPerson {
+		return fmt.Errorf("owner %q has kind %q: use %q or %q", o.Name, o.Kind, OwnerTeam, OwnerPerson)
+	}
+	if o.Status != OwnerActive && o.Status != OwnerDeparted {
+		return fmt.Errorf("owner %q has status %q: use %q or %q", o.Name, o.Status, OwnerActive, OwnerDeparted)
+	}
+	return nil
 }
 
 // Departed reports whether the owner has left.
