@@ -60,11 +60,21 @@ func addEngineError(diags *diag.Diagnostics, action string, err error) {
 
 // addFindings reports policy findings as error diagnostics on their attributes.
 func addFindings(diags *diag.Diagnostics, findings []policy.Finding) {
+	reportFindings(findings, diags.AddError, diags.AddAttributeError)
+}
+
+// warnFindings reports policy findings as warning diagnostics on their attributes: what a plan
+// tells its reviewer without failing (a review falling due, an owner who departed).
+func warnFindings(diags *diag.Diagnostics, findings []policy.Finding) {
+	reportFindings(findings, diags.AddWarning, diags.AddAttributeWarning)
+}
+
+func reportFindings(findings []policy.Finding, add func(summary, detail string), addAt func(p path.Path, summary, detail string)) {
 	for _, f := range findings {
 		if p := attributePath(f.Attribute); p.Equal(path.Empty()) {
-			diags.AddError(f.Title(), f.Message())
+			add(f.Title(), f.Message())
 		} else {
-			diags.AddAttributeError(p, f.Title(), f.Message())
+			addAt(p, f.Title(), f.Message())
 		}
 	}
 }

@@ -58,6 +58,9 @@ type lifecycleClassModel struct {
 	MaxScopes           types.Int64   `tfsdk:"max_scopes"`
 	AllowedCIDRs        types.Set     `tfsdk:"allowed_cidrs"`
 	MaxBlastRadius      types.Float64 `tfsdk:"max_blast_radius"`
+
+	ReviewEvery            durationValue `tfsdk:"review_every"`
+	RequireRegisteredOwner types.Bool    `tfsdk:"require_registered_owner"`
 }
 
 func (r *lifecycleClassResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -174,6 +177,23 @@ func (r *lifecycleClassResource) Schema(_ context.Context, _ resource.SchemaRequ
 					"window in hours (see the `nhi_identity` data source's `blast_radius`). Unset: no ceiling.",
 				Validators: []validator.Float64{float64validator.AtLeast(0.001)},
 			},
+
+			"review_every": schema.StringAttribute{
+				CustomType: durationType{},
+				Validators: []validator.String{positiveDuration{}},
+				Optional:   true,
+				MarkdownDescription: "How often every identity of the class must be reviewed, such as `90d`. Each identity then " +
+					"needs `reviewed_by`; its review falls due `review_every` after its `reviewed_at` (or its creation), the plan " +
+					"warns 14 days before, and an overdue review is a `review-overdue` finding whose time overdue adds to trust " +
+					"debt. Unset: no review required.",
+			},
+			"require_registered_owner": schema.BoolAttribute{
+				Optional: true,
+				Computed: true,
+				Default:  booldefault.StaticBool(false),
+				MarkdownDescription: "Whether every identity's `owner` must name an active `nhi_owner`: an owner with no record, " +
+					"or one marked departed, fails the identity's plan on `owner`. Defaults to `false`.",
+			},
 		},
 	}
 }
@@ -202,6 +222,9 @@ func (m lifecycleClassModel) toPolicy(ctx context.Context, diags *diag.Diagnosti
 		MaxScopes:           m.MaxScopes.ValueInt64(),
 		AllowedCIDRs:        stringsOf(ctx, m.AllowedCIDRs, diags),
 		MaxBlastRadius:      m.MaxBlastRadius.ValueFloat64(),
+
+		ReviewEvery:            m.ReviewEvery.Duration(),
+		RequireRegisteredOwner: m.RequireRegisteredOwner.ValueBool(),
 	}
 }
 
@@ -231,6 +254,9 @@ func (m *lifecycleClassModel) fromPolicy(c policy.Class) {
 	if c.MaxBlastRadius > 0 {
 		m.MaxBlastRadius = types.Float64Value(c.MaxBlastRadius)
 	}
+
+	m.ReviewEvery = keepDuration(m.ReviewEvery, c.ReviewEvery)
+	m.RequireRegisteredOwner = types.BoolValue(c.RequireRegisteredOwner)
 }
 
 func (r *lifecycleClassResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {

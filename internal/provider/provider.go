@@ -407,6 +407,7 @@ func (p *nhiProvider) Resources(context.Context) []func() resource.Resource {
 		NewTTLPolicyResource,
 		NewIdentityResource,
 		NewRotationScheduleResource,
+		NewOwnerResource,
 	}
 }
 
@@ -440,5 +441,6 @@ func (p *nhiProvider) ListResources(context.Context) []func() list.ListResource 
 		NewTTLPolicyListResource,
 		NewIdentityListResource,
 		NewRotationScheduleListResource,
+		NewOwnerListResource,
 	}
 }
