@@ -207,3 +207,33 @@ func Owned(owner string, ids []Identity) []string {
 	}
 	return out
 }
+
+// ReachReview is Reach for the review and owner rules: the findings that class, as declared,
+// would raise on its active identities (a reviewer missing or a review overdue under
+// review_every, an owner that is not an active record under require_registered_owner), so that
+// a tightening names them in its own plan. owners are the owner records; they are read only for
+// require_registered_owner. A review dated in the future is the identity's own rule, not the
+// class's reach.
+func ReachReview(class Class, ids []Identity, owners []Owner, now time.Time) []Finding {
+	byName := make(map[string]*Owner, len(owners))
+	for i := range owners {
+		byName[owners[i].Name] = &owners[i]
+	}
+	var out []Finding
+	for _, id := range ids {
+		if id.Class != class.Name || id.Retired() {
+			continue
+		}
+		for _, f := range CheckReview(id, &class, now) {
+			if f.Rule != RuleReviewInFuture {
+				out = append(out, f)
+			}
+		}
+		over, _ := CheckReviewOverdue(id, &class, now)
+		out = append(out, over...)
+		if class.RequireRegisteredOwner {
+			out = append(out, CheckOwner(id, &class, byName[id.Owner])...)
+		}
+	}
+	return out
+}

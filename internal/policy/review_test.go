@@ -153,3 +153,33 @@ func TestDriftReviewAndOwner(t *testing.T) {
 		t.Errorf("total trust debt = %s, want 240h", got)
 	}
 }
+
+// TestReachReview: a class that starts requiring reviews and registered owners names every
+// active identity of its own it would leave out of compliance, and nothing else.
+func TestReachReview(t *testing.T) {
+	class := Class{Name: "svc", Kind: KindPersistent, ReviewEvery: 30 * Day, RequireRegisteredOwner: true}
+	created := testNow.Add(-10 * Day)
+	owners := []Owner{{Name: "team-a", Kind: OwnerTeam, Status: OwnerActive}, {Name: "bob", Kind: OwnerPerson, Status: OwnerDeparted}}
+	ids := []Identity{
+		{Name: "ok", Class: "svc", Owner: "team-a", Status: StatusActive, CreatedAt: created, ReviewedAt: testNow.Add(-Day), ReviewedBy: "alice"},
+		{Name: "unreviewed", Class: "svc", Owner: "team-a", Status: StatusActive, CreatedAt: created},
+		{Name: "stale", Class: "svc", Owner: "team-a", Status: StatusActive, CreatedAt: created, ReviewedAt: testNow.Add(-31 * Day), ReviewedBy: "alice"},
+		{Name: "future", Class: "svc", Owner: "team-a", Status: StatusActive, CreatedAt: created, ReviewedAt: testNow.Add(Day), ReviewedBy: "alice"},
+		{Name: "bobs", Class: "svc", Owner: "bob", Status: StatusActive, CreatedAt: created, ReviewedAt: testNow, ReviewedBy: "alice"},
+		{Name: "ghost", Class: "svc", Owner: "nobody", Status: StatusActive, CreatedAt: created, ReviewedAt: testNow, ReviewedBy: "alice"},
+		{Name: "retired", Class: "svc", Owner: "bob", Status: StatusRetired, CreatedAt: created},
+		{Name: "other", Class: "ci", Owner: "bob", Status: StatusActive, CreatedAt: created},
+	}
+	want := []string{
+		"identity/unreviewed " + RuleReviewerMissing,
+		"identity/stale " + RuleReviewOverdue,
+		"identity/bobs " + RuleOwnerDeparted,
+		"identity/ghost " + RuleOwnerNotRegistered,
+	}
+	if got := subjectsOf(ReachReview(class, ids, owners, testNow)); !slices.Equal(got, want) {
+		t.Fatalf("ReachReview = %v, want %v", got, want)
+	}
+	if got := ReachReview(Class{Name: "svc", Kind: KindPersistent}, ids, nil, testNow); len(got) != 0 {
+		t.Fatalf("a class without review or owner rules reaches %v, want nothing", subjectsOf(got))
+	}
+}

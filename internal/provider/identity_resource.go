@@ -198,7 +198,7 @@ func (r *identityResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 				Computed: true,
 				MarkdownDescription: "What the policy finds about the identity as the engine holds it, as of the last refresh: " +
 					"credentials past their caps, renewals past budget, an overdue rotation, live credentials after retirement, " +
-					"and the class rules. A change shows in `terraform plan -refresh-only`, so a drift job with " +
+					"an overdue review, a departed owner, and the class rules. A change shows in `terraform plan -refresh-only`, so a drift job with " +
 					"`-detailed-exitcode` exits 2 when behaviour drifts.",
 				NestedObject: schema.NestedAttributeObject{Attributes: findingResourceAttributes()},
 			},
@@ -211,7 +211,7 @@ func (r *identityResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 			},
 			"trust_debt_hours": schema.Float64Attribute{
 				Computed:            true,
-				MarkdownDescription: "The identity's trust debt in hours, as of the last refresh: its live credentials' age beyond their intended lifetime plus how overdue its rotation is.",
+				MarkdownDescription: "The identity's trust debt in hours, as of the last refresh: its live credentials' age beyond their intended lifetime plus how overdue its rotation and its review are.",
 			},
 		},
 	}

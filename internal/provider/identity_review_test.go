@@ -154,3 +154,28 @@ func TestAccIdentity_reviewDueSoon(t *testing.T) {
 		t.Fatalf("the attestation's plan does not show reviewed_at moving, or still warns:\n%s", out)
 	}
 }
+
+// TestAccLifecycleClass_reviewReach: a class that starts requiring reviews and registered owners
+// names, in its own plan, the existing identities it would leave out of compliance.
+func TestAccLifecycleClass_reviewReach(t *testing.T) {
+	env := newTestEnv(t)
+	c := newTerraformCLI(t, env)
+	cfg := func(classExtra string) string {
+		return `
+resource "nhi_lifecycle_class" "reviewed" {
+  name = "reviewed"
+  kind = "persistent"
+  ` + classExtra + `
+}
+` + reviewedIdentity(`owner = "team-ghost"`)
+	}
+	c.write("main.tf", cfg(""))
+	c.run([]int{0}, "init", "-input=false")
+	c.run([]int{0}, "apply", "-no-color", "-auto-approve", "-input=false")
+	c.write("main.tf", cfg("review_every = \"30d\"\n  require_registered_owner = true"))
+	out, _ := c.run([]int{2}, "plan", "-no-color", "-input=false", "-detailed-exitcode")
+	want := regexp.MustCompile(`Warning: Class Change Leaves Objects Out of Compliance[\s\S]*identity/svc-r\s+\(reviewer-missing\);\s+identity/svc-r\s+\(owner-not-registered\)`)
+	if !want.MatchString(out) {
+		t.Fatalf("the tightening's plan does not name svc-r's reviewer-missing and owner-not-registered findings:\n%s", out)
+	}
+}

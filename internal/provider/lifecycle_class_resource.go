@@ -304,7 +304,15 @@ func (r *lifecycleClassResource) ModifyPlan(ctx context.Context, req resource.Mo
 			return
 		}
 	}
-	findings := policy.Reach(class, ids, policies, schedules, r.data.clock.Now())
+	var owners []policy.Owner
+	if class.RequireRegisteredOwner { // only the registered-owner rule needs the owner records
+		if owners, err = r.data.engine.ListOwners(ctx); err != nil {
+			addEngineError(&resp.Diagnostics, fmt.Sprintf("list the owners of class %q's identities", class.Name), err)
+			return
+		}
+	}
+	findings := append(policy.Reach(class, ids, policies, schedules, r.data.clock.Now()),
+		policy.ReachReview(class, ids, owners, r.data.clock.Now())...)
 	if len(findings) > 0 {
 		subjects := make([]string, len(findings))
 		for i, f := range findings {
