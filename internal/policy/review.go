@@ -192,7 +192,7 @@ func CheckOwner(id Identity, class *Class, owner *Owner) []Finding {
 			obs = "no owner"
 		}
 		add(RuleOwnerNotRegistered, "owner", obs, "class "+class.Name+" requires an active, registered owner (nhi_owner)", "NHI1",
-			"declare the owner with nhi_owner, or set owner to a registered, active one")
+			"declare the owner with nhi_owner and reference it (owner = nhi_owner.<label>.name, which also orders a create in the same plan), or set owner to a registered, active one")
 	}
 	return out
 }
