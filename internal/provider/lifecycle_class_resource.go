@@ -359,28 +359,11 @@ func (r *lifecycleClassResource) write(ctx context.Context, plan planGetter, sta
 }
 
 func (r *lifecycleClassResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var m lifecycleClassModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
-	setIdentity(ctx, req.State, resp.Identity, "name", &resp.Diagnostics)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	class, ok := readFound(ctx, resp, "lifecycle class", m.Name.ValueString(), r.data.engine.GetClass)
-	if !ok {
-		return
-	}
-	m.fromPolicy(class)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+	readRecord[lifecycleClassModel](ctx, req, resp, "lifecycle class", r.data.engine.GetClass)
 }
 
 func (r *lifecycleClassResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	var m lifecycleClassModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	err := r.data.engine.DeleteClass(ctx, m.Name.ValueString())
-	deleted(&resp.Diagnostics, fmt.Sprintf("delete lifecycle class %q", m.Name.ValueString()), err)
+	deleteRecord(ctx, req, resp, "lifecycle class", r.data.engine.DeleteClass)
 }
 
 func (r *lifecycleClassResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {

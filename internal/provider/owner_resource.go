@@ -186,28 +186,11 @@ func (r *ownerResource) write(ctx context.Context, plan planGetter, state stateS
 }
 
 func (r *ownerResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var m ownerModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
-	setIdentity(ctx, req.State, resp.Identity, "name", &resp.Diagnostics)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	o, ok := readFound(ctx, resp, "owner", m.Name.ValueString(), r.data.engine.GetOwner)
-	if !ok {
-		return
-	}
-	m.fromPolicy(o)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+	readRecord[ownerModel](ctx, req, resp, "owner", r.data.engine.GetOwner)
 }
 
 func (r *ownerResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	var m ownerModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	err := r.data.engine.DeleteOwner(ctx, m.Name.ValueString())
-	deleted(&resp.Diagnostics, fmt.Sprintf("delete owner %q", m.Name.ValueString()), err)
+	deleteRecord(ctx, req, resp, "owner", r.data.engine.DeleteOwner)
 }
 
 func (r *ownerResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
