@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
@@ -177,5 +180,65 @@ resource "nhi_lifecycle_class" "reviewed" {
 	want := regexp.MustCompile(`Warning: Class Change Leaves Objects Out of Compliance[\s\S]*identity/svc-r\s+\(reviewer-missing\);\s+identity/svc-r\s+\(owner-not-registered\)`)
 	if !want.MatchString(out) {
 		t.Fatalf("the tightening's plan does not name svc-r's reviewer-missing and owner-not-registered findings:\n%s", out)
+	}
+}
+
+// TestPlanReviewAndOwnerOnTheirAttributes: the plan's review and owner diagnostics sit on the
+// attribute at fault (what a pull request's reviewer sees): errors on reviewed_at, reviewed_by
+// and owner, the due-soon warning on reviewed_at.
+func TestPlanReviewAndOwnerOnTheirAttributes(t *testing.T) {
+	env := newTestEnv(t)
+	ctx := context.Background()
+	for _, err := range []error{
+		env.engine.PutClass(ctx, policy.Class{Name: "reviewed", Kind: policy.KindPersistent, ReviewEvery: 30 * policy.Day, RequireRegisteredOwner: true}),
+		env.engine.PutOwner(ctx, policy.Owner{Name: "team-a", Kind: policy.OwnerTeam, Status: policy.OwnerActive}),
+		env.engine.PutOwner(ctx, policy.Owner{Name: "bob", Kind: policy.OwnerPerson, Status: policy.OwnerDeparted}),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	type want struct {
+		severity diag.Severity
+		attr     string
+		summary  string
+	}
+	cases := []struct {
+		name  string
+		attrs map[string]tftypes.Value
+		want  []want
+	}{
+		{"attested, registered owner", map[string]tftypes.Value{"reviewed_at": str("2026-01-01T00:00:00Z"), "reviewed_by": str("alice"), "owner": str("team-a")}, nil},
+		{"review in the future", map[string]tftypes.Value{"reviewed_at": str("2026-01-02T00:00:00Z"), "reviewed_by": str("alice"), "owner": str("team-a")},
+			[]want{{diag.SeverityError, "reviewed_at", "Review Dated In The Future"}}},
+		{"no reviewer", map[string]tftypes.Value{"reviewed_at": str("2026-01-01T00:00:00Z"), "owner": str("team-a")},
+			[]want{{diag.SeverityError, "reviewed_by", "Reviewer Missing"}}},
+		{"due in 5 days", map[string]tftypes.Value{"reviewed_at": str("2025-12-07T12:00:00Z"), "reviewed_by": str("alice"), "owner": str("team-a")},
+			[]want{{diag.SeverityWarning, "reviewed_at", "Review Due Soon"}}},
+		{"unregistered owner", map[string]tftypes.Value{"reviewed_at": str("2026-01-01T00:00:00Z"), "reviewed_by": str("alice"), "owner": str("team-ghost")},
+			[]want{{diag.SeverityError, "owner", "Owner Not Registered"}}},
+		{"departed owner", map[string]tftypes.Value{"reviewed_at": str("2026-01-01T00:00:00Z"), "reviewed_by": str("alice"), "owner": str("bob")},
+			[]want{{diag.SeverityError, "owner", "Owner Departed"}}},
+		{"owner created in this plan", map[string]tftypes.Value{"reviewed_at": str("2026-01-01T00:00:00Z"), "reviewed_by": str("alice"), "owner": unknown}, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			attrs := map[string]tftypes.Value{"name": str("svc-r"), "class": str("reviewed")}
+			for k, v := range c.attrs {
+				attrs[k] = v
+			}
+			diags := planDiagnostics(t, env, NewIdentityResource(), attrs)
+			var got []want
+			for _, d := range diags {
+				w := want{severity: d.Severity(), summary: d.Summary()}
+				if dp, ok := d.(diag.DiagnosticWithPath); ok {
+					w.attr = dp.Path().String()
+				}
+				got = append(got, w)
+			}
+			if !slices.Equal(got, c.want) {
+				t.Fatalf("diagnostics %v, want %v", diags, c.want)
+			}
+		})
 	}
 }
