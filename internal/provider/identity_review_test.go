@@ -125,6 +125,13 @@ data "nhi_drift_report" "all" {
 				return nil
 			},
 		},
+		{
+			// A review time with a fraction of a second and an offset is stored and kept as written.
+			Config: reviewedClass + reviewedIdentity(reviewedBy("2026-02-01T12:59:59.5+01:00", "carol")...) + report,
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue("nhi_identity.r", tfjsonpath.New("reviewed_at"), knownvalue.StringExact("2026-02-01T12:59:59.5+01:00")),
+			},
+		},
 	})
 }
 
