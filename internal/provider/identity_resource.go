@@ -431,8 +431,10 @@ func (r *identityResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 		return
 	}
 	id := m.toPolicy(ctx, &resp.Diagnostics)
-	// The review clock of an identity never reviewed starts at its creation.
+	// The review clock of an identity never reviewed starts at its creation; a retired identity
+	// needs no review.
 	id.CreatedAt = timeOf(timestampValue{RFC3339: m.CreatedAt}, &resp.Diagnostics)
+	id.Status = policy.Status(m.Status.ValueString())
 	if unchanged(req) {
 		// The identity's own time rules still run: an exception that expired is a violation
 		// again, and a review falling due is a reminder in every plan.

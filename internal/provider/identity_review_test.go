@@ -163,6 +163,14 @@ func TestAccIdentity_reviewDueSoon(t *testing.T) {
 	if strings.Contains(out, "Warning") || !regexp.MustCompile(`~ reviewed_at\s+= "2026-01-01T12:00:00Z" -> "2026-01-21T12:00:00Z"`).MatchString(out) {
 		t.Fatalf("the attestation's plan does not show reviewed_at moving, or still warns:\n%s", out)
 	}
+	// A retired identity needs no review: its plans do not remind.
+	c.write("main.tf", reviewedClass+reviewedIdentity(reviewedBy("2026-01-01T12:00:00Z", "alice")...))
+	if _, err := env.engine.RetireIdentity(context.Background(), "svc-r"); err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := c.run([]int{0, 2}, "plan", "-no-color", "-input=false", "-detailed-exitcode"); strings.Contains(out, "Review Due Soon") {
+		t.Fatalf("the plan of a retired identity reminds of its review:\n%s", out)
+	}
 }
 
 // TestAccLifecycleClass_reviewReach: a class that starts requiring reviews and registered owners
