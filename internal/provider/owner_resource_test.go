@@ -166,24 +166,29 @@ func TestAccOwner_departed(t *testing.T) {
 	}
 	// The same plan applied: the identities are refreshed by the next command.
 	c.run([]int{0}, "apply", "-no-color", "-auto-approve", "-input=false")
-	c.write("main.tf", ownedFleet("departed")+`
-data "nhi_drift_report" "all" {}
+	const reportHCL = `
+data "nhi_drift_report" "all" {
+  depends_on = [nhi_identity.b]
+}
 
 output "report" {
   value = {
     findings = [for f in data.nhi_drift_report.all.findings : "${f.subject} ${f.rule}"]
     counts   = data.nhi_drift_report.all.counts_by_severity
     a        = [for f in nhi_identity.a.findings : f.rule]
+    b        = [for f in nhi_identity.b.findings : f.rule]
     c        = [for f in nhi_identity.c.findings : f.rule]
   }
 }
-`)
-	c.run([]int{0}, "apply", "-no-color", "-auto-approve", "-input=false")
-	var report struct {
+`
+	type reportOutput struct {
 		Findings []string         `json:"findings"`
 		Counts   map[string]int64 `json:"counts"`
-		A, C     []string
+		A, B, C  []string
 	}
+	c.write("main.tf", ownedFleet("departed")+reportHCL)
+	c.run([]int{0}, "apply", "-no-color", "-auto-approve", "-input=false")
+	var report reportOutput
 	c.outputJSON("report", &report)
 	if want := []string{"identity/svc-a owner-departed", "identity/svc-b owner-departed"}; !slices.Equal(report.Findings, want) {
 		t.Fatalf("drift report findings %v, want %v", report.Findings, want)
@@ -193,6 +198,19 @@ output "report" {
 	}
 	if !slices.Equal(report.A, []string{policy.RuleOwnerDeparted}) || len(report.C) != 0 {
 		t.Fatalf("nhi_identity findings: svc-a %v (want owner-departed), svc-c %v (want none)", report.A, report.C)
+	}
+	// Reassigning svc-b to an active owner clears its finding; svc-a keeps its own.
+	reassigned := strings.Replace(ownedFleet("departed"), `name  = "svc-b"
+  class = nhi_lifecycle_class.owned.name
+  owner = nhi_owner.bob.name`, `name  = "svc-b"
+  class = nhi_lifecycle_class.owned.name
+  owner = nhi_owner.team_a.name`, 1)
+	c.write("main.tf", reassigned+reportHCL)
+	c.run([]int{0}, "apply", "-no-color", "-auto-approve", "-input=false")
+	report = reportOutput{}
+	c.outputJSON("report", &report)
+	if want := []string{"identity/svc-a owner-departed"}; !slices.Equal(report.Findings, want) || len(report.B) != 0 {
+		t.Fatalf("after reassigning svc-b: drift report findings %v (want %v), svc-b findings %v (want none)", report.Findings, want, report.B)
 	}
 }
 
