@@ -43,8 +43,8 @@ type Engine interface {
 	Close() error
 }
 
-// Governance stores governance records (classes and TTL policies) so that drift jobs can read
-// them without Terraform state.
+// Governance stores governance records (classes, TTL policies and owners) so that drift jobs can
+// read them without Terraform state.
 type Governance interface {
 	PutClass(ctx context.Context, c policy.Class) error
 	GetClass(ctx context.Context, name string) (policy.Class, error)
@@ -55,6 +55,11 @@ type Governance interface {
 	GetTTLPolicy(ctx context.Context, name string) (policy.TTLPolicy, error)
 	DeleteTTLPolicy(ctx context.Context, name string) error
 	ListTTLPolicies(ctx context.Context) ([]policy.TTLPolicy, error)
+
+	PutOwner(ctx context.Context, o policy.Owner) error
+	GetOwner(ctx context.Context, name string) (policy.Owner, error)
+	DeleteOwner(ctx context.Context, name string) error
+	ListOwners(ctx context.Context) ([]policy.Owner, error)
 }
 
 // Identities manages non-human identities.

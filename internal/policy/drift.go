@@ -22,6 +22,8 @@ type Fleet struct {
 	Secrets     []SecretObservation
 	// Unmanaged names identities found in the engine that this provider did not create.
 	Unmanaged []string
+	// Owners are the owner records (nhi_owner); CheckOwner reads the one each identity names.
+	Owners []Owner
 }
 
 // SecretObservation is one version of a persistent identity's rotated secret.
@@ -52,8 +54,8 @@ const (
 type Report struct {
 	Findings []Finding
 	// TrustDebt is, per identity, the sum over its live credentials of their age beyond their
-	// intended lifetime, plus how overdue its rotation is, plus its idle time beyond its
-	// class's max_idle (CheckIdle).
+	// intended lifetime, plus how overdue its rotation and its review are, plus its idle time
+	// beyond its class's max_idle (CheckIdle).
 	TrustDebt map[string]time.Duration
 	// Blast is, per active identity whose exposure window is known, that window and its scopes.
 	Blast map[string]Blast
@@ -114,6 +116,10 @@ func Drift(f Fleet) Report {
 	for _, s := range f.Secrets {
 		liveSecret[s.Identity] = liveSecret[s.Identity] || s.Live
 	}
+	owners := make(map[string]*Owner, len(f.Owners))
+	for i := range f.Owners {
+		owners[f.Owners[i].Name] = &f.Owners[i]
+	}
 	identities := make(map[string]*Identity, len(f.Identities))
 	for i := range f.Identities {
 		id := &f.Identities[i]
@@ -147,6 +153,7 @@ func Drift(f Fleet) Report {
 				rep.Findings = append(rep.Findings, fd)
 				rep.TrustDebt[id.Name] = addDebt(rep.TrustDebt[id.Name], debt)
 			}
+			rep.checkReviewAndOwner(*id, class, owners[id.Owner], f.Now)
 		}
 	}
 	for _, name := range f.Unmanaged {
@@ -241,6 +248,18 @@ func CheckIdle(id Identity, class *Class, now time.Time) (f Finding, debt time.D
 		Observed: observed, Allowed: "class " + class.Name + " allows at most " + FormatDuration(class.MaxIdle) + " without use (max_idle)",
 		OWASP: "NHI1", Remedy: "retire the identity (destroy it with on_destroy = \"retire\", or run the nhi_offboard action) if nothing needs it; " +
 			"otherwise find out why its consumers stopped using it"}, idle - class.MaxIdle, true
+}
+
+// checkReviewAndOwner adds the review and owner findings of an active identity, and the time
+// its review is overdue to its trust debt.
+func (rep *Report) checkReviewAndOwner(id Identity, class *Class, owner *Owner, now time.Time) {
+	rep.Findings = append(rep.Findings, CheckReview(id, class, now)...)
+	over, debt := CheckReviewOverdue(id, class, now)
+	rep.Findings = append(rep.Findings, over...)
+	if debt > 0 {
+		rep.TrustDebt[id.Name] = addDebt(rep.TrustDebt[id.Name], debt)
+	}
+	rep.Findings = append(rep.Findings, CheckOwner(id, class, owner)...)
 }
 
 func (rep *Report) checkCredential(c Credential, id *Identity, classes map[string]*Class, policies map[string]*TTLPolicy, now time.Time) {

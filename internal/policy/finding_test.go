@@ -15,6 +15,7 @@ var allRules = []string{
 	RuleRetiredWithCredential, RuleSharedSecret, RuleUnmanagedIdentity, RuleOrphanIdentity, RuleEngineDrift,
 	RuleScopeNotAllowed, RuleScopeDenied, RuleScopesAboveClassMax, RuleCIDRNotAllowed, RuleBlastRadiusAboveClassMax,
 	RuleUnboundedExposure, RulePrivilegeEscalation, RulePrivilegeRemoved, RuleInactive,
+	RuleReviewOverdue, RuleReviewDueSoon, RuleReviewInFuture, RuleReviewerMissing, RuleOwnerDeparted, RuleOwnerNotRegistered,
 }
 
 func TestFindingTitle(t *testing.T) {

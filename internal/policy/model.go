@@ -18,6 +18,8 @@
 //   - scope.go: access scopes: their syntax and patterns, bound CIDRs, the class's privilege
 //     ceilings (CheckPrivilege) and what a credential grants to a caller (CheckGrant).
 //   - blast.go: exposure window and blast radius (ExposureOf, Exposure.BlastRadius).
+//   - review.go: review and ownership: review_every with reviewed_at and reviewed_by
+//     (CheckReview, CheckReviewOverdue, ReviewReminder) and owner records (Owner, CheckOwner).
 //   - declaration.go: where a record in the engine differs from its declaration, which decides
 //     whether a create may adopt it (DeclarationDiff, IdentityDiff).
 //   - drift.go: what an engine holds against what is declared (Drift, Report.Filter).
@@ -73,6 +75,11 @@ type Class struct {
 	// MaxIdle is the longest an active identity may go without being used (CheckIdle); zero
 	// means no limit.
 	MaxIdle time.Duration `json:"max_idle,omitempty"`
+	// ReviewEvery is how often each identity of the class must be reviewed (reviewed_at moved
+	// by a pull request, with reviewed_by); zero requires no review.
+	ReviewEvery time.Duration `json:"review_every,omitempty"`
+	// RequireRegisteredOwner requires each identity's owner to name an active Owner record.
+	RequireRegisteredOwner bool `json:"require_registered_owner,omitempty"`
 }
 
 // Exception lets a TTL policy exceed its class's ceilings, or an identity its class's privilege
@@ -112,6 +119,10 @@ type Identity struct {
 	BoundCIDRs []string `json:"bound_cidrs,omitempty"`
 	// Exception exempts the identity from its class's privilege ceilings until it expires.
 	Exception *Exception `json:"exception,omitempty"`
+	// ReviewedAt and ReviewedBy attest the identity's last review: when and by whom (declared;
+	// the pull request that moves them is the attestation).
+	ReviewedAt time.Time `json:"reviewed_at,omitzero"`
+	ReviewedBy string    `json:"reviewed_by,omitempty"`
 	// Status, CreatedAt and RetiredAt are kept by the engine.
 	Status    Status    `json:"status"`
 	CreatedAt time.Time `json:"created_at"`

@@ -418,6 +418,7 @@ func (p *nhiProvider) Resources(context.Context) []func() resource.Resource {
 		NewTTLPolicyResource,
 		NewIdentityResource,
 		NewRotationScheduleResource,
+		NewOwnerResource,
 	}
 }
 
@@ -451,5 +452,6 @@ func (p *nhiProvider) ListResources(context.Context) []func() list.ListResource 
 		NewTTLPolicyListResource,
 		NewIdentityListResource,
 		NewRotationScheduleListResource,
+		NewOwnerListResource,
 	}
 }

@@ -244,7 +244,7 @@ provider "nhi" {
     path = %q
   }
 }
-`, dbPath) + governanceConfig + buildIdentityHCL("team-build") + `
+`, dbPath) + governanceConfig + buildIdentityHCL("team-build") + ownerHCL("team", "team-build", "team", "active") + `
 data "nhi_drift_report" "all" {}
 `
 	var before []byte

@@ -36,4 +36,10 @@ resource "nhi_lifecycle_class" "service" {
   denied_scopes         = ["root", "*-admin"]
   max_blast_radius      = 2400 # one scope rotated every 90 days, with a day's window: 2209
   max_idle              = "30d"
+
+  # Review and ownership: every identity is reviewed at least every 90 days (reviewed_at and
+  # reviewed_by on the identity, moved by the pull request that attests the review), and its
+  # owner must be an active nhi_owner.
+  review_every             = "90d"
+  require_registered_owner = true
 }

@@ -53,6 +53,8 @@ func Run(t *testing.T, factory Factory) {
 	t.Run("SecretRefusals", func(t *testing.T) { testSecretRefusals(t, factory) })
 	t.Run("Scopes", func(t *testing.T) { testScopes(t, factory) })
 	t.Run("LastUse", func(t *testing.T) { testLastUse(t, factory) })
+	t.Run("Owners", func(t *testing.T) { testOwners(t, factory) })
+	t.Run("ReviewStored", func(t *testing.T) { testReviewStored(t, factory) })
 }
 
 func setup(t *testing.T, factory Factory) (engine.Engine, *clock.Fake, context.Context) {
@@ -877,5 +879,100 @@ func wantInactive(t *testing.T, e engine.Engine, ctx context.Context, now time.T
 	must(t, err)
 	if found := policy.Drift(one).About(identity); !slices.ContainsFunc(found, func(f policy.Finding) bool { return f.Rule == policy.RuleInactive }) {
 		t.Fatalf("ReadObserved: findings %+v, want inactive", found)
+	}
+}
+
+// testOwners: owner records are governance records like classes: put, read back exactly,
+// replaced, listed, deleted, refused when malformed (ErrInvalid, nothing written), and looked up
+// by any identity's owner text, a name no record can have included (ErrNotFound). A drift
+// observation carries them.
+func testOwners(t *testing.T, factory Factory) {
+	e, clk, ctx := setup(t, factory)
+	team := policy.Owner{Name: "team-build", Kind: policy.OwnerTeam, Contact: "#build", Status: policy.OwnerActive}
+	bob := policy.Owner{Name: "bob", Kind: policy.OwnerPerson, Contact: "bob@example.com", Status: policy.OwnerActive}
+	must(t, e.PutOwner(ctx, team))
+	must(t, e.PutOwner(ctx, bob))
+	got, err := e.GetOwner(ctx, "team-build")
+	must(t, err)
+	if !reflect.DeepEqual(got, team) {
+		t.Fatalf("GetOwner = %+v, want %+v", got, team)
+	}
+	bob.Status = policy.OwnerDeparted
+	must(t, e.PutOwner(ctx, bob))
+	if got, err = e.GetOwner(ctx, "bob"); err != nil || !reflect.DeepEqual(got, bob) {
+		t.Fatalf("GetOwner after marking departed = %+v, %v; want %+v", got, err, bob)
+	}
+	owners, err := e.ListOwners(ctx)
+	must(t, err)
+	if len(owners) != 2 || owners[0].Name != "bob" || owners[1].Name != "team-build" {
+		t.Fatalf("ListOwners = %+v, want bob and team-build, by name", owners)
+	}
+	for _, bad := range []policy.Owner{
+		{Name: "x", Kind: "robot", Status: policy.OwnerActive},
+		{Name: "x", Kind: policy.OwnerTeam, Status: "gone"},
+		{Name: "no spaces", Kind: policy.OwnerTeam, Status: policy.OwnerActive},
+		{Kind: policy.OwnerTeam, Status: policy.OwnerActive},
+	} {
+		wantErr(t, e.PutOwner(ctx, bad), engine.ErrInvalid)
+	}
+	if owners, err = e.ListOwners(ctx); err != nil || len(owners) != 2 {
+		t.Fatalf("refused puts changed the owners: %+v, %v", owners, err)
+	}
+	for _, text := range []string{"nobody", "Platform Team <platform@example.com>", ""} {
+		_, err = e.GetOwner(ctx, text)
+		wantErr(t, err, engine.ErrNotFound)
+	}
+	// The drift rules see the records: bob's active identity gets owner-departed, the team's does not.
+	bobs := ciIdentity("ci-bobs")
+	bobs.Owner = "bob"
+	_, err = e.CreateIdentity(ctx, bobs)
+	must(t, err)
+	ciCreated(t, e, ctx, "ci-teams")
+	fleet, err := engine.Observe(ctx, e, clk.Now())
+	must(t, err)
+	if len(fleet.Owners) != 2 {
+		t.Fatalf("Observe read %d owners, want 2", len(fleet.Owners))
+	}
+	var departed []string
+	for _, f := range policy.Drift(fleet).Findings {
+		if f.Rule == policy.RuleOwnerDeparted {
+			departed = append(departed, f.Subject)
+		}
+	}
+	if !slices.Equal(departed, []string{"identity/ci-bobs"}) {
+		t.Fatalf("owner-departed findings on %v, want exactly identity/ci-bobs", departed)
+	}
+	one, err := engine.ReadObserved(ctx, e, "ci-bobs", clk.Now())
+	must(t, err)
+	if len(one.Owners) != 1 || !one.Owners[0].Departed() {
+		t.Fatalf("ReadObserved of ci-bobs read owners %+v, want bob, departed", one.Owners)
+	}
+	wantDeletes(t, ctx, "bob", e.GetOwner, e.DeleteOwner)
+	if owners, err = e.ListOwners(ctx); err != nil || len(owners) != 1 {
+		t.Fatalf("ListOwners after delete = %+v, %v; want team-build alone", owners, err)
+	}
+}
+
+// testReviewStored: an identity's review attestation (reviewed_at, reviewed_by) is kept in the
+// engine's identity record, so a drift job without Terraform state sees it; an update moves it.
+func testReviewStored(t *testing.T, factory Factory) {
+	e, clk, ctx := setup(t, factory)
+	id := ciIdentity("ci-reviewed")
+	id.ReviewedAt, id.ReviewedBy = Epoch.Add(-time.Hour), "alice"
+	_, err := e.CreateIdentity(ctx, id)
+	must(t, err)
+	got, err := e.GetIdentity(ctx, id.Name)
+	must(t, err)
+	if !got.ReviewedAt.Equal(id.ReviewedAt) || got.ReviewedBy != "alice" {
+		t.Fatalf("GetIdentity review = %s by %q, want %s by alice", got.ReviewedAt, got.ReviewedBy, id.ReviewedAt)
+	}
+	clk.Advance(time.Hour)
+	id.ReviewedAt, id.ReviewedBy = clk.Now(), "carol"
+	_, err = e.UpdateIdentity(ctx, id)
+	must(t, err)
+	ids, err := e.ListIdentities(ctx)
+	must(t, err)
+	if len(ids) != 1 || !ids[0].ReviewedAt.Equal(clk.Now()) || ids[0].ReviewedBy != "carol" {
+		t.Fatalf("ListIdentities after the review moved = %+v, want reviewed at %s by carol", ids, clk.Now())
 	}
 }
