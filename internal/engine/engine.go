@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"time"
 
@@ -43,8 +44,8 @@ type Engine interface {
 	Close() error
 }
 
-// Governance stores governance records (classes and TTL policies) so that drift jobs can read
-// them without Terraform state.
+// Governance stores governance records (classes, TTL policies and owners) so that drift jobs can
+// read them without Terraform state.
 type Governance interface {
 	PutClass(ctx context.Context, c policy.Class) error
 	GetClass(ctx context.Context, name string) (policy.Class, error)
@@ -55,6 +56,11 @@ type Governance interface {
 	GetTTLPolicy(ctx context.Context, name string) (policy.TTLPolicy, error)
 	DeleteTTLPolicy(ctx context.Context, name string) error
 	ListTTLPolicies(ctx context.Context) ([]policy.TTLPolicy, error)
+
+	PutOwner(ctx context.Context, o policy.Owner) error
+	GetOwner(ctx context.Context, name string) (policy.Owner, error)
+	DeleteOwner(ctx context.Context, name string) error
+	ListOwners(ctx context.Context) ([]policy.Owner, error)
 }
 
 // Identities manages non-human identities.
@@ -209,6 +215,10 @@ const (
 	EventSecretStaged     = "secret_staged"
 	EventSecretPromoted   = "secret_promoted"
 	EventSecretDiscarded  = "secret_discarded"
+	// EventUsed: a secret of the identity authenticated (Requester: who used it, where known).
+	// Engines record at most one per identity per policy.UseResolution, or derive them from
+	// the secrets engine's own log (Vault's audit device).
+	EventUsed = "used"
 	// EventAdopted: a create found the record it was about to write already in the engine,
 	// exactly as declared (the remains of an interrupted apply), and took it over.
 	EventAdopted = "adopted"
@@ -231,11 +241,16 @@ type AuditFilter struct {
 	Identity string
 	Since    time.Time
 	Until    time.Time
+	// Types selects events of these types; empty selects every type.
+	Types []string
 }
 
 // Match reports whether e passes the filter.
 func (f AuditFilter) Match(e AuditEvent) bool {
 	if f.Identity != "" && e.Identity != f.Identity {
+		return false
+	}
+	if len(f.Types) > 0 && !slices.Contains(f.Types, e.Type) {
 		return false
 	}
 	if !f.Since.IsZero() && e.Time.Before(f.Since) {

@@ -66,7 +66,7 @@ func refreshFleet(t testing.TB, e *Engine, proxy *acctest.Proxy, names []string,
 
 // governanceRequest reports whether path reads a governance record or lists a folder of them.
 func governanceRequest(path string) bool {
-	for _, folder := range []string{classesFolder, ttlPoliciesFolder, schedulesFolder} {
+	for _, folder := range []string{classesFolder, ttlPoliciesFolder, ownersFolder, schedulesFolder} {
 		if strings.HasSuffix(path, "/"+strings.TrimSuffix(folder, "/")) || strings.Contains(path, "/"+folder) {
 			return true
 		}

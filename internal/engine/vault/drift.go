@@ -369,6 +369,9 @@ func (e *Engine) ListIdentitiesReadBack(ctx context.Context, policies []policy.T
 		if out[i].Live, err = e.liveOf(ctx, recs[i:i+1], false); err != nil {
 			return nil, fmt.Errorf("identity %q: %w", rec.Name, err)
 		}
+		if err := e.observeUse(&out[i].Identity); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }

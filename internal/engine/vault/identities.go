@@ -501,11 +501,13 @@ func (e *Engine) CreateIdentity(ctx context.Context, id policy.Identity) (policy
 		return policy.Identity{}, fmt.Errorf("identity %q: %w (it stays unfinished: create it again to finish it)", id.Name, err)
 	}
 	if found && !cur.Pending {
+		e.useAfterWrite(&id)
 		return id, nil
 	}
 	if _, err := e.kvPut(ctx, identityKey(id.Name), identityRecord{Identity: id, RoleID: roleID}, version); err != nil {
 		return policy.Identity{}, fmt.Errorf("identity %q: marking it complete: %w (create it again to finish it)", id.Name, err)
 	}
+	e.useAfterWrite(&id)
 	return id, nil
 }
 
@@ -608,6 +610,7 @@ func (e *Engine) UpdateIdentity(ctx context.Context, id policy.Identity) (policy
 	if err != nil {
 		return policy.Identity{}, fmt.Errorf("identity %q: %w", id.Name, err)
 	}
+	e.useAfterWrite(&id)
 	return id, e.appendAudit(ctx, engine.AuditEvent{Type: engine.EventIdentityUpdated, Identity: id.Name})
 }
 
@@ -685,6 +688,9 @@ func (e *Engine) ReadIdentity(ctx context.Context, name string) (engine.Identity
 	if r.Identity, err = e.drift(ctx, rec, secrets, e.GetTTLPolicy); err != nil {
 		return engine.IdentityRead{}, fmt.Errorf("identity %q: reading it back from Vault: %w", name, err)
 	}
+	if err := e.observeUse(&r.Identity); err != nil {
+		return engine.IdentityRead{}, err
+	}
 	if secrets != nil {
 		r.Versions, r.VersionsRead = secrets.public(), true
 	}
@@ -709,6 +715,9 @@ func (e *Engine) ListIdentities(ctx context.Context) ([]policy.Identity, error) 
 	for i, rec := range recs {
 		out[i] = rec.Identity
 		out[i].EngineDrift = e.existenceDrift(inv, rec)
+		if err := e.observeUse(&out[i]); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
