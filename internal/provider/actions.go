@@ -25,13 +25,7 @@ import (
 
 // identityAction is what the actions share: the provider data, set by Configure.
 type identityAction struct {
-	data *providerData
-}
-
-func (a *identityAction) Configure(_ context.Context, req action.ConfigureRequest, resp *action.ConfigureResponse) {
-	if pd, ok := providerDataFrom(req.ProviderData, "Action", &resp.Diagnostics); ok {
-		a.data = pd
-	}
+	actionBase
 }
 
 // actionIdentityAttribute is the `identity` attribute every action has.

@@ -20,7 +20,6 @@ import (
 )
 
 var (
-	_ ephemeral.EphemeralResource              = (*credentialEphemeralResource)(nil)
 	_ ephemeral.EphemeralResourceWithConfigure = (*credentialEphemeralResource)(nil)
 	_ ephemeral.EphemeralResourceWithRenew     = (*credentialEphemeralResource)(nil)
 	_ ephemeral.EphemeralResourceWithClose     = (*credentialEphemeralResource)(nil)
@@ -35,11 +34,11 @@ const privateKeyCredential = "credential"
 
 // NewCredentialEphemeralResource returns the nhi_credential ephemeral resource.
 func NewCredentialEphemeralResource() ephemeral.EphemeralResource {
-	return &credentialEphemeralResource{}
+	return &credentialEphemeralResource{ephemeralBase{typeName: "credential"}}
 }
 
 type credentialEphemeralResource struct {
-	data *providerData
+	ephemeralBase
 }
 
 type credentialModel struct {
@@ -60,10 +59,6 @@ type credentialRef struct {
 	ID       string `json:"id"`
 	Identity string `json:"identity"`
 	Secret   string `json:"secret"`
-}
-
-func (r *credentialEphemeralResource) Metadata(_ context.Context, req ephemeral.MetadataRequest, resp *ephemeral.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_credential"
 }
 
 func (r *credentialEphemeralResource) Schema(_ context.Context, _ ephemeral.SchemaRequest, resp *ephemeral.SchemaResponse) {
@@ -124,12 +119,6 @@ func (r *credentialEphemeralResource) Schema(_ context.Context, _ ephemeral.Sche
 					"Vault, the ACL policies its role gave the token, unless the role drifted). Null when it grants none.",
 			},
 		},
-	}
-}
-
-func (r *credentialEphemeralResource) Configure(_ context.Context, req ephemeral.ConfigureRequest, resp *ephemeral.ConfigureResponse) {
-	if pd, ok := providerDataFrom(req.ProviderData, "Ephemeral Resource", &resp.Diagnostics); ok {
-		r.data = pd
 	}
 }
 

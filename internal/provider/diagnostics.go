@@ -17,21 +17,6 @@ import (
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
 
-// providerDataFrom extracts the providerData that Configure set; ok is false when the provider is
-// not configured yet (nil) or when a wrong type arrived (reported as an error naming the kind).
-func providerDataFrom(data any, kind string, diags *diag.Diagnostics) (*providerData, bool) {
-	if data == nil {
-		return nil, false
-	}
-	pd, ok := data.(*providerData)
-	if !ok {
-		diags.AddError("Unexpected "+kind+" Configure Type",
-			fmt.Sprintf("Expected *providerData, got %T. This is a bug in the provider; please report it.", data))
-		return nil, false
-	}
-	return pd, true
-}
-
 // addEngineError maps an engine error to a diagnostic, in one place for every component.
 // action is what was attempted, e.g. "create identity \"ci-build\"".
 func addEngineError(diags *diag.Diagnostics, action string, err error) {

@@ -14,20 +14,15 @@ import (
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
 
-var (
-	_ datasource.DataSource              = (*identityDataSource)(nil)
-	_ datasource.DataSourceWithConfigure = (*identityDataSource)(nil)
-)
+var _ datasource.DataSourceWithConfigure = (*identityDataSource)(nil)
 
 // NewIdentityDataSource returns the nhi_identity data source.
-func NewIdentityDataSource() datasource.DataSource { return &identityDataSource{} }
-
-type identityDataSource struct {
-	data *providerData
+func NewIdentityDataSource() datasource.DataSource {
+	return &identityDataSource{dataSourceBase{typeName: "identity"}}
 }
 
-func (d *identityDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_identity"
+type identityDataSource struct {
+	dataSourceBase
 }
 
 // identityAttributeSchema is the read-only schema of identityAttrs, shared by the identity data
@@ -84,12 +79,6 @@ func (d *identityDataSource) Schema(_ context.Context, _ datasource.SchemaReques
 		MarkdownDescription: "Reads one non-human identity from the engine, whether or not this configuration manages it; retired " +
 			"identities included; with its exposure window and blast radius as the engine's current declarations give them.",
 		Attributes: attrs,
-	}
-}
-
-func (d *identityDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	if pd, ok := providerDataFrom(req.ProviderData, "Data Source", &resp.Diagnostics); ok {
-		d.data = pd
 	}
 }
 

@@ -24,13 +24,7 @@ import (
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
 
-var (
-	_ resource.Resource                = (*identityResource)(nil)
-	_ resource.ResourceWithConfigure   = (*identityResource)(nil)
-	_ resource.ResourceWithImportState = (*identityResource)(nil)
-	_ resource.ResourceWithIdentity    = (*identityResource)(nil)
-	_ resource.ResourceWithModifyPlan  = (*identityResource)(nil)
-)
+var _ managedResource = (*identityResource)(nil)
 
 // What happens to an identity's record when its resource is destroyed.
 const (
@@ -39,10 +33,12 @@ const (
 )
 
 // NewIdentityResource returns the nhi_identity resource.
-func NewIdentityResource() resource.Resource { return &identityResource{} }
+func NewIdentityResource() resource.Resource {
+	return &identityResource{resourceBase{typeName: "identity"}}
+}
 
 type identityResource struct {
-	data *providerData
+	resourceBase
 }
 
 type identityModel struct {
@@ -72,10 +68,6 @@ type identityAttrs struct {
 	CreatedAt   timetypes.RFC3339 `tfsdk:"created_at"`
 	RetiredAt   timetypes.RFC3339 `tfsdk:"retired_at"`
 	LastUsedAt  timetypes.RFC3339 `tfsdk:"last_used_at"`
-}
-
-func (r *identityResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_identity"
 }
 
 func (r *identityResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -258,12 +250,6 @@ func (r *identityResource) setFindings(ctx context.Context, fleet policy.Fleet, 
 	m.Findings, d = types.ListValueFrom(ctx, types.ObjectType{AttrTypes: findingAttrTypes()}, findings)
 	diags.Append(d...)
 	m.TrustDebtHours = types.Float64Value(report.TrustDebt[m.Name.ValueString()].Hours())
-}
-
-func (r *identityResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	if pd, ok := providerDataFrom(req.ProviderData, "Resource", &resp.Diagnostics); ok {
-		r.data = pd
-	}
 }
 
 func (m identityModel) toPolicy(ctx context.Context, diags *diag.Diagnostics) policy.Identity {

@@ -25,19 +25,17 @@ import (
 )
 
 var (
-	_ resource.Resource                   = (*lifecycleClassResource)(nil)
-	_ resource.ResourceWithConfigure      = (*lifecycleClassResource)(nil)
-	_ resource.ResourceWithImportState    = (*lifecycleClassResource)(nil)
-	_ resource.ResourceWithIdentity       = (*lifecycleClassResource)(nil)
-	_ resource.ResourceWithModifyPlan     = (*lifecycleClassResource)(nil)
+	_ managedResource                     = (*lifecycleClassResource)(nil)
 	_ resource.ResourceWithValidateConfig = (*lifecycleClassResource)(nil)
 )
 
 // NewLifecycleClassResource returns the nhi_lifecycle_class resource.
-func NewLifecycleClassResource() resource.Resource { return &lifecycleClassResource{} }
+func NewLifecycleClassResource() resource.Resource {
+	return &lifecycleClassResource{resourceBase{typeName: "lifecycle_class"}}
+}
 
 type lifecycleClassResource struct {
-	data *providerData
+	resourceBase
 }
 
 type lifecycleClassModel struct {
@@ -62,10 +60,6 @@ type lifecycleClassModel struct {
 	MaxIdle                durationValue `tfsdk:"max_idle"`
 	ReviewEvery            durationValue `tfsdk:"review_every"`
 	RequireRegisteredOwner types.Bool    `tfsdk:"require_registered_owner"`
-}
-
-func (r *lifecycleClassResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_lifecycle_class"
 }
 
 func (r *lifecycleClassResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -205,12 +199,6 @@ func (r *lifecycleClassResource) Schema(_ context.Context, _ resource.SchemaRequ
 					"or one marked departed, fails the identity's plan on `owner`. Defaults to `false`.",
 			},
 		},
-	}
-}
-
-func (r *lifecycleClassResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	if pd, ok := providerDataFrom(req.ProviderData, "Resource", &resp.Diagnostics); ok {
-		r.data = pd
 	}
 }
 

@@ -28,16 +28,20 @@ var (
 )
 
 // NewLifecycleClassListResource returns the nhi_lifecycle_class list resource.
-func NewLifecycleClassListResource() list.ListResource { return &lifecycleClassResource{} }
+func NewLifecycleClassListResource() list.ListResource {
+	return NewLifecycleClassResource().(*lifecycleClassResource)
+}
 
 // NewTTLPolicyListResource returns the nhi_ttl_policy list resource.
-func NewTTLPolicyListResource() list.ListResource { return &ttlPolicyResource{} }
+func NewTTLPolicyListResource() list.ListResource { return NewTTLPolicyResource().(*ttlPolicyResource) }
 
 // NewRotationScheduleListResource returns the nhi_rotation_schedule list resource.
-func NewRotationScheduleListResource() list.ListResource { return &rotationScheduleResource{} }
+func NewRotationScheduleListResource() list.ListResource {
+	return NewRotationScheduleResource().(*rotationScheduleResource)
+}
 
 // NewOwnerListResource returns the nhi_owner list resource.
-func NewOwnerListResource() list.ListResource { return &ownerResource{} }
+func NewOwnerListResource() list.ListResource { return NewOwnerResource().(*ownerResource) }
 
 // listed is one object a list resource reports: the name that is its resource identity, a
 // display name, and its resource object (a model the resource's schema reads).

@@ -10,16 +10,14 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 )
 
-var (
-	_ action.Action               = (*offboardAction)(nil)
-	_ action.ActionWithConfigure  = (*offboardAction)(nil)
-	_ action.ActionWithModifyPlan = (*offboardAction)(nil)
-)
+var _ checkedAction = (*offboardAction)(nil)
 
 const offboardActionName = "nhi_offboard"
 
 // NewOffboardAction returns the nhi_offboard action.
-func NewOffboardAction() action.Action { return &offboardAction{} }
+func NewOffboardAction() action.Action {
+	return &offboardAction{identityAction{actionBase{typeName: "offboard"}}}
+}
 
 type offboardAction struct {
 	identityAction
@@ -28,10 +26,6 @@ type offboardAction struct {
 type offboardActionModel struct {
 	Identity types.String `tfsdk:"identity"`
 	Reason   types.String `tfsdk:"reason"`
-}
-
-func (a *offboardAction) Metadata(_ context.Context, req action.MetadataRequest, resp *action.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_offboard"
 }
 
 func (a *offboardAction) Schema(_ context.Context, _ action.SchemaRequest, resp *action.SchemaResponse) {

@@ -21,19 +21,13 @@ import (
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
 
-var (
-	_ resource.Resource                = (*ownerResource)(nil)
-	_ resource.ResourceWithConfigure   = (*ownerResource)(nil)
-	_ resource.ResourceWithImportState = (*ownerResource)(nil)
-	_ resource.ResourceWithIdentity    = (*ownerResource)(nil)
-	_ resource.ResourceWithModifyPlan  = (*ownerResource)(nil)
-)
+var _ managedResource = (*ownerResource)(nil)
 
 // NewOwnerResource returns the nhi_owner resource.
-func NewOwnerResource() resource.Resource { return &ownerResource{} }
+func NewOwnerResource() resource.Resource { return &ownerResource{resourceBase{typeName: "owner"}} }
 
 type ownerResource struct {
-	data *providerData
+	resourceBase
 }
 
 type ownerModel struct {
@@ -42,10 +36,6 @@ type ownerModel struct {
 	Kind    types.String `tfsdk:"kind"`
 	Contact types.String `tfsdk:"contact"`
 	Status  types.String `tfsdk:"status"`
-}
-
-func (r *ownerResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_owner"
 }
 
 func (r *ownerResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -87,12 +77,6 @@ func (r *ownerResource) Schema(_ context.Context, _ resource.SchemaRequest, resp
 				Validators: []validator.String{stringvalidator.OneOf(string(policy.OwnerActive), string(policy.OwnerDeparted))},
 			},
 		},
-	}
-}
-
-func (r *ownerResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	if pd, ok := providerDataFrom(req.ProviderData, "Resource", &resp.Diagnostics); ok {
-		r.data = pd
 	}
 }
 

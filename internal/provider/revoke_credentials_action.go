@@ -12,16 +12,14 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 )
 
-var (
-	_ action.Action               = (*revokeCredentialsAction)(nil)
-	_ action.ActionWithConfigure  = (*revokeCredentialsAction)(nil)
-	_ action.ActionWithModifyPlan = (*revokeCredentialsAction)(nil)
-)
+var _ checkedAction = (*revokeCredentialsAction)(nil)
 
 const revokeCredentialsActionName = "nhi_revoke_credentials"
 
 // NewRevokeCredentialsAction returns the nhi_revoke_credentials action.
-func NewRevokeCredentialsAction() action.Action { return &revokeCredentialsAction{} }
+func NewRevokeCredentialsAction() action.Action {
+	return &revokeCredentialsAction{identityAction{actionBase{typeName: "revoke_credentials"}}}
+}
 
 type revokeCredentialsAction struct {
 	identityAction
@@ -31,10 +29,6 @@ type revokeCredentialsActionModel struct {
 	Identity     types.String      `tfsdk:"identity"`
 	IssuedBefore timetypes.RFC3339 `tfsdk:"issued_before"`
 	Reason       types.String      `tfsdk:"reason"`
-}
-
-func (a *revokeCredentialsAction) Metadata(_ context.Context, req action.MetadataRequest, resp *action.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_revoke_credentials"
 }
 
 func (a *revokeCredentialsAction) Schema(_ context.Context, _ action.SchemaRequest, resp *action.SchemaResponse) {

@@ -16,16 +16,14 @@ import (
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
 
-var (
-	_ action.Action               = (*rotateAction)(nil)
-	_ action.ActionWithConfigure  = (*rotateAction)(nil)
-	_ action.ActionWithModifyPlan = (*rotateAction)(nil)
-)
+var _ checkedAction = (*rotateAction)(nil)
 
 const rotateActionName = "nhi_rotate"
 
 // NewRotateAction returns the nhi_rotate action.
-func NewRotateAction() action.Action { return &rotateAction{} }
+func NewRotateAction() action.Action {
+	return &rotateAction{identityAction{actionBase{typeName: "rotate"}}}
+}
 
 type rotateAction struct {
 	identityAction
@@ -34,10 +32,6 @@ type rotateAction struct {
 type rotateActionModel struct {
 	Identity types.String `tfsdk:"identity"`
 	Reason   types.String `tfsdk:"reason"`
-}
-
-func (a *rotateAction) Metadata(_ context.Context, req action.MetadataRequest, resp *action.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_rotate"
 }
 
 func (a *rotateAction) Schema(_ context.Context, _ action.SchemaRequest, resp *action.SchemaResponse) {

@@ -28,20 +28,18 @@ import (
 )
 
 var (
-	_ resource.Resource                     = (*rotationScheduleResource)(nil)
-	_ resource.ResourceWithConfigure        = (*rotationScheduleResource)(nil)
-	_ resource.ResourceWithImportState      = (*rotationScheduleResource)(nil)
-	_ resource.ResourceWithIdentity         = (*rotationScheduleResource)(nil)
-	_ resource.ResourceWithModifyPlan       = (*rotationScheduleResource)(nil)
+	_ managedResource                       = (*rotationScheduleResource)(nil)
 	_ resource.ResourceWithConfigValidators = (*rotationScheduleResource)(nil)
 	_ resource.ResourceWithValidateConfig   = (*rotationScheduleResource)(nil)
 )
 
 // NewRotationScheduleResource returns the nhi_rotation_schedule resource.
-func NewRotationScheduleResource() resource.Resource { return &rotationScheduleResource{} }
+func NewRotationScheduleResource() resource.Resource {
+	return &rotationScheduleResource{resourceBase{typeName: "rotation_schedule"}}
+}
 
 type rotationScheduleResource struct {
-	data *providerData
+	resourceBase
 }
 
 type rotationScheduleModel struct {
@@ -68,10 +66,6 @@ type consumerModel struct {
 	Name types.String `tfsdk:"name"`
 	Kind types.String `tfsdk:"kind"`
 	Note types.String `tfsdk:"note"`
-}
-
-func (r *rotationScheduleResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_rotation_schedule"
 }
 
 func (r *rotationScheduleResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -195,12 +189,6 @@ func (r *rotationScheduleResource) ValidateConfig(ctx context.Context, req resou
 		return
 	}
 	addFindings(&resp.Diagnostics, policy.CheckRotationSchedule(m.toPolicy(), nil, validationTime(r.data)))
-}
-
-func (r *rotationScheduleResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	if pd, ok := providerDataFrom(req.ProviderData, "Resource", &resp.Diagnostics); ok {
-		r.data = pd
-	}
 }
 
 func (m rotationScheduleModel) toPolicy() policy.RotationSchedule {

@@ -22,19 +22,17 @@ import (
 )
 
 var (
-	_ resource.Resource                   = (*ttlPolicyResource)(nil)
-	_ resource.ResourceWithConfigure      = (*ttlPolicyResource)(nil)
-	_ resource.ResourceWithImportState    = (*ttlPolicyResource)(nil)
-	_ resource.ResourceWithIdentity       = (*ttlPolicyResource)(nil)
-	_ resource.ResourceWithModifyPlan     = (*ttlPolicyResource)(nil)
+	_ managedResource                     = (*ttlPolicyResource)(nil)
 	_ resource.ResourceWithValidateConfig = (*ttlPolicyResource)(nil)
 )
 
 // NewTTLPolicyResource returns the nhi_ttl_policy resource.
-func NewTTLPolicyResource() resource.Resource { return &ttlPolicyResource{} }
+func NewTTLPolicyResource() resource.Resource {
+	return &ttlPolicyResource{resourceBase{typeName: "ttl_policy"}}
+}
 
 type ttlPolicyResource struct {
-	data *providerData
+	resourceBase
 }
 
 type ttlPolicyModel struct {
@@ -48,10 +46,6 @@ type ttlPolicyModel struct {
 	MaxRenewals types.Int64     `tfsdk:"max_renewals"`
 	MaxUses     types.Int64     `tfsdk:"max_uses"`
 	Exception   *exceptionModel `tfsdk:"exception"`
-}
-
-func (r *ttlPolicyResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_ttl_policy"
 }
 
 func (r *ttlPolicyResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -125,12 +119,6 @@ func (r *ttlPolicyResource) ValidateConfig(ctx context.Context, req resource.Val
 	p := m.toPolicy(&resp.Diagnostics)
 	if !resp.Diagnostics.HasError() {
 		addFindings(&resp.Diagnostics, policy.CheckTTLPolicy(p, nil, validationTime(r.data)))
-	}
-}
-
-func (r *ttlPolicyResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	if pd, ok := providerDataFrom(req.ProviderData, "Resource", &resp.Diagnostics); ok {
-		r.data = pd
 	}
 }
 
