@@ -28,10 +28,10 @@ func TestAccAuditLog(t *testing.T) {
 		}
 	}
 	checks := []statecheck.StateCheck{
-		statecheck.ExpectKnownValue("data.nhi_audit_log.build", tfjsonpath.New("events"), knownvalue.ListSizeExact(4)),
-		statecheck.ExpectKnownValue("data.nhi_audit_log.build", tfjsonpath.New("events").AtSliceIndex(1).AtMapKey("purpose"), knownvalue.StringExact("nightly build")),
-		statecheck.ExpectKnownValue("data.nhi_audit_log.late", tfjsonpath.New("events"), knownvalue.ListSizeExact(2)),
-		statecheck.ExpectKnownValue("data.nhi_audit_log.used", tfjsonpath.New("events").AtSliceIndex(0), knownvalue.ObjectPartial(map[string]knownvalue.Check{
+		expectAttr("data.nhi_audit_log.build", "events", knownvalue.ListSizeExact(4)),
+		expectAttr("data.nhi_audit_log.build", "events.1.purpose", "nightly build"),
+		expectAttr("data.nhi_audit_log.late", "events", knownvalue.ListSizeExact(2)),
+		expectAttr("data.nhi_audit_log.used", "events.0", knownvalue.ObjectPartial(map[string]knownvalue.Check{
 			"type": knownvalue.StringExact(engine.EventUsed), "identity": knownvalue.StringExact("ci-build"), "requester": knownvalue.StringExact("pipeline-1"),
 		})),
 	}

@@ -10,10 +10,8 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
-	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
-	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
@@ -75,10 +73,9 @@ func TestAccLifecycleClass_updateAndDrift(t *testing.T) {
 		{
 			Config: governanceConfig,
 			ConfigStateChecks: []statecheck.StateCheck{
-				statecheck.ExpectKnownValue("nhi_lifecycle_class.ci", tfjsonpath.New("max_ttl"), knownvalue.StringExact("1h")),
-				statecheck.ExpectKnownValue("nhi_lifecycle_class.ci", tfjsonpath.New("environments"),
-					knownvalue.SetExact([]knownvalue.Check{knownvalue.StringExact("dev"), knownvalue.StringExact("prod")})),
-				statecheck.ExpectKnownValue("nhi_lifecycle_class.svc", tfjsonpath.New("require_owner"), knownvalue.Bool(false)),
+				expectAttr("nhi_lifecycle_class.ci", "max_ttl", "1h"),
+				expectAttr("nhi_lifecycle_class.ci", "environments", knownvalue.SetExact([]knownvalue.Check{knownvalue.StringExact("dev"), knownvalue.StringExact("prod")})),
+				expectAttr("nhi_lifecycle_class.svc", "require_owner", false),
 			},
 		},
 		{
@@ -87,12 +84,10 @@ func TestAccLifecycleClass_updateAndDrift(t *testing.T) {
 				editRecord(t, "ci", env.engine.GetClass, env.engine.PutClass, func(c *policy.Class) { c.MaxTTL *= 24 })
 			},
 			Config: governanceConfig,
-			ConfigPlanChecks: resource.ConfigPlanChecks{
-				PreApply: []plancheck.PlanCheck{
-					plancheck.ExpectResourceAction("nhi_lifecycle_class.ci", plancheck.ResourceActionUpdate),
-					plancheck.ExpectKnownValue("nhi_lifecycle_class.ci", tfjsonpath.New("max_ttl"), knownvalue.StringExact("1h")),
-				},
-			},
+			ConfigPlanChecks: beforeApply(
+				expectUpdate("nhi_lifecycle_class.ci"),
+				expectPlannedAttr("nhi_lifecycle_class.ci", "max_ttl", "1h"),
+			),
 			Check: func(*terraform.State) error {
 				c, err := env.engine.GetClass(ctx, "ci")
 				if err != nil || c.MaxTTL.String() != "1h0m0s" {

@@ -18,7 +18,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
-	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 	"github.com/nhigov/terraform-provider-nhi/internal/engine/vault"
@@ -179,7 +178,7 @@ func TestAccVault_scopesEnforced(t *testing.T) {
 			{
 				Config: scopeProbeConfig(""),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
-					plancheck.ExpectResourceAction("nhi_identity.reader", plancheck.ResourceActionUpdate),
+					expectUpdate("nhi_identity.reader"),
 				}},
 			},
 			{
@@ -255,15 +254,15 @@ data "nhi_drift_report" "all" {
 			Config: identityConfig("team-build", "retire") + report,
 			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 				expectPriorDrift{"nhi_identity.build", escalation},
-				plancheck.ExpectResourceAction("nhi_identity.build", plancheck.ResourceActionUpdate),
+				expectUpdate("nhi_identity.build"),
 			}},
 			Check: roleGrantsOnly(ve, "ci-build", "[read:artifacts]"),
 		},
 		{
 			Config: identityConfig("team-build", "retire") + gate,
 			ConfigStateChecks: []statecheck.StateCheck{
-				statecheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("engine_drift"), knownvalue.ListExact([]knownvalue.Check{})),
-				statecheck.ExpectKnownValue("data.nhi_drift_report.gate", tfjsonpath.New("findings"), knownvalue.ListExact([]knownvalue.Check{})),
+				expectAttr("nhi_identity.build", "engine_drift", knownvalue.ListExact([]knownvalue.Check{})),
+				expectAttr("data.nhi_drift_report.gate", "findings", knownvalue.ListExact([]knownvalue.Check{})),
 			},
 		},
 	})
