@@ -89,17 +89,8 @@ func (r *identityResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 			"exposure window in hours), is capped by the class's `max_blast_radius` at plan and reported by the " +
 			"`nhi_identity` data source and `nhi_drift_report`.",
 		Attributes: map[string]schema.Attribute{
-			"id": schema.StringAttribute{
-				Computed:            true,
-				MarkdownDescription: "The identity name.",
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
-			},
-			"name": schema.StringAttribute{
-				Required:            true,
-				MarkdownDescription: "Stable name of the identity, checked against the class's `naming_pattern`. Changing it replaces the identity.",
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
-				Validators:          []validator.String{nameValidator},
-			},
+			"id":   idAttribute("The identity name."),
+			"name": nameAttribute("Stable name of the identity, checked against the class's `naming_pattern`. Changing it replaces the identity."),
 			"class": schema.StringAttribute{
 				Required:            true,
 				MarkdownDescription: "Name of the identity's `nhi_lifecycle_class`.",

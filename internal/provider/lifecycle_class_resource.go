@@ -73,17 +73,8 @@ func (r *lifecycleClassResource) Schema(_ context.Context, _ resource.SchemaRequ
 			"plan time (OWASP NHI5, NHI8). A scope is a Vault ACL policy name on the Vault engine and a plain privilege " +
 			"name on the local engine. An identity may exceed these ceilings only with an approved, unexpired `exception`.",
 		Attributes: map[string]schema.Attribute{
-			"id": schema.StringAttribute{
-				Computed:            true,
-				MarkdownDescription: "The class name.",
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
-			},
-			"name": schema.StringAttribute{
-				Required:            true,
-				MarkdownDescription: "Unique name of the class. Changing it replaces the class.",
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
-				Validators:          []validator.String{nameValidator},
-			},
+			"id":   idAttribute("The class name."),
+			"name": nameAttribute("Unique name of the class. Changing it replaces the class."),
 			"kind": schema.StringAttribute{
 				Required:            true,
 				MarkdownDescription: "`ephemeral` (dynamic secrets, minted per task) or `persistent` (rotated secrets, stable name). Changing it replaces the class.",

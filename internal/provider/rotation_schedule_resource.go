@@ -82,17 +82,8 @@ func (r *rotationScheduleResource) Schema(_ context.Context, _ resource.SchemaRe
 			"fails with the cause. The first apply creates version 1. The secret itself never reaches state: " +
 			"consumers read it with the `nhi_secret` ephemeral resource.",
 		Attributes: map[string]schema.Attribute{
-			"id": schema.StringAttribute{
-				Computed:            true,
-				MarkdownDescription: "The identity name.",
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
-			},
-			"identity": schema.StringAttribute{
-				Required:            true,
-				MarkdownDescription: "Name of the persistent `nhi_identity` whose secret rotates. Changing it replaces the schedule.",
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
-				Validators:          []validator.String{nameValidator},
-			},
+			"id":       idAttribute("The identity name."),
+			"identity": nameAttribute("Name of the persistent `nhi_identity` whose secret rotates. Changing it replaces the schedule."),
 			"interval": schema.StringAttribute{
 				CustomType:          durationType{},
 				Validators:          []validator.String{positiveDuration{}},
