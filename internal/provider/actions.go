@@ -36,7 +36,7 @@ func actionIdentityAttribute(what string) schema.StringAttribute {
 
 // actionReasonAttribute is the `reason` recorded in the audit log.
 func actionReasonAttribute(required bool) schema.StringAttribute {
-	return schema.StringAttribute{Required: required, Optional: !required, Validators: []validator.String{nonEmpty{}},
+	return schema.StringAttribute{Required: required, Optional: !required, Validators: []validator.String{nonEmptyValidator},
 		MarkdownDescription: "Why, such as an incident reference; recorded in the engine's audit log with the provider's `requester`."}
 }
 

@@ -76,7 +76,7 @@ func (r *credentialEphemeralResource) Schema(_ context.Context, _ ephemeral.Sche
 			},
 			"ttl": schema.StringAttribute{
 				CustomType:          durationType{},
-				Validators:          []validator.String{positiveDuration{}},
+				Validators:          []validator.String{positiveDurationValidator},
 				Optional:            true,
 				MarkdownDescription: "Requested lifetime, at most the TTL of the identity's policy. Defaults to the policy's TTL.",
 			},

@@ -99,12 +99,12 @@ func (r *identityResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 			"owner": schema.StringAttribute{
 				Optional:            true,
 				MarkdownDescription: "Team or person accountable for the identity. Required when the class sets `require_owner`.",
-				Validators:          []validator.String{nonEmpty{}},
+				Validators:          []validator.String{nonEmptyValidator},
 			},
 			"environment": schema.StringAttribute{
 				Optional:            true,
 				MarkdownDescription: "Environment the identity lives in, such as `prod`; must be one the class allows.",
-				Validators:          []validator.String{nonEmpty{}},
+				Validators:          []validator.String{nonEmptyValidator},
 			},
 			"ttl_policy": schema.StringAttribute{
 				Optional:            true,
@@ -151,7 +151,7 @@ func (r *identityResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 			"reviewed_by": schema.StringAttribute{
 				Optional:            true,
 				MarkdownDescription: "Who last reviewed the identity. Required when the class sets `review_every`.",
-				Validators:          []validator.String{nonEmpty{}},
+				Validators:          []validator.String{nonEmptyValidator},
 			},
 			"on_destroy": schema.StringAttribute{
 				Optional: true,

@@ -87,13 +87,13 @@ func (r *lifecycleClassResource) Schema(_ context.Context, _ resource.SchemaRequ
 			},
 			"max_ttl": schema.StringAttribute{
 				CustomType:          durationType{},
-				Validators:          []validator.String{positiveDuration{}},
+				Validators:          []validator.String{positiveDurationValidator},
 				Optional:            true,
 				MarkdownDescription: "Ceiling on a credential's TTL, such as `1h` or `1d`. Unset: no ceiling.",
 			},
 			"max_lifetime": schema.StringAttribute{
 				CustomType:          durationType{},
-				Validators:          []validator.String{positiveDuration{}},
+				Validators:          []validator.String{positiveDurationValidator},
 				Optional:            true,
 				MarkdownDescription: "Ceiling on a credential's whole life including renewals. An ephemeral class must set it or `max_renewals`.",
 			},
@@ -104,7 +104,7 @@ func (r *lifecycleClassResource) Schema(_ context.Context, _ resource.SchemaRequ
 			},
 			"max_rotation_interval": schema.StringAttribute{
 				CustomType:          durationType{},
-				Validators:          []validator.String{positiveDuration{}},
+				Validators:          []validator.String{positiveDurationValidator},
 				Optional:            true,
 				MarkdownDescription: "Longest time a persistent identity's secret may go unrotated, such as `90d`.",
 			},
@@ -123,13 +123,13 @@ func (r *lifecycleClassResource) Schema(_ context.Context, _ resource.SchemaRequ
 			"naming_pattern": schema.StringAttribute{
 				Optional:            true,
 				MarkdownDescription: "RE2 regular expression every identity name of the class must match in full, such as `ci-[a-z0-9-]+`.",
-				Validators:          []validator.String{nonEmpty{}},
+				Validators:          []validator.String{nonEmptyValidator},
 			},
 			"environments": schema.SetAttribute{
 				ElementType:         types.StringType,
 				Optional:            true,
 				MarkdownDescription: "Environments the class's identities may live in. Unset: any.",
-				Validators:          []validator.Set{setvalidator.SizeAtLeast(1), setvalidator.ValueStringsAre(nonEmpty{})},
+				Validators:          []validator.Set{setvalidator.SizeAtLeast(1), setvalidator.ValueStringsAre(nonEmptyValidator)},
 			},
 			"allowed_scopes": schema.SetAttribute{
 				ElementType: types.StringType,
@@ -166,7 +166,7 @@ func (r *lifecycleClassResource) Schema(_ context.Context, _ resource.SchemaRequ
 
 			"max_idle": schema.StringAttribute{
 				CustomType: durationType{},
-				Validators: []validator.String{positiveDuration{}},
+				Validators: []validator.String{positiveDurationValidator},
 				Optional:   true,
 				MarkdownDescription: "Longest an active identity of the class may go unused, such as `30d`: one idle longer (never " +
 					"used: since its creation) gets an `inactive` finding (OWASP NHI1), and its idle time beyond `max_idle` counts " +
@@ -175,7 +175,7 @@ func (r *lifecycleClassResource) Schema(_ context.Context, _ resource.SchemaRequ
 			},
 			"review_every": schema.StringAttribute{
 				CustomType: durationType{},
-				Validators: []validator.String{positiveDuration{}},
+				Validators: []validator.String{positiveDurationValidator},
 				Optional:   true,
 				MarkdownDescription: "How often every identity of the class must be reviewed, such as `90d`. Each identity then " +
 					"needs `reviewed_by`; its review falls due `review_every` after its `reviewed_at` (or its creation), the plan " +

@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/list"
 	"github.com/hashicorp/terraform-plugin-framework/list/schema"
 	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
@@ -29,19 +30,28 @@ var (
 
 // NewLifecycleClassListResource returns the nhi_lifecycle_class list resource.
 func NewLifecycleClassListResource() list.ListResource {
-	return NewLifecycleClassResource().(*lifecycleClassResource)
+	return asList(NewLifecycleClassResource())
 }
 
 // NewTTLPolicyListResource returns the nhi_ttl_policy list resource.
-func NewTTLPolicyListResource() list.ListResource { return NewTTLPolicyResource().(*ttlPolicyResource) }
+func NewTTLPolicyListResource() list.ListResource { return asList(NewTTLPolicyResource()) }
 
 // NewRotationScheduleListResource returns the nhi_rotation_schedule list resource.
 func NewRotationScheduleListResource() list.ListResource {
-	return NewRotationScheduleResource().(*rotationScheduleResource)
+	return asList(NewRotationScheduleResource())
 }
 
 // NewOwnerListResource returns the nhi_owner list resource.
-func NewOwnerListResource() list.ListResource { return NewOwnerResource().(*ownerResource) }
+func NewOwnerListResource() list.ListResource { return asList(NewOwnerResource()) }
+
+// asList returns the list resource that a resource type also is (asserted at compile time above).
+func asList(r resource.Resource) list.ListResource {
+	l, ok := r.(list.ListResource)
+	if !ok {
+		panic(fmt.Sprintf("%T is not a list resource", r))
+	}
+	return l
+}
 
 // listed is one object a list resource reports: the name that is its resource identity, a
 // display name, and its resource object (a model the resource's schema reads).

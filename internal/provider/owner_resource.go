@@ -55,7 +55,7 @@ func (r *ownerResource) Schema(_ context.Context, _ resource.SchemaRequest, resp
 			"contact": schema.StringAttribute{
 				Optional:            true,
 				MarkdownDescription: "How to reach the owner: an e-mail address, a chat channel, an on-call rota.",
-				Validators:          []validator.String{nonEmpty{}},
+				Validators:          []validator.String{nonEmptyValidator},
 			},
 			"status": schema.StringAttribute{
 				Optional: true,

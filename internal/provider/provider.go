@@ -164,7 +164,7 @@ func (p *nhiProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *
 						MarkdownDescription: "KV v2 mount of the provider's records. Defaults to `" + vault.DefaultMount + "`."},
 					"approle_mount": schema.StringAttribute{Optional: true,
 						MarkdownDescription: "AppRole auth mount of the identities. Defaults to `" + vault.DefaultAppRoleMount + "`."},
-					"audit_log_path": schema.StringAttribute{Optional: true, Validators: []validator.String{nonEmpty{}},
+					"audit_log_path": schema.StringAttribute{Optional: true, Validators: []validator.String{nonEmptyValidator},
 						MarkdownDescription: "Path of the log file of a Vault file audit device (`vault audit enable file " +
 							"file_path=...`), readable where the provider runs, from which the provider learns when identities were " +
 							"last used (`last_used_at`, `used` events, the `inactive` finding of a class's `max_idle`): the " +

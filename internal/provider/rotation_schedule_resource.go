@@ -86,7 +86,7 @@ func (r *rotationScheduleResource) Schema(_ context.Context, _ resource.SchemaRe
 			"identity": nameAttribute("Name of the persistent `nhi_identity` whose secret rotates. Changing it replaces the schedule."),
 			"interval": schema.StringAttribute{
 				CustomType:          durationType{},
-				Validators:          []validator.String{positiveDuration{}},
+				Validators:          []validator.String{positiveDurationValidator},
 				Optional:            true,
 				MarkdownDescription: "Rotate this long after the last rotation, such as `30d`. Exactly one of `interval` and `cron`.",
 			},
@@ -111,9 +111,9 @@ func (r *rotationScheduleResource) Schema(_ context.Context, _ resource.SchemaRe
 				MarkdownDescription: "Every system that uses the secret: the dependency map a rotation must not miss. Required when the class sets `require_consumers`.",
 				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
 					"name": schema.StringAttribute{Required: true, MarkdownDescription: "The consumer, such as `billing-api`.",
-						Validators: []validator.String{nonEmpty{}}},
+						Validators: []validator.String{nonEmptyValidator}},
 					"kind": schema.StringAttribute{Optional: true, MarkdownDescription: "What it is, such as `service`, `job` or `vendor`.",
-						Validators: []validator.String{nonEmpty{}}},
+						Validators: []validator.String{nonEmptyValidator}},
 					"note": schema.StringAttribute{Optional: true, MarkdownDescription: "How it picks up a new secret."},
 				}},
 			},
