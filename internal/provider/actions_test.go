@@ -87,13 +87,6 @@ func TestAccActionRotate(t *testing.T) {
 	env := newTestEnv(t)
 	rec := &recordingEngine{Engine: env.engine}
 	ctx := context.Background()
-	current := func() (engine.SecretVersion, string) {
-		v, s, err := rec.CurrentSecret(ctx, "billing-sync")
-		if err != nil {
-			t.Fatalf("CurrentSecret: %v", err)
-		}
-		return v, s
-	}
 	var first, second, before string
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: env.recordingFactories(rec),
@@ -102,7 +95,7 @@ func TestAccActionRotate(t *testing.T) {
 			{
 				Config: actionConfig(rotateActions, "calm", "action.nhi_rotate.billing"),
 				Check: func(*terraform.State) error {
-					_, first = current()
+					_, first = currentSecret(t, rec, "billing-sync")
 					before = env.snapshot(t)
 					return nil
 				},
@@ -117,7 +110,7 @@ func TestAccActionRotate(t *testing.T) {
 				PreConfig: env.unchangedSince(t, &before),
 				Config:    actionConfig(rotateActions, "INC-42", "action.nhi_rotate.billing"),
 				Check: func(*terraform.State) error {
-					v, s := current()
+					v, s := currentSecret(t, rec, "billing-sync")
 					if v.Version != 2 || s == first {
 						return fmt.Errorf("after nhi_rotate the current version is %d, want 2 with a new secret", v.Version)
 					}
@@ -142,7 +135,7 @@ func TestAccActionRotate(t *testing.T) {
 			{
 				PreConfig: func() {
 					rec.set(func(r *recordingEngine) { r.failAuth = false })
-					if v, s := current(); v.Version != 2 || s != second {
+					if v, s := currentSecret(t, rec, "billing-sync"); v.Version != 2 || s != second {
 						t.Fatalf("after a failed verification the current version is %d, want 2", v.Version)
 					}
 				},

@@ -52,19 +52,36 @@ resource "nhi_ttl_policy" "short" {
 }
 `
 
-// buildIdentityHCL declares nhi_identity.build: "ci-build" of class ci with TTL policy ci-short,
-// owned by owner, plus the attribute lines in extra.
-func buildIdentityHCL(owner string, extra ...string) string {
+// ciIdentityHCL declares nhi_identity.<res>: identity name of class ci with TTL policy
+// ci-short, owned by owner, in environment, plus the attribute lines in extra.
+func ciIdentityHCL(res, name, owner, environment string, extra ...string) string {
 	return fmt.Sprintf(`
-resource "nhi_identity" "build" {
-  name        = "ci-build"
+resource "nhi_identity" %q {
+  name        = %q
   class       = nhi_lifecycle_class.ci.name
   owner       = %q
-  environment = "dev"
+  environment = %q
   ttl_policy  = nhi_ttl_policy.short.name
   %s
 }
-`, owner, strings.Join(extra, "\n  "))
+`, res, name, owner, environment, strings.Join(extra, "\n  "))
+}
+
+// buildIdentityHCL declares nhi_identity.build: "ci-build" of class ci with TTL policy ci-short,
+// owned by owner, in dev, plus the attribute lines in extra.
+func buildIdentityHCL(owner string, extra ...string) string {
+	return ciIdentityHCL("build", "ci-build", owner, "dev", extra...)
+}
+
+// currentSecret is the current secret version and value of identity, read from e; an error
+// fails the test.
+func currentSecret(t *testing.T, e engine.Engine, identity string) (engine.SecretVersion, string) {
+	t.Helper()
+	v, s, err := e.CurrentSecret(context.Background(), identity)
+	if err != nil {
+		t.Fatalf("CurrentSecret: %v", err)
+	}
+	return v, s
 }
 
 func identityConfig(owner, onDestroy string) string {

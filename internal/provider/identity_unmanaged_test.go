@@ -42,15 +42,7 @@ import {
     name = "ci-legacy"
   }
 }
-
-resource "nhi_identity" "legacy" {
-  name        = "ci-legacy"
-  class       = nhi_lifecycle_class.ci.name
-  owner       = "team-build"
-  environment = "dev"
-  ttl_policy  = nhi_ttl_policy.short.name
-}
-`
+` + ciIdentityHCL("legacy", "ci-legacy", "team-build", "dev")
 	legacy := map[string]knownvalue.Check{"name": knownvalue.StringExact("ci-legacy")}
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: env.factories(),

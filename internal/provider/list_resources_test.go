@@ -18,15 +18,7 @@ var queryVersionChecks = []tfversion.TerraformVersionCheck{
 }
 
 // queryFleetConfig is identityImportConfig with one more identity, in prod.
-var queryFleetConfig = identityImportConfig + `
-resource "nhi_identity" "deploy" {
-  name        = "ci-deploy"
-  class       = nhi_lifecycle_class.ci.name
-  owner       = "team-release"
-  environment = "prod"
-  ttl_policy  = nhi_ttl_policy.short.name
-}
-`
+var queryFleetConfig = identityImportConfig + ciIdentityHCL("deploy", "ci-deploy", "team-release", "prod")
 
 const fleetQuery = `
 provider "nhi" {}

@@ -28,13 +28,6 @@ func TestAccRotationSchedule_lifecycle(t *testing.T) {
 	env := newTestEnv(t)
 	rec := &recordingEngine{Engine: env.engine}
 	ctx := context.Background()
-	current := func() (engine.SecretVersion, string) {
-		v, s, err := rec.CurrentSecret(ctx, "billing-sync")
-		if err != nil {
-			t.Fatalf("CurrentSecret: %v", err)
-		}
-		return v, s
-	}
 	var first, second string
 	secrets := noSecrets{secrets: rec.issued}
 	resource.UnitTest(t, resource.TestCase{
@@ -50,7 +43,7 @@ func TestAccRotationSchedule_lifecycle(t *testing.T) {
 					secrets,
 				},
 				Check: func(*terraform.State) error {
-					v, s := current()
+					v, s := currentSecret(t, rec, "billing-sync")
 					if v.Version != 1 {
 						return fmt.Errorf("engine's current version = %d, want 1", v.Version)
 					}
@@ -77,7 +70,7 @@ func TestAccRotationSchedule_lifecycle(t *testing.T) {
 					secrets,
 				},
 				Check: func(*terraform.State) error {
-					_, second = current()
+					_, second = currentSecret(t, rec, "billing-sync")
 					return env.checkOverlap(ctx, rec, "billing-sync", first, second, time.Hour+time.Minute)
 				},
 			},
@@ -93,7 +86,7 @@ func TestAccRotationSchedule_lifecycle(t *testing.T) {
 			{
 				PreConfig: func() {
 					rec.set(func(r *recordingEngine) { r.failAuth = false })
-					if v, s := current(); v.Version != 2 || s != second {
+					if v, s := currentSecret(t, rec, "billing-sync"); v.Version != 2 || s != second {
 						t.Fatalf("after a failed verification the current version is %d, want 2", v.Version)
 					}
 					versions, err := rec.ListSecretVersions(ctx, "billing-sync")
@@ -120,7 +113,7 @@ func TestAccRotationSchedule_lifecycle(t *testing.T) {
 					expectAttr("nhi_rotation_schedule.billing", "current_version", 2),
 				},
 				Check: func(*terraform.State) error {
-					if _, s := current(); s != second {
+					if _, s := currentSecret(t, rec, "billing-sync"); s != second {
 						return errors.New("rollback did not re-promote version 2's secret")
 					}
 					return nil

@@ -93,16 +93,7 @@ func (p *probingEngine) last(kind string) string {
 }
 
 func scopeProbeConfig(scopes string) string {
-	return governanceConfig + fmt.Sprintf(`
-resource "nhi_identity" "reader" {
-  name        = "ci-reader"
-  class       = nhi_lifecycle_class.ci.name
-  owner       = "team-build"
-  environment = "dev"
-  ttl_policy  = nhi_ttl_policy.short.name
-  %[1]s
-}
-
+	return governanceConfig + ciIdentityHCL("reader", "ci-reader", "team-build", "dev", scopes) + fmt.Sprintf(`
 resource "nhi_identity" "sync" {
   name  = "billing-sync"
   class = nhi_lifecycle_class.svc.name
