@@ -143,13 +143,7 @@ func TestAccIdentity_removedOutOfBand(t *testing.T) {
 	})
 }
 
-func badIdentity(body string) string {
-	return fmt.Sprintf(`
-resource "nhi_identity" "bad" {
-%s
-}
-`, body)
-}
+func badIdentity(body string) string { return badResource("identity", body) }
 
 // TestAccIdentity_planRejects covers every identity rule: each violating configuration fails the
 // plan with its message and leaves the engine unchanged.

@@ -18,14 +18,7 @@ import (
 )
 
 // badClass declares lifecycle class "bad" with the attribute lines of body.
-func badClass(body string) string {
-	return fmt.Sprintf(`
-resource "nhi_lifecycle_class" "bad" {
-  name = "bad"
-%s
-}
-`, body)
-}
+func badClass(body string) string { return badResource("lifecycle_class", `  name = "bad"`, body) }
 
 func TestAccLifecycleClass_planRejects(t *testing.T) {
 	env := newTestEnv(t)

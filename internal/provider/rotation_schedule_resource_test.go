@@ -174,12 +174,7 @@ func TestAccRotationSchedule_cronWindowOverdue(t *testing.T) {
 }
 
 func badSchedule(identity, body string) string {
-	return fmt.Sprintf(`
-resource "nhi_rotation_schedule" "bad" {
-  identity = %s
-%s
-}
-`, identity, body)
+	return badResource("rotation_schedule", "  identity = "+identity, body)
 }
 
 // TestAccRotationSchedule_planRejects covers every schedule rule at plan.

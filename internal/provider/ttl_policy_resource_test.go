@@ -13,13 +13,7 @@ import (
 )
 
 func badPolicy(body string) string {
-	return fmt.Sprintf(`
-resource "nhi_ttl_policy" "bad" {
-  name  = "bad"
-  class = nhi_lifecycle_class.ci.name
-%s
-}
-`, body)
+	return badResource("ttl_policy", `  name  = "bad"`, `  class = nhi_lifecycle_class.ci.name`, body)
 }
 
 // TestAccTTLPolicy_planRejects covers every TTL policy rule: each violating configuration fails
