@@ -28,6 +28,13 @@ type identityAction struct {
 	actionBase
 }
 
+// identityActionModel is the configuration of an action that takes only an identity and a
+// reason (nhi_rotate, nhi_offboard).
+type identityActionModel struct {
+	Identity types.String `tfsdk:"identity"`
+	Reason   types.String `tfsdk:"reason"`
+}
+
 // actionIdentityAttribute is the `identity` attribute every action has.
 func actionIdentityAttribute(what string) schema.StringAttribute {
 	return schema.StringAttribute{Required: true, MarkdownDescription: "Name of the `nhi_identity` " + what + ".",

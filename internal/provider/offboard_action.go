@@ -7,7 +7,6 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/action"
 	"github.com/hashicorp/terraform-plugin-framework/action/schema"
-	"github.com/hashicorp/terraform-plugin-framework/types"
 )
 
 var _ checkedAction = (*offboardAction)(nil)
@@ -21,11 +20,6 @@ func NewOffboardAction() action.Action {
 
 type offboardAction struct {
 	identityAction
-}
-
-type offboardActionModel struct {
-	Identity types.String `tfsdk:"identity"`
-	Reason   types.String `tfsdk:"reason"`
 }
 
 func (a *offboardAction) Schema(_ context.Context, _ action.SchemaRequest, resp *action.SchemaResponse) {
@@ -44,14 +38,14 @@ func (a *offboardAction) Schema(_ context.Context, _ action.SchemaRequest, resp 
 
 // ModifyPlan fails the plan when the identity does not exist or is already retired.
 func (a *offboardAction) ModifyPlan(ctx context.Context, req action.ModifyPlanRequest, resp *action.ModifyPlanResponse) {
-	var m offboardActionModel
+	var m identityActionModel
 	if resp.Diagnostics.Append(req.Config.Get(ctx, &m)...); !resp.Diagnostics.HasError() {
 		a.activeIdentity(ctx, offboardActionName, m.Identity, &resp.Diagnostics)
 	}
 }
 
 func (a *offboardAction) Invoke(ctx context.Context, req action.InvokeRequest, resp *action.InvokeResponse) {
-	var m offboardActionModel
+	var m identityActionModel
 	if resp.Diagnostics.Append(req.Config.Get(ctx, &m)...); resp.Diagnostics.HasError() {
 		return
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/action/schema"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
-	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
@@ -27,11 +26,6 @@ func NewRotateAction() action.Action {
 
 type rotateAction struct {
 	identityAction
-}
-
-type rotateActionModel struct {
-	Identity types.String `tfsdk:"identity"`
-	Reason   types.String `tfsdk:"reason"`
 }
 
 func (a *rotateAction) Schema(_ context.Context, _ action.SchemaRequest, resp *action.SchemaResponse) {
@@ -52,7 +46,7 @@ func (a *rotateAction) Schema(_ context.Context, _ action.SchemaRequest, resp *a
 // ModifyPlan fails the plan when the identity does not exist, is retired, or has no rotation
 // schedule.
 func (a *rotateAction) ModifyPlan(ctx context.Context, req action.ModifyPlanRequest, resp *action.ModifyPlanResponse) {
-	var m rotateActionModel
+	var m identityActionModel
 	if resp.Diagnostics.Append(req.Config.Get(ctx, &m)...); resp.Diagnostics.HasError() {
 		return
 	}
@@ -78,7 +72,7 @@ func (a *rotateAction) schedule(ctx context.Context, identity string, diags *dia
 }
 
 func (a *rotateAction) Invoke(ctx context.Context, req action.InvokeRequest, resp *action.InvokeResponse) {
-	var m rotateActionModel
+	var m identityActionModel
 	if resp.Diagnostics.Append(req.Config.Get(ctx, &m)...); resp.Diagnostics.HasError() {
 		return
 	}
