@@ -83,6 +83,25 @@ func streamListed(ctx context.Context, req list.ListRequest, stream *list.ListRe
 	}
 }
 
+// listRecords lists the governance records that all reads from the engine (what names them in
+// an error), each keyed by its name and made a list result by item.
+func listRecords[T any](ctx context.Context, req list.ListRequest, stream *list.ListResultsStream, data *providerData,
+	what string, all func(engine.Engine, context.Context) ([]T, error), item func(T) listed) {
+	if !listConfigured(data, stream) {
+		return
+	}
+	records, err := all(data.engine, ctx)
+	if err != nil {
+		listError(stream, "list "+what, err)
+		return
+	}
+	items := make([]listed, len(records))
+	for i, rec := range records {
+		items[i] = item(rec)
+	}
+	streamListed(ctx, req, stream, "name", items)
+}
+
 // listConfigured ends a list with an error when the provider is not configured.
 func listConfigured(data *providerData, stream *list.ListResultsStream) bool {
 	if data == nil {
@@ -110,23 +129,13 @@ func (r *lifecycleClassResource) ListResourceConfigSchema(_ context.Context, _ l
 }
 
 func (r *lifecycleClassResource) List(ctx context.Context, req list.ListRequest, stream *list.ListResultsStream) {
-	if !listConfigured(r.data, stream) {
-		return
-	}
-	classes, err := r.data.engine.ListClasses(ctx)
-	if err != nil {
-		listError(stream, "list lifecycle classes", err)
-		return
-	}
-	items := make([]listed, len(classes))
-	for i, c := range classes {
-		items[i] = listed{name: c.Name, display: fmt.Sprintf("%s (%s)", c.Name, c.Kind), model: func(*diag.Diagnostics) any {
+	listRecords(ctx, req, stream, r.data, "lifecycle classes", engine.Engine.ListClasses, func(c policy.Class) listed {
+		return listed{name: c.Name, display: fmt.Sprintf("%s (%s)", c.Name, c.Kind), model: func(*diag.Diagnostics) any {
 			var m lifecycleClassModel
 			m.fromPolicy(c)
 			return &m
 		}}
-	}
-	streamListed(ctx, req, stream, "name", items)
+	})
 }
 
 func (r *ttlPolicyResource) ListResourceConfigSchema(_ context.Context, _ list.ListResourceSchemaRequest, resp *list.ListResourceSchemaResponse) {
@@ -134,24 +143,14 @@ func (r *ttlPolicyResource) ListResourceConfigSchema(_ context.Context, _ list.L
 }
 
 func (r *ttlPolicyResource) List(ctx context.Context, req list.ListRequest, stream *list.ListResultsStream) {
-	if !listConfigured(r.data, stream) {
-		return
-	}
-	policies, err := r.data.engine.ListTTLPolicies(ctx)
-	if err != nil {
-		listError(stream, "list TTL policies", err)
-		return
-	}
-	items := make([]listed, len(policies))
-	for i, p := range policies {
-		items[i] = listed{name: p.Name, display: fmt.Sprintf("%s (class %s, ttl %s)", p.Name, p.Class, policy.FormatDuration(p.TTL)),
+	listRecords(ctx, req, stream, r.data, "TTL policies", engine.Engine.ListTTLPolicies, func(p policy.TTLPolicy) listed {
+		return listed{name: p.Name, display: fmt.Sprintf("%s (class %s, ttl %s)", p.Name, p.Class, policy.FormatDuration(p.TTL)),
 			model: func(*diag.Diagnostics) any {
 				var m ttlPolicyModel
 				m.fromPolicy(p)
 				return &m
 			}}
-	}
-	streamListed(ctx, req, stream, "name", items)
+	})
 }
 
 func (r *rotationScheduleResource) ListResourceConfigSchema(_ context.Context, _ list.ListResourceSchemaRequest, resp *list.ListResourceSchemaResponse) {
@@ -191,21 +190,11 @@ func (r *ownerResource) ListResourceConfigSchema(_ context.Context, _ list.ListR
 }
 
 func (r *ownerResource) List(ctx context.Context, req list.ListRequest, stream *list.ListResultsStream) {
-	if !listConfigured(r.data, stream) {
-		return
-	}
-	owners, err := r.data.engine.ListOwners(ctx)
-	if err != nil {
-		listError(stream, "list owners", err)
-		return
-	}
-	items := make([]listed, len(owners))
-	for i, o := range owners {
-		items[i] = listed{name: o.Name, display: fmt.Sprintf("%s (%s, %s)", o.Name, o.Kind, o.Status), model: func(*diag.Diagnostics) any {
+	listRecords(ctx, req, stream, r.data, "owners", engine.Engine.ListOwners, func(o policy.Owner) listed {
+		return listed{name: o.Name, display: fmt.Sprintf("%s (%s, %s)", o.Name, o.Kind, o.Status), model: func(*diag.Diagnostics) any {
 			var m ownerModel
 			m.fromPolicy(o)
 			return &m
 		}}
-	}
-	streamListed(ctx, req, stream, "name", items)
+	})
 }
