@@ -16,10 +16,22 @@ import (
 // Configure (keeping the one providerData value the provider's Configure made, read as the
 // component's data field) once.
 
-// resourceBase is embedded in every managed resource (and so in its list resource).
+// resourceBase is embedded in every managed resource (and so in its list resource). Besides
+// Metadata and Configure it gives the resource its identity schema and import by key, the
+// attribute that keys the resource's record (see resource_identity.go).
 type resourceBase struct {
-	typeName string // the name after the provider's, e.g. "identity" for nhi_identity
-	data     *providerData
+	typeName       string // the name after the provider's, e.g. "identity" for nhi_identity
+	key            string // "name", or "identity" for a rotation schedule
+	keyDescription string
+	data           *providerData
+}
+
+func (b *resourceBase) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
+	resp.IdentitySchema = nameIdentitySchema(b.key, b.keyDescription)
+}
+
+func (b *resourceBase) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	importByName(ctx, b.key, req, resp)
 }
 
 func (b *resourceBase) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {

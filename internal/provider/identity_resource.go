@@ -34,7 +34,7 @@ const (
 
 // NewIdentityResource returns the nhi_identity resource.
 func NewIdentityResource() resource.Resource {
-	return &identityResource{resourceBase{typeName: "identity"}}
+	return &identityResource{resourceBase{typeName: "identity", key: "name", keyDescription: "The identity name."}}
 }
 
 type identityResource struct {
@@ -588,11 +588,9 @@ func (r *identityResource) Delete(ctx context.Context, req resource.DeleteReques
 	tflog.Info(ctx, "destroyed identity", map[string]any{"identity": name, "on_destroy": m.OnDestroy.ValueString()})
 }
 
-func (r *identityResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
-	resp.IdentitySchema = nameIdentitySchema("name", "The identity name.")
-}
-
+// ImportState imports by name, as every resource does, then finds what the engine holds for an
+// identity this provider did not create.
 func (r *identityResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	importByName(ctx, "name", req, resp)
+	r.resourceBase.ImportState(ctx, req, resp)
 	r.importUnmanaged(ctx, resp)
 }

@@ -31,7 +31,7 @@ var (
 
 // NewLifecycleClassResource returns the nhi_lifecycle_class resource.
 func NewLifecycleClassResource() resource.Resource {
-	return &lifecycleClassResource{resourceBase{typeName: "lifecycle_class"}}
+	return &lifecycleClassResource{resourceBase{typeName: "lifecycle_class", key: "name", keyDescription: "The lifecycle class name."}}
 }
 
 type lifecycleClassResource struct {
@@ -355,12 +355,4 @@ func (r *lifecycleClassResource) Read(ctx context.Context, req resource.ReadRequ
 
 func (r *lifecycleClassResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
 	deleteRecord(ctx, req, resp, "lifecycle class", r.data.engine.DeleteClass)
-}
-
-func (r *lifecycleClassResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
-	resp.IdentitySchema = nameIdentitySchema("name", "The lifecycle class name.")
-}
-
-func (r *lifecycleClassResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	importByName(ctx, "name", req, resp)
 }

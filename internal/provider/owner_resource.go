@@ -22,7 +22,9 @@ import (
 var _ managedResource = (*ownerResource)(nil)
 
 // NewOwnerResource returns the nhi_owner resource.
-func NewOwnerResource() resource.Resource { return &ownerResource{resourceBase{typeName: "owner"}} }
+func NewOwnerResource() resource.Resource {
+	return &ownerResource{resourceBase{typeName: "owner", key: "name", keyDescription: "The owner name."}}
+}
 
 type ownerResource struct {
 	resourceBase
@@ -164,12 +166,4 @@ func (r *ownerResource) Read(ctx context.Context, req resource.ReadRequest, resp
 
 func (r *ownerResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
 	deleteRecord(ctx, req, resp, "owner", r.data.engine.DeleteOwner)
-}
-
-func (r *ownerResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
-	resp.IdentitySchema = nameIdentitySchema("name", "The owner name.")
-}
-
-func (r *ownerResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	importByName(ctx, "name", req, resp)
 }

@@ -35,7 +35,7 @@ var (
 
 // NewRotationScheduleResource returns the nhi_rotation_schedule resource.
 func NewRotationScheduleResource() resource.Resource {
-	return &rotationScheduleResource{resourceBase{typeName: "rotation_schedule"}}
+	return &rotationScheduleResource{resourceBase{typeName: "rotation_schedule", key: "identity", keyDescription: "The name of the identity whose secret rotates."}}
 }
 
 type rotationScheduleResource struct {
@@ -528,12 +528,4 @@ func (r *rotationScheduleResource) Delete(ctx context.Context, req resource.Dele
 	}
 	err := r.data.engine.DeleteRotationSchedule(ctx, m.Identity.ValueString())
 	deleted(&resp.Diagnostics, fmt.Sprintf("delete the rotation schedule of identity %q", m.Identity.ValueString()), err)
-}
-
-func (r *rotationScheduleResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
-	resp.IdentitySchema = nameIdentitySchema("identity", "The name of the identity whose secret rotates.")
-}
-
-func (r *rotationScheduleResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	importByName(ctx, "identity", req, resp)
 }

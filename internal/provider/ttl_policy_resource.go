@@ -26,7 +26,7 @@ var (
 
 // NewTTLPolicyResource returns the nhi_ttl_policy resource.
 func NewTTLPolicyResource() resource.Resource {
-	return &ttlPolicyResource{resourceBase{typeName: "ttl_policy"}}
+	return &ttlPolicyResource{resourceBase{typeName: "ttl_policy", key: "name", keyDescription: "The TTL policy name."}}
 }
 
 type ttlPolicyResource struct {
@@ -228,12 +228,4 @@ func (r *ttlPolicyResource) Read(ctx context.Context, req resource.ReadRequest, 
 
 func (r *ttlPolicyResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
 	deleteRecord(ctx, req, resp, "TTL policy", r.data.engine.DeleteTTLPolicy)
-}
-
-func (r *ttlPolicyResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
-	resp.IdentitySchema = nameIdentitySchema("name", "The TTL policy name.")
-}
-
-func (r *ttlPolicyResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	importByName(ctx, "name", req, resp)
 }
