@@ -95,7 +95,7 @@ func TestAccActionRotate(t *testing.T) {
 			{
 				Config: actionConfig(rotateActions, "calm", "action.nhi_rotate.billing"),
 				Check: func(*terraform.State) error {
-					_, first = currentSecret(t, rec, "billing-sync")
+					_, first = billingSecret(t, rec)
 					before = env.snapshot(t)
 					return nil
 				},
@@ -110,7 +110,7 @@ func TestAccActionRotate(t *testing.T) {
 				PreConfig: env.unchangedSince(t, &before),
 				Config:    actionConfig(rotateActions, "INC-42", "action.nhi_rotate.billing"),
 				Check: func(*terraform.State) error {
-					v, s := currentSecret(t, rec, "billing-sync")
+					v, s := billingSecret(t, rec)
 					if v.Version != 2 || s == first {
 						return fmt.Errorf("after nhi_rotate the current version is %d, want 2 with a new secret", v.Version)
 					}
@@ -135,7 +135,7 @@ func TestAccActionRotate(t *testing.T) {
 			{
 				PreConfig: func() {
 					rec.set(func(r *recordingEngine) { r.failAuth = false })
-					if v, s := currentSecret(t, rec, "billing-sync"); v.Version != 2 || s != second {
+					if v, s := billingSecret(t, rec); v.Version != 2 || s != second {
 						t.Fatalf("after a failed verification the current version is %d, want 2", v.Version)
 					}
 				},

@@ -2,13 +2,13 @@ package provider
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
-	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 )
@@ -21,10 +21,10 @@ func TestAccAuditLog(t *testing.T) {
 	env := newTestEnv(t)
 	ctx := context.Background()
 	event := func(i int, typ, requester string) []statecheck.StateCheck {
-		at := tfjsonpath.New("events").AtSliceIndex(i)
+		at := fmt.Sprintf("events.%d.", i)
 		return []statecheck.StateCheck{
-			statecheck.ExpectKnownValue("data.nhi_audit_log.build", at.AtMapKey("type"), knownvalue.StringExact(typ)),
-			statecheck.ExpectKnownValue("data.nhi_audit_log.build", at.AtMapKey("requester"), knownvalue.StringExact(requester)),
+			expectAttr("data.nhi_audit_log.build", at+"type", typ),
+			expectAttr("data.nhi_audit_log.build", at+"requester", requester),
 		}
 	}
 	checks := []statecheck.StateCheck{

@@ -73,11 +73,11 @@ func buildIdentityHCL(owner string, extra ...string) string {
 	return ciIdentityHCL("build", "ci-build", owner, "dev", extra...)
 }
 
-// currentSecret is the current secret version and value of identity, read from e; an error
-// fails the test.
-func currentSecret(t *testing.T, e engine.Engine, identity string) (engine.SecretVersion, string) {
+// billingSecret is the current secret version and value of billing-sync (billingIdentity), read
+// from e; an error fails the test.
+func billingSecret(t *testing.T, e engine.Engine) (engine.SecretVersion, string) {
 	t.Helper()
-	v, s, err := e.CurrentSecret(context.Background(), identity)
+	v, s, err := e.CurrentSecret(context.Background(), "billing-sync")
 	if err != nil {
 		t.Fatalf("CurrentSecret: %v", err)
 	}

@@ -43,7 +43,7 @@ func TestAccRotationSchedule_lifecycle(t *testing.T) {
 					secrets,
 				},
 				Check: func(*terraform.State) error {
-					v, s := currentSecret(t, rec, "billing-sync")
+					v, s := billingSecret(t, rec)
 					if v.Version != 1 {
 						return fmt.Errorf("engine's current version = %d, want 1", v.Version)
 					}
@@ -70,7 +70,7 @@ func TestAccRotationSchedule_lifecycle(t *testing.T) {
 					secrets,
 				},
 				Check: func(*terraform.State) error {
-					_, second = currentSecret(t, rec, "billing-sync")
+					_, second = billingSecret(t, rec)
 					return env.checkOverlap(ctx, rec, "billing-sync", first, second, time.Hour+time.Minute)
 				},
 			},
@@ -86,7 +86,7 @@ func TestAccRotationSchedule_lifecycle(t *testing.T) {
 			{
 				PreConfig: func() {
 					rec.set(func(r *recordingEngine) { r.failAuth = false })
-					if v, s := currentSecret(t, rec, "billing-sync"); v.Version != 2 || s != second {
+					if v, s := billingSecret(t, rec); v.Version != 2 || s != second {
 						t.Fatalf("after a failed verification the current version is %d, want 2", v.Version)
 					}
 					versions, err := rec.ListSecretVersions(ctx, "billing-sync")
@@ -113,7 +113,7 @@ func TestAccRotationSchedule_lifecycle(t *testing.T) {
 					expectAttr("nhi_rotation_schedule.billing", "current_version", 2),
 				},
 				Check: func(*terraform.State) error {
-					if _, s := currentSecret(t, rec, "billing-sync"); s != second {
+					if _, s := billingSecret(t, rec); s != second {
 						return errors.New("rollback did not re-promote version 2's secret")
 					}
 					return nil
