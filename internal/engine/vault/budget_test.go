@@ -40,6 +40,9 @@ const (
 	budgetEphemeralPolicy = "budget-p"
 )
 
+// budgetPolicy is the TTL policy of the ephemeral identities the budget tests measure.
+var budgetPolicy = policy.TTLPolicy{Name: budgetEphemeralPolicy, Class: "ci", TTL: 10 * time.Minute, MaxLifetime: time.Hour}
+
 // refreshFleet refreshes every identity in names, as nhi_identity's Read does, and returns the
 // requests per identity, apart from the reads of governance records (classes, TTL policies,
 // rotation schedules), which it returns in total: a provider process makes those once.
@@ -80,7 +83,7 @@ func TestRefreshRequestBudget(t *testing.T) {
 	ctx := context.Background()
 	must(t, direct.PutClass(ctx, policy.Class{Name: "ci", Kind: policy.KindEphemeral, MaxLifetime: time.Hour}))
 	must(t, direct.PutClass(ctx, policy.Class{Name: "svc", Kind: policy.KindPersistent}))
-	must(t, direct.PutTTLPolicy(ctx, policy.TTLPolicy{Name: budgetEphemeralPolicy, Class: "ci", TTL: 10 * time.Minute, MaxLifetime: time.Hour}))
+	must(t, direct.PutTTLPolicy(ctx, budgetPolicy))
 	var ephemeral, persistent []string
 	for i := range budgetFleet {
 		ci, svc := fmt.Sprintf("ci-%02d", i), fmt.Sprintf("svc-%02d", i)
@@ -122,9 +125,8 @@ func TestRefreshFlatInHistory(t *testing.T) {
 	clk := clock.NewFake(time.Now())
 	direct := openTest(t, clk)
 	ctx := context.Background()
-	p := policy.TTLPolicy{Name: budgetEphemeralPolicy, Class: "ci", TTL: 10 * time.Minute, MaxLifetime: time.Hour}
-	setupIdentity(t, direct, p, "ci-fresh")
-	_, err := direct.CreateIdentity(ctx, policy.Identity{Name: "ci-busy", Class: "ci", Owner: "team-test", TTLPolicy: p.Name, Scopes: []string{"default"}})
+	setupIdentity(t, direct, budgetPolicy, "ci-fresh")
+	_, err := direct.CreateIdentity(ctx, policy.Identity{Name: "ci-busy", Class: "ci", Owner: "team-test", TTLPolicy: budgetPolicy.Name, Scopes: []string{"default"}})
 	must(t, err)
 	for i := range budgetEndedHistory {
 		c, _, err := direct.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-busy", Requester: "pipeline", Purpose: fmt.Sprint("run ", i)})
@@ -152,7 +154,7 @@ func TestCredentialRequestBudget(t *testing.T) {
 	clk := clock.NewFake(time.Now())
 	direct := openTest(t, clk)
 	ctx := context.Background()
-	setupIdentity(t, direct, policy.TTLPolicy{Name: budgetEphemeralPolicy, Class: "ci", TTL: 10 * time.Minute, MaxLifetime: time.Hour}, "ci-job")
+	setupIdentity(t, direct, budgetPolicy, "ci-job")
 	e, proxy := openThroughProxy(t, direct)
 	// A provider process that opens a credential has read the identity's governance records at
 	// plan time, and its first write checks the mounts (ensureMounts): one open and close
@@ -197,9 +199,8 @@ func TestRevokeIdentityCredentialWrongIdentity(t *testing.T) {
 	clk := clock.NewFake(time.Now())
 	e := openTest(t, clk)
 	ctx := context.Background()
-	p := policy.TTLPolicy{Name: budgetEphemeralPolicy, Class: "ci", TTL: 10 * time.Minute, MaxLifetime: time.Hour}
-	setupIdentity(t, e, p, "ci-job")
-	setupIdentity(t, e, p, "ci-other")
+	setupIdentity(t, e, budgetPolicy, "ci-job")
+	setupIdentity(t, e, budgetPolicy, "ci-other")
 	c, secret, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-job", Requester: "terraform", Purpose: "wrong name"})
 	must(t, err)
 	must(t, engine.RevokeCredentialOf(ctx, e, "ci-other", c.ID))
