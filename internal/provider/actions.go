@@ -50,7 +50,7 @@ func actionReasonAttribute(required bool) schema.StringAttribute {
 // activeIdentity reads the identity an action acts on and fails unless it is active. At plan,
 // with the provider not configured yet or the name unknown (set from a resource this plan
 // creates), the check waits for the invocation, where both are known.
-func (a *identityAction) activeIdentity(ctx context.Context, actionName string, name types.String, diags *diag.Diagnostics) (policy.Identity, bool) {
+func (a *identityAction) activeIdentity(ctx context.Context, name types.String, diags *diag.Diagnostics) (policy.Identity, bool) {
 	if a.data == nil || name.IsUnknown() || name.IsNull() {
 		return policy.Identity{}, false
 	}
@@ -58,13 +58,13 @@ func (a *identityAction) activeIdentity(ctx context.Context, actionName string, 
 	switch {
 	case errors.Is(err, engine.ErrNotFound):
 		diags.AddAttributeError(path.Root("identity"), "Identity Not Found",
-			fmt.Sprintf("%s: the engine holds no identity %q. Name an existing nhi_identity (reference it, e.g. nhi_identity.svc.name).", actionName, name.ValueString()))
+			fmt.Sprintf("%s: the engine holds no identity %q. Name an existing nhi_identity (reference it, e.g. nhi_identity.svc.name).", a.name(), name.ValueString()))
 	case err != nil:
 		addEngineError(diags, fmt.Sprintf("read identity %q", name.ValueString()), err)
 	case id.Retired():
 		diags.AddAttributeError(path.Root("identity"), "Identity Retired",
 			fmt.Sprintf("%s: identity %q was retired at %s; a retired identity has no credentials and is kept only for audit.",
-				actionName, id.Name, id.RetiredAt.UTC().Format(time.RFC3339)))
+				a.name(), id.Name, id.RetiredAt.UTC().Format(time.RFC3339)))
 	default:
 		return id, true
 	}
@@ -73,23 +73,23 @@ func (a *identityAction) activeIdentity(ctx context.Context, actionName string, 
 
 // invokedIdentity is activeIdentity when the action runs, where the provider is configured and
 // the name known.
-func (a *identityAction) invokedIdentity(ctx context.Context, actionName string, name types.String, diags *diag.Diagnostics) (policy.Identity, bool) {
+func (a *identityAction) invokedIdentity(ctx context.Context, name types.String, diags *diag.Diagnostics) (policy.Identity, bool) {
 	if a.data == nil {
 		diags.AddError("Provider Not Configured",
-			actionName+": the provider was not configured before the action ran. This is a bug in the provider; please report it.")
+			a.name()+": the provider was not configured before the action ran. This is a bug in the provider; please report it.")
 		return policy.Identity{}, false
 	}
-	return a.activeIdentity(ctx, actionName, name, diags)
+	return a.activeIdentity(ctx, name, diags)
 }
 
 // record writes the action's audit event before it acts; an action that cannot be audited
 // does not act.
-func (a *identityAction) record(ctx context.Context, actionName, identity, detail string, diags *diag.Diagnostics) bool {
-	if err := a.data.engine.RecordAction(ctx, actionName, identity, a.data.requester, detail); err != nil {
-		addEngineError(diags, fmt.Sprintf("record %s of identity %q in the audit log", actionName, identity), err)
+func (a *identityAction) record(ctx context.Context, identity, detail string, diags *diag.Diagnostics) bool {
+	if err := a.data.engine.RecordAction(ctx, a.name(), identity, a.data.requester, detail); err != nil {
+		addEngineError(diags, fmt.Sprintf("record %s of identity %q in the audit log", a.name(), identity), err)
 		return false
 	}
-	tflog.Info(ctx, "invoked action", map[string]any{"action": actionName, "identity": identity, "requester": a.data.requester})
+	tflog.Info(ctx, "invoked action", map[string]any{"action": a.name(), "identity": identity, "requester": a.data.requester})
 	return true
 }
 

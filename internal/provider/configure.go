@@ -92,6 +92,10 @@ func (b *actionBase) Configure(_ context.Context, req action.ConfigureRequest, r
 	}
 }
 
+// name is the action's full type name, such as nhi_rotate: what its messages and audit events
+// call it.
+func (b *actionBase) name() string { return providerTypeName + "_" + b.typeName }
+
 // providerDataFrom extracts the providerData that Configure set; ok is false when the provider is
 // not configured yet (nil) or when a wrong type arrived (reported as an error naming the kind).
 func providerDataFrom(data any, kind string, diags *diag.Diagnostics) (*providerData, bool) {

@@ -11,8 +11,6 @@ import (
 
 var _ checkedAction = (*offboardAction)(nil)
 
-const offboardActionName = "nhi_offboard"
-
 // NewOffboardAction returns the nhi_offboard action.
 func NewOffboardAction() action.Action {
 	return &offboardAction{identityAction{actionBase{typeName: "offboard"}}}
@@ -40,7 +38,7 @@ func (a *offboardAction) Schema(_ context.Context, _ action.SchemaRequest, resp 
 func (a *offboardAction) ModifyPlan(ctx context.Context, req action.ModifyPlanRequest, resp *action.ModifyPlanResponse) {
 	var m identityActionModel
 	if resp.Diagnostics.Append(req.Config.Get(ctx, &m)...); !resp.Diagnostics.HasError() {
-		a.activeIdentity(ctx, offboardActionName, m.Identity, &resp.Diagnostics)
+		a.activeIdentity(ctx, m.Identity, &resp.Diagnostics)
 	}
 }
 
@@ -49,8 +47,8 @@ func (a *offboardAction) Invoke(ctx context.Context, req action.InvokeRequest, r
 	if resp.Diagnostics.Append(req.Config.Get(ctx, &m)...); resp.Diagnostics.HasError() {
 		return
 	}
-	id, ok := a.invokedIdentity(ctx, offboardActionName, m.Identity, &resp.Diagnostics)
-	if !ok || !a.record(ctx, offboardActionName, id.Name, "reason: "+reasonText(m.Reason), &resp.Diagnostics) {
+	id, ok := a.invokedIdentity(ctx, m.Identity, &resp.Diagnostics)
+	if !ok || !a.record(ctx, id.Name, "reason: "+reasonText(m.Reason), &resp.Diagnostics) {
 		return
 	}
 	progress(resp, "Offboarding identity %q: revoking every credential and retiring it", id.Name)

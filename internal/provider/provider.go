@@ -35,6 +35,10 @@ var (
 	_ provider.ProviderWithListResources      = (*nhiProvider)(nil)
 )
 
+// providerTypeName is the provider's name, the prefix of every resource's, data source's and
+// action's type name.
+const providerTypeName = "nhi"
+
 // Environment variables the provider reads.
 const (
 	envLocalPath = "NHI_LOCAL_PATH"
@@ -107,7 +111,7 @@ func New(version string) func() provider.Provider {
 }
 
 func (p *nhiProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
-	resp.TypeName = "nhi"
+	resp.TypeName = providerTypeName
 	resp.Version = p.version
 }
 

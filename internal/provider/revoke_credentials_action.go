@@ -14,8 +14,6 @@ import (
 
 var _ checkedAction = (*revokeCredentialsAction)(nil)
 
-const revokeCredentialsActionName = "nhi_revoke_credentials"
-
 // NewRevokeCredentialsAction returns the nhi_revoke_credentials action.
 func NewRevokeCredentialsAction() action.Action {
 	return &revokeCredentialsAction{identityAction{actionBase{typeName: "revoke_credentials"}}}
@@ -55,7 +53,7 @@ func (a *revokeCredentialsAction) Schema(_ context.Context, _ action.SchemaReque
 func (a *revokeCredentialsAction) ModifyPlan(ctx context.Context, req action.ModifyPlanRequest, resp *action.ModifyPlanResponse) {
 	var m revokeCredentialsActionModel
 	if resp.Diagnostics.Append(req.Config.Get(ctx, &m)...); !resp.Diagnostics.HasError() {
-		a.activeIdentity(ctx, revokeCredentialsActionName, m.Identity, &resp.Diagnostics)
+		a.activeIdentity(ctx, m.Identity, &resp.Diagnostics)
 	}
 }
 
@@ -64,7 +62,7 @@ func (a *revokeCredentialsAction) Invoke(ctx context.Context, req action.InvokeR
 	if resp.Diagnostics.Append(req.Config.Get(ctx, &m)...); resp.Diagnostics.HasError() {
 		return
 	}
-	id, ok := a.invokedIdentity(ctx, revokeCredentialsActionName, m.Identity, &resp.Diagnostics)
+	id, ok := a.invokedIdentity(ctx, m.Identity, &resp.Diagnostics)
 	if !ok {
 		return
 	}
@@ -90,7 +88,7 @@ func (a *revokeCredentialsAction) Invoke(ctx context.Context, req action.InvokeR
 			ids = append(ids, c.ID)
 		}
 	}
-	if !a.record(ctx, revokeCredentialsActionName, id.Name, fmt.Sprintf("%s (%d); reason: %s", scope, len(ids), reasonText(m.Reason)), &resp.Diagnostics) {
+	if !a.record(ctx, id.Name, fmt.Sprintf("%s (%d); reason: %s", scope, len(ids), reasonText(m.Reason)), &resp.Diagnostics) {
 		return
 	}
 	progress(resp, "Revoking %d credential(s) of identity %q: %s", len(ids), id.Name, scope)
@@ -103,7 +101,7 @@ func (a *revokeCredentialsAction) Invoke(ctx context.Context, req action.InvokeR
 	if len(failed) > 0 {
 		resp.Diagnostics.AddError("Credentials Not Revoked",
 			fmt.Sprintf("%s: %d of %d credential(s) of identity %q could not be revoked and may still work: %s. Invoke the action again.",
-				revokeCredentialsActionName, len(failed), len(ids), id.Name, strings.Join(failed, "; ")))
+				a.name(), len(failed), len(ids), id.Name, strings.Join(failed, "; ")))
 		return
 	}
 	progress(resp, "Revoked %d credential(s) of identity %q; the identity stays active", len(ids), id.Name)

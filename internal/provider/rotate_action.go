@@ -17,8 +17,6 @@ import (
 
 var _ checkedAction = (*rotateAction)(nil)
 
-const rotateActionName = "nhi_rotate"
-
 // NewRotateAction returns the nhi_rotate action.
 func NewRotateAction() action.Action {
 	return &rotateAction{identityAction{actionBase{typeName: "rotate"}}}
@@ -50,7 +48,7 @@ func (a *rotateAction) ModifyPlan(ctx context.Context, req action.ModifyPlanRequ
 	if resp.Diagnostics.Append(req.Config.Get(ctx, &m)...); resp.Diagnostics.HasError() {
 		return
 	}
-	if _, ok := a.activeIdentity(ctx, rotateActionName, m.Identity, &resp.Diagnostics); ok {
+	if _, ok := a.activeIdentity(ctx, m.Identity, &resp.Diagnostics); ok {
 		a.schedule(ctx, m.Identity.ValueString(), &resp.Diagnostics)
 	}
 }
@@ -62,7 +60,7 @@ func (a *rotateAction) schedule(ctx context.Context, identity string, diags *dia
 	case errors.Is(err, engine.ErrNotFound):
 		diags.AddAttributeError(path.Root("identity"), "Rotation Schedule Not Found",
 			fmt.Sprintf("%s: identity %q has no rotation schedule, so it has no rotated secret, and a rotation would have no overlap, "+
-				"verification or retention settings. Declare an nhi_rotation_schedule for it first.", rotateActionName, identity))
+				"verification or retention settings. Declare an nhi_rotation_schedule for it first.", a.name(), identity))
 	case err != nil:
 		addEngineError(diags, fmt.Sprintf("read the rotation schedule of identity %q", identity), err)
 	default:
@@ -76,18 +74,18 @@ func (a *rotateAction) Invoke(ctx context.Context, req action.InvokeRequest, res
 	if resp.Diagnostics.Append(req.Config.Get(ctx, &m)...); resp.Diagnostics.HasError() {
 		return
 	}
-	id, ok := a.invokedIdentity(ctx, rotateActionName, m.Identity, &resp.Diagnostics)
+	id, ok := a.invokedIdentity(ctx, m.Identity, &resp.Diagnostics)
 	if !ok {
 		return
 	}
 	s, ok := a.schedule(ctx, id.Name, &resp.Diagnostics)
-	if !ok || !a.record(ctx, rotateActionName, id.Name, "reason: "+m.Reason.ValueString(), &resp.Diagnostics) {
+	if !ok || !a.record(ctx, id.Name, "reason: "+m.Reason.ValueString(), &resp.Diagnostics) {
 		return
 	}
 	before, _ := a.versions(ctx, id.Name, &resp.Diagnostics)
 	progress(resp, "Rotating the secret of identity %q (current version %d; verify %t, overlap %s)",
 		id.Name, before.Version, s.Verify, policy.FormatDuration(s.Overlap))
-	rotateSecret(ctx, a.data, s, rotateActionName+": "+m.Reason.ValueString(), &resp.Diagnostics)
+	rotateSecret(ctx, a.data, s, a.name()+": "+m.Reason.ValueString(), &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
