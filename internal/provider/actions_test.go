@@ -13,7 +13,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
-	"github.com/hashicorp/terraform-plugin-testing/tfversion"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 )
@@ -23,10 +22,7 @@ import (
 // changes its input invokes the actions it names.
 
 // actionVersionChecks skip the action tests where Terraform has no actions.
-var actionVersionChecks = []tfversion.TerraformVersionCheck{
-	tfversion.SkipBelow(tfversion.Version1_14_0),
-	skipOpenTofu{why: "actions"},
-}
+var actionVersionChecks = needsTerraform114("actions")
 
 // actionConfig is the identities, the actions and a trigger that invokes actions (a list of
 // action addresses) whenever input changes.

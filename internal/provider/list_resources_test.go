@@ -8,14 +8,10 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/querycheck"
 	"github.com/hashicorp/terraform-plugin-testing/querycheck/queryfilter"
-	"github.com/hashicorp/terraform-plugin-testing/tfversion"
 )
 
 // queryVersionChecks skip the query tests where Terraform has no `terraform query`.
-var queryVersionChecks = []tfversion.TerraformVersionCheck{
-	tfversion.SkipBelow(tfversion.Version1_14_0),
-	skipOpenTofu{why: "list resources (terraform query)"},
-}
+var queryVersionChecks = needsTerraform114("list resources (terraform query)")
 
 // queryFleetConfig is identityImportConfig with one more identity, in prod.
 var queryFleetConfig = identityImportConfig + ciIdentityHCL("deploy", "ci-deploy", "team-release", "prod")
