@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/acctest"
-	"github.com/nhigov/terraform-provider-nhi/internal/clock"
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
@@ -78,8 +77,7 @@ func governanceRequest(path string) bool {
 }
 
 func TestRefreshRequestBudget(t *testing.T) {
-	clk := clock.NewFake(time.Now())
-	direct := openTest(t, clk)
+	direct, clk := openTestNow(t)
 	ctx := context.Background()
 	must(t, direct.PutClass(ctx, policy.Class{Name: "ci", Kind: policy.KindEphemeral, MaxLifetime: time.Hour}))
 	must(t, direct.PutClass(ctx, policy.Class{Name: "svc", Kind: policy.KindPersistent}))
@@ -122,8 +120,7 @@ func TestRefreshRequestBudget(t *testing.T) {
 }
 
 func TestRefreshFlatInHistory(t *testing.T) {
-	clk := clock.NewFake(time.Now())
-	direct := openTest(t, clk)
+	direct, clk := openTestNow(t)
 	ctx := context.Background()
 	setupIdentity(t, direct, budgetPolicy, "ci-fresh")
 	_, err := direct.CreateIdentity(ctx, policy.Identity{Name: "ci-busy", Class: "ci", Owner: "team-test", TTLPolicy: budgetPolicy.Name, Scopes: []string{"default"}})
@@ -151,8 +148,7 @@ func TestRefreshFlatInHistory(t *testing.T) {
 }
 
 func TestCredentialRequestBudget(t *testing.T) {
-	clk := clock.NewFake(time.Now())
-	direct := openTest(t, clk)
+	direct, _ := openTestNow(t)
 	ctx := context.Background()
 	setupIdentity(t, direct, budgetPolicy, "ci-job")
 	e, proxy := openThroughProxy(t, direct)
@@ -196,8 +192,7 @@ func TestCredentialRequestBudget(t *testing.T) {
 // A credential closed under another identity's name (private data the provider did not write)
 // is revoked and recorded all the same: the engine falls back to finding its identity.
 func TestRevokeIdentityCredentialWrongIdentity(t *testing.T) {
-	clk := clock.NewFake(time.Now())
-	e := openTest(t, clk)
+	e, _ := openTestNow(t)
 	ctx := context.Background()
 	setupIdentity(t, e, budgetPolicy, "ci-job")
 	setupIdentity(t, e, budgetPolicy, "ci-other")
