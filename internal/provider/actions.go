@@ -71,6 +71,15 @@ func (a *identityAction) activeIdentity(ctx context.Context, name types.String, 
 	return id, false
 }
 
+// ModifyPlan fails the plan when the action's identity does not exist or is retired; an action
+// that checks more at plan (nhi_rotate) has its own.
+func (a *identityAction) ModifyPlan(ctx context.Context, req action.ModifyPlanRequest, resp *action.ModifyPlanResponse) {
+	var name types.String
+	if resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("identity"), &name)...); !resp.Diagnostics.HasError() {
+		a.activeIdentity(ctx, name, &resp.Diagnostics)
+	}
+}
+
 // invokedIdentity is activeIdentity when the action runs, where the provider is configured and
 // the name known.
 func (a *identityAction) invokedIdentity(ctx context.Context, name types.String, diags *diag.Diagnostics) (policy.Identity, bool) {

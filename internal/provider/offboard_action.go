@@ -34,14 +34,6 @@ func (a *offboardAction) Schema(_ context.Context, _ action.SchemaRequest, resp 
 	}
 }
 
-// ModifyPlan fails the plan when the identity does not exist or is already retired.
-func (a *offboardAction) ModifyPlan(ctx context.Context, req action.ModifyPlanRequest, resp *action.ModifyPlanResponse) {
-	var m identityActionModel
-	if resp.Diagnostics.Append(req.Config.Get(ctx, &m)...); !resp.Diagnostics.HasError() {
-		a.activeIdentity(ctx, m.Identity, &resp.Diagnostics)
-	}
-}
-
 func (a *offboardAction) Invoke(ctx context.Context, req action.InvokeRequest, resp *action.InvokeResponse) {
 	var m identityActionModel
 	if resp.Diagnostics.Append(req.Config.Get(ctx, &m)...); resp.Diagnostics.HasError() {

@@ -49,14 +49,6 @@ func (a *revokeCredentialsAction) Schema(_ context.Context, _ action.SchemaReque
 	}
 }
 
-// ModifyPlan fails the plan when the identity does not exist or is retired.
-func (a *revokeCredentialsAction) ModifyPlan(ctx context.Context, req action.ModifyPlanRequest, resp *action.ModifyPlanResponse) {
-	var m revokeCredentialsActionModel
-	if resp.Diagnostics.Append(req.Config.Get(ctx, &m)...); !resp.Diagnostics.HasError() {
-		a.activeIdentity(ctx, m.Identity, &resp.Diagnostics)
-	}
-}
-
 func (a *revokeCredentialsAction) Invoke(ctx context.Context, req action.InvokeRequest, resp *action.InvokeResponse) {
 	var m revokeCredentialsActionModel
 	if resp.Diagnostics.Append(req.Config.Get(ctx, &m)...); resp.Diagnostics.HasError() {
