@@ -102,6 +102,15 @@ func listRecords[T any](ctx context.Context, req list.ListRequest, stream *list.
 	streamListed(ctx, req, stream, "name", items)
 }
 
+// fromRecord is the model of a listed record: a model M that fill sets from the record.
+func fromRecord[M, T any](record T, fill func(*M, T)) func(*diag.Diagnostics) any {
+	return func(*diag.Diagnostics) any {
+		var m M
+		fill(&m, record)
+		return &m
+	}
+}
+
 // listConfigured ends a list with an error when the provider is not configured.
 func listConfigured(data *providerData, stream *list.ListResultsStream) bool {
 	if data == nil {
@@ -130,11 +139,7 @@ func (r *lifecycleClassResource) ListResourceConfigSchema(_ context.Context, _ l
 
 func (r *lifecycleClassResource) List(ctx context.Context, req list.ListRequest, stream *list.ListResultsStream) {
 	listRecords(ctx, req, stream, r.data, "lifecycle classes", engine.Engine.ListClasses, func(c policy.Class) listed {
-		return listed{name: c.Name, display: fmt.Sprintf("%s (%s)", c.Name, c.Kind), model: func(*diag.Diagnostics) any {
-			var m lifecycleClassModel
-			m.fromPolicy(c)
-			return &m
-		}}
+		return listed{name: c.Name, display: fmt.Sprintf("%s (%s)", c.Name, c.Kind), model: fromRecord(c, (*lifecycleClassModel).fromPolicy)}
 	})
 }
 
@@ -145,11 +150,7 @@ func (r *ttlPolicyResource) ListResourceConfigSchema(_ context.Context, _ list.L
 func (r *ttlPolicyResource) List(ctx context.Context, req list.ListRequest, stream *list.ListResultsStream) {
 	listRecords(ctx, req, stream, r.data, "TTL policies", engine.Engine.ListTTLPolicies, func(p policy.TTLPolicy) listed {
 		return listed{name: p.Name, display: fmt.Sprintf("%s (class %s, ttl %s)", p.Name, p.Class, policy.FormatDuration(p.TTL)),
-			model: func(*diag.Diagnostics) any {
-				var m ttlPolicyModel
-				m.fromPolicy(p)
-				return &m
-			}}
+			model: fromRecord(p, (*ttlPolicyModel).fromPolicy)}
 	})
 }
 
@@ -191,10 +192,6 @@ func (r *ownerResource) ListResourceConfigSchema(_ context.Context, _ list.ListR
 
 func (r *ownerResource) List(ctx context.Context, req list.ListRequest, stream *list.ListResultsStream) {
 	listRecords(ctx, req, stream, r.data, "owners", engine.Engine.ListOwners, func(o policy.Owner) listed {
-		return listed{name: o.Name, display: fmt.Sprintf("%s (%s, %s)", o.Name, o.Kind, o.Status), model: func(*diag.Diagnostics) any {
-			var m ownerModel
-			m.fromPolicy(o)
-			return &m
-		}}
+		return listed{name: o.Name, display: fmt.Sprintf("%s (%s, %s)", o.Name, o.Kind, o.Status), model: fromRecord(o, (*ownerModel).fromPolicy)}
 	})
 }
