@@ -102,11 +102,11 @@ func listRecords[T any](ctx context.Context, req list.ListRequest, stream *list.
 	streamListed(ctx, req, stream, "name", items)
 }
 
-// fromRecord is the model of a listed record: a model M that fill sets from the record.
-func fromRecord[M, T any](record T, fill func(*M, T)) func(*diag.Diagnostics) any {
+// fromRecord is the model of a listed governance record, as its resource's Read makes it.
+func fromRecord[M, T any, PM recordModel[M, T]](record T) func(*diag.Diagnostics) any {
 	return func(*diag.Diagnostics) any {
 		var m M
-		fill(&m, record)
+		PM(&m).fromPolicy(record)
 		return &m
 	}
 }
@@ -139,7 +139,7 @@ func (r *lifecycleClassResource) ListResourceConfigSchema(_ context.Context, _ l
 
 func (r *lifecycleClassResource) List(ctx context.Context, req list.ListRequest, stream *list.ListResultsStream) {
 	listRecords(ctx, req, stream, r.data, "lifecycle classes", engine.Engine.ListClasses, func(c policy.Class) listed {
-		return listed{name: c.Name, display: fmt.Sprintf("%s (%s)", c.Name, c.Kind), model: fromRecord(c, (*lifecycleClassModel).fromPolicy)}
+		return listed{name: c.Name, display: fmt.Sprintf("%s (%s)", c.Name, c.Kind), model: fromRecord[lifecycleClassModel](c)}
 	})
 }
 
@@ -150,7 +150,7 @@ func (r *ttlPolicyResource) ListResourceConfigSchema(_ context.Context, _ list.L
 func (r *ttlPolicyResource) List(ctx context.Context, req list.ListRequest, stream *list.ListResultsStream) {
 	listRecords(ctx, req, stream, r.data, "TTL policies", engine.Engine.ListTTLPolicies, func(p policy.TTLPolicy) listed {
 		return listed{name: p.Name, display: fmt.Sprintf("%s (class %s, ttl %s)", p.Name, p.Class, policy.FormatDuration(p.TTL)),
-			model: fromRecord(p, (*ttlPolicyModel).fromPolicy)}
+			model: fromRecord[ttlPolicyModel](p)}
 	})
 }
 
@@ -192,6 +192,6 @@ func (r *ownerResource) ListResourceConfigSchema(_ context.Context, _ list.ListR
 
 func (r *ownerResource) List(ctx context.Context, req list.ListRequest, stream *list.ListResultsStream) {
 	listRecords(ctx, req, stream, r.data, "owners", engine.Engine.ListOwners, func(o policy.Owner) listed {
-		return listed{name: o.Name, display: fmt.Sprintf("%s (%s, %s)", o.Name, o.Kind, o.Status), model: fromRecord(o, (*ownerModel).fromPolicy)}
+		return listed{name: o.Name, display: fmt.Sprintf("%s (%s, %s)", o.Name, o.Kind, o.Status), model: fromRecord[ownerModel](o)}
 	})
 }
