@@ -1,0 +1,266 @@
+// Package postgres is the PostgreSQL target: logins are roles with LOGIN, a SCRAM-SHA-256
+// password verifier computed here (the clear password never reaches the server or its logs), a
+// VALID UNTIL expiry and role memberships for scopes. Identifiers are quoted with
+// pgx.Identifier; the only literals are a verifier and a timestamp this package formats itself.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/nhigov/terraform-provider-nhi/internal/target"
+)
+
+// connectTimeout bounds each connection attempt.
+const connectTimeout = 10 * time.Second
+
+// SSLModes are the sslmode values a connection accepts.
+var SSLModes = []string{"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
+
+// Postgres is a PostgreSQL target. Each call opens its own short connection: targets are used a
+// few times per apply, never in a hot loop.
+type Postgres struct {
+	conn     target.Connection
+	password string
+}
+
+var _ target.Target = (*Postgres)(nil)
+
+// New returns the target at conn, logged in to as conn.Username with password.
+func New(conn target.Connection, password string) (*Postgres, error) {
+	if conn.Kind != target.KindPostgreSQL {
+		return nil, fmt.Errorf("%w: kind %q is not %q", target.ErrRejected, conn.Kind, target.KindPostgreSQL)
+	}
+	return &Postgres{conn: conn, password: password}, nil
+}
+
+// config is the pgx configuration of a connection as user with password. It is built through
+// net/url, so no part of it is spliced into a connection string by hand.
+func (p *Postgres) config(user, password string) (*pgx.ConnConfig, error) {
+	q := url.Values{}
+	sslmode := p.conn.SSLMode
+	if sslmode == "" {
+		sslmode = "prefer"
+	}
+	q.Set("sslmode", sslmode)
+	q.Set("connect_timeout", strconv.Itoa(int(connectTimeout/time.Second)))
+	u := url.URL{Scheme: "postgres", User: url.UserPassword(user, password),
+		Host: net.JoinHostPort(p.conn.Host, strconv.FormatInt(p.conn.Port, 10)), Path: "/" + p.conn.Database, RawQuery: q.Encode()}
+	cfg, err := pgx.ParseConfig(u.String())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s:%d: %v", target.ErrRejected, p.conn.Host, p.conn.Port, redact(err, password))
+	}
+	return cfg, nil
+}
+
+// Connect opens a connection to the target as user with password; the caller closes it.
+func (p *Postgres) Connect(ctx context.Context, user, password string) (*pgx.Conn, error) {
+	cfg, err := p.config(user, password)
+	if err != nil {
+		return nil, err
+	}
+	c, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s:%d database %q as %q: %v", target.ErrUnreachable, p.conn.Host, p.conn.Port,
+			p.conn.Database, user, redact(err, password))
+	}
+	return c, nil
+}
+
+// admin runs fn on a connection as the admin user.
+func (p *Postgres) admin(ctx context.Context, fn func(c *pgx.Conn) error) error {
+	c, err := p.Connect(ctx, p.conn.Username, p.password)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = c.Close(context.WithoutCancel(ctx)) }()
+	return fn(c)
+}
+
+// Check connects as the admin user and returns server_version.
+func (p *Postgres) Check(ctx context.Context) (string, error) {
+	var version string
+	err := p.admin(ctx, func(c *pgx.Conn) error {
+		return c.QueryRow(ctx, "SHOW server_version").Scan(&version)
+	})
+	return version, err
+}
+
+// Login connects as name with password and disconnects.
+func (p *Postgres) Login(ctx context.Context, name, password string) error {
+	c, err := p.Connect(ctx, name, password)
+	if err != nil {
+		return err
+	}
+	return c.Close(ctx)
+}
+
+// CreateLogin creates the login in one transaction: the role, its comment and its roles.
+func (p *Postgres) CreateLogin(ctx context.Context, spec target.LoginSpec) error {
+	verifier, err := Verifier(spec.Password)
+	if err != nil {
+		return err
+	}
+	role := ident(spec.Name)
+	stmt := "CREATE ROLE " + role + " WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT PASSWORD " + literal(verifier) +
+		" VALID UNTIL " + validUntil(spec.ValidUntil)
+	if len(spec.Roles) > 0 {
+		roles := make([]string, len(spec.Roles))
+		for i, r := range spec.Roles {
+			roles[i] = ident(r)
+		}
+		stmt += " IN ROLE " + strings.Join(roles, ", ")
+	}
+	return p.admin(ctx, func(c *pgx.Conn) error {
+		return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, stmt); err != nil {
+				return rejected("creating login "+spec.Name, err)
+			}
+			if spec.Comment != "" {
+				// COMMENT takes a literal only; the comment is the provider's own marker.
+				if _, err := tx.Exec(ctx, "COMMENT ON ROLE "+role+" IS "+literal(spec.Comment)); err != nil {
+					return rejected("commenting login "+spec.Name, err)
+				}
+			}
+			return nil
+		})
+	})
+}
+
+// ExtendLogin moves the login's VALID UNTIL.
+func (p *Postgres) ExtendLogin(ctx context.Context, name string, until time.Time) error {
+	return p.admin(ctx, func(c *pgx.Conn) error {
+		if _, err := c.Exec(ctx, "ALTER ROLE "+ident(name)+" VALID UNTIL "+validUntil(until)); err != nil {
+			return rejected("extending login "+name, err)
+		}
+		return nil
+	})
+}
+
+// SetPassword replaces the login's password verifier.
+func (p *Postgres) SetPassword(ctx context.Context, name, password string) error {
+	verifier, err := Verifier(password)
+	if err != nil {
+		return err
+	}
+	return p.admin(ctx, func(c *pgx.Conn) error {
+		if _, err := c.Exec(ctx, "ALTER ROLE "+ident(name)+" PASSWORD "+literal(verifier)); err != nil {
+			return rejected("setting the password of login "+name, err)
+		}
+		return nil
+	})
+}
+
+// DropLogin terminates the login's sessions, hands what it owns in the target's database to the
+// admin user, drops its privileges there, and drops the role.
+func (p *Postgres) DropLogin(ctx context.Context, name string) error {
+	return p.admin(ctx, func(c *pgx.Conn) error {
+		var exists bool
+		if err := c.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", name).Scan(&exists); err != nil {
+			return rejected("looking up login "+name, err)
+		}
+		if !exists {
+			return nil
+		}
+		// NOLOGIN first, so no new session starts between the terminate and the drop.
+		role := ident(name)
+		if _, err := c.Exec(ctx, "ALTER ROLE "+role+" NOLOGIN"); err != nil {
+			return rejected("disabling login "+name, err)
+		}
+		if _, err := c.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()", name); err != nil {
+			return rejected("terminating the sessions of login "+name, err)
+		}
+		return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+			for _, stmt := range []string{"REASSIGN OWNED BY " + role + " TO CURRENT_USER", "DROP OWNED BY " + role, "DROP ROLE " + role} {
+				if _, err := tx.Exec(ctx, stmt); err != nil {
+					return rejected("dropping login "+name, err)
+				}
+			}
+			return nil
+		})
+	})
+}
+
+// Inspect reads the login back: expiry, granted roles, comment and, when the admin user may
+// read pg_authid, its password verifier.
+func (p *Postgres) Inspect(ctx context.Context, name string) (target.Login, error) {
+	l := target.Login{Name: name}
+	err := p.admin(ctx, func(c *pgx.Conn) error {
+		var (
+			until   pgtype.Timestamptz
+			comment pgtype.Text
+		)
+		err := c.QueryRow(ctx, `SELECT r.rolcanlogin, r.rolvaliduntil,
+  COALESCE((SELECT array_agg(g.rolname::text ORDER BY g.rolname) FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid), '{}'),
+  shobj_description(r.oid, 'pg_authid')
+FROM pg_roles r WHERE r.rolname = $1`, name).Scan(&l.CanLogin, &until, &l.Roles, &comment)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return rejected("reading login "+name, err)
+		}
+		l.Exists, l.Comment = true, comment.String
+		switch {
+		case until.InfinityModifier == pgtype.Infinity:
+			l.Infinite = true
+		case until.Valid && until.InfinityModifier == pgtype.Finite:
+			l.ValidUntil = until.Time.UTC()
+		}
+		var verifier pgtype.Text
+		err = c.QueryRow(ctx, "SELECT rolpassword FROM pg_authid WHERE rolname = $1", name).Scan(&verifier)
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "42501" { // insufficient_privilege: not a superuser
+			return nil
+		}
+		if err != nil {
+			return rejected("reading the password verifier of login "+name, err)
+		}
+		l.Verifier, l.VerifierRead = verifier.String, true
+		return nil
+	})
+	slices.Sort(l.Roles)
+	return l, err
+}
+
+// ident quotes a role name.
+func ident(name string) string { return pgx.Identifier{name}.Sanitize() }
+
+// literal quotes a string literal made by this package (a verifier, a timestamp, the
+// provider's comment): standard_conforming_strings is on in every supported PostgreSQL, so
+// doubling single quotes is the whole escape; NUL bytes cannot occur in them.
+func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// validUntil is the VALID UNTIL literal of t: 'infinity' for the zero time (no expiry).
+func validUntil(t time.Time) string {
+	if t.IsZero() {
+		return literal("infinity")
+	}
+	return literal(t.UTC().Format(time.RFC3339Nano))
+}
+
+func rejected(what string, err error) error {
+	return fmt.Errorf("%w: %s: %v", target.ErrRejected, what, err)
+}
+
+// redact removes a password from an error's text, in case a driver error quotes the
+// connection string.
+func redact(err error, password string) string {
+	msg := err.Error()
+	if password != "" {
+		msg = strings.ReplaceAll(msg, password, "<redacted>")
+		msg = strings.ReplaceAll(msg, url.QueryEscape(password), "<redacted>")
+	}
+	return msg
+}
