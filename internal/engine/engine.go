@@ -38,6 +38,7 @@ type Engine interface {
 	Credentials
 	Rotations
 	Auditor
+	Targets
 	// Close releases the engine's resources.
 	Close() error
 }

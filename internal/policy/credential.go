@@ -68,6 +68,10 @@ type Credential struct {
 	// when it was issued.
 	Scopes     []string `json:"scopes,omitempty"`
 	BoundCIDRs []string `json:"bound_cidrs,omitempty"`
+
+	// Target and Username name the login that is the credential on its identity's target.
+	Target   string `json:"target,omitempty"`
+	Username string `json:"username,omitempty"`
 }
 
 // Live is the one definition of a live credential: not revoked and, when it has an expiry, not

@@ -108,6 +108,12 @@ type Identity struct {
 	BoundCIDRs []string `json:"bound_cidrs,omitempty"`
 	// Exception exempts the identity from its class's privilege ceilings until it expires.
 	Exception *Exception `json:"exception,omitempty"`
+
+	// Target names the target (nhi_target) where the identity's credentials are logins; its
+	// Scopes are then the target's roles those logins are granted. Empty: the engine's own
+	// credentials.
+	Target string `json:"target,omitempty"`
+
 	// Status, CreatedAt and RetiredAt are kept by the engine.
 	Status    Status    `json:"status"`
 	CreatedAt time.Time `json:"created_at"`

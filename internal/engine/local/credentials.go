@@ -238,6 +238,9 @@ func (e *Engine) IssueCredential(ctx context.Context, req engine.CredentialReque
 		}
 		now := e.clock.Now()
 		cred = grant.Issue(credID, id, req.Requester, req.Purpose, now)
+		if err := targetLogin(tx, id, &cred); err != nil {
+			return err
+		}
 		if err := pruneLive(tx, id.Name, now); err != nil {
 			return err
 		}
@@ -251,6 +254,9 @@ func (e *Engine) IssueCredential(ctx context.Context, req engine.CredentialReque
 			Requester: req.Requester, Purpose: req.Purpose, Detail: "expires " + cred.ExpiresAt.Format(time.RFC3339)})
 	})
 	if err != nil {
+		return engine.Credential{}, "", err
+	}
+	if err := e.createLogin(ctx, cred, secret); err != nil {
 		return engine.Credential{}, "", err
 	}
 	return cred, secret, nil
@@ -281,6 +287,9 @@ func (e *Engine) RenewCredential(ctx context.Context, credID, secret string) (en
 		return e.appendAudit(tx, engine.AuditEvent{Type: engine.EventRenewed, Identity: identity, Credential: credID,
 			Requester: c.Requester, Purpose: c.Purpose, Detail: "expires " + c.ExpiresAt.Format(time.RFC3339)})
 	})
+	if err == nil {
+		err = e.extendLogin(ctx, c)
+	}
 	return c, err
 }
 
@@ -289,17 +298,24 @@ func (e *Engine) RevokeCredential(ctx context.Context, credID string) error {
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
-	return e.update(func(tx *bolt.Tx) error {
+	var c engine.Credential
+	err := e.update(func(tx *bolt.Tx) error {
 		identity, err := identityOf(tx, credID)
 		if err != nil {
 			return err
 		}
-		c, err := getCredential(tx, identity, credID)
+		c, err = getCredential(tx, identity, credID)
 		if err != nil || !c.RevokedAt.IsZero() {
 			return err
 		}
 		return e.revoke(tx, c, e.clock.Now())
 	})
+	if err != nil {
+		return err
+	}
+	// Dropped even when the record was revoked already: a close retried after a failed drop
+	// finishes it.
+	return e.dropLogins(ctx, []engine.Credential{c})
 }
 
 func (e *Engine) revoke(tx *bolt.Tx, c engine.Credential, now time.Time) error {

@@ -529,3 +529,11 @@ func TestLiveIndex(t *testing.T) {
 		t.Fatalf("live bucket after the first write to an older database = %v, want %v", got, want)
 	}
 }
+
+// TestTargetConformance runs the target suites on the local engine (scripts/postgres-dev run,
+// make testpg).
+func TestTargetConformance(t *testing.T) {
+	factory := func(t *testing.T, clk *clock.Fake) engine.Engine { return openTemp(t, clk) }
+	enginetest.RunTargets(t, factory)
+	enginetest.RunTargetCredentials(t, factory)
+}

@@ -148,6 +148,9 @@ func (e *Engine) IssueCredential(ctx context.Context, req engine.CredentialReque
 	if id.TTLPolicy == "" {
 		return engine.Credential{}, "", fmt.Errorf("identity %q has no TTL policy, so it gets no dynamic credentials (persistent identities use a rotated secret): %w", id.Name, engine.ErrInvalid)
 	}
+	if id.Target != "" {
+		return engine.Credential{}, "", refuseTargetCredential(id.Name, id.Target)
+	}
 	p, err := e.GetTTLPolicy(ctx, id.TTLPolicy)
 	if err != nil {
 		return engine.Credential{}, "", err

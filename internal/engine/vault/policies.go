@@ -45,6 +45,11 @@ path "sys/policies/acl" {
 path "auth/token/lookup-accessor" {
   capabilities = ["update"]
 }
+
+# Targets (nhi_target): their connection configuration in the database secrets engine.
+path "{{mount}}-database/config/*" {
+  capabilities = ["read"]
+}
 `
 
 // applyPolicy is the Vault ACL policy of the token that applies: everything readOnlyPolicy
@@ -140,6 +145,15 @@ path "auth/token/renew" {
 }
 path "auth/token/revoke-accessor" {
   capabilities = ["update"]
+}
+
+# Targets (nhi_target): the database secrets engine, enabled on the first target write, with
+# one connection configuration per target.
+path "sys/mounts/{{mount}}-database" {
+  capabilities = ["create", "update", "read"]
+}
+path "{{mount}}-database/config/*" {
+  capabilities = ["create", "read", "update", "delete"]
 }
 `
 

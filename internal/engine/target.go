@@ -1,0 +1,117 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode"
+
+	"github.com/nhigov/terraform-provider-nhi/internal/target"
+	"github.com/nhigov/terraform-provider-nhi/internal/target/postgres"
+)
+
+// Target is a declared target (nhi_target): a real system where an identity's credentials
+// materialise as logins. It never holds the admin password: the engine keeps that apart
+// (encrypted on the local engine, in the database secrets engine's connection config on Vault).
+type Target struct {
+	Name string `json:"name"`
+	target.Connection
+	// PasswordVersion is password_wo_version: the admin password is written again when it moves.
+	PasswordVersion int64 `json:"password_version,omitempty"`
+}
+
+// KindTarget names target records in messages and audit events.
+const KindTarget = "target"
+
+// Targets stores targets and their admin passwords. Both engines implement it.
+type Targets interface {
+	// PutTarget creates or replaces target t. password replaces the stored admin password when
+	// not empty and is required when the engine holds none for t. The connection is checked
+	// with the password the target will use before anything is written; a failed check is
+	// ErrInvalid and writes nothing.
+	PutTarget(ctx context.Context, t Target, password string) error
+	// GetTarget reads a target; ErrNotFound when there is none.
+	GetTarget(ctx context.Context, name string) (Target, error)
+	// CheckTarget checks that the target answers with the stored admin password and returns its
+	// server version; ErrUnavailable when it does not answer. An engine that cannot connect to
+	// the target itself returns "" with a nil error after checking that its connection
+	// configuration is in place (see the Vault engine).
+	CheckTarget(ctx context.Context, name string) (serverVersion string, err error)
+	// DeleteTarget removes a target and its stored password; ErrConflict while an active
+	// identity names it.
+	DeleteTarget(ctx context.Context, name string) error
+}
+
+// OpenTarget returns the client of the target at conn, logged in to with the admin password.
+func OpenTarget(conn target.Connection, password string) (target.Target, error) {
+	switch conn.Kind {
+	case target.KindPostgreSQL:
+		return postgres.New(conn, password)
+	default:
+		return nil, fmt.Errorf("target kind %q is not supported (only %q): %w", conn.Kind, target.KindPostgreSQL, ErrInvalid)
+	}
+}
+
+// TargetError maps an error of a target client to the engine's typed errors: a target that does
+// not answer or refuses the admin login is ErrUnavailable, a refused statement ErrInvalid.
+func TargetError(name string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, target.ErrUnreachable):
+		return fmt.Errorf("target %q: %v: %w", name, err, ErrUnavailable)
+	case errors.Is(err, target.ErrRejected):
+		return fmt.Errorf("target %q: %v: %w", name, err, ErrInvalid)
+	default:
+		return fmt.Errorf("target %q: %w", name, err)
+	}
+}
+
+// CheckNewTarget connects to a target about to be written, with its admin password: a refusal
+// is ErrInvalid (the declaration is wrong: host, port, database, username or password), so that
+// both engines refuse the same target the same way.
+func CheckNewTarget(ctx context.Context, t Target, password string) error {
+	c, err := OpenTarget(t.Connection, password)
+	if err != nil {
+		return err
+	}
+	if _, err := c.Check(ctx); err != nil {
+		return fmt.Errorf("target %q: the connection check failed: %v: %w", t.Name, err, ErrInvalid)
+	}
+	return nil
+}
+
+// maxLoginName is the longest role name PostgreSQL keeps (NAMEDATALEN - 1 bytes).
+const maxLoginName = 63
+
+// LoginName is the name of the login of credential credID of identity: "nhi_" and the
+// identity's name, cut to fit, then "_" and the credential's own suffix, so a login traces back
+// to its identity and credential in the target's own audit.
+func LoginName(identity, credID string) string {
+	suffix := credID
+	if i := strings.LastIndexByte(credID, '-'); i >= 0 {
+		suffix = credID[i+1:]
+	}
+	head := "nhi_" + loginSafe(identity)
+	if max := maxLoginName - 1 - len(suffix); len(head) > max {
+		head = head[:max]
+	}
+	return head + "_" + suffix
+}
+
+// loginSafe keeps the letters, digits, '_' and '-' of a name (ASCII), '_' for anything else.
+func loginSafe(name string) string {
+	return strings.Map(func(r rune) rune {
+		if r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_' || r == '-') {
+			return unicode.ToLower(r)
+		}
+		return '_'
+	}, name)
+}
+
+// LoginComment is the comment the engines put on a login they make: what the drift check of
+// orphaned logins reads back.
+func LoginComment(identity, credID string) string {
+	return "terraform-provider-nhi: identity " + identity + ", credential " + credID
+}
