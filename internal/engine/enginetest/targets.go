@@ -33,10 +33,10 @@ func RunTargetCredentials(t *testing.T, factory Factory) {
 // pgFixture is a target on the test server and, when roles is set, a group role that may SELECT
 // one table and not another.
 type pgFixture struct {
-	conn                   target.Connection
-	password               string
-	admin                  *postgres.Postgres
-	target                 engine.Target
+	conn                    target.Connection
+	password                string
+	admin                   *postgres.Postgres
+	target                  engine.Target
 	reader, allowed, denied string
 }
 
