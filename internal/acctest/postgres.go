@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -78,4 +80,67 @@ func Unique(prefix string) string {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	return prefix + hex.EncodeToString(b)
+}
+
+// PostgresFixture is the test server's connection, an admin client, a target name, and a group
+// role Reader that may SELECT table Allowed and not table Denied: what a scope grants, and what
+// it does not. Names are unique; the tables and role are dropped when the test ends.
+type PostgresFixture struct {
+	Conn                    target.Connection
+	Password                string
+	Admin                   *postgres.Postgres
+	Target                  string
+	Reader, Allowed, Denied string
+}
+
+// NewPostgresFixture sets up a PostgresFixture on the test server (skipping without one).
+func NewPostgresFixture(t testing.TB) *PostgresFixture {
+	t.Helper()
+	conn, password := Postgres(t)
+	admin, err := postgres.New(conn, password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &PostgresFixture{Conn: conn, Password: password, Admin: admin, Target: Unique("db-"),
+		Reader: Unique("reader_"), Allowed: Unique("allowed_"), Denied: Unique("denied_")}
+	PostgresExec(t, conn, password,
+		"CREATE ROLE "+f.Reader+" NOLOGIN",
+		"CREATE TABLE "+f.Allowed+" (n int)", "INSERT INTO "+f.Allowed+" VALUES (7)",
+		"CREATE TABLE "+f.Denied+" (n int)",
+		"GRANT SELECT ON "+f.Allowed+" TO "+f.Reader)
+	t.Cleanup(func() {
+		PostgresExec(t, conn, password, "DROP TABLE "+f.Allowed, "DROP TABLE "+f.Denied, "DROP ROLE "+f.Reader)
+	})
+	return f
+}
+
+// WantGrants connects as user with password and checks that it may SELECT Allowed and is
+// refused Denied.
+func (f *PostgresFixture) WantGrants(user, password string) error {
+	ctx := context.Background()
+	c, err := PostgresTry(f.Conn, user, password)
+	if err != nil {
+		return fmt.Errorf("login %s: %v", user, err)
+	}
+	defer func() { _ = c.Close(ctx) }()
+	var n int
+	if err := c.QueryRow(ctx, "SELECT n FROM "+f.Allowed).Scan(&n); err != nil || n != 7 {
+		return fmt.Errorf("login %s: SELECT on the table its scope grants: %d, %v", user, n, err)
+	}
+	if _, err := c.Exec(ctx, "SELECT n FROM "+f.Denied); err == nil || !strings.Contains(err.Error(), "permission denied") {
+		return fmt.Errorf("login %s: SELECT on a table its scope does not grant: %v, want permission denied", user, err)
+	}
+	return nil
+}
+
+// WantGone checks that login user no longer exists and that password no longer logs in as it.
+func (f *PostgresFixture) WantGone(user, password string) error {
+	ctx := context.Background()
+	if l, err := f.Admin.Inspect(ctx, user); err != nil || l.Exists {
+		return fmt.Errorf("login %s after revocation: %+v, %v; want no role", user, l, err)
+	}
+	if err := f.Admin.Login(ctx, user, password); err == nil {
+		return fmt.Errorf("login %s still logs in after revocation", user)
+	}
+	return nil
 }

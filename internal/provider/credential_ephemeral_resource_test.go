@@ -312,7 +312,7 @@ func TestCredential_renewalBudget(t *testing.T) {
 	srv := env.protocolServer(t)
 	str := tftypes.String
 	credType := tftypes.Object{AttributeTypes: map[string]tftypes.Type{"identity": str, "ttl": str, "purpose": str, "requester": str,
-		"value": str, "credential_id": str, "expires_at": str, "hard_expires_at": str, "renewals_left": tftypes.Number,
+		"value": str, "username": str, "credential_id": str, "expires_at": str, "hard_expires_at": str, "renewals_left": tftypes.Number,
 		"scopes": tftypes.Set{ElementType: str}}}
 	vals := map[string]tftypes.Value{}
 	for name, typ := range credType.AttributeTypes {

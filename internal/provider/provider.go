@@ -407,6 +407,7 @@ func (p *nhiProvider) Resources(context.Context) []func() resource.Resource {
 		NewTTLPolicyResource,
 		NewIdentityResource,
 		NewRotationScheduleResource,
+		NewTargetResource,
 	}
 }
 

@@ -10,8 +10,6 @@ import (
 
 	"github.com/nhigov/terraform-provider-nhi/internal/acctest"
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
-	"github.com/nhigov/terraform-provider-nhi/internal/target"
-	"github.com/nhigov/terraform-provider-nhi/internal/target/postgres"
 )
 
 // RunTargets runs the conformance suite of targets (nhi_target) against engines made by
@@ -30,67 +28,10 @@ func RunTargetCredentials(t *testing.T, factory Factory) {
 	t.Run("TargetLoginRefused", func(t *testing.T) { testTargetLoginRefused(t, factory) })
 }
 
-// pgFixture is a target on the test server and, when roles is set, a group role that may SELECT
-// one table and not another.
-type pgFixture struct {
-	conn                    target.Connection
-	password                string
-	admin                   *postgres.Postgres
-	target                  engine.Target
-	reader, allowed, denied string
-}
-
-func newPGFixture(t *testing.T) *pgFixture {
-	t.Helper()
-	conn, password := acctest.Postgres(t)
-	admin, err := postgres.New(conn, password)
-	must(t, err)
-	f := &pgFixture{conn: conn, password: password, admin: admin,
-		target: engine.Target{Name: acctest.Unique("db-"), Connection: conn, PasswordVersion: 1},
-		reader: acctest.Unique("reader_"), allowed: acctest.Unique("allowed_"), denied: acctest.Unique("denied_")}
-	acctest.PostgresExec(t, conn, password,
-		"CREATE ROLE "+f.reader+" NOLOGIN",
-		"CREATE TABLE "+f.allowed+" (n int)", "INSERT INTO "+f.allowed+" VALUES (7)",
-		"CREATE TABLE "+f.denied+" (n int)",
-		"GRANT SELECT ON "+f.allowed+" TO "+f.reader)
-	t.Cleanup(func() {
-		acctest.PostgresExec(t, conn, password, "DROP TABLE "+f.allowed, "DROP TABLE "+f.denied, "DROP ROLE "+f.reader)
-	})
-	return f
-}
-
-// wantGrants connects as the credential's login and checks it may SELECT the allowed table
-// and not the denied one.
-func (f *pgFixture) wantGrants(t *testing.T, user, password string) {
-	t.Helper()
-	ctx := context.Background()
-	c := acctest.PostgresConnect(t, f.conn, user, password)
-	defer func() { _ = c.Close(ctx) }()
-	var n int
-	if err := c.QueryRow(ctx, "SELECT n FROM "+f.allowed).Scan(&n); err != nil || n != 7 {
-		t.Errorf("SELECT on the table the scope grants: %d, %v", n, err)
-	}
-	if _, err := c.Exec(ctx, "SELECT n FROM "+f.denied); err == nil || !strings.Contains(err.Error(), "permission denied") {
-		t.Errorf("SELECT on a table the scope does not grant: %v, want permission denied", err)
-	}
-}
-
-// wantGone checks that the login no longer exists and no longer logs in.
-func (f *pgFixture) wantGone(t *testing.T, user, password string) {
-	t.Helper()
-	ctx := context.Background()
-	if l, err := f.admin.Inspect(ctx, user); err != nil || l.Exists {
-		t.Errorf("login %s after revocation: %+v, %v; want no role", user, l, err)
-	}
-	if err := f.admin.Login(ctx, user, password); err == nil {
-		t.Errorf("login %s still logs in after revocation", user)
-	}
-}
-
 func testTargetRecords(t *testing.T, factory Factory) {
-	f := newPGFixture(t)
+	f := acctest.NewPostgresFixture(t)
 	e, _, ctx := setup(t, factory)
-	tg := f.target
+	tg := engine.Target{Name: acctest.Unique("db-"), Connection: f.Conn, PasswordVersion: 1}
 
 	// A password that the server refuses, and a first write without one: refused, nothing written.
 	wantErr(t, e.PutTarget(ctx, tg, "not-the-password"), engine.ErrInvalid)
@@ -101,9 +42,9 @@ func testTargetRecords(t *testing.T, factory Factory) {
 	wantErr(t, err, engine.ErrNotFound)
 	bad := tg
 	bad.Kind = "mysql"
-	wantErr(t, e.PutTarget(ctx, bad, f.password), engine.ErrInvalid)
+	wantErr(t, e.PutTarget(ctx, bad, f.Password), engine.ErrInvalid)
 
-	must(t, e.PutTarget(ctx, tg, f.password))
+	must(t, e.PutTarget(ctx, tg, f.Password))
 	got, err := e.GetTarget(ctx, tg.Name)
 	must(t, err)
 	if got != tg {
@@ -123,7 +64,7 @@ func testTargetRecords(t *testing.T, factory Factory) {
 
 	// An active identity keeps its target; once it is retired the target goes.
 	id := ciIdentity("ci-db")
-	id.Target, id.Scopes = tg.Name, []string{f.reader}
+	id.Target, id.Scopes = tg.Name, []string{f.Reader}
 	_, err = e.CreateIdentity(ctx, id)
 	must(t, err)
 	wantErr(t, e.DeleteTarget(ctx, tg.Name), engine.ErrConflict)
@@ -134,14 +75,14 @@ func testTargetRecords(t *testing.T, factory Factory) {
 
 // targetIdentity sets up f's target and an ephemeral identity on it whose one scope is f's role,
 // with the engine's clock at the wall clock: PostgreSQL checks VALID UNTIL against its own.
-func targetIdentity(t *testing.T, factory Factory, name string) (engine.Engine, *pgFixture, context.Context, func(time.Duration)) {
+func targetIdentity(t *testing.T, factory Factory, name string) (engine.Engine, *acctest.PostgresFixture, context.Context, func(time.Duration)) {
 	t.Helper()
-	f := newPGFixture(t)
+	f := acctest.NewPostgresFixture(t)
 	e, clk, ctx := setup(t, factory)
 	clk.Set(time.Now())
-	must(t, e.PutTarget(ctx, f.target, f.password))
+	must(t, e.PutTarget(ctx, engine.Target{Name: f.Target, Connection: f.Conn, PasswordVersion: 1}, f.Password))
 	id := ciIdentity(name)
-	id.Target, id.Scopes = f.target.Name, []string{f.reader}
+	id.Target, id.Scopes = f.Target, []string{f.Reader}
 	_, err := e.CreateIdentity(ctx, id)
 	must(t, err)
 	return e, f, ctx, clk.Advance
@@ -151,17 +92,17 @@ func testTargetCredentials(t *testing.T, factory Factory) {
 	e, f, ctx, advance := targetIdentity(t, factory, "ci-pg")
 	cred, password, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-pg", Requester: "test"})
 	must(t, err)
-	if cred.Target != f.target.Name || !strings.HasPrefix(cred.Username, "nhi_ci-pg_") {
-		t.Fatalf("credential %+v: want a login on %s named after its identity", cred, f.target.Name)
+	if cred.Target != f.Target || !strings.HasPrefix(cred.Username, "nhi_ci-pg_") {
+		t.Fatalf("credential %+v: want a login on %s named after its identity", cred, f.Target)
 	}
-	t.Cleanup(func() { _ = f.admin.DropLogin(context.Background(), cred.Username) })
-	l, err := f.admin.Inspect(ctx, cred.Username)
+	t.Cleanup(func() { _ = f.Admin.DropLogin(context.Background(), cred.Username) })
+	l, err := f.Admin.Inspect(ctx, cred.Username)
 	must(t, err)
-	if !l.Exists || !l.ValidUntil.Equal(cred.ExpiresAt.Truncate(time.Microsecond)) || !slices.Equal(l.Roles, []string{f.reader}) ||
+	if !l.Exists || !l.ValidUntil.Equal(cred.ExpiresAt.Truncate(time.Microsecond)) || !slices.Equal(l.Roles, []string{f.Reader}) ||
 		!strings.Contains(l.Comment, "ci-pg") {
-		t.Fatalf("login after issue = %+v; want VALID UNTIL %s and roles [%s]", l, cred.ExpiresAt, f.reader)
+		t.Fatalf("login after issue = %+v; want VALID UNTIL %s and roles [%s]", l, cred.ExpiresAt, f.Reader)
 	}
-	f.wantGrants(t, cred.Username, password)
+	must(t, f.WantGrants(cred.Username, password))
 	if id, err := e.Authenticate(ctx, password); err != nil || id != "ci-pg" {
 		t.Errorf("Authenticate(the login's password) = %q, %v", id, err)
 	}
@@ -172,14 +113,14 @@ func testTargetCredentials(t *testing.T, factory Factory) {
 	if !renewed.ExpiresAt.After(cred.ExpiresAt) || renewed.ExpiresAt.After(renewed.HardExpiresAt) {
 		t.Fatalf("renewal moved the expiry from %s to %s (hard expiry %s)", cred.ExpiresAt, renewed.ExpiresAt, renewed.HardExpiresAt)
 	}
-	l, err = f.admin.Inspect(ctx, cred.Username)
+	l, err = f.Admin.Inspect(ctx, cred.Username)
 	must(t, err)
 	if !l.ValidUntil.Equal(renewed.ExpiresAt.Truncate(time.Microsecond)) {
 		t.Errorf("VALID UNTIL after renewal = %s, want %s", l.ValidUntil, renewed.ExpiresAt)
 	}
 
 	must(t, engine.RevokeCredentialOf(ctx, e, "ci-pg", cred.ID))
-	f.wantGone(t, cred.Username, password)
+	must(t, f.WantGone(cred.Username, password))
 	// Revoking again is no error, on the engine or the target.
 	must(t, e.RevokeCredential(ctx, cred.ID))
 }
@@ -191,13 +132,13 @@ func testTargetRetire(t *testing.T, factory Factory) {
 	for range 2 {
 		c, p, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-pg-retired"})
 		must(t, err)
-		t.Cleanup(func() { _ = f.admin.DropLogin(context.Background(), c.Username) })
+		t.Cleanup(func() { _ = f.Admin.DropLogin(context.Background(), c.Username) })
 		creds, passwords = append(creds, c), append(passwords, p)
 	}
 	_, err := e.RetireIdentity(ctx, "ci-pg-retired")
 	must(t, err)
 	for i, c := range creds {
-		f.wantGone(t, c.Username, passwords[i])
+		must(t, f.WantGone(c.Username, passwords[i]))
 	}
 }
 
@@ -207,7 +148,7 @@ func testTargetLoginRefused(t *testing.T, factory Factory) {
 	e, f, ctx, _ := targetIdentity(t, factory, "ci-pg-missing")
 	id, err := e.GetIdentity(ctx, "ci-pg-missing")
 	must(t, err)
-	id.Scopes = []string{f.reader, acctest.Unique("no_such_role_")}
+	id.Scopes = []string{f.Reader, acctest.Unique("no_such_role_")}
 	_, err = e.UpdateIdentity(ctx, id)
 	must(t, err)
 	_, _, err = e.IssueCredential(ctx, engine.CredentialRequest{Identity: id.Name})

@@ -242,12 +242,13 @@ func ident(name string) string { return pgx.Identifier{name}.Sanitize() }
 // doubling single quotes is the whole escape; NUL bytes cannot occur in them.
 func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
-// validUntil is the VALID UNTIL literal of t: 'infinity' for the zero time (no expiry).
+// validUntil is the VALID UNTIL literal of t, cut to the microseconds PostgreSQL keeps (never
+// rounded up past t): 'infinity' for the zero time (no expiry).
 func validUntil(t time.Time) string {
 	if t.IsZero() {
 		return literal("infinity")
 	}
-	return literal(t.UTC().Format(time.RFC3339Nano))
+	return literal(t.UTC().Truncate(time.Microsecond).Format(time.RFC3339Nano))
 }
 
 func rejected(what string, err error) error {
