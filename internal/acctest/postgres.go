@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -143,4 +144,12 @@ func (f *PostgresFixture) WantGone(user, password string) error {
 		return fmt.Errorf("login %s still logs in after revocation", user)
 	}
 	return nil
+}
+
+// ValidUntil tells whether a login's VALID UNTIL is the expiry of its credential: to the
+// microsecond where the engine sets it (local), within seconds where Vault sets it from its own
+// clock (it adds a few seconds so that the login outlives the lease, and its clock runs on while
+// a test's fake clock stands still).
+func ValidUntil(l target.Login, expires time.Time) bool {
+	return !l.Infinite && !l.ValidUntil.Before(expires.Truncate(time.Second)) && l.ValidUntil.Sub(expires) <= 30*time.Second
 }

@@ -148,9 +148,6 @@ func (e *Engine) IssueCredential(ctx context.Context, req engine.CredentialReque
 	if id.TTLPolicy == "" {
 		return engine.Credential{}, "", fmt.Errorf("identity %q has no TTL policy, so it gets no dynamic credentials (persistent identities use a rotated secret): %w", id.Name, engine.ErrInvalid)
 	}
-	if id.Target != "" {
-		return engine.Credential{}, "", refuseTargetCredential(id.Name, id.Target)
-	}
 	p, err := e.GetTTLPolicy(ctx, id.TTLPolicy)
 	if err != nil {
 		return engine.Credential{}, "", err
@@ -158,6 +155,9 @@ func (e *Engine) IssueCredential(ctx context.Context, req engine.CredentialReque
 	grant, err := policy.GrantCredential(p, req.TTL)
 	if err != nil {
 		return engine.Credential{}, "", fmt.Errorf("identity %q: %v: %w", id.Name, err, engine.ErrInvalid)
+	}
+	if id.Target != "" {
+		return e.issueOnTarget(ctx, rec, version, grant, req)
 	}
 	token, accessor, err := e.login(ctx, rec, req)
 	if err != nil {
@@ -175,13 +175,21 @@ func (e *Engine) IssueCredential(ctx context.Context, req engine.CredentialReque
 			return fail(err)
 		}
 	}
-	now := e.clock.Now()
-	cred := grant.Issue(accessor, id, req.Requester, req.Purpose, now)
-	// Credentials of the identity that ended since the last issue move to the archive first.
-	if err := e.archive(ctx, dropEnded(&rec, now)); err != nil {
+	cred := grant.Issue(accessor, id, req.Requester, req.Purpose, e.clock.Now())
+	if err := e.recordIssued(ctx, rec, version, cred); err != nil {
 		return fail(err)
 	}
-	_, err = e.updateRecord(ctx, rec, version, func(rec *identityRecord) (bool, error) {
+	return cred, token, nil
+}
+
+// recordIssued adds cred, just minted in Vault, to its identity's live set (archiving the
+// credentials that ended since the last issue first) and audits the issue.
+func (e *Engine) recordIssued(ctx context.Context, rec identityRecord, version int64, cred engine.Credential) error {
+	now := cred.IssuedAt
+	if err := e.archive(ctx, dropEnded(&rec, now)); err != nil {
+		return err
+	}
+	_, err := e.updateRecord(ctx, rec, version, func(rec *identityRecord) (bool, error) {
 		if rec.Retired() {
 			return false, fmt.Errorf("identity %q: %w", rec.Name, engine.ErrRetired)
 		}
@@ -190,20 +198,19 @@ func (e *Engine) IssueCredential(ctx context.Context, req engine.CredentialReque
 		return true, nil
 	})
 	if err != nil {
-		return fail(err)
+		return err
 	}
-	err = e.appendAudit(ctx, engine.AuditEvent{Type: engine.EventIssued, Identity: id.Name, Credential: accessor,
-		Requester: req.Requester, Purpose: req.Purpose, Detail: "expires " + cred.ExpiresAt.Format(time.RFC3339)})
-	if err != nil {
-		return fail(err)
-	}
-	return cred, token, nil
+	return e.appendAudit(ctx, engine.AuditEvent{Type: engine.EventIssued, Identity: cred.Identity, Credential: cred.ID,
+		Requester: cred.Requester, Purpose: cred.Purpose, Detail: "expires " + cred.ExpiresAt.Format(time.RFC3339)})
 }
 
 // RenewCredential extends a live credential by its TTL, within its renewal budget and hard
 // expiry as the engine's clock tells them, and renews the token in Vault, which caps it at
 // the role's explicit max TTL. secret must be the credential's own token.
 func (e *Engine) RenewCredential(ctx context.Context, id, secret string) (engine.Credential, error) {
+	if isLeaseCredential(id) {
+		return e.renewOnTarget(ctx, id, secret)
+	}
 	if !plausibleToken(secret) {
 		return engine.Credential{}, fmt.Errorf("credential %q: the secret is not a Vault token: %w", id, engine.ErrDenied)
 	}
@@ -232,7 +239,13 @@ func (e *Engine) RenewCredential(ctx context.Context, id, secret string) (engine
 	if _, err := e.write(ctx, "auth/token/renew", map[string]any{"token": secret, "increment": seconds(c.TTL)}); err != nil {
 		return engine.Credential{}, refused(err)
 	}
-	rec, err = e.updateRecord(ctx, rec, version, func(rec *identityRecord) (bool, error) {
+	return e.recordRenewal(ctx, rec, version, id, now)
+}
+
+// recordRenewal records the renewal at now of credential id, which Vault has just renewed, in
+// its identity's live set, and audits it.
+func (e *Engine) recordRenewal(ctx context.Context, rec identityRecord, version int64, id string, now time.Time) (engine.Credential, error) {
+	rec, err := e.updateRecord(ctx, rec, version, func(rec *identityRecord) (bool, error) {
 		i, ok := liveCredential(*rec, id)
 		if !ok {
 			return false, fmt.Errorf("credential %q was revoked meanwhile: %w", id, engine.ErrDenied)
@@ -248,7 +261,7 @@ func (e *Engine) RenewCredential(ctx context.Context, id, secret string) (engine
 		return engine.Credential{}, err
 	}
 	i, _ := liveCredential(rec, id)
-	c = rec.Live[i]
+	c := rec.Live[i]
 	return c, e.appendAudit(ctx, engine.AuditEvent{Type: engine.EventRenewed, Identity: c.Identity, Credential: id,
 		Requester: c.Requester, Purpose: c.Purpose, Detail: "expires " + c.ExpiresAt.Format(time.RFC3339)})
 }
@@ -372,7 +385,7 @@ func (e *Engine) revokeToken(ctx context.Context, accessor string) error {
 // moves from its identity's live set to the archive) and audits it, once: a credential already
 // recorded revoked is left as it is. A credential in neither place is ErrNotFound.
 func (e *Engine) revoke(ctx context.Context, identity, id, detail string) error {
-	if err := e.revokeToken(ctx, id); err != nil {
+	if err := e.revokeMinted(ctx, identity, id); err != nil {
 		return fmt.Errorf("revoking credential %q: %w", id, err)
 	}
 	rec, version, c, err := e.findCredential(ctx, identity, id)

@@ -155,6 +155,19 @@ path "sys/mounts/{{mount}}-database" {
 path "{{mount}}-database/config/*" {
   capabilities = ["create", "read", "update", "delete"]
 }
+# The dynamic role of each identity on a target, its logins (leases), their renewal and revocation.
+path "{{mount}}-database/roles/*" {
+  capabilities = ["create", "read", "update", "delete"]
+}
+path "{{mount}}-database/creds/*" {
+  capabilities = ["read"]
+}
+path "sys/leases/renew" {
+  capabilities = ["update"]
+}
+path "sys/leases/revoke" {
+  capabilities = ["update"]
+}
 `
 
 // ApplyPolicy returns the Vault ACL policy (HCL) for the token that applies, for a provider

@@ -19,17 +19,17 @@ import (
 // configuration of Vault's database secrets engine at <mount>-database/config/<name>, which
 // Vault verifies when it is written and never reads back with its password. The database
 // secrets engine is mounted by the first target write.
-//
-// Not done yet (issue 16, items 3 to 5 on Vault): the dynamic roles, leases and static roles
-// through which Vault would issue, renew and revoke the logins of targeted identities. Until
-// then IssueCredential refuses an identity with a target on this engine (see
-// refuseTargetCredential).
+// Credentials on targets are in database.go.
 
 const (
 	targetsFolder = "targets/"
 	// databasePlugin is Vault's builtin PostgreSQL plugin of the database secrets engine.
 	databasePlugin = "postgresql-database-plugin"
 )
+
+// usernameTemplate names the logins Vault makes like engine.LoginName names the local engine's:
+// "nhi_", the identity (the role's name), "_" and a random suffix, within PostgreSQL's 63 bytes.
+const usernameTemplate = `{{ printf "nhi_%s_%s" (.RoleName | truncate 42) (random 16) | lowercase }}`
 
 // DatabaseMount returns the mount of the database secrets engine that holds the targets'
 // connection configurations.
@@ -111,7 +111,7 @@ func (e *Engine) PutTarget(ctx context.Context, t engine.Target, password string
 		}
 		_, err := e.write(ctx, e.targetConfigPath(t.Name), map[string]any{
 			"plugin_name": databasePlugin, "connection_url": connectionURL(t), "username": t.Username, "password": password,
-			"allowed_roles": "*", "verify_connection": true,
+			"allowed_roles": "*", "verify_connection": true, "username_template": usernameTemplate,
 		})
 		if err != nil {
 			return fmt.Errorf("%s %q: writing its connection configuration (Vault checks the connection): %w", engine.KindTarget, t.Name, err)
@@ -165,13 +165,6 @@ func (e *Engine) DeleteTarget(ctx context.Context, name string) error {
 		return err
 	}
 	return e.deleteGovernance(ctx, engine.KindTarget, targetsFolder, name, "")
-}
-
-// refuseTargetCredential is the refusal of a dynamic credential for an identity with a target:
-// this engine does not drive the database secrets engine's dynamic roles yet.
-func refuseTargetCredential(identity, target string) error {
-	return fmt.Errorf("identity %q: credentials on target %q are not issued by the Vault engine yet (the local engine issues them): %w",
-		identity, target, engine.ErrInvalid)
 }
 
 // vaultScopes are the scopes of id that are Vault ACL policies: none for an identity with a

@@ -61,10 +61,11 @@ func TestConformance(t *testing.T) {
 	enginetest.Run(t, func(t *testing.T, clk *clock.Fake) engine.Engine { return openTest(t, clk) })
 }
 
-// TestTargetConformance runs the target records suite on Vault (make testpg). The suite of
-// credentials on a target is not run: this engine does not issue them yet (issue 16).
+// TestTargetConformance runs the target suites on Vault (make testpg).
 func TestTargetConformance(t *testing.T) {
-	enginetest.RunTargets(t, func(t *testing.T, clk *clock.Fake) engine.Engine { return openTest(t, clk) })
+	factory := func(t *testing.T, clk *clock.Fake) engine.Engine { return openTest(t, clk) }
+	enginetest.RunTargets(t, factory)
+	enginetest.RunTargetCredentials(t, factory)
 }
 
 // setupIdentity stores an ephemeral class, policy p and an identity under them.

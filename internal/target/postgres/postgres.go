@@ -162,6 +162,33 @@ func (p *Postgres) SetPassword(ctx context.Context, name, password string) error
 	})
 }
 
+// VaultStatements are the statements of a role of Vault's database secrets engine whose logins
+// are the ones CreateLogin, ExtendLogin and DropLogin make here: created with the password and
+// expiry Vault fills in ({{name}}, {{password}}, {{expiration}}), granted exactly roles and
+// commented, moved on renewal, dropped with their sessions on revocation. Vault runs each list
+// in one transaction.
+func VaultStatements(roles []string, comment string) (creation, renew, revocation []string) {
+	const name = `"{{name}}"`
+	create := "CREATE ROLE " + name + " WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT PASSWORD '{{password}}' VALID UNTIL '{{expiration}}'"
+	if len(roles) > 0 {
+		quoted := make([]string, len(roles))
+		for i, r := range roles {
+			quoted[i] = ident(r)
+		}
+		create += " IN ROLE " + strings.Join(quoted, ", ")
+	}
+	creation = []string{create, "COMMENT ON ROLE " + name + " IS " + literal(comment)}
+	renew = []string{"ALTER ROLE " + name + " VALID UNTIL '{{expiration}}'"}
+	revocation = []string{
+		"ALTER ROLE " + name + " NOLOGIN",
+		"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{{name}}' AND pid <> pg_backend_pid()",
+		"REASSIGN OWNED BY " + name + " TO CURRENT_USER",
+		"DROP OWNED BY " + name,
+		"DROP ROLE IF EXISTS " + name,
+	}
+	return creation, renew, revocation
+}
+
 // DropLogin terminates the login's sessions, hands what it owns in the target's database to the
 // admin user, drops its privileges there, and drops the role.
 func (p *Postgres) DropLogin(ctx context.Context, name string) error {
