@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 	"github.com/nhigov/terraform-provider-nhi/internal/target"
 	"github.com/nhigov/terraform-provider-nhi/internal/target/postgres"
 )
@@ -110,8 +111,53 @@ func loginSafe(name string) string {
 	}, name)
 }
 
-// LoginComment is the comment the engines put on a login they make: what the drift check of
-// orphaned logins reads back.
+// LoginCommentPrefix starts the comment of every login the engines make (LoginComment).
+const LoginCommentPrefix = "terraform-provider-nhi: identity "
+
+// LoginComment is the comment the engines put on a login they make: what the drift checks of
+// logins read back (ParseLoginComment).
 func LoginComment(identity, credID string) string {
-	return "terraform-provider-nhi: identity " + identity + ", credential " + credID
+	return LoginCommentPrefix + identity + ", credential " + credID
+}
+
+// ParseLoginComment returns the identity and credential a LoginComment names.
+func ParseLoginComment(comment string) (identity, credID string, ok bool) {
+	rest, ok := strings.CutPrefix(comment, LoginCommentPrefix)
+	if !ok {
+		return "", "", false
+	}
+	identity, credID, ok = strings.Cut(rest, ", credential ")
+	return identity, credID, ok && identity != "" && credID != ""
+}
+
+// LoginObserver is implemented by engines that can read back the logins they made on targets
+// (the local engine, which connects to them itself; Vault's database secrets engine offers no
+// read of a target's roles, so the Vault engine is not one).
+type LoginObserver interface {
+	// ObserveLogins reads the logins the provider made on every target, or, for an identity,
+	// those of that identity on its target.
+	ObserveLogins(ctx context.Context, identity string) ([]policy.LoginObservation, error)
+}
+
+// ObserveTargetLogins reads what the target's logins are for the drift rules, from the provider's
+// logins on a target: each that a comment marks as the provider's, for identity (any when empty).
+func ObserveTargetLogins(ctx context.Context, t Target, password, identity string) ([]policy.LoginObservation, error) {
+	c, err := OpenTarget(t.Connection, password)
+	if err != nil {
+		return nil, err
+	}
+	logins, err := c.ListLogins(ctx, LoginCommentPrefix)
+	if err != nil {
+		return nil, TargetError(t.Name, err)
+	}
+	var out []policy.LoginObservation
+	for _, l := range logins {
+		who, credID, ok := ParseLoginComment(l.Comment)
+		if !ok || (identity != "" && who != identity) {
+			continue
+		}
+		out = append(out, policy.LoginObservation{Target: t.Name, Name: l.Name, Identity: who, Credential: credID,
+			ValidUntil: l.ValidUntil, Infinite: l.Infinite, Roles: l.Roles})
+	}
+	return out, nil
 }

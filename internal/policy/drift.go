@@ -22,6 +22,8 @@ type Fleet struct {
 	Secrets     []SecretObservation
 	// Unmanaged names identities found in the engine that this provider did not create.
 	Unmanaged []string
+	// Logins are the logins the provider made on targets, as the targets hold them (target.go).
+	Logins []LoginObservation
 }
 
 // SecretObservation is one version of a persistent identity's rotated secret.
@@ -152,6 +154,7 @@ func Drift(f Fleet) Report {
 		rep.checkCredential(c, identities[c.Identity], classes, policies, f.Now)
 	}
 	rep.checkSecrets(f.Secrets, identities)
+	rep.Findings = append(rep.Findings, checkLogins(f.Logins, f.Credentials, f.Now)...)
 	last := map[string]time.Time{}
 	for _, s := range f.Secrets {
 		if s.Current {

@@ -15,6 +15,7 @@ var allRules = []string{
 	RuleRetiredWithCredential, RuleSharedSecret, RuleUnmanagedIdentity, RuleOrphanIdentity, RuleEngineDrift,
 	RuleScopeNotAllowed, RuleScopeDenied, RuleScopesAboveClassMax, RuleCIDRNotAllowed, RuleBlastRadiusAboveClassMax,
 	RuleUnboundedExposure, RulePrivilegeEscalation, RulePrivilegeRemoved,
+	RuleOrphanedLogin, RuleLoginValidityAboveHard,
 }
 
 func TestFindingTitle(t *testing.T) {

@@ -80,6 +80,9 @@ func everyKindFleet() Fleet {
 				HardExpiresAt: now.Add(-3 * time.Hour), RenewCount: 5},
 			{ID: "c-left", Identity: "ci-old", IssuedAt: now.Add(-50 * time.Hour), ExpiresAt: now.Add(time.Hour), HardExpiresAt: now.Add(time.Hour)},
 			{ID: "c-fine", Identity: "ci-rotated", IssuedAt: now.Add(-5 * time.Minute), ExpiresAt: now.Add(10 * time.Minute), HardExpiresAt: now.Add(time.Hour)},
+			// A login on a target, valid forever and granted a role beyond its scope.
+			{ID: "c-db", Identity: "ci-rotated", IssuedAt: now.Add(-5 * time.Minute), ExpiresAt: now.Add(time.Hour), HardExpiresAt: now.Add(2 * time.Hour),
+				Scopes: []string{"orders_read"}, Target: "orders-db", Username: "nhi_ci-rotated_db"},
 		},
 		Secrets: []SecretObservation{
 			// svc-api was last rotated 60 days ago (due 15 days ago) and shares its secret with svc-db.
@@ -88,6 +91,12 @@ func everyKindFleet() Fleet {
 			{Identity: "ci-old", Version: 2, Current: true, PromotedAt: now.Add(-9 * Day), Live: true, Fingerprint: "fp-0a4c"},
 		},
 		Unmanaged: []string{"hand-made-role"},
+		Logins: []LoginObservation{
+			{Target: "orders-db", Name: "nhi_ci-rotated_db", Identity: "ci-rotated", Credential: "c-db", Infinite: true,
+				Roles: []string{"orders_read", "pg_write_all_data"}},
+			// Left behind by a credential that is gone.
+			{Target: "orders-db", Name: "nhi_ci-rotated_gone", Identity: "ci-rotated", Credential: "c-gone", ValidUntil: now.Add(-time.Hour)},
+		},
 	}
 }
 

@@ -75,6 +75,9 @@ type Target interface {
 	DropLogin(ctx context.Context, name string) error
 	// Inspect reads a login back; Exists is false when there is none.
 	Inspect(ctx context.Context, name string) (Login, error)
+	// ListLogins reads back every login whose comment starts with prefix (the provider's
+	// marker), without password verifiers.
+	ListLogins(ctx context.Context, prefix string) ([]Login, error)
 	// Login connects as name with password: whether that password works now.
 	Login(ctx context.Context, name, password string) error
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nhigov/terraform-provider-nhi/internal/acctest"
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
+	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
 
 // RunTargets runs the conformance suite of targets (nhi_target) against engines made by
@@ -25,6 +26,7 @@ func RunTargetCredentials(t *testing.T, factory Factory) {
 	t.Run("TargetCredentials", func(t *testing.T) { testTargetCredentials(t, factory) })
 	t.Run("TargetRetireDropsLogins", func(t *testing.T) { testTargetRetire(t, factory) })
 	t.Run("TargetLoginRefused", func(t *testing.T) { testTargetLoginRefused(t, factory) })
+	t.Run("TargetDrift", func(t *testing.T) { testTargetDrift(t, factory) })
 }
 
 func testTargetRecords(t *testing.T, factory Factory) {
@@ -164,4 +166,71 @@ func testTargetLoginRefused(t *testing.T, factory Factory) {
 	if len(live) != 0 {
 		t.Errorf("live credentials after a refused login: %+v", live)
 	}
+}
+
+// testTargetDrift changes a target by hand: a login left behind with the provider's marker, a
+// live credential's login made valid forever and granted another role. Each is a finding of the
+// identity's refresh and of the fleet's report; the next issue repairs what the engine owns
+// (the orphan dropped, VALID UNTIL set back); closing the credential drops the login with the
+// extra grant.
+func testTargetDrift(t *testing.T, factory Factory) {
+	e, f, ctx, sync := targetIdentity(t, factory, "ci-pg-drift")
+	if _, ok := e.(engine.LoginObserver); !ok {
+		t.Skip("this engine cannot read a target's logins: Vault's database secrets engine holds the admin password and offers no read of the target's roles (issue 16)")
+	}
+	cred, password, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-pg-drift"})
+	must(t, err)
+	orphan, extra := acctest.Unique("nhi_ci-pg-drift_"), acctest.Unique("extra_")
+	t.Cleanup(func() {
+		_ = f.Admin.DropLogin(context.Background(), cred.Username)
+		_ = f.Admin.DropLogin(context.Background(), orphan)
+		acctest.PostgresExec(t, f.Conn, f.Password, "DROP ROLE IF EXISTS "+extra)
+	})
+	acctest.PostgresExec(t, f.Conn, f.Password,
+		"CREATE ROLE \""+orphan+"\" LOGIN",
+		"COMMENT ON ROLE \""+orphan+"\" IS '"+engine.LoginComment("ci-pg-drift", "cred-gone")+"'",
+		"CREATE ROLE "+extra+" NOLOGIN",
+		"GRANT "+extra+" TO \""+cred.Username+"\"",
+		"ALTER ROLE \""+cred.Username+"\" VALID UNTIL 'infinity'")
+
+	wantRules := func(what string, fleet policy.Fleet, want ...string) {
+		t.Helper()
+		var got []string
+		for _, fd := range policy.Drift(fleet).About("ci-pg-drift") {
+			if strings.HasPrefix(fd.Object, "login/") {
+				got = append(got, fd.Rule+" "+strings.TrimPrefix(fd.Object, "login/"))
+			}
+		}
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: login findings %q, want %q", what, got, want)
+		}
+	}
+	drifted := []string{policy.RuleOrphanedLogin + " " + orphan, policy.RuleLoginValidityAboveHard + " " + cred.Username,
+		policy.RulePrivilegeEscalation + " " + cred.Username}
+	fleet, err := engine.ReadObserved(ctx, e, "ci-pg-drift", time.Now())
+	must(t, err)
+	wantRules("refresh", fleet, drifted...)
+	fleet, err = engine.Observe(ctx, e, time.Now())
+	must(t, err)
+	wantRules("fleet report", fleet, drifted...)
+
+	// The next issue repairs what the engine owns: the orphan goes, VALID UNTIL comes back.
+	sync()
+	second, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-pg-drift"})
+	must(t, err)
+	t.Cleanup(func() { _ = f.Admin.DropLogin(context.Background(), second.Username) })
+	fleet, err = engine.ReadObserved(ctx, e, "ci-pg-drift", time.Now())
+	must(t, err)
+	wantRules("after the next issue", fleet, policy.RulePrivilegeEscalation+" "+cred.Username)
+	if l, err := f.Admin.Inspect(ctx, orphan); err != nil || l.Exists {
+		t.Errorf("orphaned login after the next issue: %+v, %v", l, err)
+	}
+	// Closing the credential drops its login, extra grant and all.
+	must(t, engine.RevokeCredentialOf(ctx, e, "ci-pg-drift", cred.ID))
+	must(t, f.WantGone(cred.Username, password))
+	fleet, err = engine.ReadObserved(ctx, e, "ci-pg-drift", time.Now())
+	must(t, err)
+	wantRules("after close", fleet)
 }

@@ -259,6 +259,12 @@ func (e *Engine) IssueCredential(ctx context.Context, req engine.CredentialReque
 	if err := e.createLogin(ctx, cred, secret); err != nil {
 		return engine.Credential{}, "", err
 	}
+	if cred.Target != "" {
+		// The issue also repairs the identity's other logins. The new credential is returned
+		// whatever that gives: a login left unrepaired stays a drift finding until a later issue
+		// or close repairs it.
+		_ = e.repairLogins(ctx, cred.Identity)
+	}
 	return cred, secret, nil
 }
 
@@ -314,8 +320,11 @@ func (e *Engine) RevokeCredential(ctx context.Context, credID string) error {
 		return err
 	}
 	// Dropped even when the record was revoked already: a close retried after a failed drop
-	// finishes it.
-	return e.dropLogins(ctx, []engine.Credential{c})
+	// finishes it. Then the identity's other logins are repaired (repairLogins).
+	if err := e.dropLogins(ctx, []engine.Credential{c}); err != nil || c.Target == "" {
+		return err
+	}
+	return e.repairLogins(ctx, c.Identity)
 }
 
 func (e *Engine) revoke(tx *bolt.Tx, c engine.Credential, now time.Time) error {

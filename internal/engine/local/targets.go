@@ -247,3 +247,99 @@ func (e *Engine) dropLogins(ctx context.Context, creds []engine.Credential) erro
 	}
 	return errors.Join(errs...)
 }
+
+var _ engine.LoginObserver = (*Engine)(nil)
+
+// ObserveLogins reads the provider's logins on every target, or on identity's target.
+func (e *Engine) ObserveLogins(ctx context.Context, identity string) ([]policy.LoginObservation, error) {
+	var (
+		targets   []targetRecord
+		passwords []string
+	)
+	err := e.view(func(tx *bolt.Tx) error {
+		if identity != "" {
+			var id policy.Identity
+			if err := getJSON(tx, bucketIdentities, identity, &id); errors.Is(err, engine.ErrNotFound) || id.Target == "" {
+				return nil // no identity, or none on a target: no logins of its to observe
+			} else if err != nil {
+				return err
+			}
+			r, err := getTarget(tx, id.Target)
+			targets = append(targets, r)
+			return err
+		}
+		b := tx.Bucket(bucketTargets)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(_, raw []byte) error {
+			var r targetRecord
+			if err := json.Unmarshal(raw, &r); err != nil {
+				return err
+			}
+			targets = append(targets, r)
+			return nil
+		})
+	})
+	if err = none(err); err != nil {
+		return nil, err
+	}
+	for _, r := range targets {
+		plain, err := e.unseal(r.Password, targetAAD(r.Target.Name))
+		if err != nil {
+			return nil, err
+		}
+		passwords = append(passwords, string(plain))
+	}
+	var out []policy.LoginObservation
+	for i, r := range targets {
+		logins, err := engine.ObserveTargetLogins(ctx, r.Target, passwords[i], identity)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, logins...)
+	}
+	return out, nil
+}
+
+// repairLogins puts the logins of identity on its target back as its credentials say: a login
+// whose credential is not live (it expired, or its revocation did not reach the target, or it
+// was made by hand with the provider's marker) is dropped, and one valid past its credential's
+// expiry is set back to it. Roles granted by hand beyond the scopes are not revoked here: the
+// drift finding reports them, and closing the credential drops the login with them.
+func (e *Engine) repairLogins(ctx context.Context, identity string) error {
+	logins, err := e.ObserveLogins(ctx, identity)
+	if err != nil || len(logins) == 0 {
+		return err
+	}
+	live, err := e.LiveCredentials(ctx, identity)
+	if err != nil {
+		return err
+	}
+	now := e.clock.Now()
+	byLogin := map[string]engine.Credential{}
+	for _, c := range live {
+		if c.Live(now) {
+			byLogin[c.Target+"\x00"+c.Username] = c
+		}
+	}
+	var errs []error
+	for _, l := range logins {
+		client, err := e.targetClient(ctx, l.Target)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		c, ok := byLogin[l.Target+"\x00"+l.Name]
+		switch {
+		case !ok:
+			err = client.DropLogin(ctx, l.Name)
+		case l.Infinite || l.ValidUntil.IsZero() || l.ValidUntil.After(c.ExpiresAt):
+			err = client.ExtendLogin(ctx, l.Name, c.ExpiresAt)
+		}
+		if err != nil {
+			errs = append(errs, engine.TargetError(l.Target, err))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -219,32 +219,45 @@ func (p *Postgres) DropLogin(ctx context.Context, name string) error {
 	})
 }
 
+// loginColumns reads a role as a Login: can it log in, its VALID UNTIL, the roles granted to it
+// and its comment (scanLogin).
+const loginColumns = `r.rolname::text, r.rolcanlogin, r.rolvaliduntil,
+  COALESCE((SELECT array_agg(g.rolname::text ORDER BY g.rolname) FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid), '{}'),
+  shobj_description(r.oid, 'pg_authid')`
+
+func scanLogin(row pgx.Row) (target.Login, error) {
+	var (
+		l       target.Login
+		until   pgtype.Timestamptz
+		comment pgtype.Text
+	)
+	if err := row.Scan(&l.Name, &l.CanLogin, &until, &l.Roles, &comment); err != nil {
+		return l, err
+	}
+	l.Exists, l.Comment = true, comment.String
+	switch {
+	case until.InfinityModifier == pgtype.Infinity:
+		l.Infinite = true
+	case until.Valid && until.InfinityModifier == pgtype.Finite:
+		l.ValidUntil = until.Time.UTC()
+	}
+	slices.Sort(l.Roles)
+	return l, nil
+}
+
 // Inspect reads the login back: expiry, granted roles, comment and, when the admin user may
 // read pg_authid, its password verifier.
 func (p *Postgres) Inspect(ctx context.Context, name string) (target.Login, error) {
 	l := target.Login{Name: name}
 	err := p.admin(ctx, func(c *pgx.Conn) error {
-		var (
-			until   pgtype.Timestamptz
-			comment pgtype.Text
-		)
-		err := c.QueryRow(ctx, `SELECT r.rolcanlogin, r.rolvaliduntil,
-  COALESCE((SELECT array_agg(g.rolname::text ORDER BY g.rolname) FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid), '{}'),
-  shobj_description(r.oid, 'pg_authid')
-FROM pg_roles r WHERE r.rolname = $1`, name).Scan(&l.CanLogin, &until, &l.Roles, &comment)
+		found, err := scanLogin(c.QueryRow(ctx, "SELECT "+loginColumns+" FROM pg_roles r WHERE r.rolname = $1", name))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		}
 		if err != nil {
 			return rejected("reading login "+name, err)
 		}
-		l.Exists, l.Comment = true, comment.String
-		switch {
-		case until.InfinityModifier == pgtype.Infinity:
-			l.Infinite = true
-		case until.Valid && until.InfinityModifier == pgtype.Finite:
-			l.ValidUntil = until.Time.UTC()
-		}
+		l = found
 		var verifier pgtype.Text
 		err = c.QueryRow(ctx, "SELECT rolpassword FROM pg_authid WHERE rolname = $1", name).Scan(&verifier)
 		var pgErr *pgconn.PgError
@@ -257,8 +270,28 @@ FROM pg_roles r WHERE r.rolname = $1`, name).Scan(&l.CanLogin, &until, &l.Roles,
 		l.Verifier, l.VerifierRead = verifier.String, true
 		return nil
 	})
-	slices.Sort(l.Roles)
 	return l, err
+}
+
+// ListLogins reads back every role whose comment starts with prefix, by name.
+func (p *Postgres) ListLogins(ctx context.Context, prefix string) ([]target.Login, error) {
+	var out []target.Login
+	err := p.admin(ctx, func(c *pgx.Conn) error {
+		rows, err := c.Query(ctx, "SELECT "+loginColumns+" FROM pg_roles r WHERE starts_with(COALESCE(shobj_description(r.oid, 'pg_authid'), ''), $1) ORDER BY r.rolname", prefix)
+		if err != nil {
+			return rejected("listing logins", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			l, err := scanLogin(rows)
+			if err != nil {
+				return rejected("listing logins", err)
+			}
+			out = append(out, l)
+		}
+		return rows.Err()
+	})
+	return out, err
 }
 
 // ident quotes a role name.

@@ -1,0 +1,97 @@
+package policy
+
+import (
+	"slices"
+	"strings"
+	"time"
+)
+
+// Target drift rule identifiers (issue 16): what a target (a PostgreSQL database) holds for the
+// logins the provider made there. Roles granted beyond a credential's scopes are a
+// privilege-escalation finding like any other privilege added out of band.
+const (
+	RuleOrphanedLogin          = "orphaned-target-login"
+	RuleLoginValidityAboveHard = "target-login-validity-above-expiry"
+)
+
+func init() {
+	ruleTitles[RuleOrphanedLogin] = "Orphaned Target Login"
+	ruleTitles[RuleLoginValidityAboveHard] = "Target Login Valid Beyond Expiry"
+	ruleHelp[RuleOrphanedLogin] = struct{ Description, Remedy string }{
+		"A target holds a login the provider made for a credential that is no longer live (revoked, expired, or unknown): an offboarding that left a working account behind, or one that could be made to work again.",
+		"Drop the login on the target (DROP ROLE), and find out why its revocation did not."}
+	ruleHelp[RuleLoginValidityAboveHard] = struct{ Description, Remedy string }{
+		"A target login's VALID UNTIL is later than its credential's hard expiry, or infinity: the database keeps it working past the lifetime the TTL policy allows.",
+		"Revoke the credential (which drops the login), or set VALID UNTIL back to the credential's expiry on the target."}
+}
+
+// LoginObservation is a login that a target holds and that the provider made: its comment names
+// the identity and credential it was made for.
+type LoginObservation struct {
+	Target     string
+	Name       string
+	Identity   string
+	Credential string
+	// ValidUntil is the login's expiry; zero with Infinite false means none is set, which
+	// PostgreSQL treats as never expiring.
+	ValidUntil time.Time
+	Infinite   bool
+	// Roles are the roles the target grants the login.
+	Roles []string
+}
+
+// checkLogins judges the provider's logins on targets against the live credentials they were
+// made for: a login without a live credential is orphaned (NHI1); one whose VALID UNTIL passes
+// its credential's hard expiry, or never comes, outlives its lifetime (NHI7); one granted roles
+// beyond its credential's scopes holds privileges added out of band (NHI5, high).
+func checkLogins(logins []LoginObservation, creds []Credential, now time.Time) []Finding {
+	live := make(map[string]Credential, len(creds))
+	for _, c := range creds {
+		if c.Live(now) && c.Username != "" {
+			live[c.Target+"\x00"+c.Username] = c
+		}
+	}
+	var out []Finding
+	for _, l := range logins {
+		add := func(rule string, sev Severity, observed, allowed, owasp, remedy string) {
+			out = append(out, Finding{Rule: rule, Severity: sev, Subject: subject(SubjectIdentity, l.Identity), Object: "login/" + l.Name,
+				Observed: observed, Allowed: allowed, OWASP: owasp, Remedy: remedy})
+		}
+		where := "login " + l.Name + " on target " + l.Target
+		c, ok := live[l.Target+"\x00"+l.Name]
+		if !ok {
+			add(RuleOrphanedLogin, SeverityHigh, where+" remains; its credential "+l.Credential+" is not live",
+				"no login outlives its credential", "NHI1", "drop "+where+" (DROP ROLE)")
+			continue
+		}
+		switch {
+		case l.Infinite:
+			add(RuleLoginValidityAboveHard, SeverityHigh, where+" is VALID UNTIL infinity", "at most the credential's hard expiry "+c.HardExpiresAt.UTC().Format(time.RFC3339),
+				"NHI7", "revoke credential "+c.ID+", or set the login's VALID UNTIL back")
+		case l.ValidUntil.IsZero():
+			add(RuleLoginValidityAboveHard, SeverityHigh, where+" has no VALID UNTIL (never expires)", "at most the credential's hard expiry "+c.HardExpiresAt.UTC().Format(time.RFC3339),
+				"NHI7", "revoke credential "+c.ID+", or set the login's VALID UNTIL back")
+		case l.ValidUntil.After(c.HardExpiresAt.Add(loginClockSlack)):
+			add(RuleLoginValidityAboveHard, SeverityHigh, where+" is VALID UNTIL "+l.ValidUntil.UTC().Format(time.RFC3339),
+				"at most the credential's hard expiry "+c.HardExpiresAt.UTC().Format(time.RFC3339), "NHI7", "revoke credential "+c.ID+", or set the login's VALID UNTIL back")
+		}
+		var extra []string
+		for _, r := range l.Roles {
+			if !slices.Contains(c.Scopes, r) {
+				extra = append(extra, r)
+			}
+		}
+		if len(extra) > 0 {
+			out = append(out, Finding{Rule: RulePrivilegeEscalation, Severity: SeverityHigh, Subject: subject(SubjectIdentity, l.Identity),
+				Attribute: "scopes", Object: "login/" + l.Name,
+				Observed: where + " is granted beyond its credential's scopes: " + strings.Join(extra, ", "),
+				Allowed:  "exactly the scopes " + scopeList(c.Scopes), OWASP: "NHI5",
+				Remedy: "revoke credential " + c.ID + " (which drops the login), and find out who granted " + strings.Join(extra, ", ")})
+		}
+	}
+	return out
+}
+
+// loginClockSlack is how much later than a credential's hard expiry its login may be valid: the
+// engine that sets VALID UNTIL (Vault) does so from its own clock, a few seconds after the lease.
+const loginClockSlack = time.Minute

@@ -1,0 +1,53 @@
+package policy
+
+import (
+	"slices"
+	"testing"
+	"time"
+)
+
+func TestCheckLogins(t *testing.T) {
+	now := testNow
+	cred := Credential{ID: "c-1", Identity: "ci-db", IssuedAt: now, ExpiresAt: now.Add(15 * time.Minute), HardExpiresAt: now.Add(time.Hour),
+		Scopes: []string{"reader"}, Target: "db", Username: "nhi_ci-db_1"}
+	revoked := cred
+	revoked.RevokedAt = now
+	login := LoginObservation{Target: "db", Name: "nhi_ci-db_1", Identity: "ci-db", Credential: "c-1", ValidUntil: cred.ExpiresAt, Roles: []string{"reader"}}
+	with := func(f func(l *LoginObservation)) LoginObservation {
+		l := login
+		f(&l)
+		return l
+	}
+	for _, tc := range []struct {
+		name  string
+		login LoginObservation
+		creds []Credential
+		want  []string
+	}{
+		{"as made", login, []Credential{cred}, nil},
+		{"Vault's few seconds past the lease", with(func(l *LoginObservation) { l.ValidUntil = cred.HardExpiresAt.Add(5 * time.Second) }), []Credential{cred}, nil},
+		{"valid past the hard expiry", with(func(l *LoginObservation) { l.ValidUntil = cred.HardExpiresAt.Add(time.Hour) }), []Credential{cred},
+			[]string{RuleLoginValidityAboveHard}},
+		{"infinity", with(func(l *LoginObservation) { l.Infinite = true }), []Credential{cred}, []string{RuleLoginValidityAboveHard}},
+		{"no VALID UNTIL", with(func(l *LoginObservation) { l.ValidUntil = time.Time{} }), []Credential{cred}, []string{RuleLoginValidityAboveHard}},
+		{"extra grant", with(func(l *LoginObservation) { l.Roles = []string{"admin", "reader"} }), []Credential{cred}, []string{RulePrivilegeEscalation}},
+		{"credential revoked", login, []Credential{revoked}, []string{RuleOrphanedLogin}},
+		{"credential unknown", login, nil, []string{RuleOrphanedLogin}},
+		{"same name on another target", with(func(l *LoginObservation) { l.Target = "other" }), []Credential{cred}, []string{RuleOrphanedLogin}},
+		{"infinite with an extra grant", with(func(l *LoginObservation) { l.Infinite, l.Roles = true, []string{"admin", "reader"} }), []Credential{cred},
+			[]string{RuleLoginValidityAboveHard, RulePrivilegeEscalation}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, f := range checkLogins([]LoginObservation{tc.login}, tc.creds, now) {
+				got = append(got, f.Rule)
+				if f.Subject != "identity/ci-db" || f.Object != "login/"+tc.login.Name || f.Severity != SeverityHigh {
+					t.Errorf("finding %+v: want a high finding about identity/ci-db, login/%s", f, tc.login.Name)
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("rules = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
