@@ -70,7 +70,14 @@ func (r *targetResource) Schema(_ context.Context, _ resource.SchemaRequest, res
 			"(`<mount>-database/config/<name>`, mounted on the first target write), which Vault verifies and never gives back. " +
 			"Every write checks the connection first and changes nothing when it fails. Reading the target checks the " +
 			"connection again and reports `server_version` (on Vault, which cannot be asked to connect without a write, " +
-			"only that the connection configuration is in place).",
+			"only that the connection configuration is in place).\n\n" +
+			"Drift on the target (local engine): every login the provider made carries a comment naming its identity and " +
+			"credential; refresh of an identity on the target and `nhi_drift_report` read them back. A login whose credential " +
+			"is not live is an `orphaned-target-login` finding (NHI1), a `VALID UNTIL` past the credential's hard expiry or " +
+			"`infinity` a `target-login-validity-above-expiry` finding (NHI7), roles beyond the credential's scopes a " +
+			"`privilege-escalation` finding (NHI5). The next credential issued to the identity, or the next one closed, drops " +
+			"orphaned logins and sets `VALID UNTIL` back; closing a credential drops its login with any extra grant. The Vault " +
+			"engine does not check drift on targets: Vault holds the admin password and offers no read of the target's roles.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
 				Computed:            true,

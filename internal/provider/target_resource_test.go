@@ -20,6 +20,7 @@ import (
 
 	"github.com/nhigov/terraform-provider-nhi/internal/acctest"
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
+	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
 
 // targetHCL declares nhi_target.db for the fixture's server, with password_wo_version version
@@ -256,6 +257,88 @@ locals {
 					return fmt.Errorf("%d credentials were issued, want at least 2: the scan proved less than it should", n)
 				}
 				return nil
+			},
+		},
+	})
+}
+
+// TestAccTarget_drift: a login left on the target by hand with the provider's marker, and a
+// live credential's login made valid forever and granted another role, show in the identity's
+// findings and in nhi_drift_report at the next refresh.
+func TestAccTarget_drift(t *testing.T) {
+	if os.Getenv("NHI_TEST_ENGINE") == "vault" {
+		t.Skip("the Vault engine cannot read a target's logins (Vault holds the admin password and offers no read of the target's roles); drift on targets is checked on the local engine only (issue 16)")
+	}
+	env := newTestEnv(t)
+	f := acctest.NewPostgresFixture(t)
+	env.clock.Set(time.Now())
+	ctx := context.Background()
+	cfg := governanceConfig + targetHCL(f, 1) + buildIdentityHCL("team-build",
+		"target = nhi_target.db.name", fmt.Sprintf("scopes = [%q]", f.Reader)) + `
+data "nhi_drift_report" "all" {
+  depends_on = [nhi_identity.build]
+}
+`
+	orphan, extra := acctest.Unique("nhi_ci-build_"), acctest.Unique("extra_")
+	var cred engine.Credential
+	t.Cleanup(func() {
+		_ = f.Admin.DropLogin(ctx, orphan)
+		_ = f.Admin.DropLogin(ctx, cred.Username)
+		acctest.PostgresExec(t, f.Conn, f.Password, "DROP ROLE IF EXISTS "+extra)
+	})
+	loginRules := func(rules ...string) knownvalue.Check {
+		checks := make([]knownvalue.Check, len(rules))
+		for i, r := range rules {
+			checks[i] = knownvalue.ObjectPartial(map[string]knownvalue.Check{"rule": knownvalue.StringExact(r), "severity": knownvalue.StringExact("high")})
+		}
+		return knownvalue.ListExact(checks)
+	}
+	env.unitTest(t, []resource.TestStep{
+		{
+			Config:          cfg,
+			ConfigVariables: targetVars(f.Password),
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("findings"), knownvalue.ListSizeExact(0)),
+			},
+		},
+		{
+			PreConfig: func() {
+				var err error
+				if cred, _, err = env.engine.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-build"}); err != nil {
+					t.Fatal(err)
+				}
+				acctest.PostgresExec(t, f.Conn, f.Password,
+					`CREATE ROLE "`+orphan+`" LOGIN`,
+					`COMMENT ON ROLE "`+orphan+`" IS '`+engine.LoginComment("ci-build", "cred-gone")+`'`,
+					"CREATE ROLE "+extra+" NOLOGIN",
+					`GRANT `+extra+` TO "`+cred.Username+`"`,
+					`ALTER ROLE "`+cred.Username+`" VALID UNTIL 'infinity'`)
+			},
+			Config:          cfg,
+			ConfigVariables: targetVars(f.Password),
+			ConfigStateChecks: []statecheck.StateCheck{
+				// Sorted by rule: the orphan (NHI1), the extra grant (NHI5), infinite validity (NHI7).
+				statecheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("findings"),
+					loginRules(policy.RuleOrphanedLogin, policy.RulePrivilegeEscalation, policy.RuleLoginValidityAboveHard)),
+				statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("counts_by_rule"), knownvalue.MapExact(map[string]knownvalue.Check{
+					policy.RuleOrphanedLogin:          knownvalue.Int64Exact(1),
+					policy.RulePrivilegeEscalation:    knownvalue.Int64Exact(1),
+					policy.RuleLoginValidityAboveHard: knownvalue.Int64Exact(1),
+				})),
+			},
+		},
+		{
+			// Closing the credential drops its login and the orphan with it: nothing is left.
+			PreConfig: func() {
+				if err := env.engine.RevokeCredential(ctx, cred.ID); err != nil {
+					t.Fatal(err)
+				}
+			},
+			Config:          cfg,
+			ConfigVariables: targetVars(f.Password),
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("findings"), knownvalue.ListSizeExact(0)),
+				statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("findings"), knownvalue.ListSizeExact(0)),
 			},
 		},
 	})
