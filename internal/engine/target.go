@@ -111,6 +111,23 @@ func loginSafe(name string) string {
 	}, name)
 }
 
+// RotatedLoginName is the stable login of a persistent identity on its target, whose password is
+// the identity's rotated secret: "nhi_" and the identity's name, cut to leave room for the "_a"
+// and "_b" of alternating logins. With the alternating strategy it names their group role.
+func RotatedLoginName(identity string) string {
+	name := "nhi_" + loginSafe(identity)
+	if len(name) > maxLoginName-2 {
+		name = name[:maxLoginName-2]
+	}
+	return name
+}
+
+// RotatedLoginComment marks the logins and group role of a persistent identity's rotated secret.
+// It does not start with LoginCommentPrefix: those logins are not credentials.
+func RotatedLoginComment(identity string) string {
+	return "terraform-provider-nhi: rotated secret of identity " + identity
+}
+
 // LoginCommentPrefix starts the comment of every login the engines make (LoginComment).
 const LoginCommentPrefix = "terraform-provider-nhi: identity "
 

@@ -167,6 +167,7 @@ func Drift(f Fleet) Report {
 			continue
 		}
 		rep.Findings = append(rep.Findings, CheckRotationSchedule(s, classes[id.Class], f.Now)...)
+		rep.Findings = append(rep.Findings, CheckTargetRotation(s, *id)...)
 		at, ok := last[s.Identity]
 		if !ok {
 			continue

@@ -15,7 +15,7 @@ var allRules = []string{
 	RuleRetiredWithCredential, RuleSharedSecret, RuleUnmanagedIdentity, RuleOrphanIdentity, RuleEngineDrift,
 	RuleScopeNotAllowed, RuleScopeDenied, RuleScopesAboveClassMax, RuleCIDRNotAllowed, RuleBlastRadiusAboveClassMax,
 	RuleUnboundedExposure, RulePrivilegeEscalation, RulePrivilegeRemoved,
-	RuleOrphanedLogin, RuleLoginValidityAboveHard,
+	RuleOrphanedLogin, RuleLoginValidityAboveHard, RuleOverlapNeedsAlternating, RuleAlternatingWithoutTarget,
 }
 
 func TestFindingTitle(t *testing.T) {

@@ -58,6 +58,7 @@ func everyKindFleet() Fleet {
 			{Name: "svc-cron", Class: "svc", Owner: "team-payments", Environment: "prod", Status: StatusActive},
 			{Name: "svc-db", Class: "svc", Owner: "team-payments", Environment: "prod", Status: StatusActive, Scopes: []string{"billing:write"},
 				EngineDrift: []string{"role token_ttl is 24h, declared 1h"}},
+			{Name: "svc-orders", Class: "svc", Owner: "team-payments", Environment: "prod", Status: StatusActive, Target: "orders-db"},
 			{Name: "svc-legacy", Class: "svc", Owner: "team-billing", Environment: "prod", TTLPolicy: "svc-token", Status: StatusActive},
 			{Name: "legacy-sync", Class: "batch", Owner: "team-billing", Environment: "prod", Status: StatusActive},
 			// Every privilege rule: two denied scopes, one outside the allowed patterns, scopes
@@ -70,7 +71,10 @@ func everyKindFleet() Fleet {
 		Schedules: []RotationSchedule{
 			// Every 45 days (above the class's 30), an overlap longer than that, no consumers.
 			{Identity: "svc-api", Interval: 45 * Day, Window: time.Hour, Overlap: 60 * Day},
-			{Identity: "svc-cron", Cron: "61 * * * *", Window: time.Hour, Consumers: []Consumer{{Name: "orders"}}},
+			// Alternating logins for an identity without a target.
+			{Identity: "svc-cron", Cron: "61 * * * *", Window: time.Hour, Consumers: []Consumer{{Name: "orders"}}, Strategy: StrategyAlternating},
+			// An overlap for one login's password on a target.
+			{Identity: "svc-orders", Interval: 30 * Day, Window: time.Hour, Overlap: time.Hour, Consumers: []Consumer{{Name: "payments"}}},
 			{Identity: "ci-rotated", Interval: Day, Window: time.Hour, Consumers: []Consumer{{Name: "runner"}}},
 		},
 		Credentials: []Credential{

@@ -12,7 +12,17 @@ import (
 const (
 	RuleOrphanedLogin          = "orphaned-target-login"
 	RuleLoginValidityAboveHard = "target-login-validity-above-expiry"
+	// RuleOverlapNeedsAlternating: one PostgreSQL login holds one password, so an overlap (the
+	// previous password still working) needs two logins taking turns.
+	RuleOverlapNeedsAlternating = "target-overlap-needs-alternating"
+	// RuleAlternatingWithoutTarget: alternating logins exist only on a target.
+	RuleAlternatingWithoutTarget = "alternating-without-target"
 )
+
+// StrategyAlternating rotates the password of an identity on a target across two logins that
+// take turns: the new password goes to the login not in use, which becomes current, and the
+// other stops logging in when the overlap ends.
+const StrategyAlternating = "alternating"
 
 func init() {
 	ruleTitles[RuleOrphanedLogin] = "Orphaned Target Login"
@@ -20,6 +30,14 @@ func init() {
 	ruleHelp[RuleOrphanedLogin] = struct{ Description, Remedy string }{
 		"A target holds a login the provider made for a credential that is no longer live (revoked, expired, or unknown): an offboarding that left a working account behind, or one that could be made to work again.",
 		"Drop the login on the target (DROP ROLE), and find out why its revocation did not."}
+	ruleTitles[RuleOverlapNeedsAlternating] = "Target Overlap Without Alternating Logins"
+	ruleTitles[RuleAlternatingWithoutTarget] = "Alternating Logins Without Target"
+	ruleHelp[RuleOverlapNeedsAlternating] = struct{ Description, Remedy string }{
+		"A rotation schedule asks for an overlap on an identity whose secret is the password of a login on a target: one login holds one password, so the previous one cannot stay valid.",
+		`Set strategy = "alternating" (two logins taking turns), or set overlap to 0.`}
+	ruleHelp[RuleAlternatingWithoutTarget] = struct{ Description, Remedy string }{
+		"A rotation schedule asks for alternating logins for an identity that has no target: there are no logins to alternate.",
+		"Remove strategy, or give the identity a target."}
 	ruleHelp[RuleLoginValidityAboveHard] = struct{ Description, Remedy string }{
 		"A target login's VALID UNTIL is later than its credential's hard expiry, or infinity: the database keeps it working past the lifetime the TTL policy allows.",
 		"Revoke the credential (which drops the login), or set VALID UNTIL back to the credential's expiry on the target."}
@@ -95,3 +113,19 @@ func checkLogins(logins []LoginObservation, creds []Credential, now time.Time) [
 // loginClockSlack is how much later than a credential's hard expiry its login may be valid: the
 // engine that sets VALID UNTIL (Vault) does so from its own clock, a few seconds after the lease.
 const loginClockSlack = time.Minute
+
+// CheckTargetRotation checks a rotation schedule against its identity's target: an overlap
+// needs alternating logins there, and alternating logins need a target.
+func CheckTargetRotation(s RotationSchedule, id Identity) []Finding {
+	var out []Finding
+	add := highFindings(&out, subject(SubjectRotationSchedule, s.Identity))
+	switch {
+	case id.Target != "" && s.Overlap > 0 && s.Strategy != StrategyAlternating:
+		add(RuleOverlapNeedsAlternating, "overlap", "overlap "+FormatDuration(s.Overlap)+" on identity "+id.Name+", whose secret is one login's password on target "+id.Target,
+			"an overlap only with strategy = \"alternating\" (two logins taking turns)", "NHI7", `set strategy = "alternating", or overlap = "0s"`)
+	case id.Target == "" && s.Strategy == StrategyAlternating:
+		add(RuleAlternatingWithoutTarget, "strategy", "strategy = \"alternating\" on identity "+id.Name+", which has no target",
+			"alternating logins only for an identity with a target", "", "remove strategy, or set the identity's target")
+	}
+	return out
+}

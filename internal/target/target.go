@@ -67,7 +67,10 @@ type Target interface {
 	Check(ctx context.Context) (version string, err error)
 	// CreateLogin creates a login with a password, an expiry and exactly the given roles.
 	CreateLogin(ctx context.Context, spec LoginSpec) error
-	// ExtendLogin moves a login's expiry.
+	// EnsureGroup creates a role that cannot log in, granted roles and commented, unless a role
+	// of that name exists: the group of alternating logins.
+	EnsureGroup(ctx context.Context, name string, roles []string, comment string) error
+	// ExtendLogin moves a login's expiry; the zero time means none (infinity).
 	ExtendLogin(ctx context.Context, name string, validUntil time.Time) error
 	// SetPassword replaces a login's password.
 	SetPassword(ctx context.Context, name, password string) error

@@ -234,3 +234,130 @@ func testTargetDrift(t *testing.T, factory Factory) {
 	must(t, err)
 	wantRules("after close", fleet)
 }
+
+// RunTargetRotation runs the suite of rotated passwords of persistent identities on a target:
+// one login whose password each rotation replaces, and alternating logins with an overlap. Only
+// the local engine passes it: the Vault engine refuses to rotate a login (issue 16, item 4).
+func RunTargetRotation(t *testing.T, factory Factory) {
+	t.Run("TargetRotationOneLogin", func(t *testing.T) { testTargetRotationOneLogin(t, factory) })
+	t.Run("TargetRotationAlternating", func(t *testing.T) { testTargetRotationAlternating(t, factory) })
+}
+
+// targetPersistent sets up f's target and a persistent identity on it whose one scope is f's
+// role, with a rotation schedule of strategy, at the wall clock.
+func targetPersistent(t *testing.T, factory Factory, name, strategy string) (engine.Engine, *acctest.PostgresFixture, context.Context) {
+	t.Helper()
+	f := acctest.NewPostgresFixture(t)
+	e, clk, ctx := setup(t, factory)
+	clk.Set(time.Now())
+	must(t, e.PutTarget(ctx, engine.Target{Name: f.Target, Connection: f.Conn, PasswordVersion: 1}, f.Password))
+	_, err := e.CreateIdentity(ctx, policy.Identity{Name: name, Class: "svc", Target: f.Target, Scopes: []string{f.Reader}})
+	must(t, err)
+	must(t, e.PutRotationSchedule(ctx, policy.RotationSchedule{Identity: name, Interval: policy.Day, Verify: true, SecretLength: 32, Strategy: strategy}))
+	base := engine.RotatedLoginName(name)
+	t.Cleanup(func() {
+		for _, l := range []string{base + "_a", base + "_b", base} {
+			_ = f.Admin.DropLogin(context.Background(), l)
+		}
+	})
+	return e, f, ctx
+}
+
+// rotate stages a version, verifies it by authenticating, and promotes it with overlap.
+func rotate(t *testing.T, e engine.Engine, ctx context.Context, identity string, overlap time.Duration) string {
+	t.Helper()
+	v, secret, err := e.StageSecret(ctx, identity, 32)
+	must(t, err)
+	who, err := e.Authenticate(ctx, secret)
+	must(t, err)
+	if who != identity {
+		t.Fatalf("Authenticate(staged) = %q, want %q", who, identity)
+	}
+	_, err = e.PromoteSecret(ctx, identity, v.Version, engine.PromoteOptions{Overlap: overlap})
+	must(t, err)
+	return secret
+}
+
+func testTargetRotationOneLogin(t *testing.T, factory Factory) {
+	e, f, ctx := targetPersistent(t, factory, "svc-pg", "")
+	login := engine.RotatedLoginName("svc-pg")
+	first := rotate(t, e, ctx, "svc-pg", 0)
+	must(t, f.WantGrants(login, first))
+
+	// A rotation replaces the password: the new one logs in, the old one no more.
+	second := rotate(t, e, ctx, "svc-pg", 0)
+	must(t, f.WantGrants(login, second))
+	if err := f.Admin.Login(ctx, login, first); err == nil {
+		t.Error("the replaced password still logs in")
+	}
+	// One login holds one password: an overlap is refused, and nothing changes.
+	v, third, err := e.StageSecret(ctx, "svc-pg", 32)
+	must(t, err)
+	_, err = e.PromoteSecret(ctx, "svc-pg", v.Version, engine.PromoteOptions{Overlap: time.Hour})
+	wantErr(t, err, engine.ErrInvalid)
+	must(t, e.DiscardSecret(ctx, "svc-pg", v.Version))
+	must(t, f.WantGrants(login, second))
+	if err := f.Admin.Login(ctx, login, third); err == nil {
+		t.Error("a discarded password logs in")
+	}
+
+	// A verification that fails (the target refuses the login, here made expired by hand) keeps
+	// the old password current once the staged version is discarded: the rollback.
+	v, fourth, err := e.StageSecret(ctx, "svc-pg", 32)
+	must(t, err)
+	acctest.PostgresExec(t, f.Conn, f.Password, `ALTER ROLE "`+login+`" VALID UNTIL '2000-01-01'`)
+	_, err = e.Authenticate(ctx, fourth)
+	wantErr(t, err, engine.ErrDenied)
+	must(t, e.DiscardSecret(ctx, "svc-pg", v.Version))
+	must(t, f.WantGrants(login, second))
+	cur, value, err := e.CurrentSecret(ctx, "svc-pg")
+	must(t, err)
+	if value != second || cur.Version != 2 {
+		t.Errorf("current secret after the rollback is version %d, want 2 with the second password", cur.Version)
+	}
+
+	// Retiring the identity drops its login.
+	_, err = e.RetireIdentity(ctx, "svc-pg")
+	must(t, err)
+	must(t, f.WantGone(login, second))
+}
+
+func testTargetRotationAlternating(t *testing.T, factory Factory) {
+	e, f, ctx := targetPersistent(t, factory, "svc-pg-alt", policy.StrategyAlternating)
+	base := engine.RotatedLoginName("svc-pg-alt")
+	first := rotate(t, e, ctx, "svc-pg-alt", 0)
+	must(t, f.WantGrants(base+"_a", first))
+
+	// The next version goes to the other login; the first still logs in during the overlap, and
+	// its login is VALID UNTIL the overlap's end.
+	second := rotate(t, e, ctx, "svc-pg-alt", 2*time.Second)
+	must(t, f.WantGrants(base+"_b", second))
+	must(t, f.WantGrants(base+"_a", first))
+	l, err := f.Admin.Inspect(ctx, base+"_a")
+	must(t, err)
+	if l.Infinite || l.ValidUntil.IsZero() || l.ValidUntil.After(time.Now().Add(3*time.Second)) {
+		t.Errorf("the previous login is VALID UNTIL %s (infinite %v), want the overlap's end", l.ValidUntil, l.Infinite)
+	}
+	// After the overlap (by PostgreSQL's clock) the previous login no longer logs in.
+	time.Sleep(2500 * time.Millisecond)
+	if err := f.Admin.Login(ctx, base+"_a", first); err == nil {
+		t.Error("the previous login still logs in after the overlap")
+	}
+	// The third version takes the first login back; a rollback of a staged version stops it.
+	v, third, err := e.StageSecret(ctx, "svc-pg-alt", 32)
+	must(t, err)
+	must(t, f.WantGrants(base+"_a", third))
+	must(t, e.DiscardSecret(ctx, "svc-pg-alt", v.Version))
+	if err := f.Admin.Login(ctx, base+"_a", third); err == nil {
+		t.Error("a discarded version's login still logs in")
+	}
+	must(t, f.WantGrants(base+"_b", second))
+
+	_, err = e.RetireIdentity(ctx, "svc-pg-alt")
+	must(t, err)
+	for _, login := range []string{base + "_a", base + "_b", base} {
+		if l, err := f.Admin.Inspect(ctx, login); err != nil || l.Exists {
+			t.Errorf("role %s after retirement: %+v, %v", login, l, err)
+		}
+	}
+}

@@ -321,7 +321,7 @@ func (e *Engine) RevokeCredential(ctx context.Context, credID string) error {
 	}
 	// Dropped even when the record was revoked already: a close retried after a failed drop
 	// finishes it. Then the identity's other logins are repaired (repairLogins).
-	if err := e.dropLogins(ctx, []engine.Credential{c}); err != nil || c.Target == "" {
+	if err := e.dropLogins(ctx, loginSet{creds: []engine.Credential{c}}); err != nil || c.Target == "" {
 		return err
 	}
 	return e.repairLogins(ctx, c.Identity)
@@ -390,6 +390,7 @@ func (e *Engine) authenticate(ctx context.Context, secret string) (identity stri
 	if err := ctxErr(ctx); err != nil {
 		return "", nil, nil, err
 	}
+	var verifyTarget, verifyLogin string
 	err = e.update(func(tx *bolt.Tx) error {
 		ref, ok := lookupSecret(tx, secret)
 		if !ok {
@@ -405,6 +406,9 @@ func (e *Engine) authenticate(ctx context.Context, secret string) (identity stri
 				return err
 			}
 			identity, scopes, cidrs = name, id.Scopes, id.BoundCIDRs
+			if _, r, err := getVersion(tx, name, ref.Version); err == nil && r.Login != "" {
+				verifyTarget, verifyLogin = id.Target, r.Login
+			}
 			return nil
 		}
 		credID := ref.Credential
@@ -429,6 +433,17 @@ func (e *Engine) authenticate(ctx context.Context, secret string) (identity stri
 	})
 	if err != nil {
 		return "", nil, nil, err
+	}
+	if verifyLogin != "" {
+		// A rotated secret that is a login's password on the identity's target authenticates
+		// only when the target takes it: the verification before a promotion.
+		client, err := e.targetClient(ctx, verifyTarget)
+		if err == nil {
+			err = client.Login(ctx, verifyLogin, secret)
+		}
+		if err != nil {
+			return "", nil, nil, fmt.Errorf("identity %q: target %q refused its secret for login %q: %v: %w", identity, verifyTarget, verifyLogin, err, engine.ErrDenied)
+		}
 	}
 	return identity, scopes, cidrs, nil
 }

@@ -536,4 +536,5 @@ func TestTargetConformance(t *testing.T) {
 	factory := func(t *testing.T, clk *clock.Fake) engine.Engine { return openTemp(t, clk) }
 	enginetest.RunTargets(t, factory)
 	enginetest.RunTargetCredentials(t, factory)
+	enginetest.RunTargetRotation(t, factory)
 }

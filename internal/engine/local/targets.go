@@ -218,32 +218,51 @@ func (e *Engine) extendLogin(ctx context.Context, c engine.Credential) error {
 	return engine.TargetError(c.Target, client.ExtendLogin(ctx, c.Username, c.ExpiresAt))
 }
 
-// liveLogins lists the live credentials of identity that are logins on a target: what retiring
-// or deleting it must drop.
-func (e *Engine) liveLogins(ctx context.Context, identity string) ([]engine.Credential, error) {
-	live, err := e.LiveCredentials(ctx, identity)
-	return slices.DeleteFunc(live, func(c engine.Credential) bool { return c.Target == "" }), err
+// loginSet is what retiring or deleting an identity drops on its target: the logins of its live
+// credentials and the logins (and group role) of its rotated secret.
+type loginSet struct {
+	creds []engine.Credential
+	// target and rotated name the rotated secret's logins and group role, when it has any.
+	target  string
+	rotated []string
 }
 
-// dropLogins drops the logins of credentials on their targets (sessions terminated, role
-// dropped); credentials without a login are skipped.
-//
-// Not done yet (issue 16, item 5): the login of a credential that expired without being
-// revoked stays in the target, unusable (VALID UNTIL passed), until the orphaned-login drift
-// check that would report and drop it exists.
-func (e *Engine) dropLogins(ctx context.Context, creds []engine.Credential) error {
+// liveLogins lists what retiring or deleting identity must drop on its target.
+func (e *Engine) liveLogins(ctx context.Context, identity string) (loginSet, error) {
+	live, err := e.LiveCredentials(ctx, identity)
+	if err != nil {
+		return loginSet{}, err
+	}
+	set := loginSet{creds: slices.DeleteFunc(live, func(c engine.Credential) bool { return c.Target == "" })}
+	id, err := e.GetIdentity(ctx, identity)
+	if err != nil || id.Target == "" || id.TTLPolicy != "" {
+		return set, nil // no identity (the caller reports it), none on a target, or an ephemeral one
+	}
+	base := engine.RotatedLoginName(identity)
+	set.target, set.rotated = id.Target, []string{base + "_a", base + "_b", base}
+	return set, nil
+}
+
+// dropLogins drops the logins of set on their targets (sessions terminated, roles dropped);
+// credentials without a login are skipped.
+func (e *Engine) dropLogins(ctx context.Context, set loginSet) error {
 	var errs []error
-	for _, c := range creds {
-		if c.Target == "" {
-			continue
-		}
-		client, err := e.targetClient(ctx, c.Target)
+	drop := func(targetName, login, what string) {
+		client, err := e.targetClient(ctx, targetName)
 		if err == nil {
-			err = engine.TargetError(c.Target, client.DropLogin(ctx, c.Username))
+			err = engine.TargetError(targetName, client.DropLogin(ctx, login))
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("credential %q: dropping login %q: %w", c.ID, c.Username, err))
+			errs = append(errs, fmt.Errorf("%s: dropping login %q: %w", what, login, err))
 		}
+	}
+	for _, c := range set.creds {
+		if c.Target != "" {
+			drop(c.Target, c.Username, "credential "+c.ID)
+		}
+	}
+	for _, login := range set.rotated {
+		drop(set.target, login, "rotated secret")
 	}
 	return errors.Join(errs...)
 }

@@ -386,3 +386,18 @@ func TestPolicyChangeReachesRoles(t *testing.T) {
 		t.Fatalf("role after policy change: token_ttl %s, token_num_uses %s; want 300 and 1", ttl, uses)
 	}
 }
+
+// TestTargetRotationRefused: this engine does not rotate the password of a login on a target
+// yet (issue 16), and says so rather than rotating an AppRole secret-id nobody asked for.
+func TestTargetRotationRefused(t *testing.T) {
+	e := openTest(t, clock.NewFake(enginetest.Epoch))
+	ctx := context.Background()
+	must(t, e.PutClass(ctx, policy.Class{Name: "svc", Kind: policy.KindPersistent}))
+	// The target record alone: no connection configuration is needed to refuse.
+	must(t, e.putGovernance(ctx, engine.KindTarget, targetsFolder, "db", "", engine.Target{Name: "db"}))
+	_, err := e.CreateIdentity(ctx, policy.Identity{Name: "svc-db", Class: "svc", Target: "db"})
+	must(t, err)
+	if _, _, err := e.StageSecret(ctx, "svc-db", 32); !errors.Is(err, engine.ErrInvalid) || !strings.Contains(err.Error(), "does not rotate") {
+		t.Fatalf("StageSecret of an identity on a target: %v, want the refusal", err)
+	}
+}

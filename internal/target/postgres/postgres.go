@@ -112,25 +112,32 @@ func (p *Postgres) CreateLogin(ctx context.Context, spec target.LoginSpec) error
 	if err != nil {
 		return err
 	}
-	role := ident(spec.Name)
-	stmt := "CREATE ROLE " + role + " WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT PASSWORD " + literal(verifier) +
-		" VALID UNTIL " + validUntil(spec.ValidUntil)
-	if len(spec.Roles) > 0 {
-		roles := make([]string, len(spec.Roles))
-		for i, r := range spec.Roles {
-			roles[i] = ident(r)
-		}
-		stmt += " IN ROLE " + strings.Join(roles, ", ")
+	return p.createRole(ctx, spec.Name, "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT PASSWORD "+literal(verifier)+
+		" VALID UNTIL "+validUntil(spec.ValidUntil), spec.Roles, spec.Comment)
+}
+
+// EnsureGroup creates the group role name (NOLOGIN, granted roles, commented) unless it exists.
+func (p *Postgres) EnsureGroup(ctx context.Context, name string, roles []string, comment string) error {
+	l, err := p.Inspect(ctx, name)
+	if err != nil || l.Exists {
+		return err
 	}
+	return p.createRole(ctx, name, "NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT", roles, comment)
+}
+
+// createRole creates role name WITH options, member of roles, with comment, in one transaction.
+func (p *Postgres) createRole(ctx context.Context, name, options string, roles []string, comment string) error {
+	role := ident(name)
+	stmt := "CREATE ROLE " + role + " WITH " + options + inRoles(roles)
 	return p.admin(ctx, func(c *pgx.Conn) error {
 		return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, stmt); err != nil {
-				return rejected("creating login "+spec.Name, err)
+				return rejected("creating role "+name, err)
 			}
-			if spec.Comment != "" {
+			if comment != "" {
 				// COMMENT takes a literal only; the comment is the provider's own marker.
-				if _, err := tx.Exec(ctx, "COMMENT ON ROLE "+role+" IS "+literal(spec.Comment)); err != nil {
-					return rejected("commenting login "+spec.Name, err)
+				if _, err := tx.Exec(ctx, "COMMENT ON ROLE "+role+" IS "+literal(comment)); err != nil {
+					return rejected("commenting role "+name, err)
 				}
 			}
 			return nil
@@ -169,14 +176,8 @@ func (p *Postgres) SetPassword(ctx context.Context, name, password string) error
 // in one transaction.
 func VaultStatements(roles []string, comment string) (creation, renew, revocation []string) {
 	const name = `"{{name}}"`
-	create := "CREATE ROLE " + name + " WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT PASSWORD '{{password}}' VALID UNTIL '{{expiration}}'"
-	if len(roles) > 0 {
-		quoted := make([]string, len(roles))
-		for i, r := range roles {
-			quoted[i] = ident(r)
-		}
-		create += " IN ROLE " + strings.Join(quoted, ", ")
-	}
+	create := "CREATE ROLE " + name + " WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT PASSWORD '{{password}}' VALID UNTIL '{{expiration}}'" +
+		inRoles(roles)
 	creation = []string{create, "COMMENT ON ROLE " + name + " IS " + literal(comment)}
 	renew = []string{"ALTER ROLE " + name + " VALID UNTIL '{{expiration}}'"}
 	revocation = []string{
@@ -292,6 +293,18 @@ func (p *Postgres) ListLogins(ctx context.Context, prefix string) ([]target.Logi
 		return rows.Err()
 	})
 	return out, err
+}
+
+// inRoles is the IN ROLE clause granting roles, quoted; empty for none.
+func inRoles(roles []string) string {
+	if len(roles) == 0 {
+		return ""
+	}
+	quoted := make([]string, len(roles))
+	for i, r := range roles {
+		quoted[i] = ident(r)
+	}
+	return " IN ROLE " + strings.Join(quoted, ", ")
 }
 
 // ident quotes a role name.
