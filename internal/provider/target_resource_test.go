@@ -1,14 +1,20 @@
 package provider
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
+	"github.com/hashicorp/terraform-plugin-log/tflogtest"
+	"github.com/hashicorp/terraform-plugin-log/tfsdklogtest"
 	"github.com/hashicorp/terraform-plugin-testing/config"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -454,4 +460,108 @@ resource "nhi_rotation_schedule" "billing" {
 			},
 		},
 	})
+}
+
+// TestTarget_logsCarryNoPassword drives nhi_target's create and an nhi_credential on a target
+// through the plugin protocol with the provider's and the framework's loggers at TRACE captured:
+// neither the admin password nor the login's password appears in them, while the logs do name
+// the target and the credential (so the scan read real log lines).
+func TestTarget_logsCarryNoPassword(t *testing.T) {
+	env := newTestEnv(t)
+	f := acctest.NewPostgresFixture(t)
+	env.clock.Set(time.Now())
+	var logs bytes.Buffer
+	ctx := tfsdklogtest.RootLogger(tflogtest.RootLogger(context.Background(), &logs), &logs)
+	srv := env.protocolServer(t)
+	schemas, err := srv.GetProviderSchema(ctx, &tfprotov6.GetProviderSchemaRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	typ := schemas.ResourceSchemas["nhi_target"].ValueType().(tftypes.Object)
+	str, num := tftypes.String, tftypes.Number
+	vals := func(password, id, version tftypes.Value) tftypes.Value {
+		return tftypes.NewValue(typ, map[string]tftypes.Value{
+			"id": id, "name": tftypes.NewValue(str, f.Target), "kind": tftypes.NewValue(str, "postgresql"),
+			"host": tftypes.NewValue(str, f.Conn.Host), "port": tftypes.NewValue(num, f.Conn.Port),
+			"database": tftypes.NewValue(str, f.Conn.Database), "sslmode": tftypes.NewValue(str, "disable"),
+			"username": tftypes.NewValue(str, f.Conn.Username), "password_wo": password,
+			"password_wo_version": tftypes.NewValue(num, 1), "server_version": version,
+		})
+	}
+	dyn := func(v tftypes.Value) *tfprotov6.DynamicValue {
+		d, err := tfprotov6.NewDynamicValue(typ, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &d
+	}
+	config := vals(tftypes.NewValue(str, f.Password), tftypes.NewValue(str, nil), tftypes.NewValue(str, nil))
+	planned := vals(tftypes.NewValue(str, nil), tftypes.NewValue(str, tftypes.UnknownValue), tftypes.NewValue(str, tftypes.UnknownValue))
+	applied, err := srv.ApplyResourceChange(ctx, &tfprotov6.ApplyResourceChangeRequest{TypeName: "nhi_target",
+		Config: dyn(config), PlannedState: dyn(planned), PriorState: dyn(tftypes.NewValue(typ, nil))})
+	if err != nil || len(applied.Diagnostics) > 0 {
+		t.Fatalf("ApplyResourceChange: %v %+v", err, applied.Diagnostics)
+	}
+
+	for _, err := range []error{
+		env.engine.PutClass(ctx, policy.Class{Name: "ci", Kind: policy.KindEphemeral, MaxLifetime: time.Hour}),
+		env.engine.PutTTLPolicy(ctx, policy.TTLPolicy{Name: "p", Class: "ci", TTL: 15 * time.Minute, MaxLifetime: time.Hour, Renewable: true}),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := env.engine.CreateIdentity(ctx, policy.Identity{Name: "ci-job", Class: "ci", TTLPolicy: "p", Target: f.Target, Scopes: []string{f.Reader}}); err != nil {
+		t.Fatal(err)
+	}
+	credType := schemas.EphemeralResourceSchemas["nhi_credential"].ValueType().(tftypes.Object)
+	credVals := map[string]tftypes.Value{}
+	for name, at := range credType.AttributeTypes {
+		credVals[name] = tftypes.NewValue(at, nil)
+	}
+	credVals["identity"] = tftypes.NewValue(str, "ci-job")
+	credCfg, err := tfprotov6.NewDynamicValue(credType, tftypes.NewValue(credType, credVals))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened, err := srv.OpenEphemeralResource(ctx, &tfprotov6.OpenEphemeralResourceRequest{TypeName: "nhi_credential", Config: &credCfg})
+	if err != nil || len(opened.Diagnostics) > 0 {
+		t.Fatalf("Open: %v %+v", err, opened.Diagnostics)
+	}
+	result, err := opened.Result.Unmarshal(credType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out map[string]tftypes.Value
+	var password, username, credID string
+	if err := result.As(&out); err != nil {
+		t.Fatal(err)
+	}
+	_ = out["value"].As(&password)
+	_ = out["username"].As(&username)
+	_ = out["credential_id"].As(&credID)
+	if err := f.WantGrants(username, password); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := srv.RenewEphemeralResource(ctx, &tfprotov6.RenewEphemeralResourceRequest{TypeName: "nhi_credential", Private: opened.Private}); err != nil || len(r.Diagnostics) > 0 {
+		t.Fatalf("Renew: %v %+v", err, r.Diagnostics)
+	}
+	if r, err := srv.CloseEphemeralResource(ctx, &tfprotov6.CloseEphemeralResourceRequest{TypeName: "nhi_credential", Private: opened.Private}); err != nil || len(r.Diagnostics) > 0 {
+		t.Fatalf("Close: %v %+v", err, r.Diagnostics)
+	}
+	if err := f.WantGone(username, password); err != nil {
+		t.Fatal(err)
+	}
+
+	text := logs.String()
+	for _, want := range []string{f.Target, credID} {
+		if !strings.Contains(text, want) {
+			t.Fatalf("the captured logs never name %q: the scan below would prove nothing", want)
+		}
+	}
+	for what, secret := range map[string]string{"admin password": f.Password, "login password": password} {
+		if strings.Contains(text, secret) {
+			t.Errorf("the logs carry the %s", what)
+		}
+	}
 }
