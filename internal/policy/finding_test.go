@@ -16,6 +16,7 @@ var allRules = []string{
 	RuleScopeNotAllowed, RuleScopeDenied, RuleScopesAboveClassMax, RuleCIDRNotAllowed, RuleBlastRadiusAboveClassMax,
 	RuleUnboundedExposure, RulePrivilegeEscalation, RulePrivilegeRemoved,
 	RuleOrphanedLogin, RuleLoginValidityAboveHard, RuleOverlapNeedsAlternating, RuleAlternatingWithoutTarget,
+	RulePasswordChanged, RulePasswordUnchecked,
 }
 
 func TestFindingTitle(t *testing.T) {

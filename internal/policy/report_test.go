@@ -100,6 +100,10 @@ func everyKindFleet() Fleet {
 				Roles: []string{"orders_read", "pg_write_all_data"}},
 			// Left behind by a credential that is gone.
 			{Target: "orders-db", Name: "nhi_ci-rotated_gone", Identity: "ci-rotated", Credential: "c-gone", ValidUntil: now.Add(-time.Hour)},
+			// The login of a rotated secret whose password was changed by hand, and one that
+			// cannot be checked.
+			{Target: "orders-db", Name: "nhi_svc-orders", Identity: "svc-orders", Rotated: true, PasswordChecked: true},
+			{Target: "orders-db", Name: "nhi_svc-api", Identity: "svc-api", Rotated: true},
 		},
 	}
 }

@@ -17,6 +17,12 @@ const (
 	RuleOverlapNeedsAlternating = "target-overlap-needs-alternating"
 	// RuleAlternatingWithoutTarget: alternating logins exist only on a target.
 	RuleAlternatingWithoutTarget = "alternating-without-target"
+	// RulePasswordChanged: the login of a persistent identity's rotated secret holds another
+	// password than the current secret: changed on the target outside the provider.
+	RulePasswordChanged = "target-password-changed"
+	// RulePasswordUnchecked: that comparison was not possible (the admin user may not read
+	// password verifiers, or the verifier is not SCRAM).
+	RulePasswordUnchecked = "target-password-unchecked"
 )
 
 // StrategyAlternating rotates the password of an identity on a target across two logins that
@@ -32,6 +38,14 @@ func init() {
 		"Drop the login on the target (DROP ROLE), and find out why its revocation did not."}
 	ruleTitles[RuleOverlapNeedsAlternating] = "Target Overlap Without Alternating Logins"
 	ruleTitles[RuleAlternatingWithoutTarget] = "Alternating Logins Without Target"
+	ruleTitles[RulePasswordChanged] = "Target Password Changed Out Of Band"
+	ruleTitles[RulePasswordUnchecked] = "Target Password Not Checkable"
+	ruleHelp[RulePasswordChanged] = struct{ Description, Remedy string }{
+		"The login of a persistent identity's rotated secret holds a password other than the current secret: someone changed it on the target, outside the provider, so the secret's consumers and its rotation no longer control the account.",
+		"Find out who changed it; then rotate (nhi_rotate, or the next scheduled rotation) to put a password the provider controls back."}
+	ruleHelp[RulePasswordUnchecked] = struct{ Description, Remedy string }{
+		"Whether the login of a persistent identity's rotated secret still holds the current secret cannot be checked: the target's admin user may not read password verifiers (pg_authid), or the stored verifier is not SCRAM-SHA-256.",
+		"Give the target's admin user the right to read pg_authid (a superuser), or accept that this drift is not checked."}
 	ruleHelp[RuleOverlapNeedsAlternating] = struct{ Description, Remedy string }{
 		"A rotation schedule asks for an overlap on an identity whose secret is the password of a login on a target: one login holds one password, so the previous one cannot stay valid.",
 		`Set strategy = "alternating" (two logins taking turns), or set overlap to 0.`}
@@ -56,6 +70,10 @@ type LoginObservation struct {
 	Infinite   bool
 	// Roles are the roles the target grants the login.
 	Roles []string
+	// Rotated marks the current login of a persistent identity's rotated secret, which is no
+	// credential: PasswordChecked tells whether its stored verifier could be compared with the
+	// current secret, PasswordMatches what the comparison found.
+	Rotated, PasswordChecked, PasswordMatches bool
 }
 
 // checkLogins judges the provider's logins on targets against the live credentials they were
@@ -76,6 +94,17 @@ func checkLogins(logins []LoginObservation, creds []Credential, now time.Time) [
 				Observed: observed, Allowed: allowed, OWASP: owasp, Remedy: remedy})
 		}
 		where := "login " + l.Name + " on target " + l.Target
+		if l.Rotated {
+			switch {
+			case !l.PasswordChecked:
+				add(RulePasswordUnchecked, SeverityLow, "the password of "+where+" cannot be compared with the current secret",
+					"a check that the login holds the current secret", "", "let the target's admin user read pg_authid")
+			case !l.PasswordMatches:
+				add(RulePasswordChanged, SeverityHigh, where+" holds a password other than the identity's current secret",
+					"only the provider changes the password of "+where, "NHI7", "find out who changed it, then rotate the secret")
+			}
+			continue
+		}
 		c, ok := live[l.Target+"\x00"+l.Name]
 		if !ok {
 			add(RuleOrphanedLogin, SeverityHigh, where+" remains; its credential "+l.Credential+" is not live",

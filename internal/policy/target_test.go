@@ -2,6 +2,7 @@ package policy
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -34,6 +35,9 @@ func TestCheckLogins(t *testing.T) {
 		{"credential revoked", login, []Credential{revoked}, []string{RuleOrphanedLogin}},
 		{"credential unknown", login, nil, []string{RuleOrphanedLogin}},
 		{"same name on another target", with(func(l *LoginObservation) { l.Target = "other" }), []Credential{cred}, []string{RuleOrphanedLogin}},
+		{"rotated login holding the current secret", LoginObservation{Target: "db", Name: "nhi_ci-db", Identity: "ci-db", Rotated: true, PasswordChecked: true, PasswordMatches: true}, nil, nil},
+		{"rotated login whose password was changed", LoginObservation{Target: "db", Name: "nhi_ci-db", Identity: "ci-db", Rotated: true, PasswordChecked: true}, nil,
+			[]string{RulePasswordChanged}},
 		{"infinite with an extra grant", with(func(l *LoginObservation) { l.Infinite, l.Roles = true, []string{"admin", "reader"} }), []Credential{cred},
 			[]string{RuleLoginValidityAboveHard, RulePrivilegeEscalation}},
 	} {
@@ -49,5 +53,13 @@ func TestCheckLogins(t *testing.T) {
 				t.Errorf("rules = %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// A rotated login whose password cannot be compared is a low finding that says so.
+func TestCheckLoginsUnchecked(t *testing.T) {
+	got := checkLogins([]LoginObservation{{Target: "db", Name: "nhi_svc", Identity: "svc", Rotated: true}}, nil, testNow)
+	if len(got) != 1 || got[0].Rule != RulePasswordUnchecked || got[0].Severity != SeverityLow || !strings.Contains(got[0].Observed, "cannot be compared") {
+		t.Fatalf("findings = %+v, want one low %s", got, RulePasswordUnchecked)
 	}
 }

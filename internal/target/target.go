@@ -78,6 +78,9 @@ type Target interface {
 	DropLogin(ctx context.Context, name string) error
 	// Inspect reads a login back; Exists is false when there is none.
 	Inspect(ctx context.Context, name string) (Login, error)
+	// CheckPassword tells whether login name holds password, by its stored verifier: checked is
+	// false when the verifier cannot be read or compared; a missing login holds none.
+	CheckPassword(ctx context.Context, name, password string) (match, checked bool, err error)
 	// ListLogins reads back every login whose comment starts with prefix (the provider's
 	// marker), without password verifiers.
 	ListLogins(ctx context.Context, prefix string) ([]Login, error)

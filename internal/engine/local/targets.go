@@ -318,6 +318,51 @@ func (e *Engine) ObserveLogins(ctx context.Context, identity string) ([]policy.L
 		}
 		out = append(out, logins...)
 	}
+	rotated, err := e.observeRotatedLogins(ctx, identity)
+	return append(out, rotated...), err
+}
+
+// observeRotatedLogins reads, for identity (every persistent identity on a target when empty),
+// whether the login of its current rotated secret still holds that secret.
+func (e *Engine) observeRotatedLogins(ctx context.Context, identity string) ([]policy.LoginObservation, error) {
+	var ids []policy.Identity
+	if identity != "" {
+		id, err := e.GetIdentity(ctx, identity)
+		if errors.Is(err, engine.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	} else {
+		var err error
+		if ids, err = e.ListIdentities(ctx); err != nil {
+			return nil, err
+		}
+	}
+	var out []policy.LoginObservation
+	for _, id := range ids {
+		if id.Target == "" || id.TTLPolicy != "" || id.Retired() {
+			continue
+		}
+		login, value, err := e.currentLogin(ctx, id.Name)
+		if err != nil || login == "" {
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
+		client, err := e.targetClient(ctx, id.Target)
+		if err != nil {
+			return nil, err
+		}
+		obs := policy.LoginObservation{Target: id.Target, Name: login, Identity: id.Name, Rotated: true}
+		if obs.PasswordMatches, obs.PasswordChecked, err = client.CheckPassword(ctx, login, value); err != nil {
+			return nil, engine.TargetError(id.Target, err)
+		}
+		out = append(out, obs)
+	}
 	return out, nil
 }
 

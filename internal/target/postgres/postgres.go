@@ -274,6 +274,21 @@ func (p *Postgres) Inspect(ctx context.Context, name string) (target.Login, erro
 	return l, err
 }
 
+// CheckPassword compares the login's SCRAM verifier with password.
+func (p *Postgres) CheckPassword(ctx context.Context, name, password string) (match, checked bool, err error) {
+	l, err := p.Inspect(ctx, name)
+	switch {
+	case err != nil:
+		return false, false, err
+	case !l.Exists:
+		return false, true, nil
+	case !l.VerifierRead:
+		return false, false, nil
+	}
+	match, checked = VerifierMatches(l.Verifier, password)
+	return match, checked, nil
+}
+
 // ListLogins reads back every role whose comment starts with prefix, by name.
 func (p *Postgres) ListLogins(ctx context.Context, prefix string) ([]target.Login, error) {
 	var out []target.Login

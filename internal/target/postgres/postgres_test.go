@@ -75,6 +75,16 @@ func TestLoginLifecycle(t *testing.T) {
 		t.Errorf("stored verifier does not match the password (read %v, ok %v, match %v)", l.VerifierRead, ok, match)
 	}
 
+	listed, err := p.ListLogins(ctx, "nhi test")
+	if err != nil || len(listed) != 1 || listed[0].Name != name || !listed[0].ValidUntil.Equal(until) || listed[0].Roles[0] != reader {
+		t.Errorf("ListLogins(its comment) = %+v, %v; want the login alone", listed, err)
+	}
+	if match, checked, err := p.CheckPassword(ctx, name, "first-pw"); err != nil || !checked || !match {
+		t.Errorf("CheckPassword(its password) = %v, %v, %v", match, checked, err)
+	}
+	if match, checked, err := p.CheckPassword(ctx, name, "other-pw"); err != nil || !checked || match {
+		t.Errorf("CheckPassword(another password) = %v, %v, %v", match, checked, err)
+	}
 	c := acctest.PostgresConnect(t, conn, name, "first-pw")
 	var n int
 	if err := c.QueryRow(ctx, "SELECT n FROM "+allowed).Scan(&n); err != nil || n != 1 {
