@@ -75,7 +75,9 @@ func (r *targetResource) Schema(_ context.Context, _ resource.SchemaRequest, res
 			"credential; refresh of an identity on the target and `nhi_drift_report` read them back. A login whose credential " +
 			"is not live is an `orphaned-target-login` finding (NHI1), a `VALID UNTIL` past the credential's hard expiry or " +
 			"`infinity` a `target-login-validity-above-expiry` finding (NHI7), roles beyond the credential's scopes a " +
-			"`privilege-escalation` finding (NHI5). The next credential issued to the identity, or the next one closed, drops " +
+			"`privilege-escalation` finding (NHI5); the login of a persistent identity's rotated secret that holds another " +
+			"password than the current secret (compared by its SCRAM verifier) a `target-password-changed` finding, or " +
+			"`target-password-unchecked` when the admin user may not read verifiers. The next credential issued to the identity, or the next one closed, drops " +
 			"orphaned logins and sets `VALID UNTIL` back; closing a credential drops its login with any extra grant. The Vault " +
 			"engine does not check drift on targets: Vault holds the admin password and offers no read of the target's roles.",
 		Attributes: map[string]schema.Attribute{
