@@ -123,54 +123,62 @@ func RotatedLoginName(identity string) string {
 }
 
 // RotatedLoginComment marks the logins and group role of a persistent identity's rotated secret.
-// It does not start with LoginCommentPrefix: those logins are not credentials.
-func RotatedLoginComment(identity string) string {
-	return "terraform-provider-nhi: rotated secret of identity " + identity
+// ParseLoginComment does not take it: those logins are not credentials.
+func RotatedLoginComment(owner, identity string) string {
+	return loginCommentPrefix + owner + ": rotated secret of identity " + identity
 }
 
-// LoginCommentPrefix starts the comment of every login the engines make (LoginComment).
-const LoginCommentPrefix = "terraform-provider-nhi: identity "
+// loginCommentPrefix starts the comment of every login the engines make.
+const loginCommentPrefix = "terraform-provider-nhi "
 
-// LoginComment is the comment the engines put on a login they make: what the drift checks of
-// logins read back (ParseLoginComment).
-func LoginComment(identity, credID string) string {
-	return LoginCommentPrefix + identity + ", credential " + credID
+// LoginComment is the comment an engine puts on a login it makes for credential credID of
+// identity: what the drift checks of logins read back (ParseLoginComment). owner tells engines
+// apart that share a target (LoginObserver.LoginOwner), so that one never takes another's logins
+// for its own orphans.
+func LoginComment(owner, identity, credID string) string {
+	return loginCommentPrefix + owner + ": identity " + identity + ", credential " + credID
 }
 
-// ParseLoginComment returns the identity and credential a LoginComment names.
-func ParseLoginComment(comment string) (identity, credID string, ok bool) {
-	rest, ok := strings.CutPrefix(comment, LoginCommentPrefix)
+// ParseLoginComment returns the owner, identity and credential a LoginComment names.
+func ParseLoginComment(comment string) (owner, identity, credID string, ok bool) {
+	rest, ok := strings.CutPrefix(comment, loginCommentPrefix)
 	if !ok {
-		return "", "", false
+		return "", "", "", false
+	}
+	owner, rest, ok = strings.Cut(rest, ": identity ")
+	if !ok || owner == "" {
+		return "", "", "", false
 	}
 	identity, credID, ok = strings.Cut(rest, ", credential ")
-	return identity, credID, ok && identity != "" && credID != ""
+	return owner, identity, credID, ok && identity != "" && credID != ""
 }
 
 // LoginObserver is implemented by engines that can read back the logins they made on targets
 // (the local engine, which connects to them itself; Vault's database secrets engine offers no
 // read of a target's roles, so the Vault engine is not one).
 type LoginObserver interface {
+	// LoginOwner is what this engine's login comments name as their owner (LoginComment).
+	LoginOwner() string
 	// ObserveLogins reads the logins the provider made on every target, or, for an identity,
 	// those of that identity on its target.
 	ObserveLogins(ctx context.Context, identity string) ([]policy.LoginObservation, error)
 }
 
-// ObserveTargetLogins reads what the target's logins are for the drift rules, from the provider's
-// logins on a target: each that a comment marks as the provider's, for identity (any when empty).
-func ObserveTargetLogins(ctx context.Context, t Target, password, identity string) ([]policy.LoginObservation, error) {
+// ObserveTargetLogins reads the logins on a target that owner made (LoginComment), for identity
+// (any when empty), as the drift rules observe them.
+func ObserveTargetLogins(ctx context.Context, t Target, password, owner, identity string) ([]policy.LoginObservation, error) {
 	c, err := OpenTarget(t.Connection, password)
 	if err != nil {
 		return nil, err
 	}
-	logins, err := c.ListLogins(ctx, LoginCommentPrefix)
+	logins, err := c.ListLogins(ctx, loginCommentPrefix+owner+": ")
 	if err != nil {
 		return nil, TargetError(t.Name, err)
 	}
 	var out []policy.LoginObservation
 	for _, l := range logins {
-		who, credID, ok := ParseLoginComment(l.Comment)
-		if !ok || (identity != "" && who != identity) {
+		by, who, credID, ok := ParseLoginComment(l.Comment)
+		if !ok || by != owner || (identity != "" && who != identity) {
 			continue
 		}
 		out = append(out, policy.LoginObservation{Target: t.Name, Name: l.Name, Identity: who, Credential: credID,

@@ -59,6 +59,21 @@ func targetVars(password string) config.Variables {
 	return config.Variables{"admin_password": config.StringVariable(password)}
 }
 
+// targetEnv is a test's engine and clock, at the wall clock (PostgreSQL checks VALID UNTIL
+// against its own), and a fixture on the PostgreSQL test server (the test is skipped without one).
+func targetEnv(t *testing.T) (*testEnv, *acctest.PostgresFixture) {
+	t.Helper()
+	env := newTestEnv(t)
+	f := acctest.NewPostgresFixture(t)
+	env.clock.Set(time.Now())
+	return env, f
+}
+
+// targetIdentityHCL is nhi_identity.build on nhi_target.db with the fixture's role as its scope.
+func targetIdentityHCL(f *acctest.PostgresFixture) string {
+	return buildIdentityHCL("team-build", "target = nhi_target.db.name", fmt.Sprintf("scopes = [%q]", f.Reader))
+}
+
 // wantServerVersion is what server_version holds: the server's version where the engine
 // connects itself (local), nothing where Vault connects for it.
 func wantServerVersion() knownvalue.Check {
@@ -72,8 +87,7 @@ func wantServerVersion() knownvalue.Check {
 // nothing behind; a right one is written, reports its server, imports, takes a new password
 // when password_wo_version moves, and never lets the password reach state or plan.
 func TestAccTarget_lifecycle(t *testing.T) {
-	env := newTestEnv(t)
-	f := acctest.NewPostgresFixture(t)
+	env, f := targetEnv(t)
 	secrets := noSecrets{secrets: func() []string { return []string{f.Password, "wrong-" + f.Password} }}
 	resource.UnitTest(t, resource.TestCase{
 		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_11_0)},
@@ -143,8 +157,7 @@ func TestAccTarget_lifecycle(t *testing.T) {
 // targetCredentialConfig is governanceConfig, nhi_target.db, the identity ci-build on it with
 // the fixture's role as its one scope, and an nhi_credential of it echoed into state.
 func targetCredentialConfig(f *acctest.PostgresFixture) string {
-	return governanceConfig + targetHCL(f, 1) + buildIdentityHCL("team-build",
-		"target = nhi_target.db.name", fmt.Sprintf("scopes = [%q]", f.Reader)) + `
+	return governanceConfig + targetHCL(f, 1) + targetIdentityHCL(f) + `
 ephemeral "nhi_credential" "job" {
   identity = nhi_identity.build.id
   purpose  = "migrations"
@@ -162,10 +175,7 @@ resource "echo" "job" {}
 // login that can SELECT what its scope grants and is refused the rest, valid until the
 // credential's expires_at; closing it (the end of each Terraform run) terminates and drops it.
 func TestAccTarget_credential(t *testing.T) {
-	env := newTestEnv(t)
-	f := acctest.NewPostgresFixture(t)
-	// PostgreSQL checks VALID UNTIL against its own clock.
-	env.clock.Set(time.Now())
+	env, f := targetEnv(t)
 	rec := &recordingEngine{Engine: env.engine, hold: true}
 	ctx := context.Background()
 	login := func(s *terraform.State) (user, password, expires string) {
@@ -237,13 +247,10 @@ func TestAccTarget_credential(t *testing.T) {
 // TestAccTarget_neverInStateOrPlan: with a credential on a target in use, neither the saved
 // plans nor the state hold the login's password or the target's admin password.
 func TestAccTarget_neverInStateOrPlan(t *testing.T) {
-	env := newTestEnv(t)
-	f := acctest.NewPostgresFixture(t)
-	env.clock.Set(time.Now())
+	env, f := targetEnv(t)
 	rec := &recordingEngine{Engine: env.engine}
 	secrets := noSecrets{secrets: func() []string { return append(rec.issued(), f.Password) }}
-	cfg := governanceConfig + targetHCL(f, 1) + buildIdentityHCL("team-build",
-		"target = nhi_target.db.name", fmt.Sprintf("scopes = [%q]", f.Reader)) + `
+	cfg := governanceConfig + targetHCL(f, 1) + targetIdentityHCL(f) + `
 ephemeral "nhi_credential" "job" {
   identity = nhi_identity.build.id
 }
@@ -276,12 +283,9 @@ func TestAccTarget_drift(t *testing.T) {
 	if os.Getenv("NHI_TEST_ENGINE") == "vault" {
 		t.Skip("the Vault engine cannot read a target's logins (Vault holds the admin password and offers no read of the target's roles); drift on targets is checked on the local engine only (issue 16)")
 	}
-	env := newTestEnv(t)
-	f := acctest.NewPostgresFixture(t)
-	env.clock.Set(time.Now())
+	env, f := targetEnv(t)
 	ctx := context.Background()
-	cfg := governanceConfig + targetHCL(f, 1) + buildIdentityHCL("team-build",
-		"target = nhi_target.db.name", fmt.Sprintf("scopes = [%q]", f.Reader)) + `
+	cfg := governanceConfig + targetHCL(f, 1) + targetIdentityHCL(f) + `
 data "nhi_drift_report" "all" {
   depends_on = [nhi_identity.build]
 }
@@ -316,7 +320,7 @@ data "nhi_drift_report" "all" {
 				}
 				acctest.PostgresExec(t, f.Conn, f.Password,
 					`CREATE ROLE "`+orphan+`" LOGIN`,
-					`COMMENT ON ROLE "`+orphan+`" IS '`+engine.LoginComment("ci-build", "cred-gone")+`'`,
+					`COMMENT ON ROLE "`+orphan+`" IS '`+engine.LoginComment(env.engine.(engine.LoginObserver).LoginOwner(), "ci-build", "cred-gone")+`'`,
 					"CREATE ROLE "+extra+" NOLOGIN",
 					`GRANT `+extra+` TO "`+cred.Username+`"`,
 					`ALTER ROLE "`+cred.Username+`" VALID UNTIL 'infinity'`)
@@ -359,9 +363,7 @@ func TestAccTarget_rotation(t *testing.T) {
 	if os.Getenv("NHI_TEST_ENGINE") == "vault" {
 		t.Skip("the Vault engine does not rotate the password of a login on a target yet (issue 16: database secrets engine static roles)")
 	}
-	env := newTestEnv(t)
-	f := acctest.NewPostgresFixture(t)
-	env.clock.Set(time.Now())
+	env, f := targetEnv(t)
 	ctx := context.Background()
 	login := engine.RotatedLoginName("billing-sync")
 	t.Cleanup(func() { _ = f.Admin.DropLogin(ctx, login) })
@@ -467,9 +469,7 @@ resource "nhi_rotation_schedule" "billing" {
 // neither the admin password nor the login's password appears in them, while the logs do name
 // the target and the credential (so the scan read real log lines).
 func TestTarget_logsCarryNoPassword(t *testing.T) {
-	env := newTestEnv(t)
-	f := acctest.NewPostgresFixture(t)
-	env.clock.Set(time.Now())
+	env, f := targetEnv(t)
 	var logs bytes.Buffer
 	ctx := tfsdklogtest.RootLogger(tflogtest.RootLogger(context.Background(), &logs), &logs)
 	srv := env.protocolServer(t)
@@ -514,29 +514,8 @@ func TestTarget_logsCarryNoPassword(t *testing.T) {
 	if _, err := env.engine.CreateIdentity(ctx, policy.Identity{Name: "ci-job", Class: "ci", TTLPolicy: "p", Target: f.Target, Scopes: []string{f.Reader}}); err != nil {
 		t.Fatal(err)
 	}
-	credType := schemas.EphemeralResourceSchemas["nhi_credential"].ValueType().(tftypes.Object)
-	credVals := map[string]tftypes.Value{}
-	for name, at := range credType.AttributeTypes {
-		credVals[name] = tftypes.NewValue(at, nil)
-	}
-	credVals["identity"] = tftypes.NewValue(str, "ci-job")
-	credCfg, err := tfprotov6.NewDynamicValue(credType, tftypes.NewValue(credType, credVals))
-	if err != nil {
-		t.Fatal(err)
-	}
-	opened, err := srv.OpenEphemeralResource(ctx, &tfprotov6.OpenEphemeralResourceRequest{TypeName: "nhi_credential", Config: &credCfg})
-	if err != nil || len(opened.Diagnostics) > 0 {
-		t.Fatalf("Open: %v %+v", err, opened.Diagnostics)
-	}
-	result, err := opened.Result.Unmarshal(credType)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out map[string]tftypes.Value
+	opened, out := openCredential(ctx, t, srv, map[string]string{"identity": "ci-job"})
 	var password, username, credID string
-	if err := result.As(&out); err != nil {
-		t.Fatal(err)
-	}
 	_ = out["value"].As(&password)
 	_ = out["username"].As(&username)
 	_ = out["credential_id"].As(&credID)

@@ -175,20 +175,25 @@ func testTargetLoginRefused(t *testing.T, factory Factory) {
 // extra grant.
 func testTargetDrift(t *testing.T, factory Factory) {
 	e, f, ctx, sync := targetIdentity(t, factory, "ci-pg-drift")
-	if _, ok := e.(engine.LoginObserver); !ok {
+	observer, ok := e.(engine.LoginObserver)
+	if !ok {
 		t.Skip("this engine cannot read a target's logins: Vault's database secrets engine holds the admin password and offers no read of the target's roles (issue 16)")
 	}
 	cred, password, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-pg-drift"})
 	must(t, err)
-	orphan, extra := acctest.Unique("nhi_ci-pg-drift_"), acctest.Unique("extra_")
+	orphan, extra, foreign := acctest.Unique("nhi_ci-pg-drift_"), acctest.Unique("extra_"), acctest.Unique("nhi_ci-pg-drift_")
 	t.Cleanup(func() {
 		_ = f.Admin.DropLogin(context.Background(), cred.Username)
 		_ = f.Admin.DropLogin(context.Background(), orphan)
+		_ = f.Admin.DropLogin(context.Background(), foreign)
 		acctest.PostgresExec(t, f.Conn, f.Password, "DROP ROLE IF EXISTS "+extra)
 	})
 	acctest.PostgresExec(t, f.Conn, f.Password,
 		"CREATE ROLE \""+orphan+"\" LOGIN",
-		"COMMENT ON ROLE \""+orphan+"\" IS '"+engine.LoginComment("ci-pg-drift", "cred-gone")+"'",
+		"COMMENT ON ROLE \""+orphan+"\" IS '"+engine.LoginComment(observer.LoginOwner(), "ci-pg-drift", "cred-gone")+"'",
+		// Another engine's login for an identity of the same name: not this engine's to judge.
+		"CREATE ROLE \""+foreign+"\" LOGIN",
+		"COMMENT ON ROLE \""+foreign+"\" IS '"+engine.LoginComment("another engine", "ci-pg-drift", "cred-other")+"'",
 		"CREATE ROLE "+extra+" NOLOGIN",
 		"GRANT "+extra+" TO \""+cred.Username+"\"",
 		"ALTER ROLE \""+cred.Username+"\" VALID UNTIL 'infinity'")
@@ -226,6 +231,9 @@ func testTargetDrift(t *testing.T, factory Factory) {
 	wantRules("after the next issue", fleet, policy.RulePrivilegeEscalation+" "+cred.Username)
 	if l, err := f.Admin.Inspect(ctx, orphan); err != nil || l.Exists {
 		t.Errorf("orphaned login after the next issue: %+v, %v", l, err)
+	}
+	if l, err := f.Admin.Inspect(ctx, foreign); err != nil || !l.Exists {
+		t.Errorf("another engine's login after the next issue: %+v, %v; want it left alone", l, err)
 	}
 	// Closing the credential drops its login, extra grant and all.
 	must(t, engine.RevokeCredentialOf(ctx, e, "ci-pg-drift", cred.ID))

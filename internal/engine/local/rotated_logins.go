@@ -109,7 +109,7 @@ func (e *Engine) stageLogin(ctx context.Context, identity string, version int64,
 	if err != nil || client == nil {
 		return err
 	}
-	base, comment := engine.RotatedLoginName(identity), engine.RotatedLoginComment(identity)
+	base, comment := engine.RotatedLoginName(identity), engine.RotatedLoginComment(e.LoginOwner(), identity)
 	login, roles := base, id.Scopes
 	if strategy == policy.StrategyAlternating {
 		if err := client.EnsureGroup(ctx, base, id.Scopes, comment); err != nil {
@@ -153,7 +153,7 @@ func (e *Engine) restoreLogin(ctx context.Context, identity, staged string) erro
 		return err
 	}
 	if cur == staged {
-		err = setLogin(ctx, client, cur, value, id.Scopes, engine.RotatedLoginComment(identity))
+		err = setLogin(ctx, client, cur, value, id.Scopes, engine.RotatedLoginComment(e.LoginOwner(), identity))
 	} else {
 		err = client.ExtendLogin(ctx, staged, e.clock.Now())
 	}
@@ -180,7 +180,7 @@ func (e *Engine) promoteLogin(ctx context.Context, identity string, version int6
 	if strategy == policy.StrategyAlternating {
 		roles = []string{engine.RotatedLoginName(identity)}
 	}
-	if err := setLogin(ctx, client, login, value, roles, engine.RotatedLoginComment(identity)); err != nil {
+	if err := setLogin(ctx, client, login, value, roles, engine.RotatedLoginComment(e.LoginOwner(), identity)); err != nil {
 		return engine.TargetError(id.Target, err)
 	}
 	if previous == nil {

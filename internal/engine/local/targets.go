@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -50,7 +51,7 @@ func (e *Engine) PutTarget(ctx context.Context, t engine.Target, password string
 	}
 	if password == "" {
 		var err error
-		if password, err = e.targetPassword(t.Name); errors.Is(err, engine.ErrNotFound) {
+		if _, password, err = e.targetPassword(t.Name); errors.Is(err, engine.ErrNotFound) {
 			return fmt.Errorf("%s %q: the engine holds no admin password for it: set password_wo: %w", engine.KindTarget, t.Name, engine.ErrInvalid)
 		} else if err != nil {
 			return err
@@ -84,20 +85,12 @@ func (e *Engine) GetTarget(ctx context.Context, name string) (engine.Target, err
 	if err := ctxErr(ctx); err != nil {
 		return engine.Target{}, err
 	}
-	var r targetRecord
-	err := e.view(func(tx *bolt.Tx) error {
-		var err error
-		r, err = getTarget(tx, name)
-		return err
-	})
-	if errors.Is(err, errEmpty) {
-		err = fmt.Errorf("%s %q: %w", engine.KindTarget, name, engine.ErrNotFound)
-	}
+	r, err := e.readTarget(name)
 	return r.Target, err
 }
 
-// targetPassword unseals the stored admin password of a target.
-func (e *Engine) targetPassword(name string) (string, error) {
+// readTarget reads a target's record, its password sealed.
+func (e *Engine) readTarget(name string) (targetRecord, error) {
 	var r targetRecord
 	err := e.view(func(tx *bolt.Tx) error {
 		var err error
@@ -107,20 +100,25 @@ func (e *Engine) targetPassword(name string) (string, error) {
 	if errors.Is(err, errEmpty) {
 		err = fmt.Errorf("%s %q: %w", engine.KindTarget, name, engine.ErrNotFound)
 	}
+	return r, err
+}
+
+// targetPassword reads a target with its stored admin password, unsealed.
+func (e *Engine) targetPassword(name string) (engine.Target, string, error) {
+	r, err := e.readTarget(name)
 	if err != nil {
-		return "", err
+		return r.Target, "", err
 	}
 	plain, err := e.unseal(r.Password, targetAAD(name))
-	return string(plain), err
+	return r.Target, string(plain), err
 }
 
 // targetClient returns the client of a stored target, logged in with its stored password.
 func (e *Engine) targetClient(ctx context.Context, name string) (target.Target, error) {
-	t, err := e.GetTarget(ctx, name)
-	if err != nil {
+	if err := ctxErr(ctx); err != nil {
 		return nil, err
 	}
-	password, err := e.targetPassword(name)
+	t, password, err := e.targetPassword(name)
 	if err != nil {
 		return nil, err
 	}
@@ -195,7 +193,7 @@ func (e *Engine) createLogin(ctx context.Context, c engine.Credential, password 
 	client, err := e.targetClient(ctx, c.Target)
 	if err == nil {
 		err = engine.TargetError(c.Target, client.CreateLogin(ctx, target.LoginSpec{Name: c.Username, Password: password,
-			ValidUntil: c.ExpiresAt, Roles: c.Scopes, Comment: engine.LoginComment(c.Identity, c.ID)}))
+			ValidUntil: c.ExpiresAt, Roles: c.Scopes, Comment: engine.LoginComment(e.LoginOwner(), c.Identity, c.ID)}))
 	}
 	if err != nil {
 		if rerr := e.RevokeCredential(context.WithoutCancel(ctx), c.ID); rerr != nil {
@@ -269,12 +267,20 @@ func (e *Engine) dropLogins(ctx context.Context, set loginSet) error {
 
 var _ engine.LoginObserver = (*Engine)(nil)
 
+// LoginOwner names this engine in the comments of its logins: "local" and a digest of its key,
+// the same for every process that opens this database, different for another database.
+func (e *Engine) LoginOwner() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.fpKey == nil {
+		return "local"
+	}
+	return "local " + hex.EncodeToString(deriveKey(e.fpKey, "login-owner")[:6])
+}
+
 // ObserveLogins reads the provider's logins on every target, or on identity's target.
 func (e *Engine) ObserveLogins(ctx context.Context, identity string) ([]policy.LoginObservation, error) {
-	var (
-		targets   []targetRecord
-		passwords []string
-	)
+	var names []string
 	err := e.view(func(tx *bolt.Tx) error {
 		if identity != "" {
 			var id policy.Identity
@@ -283,36 +289,27 @@ func (e *Engine) ObserveLogins(ctx context.Context, identity string) ([]policy.L
 			} else if err != nil {
 				return err
 			}
-			r, err := getTarget(tx, id.Target)
-			targets = append(targets, r)
-			return err
-		}
-		b := tx.Bucket(bucketTargets)
-		if b == nil {
+			names = append(names, id.Target)
 			return nil
 		}
-		return b.ForEach(func(_, raw []byte) error {
-			var r targetRecord
-			if err := json.Unmarshal(raw, &r); err != nil {
-				return err
-			}
-			targets = append(targets, r)
-			return nil
-		})
+		if b := tx.Bucket(bucketTargets); b != nil {
+			return b.ForEach(func(k, _ []byte) error {
+				names = append(names, string(k))
+				return nil
+			})
+		}
+		return nil
 	})
 	if err = none(err); err != nil {
 		return nil, err
 	}
-	for _, r := range targets {
-		plain, err := e.unseal(r.Password, targetAAD(r.Target.Name))
+	var out []policy.LoginObservation
+	for _, name := range names {
+		t, password, err := e.targetPassword(name)
 		if err != nil {
 			return nil, err
 		}
-		passwords = append(passwords, string(plain))
-	}
-	var out []policy.LoginObservation
-	for i, r := range targets {
-		logins, err := engine.ObserveTargetLogins(ctx, r.Target, passwords[i], identity)
+		logins, err := engine.ObserveTargetLogins(ctx, t, password, e.LoginOwner(), identity)
 		if err != nil {
 			return nil, err
 		}

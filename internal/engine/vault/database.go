@@ -59,6 +59,9 @@ func secretHash(secret string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// LoginOwner names this engine in the comments of the logins Vault makes for it: its mount.
+func (e *Engine) LoginOwner() string { return "vault " + e.mount }
+
 func (e *Engine) dynamicRolePath(identity string) string {
 	return e.DatabaseMount() + "/roles/" + identity
 }
@@ -74,7 +77,7 @@ func (e *Engine) issueOnTarget(ctx context.Context, rec identityRecord, version 
 	if err != nil {
 		return engine.Credential{}, "", err
 	}
-	creation, renew, revocation := postgres.VaultStatements(id.Scopes, engine.LoginComment(id.Name, credID))
+	creation, renew, revocation := postgres.VaultStatements(id.Scopes, engine.LoginComment(e.LoginOwner(), id.Name, credID))
 	_, err = e.write(ctx, e.dynamicRolePath(id.Name), map[string]any{
 		"db_name": id.Target, "creation_statements": creation, "renew_statements": renew, "revocation_statements": revocation,
 		"default_ttl": seconds(grant.TTL), "max_ttl": seconds(grant.Lifetime),
