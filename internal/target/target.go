@@ -68,11 +68,11 @@ type Target interface {
 	// CreateLogin creates a login with a password, an expiry and exactly the given roles.
 	CreateLogin(ctx context.Context, spec LoginSpec) error
 	// EnsureGroup creates a role that cannot log in, granted roles and commented, unless a role
-	// of that name exists: the group of alternating logins.
+	// of that name exists (which then stops logging in): the group of alternating logins.
 	EnsureGroup(ctx context.Context, name string, roles []string, comment string) error
 	// ExtendLogin moves a login's expiry; the zero time means none (infinity).
 	ExtendLogin(ctx context.Context, name string, validUntil time.Time) error
-	// SetPassword replaces a login's password.
+	// SetPassword replaces a login's password (and lets it log in).
 	SetPassword(ctx context.Context, name, password string) error
 	// DropLogin terminates the login's sessions and removes it; a missing login is no error.
 	DropLogin(ctx context.Context, name string) error

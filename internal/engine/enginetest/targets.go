@@ -332,10 +332,21 @@ func testTargetRotationOneLogin(t *testing.T, factory Factory) {
 		t.Errorf("current secret after the rollback is version %d, not the one before the failed rotation", cur.Version)
 	}
 
-	// Retiring the identity drops its login.
+	// Turning the schedule alternating: the one login becomes the group of two logins taking
+	// turns, and stops logging in itself.
+	must(t, e.PutRotationSchedule(ctx, policy.RotationSchedule{Identity: "svc-pg", Interval: policy.Day, Verify: true, SecretLength: 32,
+		Strategy: policy.StrategyAlternating}))
+	alternate := rotate(t, e, ctx, "svc-pg", time.Hour)
+	must(t, f.WantGrants(login+"_a", alternate))
+	if err := f.Admin.Login(ctx, login, second); err == nil {
+		t.Error("the one login still logs in once the schedule alternates")
+	}
+
+	// Retiring the identity drops its logins.
 	_, err = e.RetireIdentity(ctx, "svc-pg")
 	must(t, err)
 	must(t, f.WantGone(login, second))
+	must(t, f.WantGone(login+"_a", alternate))
 }
 
 func testTargetRotationAlternating(t *testing.T, factory Factory) {

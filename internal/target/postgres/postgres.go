@@ -116,13 +116,25 @@ func (p *Postgres) CreateLogin(ctx context.Context, spec target.LoginSpec) error
 		" VALID UNTIL "+validUntil(spec.ValidUntil), spec.Roles, spec.Comment)
 }
 
-// EnsureGroup creates the group role name (NOLOGIN, granted roles, commented) unless it exists.
+// EnsureGroup creates the group role name (NOLOGIN, granted roles, commented) unless it exists;
+// an existing role of that name that can log in (the one login of a rotated secret before its
+// schedule turned alternating) stops logging in.
 func (p *Postgres) EnsureGroup(ctx context.Context, name string, roles []string, comment string) error {
 	l, err := p.Inspect(ctx, name)
-	if err != nil || l.Exists {
+	switch {
+	case err != nil:
 		return err
+	case !l.Exists:
+		return p.createRole(ctx, name, "NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT", roles, comment)
+	case l.CanLogin:
+		return p.admin(ctx, func(c *pgx.Conn) error {
+			if _, err := c.Exec(ctx, "ALTER ROLE "+ident(name)+" NOLOGIN"); err != nil {
+				return rejected("disabling the login of group role "+name, err)
+			}
+			return nil
+		})
 	}
-	return p.createRole(ctx, name, "NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT", roles, comment)
+	return nil
 }
 
 // createRole creates role name WITH options, member of roles, with comment, in one transaction.
@@ -155,14 +167,15 @@ func (p *Postgres) ExtendLogin(ctx context.Context, name string, until time.Time
 	})
 }
 
-// SetPassword replaces the login's password verifier.
+// SetPassword replaces the login's password verifier, and lets it log in (a role that was a
+// group of alternating logins before its schedule changed could not).
 func (p *Postgres) SetPassword(ctx context.Context, name, password string) error {
 	verifier, err := Verifier(password)
 	if err != nil {
 		return err
 	}
 	return p.admin(ctx, func(c *pgx.Conn) error {
-		if _, err := c.Exec(ctx, "ALTER ROLE "+ident(name)+" PASSWORD "+literal(verifier)); err != nil {
+		if _, err := c.Exec(ctx, "ALTER ROLE "+ident(name)+" LOGIN PASSWORD "+literal(verifier)); err != nil {
 			return rejected("setting the password of login "+name, err)
 		}
 		return nil
