@@ -95,8 +95,8 @@ func LoginName(identity, credID string) string {
 		suffix = credID[i+1:]
 	}
 	head := "nhi_" + loginSafe(identity)
-	if max := maxLoginName - 1 - len(suffix); len(head) > max {
-		head = head[:max]
+	if room := maxLoginName - 1 - len(suffix); len(head) > room {
+		head = head[:room]
 	}
 	return head + "_" + suffix
 }

@@ -376,7 +376,10 @@ func openCredential(ctx context.Context, t *testing.T, srv tfprotov6.ProviderSer
 	if err != nil {
 		t.Fatal(err)
 	}
-	typ := schemas.EphemeralResourceSchemas["nhi_credential"].ValueType().(tftypes.Object)
+	typ, ok := schemas.EphemeralResourceSchemas["nhi_credential"].ValueType().(tftypes.Object)
+	if !ok {
+		t.Fatal("nhi_credential's schema is not an object")
+	}
 	vals := map[string]tftypes.Value{}
 	for name, at := range typ.AttributeTypes {
 		vals[name] = tftypes.NewValue(at, nil)

@@ -284,6 +284,10 @@ func TestAccTarget_drift(t *testing.T) {
 		t.Skip("the Vault engine cannot read a target's logins (Vault holds the admin password and offers no read of the target's roles); drift on targets is checked on the local engine only (issue 16)")
 	}
 	env, f := targetEnv(t)
+	observer, ok := env.engine.(engine.LoginObserver)
+	if !ok {
+		t.Fatalf("the local engine is no LoginObserver")
+	}
 	ctx := context.Background()
 	cfg := governanceConfig + targetHCL(f, 1) + targetIdentityHCL(f) + `
 data "nhi_drift_report" "all" {
@@ -320,7 +324,7 @@ data "nhi_drift_report" "all" {
 				}
 				acctest.PostgresExec(t, f.Conn, f.Password,
 					`CREATE ROLE "`+orphan+`" LOGIN`,
-					`COMMENT ON ROLE "`+orphan+`" IS '`+engine.LoginComment(env.engine.(engine.LoginObserver).LoginOwner(), "ci-build", "cred-gone")+`'`,
+					`COMMENT ON ROLE "`+orphan+`" IS '`+engine.LoginComment(observer.LoginOwner(), "ci-build", "cred-gone")+`'`,
 					"CREATE ROLE "+extra+" NOLOGIN",
 					`GRANT `+extra+` TO "`+cred.Username+`"`,
 					`ALTER ROLE "`+cred.Username+`" VALID UNTIL 'infinity'`)
@@ -477,7 +481,10 @@ func TestTarget_logsCarryNoPassword(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	typ := schemas.ResourceSchemas["nhi_target"].ValueType().(tftypes.Object)
+	typ, ok := schemas.ResourceSchemas["nhi_target"].ValueType().(tftypes.Object)
+	if !ok {
+		t.Fatal("nhi_target's schema is not an object")
+	}
 	str, num := tftypes.String, tftypes.Number
 	vals := func(password, id, version tftypes.Value) tftypes.Value {
 		return tftypes.NewValue(typ, map[string]tftypes.Value{

@@ -74,8 +74,10 @@ func (e *Engine) checkLoginOverlap(ctx context.Context, identity string, overlap
 		return nil
 	}
 	id, err := e.GetIdentity(ctx, identity)
-	if err != nil || id.Target == "" {
+	if errors.Is(err, engine.ErrNotFound) || id.Target == "" {
 		return nil // PromoteSecret reports a missing identity
+	} else if err != nil {
+		return err
 	}
 	s, err := e.GetRotationSchedule(ctx, identity)
 	if err != nil && !errors.Is(err, engine.ErrNotFound) {

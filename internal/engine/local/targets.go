@@ -233,8 +233,10 @@ func (e *Engine) liveLogins(ctx context.Context, identity string) (loginSet, err
 	}
 	set := loginSet{creds: slices.DeleteFunc(live, func(c engine.Credential) bool { return c.Target == "" })}
 	id, err := e.GetIdentity(ctx, identity)
-	if err != nil || id.Target == "" || id.TTLPolicy != "" {
+	if errors.Is(err, engine.ErrNotFound) || id.Target == "" || id.TTLPolicy != "" {
 		return set, nil // no identity (the caller reports it), none on a target, or an ephemeral one
+	} else if err != nil {
+		return set, err
 	}
 	base := engine.RotatedLoginName(identity)
 	set.target, set.rotated = id.Target, []string{base + "_a", base + "_b", base}
