@@ -431,11 +431,11 @@ resource "nhi_rotation_schedule" "billing" {
 				ExpectError:     regexp.MustCompile(`Target Overlap Without Alternating[\s\S]*alternating`),
 			},
 			{
-				// The next rotation's new password is refused by the target (the login was
-				// disabled by hand): the rotation rolls back and the old password stays current.
+				// The next rotation's new password is refused by the target (the login may open no
+				// connection, set by hand): the rotation rolls back and the old password stays current.
 				PreConfig: func() {
 					env.clock.Advance(30 * policy.Day)
-					acctest.PostgresExec(t, f.Conn, f.Password, `ALTER ROLE "`+login+`" NOLOGIN`)
+					acctest.PostgresExec(t, f.Conn, f.Password, `ALTER ROLE "`+login+`" CONNECTION LIMIT 0`)
 				},
 				Config:          cfg(""),
 				ConfigVariables: targetVars(f.Password),
@@ -453,7 +453,7 @@ resource "nhi_rotation_schedule" "billing" {
 					if match, ok := postgres.VerifierMatches(l.Verifier, second); !ok || !match {
 						t.Fatalf("after the rollback the login's password is not the current secret (checked %v, match %v)", ok, match)
 					}
-					acctest.PostgresExec(t, f.Conn, f.Password, `ALTER ROLE "`+login+`" LOGIN`)
+					acctest.PostgresExec(t, f.Conn, f.Password, `ALTER ROLE "`+login+`" CONNECTION LIMIT -1`)
 				},
 				// Still due: this apply rotates again, and the new password works.
 				Config:            cfg(""),
