@@ -2,7 +2,11 @@ package acctest
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/hashicorp/vault/api"
@@ -55,4 +59,37 @@ func VaultToken(t testing.TB, c *api.Client, name, policy string) string {
 		t.Fatalf("creating a token with policy %q: %v", name, err)
 	}
 	return tok.Auth.ClientToken
+}
+
+var vaultAudit struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// VaultAuditLog enables, once per test process, a file audit device on the Vault at VAULT_ADDR
+// (with VAULT_TOKEN, which must be allowed to enable audit devices: a dev server's root token)
+// and returns the path of its log, for engines that read last use from it
+// (vault.Config.AuditLogPath). The device stays enabled, and its file in place, as long as the
+// server runs: Vault refuses every request when its only audit device cannot write, so neither
+// is removed while another test may still be running. scripts/vault-dev starts a server per
+// run, so a device outlives no run.
+func VaultAuditLog(t testing.TB) string {
+	t.Helper()
+	vaultAudit.once.Do(func() {
+		c, err := api.NewClient(api.DefaultConfig())
+		if err != nil {
+			vaultAudit.err = err
+			return
+		}
+		name := fmt.Sprintf("nhi-test-%d", os.Getpid())
+		path := filepath.Join(os.TempDir(), name+"-audit.log")
+		vaultAudit.err = c.Sys().EnableAuditWithOptionsWithContext(context.Background(), name,
+			&api.EnableAuditOptions{Type: "file", Options: map[string]string{"file_path": path}})
+		vaultAudit.path = path
+	})
+	if vaultAudit.err != nil {
+		t.Fatalf("enabling a file audit device on %s: %v", os.Getenv("VAULT_ADDR"), vaultAudit.err)
+	}
+	return vaultAudit.path
 }

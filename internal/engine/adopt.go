@@ -64,6 +64,7 @@ const (
 	KindClass            = "lifecycle class"
 	KindTTLPolicy        = "TTL policy"
 	KindRotationSchedule = "rotation schedule"
+	KindOwner            = "owner"
 )
 
 // AdoptedEvent is the audit event of an adoption. A rotation schedule is keyed by its identity,

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
+	"sort"
 	"time"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
@@ -43,8 +45,8 @@ type Engine interface {
 	Close() error
 }
 
-// Governance stores governance records (classes and TTL policies) so that drift jobs can read
-// them without Terraform state.
+// Governance stores governance records (classes, TTL policies and owners) so that drift jobs can
+// read them without Terraform state.
 type Governance interface {
 	PutClass(ctx context.Context, c policy.Class) error
 	GetClass(ctx context.Context, name string) (policy.Class, error)
@@ -55,6 +57,11 @@ type Governance interface {
 	GetTTLPolicy(ctx context.Context, name string) (policy.TTLPolicy, error)
 	DeleteTTLPolicy(ctx context.Context, name string) error
 	ListTTLPolicies(ctx context.Context) ([]policy.TTLPolicy, error)
+
+	PutOwner(ctx context.Context, o policy.Owner) error
+	GetOwner(ctx context.Context, name string) (policy.Owner, error)
+	DeleteOwner(ctx context.Context, name string) error
+	ListOwners(ctx context.Context) ([]policy.Owner, error)
 }
 
 // Identities manages non-human identities.
@@ -162,6 +169,10 @@ type SecretVersion = policy.SecretVersion
 
 // Auditor reads the engine's audit log.
 type Auditor interface {
+	// AuditEvents returns the events that match f in the order of OrderAuditEvents. The
+	// credential events (issued, renewed, revoked) may be derived from the credential records
+	// instead of read from a log (Vault: this saves four requests per credential); such events
+	// carry no sequence number (Seq 0).
 	AuditEvents(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
 	// RecordAdoption records AdoptedEvent(kind, name): a create of a governance record (kind
 	// KindClass, KindTTLPolicy or KindRotationSchedule) found it exactly as declared and adopted it.
@@ -205,6 +216,10 @@ const (
 	EventSecretStaged     = "secret_staged"
 	EventSecretPromoted   = "secret_promoted"
 	EventSecretDiscarded  = "secret_discarded"
+	// EventUsed: a secret of the identity authenticated (Requester: who used it, where known).
+	// Engines record at most one per identity per policy.UseResolution, or derive them from
+	// the secrets engine's own log (Vault's audit device).
+	EventUsed = "used"
 	// EventAdopted: a create found the record it was about to write already in the engine,
 	// exactly as declared (the remains of an interrupted apply), and took it over.
 	EventAdopted = "adopted"
@@ -227,11 +242,16 @@ type AuditFilter struct {
 	Identity string
 	Since    time.Time
 	Until    time.Time
+	// Types selects events of these types; empty selects every type.
+	Types []string
 }
 
 // Match reports whether e passes the filter.
 func (f AuditFilter) Match(e AuditEvent) bool {
 	if f.Identity != "" && e.Identity != f.Identity {
+		return false
+	}
+	if len(f.Types) > 0 && !slices.Contains(f.Types, e.Type) {
 		return false
 	}
 	if !f.Since.IsZero() && e.Time.Before(f.Since) {
@@ -241,6 +261,52 @@ func (f AuditFilter) Match(e AuditEvent) bool {
 		return false
 	}
 	return true
+}
+
+// CredentialEvent reports whether events of type t tell a credential's life (issued, renewed,
+// revoked): the events an engine may derive from its credential records.
+func CredentialEvent(t string) bool {
+	return t == EventIssued || t == EventRenewed || t == EventRevoked
+}
+
+// OrderAuditEvents puts events in the one order of AuditEvents on every engine, whether the
+// engine logs credential events or derives them from its credential records (which know their
+// time and their order per identity, not their place in one log). events holds every event,
+// the credential events of each identity in the order the engine recorded them and every
+// other event in log order (by Seq). The credential events are ordered by time, then by
+// identity, then as recorded; each goes after every other event up to its time, the same
+// instant included (an action is recorded before the revocations it makes), except the
+// identity_retired and identity_deleted events of its identity at that instant, which are
+// recorded after the revocations they cause.
+func OrderAuditEvents(events []AuditEvent) []AuditEvent {
+	var recorded, trail []AuditEvent
+	for _, ev := range events {
+		if CredentialEvent(ev.Type) {
+			trail = append(trail, ev)
+		} else {
+			recorded = append(recorded, ev)
+		}
+	}
+	sort.SliceStable(trail, func(i, j int) bool {
+		a, b := trail[i], trail[j]
+		if !a.Time.Equal(b.Time) {
+			return a.Time.Before(b.Time)
+		}
+		return a.Identity < b.Identity
+	})
+	first := func(c, r AuditEvent) bool {
+		return c.Time.Before(r.Time) || (c.Time.Equal(r.Time) && c.Identity == r.Identity &&
+			(r.Type == EventIdentityRetired || r.Type == EventIdentityDeleted))
+	}
+	out := make([]AuditEvent, 0, len(events))
+	for len(recorded) > 0 || len(trail) > 0 {
+		if len(trail) > 0 && (len(recorded) == 0 || first(trail[0], recorded[0])) {
+			out, trail = append(out, trail[0]), trail[1:]
+		} else {
+			out, recorded = append(out, recorded[0]), recorded[1:]
+		}
+	}
+	return out
 }
 
 // EventExpired marks a credential that reached its expiry without being revoked. Engines do not

@@ -39,6 +39,9 @@ func Observe(ctx context.Context, e Engine, now time.Time) (policy.Fleet, error)
 	if f.Policies, err = e.ListTTLPolicies(ctx); err != nil {
 		return f, err
 	}
+	if f.Owners, err = e.ListOwners(ctx); err != nil {
+		return f, err
+	}
 	if d, ok := e.(DriftReader); ok {
 		var reads []IdentityRead
 		reads, err = d.ListIdentitiesReadBack(ctx, f.Policies)
@@ -113,7 +116,8 @@ func ReadObserved(ctx context.Context, e Engine, name string, now time.Time) (po
 }
 
 // ObserveIdentity reads what the drift rules need about one identity, as the caller just read or
-// wrote it: its class, TTL policy, live credentials, secret versions and rotation schedule.
+// wrote it: its class, TTL policy, owner record, live credentials, secret versions and rotation
+// schedule.
 // Rules across identities (shared secrets, unmanaged identities) need Observe.
 func ObserveIdentity(ctx context.Context, e Engine, id policy.Identity, now time.Time) (policy.Fleet, error) {
 	creds, err := e.LiveCredentials(ctx, id.Name)
@@ -124,7 +128,7 @@ func ObserveIdentity(ctx context.Context, e Engine, id policy.Identity, now time
 }
 
 // observeIdentity completes the observation r of an identity. Engines serve classes, TTL
-// policies and the list of rotation schedules from memory after their first read; the rotated
+// policies, owners and the list of rotation schedules from memory after their first read; the rotated
 // secret's versions, unless r has them, are read only for an identity whose class is
 // persistent (or unknown) or that has a rotation schedule: only those can have any.
 func observeIdentity(ctx context.Context, e Engine, r IdentityRead, now time.Time) (policy.Fleet, error) {
@@ -147,6 +151,13 @@ func observeIdentity(ctx context.Context, e Engine, r IdentityRead, now time.Tim
 	if id.TTLPolicy != "" {
 		if p, err := e.GetTTLPolicy(ctx, id.TTLPolicy); err == nil {
 			f.Policies = []policy.TTLPolicy{p}
+		} else if !errors.Is(err, ErrNotFound) {
+			return f, err
+		}
+	}
+	if id.Owner != "" {
+		if o, err := e.GetOwner(ctx, id.Owner); err == nil {
+			f.Owners = []policy.Owner{o}
 		} else if !errors.Is(err, ErrNotFound) {
 			return f, err
 		}
@@ -180,13 +191,27 @@ func observeSecrets(versions []SecretVersion, now time.Time) []policy.SecretObse
 	return out
 }
 
-// AuditLog reads the audit events that pass f, merged with an "expired" event derived for
-// every credential of f.Identity (every identity when empty) that expired by now without being
+// UseLog is implemented by engines that derive "used" events (EventUsed) from a log of their
+// own instead of storing them (Vault's audit device); AuditLog merges them in.
+type UseLog interface {
+	// UseEvents returns the derived "used" events that pass f.
+	UseEvents(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
+}
+
+// AuditLog reads the audit events that pass f, merged with the "used" events of a UseLog and
+// an "expired" event derived for every credential of f.Identity (every identity when empty) that expired by now without being
 // revoked first (policy.Credential.Expired), oldest first.
 func AuditLog(ctx context.Context, e Engine, f AuditFilter, now time.Time) ([]AuditEvent, error) {
 	events, err := e.AuditEvents(ctx, f)
 	if err != nil {
 		return nil, err
+	}
+	if u, ok := e.(UseLog); ok {
+		used, err := u.UseEvents(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		events = append(events, used...)
 	}
 	creds, err := e.ListCredentials(ctx, f.Identity)
 	if err != nil {

@@ -62,8 +62,11 @@ type Credential struct {
 	// UsesLeft is -1 when authentications are not capped.
 	UsesLeft  int64     `json:"uses_left"`
 	RevokedAt time.Time `json:"revoked_at,omitzero"`
-	Requester string    `json:"requester,omitempty"`
-	Purpose   string    `json:"purpose,omitempty"`
+	// LastUsedAt is when the credential last authenticated; zero when never (or unknown: see
+	// the engine).
+	LastUsedAt time.Time `json:"last_used_at,omitzero"`
+	Requester  string    `json:"requester,omitempty"`
+	Purpose    string    `json:"purpose,omitempty"`
 	// Scopes and BoundCIDRs are what the credential grants, and from where: its identity's
 	// when it was issued.
 	Scopes     []string `json:"scopes,omitempty"`

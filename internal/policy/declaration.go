@@ -40,13 +40,14 @@ func DeclarationDiff(have, want any) []string {
 }
 
 // IdentityDiff is DeclarationDiff for identities: only declared attributes count (status and
-// timestamps are the engine's own), and scopes compare as a set.
+// timestamps, last use included, are the engine's own), and scopes compare as a set.
 func IdentityDiff(have, want Identity) []string {
 	return DeclarationDiff(declared(have), declared(want))
 }
 
 func declared(id Identity) Identity {
 	id.Status, id.CreatedAt, id.RetiredAt, id.EngineDrift = "", time.Time{}, time.Time{}, nil
+	id.LastUsedAt = time.Time{}
 	id.Scopes = slices.Sorted(slices.Values(id.Scopes))
 	id.BoundCIDRs = slices.Sorted(slices.Values(id.BoundCIDRs))
 	return id

@@ -10,6 +10,7 @@ func TestIdentityDiff(t *testing.T) {
 	base := Identity{Name: "ci-a", Class: "ci", Owner: "team", Environment: "dev", TTLPolicy: "short", Scopes: []string{"b", "a"}}
 	engineSide := base
 	engineSide.Status, engineSide.CreatedAt, engineSide.Scopes = StatusActive, time.Unix(1, 0), []string{"a", "b"}
+	engineSide.LastUsedAt = time.Unix(2, 0)
 	tests := []struct {
 		name string
 		want func(Identity) Identity

@@ -22,6 +22,8 @@ type Fleet struct {
 	Secrets     []SecretObservation
 	// Unmanaged names identities found in the engine that this provider did not create.
 	Unmanaged []string
+	// Owners are the owner records (nhi_owner); CheckOwner reads the one each identity names.
+	Owners []Owner
 	// Logins are the logins the provider made on targets, as the targets hold them (target.go).
 	Logins []LoginObservation
 }
@@ -47,13 +49,15 @@ const (
 	RuleUnmanagedIdentity        = "unmanaged-identity"
 	RuleOrphanIdentity           = "orphan-identity"
 	RuleEngineDrift              = "engine-drift"
+	RuleInactive                 = "inactive"
 )
 
 // Report is the drift report of a fleet.
 type Report struct {
 	Findings []Finding
 	// TrustDebt is, per identity, the sum over its live credentials of their age beyond their
-	// intended lifetime, plus how overdue its rotation is.
+	// intended lifetime, plus how overdue its rotation and its review are, plus its idle time
+	// beyond its class's max_idle (CheckIdle).
 	TrustDebt map[string]time.Duration
 	// Blast is, per active identity whose exposure window is known, that window and its scopes.
 	Blast map[string]Blast
@@ -114,6 +118,10 @@ func Drift(f Fleet) Report {
 	for _, s := range f.Secrets {
 		liveSecret[s.Identity] = liveSecret[s.Identity] || s.Live
 	}
+	owners := make(map[string]*Owner, len(f.Owners))
+	for i := range f.Owners {
+		owners[f.Owners[i].Name] = &f.Owners[i]
+	}
 	identities := make(map[string]*Identity, len(f.Identities))
 	for i := range f.Identities {
 		id := &f.Identities[i]
@@ -143,6 +151,11 @@ func Drift(f Fleet) Report {
 				expPtr = &exp
 			}
 			rep.Findings = append(rep.Findings, CheckPrivilege(*id, class, expPtr, f.Now)...)
+			if fd, debt, ok := CheckIdle(*id, class, f.Now); ok {
+				rep.Findings = append(rep.Findings, fd)
+				rep.TrustDebt[id.Name] = addDebt(rep.TrustDebt[id.Name], debt)
+			}
+			rep.checkReviewAndOwner(*id, class, owners[id.Owner], f.Now)
 		}
 	}
 	for _, name := range f.Unmanaged {
@@ -190,6 +203,67 @@ func Drift(f Fleet) Report {
 		return a.Observed < b.Observed
 	})
 	return rep
+}
+
+// UseResolution is how finely engines that record use themselves keep LastUsedAt: at most one
+// write per identity (and per credential) per UseResolution, so that a hot path of
+// authentications costs one write a minute, not one per use. An idle time is therefore up to
+// UseResolution longer than the truth, which max_idle (days) does not notice.
+const UseResolution = time.Minute
+
+// RecordUse is the LastUsedAt to keep after a use at now of something last used at last: now
+// when last is zero or at least UseResolution older (changed is true), else last unchanged.
+func RecordUse(last, now time.Time) (at time.Time, changed bool) {
+	if last.IsZero() || now.Sub(last) >= UseResolution {
+		return now, true
+	}
+	return last, false
+}
+
+// IdleSince is when an identity's idle time starts: its last use, or its creation when it was
+// never used; zero when neither is known.
+func (i Identity) IdleSince() time.Time {
+	if !i.LastUsedAt.IsZero() {
+		return i.LastUsedAt
+	}
+	return i.CreatedAt
+}
+
+// CheckIdle is the inactivity rule (OWASP NHI1): an active identity of a class with max_idle
+// that has not been used for longer than max_idle (or, never used, was created longer ago than
+// that) is inactive; an identity whose last use the engine cannot tell (UseUnknown) is not
+// judged. It returns the finding and the idle time beyond max_idle, which is the
+// identity's trust debt for it; ok is false when the identity is not inactive.
+func CheckIdle(id Identity, class *Class, now time.Time) (f Finding, debt time.Duration, ok bool) {
+	since := id.IdleSince()
+	if class == nil || class.MaxIdle <= 0 || id.Retired() || id.UseUnknown || since.IsZero() {
+		return Finding{}, 0, false
+	}
+	idle := now.Sub(since)
+	if idle <= class.MaxIdle {
+		return Finding{}, 0, false
+	}
+	observed := "last used " + since.UTC().Format(time.RFC3339)
+	if id.LastUsedAt.IsZero() {
+		observed = "never used since it was created " + since.UTC().Format(time.RFC3339)
+	}
+	observed += ", idle for " + FormatDuration(idle.Truncate(time.Second))
+	return Finding{Rule: RuleInactive, Severity: SeverityMedium, Subject: subject(SubjectIdentity, id.Name),
+		Observed: observed, Allowed: "class " + class.Name + " allows at most " + FormatDuration(class.MaxIdle) + " without use (max_idle)",
+		OWASP: "NHI1", Remedy: "retire the identity (destroy it with on_destroy = \"retire\", or run the nhi_offboard action) if nothing needs it; " +
+			"otherwise find out why its consumers stopped using it"}, idle - class.MaxIdle, true
+}
+
+// checkReviewAndOwner adds the review and owner findings of an active identity, and the time
+// its review is overdue to its trust debt.
+func (rep *Report) checkReviewAndOwner(id Identity, class *Class, owner *Owner, now time.Time) {
+	rep.Findings = append(rep.Findings, CheckReview(id, class, now)...)
+	over, debt := CheckReviewOverdue(id, class, now)
+	rep.Findings = append(rep.Findings, over...)
+	if debt > 0 {
+		rep.TrustDebt[id.Name] = addDebt(rep.TrustDebt[id.Name], debt)
+	}
+	rep.Findings = append(rep.Findings, CheckOwner(id, class, owner)...)
 }
 
 func (rep *Report) checkCredential(c Credential, id *Identity, classes map[string]*Class, policies map[string]*TTLPolicy, now time.Time) {

@@ -316,6 +316,31 @@ func TestDriftDeterministic(t *testing.T) {
 	}
 }
 
+// assertTrustDebt checks that rep's non-zero trust debt is exactly want (nil: none) and its
+// total the sum of want.
+func assertTrustDebt(t *testing.T, rep Report, want map[string]time.Duration) {
+	t.Helper()
+	got := map[string]time.Duration{}
+	for name, d := range rep.TrustDebt {
+		if d != 0 {
+			got[name] = d
+		}
+	}
+	if want == nil {
+		want = map[string]time.Duration{}
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("TrustDebt = %v, want %v", got, want)
+	}
+	var total time.Duration
+	for _, d := range want {
+		total += d
+	}
+	if got := rep.TotalTrustDebt(); got != total {
+		t.Errorf("TotalTrustDebt() = %v, want %v", got, total)
+	}
+}
+
 func TestDriftTrustDebt(t *testing.T) {
 	now := testNow
 	issued := now.Add(-3 * time.Hour)
@@ -373,27 +398,7 @@ func TestDriftTrustDebt(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := cleanFleet()
 			tt.mutate(&f)
-			rep := Drift(f)
-			got := map[string]time.Duration{}
-			for name, d := range rep.TrustDebt {
-				if d != 0 {
-					got[name] = d
-				}
-			}
-			want := tt.want
-			if want == nil {
-				want = map[string]time.Duration{}
-			}
-			if !reflect.DeepEqual(got, want) {
-				t.Errorf("TrustDebt = %v, want %v", got, want)
-			}
-			var total time.Duration
-			for _, d := range want {
-				total += d
-			}
-			if got := rep.TotalTrustDebt(); got != total {
-				t.Errorf("TotalTrustDebt() = %v, want %v", got, total)
-			}
+			assertTrustDebt(t, Drift(f), tt.want)
 		})
 	}
 
@@ -426,4 +431,90 @@ func TestDriftTrustDebt(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestDriftInactive: an active identity of a class with max_idle, unused for longer than that
+// (or never used and created longer ago), is inactive; its idle time beyond max_idle is trust
+// debt, added to any other debt of the identity.
+func TestDriftInactive(t *testing.T) {
+	now := testNow
+	tests := []struct {
+		name    string
+		mutate  func(*Fleet)
+		want    []string
+		debt    map[string]time.Duration
+		observe string
+	}{
+		{"used a day past max_idle", func(f *Fleet) { f.Identities[2].LastUsedAt = now.Add(-31 * Day) },
+			[]string{"identity/svc-api inactive@ medium NHI1"}, map[string]time.Duration{"svc-api": Day},
+			"last used 2025-01-29T12:00:00Z, idle for 31d"},
+		{"used exactly max_idle ago", func(f *Fleet) { f.Identities[2].LastUsedAt = now.Add(-30 * Day) }, nil, nil, ""},
+		{"never used, created 45d ago", func(f *Fleet) { f.Identities[2].CreatedAt = now.Add(-45 * Day) },
+			[]string{"identity/svc-api inactive@ medium NHI1"}, map[string]time.Duration{"svc-api": 15 * Day},
+			"never used since it was created 2025-01-15T12:00:00Z, idle for 45d"},
+		{"never used, created 10d ago", func(f *Fleet) { f.Identities[2].CreatedAt = now.Add(-10 * Day) }, nil, nil, ""},
+		{"the last use counts, not the creation", func(f *Fleet) {
+			f.Identities[2].CreatedAt = now.Add(-100 * Day)
+			f.Identities[2].LastUsedAt = now.Add(-40*Day - 90*time.Minute)
+		}, []string{"identity/svc-api inactive@ medium NHI1"}, map[string]time.Duration{"svc-api": 10*Day + 90*time.Minute}, ""},
+		{"used recently", func(f *Fleet) {
+			f.Identities[2].CreatedAt = now.Add(-100 * Day)
+			f.Identities[2].LastUsedAt = now.Add(-time.Minute)
+		}, nil, nil, ""},
+		{"retired identities are not inactive", func(f *Fleet) { f.Identities[1].LastUsedAt = now.Add(-300 * Day); f.Classes[0].MaxIdle = Day }, nil, nil, ""},
+		{"last use unknown to the engine: not judged", func(f *Fleet) {
+			f.Identities[2].CreatedAt = now.Add(-45 * Day)
+			f.Identities[2].UseUnknown = true
+		}, nil, nil, ""},
+		{"class without max_idle", func(f *Fleet) { f.Identities[0].LastUsedAt = now.Add(-300 * Day) }, nil, nil, ""},
+		{"ephemeral class too", func(f *Fleet) { f.Classes[0].MaxIdle = 7 * Day; f.Identities[0].LastUsedAt = now.Add(-8 * Day) },
+			[]string{"identity/ci-build inactive@ medium NHI1"}, map[string]time.Duration{"ci-build": Day}, ""},
+		{"added to an overdue rotation's debt", func(f *Fleet) {
+			f.Identities[2].LastUsedAt = now.Add(-32 * Day)
+			f.Secrets[1].PromotedAt = now.Add(-7*Day - 90*time.Minute)
+		}, []string{"identity/svc-api inactive@ medium NHI1", "rotation_schedule/svc-api rotation-overdue@ high NHI7"},
+			map[string]time.Duration{"svc-api": 2*Day + 30*time.Minute}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := cleanFleet()
+			f.Classes[1].MaxIdle = 30 * Day
+			tt.mutate(&f)
+			rep := Drift(f)
+			assertDrift(t, rep.Findings, tt.want...)
+			assertTrustDebt(t, rep, tt.debt)
+			if tt.observe != "" && (len(rep.Findings) == 0 || rep.Findings[0].Observed != tt.observe) {
+				t.Errorf("findings %v: want the first observed %q", rep.Findings, tt.observe)
+			}
+			for _, fd := range rep.Findings {
+				if fd.Rule == RuleInactive && (!strings.Contains(fd.Allowed, "max_idle") || !strings.Contains(fd.Remedy, "nhi_offboard")) {
+					t.Errorf("inactive finding: allowed %q, remedy %q: want max_idle and nhi_offboard named", fd.Allowed, fd.Remedy)
+				}
+			}
+		})
+	}
+}
+
+// TestRecordUse: a use is recorded when it is the first, or at least a minute after the last
+// recorded one; otherwise the last recorded time stays.
+func TestRecordUse(t *testing.T) {
+	now := testNow
+	for _, tt := range []struct {
+		last    time.Time
+		changed bool
+	}{
+		{time.Time{}, true}, // never used
+		{now.Add(-time.Second), false},
+		{now.Add(-59 * time.Second), false},
+		{now.Add(-time.Minute), true},
+		{now.Add(-Day), true},
+	} {
+		want := tt.last
+		if tt.changed {
+			want = now
+		}
+		if got, changed := RecordUse(tt.last, now); !got.Equal(want) || changed != tt.changed {
+			t.Errorf("RecordUse(%v, now) = %v, %v; want %v, %v", tt.last, got, changed, want, tt.changed)
+		}
+	}
 }

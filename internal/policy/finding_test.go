@@ -14,7 +14,8 @@ var allRules = []string{
 	RuleCredentialPastHardExpiry, RuleCredentialAboveClassMax, RuleRenewalsPastBudget, RuleCredentialNoExpiry,
 	RuleRetiredWithCredential, RuleSharedSecret, RuleUnmanagedIdentity, RuleOrphanIdentity, RuleEngineDrift,
 	RuleScopeNotAllowed, RuleScopeDenied, RuleScopesAboveClassMax, RuleCIDRNotAllowed, RuleBlastRadiusAboveClassMax,
-	RuleUnboundedExposure, RulePrivilegeEscalation, RulePrivilegeRemoved,
+	RuleUnboundedExposure, RulePrivilegeEscalation, RulePrivilegeRemoved, RuleInactive,
+	RuleReviewOverdue, RuleReviewDueSoon, RuleReviewInFuture, RuleReviewerMissing, RuleOwnerDeparted, RuleOwnerNotRegistered,
 	RuleOrphanedLogin, RuleLoginValidityAboveHard, RuleOverlapNeedsAlternating, RuleAlternatingWithoutTarget,
 	RulePasswordChanged, RulePasswordUnchecked,
 }

@@ -18,6 +18,8 @@
 //   - scope.go: access scopes: their syntax and patterns, bound CIDRs, the class's privilege
 //     ceilings (CheckPrivilege) and what a credential grants to a caller (CheckGrant).
 //   - blast.go: exposure window and blast radius (ExposureOf, Exposure.BlastRadius).
+//   - review.go: review and ownership: review_every with reviewed_at and reviewed_by
+//     (CheckReview, CheckReviewOverdue, ReviewReminder) and owner records (Owner, CheckOwner).
 //   - declaration.go: where a record in the engine differs from its declaration, which decides
 //     whether a create may adopt it (DeclarationDiff, IdentityDiff).
 //   - drift.go: what an engine holds against what is declared (Drift, Report.Filter).
@@ -69,6 +71,15 @@ type Class struct {
 	AllowedCIDRs []string `json:"allowed_cidrs,omitempty"`
 	// MaxBlastRadius caps an identity's blast radius in scope-hours; zero means no ceiling.
 	MaxBlastRadius float64 `json:"max_blast_radius,omitempty"`
+
+	// MaxIdle is the longest an active identity may go without being used (CheckIdle); zero
+	// means no limit.
+	MaxIdle time.Duration `json:"max_idle,omitempty"`
+	// ReviewEvery is how often each identity of the class must be reviewed (reviewed_at moved
+	// by a pull request, with reviewed_by); zero requires no review.
+	ReviewEvery time.Duration `json:"review_every,omitempty"`
+	// RequireRegisteredOwner requires each identity's owner to name an active Owner record.
+	RequireRegisteredOwner bool `json:"require_registered_owner,omitempty"`
 }
 
 // Exception lets a TTL policy exceed its class's ceilings, or an identity its class's privilege
@@ -108,6 +119,10 @@ type Identity struct {
 	BoundCIDRs []string `json:"bound_cidrs,omitempty"`
 	// Exception exempts the identity from its class's privilege ceilings until it expires.
 	Exception *Exception `json:"exception,omitempty"`
+	// ReviewedAt and ReviewedBy attest the identity's last review: when and by whom (declared;
+	// the pull request that moves them is the attestation).
+	ReviewedAt time.Time `json:"reviewed_at,omitzero"`
+	ReviewedBy string    `json:"reviewed_by,omitempty"`
 
 	// Target names the target (nhi_target) where the identity's credentials are logins; its
 	// Scopes are then the target's roles those logins are granted. Empty: the engine's own
@@ -118,6 +133,15 @@ type Identity struct {
 	Status    Status    `json:"status"`
 	CreatedAt time.Time `json:"created_at"`
 	RetiredAt time.Time `json:"retired_at,omitzero"`
+	// LastUsedAt is when the identity last authenticated (a credential or a rotated secret used
+	// to log in); zero when never. Engines fill it when they read an identity: the local engine
+	// records it, coarsely (engine/local), the Vault engine derives it from Vault's audit device
+	// (engine/vault/lastuse.go). It is an observation, never part of the declaration.
+	LastUsedAt time.Time `json:"last_used_at,omitzero"`
+	// UseUnknown says that the engine cannot tell when the identity was last used (a Vault
+	// engine without an audit log to read): LastUsedAt is zero for want of knowledge, and the
+	// inactivity rule does not judge the identity.
+	UseUnknown bool `json:"-"`
 	// EngineDrift describes, one line each, where what the engine enforces for the identity
 	// differs from its declaration (a Vault role's token settings edited by hand, say). Engines
 	// fill it when they read an identity; UpdateIdentity restores the declared settings.

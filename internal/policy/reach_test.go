@@ -46,6 +46,25 @@ func TestReach(t *testing.T) {
 	}
 }
 
+// TestReachInactive: a class that sets or tightens max_idle names the active identities it makes
+// inactive (idle since their last use, or since their creation when never used).
+func TestReachInactive(t *testing.T) {
+	now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	ids := []Identity{
+		{Name: "svc-busy", Class: "svc", Status: StatusActive, CreatedAt: now.Add(-100 * Day), LastUsedAt: now.Add(-time.Hour)},
+		{Name: "svc-stale", Class: "svc", Status: StatusActive, CreatedAt: now.Add(-100 * Day), LastUsedAt: now.Add(-20 * Day)},
+		{Name: "svc-unused", Class: "svc", Status: StatusActive, CreatedAt: now.Add(-15 * Day)},
+		{Name: "svc-new", Class: "svc", Status: StatusActive, CreatedAt: now.Add(-Day)},
+		{Name: "svc-gone", Class: "svc", Status: StatusRetired, CreatedAt: now.Add(-100 * Day)},
+	}
+	class := Class{Name: "svc", Kind: KindPersistent, MaxIdle: 14 * Day}
+	got := subjectsOf(Reach(class, ids, nil, nil, now))
+	want := []string{"identity/svc-stale " + RuleInactive, "identity/svc-unused " + RuleInactive}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Reach = %v, want %v", got, want)
+	}
+}
+
 // TestReportFilterAndAbout: scopes select findings and trust debt by the identity's class,
 // owner and environment, and by severity; About selects one identity's findings.
 func TestReportFilterAndAbout(t *testing.T) {

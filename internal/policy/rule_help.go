@@ -62,6 +62,8 @@ var ruleHelp = map[string]struct{ Description, Remedy string }{
 		"Import it with nhi_identity and give it a class, or remove it from the engine."},
 	RuleOrphanIdentity: {"An active identity's class has no governance record, so none of its ceilings apply.",
 		"Declare the class with nhi_lifecycle_class, or retire the identity."},
+	RuleInactive: {"An active identity has not been used (no credential or rotated secret authenticated) for longer than its class's max_idle, or was never used since it was created that long ago: a stale identity nobody offboarded (its idle time beyond max_idle is trust debt).",
+		"Retire the identity (on_destroy = \"retire\", or the nhi_offboard action) if nothing needs it; otherwise find out why its consumers stopped using it."},
 	RuleEngineDrift: {"What the engine enforces for an identity (its role's token settings, say) differs from what the identity declares.",
 		"Run terraform apply on the identity's configuration to restore the declared settings."},
 

@@ -70,6 +70,7 @@ var ruleTitles = map[string]string{
 	RuleUnmanagedIdentity:        "Unmanaged Identity",
 	RuleOrphanIdentity:           "Orphaned Identity",
 	RuleEngineDrift:              "Engine Settings Drifted",
+	RuleInactive:                 "Inactive Identity",
 }
 
 // CheckClass checks a lifecycle class on its own.
@@ -275,6 +276,9 @@ func Reach(class Class, ids []Identity, policies []TTLPolicy, schedules []Rotati
 			var expPtr *Exposure
 			if exp, known := ExposureOf(id, ttl, bySchedule[id.Name], false, now); known {
 				expPtr = &exp
+			}
+			if f, _, idle := CheckIdle(id, &class, now); idle {
+				out = append(out, f)
 			}
 			// The exception rules are the identity's own, not the class's reach.
 			for _, f := range CheckPrivilege(id, &class, expPtr, now) {

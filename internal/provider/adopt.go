@@ -122,6 +122,7 @@ var resourceTypeOf = map[string]string{
 	engine.KindClass:            "nhi_lifecycle_class",
 	engine.KindTTLPolicy:        "nhi_ttl_policy",
 	engine.KindRotationSchedule: "nhi_rotation_schedule",
+	engine.KindOwner:            "nhi_owner",
 }
 
 func titleKind(kind string) string {
@@ -134,6 +135,8 @@ func titleKind(kind string) string {
 		return "TTL Policy"
 	case engine.KindRotationSchedule:
 		return "Rotation Schedule"
+	case engine.KindOwner:
+		return "Owner"
 	}
 	return kind
 }

@@ -27,6 +27,7 @@ type auditLogModel struct {
 	Identity types.String      `tfsdk:"identity"`
 	Since    timetypes.RFC3339 `tfsdk:"since"`
 	Until    timetypes.RFC3339 `tfsdk:"until"`
+	Types    []types.String    `tfsdk:"types"`
 	Events   []auditEventModel `tfsdk:"events"`
 }
 
@@ -51,7 +52,8 @@ func (d *auditLogDataSource) Schema(_ context.Context, _ datasource.SchemaReques
 	}
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Who requested which credential, when, for what, and when it was renewed, revoked or expired; " +
-			"identity lifecycle and governance changes too. On the local engine the log's hash chain is verified on " +
+			"identity lifecycle and governance changes too, and who used an identity (`used` events: on the local engine at most one " +
+			"per identity per minute; on Vault derived from the audit device named by the provider's `vault.audit_log_path`). On the local engine the log's hash chain is verified on " +
 			"every read and a tampered log is an error.",
 		Attributes: map[string]schema.Attribute{
 			"identity": schema.StringAttribute{Optional: true, MarkdownDescription: "Only events of this identity."},
@@ -59,16 +61,18 @@ func (d *auditLogDataSource) Schema(_ context.Context, _ datasource.SchemaReques
 				MarkdownDescription: "Only events at or after this time (RFC 3339)."},
 			"until": schema.StringAttribute{Optional: true, CustomType: timetypes.RFC3339Type{},
 				MarkdownDescription: "Only events at or before this time (RFC 3339)."},
+			"types": schema.ListAttribute{Optional: true, ElementType: types.StringType,
+				MarkdownDescription: "Only events of these types, such as `[\"used\"]` for who used an identity and when."},
 			"events": schema.ListNestedAttribute{
 				Computed:            true,
 				MarkdownDescription: "The events, oldest first.",
 				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
-					"seq":        schema.Int64Attribute{Computed: true, MarkdownDescription: "Position in the log; 0 for derived `expired` events."},
+					"seq":        schema.Int64Attribute{Computed: true, MarkdownDescription: "Position in the log; 0 for derived events: `expired`, and on Vault `used` and the `issued`, `renewed` and `revoked` events it derives from the credential records."},
 					"time":       schema.StringAttribute{Computed: true, CustomType: timetypes.RFC3339Type{}, MarkdownDescription: "When it happened (RFC 3339)."},
-					"type":       str("`issued`, `renewed`, `revoked`, `expired`, `identity_created`, `identity_updated`, `identity_retired`, `identity_deleted`, `governance_changed`, or `adopted` (a create found the record left by an interrupted apply, exactly as declared, and took it over)."),
+					"type":       str("`issued`, `renewed`, `revoked`, `expired`, `used` (a secret of the identity authenticated; see `requester`), `identity_created`, `identity_updated`, `identity_retired`, `identity_deleted`, `governance_changed`, or `adopted` (a create found the record left by an interrupted apply, exactly as declared, and took it over)."),
 					"identity":   str("The identity concerned."),
 					"credential": str("The credential concerned."),
-					"requester":  str("Who or what requested the credential."),
+					"requester":  str("Who or what requested the credential; for a `used` event, who used the identity where known: the requester of the credential used, else the caller's address (on Vault, the login's remote address)."),
 					"purpose":    str("What the credential was for."),
 					"detail":     str("More about the event."),
 				}},
@@ -91,6 +95,9 @@ func (d *auditLogDataSource) Read(ctx context.Context, req datasource.ReadReques
 	}
 	var f engine.AuditFilter
 	f.Identity = m.Identity.ValueString()
+	for _, t := range m.Types {
+		f.Types = append(f.Types, t.ValueString())
+	}
 	if !m.Since.IsNull() {
 		f.Since, _ = m.Since.ValueRFC3339Time()
 	}

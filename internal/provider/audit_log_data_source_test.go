@@ -14,7 +14,9 @@ import (
 )
 
 // TestAccAuditLog: the log shows each credential event with its requester and purpose, and
-// an expiry derived from the fake clock; filters select by identity and time.
+// an expiry derived from the fake clock; filters select by identity, time and type. The first
+// "used" event of the identity names the requester of the first credential: minting it was the
+// identity's first use (a login on Vault).
 func TestAccAuditLog(t *testing.T) {
 	env := newTestEnv(t)
 	ctx := context.Background()
@@ -29,6 +31,9 @@ func TestAccAuditLog(t *testing.T) {
 		statecheck.ExpectKnownValue("data.nhi_audit_log.build", tfjsonpath.New("events"), knownvalue.ListSizeExact(4)),
 		statecheck.ExpectKnownValue("data.nhi_audit_log.build", tfjsonpath.New("events").AtSliceIndex(1).AtMapKey("purpose"), knownvalue.StringExact("nightly build")),
 		statecheck.ExpectKnownValue("data.nhi_audit_log.late", tfjsonpath.New("events"), knownvalue.ListSizeExact(2)),
+		statecheck.ExpectKnownValue("data.nhi_audit_log.used", tfjsonpath.New("events").AtSliceIndex(0), knownvalue.ObjectPartial(map[string]knownvalue.Check{
+			"type": knownvalue.StringExact(engine.EventUsed), "identity": knownvalue.StringExact("ci-build"), "requester": knownvalue.StringExact("pipeline-1"),
+		})),
 	}
 	checks = append(checks, event(1, engine.EventIssued, "pipeline-1")...)
 	checks = append(checks, event(2, engine.EventIssued, "pipeline-2")...)
@@ -51,11 +56,18 @@ func TestAccAuditLog(t *testing.T) {
 			Config: identityConfig("team-build", "retire") + `
 data "nhi_audit_log" "build" {
   identity = nhi_identity.build.id
+  types    = ["identity_created", "issued", "renewed", "revoked", "expired"]
 }
 
 data "nhi_audit_log" "late" {
   identity = nhi_identity.build.id
   since    = "2026-01-01T12:01:00Z"
+  types    = ["issued", "expired"]
+}
+
+data "nhi_audit_log" "used" {
+  identity = nhi_identity.build.id
+  types    = ["used"]
 }
 `,
 			ConfigStateChecks: checks,

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework-timetypes/timetypes"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -94,13 +95,25 @@ func (e *exceptionModel) toPolicy(diags *diag.Diagnostics) *policy.Exception {
 	if e == nil {
 		return nil
 	}
-	var at time.Time
-	if !e.ExpiresAt.IsNull() && !e.ExpiresAt.IsUnknown() {
-		var d diag.Diagnostics
-		at, d = e.ExpiresAt.ValueRFC3339Time()
-		diags.Append(d...)
+	return &policy.Exception{Reason: e.Reason.ValueString(), ApprovedBy: e.ApprovedBy.ValueString(), ExpiresAt: timeOf(e.ExpiresAt, diags)}
+}
+
+// timeOf reads an optional timestamp; null and unknown read as the zero time.
+func timeOf(v timestampValue, diags *diag.Diagnostics) time.Time {
+	if v.IsNull() || v.IsUnknown() {
+		return time.Time{}
 	}
-	return &policy.Exception{Reason: e.Reason.ValueString(), ApprovedBy: e.ApprovedBy.ValueString(), ExpiresAt: at}
+	at, d := v.ValueRFC3339Time()
+	diags.Append(d...)
+	return at
+}
+
+// optTimestamp is the value of an optional timestamp: null for the zero time.
+func optTimestamp(t time.Time) timestampValue {
+	if t.IsZero() {
+		return timestampValue{RFC3339: timetypes.NewRFC3339Null()}
+	}
+	return newTimestamp(t)
 }
 
 // newExceptionModel is the model of an exception; nil is nil.

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
@@ -60,11 +61,21 @@ func addEngineError(diags *diag.Diagnostics, action string, err error) {
 
 // addFindings reports policy findings as error diagnostics on their attributes.
 func addFindings(diags *diag.Diagnostics, findings []policy.Finding) {
+	reportFindings(findings, diags.AddError, diags.AddAttributeError)
+}
+
+// warnFindings reports policy findings as warning diagnostics on their attributes: what a plan
+// tells its reviewer without failing (a review falling due, an owner who departed).
+func warnFindings(diags *diag.Diagnostics, findings []policy.Finding) {
+	reportFindings(findings, diags.AddWarning, diags.AddAttributeWarning)
+}
+
+func reportFindings(findings []policy.Finding, add func(summary, detail string), addAt func(p path.Path, summary, detail string)) {
 	for _, f := range findings {
 		if p := attributePath(f.Attribute); p.Equal(path.Empty()) {
-			diags.AddError(f.Title(), f.Message())
+			add(f.Title(), f.Message())
 		} else {
-			diags.AddAttributeError(p, f.Title(), f.Message())
+			addAt(p, f.Title(), f.Message())
 		}
 	}
 }
@@ -115,6 +126,45 @@ func readFound[T any](ctx context.Context, resp *resource.ReadResponse, what, na
 		return v, false
 	}
 	return v, true
+}
+
+// recordModel is the model of a resource that manages one governance record, keyed in the
+// engine by its `name` attribute (nhi_lifecycle_class, nhi_ttl_policy, nhi_owner): M with
+// fromPolicy taking the record T.
+type recordModel[M, T any] interface {
+	*M
+	fromPolicy(T)
+}
+
+// readRecord is the Read of a governance record's resource: the record named by the state's
+// `name`, read with get, into the state (see readFound); kind names it in messages.
+func readRecord[M, T any, PM recordModel[M, T]](ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse, kind string,
+	get func(context.Context, string) (T, error)) {
+	var m M
+	var name types.String
+	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("name"), &name)...)
+	setIdentity(ctx, req.State, resp.Identity, "name", &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	v, ok := readFound(ctx, resp, kind, name.ValueString(), get)
+	if !ok {
+		return
+	}
+	PM(&m).fromPolicy(v)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// deleteRecord is the Delete of a governance record's resource: del of the state's `name` (see
+// deleted); kind names it in messages.
+func deleteRecord(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse, kind string, del func(context.Context, string) error) {
+	var name types.String
+	resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("name"), &name)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	deleted(&resp.Diagnostics, fmt.Sprintf("delete %s %q", kind, name.ValueString()), del(ctx, name.ValueString()))
 }
 
 // deleted reports a Delete's engine error and whether the object is gone: an object that was

@@ -107,7 +107,7 @@ func (d *driftReportDataSource) Schema(_ context.Context, _ datasource.SchemaReq
 		MarkdownDescription: "Fleet-wide drift and trust debt: every identity in the engine, managed by this configuration or not, " +
 			"checked in one pass against its class and policy and against what the engine holds (credentials past their " +
 			"caps, renewals past budget, overdue rotations, live credentials of retired identities, secrets shared " +
-			"between identities, unmanaged and orphaned identities). With `fail_on`, matching findings are an error, so a " +
+			"between identities, unmanaged and orphaned identities, identities idle past their class's `max_idle`, overdue reviews, identities of departed or unregistered owners). With `fail_on`, matching findings are an error, so a " +
 			"scheduled drift job exits non-zero.",
 		Attributes: map[string]schema.Attribute{
 			"class":        schema.StringAttribute{Optional: true, MarkdownDescription: "Only findings about identities (and policies and schedules) of this class."},
@@ -121,7 +121,7 @@ func (d *driftReportDataSource) Schema(_ context.Context, _ datasource.SchemaReq
 			"counts_by_rule":     schema.MapAttribute{Computed: true, ElementType: types.Int64Type, MarkdownDescription: "How many findings each rule raised."},
 			"counts_by_severity": schema.MapAttribute{Computed: true, ElementType: types.Int64Type, MarkdownDescription: "How many findings of each severity."},
 			"trust_debt_hours": schema.Float64Attribute{Computed: true,
-				MarkdownDescription: "Trust debt in hours: the sum over live credentials of their age beyond their intended lifetime, plus the overdue time of rotations."},
+				MarkdownDescription: "Trust debt in hours: the sum over live credentials of their age beyond their intended lifetime, plus the overdue time of rotations and of reviews, plus the idle time of inactive identities beyond their class's `max_idle`."},
 			"trust_debt_by_identity": schema.MapAttribute{Computed: true, ElementType: types.Float64Type, MarkdownDescription: "Trust debt in hours, per identity that has any."},
 			"blast_radius": schema.Float64Attribute{Computed: true,
 				MarkdownDescription: "Total blast radius in scope-hours: the sum over active identities of their scopes times their exposure window in hours " +

@@ -54,6 +54,7 @@ func identityAttributeSchema(nameRequired bool) map[string]schema.Attribute {
 			MarkdownDescription: "When the engine created the identity (RFC 3339)."},
 		"retired_at": schema.StringAttribute{Computed: true, CustomType: timetypes.RFC3339Type{},
 			MarkdownDescription: "When the identity was retired (RFC 3339); null while active."},
+		"last_used_at": schema.StringAttribute{Computed: true, CustomType: timetypes.RFC3339Type{}, MarkdownDescription: lastUsedAtDescription},
 	}
 }
 

@@ -52,6 +52,9 @@ type identityModel struct {
 	TrustDebtHours types.Float64   `tfsdk:"trust_debt_hours"`
 	EngineDrift    types.List      `tfsdk:"engine_drift"`
 	Exception      *exceptionModel `tfsdk:"exception"`
+
+	ReviewedAt timestampValue `tfsdk:"reviewed_at"`
+	ReviewedBy types.String   `tfsdk:"reviewed_by"`
 }
 
 // identityAttrs are the attributes an identity has in the resource and in data sources alike.
@@ -69,6 +72,7 @@ type identityAttrs struct {
 	Status      types.String      `tfsdk:"status"`
 	CreatedAt   timetypes.RFC3339 `tfsdk:"created_at"`
 	RetiredAt   timetypes.RFC3339 `tfsdk:"retired_at"`
+	LastUsedAt  timetypes.RFC3339 `tfsdk:"last_used_at"`
 }
 
 func (r *identityResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -162,6 +166,20 @@ func (r *identityResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 			},
 			"exception": exceptionAttribute("identity exceed its class's privilege ceilings (`allowed_scopes`, " +
 				"`denied_scopes`, `max_scopes`, `allowed_cidrs`, `max_blast_radius`)"),
+			"reviewed_at": schema.StringAttribute{
+				CustomType: timestampType{},
+				Optional:   true,
+				MarkdownDescription: "When the identity was last reviewed, as an RFC 3339 timestamp such as `2026-03-31T00:00:00Z`. " +
+					"The pull request that moves it is the attestation: its plan shows the change to the reviewer. It may not lie " +
+					"in the future. Under a class with `review_every` the next review falls due that long after it (after the " +
+					"identity's creation while unset); the plan warns 14 days before, and an overdue review is a `review-overdue` " +
+					"finding. Stored in the engine's identity record, so drift reports see it without Terraform state.",
+			},
+			"reviewed_by": schema.StringAttribute{
+				Optional:            true,
+				MarkdownDescription: "Who last reviewed the identity. Required when the class sets `review_every`.",
+				Validators:          []validator.String{nonEmpty{}},
+			},
 			"on_destroy": schema.StringAttribute{
 				Optional: true,
 				Computed: true,
@@ -187,11 +205,17 @@ func (r *identityResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 				MarkdownDescription: "When the identity was retired (RFC 3339); null while active.",
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 			},
+			"last_used_at": schema.StringAttribute{
+				CustomType: timetypes.RFC3339Type{},
+				Computed:   true,
+				// No UseStateForUnknown: use moves it between plan and apply.
+				MarkdownDescription: lastUsedAtDescription + " It moves with use, so `terraform plan -refresh-only` shows it changing.",
+			},
 			"findings": schema.ListNestedAttribute{
 				Computed: true,
 				MarkdownDescription: "What the policy finds about the identity as the engine holds it, as of the last refresh: " +
 					"credentials past their caps, renewals past budget, an overdue rotation, live credentials after retirement, " +
-					"and the class rules. A change shows in `terraform plan -refresh-only`, so a drift job with " +
+					"inactivity past the class's `max_idle` (`inactive`), an overdue review, a departed owner, and the class rules. A change shows in `terraform plan -refresh-only`, so a drift job with " +
 					"`-detailed-exitcode` exits 2 when behaviour drifts.",
 				NestedObject: schema.NestedAttributeObject{Attributes: findingResourceAttributes()},
 			},
@@ -204,7 +228,7 @@ func (r *identityResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 			},
 			"trust_debt_hours": schema.Float64Attribute{
 				Computed:            true,
-				MarkdownDescription: "The identity's trust debt in hours, as of the last refresh: its live credentials' age beyond their intended lifetime plus how overdue its rotation is.",
+				MarkdownDescription: "The identity's trust debt in hours, as of the last refresh: its live credentials' age beyond their intended lifetime, plus how overdue its rotation and its review are, plus its idle time beyond its class's `max_idle`.",
 			},
 		},
 	}
@@ -263,6 +287,8 @@ func (m identityModel) toPolicy(ctx context.Context, diags *diag.Diagnostics) po
 		Scopes:      stringsOf(ctx, m.Scopes, diags),
 		BoundCIDRs:  stringsOf(ctx, m.BoundCIDRs, diags),
 		Exception:   m.Exception.toPolicy(diags),
+		ReviewedAt:  timeOf(m.ReviewedAt, diags),
+		ReviewedBy:  m.ReviewedBy.ValueString(),
 		Target:      m.Target.ValueString(),
 	}
 }
@@ -270,6 +296,8 @@ func (m identityModel) toPolicy(ctx context.Context, diags *diag.Diagnostics) po
 func (m *identityModel) fromPolicy(id policy.Identity) {
 	m.identityAttrs.fromPolicy(id)
 	m.Exception = newExceptionModel(id.Exception)
+	m.ReviewedAt = optTimestamp(id.ReviewedAt)
+	m.ReviewedBy = optString(id.ReviewedBy)
 	// Privileges the engine grants beyond or short of the declaration are engine drift too: the
 	// plan restores them like any other setting.
 	drift := slices.Concat(id.EngineDrift, id.PrivilegesAdded, id.PrivilegesRemoved)
@@ -299,7 +327,17 @@ func (m *identityAttrs) fromPolicy(id policy.Identity) {
 	if !id.RetiredAt.IsZero() {
 		m.RetiredAt = timetypes.NewRFC3339TimeValue(id.RetiredAt)
 	}
+	m.LastUsedAt = timetypes.NewRFC3339Null()
+	if !id.LastUsedAt.IsZero() {
+		m.LastUsedAt = timetypes.NewRFC3339TimeValue(id.LastUsedAt)
+	}
 }
+
+// lastUsedAtDescription documents last_used_at wherever an identity has it.
+const lastUsedAtDescription = "When the identity last authenticated (RFC 3339): a credential issued or used, or its rotated " +
+	"secret used to log in; null when never used, or when the engine cannot tell (Vault without the provider's " +
+	"`vault.audit_log_path`). The local engine records it at most once per identity per minute; Vault derives it from the " +
+	"login entries of its file audit device. A class's `max_idle` turns a long idle time into an `inactive` finding."
 
 // check evaluates the identity against its class and TTL policy as the engine holds them. It
 // returns false when either is missing (it may be created in the same plan); warn then warns on
@@ -337,6 +375,9 @@ func (r *identityResource) check(ctx context.Context, id policy.Identity, diags 
 		complete = false
 	}
 	addFindings(diags, policy.CheckIdentity(id, &class, ttl))
+	if !r.checkReviewAndOwner(ctx, id, class, diags, warn) {
+		return false
+	}
 	var sched *policy.RotationSchedule
 	if s, err := r.data.engine.GetRotationSchedule(ctx, id.Name); err == nil {
 		sched = &s
@@ -352,6 +393,42 @@ func (r *identityResource) check(ctx context.Context, id policy.Identity, diags 
 	}
 	addFindings(diags, policy.CheckPrivilege(id, &class, exp, r.data.clock.Now()))
 	return complete
+}
+
+// checkReviewAndOwner checks the identity's review attestation and its owner record against its
+// class (the owner read from the engine). A missing reviewer, a review dated in the future and,
+// under require_registered_owner, an owner that is not an active nhi_owner are errors; at plan
+// (plan true) a review due within 14 days or overdue, and an owner marked departed under a class
+// that does not require registered owners, are warnings. An owner that this plan creates is
+// unknown at plan, which skips every check; the apply then checks it, after the owner is written
+// (the reference orders them), and fails before the identity is written. It returns false after
+// an engine error.
+func (r *identityResource) checkReviewAndOwner(ctx context.Context, id policy.Identity, class policy.Class, diags *diag.Diagnostics, plan bool) bool {
+	now := r.data.clock.Now()
+	addFindings(diags, policy.CheckReview(id, &class, now))
+	if plan {
+		warnFindings(diags, policy.ReviewReminder(id, &class, now))
+	}
+	var owner *policy.Owner
+	if id.Owner != "" {
+		o, err := r.data.engine.GetOwner(ctx, id.Owner)
+		switch {
+		case errors.Is(err, engine.ErrNotFound):
+		case err != nil:
+			addEngineError(diags, fmt.Sprintf("read owner %q of identity %q", id.Owner, id.Name), err)
+			return false
+		default:
+			owner = &o
+		}
+	}
+	findings := policy.CheckOwner(id, &class, owner)
+	switch {
+	case class.RequireRegisteredOwner:
+		addFindings(diags, findings)
+	case plan:
+		warnFindings(diags, findings)
+	}
+	return true
 }
 
 // ModifyPlan fails the plan of an identity that breaks its class's rules, or whose create or
@@ -386,13 +463,32 @@ func (r *identityResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 		return
 	}
 	id := m.toPolicy(ctx, &resp.Diagnostics)
+	// The review clock of an identity never reviewed starts at its creation; a retired identity
+	// needs no review.
+	id.CreatedAt = timeOf(timestampValue{RFC3339: m.CreatedAt}, &resp.Diagnostics)
+	id.Status = policy.Status(m.Status.ValueString())
 	if unchanged(req) {
-		// The identity's own time rule still runs: an exception that expired is a violation again.
+		// The identity's own time rules still run: an exception that expired is a violation
+		// again, and a review falling due is a reminder in every plan.
 		addFindings(&resp.Diagnostics, policy.CheckPrivilege(id, nil, nil, r.data.clock.Now()))
+		r.remindReview(ctx, id, &resp.Diagnostics)
 		return
 	}
 	r.check(ctx, id, &resp.Diagnostics, true)
 	r.warnMissingScopes(ctx, id, &resp.Diagnostics)
+}
+
+// remindReview warns, in the plan of an unchanged identity, about a review that falls due within
+// 14 days or is overdue under its class as the engine holds it.
+func (r *identityResource) remindReview(ctx context.Context, id policy.Identity, diags *diag.Diagnostics) {
+	class, err := r.data.engine.GetClass(ctx, id.Class)
+	switch {
+	case errors.Is(err, engine.ErrNotFound):
+	case err != nil:
+		addEngineError(diags, fmt.Sprintf("read lifecycle class %q of identity %q", id.Class, id.Name), err)
+	default:
+		warnFindings(diags, policy.ReviewReminder(id, &class, r.data.clock.Now()))
+	}
 }
 
 // warnMissingScopes warns, on an engine whose scopes name its own objects (Vault ACL policies),

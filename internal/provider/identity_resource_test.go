@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"testing"
 	"time"
@@ -557,5 +558,131 @@ data "nhi_identity" "excepted" {
 				},
 			),
 		},
+	})
+}
+
+// timeIs checks that a value is the RFC 3339 time *want, to the second (state keeps seconds);
+// want is read when the check runs, so a step's PreConfig can set it.
+type timeIs struct{ want *time.Time }
+
+func (c timeIs) CheckValue(v any) error {
+	s, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("value is %T, want an RFC 3339 string", v)
+	}
+	got, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return err
+	}
+	if !got.Equal(c.want.Truncate(time.Second)) {
+		return fmt.Errorf("time %s, want %s", got.Format(time.RFC3339), c.want.Format(time.RFC3339))
+	}
+	return nil
+}
+
+func (c timeIs) String() string { return "the time of the last use" }
+
+// TestAccIdentity_lastUseAndInactivity: last_used_at is null until the identity is used, then
+// the time of its use (on Vault, of the login in Vault's audit log) on the resource, the
+// nhi_identity data source and nhi_identities; an identity of a class with max_idle = "30d" idle
+// past it (never used: since its creation) is an inactive finding on the resource and in the
+// drift report, with its idle time beyond 30d as trust debt, to the minute. The fake clock is set
+// from the observed last use, never from the wall clock.
+func TestAccIdentity_lastUseAndInactivity(t *testing.T) {
+	env := newTestEnv(t)
+	ctx := context.Background()
+	config := `
+resource "nhi_lifecycle_class" "idle" {
+  name     = "svc-idle"
+  kind     = "persistent"
+  max_idle = "30d"
+}
+
+resource "nhi_identity" "billing" {
+  name  = "billing-sync"
+  class = nhi_lifecycle_class.idle.name
+}
+
+data "nhi_identity" "billing" {
+  name = nhi_identity.billing.name
+}
+
+data "nhi_identities" "idle" {
+  class = nhi_identity.billing.class
+}
+
+data "nhi_drift_report" "all" {
+  depends_on = [nhi_identity.billing]
+}
+`
+	var used time.Time
+	lastUsed := func(check knownvalue.Check) []statecheck.StateCheck {
+		return []statecheck.StateCheck{
+			statecheck.ExpectKnownValue("nhi_identity.billing", tfjsonpath.New("last_used_at"), check),
+			statecheck.ExpectKnownValue("data.nhi_identity.billing", tfjsonpath.New("last_used_at"), check),
+			statecheck.ExpectKnownValue("data.nhi_identities.idle", tfjsonpath.New("identities").AtSliceIndex(0).AtMapKey("last_used_at"), check),
+		}
+	}
+	inactive := func(debtHours float64) []statecheck.StateCheck {
+		return []statecheck.StateCheck{
+			statecheck.ExpectKnownValue("nhi_identity.billing", tfjsonpath.New("findings"), knownvalue.ListPartial(map[int]knownvalue.Check{
+				0: knownvalue.ObjectPartial(map[string]knownvalue.Check{
+					"rule": knownvalue.StringExact(policy.RuleInactive), "severity": knownvalue.StringExact("medium"), "owasp": knownvalue.StringExact("NHI1"),
+					"allowed": knownvalue.StringExact("class svc-idle allows at most 30d without use (max_idle)"),
+					"remedy":  knownvalue.StringRegexp(regexp.MustCompile(`retire the identity .*nhi_offboard`)),
+				}),
+			})),
+			statecheck.ExpectKnownValue("nhi_identity.billing", tfjsonpath.New("trust_debt_hours"), knownvalue.Float64Exact(debtHours)),
+			statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("counts_by_rule").AtMapKey(policy.RuleInactive), knownvalue.Int64Exact(1)),
+			statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("trust_debt_by_identity"), knownvalue.MapExact(map[string]knownvalue.Check{
+				"billing-sync": knownvalue.Float64Exact(debtHours),
+			})),
+		}
+	}
+	env.unitTest(t, []resource.TestStep{
+		{Config: config, ConfigStateChecks: append(lastUsed(knownvalue.Null()),
+			statecheck.ExpectKnownValue("nhi_identity.billing", tfjsonpath.New("trust_debt_hours"), knownvalue.Float64Exact(0)))},
+		{
+			// Never used, 30 days and 2 hours after its creation.
+			PreConfig:         func() { env.clock.Advance(30*policy.Day + 2*time.Hour) },
+			Config:            config,
+			ConfigStateChecks: append(lastUsed(knownvalue.Null()), inactive(2)...),
+		},
+		{
+			// A consumer logs in with the identity's rotated secret.
+			PreConfig: func() {
+				v, secret, err := env.engine.StageSecret(ctx, "billing-sync", 32)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := env.engine.PromoteSecret(ctx, "billing-sync", v.Version, engine.PromoteOptions{}); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := env.engine.Authenticate(ctx, secret); err != nil {
+					t.Fatal(err)
+				}
+				id, err := env.engine.GetIdentity(ctx, "billing-sync")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if used = id.LastUsedAt; used.IsZero() {
+					t.Fatal("the engine saw no use")
+				}
+				env.clock.Set(used.Add(time.Hour))
+			},
+			Config: config,
+			ConfigStateChecks: append(lastUsed(timeIs{&used}),
+				statecheck.ExpectKnownValue("nhi_identity.billing", tfjsonpath.New("trust_debt_hours"), knownvalue.Float64Exact(0)),
+				statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("counts_by_rule"), knownvalue.MapExact(map[string]knownvalue.Check{
+					policy.RuleUnboundedExposure: knownvalue.Int64Exact(1), // a rotated secret without a schedule
+				}))),
+		},
+		{
+			// 30 days and 90 minutes after that use.
+			PreConfig:         func() { env.clock.Set(used.Add(30*policy.Day + 90*time.Minute)) },
+			Config:            config,
+			ConfigStateChecks: append(lastUsed(timeIs{&used}), inactive(1.5)...),
+		},
+		importStep("nhi_lifecycle_class.idle", "svc-idle"),
 	})
 }

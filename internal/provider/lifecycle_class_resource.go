@@ -58,6 +58,10 @@ type lifecycleClassModel struct {
 	MaxScopes           types.Int64   `tfsdk:"max_scopes"`
 	AllowedCIDRs        types.Set     `tfsdk:"allowed_cidrs"`
 	MaxBlastRadius      types.Float64 `tfsdk:"max_blast_radius"`
+
+	MaxIdle                durationValue `tfsdk:"max_idle"`
+	ReviewEvery            durationValue `tfsdk:"review_every"`
+	RequireRegisteredOwner types.Bool    `tfsdk:"require_registered_owner"`
 }
 
 func (r *lifecycleClassResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -174,6 +178,32 @@ func (r *lifecycleClassResource) Schema(_ context.Context, _ resource.SchemaRequ
 					"window in hours (see the `nhi_identity` data source's `blast_radius`). Unset: no ceiling.",
 				Validators: []validator.Float64{float64validator.AtLeast(0.001)},
 			},
+
+			"max_idle": schema.StringAttribute{
+				CustomType: durationType{},
+				Validators: []validator.String{positiveDuration{}},
+				Optional:   true,
+				MarkdownDescription: "Longest an active identity of the class may go unused, such as `30d`: one idle longer (never " +
+					"used: since its creation) gets an `inactive` finding (OWASP NHI1), and its idle time beyond `max_idle` counts " +
+					"as trust debt. Use is the identity's `last_used_at`, which on Vault needs the provider's " +
+					"`vault.audit_log_path`: without it no identity is judged inactive. Unset: no limit.",
+			},
+			"review_every": schema.StringAttribute{
+				CustomType: durationType{},
+				Validators: []validator.String{positiveDuration{}},
+				Optional:   true,
+				MarkdownDescription: "How often every identity of the class must be reviewed, such as `90d`. Each identity then " +
+					"needs `reviewed_by`; its review falls due `review_every` after its `reviewed_at` (or its creation), the plan " +
+					"warns 14 days before, and an overdue review is a `review-overdue` finding whose time overdue adds to trust " +
+					"debt. Unset: no review required.",
+			},
+			"require_registered_owner": schema.BoolAttribute{
+				Optional: true,
+				Computed: true,
+				Default:  booldefault.StaticBool(false),
+				MarkdownDescription: "Whether every identity's `owner` must name an active `nhi_owner`: an owner with no record, " +
+					"or one marked departed, fails the identity's plan on `owner`. Defaults to `false`.",
+			},
 		},
 	}
 }
@@ -202,6 +232,10 @@ func (m lifecycleClassModel) toPolicy(ctx context.Context, diags *diag.Diagnosti
 		MaxScopes:           m.MaxScopes.ValueInt64(),
 		AllowedCIDRs:        stringsOf(ctx, m.AllowedCIDRs, diags),
 		MaxBlastRadius:      m.MaxBlastRadius.ValueFloat64(),
+
+		MaxIdle:                m.MaxIdle.Duration(),
+		ReviewEvery:            m.ReviewEvery.Duration(),
+		RequireRegisteredOwner: m.RequireRegisteredOwner.ValueBool(),
 	}
 }
 
@@ -231,6 +265,10 @@ func (m *lifecycleClassModel) fromPolicy(c policy.Class) {
 	if c.MaxBlastRadius > 0 {
 		m.MaxBlastRadius = types.Float64Value(c.MaxBlastRadius)
 	}
+
+	m.MaxIdle = keepDuration(m.MaxIdle, c.MaxIdle)
+	m.ReviewEvery = keepDuration(m.ReviewEvery, c.ReviewEvery)
+	m.RequireRegisteredOwner = types.BoolValue(c.RequireRegisteredOwner)
 }
 
 func (r *lifecycleClassResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
@@ -278,7 +316,15 @@ func (r *lifecycleClassResource) ModifyPlan(ctx context.Context, req resource.Mo
 			return
 		}
 	}
-	findings := policy.Reach(class, ids, policies, schedules, r.data.clock.Now())
+	var owners []policy.Owner
+	if class.RequireRegisteredOwner { // only the registered-owner rule needs the owner records
+		if owners, err = r.data.engine.ListOwners(ctx); err != nil {
+			addEngineError(&resp.Diagnostics, fmt.Sprintf("list the owners of class %q's identities", class.Name), err)
+			return
+		}
+	}
+	findings := append(policy.Reach(class, ids, policies, schedules, r.data.clock.Now()),
+		policy.ReachReview(class, ids, owners, r.data.clock.Now())...)
 	if len(findings) > 0 {
 		subjects := make([]string, len(findings))
 		for i, f := range findings {
@@ -325,28 +371,11 @@ func (r *lifecycleClassResource) write(ctx context.Context, plan planGetter, sta
 }
 
 func (r *lifecycleClassResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var m lifecycleClassModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
-	setIdentity(ctx, req.State, resp.Identity, "name", &resp.Diagnostics)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	class, ok := readFound(ctx, resp, "lifecycle class", m.Name.ValueString(), r.data.engine.GetClass)
-	if !ok {
-		return
-	}
-	m.fromPolicy(class)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+	readRecord[lifecycleClassModel](ctx, req, resp, "lifecycle class", r.data.engine.GetClass)
 }
 
 func (r *lifecycleClassResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	var m lifecycleClassModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	err := r.data.engine.DeleteClass(ctx, m.Name.ValueString())
-	deleted(&resp.Diagnostics, fmt.Sprintf("delete lifecycle class %q", m.Name.ValueString()), err)
+	deleteRecord(ctx, req, resp, "lifecycle class", r.data.engine.DeleteClass)
 }
 
 func (r *lifecycleClassResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {

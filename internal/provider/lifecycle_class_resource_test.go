@@ -53,6 +53,12 @@ max_lifetime = "0d"`), `Invalid Duration[\s\S]*max_lifetime is "0d": it must be 
 		{"zero max_rotation_interval", badClass(`
 kind = "persistent"
 max_rotation_interval = "0h"`), `Invalid Duration[\s\S]*max_rotation_interval is "0h": it must be more than zero`},
+		{"zero max_idle", badClass(`
+kind = "persistent"
+max_idle = "0d"`), `Invalid Duration[\s\S]*max_idle is "0d": it must be more than zero`},
+		{"max_idle not a duration", badClass(`
+kind = "persistent"
+max_idle = "a month"`), `max_idle`},
 		{"empty environment", badClass(`
 kind = "persistent"
 environments = ["prod", ""]`), `Empty Value[\s\S]*environments\[Value\(""\)\] is empty`},

@@ -24,6 +24,7 @@ var (
 	_ list.ListResourceWithConfigure = (*lifecycleClassResource)(nil)
 	_ list.ListResourceWithConfigure = (*ttlPolicyResource)(nil)
 	_ list.ListResourceWithConfigure = (*rotationScheduleResource)(nil)
+	_ list.ListResourceWithConfigure = (*ownerResource)(nil)
 )
 
 // NewLifecycleClassListResource returns the nhi_lifecycle_class list resource.
@@ -34,6 +35,9 @@ func NewTTLPolicyListResource() list.ListResource { return &ttlPolicyResource{} 
 
 // NewRotationScheduleListResource returns the nhi_rotation_schedule list resource.
 func NewRotationScheduleListResource() list.ListResource { return &rotationScheduleResource{} }
+
+// NewOwnerListResource returns the nhi_owner list resource.
+func NewOwnerListResource() list.ListResource { return &ownerResource{} }
 
 // listed is one object a list resource reports: the name that is its resource identity, a
 // display name, and its resource object (a model the resource's schema reads).
@@ -166,4 +170,28 @@ func (r *rotationScheduleResource) List(ctx context.Context, req list.ListReques
 		}}
 	}
 	streamListed(ctx, req, stream, "identity", items)
+}
+
+func (r *ownerResource) ListResourceConfigSchema(_ context.Context, _ list.ListResourceSchemaRequest, resp *list.ListResourceSchemaResponse) {
+	resp.Schema = noListFilters("owner")
+}
+
+func (r *ownerResource) List(ctx context.Context, req list.ListRequest, stream *list.ListResultsStream) {
+	if !listConfigured(r.data, stream) {
+		return
+	}
+	owners, err := r.data.engine.ListOwners(ctx)
+	if err != nil {
+		listError(stream, "list owners", err)
+		return
+	}
+	items := make([]listed, len(owners))
+	for i, o := range owners {
+		items[i] = listed{name: o.Name, display: fmt.Sprintf("%s (%s, %s)", o.Name, o.Kind, o.Status), model: func(*diag.Diagnostics) any {
+			var m ownerModel
+			m.fromPolicy(o)
+			return &m
+		}}
+	}
+	streamListed(ctx, req, stream, "name", items)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
@@ -77,6 +78,7 @@ type vaultModel struct {
 	Namespace     types.String       `tfsdk:"namespace"`
 	Mount         types.String       `tfsdk:"mount"`
 	AppRoleMount  types.String       `tfsdk:"approle_mount"`
+	AuditLogPath  types.String       `tfsdk:"audit_log_path"`
 	CACertFile    types.String       `tfsdk:"ca_cert_file"`
 	CACertDir     types.String       `tfsdk:"ca_cert_dir"`
 	ClientCert    types.String       `tfsdk:"client_cert"`
@@ -162,6 +164,14 @@ func (p *nhiProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *
 						MarkdownDescription: "KV v2 mount of the provider's records. Defaults to `" + vault.DefaultMount + "`."},
 					"approle_mount": schema.StringAttribute{Optional: true,
 						MarkdownDescription: "AppRole auth mount of the identities. Defaults to `" + vault.DefaultAppRoleMount + "`."},
+					"audit_log_path": schema.StringAttribute{Optional: true, Validators: []validator.String{nonEmpty{}},
+						MarkdownDescription: "Path of the log file of a Vault file audit device (`vault audit enable file " +
+							"file_path=...`), readable where the provider runs, from which the provider learns when identities were " +
+							"last used (`last_used_at`, `used` events, the `inactive` finding of a class's `max_idle`): the " +
+							"successful logins on `approle_mount`. Vault keeps no last-use time for AppRole. The file is read " +
+							"incrementally, once per provider run, from its last 64 MiB; logins rotated out of the file, older " +
+							"than that, on another node's log, or while the device was off are missed. Unset: last use is " +
+							"unknown on Vault (`last_used_at` null, no `inactive` findings)."},
 					"ca_cert_file": schema.StringAttribute{Optional: true,
 						MarkdownDescription: "Path of a PEM file of CA certificates to verify the server with. Defaults to `VAULT_CACERT`."},
 					"ca_cert_dir": schema.StringAttribute{Optional: true,
@@ -297,6 +307,7 @@ func openVault(ctx context.Context, m *vaultModel, clk clock.Clock) (*vault.Engi
 		Namespace:    m.Namespace.ValueString(),
 		Mount:        m.Mount.ValueString(),
 		AppRoleMount: m.AppRoleMount.ValueString(),
+		AuditLogPath: m.AuditLogPath.ValueString(),
 		TLS: vault.TLS{
 			CACertFile: m.CACertFile.ValueString(),
 			CACertDir:  m.CACertDir.ValueString(),
@@ -407,6 +418,7 @@ func (p *nhiProvider) Resources(context.Context) []func() resource.Resource {
 		NewTTLPolicyResource,
 		NewIdentityResource,
 		NewRotationScheduleResource,
+		NewOwnerResource,
 		NewTargetResource,
 	}
 }
@@ -441,5 +453,6 @@ func (p *nhiProvider) ListResources(context.Context) []func() list.ListResource 
 		NewTTLPolicyListResource,
 		NewIdentityListResource,
 		NewRotationScheduleListResource,
+		NewOwnerListResource,
 	}
 }

@@ -82,7 +82,7 @@ var testEngines = map[string]func(t *testing.T, clk *clock.Fake) engine.Engine{
 		suffix := make([]byte, 4)
 		_, _ = rand.Read(suffix)
 		mount := "nhi-acc-" + hex.EncodeToString(suffix)
-		cfg := vault.Config{Mount: mount, AppRoleMount: mount + "-approle"}
+		cfg := vault.Config{Mount: mount, AppRoleMount: mount + "-approle", AuditLogPath: acctest.VaultAuditLog(t)}
 		cfg.ApplyEnv()
 		ctx := context.Background()
 		root, err := vault.Open(ctx, cfg, clk, func(string, map[string]any) {})
@@ -245,7 +245,7 @@ provider "nhi" {
     path = %q
   }
 }
-`, dbPath) + governanceConfig + buildIdentityHCL("team-build") + `
+`, dbPath) + governanceConfig + buildIdentityHCL("team-build") + ownerHCL("team", "team-build", "team", "active") + `
 data "nhi_drift_report" "all" {}
 `
 	var before []byte

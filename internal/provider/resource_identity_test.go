@@ -17,7 +17,7 @@ resource "nhi_rotation_schedule" "billing" {
   interval = "30d"
   overlap  = "1h"
 }
-`
+` + ownerHCL("team", "team-build", "team", "active")
 
 // TestAccResourceIdentity_import: every resource stores its identity (the name that keys it in
 // the engine), and an import block with `identity = { ... }` imports each of them into a state
@@ -31,6 +31,7 @@ func TestAccResourceIdentity_import(t *testing.T) {
 		"nhi_identity.build":            {"name", "ci-build"},
 		"nhi_identity.billing":          {"name", "billing-sync"},
 		"nhi_rotation_schedule.billing": {"identity", "billing-sync"},
+		"nhi_owner.team":                {"name", "team-build"},
 	}
 	var checks []statecheck.StateCheck
 	steps := []resource.TestStep{{Config: identityImportConfig}}

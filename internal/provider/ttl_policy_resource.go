@@ -246,28 +246,11 @@ func (r *ttlPolicyResource) write(ctx context.Context, plan planGetter, state st
 }
 
 func (r *ttlPolicyResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var m ttlPolicyModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
-	setIdentity(ctx, req.State, resp.Identity, "name", &resp.Diagnostics)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	p, ok := readFound(ctx, resp, "TTL policy", m.Name.ValueString(), r.data.engine.GetTTLPolicy)
-	if !ok {
-		return
-	}
-	m.fromPolicy(p)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+	readRecord[ttlPolicyModel](ctx, req, resp, "TTL policy", r.data.engine.GetTTLPolicy)
 }
 
 func (r *ttlPolicyResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	var m ttlPolicyModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	err := r.data.engine.DeleteTTLPolicy(ctx, m.Name.ValueString())
-	deleted(&resp.Diagnostics, fmt.Sprintf("delete TTL policy %q", m.Name.ValueString()), err)
+	deleteRecord(ctx, req, resp, "TTL policy", r.data.engine.DeleteTTLPolicy)
 }
 
 func (r *ttlPolicyResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {

@@ -368,7 +368,8 @@ func anySlice(v any) []any {
 func TestAccVault_readOnlyToken(t *testing.T) {
 	env, ve := newVaultTestEnv(t)
 	ctx := context.Background()
-	cfg := scheduleConfig(intervalSchedule) + buildIdentityHCL("team-build") + `
+	// The owner record is read back too: by its resource, by the identity it owns and by the report.
+	cfg := scheduleConfig(intervalSchedule) + buildIdentityHCL("team-build") + ownerHCL("team", "team-build", "team", "active") + `
 data "nhi_drift_report" "gate" {
   fail_on = "high"
 }

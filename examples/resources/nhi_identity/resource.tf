@@ -13,7 +13,9 @@ resource "nhi_identity" "ci_build" {
 
 # A persistent identity: a service account with a stable name whose secret is rotated. It has
 # no TTL policy. When it is destroyed every credential is revoked and a disabled record is kept
-# for audit (on_destroy = "retire", the default).
+# for audit (on_destroy = "retire", the default). Its class reviews identities every 90 days:
+# the pull request that moves reviewed_at is the attestation, and the plan warns 14 days before
+# the next review falls due. Its class also requires the owner to be an active nhi_owner.
 resource "nhi_identity" "billing_sync" {
   name        = "billing-sync"
   class       = "service"
@@ -22,6 +24,8 @@ resource "nhi_identity" "billing_sync" {
   description = "Nightly sync to the billing provider"
   scopes      = ["read:invoices"]
   on_destroy  = "retire"
+  reviewed_at = "2026-01-15T10:00:00Z"
+  reviewed_by = "alice@example.com"
 }
 
 # On the Vault engine a scope is a Vault ACL policy: the identity's AppRole role gets exactly

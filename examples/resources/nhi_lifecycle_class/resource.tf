@@ -21,8 +21,10 @@ resource "nhi_lifecycle_class" "ci" {
   max_blast_radius = 12
 }
 
-# Persistent identities (service accounts, integrations): a stable name for audit, and a secret
-# that is rotated at least every 90 days with every consumer known.
+# Persistent identities (service accounts, integrations): a stable name for audit, a secret that
+# is rotated at least every 90 days with every consumer known, and offboarding of accounts that
+# nothing has used for 30 days (an `inactive` finding; last use needs the Vault engine's
+# audit_log_path on Vault).
 resource "nhi_lifecycle_class" "service" {
   name                  = "service"
   kind                  = "persistent"
@@ -33,4 +35,11 @@ resource "nhi_lifecycle_class" "service" {
   environments          = ["staging", "prod"]
   denied_scopes         = ["root", "*-admin"]
   max_blast_radius      = 2400 # one scope rotated every 90 days, with a day's window: 2209
+  max_idle              = "30d"
+
+  # Review and ownership: every identity is reviewed at least every 90 days (reviewed_at and
+  # reviewed_by on the identity, moved by the pull request that attests the review), and its
+  # owner must be an active nhi_owner.
+  review_every             = "90d"
+  require_registered_owner = true
 }

@@ -59,7 +59,7 @@ output "counts_by_severity" {
 }
 
 output "trust_debt_hours" {
-  description = "Live credentials' age beyond their intended lifetime plus overdue rotations, in hours."
+  description = "Live credentials' age beyond their intended lifetime, overdue rotations and reviews, and idle time beyond max_idle, in hours."
   value       = data.nhi_drift_report.gate.trust_debt_hours
 }
 

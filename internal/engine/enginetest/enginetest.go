@@ -52,6 +52,9 @@ func Run(t *testing.T, factory Factory) {
 	t.Run("SecretHardExpiry", func(t *testing.T) { testSecretHardExpiry(t, factory) })
 	t.Run("SecretRefusals", func(t *testing.T) { testSecretRefusals(t, factory) })
 	t.Run("Scopes", func(t *testing.T) { testScopes(t, factory) })
+	t.Run("LastUse", func(t *testing.T) { testLastUse(t, factory) })
+	t.Run("Owners", func(t *testing.T) { testOwners(t, factory) })
+	t.Run("ReviewStored", func(t *testing.T) { testReviewStored(t, factory) })
 }
 
 func setup(t *testing.T, factory Factory) (engine.Engine, *clock.Fake, context.Context) {
@@ -413,12 +416,13 @@ func testCredentialExpiry(t *testing.T, factory Factory) {
 func testCredentialRenewal(t *testing.T, factory Factory) {
 	e, clk, ctx := setup(t, factory)
 	ciCreated(t, e, ctx, "ci-long")
-	cred, secret, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-long"})
+	cred, secret, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-long", Requester: "nightly", Purpose: "soak"})
 	must(t, err)
 	_, other, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-long"})
 	must(t, err)
 	_, err = e.RenewCredential(ctx, cred.ID, other)
 	wantErr(t, err, engine.ErrDenied)
+	var renewals []engine.Credential
 	for i := int64(1); i <= 2; i++ {
 		clk.Advance(10 * time.Minute)
 		renewed, err := e.RenewCredential(ctx, cred.ID, secret)
@@ -426,10 +430,29 @@ func testCredentialRenewal(t *testing.T, factory Factory) {
 		if renewed.RenewCount != i || renewed.RenewalsLeft != 2-i || !renewed.ExpiresAt.Equal(clk.Now().Add(15*time.Minute)) {
 			t.Fatalf("renewal %d = %+v", i, renewed)
 		}
+		renewals = append(renewals, renewed)
 	}
 	clk.Advance(10 * time.Minute)
 	_, err = e.RenewCredential(ctx, cred.ID, secret)
 	wantErr(t, err, engine.ErrDenied)
+	// Each renewal is an event of the credential, with its requester and new expiry; refused
+	// renewals are none.
+	events, err := e.AuditEvents(ctx, engine.AuditFilter{Identity: "ci-long", Types: []string{engine.EventIssued, engine.EventRenewed}})
+	must(t, err)
+	var types []string
+	for _, ev := range events {
+		types = append(types, ev.Type)
+	}
+	if want := []string{engine.EventIssued, engine.EventIssued, engine.EventRenewed, engine.EventRenewed}; !slices.Equal(types, want) {
+		t.Fatalf("issue and renewal events of ci-long = %v, want %v", types, want)
+	}
+	for i, ev := range events[2:] {
+		r := renewals[i]
+		if ev.Credential != cred.ID || ev.Requester != "nightly" || ev.Purpose != "soak" ||
+			!ev.Time.Equal(r.ExpiresAt.Add(-15*time.Minute)) || ev.Detail != "expires "+r.ExpiresAt.Format(time.RFC3339) {
+			t.Fatalf("renewal event %d = %+v, want credential %s renewed by nightly, expiring %s", i+1, ev, cred.ID, r.ExpiresAt)
+		}
+	}
 	_, err = e.Authenticate(ctx, secret)
 	must(t, err)
 	clk.Advance(6 * time.Minute) // 15m after the last renewal
@@ -473,6 +496,7 @@ func testAudit(t *testing.T, factory Factory) {
 	must(t, e.RevokeCredential(ctx, cred.ID))
 	events, err := e.AuditEvents(ctx, engine.AuditFilter{Identity: "ci-audit"})
 	must(t, err)
+	events = withoutUse(events)
 	var types []string
 	for _, ev := range events {
 		if ev.Identity != "ci-audit" {
@@ -489,7 +513,7 @@ func testAudit(t *testing.T, factory Factory) {
 	}
 	since, err := e.AuditEvents(ctx, engine.AuditFilter{Identity: "ci-audit", Since: Epoch.Add(30 * time.Second)})
 	must(t, err)
-	if len(since) != 2 {
+	if since = withoutUse(since); len(since) != 2 {
 		t.Fatalf("events since +30s = %d, want 2", len(since))
 	}
 
@@ -500,6 +524,7 @@ func testAudit(t *testing.T, factory Factory) {
 	clk.Advance(time.Hour)
 	log, err := engine.AuditLog(ctx, e, engine.AuditFilter{Identity: "ci-audit"}, clk.Now())
 	must(t, err)
+	log = withoutUse(log)
 	types = nil
 	for _, ev := range log {
 		types = append(types, ev.Type)
@@ -511,6 +536,12 @@ func testAudit(t *testing.T, factory Factory) {
 	if !reflect.DeepEqual(types, want) {
 		t.Fatalf("audit log = %v, want %v", types, want)
 	}
+}
+
+// withoutUse drops the "used" events, which testLastUse checks: their times come from the
+// engine's clock on the local engine and from Vault's on Vault.
+func withoutUse(events []engine.AuditEvent) []engine.AuditEvent {
+	return slices.DeleteFunc(events, func(ev engine.AuditEvent) bool { return ev.Type == engine.EventUsed })
 }
 
 // ciCreated creates ciIdentity(name).
@@ -764,4 +795,204 @@ func testScopes(t *testing.T, factory Factory) {
 	must(t, err)
 	authorize(secret, "ci-read", netip.Addr{}, nil)
 	authorize(secret, "read:artifacts", netip.Addr{}, engine.ErrDenied)
+}
+
+// testLastUse: an identity's last use is zero until a secret of it authenticates; a use shows
+// in GetIdentity, ListIdentities and the drift observation, moves with a later use, and is a
+// "used" event of the audit log; an identity idle past its class's max_idle (never used: since
+// its creation) is inactive, with its idle time beyond max_idle as trust debt, to the second.
+// The time of a use is the engine's clock on the local engine and the time of the login in
+// Vault's audit log on Vault, so the clock is set from the observed last use, never from the
+// wall clock. Engines that cannot tell last use (Vault without an audit log) skip.
+func testLastUse(t *testing.T, factory Factory) {
+	e, clk, ctx := setup(t, factory)
+	idle := persistentClass
+	idle.Name, idle.MaxIdle = "svc-idle", 30*policy.Day
+	must(t, e.PutClass(ctx, idle))
+	_, err := e.CreateIdentity(ctx, policy.Identity{Name: "svc-used", Class: "svc-idle", Owner: "team-billing"})
+	must(t, err)
+	got, err := e.GetIdentity(ctx, "svc-used")
+	must(t, err)
+	if got.UseUnknown {
+		t.Skip("the engine cannot tell when an identity was last used")
+	}
+	if !got.LastUsedAt.IsZero() {
+		t.Fatalf("LastUsedAt of a new identity = %v, want zero", got.LastUsedAt)
+	}
+	// Never used: idle since its creation.
+	clk.Set(got.CreatedAt.Add(30*policy.Day + 2*time.Hour))
+	wantInactive(t, e, ctx, clk.Now(), "svc-used", 2*time.Hour)
+
+	_, secret, err := e.StageSecret(ctx, "svc-used", 32)
+	must(t, err)
+	_, err = e.PromoteSecret(ctx, "svc-used", 1, engine.PromoteOptions{Reason: "create"})
+	must(t, err)
+	authAs(t, e, ctx, secret, "svc-used")
+	first, err := e.GetIdentity(ctx, "svc-used")
+	must(t, err)
+	if first.LastUsedAt.IsZero() {
+		t.Fatal("LastUsedAt after an authentication is zero")
+	}
+	ids, err := e.ListIdentities(ctx)
+	must(t, err)
+	for _, id := range ids {
+		if id.Name == "svc-used" && !id.LastUsedAt.Equal(first.LastUsedAt) {
+			t.Fatalf("ListIdentities: LastUsedAt = %v, GetIdentity says %v", id.LastUsedAt, first.LastUsedAt)
+		}
+	}
+	log, err := engine.AuditLog(ctx, e, engine.AuditFilter{Identity: "svc-used"}, clk.Now())
+	must(t, err)
+	var used []engine.AuditEvent
+	for _, ev := range log {
+		if ev.Type == engine.EventUsed {
+			used = append(used, ev)
+		}
+	}
+	if len(used) == 0 || !used[0].Time.Equal(first.LastUsedAt) || used[0].Identity != "svc-used" {
+		t.Fatalf("used events = %+v, want the first at %v", used, first.LastUsedAt)
+	}
+
+	clk.Advance(2 * time.Minute)
+	authAs(t, e, ctx, secret, "svc-used")
+	second, err := e.GetIdentity(ctx, "svc-used")
+	must(t, err)
+	if !second.LastUsedAt.After(first.LastUsedAt) {
+		t.Fatalf("LastUsedAt after a second use = %v, want after %v", second.LastUsedAt, first.LastUsedAt)
+	}
+	// An update returns the identity with its last use, as a read does (the findings of the
+	// update judge it).
+	updated, err := e.UpdateIdentity(ctx, policy.Identity{Name: "svc-used", Class: "svc-idle", Owner: "team-payments"})
+	must(t, err)
+	if !updated.LastUsedAt.Equal(second.LastUsedAt) {
+		t.Fatalf("UpdateIdentity: LastUsedAt = %v, want %v", updated.LastUsedAt, second.LastUsedAt)
+	}
+	clk.Set(second.LastUsedAt)
+	wantInactive(t, e, ctx, clk.Now(), "svc-used", 0)
+	clk.Set(second.LastUsedAt.Add(30*policy.Day + 90*time.Minute))
+	wantInactive(t, e, ctx, clk.Now(), "svc-used", 90*time.Minute)
+}
+
+// wantInactive checks the drift report of e at now: identity is inactive with trust debt debt,
+// or, when debt is zero, neither inactive nor in debt.
+func wantInactive(t *testing.T, e engine.Engine, ctx context.Context, now time.Time, identity string, debt time.Duration) {
+	t.Helper()
+	fleet, err := engine.Observe(ctx, e, now)
+	must(t, err)
+	rep := policy.Drift(fleet)
+	var inactive []policy.Finding
+	for _, f := range rep.About(identity) {
+		if f.Rule == policy.RuleInactive {
+			inactive = append(inactive, f)
+		}
+	}
+	if debt == 0 {
+		if len(inactive) != 0 || rep.TrustDebt[identity] != 0 {
+			t.Fatalf("at %v: inactive findings %+v, trust debt %v; want none", now, inactive, rep.TrustDebt[identity])
+		}
+		return
+	}
+	if len(inactive) != 1 || rep.TrustDebt[identity] != debt {
+		t.Fatalf("at %v: inactive findings %+v, trust debt %v; want one, and %v", now, inactive, rep.TrustDebt[identity], debt)
+	}
+	// Refreshing the identity alone finds it too.
+	one, err := engine.ReadObserved(ctx, e, identity, now)
+	must(t, err)
+	if found := policy.Drift(one).About(identity); !slices.ContainsFunc(found, func(f policy.Finding) bool { return f.Rule == policy.RuleInactive }) {
+		t.Fatalf("ReadObserved: findings %+v, want inactive", found)
+	}
+}
+
+// testOwners: owner records are governance records like classes: put, read back exactly,
+// replaced, listed, deleted, refused when malformed (ErrInvalid, nothing written), and looked up
+// by any identity's owner text, a name no record can have included (ErrNotFound). A drift
+// observation carries them.
+func testOwners(t *testing.T, factory Factory) {
+	e, clk, ctx := setup(t, factory)
+	team := policy.Owner{Name: "team-build", Kind: policy.OwnerTeam, Contact: "#build", Status: policy.OwnerActive}
+	bob := policy.Owner{Name: "bob", Kind: policy.OwnerPerson, Contact: "bob@example.com", Status: policy.OwnerActive}
+	must(t, e.PutOwner(ctx, team))
+	must(t, e.PutOwner(ctx, bob))
+	got, err := e.GetOwner(ctx, "team-build")
+	must(t, err)
+	if !reflect.DeepEqual(got, team) {
+		t.Fatalf("GetOwner = %+v, want %+v", got, team)
+	}
+	bob.Status = policy.OwnerDeparted
+	must(t, e.PutOwner(ctx, bob))
+	if got, err = e.GetOwner(ctx, "bob"); err != nil || !reflect.DeepEqual(got, bob) {
+		t.Fatalf("GetOwner after marking departed = %+v, %v; want %+v", got, err, bob)
+	}
+	owners, err := e.ListOwners(ctx)
+	must(t, err)
+	if len(owners) != 2 || owners[0].Name != "bob" || owners[1].Name != "team-build" {
+		t.Fatalf("ListOwners = %+v, want bob and team-build, by name", owners)
+	}
+	for _, bad := range []policy.Owner{
+		{Name: "x", Kind: "robot", Status: policy.OwnerActive},
+		{Name: "x", Kind: policy.OwnerTeam, Status: "gone"},
+		{Name: "no spaces", Kind: policy.OwnerTeam, Status: policy.OwnerActive},
+		{Kind: policy.OwnerTeam, Status: policy.OwnerActive},
+	} {
+		wantErr(t, e.PutOwner(ctx, bad), engine.ErrInvalid)
+	}
+	if owners, err = e.ListOwners(ctx); err != nil || len(owners) != 2 {
+		t.Fatalf("refused puts changed the owners: %+v, %v", owners, err)
+	}
+	for _, text := range []string{"nobody", "Platform Team <platform@example.com>", ""} {
+		_, err = e.GetOwner(ctx, text)
+		wantErr(t, err, engine.ErrNotFound)
+	}
+	// The drift rules see the records: bob's active identity gets owner-departed, the team's does not.
+	bobs := ciIdentity("ci-bobs")
+	bobs.Owner = "bob"
+	_, err = e.CreateIdentity(ctx, bobs)
+	must(t, err)
+	ciCreated(t, e, ctx, "ci-teams")
+	fleet, err := engine.Observe(ctx, e, clk.Now())
+	must(t, err)
+	if len(fleet.Owners) != 2 {
+		t.Fatalf("Observe read %d owners, want 2", len(fleet.Owners))
+	}
+	var departed []string
+	for _, f := range policy.Drift(fleet).Findings {
+		if f.Rule == policy.RuleOwnerDeparted {
+			departed = append(departed, f.Subject)
+		}
+	}
+	if !slices.Equal(departed, []string{"identity/ci-bobs"}) {
+		t.Fatalf("owner-departed findings on %v, want exactly identity/ci-bobs", departed)
+	}
+	one, err := engine.ReadObserved(ctx, e, "ci-bobs", clk.Now())
+	must(t, err)
+	if len(one.Owners) != 1 || !one.Owners[0].Departed() {
+		t.Fatalf("ReadObserved of ci-bobs read owners %+v, want bob, departed", one.Owners)
+	}
+	wantDeletes(t, ctx, "bob", e.GetOwner, e.DeleteOwner)
+	if owners, err = e.ListOwners(ctx); err != nil || len(owners) != 1 {
+		t.Fatalf("ListOwners after delete = %+v, %v; want team-build alone", owners, err)
+	}
+}
+
+// testReviewStored: an identity's review attestation (reviewed_at, reviewed_by) is kept in the
+// engine's identity record, so a drift job without Terraform state sees it; an update moves it.
+func testReviewStored(t *testing.T, factory Factory) {
+	e, clk, ctx := setup(t, factory)
+	id := ciIdentity("ci-reviewed")
+	id.ReviewedAt, id.ReviewedBy = Epoch.Add(-time.Hour), "alice"
+	_, err := e.CreateIdentity(ctx, id)
+	must(t, err)
+	got, err := e.GetIdentity(ctx, id.Name)
+	must(t, err)
+	if !got.ReviewedAt.Equal(id.ReviewedAt) || got.ReviewedBy != "alice" {
+		t.Fatalf("GetIdentity review = %s by %q, want %s by alice", got.ReviewedAt, got.ReviewedBy, id.ReviewedAt)
+	}
+	clk.Advance(time.Hour)
+	id.ReviewedAt, id.ReviewedBy = clk.Now(), "carol"
+	_, err = e.UpdateIdentity(ctx, id)
+	must(t, err)
+	ids, err := e.ListIdentities(ctx)
+	must(t, err)
+	if len(ids) != 1 || !ids[0].ReviewedAt.Equal(clk.Now()) || ids[0].ReviewedBy != "carol" {
+		t.Fatalf("ListIdentities after the review moved = %+v, want reviewed at %s by carol", ids, clk.Now())
+	}
 }

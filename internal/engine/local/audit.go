@@ -67,8 +67,9 @@ func (e *Engine) appendAudit(tx *bolt.Tx, ev engine.AuditEvent) error {
 	return b.Put(seqKey(seq), raw)
 }
 
-// AuditEvents verifies the whole hash chain and returns the events that match f, oldest first.
-// A broken chain is an error naming the first entry that fails.
+// AuditEvents verifies the whole hash chain and returns the events that match f, in the order
+// of engine.OrderAuditEvents (the log's order but for credential events that share an instant
+// with others). A broken chain is an error naming the first entry that fails.
 func (e *Engine) AuditEvents(ctx context.Context, f engine.AuditFilter) ([]engine.AuditEvent, error) {
 	if err := ctxErr(ctx); err != nil {
 		return nil, err
@@ -95,7 +96,7 @@ func (e *Engine) AuditEvents(ctx context.Context, f engine.AuditFilter) ([]engin
 			return nil
 		})
 	})
-	return out, none(err)
+	return engine.OrderAuditEvents(out), none(err)
 }
 
 // RecordAdoption records that a create adopted a governance record it found as declared.

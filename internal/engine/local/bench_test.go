@@ -344,9 +344,9 @@ func BenchmarkDriftReport(b *testing.B) {
 const (
 	// historyEnded is the ended credentials of the busy identity of BenchmarkRefreshHistory.
 	historyEnded = 10000
-	// driftHistoryLive of the drift fleet's driftCredentials have not ended: one per
-	// ephemeral identity, issued after the others ended.
-	driftHistoryLive = driftIdentities - driftPersistent
+	// driftHistoryLive of the drift fleet's driftCredentials have not ended (the 5,000):
+	// one for each of the first 5,000 ephemeral identities, issued after the others ended.
+	driftHistoryLive = 5000
 )
 
 // endAll moves clk past the hard expiry of every credential issued so far, and the grace after

@@ -7,7 +7,9 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -250,8 +252,13 @@ func (e *Engine) IssueCredential(ctx context.Context, req engine.CredentialReque
 		if err := tx.Bucket(bucketSecretIndex).Put(hashSecret(secret), []byte(credentialRef(id.Name, credID))); err != nil {
 			return err
 		}
-		return e.appendAudit(tx, engine.AuditEvent{Type: engine.EventIssued, Identity: id.Name, Credential: credID,
-			Requester: req.Requester, Purpose: req.Purpose, Detail: "expires " + cred.ExpiresAt.Format(time.RFC3339)})
+		if err := e.appendAudit(tx, engine.AuditEvent{Type: engine.EventIssued, Identity: id.Name, Credential: credID,
+			Requester: req.Requester, Purpose: req.Purpose, Detail: "expires " + cred.ExpiresAt.Format(time.RFC3339)}); err != nil {
+			return err
+		}
+		// Minting a credential is a use of the identity, as on Vault, where it is a login.
+		return e.recordUse(tx, id, now, engine.AuditEvent{Type: engine.EventUsed, Identity: id.Name, Credential: credID,
+			Requester: req.Requester, Purpose: req.Purpose, Detail: "credential issued"})
 	})
 	if err != nil {
 		return engine.Credential{}, "", err
@@ -366,16 +373,17 @@ func (e *Engine) revokeAll(tx *bolt.Tx, identity string, now time.Time) error {
 
 // Authenticate returns the identity a live secret belongs to: a dynamic credential (spending one
 // use when uses are capped) or a version of a rotated secret that still authenticates (staged,
-// current before its expiry, previous inside its overlap).
+// current before its expiry, previous inside its overlap). It records the use (see
+// authenticate).
 func (e *Engine) Authenticate(ctx context.Context, secret string) (string, error) {
-	id, _, _, err := e.authenticate(ctx, secret)
+	id, _, _, err := e.authenticate(ctx, secret, netip.Addr{})
 	return id, err
 }
 
 // Authorize authenticates the secret and checks that it grants the scope to the caller: a
 // credential the scopes and bound CIDRs it was issued with, a rotated secret its identity's.
 func (e *Engine) Authorize(ctx context.Context, req engine.AuthorizeRequest) (string, error) {
-	id, scopes, cidrs, err := e.authenticate(ctx, req.Secret)
+	id, scopes, cidrs, err := e.authenticate(ctx, req.Secret, req.Caller)
 	if err != nil {
 		return "", err
 	}
@@ -385,52 +393,90 @@ func (e *Engine) Authorize(ctx context.Context, req engine.AuthorizeRequest) (st
 	return id, nil
 }
 
-// authenticate returns the identity of a secret and what it grants: scopes and bound CIDRs.
-func (e *Engine) authenticate(ctx context.Context, secret string) (identity string, scopes, cidrs []string, err error) {
+// errMustWrite stops an authentication in a read transaction that has something to write: it
+// runs again in a write transaction.
+var errMustWrite = errors.New("the authentication has something to write")
+
+// authenticate returns the identity of a secret and what it grants: scopes and bound CIDRs. It
+// records the use on the identity (and on the credential) as policy.RecordUse says: at most one
+// write per identity per policy.UseResolution, with a "used" audit event naming the
+// credential's requester (or the caller's address, when known). It checks the secret in a read
+// transaction first, so that an authentication with nothing to record (a use within the minute
+// of the last one, no capped uses to spend) writes nothing at all; one with something to write
+// runs again, checks included, in a write transaction.
+func (e *Engine) authenticate(ctx context.Context, secret string, caller netip.Addr) (identity string, scopes, cidrs []string, err error) {
 	if err := ctxErr(ctx); err != nil {
 		return "", nil, nil, err
 	}
 	var verifyTarget, verifyLogin string
-	err = e.update(func(tx *bolt.Tx) error {
+	check := func(tx *bolt.Tx) error {
 		ref, ok := lookupSecret(tx, secret)
 		if !ok {
 			return fmt.Errorf("unknown secret: %w", engine.ErrDenied)
 		}
+		now := e.clock.Now()
 		name := ref.Identity
 		var id policy.Identity
 		if err := getJSON(tx, bucketIdentities, name, &id); err != nil || id.Retired() {
 			return fmt.Errorf("identity %q is retired or gone: %w", name, engine.ErrDenied)
 		}
+		used := engine.AuditEvent{Type: engine.EventUsed, Identity: name}
+		var cred *engine.Credential
 		if ref.Version > 0 {
 			if err := e.authenticateVersion(tx, name, ref.Version); err != nil {
 				return err
 			}
 			identity, scopes, cidrs = name, id.Scopes, id.BoundCIDRs
+			used.Detail = "rotated secret version " + strconv.FormatInt(ref.Version, 10)
 			if _, r, err := getVersion(tx, name, ref.Version); err == nil && r.Login != "" {
 				verifyTarget, verifyLogin = id.Target, r.Login
 			}
+		} else {
+			c, err := getCredential(tx, name, ref.Credential)
+			if err != nil {
+				return err
+			}
+			if !c.Live(now) {
+				return fmt.Errorf("credential %q is expired or revoked: %w", c.ID, engine.ErrDenied)
+			}
+			if c.UsesLeft == 0 {
+				return fmt.Errorf("credential %q has no uses left: %w", c.ID, engine.ErrDenied)
+			}
+			identity, scopes, cidrs = name, c.Scopes, c.BoundCIDRs
+			used.Credential, used.Requester, used.Purpose = c.ID, c.Requester, c.Purpose
+			cred = &c
+		}
+		if used.Requester == "" && caller.IsValid() {
+			used.Requester = caller.String()
+		}
+		var credChanged bool
+		if cred != nil {
+			cred.LastUsedAt, credChanged = policy.RecordUse(cred.LastUsedAt, now)
+			if cred.UsesLeft > 0 {
+				cred.UsesLeft--
+				credChanged = true
+			}
+		}
+		if _, idChanged := policy.RecordUse(id.LastUsedAt, now); !credChanged && !idChanged {
 			return nil
 		}
-		credID := ref.Credential
-		c, err := getCredential(tx, name, credID)
-		if err != nil {
-			return err
+		if !tx.Writable() {
+			return errMustWrite
 		}
-		if !c.Live(e.clock.Now()) {
-			return fmt.Errorf("credential %q is expired or revoked: %w", credID, engine.ErrDenied)
-		}
-		switch {
-		case c.UsesLeft == 0:
-			return fmt.Errorf("credential %q has no uses left: %w", credID, engine.ErrDenied)
-		case c.UsesLeft > 0:
-			c.UsesLeft--
-			if err := putCredential(tx, c, e.clock.Now()); err != nil {
+		if credChanged {
+			if err := putCredential(tx, *cred, now); err != nil {
 				return err
 			}
 		}
-		identity, scopes, cidrs = name, c.Scopes, c.BoundCIDRs
-		return nil
-	})
+		return e.recordUse(tx, id, now, used)
+	}
+	err = e.view(check)
+	switch {
+	case errors.Is(err, errEmpty):
+		err = fmt.Errorf("unknown secret: %w", engine.ErrDenied)
+	case errors.Is(err, errMustWrite):
+		err = e.update(check)
+	}
 	if err != nil {
 		return "", nil, nil, err
 	}
@@ -446,6 +492,20 @@ func (e *Engine) authenticate(ctx context.Context, secret string) (identity stri
 		}
 	}
 	return identity, scopes, cidrs, nil
+}
+
+// recordUse records a use of id at now, in a write transaction, as policy.RecordUse says: when
+// it is the first in policy.UseResolution, the identity's LastUsedAt moves and the "used" event
+// is appended; otherwise nothing is written.
+func (e *Engine) recordUse(tx *bolt.Tx, id policy.Identity, now time.Time, used engine.AuditEvent) error {
+	var changed bool
+	if id.LastUsedAt, changed = policy.RecordUse(id.LastUsedAt, now); !changed {
+		return nil
+	}
+	if err := putJSON(tx, bucketIdentities, id.Name, id); err != nil {
+		return err
+	}
+	return e.appendAudit(tx, used)
 }
 
 // LiveCredentials lists the credentials of one identity, or of all identities when empty, that

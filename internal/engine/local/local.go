@@ -55,7 +55,10 @@ var (
 	// bucketLive indexes the credentials that have not ended (see credentials.go). It is not in
 	// allBuckets: a database written before it existed gets it, filled, on its next write.
 	bucketLive = []byte("live_credentials")
-	allBuckets = [][]byte{bucketClasses, bucketTTLPolicies, bucketIdentities, bucketCredentials, bucketSecretIndex, bucketAudit,
+	// bucketOwners holds owner records. Like bucketLive it is not in allBuckets: a database
+	// written before it existed reads as having no owners and gets it on its next write.
+	bucketOwners = []byte("owners")
+	allBuckets   = [][]byte{bucketClasses, bucketTTLPolicies, bucketIdentities, bucketCredentials, bucketSecretIndex, bucketAudit,
 		bucketSchedules, bucketVersions}
 )
 
@@ -235,6 +238,9 @@ func (e *Engine) withBuckets(tx *bolt.Tx, fn func(tx *bolt.Tx) error) error {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return fmt.Errorf("%w: initialising %s: %v", engine.ErrUnavailable, e.path, err)
 			}
+		}
+		if _, err := tx.CreateBucketIfNotExists(bucketOwners); err != nil {
+			return fmt.Errorf("%w: initialising %s: %v", engine.ErrUnavailable, e.path, err)
 		}
 		if err := e.indexLive(tx); err != nil {
 			return fmt.Errorf("%w: initialising %s: %v", engine.ErrUnavailable, e.path, err)

@@ -507,17 +507,7 @@ func TestLiveIndex(t *testing.T) {
 	}
 
 	// An older database: no live bucket.
-	if err := e.update(func(tx *bolt.Tx) error { return tx.DeleteBucket(bucketLive) }); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Close(); err != nil {
-		t.Fatal(err)
-	}
-	old, err := Open(path, Options{Clock: clk})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer old.Close()
+	old := withoutBucket(t, e, bucketLive)
 	creds, err := old.LiveCredentials(ctx, "ci-a")
 	if err != nil || len(creds) != 1 || creds[0].ID != live.ID {
 		t.Fatalf("LiveCredentials of an older database = %v, %v; want [%s]", creds, err, live.ID)
@@ -537,4 +527,55 @@ func TestTargetConformance(t *testing.T) {
 	enginetest.RunTargets(t, factory)
 	enginetest.RunTargetCredentials(t, factory)
 	enginetest.RunTargetRotation(t, factory)
+}
+
+// TestOwnersBucketAddedLazily: a database written before owner records existed (no owners
+// bucket) reads as having no owners, its other records intact, and gets the bucket on its next
+// write.
+func TestOwnersBucketAddedLazily(t *testing.T) {
+	ctx := context.Background()
+	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	path := filepath.Join(t.TempDir(), "engine.db")
+	e, err := Open(path, Options{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.PutClass(ctx, policy.Class{Name: "svc", Kind: policy.KindPersistent}); err != nil {
+		t.Fatal(err)
+	}
+	old := withoutBucket(t, e, bucketOwners)
+	if owners, err := old.ListOwners(ctx); err != nil || len(owners) != 0 {
+		t.Fatalf("ListOwners of an older database = %v, %v; want none", owners, err)
+	}
+	if _, err := old.GetOwner(ctx, "bob"); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("GetOwner of an older database: %v, want ErrNotFound", err)
+	}
+	if _, err := old.GetClass(ctx, "svc"); err != nil {
+		t.Fatalf("an older database lost its class: %v", err)
+	}
+	bob := policy.Owner{Name: "bob", Kind: policy.OwnerPerson, Status: policy.OwnerActive}
+	if err := old.PutOwner(ctx, bob); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := old.GetOwner(ctx, "bob"); err != nil || got != bob {
+		t.Fatalf("GetOwner after the first owner write = %+v, %v", got, err)
+	}
+}
+
+// withoutBucket makes e's file a database written before bucket existed: it deletes the bucket,
+// closes e and opens the file again, with e's clock, as a new process would.
+func withoutBucket(t *testing.T, e *Engine, bucket []byte) *Engine {
+	t.Helper()
+	if err := e.update(func(tx *bolt.Tx) error { return tx.DeleteBucket(bucket) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	old, err := Open(e.path, Options{Clock: e.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = old.Close() })
+	return old
 }

@@ -16,7 +16,10 @@ import (
 
 // getJSON reads key from bucket into v, or returns ErrNotFound naming what was looked for.
 func getJSON(tx *bolt.Tx, bucket []byte, key string, v any) error {
-	raw := tx.Bucket(bucket).Get([]byte(key))
+	var raw []byte
+	if b := tx.Bucket(bucket); b != nil { // bucketOwners may not exist yet
+		raw = b.Get([]byte(key))
+	}
 	if raw == nil {
 		return fmt.Errorf("%s %q: %w", kindOf(bucket), key, engine.ErrNotFound)
 	}
@@ -40,7 +43,11 @@ func listJSON[T any](ctx context.Context, e *Engine, bucket []byte) ([]T, error)
 	}
 	var out []T
 	err := e.view(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucket).ForEach(func(k, raw []byte) error {
+		b := tx.Bucket(bucket)
+		if b == nil { // bucketOwners may not exist yet
+			return nil
+		}
+		return b.ForEach(func(k, raw []byte) error {
 			var v T
 			if err := json.Unmarshal(raw, &v); err != nil {
 				return fmt.Errorf("%s %q: corrupt record: %v", kindOf(bucket), k, err)
@@ -72,6 +79,8 @@ func kindOf(bucket []byte) string {
 		return "credential"
 	case string(bucketSchedules):
 		return engine.KindRotationSchedule
+	case string(bucketOwners):
+		return engine.KindOwner
 	}
 	return string(bucket)
 }
@@ -171,6 +180,30 @@ func (e *Engine) ListTTLPolicies(ctx context.Context) ([]policy.TTLPolicy, error
 	return listJSON[policy.TTLPolicy](ctx, e, bucketTTLPolicies)
 }
 
+// PutOwner creates or replaces an owner record.
+func (e *Engine) PutOwner(ctx context.Context, o policy.Owner) error {
+	if err := o.Validate(); err != nil {
+		return fmt.Errorf("%v: %w", err, engine.ErrInvalid)
+	}
+	return e.putRecord(ctx, bucketOwners, o.Name, o)
+}
+
+// GetOwner reads an owner record.
+func (e *Engine) GetOwner(ctx context.Context, name string) (policy.Owner, error) {
+	var o policy.Owner
+	return o, e.getRecord(ctx, bucketOwners, name, &o)
+}
+
+// DeleteOwner removes an owner record.
+func (e *Engine) DeleteOwner(ctx context.Context, name string) error {
+	return e.deleteRecord(ctx, bucketOwners, name)
+}
+
+// ListOwners lists every owner record, by name.
+func (e *Engine) ListOwners(ctx context.Context) ([]policy.Owner, error) {
+	return listJSON[policy.Owner](ctx, e, bucketOwners)
+}
+
 // CreateIdentity records a new active identity, or adopts the identity of that name when it
 // is active and declared exactly like id (see engine.Identities).
 func (e *Engine) CreateIdentity(ctx context.Context, id policy.Identity) (policy.Identity, error) {
@@ -179,7 +212,7 @@ func (e *Engine) CreateIdentity(ctx context.Context, id policy.Identity) (policy
 	}
 	id.Status = policy.StatusActive
 	id.CreatedAt = e.clock.Now()
-	id.RetiredAt = time.Time{}
+	id.RetiredAt, id.LastUsedAt = time.Time{}, time.Time{}
 	var out policy.Identity
 	err := e.batch(func(tx *bolt.Tx) error {
 		out = id
@@ -229,7 +262,7 @@ func existingIdentity(tx *bolt.Tx, id policy.Identity) (cur policy.Identity, fou
 }
 
 // UpdateIdentity replaces the declared attributes of an active identity, keeping its status
-// and timestamps.
+// and timestamps (its last use included).
 func (e *Engine) UpdateIdentity(ctx context.Context, id policy.Identity) (policy.Identity, error) {
 	if err := ctxErr(ctx); err != nil {
 		return policy.Identity{}, err
@@ -242,7 +275,7 @@ func (e *Engine) UpdateIdentity(ctx context.Context, id policy.Identity) (policy
 		if cur.Retired() {
 			return fmt.Errorf("identity %q: %w", id.Name, engine.ErrRetired)
 		}
-		id.Status, id.CreatedAt, id.RetiredAt = cur.Status, cur.CreatedAt, cur.RetiredAt
+		id.Status, id.CreatedAt, id.RetiredAt, id.LastUsedAt = cur.Status, cur.CreatedAt, cur.RetiredAt, cur.LastUsedAt
 		if err := putJSON(tx, bucketIdentities, id.Name, id); err != nil {
 			return err
 		}

@@ -10,7 +10,10 @@ import (
 
 // The audit log is one KV entry per event, at audit/<identity>/<20-digit sequence number>
 // (audit/_engine/... for events of no identity; identity names start with a letter or digit,
-// so the two never meet). Sequence numbers come from the version counter of the audit-seq key,
+// so the two never meet), but for the credential events (issued, renewed, revoked), which
+// AuditEvents derives from the credential records (credentialRecord.events): writing them
+// would cost four requests per credential's open and close. Entries of earlier releases hold
+// the credential events of their time; a credential record says which events it stands for. Sequence numbers come from the version counter of the audit-seq key,
 // which Vault increments atomically on each write, so processes sharing one Vault never reuse
 // a number; each event is written with check-and-set "new key" and so is never overwritten.
 // Vault's own audit devices remain the tamper-evident record of every request.
@@ -39,8 +42,9 @@ func (e *Engine) appendAudit(ctx context.Context, ev engine.AuditEvent) error {
 	return nil
 }
 
-// AuditEvents returns the events that match f, oldest first. A filter by identity reads only
-// that identity's events.
+// AuditEvents returns the events that match f: the log's entries and the events derived from
+// the credential records, in the order of engine.OrderAuditEvents. A filter by identity reads
+// only that identity's entries and credentials.
 func (e *Engine) AuditEvents(ctx context.Context, f engine.AuditFilter) ([]engine.AuditEvent, error) {
 	var folders []string
 	if f.Identity != "" {
@@ -72,7 +76,33 @@ func (e *Engine) AuditEvents(ctx context.Context, f engine.AuditFilter) ([]engin
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
-	return out, nil
+	recs, err := e.identityRecords(ctx, f.Identity)
+	if err != nil {
+		return nil, err
+	}
+	creds, err := e.credentialRecords(ctx, f.Identity, recs)
+	if err != nil {
+		return nil, err
+	}
+	var trail []trailEntry
+	for _, c := range creds {
+		for _, ev := range c.events() {
+			if f.Match(ev.AuditEvent) {
+				trail = append(trail, ev)
+			}
+		}
+	}
+	// Each identity's derived events in the order recorded, after the log's (older) ones.
+	sort.Slice(trail, func(i, j int) bool {
+		if trail[i].Identity != trail[j].Identity {
+			return trail[i].Identity < trail[j].Identity
+		}
+		return trail[i].version < trail[j].version
+	})
+	for _, ev := range trail {
+		out = append(out, ev.AuditEvent)
+	}
+	return engine.OrderAuditEvents(out), nil
 }
 
 // RecordAdoption records that a create adopted a governance record it found as declared.

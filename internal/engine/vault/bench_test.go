@@ -15,7 +15,8 @@ import (
 
 // Benchmarks of refresh on Vault (`make bench` runs them against a dev server): wall time and
 // requests per identity, as the request budgets count them (TestRefreshRequestBudget,
-// TestRefreshFlatInHistory). Sizes come from NHI_BENCH_N (identities, default 1000) and
+// TestRefreshFlatInHistory), and of nhi_credential's open + close
+// (TestCredentialRequestBudget). Sizes come from NHI_BENCH_N (identities, default 1000) and
 // NHI_BENCH_HISTORY (ended credentials of one identity, default 10000).
 
 func benchSize(b *testing.B, env string, def int) int {
@@ -96,4 +97,52 @@ func BenchmarkRefreshHistory(b *testing.B) {
 	b.Logf("setup: %d credentials issued and revoked in %s", ended, time.Since(start).Round(time.Millisecond))
 	b.Run("ended=0", func(b *testing.B) { refreshAll(b, direct, clk, []string{"ci-fresh"}) })
 	b.Run(fmt.Sprintf("ended=%d", ended), func(b *testing.B) { refreshAll(b, direct, clk, []string{"ci-busy"}) })
+}
+
+// BenchmarkRefreshPersistent refreshes NHI_BENCH_N persistent identities, each with a rotation
+// schedule and a rotated secret, governance reads included.
+func BenchmarkRefreshPersistent(b *testing.B) {
+	n := benchSize(b, "NHI_BENCH_N", 1000)
+	clk := clock.NewFake(time.Now())
+	direct := openTest(b, clk)
+	ctx := context.Background()
+	must(b, direct.PutClass(ctx, policy.Class{Name: "svc", Kind: policy.KindPersistent}))
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("svc-%d", i)
+		_, err := direct.CreateIdentity(ctx, policy.Identity{Name: names[i], Class: "svc"})
+		must(b, err)
+		must(b, direct.PutRotationSchedule(ctx, policy.RotationSchedule{Identity: names[i], Interval: 24 * time.Hour, KeepVersions: 2, SecretLength: 32}))
+		v, _, err := direct.StageSecret(ctx, names[i], 32)
+		must(b, err)
+		_, err = direct.PromoteSecret(ctx, names[i], v.Version, engine.PromoteOptions{})
+		must(b, err)
+	}
+	b.Run(fmt.Sprintf("identities=%d", n), func(b *testing.B) { refreshAll(b, direct, clk, names) })
+}
+
+// BenchmarkCredentialOpenClose opens and closes credentials of one identity as nhi_credential
+// does (IssueCredential, then RevokeCredentialOf naming the identity), 100 per iteration,
+// through a counting proxy, and reports requests and wall time per open + close.
+func BenchmarkCredentialOpenClose(b *testing.B) {
+	const perIteration = 100
+	clk := clock.NewFake(time.Now())
+	direct := openTest(b, clk)
+	ctx := context.Background()
+	setupIdentity(b, direct, policy.TTLPolicy{Name: "p", Class: "ci", TTL: 10 * time.Minute, MaxLifetime: time.Hour}, "ci-job")
+	e, proxy := openThroughProxy(b, direct)
+	requests := 0
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		proxy.Reset()
+		for range perIteration {
+			c, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-job", Requester: "bench"})
+			must(b, err)
+			must(b, engine.RevokeCredentialOf(ctx, e, c.Identity, c.ID))
+		}
+		requests += len(proxy.Requests())
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(requests)/float64(b.N*perIteration), "requests/credential")
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N*perIteration), "ms/credential")
 }

@@ -19,22 +19,20 @@ import (
 // of governance records that a new provider process makes once included; it costs the same,
 // within one request, whatever the identity's history of ended credentials; and a credential's
 // open and close (nhi_credential, which closes with engine.RevokeCredentialOf, naming the
-// identity) cost at most 6 between them. The persistent and open + close budgets are not met
-// yet: see PARTIAL below.
+// identity) cost at most 6 between them, one archive write per archiveBatch closes aside.
 
 const (
 	budgetFleet     = 50
 	budgetEphemeral = 3.0
-	// PARTIAL (issue 13): DESIGN's budgets are 4 per persistent identity and 6 per open + close;
-	// the engine does not meet them yet. A persistent refresh costs 5 (its record, role, entity,
-	// the LIST of its role's secret-ids and its secret-version record; its schedule is read once
-	// per process with the governance records), and an open + close 12 (open: the identity's
-	// record, a secret-id, the login, the record written back with the credential, and two
-	// writes per audit event; close: the revocation, the record read and written back, the
-	// archive write and the audit event's two writes).
-	// These ceilings hold what is reached, so that it cannot regress, until the budgets are met.
-	budgetPersistent      = 5.0
-	budgetOpenClose       = 12
+	// A persistent refresh reads its record (which holds its secret's versions and its live
+	// credentials), its role, its entity and the LIST of its role's secret-ids; its schedule is
+	// read once per process with the governance records.
+	budgetPersistent = 4.0
+	// An open reads the identity's record, creates a secret-id, logs in and writes the record
+	// back with the credential; a close revokes the token and writes the record back, from the
+	// record the open wrote (see credentials.go). No audit entry: the audit log derives the
+	// credential's events from its record.
+	budgetOpenClose       = 6
 	budgetEndedHistory    = 1000
 	budgetHistorySlack    = 1
 	budgetSecretLength    = 32
@@ -68,7 +66,7 @@ func refreshFleet(t testing.TB, e *Engine, proxy *acctest.Proxy, names []string,
 
 // governanceRequest reports whether path reads a governance record or lists a folder of them.
 func governanceRequest(path string) bool {
-	for _, folder := range []string{classesFolder, ttlPoliciesFolder, schedulesFolder} {
+	for _, folder := range []string{classesFolder, ttlPoliciesFolder, ownersFolder, schedulesFolder} {
 		if strings.HasSuffix(path, "/"+strings.TrimSuffix(folder, "/")) || strings.Contains(path, "/"+folder) {
 			return true
 		}
@@ -162,17 +160,34 @@ func TestCredentialRequestBudget(t *testing.T) {
 	warm, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-job", Requester: "terraform", Purpose: "warm-up"})
 	must(t, err)
 	must(t, e.RevokeCredential(ctx, warm.ID))
-	for run := range 3 {
+	// Past archiveBatch runs, so that one open also writes a batch to the archive: at most one
+	// request more than the budget then, and one such open per archiveBatch runs.
+	runs := archiveBatch + 2
+	var total, over int
+	for run := range runs {
 		proxy.Reset()
 		c, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-job", Requester: "terraform", Purpose: "budget"})
 		must(t, err)
 		opened := len(proxy.Requests())
 		must(t, engine.RevokeCredentialOf(ctx, e, c.Identity, c.ID))
-		total := len(proxy.Requests())
-		t.Logf("run %d: open %d requests, close %d", run, opened, total-opened)
-		if total > budgetOpenClose {
-			t.Errorf("run %d: credential open + close sent %d requests (%v), budget %d", run, total, proxy.Requests(), budgetOpenClose)
+		n := len(proxy.Requests())
+		total += n
+		if n > budgetOpenClose {
+			over++
 		}
+		if run < 3 || n != budgetOpenClose {
+			t.Logf("run %d: open %d requests, close %d", run, opened, n-opened)
+		}
+		if n > budgetOpenClose+1 {
+			t.Errorf("run %d: credential open + close sent %d requests (%v), budget %d (+1 for an archive write)", run, n, proxy.Requests(), budgetOpenClose)
+		}
+	}
+	t.Logf("%d opens and closes: %d requests, %.2f each", runs, total, float64(total)/float64(runs))
+	if most := (runs + archiveBatch - 1) / archiveBatch; over > most {
+		t.Errorf("%d of %d opens and closes went over the budget of %d, want at most %d (one archive write per %d)", over, runs, budgetOpenClose, most, archiveBatch)
+	}
+	if over == 0 {
+		t.Errorf("no open of %d wrote the archive, want one per %d ended credentials: the record would grow without bound", runs, archiveBatch)
 	}
 }
 

@@ -18,47 +18,222 @@ import (
 // for the identity's role, whose metadata (requester, purpose) Vault copies into the token's,
 // and logs in with it at once. The secret handed to the caller is the token, which the engine
 // never stores; the credential ID is the token's accessor, which can look the token up and
-// revoke it but not use it. The credential record holds the terms the engine enforces against
-// its own clock, on top of Vault's TTLs. While a credential is not ended
-// (policy.Credential.Ended) its record sits in its identity's record (identityRecord.Live),
-// written with check-and-set, so that a refresh reads every live credential of an identity
-// with the identity, in one request. Once it ends (revoked; or long expired, which the next
-// issue to the identity notices) it moves to the archive, credentials/<identity>/<accessor>,
-// which ListCredentials and the audit log read and refresh and drift never do.
+// revoke it but not use it. The credential record (credentialRecord) holds the terms the
+// engine enforces against its own clock, on top of Vault's TTLs, and its trail: the audit log
+// derives the credential's issued, renewed and revoked events from it (see audit.go), so that
+// no request goes to an audit entry.
+//
+// A credential's record sits in its identity's record, written with check-and-set: in
+// identityRecord.Live while it is not ended (policy.Credential.Ended), so that a refresh reads
+// every live credential of an identity with the identity, in one request; in
+// identityRecord.Ended once it ends (revoked; or long expired, which the next issue to the
+// identity notices), moved there by the same write that ends it. An issue that finds
+// archiveBatch ended credentials there first writes them to the archive in one batch,
+// credentials/<identity>/batch-<first ID>-<last ID>, then drops them from the record, so the
+// record stays small and an interruption between the two duplicates a credential, never loses
+// it. The archive (with the one-record-per-credential entries credentials/<identity>/<ID> of
+// earlier releases) is what ListCredentials and the audit log read, and refresh and drift
+// never do.
+//
+// Budget (DESIGN.md, TestCredentialRequestBudget): an open is 4 requests (the identity's
+// record, a secret-id, the login, the record written back) and a close 2 (the revocation and
+// the record written back with check-and-set at the version the engine wrote last: the
+// engine keeps the record it last wrote per identity, and reads it again only when another
+// writer changed it since). One issue in archiveBatch adds the batch write.
 
 const kindCredential = "credential"
 
+// archiveBatch is the number of ended credentials an identity record holds before an issue
+// moves them to the archive.
+const archiveBatch = 32
+
+// batchPrefix starts the key of an archive batch; credential IDs (token accessors) are
+// alphanumeric, so the two never meet.
+const batchPrefix = "batch-"
+
 func credentialKey(identity, id string) string { return credentialsFolder + identity + "/" + id }
 
-// archive writes ended credentials to the archive. A credential is archived before it leaves
-// the live set, so that an interruption between the two leaves it in both, never in neither
-// (ListCredentials shows the archived copy).
-func (e *Engine) archive(ctx context.Context, creds []engine.Credential) error {
-	for _, c := range creds {
-		if _, err := e.kvPut(ctx, credentialKey(c.Identity, c.ID), c, anyVersion); err != nil {
-			return fmt.Errorf("archiving credential %q: %w", c.ID, err)
-		}
-	}
-	return nil
+// credentialRecord is a credential as the engine records it.
+type credentialRecord struct {
+	engine.Credential
+	// Trail says which events of the credential's life the record stands for in the audit log;
+	// records written before it existed have those events in the log itself.
+	Trail credentialTrail `json:"trail,omitzero"`
 }
 
-// liveCredential finds credential id in rec's live set.
-func liveCredential(rec identityRecord, id string) (int, bool) {
-	i := slices.IndexFunc(rec.Live, func(c engine.Credential) bool { return c.ID == id })
+// credentialTrail is what the audit log derives a credential's events from (see events): each
+// event's time and the version of the identity record whose write recorded it, which orders
+// the events of one identity that share an instant (engine.OrderAuditEvents).
+type credentialTrail struct {
+	// Issued is the record version that recorded the issue; 0 when the log holds the event.
+	Issued int64 `json:"issued,omitempty"`
+	// Renewed holds each renewal, at most the renewal budget's.
+	Renewed []trailEvent `json:"renewed,omitempty"`
+	// Revoked is the record version that recorded the revocation; 0 when the log holds the
+	// event, or the credential was not revoked.
+	Revoked      int64  `json:"revoked,omitempty"`
+	RevokeDetail string `json:"revoke_detail,omitempty"`
+}
+
+// trailEvent is a renewal in a credential's trail.
+type trailEvent struct {
+	At      time.Time `json:"at"`
+	Version int64     `json:"version"`
+}
+
+// trailEntry is an event derived from a credential record, with the record version that
+// recorded it.
+type trailEntry struct {
+	engine.AuditEvent
+	version int64
+}
+
+// events are the audit events the record stands for: issued at IssuedAt, expiring TTL later;
+// renewed at each renewal, expiring TTL later within the hard expiry; revoked at RevokedAt.
+func (c credentialRecord) events() []trailEntry {
+	ev := func(typ string, at time.Time, version int64, detail string) trailEntry {
+		return trailEntry{engine.AuditEvent{Time: at, Type: typ, Identity: c.Identity, Credential: c.ID,
+			Requester: c.Requester, Purpose: c.Purpose, Detail: detail}, version}
+	}
+	var out []trailEntry
+	if c.Trail.Issued != 0 {
+		out = append(out, ev(engine.EventIssued, c.IssuedAt, c.Trail.Issued, expiresDetail(c.IssuedAt.Add(c.TTL))))
+	}
+	for _, r := range c.Trail.Renewed {
+		expires := r.At.Add(c.TTL)
+		if expires.After(c.HardExpiresAt) {
+			expires = c.HardExpiresAt
+		}
+		out = append(out, ev(engine.EventRenewed, r.At, r.Version, expiresDetail(expires)))
+	}
+	if c.Trail.Revoked != 0 {
+		out = append(out, ev(engine.EventRevoked, c.RevokedAt, c.Trail.Revoked, c.Trail.RevokeDetail))
+	}
+	return out
+}
+
+// expiresDetail is the audit detail of an issue or renewal.
+func expiresDetail(t time.Time) string { return "expires " + t.Format(time.RFC3339) }
+
+// archivedBatch is an archive entry: ended credentials of one identity.
+type archivedBatch struct {
+	Credentials []credentialRecord `json:"credentials"`
+}
+
+// archive writes ended credentials of identity to the archive in one batch, under a key that
+// its first and last credential name: a record's ended list only grows at its end until an
+// archive write drops its head, so one key always names the same batch. It returns the IDs
+// written.
+func (e *Engine) archive(ctx context.Context, identity string, ended []credentialRecord) (map[string]bool, error) {
+	key := credentialKey(identity, batchPrefix+ended[0].ID+"-"+ended[len(ended)-1].ID)
+	if _, err := e.kvPut(ctx, key, archivedBatch{Credentials: ended}, anyVersion); err != nil {
+		return nil, fmt.Errorf("archiving %d ended credentials: %w", len(ended), err)
+	}
+	ids := make(map[string]bool, len(ended))
+	for _, c := range ended {
+		ids[c.ID] = true
+	}
+	return ids, nil
+}
+
+// archived reads the archive of identity, or of every identity when empty.
+func (e *Engine) archived(ctx context.Context, identity string) ([]credentialRecord, error) {
+	folders := []string{identity}
+	if identity == "" {
+		keys, err := e.kvList(ctx, credentialsFolder)
+		if err != nil {
+			return nil, err
+		}
+		folders = nil
+		for _, k := range keys {
+			if name, ok := subfolder(k); ok {
+				folders = append(folders, name)
+			}
+		}
+	}
+	var out []credentialRecord
+	for _, name := range folders {
+		keys, err := e.kvList(ctx, credentialsFolder+name+"/")
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range keys {
+			creds, err := e.archiveEntry(ctx, name, k)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, creds...)
+		}
+	}
+	return out, nil
+}
+
+// archiveEntry reads one key of identity's archive: a batch, or one credential (the layout of
+// earlier releases); none when it is gone.
+func (e *Engine) archiveEntry(ctx context.Context, identity, key string) ([]credentialRecord, error) {
+	var (
+		creds []credentialRecord
+		err   error
+	)
+	if strings.HasPrefix(key, batchPrefix) {
+		var b archivedBatch
+		b, _, err = kvGet[archivedBatch](ctx, e, credentialKey(identity, key))
+		creds = b.Credentials
+	} else if _, sub := subfolder(key); !sub {
+		var c credentialRecord
+		c, _, err = kvGet[credentialRecord](ctx, e, credentialKey(identity, key))
+		creds = []credentialRecord{c}
+	}
+	if errors.Is(err, engine.ErrNotFound) {
+		return nil, nil // deleted since the listing
+	}
+	return creds, err
+}
+
+// archivedCredential finds credential id in identity's archive: at its own key (earlier
+// releases), else in the batches.
+func (e *Engine) archivedCredential(ctx context.Context, identity, id string) (credentialRecord, error) {
+	c, _, err := kvGet[credentialRecord](ctx, e, credentialKey(identity, id))
+	if !errors.Is(err, engine.ErrNotFound) {
+		return c, err
+	}
+	keys, err := e.kvList(ctx, credentialsFolder+identity+"/")
+	if err != nil {
+		return c, err
+	}
+	for _, k := range keys {
+		if !strings.HasPrefix(k, batchPrefix) {
+			continue
+		}
+		creds, err := e.archiveEntry(ctx, identity, k)
+		if err != nil {
+			return c, err
+		}
+		if i := slices.IndexFunc(creds, func(c credentialRecord) bool { return c.ID == id }); i >= 0 {
+			return creds[i], nil
+		}
+	}
+	return c, fmt.Errorf("credential %q: %w", id, engine.ErrNotFound)
+}
+
+// findIn returns the index of credential id in creds.
+func findIn(creds []credentialRecord, id string) (int, bool) {
+	i := slices.IndexFunc(creds, func(c credentialRecord) bool { return c.ID == id })
 	return i, i >= 0
 }
 
-// dropEnded removes from rec's live set the credentials that ended by now and returns them.
-func dropEnded(rec *identityRecord, now time.Time) []engine.Credential {
-	var ended []engine.Credential
-	rec.Live = slices.DeleteFunc(rec.Live, func(c engine.Credential) bool {
+// liveCredential finds credential id in rec's live set.
+func liveCredential(rec identityRecord, id string) (int, bool) { return findIn(rec.Live, id) }
+
+// endLive moves the credentials of rec's live set that ended by now to its ended list.
+func endLive(rec *identityRecord, now time.Time) {
+	rec.Live = slices.DeleteFunc(rec.Live, func(c credentialRecord) bool {
 		if c.Ended(now) {
-			ended = append(ended, c)
+			rec.Ended = append(rec.Ended, c)
 			return true
 		}
 		return false
 	})
-	return ended
 }
 
 // tokenInfo is what a token lookup says about a credential.
@@ -182,26 +357,26 @@ func (e *Engine) IssueCredential(ctx context.Context, req engine.CredentialReque
 	return cred, token, nil
 }
 
-// recordIssued adds cred, just minted in Vault, to its identity's live set (archiving the
-// credentials that ended since the last issue first) and audits the issue.
+// recordIssued adds cred, just minted in Vault, to its identity's live set, after writing the
+// record's ended credentials to an archive batch when it holds archiveBatch of them.
 func (e *Engine) recordIssued(ctx context.Context, rec identityRecord, version int64, cred engine.Credential) error {
-	now := cred.IssuedAt
-	if err := e.archive(ctx, dropEnded(&rec, now)); err != nil {
-		return err
+	var archived map[string]bool
+	if len(rec.Ended) >= archiveBatch {
+		var err error
+		if archived, err = e.archive(ctx, cred.Identity, rec.Ended); err != nil {
+			return err
+		}
 	}
 	_, err := e.updateRecord(ctx, rec, version, func(rec *identityRecord) (bool, error) {
 		if rec.Retired() {
 			return false, fmt.Errorf("identity %q: %w", rec.Name, engine.ErrRetired)
 		}
-		dropEnded(rec, now) // archived above, or by the writer that got there first
-		rec.Live = append(rec.Live, cred)
+		rec.Ended = slices.DeleteFunc(rec.Ended, func(c credentialRecord) bool { return archived[c.ID] })
+		endLive(rec, cred.IssuedAt)
+		rec.Live = append(rec.Live, credentialRecord{Credential: cred, Trail: credentialTrail{Issued: rec.writes}})
 		return true, nil
 	})
-	if err != nil {
-		return err
-	}
-	return e.appendAudit(ctx, engine.AuditEvent{Type: engine.EventIssued, Identity: cred.Identity, Credential: cred.ID,
-		Requester: cred.Requester, Purpose: cred.Purpose, Detail: "expires " + cred.ExpiresAt.Format(time.RFC3339)})
+	return err
 }
 
 // RenewCredential extends a live credential by its TTL, within its renewal budget and hard
@@ -230,10 +405,10 @@ func (e *Engine) RenewCredential(ctx context.Context, id, secret string) (engine
 		return engine.Credential{}, err
 	}
 	now := e.clock.Now()
-	if err := e.checkLive(ctx, c, now); err != nil {
+	if err := e.checkLive(ctx, c.Credential, now); err != nil {
 		return engine.Credential{}, err
 	}
-	if _, err := policy.Renew(c, now); err != nil {
+	if _, err := policy.Renew(c.Credential, now); err != nil {
 		return engine.Credential{}, engine.RenewalError(err)
 	}
 	if _, err := e.write(ctx, "auth/token/renew", map[string]any{"token": secret, "increment": seconds(c.TTL)}); err != nil {
@@ -242,28 +417,27 @@ func (e *Engine) RenewCredential(ctx context.Context, id, secret string) (engine
 	return e.recordRenewal(ctx, rec, version, id, now)
 }
 
-// recordRenewal records the renewal at now of credential id, which Vault has just renewed, in
-// its identity's live set, and audits it.
+// recordRenewal records in its identity's live set the renewal at now of credential id, which
+// Vault has just renewed.
 func (e *Engine) recordRenewal(ctx context.Context, rec identityRecord, version int64, id string, now time.Time) (engine.Credential, error) {
 	rec, err := e.updateRecord(ctx, rec, version, func(rec *identityRecord) (bool, error) {
 		i, ok := liveCredential(*rec, id)
 		if !ok {
 			return false, fmt.Errorf("credential %q was revoked meanwhile: %w", id, engine.ErrDenied)
 		}
-		renewed, err := policy.Renew(rec.Live[i], now)
+		renewed, err := policy.Renew(rec.Live[i].Credential, now)
 		if err != nil {
 			return false, engine.RenewalError(err) // a concurrent renewal took the last one
 		}
-		rec.Live[i] = renewed
+		rec.Live[i].Credential = renewed
+		rec.Live[i].Trail.Renewed = append(slices.Clip(rec.Live[i].Trail.Renewed), trailEvent{At: now, Version: rec.writes})
 		return true, nil
 	})
 	if err != nil {
 		return engine.Credential{}, err
 	}
 	i, _ := liveCredential(rec, id)
-	c := rec.Live[i]
-	return c, e.appendAudit(ctx, engine.AuditEvent{Type: engine.EventRenewed, Identity: c.Identity, Credential: id,
-		Requester: c.Requester, Purpose: c.Purpose, Detail: "expires " + c.ExpiresAt.Format(time.RFC3339)})
+	return rec.Live[i].Credential, nil
 }
 
 // checkLive returns ErrDenied for a credential that is revoked or, by the engine's clock,
@@ -313,7 +487,7 @@ func (e *Engine) RevokeIdentityCredential(ctx context.Context, identity, id stri
 
 // credentialIdentity finds which identity a credential belongs to: from its token while the
 // token lives (revoke then checks the identity's records), else by looking through the
-// identities' live sets and then the archive.
+// credentials in the identity records and then the archive.
 func (e *Engine) credentialIdentity(ctx context.Context, id string) (string, error) {
 	s, err := e.lookup(ctx, "auth/token/lookup-accessor", map[string]any{"accessor": id})
 	if errors.Is(err, engine.ErrUnavailable) {
@@ -332,6 +506,9 @@ func (e *Engine) credentialIdentity(ctx context.Context, id string) (string, err
 		if _, ok := liveCredential(rec, id); ok {
 			return rec.Name, nil
 		}
+		if _, ok := findIn(rec.Ended, id); ok {
+			return rec.Name, nil
+		}
 	}
 	folders, err := e.kvList(ctx, credentialsFolder)
 	if err != nil {
@@ -342,7 +519,7 @@ func (e *Engine) credentialIdentity(ctx context.Context, id string) (string, err
 		if !ok {
 			continue
 		}
-		_, _, err := kvGet[engine.Credential](ctx, e, credentialKey(identity, id))
+		_, err := e.archivedCredential(ctx, identity, id)
 		if err == nil {
 			return identity, nil
 		}
@@ -354,17 +531,20 @@ func (e *Engine) credentialIdentity(ctx context.Context, id string) (string, err
 }
 
 // findCredential reads the record of identity and credential id: from the identity's live set
-// (with the record and its version, for updateRecord), else from the archive. A credential in
-// neither was not issued by this engine: ErrDenied.
-func (e *Engine) findCredential(ctx context.Context, identity, id string) (identityRecord, int64, engine.Credential, error) {
+// (with the record and its version, for updateRecord), else from its ended ones or the archive.
+// A credential in none was not issued by this engine: ErrDenied.
+func (e *Engine) findCredential(ctx context.Context, identity, id string) (identityRecord, int64, credentialRecord, error) {
 	rec, version, err := e.readRecord(ctx, identity)
 	if err != nil && !errors.Is(err, engine.ErrNotFound) {
-		return rec, 0, engine.Credential{}, err
+		return rec, 0, credentialRecord{}, err
 	}
 	if i, ok := liveCredential(rec, id); ok {
 		return rec, version, rec.Live[i], nil
 	}
-	c, _, err := kvGet[engine.Credential](ctx, e, credentialKey(identity, id))
+	if i, ok := findIn(rec.Ended, id); ok {
+		return rec, version, rec.Ended[i], nil
+	}
+	c, err := e.archivedCredential(ctx, identity, id)
 	if errors.Is(err, engine.ErrNotFound) {
 		err = fmt.Errorf("credential %q was not issued by this engine: %w", id, engine.ErrDenied)
 	}
@@ -381,14 +561,40 @@ func (e *Engine) revokeToken(ctx context.Context, accessor string) error {
 	return err
 }
 
-// revoke revokes the credential's token in Vault, then records the revocation (the credential
-// moves from its identity's live set to the archive) and audits it, once: a credential already
-// recorded revoked is left as it is. A credential in neither place is ErrNotFound.
+// revoke revokes the credential's token in Vault, then records the revocation once (a
+// credential already ended is left as it is): one write of the identity record, which moves
+// the credential from the live set to the ended ones, revoked, and so into the audit log. The
+// write starts from the record the engine last wrote, when that holds the credential live, and
+// reads the record only when it does not, or when another writer changed it since. A
+// credential in none of the identity's records is ErrNotFound.
 func (e *Engine) revoke(ctx context.Context, identity, id, detail string) error {
 	if err := e.revokeMinted(ctx, identity, id); err != nil {
 		return fmt.Errorf("revoking credential %q: %w", id, err)
 	}
-	rec, version, c, err := e.findCredential(ctx, identity, id)
+	now := e.clock.Now()
+	end := func(rec *identityRecord) (bool, error) {
+		i, ok := liveCredential(*rec, id)
+		if !ok {
+			return false, nil // ended already
+		}
+		c := rec.Live[i]
+		if c.RevokedAt.IsZero() {
+			c.RevokedAt, c.Trail.Revoked, c.Trail.RevokeDetail = now, rec.writes, detail
+		}
+		rec.Live = slices.Delete(rec.Live, i, i+1)
+		rec.Ended = append(rec.Ended, c)
+		return true, nil
+	}
+	if rec, version, ok := e.lastWritten(identity); ok {
+		if _, live := liveCredential(rec, id); live {
+			_, err := e.updateRecord(ctx, rec, version, end)
+			if !errors.Is(err, engine.ErrNotFound) {
+				return err
+			}
+			// The identity record is gone (deleted meanwhile): look for the credential below.
+		}
+	}
+	rec, version, _, err := e.findCredential(ctx, identity, id)
 	if errors.Is(err, engine.ErrDenied) {
 		return fmt.Errorf("credential %q: %w", id, engine.ErrNotFound)
 	}
@@ -396,35 +602,19 @@ func (e *Engine) revoke(ctx context.Context, identity, id, detail string) error 
 		return err
 	}
 	if _, live := liveCredential(rec, id); !live {
-		return nil // archived: revoked, or ended, already
+		return nil // ended already
 	}
-	wasRevoked := !c.RevokedAt.IsZero()
-	if !wasRevoked {
-		c.RevokedAt = e.clock.Now()
-	}
-	if err := e.archive(ctx, []engine.Credential{c}); err != nil {
-		return err
-	}
-	_, err = e.updateRecord(ctx, rec, version, func(rec *identityRecord) (bool, error) {
-		i, ok := liveCredential(*rec, id)
-		if ok {
-			rec.Live = slices.Delete(rec.Live, i, i+1)
-		}
-		return ok, nil
-	})
-	if err != nil || wasRevoked {
-		return err
-	}
-	return e.appendAudit(ctx, engine.AuditEvent{Type: engine.EventRevoked, Identity: identity, Credential: id,
-		Requester: c.Requester, Purpose: c.Purpose, Detail: detail})
+	_, err = e.updateRecord(ctx, rec, version, end)
+	return err
 }
 
-// revokeAll revokes every credential in the identity's live set. Archived ones are ended.
+// revokeAll revokes every credential in the identity's live set. Ended ones are ended.
 func (e *Engine) revokeAll(ctx context.Context, identity string) error {
-	rec, _, err := e.readRecord(ctx, identity)
+	rec, version, err := e.readRecord(ctx, identity)
 	if err != nil {
 		return err
 	}
+	e.remember(rec, version)
 	for _, c := range rec.Live {
 		if err := e.revoke(ctx, identity, c.ID, ""); err != nil {
 			return err
@@ -496,7 +686,7 @@ func (e *Engine) authenticate(ctx context.Context, secret string) (authGrant, er
 		}
 		return authGrant{}, fmt.Errorf("identity %q is retired or gone: %w", tok.identity, engine.ErrDenied)
 	}
-	if err := e.checkLive(ctx, c, e.clock.Now()); err != nil {
+	if err := e.checkLive(ctx, c.Credential, e.clock.Now()); err != nil {
 		return authGrant{}, err
 	}
 	if c.UsesLeft >= 0 {
@@ -520,10 +710,14 @@ func (e *Engine) authenticate(ctx context.Context, secret string) (authGrant, er
 }
 
 // ListCredentials lists the credentials of one identity, or of every identity when empty: the
-// archive and the live sets, each live one with the term Vault holds for its token when that is
-// later than the record's (see reflectTerms).
+// archive, the ended ones in the identity records and the live sets, each live one with the
+// term Vault holds for its token when that is later than the record's (see reflectTerms).
 func (e *Engine) ListCredentials(ctx context.Context, identity string) ([]engine.Credential, error) {
 	recs, err := e.identityRecords(ctx, identity)
+	if err != nil {
+		return nil, err
+	}
+	creds, err := e.credentialRecords(ctx, identity, recs)
 	if err != nil {
 		return nil, err
 	}
@@ -531,37 +725,38 @@ func (e *Engine) ListCredentials(ctx context.Context, identity string) ([]engine
 	if err != nil {
 		return nil, err
 	}
-	folders := []string{identity}
-	if identity == "" {
-		keys, err := e.kvList(ctx, credentialsFolder)
-		if err != nil {
-			return nil, err
-		}
-		folders = nil
-		for _, k := range keys {
-			if name, ok := subfolder(k); ok {
-				folders = append(folders, name)
-			}
-		}
-	}
-	var out []engine.Credential
-	archived := map[string]bool{}
-	for _, name := range folders {
-		creds, err := kvGetAll[engine.Credential](ctx, e, credentialsFolder+name+"/")
-		if err != nil {
-			return nil, err
-		}
-		for _, c := range creds {
-			archived[c.ID] = true
-		}
-		out = append(out, creds...)
-	}
+	reflected := make(map[string]engine.Credential, len(live))
 	for _, c := range live {
-		if !archived[c.ID] { // archived but not yet out of the live set: an interrupted move
-			out = append(out, c)
+		reflected[c.ID] = c
+	}
+	out := make([]engine.Credential, len(creds))
+	for i, c := range creds {
+		out[i] = c.Credential
+		if r, ok := reflected[c.ID]; ok {
+			out[i] = r
 		}
 	}
 	return out, nil
+}
+
+// credentialRecords returns the credential records of identity (every identity when empty),
+// whose identity records are recs: the archive, then the ended and live credentials of each
+// record, each credential once (an interrupted archive write leaves one in two places, with
+// the same content).
+func (e *Engine) credentialRecords(ctx context.Context, identity string, recs []identityRecord) ([]credentialRecord, error) {
+	out, err := e.archived(ctx, identity)
+	if err != nil {
+		return nil, err
+	}
+	for _, rec := range recs {
+		out = append(slices.Concat(out, rec.Ended), rec.Live...)
+	}
+	seen := make(map[string]bool, len(out))
+	return slices.DeleteFunc(out, func(c credentialRecord) bool {
+		dup := seen[c.ID]
+		seen[c.ID] = true
+		return dup
+	}), nil
 }
 
 // LiveCredentials lists the credentials in the live sets of one identity, or of every identity
@@ -593,7 +788,7 @@ func (e *Engine) identityRecords(ctx context.Context, identity string) ([]identi
 }
 
 // liveOf returns the credentials in the live sets of recs that have not ended (all of them with
-// ended: those that ended since the last issue to their identity wait there for it to archive
+// ended: those that ended since the last issue to their identity wait there for it to move
 // them), reflecting their tokens' terms.
 func (e *Engine) liveOf(ctx context.Context, recs []identityRecord, ended bool) ([]engine.Credential, error) {
 	now := e.clock.Now()
@@ -601,7 +796,7 @@ func (e *Engine) liveOf(ctx context.Context, recs []identityRecord, ended bool) 
 	for _, rec := range recs {
 		for _, c := range rec.Live {
 			if ended || !c.Ended(now) {
-				creds = append(creds, c)
+				creds = append(creds, c.Credential)
 			}
 		}
 	}

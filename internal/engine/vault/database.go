@@ -144,10 +144,10 @@ func (e *Engine) renewOnTarget(ctx context.Context, id, secret string) (engine.C
 		return engine.Credential{}, fmt.Errorf("credential %q: the secret does not belong to it: %w", id, engine.ErrDenied)
 	}
 	now := e.clock.Now()
-	if err := e.checkLive(ctx, c, now); err != nil {
+	if err := e.checkLive(ctx, c.Credential, now); err != nil {
 		return engine.Credential{}, err
 	}
-	if _, err := policy.Renew(c, now); err != nil {
+	if _, err := policy.Renew(c.Credential, now); err != nil {
 		return engine.Credential{}, engine.RenewalError(err)
 	}
 	if _, err := e.write(ctx, "sys/leases/renew", map[string]any{"lease_id": c.LeaseID, "increment": seconds(c.TTL)}); err != nil {

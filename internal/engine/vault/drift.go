@@ -19,7 +19,8 @@ import (
 // for it, one short line per difference (policy.Identity.EngineDrift):
 //
 //   - GetIdentity reads everything back, two requests beside the record for an ephemeral
-//     identity, three or four for a persistent or retired one: the role's settings against
+//     identity, three for a persistent or retired one (four while its secret's versions sit in
+//     the record of earlier releases, see rotation.go): the role's settings against
 //     roleSettings (skipped for a retired identity, whose role keeps the terms it had, and when
 //     the TTL policy is gone); the entity's disabled flag and metadata against the record; the
 //     alias against the role_id that the record keeps from the last provisioning (a role
@@ -103,7 +104,7 @@ func (e *Engine) drift(ctx context.Context, rec identityRecord, secrets *secretR
 			id.EngineDrift = append(id.EngineDrift, driftAliasMissing)
 		}
 	}
-	sids, err := e.secretIDDrift(ctx, rec.Identity, secrets)
+	sids, err := e.secretIDDrift(ctx, rec, secrets)
 	id.EngineDrift = append(id.EngineDrift, sids...)
 	return id, err
 }
@@ -181,7 +182,7 @@ func compareEntity(id policy.Identity, ent *entityState) []string {
 // secretIDDrift compares the secret-ids of the identity's role with those the engine issued:
 // none for a retired identity; for a persistent one, one per version of its secret that
 // authenticates.
-func (e *Engine) secretIDDrift(ctx context.Context, id policy.Identity, secrets *secretRecord) ([]string, error) {
+func (e *Engine) secretIDDrift(ctx context.Context, id identityRecord, secrets *secretRecord) ([]string, error) {
 	if !id.Retired() && id.TTLPolicy != "" {
 		return nil, nil
 	}
@@ -196,7 +197,7 @@ func (e *Engine) secretIDDrift(ctx context.Context, id policy.Identity, secrets 
 		return []string{fmt.Sprintf("role has %s, declared none (identity retired)", plural(len(live), "secret-id"))}, nil
 	}
 	if secrets == nil {
-		rec, err := e.secretRecordOf(ctx, id.Name)
+		rec, err := e.secretsOf(ctx, id)
 		if err != nil {
 			return nil, err
 		}
@@ -342,8 +343,9 @@ var (
 // EngineDrift and privilege drift that GetIdentity gives it, the TTL policies coming from
 // policies, and its live credentials from its record. Per identity: its record, its role and
 // its entity (three reads; a fourth for the role_id of a record older than the role_id
-// field), plus for a persistent or retired identity the list of its role's secret-ids and,
-// when persistent, its secret's version record, plus one token look-up per live credential.
+// field), plus for a persistent or retired identity the list of its role's secret-ids (and
+// the secret's version record of earlier releases, until the identity's next rotation), plus
+// one token look-up per live credential.
 func (e *Engine) ListIdentitiesReadBack(ctx context.Context, policies []policy.TTLPolicy) ([]engine.IdentityRead, error) {
 	byName := make(map[string]policy.TTLPolicy, len(policies))
 	for _, p := range policies {
@@ -366,6 +368,9 @@ func (e *Engine) ListIdentitiesReadBack(ctx context.Context, policies []policy.T
 		}
 		if out[i].Live, err = e.liveOf(ctx, recs[i:i+1], false); err != nil {
 			return nil, fmt.Errorf("identity %q: %w", rec.Name, err)
+		}
+		if err := e.observeUse(&out[i].Identity); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil

@@ -58,6 +58,9 @@ type Config struct {
 	// AppRoleMount is the AppRole auth mount of the identities; DefaultAppRoleMount when empty.
 	AppRoleMount string
 	TLS          TLS
+	// AuditLogPath is the file of a Vault file audit device that the engine reads to learn
+	// when identities were last used (lastuse.go); empty: last use is unknown.
+	AuditLogPath string
 }
 
 // ApplyEnv fills empty fields from VAULT_ADDR, VAULT_NAMESPACE and the TLS variables (see
@@ -117,6 +120,10 @@ type Engine struct {
 
 	// gov caches the governance records (see governance.go).
 	gov govCache
+	// use reads the audit log for last use (lastuse.go); nil without one.
+	use *useLog
+	// written keeps the identity records this engine wrote last (see identities.go).
+	written written
 }
 
 var _ engine.Engine = (*Engine)(nil)
@@ -168,7 +175,7 @@ func Open(ctx context.Context, cfg Config, clk clock.Clock, logf func(msg string
 	setNamespace(client, cfg.Namespace)
 
 	e := &Engine{client: client, addr: cfg.Address, namespace: cfg.Namespace, retryWindow: cfg.RetryWindow,
-		mount: cfg.Mount, approle: cfg.AppRoleMount, clock: clk, logf: logf}
+		mount: cfg.Mount, approle: cfg.AppRoleMount, clock: clk, logf: logf, use: newUseLog(cfg.AuditLogPath)}
 	if err := e.checkSeal(ctx); err != nil {
 		return nil, err
 	}

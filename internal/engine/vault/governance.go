@@ -11,7 +11,7 @@ import (
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
 
-// Governance records are JSON in KV v2: classes/<name>, ttl-policies/<name> and
+// Governance records are JSON in KV v2: classes/<name>, ttl-policies/<name>, owners/<name> and
 // rotation-schedules/<identity>.
 //
 // They change rarely, so the engine reads each folder's key list once (one LIST) and each record
@@ -130,6 +130,7 @@ const (
 	kindClass            = engine.KindClass
 	kindTTLPolicy        = engine.KindTTLPolicy
 	kindRotationSchedule = engine.KindRotationSchedule
+	kindOwner            = engine.KindOwner
 )
 
 // changeGovernance checks name, runs write and audits the change (verb "put" or "delete") of a
@@ -245,4 +246,31 @@ func (e *Engine) DeleteRotationSchedule(ctx context.Context, identity string) er
 // ListRotationSchedules lists every rotation schedule, by identity.
 func (e *Engine) ListRotationSchedules(ctx context.Context) ([]policy.RotationSchedule, error) {
 	return cachedList[policy.RotationSchedule](ctx, e, schedulesFolder)
+}
+
+// PutOwner creates or replaces an owner record.
+func (e *Engine) PutOwner(ctx context.Context, o policy.Owner) error {
+	if err := o.Validate(); err != nil {
+		return fmt.Errorf("%v: %w", err, engine.ErrInvalid)
+	}
+	return e.putGovernance(ctx, kindOwner, ownersFolder, o.Name, "", o)
+}
+
+// GetOwner reads an owner record. An identity's owner is free text, so a name that no owner
+// record can have is simply not found, as on the local engine.
+func (e *Engine) GetOwner(ctx context.Context, name string) (policy.Owner, error) {
+	if policy.CheckName(name) != nil {
+		return policy.Owner{}, fmt.Errorf("%s %q: %w", kindOwner, name, engine.ErrNotFound)
+	}
+	return getGovernance[policy.Owner](ctx, e, kindOwner, ownersFolder, name)
+}
+
+// DeleteOwner removes an owner record.
+func (e *Engine) DeleteOwner(ctx context.Context, name string) error {
+	return e.deleteGovernance(ctx, kindOwner, ownersFolder, name, "")
+}
+
+// ListOwners lists every owner record, by name.
+func (e *Engine) ListOwners(ctx context.Context) ([]policy.Owner, error) {
+	return cachedList[policy.Owner](ctx, e, ownersFolder)
 }

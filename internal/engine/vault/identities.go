@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
@@ -194,10 +195,71 @@ type identityRecord struct {
 	// a refresh compares with the entity alias without asking Vault for it again. Records
 	// written before it existed lack it; the role_id is then read from Vault.
 	RoleID string `json:"role_id,omitempty"`
+	// Secrets is the identity's secret-version record (see rotation.go); nil in records written
+	// before it moved here, whose versions are at secret-versions/<identity> until the next
+	// change of the secret.
+	Secrets *secretRecord `json:"secret_versions,omitempty"`
 	// Live holds the identity's credentials that are not ended (policy.Credential.Ended), so
-	// that refresh reads them with the record, one request whatever the history; ended ones
-	// are archived at credentials/<identity>/<id> (see credentials.go).
-	Live []engine.Credential `json:"live_credentials,omitempty"`
+	// that refresh reads them with the record, one request whatever the history; Ended, fewer
+	// than archiveBatch (plus those that ended since the last issue), the ended ones not
+	// archived yet (see credentials.go).
+	Live  []credentialRecord `json:"live_credentials,omitempty"`
+	Ended []credentialRecord `json:"ended_credentials,omitempty"`
+
+	// writes is the version the write under way creates, set by updateRecord for its change
+	// (credential trails record it); not stored.
+	writes int64
+}
+
+// clone returns a copy of r that shares no slice or record with it.
+func (r identityRecord) clone() identityRecord {
+	c := r
+	c.Live, c.Ended = cloneCredentials(r.Live), cloneCredentials(r.Ended)
+	if r.Secrets != nil {
+		secrets := r.Secrets.clone()
+		c.Secrets = &secrets
+	}
+	return c
+}
+
+func cloneCredentials(creds []credentialRecord) []credentialRecord {
+	out := slices.Clone(creds)
+	for i := range out {
+		out[i].Trail.Renewed = slices.Clone(out[i].Trail.Renewed)
+	}
+	return out
+}
+
+// written holds the identity record each identity had when this engine last wrote it (or read
+// it to revoke its credentials), so that a close writes the record without reading it first
+// (see revoke): check-and-set at that version refuses the write when another writer changed
+// the record since.
+type written struct {
+	mu   sync.Mutex
+	recs map[string]writtenRecord
+}
+
+type writtenRecord struct {
+	rec     identityRecord
+	version int64
+}
+
+// remember keeps rec, at version, as the identity record this engine last knew.
+func (e *Engine) remember(rec identityRecord, version int64) {
+	e.written.mu.Lock()
+	defer e.written.mu.Unlock()
+	if e.written.recs == nil {
+		e.written.recs = map[string]writtenRecord{}
+	}
+	e.written.recs[rec.Name] = writtenRecord{rec: rec.clone(), version: version}
+}
+
+// lastWritten returns the identity record that remember kept for name.
+func (e *Engine) lastWritten(name string) (identityRecord, int64, bool) {
+	e.written.mu.Lock()
+	defer e.written.mu.Unlock()
+	w, ok := e.written.recs[name]
+	return w.rec.clone(), w.version, ok
 }
 
 // entityState is what Vault holds for an entity.
@@ -439,11 +501,13 @@ func (e *Engine) CreateIdentity(ctx context.Context, id policy.Identity) (policy
 		return policy.Identity{}, fmt.Errorf("identity %q: %w (it stays unfinished: create it again to finish it)", id.Name, err)
 	}
 	if found && !cur.Pending {
+		e.useAfterWrite(&id)
 		return id, nil
 	}
 	if _, err := e.kvPut(ctx, identityKey(id.Name), identityRecord{Identity: id, RoleID: roleID}, version); err != nil {
 		return policy.Identity{}, fmt.Errorf("identity %q: marking it complete: %w (create it again to finish it)", id.Name, err)
 	}
+	e.useAfterWrite(&id)
 	return id, nil
 }
 
@@ -546,6 +610,7 @@ func (e *Engine) UpdateIdentity(ctx context.Context, id policy.Identity) (policy
 	if err != nil {
 		return policy.Identity{}, fmt.Errorf("identity %q: %w", id.Name, err)
 	}
+	e.useAfterWrite(&id)
 	return id, e.appendAudit(ctx, engine.AuditEvent{Type: engine.EventIdentityUpdated, Identity: id.Name})
 }
 
@@ -575,11 +640,15 @@ func (e *Engine) readIdentity(ctx context.Context, name string) (policy.Identity
 func (e *Engine) updateRecord(ctx context.Context, rec identityRecord, version int64, change func(*identityRecord) (bool, error)) (identityRecord, error) {
 	key := identityKey(rec.Name)
 	for attempt := 1; ; attempt++ {
+		rec.writes = version + 1
 		write, err := change(&rec)
 		if err != nil || !write {
 			return rec, err
 		}
-		_, err = e.kvPut(ctx, key, rec, version)
+		written, err := e.kvPut(ctx, key, rec, version)
+		if err == nil {
+			e.remember(rec, written)
+		}
 		if err == nil || !errors.Is(err, engine.ErrConflict) || attempt == casAttempts {
 			return rec, err
 		}
@@ -609,7 +678,7 @@ func (e *Engine) ReadIdentity(ctx context.Context, name string) (engine.Identity
 	}
 	var secrets *secretRecord
 	if rec.TTLPolicy == "" || rec.Retired() {
-		sr, err := e.secretRecordOf(ctx, name)
+		sr, err := e.secretsOf(ctx, rec)
 		if err != nil {
 			return engine.IdentityRead{}, fmt.Errorf("identity %q: %w", name, err)
 		}
@@ -618,6 +687,9 @@ func (e *Engine) ReadIdentity(ctx context.Context, name string) (engine.Identity
 	r := engine.IdentityRead{}
 	if r.Identity, err = e.drift(ctx, rec, secrets, e.GetTTLPolicy); err != nil {
 		return engine.IdentityRead{}, fmt.Errorf("identity %q: reading it back from Vault: %w", name, err)
+	}
+	if err := e.observeUse(&r.Identity); err != nil {
+		return engine.IdentityRead{}, err
 	}
 	if secrets != nil {
 		r.Versions, r.VersionsRead = secrets.public(), true
@@ -643,6 +715,9 @@ func (e *Engine) ListIdentities(ctx context.Context) ([]policy.Identity, error) 
 	for i, rec := range recs {
 		out[i] = rec.Identity
 		out[i].EngineDrift = e.existenceDrift(inv, rec)
+		if err := e.observeUse(&out[i]); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
@@ -690,8 +765,8 @@ func (e *Engine) RetireIdentity(ctx context.Context, name string) (policy.Identi
 }
 
 // DeleteIdentity revokes every credential of the identity and removes its role, entity, alias,
-// record and rotated secret (values and version records). Its credential records, rotation
-// schedule and audit events stay.
+// record and rotated secret (values and version records). Its credential records (moved to
+// the archive first), rotation schedule and audit events stay.
 func (e *Engine) DeleteIdentity(ctx context.Context, name string) error {
 	if err := checkName(kindIdentity, name); err != nil {
 		return err
@@ -702,10 +777,20 @@ func (e *Engine) DeleteIdentity(ctx context.Context, name string) error {
 	if err := e.cutOff(ctx, name); err != nil {
 		return fmt.Errorf("deleting identity %q: %w", name, err)
 	}
+	// The credentials in the record go to the archive, which outlives the identity.
+	rec, _, err := e.readRecord(ctx, name)
+	if err != nil {
+		return fmt.Errorf("deleting identity %q: %w", name, err)
+	}
+	if creds := slices.Concat(rec.Ended, rec.Live); len(creds) > 0 {
+		if _, err := e.archive(ctx, name, creds); err != nil {
+			return fmt.Errorf("deleting identity %q: %w", name, err)
+		}
+	}
 	if err := e.removeVaultObjects(ctx, name); err != nil {
 		return fmt.Errorf("deleting identity %q: %w", name, err)
 	}
-	if err := e.deleteSecrets(ctx, name); err != nil {
+	if err := e.deleteLegacySecrets(ctx, name); err != nil {
 		return fmt.Errorf("deleting identity %q: %w", name, err)
 	}
 	if err := e.kvDelete(ctx, identityKey(name)); err != nil {

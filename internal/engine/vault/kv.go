@@ -30,6 +30,7 @@ const (
 const (
 	classesFolder     = "classes/"
 	ttlPoliciesFolder = "ttl-policies/"
+	ownersFolder      = "owners/"
 	identitiesFolder  = "identities/"
 	credentialsFolder = "credentials/"
 	auditFolder       = "audit/"

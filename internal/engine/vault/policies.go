@@ -11,7 +11,7 @@ path "auth/token/lookup-self" {
   capabilities = ["read"]
 }
 
-# Governance, identity, credential and secret-version records (KV v2).
+# Governance (classes, TTL policies, owners, rotation schedules), identity, credential and secret-version records (KV v2).
 path "{{mount}}/data/*" {
   capabilities = ["read"]
 }
@@ -83,7 +83,7 @@ path "sys/auth/{{approle_mount}}" {
   capabilities = ["create", "update", "read", "sudo"]
 }
 
-# Governance, identity, credential and secret-version records (KV v2).
+# Governance (classes, TTL policies, owners, rotation schedules), identity, credential and secret-version records (KV v2).
 path "{{mount}}/config" {
   capabilities = ["read"]
 }

@@ -24,9 +24,15 @@ import (
 //     never reused while the identity lives, and a rollback re-promotes an older KV version.
 //     The key's max_versions is set to the largest value KV takes, so KV never prunes a version
 //     on its own: versions go only when the engine destroys them (kv destroy).
-//   - its versions' states: the JSON record secret-versions/<identity>, one entry per version
+//   - its versions' states: the secret-version record (secretRecord), one entry per version
 //     that is not destroyed (state, created/promoted/expires, fingerprint, and the accessor and
-//     term of the version's AppRole secret-id), written with check-and-set. Every change is a
+//     term of the version's AppRole secret-id), kept in the identity's record
+//     (identityRecord.Secrets), so that a refresh reads the identity, its live credentials and
+//     its secret's versions in one request, and written with check-and-set. Records written
+//     before keep it at secret-versions/<identity>: it is read from there while the identity
+//     record has none, and moved into the identity record by the next change of the secret
+//     (reads never move it: a plan writes nothing). Keep prunes the versions and the reconcile
+//     step drains the destroy list, so the record stays small. Every change is a
 //     transition of internal/policy (Stage, Promote, Discard, Retire) written to the record
 //     first; reconcileSecrets then makes the Vault calls that follow from the record (issue,
 //     re-issue and destroy secret-ids; destroy the KV versions queued in the record's destroy
@@ -84,13 +90,23 @@ func (r *secretRecord) find(version int64) int {
 	return -1
 }
 
-// secretRecordOf reads the secret-version record of identity; empty when it has none.
-func (e *Engine) secretRecordOf(ctx context.Context, identity string) (secretRecord, error) {
-	rec, _, err := kvGet[secretRecord](ctx, e, secretVersionsKey(identity))
+// secretsOf returns the secret-version record of the identity of rec: the one in rec, or for a
+// record written before versions moved into it, the one at secret-versions/<identity> (empty
+// when there is none), which costs a read.
+func (e *Engine) secretsOf(ctx context.Context, rec identityRecord) (secretRecord, error) {
+	if rec.Secrets != nil {
+		return *rec.Secrets, nil
+	}
+	legacy, _, err := kvGet[secretRecord](ctx, e, secretVersionsKey(rec.Name))
 	if errors.Is(err, engine.ErrNotFound) {
 		err = nil
 	}
-	return rec, err
+	return legacy, err
+}
+
+// clone returns a copy of r that shares no slice with it.
+func (r secretRecord) clone() secretRecord {
+	return secretRecord{Versions: slices.Clone(r.Versions), Destroy: slices.Clone(r.Destroy)}
 }
 
 func (r *secretRecord) public() []engine.SecretVersion {
@@ -121,44 +137,56 @@ func (r *secretRecord) apply(t policy.Transition) {
 	}
 }
 
-// activeIdentity reads an identity that must exist (ErrNotFound) and be active (ErrRetired).
-func (e *Engine) activeIdentity(ctx context.Context, name string) (policy.Identity, error) {
-	id, err := e.readIdentity(ctx, name)
-	if err != nil {
-		return id, err
+// activeRecord reads the record of an identity that must exist (ErrNotFound) and be active
+// (ErrRetired).
+func (e *Engine) activeRecord(ctx context.Context, name string) (identityRecord, error) {
+	rec, _, err := e.readRecord(ctx, name)
+	if err == nil && rec.Retired() {
+		err = fmt.Errorf("identity %q: %w", name, engine.ErrRetired)
 	}
-	if id.Retired() {
-		return id, fmt.Errorf("identity %q: %w", name, engine.ErrRetired)
-	}
-	return id, nil
+	return rec, err
 }
 
-// changeSecrets applies change to the identity's version record and writes it back with
-// check-and-set when change asks for it, reading again and re-running change when another
-// writer got there first. change must be a pure function of the record: the Vault calls that
-// follow from the record belong in reconcileSecrets, which runs after it, outside this loop.
-// A missing record is an empty one. It returns the record as written (or as read, when
-// change wrote nothing).
+// changeSecrets applies change to the identity's secret-version record and writes the identity
+// record with it, with check-and-set, reading again and re-running change when another writer
+// got there first. change must be a pure function of the record: the Vault calls that follow
+// from the record belong in reconcileSecrets, which runs after it, outside this loop. A record
+// still at secret-versions/<identity> is moved into the identity record by the write, and the
+// old key is deleted after it (left behind by an interruption, it is never read again). It
+// returns the record as written (or as read, when change wrote nothing).
 func (e *Engine) changeSecrets(ctx context.Context, identity string, change func(*secretRecord) (bool, error)) (secretRecord, error) {
-	key := secretVersionsKey(identity)
-	for attempt := 1; ; attempt++ {
-		rec, cas, err := kvGet[secretRecord](ctx, e, key)
-		if errors.Is(err, engine.ErrNotFound) {
-			rec, cas, err = secretRecord{}, newKey, nil
-		}
-		if err != nil {
-			return rec, err
-		}
-		write, err := change(&rec)
-		if err != nil || !write {
-			return rec, err
-		}
-		sort.Slice(rec.Versions, func(i, j int) bool { return rec.Versions[i].Version < rec.Versions[j].Version })
-		_, err = e.kvPut(ctx, key, rec, cas)
-		if err == nil || !errors.Is(err, engine.ErrConflict) || attempt == casAttempts {
-			return rec, err
+	rec, version, err := e.readRecord(ctx, identity)
+	if err != nil {
+		return secretRecord{}, err
+	}
+	var legacy secretRecord
+	legacyFound := false
+	if rec.Secrets == nil {
+		var err error
+		legacy, _, err = kvGet[secretRecord](ctx, e, secretVersionsKey(identity))
+		if legacyFound = err == nil; err != nil && !errors.Is(err, engine.ErrNotFound) {
+			return secretRecord{}, err
 		}
 	}
+	var out secretRecord
+	moved := false
+	_, err = e.updateRecord(ctx, rec, version, func(r *identityRecord) (bool, error) {
+		if out = legacy.clone(); r.Secrets != nil {
+			out = r.Secrets.clone()
+		}
+		write, err := change(&out)
+		if err != nil || !write {
+			return false, err
+		}
+		sort.Slice(out.Versions, func(i, j int) bool { return out.Versions[i].Version < out.Versions[j].Version })
+		moved = r.Secrets == nil
+		r.Secrets = &out
+		return true, nil
+	})
+	if err == nil && moved && legacyFound {
+		err = e.deleteLegacySecrets(ctx, identity)
+	}
+	return out, err
 }
 
 // transition applies the pure policy transition step to the identity's versions and writes
@@ -254,7 +282,7 @@ func (e *Engine) destroyValue(ctx context.Context, identity string, version int6
 // version of its value and a secret-id of its role without TTL, so that the staged secret can
 // be verified by logging in. Previous versions past their overlap are retained on the way.
 func (e *Engine) StageSecret(ctx context.Context, identity string, length int64) (engine.SecretVersion, string, error) {
-	id, err := e.activeIdentity(ctx, identity)
+	id, err := e.activeRecord(ctx, identity)
 	if err != nil {
 		return engine.SecretVersion{}, "", err
 	}
@@ -273,7 +301,7 @@ func (e *Engine) StageSecret(ctx context.Context, identity string, length int64)
 		return engine.SecretVersion{}, "", fmt.Errorf("identity %q: %w", identity, err)
 	}
 	if id.Target != "" {
-		return engine.SecretVersion{}, "", refuseRotatedLogin(id)
+		return engine.SecretVersion{}, "", refuseRotatedLogin(id.Identity)
 	}
 	value, err := newSecret(identity, length)
 	if err != nil {
@@ -337,7 +365,7 @@ func (e *Engine) undoStage(ctx context.Context, identity string, version int64, 
 // current version changes nothing, but still reconciles, which completes an interrupted
 // promotion.
 func (e *Engine) PromoteSecret(ctx context.Context, identity string, version int64, p engine.PromoteOptions) (engine.SecretVersion, error) {
-	if _, err := e.activeIdentity(ctx, identity); err != nil {
+	if _, err := e.activeRecord(ctx, identity); err != nil {
 		return engine.SecretVersion{}, err
 	}
 	t, rec, err := e.transition(ctx, identity, func(versions []engine.SecretVersion) (policy.Transition, error) {
@@ -383,11 +411,12 @@ func (e *Engine) DiscardSecret(ctx context.Context, identity string, version int
 
 // CurrentSecret returns the current version of an active identity's secret and its value.
 func (e *Engine) CurrentSecret(ctx context.Context, identity string) (engine.SecretVersion, string, error) {
-	if _, err := e.activeIdentity(ctx, identity); err != nil {
+	id, err := e.activeRecord(ctx, identity)
+	if err != nil {
 		return engine.SecretVersion{}, "", err
 	}
-	rec, _, err := kvGet[secretRecord](ctx, e, secretVersionsKey(identity))
-	if err != nil && !errors.Is(err, engine.ErrNotFound) {
+	rec, err := e.secretsOf(ctx, id)
+	if err != nil {
 		return engine.SecretVersion{}, "", err
 	}
 	for _, v := range rec.Versions {
@@ -404,29 +433,43 @@ func (e *Engine) CurrentSecret(ctx context.Context, identity string) (engine.Sec
 // identity, by identity.
 func (e *Engine) ListSecretVersions(ctx context.Context, identity string) ([]engine.SecretVersion, error) {
 	if identity == "" {
-		recs, err := kvGetAll[secretRecord](ctx, e, secretVersionsFolder)
-		if err != nil {
-			return nil, err
-		}
-		var out []engine.SecretVersion
-		for _, rec := range recs {
-			out = append(out, rec.public()...)
-		}
-		return out, nil
+		return e.allSecretVersions(ctx)
 	}
-	if err := checkName(kindIdentity, identity); err != nil {
-		return nil, err
-	}
-	// The version record first: an identity that has one exists (DeleteIdentity removes it), so
-	// only an identity without one costs a second read, to tell whether it exists.
-	rec, _, err := kvGet[secretRecord](ctx, e, secretVersionsKey(identity))
-	if errors.Is(err, engine.ErrNotFound) {
-		_, err = e.readIdentity(ctx, identity)
-	}
+	rec, _, err := e.readRecord(ctx, identity)
 	if err != nil {
 		return nil, err
 	}
-	return rec.public(), nil
+	secrets, err := e.secretsOf(ctx, rec)
+	if err != nil {
+		return nil, err
+	}
+	return secrets.public(), nil
+}
+
+// allSecretVersions lists the secret versions of every identity, by identity: from the identity
+// records, and for those written before versions moved into them, from secret-versions/ (one
+// LIST, and one read per identity that has a record there).
+func (e *Engine) allSecretVersions(ctx context.Context) ([]engine.SecretVersion, error) {
+	recs, err := kvGetAll[identityRecord](ctx, e, identitiesFolder)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := e.kvList(ctx, secretVersionsFolder)
+	if err != nil {
+		return nil, err
+	}
+	var out []engine.SecretVersion
+	for _, rec := range recs {
+		if rec.Secrets == nil && !slices.Contains(keys, rec.Name) {
+			continue
+		}
+		secrets, err := e.secretsOf(ctx, rec)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, secrets.public()...)
+	}
+	return out, nil
 }
 
 // authenticateSecret returns the identity a rotated secret belongs to. Vault decides first:
@@ -463,15 +506,15 @@ func (e *Engine) authenticateSecret(ctx context.Context, secret string) (authGra
 	if ls.Auth.Metadata["role_name"] != identity || version == 0 {
 		return authGrant{}, fmt.Errorf("the secret is not a rotated secret of identity %q: %w", identity, engine.ErrDenied)
 	}
-	id, err := e.readIdentity(ctx, identity)
+	id, _, err := e.readRecord(ctx, identity)
 	if errors.Is(err, engine.ErrNotFound) || (err == nil && id.Retired()) {
 		return authGrant{}, fmt.Errorf("identity %q is retired or gone: %w", identity, engine.ErrDenied)
 	}
 	if err != nil {
 		return authGrant{}, err
 	}
-	rec, _, err := kvGet[secretRecord](ctx, e, secretVersionsKey(identity))
-	if err != nil && !errors.Is(err, engine.ErrNotFound) {
+	rec, err := e.secretsOf(ctx, id)
+	if err != nil {
 		return authGrant{}, err
 	}
 	i := rec.find(version)
@@ -531,10 +574,11 @@ func (e *Engine) retireSecrets(ctx context.Context, identity string) error {
 	return nil
 }
 
-// deleteSecrets removes the record of an identity's secret versions.
-func (e *Engine) deleteSecrets(ctx context.Context, identity string) error {
+// deleteLegacySecrets removes the secret-version record that records written before kept at
+// secret-versions/<identity>; none there is fine.
+func (e *Engine) deleteLegacySecrets(ctx context.Context, identity string) error {
 	if err := e.kvDelete(ctx, secretVersionsKey(identity)); err != nil && !errors.Is(err, engine.ErrNotFound) {
-		return fmt.Errorf("deleting the secret versions: %w", err)
+		return fmt.Errorf("deleting the secret versions at %s: %w", e.dataPath(secretVersionsKey(identity)), err)
 	}
 	return nil
 }

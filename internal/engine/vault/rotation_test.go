@@ -223,9 +223,9 @@ func TestInterruptedTransitionConverges(t *testing.T) {
 		t.Fatalf("after the reconcile version 1's secret-id TTL = %d s, want the 1h overlap", got)
 	}
 	must(t, vaultLogin(t, e, roleID, s3))
-	rec, _, err = kvGet[secretRecord](ctx, e, secretVersionsKey("svc-crash"))
+	idRec, _, err := e.readRecord(ctx, "svc-crash")
 	must(t, err)
-	if len(rec.Destroy) != 0 {
+	if rec = *idRec.Secrets; len(rec.Destroy) != 0 {
 		t.Fatalf("destroy queue after the reconcile = %+v, want empty", rec.Destroy)
 	}
 }
@@ -245,6 +245,65 @@ func TestDeleteIdentityRemovesSecret(t *testing.T) {
 	must(t, err)
 	if len(all) != 0 {
 		t.Fatalf("versions left after delete: %+v", all)
+	}
+}
+
+// An identity whose secret versions sit in the record secret-versions/<identity> that earlier
+// releases wrote is read from there, by a refresh, rotation and authentication alike, without
+// a write; the next change of its secret moves the versions into the identity record and
+// removes the old one.
+func TestLegacySecretRecordMigrates(t *testing.T) {
+	e := openTest(t, clock.Real{})
+	ctx := context.Background()
+	roleID := setupPersistent(t, e, "svc-old")
+	s1 := stagePromote(t, e, "svc-old", engine.PromoteOptions{Overlap: time.Hour})
+
+	// Put the identity back in the old layout, as an earlier release left it.
+	rec, version, err := e.readRecord(ctx, "svc-old")
+	must(t, err)
+	if rec.Secrets == nil || len(rec.Secrets.Versions) != 1 {
+		t.Fatalf("identity record after a rotation holds versions %+v, want the one version", rec.Secrets)
+	}
+	_, err = e.kvPut(ctx, secretVersionsKey("svc-old"), *rec.Secrets, newKey)
+	must(t, err)
+	rec.Secrets = nil
+	version, err = e.kvPut(ctx, identityKey("svc-old"), rec, version)
+	must(t, err)
+
+	want, err := e.ListSecretVersions(ctx, "svc-old")
+	must(t, err)
+	all, err := e.ListSecretVersions(ctx, "")
+	must(t, err)
+	r, err := e.ReadIdentity(ctx, "svc-old")
+	must(t, err)
+	cur, value, err := e.CurrentSecret(ctx, "svc-old")
+	must(t, err)
+	if len(want) != 1 || len(all) != 1 || len(r.Versions) != 1 || cur.Version != want[0].Version || value != s1 || len(r.Identity.EngineDrift) != 0 {
+		t.Fatalf("old layout read back: versions %+v, all %+v, refresh %+v (drift %v), current %d: want the one version, current, no drift",
+			want, all, r.Versions, r.Identity.EngineDrift, cur.Version)
+	}
+	if got, err := e.Authenticate(ctx, s1); err != nil || got != "svc-old" {
+		t.Fatalf("Authenticate(version 1) in the old layout = %q, %v", got, err)
+	}
+	if _, after, err := e.readRecord(ctx, "svc-old"); err != nil || after != version {
+		t.Fatalf("reads wrote the identity record (version %d, was %d): %v", after, version, err)
+	}
+
+	// The next rotation moves the versions into the identity record.
+	s2 := stagePromote(t, e, "svc-old", engine.PromoteOptions{Overlap: time.Hour})
+	rec, _, err = e.readRecord(ctx, "svc-old")
+	must(t, err)
+	if rec.Secrets == nil || len(rec.Secrets.Versions) != 2 {
+		t.Fatalf("identity record after the rotation holds versions %+v, want both", rec.Secrets)
+	}
+	if _, err := e.read(ctx, e.metadataPath(secretVersionsKey("svc-old"))); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("the old version record is left behind: %v", err)
+	}
+	for _, s := range []string{s1, s2} {
+		must(t, vaultLogin(t, e, roleID, s))
+		if got, err := e.Authenticate(ctx, s); err != nil || got != "svc-old" {
+			t.Fatalf("Authenticate after the move = %q, %v", got, err)
+		}
 	}
 }
 

@@ -35,7 +35,7 @@ func openTest(t testing.TB, clk clock.Clock) *Engine {
 	suffix := make([]byte, 4)
 	_, _ = rand.Read(suffix)
 	mount := "nhi-test-" + hex.EncodeToString(suffix)
-	cfg := Config{Mount: mount, AppRoleMount: mount + "-approle"}
+	cfg := Config{Mount: mount, AppRoleMount: mount + "-approle", AuditLogPath: acctest.VaultAuditLog(t)}
 	cfg.ApplyEnv()
 	e, err := Open(context.Background(), cfg, clk, func(msg string, fields map[string]any) { t.Logf("%s %v", msg, fields) })
 	if err != nil {

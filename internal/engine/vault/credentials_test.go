@@ -1,0 +1,193 @@
+package vault
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nhigov/terraform-provider-nhi/internal/clock"
+	"github.com/nhigov/terraform-provider-nhi/internal/engine"
+	"github.com/nhigov/terraform-provider-nhi/internal/policy"
+)
+
+var credentialsTestPolicy = policy.TTLPolicy{Name: "creds-p", Class: "ci", TTL: 10 * time.Minute, MaxLifetime: time.Hour}
+
+// credentialEvents returns, per credential of identity, the types of its audit events in order.
+func credentialEvents(t *testing.T, e *Engine, identity string) ([]engine.AuditEvent, map[string][]string) {
+	t.Helper()
+	events, err := e.AuditEvents(context.Background(), engine.AuditFilter{Identity: identity})
+	must(t, err)
+	byCred := map[string][]string{}
+	for _, ev := range events {
+		if ev.Credential != "" {
+			byCred[ev.Credential] = append(byCred[ev.Credential], ev.Type)
+		}
+	}
+	return events, byCred
+}
+
+// A close starts from the record the open wrote; when another process wrote the record since,
+// check-and-set refuses the write, and the close reads the record again and keeps the other
+// writer's change.
+func TestCloseAfterAnotherWriter(t *testing.T) {
+	clk := clock.NewFake(time.Now())
+	direct := openTest(t, clk)
+	ctx := context.Background()
+	setupIdentity(t, direct, credentialsTestPolicy, "ci-shared")
+	a, proxy := openThroughProxy(t, direct)
+	b, _ := openThroughProxy(t, direct)
+
+	mine, _, err := a.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-shared", Requester: "a"})
+	must(t, err)
+	theirs, _, err := b.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-shared", Requester: "b"})
+	must(t, err)
+	proxy.Reset()
+	must(t, engine.RevokeCredentialOf(ctx, a, "ci-shared", mine.ID))
+	// The revocation, the write refused, kvPut's check that it had not landed, the read and the
+	// write: the conflict path, not the budget's two requests.
+	if n := len(proxy.Requests()); n != 5 {
+		t.Errorf("close after another writer sent %d requests (%v), want 5", n, proxy.Requests())
+	}
+
+	live, err := direct.LiveCredentials(ctx, "ci-shared")
+	must(t, err)
+	if len(live) != 1 || live[0].ID != theirs.ID {
+		t.Fatalf("live credentials after the close = %+v, want only %s (the other writer's)", live, theirs.ID)
+	}
+	all, err := direct.ListCredentials(ctx, "ci-shared")
+	must(t, err)
+	if len(all) != 2 {
+		t.Fatalf("ListCredentials = %+v, want both credentials", all)
+	}
+	_, byCred := credentialEvents(t, direct, "ci-shared")
+	if got := fmt.Sprint(byCred[mine.ID]); got != "[issued revoked]" {
+		t.Errorf("events of the closed credential = %s, want [issued revoked]", got)
+	}
+	if got := fmt.Sprint(byCred[theirs.ID]); got != "[issued]" {
+		t.Errorf("events of the other writer's credential = %s, want [issued]", got)
+	}
+	// Closing it again, from either process, records nothing more.
+	must(t, engine.RevokeCredentialOf(ctx, b, "ci-shared", mine.ID))
+	must(t, a.RevokeCredential(ctx, mine.ID))
+	if _, byCred = credentialEvents(t, direct, "ci-shared"); fmt.Sprint(byCred[mine.ID]) != "[issued revoked]" {
+		t.Errorf("events of the credential closed three times = %v, want [issued revoked]", byCred[mine.ID])
+	}
+}
+
+// Ended credentials stay in the identity record until archiveBatch of them are there, then go
+// to the archive in one write; the record stays small, and the audit log and ListCredentials
+// see every credential, before and after the identity is deleted.
+func TestEndedCredentialsArchivedInBatches(t *testing.T) {
+	clk := clock.NewFake(time.Now())
+	e := openTest(t, clk)
+	ctx := context.Background()
+	setupIdentity(t, e, credentialsTestPolicy, "ci-busy")
+	n := 2*archiveBatch + 3
+	ids := map[string]bool{}
+	for i := range n {
+		c, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-busy", Requester: "pipeline", Purpose: fmt.Sprint("run ", i)})
+		must(t, err)
+		clk.Advance(time.Second)
+		must(t, e.RevokeCredential(ctx, c.ID))
+		ids[c.ID] = true
+	}
+	rec, _, err := e.readRecord(ctx, "ci-busy")
+	must(t, err)
+	if len(rec.Live) != 0 || len(rec.Ended) > archiveBatch {
+		t.Fatalf("identity record holds %d live and %d ended credentials, want none live and at most %d ended", len(rec.Live), len(rec.Ended), archiveBatch)
+	}
+	batches, err := e.kvList(ctx, credentialsFolder+"ci-busy/")
+	must(t, err)
+	if len(batches) != 2 {
+		t.Fatalf("archive of ci-busy = %v, want 2 batches", batches)
+	}
+
+	check := func(when string, want int) {
+		t.Helper()
+		all, err := e.ListCredentials(ctx, "")
+		must(t, err)
+		seen := 0
+		for _, c := range all {
+			if ids[c.ID] {
+				seen++
+				if c.RevokedAt.IsZero() {
+					t.Errorf("%s: credential %s is not recorded revoked", when, c.ID)
+				}
+			}
+		}
+		if seen != n || len(all) != n {
+			t.Fatalf("%s: ListCredentials = %d credentials, %d of them ci-busy's, want the %d ci-busy's once each", when, len(all), seen, n)
+		}
+		events, byCred := credentialEvents(t, e, "ci-busy")
+		for id := range ids {
+			if got := fmt.Sprint(byCred[id]); got != "[issued revoked]" {
+				t.Fatalf("%s: events of credential %s = %s, want [issued revoked]", when, id, got)
+			}
+		}
+		if len(events) != want || events[0].Type != engine.EventIdentityCreated {
+			t.Fatalf("%s: %d events, want %d, the identity's creation first", when, len(events), want)
+		}
+		for i := 1; i < len(events); i++ {
+			if events[i].Time.Before(events[i-1].Time) {
+				t.Fatalf("%s: event %d (%+v) is older than the one before it (%+v)", when, i, events[i], events[i-1])
+			}
+		}
+	}
+	check("before the delete", 2*n+1)
+	must(t, e.DeleteIdentity(ctx, "ci-busy"))
+	check("after the delete", 2*n+2)
+	if events, _ := credentialEvents(t, e, "ci-busy"); events[len(events)-1].Type != engine.EventIdentityDeleted {
+		t.Fatalf("last event after the delete = %+v, want identity_deleted", events[len(events)-1])
+	}
+}
+
+// Records of earlier releases: a live credential without a trail, whose issue is an entry of
+// the audit log, and a credential archived on its own with its events in the log. Both read as
+// before; revoking the live one adds its revoked event once, derived from the record.
+func TestCredentialRecordsOfEarlierReleases(t *testing.T) {
+	clk := clock.NewFake(time.Now())
+	e := openTest(t, clk)
+	ctx := context.Background()
+	setupIdentity(t, e, credentialsTestPolicy, "ci-old")
+	old, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-old", Requester: "legacy"})
+	must(t, err)
+	archivedOld, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-old", Requester: "legacy"})
+	must(t, err)
+
+	// Rewrite both as an earlier release wrote them.
+	rec, version, err := e.readRecord(ctx, "ci-old")
+	must(t, err)
+	for i := range rec.Live {
+		rec.Live[i].Trail = credentialTrail{}
+	}
+	gone := rec.Live[1] // archivedOld
+	gone.RevokedAt = clk.Now()
+	rec.Live = rec.Live[:1]
+	_, err = e.kvPut(ctx, credentialKey("ci-old", gone.ID), gone.Credential, anyVersion)
+	must(t, err)
+	_, err = e.kvPut(ctx, identityKey("ci-old"), rec, version)
+	must(t, err)
+	for _, ev := range []engine.AuditEvent{
+		{Type: engine.EventIssued, Identity: "ci-old", Credential: old.ID, Requester: "legacy"},
+		{Type: engine.EventIssued, Identity: "ci-old", Credential: gone.ID, Requester: "legacy"},
+		{Type: engine.EventRevoked, Identity: "ci-old", Credential: gone.ID, Requester: "legacy"},
+	} {
+		must(t, e.appendAudit(ctx, ev))
+	}
+
+	clk.Advance(time.Minute)
+	must(t, e.RevokeCredential(ctx, old.ID))
+	must(t, e.RevokeCredential(ctx, archivedOld.ID)) // archived: ended already, nothing to do
+	_, byCred := credentialEvents(t, e, "ci-old")
+	for _, id := range []string{old.ID, gone.ID} {
+		if got := fmt.Sprint(byCred[id]); got != "[issued revoked]" {
+			t.Errorf("events of credential %s = %s, want [issued revoked] once each", id, got)
+		}
+	}
+	all, err := e.ListCredentials(ctx, "ci-old")
+	must(t, err)
+	if len(all) != 2 || all[0].RevokedAt.IsZero() || all[1].RevokedAt.IsZero() {
+		t.Fatalf("ListCredentials = %+v, want both credentials, revoked", all)
+	}
+}

@@ -1,0 +1,202 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/nhigov/terraform-provider-nhi/internal/engine"
+	"github.com/nhigov/terraform-provider-nhi/internal/policy"
+)
+
+var (
+	_ resource.Resource                = (*ownerResource)(nil)
+	_ resource.ResourceWithConfigure   = (*ownerResource)(nil)
+	_ resource.ResourceWithImportState = (*ownerResource)(nil)
+	_ resource.ResourceWithIdentity    = (*ownerResource)(nil)
+	_ resource.ResourceWithModifyPlan  = (*ownerResource)(nil)
+)
+
+// NewOwnerResource returns the nhi_owner resource.
+func NewOwnerResource() resource.Resource { return &ownerResource{} }
+
+type ownerResource struct {
+	data *providerData
+}
+
+type ownerModel struct {
+	ID      types.String `tfsdk:"id"`
+	Name    types.String `tfsdk:"name"`
+	Kind    types.String `tfsdk:"kind"`
+	Contact types.String `tfsdk:"contact"`
+	Status  types.String `tfsdk:"status"`
+}
+
+func (r *ownerResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_owner"
+}
+
+func (r *ownerResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "A team or person accountable for identities, as a record in the engine (so drift reports see " +
+			"it without Terraform state). An identity names its owner in `owner`; a class with `require_registered_owner` " +
+			"requires that owner to be an active `nhi_owner`. Marking an owner `departed` warns in that plan, naming every " +
+			"active identity it owns, and each of them carries an `owner-departed` finding (OWASP NHI1) until it is " +
+			"reassigned or retired. A create adopts the owner an interrupted apply left in the engine when it is exactly as " +
+			"declared; any other owner of that name fails the plan on `name` with the import to run.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "The owner name.",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"name": schema.StringAttribute{
+				Required:            true,
+				MarkdownDescription: "Unique name of the owner, as identities name it in `owner`, such as `team-payments`. Changing it replaces the owner.",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+				Validators:          []validator.String{nameValidator},
+			},
+			"kind": schema.StringAttribute{
+				Required:            true,
+				MarkdownDescription: "`team` or `person`.",
+				Validators:          []validator.String{stringvalidator.OneOf(string(policy.OwnerTeam), string(policy.OwnerPerson))},
+			},
+			"contact": schema.StringAttribute{
+				Optional:            true,
+				MarkdownDescription: "How to reach the owner: an e-mail address, a chat channel, an on-call rota.",
+				Validators:          []validator.String{nonEmpty{}},
+			},
+			"status": schema.StringAttribute{
+				Optional: true,
+				Computed: true,
+				Default:  stringdefault.StaticString(string(policy.OwnerActive)),
+				MarkdownDescription: "`active` (the default) or `departed`. A departed owner's identities are `owner-departed` " +
+					"findings until they are reassigned or retired.",
+				Validators: []validator.String{stringvalidator.OneOf(string(policy.OwnerActive), string(policy.OwnerDeparted))},
+			},
+		},
+	}
+}
+
+func (r *ownerResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	if pd, ok := providerDataFrom(req.ProviderData, "Resource", &resp.Diagnostics); ok {
+		r.data = pd
+	}
+}
+
+func (m ownerModel) toPolicy() policy.Owner {
+	return policy.Owner{
+		Name:    m.Name.ValueString(),
+		Kind:    policy.OwnerKind(m.Kind.ValueString()),
+		Contact: m.Contact.ValueString(),
+		Status:  policy.OwnerStatus(m.Status.ValueString()),
+	}
+}
+
+func (m *ownerModel) fromPolicy(o policy.Owner) {
+	m.ID = types.StringValue(o.Name)
+	m.Name = types.StringValue(o.Name)
+	m.Kind = types.StringValue(string(o.Kind))
+	m.Contact = optString(o.Contact)
+	m.Status = types.StringValue(string(o.Status))
+}
+
+// ModifyPlan reports what the engine holds under the name of an owner being created (see
+// planAdoption) and, in the plan that marks an owner departed, warns naming every active
+// identity it owns: each gets an owner-departed finding once the change is applied.
+func (r *ownerResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if r.data == nil || req.Plan.Raw.IsNull() || !req.Config.Raw.IsFullyKnown() || unchanged(req) {
+		return
+	}
+	var m ownerModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	o := m.toPolicy()
+	if name, ok := createdName(ctx, req, path.Root("name"), &resp.Diagnostics); ok {
+		checkCreate(ctx, &resp.Diagnostics, path.Root("name"), engine.KindOwner, name, o, r.data.engine.GetOwner)
+	}
+	if !o.Departed() || resp.Diagnostics.HasError() {
+		return
+	}
+	var prior types.String
+	if !req.State.Raw.IsNull() {
+		resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("status"), &prior)...)
+	}
+	if prior.ValueString() == string(policy.OwnerDeparted) {
+		return
+	}
+	ids, err := r.data.engine.ListIdentities(ctx)
+	if err != nil {
+		addEngineError(&resp.Diagnostics, fmt.Sprintf("list the identities of owner %q", o.Name), err)
+		return
+	}
+	owned := policy.Owned(o.Name, ids)
+	if len(owned) == 0 {
+		return
+	}
+	resp.Diagnostics.AddAttributeWarning(path.Root("status"), "Departed Owner Still Owns Identities",
+		fmt.Sprintf("Owner %q is marked departed and owns these active identities (%d): %s. Once applied, each of them carries an owner-departed "+
+			"finding (OWASP NHI1) until it is reassigned to an active owner or retired; reassign them in this change, or plan their offboarding.",
+			o.Name, len(owned), strings.Join(owned, ", ")))
+}
+
+// Create writes the owner, or adopts the owner of that name when the engine holds it exactly as
+// declared (an interrupted apply wrote it).
+func (r *ownerResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	r.write(ctx, req.Plan, &resp.State, &resp.Diagnostics, "create", func(ctx context.Context, o policy.Owner) error {
+		return putOrAdopt(ctx, r.data.engine, engine.KindOwner, o.Name, o, r.data.engine.GetOwner, r.data.engine.PutOwner)
+	})
+	setIdentity(ctx, resp.State, resp.Identity, "name", &resp.Diagnostics)
+}
+
+func (r *ownerResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	r.write(ctx, req.Plan, &resp.State, &resp.Diagnostics, "update", r.data.engine.PutOwner)
+	setIdentity(ctx, resp.State, resp.Identity, "name", &resp.Diagnostics)
+}
+
+func (r *ownerResource) write(ctx context.Context, plan planGetter, state stateSetter, diags *diag.Diagnostics, action string,
+	store func(context.Context, policy.Owner) error) {
+	var m ownerModel
+	diags.Append(plan.Get(ctx, &m)...)
+	if diags.HasError() {
+		return
+	}
+	o := m.toPolicy()
+	if err := store(ctx, o); err != nil {
+		addEngineError(diags, fmt.Sprintf("%s owner %q", action, o.Name), err)
+		return
+	}
+	tflog.Info(ctx, "wrote owner", map[string]any{"owner": o.Name, "status": string(o.Status), "action": action})
+	m.fromPolicy(o)
+	diags.Append(state.Set(ctx, &m)...)
+}
+
+func (r *ownerResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	readRecord[ownerModel](ctx, req, resp, "owner", r.data.engine.GetOwner)
+}
+
+func (r *ownerResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	deleteRecord(ctx, req, resp, "owner", r.data.engine.DeleteOwner)
+}
+
+func (r *ownerResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
+	resp.IdentitySchema = nameIdentitySchema("name", "The owner name.")
+}
+
+func (r *ownerResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	importByName(ctx, "name", req, resp)
+}
