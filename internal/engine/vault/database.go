@@ -162,6 +162,12 @@ func (e *Engine) revokeMinted(ctx context.Context, identity, id string) error {
 	if !isLeaseCredential(id) {
 		return e.revokeToken(ctx, id)
 	}
+	// The record this engine wrote last names the lease without a read (the close of an open).
+	if rec, _, ok := e.lastWritten(identity); ok {
+		if i, live := liveCredential(rec, id); live {
+			return e.revokeLease(ctx, rec.Live[i].LeaseID)
+		}
+	}
 	_, _, c, err := e.findCredential(ctx, identity, id)
 	if err != nil {
 		if errors.Is(err, engine.ErrDenied) {
