@@ -56,8 +56,17 @@ func testTargetRecords(t *testing.T, factory Factory) {
 	if version != "" && !strings.HasPrefix(version, "15.") {
 		t.Errorf("CheckTarget server version = %q, want 15.x (or none, on an engine that cannot connect itself)", version)
 	}
-	// Rewritten without the password: the stored one stays in use.
+	// Rewritten without the password: the stored one stays in use; with another connection,
+	// refused on every engine (the password belongs to the connection it was given for).
 	must(t, e.PutTarget(ctx, tg, ""))
+	moved := tg
+	moved.Host = "localhost"
+	wantErr(t, e.PutTarget(ctx, moved, ""), engine.ErrInvalid)
+	got, err = e.GetTarget(ctx, tg.Name)
+	must(t, err)
+	if got != tg {
+		t.Fatalf("a refused rewrite changed the target: %+v", got)
+	}
 	_, err = e.CheckTarget(ctx, tg.Name)
 	must(t, err)
 	_, err = e.CheckTarget(ctx, "no-such-target")

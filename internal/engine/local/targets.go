@@ -50,12 +50,17 @@ func (e *Engine) PutTarget(ctx context.Context, t engine.Target, password string
 		return err
 	}
 	if password == "" {
-		var err error
-		if _, password, err = e.targetPassword(t.Name); errors.Is(err, engine.ErrNotFound) {
-			return fmt.Errorf("%s %q: the engine holds no admin password for it: set password_wo: %w", engine.KindTarget, t.Name, engine.ErrInvalid)
-		} else if err != nil {
+		have, stored, err := e.targetPassword(t.Name)
+		switch {
+		case errors.Is(err, engine.ErrNotFound):
+			return engine.CheckTargetRewrite(nil, t)
+		case err != nil:
 			return err
 		}
+		if err := engine.CheckTargetRewrite(&have, t); err != nil {
+			return err
+		}
+		password = stored
 	}
 	if err := engine.CheckNewTarget(ctx, t, password); err != nil {
 		return err

@@ -82,8 +82,7 @@ func connectionURL(t engine.Target) string {
 
 // PutTarget writes the target's connection configuration to the database secrets engine (Vault
 // verifies the connection first and refuses a failing one, ErrInvalid), then its record.
-// Without a password only the record is written, and only when the connection is unchanged:
-// Vault's configuration is written whole, password included.
+// Without a password only the record is written, under engine.CheckTargetRewrite.
 func (e *Engine) PutTarget(ctx context.Context, t engine.Target, password string) error {
 	if err := checkName(engine.KindTarget, t.Name); err != nil {
 		return err
@@ -95,12 +94,12 @@ func (e *Engine) PutTarget(ctx context.Context, t engine.Target, password string
 		have, err := e.GetTarget(ctx, t.Name)
 		switch {
 		case errors.Is(err, engine.ErrNotFound):
-			return fmt.Errorf("%s %q: the engine holds no admin password for it: set password_wo: %w", engine.KindTarget, t.Name, engine.ErrInvalid)
+			return engine.CheckTargetRewrite(nil, t)
 		case err != nil:
 			return err
-		case have.Connection != t.Connection:
-			return fmt.Errorf("%s %q: a changed connection is written to Vault with its password: set password_wo and move password_wo_version: %w",
-				engine.KindTarget, t.Name, engine.ErrInvalid)
+		}
+		if err := engine.CheckTargetRewrite(&have, t); err != nil {
+			return err
 		}
 	} else {
 		if err := e.ensureMounts(ctx); err != nil {
