@@ -83,14 +83,16 @@ func CheckNewTarget(ctx context.Context, t Target, password string) error {
 	return nil
 }
 
-// CheckTargetRewrite is the rule for a PutTarget without a password: the engine must hold one
-// for the target (have, read by the caller; nil when it holds no target of that name), and the
-// connection must be unchanged, since a password is checked against the connection it was
-// given for (and Vault writes its connection configuration whole, password included).
-func CheckTargetRewrite(have *Target, t Target) error {
+// CheckTargetRewrite is the rule for a PutTarget of t without a password, given what the engine
+// holds for t (have, or readErr when reading it failed): it must hold a target of that name (its
+// password then stays in use) with the same connection, since a password is checked against the
+// connection it was given for (and Vault writes its connection configuration whole).
+func CheckTargetRewrite(have Target, readErr error, t Target) error {
 	switch {
-	case have == nil:
+	case errors.Is(readErr, ErrNotFound):
 		return fmt.Errorf("%s %q: the engine holds no admin password for it: set password_wo: %w", KindTarget, t.Name, ErrInvalid)
+	case readErr != nil:
+		return readErr
 	case have.Connection != t.Connection:
 		return fmt.Errorf("%s %q: a changed connection needs its admin password again: set password_wo and move password_wo_version: %w",
 			KindTarget, t.Name, ErrInvalid)

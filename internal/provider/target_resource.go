@@ -287,13 +287,7 @@ func (r *targetResource) Read(ctx context.Context, req resource.ReadRequest, res
 }
 
 func (r *targetResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	var m targetModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	err := r.data.engine.DeleteTarget(ctx, m.Name.ValueString())
-	deleted(&resp.Diagnostics, fmt.Sprintf("delete target %q", m.Name.ValueString()), err)
+	deleteRecord(ctx, req, resp, engine.KindTarget, r.data.engine.DeleteTarget)
 }
 
 func (r *targetResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {

@@ -92,13 +92,7 @@ func (e *Engine) PutTarget(ctx context.Context, t engine.Target, password string
 	}
 	if password == "" {
 		have, err := e.GetTarget(ctx, t.Name)
-		switch {
-		case errors.Is(err, engine.ErrNotFound):
-			return engine.CheckTargetRewrite(nil, t)
-		case err != nil:
-			return err
-		}
-		if err := engine.CheckTargetRewrite(&have, t); err != nil {
+		if err := engine.CheckTargetRewrite(have, err, t); err != nil {
 			return err
 		}
 	} else {
