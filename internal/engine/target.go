@@ -28,9 +28,9 @@ const KindTarget = "target"
 // Targets stores targets and their admin passwords. Both engines implement it.
 type Targets interface {
 	// PutTarget creates or replaces target t. password replaces the stored admin password when
-	// not empty and is required when the engine holds none for t. The connection is checked
-	// with the password the target will use before anything is written; a failed check is
-	// ErrInvalid and writes nothing.
+	// not empty; it is required when the engine holds none for t or the connection changes
+	// (CheckTargetRewrite). The connection is checked with the password the target will use
+	// before anything is written; a failed check is ErrInvalid and writes nothing.
 	PutTarget(ctx context.Context, t Target, password string) error
 	// GetTarget reads a target; ErrNotFound when there is none.
 	GetTarget(ctx context.Context, name string) (Target, error)

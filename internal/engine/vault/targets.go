@@ -88,7 +88,7 @@ func (e *Engine) PutTarget(ctx context.Context, t engine.Target, password string
 		return err
 	}
 	if _, err := engine.OpenTarget(t.Connection, ""); err != nil {
-		return err
+		return err // a kind this provider does not know
 	}
 	if password == "" {
 		have, err := e.GetTarget(ctx, t.Name)
