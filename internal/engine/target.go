@@ -188,7 +188,12 @@ func ObserveTargetLogins(ctx context.Context, t Target, password, owner, identit
 	if err != nil {
 		return nil, err
 	}
-	logins, err := c.ListLogins(ctx, loginCommentPrefix+owner+": ")
+	// The target filters by the comment's start: the owner's logins, or one identity's only.
+	prefix := loginCommentPrefix + owner + ": "
+	if identity != "" {
+		prefix = loginCommentPrefix + owner + ": identity " + identity + ", credential "
+	}
+	logins, err := c.ListLogins(ctx, prefix)
 	if err != nil {
 		return nil, TargetError(t.Name, err)
 	}
