@@ -167,7 +167,7 @@ func Drift(f Fleet) Report {
 		rep.checkCredential(c, identities[c.Identity], classes, policies, f.Now)
 	}
 	rep.checkSecrets(f.Secrets, identities)
-	rep.Findings = append(rep.Findings, checkLogins(f.Logins, f.Credentials, f.Now)...)
+	rep.Findings = append(rep.Findings, checkLogins(f.Logins, f.Credentials, identities, f.Now)...)
 	last := map[string]time.Time{}
 	for _, s := range f.Secrets {
 		if s.Current {

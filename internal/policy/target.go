@@ -72,15 +72,18 @@ type LoginObservation struct {
 	Roles []string
 	// Rotated marks the current login of a persistent identity's rotated secret, which is no
 	// credential: PasswordChecked tells whether its stored verifier could be compared with the
-	// current secret, PasswordMatches what the comparison found.
+	// current secret, PasswordMatches what the comparison found. Its Roles are those of
+	// RolesHolder, the role the identity's scopes are granted to (the login, or the group role of
+	// alternating logins).
 	Rotated, PasswordChecked, PasswordMatches bool
+	RolesHolder                               string
 }
 
 // checkLogins judges the provider's logins on targets against the live credentials they were
 // made for: a login without a live credential is orphaned (NHI1); one whose VALID UNTIL passes
 // its credential's hard expiry, or never comes, outlives its lifetime (NHI7); one granted roles
 // beyond its credential's scopes holds privileges added out of band (NHI5, high).
-func checkLogins(logins []LoginObservation, creds []Credential, now time.Time) []Finding {
+func checkLogins(logins []LoginObservation, creds []Credential, identities map[string]*Identity, now time.Time) []Finding {
 	live := make(map[string]Credential, len(creds))
 	for _, c := range creds {
 		if c.Live(now) && c.Username != "" {
@@ -95,6 +98,15 @@ func checkLogins(logins []LoginObservation, creds []Credential, now time.Time) [
 		}
 		where := "login " + l.Name + " on target " + l.Target
 		if l.Rotated {
+			if id := identities[l.Identity]; id != nil {
+				if extra := beyond(l.Roles, id.Scopes); len(extra) > 0 {
+					out = append(out, Finding{Rule: RulePrivilegeEscalation, Severity: SeverityHigh, Subject: subject(SubjectIdentity, l.Identity),
+						Attribute: "scopes", Object: "login/" + l.Name,
+						Observed: "role " + l.RolesHolder + " on target " + l.Target + " (the rotated secret's) is granted beyond the identity's scopes: " + strings.Join(extra, ", "),
+						Allowed:  "exactly the scopes " + scopeList(id.Scopes), OWASP: "NHI5",
+						Remedy: "run terraform apply on the identity, which grants its rotated secret's login exactly its scopes again, and find out who granted " + strings.Join(extra, ", ")})
+				}
+			}
 			switch {
 			case !l.PasswordChecked:
 				add(RulePasswordUnchecked, SeverityLow, "the password of "+where+" cannot be compared with the current secret",
@@ -122,13 +134,7 @@ func checkLogins(logins []LoginObservation, creds []Credential, now time.Time) [
 			add(RuleLoginValidityAboveHard, SeverityHigh, where+" is VALID UNTIL "+l.ValidUntil.UTC().Format(time.RFC3339),
 				"at most the credential's hard expiry "+c.HardExpiresAt.UTC().Format(time.RFC3339), "NHI7", "revoke credential "+c.ID+", or set the login's VALID UNTIL back")
 		}
-		var extra []string
-		for _, r := range l.Roles {
-			if !slices.Contains(c.Scopes, r) {
-				extra = append(extra, r)
-			}
-		}
-		if len(extra) > 0 {
+		if extra := beyond(l.Roles, c.Scopes); len(extra) > 0 {
 			out = append(out, Finding{Rule: RulePrivilegeEscalation, Severity: SeverityHigh, Subject: subject(SubjectIdentity, l.Identity),
 				Attribute: "scopes", Object: "login/" + l.Name,
 				Observed: where + " is granted beyond its credential's scopes: " + strings.Join(extra, ", "),
@@ -155,6 +161,17 @@ func CheckTargetRotation(s RotationSchedule, id Identity) []Finding {
 	case id.Target == "" && s.Strategy == StrategyAlternating:
 		add(RuleAlternatingWithoutTarget, "strategy", "strategy = \"alternating\" on identity "+id.Name+", which has no target",
 			"alternating logins only for an identity with a target", "", "remove strategy, or set the identity's target")
+	}
+	return out
+}
+
+// beyond lists the roles that are not among scopes.
+func beyond(roles, scopes []string) []string {
+	var out []string
+	for _, r := range roles {
+		if !slices.Contains(scopes, r) {
+			out = append(out, r)
+		}
 	}
 	return out
 }

@@ -43,7 +43,7 @@ func TestCheckLogins(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var got []string
-			for _, f := range checkLogins([]LoginObservation{tc.login}, tc.creds, now) {
+			for _, f := range checkLogins([]LoginObservation{tc.login}, tc.creds, nil, now) {
 				got = append(got, f.Rule)
 				if f.Subject != "identity/ci-db" || f.Object != "login/"+tc.login.Name || f.Severity != SeverityHigh {
 					t.Errorf("finding %+v: want a high finding about identity/ci-db, login/%s", f, tc.login.Name)
@@ -58,8 +58,24 @@ func TestCheckLogins(t *testing.T) {
 
 // A rotated login whose password cannot be compared is a low finding that says so.
 func TestCheckLoginsUnchecked(t *testing.T) {
-	got := checkLogins([]LoginObservation{{Target: "db", Name: "nhi_svc", Identity: "svc", Rotated: true}}, nil, testNow)
+	got := checkLogins([]LoginObservation{{Target: "db", Name: "nhi_svc", Identity: "svc", Rotated: true}}, nil, nil, testNow)
 	if len(got) != 1 || got[0].Rule != RulePasswordUnchecked || got[0].Severity != SeverityLow || !strings.Contains(got[0].Observed, "cannot be compared") {
 		t.Fatalf("findings = %+v, want one low %s", got, RulePasswordUnchecked)
+	}
+}
+
+// The rotated secret's login (or group role) granted a role beyond its identity's scopes is a
+// privilege escalation.
+func TestCheckLoginsRotatedRoles(t *testing.T) {
+	id := &Identity{Name: "svc", Scopes: []string{"reader"}}
+	l := LoginObservation{Target: "db", Name: "nhi_svc", Identity: "svc", Rotated: true, PasswordChecked: true, PasswordMatches: true,
+		RolesHolder: "nhi_svc", Roles: []string{"admin", "reader"}}
+	got := checkLogins([]LoginObservation{l}, nil, map[string]*Identity{"svc": id}, testNow)
+	if len(got) != 1 || got[0].Rule != RulePrivilegeEscalation || !strings.Contains(got[0].Observed, "admin") {
+		t.Fatalf("findings = %+v, want one privilege-escalation naming admin", got)
+	}
+	l.Roles = []string{"reader"}
+	if got := checkLogins([]LoginObservation{l}, nil, map[string]*Identity{"svc": id}, testNow); len(got) != 0 {
+		t.Fatalf("findings for exactly the scopes = %+v, want none", got)
 	}
 }

@@ -72,6 +72,8 @@ type Target interface {
 	EnsureGroup(ctx context.Context, name string, roles []string, comment string) error
 	// ExtendLogin moves a login's expiry; the zero time means none (infinity).
 	ExtendLogin(ctx context.Context, name string, validUntil time.Time) error
+	// SetRoles grants and revokes so that role name is a member of exactly roles.
+	SetRoles(ctx context.Context, name string, roles []string) error
 	// SetPassword replaces a login's password (and lets it log in).
 	SetPassword(ctx context.Context, name, password string) error
 	// DropLogin terminates the login's sessions and removes it; a missing login is no error.

@@ -314,6 +314,30 @@ func testTargetRotationOneLogin(t *testing.T, factory Factory) {
 		wantPasswordFinding(t, e, ctx, "svc-pg", true)
 		second = rotate(t, e, ctx, "svc-pg", 0) // the next rotation puts a password the provider controls back
 		wantPasswordFinding(t, e, ctx, "svc-pg", false)
+
+		// A rotated secret grants the identity's scopes as they are now: a scope removed is
+		// revoked from its login at the update; a role granted by hand is a privilege escalation
+		// until the next update takes it back.
+		extra := acctest.Unique("extra_")
+		acctest.PostgresExec(t, f.Conn, f.Password, "CREATE ROLE "+extra+" NOLOGIN")
+		t.Cleanup(func() { acctest.PostgresExec(t, f.Conn, f.Password, "DROP ROLE IF EXISTS "+extra) })
+		id, err := e.GetIdentity(ctx, "svc-pg")
+		must(t, err)
+		id.Scopes = []string{f.Reader, extra}
+		_, err = e.UpdateIdentity(ctx, id)
+		must(t, err)
+		if l, err := f.Admin.Inspect(ctx, login); err != nil || !slices.Equal(l.Roles, slices.Sorted(slices.Values(id.Scopes))) {
+			t.Errorf("login roles after a scope was added: %+v, %v; want %v", l.Roles, err, id.Scopes)
+		}
+		id.Scopes = []string{f.Reader}
+		_, err = e.UpdateIdentity(ctx, id)
+		must(t, err)
+		must(t, f.WantGrants(login, second))
+		acctest.PostgresExec(t, f.Conn, f.Password, "GRANT "+extra+` TO "`+login+`"`)
+		wantRule(t, e, ctx, "svc-pg", policy.RulePrivilegeEscalation, true)
+		_, err = e.UpdateIdentity(ctx, id)
+		must(t, err)
+		wantRule(t, e, ctx, "svc-pg", policy.RulePrivilegeEscalation, false)
 	}
 	// One login holds one password: an overlap is refused, and nothing changes.
 	v, third, err := e.StageSecret(ctx, "svc-pg", 32)
@@ -402,13 +426,19 @@ func testTargetRotationAlternating(t *testing.T, factory Factory) {
 // changed outside the provider.
 func wantPasswordFinding(t *testing.T, e engine.Engine, ctx context.Context, identity string, want bool) {
 	t.Helper()
+	wantRule(t, e, ctx, identity, policy.RulePasswordChanged, want)
+}
+
+// wantRule checks whether the refresh of identity has a finding of rule.
+func wantRule(t *testing.T, e engine.Engine, ctx context.Context, identity, rule string, want bool) {
+	t.Helper()
 	fleet, err := engine.ReadObserved(ctx, e, identity, time.Now())
 	must(t, err)
 	got := false
 	for _, fd := range policy.Drift(fleet).About(identity) {
-		got = got || fd.Rule == policy.RulePasswordChanged
+		got = got || fd.Rule == rule
 	}
 	if got != want {
-		t.Errorf("identity %s: %s finding = %v, want %v", identity, policy.RulePasswordChanged, got, want)
+		t.Errorf("identity %s: %s finding = %v, want %v", identity, rule, got, want)
 	}
 }

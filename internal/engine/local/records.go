@@ -281,6 +281,9 @@ func (e *Engine) UpdateIdentity(ctx context.Context, id policy.Identity) (policy
 		}
 		return e.appendAudit(tx, engine.AuditEvent{Type: engine.EventIdentityUpdated, Identity: id.Name})
 	})
+	if err == nil {
+		err = e.syncRotatedRoles(ctx, id)
+	}
 	return id, err
 }
 

@@ -197,3 +197,35 @@ func (e *Engine) promoteLogin(ctx context.Context, identity string, version int6
 	}
 	return nil
 }
+
+// rotatedRoleHolder is the role that holds the scopes of identity's rotated secret on its target:
+// the group role of alternating logins, else the one login; empty when the identity has no
+// rotated secret on a login yet.
+func (e *Engine) rotatedRoleHolder(ctx context.Context, identity, strategy string) (string, error) {
+	cur, _, err := e.currentLogin(ctx, identity)
+	if err != nil || cur == "" {
+		return "", err
+	}
+	if strategy == policy.StrategyAlternating {
+		return engine.RotatedLoginName(identity), nil
+	}
+	return cur, nil
+}
+
+// syncRotatedRoles grants the login (or group role) of a persistent identity's rotated secret
+// exactly the identity's scopes, as they are now: a rotated secret grants the identity's scopes,
+// not those it had when it was set (UpdateIdentity restores them after a change by hand too).
+func (e *Engine) syncRotatedRoles(ctx context.Context, id policy.Identity) error {
+	if id.Target == "" || id.TTLPolicy != "" {
+		return nil
+	}
+	client, _, strategy, err := e.rotationTarget(ctx, id.Name)
+	if err != nil || client == nil {
+		return err
+	}
+	holder, err := e.rotatedRoleHolder(ctx, id.Name, strategy)
+	if err != nil || holder == "" {
+		return err
+	}
+	return engine.TargetError(id.Target, client.SetRoles(ctx, holder, id.Scopes))
+}

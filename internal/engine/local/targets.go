@@ -359,6 +359,20 @@ func (e *Engine) observeRotatedLogins(ctx context.Context, identity string) ([]p
 		if obs.PasswordMatches, obs.PasswordChecked, err = client.CheckPassword(ctx, login, value); err != nil {
 			return nil, engine.TargetError(id.Target, err)
 		}
+		// The roles the scopes are granted through: the group of alternating logins, else the login.
+		s, err := e.GetRotationSchedule(ctx, id.Name)
+		if err != nil && !errors.Is(err, engine.ErrNotFound) {
+			return nil, err
+		}
+		holder, err := e.rotatedRoleHolder(ctx, id.Name, s.Strategy)
+		if err != nil {
+			return nil, err
+		}
+		l, err := client.Inspect(ctx, holder)
+		if err != nil {
+			return nil, engine.TargetError(id.Target, err)
+		}
+		obs.RolesHolder, obs.Roles = holder, l.Roles
 		out = append(out, obs)
 	}
 	return out, nil

@@ -167,6 +167,42 @@ func (p *Postgres) ExtendLogin(ctx context.Context, name string, until time.Time
 	})
 }
 
+// SetRoles grants the roles name lacks and revokes those it holds beyond roles, in one
+// transaction.
+func (p *Postgres) SetRoles(ctx context.Context, name string, roles []string) error {
+	l, err := p.Inspect(ctx, name)
+	if err != nil {
+		return err
+	}
+	if !l.Exists {
+		return fmt.Errorf("%w: role %s does not exist", target.ErrRejected, name)
+	}
+	var stmts []string
+	for _, r := range roles {
+		if !slices.Contains(l.Roles, r) {
+			stmts = append(stmts, "GRANT "+ident(r)+" TO "+ident(name))
+		}
+	}
+	for _, r := range l.Roles {
+		if !slices.Contains(roles, r) {
+			stmts = append(stmts, "REVOKE "+ident(r)+" FROM "+ident(name))
+		}
+	}
+	if len(stmts) == 0 {
+		return nil
+	}
+	return p.admin(ctx, func(c *pgx.Conn) error {
+		return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+			for _, stmt := range stmts {
+				if _, err := tx.Exec(ctx, stmt); err != nil {
+					return rejected("setting the roles of "+name, err)
+				}
+			}
+			return nil
+		})
+	})
+}
+
 // SetPassword replaces the login's password verifier, and lets it log in (a role that was a
 // group of alternating logins before its schedule changed could not).
 func (p *Postgres) SetPassword(ctx context.Context, name, password string) error {
