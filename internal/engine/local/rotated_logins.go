@@ -74,10 +74,13 @@ func (e *Engine) checkLoginOverlap(ctx context.Context, identity string, overlap
 		return nil
 	}
 	id, err := e.GetIdentity(ctx, identity)
-	if errors.Is(err, engine.ErrNotFound) || id.Target == "" {
-		return nil // PromoteSecret reports a missing identity
-	} else if err != nil {
+	switch {
+	case errors.Is(err, engine.ErrNotFound):
+		return nil // PromoteSecret reports it
+	case err != nil:
 		return err
+	case id.Target == "":
+		return nil
 	}
 	s, err := e.GetRotationSchedule(ctx, identity)
 	if err != nil && !errors.Is(err, engine.ErrNotFound) {

@@ -232,10 +232,13 @@ func (e *Engine) liveLogins(ctx context.Context, identity string) (loginSet, err
 	}
 	set := loginSet{creds: slices.DeleteFunc(live, func(c engine.Credential) bool { return c.Target == "" })}
 	id, err := e.GetIdentity(ctx, identity)
-	if errors.Is(err, engine.ErrNotFound) || id.Target == "" || id.TTLPolicy != "" {
-		return set, nil // no identity (the caller reports it), none on a target, or an ephemeral one
-	} else if err != nil {
+	switch {
+	case errors.Is(err, engine.ErrNotFound):
+		return set, nil // the caller reports it
+	case err != nil:
 		return set, err
+	case id.Target == "" || id.TTLPolicy != "":
+		return set, nil // none on a target, or an ephemeral one: no rotated logins
 	}
 	base := engine.RotatedLoginName(identity)
 	set.target, set.rotated = id.Target, []string{base + "_a", base + "_b", base}
@@ -285,10 +288,13 @@ func (e *Engine) ObserveLogins(ctx context.Context, identity string) ([]policy.L
 	err := e.view(func(tx *bolt.Tx) error {
 		if identity != "" {
 			var id policy.Identity
-			if err := getJSON(tx, bucketIdentities, identity, &id); errors.Is(err, engine.ErrNotFound) || id.Target == "" {
-				return nil // no identity, or none on a target: no logins of its to observe
-			} else if err != nil {
+			switch err := getJSON(tx, bucketIdentities, identity, &id); {
+			case errors.Is(err, engine.ErrNotFound):
+				return nil // no identity: no logins of its to observe
+			case err != nil:
 				return err
+			case id.Target == "":
+				return nil
 			}
 			names = append(names, id.Target)
 			return nil
