@@ -40,6 +40,7 @@ type Engine interface {
 	Credentials
 	Rotations
 	Auditor
+	Targets
 	// Close releases the engine's resources.
 	Close() error
 }

@@ -68,6 +68,11 @@ func Observe(ctx context.Context, e Engine, now time.Time) (policy.Fleet, error)
 			return f, err
 		}
 	}
+	if lo, ok := e.(LoginObserver); ok {
+		if f.Logins, err = lo.ObserveLogins(ctx, ""); err != nil {
+			return f, err
+		}
+	}
 	return f, nil
 }
 
@@ -130,6 +135,12 @@ func observeIdentity(ctx context.Context, e Engine, r IdentityRead, now time.Tim
 	id := r.Identity
 	f := policy.Fleet{Now: now, Identities: []policy.Identity{id}, Credentials: r.Live}
 	name := id.Name
+	if lo, ok := e.(LoginObserver); ok && id.Target != "" {
+		var err error
+		if f.Logins, err = lo.ObserveLogins(ctx, name); err != nil {
+			return f, err
+		}
+	}
 	persistent := true
 	if c, err := e.GetClass(ctx, id.Class); err == nil {
 		f.Classes = []policy.Class{c}

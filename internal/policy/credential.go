@@ -71,6 +71,15 @@ type Credential struct {
 	// when it was issued.
 	Scopes     []string `json:"scopes,omitempty"`
 	BoundCIDRs []string `json:"bound_cidrs,omitempty"`
+
+	// Target and Username name the login that is the credential on its identity's target.
+	Target   string `json:"target,omitempty"`
+	Username string `json:"username,omitempty"`
+	// LeaseID is the Vault lease of a login that Vault's database secrets engine made, and
+	// SecretHash the SHA-256 (hex) of its password, by which the engine checks possession on
+	// renewal (Vault checks a token itself; it cannot check a database password).
+	LeaseID    string `json:"lease_id,omitempty"`
+	SecretHash string `json:"secret_hash,omitempty"`
 }
 
 // Live is the one definition of a live credential: not revoked and, when it has an expiry, not

@@ -24,6 +24,8 @@ type Fleet struct {
 	Unmanaged []string
 	// Owners are the owner records (nhi_owner); CheckOwner reads the one each identity names.
 	Owners []Owner
+	// Logins are the logins the provider made on targets, as the targets hold them (target.go).
+	Logins []LoginObservation
 }
 
 // SecretObservation is one version of a persistent identity's rotated secret.
@@ -154,6 +156,7 @@ func Drift(f Fleet) Report {
 		rep.checkCredential(c, identities[c.Identity], classes, policies, f.Now)
 	}
 	rep.checkSecrets(f.Secrets, identities)
+	rep.Findings = append(rep.Findings, checkLogins(f.Logins, f.Credentials, identities, f.Now)...)
 	last := map[string]time.Time{}
 	for _, s := range f.Secrets {
 		if s.Current {
@@ -166,6 +169,7 @@ func Drift(f Fleet) Report {
 			continue
 		}
 		rep.Findings = append(rep.Findings, CheckRotationSchedule(s, classes[id.Class], f.Now)...)
+		rep.Findings = append(rep.Findings, CheckTargetRotation(s, *id)...)
 		at, ok := last[s.Identity]
 		if !ok {
 			continue

@@ -16,6 +16,8 @@ var allRules = []string{
 	RuleScopeNotAllowed, RuleScopeDenied, RuleScopesAboveClassMax, RuleCIDRNotAllowed, RuleBlastRadiusAboveClassMax,
 	RuleUnboundedExposure, RulePrivilegeEscalation, RulePrivilegeRemoved, RuleInactive,
 	RuleReviewOverdue, RuleReviewDueSoon, RuleReviewInFuture, RuleReviewerMissing, RuleOwnerDeparted, RuleOwnerNotRegistered,
+	RuleOrphanedLogin, RuleLoginValidityAboveHard, RuleOverlapNeedsAlternating, RuleAlternatingWithoutTarget,
+	RulePasswordChanged, RulePasswordUnchecked,
 }
 
 func TestFindingTitle(t *testing.T) {

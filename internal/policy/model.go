@@ -123,6 +123,12 @@ type Identity struct {
 	// the pull request that moves them is the attestation).
 	ReviewedAt time.Time `json:"reviewed_at,omitzero"`
 	ReviewedBy string    `json:"reviewed_by,omitempty"`
+
+	// Target names the target (nhi_target) where the identity's credentials are logins; its
+	// Scopes are then the target's roles those logins are granted. Empty: the engine's own
+	// credentials.
+	Target string `json:"target,omitempty"`
+
 	// Status, CreatedAt and RetiredAt are kept by the engine.
 	Status    Status    `json:"status"`
 	CreatedAt time.Time `json:"created_at"`

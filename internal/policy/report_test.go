@@ -65,6 +65,7 @@ func everyKindFleet() Fleet {
 			{Name: "svc-cron", Class: "svc", Owner: "team-payments", Environment: "prod", Status: StatusActive, LastUsedAt: now.Add(-40 * Day)},
 			{Name: "svc-db", Class: "svc", Owner: "team-payments", Environment: "prod", Status: StatusActive, Scopes: []string{"billing:write"},
 				EngineDrift: []string{"role token_ttl is 24h, declared 1h"}},
+			{Name: "svc-orders", Class: "svc", Owner: "team-payments", Environment: "prod", Status: StatusActive, Target: "orders-db"},
 			{Name: "svc-legacy", Class: "svc", Owner: "team-billing", Environment: "prod", TTLPolicy: "svc-token", Status: StatusActive},
 			{Name: "legacy-sync", Class: "batch", Owner: "team-billing", Environment: "prod", Status: StatusActive},
 			// Every privilege rule: two denied scopes, one outside the allowed patterns, scopes
@@ -83,7 +84,10 @@ func everyKindFleet() Fleet {
 		Schedules: []RotationSchedule{
 			// Every 45 days (above the class's 30), an overlap longer than that, no consumers.
 			{Identity: "svc-api", Interval: 45 * Day, Window: time.Hour, Overlap: 60 * Day},
-			{Identity: "svc-cron", Cron: "61 * * * *", Window: time.Hour, Consumers: []Consumer{{Name: "orders"}}},
+			// Alternating logins for an identity without a target.
+			{Identity: "svc-cron", Cron: "61 * * * *", Window: time.Hour, Consumers: []Consumer{{Name: "orders"}}, Strategy: StrategyAlternating},
+			// An overlap for one login's password on a target.
+			{Identity: "svc-orders", Interval: 30 * Day, Window: time.Hour, Overlap: time.Hour, Consumers: []Consumer{{Name: "payments"}}},
 			{Identity: "ci-rotated", Interval: Day, Window: time.Hour, Consumers: []Consumer{{Name: "runner"}}},
 		},
 		Credentials: []Credential{
@@ -93,6 +97,9 @@ func everyKindFleet() Fleet {
 				HardExpiresAt: now.Add(-3 * time.Hour), RenewCount: 5},
 			{ID: "c-left", Identity: "ci-old", IssuedAt: now.Add(-50 * time.Hour), ExpiresAt: now.Add(time.Hour), HardExpiresAt: now.Add(time.Hour)},
 			{ID: "c-fine", Identity: "ci-rotated", IssuedAt: now.Add(-5 * time.Minute), ExpiresAt: now.Add(10 * time.Minute), HardExpiresAt: now.Add(time.Hour)},
+			// A login on a target, valid forever and granted a role beyond its scope.
+			{ID: "c-db", Identity: "ci-rotated", IssuedAt: now.Add(-5 * time.Minute), ExpiresAt: now.Add(time.Hour), HardExpiresAt: now.Add(2 * time.Hour),
+				Scopes: []string{"orders_read"}, Target: "orders-db", Username: "nhi_ci-rotated_db"},
 		},
 		Secrets: []SecretObservation{
 			// svc-api was last rotated 60 days ago (due 15 days ago) and shares its secret with svc-db.
@@ -101,6 +108,16 @@ func everyKindFleet() Fleet {
 			{Identity: "ci-old", Version: 2, Current: true, PromotedAt: now.Add(-9 * Day), Live: true, Fingerprint: "fp-0a4c"},
 		},
 		Unmanaged: []string{"hand-made-role"},
+		Logins: []LoginObservation{
+			{Target: "orders-db", Name: "nhi_ci-rotated_db", Identity: "ci-rotated", Credential: "c-db", Infinite: true,
+				Roles: []string{"orders_read", "pg_write_all_data"}},
+			// Left behind by a credential that is gone.
+			{Target: "orders-db", Name: "nhi_ci-rotated_gone", Identity: "ci-rotated", Credential: "c-gone", ValidUntil: now.Add(-time.Hour)},
+			// The login of a rotated secret whose password was changed by hand, and one that
+			// cannot be checked.
+			{Target: "orders-db", Name: "nhi_svc-orders", Identity: "svc-orders", Rotated: true, PasswordChecked: true},
+			{Target: "orders-db", Name: "nhi_svc-api", Identity: "svc-api", Rotated: true},
+		},
 	}
 }
 

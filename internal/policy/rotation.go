@@ -34,6 +34,10 @@ type RotationSchedule struct {
 	// ExpireUnrotated makes a secret stop authenticating at a hard limit (its due time plus the
 	// window) instead of living on when a rotation does not happen.
 	ExpireUnrotated bool `json:"expire_unrotated,omitempty"`
+
+	// Strategy is how the rotated password of an identity on a target changes: empty, one login
+	// whose password is replaced; StrategyAlternating, two logins taking turns (target.go).
+	Strategy string `json:"strategy,omitempty"`
 }
 
 var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow)

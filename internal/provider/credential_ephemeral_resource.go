@@ -47,6 +47,7 @@ type credentialModel struct {
 	Purpose       types.String      `tfsdk:"purpose"`
 	Requester     types.String      `tfsdk:"requester"`
 	Value         types.String      `tfsdk:"value"`
+	Username      types.String      `tfsdk:"username"`
 	CredentialID  types.String      `tfsdk:"credential_id"`
 	ExpiresAt     timetypes.RFC3339 `tfsdk:"expires_at"`
 	HardExpiresAt timetypes.RFC3339 `tfsdk:"hard_expires_at"`
@@ -93,6 +94,11 @@ func (r *credentialEphemeralResource) Schema(_ context.Context, _ ephemeral.Sche
 				Computed:            true,
 				Sensitive:           true,
 				MarkdownDescription: "The secret. Ephemeral: never written to state or plan.",
+			},
+			"username": schema.StringAttribute{
+				Computed: true,
+				MarkdownDescription: "When the identity has a `target`: the login's user name there (`value` is its password), " +
+					"named after the identity and the credential. Null for the engine's own credentials.",
 			},
 			"credential_id": schema.StringAttribute{
 				Computed:            true,
@@ -146,6 +152,7 @@ func (r *credentialEphemeralResource) Open(ctx context.Context, req ephemeral.Op
 
 	m.Requester = types.StringValue(requester)
 	m.Value = types.StringValue(secret)
+	m.Username = optString(cred.Username)
 	m.CredentialID = types.StringValue(cred.ID)
 	m.ExpiresAt = timetypes.NewRFC3339TimeValue(cred.ExpiresAt)
 	m.HardExpiresAt = timetypes.NewRFC3339TimeValue(cred.HardExpiresAt)

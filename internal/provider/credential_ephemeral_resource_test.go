@@ -306,36 +306,11 @@ func TestCredential_renewalBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := env.protocolServer(t)
-	str := tftypes.String
-	credType := tftypes.Object{AttributeTypes: map[string]tftypes.Type{"identity": str, "ttl": str, "purpose": str, "requester": str,
-		"value": str, "credential_id": str, "expires_at": str, "hard_expires_at": str, "renewals_left": tftypes.Number,
-		"scopes": tftypes.Set{ElementType: str}}}
-	vals := map[string]tftypes.Value{}
-	for name, typ := range credType.AttributeTypes {
-		vals[name] = tftypes.NewValue(typ, nil)
-	}
-	vals["identity"] = tftypes.NewValue(str, "ci-job")
-	vals["purpose"] = tftypes.NewValue(str, "long build")
-	cfg, err := tfprotov6.NewDynamicValue(credType, tftypes.NewValue(credType, vals))
-	if err != nil {
-		t.Fatal(err)
-	}
-	opened, err := srv.OpenEphemeralResource(ctx, &tfprotov6.OpenEphemeralResourceRequest{TypeName: "nhi_credential", Config: &cfg})
-	if err != nil || len(opened.Diagnostics) > 0 {
-		t.Fatalf("Open: %v %+v", err, opened.Diagnostics)
-	}
+	opened, out := openCredential(ctx, t, srv, map[string]string{"identity": "ci-job", "purpose": "long build"})
 	if want := testEpoch.Add(15*time.Minute - renewMargin); !opened.RenewAt.Equal(want) {
 		t.Fatalf("Open asked for renewal at %s, want %s", opened.RenewAt, want)
 	}
-	result, err := opened.Result.Unmarshal(credType)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out map[string]tftypes.Value
 	var secret, requester string
-	if err := result.As(&out); err != nil {
-		t.Fatal(err)
-	}
 	if err := out["value"].As(&secret); err != nil || secret == "" {
 		t.Fatalf("Open returned no value: %v", err)
 	}
@@ -387,3 +362,42 @@ func TestCredential_renewalBudget(t *testing.T) {
 }
 
 func int64p(v int64) *int64 { return &v }
+
+// openCredential opens nhi_credential through the plugin protocol with the string attributes
+// attrs set (the rest null), fails the test on any diagnostic, and returns the response and its
+// result's attributes.
+func openCredential(ctx context.Context, t *testing.T, srv tfprotov6.ProviderServer, attrs map[string]string) (*tfprotov6.OpenEphemeralResourceResponse, map[string]tftypes.Value) {
+	t.Helper()
+	schemas, err := srv.GetProviderSchema(ctx, &tfprotov6.GetProviderSchemaRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	typ, ok := schemas.EphemeralResourceSchemas["nhi_credential"].ValueType().(tftypes.Object)
+	if !ok {
+		t.Fatal("nhi_credential's schema is not an object")
+	}
+	vals := map[string]tftypes.Value{}
+	for name, at := range typ.AttributeTypes {
+		vals[name] = tftypes.NewValue(at, nil)
+	}
+	for name, v := range attrs {
+		vals[name] = tftypes.NewValue(tftypes.String, v)
+	}
+	cfg, err := tfprotov6.NewDynamicValue(typ, tftypes.NewValue(typ, vals))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened, err := srv.OpenEphemeralResource(ctx, &tfprotov6.OpenEphemeralResourceRequest{TypeName: "nhi_credential", Config: &cfg})
+	if err != nil || len(opened.Diagnostics) > 0 {
+		t.Fatalf("Open: %v %+v", err, opened.Diagnostics)
+	}
+	result, err := opened.Result.Unmarshal(typ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out map[string]tftypes.Value
+	if err := result.As(&out); err != nil {
+		t.Fatal(err)
+	}
+	return opened, out
+}

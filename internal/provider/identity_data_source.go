@@ -43,6 +43,7 @@ func identityAttributeSchema(nameRequired bool) map[string]schema.Attribute {
 		"description": schema.StringAttribute{Computed: true, MarkdownDescription: "What the identity does."},
 		"scopes":      schema.SetAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Access scopes: on Vault, the ACL policies of the identity's tokens."},
 		"bound_cidrs": schema.SetAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Networks the identity's credentials may be used from; null: any."},
+		"target":      schema.StringAttribute{Computed: true, MarkdownDescription: "The `nhi_target` whose logins are the identity's credentials; null: the engine's own."},
 		"status":      schema.StringAttribute{Computed: true, MarkdownDescription: "`active` or `retired`."},
 		"created_at": schema.StringAttribute{Computed: true, CustomType: timetypes.RFC3339Type{},
 			MarkdownDescription: "When the engine created the identity (RFC 3339)."},

@@ -64,6 +64,7 @@ type identityAttrs struct {
 	Description types.String      `tfsdk:"description"`
 	Scopes      types.Set         `tfsdk:"scopes"`
 	BoundCIDRs  types.Set         `tfsdk:"bound_cidrs"`
+	Target      types.String      `tfsdk:"target"`
 	Status      types.String      `tfsdk:"status"`
 	CreatedAt   timetypes.RFC3339 `tfsdk:"created_at"`
 	RetiredAt   timetypes.RFC3339 `tfsdk:"retired_at"`
@@ -136,6 +137,15 @@ func (r *identityResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 					"Vault it must run inside these networks too. Local engine: checked against the caller's address.) Must sit " +
 					"within the class's `allowed_cidrs`. Unset: any address.",
 				Validators: []validator.Set{setvalidator.SizeAtLeast(1), setvalidator.ValueStringsAre(cidrValidator)},
+			},
+			"target": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "Name of the `nhi_target` where the identity's credentials are logins. Its `scopes` are then the " +
+					"target's roles (PostgreSQL roles) that each login is granted, exactly, under the class's scope rules; an " +
+					"`nhi_credential` returns the login's `username` and its password as `value`, valid until `expires_at`. " +
+					"Unset: the engine's own credentials. The local engine makes the logins itself; Vault makes them through " +
+					"a dynamic role per identity in its database secrets engine, as leases.",
+				Validators: []validator.String{nameValidator},
 			},
 			"exception": exceptionAttribute("identity exceed its class's privilege ceilings (`allowed_scopes`, " +
 				"`denied_scopes`, `max_scopes`, `allowed_cidrs`, `max_blast_radius`)"),
@@ -256,6 +266,7 @@ func (m identityModel) toPolicy(ctx context.Context, diags *diag.Diagnostics) po
 		Exception:   m.Exception.toPolicy(diags),
 		ReviewedAt:  timeOf(m.ReviewedAt, diags),
 		ReviewedBy:  m.ReviewedBy.ValueString(),
+		Target:      m.Target.ValueString(),
 	}
 }
 
@@ -286,6 +297,7 @@ func (m *identityAttrs) fromPolicy(id policy.Identity) {
 	m.Description = optString(id.Description)
 	m.Scopes = setOf(id.Scopes)
 	m.BoundCIDRs = setOf(id.BoundCIDRs)
+	m.Target = optString(id.Target)
 	m.Status = types.StringValue(string(id.Status))
 	m.CreatedAt = timetypes.NewRFC3339TimeValue(id.CreatedAt)
 	m.RetiredAt = timetypes.NewRFC3339Null()
@@ -335,6 +347,9 @@ func (r *identityResource) check(ctx context.Context, id policy.Identity, diags 
 		default:
 			ttl = &p
 		}
+	}
+	if !r.checkTarget(ctx, id, diags, warn) {
+		complete = false
 	}
 	addFindings(diags, policy.CheckIdentity(id, &class, ttl))
 	if !r.checkReviewAndOwner(ctx, id, class, diags, warn) {
@@ -454,11 +469,11 @@ func (r *identityResource) remindReview(ctx context.Context, id policy.Identity,
 }
 
 // warnMissingScopes warns, on an engine whose scopes name its own objects (Vault ACL policies),
-// about scopes it does not hold: another provider may create them in the same run, and the
+// about scopes it does not hold (the scopes of an identity with a target are the target's roles): another provider may create them in the same run, and the
 // apply fails if they are still missing then.
 func (r *identityResource) warnMissingScopes(ctx context.Context, id policy.Identity, diags *diag.Diagnostics) {
 	cat, ok := r.data.engine.(engine.ScopeCatalog)
-	if !ok || len(id.Scopes) == 0 {
+	if !ok || len(id.Scopes) == 0 || id.Target != "" {
 		return
 	}
 	missing, err := cat.MissingScopes(ctx, id.Scopes)
@@ -496,15 +511,15 @@ func (r *identityResource) checkName(ctx context.Context, name string, m identit
 	}
 }
 
-// requireComplete re-runs the check at apply and refuses to write an identity whose class or
-// TTL policy the engine does not hold.
+// requireComplete re-runs the check at apply and refuses to write an identity whose class, TTL
+// policy or target the engine does not hold.
 func (r *identityResource) requireComplete(ctx context.Context, id policy.Identity, diags *diag.Diagnostics) bool {
 	if complete := r.check(ctx, id, diags, false); diags.HasError() {
 		return false
 	} else if !complete {
-		diags.AddError("Class or TTL Policy Not Found",
-			fmt.Sprintf("Identity %q names class %q and TTL policy %q, and the engine does not hold one of them. Create them first (reference them, e.g. nhi_lifecycle_class.ci.name, so Terraform orders them).",
-				id.Name, id.Class, id.TTLPolicy))
+		diags.AddError("Class, TTL Policy or Target Not Found",
+			fmt.Sprintf("Identity %q names class %q, TTL policy %q and target %q, and the engine does not hold one of them. Create them first (reference them, e.g. nhi_lifecycle_class.ci.name, so Terraform orders them).",
+				id.Name, id.Class, id.TTLPolicy, id.Target))
 		return false
 	}
 	return true
@@ -593,4 +608,24 @@ func (r *identityResource) Delete(ctx context.Context, req resource.DeleteReques
 func (r *identityResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	r.resourceBase.ImportState(ctx, req, resp)
 	r.importUnmanaged(ctx, resp)
+}
+
+// checkTarget checks that the target an identity names is in the engine. It returns false when
+// it is not (it may be created in the same plan); warn then warns on `target`.
+func (r *identityResource) checkTarget(ctx context.Context, id policy.Identity, diags *diag.Diagnostics, warn bool) bool {
+	if id.Target == "" {
+		return true
+	}
+	_, err := r.data.engine.GetTarget(ctx, id.Target)
+	switch {
+	case errors.Is(err, engine.ErrNotFound):
+		if warn {
+			warnNotInEngine(diags, "target", engine.KindTarget, id.Target, "nhi_target.<label>.name")
+		}
+		return false
+	case err != nil:
+		addEngineError(diags, fmt.Sprintf("read target %q of identity %q", id.Target, id.Name), err)
+		return false
+	}
+	return true
 }

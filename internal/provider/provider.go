@@ -423,6 +423,7 @@ func (p *nhiProvider) Resources(context.Context) []func() resource.Resource {
 		NewIdentityResource,
 		NewRotationScheduleResource,
 		NewOwnerResource,
+		NewTargetResource,
 	}
 }
 

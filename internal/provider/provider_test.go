@@ -107,6 +107,7 @@ var testEngines = map[string]func(t *testing.T, clk *clock.Fake) engine.Engine{
 			}
 			_ = root.Client().Sys().DisableAuthWithContext(ctx, root.AppRoleMount())
 			_ = root.Client().Sys().UnmountWithContext(ctx, root.Mount())
+			_ = root.Client().Sys().UnmountWithContext(ctx, root.DatabaseMount())
 			_ = e.Close()
 			_ = root.Close()
 		})

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-timetypes/timetypes"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/resourcevalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -54,6 +55,7 @@ type rotationScheduleModel struct {
 	KeepVersions      types.Int64       `tfsdk:"keep_versions"`
 	SecretLength      types.Int64       `tfsdk:"secret_length"`
 	ExpireUnrotated   types.Bool        `tfsdk:"expire_unrotated"`
+	Strategy          types.String      `tfsdk:"strategy"`
 	RollbackToVersion types.Int64       `tfsdk:"rollback_to_version"`
 	CurrentVersion    types.Int64       `tfsdk:"current_version"`
 	LastRotatedAt     timetypes.RFC3339 `tfsdk:"last_rotated_at"`
@@ -143,6 +145,15 @@ func (r *rotationScheduleResource) Schema(_ context.Context, _ resource.SchemaRe
 				Default:             booldefault.StaticBool(false),
 				MarkdownDescription: "Make each secret stop authenticating at its next due time plus `window`, so a rotation that does not happen cannot leave a secret living on. Defaults to `false`.",
 			},
+			"strategy": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "For an identity with a `target`, whose secret is the password of a login there: unset, one " +
+					"login named after the identity whose password each rotation replaces (no `overlap` possible: one login holds one " +
+					"password); `alternating`, two logins (`<login>_a`, `<login>_b`, members of one group role holding the scopes) " +
+					"taking turns: the new password goes to the login not in use, which becomes current, and the other stops logging " +
+					"in when `overlap` ends. `overlap` above zero without it is refused at plan for such identities.",
+				Validators: []validator.String{stringvalidator.OneOf(policy.StrategyAlternating)},
+			},
 			"rollback_to_version": schema.Int64Attribute{
 				Optional:            true,
 				MarkdownDescription: "Re-promote this retained version (a manual rollback). It acts when the value changes.",
@@ -193,6 +204,7 @@ func (m rotationScheduleModel) toPolicy() policy.RotationSchedule {
 		KeepVersions:    m.KeepVersions.ValueInt64(),
 		SecretLength:    m.SecretLength.ValueInt64(),
 		ExpireUnrotated: m.ExpireUnrotated.ValueBool(),
+		Strategy:        m.Strategy.ValueString(),
 	}
 	for _, c := range m.Consumers {
 		s.Consumers = append(s.Consumers, policy.Consumer{Name: c.Name.ValueString(), Kind: c.Kind.ValueString(), Note: c.Note.ValueString()})
@@ -216,6 +228,7 @@ func (m *rotationScheduleModel) fromEngine(s policy.RotationSchedule, versions [
 	m.KeepVersions = types.Int64Value(s.KeepVersions)
 	m.SecretLength = types.Int64Value(s.SecretLength)
 	m.ExpireUnrotated = types.BoolValue(s.ExpireUnrotated)
+	m.Strategy = optString(s.Strategy)
 
 	m.CurrentVersion, m.LastRotatedAt, m.NextRotationAt = types.Int64Null(), timetypes.NewRFC3339Null(), timetypes.NewRFC3339Null()
 	m.PreviousExpiresAt, m.OverdueBy = timetypes.NewRFC3339Null(), types.StringNull()
@@ -263,6 +276,7 @@ func (r *rotationScheduleResource) check(ctx context.Context, s policy.RotationS
 		return false
 	}
 	addFindings(diags, policy.CheckRotationSchedule(s, &class, now))
+	addFindings(diags, policy.CheckTargetRotation(s, id))
 	return true
 }
 

@@ -240,6 +240,9 @@ func (e *Engine) IssueCredential(ctx context.Context, req engine.CredentialReque
 		}
 		now := e.clock.Now()
 		cred = grant.Issue(credID, id, req.Requester, req.Purpose, now)
+		if err := targetLogin(tx, id, &cred); err != nil {
+			return err
+		}
 		if err := pruneLive(tx, id.Name, now); err != nil {
 			return err
 		}
@@ -259,6 +262,15 @@ func (e *Engine) IssueCredential(ctx context.Context, req engine.CredentialReque
 	})
 	if err != nil {
 		return engine.Credential{}, "", err
+	}
+	if err := e.createLogin(ctx, cred, secret); err != nil {
+		return engine.Credential{}, "", err
+	}
+	if cred.Target != "" {
+		// The issue also repairs the identity's other logins. The new credential is returned
+		// whatever that gives: a login left unrepaired stays a drift finding until a later issue
+		// or close repairs it.
+		_ = e.repairLogins(ctx, cred.Identity)
 	}
 	return cred, secret, nil
 }
@@ -288,6 +300,9 @@ func (e *Engine) RenewCredential(ctx context.Context, credID, secret string) (en
 		return e.appendAudit(tx, engine.AuditEvent{Type: engine.EventRenewed, Identity: identity, Credential: credID,
 			Requester: c.Requester, Purpose: c.Purpose, Detail: "expires " + c.ExpiresAt.Format(time.RFC3339)})
 	})
+	if err == nil {
+		err = e.extendLogin(ctx, c)
+	}
 	return c, err
 }
 
@@ -296,17 +311,27 @@ func (e *Engine) RevokeCredential(ctx context.Context, credID string) error {
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
-	return e.update(func(tx *bolt.Tx) error {
+	var c engine.Credential
+	err := e.update(func(tx *bolt.Tx) error {
 		identity, err := identityOf(tx, credID)
 		if err != nil {
 			return err
 		}
-		c, err := getCredential(tx, identity, credID)
+		c, err = getCredential(tx, identity, credID)
 		if err != nil || !c.RevokedAt.IsZero() {
 			return err
 		}
 		return e.revoke(tx, c, e.clock.Now())
 	})
+	if err != nil {
+		return err
+	}
+	// Dropped even when the record was revoked already: a close retried after a failed drop
+	// finishes it. Then the identity's other logins are repaired (repairLogins).
+	if err := e.dropLogins(ctx, loginSet{creds: []engine.Credential{c}}); err != nil || c.Target == "" {
+		return err
+	}
+	return e.repairLogins(ctx, c.Identity)
 }
 
 func (e *Engine) revoke(tx *bolt.Tx, c engine.Credential, now time.Time) error {
@@ -383,6 +408,7 @@ func (e *Engine) authenticate(ctx context.Context, secret string, caller netip.A
 	if err := ctxErr(ctx); err != nil {
 		return "", nil, nil, err
 	}
+	var verifyTarget, verifyLogin string
 	check := func(tx *bolt.Tx) error {
 		ref, ok := lookupSecret(tx, secret)
 		if !ok {
@@ -402,6 +428,9 @@ func (e *Engine) authenticate(ctx context.Context, secret string, caller netip.A
 			}
 			identity, scopes, cidrs = name, id.Scopes, id.BoundCIDRs
 			used.Detail = "rotated secret version " + strconv.FormatInt(ref.Version, 10)
+			if _, r, err := getVersion(tx, name, ref.Version); err == nil && r.Login != "" {
+				verifyTarget, verifyLogin = id.Target, r.Login
+			}
 		} else {
 			c, err := getCredential(tx, name, ref.Credential)
 			if err != nil {
@@ -450,6 +479,17 @@ func (e *Engine) authenticate(ctx context.Context, secret string, caller netip.A
 	}
 	if err != nil {
 		return "", nil, nil, err
+	}
+	if verifyLogin != "" {
+		// A rotated secret that is a login's password on the identity's target authenticates
+		// only when the target takes it: the verification before a promotion.
+		client, err := e.targetClient(ctx, verifyTarget)
+		if err == nil {
+			err = client.Login(ctx, verifyLogin, secret)
+		}
+		if err != nil {
+			return "", nil, nil, fmt.Errorf("identity %q: target %q refused its secret for login %q: %v: %w", identity, verifyTarget, verifyLogin, err, engine.ErrDenied)
+		}
 	}
 	return identity, scopes, cidrs, nil
 }

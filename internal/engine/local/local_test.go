@@ -520,6 +520,15 @@ func TestLiveIndex(t *testing.T) {
 	}
 }
 
+// TestTargetConformance runs the target suites on the local engine (scripts/postgres-dev run,
+// make testpg).
+func TestTargetConformance(t *testing.T) {
+	factory := func(t *testing.T, clk *clock.Fake) engine.Engine { return openTemp(t, clk) }
+	enginetest.RunTargets(t, factory)
+	enginetest.RunTargetCredentials(t, factory)
+	enginetest.RunTargetRotation(t, factory)
+}
+
 // TestOwnersBucketAddedLazily: a database written before owner records existed (no owners
 // bucket) reads as having no owners, its other records intact, and gets the bucket on its next
 // write.

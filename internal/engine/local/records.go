@@ -300,6 +300,9 @@ func (e *Engine) UpdateIdentity(ctx context.Context, id policy.Identity) (policy
 		}
 		return e.appendAudit(tx, engine.AuditEvent{Type: engine.EventIdentityUpdated, Identity: id.Name})
 	})
+	if err == nil {
+		err = e.syncRotatedRoles(ctx, id)
+	}
 	return id, err
 }
 
@@ -323,7 +326,11 @@ func (e *Engine) RetireIdentity(ctx context.Context, name string) (policy.Identi
 		return policy.Identity{}, err
 	}
 	var id policy.Identity
-	err := e.batch(func(tx *bolt.Tx) error {
+	logins, err := e.liveLogins(ctx, name)
+	if err != nil {
+		return id, err
+	}
+	err = e.batch(func(tx *bolt.Tx) error {
 		if err := getJSON(tx, bucketIdentities, name, &id); err != nil {
 			return err
 		}
@@ -344,6 +351,9 @@ func (e *Engine) RetireIdentity(ctx context.Context, name string) (policy.Identi
 		}
 		return e.appendAudit(tx, engine.AuditEvent{Type: engine.EventIdentityRetired, Identity: name, Detail: versionsDetail("retired", n)})
 	})
+	if err == nil {
+		err = e.dropLogins(ctx, logins)
+	}
 	return id, err
 }
 
@@ -354,7 +364,11 @@ func (e *Engine) DeleteIdentity(ctx context.Context, name string) error {
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
-	return e.batch(func(tx *bolt.Tx) error {
+	logins, err := e.liveLogins(ctx, name)
+	if err != nil {
+		return err
+	}
+	err = e.batch(func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketIdentities).Get([]byte(name)) == nil {
 			return fmt.Errorf("identity %q: %w", name, engine.ErrNotFound)
 		}
@@ -370,4 +384,8 @@ func (e *Engine) DeleteIdentity(ctx context.Context, name string) error {
 		}
 		return e.appendAudit(tx, engine.AuditEvent{Type: engine.EventIdentityDeleted, Identity: name, Detail: versionsDetail("destroyed", n)})
 	})
+	if err != nil {
+		return err
+	}
+	return e.dropLogins(ctx, logins)
 }

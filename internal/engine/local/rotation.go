@@ -52,6 +52,8 @@ type versionRecord struct {
 	Sealed []byte `json:"sealed,omitempty"`
 	// Index is the key of the version's bucketSecretIndex entry; empty once removed.
 	Index string `json:"index,omitempty"`
+	// Login is the login on the identity's target whose password the version is (rotated_logins.go).
+	Login string `json:"login,omitempty"`
 }
 
 // fingerprint is a keyed hash of a secret value: equal values have equal fingerprints within
@@ -276,6 +278,12 @@ func (e *Engine) StageSecret(ctx context.Context, identity string, length int64)
 	if err != nil {
 		return engine.SecretVersion{}, "", err
 	}
+	if err := e.stageLogin(ctx, identity, rec.Version, value); err != nil {
+		if derr := e.DiscardSecret(context.WithoutCancel(ctx), identity, rec.Version); derr != nil {
+			err = fmt.Errorf("%w (discarding the staged version failed too: %v)", err, derr)
+		}
+		return engine.SecretVersion{}, "", err
+	}
 	return rec.SecretVersion, value, nil
 }
 
@@ -286,7 +294,13 @@ func (e *Engine) PromoteSecret(ctx context.Context, identity string, version int
 	if err := ctxErr(ctx); err != nil {
 		return engine.SecretVersion{}, err
 	}
-	var out engine.SecretVersion
+	if err := e.checkLoginOverlap(ctx, identity, p.Overlap); err != nil {
+		return engine.SecretVersion{}, err
+	}
+	var (
+		out      engine.SecretVersion
+		previous *engine.SecretVersion
+	)
 	err := e.update(func(tx *bolt.Tx) error {
 		if _, err := activeIdentity(tx, identity); err != nil {
 			return err
@@ -301,6 +315,7 @@ func (e *Engine) PromoteSecret(ctx context.Context, identity string, version int
 		if t.Unchanged {
 			return nil
 		}
+		previous = t.Previous
 		for _, d := range t.Discarded {
 			if err := e.appendAudit(tx, engine.AuditEvent{Type: engine.EventSecretDiscarded, Identity: identity, Detail: engine.DiscardDetail(d, version)}); err != nil {
 				return err
@@ -311,7 +326,7 @@ func (e *Engine) PromoteSecret(ctx context.Context, identity string, version int
 	if err != nil {
 		return engine.SecretVersion{}, err
 	}
-	return out, nil
+	return out, e.promoteLogin(ctx, identity, version, previous)
 }
 
 // DiscardSecret destroys a staged version: the rollback of a failed rotation.
@@ -319,7 +334,8 @@ func (e *Engine) DiscardSecret(ctx context.Context, identity string, version int
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
-	return e.update(func(tx *bolt.Tx) error {
+	staged := e.versionLogin(identity, version)
+	err := e.update(func(tx *bolt.Tx) error {
 		_, err := transition(tx, identity, func(versions []engine.SecretVersion) (policy.Transition, error) {
 			return policy.Discard(versions, version)
 		})
@@ -329,6 +345,10 @@ func (e *Engine) DiscardSecret(ctx context.Context, identity string, version int
 		return e.appendAudit(tx, engine.AuditEvent{Type: engine.EventSecretDiscarded, Identity: identity,
 			Detail: fmt.Sprintf("version %d discarded", version)})
 	})
+	if err != nil {
+		return err
+	}
+	return e.restoreLogin(ctx, identity, staged)
 }
 
 // CurrentSecret returns the current version of an identity's secret and its value.

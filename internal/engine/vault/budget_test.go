@@ -224,3 +224,32 @@ func TestRevokeIdentityCredentialWrongIdentity(t *testing.T) {
 		t.Errorf("audit log of ci-job holds %d revoked events for %s, want 1: %+v", revoked, c.ID, events)
 	}
 }
+
+// TestTargetCredentialRequestBudget: a credential on a target (a lease of the database secrets
+// engine) costs no more requests to open and close than a token does: the open writes the
+// dynamic role and reads a login instead of creating a secret-id and logging in.
+func TestTargetCredentialRequestBudget(t *testing.T) {
+	f := acctest.NewPostgresFixture(t)
+	direct, _ := openTestNow(t)
+	ctx := context.Background()
+	setupIdentity(t, direct, budgetPolicy, "ci-warm")
+	must(t, direct.PutTarget(ctx, engine.Target{Name: f.Target, Connection: f.Conn}, f.Password))
+	_, err := direct.CreateIdentity(ctx, policy.Identity{Name: "ci-db", Class: "ci", TTLPolicy: budgetEphemeralPolicy, Target: f.Target, Scopes: []string{f.Reader}})
+	must(t, err)
+	e, proxy := openThroughProxy(t, direct)
+	warm, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-db", Purpose: "warm-up"})
+	must(t, err)
+	must(t, e.RevokeCredential(ctx, warm.ID))
+	for run := range 3 {
+		proxy.Reset()
+		c, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-db", Purpose: "budget"})
+		must(t, err)
+		opened := len(proxy.Requests())
+		must(t, engine.RevokeCredentialOf(ctx, e, c.Identity, c.ID))
+		if n := len(proxy.Requests()); n > budgetOpenClose {
+			t.Errorf("run %d: open (%d) + close of a credential on a target sent %d requests (%v), budget %d", run, opened, n, proxy.Requests(), budgetOpenClose)
+		} else {
+			t.Logf("run %d: open %d requests, close %d", run, opened, n-opened)
+		}
+	}
+}

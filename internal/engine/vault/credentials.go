@@ -331,6 +331,9 @@ func (e *Engine) IssueCredential(ctx context.Context, req engine.CredentialReque
 	if err != nil {
 		return engine.Credential{}, "", fmt.Errorf("identity %q: %v: %w", id.Name, err, engine.ErrInvalid)
 	}
+	if id.Target != "" {
+		return e.issueOnTarget(ctx, rec, version, grant, req)
+	}
 	token, accessor, err := e.login(ctx, rec, req)
 	if err != nil {
 		return engine.Credential{}, "", fmt.Errorf("issuing a credential to identity %q: %w", id.Name, err)
@@ -347,33 +350,42 @@ func (e *Engine) IssueCredential(ctx context.Context, req engine.CredentialReque
 			return fail(err)
 		}
 	}
-	now := e.clock.Now()
-	cred := grant.Issue(accessor, id, req.Requester, req.Purpose, now)
+	cred := grant.Issue(accessor, id, req.Requester, req.Purpose, e.clock.Now())
+	if err := e.recordIssued(ctx, rec, version, cred); err != nil {
+		return fail(err)
+	}
+	return cred, token, nil
+}
+
+// recordIssued adds cred, just minted in Vault, to its identity's live set, after writing the
+// record's ended credentials to an archive batch when it holds archiveBatch of them.
+func (e *Engine) recordIssued(ctx context.Context, rec identityRecord, version int64, cred engine.Credential) error {
 	var archived map[string]bool
 	if len(rec.Ended) >= archiveBatch {
-		if archived, err = e.archive(ctx, id.Name, rec.Ended); err != nil {
-			return fail(err)
+		var err error
+		if archived, err = e.archive(ctx, cred.Identity, rec.Ended); err != nil {
+			return err
 		}
 	}
-	_, err = e.updateRecord(ctx, rec, version, func(rec *identityRecord) (bool, error) {
+	_, err := e.updateRecord(ctx, rec, version, func(rec *identityRecord) (bool, error) {
 		if rec.Retired() {
 			return false, fmt.Errorf("identity %q: %w", rec.Name, engine.ErrRetired)
 		}
 		rec.Ended = slices.DeleteFunc(rec.Ended, func(c credentialRecord) bool { return archived[c.ID] })
-		endLive(rec, now)
+		endLive(rec, cred.IssuedAt)
 		rec.Live = append(rec.Live, credentialRecord{Credential: cred, Trail: credentialTrail{Issued: rec.writes}})
 		return true, nil
 	})
-	if err != nil {
-		return fail(err)
-	}
-	return cred, token, nil
+	return err
 }
 
 // RenewCredential extends a live credential by its TTL, within its renewal budget and hard
 // expiry as the engine's clock tells them, and renews the token in Vault, which caps it at
 // the role's explicit max TTL. secret must be the credential's own token.
 func (e *Engine) RenewCredential(ctx context.Context, id, secret string) (engine.Credential, error) {
+	if isLeaseCredential(id) {
+		return e.renewOnTarget(ctx, id, secret)
+	}
 	if !plausibleToken(secret) {
 		return engine.Credential{}, fmt.Errorf("credential %q: the secret is not a Vault token: %w", id, engine.ErrDenied)
 	}
@@ -402,7 +414,13 @@ func (e *Engine) RenewCredential(ctx context.Context, id, secret string) (engine
 	if _, err := e.write(ctx, "auth/token/renew", map[string]any{"token": secret, "increment": seconds(c.TTL)}); err != nil {
 		return engine.Credential{}, refused(err)
 	}
-	rec, err = e.updateRecord(ctx, rec, version, func(rec *identityRecord) (bool, error) {
+	return e.recordRenewal(ctx, rec, version, id, now)
+}
+
+// recordRenewal records in its identity's live set the renewal at now of credential id, which
+// Vault has just renewed.
+func (e *Engine) recordRenewal(ctx context.Context, rec identityRecord, version int64, id string, now time.Time) (engine.Credential, error) {
+	rec, err := e.updateRecord(ctx, rec, version, func(rec *identityRecord) (bool, error) {
 		i, ok := liveCredential(*rec, id)
 		if !ok {
 			return false, fmt.Errorf("credential %q was revoked meanwhile: %w", id, engine.ErrDenied)
@@ -550,7 +568,7 @@ func (e *Engine) revokeToken(ctx context.Context, accessor string) error {
 // reads the record only when it does not, or when another writer changed it since. A
 // credential in none of the identity's records is ErrNotFound.
 func (e *Engine) revoke(ctx context.Context, identity, id, detail string) error {
-	if err := e.revokeToken(ctx, id); err != nil {
+	if err := e.revokeMinted(ctx, identity, id); err != nil {
 		return fmt.Errorf("revoking credential %q: %w", id, err)
 	}
 	now := e.clock.Now()

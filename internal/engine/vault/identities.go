@@ -109,7 +109,7 @@ func (e *Engine) ttlPolicyOf(ctx context.Context, id policy.Identity) (*policy.T
 // token_policies, without Vault's default policy unless a scope names it, and its bound CIDRs
 // for tokens and secret-ids alike.
 func privilegeSettings(id policy.Identity) map[string]any {
-	scopes := slices.Sorted(slices.Values(id.Scopes))
+	scopes := slices.Sorted(slices.Values(vaultScopes(id)))
 	cidrs := slices.Sorted(slices.Values(id.BoundCIDRs))
 	if scopes == nil {
 		scopes = []string{}
@@ -161,7 +161,7 @@ func (e *Engine) MissingScopes(ctx context.Context, scopes []string) ([]string, 
 // checkScopes refuses an identity whose scopes name ACL policies Vault does not hold: its role
 // would grant tokens nothing for them, silently.
 func (e *Engine) checkScopes(ctx context.Context, id policy.Identity) error {
-	missing, err := e.MissingScopes(ctx, id.Scopes)
+	missing, err := e.MissingScopes(ctx, vaultScopes(id))
 	if err != nil {
 		return fmt.Errorf("identity %q: listing Vault's ACL policies: %w", id.Name, err)
 	}

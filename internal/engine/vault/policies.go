@@ -45,6 +45,11 @@ path "sys/policies/acl" {
 path "auth/token/lookup-accessor" {
   capabilities = ["update"]
 }
+
+# Targets (nhi_target): their connection configuration in the database secrets engine.
+path "{{mount}}-database/config/*" {
+  capabilities = ["read"]
+}
 `
 
 // applyPolicy is the Vault ACL policy of the token that applies: everything readOnlyPolicy
@@ -139,6 +144,28 @@ path "auth/token/renew" {
   capabilities = ["update"]
 }
 path "auth/token/revoke-accessor" {
+  capabilities = ["update"]
+}
+
+# Targets (nhi_target): the database secrets engine, enabled on the first target write, with
+# one connection configuration per target.
+path "sys/mounts/{{mount}}-database" {
+  capabilities = ["create", "update", "read"]
+}
+path "{{mount}}-database/config/*" {
+  capabilities = ["create", "read", "update", "delete"]
+}
+# The dynamic role of each identity on a target, its logins (leases), their renewal and revocation.
+path "{{mount}}-database/roles/*" {
+  capabilities = ["create", "read", "update", "delete"]
+}
+path "{{mount}}-database/creds/*" {
+  capabilities = ["read"]
+}
+path "sys/leases/renew" {
+  capabilities = ["update"]
+}
+path "sys/leases/revoke" {
   capabilities = ["update"]
 }
 `

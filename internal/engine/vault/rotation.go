@@ -300,6 +300,9 @@ func (e *Engine) StageSecret(ctx context.Context, identity string, length int64)
 	if err := checkSecretLength(length); err != nil {
 		return engine.SecretVersion{}, "", fmt.Errorf("identity %q: %w", identity, err)
 	}
+	if id.Target != "" {
+		return engine.SecretVersion{}, "", refuseRotatedLogin(id.Identity)
+	}
 	value, err := newSecret(identity, length)
 	if err != nil {
 		return engine.SecretVersion{}, "", fmt.Errorf("staging a secret for identity %q: %w", identity, err)

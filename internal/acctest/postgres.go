@@ -1,0 +1,155 @@
+package acctest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/nhigov/terraform-provider-nhi/internal/target"
+	"github.com/nhigov/terraform-provider-nhi/internal/target/postgres"
+)
+
+// PostgresEnv names the variables scripts/postgres-dev sets for the server it runs.
+const PostgresEnv = "NHI_TEST_PG_HOST"
+
+// Postgres returns the connection and admin password of the test server that scripts/postgres-dev
+// runs (`scripts/postgres-dev run go test ...`, or `make testpg`); the test is skipped, saying
+// so, when none is configured.
+func Postgres(t testing.TB) (target.Connection, string) {
+	t.Helper()
+	host := os.Getenv(PostgresEnv)
+	if host == "" {
+		t.Skip("needs a PostgreSQL server: run under scripts/postgres-dev run (make testpg), which sets " + PostgresEnv)
+	}
+	port, err := strconv.ParseInt(os.Getenv("NHI_TEST_PG_PORT"), 10, 64)
+	if err != nil {
+		t.Fatalf("NHI_TEST_PG_PORT: %v", err)
+	}
+	db := os.Getenv("NHI_TEST_PG_DATABASE")
+	if db == "" {
+		db = "postgres"
+	}
+	return target.Connection{Kind: target.KindPostgreSQL, Host: host, Port: port, Database: db, SSLMode: "disable",
+		Username: os.Getenv("NHI_TEST_PG_USER")}, os.Getenv("NHI_TEST_PG_PASSWORD")
+}
+
+// PostgresExec runs statements as the admin user of the test server: the fixtures of a test
+// (tables, group roles) and the changes by hand that drift tests make.
+func PostgresExec(t testing.TB, conn target.Connection, password string, statements ...string) {
+	t.Helper()
+	ctx := context.Background()
+	c := PostgresConnect(t, conn, conn.Username, password)
+	defer func() { _ = c.Close(ctx) }()
+	for _, s := range statements {
+		if _, err := c.Exec(ctx, s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+}
+
+// PostgresConnect connects to the test server as user with password, failing the test when it
+// cannot; the caller closes the connection.
+func PostgresConnect(t testing.TB, conn target.Connection, user, password string) *pgx.Conn {
+	t.Helper()
+	c, err := PostgresTry(conn, user, password)
+	if err != nil {
+		t.Fatalf("connecting to PostgreSQL as %q: %v", user, err)
+	}
+	return c
+}
+
+// PostgresTry connects to the test server as user with password.
+func PostgresTry(conn target.Connection, user, password string) (*pgx.Conn, error) {
+	p, err := postgres.New(conn, "")
+	if err != nil {
+		return nil, err
+	}
+	return p.Connect(context.Background(), user, password)
+}
+
+// Unique returns prefix followed by 8 random hex digits: names of roles and tables that tests
+// sharing one server do not collide on.
+func Unique(prefix string) string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+// PostgresFixture is the test server's connection, an admin client, a target name, and a group
+// role Reader that may SELECT table Allowed and not table Denied: what a scope grants, and what
+// it does not. Names are unique; the tables and role are dropped when the test ends.
+type PostgresFixture struct {
+	Conn                    target.Connection
+	Password                string
+	Admin                   *postgres.Postgres
+	Target                  string
+	Reader, Allowed, Denied string
+}
+
+// NewPostgresFixture sets up a PostgresFixture on the test server (skipping without one).
+func NewPostgresFixture(t testing.TB) *PostgresFixture {
+	t.Helper()
+	conn, password := Postgres(t)
+	admin, err := postgres.New(conn, password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &PostgresFixture{Conn: conn, Password: password, Admin: admin, Target: Unique("db-"),
+		Reader: Unique("reader_"), Allowed: Unique("allowed_"), Denied: Unique("denied_")}
+	PostgresExec(t, conn, password,
+		"CREATE ROLE "+f.Reader+" NOLOGIN",
+		"CREATE TABLE "+f.Allowed+" (n int)", "INSERT INTO "+f.Allowed+" VALUES (7)",
+		"CREATE TABLE "+f.Denied+" (n int)",
+		"GRANT SELECT ON "+f.Allowed+" TO "+f.Reader)
+	t.Cleanup(func() {
+		PostgresExec(t, conn, password, "DROP TABLE "+f.Allowed, "DROP TABLE "+f.Denied, "DROP ROLE "+f.Reader)
+	})
+	return f
+}
+
+// WantGrants connects as user with password and checks that it may SELECT Allowed and is
+// refused Denied.
+func (f *PostgresFixture) WantGrants(user, password string) error {
+	ctx := context.Background()
+	c, err := PostgresTry(f.Conn, user, password)
+	if err != nil {
+		return fmt.Errorf("login %s: %v", user, err)
+	}
+	defer func() { _ = c.Close(ctx) }()
+	var n int
+	if err := c.QueryRow(ctx, "SELECT n FROM "+f.Allowed).Scan(&n); err != nil || n != 7 {
+		return fmt.Errorf("login %s: SELECT on the table its scope grants: %d, %v", user, n, err)
+	}
+	if _, err := c.Exec(ctx, "SELECT n FROM "+f.Denied); err == nil || !strings.Contains(err.Error(), "permission denied") {
+		return fmt.Errorf("login %s: SELECT on a table its scope does not grant: %v, want permission denied", user, err)
+	}
+	return nil
+}
+
+// WantGone checks that login user no longer exists and that password no longer logs in as it.
+func (f *PostgresFixture) WantGone(user, password string) error {
+	ctx := context.Background()
+	if l, err := f.Admin.Inspect(ctx, user); err != nil || l.Exists {
+		return fmt.Errorf("login %s after revocation: %+v, %v; want no role", user, l, err)
+	}
+	if err := f.Admin.Login(ctx, user, password); err == nil {
+		return fmt.Errorf("login %s still logs in after revocation", user)
+	}
+	return nil
+}
+
+// ValidUntil tells whether a login's VALID UNTIL is the expiry of its credential: to the
+// microsecond where the engine sets it (local), within seconds where Vault sets it from its own
+// clock (it adds a few seconds so that the login outlives the lease, and its clock runs on while
+// a test's fake clock stands still).
+func ValidUntil(l target.Login, expires time.Time) bool {
+	return !l.Infinite && !l.ValidUntil.Before(expires.Truncate(time.Second)) && l.ValidUntil.Sub(expires) <= 30*time.Second
+}

@@ -1,0 +1,444 @@
+package enginetest
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nhigov/terraform-provider-nhi/internal/acctest"
+	"github.com/nhigov/terraform-provider-nhi/internal/engine"
+	"github.com/nhigov/terraform-provider-nhi/internal/policy"
+)
+
+// RunTargets runs the conformance suite of targets (nhi_target) against engines made by
+// factory, on the PostgreSQL server of scripts/postgres-dev (skipped, saying so, without one).
+func RunTargets(t *testing.T, factory Factory) {
+	t.Run("TargetRecords", func(t *testing.T) { testTargetRecords(t, factory) })
+}
+
+// RunTargetCredentials runs the suite of dynamic credentials on a target: logins that grant
+// exactly their scopes, expire with the credential, move with its renewals and go with its
+// revocation.
+func RunTargetCredentials(t *testing.T, factory Factory) {
+	t.Run("TargetCredentials", func(t *testing.T) { testTargetCredentials(t, factory) })
+	t.Run("TargetRetireDropsLogins", func(t *testing.T) { testTargetRetire(t, factory) })
+	t.Run("TargetLoginRefused", func(t *testing.T) { testTargetLoginRefused(t, factory) })
+	t.Run("TargetDrift", func(t *testing.T) { testTargetDrift(t, factory) })
+}
+
+func testTargetRecords(t *testing.T, factory Factory) {
+	f := acctest.NewPostgresFixture(t)
+	e, _, ctx := setup(t, factory)
+	tg := engine.Target{Name: acctest.Unique("db-"), Connection: f.Conn, PasswordVersion: 1}
+
+	// A password that the server refuses, and a first write without one: refused, nothing written.
+	wantErr(t, e.PutTarget(ctx, tg, "not-the-password"), engine.ErrInvalid)
+	_, err := e.GetTarget(ctx, tg.Name)
+	wantErr(t, err, engine.ErrNotFound)
+	wantErr(t, e.PutTarget(ctx, tg, ""), engine.ErrInvalid)
+	_, err = e.GetTarget(ctx, tg.Name)
+	wantErr(t, err, engine.ErrNotFound)
+	bad := tg
+	bad.Kind = "mysql"
+	wantErr(t, e.PutTarget(ctx, bad, f.Password), engine.ErrInvalid)
+
+	must(t, e.PutTarget(ctx, tg, f.Password))
+	got, err := e.GetTarget(ctx, tg.Name)
+	must(t, err)
+	if got != tg {
+		t.Fatalf("GetTarget = %+v, want %+v", got, tg)
+	}
+	version, err := e.CheckTarget(ctx, tg.Name)
+	must(t, err)
+	if version != "" && !strings.HasPrefix(version, "15.") {
+		t.Errorf("CheckTarget server version = %q, want 15.x (or none, on an engine that cannot connect itself)", version)
+	}
+	// Rewritten without the password: the stored one stays in use; with another connection,
+	// refused on every engine (the password belongs to the connection it was given for).
+	must(t, e.PutTarget(ctx, tg, ""))
+	moved := tg
+	moved.Host = "localhost"
+	wantErr(t, e.PutTarget(ctx, moved, ""), engine.ErrInvalid)
+	got, err = e.GetTarget(ctx, tg.Name)
+	must(t, err)
+	if got != tg {
+		t.Fatalf("a refused rewrite changed the target: %+v", got)
+	}
+	_, err = e.CheckTarget(ctx, tg.Name)
+	must(t, err)
+	_, err = e.CheckTarget(ctx, "no-such-target")
+	wantErr(t, err, engine.ErrNotFound)
+
+	// An active identity keeps its target; once it is retired the target goes.
+	id := ciIdentity("ci-db")
+	id.Target, id.Scopes = tg.Name, []string{f.Reader}
+	_, err = e.CreateIdentity(ctx, id)
+	must(t, err)
+	wantErr(t, e.DeleteTarget(ctx, tg.Name), engine.ErrConflict)
+	_, err = e.RetireIdentity(ctx, id.Name)
+	must(t, err)
+	wantDeletes(t, ctx, tg.Name, e.GetTarget, e.DeleteTarget)
+}
+
+// targetIdentity sets up f's target and an ephemeral identity on it whose one scope is f's role,
+// with the engine's clock at the wall clock: PostgreSQL checks VALID UNTIL against its own (and
+// Vault sets it from its own). sync moves the engine's clock to the wall clock again.
+func targetIdentity(t *testing.T, factory Factory, name string) (e engine.Engine, f *acctest.PostgresFixture, ctx context.Context, sync func()) {
+	t.Helper()
+	f = acctest.NewPostgresFixture(t)
+	e, clk, ctx := setup(t, factory)
+	sync = func() { clk.Set(time.Now()) }
+	sync()
+	must(t, e.PutTarget(ctx, engine.Target{Name: f.Target, Connection: f.Conn, PasswordVersion: 1}, f.Password))
+	id := ciIdentity(name)
+	id.Target, id.Scopes = f.Target, []string{f.Reader}
+	_, err := e.CreateIdentity(ctx, id)
+	must(t, err)
+	return e, f, ctx, sync
+}
+
+func testTargetCredentials(t *testing.T, factory Factory) {
+	e, f, ctx, sync := targetIdentity(t, factory, "ci-pg")
+	cred, password, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-pg", Requester: "test"})
+	must(t, err)
+	if cred.Target != f.Target || !strings.HasPrefix(cred.Username, "nhi_ci-pg_") {
+		t.Fatalf("credential %+v: want a login on %s named after its identity", cred, f.Target)
+	}
+	t.Cleanup(func() { _ = f.Admin.DropLogin(context.Background(), cred.Username) })
+	l, err := f.Admin.Inspect(ctx, cred.Username)
+	must(t, err)
+	if !l.Exists || !acctest.ValidUntil(l, cred.ExpiresAt) || !slices.Equal(l.Roles, []string{f.Reader}) ||
+		!strings.Contains(l.Comment, "ci-pg") {
+		t.Fatalf("login after issue = %+v; want VALID UNTIL %s and roles [%s]", l, cred.ExpiresAt, f.Reader)
+	}
+	must(t, f.WantGrants(cred.Username, password))
+	_, err = e.RenewCredential(ctx, cred.ID, "not-the-password")
+	wantErr(t, err, engine.ErrDenied)
+
+	// A renewal a little later moves VALID UNTIL: both clocks pass a whole second first, as
+	// Vault sets VALID UNTIL in whole seconds.
+	time.Sleep(1100 * time.Millisecond)
+	sync()
+	renewed, err := e.RenewCredential(ctx, cred.ID, password)
+	must(t, err)
+	if !renewed.ExpiresAt.After(cred.ExpiresAt) || renewed.ExpiresAt.After(renewed.HardExpiresAt) || renewed.RenewCount != 1 {
+		t.Fatalf("renewal moved the expiry from %s to %s (hard expiry %s), count %d", cred.ExpiresAt, renewed.ExpiresAt, renewed.HardExpiresAt, renewed.RenewCount)
+	}
+	before := l.ValidUntil
+	l, err = f.Admin.Inspect(ctx, cred.Username)
+	must(t, err)
+	if !acctest.ValidUntil(l, renewed.ExpiresAt) || !l.ValidUntil.After(before) {
+		t.Errorf("VALID UNTIL after renewal = %s (before %s), want %s", l.ValidUntil, before, renewed.ExpiresAt)
+	}
+
+	must(t, engine.RevokeCredentialOf(ctx, e, "ci-pg", cred.ID))
+	must(t, f.WantGone(cred.Username, password))
+	// Revoking again is no error, on the engine or the target.
+	must(t, e.RevokeCredential(ctx, cred.ID))
+}
+
+func testTargetRetire(t *testing.T, factory Factory) {
+	e, f, ctx, _ := targetIdentity(t, factory, "ci-pg-retired")
+	var creds []engine.Credential
+	var passwords []string
+	for range 2 {
+		c, p, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-pg-retired"})
+		must(t, err)
+		t.Cleanup(func() { _ = f.Admin.DropLogin(context.Background(), c.Username) })
+		creds, passwords = append(creds, c), append(passwords, p)
+	}
+	_, err := e.RetireIdentity(ctx, "ci-pg-retired")
+	must(t, err)
+	for i, c := range creds {
+		must(t, f.WantGone(c.Username, passwords[i]))
+	}
+}
+
+// testTargetLoginRefused: a scope naming a role the target lacks makes the target refuse the
+// login; the credential's record is revoked again and nothing stays live.
+func testTargetLoginRefused(t *testing.T, factory Factory) {
+	e, f, ctx, _ := targetIdentity(t, factory, "ci-pg-missing")
+	id, err := e.GetIdentity(ctx, "ci-pg-missing")
+	must(t, err)
+	id.Scopes = []string{f.Reader, acctest.Unique("no_such_role_")}
+	_, err = e.UpdateIdentity(ctx, id)
+	must(t, err)
+	_, _, err = e.IssueCredential(ctx, engine.CredentialRequest{Identity: id.Name})
+	if !errors.Is(err, engine.ErrInvalid) {
+		t.Fatalf("IssueCredential with a scope the target lacks: %v, want ErrInvalid", err)
+	}
+	live, err := e.LiveCredentials(ctx, id.Name)
+	must(t, err)
+	if len(live) != 0 {
+		t.Errorf("live credentials after a refused login: %+v", live)
+	}
+}
+
+// testTargetDrift changes a target by hand: a login left behind with the provider's marker, a
+// live credential's login made valid forever and granted another role. Each is a finding of the
+// identity's refresh and of the fleet's report; the next issue repairs what the engine owns
+// (the orphan dropped, VALID UNTIL set back); closing the credential drops the login with the
+// extra grant.
+func testTargetDrift(t *testing.T, factory Factory) {
+	e, f, ctx, sync := targetIdentity(t, factory, "ci-pg-drift")
+	observer, ok := e.(engine.LoginObserver)
+	if !ok {
+		t.Skip("this engine cannot read a target's logins: Vault's database secrets engine holds the admin password and offers no read of the target's roles (issue 16)")
+	}
+	cred, password, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-pg-drift"})
+	must(t, err)
+	orphan, extra, foreign := acctest.Unique("nhi_ci-pg-drift_"), acctest.Unique("extra_"), acctest.Unique("nhi_ci-pg-drift_")
+	t.Cleanup(func() {
+		_ = f.Admin.DropLogin(context.Background(), cred.Username)
+		_ = f.Admin.DropLogin(context.Background(), orphan)
+		_ = f.Admin.DropLogin(context.Background(), foreign)
+		acctest.PostgresExec(t, f.Conn, f.Password, "DROP ROLE IF EXISTS "+extra)
+	})
+	acctest.PostgresExec(t, f.Conn, f.Password,
+		"CREATE ROLE \""+orphan+"\" LOGIN",
+		"COMMENT ON ROLE \""+orphan+"\" IS '"+engine.LoginComment(observer.LoginOwner(), "ci-pg-drift", "cred-gone")+"'",
+		// Another engine's login for an identity of the same name: not this engine's to judge.
+		"CREATE ROLE \""+foreign+"\" LOGIN",
+		"COMMENT ON ROLE \""+foreign+"\" IS '"+engine.LoginComment("another engine", "ci-pg-drift", "cred-other")+"'",
+		"CREATE ROLE "+extra+" NOLOGIN",
+		"GRANT "+extra+" TO \""+cred.Username+"\"",
+		"ALTER ROLE \""+cred.Username+"\" VALID UNTIL 'infinity'")
+
+	wantRules := func(what string, fleet policy.Fleet, want ...string) {
+		t.Helper()
+		var got []string
+		for _, fd := range policy.Drift(fleet).About("ci-pg-drift") {
+			if strings.HasPrefix(fd.Object, "login/") {
+				got = append(got, fd.Rule+" "+strings.TrimPrefix(fd.Object, "login/"))
+			}
+		}
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: login findings %q, want %q", what, got, want)
+		}
+	}
+	drifted := []string{policy.RuleOrphanedLogin + " " + orphan, policy.RuleLoginValidityAboveHard + " " + cred.Username,
+		policy.RulePrivilegeEscalation + " " + cred.Username}
+	fleet, err := engine.ReadObserved(ctx, e, "ci-pg-drift", time.Now())
+	must(t, err)
+	wantRules("refresh", fleet, drifted...)
+	fleet, err = engine.Observe(ctx, e, time.Now())
+	must(t, err)
+	wantRules("fleet report", fleet, drifted...)
+
+	// The next issue repairs what the engine owns: the orphan goes, VALID UNTIL comes back.
+	sync()
+	second, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-pg-drift"})
+	must(t, err)
+	t.Cleanup(func() { _ = f.Admin.DropLogin(context.Background(), second.Username) })
+	fleet, err = engine.ReadObserved(ctx, e, "ci-pg-drift", time.Now())
+	must(t, err)
+	wantRules("after the next issue", fleet, policy.RulePrivilegeEscalation+" "+cred.Username)
+	if l, err := f.Admin.Inspect(ctx, orphan); err != nil || l.Exists {
+		t.Errorf("orphaned login after the next issue: %+v, %v", l, err)
+	}
+	if l, err := f.Admin.Inspect(ctx, foreign); err != nil || !l.Exists {
+		t.Errorf("another engine's login after the next issue: %+v, %v; want it left alone", l, err)
+	}
+	// Closing the credential drops its login, extra grant and all.
+	must(t, engine.RevokeCredentialOf(ctx, e, "ci-pg-drift", cred.ID))
+	must(t, f.WantGone(cred.Username, password))
+	fleet, err = engine.ReadObserved(ctx, e, "ci-pg-drift", time.Now())
+	must(t, err)
+	wantRules("after close", fleet)
+}
+
+// RunTargetRotation runs the suite of rotated passwords of persistent identities on a target:
+// one login whose password each rotation replaces, and alternating logins with an overlap. Only
+// the local engine passes it: the Vault engine refuses to rotate a login (issue 16, item 4).
+func RunTargetRotation(t *testing.T, factory Factory) {
+	t.Run("TargetRotationOneLogin", func(t *testing.T) { testTargetRotationOneLogin(t, factory) })
+	t.Run("TargetRotationAlternating", func(t *testing.T) { testTargetRotationAlternating(t, factory) })
+}
+
+// targetPersistent sets up f's target and a persistent identity on it whose one scope is f's
+// role, with a rotation schedule of strategy, at the wall clock.
+func targetPersistent(t *testing.T, factory Factory, name, strategy string) (engine.Engine, *acctest.PostgresFixture, context.Context) {
+	t.Helper()
+	f := acctest.NewPostgresFixture(t)
+	e, clk, ctx := setup(t, factory)
+	clk.Set(time.Now())
+	must(t, e.PutTarget(ctx, engine.Target{Name: f.Target, Connection: f.Conn, PasswordVersion: 1}, f.Password))
+	_, err := e.CreateIdentity(ctx, policy.Identity{Name: name, Class: "svc", Target: f.Target, Scopes: []string{f.Reader}})
+	must(t, err)
+	must(t, e.PutRotationSchedule(ctx, policy.RotationSchedule{Identity: name, Interval: policy.Day, Verify: true, SecretLength: 32, Strategy: strategy}))
+	base := engine.RotatedLoginName(name)
+	t.Cleanup(func() {
+		for _, l := range []string{base + "_a", base + "_b", base} {
+			_ = f.Admin.DropLogin(context.Background(), l)
+		}
+	})
+	return e, f, ctx
+}
+
+// rotate stages a version, verifies it by authenticating, and promotes it with overlap.
+func rotate(t *testing.T, e engine.Engine, ctx context.Context, identity string, overlap time.Duration) string {
+	t.Helper()
+	v, secret, err := e.StageSecret(ctx, identity, 32)
+	must(t, err)
+	who, err := e.Authenticate(ctx, secret)
+	must(t, err)
+	if who != identity {
+		t.Fatalf("Authenticate(staged) = %q, want %q", who, identity)
+	}
+	_, err = e.PromoteSecret(ctx, identity, v.Version, engine.PromoteOptions{Overlap: overlap})
+	must(t, err)
+	return secret
+}
+
+func testTargetRotationOneLogin(t *testing.T, factory Factory) {
+	e, f, ctx := targetPersistent(t, factory, "svc-pg", "")
+	login := engine.RotatedLoginName("svc-pg")
+	first := rotate(t, e, ctx, "svc-pg", 0)
+	must(t, f.WantGrants(login, first))
+
+	// A rotation replaces the password: the new one logs in, the old one no more.
+	second := rotate(t, e, ctx, "svc-pg", 0)
+	must(t, f.WantGrants(login, second))
+	if err := f.Admin.Login(ctx, login, first); err == nil {
+		t.Error("the replaced password still logs in")
+	}
+	// A password changed on the target by hand is a finding, where the engine reads the target.
+	if _, ok := e.(engine.LoginObserver); ok {
+		wantPasswordFinding(t, e, ctx, "svc-pg", false)
+		acctest.PostgresExec(t, f.Conn, f.Password, `ALTER ROLE "`+login+`" PASSWORD 'changed-by-hand'`)
+		wantPasswordFinding(t, e, ctx, "svc-pg", true)
+		second = rotate(t, e, ctx, "svc-pg", 0) // the next rotation puts a password the provider controls back
+		wantPasswordFinding(t, e, ctx, "svc-pg", false)
+
+		// A rotated secret grants the identity's scopes as they are now: a scope removed is
+		// revoked from its login at the update; a role granted by hand is a privilege escalation
+		// until the next update takes it back.
+		extra := acctest.Unique("extra_")
+		acctest.PostgresExec(t, f.Conn, f.Password, "CREATE ROLE "+extra+" NOLOGIN")
+		t.Cleanup(func() { acctest.PostgresExec(t, f.Conn, f.Password, "DROP ROLE IF EXISTS "+extra) })
+		id, err := e.GetIdentity(ctx, "svc-pg")
+		must(t, err)
+		id.Scopes = []string{f.Reader, extra}
+		_, err = e.UpdateIdentity(ctx, id)
+		must(t, err)
+		if l, err := f.Admin.Inspect(ctx, login); err != nil || !slices.Equal(l.Roles, slices.Sorted(slices.Values(id.Scopes))) {
+			t.Errorf("login roles after a scope was added: %+v, %v; want %v", l.Roles, err, id.Scopes)
+		}
+		id.Scopes = []string{f.Reader}
+		_, err = e.UpdateIdentity(ctx, id)
+		must(t, err)
+		must(t, f.WantGrants(login, second))
+		acctest.PostgresExec(t, f.Conn, f.Password, "GRANT "+extra+` TO "`+login+`"`)
+		wantRule(t, e, ctx, "svc-pg", policy.RulePrivilegeEscalation, true)
+		_, err = e.UpdateIdentity(ctx, id)
+		must(t, err)
+		wantRule(t, e, ctx, "svc-pg", policy.RulePrivilegeEscalation, false)
+	}
+	// One login holds one password: an overlap is refused, and nothing changes.
+	v, third, err := e.StageSecret(ctx, "svc-pg", 32)
+	must(t, err)
+	_, err = e.PromoteSecret(ctx, "svc-pg", v.Version, engine.PromoteOptions{Overlap: time.Hour})
+	wantErr(t, err, engine.ErrInvalid)
+	must(t, e.DiscardSecret(ctx, "svc-pg", v.Version))
+	must(t, f.WantGrants(login, second))
+	if err := f.Admin.Login(ctx, login, third); err == nil {
+		t.Error("a discarded password logs in")
+	}
+
+	// A verification that fails (the target refuses the login, here made expired by hand) keeps
+	// the old password current once the staged version is discarded: the rollback.
+	v, fourth, err := e.StageSecret(ctx, "svc-pg", 32)
+	must(t, err)
+	acctest.PostgresExec(t, f.Conn, f.Password, `ALTER ROLE "`+login+`" VALID UNTIL '2000-01-01'`)
+	_, err = e.Authenticate(ctx, fourth)
+	wantErr(t, err, engine.ErrDenied)
+	must(t, e.DiscardSecret(ctx, "svc-pg", v.Version))
+	must(t, f.WantGrants(login, second))
+	cur, value, err := e.CurrentSecret(ctx, "svc-pg")
+	must(t, err)
+	if value != second {
+		t.Errorf("current secret after the rollback is version %d, not the one before the failed rotation", cur.Version)
+	}
+
+	// Turning the schedule alternating: the one login becomes the group of two logins taking
+	// turns, and stops logging in itself.
+	must(t, e.PutRotationSchedule(ctx, policy.RotationSchedule{Identity: "svc-pg", Interval: policy.Day, Verify: true, SecretLength: 32,
+		Strategy: policy.StrategyAlternating}))
+	alternate := rotate(t, e, ctx, "svc-pg", time.Hour)
+	must(t, f.WantGrants(login+"_a", alternate))
+	if err := f.Admin.Login(ctx, login, second); err == nil {
+		t.Error("the one login still logs in once the schedule alternates")
+	}
+
+	// Retiring the identity drops its logins.
+	_, err = e.RetireIdentity(ctx, "svc-pg")
+	must(t, err)
+	must(t, f.WantGone(login, second))
+	must(t, f.WantGone(login+"_a", alternate))
+}
+
+func testTargetRotationAlternating(t *testing.T, factory Factory) {
+	e, f, ctx := targetPersistent(t, factory, "svc-pg-alt", policy.StrategyAlternating)
+	base := engine.RotatedLoginName("svc-pg-alt")
+	first := rotate(t, e, ctx, "svc-pg-alt", 0)
+	must(t, f.WantGrants(base+"_a", first))
+
+	// The next version goes to the other login; the first still logs in during the overlap, and
+	// its login is VALID UNTIL the overlap's end.
+	second := rotate(t, e, ctx, "svc-pg-alt", 2*time.Second)
+	must(t, f.WantGrants(base+"_b", second))
+	must(t, f.WantGrants(base+"_a", first))
+	l, err := f.Admin.Inspect(ctx, base+"_a")
+	must(t, err)
+	if l.Infinite || l.ValidUntil.IsZero() || l.ValidUntil.After(time.Now().Add(3*time.Second)) {
+		t.Errorf("the previous login is VALID UNTIL %s (infinite %v), want the overlap's end", l.ValidUntil, l.Infinite)
+	}
+	// After the overlap (by PostgreSQL's clock) the previous login no longer logs in.
+	time.Sleep(2500 * time.Millisecond)
+	if err := f.Admin.Login(ctx, base+"_a", first); err == nil {
+		t.Error("the previous login still logs in after the overlap")
+	}
+	// The third version takes the first login back; a rollback of a staged version stops it.
+	v, third, err := e.StageSecret(ctx, "svc-pg-alt", 32)
+	must(t, err)
+	must(t, f.WantGrants(base+"_a", third))
+	must(t, e.DiscardSecret(ctx, "svc-pg-alt", v.Version))
+	if err := f.Admin.Login(ctx, base+"_a", third); err == nil {
+		t.Error("a discarded version's login still logs in")
+	}
+	must(t, f.WantGrants(base+"_b", second))
+
+	_, err = e.RetireIdentity(ctx, "svc-pg-alt")
+	must(t, err)
+	for _, login := range []string{base + "_a", base + "_b", base} {
+		if l, err := f.Admin.Inspect(ctx, login); err != nil || l.Exists {
+			t.Errorf("role %s after retirement: %+v, %v", login, l, err)
+		}
+	}
+}
+
+// wantPasswordFinding checks whether the refresh of identity reports its login's password as
+// changed outside the provider.
+func wantPasswordFinding(t *testing.T, e engine.Engine, ctx context.Context, identity string, want bool) {
+	t.Helper()
+	wantRule(t, e, ctx, identity, policy.RulePasswordChanged, want)
+}
+
+// wantRule checks whether the refresh of identity has a finding of rule.
+func wantRule(t *testing.T, e engine.Engine, ctx context.Context, identity, rule string, want bool) {
+	t.Helper()
+	fleet, err := engine.ReadObserved(ctx, e, identity, time.Now())
+	must(t, err)
+	got := false
+	for _, fd := range policy.Drift(fleet).About(identity) {
+		got = got || fd.Rule == rule
+	}
+	if got != want {
+		t.Errorf("identity %s: %s finding = %v, want %v", identity, rule, got, want)
+	}
+}

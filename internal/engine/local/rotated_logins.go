@@ -1,0 +1,234 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/nhigov/terraform-provider-nhi/internal/engine"
+	"github.com/nhigov/terraform-provider-nhi/internal/policy"
+	"github.com/nhigov/terraform-provider-nhi/internal/target"
+)
+
+// The rotated secret of a persistent identity with a target is the password of a login there
+// (issue 16, item 4), named after the identity (engine.RotatedLoginName) for the target's own
+// audit. Each version records its login (versionRecord.Login):
+//
+//   - one login (no strategy): staging sets the new password on it, so the previous password
+//     stops at once and no overlap is possible (PromoteSecret refuses one; the plan refuses it
+//     first); a rollback (DiscardSecret) sets the current version's password back.
+//   - alternating: two logins, <name>_a and <name>_b, members of the group role <name> that
+//     holds the scopes. Staging sets the new password on the login the current version does not
+//     use; promoting makes the other stop logging in when the overlap ends (VALID UNTIL); a
+//     rollback stops the staged login at once.
+//
+// Verification connects to the target with the staged password (authenticate).
+
+// rotationTarget returns the client of identity's target and the strategy of its rotation
+// schedule; a nil client when the identity has no target.
+func (e *Engine) rotationTarget(ctx context.Context, identity string) (target.Target, policy.Identity, string, error) {
+	id, err := e.GetIdentity(ctx, identity)
+	if err != nil || id.Target == "" {
+		return nil, id, "", err
+	}
+	strategy := ""
+	if s, err := e.GetRotationSchedule(ctx, identity); err == nil {
+		strategy = s.Strategy
+	} else if !errors.Is(err, engine.ErrNotFound) {
+		return nil, id, "", err
+	}
+	client, err := e.targetClient(ctx, id.Target)
+	return client, id, strategy, err
+}
+
+// versionLogin is the login version of identity's secret is the password of; empty when none.
+func (e *Engine) versionLogin(identity string, version int64) string {
+	var login string
+	_ = e.view(func(tx *bolt.Tx) error {
+		if _, r, err := getVersion(tx, identity, version); err == nil {
+			login = r.Login
+		}
+		return nil
+	})
+	return login
+}
+
+// currentLogin is the login and value of identity's current version, when it has one on a login.
+func (e *Engine) currentLogin(ctx context.Context, identity string) (login, value string, err error) {
+	cur, value, err := e.CurrentSecret(ctx, identity)
+	if errors.Is(err, engine.ErrNotFound) {
+		return "", "", nil
+	}
+	if err != nil {
+		return "", "", err
+	}
+	return e.versionLogin(identity, cur.Version), value, nil
+}
+
+// checkLoginOverlap refuses an overlap for an identity whose secret is one login's password.
+func (e *Engine) checkLoginOverlap(ctx context.Context, identity string, overlap time.Duration) error {
+	if overlap <= 0 {
+		return nil
+	}
+	id, err := e.GetIdentity(ctx, identity)
+	switch {
+	case errors.Is(err, engine.ErrNotFound):
+		return nil // PromoteSecret reports it
+	case err != nil:
+		return err
+	case id.Target == "":
+		return nil
+	}
+	s, err := e.GetRotationSchedule(ctx, identity)
+	if err != nil && !errors.Is(err, engine.ErrNotFound) {
+		return err
+	}
+	for _, f := range policy.CheckTargetRotation(policy.RotationSchedule{Identity: identity, Overlap: overlap, Strategy: s.Strategy}, id) {
+		return fmt.Errorf("identity %q: %s: %w", identity, f.Observed, engine.ErrInvalid)
+	}
+	return nil
+}
+
+// setLogin makes password the password of login, valid with no expiry, creating it granted roles
+// when the target has none of that name.
+func setLogin(ctx context.Context, client target.Target, login, password string, roles []string, comment string) error {
+	l, err := client.Inspect(ctx, login)
+	if err != nil {
+		return err
+	}
+	if !l.Exists {
+		return client.CreateLogin(ctx, target.LoginSpec{Name: login, Password: password, Roles: roles, Comment: comment})
+	}
+	if err := client.SetPassword(ctx, login, password); err != nil {
+		return err
+	}
+	return client.ExtendLogin(ctx, login, time.Time{})
+}
+
+// stageLogin puts the value of a just staged version on its login and records which login.
+func (e *Engine) stageLogin(ctx context.Context, identity string, version int64, value string) error {
+	client, id, strategy, err := e.rotationTarget(ctx, identity)
+	if err != nil || client == nil {
+		return err
+	}
+	base, comment := engine.RotatedLoginName(identity), engine.RotatedLoginComment(e.LoginOwner(), identity)
+	login, roles := base, id.Scopes
+	if strategy == policy.StrategyAlternating {
+		if err := client.EnsureGroup(ctx, base, id.Scopes, comment); err != nil {
+			return engine.TargetError(id.Target, err)
+		}
+		cur, _, err := e.currentLogin(ctx, identity)
+		if err != nil {
+			return err
+		}
+		login, roles = base+"_a", []string{base}
+		if cur == login {
+			login = base + "_b"
+		}
+	}
+	if err := setLogin(ctx, client, login, value, roles, comment); err != nil {
+		return engine.TargetError(id.Target, err)
+	}
+	return e.update(func(tx *bolt.Tx) error {
+		b, r, err := getVersion(tx, identity, version)
+		if err != nil {
+			return err
+		}
+		r.Login = login
+		return putVersion(b, r)
+	})
+}
+
+// restoreLogin undoes the staging of a discarded version that was staged on login: the current
+// version's password goes back on its login when it is the same (one login); any other staged
+// login stops logging in at once.
+func (e *Engine) restoreLogin(ctx context.Context, identity, staged string) error {
+	if staged == "" {
+		return nil
+	}
+	client, id, _, err := e.rotationTarget(ctx, identity)
+	if err != nil || client == nil {
+		return err
+	}
+	cur, value, err := e.currentLogin(ctx, identity)
+	if err != nil {
+		return err
+	}
+	if cur == staged {
+		err = setLogin(ctx, client, cur, value, id.Scopes, engine.RotatedLoginComment(e.LoginOwner(), identity))
+	} else {
+		err = client.ExtendLogin(ctx, staged, e.clock.Now())
+	}
+	return engine.TargetError(id.Target, err)
+}
+
+// promoteLogin makes the promoted version's password work on its login (a rollback to a
+// retained version sets it back), and, when the previous version is on the other login, makes
+// that one stop logging in when its overlap ends.
+func (e *Engine) promoteLogin(ctx context.Context, identity string, version int64, previous *engine.SecretVersion) error {
+	login := e.versionLogin(identity, version)
+	if login == "" {
+		return nil
+	}
+	client, id, strategy, err := e.rotationTarget(ctx, identity)
+	if err != nil || client == nil {
+		return err
+	}
+	_, value, err := e.CurrentSecret(ctx, identity)
+	if err != nil {
+		return err
+	}
+	roles := id.Scopes
+	if strategy == policy.StrategyAlternating {
+		roles = []string{engine.RotatedLoginName(identity)}
+	}
+	if err := setLogin(ctx, client, login, value, roles, engine.RotatedLoginComment(e.LoginOwner(), identity)); err != nil {
+		return engine.TargetError(id.Target, err)
+	}
+	if previous == nil {
+		return nil
+	}
+	if prev := e.versionLogin(identity, previous.Version); prev != "" && prev != login {
+		until := previous.ExpiresAt
+		if until.IsZero() {
+			until = e.clock.Now() // never no expiry: ExtendLogin reads zero as infinity
+		}
+		return engine.TargetError(id.Target, client.ExtendLogin(ctx, prev, until))
+	}
+	return nil
+}
+
+// rotatedRoleHolder is the role that holds the scopes of identity's rotated secret on its target:
+// the group role of alternating logins, else the one login; empty when the identity has no
+// rotated secret on a login yet.
+func (e *Engine) rotatedRoleHolder(ctx context.Context, identity, strategy string) (string, error) {
+	cur, _, err := e.currentLogin(ctx, identity)
+	if err != nil || cur == "" {
+		return "", err
+	}
+	if strategy == policy.StrategyAlternating {
+		return engine.RotatedLoginName(identity), nil
+	}
+	return cur, nil
+}
+
+// syncRotatedRoles grants the login (or group role) of a persistent identity's rotated secret
+// exactly the identity's scopes, as they are now: a rotated secret grants the identity's scopes,
+// not those it had when it was set (UpdateIdentity restores them after a change by hand too).
+func (e *Engine) syncRotatedRoles(ctx context.Context, id policy.Identity) error {
+	if id.Target == "" || id.TTLPolicy != "" {
+		return nil
+	}
+	client, _, strategy, err := e.rotationTarget(ctx, id.Name)
+	if err != nil || client == nil {
+		return err
+	}
+	holder, err := e.rotatedRoleHolder(ctx, id.Name, strategy)
+	if err != nil || holder == "" {
+		return err
+	}
+	return engine.TargetError(id.Target, client.SetRoles(ctx, holder, id.Scopes))
+}

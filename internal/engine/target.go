@@ -1,0 +1,210 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode"
+
+	"github.com/nhigov/terraform-provider-nhi/internal/policy"
+	"github.com/nhigov/terraform-provider-nhi/internal/target"
+	"github.com/nhigov/terraform-provider-nhi/internal/target/postgres"
+)
+
+// Target is a declared target (nhi_target): a real system where an identity's credentials
+// materialise as logins. It never holds the admin password: the engine keeps that apart
+// (encrypted on the local engine, in the database secrets engine's connection config on Vault).
+type Target struct {
+	Name string `json:"name"`
+	target.Connection
+	// PasswordVersion is password_wo_version: the admin password is written again when it moves.
+	PasswordVersion int64 `json:"password_version,omitempty"`
+}
+
+// KindTarget names target records in messages and audit events.
+const KindTarget = "target"
+
+// Targets stores targets and their admin passwords. Both engines implement it.
+type Targets interface {
+	// PutTarget creates or replaces target t. password replaces the stored admin password when
+	// not empty; it is required when the engine holds none for t or the connection changes
+	// (CheckTargetRewrite). The connection is checked with the password the target will use
+	// before anything is written; a failed check is ErrInvalid and writes nothing.
+	PutTarget(ctx context.Context, t Target, password string) error
+	// GetTarget reads a target; ErrNotFound when there is none.
+	GetTarget(ctx context.Context, name string) (Target, error)
+	// CheckTarget checks that the target answers with the stored admin password and returns its
+	// server version; ErrUnavailable when it does not answer. An engine that cannot connect to
+	// the target itself returns "" with a nil error after checking that its connection
+	// configuration is in place (see the Vault engine).
+	CheckTarget(ctx context.Context, name string) (serverVersion string, err error)
+	// DeleteTarget removes a target and its stored password; ErrConflict while an active
+	// identity names it.
+	DeleteTarget(ctx context.Context, name string) error
+}
+
+// OpenTarget returns the client of the target at conn, logged in to with the admin password.
+func OpenTarget(conn target.Connection, password string) (target.Target, error) {
+	switch conn.Kind {
+	case target.KindPostgreSQL:
+		return postgres.New(conn, password)
+	default:
+		return nil, fmt.Errorf("target kind %q is not supported (only %q): %w", conn.Kind, target.KindPostgreSQL, ErrInvalid)
+	}
+}
+
+// TargetError maps an error of a target client to the engine's typed errors: a target that does
+// not answer or refuses the admin login is ErrUnavailable, a refused statement ErrInvalid.
+func TargetError(name string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, target.ErrUnreachable):
+		return fmt.Errorf("target %q: %v: %w", name, err, ErrUnavailable)
+	case errors.Is(err, target.ErrRejected):
+		return fmt.Errorf("target %q: %v: %w", name, err, ErrInvalid)
+	default:
+		return fmt.Errorf("target %q: %w", name, err)
+	}
+}
+
+// CheckNewTarget connects to a target about to be written, with its admin password: a refusal
+// is ErrInvalid (the declaration is wrong: host, port, database, username or password), so that
+// both engines refuse the same target the same way.
+func CheckNewTarget(ctx context.Context, t Target, password string) error {
+	c, err := OpenTarget(t.Connection, password)
+	if err != nil {
+		return err
+	}
+	if _, err := c.Check(ctx); err != nil {
+		return fmt.Errorf("target %q: the connection check failed: %v: %w", t.Name, err, ErrInvalid)
+	}
+	return nil
+}
+
+// CheckTargetRewrite is the rule for a PutTarget of t without a password, given what the engine
+// holds for t (have, or readErr when reading it failed): it must hold a target of that name (its
+// password then stays in use) with the same connection, since a password is checked against the
+// connection it was given for (and Vault writes its connection configuration whole).
+func CheckTargetRewrite(have Target, readErr error, t Target) error {
+	switch {
+	case errors.Is(readErr, ErrNotFound):
+		return fmt.Errorf("%s %q: the engine holds no admin password for it: set password_wo: %w", KindTarget, t.Name, ErrInvalid)
+	case readErr != nil:
+		return readErr
+	case have.Connection != t.Connection:
+		return fmt.Errorf("%s %q: a changed connection needs its admin password again: set password_wo and move password_wo_version: %w",
+			KindTarget, t.Name, ErrInvalid)
+	}
+	return nil
+}
+
+// maxLoginName is the longest role name PostgreSQL keeps (NAMEDATALEN - 1 bytes).
+const maxLoginName = 63
+
+// LoginName is the name of the login of credential credID of identity: "nhi_" and the
+// identity's name, cut to fit, then "_" and the credential's own suffix, so a login traces back
+// to its identity and credential in the target's own audit.
+func LoginName(identity, credID string) string {
+	suffix := credID
+	if i := strings.LastIndexByte(credID, '-'); i >= 0 {
+		suffix = credID[i+1:]
+	}
+	head := "nhi_" + loginSafe(identity)
+	if room := maxLoginName - 1 - len(suffix); len(head) > room {
+		head = head[:room]
+	}
+	return head + "_" + suffix
+}
+
+// loginSafe keeps the letters, digits, '_' and '-' of a name (ASCII), '_' for anything else.
+func loginSafe(name string) string {
+	return strings.Map(func(r rune) rune {
+		if r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_' || r == '-') {
+			return unicode.ToLower(r)
+		}
+		return '_'
+	}, name)
+}
+
+// RotatedLoginName is the stable login of a persistent identity on its target, whose password is
+// the identity's rotated secret: "nhi_" and the identity's name, cut to leave room for the "_a"
+// and "_b" of alternating logins. With the alternating strategy it names their group role.
+func RotatedLoginName(identity string) string {
+	name := "nhi_" + loginSafe(identity)
+	if len(name) > maxLoginName-2 {
+		name = name[:maxLoginName-2]
+	}
+	return name
+}
+
+// RotatedLoginComment marks the logins and group role of a persistent identity's rotated secret.
+// ParseLoginComment does not take it: those logins are not credentials.
+func RotatedLoginComment(owner, identity string) string {
+	return loginCommentPrefix + owner + ": rotated secret of identity " + identity
+}
+
+// loginCommentPrefix starts the comment of every login the engines make.
+const loginCommentPrefix = "terraform-provider-nhi "
+
+// LoginComment is the comment an engine puts on a login it makes for credential credID of
+// identity: what the drift checks of logins read back (ParseLoginComment). owner tells engines
+// apart that share a target (LoginObserver.LoginOwner), so that one never takes another's logins
+// for its own orphans.
+func LoginComment(owner, identity, credID string) string {
+	return loginCommentPrefix + owner + ": identity " + identity + ", credential " + credID
+}
+
+// ParseLoginComment returns the owner, identity and credential a LoginComment names.
+func ParseLoginComment(comment string) (owner, identity, credID string, ok bool) {
+	rest, ok := strings.CutPrefix(comment, loginCommentPrefix)
+	if !ok {
+		return "", "", "", false
+	}
+	owner, rest, ok = strings.Cut(rest, ": identity ")
+	if !ok || owner == "" {
+		return "", "", "", false
+	}
+	identity, credID, ok = strings.Cut(rest, ", credential ")
+	return owner, identity, credID, ok && identity != "" && credID != ""
+}
+
+// LoginObserver is implemented by engines that can read back the logins they made on targets
+// (the local engine, which connects to them itself; Vault's database secrets engine offers no
+// read of a target's roles, so the Vault engine is not one).
+type LoginObserver interface {
+	// LoginOwner is what this engine's login comments name as their owner (LoginComment).
+	LoginOwner() string
+	// ObserveLogins reads the logins the provider made on every target, or, for an identity,
+	// those of that identity on its target.
+	ObserveLogins(ctx context.Context, identity string) ([]policy.LoginObservation, error)
+}
+
+// ObserveTargetLogins reads the logins on a target that owner made (LoginComment), for identity
+// (any when empty), as the drift rules observe them.
+func ObserveTargetLogins(ctx context.Context, t Target, password, owner, identity string) ([]policy.LoginObservation, error) {
+	c, err := OpenTarget(t.Connection, password)
+	if err != nil {
+		return nil, err
+	}
+	// The target filters by the comment's start: the owner's logins, or one identity's only.
+	prefix := loginCommentPrefix + owner + ": "
+	if identity != "" {
+		prefix = loginCommentPrefix + owner + ": identity " + identity + ", credential "
+	}
+	logins, err := c.ListLogins(ctx, prefix)
+	if err != nil {
+		return nil, TargetError(t.Name, err)
+	}
+	var out []policy.LoginObservation
+	for _, l := range logins {
+		by, who, credID, ok := ParseLoginComment(l.Comment)
+		if !ok || by != owner || (identity != "" && who != identity) {
+			continue
+		}
+		out = append(out, policy.LoginObservation{Target: t.Name, Name: l.Name, Identity: who, Credential: credID,
+			ValidUntil: l.ValidUntil, Infinite: l.Infinite, Roles: l.Roles})
+	}
+	return out, nil
+}

@@ -1,0 +1,200 @@
+package vault
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/vault/api"
+
+	"github.com/nhigov/terraform-provider-nhi/internal/engine"
+	"github.com/nhigov/terraform-provider-nhi/internal/policy"
+	"github.com/nhigov/terraform-provider-nhi/internal/target/postgres"
+)
+
+// Dynamic credentials on a target (issue 16, item 3) through Vault's database secrets engine:
+// each issue writes the identity's dynamic role <mount>-database/roles/<identity> (db_name its
+// target; creation, renew and revocation statements from target/postgres granting exactly its
+// scopes; default_ttl and max_ttl from the grant of its TTL policy), then reads
+// <mount>-database/creds/<identity>: a lease whose login Vault created with VALID UNTIL its
+// expiry. The credential is recorded like a token credential, with its lease, and renewed and
+// revoked through sys/leases (Vault runs the renew and revocation statements).
+//
+// Its ID is "lease-" + 16 hex digits + "-" + the identity (when that fits a name), so that a
+// renewal finds the identity's record without a scan.
+
+const leasePrefix = "lease-"
+
+// isLeaseCredential tells a credential on a target (a Vault lease) from a token credential.
+func isLeaseCredential(id string) bool { return strings.HasPrefix(id, leasePrefix) }
+
+func newLeaseCredentialID(identity string) (string, error) {
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	id := leasePrefix + hex.EncodeToString(b)
+	if withIdentity := id + "-" + identity; policy.CheckName(withIdentity) == nil {
+		return withIdentity, nil
+	}
+	return id, nil
+}
+
+// leaseIdentity is the identity a lease credential's ID names, if it names one.
+func leaseIdentity(id string) (string, bool) {
+	rest, ok := strings.CutPrefix(id, leasePrefix)
+	if !ok || len(rest) < 18 || rest[16] != '-' {
+		return "", false
+	}
+	return rest[17:], true
+}
+
+func secretHash(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+// LoginOwner names this engine in the comments of the logins Vault makes for it: its mount.
+func (e *Engine) LoginOwner() string { return "vault " + e.mount }
+
+func (e *Engine) dynamicRolePath(identity string) string {
+	return e.DatabaseMount() + "/roles/" + identity
+}
+
+// issueOnTarget mints a login on the identity's target through the database secrets engine and
+// records it; when recording fails, the lease is revoked again (the login dropped).
+func (e *Engine) issueOnTarget(ctx context.Context, rec identityRecord, version int64, grant policy.Grant, req engine.CredentialRequest) (engine.Credential, string, error) {
+	id := rec.Identity
+	if _, err := e.GetTarget(ctx, id.Target); err != nil {
+		return engine.Credential{}, "", fmt.Errorf("identity %q: %w", id.Name, err)
+	}
+	credID, err := newLeaseCredentialID(id.Name)
+	if err != nil {
+		return engine.Credential{}, "", err
+	}
+	creation, renew, revocation := postgres.VaultStatements(id.Scopes, engine.LoginComment(e.LoginOwner(), id.Name, credID))
+	_, err = e.write(ctx, e.dynamicRolePath(id.Name), map[string]any{
+		"db_name": id.Target, "creation_statements": creation, "renew_statements": renew, "revocation_statements": revocation,
+		"default_ttl": seconds(grant.TTL), "max_ttl": seconds(grant.Lifetime),
+	})
+	if err != nil {
+		return engine.Credential{}, "", fmt.Errorf("identity %q: writing its dynamic role: %w", id.Name, err)
+	}
+	s, err := e.readCreds(ctx, id.Name)
+	if err != nil {
+		return engine.Credential{}, "", fmt.Errorf("issuing a credential to identity %q on target %q: %w", id.Name, id.Target, err)
+	}
+	username, _ := s.Data["username"].(string)
+	password, _ := s.Data["password"].(string)
+	cred := grant.Issue(credID, id, req.Requester, req.Purpose, e.clock.Now())
+	cred.Target, cred.Username, cred.LeaseID, cred.SecretHash = id.Target, username, s.LeaseID, secretHash(password)
+	if username == "" || password == "" || s.LeaseID == "" {
+		err = fmt.Errorf("%s/creds/%s returned no username, password or lease", e.DatabaseMount(), id.Name)
+	} else {
+		err = e.recordIssued(ctx, rec, version, cred)
+	}
+	if err != nil {
+		if rerr := e.revokeLease(context.WithoutCancel(ctx), s.LeaseID); rerr != nil {
+			err = fmt.Errorf("%w (revoking the new lease failed too: %v)", err, rerr)
+		}
+		return engine.Credential{}, "", fmt.Errorf("issuing a credential to identity %q: %w", id.Name, err)
+	}
+	return cred, password, nil
+}
+
+// readCreds reads a new login from the identity's dynamic role. Vault answers 500 when the
+// target refuses the creation statements (a scope naming a role the target lacks): that is the
+// declaration's fault, ErrInvalid, as on the local engine.
+func (e *Engine) readCreds(ctx context.Context, identity string) (*api.Secret, error) {
+	path := e.DatabaseMount() + "/creds/" + identity
+	s, err := e.client.Logical().ReadWithContext(ctx, path)
+	var re *api.ResponseError
+	if errors.As(err, &re) && re.StatusCode == 500 && strings.Contains(strings.Join(re.Errors, " "), "SQLSTATE") {
+		return nil, fmt.Errorf("the target refused the login (%s): %w", strings.Join(re.Errors, "; "), engine.ErrInvalid)
+	}
+	if err != nil {
+		return nil, e.vaultErr("read", path, err)
+	}
+	if s == nil {
+		return nil, fmt.Errorf("%s: %w", path, engine.ErrNotFound)
+	}
+	return s, nil
+}
+
+// renewOnTarget renews a login's lease within the credential's budget and hard expiry, as
+// RenewCredential does a token; secret must be the login's password.
+func (e *Engine) renewOnTarget(ctx context.Context, id, secret string) (engine.Credential, error) {
+	identity, ok := leaseIdentity(id)
+	if !ok {
+		var err error
+		if identity, err = e.credentialIdentity(ctx, id); err != nil {
+			return engine.Credential{}, err
+		}
+	}
+	rec, version, c, err := e.findCredential(ctx, identity, id)
+	if err != nil {
+		return engine.Credential{}, err
+	}
+	if c.SecretHash == "" || subtle.ConstantTimeCompare([]byte(c.SecretHash), []byte(secretHash(secret))) != 1 {
+		return engine.Credential{}, fmt.Errorf("credential %q: the secret does not belong to it: %w", id, engine.ErrDenied)
+	}
+	now := e.clock.Now()
+	if err := e.checkLive(ctx, c.Credential, now); err != nil {
+		return engine.Credential{}, err
+	}
+	if _, err := policy.Renew(c.Credential, now); err != nil {
+		return engine.Credential{}, engine.RenewalError(err)
+	}
+	if _, err := e.write(ctx, "sys/leases/renew", map[string]any{"lease_id": c.LeaseID, "increment": seconds(c.TTL)}); err != nil {
+		return engine.Credential{}, refused(err)
+	}
+	return e.recordRenewal(ctx, rec, version, id, now)
+}
+
+// revokeMinted ends in Vault what credential id of identity is: its lease (Vault runs the
+// revocation statements: sessions terminated, login dropped) or its token.
+func (e *Engine) revokeMinted(ctx context.Context, identity, id string) error {
+	if !isLeaseCredential(id) {
+		return e.revokeToken(ctx, id)
+	}
+	// The record this engine wrote last names the lease without a read (the close of an open).
+	if rec, _, ok := e.lastWritten(identity); ok {
+		if i, live := liveCredential(rec, id); live {
+			return e.revokeLease(ctx, rec.Live[i].LeaseID)
+		}
+	}
+	_, _, c, err := e.findCredential(ctx, identity, id)
+	if err != nil {
+		if errors.Is(err, engine.ErrDenied) {
+			return nil // not this engine's: revoke reports it
+		}
+		return err
+	}
+	return e.revokeLease(ctx, c.LeaseID)
+}
+
+// revokeLease revokes a lease at once; one Vault no longer holds is fine.
+func (e *Engine) revokeLease(ctx context.Context, leaseID string) error {
+	if leaseID == "" {
+		return nil
+	}
+	_, err := e.write(ctx, "sys/leases/revoke", map[string]any{"lease_id": leaseID})
+	if errors.Is(err, engine.ErrInvalid) {
+		return nil // Vault answers 400 for a lease it no longer has
+	}
+	return err
+}
+
+// refuseRotatedLogin refuses to stage a rotated secret for a persistent identity on a target.
+// Not done yet (issue 16, item 4 on Vault): the static role of the database secrets engine,
+// rotated by the provider's schedule, that would make the login's password the secret; the
+// local engine rotates such logins itself.
+func refuseRotatedLogin(id policy.Identity) error {
+	return fmt.Errorf("identity %q: the Vault engine does not rotate the password of a login on target %q yet (the local engine does): %w",
+		id.Name, id.Target, engine.ErrInvalid)
+}

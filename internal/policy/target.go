@@ -1,0 +1,177 @@
+package policy
+
+import (
+	"slices"
+	"strings"
+	"time"
+)
+
+// Target drift rule identifiers (issue 16): what a target (a PostgreSQL database) holds for the
+// logins the provider made there. Roles granted beyond a credential's scopes are a
+// privilege-escalation finding like any other privilege added out of band.
+const (
+	RuleOrphanedLogin          = "orphaned-target-login"
+	RuleLoginValidityAboveHard = "target-login-validity-above-expiry"
+	// RuleOverlapNeedsAlternating: one PostgreSQL login holds one password, so an overlap (the
+	// previous password still working) needs two logins taking turns.
+	RuleOverlapNeedsAlternating = "target-overlap-needs-alternating"
+	// RuleAlternatingWithoutTarget: alternating logins exist only on a target.
+	RuleAlternatingWithoutTarget = "alternating-without-target"
+	// RulePasswordChanged: the login of a persistent identity's rotated secret holds another
+	// password than the current secret: changed on the target outside the provider.
+	RulePasswordChanged = "target-password-changed"
+	// RulePasswordUnchecked: that comparison was not possible (the admin user may not read
+	// password verifiers, or the verifier is not SCRAM).
+	RulePasswordUnchecked = "target-password-unchecked"
+)
+
+// StrategyAlternating rotates the password of an identity on a target across two logins that
+// take turns: the new password goes to the login not in use, which becomes current, and the
+// other stops logging in when the overlap ends.
+const StrategyAlternating = "alternating"
+
+func init() {
+	ruleTitles[RuleOrphanedLogin] = "Orphaned Target Login"
+	ruleTitles[RuleLoginValidityAboveHard] = "Target Login Valid Beyond Expiry"
+	ruleHelp[RuleOrphanedLogin] = struct{ Description, Remedy string }{
+		"A target holds a login the provider made for a credential that is no longer live (revoked, expired, or unknown): an offboarding that left a working account behind, or one that could be made to work again.",
+		"Drop the login on the target (DROP ROLE), and find out why its revocation did not."}
+	ruleTitles[RuleOverlapNeedsAlternating] = "Target Overlap Without Alternating Logins"
+	ruleTitles[RuleAlternatingWithoutTarget] = "Alternating Logins Without Target"
+	ruleTitles[RulePasswordChanged] = "Target Password Changed Out Of Band"
+	ruleTitles[RulePasswordUnchecked] = "Target Password Not Checkable"
+	ruleHelp[RulePasswordChanged] = struct{ Description, Remedy string }{
+		"The login of a persistent identity's rotated secret holds a password other than the current secret: someone changed it on the target, outside the provider, so the secret's consumers and its rotation no longer control the account.",
+		"Find out who changed it; then rotate (nhi_rotate, or the next scheduled rotation) to put a password the provider controls back."}
+	ruleHelp[RulePasswordUnchecked] = struct{ Description, Remedy string }{
+		"Whether the login of a persistent identity's rotated secret still holds the current secret cannot be checked: the target's admin user may not read password verifiers (pg_authid), or the stored verifier is not SCRAM-SHA-256.",
+		"Give the target's admin user the right to read pg_authid (a superuser), or accept that this drift is not checked."}
+	ruleHelp[RuleOverlapNeedsAlternating] = struct{ Description, Remedy string }{
+		"A rotation schedule asks for an overlap on an identity whose secret is the password of a login on a target: one login holds one password, so the previous one cannot stay valid.",
+		`Set strategy = "alternating" (two logins taking turns), or set overlap to 0.`}
+	ruleHelp[RuleAlternatingWithoutTarget] = struct{ Description, Remedy string }{
+		"A rotation schedule asks for alternating logins for an identity that has no target: there are no logins to alternate.",
+		"Remove strategy, or give the identity a target."}
+	ruleHelp[RuleLoginValidityAboveHard] = struct{ Description, Remedy string }{
+		"A target login's VALID UNTIL is later than its credential's hard expiry, or infinity: the database keeps it working past the lifetime the TTL policy allows.",
+		"Revoke the credential (which drops the login), or set VALID UNTIL back to the credential's expiry on the target."}
+}
+
+// LoginObservation is a login that a target holds and that the provider made: its comment names
+// the identity and credential it was made for.
+type LoginObservation struct {
+	Target     string
+	Name       string
+	Identity   string
+	Credential string
+	// ValidUntil is the login's expiry; zero with Infinite false means none is set, which
+	// PostgreSQL treats as never expiring.
+	ValidUntil time.Time
+	Infinite   bool
+	// Roles are the roles the target grants the login.
+	Roles []string
+	// Rotated marks the current login of a persistent identity's rotated secret, which is no
+	// credential: PasswordChecked tells whether its stored verifier could be compared with the
+	// current secret, PasswordMatches what the comparison found. Its Roles are those of
+	// RolesHolder, the role the identity's scopes are granted to (the login, or the group role of
+	// alternating logins).
+	Rotated, PasswordChecked, PasswordMatches bool
+	RolesHolder                               string
+}
+
+// checkLogins judges the provider's logins on targets against the live credentials they were
+// made for: a login without a live credential is orphaned (NHI1); one whose VALID UNTIL passes
+// its credential's hard expiry, or never comes, outlives its lifetime (NHI7); one granted roles
+// beyond its credential's scopes holds privileges added out of band (NHI5, high).
+func checkLogins(logins []LoginObservation, creds []Credential, identities map[string]*Identity, now time.Time) []Finding {
+	live := make(map[string]Credential, len(creds))
+	for _, c := range creds {
+		if c.Live(now) && c.Username != "" {
+			live[c.Target+"\x00"+c.Username] = c
+		}
+	}
+	var out []Finding
+	for _, l := range logins {
+		add := func(rule string, sev Severity, observed, allowed, owasp, remedy string) {
+			out = append(out, Finding{Rule: rule, Severity: sev, Subject: subject(SubjectIdentity, l.Identity), Object: "login/" + l.Name,
+				Observed: observed, Allowed: allowed, OWASP: owasp, Remedy: remedy})
+		}
+		where := "login " + l.Name + " on target " + l.Target
+		if l.Rotated {
+			if id := identities[l.Identity]; id != nil {
+				if extra := beyond(l.Roles, id.Scopes); len(extra) > 0 {
+					out = append(out, Finding{Rule: RulePrivilegeEscalation, Severity: SeverityHigh, Subject: subject(SubjectIdentity, l.Identity),
+						Attribute: "scopes", Object: "login/" + l.Name,
+						Observed: "role " + l.RolesHolder + " on target " + l.Target + " (the rotated secret's) is granted beyond the identity's scopes: " + strings.Join(extra, ", "),
+						Allowed:  "exactly the scopes " + scopeList(id.Scopes), OWASP: "NHI5",
+						Remedy: "run terraform apply on the identity, which grants its rotated secret's login exactly its scopes again, and find out who granted " + strings.Join(extra, ", ")})
+				}
+			}
+			switch {
+			case !l.PasswordChecked:
+				add(RulePasswordUnchecked, SeverityLow, "the password of "+where+" cannot be compared with the current secret",
+					"a check that the login holds the current secret", "", "let the target's admin user read pg_authid")
+			case !l.PasswordMatches:
+				add(RulePasswordChanged, SeverityHigh, where+" holds a password other than the identity's current secret",
+					"only the provider changes the password of "+where, "NHI7", "find out who changed it, then rotate the secret")
+			}
+			continue
+		}
+		c, ok := live[l.Target+"\x00"+l.Name]
+		if !ok {
+			add(RuleOrphanedLogin, SeverityHigh, where+" remains; its credential "+l.Credential+" is not live",
+				"no login outlives its credential", "NHI1", "drop "+where+" (DROP ROLE)")
+			continue
+		}
+		switch {
+		case l.Infinite:
+			add(RuleLoginValidityAboveHard, SeverityHigh, where+" is VALID UNTIL infinity", "at most the credential's hard expiry "+c.HardExpiresAt.UTC().Format(time.RFC3339),
+				"NHI7", "revoke credential "+c.ID+", or set the login's VALID UNTIL back")
+		case l.ValidUntil.IsZero():
+			add(RuleLoginValidityAboveHard, SeverityHigh, where+" has no VALID UNTIL (never expires)", "at most the credential's hard expiry "+c.HardExpiresAt.UTC().Format(time.RFC3339),
+				"NHI7", "revoke credential "+c.ID+", or set the login's VALID UNTIL back")
+		case l.ValidUntil.After(c.HardExpiresAt.Add(loginClockSlack)):
+			add(RuleLoginValidityAboveHard, SeverityHigh, where+" is VALID UNTIL "+l.ValidUntil.UTC().Format(time.RFC3339),
+				"at most the credential's hard expiry "+c.HardExpiresAt.UTC().Format(time.RFC3339), "NHI7", "revoke credential "+c.ID+", or set the login's VALID UNTIL back")
+		}
+		if extra := beyond(l.Roles, c.Scopes); len(extra) > 0 {
+			out = append(out, Finding{Rule: RulePrivilegeEscalation, Severity: SeverityHigh, Subject: subject(SubjectIdentity, l.Identity),
+				Attribute: "scopes", Object: "login/" + l.Name,
+				Observed: where + " is granted beyond its credential's scopes: " + strings.Join(extra, ", "),
+				Allowed:  "exactly the scopes " + scopeList(c.Scopes), OWASP: "NHI5",
+				Remedy: "revoke credential " + c.ID + " (which drops the login), and find out who granted " + strings.Join(extra, ", ")})
+		}
+	}
+	return out
+}
+
+// loginClockSlack is how much later than a credential's hard expiry its login may be valid: the
+// engine that sets VALID UNTIL (Vault) does so from its own clock, a few seconds after the lease.
+const loginClockSlack = time.Minute
+
+// CheckTargetRotation checks a rotation schedule against its identity's target: an overlap
+// needs alternating logins there, and alternating logins need a target.
+func CheckTargetRotation(s RotationSchedule, id Identity) []Finding {
+	var out []Finding
+	add := highFindings(&out, subject(SubjectRotationSchedule, s.Identity))
+	switch {
+	case id.Target != "" && s.Overlap > 0 && s.Strategy != StrategyAlternating:
+		add(RuleOverlapNeedsAlternating, "overlap", "overlap "+FormatDuration(s.Overlap)+" on identity "+id.Name+", whose secret is one login's password on target "+id.Target,
+			"an overlap only with strategy = \"alternating\" (two logins taking turns)", "NHI7", `set strategy = "alternating", or overlap = "0s"`)
+	case id.Target == "" && s.Strategy == StrategyAlternating:
+		add(RuleAlternatingWithoutTarget, "strategy", "strategy = \"alternating\" on identity "+id.Name+", which has no target",
+			"alternating logins only for an identity with a target", "", "remove strategy, or set the identity's target")
+	}
+	return out
+}
+
+// beyond lists the roles that are not among scopes.
+func beyond(roles, scopes []string) []string {
+	var out []string
+	for _, r := range roles {
+		if !slices.Contains(scopes, r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}

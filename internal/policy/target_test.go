@@ -1,0 +1,81 @@
+package policy
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestCheckLogins(t *testing.T) {
+	now := testNow
+	cred := Credential{ID: "c-1", Identity: "ci-db", IssuedAt: now, ExpiresAt: now.Add(15 * time.Minute), HardExpiresAt: now.Add(time.Hour),
+		Scopes: []string{"reader"}, Target: "db", Username: "nhi_ci-db_1"}
+	revoked := cred
+	revoked.RevokedAt = now
+	login := LoginObservation{Target: "db", Name: "nhi_ci-db_1", Identity: "ci-db", Credential: "c-1", ValidUntil: cred.ExpiresAt, Roles: []string{"reader"}}
+	with := func(f func(l *LoginObservation)) LoginObservation {
+		l := login
+		f(&l)
+		return l
+	}
+	for _, tc := range []struct {
+		name  string
+		login LoginObservation
+		creds []Credential
+		want  []string
+	}{
+		{"as made", login, []Credential{cred}, nil},
+		{"Vault's few seconds past the lease", with(func(l *LoginObservation) { l.ValidUntil = cred.HardExpiresAt.Add(5 * time.Second) }), []Credential{cred}, nil},
+		{"valid past the hard expiry", with(func(l *LoginObservation) { l.ValidUntil = cred.HardExpiresAt.Add(time.Hour) }), []Credential{cred},
+			[]string{RuleLoginValidityAboveHard}},
+		{"infinity", with(func(l *LoginObservation) { l.Infinite = true }), []Credential{cred}, []string{RuleLoginValidityAboveHard}},
+		{"no VALID UNTIL", with(func(l *LoginObservation) { l.ValidUntil = time.Time{} }), []Credential{cred}, []string{RuleLoginValidityAboveHard}},
+		{"extra grant", with(func(l *LoginObservation) { l.Roles = []string{"admin", "reader"} }), []Credential{cred}, []string{RulePrivilegeEscalation}},
+		{"credential revoked", login, []Credential{revoked}, []string{RuleOrphanedLogin}},
+		{"credential unknown", login, nil, []string{RuleOrphanedLogin}},
+		{"same name on another target", with(func(l *LoginObservation) { l.Target = "other" }), []Credential{cred}, []string{RuleOrphanedLogin}},
+		{"rotated login holding the current secret", LoginObservation{Target: "db", Name: "nhi_ci-db", Identity: "ci-db", Rotated: true, PasswordChecked: true, PasswordMatches: true}, nil, nil},
+		{"rotated login whose password was changed", LoginObservation{Target: "db", Name: "nhi_ci-db", Identity: "ci-db", Rotated: true, PasswordChecked: true}, nil,
+			[]string{RulePasswordChanged}},
+		{"infinite with an extra grant", with(func(l *LoginObservation) { l.Infinite, l.Roles = true, []string{"admin", "reader"} }), []Credential{cred},
+			[]string{RuleLoginValidityAboveHard, RulePrivilegeEscalation}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, f := range checkLogins([]LoginObservation{tc.login}, tc.creds, nil, now) {
+				got = append(got, f.Rule)
+				if f.Subject != "identity/ci-db" || f.Object != "login/"+tc.login.Name || f.Severity != SeverityHigh {
+					t.Errorf("finding %+v: want a high finding about identity/ci-db, login/%s", f, tc.login.Name)
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("rules = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// A rotated login whose password cannot be compared is a low finding that says so.
+func TestCheckLoginsUnchecked(t *testing.T) {
+	got := checkLogins([]LoginObservation{{Target: "db", Name: "nhi_svc", Identity: "svc", Rotated: true}}, nil, nil, testNow)
+	if len(got) != 1 || got[0].Rule != RulePasswordUnchecked || got[0].Severity != SeverityLow || !strings.Contains(got[0].Observed, "cannot be compared") {
+		t.Fatalf("findings = %+v, want one low %s", got, RulePasswordUnchecked)
+	}
+}
+
+// The rotated secret's login (or group role) granted a role beyond its identity's scopes is a
+// privilege escalation.
+func TestCheckLoginsRotatedRoles(t *testing.T) {
+	id := &Identity{Name: "svc", Scopes: []string{"reader"}}
+	l := LoginObservation{Target: "db", Name: "nhi_svc", Identity: "svc", Rotated: true, PasswordChecked: true, PasswordMatches: true,
+		RolesHolder: "nhi_svc", Roles: []string{"admin", "reader"}}
+	got := checkLogins([]LoginObservation{l}, nil, map[string]*Identity{"svc": id}, testNow)
+	if len(got) != 1 || got[0].Rule != RulePrivilegeEscalation || !strings.Contains(got[0].Observed, "admin") {
+		t.Fatalf("findings = %+v, want one privilege-escalation naming admin", got)
+	}
+	l.Roles = []string{"reader"}
+	if got := checkLogins([]LoginObservation{l}, nil, map[string]*Identity{"svc": id}, testNow); len(got) != 0 {
+		t.Fatalf("findings for exactly the scopes = %+v, want none", got)
+	}
+}

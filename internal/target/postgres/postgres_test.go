@@ -1,0 +1,161 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nhigov/terraform-provider-nhi/internal/acctest"
+	"github.com/nhigov/terraform-provider-nhi/internal/target"
+	"github.com/nhigov/terraform-provider-nhi/internal/target/postgres"
+)
+
+func TestVerifierMatches(t *testing.T) {
+	v, err := postgres.Verifier("s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(v, "SCRAM-SHA-256$4096:") {
+		t.Fatalf("verifier %q", v)
+	}
+	if match, ok := postgres.VerifierMatches(v, "s3cret"); !match || !ok {
+		t.Errorf("VerifierMatches(own password) = %v, %v", match, ok)
+	}
+	if match, ok := postgres.VerifierMatches(v, "other"); match || !ok {
+		t.Errorf("VerifierMatches(other password) = %v, %v", match, ok)
+	}
+	if _, ok := postgres.VerifierMatches("md5abcdef", "s3cret"); ok {
+		t.Error("an md5 hash was taken for a SCRAM verifier")
+	}
+}
+
+// TestLoginLifecycle runs every call of the target against the server of scripts/postgres-dev:
+// a login that can SELECT what its role grants and nothing else, whose expiry moves, whose
+// password changes, and which is gone after DropLogin, sessions included.
+func TestLoginLifecycle(t *testing.T) {
+	conn, adminPassword := acctest.Postgres(t)
+	ctx := context.Background()
+	p, err := postgres.New(conn, adminPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	version, err := p.Check(ctx)
+	if err != nil || !strings.HasPrefix(version, "15.") {
+		t.Fatalf("Check = %q, %v; want a 15.x server", version, err)
+	}
+
+	reader, allowed, denied := acctest.Unique("reader_"), acctest.Unique("allowed_"), acctest.Unique("denied_")
+	// A login and a role name with quotes and SQL in them: identifiers are quoted, not spliced.
+	name := acctest.Unique(`nhi-"it's"; DROP ROLE x; `)
+	acctest.PostgresExec(t, conn, adminPassword,
+		"CREATE ROLE "+reader+" NOLOGIN",
+		"CREATE TABLE "+allowed+" (n int)", "INSERT INTO "+allowed+" VALUES (1)",
+		"CREATE TABLE "+denied+" (n int)",
+		"GRANT SELECT ON "+allowed+" TO "+reader)
+	t.Cleanup(func() {
+		_ = p.DropLogin(ctx, name)
+		acctest.PostgresExec(t, conn, adminPassword, "DROP TABLE "+allowed, "DROP TABLE "+denied, "DROP ROLE "+reader)
+	})
+
+	until := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	if err := p.CreateLogin(ctx, target.LoginSpec{Name: name, Password: "first-pw", ValidUntil: until, Roles: []string{reader},
+		Comment: "nhi test"}); err != nil {
+		t.Fatalf("CreateLogin: %v", err)
+	}
+	l, err := p.Inspect(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !l.Exists || !l.CanLogin || !l.ValidUntil.Equal(until) || l.Infinite || len(l.Roles) != 1 || l.Roles[0] != reader || l.Comment != "nhi test" {
+		t.Fatalf("Inspect after create = %+v", l)
+	}
+	if match, ok := postgres.VerifierMatches(l.Verifier, "first-pw"); !l.VerifierRead || !ok || !match {
+		t.Errorf("stored verifier does not match the password (read %v, ok %v, match %v)", l.VerifierRead, ok, match)
+	}
+
+	listed, err := p.ListLogins(ctx, "nhi test")
+	if err != nil || len(listed) != 1 || listed[0].Name != name || !listed[0].ValidUntil.Equal(until) || listed[0].Roles[0] != reader {
+		t.Errorf("ListLogins(its comment) = %+v, %v; want the login alone", listed, err)
+	}
+	if match, checked, err := p.CheckPassword(ctx, name, "first-pw"); err != nil || !checked || !match {
+		t.Errorf("CheckPassword(its password) = %v, %v, %v", match, checked, err)
+	}
+	if match, checked, err := p.CheckPassword(ctx, name, "other-pw"); err != nil || !checked || match {
+		t.Errorf("CheckPassword(another password) = %v, %v, %v", match, checked, err)
+	}
+	c := acctest.PostgresConnect(t, conn, name, "first-pw")
+	var n int
+	if err := c.QueryRow(ctx, "SELECT n FROM "+allowed).Scan(&n); err != nil || n != 1 {
+		t.Errorf("SELECT on the granted table: %d, %v", n, err)
+	}
+	if _, err := c.Exec(ctx, "SELECT n FROM "+denied); err == nil || !strings.Contains(err.Error(), "permission denied") {
+		t.Errorf("SELECT on a table the role does not grant: %v, want permission denied", err)
+	}
+
+	later := until.Add(30 * time.Minute)
+	if err := p.ExtendLogin(ctx, name, later); err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := p.Inspect(ctx, name); !l.ValidUntil.Equal(later) {
+		t.Errorf("VALID UNTIL after ExtendLogin = %s, want %s", l.ValidUntil, later)
+	}
+
+	if err := p.SetPassword(ctx, name, "second-pw"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Login(ctx, name, "first-pw"); !errors.Is(err, target.ErrUnreachable) {
+		t.Errorf("login with the replaced password: %v, want refused", err)
+	}
+	if err := p.Login(ctx, name, "second-pw"); err != nil {
+		t.Errorf("login with the new password: %v", err)
+	}
+
+	// The open session is terminated by the drop.
+	if err := p.DropLogin(ctx, name); err != nil {
+		t.Fatalf("DropLogin: %v", err)
+	}
+	if err := c.Ping(ctx); err == nil {
+		t.Error("the login's session survived DropLogin")
+	}
+	if l, err := p.Inspect(ctx, name); err != nil || l.Exists {
+		t.Errorf("Inspect after drop = %+v, %v; want no login", l, err)
+	}
+	if err := p.Login(ctx, name, "second-pw"); err == nil {
+		t.Error("a dropped login still logs in")
+	}
+	if err := p.DropLogin(ctx, name); err != nil {
+		t.Errorf("DropLogin of a missing login: %v", err)
+	}
+}
+
+func TestExpiredLoginRefused(t *testing.T) {
+	conn, adminPassword := acctest.Postgres(t)
+	ctx := context.Background()
+	p, _ := postgres.New(conn, adminPassword)
+	name := acctest.Unique("nhi_expired_")
+	if err := p.CreateLogin(ctx, target.LoginSpec{Name: name, Password: "pw", ValidUntil: time.Now().Add(-time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.DropLogin(ctx, name) })
+	if err := p.Login(ctx, name, "pw"); err == nil {
+		t.Error("a login past VALID UNTIL logged in")
+	}
+	if err := p.CreateLogin(ctx, target.LoginSpec{Name: acctest.Unique("nhi_"), Password: "pw", Roles: []string{acctest.Unique("no_such_role_")}}); !errors.Is(err, target.ErrRejected) {
+		t.Errorf("CreateLogin with a missing role: %v, want ErrRejected", err)
+	}
+}
+
+func TestCheckWrongPassword(t *testing.T) {
+	conn, _ := acctest.Postgres(t)
+	const wrong = "wrong-password-9f2c"
+	p, _ := postgres.New(conn, wrong)
+	_, err := p.Check(context.Background())
+	if !errors.Is(err, target.ErrUnreachable) {
+		t.Errorf("Check with a wrong password: %v, want ErrUnreachable", err)
+	}
+	if err != nil && strings.Contains(err.Error(), wrong) {
+		t.Errorf("the error quotes the password: %v", err)
+	}
+}
