@@ -50,6 +50,9 @@ func identityAttributeSchema(nameRequired bool) map[string]schema.Attribute {
 		"retired_at": schema.StringAttribute{Computed: true, CustomType: timetypes.RFC3339Type{},
 			MarkdownDescription: "When the identity was retired (RFC 3339); null while active."},
 		"last_used_at": schema.StringAttribute{Computed: true, CustomType: timetypes.RFC3339Type{}, MarkdownDescription: lastUsedAtDescription},
+		"reviewed_at": schema.StringAttribute{Computed: true, CustomType: timestampType{},
+			MarkdownDescription: "When the identity was last reviewed (RFC 3339), as its resource's `reviewed_at` attests; null when never reviewed."},
+		"reviewed_by": schema.StringAttribute{Computed: true, MarkdownDescription: "Who attested the last review; null when never reviewed."},
 	}
 }
 

@@ -48,9 +48,6 @@ type identityModel struct {
 	TrustDebtHours types.Float64   `tfsdk:"trust_debt_hours"`
 	EngineDrift    types.List      `tfsdk:"engine_drift"`
 	Exception      *exceptionModel `tfsdk:"exception"`
-
-	ReviewedAt timestampValue `tfsdk:"reviewed_at"`
-	ReviewedBy types.String   `tfsdk:"reviewed_by"`
 }
 
 // identityAttrs are the attributes an identity has in the resource and in data sources alike.
@@ -69,6 +66,8 @@ type identityAttrs struct {
 	CreatedAt   timetypes.RFC3339 `tfsdk:"created_at"`
 	RetiredAt   timetypes.RFC3339 `tfsdk:"retired_at"`
 	LastUsedAt  timetypes.RFC3339 `tfsdk:"last_used_at"`
+	ReviewedAt  timestampValue    `tfsdk:"reviewed_at"`
+	ReviewedBy  types.String      `tfsdk:"reviewed_by"`
 }
 
 func (r *identityResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -273,8 +272,6 @@ func (m identityModel) toPolicy(ctx context.Context, diags *diag.Diagnostics) po
 func (m *identityModel) fromPolicy(id policy.Identity) {
 	m.identityAttrs.fromPolicy(id)
 	m.Exception = newExceptionModel(id.Exception)
-	m.ReviewedAt = optTimestamp(id.ReviewedAt)
-	m.ReviewedBy = optString(id.ReviewedBy)
 	// Privileges the engine grants beyond or short of the declaration are engine drift too: the
 	// plan restores them like any other setting.
 	drift := slices.Concat(id.EngineDrift, id.PrivilegesAdded, id.PrivilegesRemoved)
@@ -308,6 +305,8 @@ func (m *identityAttrs) fromPolicy(id policy.Identity) {
 	if !id.LastUsedAt.IsZero() {
 		m.LastUsedAt = timetypes.NewRFC3339TimeValue(id.LastUsedAt)
 	}
+	m.ReviewedAt = optTimestamp(id.ReviewedAt)
+	m.ReviewedBy = optString(id.ReviewedBy)
 }
 
 // lastUsedAtDescription documents last_used_at wherever an identity has it.

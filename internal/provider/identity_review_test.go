@@ -71,6 +71,10 @@ func TestAccIdentity_reviewOverdue(t *testing.T) {
 data "nhi_drift_report" "all" {
   depends_on = [nhi_identity.r]
 }
+
+data "nhi_identity" "r" {
+  name = nhi_identity.r.name
+}
 `
 	reviewed := reviewedClass + reviewedIdentity(reviewedBy("2026-01-01T11:00:00Z", "alice")...) + report
 	debt := func(hours float64) []statecheck.StateCheck {
@@ -84,7 +88,9 @@ data "nhi_drift_report" "all" {
 			Config: reviewed,
 			ConfigStateChecks: append(debt(0),
 				expectAttr("nhi_identity.r", "findings", knownvalue.ListSizeExact(0)),
-				expectAttr("nhi_identity.r", "reviewed_by", "alice")),
+				expectAttr("nhi_identity.r", "reviewed_by", "alice"),
+				expectAttr("data.nhi_identity.r", "reviewed_by", "alice"),
+				expectAttr("data.nhi_identity.r", "reviewed_at", "2026-01-01T11:00:00Z")),
 			Check: func(*terraform.State) error {
 				id, err := env.engine.GetIdentity(context.Background(), "svc-r")
 				if err != nil || id.ReviewedBy != "alice" || !id.ReviewedAt.Equal(time.Date(2026, 1, 1, 11, 0, 0, 0, time.UTC)) {
@@ -113,7 +119,8 @@ data "nhi_drift_report" "all" {
 			Config:           reviewedClass + reviewedIdentity(reviewedBy("2026-02-01T12:00:00Z", "carol")...) + report,
 			ConfigPlanChecks: beforeApply(expectUpdate("nhi_identity.r")),
 			ConfigStateChecks: append(debt(0),
-				expectAttr("nhi_identity.r", "findings", knownvalue.ListSizeExact(0))),
+				expectAttr("nhi_identity.r", "findings", knownvalue.ListSizeExact(0)),
+				expectAttr("data.nhi_identity.r", "reviewed_by", "carol")),
 			Check: func(*terraform.State) error {
 				if id, err := env.engine.GetIdentity(context.Background(), "svc-r"); err != nil || id.ReviewedBy != "carol" {
 					return fmt.Errorf("engine holds reviewer %q (%v), want carol", id.ReviewedBy, err)
