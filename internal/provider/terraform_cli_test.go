@@ -75,8 +75,15 @@ func newTerraformCLI(t *testing.T, env *testEnv) *terraformCLI {
 		}
 		return s
 	}
+	// The address the CLI resolves `nhi` to: OpenTofu's registry under OpenTofu, as
+	// terraform-plugin-testing does with TF_ACC_PROVIDER_HOST.
+	host := os.Getenv("TF_ACC_PROVIDER_HOST")
+	if host == "" {
+		host = "registry.terraform.io"
+	}
+	addr := host + "/hashicorp/nhi"
 	go func() {
-		err := tf6server.Serve("registry.terraform.io/hashicorp/nhi", server, tf6server.WithDebug(ctx, reattach, closed),
+		err := tf6server.Serve(addr, server, tf6server.WithDebug(ctx, reattach, closed),
 			tf6server.WithGoPluginLogger(hclog.NewNullLogger()), tf6server.WithLoggingSink(t))
 		if err != nil {
 			t.Errorf("serving the provider: %v", err)
@@ -89,7 +96,7 @@ func newTerraformCLI(t *testing.T, env *testEnv) *terraformCLI {
 		t.Fatal("the provider server did not start")
 	}
 	t.Cleanup(func() { cancel(); <-closed })
-	info, err := json.Marshal(map[string]any{"registry.terraform.io/hashicorp/nhi": map[string]any{
+	info, err := json.Marshal(map[string]any{addr: map[string]any{
 		"Protocol": cfg.Protocol, "ProtocolVersion": cfg.ProtocolVersion, "Pid": cfg.Pid, "Test": true,
 		"Addr": map[string]string{"Network": cfg.Addr.Network(), "String": cfg.Addr.String()},
 	}})
