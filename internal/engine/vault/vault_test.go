@@ -401,3 +401,26 @@ func TestTargetRotationRefused(t *testing.T) {
 		t.Fatalf("StageSecret of an identity on a target: %v, want the refusal", err)
 	}
 }
+
+// TestTargetRetireDeletesDynamicRole: retiring an identity on a target deletes its dynamic role,
+// so that no login can be minted for it through Vault any more.
+func TestTargetRetireDeletesDynamicRole(t *testing.T) {
+	f := acctest.NewPostgresFixture(t)
+	e := openTest(t, clock.NewFake(time.Now()))
+	ctx := context.Background()
+	setupIdentity(t, e, policy.TTLPolicy{Name: "p", Class: "ci", TTL: 10 * time.Minute, MaxLifetime: time.Hour}, "ci-warm")
+	must(t, e.PutTarget(ctx, engine.Target{Name: f.Target, Connection: f.Conn}, f.Password))
+	_, err := e.CreateIdentity(ctx, policy.Identity{Name: "ci-db", Class: "ci", TTLPolicy: "p", Target: f.Target, Scopes: []string{f.Reader}})
+	must(t, err)
+	c, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-db"})
+	must(t, err)
+	if _, err := e.read(ctx, e.dynamicRolePath("ci-db")); err != nil {
+		t.Fatalf("the dynamic role after an issue: %v", err)
+	}
+	_, err = e.RetireIdentity(ctx, "ci-db")
+	must(t, err)
+	if _, err := e.read(ctx, e.dynamicRolePath("ci-db")); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("the dynamic role after retirement: %v, want not found", err)
+	}
+	must(t, f.WantGone(c.Username, "any"))
+}
