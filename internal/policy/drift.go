@@ -100,28 +100,17 @@ func addDebt(a, b time.Duration) time.Duration {
 // and orphaned identities). Findings come sorted by subject and rule.
 func Drift(f Fleet) Report {
 	rep := Report{TrustDebt: map[string]time.Duration{}, Blast: map[string]Blast{}}
-	classes := make(map[string]*Class, len(f.Classes))
-	for i := range f.Classes {
-		classes[f.Classes[i].Name] = &f.Classes[i]
+	classes := indexBy(f.Classes, func(c Class) string { return c.Name })
+	policies := indexBy(f.Policies, func(p TTLPolicy) string { return p.Name })
+	for _, p := range f.Policies {
+		rep.Findings = append(rep.Findings, CheckTTLPolicy(p, classes[p.Class], f.Now)...)
 	}
-	policies := make(map[string]*TTLPolicy, len(f.Policies))
-	for i := range f.Policies {
-		p := &f.Policies[i]
-		policies[p.Name] = p
-		rep.Findings = append(rep.Findings, CheckTTLPolicy(*p, classes[p.Class], f.Now)...)
-	}
-	schedules := make(map[string]*RotationSchedule, len(f.Schedules))
-	for i := range f.Schedules {
-		schedules[f.Schedules[i].Identity] = &f.Schedules[i]
-	}
+	schedules := indexBy(f.Schedules, func(s RotationSchedule) string { return s.Identity })
 	liveSecret := map[string]bool{}
 	for _, s := range f.Secrets {
 		liveSecret[s.Identity] = liveSecret[s.Identity] || s.Live
 	}
-	owners := make(map[string]*Owner, len(f.Owners))
-	for i := range f.Owners {
-		owners[f.Owners[i].Name] = &f.Owners[i]
-	}
+	owners := indexBy(f.Owners, func(o Owner) string { return o.Name })
 	identities := make(map[string]*Identity, len(f.Identities))
 	for i := range f.Identities {
 		id := &f.Identities[i]

@@ -155,3 +155,12 @@ type Identity struct {
 
 // Retired reports whether the identity has been retired.
 func (i Identity) Retired() bool { return i.Status == StatusRetired }
+
+// indexBy maps key(item) to a pointer into items, for every item; a later item wins a key.
+func indexBy[T any](items []T, key func(T) string) map[string]*T {
+	m := make(map[string]*T, len(items))
+	for i := range items {
+		m[key(items[i])] = &items[i]
+	}
+	return m
+}

@@ -215,10 +215,7 @@ func Owned(owner string, ids []Identity) []string {
 // require_registered_owner. A review dated in the future is the identity's own rule, not the
 // class's reach.
 func ReachReview(class Class, ids []Identity, owners []Owner, now time.Time) []Finding {
-	byName := make(map[string]*Owner, len(owners))
-	for i := range owners {
-		byName[owners[i].Name] = &owners[i]
-	}
+	byName := indexBy(owners, func(o Owner) string { return o.Name })
 	var out []Finding
 	for _, id := range ids {
 		if id.Class != class.Name || id.Retired() {

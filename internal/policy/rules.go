@@ -256,14 +256,8 @@ func quoteList(xs []string) string {
 // comes from the identity's TTL policy or rotation schedule (schedules may be nil).
 func Reach(class Class, ids []Identity, policies []TTLPolicy, schedules []RotationSchedule, now time.Time) []Finding {
 	var out []Finding
-	byName := make(map[string]*TTLPolicy, len(policies))
-	for i := range policies {
-		byName[policies[i].Name] = &policies[i]
-	}
-	bySchedule := make(map[string]*RotationSchedule, len(schedules))
-	for i := range schedules {
-		bySchedule[schedules[i].Identity] = &schedules[i]
-	}
+	byName := indexBy(policies, func(p TTLPolicy) string { return p.Name })
+	bySchedule := indexBy(schedules, func(s RotationSchedule) string { return s.Identity })
 	for _, p := range policies {
 		if p.Class == class.Name {
 			out = append(out, CheckTTLPolicy(p, &class, now)...)

@@ -25,13 +25,14 @@ import (
 
 // identityAction is what the actions share: the provider data, set by Configure.
 type identityAction struct {
-	data *providerData
+	actionBase
 }
 
-func (a *identityAction) Configure(_ context.Context, req action.ConfigureRequest, resp *action.ConfigureResponse) {
-	if pd, ok := providerDataFrom(req.ProviderData, "Action", &resp.Diagnostics); ok {
-		a.data = pd
-	}
+// identityActionModel is the configuration of an action that takes only an identity and a
+// reason (nhi_rotate, nhi_offboard).
+type identityActionModel struct {
+	Identity types.String `tfsdk:"identity"`
+	Reason   types.String `tfsdk:"reason"`
 }
 
 // actionIdentityAttribute is the `identity` attribute every action has.
@@ -42,14 +43,14 @@ func actionIdentityAttribute(what string) schema.StringAttribute {
 
 // actionReasonAttribute is the `reason` recorded in the audit log.
 func actionReasonAttribute(required bool) schema.StringAttribute {
-	return schema.StringAttribute{Required: required, Optional: !required, Validators: []validator.String{nonEmpty{}},
+	return schema.StringAttribute{Required: required, Optional: !required, Validators: []validator.String{nonEmptyValidator},
 		MarkdownDescription: "Why, such as an incident reference; recorded in the engine's audit log with the provider's `requester`."}
 }
 
 // activeIdentity reads the identity an action acts on and fails unless it is active. At plan,
 // with the provider not configured yet or the name unknown (set from a resource this plan
 // creates), the check waits for the invocation, where both are known.
-func (a *identityAction) activeIdentity(ctx context.Context, actionName string, name types.String, diags *diag.Diagnostics) (policy.Identity, bool) {
+func (a *identityAction) activeIdentity(ctx context.Context, name types.String, diags *diag.Diagnostics) (policy.Identity, bool) {
 	if a.data == nil || name.IsUnknown() || name.IsNull() {
 		return policy.Identity{}, false
 	}
@@ -57,38 +58,47 @@ func (a *identityAction) activeIdentity(ctx context.Context, actionName string, 
 	switch {
 	case errors.Is(err, engine.ErrNotFound):
 		diags.AddAttributeError(path.Root("identity"), "Identity Not Found",
-			fmt.Sprintf("%s: the engine holds no identity %q. Name an existing nhi_identity (reference it, e.g. nhi_identity.svc.name).", actionName, name.ValueString()))
+			fmt.Sprintf("%s: the engine holds no identity %q. Name an existing nhi_identity (reference it, e.g. nhi_identity.svc.name).", a.name(), name.ValueString()))
 	case err != nil:
 		addEngineError(diags, fmt.Sprintf("read identity %q", name.ValueString()), err)
 	case id.Retired():
 		diags.AddAttributeError(path.Root("identity"), "Identity Retired",
 			fmt.Sprintf("%s: identity %q was retired at %s; a retired identity has no credentials and is kept only for audit.",
-				actionName, id.Name, id.RetiredAt.UTC().Format(time.RFC3339)))
+				a.name(), id.Name, id.RetiredAt.UTC().Format(time.RFC3339)))
 	default:
 		return id, true
 	}
 	return id, false
 }
 
+// ModifyPlan fails the plan when the action's identity does not exist or is retired; an action
+// that checks more at plan (nhi_rotate) has its own.
+func (a *identityAction) ModifyPlan(ctx context.Context, req action.ModifyPlanRequest, resp *action.ModifyPlanResponse) {
+	var name types.String
+	if resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("identity"), &name)...); !resp.Diagnostics.HasError() {
+		a.activeIdentity(ctx, name, &resp.Diagnostics)
+	}
+}
+
 // invokedIdentity is activeIdentity when the action runs, where the provider is configured and
 // the name known.
-func (a *identityAction) invokedIdentity(ctx context.Context, actionName string, name types.String, diags *diag.Diagnostics) (policy.Identity, bool) {
+func (a *identityAction) invokedIdentity(ctx context.Context, name types.String, diags *diag.Diagnostics) (policy.Identity, bool) {
 	if a.data == nil {
 		diags.AddError("Provider Not Configured",
-			actionName+": the provider was not configured before the action ran. This is a bug in the provider; please report it.")
+			a.name()+": the provider was not configured before the action ran. This is a bug in the provider; please report it.")
 		return policy.Identity{}, false
 	}
-	return a.activeIdentity(ctx, actionName, name, diags)
+	return a.activeIdentity(ctx, name, diags)
 }
 
 // record writes the action's audit event before it acts; an action that cannot be audited
 // does not act.
-func (a *identityAction) record(ctx context.Context, actionName, identity, detail string, diags *diag.Diagnostics) bool {
-	if err := a.data.engine.RecordAction(ctx, actionName, identity, a.data.requester, detail); err != nil {
-		addEngineError(diags, fmt.Sprintf("record %s of identity %q in the audit log", actionName, identity), err)
+func (a *identityAction) record(ctx context.Context, identity, detail string, diags *diag.Diagnostics) bool {
+	if err := a.data.engine.RecordAction(ctx, a.name(), identity, a.data.requester, detail); err != nil {
+		addEngineError(diags, fmt.Sprintf("record %s of identity %q in the audit log", a.name(), identity), err)
 		return false
 	}
-	tflog.Info(ctx, "invoked action", map[string]any{"action": actionName, "identity": identity, "requester": a.data.requester})
+	tflog.Info(ctx, "invoked action", map[string]any{"action": a.name(), "identity": identity, "requester": a.data.requester})
 	return true
 }
 

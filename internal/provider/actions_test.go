@@ -13,7 +13,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
-	"github.com/hashicorp/terraform-plugin-testing/tfversion"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 )
@@ -23,10 +22,7 @@ import (
 // changes its input invokes the actions it names.
 
 // actionVersionChecks skip the action tests where Terraform has no actions.
-var actionVersionChecks = []tfversion.TerraformVersionCheck{
-	tfversion.SkipBelow(tfversion.Version1_14_0),
-	skipOpenTofu{why: "actions"},
-}
+var actionVersionChecks = needsTerraform114("actions")
 
 // actionConfig is the identities, the actions and a trigger that invokes actions (a list of
 // action addresses) whenever input changes.
@@ -87,13 +83,6 @@ func TestAccActionRotate(t *testing.T) {
 	env := newTestEnv(t)
 	rec := &recordingEngine{Engine: env.engine}
 	ctx := context.Background()
-	current := func() (engine.SecretVersion, string) {
-		v, s, err := rec.CurrentSecret(ctx, "billing-sync")
-		if err != nil {
-			t.Fatalf("CurrentSecret: %v", err)
-		}
-		return v, s
-	}
 	var first, second, before string
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: env.recordingFactories(rec),
@@ -102,7 +91,7 @@ func TestAccActionRotate(t *testing.T) {
 			{
 				Config: actionConfig(rotateActions, "calm", "action.nhi_rotate.billing"),
 				Check: func(*terraform.State) error {
-					_, first = current()
+					_, first = billingSecret(t, rec)
 					before = env.snapshot(t)
 					return nil
 				},
@@ -117,7 +106,7 @@ func TestAccActionRotate(t *testing.T) {
 				PreConfig: env.unchangedSince(t, &before),
 				Config:    actionConfig(rotateActions, "INC-42", "action.nhi_rotate.billing"),
 				Check: func(*terraform.State) error {
-					v, s := current()
+					v, s := billingSecret(t, rec)
 					if v.Version != 2 || s == first {
 						return fmt.Errorf("after nhi_rotate the current version is %d, want 2 with a new secret", v.Version)
 					}
@@ -142,7 +131,7 @@ func TestAccActionRotate(t *testing.T) {
 			{
 				PreConfig: func() {
 					rec.set(func(r *recordingEngine) { r.failAuth = false })
-					if v, s := current(); v.Version != 2 || s != second {
+					if v, s := billingSecret(t, rec); v.Version != 2 || s != second {
 						t.Fatalf("after a failed verification the current version is %d, want 2", v.Version)
 					}
 				},

@@ -11,16 +11,15 @@ import (
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 )
 
-var (
-	_ datasource.DataSource              = (*auditLogDataSource)(nil)
-	_ datasource.DataSourceWithConfigure = (*auditLogDataSource)(nil)
-)
+var _ datasource.DataSourceWithConfigure = (*auditLogDataSource)(nil)
 
 // NewAuditLogDataSource returns the nhi_audit_log data source.
-func NewAuditLogDataSource() datasource.DataSource { return &auditLogDataSource{} }
+func NewAuditLogDataSource() datasource.DataSource {
+	return &auditLogDataSource{dataSourceBase{typeName: "audit_log"}}
+}
 
 type auditLogDataSource struct {
-	data *providerData
+	dataSourceBase
 }
 
 type auditLogModel struct {
@@ -40,10 +39,6 @@ type auditEventModel struct {
 	Requester  types.String      `tfsdk:"requester"`
 	Purpose    types.String      `tfsdk:"purpose"`
 	Detail     types.String      `tfsdk:"detail"`
-}
-
-func (d *auditLogDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_audit_log"
 }
 
 func (d *auditLogDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
@@ -78,12 +73,6 @@ func (d *auditLogDataSource) Schema(_ context.Context, _ datasource.SchemaReques
 				}},
 			},
 		},
-	}
-}
-
-func (d *auditLogDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	if pd, ok := providerDataFrom(req.ProviderData, "Data Source", &resp.Diagnostics); ok {
-		d.data = pd
 	}
 }
 

@@ -2,13 +2,13 @@ package provider
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
-	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 )
@@ -21,17 +21,17 @@ func TestAccAuditLog(t *testing.T) {
 	env := newTestEnv(t)
 	ctx := context.Background()
 	event := func(i int, typ, requester string) []statecheck.StateCheck {
-		at := tfjsonpath.New("events").AtSliceIndex(i)
+		at := fmt.Sprintf("events.%d.", i)
 		return []statecheck.StateCheck{
-			statecheck.ExpectKnownValue("data.nhi_audit_log.build", at.AtMapKey("type"), knownvalue.StringExact(typ)),
-			statecheck.ExpectKnownValue("data.nhi_audit_log.build", at.AtMapKey("requester"), knownvalue.StringExact(requester)),
+			expectAttr("data.nhi_audit_log.build", at+"type", typ),
+			expectAttr("data.nhi_audit_log.build", at+"requester", requester),
 		}
 	}
 	checks := []statecheck.StateCheck{
-		statecheck.ExpectKnownValue("data.nhi_audit_log.build", tfjsonpath.New("events"), knownvalue.ListSizeExact(4)),
-		statecheck.ExpectKnownValue("data.nhi_audit_log.build", tfjsonpath.New("events").AtSliceIndex(1).AtMapKey("purpose"), knownvalue.StringExact("nightly build")),
-		statecheck.ExpectKnownValue("data.nhi_audit_log.late", tfjsonpath.New("events"), knownvalue.ListSizeExact(2)),
-		statecheck.ExpectKnownValue("data.nhi_audit_log.used", tfjsonpath.New("events").AtSliceIndex(0), knownvalue.ObjectPartial(map[string]knownvalue.Check{
+		expectAttr("data.nhi_audit_log.build", "events", knownvalue.ListSizeExact(4)),
+		expectAttr("data.nhi_audit_log.build", "events.1.purpose", "nightly build"),
+		expectAttr("data.nhi_audit_log.late", "events", knownvalue.ListSizeExact(2)),
+		expectAttr("data.nhi_audit_log.used", "events.0", knownvalue.ObjectPartial(map[string]knownvalue.Check{
 			"type": knownvalue.StringExact(engine.EventUsed), "identity": knownvalue.StringExact("ci-build"), "requester": knownvalue.StringExact("pipeline-1"),
 		})),
 	}

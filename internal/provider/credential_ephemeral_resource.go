@@ -20,7 +20,6 @@ import (
 )
 
 var (
-	_ ephemeral.EphemeralResource              = (*credentialEphemeralResource)(nil)
 	_ ephemeral.EphemeralResourceWithConfigure = (*credentialEphemeralResource)(nil)
 	_ ephemeral.EphemeralResourceWithRenew     = (*credentialEphemeralResource)(nil)
 	_ ephemeral.EphemeralResourceWithClose     = (*credentialEphemeralResource)(nil)
@@ -35,11 +34,11 @@ const privateKeyCredential = "credential"
 
 // NewCredentialEphemeralResource returns the nhi_credential ephemeral resource.
 func NewCredentialEphemeralResource() ephemeral.EphemeralResource {
-	return &credentialEphemeralResource{}
+	return &credentialEphemeralResource{ephemeralBase{typeName: "credential"}}
 }
 
 type credentialEphemeralResource struct {
-	data *providerData
+	ephemeralBase
 }
 
 type credentialModel struct {
@@ -63,10 +62,6 @@ type credentialRef struct {
 	Secret   string `json:"secret"`
 }
 
-func (r *credentialEphemeralResource) Metadata(_ context.Context, req ephemeral.MetadataRequest, resp *ephemeral.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_credential"
-}
-
 func (r *credentialEphemeralResource) Schema(_ context.Context, _ ephemeral.SchemaRequest, resp *ephemeral.SchemaResponse) {
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "A dynamic credential for one task of an ephemeral identity (Terraform 1.10 or later). It is " +
@@ -82,7 +77,7 @@ func (r *credentialEphemeralResource) Schema(_ context.Context, _ ephemeral.Sche
 			},
 			"ttl": schema.StringAttribute{
 				CustomType:          durationType{},
-				Validators:          []validator.String{positiveDuration{}},
+				Validators:          []validator.String{positiveDurationValidator},
 				Optional:            true,
 				MarkdownDescription: "Requested lifetime, at most the TTL of the identity's policy. Defaults to the policy's TTL.",
 			},
@@ -130,12 +125,6 @@ func (r *credentialEphemeralResource) Schema(_ context.Context, _ ephemeral.Sche
 					"Vault, the ACL policies its role gave the token, unless the role drifted). Null when it grants none.",
 			},
 		},
-	}
-}
-
-func (r *credentialEphemeralResource) Configure(_ context.Context, req ephemeral.ConfigureRequest, resp *ephemeral.ConfigureResponse) {
-	if pd, ok := providerDataFrom(req.ProviderData, "Ephemeral Resource", &resp.Diagnostics); ok {
-		r.data = pd
 	}
 }
 

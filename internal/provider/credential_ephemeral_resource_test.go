@@ -15,10 +15,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/echoprovider"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
-	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
-	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 	"github.com/hashicorp/terraform-plugin-testing/tfversion"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
@@ -123,12 +121,12 @@ func TestAccCredential_issueExpireRevoke(t *testing.T) {
   purpose   = "integration tests"
   requester = "pipeline-42"`),
 			ConfigStateChecks: []statecheck.StateCheck{
-				statecheck.ExpectKnownValue("echo.job", tfjsonpath.New("data").AtMapKey("expires_at"), knownvalue.StringExact("2026-01-01T12:15:00Z")),
-				statecheck.ExpectKnownValue("echo.job", tfjsonpath.New("data").AtMapKey("hard_expires_at"), knownvalue.StringExact("2026-01-01T13:00:00Z")),
-				statecheck.ExpectKnownValue("echo.job", tfjsonpath.New("data").AtMapKey("renewals_left"), knownvalue.Int64Exact(2)),
-				statecheck.ExpectKnownValue("echo.job", tfjsonpath.New("data").AtMapKey("scopes"), knownvalue.SetExact([]knownvalue.Check{knownvalue.StringExact("read:artifacts")})),
-				statecheck.ExpectKnownValue("echo.job", tfjsonpath.New("data").AtMapKey("requester"), knownvalue.StringExact("pipeline-42")),
-				statecheck.ExpectKnownValue("echo.job", tfjsonpath.New("data").AtMapKey("value"), knownvalue.StringRegexp(regexp.MustCompile(`^\S{20,}$`))),
+				expectAttr("echo.job", "data.expires_at", "2026-01-01T12:15:00Z"),
+				expectAttr("echo.job", "data.hard_expires_at", "2026-01-01T13:00:00Z"),
+				expectAttr("echo.job", "data.renewals_left", 2),
+				expectAttr("echo.job", "data.scopes", knownvalue.SetExact([]knownvalue.Check{knownvalue.StringExact("read:artifacts")})),
+				expectAttr("echo.job", "data.requester", "pipeline-42"),
+				expectAttr("echo.job", "data.value", knownvalue.StringRegexp(regexp.MustCompile(`^\S{20,}$`))),
 			},
 			Check: func(s *terraform.State) error {
 				value = s.RootModule().Resources["echo.job"].Primary.Attributes["data.value"]
@@ -242,10 +240,8 @@ locals {
 	env.ephemeralTest(t, rec, []resource.TestStep{
 		{Config: governanceConfig + credentialIdentity},
 		{
-			Config: cfg,
-			ConfigPlanChecks: resource.ConfigPlanChecks{
-				PreApply: []plancheck.PlanCheck{secrets},
-			},
+			Config:            cfg,
+			ConfigPlanChecks:  beforeApply(secrets),
 			ConfigStateChecks: []statecheck.StateCheck{secrets},
 			Check: func(*terraform.State) error {
 				if len(rec.issued()) == 0 {

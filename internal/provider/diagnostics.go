@@ -17,21 +17,6 @@ import (
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
 
-// providerDataFrom extracts the providerData that Configure set; ok is false when the provider is
-// not configured yet (nil) or when a wrong type arrived (reported as an error naming the kind).
-func providerDataFrom(data any, kind string, diags *diag.Diagnostics) (*providerData, bool) {
-	if data == nil {
-		return nil, false
-	}
-	pd, ok := data.(*providerData)
-	if !ok {
-		diags.AddError("Unexpected "+kind+" Configure Type",
-			fmt.Sprintf("Expected *providerData, got %T. This is a bug in the provider; please report it.", data))
-		return nil, false
-	}
-	return pd, true
-}
-
 // addEngineError maps an engine error to a diagnostic, in one place for every component.
 // action is what was attempted, e.g. "create identity \"ci-build\"".
 func addEngineError(diags *diag.Diagnostics, action string, err error) {
@@ -40,23 +25,28 @@ func addEngineError(diags *diag.Diagnostics, action string, err error) {
 		diags.AddError(titleKind(exists.Kind)+" Already Exists", fmt.Sprintf("Could not %s: %s", action, existsDetail(exists)))
 		return
 	}
-	summary := "Engine Error"
-	hint := ""
-	switch {
-	case errors.Is(err, engine.ErrUnavailable):
-		summary, hint = "Engine Unavailable", " Check that the engine is reachable and not locked by another run, then retry."
-	case errors.Is(err, engine.ErrNotFound):
-		summary = "Object Not Found"
-	case errors.Is(err, engine.ErrConflict):
-		summary = "Conflict in the Engine"
-	case errors.Is(err, engine.ErrRetired):
-		summary, hint = "Identity Retired", " A retired identity is kept for audit and cannot be used or changed."
-	case errors.Is(err, engine.ErrDenied):
-		summary = "Request Denied"
-	case errors.Is(err, engine.ErrInvalid):
-		summary = "Invalid Request"
+	summary, hint := "Engine Error", ""
+	for _, e := range engineErrors {
+		if errors.Is(err, e.err) {
+			summary, hint = e.summary, e.hint
+			break
+		}
 	}
 	diags.AddError(summary, fmt.Sprintf("Could not %s: %v.%s", action, err, hint))
+}
+
+// engineErrors gives each typed engine error its diagnostic summary, and a hint where one helps;
+// the first that matches counts.
+var engineErrors = []struct {
+	err           error
+	summary, hint string
+}{
+	{engine.ErrUnavailable, "Engine Unavailable", " Check that the engine is reachable and not locked by another run, then retry."},
+	{engine.ErrNotFound, "Object Not Found", ""},
+	{engine.ErrConflict, "Conflict in the Engine", ""},
+	{engine.ErrRetired, "Identity Retired", " A retired identity is kept for audit and cannot be used or changed."},
+	{engine.ErrDenied, "Request Denied", ""},
+	{engine.ErrInvalid, "Invalid Request", ""},
 }
 
 // addFindings reports policy findings as error diagnostics on their attributes.

@@ -18,16 +18,15 @@ import (
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
 
-var (
-	_ datasource.DataSource              = (*driftReportDataSource)(nil)
-	_ datasource.DataSourceWithConfigure = (*driftReportDataSource)(nil)
-)
+var _ datasource.DataSourceWithConfigure = (*driftReportDataSource)(nil)
 
 // NewDriftReportDataSource returns the nhi_drift_report data source.
-func NewDriftReportDataSource() datasource.DataSource { return &driftReportDataSource{} }
+func NewDriftReportDataSource() datasource.DataSource {
+	return &driftReportDataSource{dataSourceBase{typeName: "drift_report"}}
+}
 
 type driftReportDataSource struct {
-	data *providerData
+	dataSourceBase
 }
 
 type driftReportModel struct {
@@ -93,10 +92,6 @@ func severityNames() []string {
 	return out
 }
 
-func (d *driftReportDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_drift_report"
-}
-
 func (d *driftReportDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
 	findingAttrs := map[string]schema.Attribute{}
 	for name, desc := range findingAttributes {
@@ -142,12 +137,6 @@ func (d *driftReportDataSource) Schema(_ context.Context, _ datasource.SchemaReq
 					"remedy, OWASP reference, default level from its severity), one result per finding, located at its identity (and class), " +
 					"with a fingerprint (`partialFingerprints`) that stays the same while the finding persists."},
 		},
-	}
-}
-
-func (d *driftReportDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	if pd, ok := providerDataFrom(req.ProviderData, "Data Source", &resp.Diagnostics); ok {
-		d.data = pd
 	}
 }
 

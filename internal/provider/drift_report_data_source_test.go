@@ -13,7 +13,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
-	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
@@ -56,12 +55,11 @@ data "nhi_drift_report" "high" {
 		{
 			Config: report,
 			ConfigStateChecks: []statecheck.StateCheck{
-				statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("findings"), knownvalue.ListSizeExact(0)),
-				statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("trust_debt_hours"), knownvalue.Float64Exact(0)),
-				statecheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("findings"), knownvalue.ListSizeExact(0)),
-				statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("markdown"),
-					knownvalue.StringRegexp(regexp.MustCompile(`^## NHI drift report\n\n\*\*0 findings\*\*[\s\S]*\nNo findings\.\n$`))),
-				statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("sarif"), sarifResults{uri: "infra/nhi/main.tf"}),
+				expectAttr("data.nhi_drift_report.all", "findings", knownvalue.ListSizeExact(0)),
+				expectAttr("data.nhi_drift_report.all", "trust_debt_hours", knownvalue.Float64Exact(0)),
+				expectAttr("nhi_identity.build", "findings", knownvalue.ListSizeExact(0)),
+				expectAttr("data.nhi_drift_report.all", "markdown", knownvalue.StringRegexp(regexp.MustCompile(`^## NHI drift report\n\n\*\*0 findings\*\*[\s\S]*\nNo findings\.\n$`))),
+				expectAttr("data.nhi_drift_report.all", "sarif", sarifResults{uri: "infra/nhi/main.tf"}),
 			},
 		},
 		{
@@ -86,22 +84,22 @@ data "nhi_drift_report" "high" {
 			// policy, so the findings are those of the tampered engine.
 			Config: report,
 			ConfigStateChecks: []statecheck.StateCheck{
-				statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("counts_by_rule"), knownvalue.MapExact(map[string]knownvalue.Check{
+				expectAttr("data.nhi_drift_report.all", "counts_by_rule", knownvalue.MapExact(map[string]knownvalue.Check{
 					policy.RuleCredentialAboveClassMax: knownvalue.Int64Exact(1),
 					policy.RuleEnvironment:             knownvalue.Int64Exact(1),
 					policy.RuleLifetimeAboveClassMax:   knownvalue.Int64Exact(1), // ci-short; ci-long has an active exception
 				})),
 				// 40 minutes old against an intended 30: 10 minutes of trust debt.
-				statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("trust_debt_hours"), knownvalue.Float64Exact(10.0/60)),
-				statecheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("trust_debt_hours"), knownvalue.Float64Exact(10.0/60)),
-				statecheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("findings"), knownvalue.ListSizeExact(2)),
+				expectAttr("data.nhi_drift_report.all", "trust_debt_hours", knownvalue.Float64Exact(10.0/60)),
+				expectAttr("nhi_identity.build", "trust_debt_hours", knownvalue.Float64Exact(10.0/60)),
+				expectAttr("nhi_identity.build", "findings", knownvalue.ListSizeExact(2)),
 				// The same three findings in Markdown (worst first, each with its remedy) and in SARIF.
-				statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("markdown"), knownvalue.StringRegexp(regexp.MustCompile(
+				expectAttr("data.nhi_drift_report.all", "markdown", knownvalue.StringRegexp(regexp.MustCompile(
 					`\*\*3 findings\*\* \(0 critical, 3 high[\s\S]*\| `+"`ci-build`"+` \| ci \| 0\.2 \|[\s\S]*`+
 						`- \*\*high\*\* `+"`identity/ci-build` \\(class `ci`\\)"+`: Credential Older Than Class Maximum[\s\S]*  - Remedy: revoke credential `))),
-				statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("sarif"), sarifResults{uri: "infra/nhi/main.tf",
+				expectAttr("data.nhi_drift_report.all", "sarif", sarifResults{uri: "infra/nhi/main.tf",
 					rules: []string{policy.RuleCredentialAboveClassMax, policy.RuleEnvironment, policy.RuleLifetimeAboveClassMax}}),
-				statecheck.ExpectKnownValue("data.nhi_drift_report.high", tfjsonpath.New("sarif"), sarifResults{
+				expectAttr("data.nhi_drift_report.high", "sarif", sarifResults{
 					rules: []string{policy.RuleCredentialAboveClassMax, policy.RuleEnvironment, policy.RuleLifetimeAboveClassMax}}),
 			},
 			Check: func(*terraform.State) error {
@@ -119,10 +117,10 @@ data "nhi_drift_report" "high" {
 			},
 			Config: report,
 			ConfigStateChecks: []statecheck.StateCheck{
-				statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("counts_by_rule"), knownvalue.MapExact(map[string]knownvalue.Check{
+				expectAttr("data.nhi_drift_report.all", "counts_by_rule", knownvalue.MapExact(map[string]knownvalue.Check{
 					policy.RuleRenewalsPastBudget: knownvalue.Int64Exact(1),
 				})),
-				statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("findings").AtSliceIndex(0).AtMapKey("owasp"), knownvalue.StringExact("NHI7")),
+				expectAttr("data.nhi_drift_report.all", "findings.0.owasp", "NHI7"),
 			},
 		},
 		{
@@ -137,13 +135,13 @@ data "nhi_drift_report" "high" {
 			},
 			Config: report,
 			ConfigStateChecks: []statecheck.StateCheck{
-				statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("counts_by_rule").AtMapKey(policy.RuleRotationOverdue), knownvalue.Int64Exact(1)),
-				statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("counts_by_rule").AtMapKey(policy.RuleOrphanIdentity), knownvalue.Int64Exact(1)),
-				statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("trust_debt_by_identity"), knownvalue.MapExact(map[string]knownvalue.Check{
+				expectAttr("data.nhi_drift_report.all", "counts_by_rule."+policy.RuleRotationOverdue, 1),
+				expectAttr("data.nhi_drift_report.all", "counts_by_rule."+policy.RuleOrphanIdentity, 1),
+				expectAttr("data.nhi_drift_report.all", "trust_debt_by_identity", knownvalue.MapExact(map[string]knownvalue.Check{
 					"billing-sync": knownvalue.Float64Exact(220.0 / 60),
 				})),
 				// High and above: the overdue rotation; the orphan is medium.
-				statecheck.ExpectKnownValue("data.nhi_drift_report.high", tfjsonpath.New("counts_by_severity"), knownvalue.MapExact(map[string]knownvalue.Check{
+				expectAttr("data.nhi_drift_report.high", "counts_by_severity", knownvalue.MapExact(map[string]knownvalue.Check{
 					"high": knownvalue.Int64Exact(1),
 				})),
 			},

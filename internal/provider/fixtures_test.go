@@ -5,11 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
@@ -47,19 +52,36 @@ resource "nhi_ttl_policy" "short" {
 }
 `
 
-// buildIdentityHCL declares nhi_identity.build: "ci-build" of class ci with TTL policy ci-short,
-// owned by owner, plus the attribute lines in extra.
-func buildIdentityHCL(owner string, extra ...string) string {
+// ciIdentityHCL declares nhi_identity.<res>: identity name of class ci with TTL policy
+// ci-short, owned by owner, in environment, plus the attribute lines in extra.
+func ciIdentityHCL(res, name, owner, environment string, extra ...string) string {
 	return fmt.Sprintf(`
-resource "nhi_identity" "build" {
-  name        = "ci-build"
+resource "nhi_identity" %q {
+  name        = %q
   class       = nhi_lifecycle_class.ci.name
   owner       = %q
-  environment = "dev"
+  environment = %q
   ttl_policy  = nhi_ttl_policy.short.name
   %s
 }
-`, owner, strings.Join(extra, "\n  "))
+`, res, name, owner, environment, strings.Join(extra, "\n  "))
+}
+
+// buildIdentityHCL declares nhi_identity.build: "ci-build" of class ci with TTL policy ci-short,
+// owned by owner, in dev, plus the attribute lines in extra.
+func buildIdentityHCL(owner string, extra ...string) string {
+	return ciIdentityHCL("build", "ci-build", owner, "dev", extra...)
+}
+
+// billingSecret is the current secret version and value of billing-sync (billingIdentity), read
+// from e; an error fails the test.
+func billingSecret(t *testing.T, e engine.Engine) (engine.SecretVersion, string) {
+	t.Helper()
+	v, s, err := e.CurrentSecret(context.Background(), "billing-sync")
+	if err != nil {
+		t.Fatalf("CurrentSecret: %v", err)
+	}
+	return v, s
 }
 
 func identityConfig(owner, onDestroy string) string {
@@ -208,4 +230,70 @@ func (env *testEnv) checkOverlap(ctx context.Context, e engine.Engine, identity,
 		return fmt.Errorf("after the overlap the new secret is refused: %v", err)
 	}
 	return nil
+}
+
+// The state and plan checks the acceptance tests use, named for what they assert.
+
+// knownValue is the check that a value is want: a knownvalue.Check as it is, a string, int or
+// bool as that exact value, nil as null.
+func knownValue(want any) knownvalue.Check {
+	switch w := want.(type) {
+	case knownvalue.Check:
+		return w
+	case string:
+		return knownvalue.StringExact(w)
+	case int:
+		return knownvalue.Int64Exact(int64(w))
+	case bool:
+		return knownvalue.Bool(w)
+	case nil:
+		return knownvalue.Null()
+	}
+	panic(fmt.Sprintf("knownValue: no check for a %T", want))
+}
+
+// attrPath is the path of an attribute written as Terraform writes it in state: dot-separated
+// attribute names, map keys and list indexes, such as "findings.0.owasp".
+func attrPath(attr string) tfjsonpath.Path {
+	steps := strings.Split(attr, ".")
+	p := tfjsonpath.New(steps[0])
+	for _, step := range steps[1:] {
+		if i, err := strconv.Atoi(step); err == nil {
+			p = p.AtSliceIndex(i)
+		} else {
+			p = p.AtMapKey(step)
+		}
+	}
+	return p
+}
+
+// expectAttr checks that after apply the state holds want (see knownValue) at attr (see
+// attrPath) of the resource or data source at addr.
+func expectAttr(addr, attr string, want any) statecheck.StateCheck {
+	return statecheck.ExpectKnownValue(addr, attrPath(attr), knownValue(want))
+}
+
+// expectPlannedAttr checks that the plan holds want (see knownValue) at attr of addr.
+func expectPlannedAttr(addr, attr string, want any) plancheck.PlanCheck {
+	return plancheck.ExpectKnownValue(addr, attrPath(attr), knownValue(want))
+}
+
+// expectUnknown checks that the plan leaves attr of addr unknown: it is decided at apply.
+func expectUnknown(addr, attr string) plancheck.PlanCheck {
+	return plancheck.ExpectUnknownValue(addr, attrPath(attr))
+}
+
+// expectUpdate checks that the plan updates addr in place.
+func expectUpdate(addr string) plancheck.PlanCheck {
+	return plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate)
+}
+
+// expectCreate checks that the plan creates addr.
+func expectCreate(addr string) plancheck.PlanCheck {
+	return plancheck.ExpectResourceAction(addr, plancheck.ResourceActionCreate)
+}
+
+// beforeApply runs checks on the plan of a step before it is applied.
+func beforeApply(checks ...plancheck.PlanCheck) resource.ConfigPlanChecks {
+	return resource.ConfigPlanChecks{PreApply: checks}
 }

@@ -12,16 +12,15 @@ import (
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
 
-var (
-	_ datasource.DataSource              = (*identitiesDataSource)(nil)
-	_ datasource.DataSourceWithConfigure = (*identitiesDataSource)(nil)
-)
+var _ datasource.DataSourceWithConfigure = (*identitiesDataSource)(nil)
 
 // NewIdentitiesDataSource returns the nhi_identities data source.
-func NewIdentitiesDataSource() datasource.DataSource { return &identitiesDataSource{} }
+func NewIdentitiesDataSource() datasource.DataSource {
+	return &identitiesDataSource{dataSourceBase{typeName: "identities"}}
+}
 
 type identitiesDataSource struct {
-	data *providerData
+	dataSourceBase
 }
 
 type identitiesModel struct {
@@ -30,10 +29,6 @@ type identitiesModel struct {
 	Environment types.String    `tfsdk:"environment"`
 	Status      types.String    `tfsdk:"status"`
 	Identities  []identityAttrs `tfsdk:"identities"`
-}
-
-func (d *identitiesDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_identities"
 }
 
 func (d *identitiesDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
@@ -51,12 +46,6 @@ func (d *identitiesDataSource) Schema(_ context.Context, _ datasource.SchemaRequ
 				NestedObject:        schema.NestedAttributeObject{Attributes: identityAttributeSchema(false)},
 			},
 		},
-	}
-}
-
-func (d *identitiesDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	if pd, ok := providerDataFrom(req.ProviderData, "Data Source", &resp.Diagnostics); ok {
-		d.data = pd
 	}
 }
 

@@ -14,20 +14,15 @@ import (
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
 
-var (
-	_ datasource.DataSource              = (*identityDataSource)(nil)
-	_ datasource.DataSourceWithConfigure = (*identityDataSource)(nil)
-)
+var _ datasource.DataSourceWithConfigure = (*identityDataSource)(nil)
 
 // NewIdentityDataSource returns the nhi_identity data source.
-func NewIdentityDataSource() datasource.DataSource { return &identityDataSource{} }
-
-type identityDataSource struct {
-	data *providerData
+func NewIdentityDataSource() datasource.DataSource {
+	return &identityDataSource{dataSourceBase{typeName: "identity"}}
 }
 
-func (d *identityDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_identity"
+type identityDataSource struct {
+	dataSourceBase
 }
 
 // identityAttributeSchema is the read-only schema of identityAttrs, shared by the identity data
@@ -55,6 +50,9 @@ func identityAttributeSchema(nameRequired bool) map[string]schema.Attribute {
 		"retired_at": schema.StringAttribute{Computed: true, CustomType: timetypes.RFC3339Type{},
 			MarkdownDescription: "When the identity was retired (RFC 3339); null while active."},
 		"last_used_at": schema.StringAttribute{Computed: true, CustomType: timetypes.RFC3339Type{}, MarkdownDescription: lastUsedAtDescription},
+		"reviewed_at": schema.StringAttribute{Computed: true, CustomType: timestampType{},
+			MarkdownDescription: "When the identity was last reviewed (RFC 3339), as its resource's `reviewed_at` attests; null when never reviewed."},
+		"reviewed_by": schema.StringAttribute{Computed: true, MarkdownDescription: "Who attested the last review; null when never reviewed."},
 	}
 }
 
@@ -85,12 +83,6 @@ func (d *identityDataSource) Schema(_ context.Context, _ datasource.SchemaReques
 		MarkdownDescription: "Reads one non-human identity from the engine, whether or not this configuration manages it; retired " +
 			"identities included; with its exposure window and blast radius as the engine's current declarations give them.",
 		Attributes: attrs,
-	}
-}
-
-func (d *identityDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	if pd, ok := providerDataFrom(req.ProviderData, "Data Source", &resp.Diagnostics); ok {
-		d.data = pd
 	}
 }
 

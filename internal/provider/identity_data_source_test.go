@@ -8,7 +8,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
-	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
@@ -42,12 +41,12 @@ data "nhi_identities" "all" {
 }
 `,
 			ConfigStateChecks: []statecheck.StateCheck{
-				statecheck.ExpectKnownValue("data.nhi_identity.build", tfjsonpath.New("owner"), knownvalue.StringExact("team-build")),
-				statecheck.ExpectKnownValue("data.nhi_identity.build", tfjsonpath.New("status"), knownvalue.StringExact("active")),
-				statecheck.ExpectKnownValue("data.nhi_identities.ci", tfjsonpath.New("identities"), knownvalue.ListSizeExact(1)),
-				statecheck.ExpectKnownValue("data.nhi_identities.ci", tfjsonpath.New("identities").AtSliceIndex(0).AtMapKey("name"), knownvalue.StringExact("ci-build")),
-				statecheck.ExpectKnownValue("data.nhi_identities.all", tfjsonpath.New("identities"), knownvalue.ListSizeExact(2)),
-				statecheck.ExpectKnownValue("data.nhi_identities.all", tfjsonpath.New("identities").AtSliceIndex(1).AtMapKey("name"), knownvalue.StringExact("legacy-sync")),
+				expectAttr("data.nhi_identity.build", "owner", "team-build"),
+				expectAttr("data.nhi_identity.build", "status", "active"),
+				expectAttr("data.nhi_identities.ci", "identities", knownvalue.ListSizeExact(1)),
+				expectAttr("data.nhi_identities.ci", "identities.0.name", "ci-build"),
+				expectAttr("data.nhi_identities.all", "identities", knownvalue.ListSizeExact(2)),
+				expectAttr("data.nhi_identities.all", "identities.1.name", "legacy-sync"),
 			},
 		},
 		{

@@ -18,7 +18,7 @@ import (
 var _ list.ListResourceWithConfigure = (*identityResource)(nil)
 
 // NewIdentityListResource returns the nhi_identity list resource.
-func NewIdentityListResource() list.ListResource { return &identityResource{} }
+func NewIdentityListResource() list.ListResource { return asList(NewIdentityResource()) }
 
 type identityListModel struct {
 	Class            types.String `tfsdk:"class"`

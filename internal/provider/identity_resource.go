@@ -24,13 +24,7 @@ import (
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
 
-var (
-	_ resource.Resource                = (*identityResource)(nil)
-	_ resource.ResourceWithConfigure   = (*identityResource)(nil)
-	_ resource.ResourceWithImportState = (*identityResource)(nil)
-	_ resource.ResourceWithIdentity    = (*identityResource)(nil)
-	_ resource.ResourceWithModifyPlan  = (*identityResource)(nil)
-)
+var _ managedResource = (*identityResource)(nil)
 
 // What happens to an identity's record when its resource is destroyed.
 const (
@@ -39,10 +33,12 @@ const (
 )
 
 // NewIdentityResource returns the nhi_identity resource.
-func NewIdentityResource() resource.Resource { return &identityResource{} }
+func NewIdentityResource() resource.Resource {
+	return &identityResource{resourceBase{typeName: "identity", key: "name", keyDescription: "The identity name."}}
+}
 
 type identityResource struct {
-	data *providerData
+	resourceBase
 }
 
 type identityModel struct {
@@ -52,9 +48,6 @@ type identityModel struct {
 	TrustDebtHours types.Float64   `tfsdk:"trust_debt_hours"`
 	EngineDrift    types.List      `tfsdk:"engine_drift"`
 	Exception      *exceptionModel `tfsdk:"exception"`
-
-	ReviewedAt timestampValue `tfsdk:"reviewed_at"`
-	ReviewedBy types.String   `tfsdk:"reviewed_by"`
 }
 
 // identityAttrs are the attributes an identity has in the resource and in data sources alike.
@@ -73,10 +66,8 @@ type identityAttrs struct {
 	CreatedAt   timetypes.RFC3339 `tfsdk:"created_at"`
 	RetiredAt   timetypes.RFC3339 `tfsdk:"retired_at"`
 	LastUsedAt  timetypes.RFC3339 `tfsdk:"last_used_at"`
-}
-
-func (r *identityResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_identity"
+	ReviewedAt  timestampValue    `tfsdk:"reviewed_at"`
+	ReviewedBy  types.String      `tfsdk:"reviewed_by"`
 }
 
 func (r *identityResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -98,17 +89,8 @@ func (r *identityResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 			"exposure window in hours), is capped by the class's `max_blast_radius` at plan and reported by the " +
 			"`nhi_identity` data source and `nhi_drift_report`.",
 		Attributes: map[string]schema.Attribute{
-			"id": schema.StringAttribute{
-				Computed:            true,
-				MarkdownDescription: "The identity name.",
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
-			},
-			"name": schema.StringAttribute{
-				Required:            true,
-				MarkdownDescription: "Stable name of the identity, checked against the class's `naming_pattern`. Changing it replaces the identity.",
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
-				Validators:          []validator.String{nameValidator},
-			},
+			"id":   idAttribute("The identity name."),
+			"name": nameAttribute("Stable name of the identity, checked against the class's `naming_pattern`. Changing it replaces the identity."),
 			"class": schema.StringAttribute{
 				Required:            true,
 				MarkdownDescription: "Name of the identity's `nhi_lifecycle_class`.",
@@ -117,12 +99,12 @@ func (r *identityResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 			"owner": schema.StringAttribute{
 				Optional:            true,
 				MarkdownDescription: "Team or person accountable for the identity. Required when the class sets `require_owner`.",
-				Validators:          []validator.String{nonEmpty{}},
+				Validators:          []validator.String{nonEmptyValidator},
 			},
 			"environment": schema.StringAttribute{
 				Optional:            true,
 				MarkdownDescription: "Environment the identity lives in, such as `prod`; must be one the class allows.",
-				Validators:          []validator.String{nonEmpty{}},
+				Validators:          []validator.String{nonEmptyValidator},
 			},
 			"ttl_policy": schema.StringAttribute{
 				Optional:            true,
@@ -178,7 +160,7 @@ func (r *identityResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 			"reviewed_by": schema.StringAttribute{
 				Optional:            true,
 				MarkdownDescription: "Who last reviewed the identity. Required when the class sets `review_every`.",
-				Validators:          []validator.String{nonEmpty{}},
+				Validators:          []validator.String{nonEmptyValidator},
 			},
 			"on_destroy": schema.StringAttribute{
 				Optional: true,
@@ -270,12 +252,6 @@ func (r *identityResource) setFindings(ctx context.Context, fleet policy.Fleet, 
 	m.TrustDebtHours = types.Float64Value(report.TrustDebt[m.Name.ValueString()].Hours())
 }
 
-func (r *identityResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	if pd, ok := providerDataFrom(req.ProviderData, "Resource", &resp.Diagnostics); ok {
-		r.data = pd
-	}
-}
-
 func (m identityModel) toPolicy(ctx context.Context, diags *diag.Diagnostics) policy.Identity {
 	return policy.Identity{
 		Name:        m.Name.ValueString(),
@@ -296,8 +272,6 @@ func (m identityModel) toPolicy(ctx context.Context, diags *diag.Diagnostics) po
 func (m *identityModel) fromPolicy(id policy.Identity) {
 	m.identityAttrs.fromPolicy(id)
 	m.Exception = newExceptionModel(id.Exception)
-	m.ReviewedAt = optTimestamp(id.ReviewedAt)
-	m.ReviewedBy = optString(id.ReviewedBy)
 	// Privileges the engine grants beyond or short of the declaration are engine drift too: the
 	// plan restores them like any other setting.
 	drift := slices.Concat(id.EngineDrift, id.PrivilegesAdded, id.PrivilegesRemoved)
@@ -331,6 +305,8 @@ func (m *identityAttrs) fromPolicy(id policy.Identity) {
 	if !id.LastUsedAt.IsZero() {
 		m.LastUsedAt = timetypes.NewRFC3339TimeValue(id.LastUsedAt)
 	}
+	m.ReviewedAt = optTimestamp(id.ReviewedAt)
+	m.ReviewedBy = optString(id.ReviewedBy)
 }
 
 // lastUsedAtDescription documents last_used_at wherever an identity has it.
@@ -626,12 +602,10 @@ func (r *identityResource) Delete(ctx context.Context, req resource.DeleteReques
 	tflog.Info(ctx, "destroyed identity", map[string]any{"identity": name, "on_destroy": m.OnDestroy.ValueString()})
 }
 
-func (r *identityResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
-	resp.IdentitySchema = nameIdentitySchema("name", "The identity name.")
-}
-
+// ImportState imports by name, as every resource does, then finds what the engine holds for an
+// identity this provider did not create.
 func (r *identityResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	importByName(ctx, "name", req, resp)
+	r.resourceBase.ImportState(ctx, req, resp)
 	r.importUnmanaged(ctx, resp)
 }
 

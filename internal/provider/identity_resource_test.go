@@ -11,10 +11,8 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
-	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
-	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
@@ -47,12 +45,12 @@ func TestAccIdentity_lifecycle(t *testing.T) {
 			{
 				Config: identityConfig("team-build", "retire"),
 				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("id"), knownvalue.StringExact("ci-build")),
-					statecheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("status"), knownvalue.StringExact("active")),
-					statecheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("created_at"), knownvalue.StringExact("2026-01-01T12:00:00Z")),
-					statecheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("retired_at"), knownvalue.Null()),
-					statecheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("scopes"), knownvalue.SetExact([]knownvalue.Check{knownvalue.StringExact("read:artifacts")})),
-					statecheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("on_destroy"), knownvalue.StringExact("retire")),
+					expectAttr("nhi_identity.build", "id", "ci-build"),
+					expectAttr("nhi_identity.build", "status", "active"),
+					expectAttr("nhi_identity.build", "created_at", "2026-01-01T12:00:00Z"),
+					expectAttr("nhi_identity.build", "retired_at", nil),
+					expectAttr("nhi_identity.build", "scopes", knownvalue.SetExact([]knownvalue.Check{knownvalue.StringExact("read:artifacts")})),
+					expectAttr("nhi_identity.build", "on_destroy", "retire"),
 				},
 				Check: func(*terraform.State) error {
 					id, err := env.engine.GetIdentity(ctx, "ci-build")
@@ -65,14 +63,12 @@ func TestAccIdentity_lifecycle(t *testing.T) {
 			},
 			{
 				Config: identityConfig("team-release", "retire"),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{
-						plancheck.ExpectResourceAction("nhi_identity.build", plancheck.ResourceActionUpdate),
-						secrets,
-					},
-				},
+				ConfigPlanChecks: beforeApply(
+					expectUpdate("nhi_identity.build"),
+					secrets,
+				),
 				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("owner"), knownvalue.StringExact("team-release")),
+					expectAttr("nhi_identity.build", "owner", "team-release"),
 					secrets,
 				},
 			},
@@ -92,12 +88,10 @@ func TestAccIdentity_lifecycle(t *testing.T) {
 					}
 				},
 				Config: identityConfig("team-release", "retire"),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{
-						plancheck.ExpectResourceAction("nhi_identity.build", plancheck.ResourceActionUpdate),
-						plancheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("owner"), knownvalue.StringExact("team-release")),
-					},
-				},
+				ConfigPlanChecks: beforeApply(
+					expectUpdate("nhi_identity.build"),
+					expectPlannedAttr("nhi_identity.build", "owner", "team-release"),
+				),
 				Check: func(*terraform.State) error {
 					id, err := env.engine.GetIdentity(ctx, "ci-build")
 					if err != nil || id.Owner != "team-release" || id.Environment != "dev" {
@@ -142,21 +136,13 @@ func TestAccIdentity_removedOutOfBand(t *testing.T) {
 					t.Fatal(err)
 				}
 			},
-			Config: identityConfig("team-build", "delete"),
-			ConfigPlanChecks: resource.ConfigPlanChecks{
-				PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("nhi_identity.build", plancheck.ResourceActionCreate)},
-			},
+			Config:           identityConfig("team-build", "delete"),
+			ConfigPlanChecks: beforeApply(expectCreate("nhi_identity.build")),
 		},
 	})
 }
 
-func badIdentity(body string) string {
-	return fmt.Sprintf(`
-resource "nhi_identity" "bad" {
-%s
-}
-`, body)
-}
+func badIdentity(body string) string { return badResource("identity", body) }
 
 // TestAccIdentity_planRejects covers every identity rule: each violating configuration fails the
 // plan with its message and leaves the engine unchanged.
@@ -237,13 +223,11 @@ func TestAccIdentity_adoptsInterruptedCreate(t *testing.T) {
 				}
 				env.clock.Advance(time.Minute)
 			},
-			Config: identityConfig("team-build", "retire"),
-			ConfigPlanChecks: resource.ConfigPlanChecks{
-				PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("nhi_identity.build", plancheck.ResourceActionCreate)},
-			},
+			Config:           identityConfig("team-build", "retire"),
+			ConfigPlanChecks: beforeApply(expectCreate("nhi_identity.build")),
 			ConfigStateChecks: []statecheck.StateCheck{
-				statecheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("status"), knownvalue.StringExact("active")),
-				statecheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("created_at"), knownvalue.StringExact(testEpoch.Format(time.RFC3339))),
+				expectAttr("nhi_identity.build", "status", "active"),
+				expectAttr("nhi_identity.build", "created_at", testEpoch.Format(time.RFC3339)),
 			},
 			Check: func(*terraform.State) error {
 				ids, err := env.engine.ListIdentities(ctx)
@@ -511,8 +495,8 @@ data "nhi_identity" "excepted" {
 	blast := func(res, window string, radius knownvalue.Check) []statecheck.StateCheck {
 		res = "data." + res
 		return []statecheck.StateCheck{
-			statecheck.ExpectKnownValue(res, tfjsonpath.New("exposure_window"), knownvalue.StringExact(window)),
-			statecheck.ExpectKnownValue(res, tfjsonpath.New("blast_radius"), radius),
+			expectAttr(res, "exposure_window", window),
+			expectAttr(res, "blast_radius", radius),
 		}
 	}
 	env.unitTest(t, []resource.TestStep{
@@ -531,11 +515,11 @@ data "nhi_identity" "excepted" {
 			ConfigStateChecks: slices.Concat(
 				blast("nhi_identity.sync", "31d1h", knownvalue.Float64Exact(2235)),
 				[]statecheck.StateCheck{
-					statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("blast_radius"), knownvalue.Float64Exact(2240)),
-					statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("blast_radius_by_identity"), knownvalue.MapExact(map[string]knownvalue.Check{
+					expectAttr("data.nhi_drift_report.all", "blast_radius", knownvalue.Float64Exact(2240)),
+					expectAttr("data.nhi_drift_report.all", "blast_radius_by_identity", knownvalue.MapExact(map[string]knownvalue.Check{
 						"ci-build": knownvalue.Float64Exact(2), "billing-sync": knownvalue.Float64Exact(2235), "ci-excepted": knownvalue.Float64Exact(3),
 					})),
-					statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("unbounded_exposure"), knownvalue.SetExact(nil)),
+					expectAttr("data.nhi_drift_report.all", "unbounded_exposure", knownvalue.SetExact(nil)),
 				},
 			),
 		},
@@ -548,13 +532,13 @@ data "nhi_identity" "excepted" {
 			ConfigStateChecks: slices.Concat(
 				blast("nhi_identity.sync", "unbounded", knownvalue.Null()),
 				[]statecheck.StateCheck{
-					statecheck.ExpectKnownValue("nhi_identity.sync", tfjsonpath.New("findings"), knownvalue.ListPartial(map[int]knownvalue.Check{
+					expectAttr("nhi_identity.sync", "findings", knownvalue.ListPartial(map[int]knownvalue.Check{
 						0: knownvalue.ObjectPartial(map[string]knownvalue.Check{
 							"rule": knownvalue.StringExact(policy.RuleUnboundedExposure), "severity": knownvalue.StringExact("high"), "owasp": knownvalue.StringExact("NHI7"),
 						}),
 					})),
-					statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("blast_radius"), knownvalue.Float64Exact(5)),
-					statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("unbounded_exposure"), knownvalue.SetExact([]knownvalue.Check{knownvalue.StringExact("billing-sync")})),
+					expectAttr("data.nhi_drift_report.all", "blast_radius", knownvalue.Float64Exact(5)),
+					expectAttr("data.nhi_drift_report.all", "unbounded_exposure", knownvalue.SetExact([]knownvalue.Check{knownvalue.StringExact("billing-sync")})),
 				},
 			),
 		},
@@ -618,30 +602,30 @@ data "nhi_drift_report" "all" {
 	var used time.Time
 	lastUsed := func(check knownvalue.Check) []statecheck.StateCheck {
 		return []statecheck.StateCheck{
-			statecheck.ExpectKnownValue("nhi_identity.billing", tfjsonpath.New("last_used_at"), check),
-			statecheck.ExpectKnownValue("data.nhi_identity.billing", tfjsonpath.New("last_used_at"), check),
-			statecheck.ExpectKnownValue("data.nhi_identities.idle", tfjsonpath.New("identities").AtSliceIndex(0).AtMapKey("last_used_at"), check),
+			expectAttr("nhi_identity.billing", "last_used_at", check),
+			expectAttr("data.nhi_identity.billing", "last_used_at", check),
+			expectAttr("data.nhi_identities.idle", "identities.0.last_used_at", check),
 		}
 	}
 	inactive := func(debtHours float64) []statecheck.StateCheck {
 		return []statecheck.StateCheck{
-			statecheck.ExpectKnownValue("nhi_identity.billing", tfjsonpath.New("findings"), knownvalue.ListPartial(map[int]knownvalue.Check{
+			expectAttr("nhi_identity.billing", "findings", knownvalue.ListPartial(map[int]knownvalue.Check{
 				0: knownvalue.ObjectPartial(map[string]knownvalue.Check{
 					"rule": knownvalue.StringExact(policy.RuleInactive), "severity": knownvalue.StringExact("medium"), "owasp": knownvalue.StringExact("NHI1"),
 					"allowed": knownvalue.StringExact("class svc-idle allows at most 30d without use (max_idle)"),
 					"remedy":  knownvalue.StringRegexp(regexp.MustCompile(`retire the identity .*nhi_offboard`)),
 				}),
 			})),
-			statecheck.ExpectKnownValue("nhi_identity.billing", tfjsonpath.New("trust_debt_hours"), knownvalue.Float64Exact(debtHours)),
-			statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("counts_by_rule").AtMapKey(policy.RuleInactive), knownvalue.Int64Exact(1)),
-			statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("trust_debt_by_identity"), knownvalue.MapExact(map[string]knownvalue.Check{
+			expectAttr("nhi_identity.billing", "trust_debt_hours", knownvalue.Float64Exact(debtHours)),
+			expectAttr("data.nhi_drift_report.all", "counts_by_rule."+policy.RuleInactive, 1),
+			expectAttr("data.nhi_drift_report.all", "trust_debt_by_identity", knownvalue.MapExact(map[string]knownvalue.Check{
 				"billing-sync": knownvalue.Float64Exact(debtHours),
 			})),
 		}
 	}
 	env.unitTest(t, []resource.TestStep{
 		{Config: config, ConfigStateChecks: append(lastUsed(knownvalue.Null()),
-			statecheck.ExpectKnownValue("nhi_identity.billing", tfjsonpath.New("trust_debt_hours"), knownvalue.Float64Exact(0)))},
+			expectAttr("nhi_identity.billing", "trust_debt_hours", knownvalue.Float64Exact(0)))},
 		{
 			// Never used, 30 days and 2 hours after its creation.
 			PreConfig:         func() { env.clock.Advance(30*policy.Day + 2*time.Hour) },
@@ -672,8 +656,8 @@ data "nhi_drift_report" "all" {
 			},
 			Config: config,
 			ConfigStateChecks: append(lastUsed(timeIs{&used}),
-				statecheck.ExpectKnownValue("nhi_identity.billing", tfjsonpath.New("trust_debt_hours"), knownvalue.Float64Exact(0)),
-				statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("counts_by_rule"), knownvalue.MapExact(map[string]knownvalue.Check{
+				expectAttr("nhi_identity.billing", "trust_debt_hours", knownvalue.Float64Exact(0)),
+				expectAttr("data.nhi_drift_report.all", "counts_by_rule", knownvalue.MapExact(map[string]knownvalue.Check{
 					policy.RuleUnboundedExposure: knownvalue.Int64Exact(1), // a rotated secret without a schedule
 				}))),
 		},

@@ -13,10 +13,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
-	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
-	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
@@ -73,20 +71,26 @@ func TestAccIdentity_reviewOverdue(t *testing.T) {
 data "nhi_drift_report" "all" {
   depends_on = [nhi_identity.r]
 }
+
+data "nhi_identity" "r" {
+  name = nhi_identity.r.name
+}
 `
 	reviewed := reviewedClass + reviewedIdentity(reviewedBy("2026-01-01T11:00:00Z", "alice")...) + report
 	debt := func(hours float64) []statecheck.StateCheck {
 		return []statecheck.StateCheck{
-			statecheck.ExpectKnownValue("nhi_identity.r", tfjsonpath.New("trust_debt_hours"), knownvalue.Float64Exact(hours)),
-			statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("trust_debt_hours"), knownvalue.Float64Exact(hours)),
+			expectAttr("nhi_identity.r", "trust_debt_hours", knownvalue.Float64Exact(hours)),
+			expectAttr("data.nhi_drift_report.all", "trust_debt_hours", knownvalue.Float64Exact(hours)),
 		}
 	}
 	env.unitTest(t, []resource.TestStep{
 		{
 			Config: reviewed,
 			ConfigStateChecks: append(debt(0),
-				statecheck.ExpectKnownValue("nhi_identity.r", tfjsonpath.New("findings"), knownvalue.ListSizeExact(0)),
-				statecheck.ExpectKnownValue("nhi_identity.r", tfjsonpath.New("reviewed_by"), knownvalue.StringExact("alice"))),
+				expectAttr("nhi_identity.r", "findings", knownvalue.ListSizeExact(0)),
+				expectAttr("nhi_identity.r", "reviewed_by", "alice"),
+				expectAttr("data.nhi_identity.r", "reviewed_by", "alice"),
+				expectAttr("data.nhi_identity.r", "reviewed_at", "2026-01-01T11:00:00Z")),
 			Check: func(*terraform.State) error {
 				id, err := env.engine.GetIdentity(context.Background(), "svc-r")
 				if err != nil || id.ReviewedBy != "alice" || !id.ReviewedAt.Equal(time.Date(2026, 1, 1, 11, 0, 0, 0, time.UTC)) {
@@ -101,7 +105,7 @@ data "nhi_drift_report" "all" {
 			PreConfig: func() { env.clock.Set(testEpoch.Add(31 * policy.Day)) },
 			Config:    reviewed,
 			ConfigStateChecks: append(debt(25),
-				statecheck.ExpectKnownValue("nhi_identity.r", tfjsonpath.New("findings"), knownvalue.ListExact([]knownvalue.Check{
+				expectAttr("nhi_identity.r", "findings", knownvalue.ListExact([]knownvalue.Check{
 					knownvalue.ObjectPartial(map[string]knownvalue.Check{
 						"rule":     knownvalue.StringExact(policy.RuleReviewOverdue),
 						"severity": knownvalue.StringExact("medium"),
@@ -109,15 +113,14 @@ data "nhi_drift_report" "all" {
 						"observed": knownvalue.StringRegexp(regexp.MustCompile(`by "alice"; review due at 2026-01-31T11:00:00Z, overdue by 1d1h$`)),
 					}),
 				})),
-				statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("counts_by_severity").AtMapKey("medium"), knownvalue.Int64Exact(1))),
+				expectAttr("data.nhi_drift_report.all", "counts_by_severity.medium", 1)),
 		},
 		{
-			Config: reviewedClass + reviewedIdentity(reviewedBy("2026-02-01T12:00:00Z", "carol")...) + report,
-			ConfigPlanChecks: resource.ConfigPlanChecks{
-				PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("nhi_identity.r", plancheck.ResourceActionUpdate)},
-			},
+			Config:           reviewedClass + reviewedIdentity(reviewedBy("2026-02-01T12:00:00Z", "carol")...) + report,
+			ConfigPlanChecks: beforeApply(expectUpdate("nhi_identity.r")),
 			ConfigStateChecks: append(debt(0),
-				statecheck.ExpectKnownValue("nhi_identity.r", tfjsonpath.New("findings"), knownvalue.ListSizeExact(0))),
+				expectAttr("nhi_identity.r", "findings", knownvalue.ListSizeExact(0)),
+				expectAttr("data.nhi_identity.r", "reviewed_by", "carol")),
 			Check: func(*terraform.State) error {
 				if id, err := env.engine.GetIdentity(context.Background(), "svc-r"); err != nil || id.ReviewedBy != "carol" {
 					return fmt.Errorf("engine holds reviewer %q (%v), want carol", id.ReviewedBy, err)
@@ -129,7 +132,7 @@ data "nhi_drift_report" "all" {
 			// A review time with a fraction of a second and an offset is stored and kept as written.
 			Config: reviewedClass + reviewedIdentity(reviewedBy("2026-02-01T12:59:59.5+01:00", "carol")...) + report,
 			ConfigStateChecks: []statecheck.StateCheck{
-				statecheck.ExpectKnownValue("nhi_identity.r", tfjsonpath.New("reviewed_at"), knownvalue.StringExact("2026-02-01T12:59:59.5+01:00")),
+				expectAttr("nhi_identity.r", "reviewed_at", "2026-02-01T12:59:59.5+01:00"),
 			},
 		},
 	})

@@ -10,7 +10,6 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
-	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/querycheck"
 	"github.com/hashicorp/terraform-plugin-testing/querycheck/queryfilter"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
@@ -43,15 +42,7 @@ import {
     name = "ci-legacy"
   }
 }
-
-resource "nhi_identity" "legacy" {
-  name        = "ci-legacy"
-  class       = nhi_lifecycle_class.ci.name
-  owner       = "team-build"
-  environment = "dev"
-  ttl_policy  = nhi_ttl_policy.short.name
-}
-`
+` + ciIdentityHCL("legacy", "ci-legacy", "team-build", "dev")
 	legacy := map[string]knownvalue.Check{"name": knownvalue.StringExact("ci-legacy")}
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: env.factories(),
@@ -86,10 +77,8 @@ list "nhi_identity" "unmanaged" {
 				},
 			},
 			{
-				Config: adopt,
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("nhi_identity.legacy", plancheck.ResourceActionUpdate)},
-				},
+				Config:           adopt,
+				ConfigPlanChecks: beforeApply(expectUpdate("nhi_identity.legacy")),
 				Check: func(*terraform.State) error {
 					id, err := env.engine.GetIdentity(ctx, "ci-legacy")
 					if err != nil || id.Status != policy.StatusActive || id.Class != "ci" || len(id.EngineDrift) != 0 {

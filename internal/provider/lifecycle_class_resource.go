@@ -25,19 +25,17 @@ import (
 )
 
 var (
-	_ resource.Resource                   = (*lifecycleClassResource)(nil)
-	_ resource.ResourceWithConfigure      = (*lifecycleClassResource)(nil)
-	_ resource.ResourceWithImportState    = (*lifecycleClassResource)(nil)
-	_ resource.ResourceWithIdentity       = (*lifecycleClassResource)(nil)
-	_ resource.ResourceWithModifyPlan     = (*lifecycleClassResource)(nil)
+	_ managedResource                     = (*lifecycleClassResource)(nil)
 	_ resource.ResourceWithValidateConfig = (*lifecycleClassResource)(nil)
 )
 
 // NewLifecycleClassResource returns the nhi_lifecycle_class resource.
-func NewLifecycleClassResource() resource.Resource { return &lifecycleClassResource{} }
+func NewLifecycleClassResource() resource.Resource {
+	return &lifecycleClassResource{resourceBase{typeName: "lifecycle_class", key: "name", keyDescription: "The lifecycle class name."}}
+}
 
 type lifecycleClassResource struct {
-	data *providerData
+	resourceBase
 }
 
 type lifecycleClassModel struct {
@@ -64,10 +62,6 @@ type lifecycleClassModel struct {
 	RequireRegisteredOwner types.Bool    `tfsdk:"require_registered_owner"`
 }
 
-func (r *lifecycleClassResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_lifecycle_class"
-}
-
 func (r *lifecycleClassResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "A lifecycle class: the contract for a group of non-human identities. `ephemeral` classes " +
@@ -79,17 +73,8 @@ func (r *lifecycleClassResource) Schema(_ context.Context, _ resource.SchemaRequ
 			"plan time (OWASP NHI5, NHI8). A scope is a Vault ACL policy name on the Vault engine and a plain privilege " +
 			"name on the local engine. An identity may exceed these ceilings only with an approved, unexpired `exception`.",
 		Attributes: map[string]schema.Attribute{
-			"id": schema.StringAttribute{
-				Computed:            true,
-				MarkdownDescription: "The class name.",
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
-			},
-			"name": schema.StringAttribute{
-				Required:            true,
-				MarkdownDescription: "Unique name of the class. Changing it replaces the class.",
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
-				Validators:          []validator.String{nameValidator},
-			},
+			"id":   idAttribute("The class name."),
+			"name": nameAttribute("Unique name of the class. Changing it replaces the class."),
 			"kind": schema.StringAttribute{
 				Required:            true,
 				MarkdownDescription: "`ephemeral` (dynamic secrets, minted per task) or `persistent` (rotated secrets, stable name). Changing it replaces the class.",
@@ -102,13 +87,13 @@ func (r *lifecycleClassResource) Schema(_ context.Context, _ resource.SchemaRequ
 			},
 			"max_ttl": schema.StringAttribute{
 				CustomType:          durationType{},
-				Validators:          []validator.String{positiveDuration{}},
+				Validators:          []validator.String{positiveDurationValidator},
 				Optional:            true,
 				MarkdownDescription: "Ceiling on a credential's TTL, such as `1h` or `1d`. Unset: no ceiling.",
 			},
 			"max_lifetime": schema.StringAttribute{
 				CustomType:          durationType{},
-				Validators:          []validator.String{positiveDuration{}},
+				Validators:          []validator.String{positiveDurationValidator},
 				Optional:            true,
 				MarkdownDescription: "Ceiling on a credential's whole life including renewals. An ephemeral class must set it or `max_renewals`.",
 			},
@@ -119,7 +104,7 @@ func (r *lifecycleClassResource) Schema(_ context.Context, _ resource.SchemaRequ
 			},
 			"max_rotation_interval": schema.StringAttribute{
 				CustomType:          durationType{},
-				Validators:          []validator.String{positiveDuration{}},
+				Validators:          []validator.String{positiveDurationValidator},
 				Optional:            true,
 				MarkdownDescription: "Longest time a persistent identity's secret may go unrotated, such as `90d`.",
 			},
@@ -138,13 +123,13 @@ func (r *lifecycleClassResource) Schema(_ context.Context, _ resource.SchemaRequ
 			"naming_pattern": schema.StringAttribute{
 				Optional:            true,
 				MarkdownDescription: "RE2 regular expression every identity name of the class must match in full, such as `ci-[a-z0-9-]+`.",
-				Validators:          []validator.String{nonEmpty{}},
+				Validators:          []validator.String{nonEmptyValidator},
 			},
 			"environments": schema.SetAttribute{
 				ElementType:         types.StringType,
 				Optional:            true,
 				MarkdownDescription: "Environments the class's identities may live in. Unset: any.",
-				Validators:          []validator.Set{setvalidator.SizeAtLeast(1), setvalidator.ValueStringsAre(nonEmpty{})},
+				Validators:          []validator.Set{setvalidator.SizeAtLeast(1), setvalidator.ValueStringsAre(nonEmptyValidator)},
 			},
 			"allowed_scopes": schema.SetAttribute{
 				ElementType: types.StringType,
@@ -181,7 +166,7 @@ func (r *lifecycleClassResource) Schema(_ context.Context, _ resource.SchemaRequ
 
 			"max_idle": schema.StringAttribute{
 				CustomType: durationType{},
-				Validators: []validator.String{positiveDuration{}},
+				Validators: []validator.String{positiveDurationValidator},
 				Optional:   true,
 				MarkdownDescription: "Longest an active identity of the class may go unused, such as `30d`: one idle longer (never " +
 					"used: since its creation) gets an `inactive` finding (OWASP NHI1), and its idle time beyond `max_idle` counts " +
@@ -190,7 +175,7 @@ func (r *lifecycleClassResource) Schema(_ context.Context, _ resource.SchemaRequ
 			},
 			"review_every": schema.StringAttribute{
 				CustomType: durationType{},
-				Validators: []validator.String{positiveDuration{}},
+				Validators: []validator.String{positiveDurationValidator},
 				Optional:   true,
 				MarkdownDescription: "How often every identity of the class must be reviewed, such as `90d`. Each identity then " +
 					"needs `reviewed_by`; its review falls due `review_every` after its `reviewed_at` (or its creation), the plan " +
@@ -205,12 +190,6 @@ func (r *lifecycleClassResource) Schema(_ context.Context, _ resource.SchemaRequ
 					"or one marked departed, fails the identity's plan on `owner`. Defaults to `false`.",
 			},
 		},
-	}
-}
-
-func (r *lifecycleClassResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	if pd, ok := providerDataFrom(req.ProviderData, "Resource", &resp.Diagnostics); ok {
-		r.data = pd
 	}
 }
 
@@ -376,12 +355,4 @@ func (r *lifecycleClassResource) Read(ctx context.Context, req resource.ReadRequ
 
 func (r *lifecycleClassResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
 	deleteRecord(ctx, req, resp, "lifecycle class", r.data.engine.DeleteClass)
-}
-
-func (r *lifecycleClassResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
-	resp.IdentitySchema = nameIdentitySchema("name", "The lifecycle class name.")
-}
-
-func (r *lifecycleClassResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	importByName(ctx, "name", req, resp)
 }

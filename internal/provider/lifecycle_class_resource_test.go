@@ -10,24 +10,15 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
-	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
-	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
 
 // badClass declares lifecycle class "bad" with the attribute lines of body.
-func badClass(body string) string {
-	return fmt.Sprintf(`
-resource "nhi_lifecycle_class" "bad" {
-  name = "bad"
-%s
-}
-`, body)
-}
+func badClass(body string) string { return badResource("lifecycle_class", `  name = "bad"`, body) }
 
 func TestAccLifecycleClass_planRejects(t *testing.T) {
 	env := newTestEnv(t)
@@ -75,10 +66,9 @@ func TestAccLifecycleClass_updateAndDrift(t *testing.T) {
 		{
 			Config: governanceConfig,
 			ConfigStateChecks: []statecheck.StateCheck{
-				statecheck.ExpectKnownValue("nhi_lifecycle_class.ci", tfjsonpath.New("max_ttl"), knownvalue.StringExact("1h")),
-				statecheck.ExpectKnownValue("nhi_lifecycle_class.ci", tfjsonpath.New("environments"),
-					knownvalue.SetExact([]knownvalue.Check{knownvalue.StringExact("dev"), knownvalue.StringExact("prod")})),
-				statecheck.ExpectKnownValue("nhi_lifecycle_class.svc", tfjsonpath.New("require_owner"), knownvalue.Bool(false)),
+				expectAttr("nhi_lifecycle_class.ci", "max_ttl", "1h"),
+				expectAttr("nhi_lifecycle_class.ci", "environments", knownvalue.SetExact([]knownvalue.Check{knownvalue.StringExact("dev"), knownvalue.StringExact("prod")})),
+				expectAttr("nhi_lifecycle_class.svc", "require_owner", false),
 			},
 		},
 		{
@@ -87,12 +77,10 @@ func TestAccLifecycleClass_updateAndDrift(t *testing.T) {
 				editRecord(t, "ci", env.engine.GetClass, env.engine.PutClass, func(c *policy.Class) { c.MaxTTL *= 24 })
 			},
 			Config: governanceConfig,
-			ConfigPlanChecks: resource.ConfigPlanChecks{
-				PreApply: []plancheck.PlanCheck{
-					plancheck.ExpectResourceAction("nhi_lifecycle_class.ci", plancheck.ResourceActionUpdate),
-					plancheck.ExpectKnownValue("nhi_lifecycle_class.ci", tfjsonpath.New("max_ttl"), knownvalue.StringExact("1h")),
-				},
-			},
+			ConfigPlanChecks: beforeApply(
+				expectUpdate("nhi_lifecycle_class.ci"),
+				expectPlannedAttr("nhi_lifecycle_class.ci", "max_ttl", "1h"),
+			),
 			Check: func(*terraform.State) error {
 				c, err := env.engine.GetClass(ctx, "ci")
 				if err != nil || c.MaxTTL.String() != "1h0m0s" {

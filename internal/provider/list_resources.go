@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/list"
 	"github.com/hashicorp/terraform-plugin-framework/list/schema"
 	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
@@ -28,16 +29,29 @@ var (
 )
 
 // NewLifecycleClassListResource returns the nhi_lifecycle_class list resource.
-func NewLifecycleClassListResource() list.ListResource { return &lifecycleClassResource{} }
+func NewLifecycleClassListResource() list.ListResource {
+	return asList(NewLifecycleClassResource())
+}
 
 // NewTTLPolicyListResource returns the nhi_ttl_policy list resource.
-func NewTTLPolicyListResource() list.ListResource { return &ttlPolicyResource{} }
+func NewTTLPolicyListResource() list.ListResource { return asList(NewTTLPolicyResource()) }
 
 // NewRotationScheduleListResource returns the nhi_rotation_schedule list resource.
-func NewRotationScheduleListResource() list.ListResource { return &rotationScheduleResource{} }
+func NewRotationScheduleListResource() list.ListResource {
+	return asList(NewRotationScheduleResource())
+}
 
 // NewOwnerListResource returns the nhi_owner list resource.
-func NewOwnerListResource() list.ListResource { return &ownerResource{} }
+func NewOwnerListResource() list.ListResource { return asList(NewOwnerResource()) }
+
+// asList returns the list resource that a resource type also is (asserted at compile time above).
+func asList(r resource.Resource) list.ListResource {
+	l, ok := r.(list.ListResource)
+	if !ok {
+		panic(fmt.Sprintf("%T is not a list resource", r))
+	}
+	return l
+}
 
 // listed is one object a list resource reports: the name that is its resource identity, a
 // display name, and its resource object (a model the resource's schema reads).
@@ -69,6 +83,34 @@ func streamListed(ctx context.Context, req list.ListRequest, stream *list.ListRe
 	}
 }
 
+// listRecords lists the governance records that all reads from the engine (what names them in
+// an error), each keyed by its name and made a list result by item.
+func listRecords[T any](ctx context.Context, req list.ListRequest, stream *list.ListResultsStream, data *providerData,
+	what string, all func(engine.Engine, context.Context) ([]T, error), item func(T) listed) {
+	if !listConfigured(data, stream) {
+		return
+	}
+	records, err := all(data.engine, ctx)
+	if err != nil {
+		listError(stream, "list "+what, err)
+		return
+	}
+	items := make([]listed, len(records))
+	for i, rec := range records {
+		items[i] = item(rec)
+	}
+	streamListed(ctx, req, stream, "name", items)
+}
+
+// fromRecord is the model of a listed governance record, as its resource's Read makes it.
+func fromRecord[M, T any, PM recordModel[M, T]](record T) func(*diag.Diagnostics) any {
+	return func(*diag.Diagnostics) any {
+		var m M
+		PM(&m).fromPolicy(record)
+		return &m
+	}
+}
+
 // listConfigured ends a list with an error when the provider is not configured.
 func listConfigured(data *providerData, stream *list.ListResultsStream) bool {
 	if data == nil {
@@ -96,23 +138,9 @@ func (r *lifecycleClassResource) ListResourceConfigSchema(_ context.Context, _ l
 }
 
 func (r *lifecycleClassResource) List(ctx context.Context, req list.ListRequest, stream *list.ListResultsStream) {
-	if !listConfigured(r.data, stream) {
-		return
-	}
-	classes, err := r.data.engine.ListClasses(ctx)
-	if err != nil {
-		listError(stream, "list lifecycle classes", err)
-		return
-	}
-	items := make([]listed, len(classes))
-	for i, c := range classes {
-		items[i] = listed{name: c.Name, display: fmt.Sprintf("%s (%s)", c.Name, c.Kind), model: func(*diag.Diagnostics) any {
-			var m lifecycleClassModel
-			m.fromPolicy(c)
-			return &m
-		}}
-	}
-	streamListed(ctx, req, stream, "name", items)
+	listRecords(ctx, req, stream, r.data, "lifecycle classes", engine.Engine.ListClasses, func(c policy.Class) listed {
+		return listed{name: c.Name, display: fmt.Sprintf("%s (%s)", c.Name, c.Kind), model: fromRecord[lifecycleClassModel](c)}
+	})
 }
 
 func (r *ttlPolicyResource) ListResourceConfigSchema(_ context.Context, _ list.ListResourceSchemaRequest, resp *list.ListResourceSchemaResponse) {
@@ -120,24 +148,10 @@ func (r *ttlPolicyResource) ListResourceConfigSchema(_ context.Context, _ list.L
 }
 
 func (r *ttlPolicyResource) List(ctx context.Context, req list.ListRequest, stream *list.ListResultsStream) {
-	if !listConfigured(r.data, stream) {
-		return
-	}
-	policies, err := r.data.engine.ListTTLPolicies(ctx)
-	if err != nil {
-		listError(stream, "list TTL policies", err)
-		return
-	}
-	items := make([]listed, len(policies))
-	for i, p := range policies {
-		items[i] = listed{name: p.Name, display: fmt.Sprintf("%s (class %s, ttl %s)", p.Name, p.Class, policy.FormatDuration(p.TTL)),
-			model: func(*diag.Diagnostics) any {
-				var m ttlPolicyModel
-				m.fromPolicy(p)
-				return &m
-			}}
-	}
-	streamListed(ctx, req, stream, "name", items)
+	listRecords(ctx, req, stream, r.data, "TTL policies", engine.Engine.ListTTLPolicies, func(p policy.TTLPolicy) listed {
+		return listed{name: p.Name, display: fmt.Sprintf("%s (class %s, ttl %s)", p.Name, p.Class, policy.FormatDuration(p.TTL)),
+			model: fromRecord[ttlPolicyModel](p)}
+	})
 }
 
 func (r *rotationScheduleResource) ListResourceConfigSchema(_ context.Context, _ list.ListResourceSchemaRequest, resp *list.ListResourceSchemaResponse) {
@@ -177,21 +191,7 @@ func (r *ownerResource) ListResourceConfigSchema(_ context.Context, _ list.ListR
 }
 
 func (r *ownerResource) List(ctx context.Context, req list.ListRequest, stream *list.ListResultsStream) {
-	if !listConfigured(r.data, stream) {
-		return
-	}
-	owners, err := r.data.engine.ListOwners(ctx)
-	if err != nil {
-		listError(stream, "list owners", err)
-		return
-	}
-	items := make([]listed, len(owners))
-	for i, o := range owners {
-		items[i] = listed{name: o.Name, display: fmt.Sprintf("%s (%s, %s)", o.Name, o.Kind, o.Status), model: func(*diag.Diagnostics) any {
-			var m ownerModel
-			m.fromPolicy(o)
-			return &m
-		}}
-	}
-	streamListed(ctx, req, stream, "name", items)
+	listRecords(ctx, req, stream, r.data, "owners", engine.Engine.ListOwners, func(o policy.Owner) listed {
+		return listed{name: o.Name, display: fmt.Sprintf("%s (%s, %s)", o.Name, o.Kind, o.Status), model: fromRecord[ownerModel](o)}
+	})
 }

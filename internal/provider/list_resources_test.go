@@ -8,25 +8,13 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/querycheck"
 	"github.com/hashicorp/terraform-plugin-testing/querycheck/queryfilter"
-	"github.com/hashicorp/terraform-plugin-testing/tfversion"
 )
 
 // queryVersionChecks skip the query tests where Terraform has no `terraform query`.
-var queryVersionChecks = []tfversion.TerraformVersionCheck{
-	tfversion.SkipBelow(tfversion.Version1_14_0),
-	skipOpenTofu{why: "list resources (terraform query)"},
-}
+var queryVersionChecks = needsTerraform114("list resources (terraform query)")
 
 // queryFleetConfig is identityImportConfig with one more identity, in prod.
-var queryFleetConfig = identityImportConfig + `
-resource "nhi_identity" "deploy" {
-  name        = "ci-deploy"
-  class       = nhi_lifecycle_class.ci.name
-  owner       = "team-release"
-  environment = "prod"
-  ttl_policy  = nhi_ttl_policy.short.name
-}
-`
+var queryFleetConfig = identityImportConfig + ciIdentityHCL("deploy", "ci-deploy", "team-release", "prod")
 
 const fleetQuery = `
 provider "nhi" {}

@@ -7,31 +7,17 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/action"
 	"github.com/hashicorp/terraform-plugin-framework/action/schema"
-	"github.com/hashicorp/terraform-plugin-framework/types"
 )
 
-var (
-	_ action.Action               = (*offboardAction)(nil)
-	_ action.ActionWithConfigure  = (*offboardAction)(nil)
-	_ action.ActionWithModifyPlan = (*offboardAction)(nil)
-)
-
-const offboardActionName = "nhi_offboard"
+var _ checkedAction = (*offboardAction)(nil)
 
 // NewOffboardAction returns the nhi_offboard action.
-func NewOffboardAction() action.Action { return &offboardAction{} }
+func NewOffboardAction() action.Action {
+	return &offboardAction{identityAction{actionBase{typeName: "offboard"}}}
+}
 
 type offboardAction struct {
 	identityAction
-}
-
-type offboardActionModel struct {
-	Identity types.String `tfsdk:"identity"`
-	Reason   types.String `tfsdk:"reason"`
-}
-
-func (a *offboardAction) Metadata(_ context.Context, req action.MetadataRequest, resp *action.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_offboard"
 }
 
 func (a *offboardAction) Schema(_ context.Context, _ action.SchemaRequest, resp *action.SchemaResponse) {
@@ -48,21 +34,13 @@ func (a *offboardAction) Schema(_ context.Context, _ action.SchemaRequest, resp 
 	}
 }
 
-// ModifyPlan fails the plan when the identity does not exist or is already retired.
-func (a *offboardAction) ModifyPlan(ctx context.Context, req action.ModifyPlanRequest, resp *action.ModifyPlanResponse) {
-	var m offboardActionModel
-	if resp.Diagnostics.Append(req.Config.Get(ctx, &m)...); !resp.Diagnostics.HasError() {
-		a.activeIdentity(ctx, offboardActionName, m.Identity, &resp.Diagnostics)
-	}
-}
-
 func (a *offboardAction) Invoke(ctx context.Context, req action.InvokeRequest, resp *action.InvokeResponse) {
-	var m offboardActionModel
+	var m identityActionModel
 	if resp.Diagnostics.Append(req.Config.Get(ctx, &m)...); resp.Diagnostics.HasError() {
 		return
 	}
-	id, ok := a.invokedIdentity(ctx, offboardActionName, m.Identity, &resp.Diagnostics)
-	if !ok || !a.record(ctx, offboardActionName, id.Name, "reason: "+reasonText(m.Reason), &resp.Diagnostics) {
+	id, ok := a.invokedIdentity(ctx, m.Identity, &resp.Diagnostics)
+	if !ok || !a.record(ctx, id.Name, "reason: "+reasonText(m.Reason), &resp.Diagnostics) {
 		return
 	}
 	progress(resp, "Offboarding identity %q: revoking every credential and retiring it", id.Name)

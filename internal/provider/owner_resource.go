@@ -10,9 +10,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
@@ -21,19 +19,15 @@ import (
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
 
-var (
-	_ resource.Resource                = (*ownerResource)(nil)
-	_ resource.ResourceWithConfigure   = (*ownerResource)(nil)
-	_ resource.ResourceWithImportState = (*ownerResource)(nil)
-	_ resource.ResourceWithIdentity    = (*ownerResource)(nil)
-	_ resource.ResourceWithModifyPlan  = (*ownerResource)(nil)
-)
+var _ managedResource = (*ownerResource)(nil)
 
 // NewOwnerResource returns the nhi_owner resource.
-func NewOwnerResource() resource.Resource { return &ownerResource{} }
+func NewOwnerResource() resource.Resource {
+	return &ownerResource{resourceBase{typeName: "owner", key: "name", keyDescription: "The owner name."}}
+}
 
 type ownerResource struct {
-	data *providerData
+	resourceBase
 }
 
 type ownerModel struct {
@@ -42,10 +36,6 @@ type ownerModel struct {
 	Kind    types.String `tfsdk:"kind"`
 	Contact types.String `tfsdk:"contact"`
 	Status  types.String `tfsdk:"status"`
-}
-
-func (r *ownerResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_owner"
 }
 
 func (r *ownerResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -57,17 +47,8 @@ func (r *ownerResource) Schema(_ context.Context, _ resource.SchemaRequest, resp
 			"reassigned or retired. A create adopts the owner an interrupted apply left in the engine when it is exactly as " +
 			"declared; any other owner of that name fails the plan on `name` with the import to run.",
 		Attributes: map[string]schema.Attribute{
-			"id": schema.StringAttribute{
-				Computed:            true,
-				MarkdownDescription: "The owner name.",
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
-			},
-			"name": schema.StringAttribute{
-				Required:            true,
-				MarkdownDescription: "Unique name of the owner, as identities name it in `owner`, such as `team-payments`. Changing it replaces the owner.",
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
-				Validators:          []validator.String{nameValidator},
-			},
+			"id":   idAttribute("The owner name."),
+			"name": nameAttribute("Unique name of the owner, as identities name it in `owner`, such as `team-payments`. Changing it replaces the owner."),
 			"kind": schema.StringAttribute{
 				Required:            true,
 				MarkdownDescription: "`team` or `person`.",
@@ -76,7 +57,7 @@ func (r *ownerResource) Schema(_ context.Context, _ resource.SchemaRequest, resp
 			"contact": schema.StringAttribute{
 				Optional:            true,
 				MarkdownDescription: "How to reach the owner: an e-mail address, a chat channel, an on-call rota.",
-				Validators:          []validator.String{nonEmpty{}},
+				Validators:          []validator.String{nonEmptyValidator},
 			},
 			"status": schema.StringAttribute{
 				Optional: true,
@@ -87,12 +68,6 @@ func (r *ownerResource) Schema(_ context.Context, _ resource.SchemaRequest, resp
 				Validators: []validator.String{stringvalidator.OneOf(string(policy.OwnerActive), string(policy.OwnerDeparted))},
 			},
 		},
-	}
-}
-
-func (r *ownerResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	if pd, ok := providerDataFrom(req.ProviderData, "Resource", &resp.Diagnostics); ok {
-		r.data = pd
 	}
 }
 
@@ -191,12 +166,4 @@ func (r *ownerResource) Read(ctx context.Context, req resource.ReadRequest, resp
 
 func (r *ownerResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
 	deleteRecord(ctx, req, resp, "owner", r.data.engine.DeleteOwner)
-}
-
-func (r *ownerResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
-	resp.IdentitySchema = nameIdentitySchema("name", "The owner name.")
-}
-
-func (r *ownerResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	importByName(ctx, "name", req, resp)
 }

@@ -12,11 +12,9 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
-	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/querycheck"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
-	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
@@ -75,8 +73,8 @@ func TestAccOwner(t *testing.T) {
 		{
 			Config: ownerHCL("team", "team-payments", "team", "active"),
 			ConfigStateChecks: []statecheck.StateCheck{
-				statecheck.ExpectKnownValue("nhi_owner.team", tfjsonpath.New("id"), knownvalue.StringExact("team-payments")),
-				statecheck.ExpectKnownValue("nhi_owner.team", tfjsonpath.New("status"), knownvalue.StringExact("active")),
+				expectAttr("nhi_owner.team", "id", "team-payments"),
+				expectAttr("nhi_owner.team", "status", "active"),
 			},
 			Check: func(*terraform.State) error {
 				o, err := env.engine.GetOwner(ctx, "team-payments")
@@ -88,10 +86,8 @@ func TestAccOwner(t *testing.T) {
 			},
 		},
 		{
-			Config: ownerHCL("team", "team-payments", "person", "departed"),
-			ConfigPlanChecks: resource.ConfigPlanChecks{
-				PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("nhi_owner.team", plancheck.ResourceActionUpdate)},
-			},
+			Config:           ownerHCL("team", "team-payments", "person", "departed"),
+			ConfigPlanChecks: beforeApply(expectUpdate("nhi_owner.team")),
 			Check: func(*terraform.State) error {
 				if o, err := env.engine.GetOwner(ctx, "team-payments"); err != nil || !o.Departed() || o.Kind != policy.OwnerPerson {
 					return fmt.Errorf("engine holds %+v, %v; want a departed person", o, err)
@@ -108,9 +104,7 @@ func TestAccOwner(t *testing.T) {
 					t.Fatal(err)
 				}
 			},
-			ConfigPlanChecks: resource.ConfigPlanChecks{
-				PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("nhi_owner.team", plancheck.ResourceActionCreate)},
-			},
+			ConfigPlanChecks: beforeApply(expectCreate("nhi_owner.team")),
 		},
 	})
 	if _, err := env.engine.GetOwner(ctx, "team-payments"); !errors.Is(err, engine.ErrNotFound) {
@@ -258,7 +252,7 @@ resource "nhi_identity" "y" {
 	env.unitTest(t, []resource.TestStep{{
 		Config: base + identity(`nhi_owner.team_a.name`),
 		ConfigStateChecks: []statecheck.StateCheck{
-			statecheck.ExpectKnownValue("nhi_identity.x", tfjsonpath.New("findings"), knownvalue.ListSizeExact(0)),
+			expectAttr("nhi_identity.x", "findings", knownvalue.ListSizeExact(0)),
 		},
 	}})
 }

@@ -35,6 +35,10 @@ var (
 	_ provider.ProviderWithListResources      = (*nhiProvider)(nil)
 )
 
+// providerTypeName is the provider's name, the prefix of every resource's, data source's and
+// action's type name.
+const providerTypeName = "nhi"
+
 // Environment variables the provider reads.
 const (
 	envLocalPath = "NHI_LOCAL_PATH"
@@ -107,7 +111,7 @@ func New(version string) func() provider.Provider {
 }
 
 func (p *nhiProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
-	resp.TypeName = "nhi"
+	resp.TypeName = providerTypeName
 	resp.Version = p.version
 }
 
@@ -164,7 +168,7 @@ func (p *nhiProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *
 						MarkdownDescription: "KV v2 mount of the provider's records. Defaults to `" + vault.DefaultMount + "`."},
 					"approle_mount": schema.StringAttribute{Optional: true,
 						MarkdownDescription: "AppRole auth mount of the identities. Defaults to `" + vault.DefaultAppRoleMount + "`."},
-					"audit_log_path": schema.StringAttribute{Optional: true, Validators: []validator.String{nonEmpty{}},
+					"audit_log_path": schema.StringAttribute{Optional: true, Validators: []validator.String{nonEmptyValidator},
 						MarkdownDescription: "Path of the log file of a Vault file audit device (`vault audit enable file " +
 							"file_path=...`), readable where the provider runs, from which the provider learns when identities were " +
 							"last used (`last_used_at`, `used` events, the `inactive` finding of a class's `max_idle`): the " +

@@ -194,6 +194,12 @@ type rejection struct {
 	want   string
 }
 
+// badResource declares the resource nhi_<typ>.bad with the attribute lines given, for the
+// configurations a test expects a plan to reject.
+func badResource(typ string, lines ...string) string {
+	return fmt.Sprintf("\nresource \"nhi_%s\" \"bad\" {\n%s\n}\n", typ, strings.Join(lines, "\n"))
+}
+
 // testRejections applies base, then plans base plus each rejected configuration in turn. Every
 // plan must fail with its message and leave the engine exactly as base left it.
 func testRejections(t *testing.T, env *testEnv, base string, cases []rejection) {

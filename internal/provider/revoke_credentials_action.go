@@ -12,16 +12,12 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 )
 
-var (
-	_ action.Action               = (*revokeCredentialsAction)(nil)
-	_ action.ActionWithConfigure  = (*revokeCredentialsAction)(nil)
-	_ action.ActionWithModifyPlan = (*revokeCredentialsAction)(nil)
-)
-
-const revokeCredentialsActionName = "nhi_revoke_credentials"
+var _ checkedAction = (*revokeCredentialsAction)(nil)
 
 // NewRevokeCredentialsAction returns the nhi_revoke_credentials action.
-func NewRevokeCredentialsAction() action.Action { return &revokeCredentialsAction{} }
+func NewRevokeCredentialsAction() action.Action {
+	return &revokeCredentialsAction{identityAction{actionBase{typeName: "revoke_credentials"}}}
+}
 
 type revokeCredentialsAction struct {
 	identityAction
@@ -31,10 +27,6 @@ type revokeCredentialsActionModel struct {
 	Identity     types.String      `tfsdk:"identity"`
 	IssuedBefore timetypes.RFC3339 `tfsdk:"issued_before"`
 	Reason       types.String      `tfsdk:"reason"`
-}
-
-func (a *revokeCredentialsAction) Metadata(_ context.Context, req action.MetadataRequest, resp *action.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_revoke_credentials"
 }
 
 func (a *revokeCredentialsAction) Schema(_ context.Context, _ action.SchemaRequest, resp *action.SchemaResponse) {
@@ -57,20 +49,12 @@ func (a *revokeCredentialsAction) Schema(_ context.Context, _ action.SchemaReque
 	}
 }
 
-// ModifyPlan fails the plan when the identity does not exist or is retired.
-func (a *revokeCredentialsAction) ModifyPlan(ctx context.Context, req action.ModifyPlanRequest, resp *action.ModifyPlanResponse) {
-	var m revokeCredentialsActionModel
-	if resp.Diagnostics.Append(req.Config.Get(ctx, &m)...); !resp.Diagnostics.HasError() {
-		a.activeIdentity(ctx, revokeCredentialsActionName, m.Identity, &resp.Diagnostics)
-	}
-}
-
 func (a *revokeCredentialsAction) Invoke(ctx context.Context, req action.InvokeRequest, resp *action.InvokeResponse) {
 	var m revokeCredentialsActionModel
 	if resp.Diagnostics.Append(req.Config.Get(ctx, &m)...); resp.Diagnostics.HasError() {
 		return
 	}
-	id, ok := a.invokedIdentity(ctx, revokeCredentialsActionName, m.Identity, &resp.Diagnostics)
+	id, ok := a.invokedIdentity(ctx, m.Identity, &resp.Diagnostics)
 	if !ok {
 		return
 	}
@@ -96,7 +80,7 @@ func (a *revokeCredentialsAction) Invoke(ctx context.Context, req action.InvokeR
 			ids = append(ids, c.ID)
 		}
 	}
-	if !a.record(ctx, revokeCredentialsActionName, id.Name, fmt.Sprintf("%s (%d); reason: %s", scope, len(ids), reasonText(m.Reason)), &resp.Diagnostics) {
+	if !a.record(ctx, id.Name, fmt.Sprintf("%s (%d); reason: %s", scope, len(ids), reasonText(m.Reason)), &resp.Diagnostics) {
 		return
 	}
 	progress(resp, "Revoking %d credential(s) of identity %q: %s", len(ids), id.Name, scope)
@@ -109,7 +93,7 @@ func (a *revokeCredentialsAction) Invoke(ctx context.Context, req action.InvokeR
 	if len(failed) > 0 {
 		resp.Diagnostics.AddError("Credentials Not Revoked",
 			fmt.Sprintf("%s: %d of %d credential(s) of identity %q could not be revoked and may still work: %s. Invoke the action again.",
-				revokeCredentialsActionName, len(failed), len(ids), id.Name, strings.Join(failed, "; ")))
+				a.name(), len(failed), len(ids), id.Name, strings.Join(failed, "; ")))
 		return
 	}
 	progress(resp, "Revoked %d credential(s) of identity %q; the identity stays active", len(ids), id.Name)

@@ -10,34 +10,20 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/action/schema"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
-	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
 
-var (
-	_ action.Action               = (*rotateAction)(nil)
-	_ action.ActionWithConfigure  = (*rotateAction)(nil)
-	_ action.ActionWithModifyPlan = (*rotateAction)(nil)
-)
-
-const rotateActionName = "nhi_rotate"
+var _ checkedAction = (*rotateAction)(nil)
 
 // NewRotateAction returns the nhi_rotate action.
-func NewRotateAction() action.Action { return &rotateAction{} }
+func NewRotateAction() action.Action {
+	return &rotateAction{identityAction{actionBase{typeName: "rotate"}}}
+}
 
 type rotateAction struct {
 	identityAction
-}
-
-type rotateActionModel struct {
-	Identity types.String `tfsdk:"identity"`
-	Reason   types.String `tfsdk:"reason"`
-}
-
-func (a *rotateAction) Metadata(_ context.Context, req action.MetadataRequest, resp *action.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_rotate"
 }
 
 func (a *rotateAction) Schema(_ context.Context, _ action.SchemaRequest, resp *action.SchemaResponse) {
@@ -58,11 +44,11 @@ func (a *rotateAction) Schema(_ context.Context, _ action.SchemaRequest, resp *a
 // ModifyPlan fails the plan when the identity does not exist, is retired, or has no rotation
 // schedule.
 func (a *rotateAction) ModifyPlan(ctx context.Context, req action.ModifyPlanRequest, resp *action.ModifyPlanResponse) {
-	var m rotateActionModel
+	var m identityActionModel
 	if resp.Diagnostics.Append(req.Config.Get(ctx, &m)...); resp.Diagnostics.HasError() {
 		return
 	}
-	if _, ok := a.activeIdentity(ctx, rotateActionName, m.Identity, &resp.Diagnostics); ok {
+	if _, ok := a.activeIdentity(ctx, m.Identity, &resp.Diagnostics); ok {
 		a.schedule(ctx, m.Identity.ValueString(), &resp.Diagnostics)
 	}
 }
@@ -74,7 +60,7 @@ func (a *rotateAction) schedule(ctx context.Context, identity string, diags *dia
 	case errors.Is(err, engine.ErrNotFound):
 		diags.AddAttributeError(path.Root("identity"), "Rotation Schedule Not Found",
 			fmt.Sprintf("%s: identity %q has no rotation schedule, so it has no rotated secret, and a rotation would have no overlap, "+
-				"verification or retention settings. Declare an nhi_rotation_schedule for it first.", rotateActionName, identity))
+				"verification or retention settings. Declare an nhi_rotation_schedule for it first.", a.name(), identity))
 	case err != nil:
 		addEngineError(diags, fmt.Sprintf("read the rotation schedule of identity %q", identity), err)
 	default:
@@ -84,22 +70,22 @@ func (a *rotateAction) schedule(ctx context.Context, identity string, diags *dia
 }
 
 func (a *rotateAction) Invoke(ctx context.Context, req action.InvokeRequest, resp *action.InvokeResponse) {
-	var m rotateActionModel
+	var m identityActionModel
 	if resp.Diagnostics.Append(req.Config.Get(ctx, &m)...); resp.Diagnostics.HasError() {
 		return
 	}
-	id, ok := a.invokedIdentity(ctx, rotateActionName, m.Identity, &resp.Diagnostics)
+	id, ok := a.invokedIdentity(ctx, m.Identity, &resp.Diagnostics)
 	if !ok {
 		return
 	}
 	s, ok := a.schedule(ctx, id.Name, &resp.Diagnostics)
-	if !ok || !a.record(ctx, rotateActionName, id.Name, "reason: "+m.Reason.ValueString(), &resp.Diagnostics) {
+	if !ok || !a.record(ctx, id.Name, "reason: "+m.Reason.ValueString(), &resp.Diagnostics) {
 		return
 	}
 	before, _ := a.versions(ctx, id.Name, &resp.Diagnostics)
 	progress(resp, "Rotating the secret of identity %q (current version %d; verify %t, overlap %s)",
 		id.Name, before.Version, s.Verify, policy.FormatDuration(s.Overlap))
-	rotateSecret(ctx, a.data, s, rotateActionName+": "+m.Reason.ValueString(), &resp.Diagnostics)
+	rotateSecret(ctx, a.data, s, a.name()+": "+m.Reason.ValueString(), &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}

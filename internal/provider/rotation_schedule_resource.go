@@ -29,20 +29,18 @@ import (
 )
 
 var (
-	_ resource.Resource                     = (*rotationScheduleResource)(nil)
-	_ resource.ResourceWithConfigure        = (*rotationScheduleResource)(nil)
-	_ resource.ResourceWithImportState      = (*rotationScheduleResource)(nil)
-	_ resource.ResourceWithIdentity         = (*rotationScheduleResource)(nil)
-	_ resource.ResourceWithModifyPlan       = (*rotationScheduleResource)(nil)
+	_ managedResource                       = (*rotationScheduleResource)(nil)
 	_ resource.ResourceWithConfigValidators = (*rotationScheduleResource)(nil)
 	_ resource.ResourceWithValidateConfig   = (*rotationScheduleResource)(nil)
 )
 
 // NewRotationScheduleResource returns the nhi_rotation_schedule resource.
-func NewRotationScheduleResource() resource.Resource { return &rotationScheduleResource{} }
+func NewRotationScheduleResource() resource.Resource {
+	return &rotationScheduleResource{resourceBase{typeName: "rotation_schedule", key: "identity", keyDescription: "The name of the identity whose secret rotates."}}
+}
 
 type rotationScheduleResource struct {
-	data *providerData
+	resourceBase
 }
 
 type rotationScheduleModel struct {
@@ -72,10 +70,6 @@ type consumerModel struct {
 	Note types.String `tfsdk:"note"`
 }
 
-func (r *rotationScheduleResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_rotation_schedule"
-}
-
 func (r *rotationScheduleResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	computedTime := func(desc string) schema.StringAttribute {
 		return schema.StringAttribute{CustomType: timetypes.RFC3339Type{}, Computed: true, MarkdownDescription: desc,
@@ -90,20 +84,11 @@ func (r *rotationScheduleResource) Schema(_ context.Context, _ resource.SchemaRe
 			"fails with the cause. The first apply creates version 1. The secret itself never reaches state: " +
 			"consumers read it with the `nhi_secret` ephemeral resource.",
 		Attributes: map[string]schema.Attribute{
-			"id": schema.StringAttribute{
-				Computed:            true,
-				MarkdownDescription: "The identity name.",
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
-			},
-			"identity": schema.StringAttribute{
-				Required:            true,
-				MarkdownDescription: "Name of the persistent `nhi_identity` whose secret rotates. Changing it replaces the schedule.",
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
-				Validators:          []validator.String{nameValidator},
-			},
+			"id":       idAttribute("The identity name."),
+			"identity": nameAttribute("Name of the persistent `nhi_identity` whose secret rotates. Changing it replaces the schedule."),
 			"interval": schema.StringAttribute{
 				CustomType:          durationType{},
-				Validators:          []validator.String{positiveDuration{}},
+				Validators:          []validator.String{positiveDurationValidator},
 				Optional:            true,
 				MarkdownDescription: "Rotate this long after the last rotation, such as `30d`. Exactly one of `interval` and `cron`.",
 			},
@@ -128,9 +113,9 @@ func (r *rotationScheduleResource) Schema(_ context.Context, _ resource.SchemaRe
 				MarkdownDescription: "Every system that uses the secret: the dependency map a rotation must not miss. Required when the class sets `require_consumers`.",
 				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
 					"name": schema.StringAttribute{Required: true, MarkdownDescription: "The consumer, such as `billing-api`.",
-						Validators: []validator.String{nonEmpty{}}},
+						Validators: []validator.String{nonEmptyValidator}},
 					"kind": schema.StringAttribute{Optional: true, MarkdownDescription: "What it is, such as `service`, `job` or `vendor`.",
-						Validators: []validator.String{nonEmpty{}}},
+						Validators: []validator.String{nonEmptyValidator}},
 					"note": schema.StringAttribute{Optional: true, MarkdownDescription: "How it picks up a new secret."},
 				}},
 			},
@@ -206,12 +191,6 @@ func (r *rotationScheduleResource) ValidateConfig(ctx context.Context, req resou
 		return
 	}
 	addFindings(&resp.Diagnostics, policy.CheckRotationSchedule(m.toPolicy(), nil, validationTime(r.data)))
-}
-
-func (r *rotationScheduleResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	if pd, ok := providerDataFrom(req.ProviderData, "Resource", &resp.Diagnostics); ok {
-		r.data = pd
-	}
 }
 
 func (m rotationScheduleModel) toPolicy() policy.RotationSchedule {
@@ -563,12 +542,4 @@ func (r *rotationScheduleResource) Delete(ctx context.Context, req resource.Dele
 	}
 	err := r.data.engine.DeleteRotationSchedule(ctx, m.Identity.ValueString())
 	deleted(&resp.Diagnostics, fmt.Sprintf("delete the rotation schedule of identity %q", m.Identity.ValueString()), err)
-}
-
-func (r *rotationScheduleResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
-	resp.IdentitySchema = nameIdentitySchema("identity", "The name of the identity whose secret rotates.")
-}
-
-func (r *rotationScheduleResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	importByName(ctx, "identity", req, resp)
 }

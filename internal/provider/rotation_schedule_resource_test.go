@@ -9,11 +9,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
-	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
-	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
-	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
@@ -31,13 +28,6 @@ func TestAccRotationSchedule_lifecycle(t *testing.T) {
 	env := newTestEnv(t)
 	rec := &recordingEngine{Engine: env.engine}
 	ctx := context.Background()
-	current := func() (engine.SecretVersion, string) {
-		v, s, err := rec.CurrentSecret(ctx, "billing-sync")
-		if err != nil {
-			t.Fatalf("CurrentSecret: %v", err)
-		}
-		return v, s
-	}
 	var first, second string
 	secrets := noSecrets{secrets: rec.issued}
 	resource.UnitTest(t, resource.TestCase{
@@ -46,14 +36,14 @@ func TestAccRotationSchedule_lifecycle(t *testing.T) {
 			{
 				Config: scheduleConfig(intervalSchedule),
 				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue("nhi_rotation_schedule.billing", tfjsonpath.New("current_version"), knownvalue.Int64Exact(1)),
-					statecheck.ExpectKnownValue("nhi_rotation_schedule.billing", tfjsonpath.New("last_rotated_at"), knownvalue.StringExact("2026-01-01T12:00:00Z")),
-					statecheck.ExpectKnownValue("nhi_rotation_schedule.billing", tfjsonpath.New("next_rotation_at"), knownvalue.StringExact("2026-01-31T12:00:00Z")),
-					statecheck.ExpectKnownValue("nhi_rotation_schedule.billing", tfjsonpath.New("previous_expires_at"), knownvalue.Null()),
+					expectAttr("nhi_rotation_schedule.billing", "current_version", 1),
+					expectAttr("nhi_rotation_schedule.billing", "last_rotated_at", "2026-01-01T12:00:00Z"),
+					expectAttr("nhi_rotation_schedule.billing", "next_rotation_at", "2026-01-31T12:00:00Z"),
+					expectAttr("nhi_rotation_schedule.billing", "previous_expires_at", nil),
 					secrets,
 				},
 				Check: func(*terraform.State) error {
-					v, s := current()
+					v, s := billingSecret(t, rec)
 					if v.Version != 1 {
 						return fmt.Errorf("engine's current version = %d, want 1", v.Version)
 					}
@@ -69,20 +59,18 @@ func TestAccRotationSchedule_lifecycle(t *testing.T) {
 			{
 				PreConfig: func() { env.clock.Advance(policy.Day) },
 				Config:    scheduleConfig(intervalSchedule),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{
-						plancheck.ExpectResourceAction("nhi_rotation_schedule.billing", plancheck.ResourceActionUpdate),
-						plancheck.ExpectUnknownValue("nhi_rotation_schedule.billing", tfjsonpath.New("current_version")),
-						secrets,
-					},
-				},
+				ConfigPlanChecks: beforeApply(
+					expectUpdate("nhi_rotation_schedule.billing"),
+					expectUnknown("nhi_rotation_schedule.billing", "current_version"),
+					secrets,
+				),
 				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue("nhi_rotation_schedule.billing", tfjsonpath.New("current_version"), knownvalue.Int64Exact(2)),
-					statecheck.ExpectKnownValue("nhi_rotation_schedule.billing", tfjsonpath.New("previous_expires_at"), knownvalue.StringExact("2026-01-31T13:00:00Z")),
+					expectAttr("nhi_rotation_schedule.billing", "current_version", 2),
+					expectAttr("nhi_rotation_schedule.billing", "previous_expires_at", "2026-01-31T13:00:00Z"),
 					secrets,
 				},
 				Check: func(*terraform.State) error {
-					_, second = current()
+					_, second = billingSecret(t, rec)
 					return env.checkOverlap(ctx, rec, "billing-sync", first, second, time.Hour+time.Minute)
 				},
 			},
@@ -98,7 +86,7 @@ func TestAccRotationSchedule_lifecycle(t *testing.T) {
 			{
 				PreConfig: func() {
 					rec.set(func(r *recordingEngine) { r.failAuth = false })
-					if v, s := current(); v.Version != 2 || s != second {
+					if v, s := billingSecret(t, rec); v.Version != 2 || s != second {
 						t.Fatalf("after a failed verification the current version is %d, want 2", v.Version)
 					}
 					versions, err := rec.ListSecretVersions(ctx, "billing-sync")
@@ -114,20 +102,18 @@ func TestAccRotationSchedule_lifecycle(t *testing.T) {
 				// Still due, so this apply rotates to version 4.
 				Config: scheduleConfig(intervalSchedule),
 				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue("nhi_rotation_schedule.billing", tfjsonpath.New("current_version"), knownvalue.Int64Exact(4)),
+					expectAttr("nhi_rotation_schedule.billing", "current_version", 4),
 				},
 			},
 			{
 				// Manual rollback to version 2, retained for it.
-				Config: scheduleConfig(intervalSchedule + `  rollback_to_version = 2`),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectUnknownValue("nhi_rotation_schedule.billing", tfjsonpath.New("current_version"))},
-				},
+				Config:           scheduleConfig(intervalSchedule + `  rollback_to_version = 2`),
+				ConfigPlanChecks: beforeApply(expectUnknown("nhi_rotation_schedule.billing", "current_version")),
 				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue("nhi_rotation_schedule.billing", tfjsonpath.New("current_version"), knownvalue.Int64Exact(2)),
+					expectAttr("nhi_rotation_schedule.billing", "current_version", 2),
 				},
 				Check: func(*terraform.State) error {
-					if _, s := current(); s != second {
+					if _, s := billingSecret(t, rec); s != second {
 						return errors.New("rollback did not re-promote version 2's secret")
 					}
 					return nil
@@ -153,8 +139,8 @@ func TestAccRotationSchedule_cronWindowOverdue(t *testing.T) {
 		{
 			Config: cfg,
 			ConfigStateChecks: []statecheck.StateCheck{
-				statecheck.ExpectKnownValue("nhi_rotation_schedule.billing", tfjsonpath.New("next_rotation_at"), knownvalue.StringExact("2026-01-05T03:00:00Z")),
-				statecheck.ExpectKnownValue("nhi_rotation_schedule.billing", tfjsonpath.New("overdue_by"), knownvalue.Null()),
+				expectAttr("nhi_rotation_schedule.billing", "next_rotation_at", "2026-01-05T03:00:00Z"),
+				expectAttr("nhi_rotation_schedule.billing", "overdue_by", nil),
 			},
 			Check: func(*terraform.State) error {
 				v, _, err := env.engine.CurrentSecret(context.Background(), "billing-sync")
@@ -176,26 +162,19 @@ func TestAccRotationSchedule_cronWindowOverdue(t *testing.T) {
 			},
 		},
 		{
-			Config: cfg,
-			ConfigPlanChecks: resource.ConfigPlanChecks{
-				PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("nhi_rotation_schedule.billing", plancheck.ResourceActionUpdate)},
-			},
+			Config:           cfg,
+			ConfigPlanChecks: beforeApply(expectUpdate("nhi_rotation_schedule.billing")),
 			ConfigStateChecks: []statecheck.StateCheck{
-				statecheck.ExpectKnownValue("nhi_rotation_schedule.billing", tfjsonpath.New("current_version"), knownvalue.Int64Exact(2)),
-				statecheck.ExpectKnownValue("nhi_rotation_schedule.billing", tfjsonpath.New("next_rotation_at"), knownvalue.StringExact("2026-01-12T03:00:00Z")),
-				statecheck.ExpectKnownValue("nhi_rotation_schedule.billing", tfjsonpath.New("overdue_by"), knownvalue.Null()),
+				expectAttr("nhi_rotation_schedule.billing", "current_version", 2),
+				expectAttr("nhi_rotation_schedule.billing", "next_rotation_at", "2026-01-12T03:00:00Z"),
+				expectAttr("nhi_rotation_schedule.billing", "overdue_by", nil),
 			},
 		},
 	})
 }
 
 func badSchedule(identity, body string) string {
-	return fmt.Sprintf(`
-resource "nhi_rotation_schedule" "bad" {
-  identity = %s
-%s
-}
-`, identity, body)
+	return badResource("rotation_schedule", "  identity = "+identity, body)
 }
 
 // TestAccRotationSchedule_planRejects covers every schedule rule at plan.
@@ -298,7 +277,7 @@ func TestAccRotationSchedule_adoptsOrRefusesExistingSchedule(t *testing.T) {
 			},
 			Config: scheduleConfig(intervalSchedule),
 			ConfigStateChecks: []statecheck.StateCheck{
-				statecheck.ExpectKnownValue("nhi_rotation_schedule.billing", tfjsonpath.New("current_version"), knownvalue.Int64Exact(1)),
+				expectAttr("nhi_rotation_schedule.billing", "current_version", 1),
 			},
 			Check: func(*terraform.State) error {
 				versions, err := env.engine.ListSecretVersions(ctx, "billing-sync")

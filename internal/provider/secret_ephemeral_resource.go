@@ -12,16 +12,15 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 )
 
-var (
-	_ ephemeral.EphemeralResource              = (*secretEphemeralResource)(nil)
-	_ ephemeral.EphemeralResourceWithConfigure = (*secretEphemeralResource)(nil)
-)
+var _ ephemeral.EphemeralResourceWithConfigure = (*secretEphemeralResource)(nil)
 
 // NewSecretEphemeralResource returns the nhi_secret ephemeral resource.
-func NewSecretEphemeralResource() ephemeral.EphemeralResource { return &secretEphemeralResource{} }
+func NewSecretEphemeralResource() ephemeral.EphemeralResource {
+	return &secretEphemeralResource{ephemeralBase{typeName: "secret"}}
+}
 
 type secretEphemeralResource struct {
-	data *providerData
+	ephemeralBase
 }
 
 type secretModel struct {
@@ -30,10 +29,6 @@ type secretModel struct {
 	Version   types.Int64       `tfsdk:"version"`
 	RotatedAt timetypes.RFC3339 `tfsdk:"rotated_at"`
 	ExpiresAt timetypes.RFC3339 `tfsdk:"expires_at"`
-}
-
-func (r *secretEphemeralResource) Metadata(_ context.Context, req ephemeral.MetadataRequest, resp *ephemeral.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_secret"
 }
 
 func (r *secretEphemeralResource) Schema(_ context.Context, _ ephemeral.SchemaRequest, resp *ephemeral.SchemaResponse) {
@@ -67,12 +62,6 @@ func (r *secretEphemeralResource) Schema(_ context.Context, _ ephemeral.SchemaRe
 				MarkdownDescription: "When it stops authenticating (RFC 3339); null when it has no hard limit.",
 			},
 		},
-	}
-}
-
-func (r *secretEphemeralResource) Configure(_ context.Context, req ephemeral.ConfigureRequest, resp *ephemeral.ConfigureResponse) {
-	if pd, ok := providerDataFrom(req.ProviderData, "Ephemeral Resource", &resp.Diagnostics); ok {
-		r.data = pd
 	}
 }
 

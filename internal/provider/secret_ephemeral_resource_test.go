@@ -7,11 +7,9 @@ import (
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
-	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
-	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
@@ -36,7 +34,7 @@ provider "echo" {
 resource "echo" "billing" {}
 `,
 			ConfigStateChecks: []statecheck.StateCheck{
-				statecheck.ExpectKnownValue("echo.billing", tfjsonpath.New("data").AtMapKey("version"), knownvalue.Int64Exact(1)),
+				expectAttr("echo.billing", "data.version", 1),
 			},
 			Check: func(s *terraform.State) error {
 				_, want, err := rec.CurrentSecret(context.Background(), "billing-sync")

@@ -25,19 +25,17 @@ import (
 )
 
 var (
-	_ resource.Resource                     = (*targetResource)(nil)
-	_ resource.ResourceWithConfigure        = (*targetResource)(nil)
-	_ resource.ResourceWithImportState      = (*targetResource)(nil)
-	_ resource.ResourceWithIdentity         = (*targetResource)(nil)
-	_ resource.ResourceWithModifyPlan       = (*targetResource)(nil)
+	_ managedResource                       = (*targetResource)(nil)
 	_ resource.ResourceWithConfigValidators = (*targetResource)(nil)
 )
 
 // NewTargetResource returns the nhi_target resource.
-func NewTargetResource() resource.Resource { return &targetResource{} }
+func NewTargetResource() resource.Resource {
+	return &targetResource{resourceBase{typeName: "target", key: "name", keyDescription: "The target name."}}
+}
 
 type targetResource struct {
-	data *providerData
+	resourceBase
 }
 
 type targetModel struct {
@@ -52,10 +50,6 @@ type targetModel struct {
 	PasswordWO        types.String `tfsdk:"password_wo"`
 	PasswordWOVersion types.Int64  `tfsdk:"password_wo_version"`
 	ServerVersion     types.String `tfsdk:"server_version"`
-}
-
-func (r *targetResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_target"
 }
 
 func (r *targetResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -81,17 +75,8 @@ func (r *targetResource) Schema(_ context.Context, _ resource.SchemaRequest, res
 			"orphaned logins and sets `VALID UNTIL` back; closing a credential drops its login with any extra grant. The Vault " +
 			"engine does not check drift on targets: Vault holds the admin password and offers no read of the target's roles.",
 		Attributes: map[string]schema.Attribute{
-			"id": schema.StringAttribute{
-				Computed:            true,
-				MarkdownDescription: "The target name.",
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
-			},
-			"name": schema.StringAttribute{
-				Required:            true,
-				MarkdownDescription: "Unique name of the target, which identities name in `target`. Changing it replaces the target.",
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
-				Validators:          []validator.String{nameValidator},
-			},
+			"id":   idAttribute("The target name."),
+			"name": nameAttribute("Unique name of the target, which identities name in `target`. Changing it replaces the target."),
 			"kind": schema.StringAttribute{
 				Optional:            true,
 				Computed:            true,
@@ -103,7 +88,7 @@ func (r *targetResource) Schema(_ context.Context, _ resource.SchemaRequest, res
 			"host": schema.StringAttribute{
 				Required:            true,
 				MarkdownDescription: "Host name or address of the server.",
-				Validators:          []validator.String{nonEmpty{}},
+				Validators:          []validator.String{nonEmptyValidator},
 			},
 			"port": schema.Int64Attribute{
 				Optional:            true,
@@ -115,7 +100,7 @@ func (r *targetResource) Schema(_ context.Context, _ resource.SchemaRequest, res
 			"database": schema.StringAttribute{
 				Required:            true,
 				MarkdownDescription: "Database the provider connects to; logins' ownerships and privileges there are cleaned up when they are dropped.",
-				Validators:          []validator.String{nonEmpty{}},
+				Validators:          []validator.String{nonEmptyValidator},
 			},
 			"sslmode": schema.StringAttribute{
 				Optional:            true,
@@ -129,7 +114,7 @@ func (r *targetResource) Schema(_ context.Context, _ resource.SchemaRequest, res
 				MarkdownDescription: "Admin user the engine logs in as: it must be allowed to create, alter and drop roles and to " +
 					"grant the roles identities name in `scopes` (`CREATEROLE` with admin option on those roles, or a superuser; " +
 					"a superuser also lets drift checks read password verifiers).",
-				Validators: []validator.String{nonEmpty{}},
+				Validators: []validator.String{nonEmptyValidator},
 			},
 			"password_wo": schema.StringAttribute{
 				Optional:  true,
@@ -155,12 +140,6 @@ func (r *targetResource) Schema(_ context.Context, _ resource.SchemaRequest, res
 func (r *targetResource) ConfigValidators(context.Context) []resource.ConfigValidator {
 	return []resource.ConfigValidator{
 		resourcevalidator.RequiredTogether(path.MatchRoot("password_wo"), path.MatchRoot("password_wo_version")),
-	}
-}
-
-func (r *targetResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	if pd, ok := providerDataFrom(req.ProviderData, "Resource", &resp.Diagnostics); ok {
-		r.data = pd
 	}
 }
 
@@ -288,12 +267,4 @@ func (r *targetResource) Read(ctx context.Context, req resource.ReadRequest, res
 
 func (r *targetResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
 	deleteRecord(ctx, req, resp, engine.KindTarget, r.data.engine.DeleteTarget)
-}
-
-func (r *targetResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
-	resp.IdentitySchema = nameIdentitySchema("name", "The target name.")
-}
-
-func (r *targetResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	importByName(ctx, "name", req, resp)
 }

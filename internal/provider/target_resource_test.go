@@ -18,10 +18,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/config"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
-	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
-	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 	"github.com/hashicorp/terraform-plugin-testing/tfversion"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/acctest"
@@ -115,12 +113,12 @@ func TestAccTarget_lifecycle(t *testing.T) {
 				},
 				Config:           targetHCL(f, 1),
 				ConfigVariables:  targetVars(f.Password),
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{secrets}},
+				ConfigPlanChecks: beforeApply(secrets),
 				ConfigStateChecks: []statecheck.StateCheck{
 					secrets,
-					statecheck.ExpectKnownValue("nhi_target.db", tfjsonpath.New("server_version"), wantServerVersion()),
-					statecheck.ExpectKnownValue("nhi_target.db", tfjsonpath.New("kind"), knownvalue.StringExact("postgresql")),
-					statecheck.ExpectKnownValue("nhi_target.db", tfjsonpath.New("password_wo"), knownvalue.Null()),
+					expectAttr("nhi_target.db", "server_version", wantServerVersion()),
+					expectAttr("nhi_target.db", "kind", "postgresql"),
+					expectAttr("nhi_target.db", "password_wo", nil),
 				},
 			},
 			{
@@ -136,8 +134,8 @@ func TestAccTarget_lifecycle(t *testing.T) {
 				// A new version of the admin password: the engine checks and stores it.
 				Config:            targetHCL(f, 2),
 				ConfigVariables:   targetVars(f.Password),
-				ConfigPlanChecks:  resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{secrets, plancheck.ExpectResourceAction("nhi_target.db", plancheck.ResourceActionUpdate)}},
-				ConfigStateChecks: []statecheck.StateCheck{secrets, statecheck.ExpectKnownValue("nhi_target.db", tfjsonpath.New("password_wo_version"), knownvalue.Int64Exact(2))},
+				ConfigPlanChecks:  beforeApply(secrets, expectUpdate("nhi_target.db")),
+				ConfigStateChecks: []statecheck.StateCheck{secrets, expectAttr("nhi_target.db", "password_wo_version", 2)},
 			},
 			{
 				// A wrong password under a new version is refused, and the stored one stays in use.
@@ -188,8 +186,8 @@ func TestAccTarget_credential(t *testing.T) {
 			Config:          targetCredentialConfig(f),
 			ConfigVariables: targetVars(f.Password),
 			ConfigStateChecks: []statecheck.StateCheck{
-				statecheck.ExpectKnownValue("echo.job", tfjsonpath.New("data").AtMapKey("username"), knownvalue.StringRegexp(regexp.MustCompile(`^nhi_ci-build_[0-9a-z]+$`))),
-				statecheck.ExpectKnownValue("echo.job", tfjsonpath.New("data").AtMapKey("scopes"), knownvalue.SetExact([]knownvalue.Check{knownvalue.StringExact(f.Reader)})),
+				expectAttr("echo.job", "data.username", knownvalue.StringRegexp(regexp.MustCompile(`^nhi_ci-build_[0-9a-z]+$`))),
+				expectAttr("echo.job", "data.scopes", knownvalue.SetExact([]knownvalue.Check{knownvalue.StringExact(f.Reader)})),
 			},
 			Check: func(s *terraform.State) error {
 				user, password, expires := login(s)
@@ -264,7 +262,7 @@ locals {
 		{
 			Config:            cfg,
 			ConfigVariables:   targetVars(f.Password),
-			ConfigPlanChecks:  resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{secrets}},
+			ConfigPlanChecks:  beforeApply(secrets),
 			ConfigStateChecks: []statecheck.StateCheck{secrets},
 			Check: func(*terraform.State) error {
 				if n := len(rec.issued()); n < 2 {
@@ -313,7 +311,7 @@ data "nhi_drift_report" "all" {
 			Config:          cfg,
 			ConfigVariables: targetVars(f.Password),
 			ConfigStateChecks: []statecheck.StateCheck{
-				statecheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("findings"), knownvalue.ListSizeExact(0)),
+				expectAttr("nhi_identity.build", "findings", knownvalue.ListSizeExact(0)),
 			},
 		},
 		{
@@ -333,9 +331,8 @@ data "nhi_drift_report" "all" {
 			ConfigVariables: targetVars(f.Password),
 			ConfigStateChecks: []statecheck.StateCheck{
 				// Sorted by rule: the orphan (NHI1), the extra grant (NHI5), infinite validity (NHI7).
-				statecheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("findings"),
-					loginRules(policy.RuleOrphanedLogin, policy.RulePrivilegeEscalation, policy.RuleLoginValidityAboveHard)),
-				statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("counts_by_rule"), knownvalue.MapExact(map[string]knownvalue.Check{
+				expectAttr("nhi_identity.build", "findings", loginRules(policy.RuleOrphanedLogin, policy.RulePrivilegeEscalation, policy.RuleLoginValidityAboveHard)),
+				expectAttr("data.nhi_drift_report.all", "counts_by_rule", knownvalue.MapExact(map[string]knownvalue.Check{
 					policy.RuleOrphanedLogin:          knownvalue.Int64Exact(1),
 					policy.RulePrivilegeEscalation:    knownvalue.Int64Exact(1),
 					policy.RuleLoginValidityAboveHard: knownvalue.Int64Exact(1),
@@ -352,8 +349,8 @@ data "nhi_drift_report" "all" {
 			Config:          cfg,
 			ConfigVariables: targetVars(f.Password),
 			ConfigStateChecks: []statecheck.StateCheck{
-				statecheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("findings"), knownvalue.ListSizeExact(0)),
-				statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("findings"), knownvalue.ListSizeExact(0)),
+				expectAttr("nhi_identity.build", "findings", knownvalue.ListSizeExact(0)),
+				expectAttr("data.nhi_drift_report.all", "findings", knownvalue.ListSizeExact(0)),
 			},
 		},
 	})
@@ -389,10 +386,7 @@ resource "nhi_rotation_schedule" "billing" {
 	}
 	var seen []string
 	current := func() (engine.SecretVersion, string) {
-		v, s, err := env.engine.CurrentSecret(ctx, "billing-sync")
-		if err != nil {
-			t.Fatal(err)
-		}
+		v, s := billingSecret(t, env.engine)
 		seen = append(seen, s)
 		return v, s
 	}
@@ -414,8 +408,8 @@ resource "nhi_rotation_schedule" "billing" {
 				PreConfig:         func() { env.clock.Advance(30 * policy.Day) },
 				Config:            cfg(""),
 				ConfigVariables:   targetVars(f.Password),
-				ConfigPlanChecks:  resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{secrets}},
-				ConfigStateChecks: []statecheck.StateCheck{secrets, statecheck.ExpectKnownValue("nhi_rotation_schedule.billing", tfjsonpath.New("current_version"), knownvalue.Int64Exact(2))},
+				ConfigPlanChecks:  beforeApply(secrets),
+				ConfigStateChecks: []statecheck.StateCheck{secrets, expectAttr("nhi_rotation_schedule.billing", "current_version", 2)},
 				Check: func(*terraform.State) error {
 					first := seen[0]
 					_, second = current()
@@ -458,7 +452,7 @@ resource "nhi_rotation_schedule" "billing" {
 				// Still due: this apply rotates again, and the new password works.
 				Config:            cfg(""),
 				ConfigVariables:   targetVars(f.Password),
-				ConfigStateChecks: []statecheck.StateCheck{secrets, statecheck.ExpectKnownValue("nhi_rotation_schedule.billing", tfjsonpath.New("current_version"), knownvalue.Int64Exact(4))},
+				ConfigStateChecks: []statecheck.StateCheck{secrets, expectAttr("nhi_rotation_schedule.billing", "current_version", 4)},
 				Check: func(*terraform.State) error {
 					_, fourth := current()
 					return f.WantGrants(login, fourth)

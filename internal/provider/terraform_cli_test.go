@@ -47,6 +47,11 @@ func (s skipOpenTofu) CheckTerraformVersion(_ context.Context, _ tfversion.Check
 	}
 }
 
+// needsTerraform114 skips a test of what Terraform has from 1.14 on and OpenTofu lacks (why).
+func needsTerraform114(why string) []tfversion.TerraformVersionCheck {
+	return []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_14_0), skipOpenTofu{why: why}}
+}
+
 // terraformCLI runs the Terraform binary of the acceptance tests in a directory of its own,
 // as a user runs it, against the provider served in this process on env's engine and clock:
 // for what terraform-plugin-testing cannot drive (`terraform query -generate-config-out`,

@@ -11,8 +11,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
@@ -22,19 +20,17 @@ import (
 )
 
 var (
-	_ resource.Resource                   = (*ttlPolicyResource)(nil)
-	_ resource.ResourceWithConfigure      = (*ttlPolicyResource)(nil)
-	_ resource.ResourceWithImportState    = (*ttlPolicyResource)(nil)
-	_ resource.ResourceWithIdentity       = (*ttlPolicyResource)(nil)
-	_ resource.ResourceWithModifyPlan     = (*ttlPolicyResource)(nil)
+	_ managedResource                     = (*ttlPolicyResource)(nil)
 	_ resource.ResourceWithValidateConfig = (*ttlPolicyResource)(nil)
 )
 
 // NewTTLPolicyResource returns the nhi_ttl_policy resource.
-func NewTTLPolicyResource() resource.Resource { return &ttlPolicyResource{} }
+func NewTTLPolicyResource() resource.Resource {
+	return &ttlPolicyResource{resourceBase{typeName: "ttl_policy", key: "name", keyDescription: "The TTL policy name."}}
+}
 
 type ttlPolicyResource struct {
-	data *providerData
+	resourceBase
 }
 
 type ttlPolicyModel struct {
@@ -50,27 +46,14 @@ type ttlPolicyModel struct {
 	Exception   *exceptionModel `tfsdk:"exception"`
 }
 
-func (r *ttlPolicyResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_ttl_policy"
-}
-
 func (r *ttlPolicyResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "TTL and renewal policy for the dynamic credentials of an ephemeral class's identities. " +
 			"It must sit within its class's ceilings unless it carries an approved, unexpired `exception`; " +
 			"once the exception expires the policy is a violation again. Renewable credentials need a hard `max_lifetime`.",
 		Attributes: map[string]schema.Attribute{
-			"id": schema.StringAttribute{
-				Computed:            true,
-				MarkdownDescription: "The policy name.",
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
-			},
-			"name": schema.StringAttribute{
-				Required:            true,
-				MarkdownDescription: "Unique name of the policy. Changing it replaces the policy.",
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
-				Validators:          []validator.String{nameValidator},
-			},
+			"id":   idAttribute("The policy name."),
+			"name": nameAttribute("Unique name of the policy. Changing it replaces the policy."),
 			"class": schema.StringAttribute{
 				Required:            true,
 				MarkdownDescription: "Name of the `nhi_lifecycle_class` (an ephemeral one) whose ceilings bound this policy.",
@@ -82,13 +65,13 @@ func (r *ttlPolicyResource) Schema(_ context.Context, _ resource.SchemaRequest, 
 			},
 			"ttl": schema.StringAttribute{
 				CustomType:          durationType{},
-				Validators:          []validator.String{positiveDuration{}},
+				Validators:          []validator.String{positiveDurationValidator},
 				Required:            true,
 				MarkdownDescription: "Lifetime of a credential before renewal, such as `15m`.",
 			},
 			"max_lifetime": schema.StringAttribute{
 				CustomType:          durationType{},
-				Validators:          []validator.String{positiveDuration{}},
+				Validators:          []validator.String{positiveDurationValidator},
 				Optional:            true,
 				MarkdownDescription: "Hard expiry of a credential including renewals, such as `2h`. Required when `renewable`.",
 			},
@@ -125,12 +108,6 @@ func (r *ttlPolicyResource) ValidateConfig(ctx context.Context, req resource.Val
 	p := m.toPolicy(&resp.Diagnostics)
 	if !resp.Diagnostics.HasError() {
 		addFindings(&resp.Diagnostics, policy.CheckTTLPolicy(p, nil, validationTime(r.data)))
-	}
-}
-
-func (r *ttlPolicyResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	if pd, ok := providerDataFrom(req.ProviderData, "Resource", &resp.Diagnostics); ok {
-		r.data = pd
 	}
 }
 
@@ -251,12 +228,4 @@ func (r *ttlPolicyResource) Read(ctx context.Context, req resource.ReadRequest, 
 
 func (r *ttlPolicyResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
 	deleteRecord(ctx, req, resp, "TTL policy", r.data.engine.DeleteTTLPolicy)
-}
-
-func (r *ttlPolicyResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
-	resp.IdentitySchema = nameIdentitySchema("name", "The TTL policy name.")
-}
-
-func (r *ttlPolicyResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	importByName(ctx, "name", req, resp)
 }

@@ -8,21 +8,12 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
-	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
-	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
-	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 )
 
 func badPolicy(body string) string {
-	return fmt.Sprintf(`
-resource "nhi_ttl_policy" "bad" {
-  name  = "bad"
-  class = nhi_lifecycle_class.ci.name
-%s
-}
-`, body)
+	return badResource("ttl_policy", `  name  = "bad"`, `  class = nhi_lifecycle_class.ci.name`, body)
 }
 
 // TestAccTTLPolicy_planRejects covers every TTL policy rule: each violating configuration fails
@@ -75,7 +66,7 @@ func TestAccTTLPolicy_exceptionExpires(t *testing.T) {
 		{
 			Config: cfg,
 			ConfigStateChecks: []statecheck.StateCheck{
-				statecheck.ExpectKnownValue("nhi_ttl_policy.bad", tfjsonpath.New("exception").AtMapKey("approved_by"), knownvalue.StringExact("sec-lead")),
+				expectAttr("nhi_ttl_policy.bad", "exception.approved_by", "sec-lead"),
 			},
 			Check: func(*terraform.State) error {
 				p, err := env.engine.GetTTLPolicy(context.Background(), "bad")
@@ -101,12 +92,10 @@ func TestAccTTLPolicy_update(t *testing.T) {
 			Config: governanceConfig + badPolicy(`
   ttl      = "20m"
   max_uses = 3`),
-			ConfigPlanChecks: resource.ConfigPlanChecks{
-				PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("nhi_ttl_policy.bad", plancheck.ResourceActionUpdate)},
-			},
+			ConfigPlanChecks: beforeApply(expectUpdate("nhi_ttl_policy.bad")),
 			ConfigStateChecks: []statecheck.StateCheck{
-				statecheck.ExpectKnownValue("nhi_ttl_policy.bad", tfjsonpath.New("ttl"), knownvalue.StringExact("20m")),
-				statecheck.ExpectKnownValue("nhi_ttl_policy.bad", tfjsonpath.New("max_uses"), knownvalue.Int64Exact(3)),
+				expectAttr("nhi_ttl_policy.bad", "ttl", "20m"),
+				expectAttr("nhi_ttl_policy.bad", "max_uses", 3),
 			},
 		},
 		importStep("nhi_ttl_policy.bad", "bad"),

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -13,10 +14,13 @@ import (
 var _ validator.String = stringCheck{}
 
 // stringCheck validates a string with a policy parser: the policy package owns the syntax.
+// When namesPath is set, the error is the rest of a sentence that starts with the attribute's
+// path.
 type stringCheck struct {
-	desc    string
-	summary string
-	check   func(string) error
+	desc      string
+	summary   string
+	namesPath bool
+	check     func(string) error
 }
 
 func (v stringCheck) Description(context.Context) string { return v.desc }
@@ -28,11 +32,16 @@ func (v stringCheck) ValidateString(_ context.Context, req validator.StringReque
 		return
 	}
 	if err := v.check(req.ConfigValue.ValueString()); err != nil {
-		resp.Diagnostics.AddAttributeError(req.Path, v.summary, err.Error())
+		detail := err.Error()
+		if v.namesPath {
+			detail = req.Path.String() + " " + detail + "."
+		}
+		resp.Diagnostics.AddAttributeError(req.Path, v.summary, detail)
 	}
 }
 
-// Validators of names, cron expressions, scopes, scope glob patterns and CIDR blocks.
+// Validators of names, cron expressions, scopes, scope glob patterns, CIDR blocks, durations
+// above zero and values that must not be empty.
 var (
 	// nameValidator: names end up in engine paths.
 	nameValidator = stringCheck{desc: "1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit",
@@ -45,46 +54,24 @@ var (
 		summary: "Invalid Scope Pattern", check: policy.CheckScopePattern}
 	cidrValidator = stringCheck{desc: "a CIDR block such as 10.0.0.0/8, host bits zero",
 		summary: "Invalid CIDR Block", check: func(s string) error { _, err := policy.ParseCIDR(s); return err }}
+
+	// positiveDurationValidator requires a duration above zero: a zero TTL, lifetime or interval
+	// would make credentials that are expired when issued, or a schedule that is never due.
+	// Negative durations are refused by the duration type itself, so window and overlap are zero
+	// or more without a validator.
+	positiveDurationValidator = stringCheck{desc: "a duration above zero", summary: "Invalid Duration", namesPath: true,
+		check: func(s string) error {
+			if d, err := policy.ParseDuration(s); err == nil && d <= 0 { // a malformed value is the duration type's error
+				return fmt.Errorf("is %q: it must be more than zero, such as \"15m\" or \"1d\"; leave it unset where unset means no limit", s)
+			}
+			return nil
+		}}
+	// nonEmptyValidator refuses the empty string (and one of spaces only) where a value names something.
+	nonEmptyValidator = stringCheck{desc: "not empty", summary: "Empty Value", namesPath: true,
+		check: func(s string) error {
+			if strings.TrimSpace(s) == "" {
+				return errors.New("is empty: give it a value, or leave it out")
+			}
+			return nil
+		}}
 )
-
-var _ validator.String = positiveDuration{}
-
-// positiveDuration requires a duration attribute above zero: a zero TTL, lifetime or interval
-// would make credentials that are expired when issued, or a schedule that is never due.
-// Negative durations are refused by the duration type itself, so window and overlap are zero
-// or more without a validator.
-type positiveDuration struct{}
-
-func (positiveDuration) Description(context.Context) string { return "a duration above zero" }
-
-func (v positiveDuration) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
-
-func (positiveDuration) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	d, err := policy.ParseDuration(req.ConfigValue.ValueString())
-	if err == nil && d <= 0 { // a malformed value is the duration type's error
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Duration",
-			fmt.Sprintf("%s is %q: it must be more than zero, such as \"15m\" or \"1d\"; leave it unset where unset means no limit.", req.Path, req.ConfigValue.ValueString()))
-	}
-}
-
-var _ validator.String = nonEmpty{}
-
-// nonEmpty refuses the empty string (and one of spaces only) where a value names something.
-type nonEmpty struct{}
-
-func (nonEmpty) Description(context.Context) string { return "not empty" }
-
-func (v nonEmpty) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
-
-func (nonEmpty) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	if strings.TrimSpace(req.ConfigValue.ValueString()) == "" {
-		resp.Diagnostics.AddAttributeError(req.Path, "Empty Value",
-			fmt.Sprintf("%s is empty: give it a value, or leave it out.", req.Path))
-	}
-}

@@ -20,7 +20,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
-	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 	"github.com/hashicorp/vault/api"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/acctest"
@@ -142,7 +141,7 @@ func (c expectPriorDrift) CheckPlan(_ context.Context, req plancheck.CheckPlanRe
 // refresh, the plan restores it with an update, and apply writes the declared terms again.
 func TestAccVault_roleDriftRestored(t *testing.T) {
 	env, ve := newVaultTestEnv(t)
-	noDrift := statecheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("engine_drift"), knownvalue.ListExact([]knownvalue.Check{}))
+	noDrift := expectAttr("nhi_identity.build", "engine_drift", knownvalue.ListExact([]knownvalue.Check{}))
 	env.unitTest(t, []resource.TestStep{
 		{
 			Config:            identityConfig("team-build", "retire"),
@@ -163,8 +162,8 @@ func TestAccVault_roleDriftRestored(t *testing.T) {
 						"role token_explicit_max_ttl is 28800s, declared 3600s",
 						"role token_period is 3600s, declared 0",
 					}},
-					plancheck.ExpectResourceAction("nhi_identity.build", plancheck.ResourceActionUpdate),
-					plancheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("engine_drift"), knownvalue.ListExact([]knownvalue.Check{})),
+					expectUpdate("nhi_identity.build"),
+					expectPlannedAttr("nhi_identity.build", "engine_drift", knownvalue.ListExact([]knownvalue.Check{})),
 				},
 			},
 			ConfigStateChecks: []statecheck.StateCheck{noDrift},
@@ -428,7 +427,7 @@ data "nhi_drift_report" "all" {}
 		{
 			Config: report,
 			ConfigStateChecks: []statecheck.StateCheck{
-				statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("findings"), knownvalue.ListSizeExact(0)),
+				expectAttr("data.nhi_drift_report.all", "findings", knownvalue.ListSizeExact(0)),
 			},
 		},
 		{
@@ -453,7 +452,7 @@ data "nhi_drift_report" "all" {}
 				},
 			},
 			ConfigStateChecks: []statecheck.StateCheck{
-				statecheck.ExpectKnownValue("data.nhi_drift_report.all", tfjsonpath.New("findings"), knownvalue.ListExact([]knownvalue.Check{
+				expectAttr("data.nhi_drift_report.all", "findings", knownvalue.ListExact([]knownvalue.Check{
 					knownvalue.ObjectPartial(map[string]knownvalue.Check{
 						"rule":     knownvalue.StringExact(policy.RuleEngineDrift),
 						"severity": knownvalue.StringExact(string(policy.SeverityHigh)),

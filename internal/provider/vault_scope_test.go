@@ -18,7 +18,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
-	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 	"github.com/nhigov/terraform-provider-nhi/internal/engine/vault"
@@ -94,16 +93,7 @@ func (p *probingEngine) last(kind string) string {
 }
 
 func scopeProbeConfig(scopes string) string {
-	return governanceConfig + fmt.Sprintf(`
-resource "nhi_identity" "reader" {
-  name        = "ci-reader"
-  class       = nhi_lifecycle_class.ci.name
-  owner       = "team-build"
-  environment = "dev"
-  ttl_policy  = nhi_ttl_policy.short.name
-  %[1]s
-}
-
+	return governanceConfig + ciIdentityHCL("reader", "ci-reader", "team-build", "dev", scopes) + fmt.Sprintf(`
 resource "nhi_identity" "sync" {
   name  = "billing-sync"
   class = nhi_lifecycle_class.svc.name
@@ -179,7 +169,7 @@ func TestAccVault_scopesEnforced(t *testing.T) {
 			{
 				Config: scopeProbeConfig(""),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
-					plancheck.ExpectResourceAction("nhi_identity.reader", plancheck.ResourceActionUpdate),
+					expectUpdate("nhi_identity.reader"),
 				}},
 			},
 			{
@@ -255,15 +245,15 @@ data "nhi_drift_report" "all" {
 			Config: identityConfig("team-build", "retire") + report,
 			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 				expectPriorDrift{"nhi_identity.build", escalation},
-				plancheck.ExpectResourceAction("nhi_identity.build", plancheck.ResourceActionUpdate),
+				expectUpdate("nhi_identity.build"),
 			}},
 			Check: roleGrantsOnly(ve, "ci-build", "[read:artifacts]"),
 		},
 		{
 			Config: identityConfig("team-build", "retire") + gate,
 			ConfigStateChecks: []statecheck.StateCheck{
-				statecheck.ExpectKnownValue("nhi_identity.build", tfjsonpath.New("engine_drift"), knownvalue.ListExact([]knownvalue.Check{})),
-				statecheck.ExpectKnownValue("data.nhi_drift_report.gate", tfjsonpath.New("findings"), knownvalue.ListExact([]knownvalue.Check{})),
+				expectAttr("nhi_identity.build", "engine_drift", knownvalue.ListExact([]knownvalue.Check{})),
+				expectAttr("data.nhi_drift_report.gate", "findings", knownvalue.ListExact([]knownvalue.Check{})),
 			},
 		},
 	})

@@ -249,14 +249,11 @@ func driftIdentity(i int) policy.Identity {
 	}
 }
 
-// buildDriftFleet fills e with the drift fleet. A tenth of the rotation schedules rotate hourly
-// and the batch class is tightened to a 1h lifetime after its credentials were issued, so a
-// report two hours later has findings and trust debt to compute.
-func buildDriftFleet(b *testing.B, e *Engine) {
+// putDriftIdentities puts the drift fleet's classes (with batch as given) and TTL policy into e
+// and creates its identities.
+func putDriftIdentities(b *testing.B, e *Engine, batch policy.Class) {
 	b.Helper()
 	ctx := context.Background()
-	maxRenewals := int64(3)
-	batch := policy.Class{Name: "batch", Kind: policy.KindEphemeral, MaxLifetime: 24 * time.Hour, MaxRenewals: &maxRenewals}
 	for _, err := range []error{
 		e.PutClass(ctx, policy.Class{Name: "service", Kind: policy.KindPersistent, MaxRotationInterval: 30 * 24 * time.Hour, RequireOwner: true}),
 		e.PutClass(ctx, batch),
@@ -270,6 +267,17 @@ func buildDriftFleet(b *testing.B, e *Engine) {
 		_, err := e.CreateIdentity(ctx, driftIdentity(i))
 		return err
 	})
+}
+
+// buildDriftFleet fills e with the drift fleet. A tenth of the rotation schedules rotate hourly
+// and the batch class is tightened to a 1h lifetime after its credentials were issued, so a
+// report two hours later has findings and trust debt to compute.
+func buildDriftFleet(b *testing.B, e *Engine) {
+	b.Helper()
+	ctx := context.Background()
+	maxRenewals := int64(3)
+	batch := policy.Class{Name: "batch", Kind: policy.KindEphemeral, MaxLifetime: 24 * time.Hour, MaxRenewals: &maxRenewals}
+	putDriftIdentities(b, e, batch)
 	// Schedules and secret versions: db.Update, one fsync each, so a few workers suffice.
 	parallelN(b, benchWorkers, driftPersistent, func(i int) error {
 		name := driftIdentity(i).Name
@@ -398,19 +406,7 @@ func BenchmarkDriftReportHistory(b *testing.B) {
 	clk := clock.NewFake(time.Now())
 	e := openBenchOn(b, clk, 0)
 	ctx := context.Background()
-	for _, err := range []error{
-		e.PutClass(ctx, policy.Class{Name: "service", Kind: policy.KindPersistent, MaxRotationInterval: 30 * 24 * time.Hour, RequireOwner: true}),
-		e.PutClass(ctx, policy.Class{Name: "batch", Kind: policy.KindEphemeral, MaxLifetime: 24 * time.Hour}),
-		e.PutTTLPolicy(ctx, policy.TTLPolicy{Name: "batch-long", Class: "batch", TTL: 12 * time.Hour, MaxLifetime: 12 * time.Hour}),
-	} {
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
-	parallelN(b, driftIssuers, driftIdentities, func(i int) error {
-		_, err := e.CreateIdentity(ctx, driftIdentity(i))
-		return err
-	})
+	putDriftIdentities(b, e, policy.Class{Name: "batch", Kind: policy.KindEphemeral, MaxLifetime: 24 * time.Hour})
 	ephemeral := driftIdentities - driftPersistent
 	issue := func(i int) error {
 		_, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: driftIdentity(driftPersistent + i%ephemeral).Name, Requester: "bench"})

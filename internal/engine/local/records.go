@@ -111,15 +111,17 @@ func (e *Engine) putRecord(ctx context.Context, bucket []byte, name string, v an
 	})
 }
 
-func (e *Engine) getRecord(ctx context.Context, bucket []byte, name string, v any) error {
+// getRecord reads the record name of bucket; engine.ErrNotFound when there is none.
+func getRecord[T any](ctx context.Context, e *Engine, bucket []byte, name string) (T, error) {
+	var v T
 	if err := ctxErr(ctx); err != nil {
-		return err
+		return v, err
 	}
-	err := e.view(func(tx *bolt.Tx) error { return getJSON(tx, bucket, name, v) })
+	err := e.view(func(tx *bolt.Tx) error { return getJSON(tx, bucket, name, &v) })
 	if errors.Is(err, errEmpty) {
-		return fmt.Errorf("%s %q: %w", kindOf(bucket), name, engine.ErrNotFound)
+		return v, fmt.Errorf("%s %q: %w", kindOf(bucket), name, engine.ErrNotFound)
 	}
-	return err
+	return v, err
 }
 
 func (e *Engine) deleteRecord(ctx context.Context, bucket []byte, name string) error {
@@ -145,8 +147,7 @@ func (e *Engine) PutClass(ctx context.Context, c policy.Class) error {
 
 // GetClass reads a lifecycle class.
 func (e *Engine) GetClass(ctx context.Context, name string) (policy.Class, error) {
-	var c policy.Class
-	return c, e.getRecord(ctx, bucketClasses, name, &c)
+	return getRecord[policy.Class](ctx, e, bucketClasses, name)
 }
 
 // DeleteClass removes a lifecycle class.
@@ -166,8 +167,7 @@ func (e *Engine) PutTTLPolicy(ctx context.Context, p policy.TTLPolicy) error {
 
 // GetTTLPolicy reads a TTL policy.
 func (e *Engine) GetTTLPolicy(ctx context.Context, name string) (policy.TTLPolicy, error) {
-	var p policy.TTLPolicy
-	return p, e.getRecord(ctx, bucketTTLPolicies, name, &p)
+	return getRecord[policy.TTLPolicy](ctx, e, bucketTTLPolicies, name)
 }
 
 // DeleteTTLPolicy removes a TTL policy.
@@ -190,8 +190,7 @@ func (e *Engine) PutOwner(ctx context.Context, o policy.Owner) error {
 
 // GetOwner reads an owner record.
 func (e *Engine) GetOwner(ctx context.Context, name string) (policy.Owner, error) {
-	var o policy.Owner
-	return o, e.getRecord(ctx, bucketOwners, name, &o)
+	return getRecord[policy.Owner](ctx, e, bucketOwners, name)
 }
 
 // DeleteOwner removes an owner record.
@@ -202,6 +201,26 @@ func (e *Engine) DeleteOwner(ctx context.Context, name string) error {
 // ListOwners lists every owner record, by name.
 func (e *Engine) ListOwners(ctx context.Context) ([]policy.Owner, error) {
 	return listJSON[policy.Owner](ctx, e, bucketOwners)
+}
+
+// PutRotationSchedule creates or replaces the rotation schedule of an identity.
+func (e *Engine) PutRotationSchedule(ctx context.Context, s policy.RotationSchedule) error {
+	return e.putRecord(ctx, bucketSchedules, s.Identity, s)
+}
+
+// GetRotationSchedule reads the rotation schedule of an identity.
+func (e *Engine) GetRotationSchedule(ctx context.Context, identity string) (policy.RotationSchedule, error) {
+	return getRecord[policy.RotationSchedule](ctx, e, bucketSchedules, identity)
+}
+
+// DeleteRotationSchedule removes the rotation schedule of an identity. Its secret versions stay.
+func (e *Engine) DeleteRotationSchedule(ctx context.Context, identity string) error {
+	return e.deleteRecord(ctx, bucketSchedules, identity)
+}
+
+// ListRotationSchedules lists every rotation schedule, by identity.
+func (e *Engine) ListRotationSchedules(ctx context.Context) ([]policy.RotationSchedule, error) {
+	return listJSON[policy.RotationSchedule](ctx, e, bucketSchedules)
 }
 
 // CreateIdentity records a new active identity, or adopts the identity of that name when it
@@ -289,8 +308,7 @@ func (e *Engine) UpdateIdentity(ctx context.Context, id policy.Identity) (policy
 
 // GetIdentity reads an identity, retired or not.
 func (e *Engine) GetIdentity(ctx context.Context, name string) (policy.Identity, error) {
-	var id policy.Identity
-	return id, e.getRecord(ctx, bucketIdentities, name, &id)
+	return getRecord[policy.Identity](ctx, e, bucketIdentities, name)
 }
 
 // ListIdentities lists every identity, retired ones included, by name.

@@ -56,27 +56,6 @@ type versionRecord struct {
 	Login string `json:"login,omitempty"`
 }
 
-// PutRotationSchedule creates or replaces the rotation schedule of an identity.
-func (e *Engine) PutRotationSchedule(ctx context.Context, s policy.RotationSchedule) error {
-	return e.putRecord(ctx, bucketSchedules, s.Identity, s)
-}
-
-// GetRotationSchedule reads the rotation schedule of an identity.
-func (e *Engine) GetRotationSchedule(ctx context.Context, identity string) (policy.RotationSchedule, error) {
-	var s policy.RotationSchedule
-	return s, e.getRecord(ctx, bucketSchedules, identity, &s)
-}
-
-// DeleteRotationSchedule removes the rotation schedule of an identity. Its secret versions stay.
-func (e *Engine) DeleteRotationSchedule(ctx context.Context, identity string) error {
-	return e.deleteRecord(ctx, bucketSchedules, identity)
-}
-
-// ListRotationSchedules lists every rotation schedule, by identity.
-func (e *Engine) ListRotationSchedules(ctx context.Context) ([]policy.RotationSchedule, error) {
-	return listJSON[policy.RotationSchedule](ctx, e, bucketSchedules)
-}
-
 // fingerprint is a keyed hash of a secret value: equal values have equal fingerprints within
 // one engine, and nobody without the engine key can test a guess against one.
 func (e *Engine) fingerprint(value string) string {

@@ -58,8 +58,7 @@ func refreshAll(b *testing.B, direct *Engine, clk clock.Clock, names []string) {
 // BenchmarkRefreshFleet refreshes NHI_BENCH_N ephemeral identities, governance reads included.
 func BenchmarkRefreshFleet(b *testing.B) {
 	n := benchSize(b, "NHI_BENCH_N", 1000)
-	clk := clock.NewFake(time.Now())
-	direct := openTest(b, clk)
+	direct, clk := openTestNow(b)
 	ctx := context.Background()
 	must(b, direct.PutClass(ctx, policy.Class{Name: "ci", Kind: policy.KindEphemeral, MaxLifetime: time.Hour}))
 	must(b, direct.PutTTLPolicy(ctx, policy.TTLPolicy{Name: "p", Class: "ci", TTL: 10 * time.Minute, MaxLifetime: time.Hour}))
@@ -77,8 +76,7 @@ func BenchmarkRefreshFleet(b *testing.B) {
 // credential: the two should cost the same.
 func BenchmarkRefreshHistory(b *testing.B) {
 	ended := benchSize(b, "NHI_BENCH_HISTORY", 10000)
-	clk := clock.NewFake(time.Now())
-	direct := openTest(b, clk)
+	direct, clk := openTestNow(b)
 	ctx := context.Background()
 	p := policy.TTLPolicy{Name: "p", Class: "ci", TTL: 10 * time.Minute, MaxLifetime: time.Hour}
 	setupIdentity(b, direct, p, "ci-fresh")
@@ -103,8 +101,7 @@ func BenchmarkRefreshHistory(b *testing.B) {
 // schedule and a rotated secret, governance reads included.
 func BenchmarkRefreshPersistent(b *testing.B) {
 	n := benchSize(b, "NHI_BENCH_N", 1000)
-	clk := clock.NewFake(time.Now())
-	direct := openTest(b, clk)
+	direct, clk := openTestNow(b)
 	ctx := context.Background()
 	must(b, direct.PutClass(ctx, policy.Class{Name: "svc", Kind: policy.KindPersistent}))
 	names := make([]string, n)
@@ -126,8 +123,7 @@ func BenchmarkRefreshPersistent(b *testing.B) {
 // through a counting proxy, and reports requests and wall time per open + close.
 func BenchmarkCredentialOpenClose(b *testing.B) {
 	const perIteration = 100
-	clk := clock.NewFake(time.Now())
-	direct := openTest(b, clk)
+	direct, _ := openTestNow(b)
 	ctx := context.Background()
 	setupIdentity(b, direct, policy.TTLPolicy{Name: "p", Class: "ci", TTL: 10 * time.Minute, MaxLifetime: time.Hour}, "ci-job")
 	e, proxy := openThroughProxy(b, direct)

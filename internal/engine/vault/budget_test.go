@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/acctest"
-	"github.com/nhigov/terraform-provider-nhi/internal/clock"
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
@@ -39,6 +38,9 @@ const (
 	budgetRotationEvery   = 24 * time.Hour
 	budgetEphemeralPolicy = "budget-p"
 )
+
+// budgetPolicy is the TTL policy of the ephemeral identities the budget tests measure.
+var budgetPolicy = policy.TTLPolicy{Name: budgetEphemeralPolicy, Class: "ci", TTL: 10 * time.Minute, MaxLifetime: time.Hour}
 
 // refreshFleet refreshes every identity in names, as nhi_identity's Read does, and returns the
 // requests per identity, apart from the reads of governance records (classes, TTL policies,
@@ -75,12 +77,11 @@ func governanceRequest(path string) bool {
 }
 
 func TestRefreshRequestBudget(t *testing.T) {
-	clk := clock.NewFake(time.Now())
-	direct := openTest(t, clk)
+	direct, clk := openTestNow(t)
 	ctx := context.Background()
 	must(t, direct.PutClass(ctx, policy.Class{Name: "ci", Kind: policy.KindEphemeral, MaxLifetime: time.Hour}))
 	must(t, direct.PutClass(ctx, policy.Class{Name: "svc", Kind: policy.KindPersistent}))
-	must(t, direct.PutTTLPolicy(ctx, policy.TTLPolicy{Name: budgetEphemeralPolicy, Class: "ci", TTL: 10 * time.Minute, MaxLifetime: time.Hour}))
+	must(t, direct.PutTTLPolicy(ctx, budgetPolicy))
 	var ephemeral, persistent []string
 	for i := range budgetFleet {
 		ci, svc := fmt.Sprintf("ci-%02d", i), fmt.Sprintf("svc-%02d", i)
@@ -119,12 +120,10 @@ func TestRefreshRequestBudget(t *testing.T) {
 }
 
 func TestRefreshFlatInHistory(t *testing.T) {
-	clk := clock.NewFake(time.Now())
-	direct := openTest(t, clk)
+	direct, clk := openTestNow(t)
 	ctx := context.Background()
-	p := policy.TTLPolicy{Name: budgetEphemeralPolicy, Class: "ci", TTL: 10 * time.Minute, MaxLifetime: time.Hour}
-	setupIdentity(t, direct, p, "ci-fresh")
-	_, err := direct.CreateIdentity(ctx, policy.Identity{Name: "ci-busy", Class: "ci", Owner: "team-test", TTLPolicy: p.Name, Scopes: []string{"default"}})
+	setupIdentity(t, direct, budgetPolicy, "ci-fresh")
+	_, err := direct.CreateIdentity(ctx, policy.Identity{Name: "ci-busy", Class: "ci", Owner: "team-test", TTLPolicy: budgetPolicy.Name, Scopes: []string{"default"}})
 	must(t, err)
 	for i := range budgetEndedHistory {
 		c, _, err := direct.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-busy", Requester: "pipeline", Purpose: fmt.Sprint("run ", i)})
@@ -149,10 +148,9 @@ func TestRefreshFlatInHistory(t *testing.T) {
 }
 
 func TestCredentialRequestBudget(t *testing.T) {
-	clk := clock.NewFake(time.Now())
-	direct := openTest(t, clk)
+	direct, _ := openTestNow(t)
 	ctx := context.Background()
-	setupIdentity(t, direct, policy.TTLPolicy{Name: budgetEphemeralPolicy, Class: "ci", TTL: 10 * time.Minute, MaxLifetime: time.Hour}, "ci-job")
+	setupIdentity(t, direct, budgetPolicy, "ci-job")
 	e, proxy := openThroughProxy(t, direct)
 	// A provider process that opens a credential has read the identity's governance records at
 	// plan time, and its first write checks the mounts (ensureMounts): one open and close
@@ -194,12 +192,10 @@ func TestCredentialRequestBudget(t *testing.T) {
 // A credential closed under another identity's name (private data the provider did not write)
 // is revoked and recorded all the same: the engine falls back to finding its identity.
 func TestRevokeIdentityCredentialWrongIdentity(t *testing.T) {
-	clk := clock.NewFake(time.Now())
-	e := openTest(t, clk)
+	e, _ := openTestNow(t)
 	ctx := context.Background()
-	p := policy.TTLPolicy{Name: budgetEphemeralPolicy, Class: "ci", TTL: 10 * time.Minute, MaxLifetime: time.Hour}
-	setupIdentity(t, e, p, "ci-job")
-	setupIdentity(t, e, p, "ci-other")
+	setupIdentity(t, e, budgetPolicy, "ci-job")
+	setupIdentity(t, e, budgetPolicy, "ci-other")
 	c, secret, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-job", Requester: "terraform", Purpose: "wrong name"})
 	must(t, err)
 	must(t, engine.RevokeCredentialOf(ctx, e, "ci-other", c.ID))
@@ -234,9 +230,9 @@ func TestRevokeIdentityCredentialWrongIdentity(t *testing.T) {
 // dynamic role and reads a login instead of creating a secret-id and logging in.
 func TestTargetCredentialRequestBudget(t *testing.T) {
 	f := acctest.NewPostgresFixture(t)
-	direct := openTest(t, clock.NewFake(time.Now()))
+	direct, _ := openTestNow(t)
 	ctx := context.Background()
-	setupIdentity(t, direct, policy.TTLPolicy{Name: budgetEphemeralPolicy, Class: "ci", TTL: 10 * time.Minute, MaxLifetime: time.Hour}, "ci-warm")
+	setupIdentity(t, direct, budgetPolicy, "ci-warm")
 	must(t, direct.PutTarget(ctx, engine.Target{Name: f.Target, Connection: f.Conn}, f.Password))
 	_, err := direct.CreateIdentity(ctx, policy.Identity{Name: "ci-db", Class: "ci", TTLPolicy: budgetEphemeralPolicy, Target: f.Target, Scopes: []string{f.Reader}})
 	must(t, err)

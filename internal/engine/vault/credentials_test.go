@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nhigov/terraform-provider-nhi/internal/clock"
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
@@ -31,8 +30,7 @@ func credentialEvents(t *testing.T, e *Engine, identity string) ([]engine.AuditE
 // check-and-set refuses the write, and the close reads the record again and keeps the other
 // writer's change.
 func TestCloseAfterAnotherWriter(t *testing.T) {
-	clk := clock.NewFake(time.Now())
-	direct := openTest(t, clk)
+	direct, _ := openTestNow(t)
 	ctx := context.Background()
 	setupIdentity(t, direct, credentialsTestPolicy, "ci-shared")
 	a, proxy := openThroughProxy(t, direct)
@@ -79,8 +77,7 @@ func TestCloseAfterAnotherWriter(t *testing.T) {
 // to the archive in one write; the record stays small, and the audit log and ListCredentials
 // see every credential, before and after the identity is deleted.
 func TestEndedCredentialsArchivedInBatches(t *testing.T) {
-	clk := clock.NewFake(time.Now())
-	e := openTest(t, clk)
+	e, clk := openTestNow(t)
 	ctx := context.Background()
 	setupIdentity(t, e, credentialsTestPolicy, "ci-busy")
 	n := 2*archiveBatch + 3
@@ -146,8 +143,7 @@ func TestEndedCredentialsArchivedInBatches(t *testing.T) {
 // the audit log, and a credential archived on its own with its events in the log. Both read as
 // before; revoking the live one adds its revoked event once, derived from the record.
 func TestCredentialRecordsOfEarlierReleases(t *testing.T) {
-	clk := clock.NewFake(time.Now())
-	e := openTest(t, clk)
+	e, clk := openTestNow(t)
 	ctx := context.Background()
 	setupIdentity(t, e, credentialsTestPolicy, "ci-old")
 	old, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-old", Requester: "legacy"})

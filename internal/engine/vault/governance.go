@@ -96,18 +96,7 @@ func cachedList[T any](ctx context.Context, e *Engine, folder string) ([]T, erro
 	if err != nil {
 		return nil, err
 	}
-	out := make([]T, 0, len(keys))
-	for _, k := range keys {
-		v, err := cachedGet[T](ctx, e, folder, k)
-		if errors.Is(err, engine.ErrNotFound) {
-			continue // deleted since the listing
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, nil
+	return readListed(keys, func(k string) (T, error) { return cachedGet[T](ctx, e, folder, k) })
 }
 
 // cacheSet records a write (v) or a delete (v nil) of name in folder, once the folder is cached.

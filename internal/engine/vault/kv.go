@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/vault/api"
@@ -210,12 +211,19 @@ func kvGetAll[T any](ctx context.Context, e *Engine, folder string) ([]T, error)
 	if err != nil {
 		return nil, err
 	}
+	keys = slices.DeleteFunc(keys, func(k string) bool { _, sub := subfolder(k); return sub })
+	return readListed(keys, func(k string) (T, error) {
+		v, _, err := kvGet[T](ctx, e, folder+k)
+		return v, err
+	})
+}
+
+// readListed reads the record of each listed key, in order, leaving out those deleted since the
+// listing.
+func readListed[T any](keys []string, read func(key string) (T, error)) ([]T, error) {
 	out := make([]T, 0, len(keys))
 	for _, k := range keys {
-		if _, sub := subfolder(k); sub {
-			continue
-		}
-		v, _, err := kvGet[T](ctx, e, folder+k)
+		v, err := read(k)
 		if errors.Is(err, engine.ErrNotFound) {
 			continue // deleted since the listing
 		}

@@ -57,6 +57,13 @@ func openTest(t testing.TB, clk clock.Clock) *Engine {
 	return e
 }
 
+// openTestNow is openTest on a fake clock that starts now.
+func openTestNow(t testing.TB) (*Engine, *clock.Fake) {
+	t.Helper()
+	clk := clock.NewFake(time.Now())
+	return openTest(t, clk), clk
+}
+
 func TestConformance(t *testing.T) {
 	enginetest.Run(t, func(t *testing.T, clk *clock.Fake) engine.Engine { return openTest(t, clk) })
 }
