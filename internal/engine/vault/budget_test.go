@@ -229,13 +229,8 @@ func TestRevokeIdentityCredentialWrongIdentity(t *testing.T) {
 // engine) costs no more requests to open and close than a token does: the open writes the
 // dynamic role and reads a login instead of creating a secret-id and logging in.
 func TestTargetCredentialRequestBudget(t *testing.T) {
-	f := acctest.NewPostgresFixture(t)
-	direct, _ := openTestNow(t)
+	direct, _ := targetIdentity(t, "ci-db")
 	ctx := context.Background()
-	setupIdentity(t, direct, budgetPolicy, "ci-warm")
-	must(t, direct.PutTarget(ctx, engine.Target{Name: f.Target, Connection: f.Conn}, f.Password))
-	_, err := direct.CreateIdentity(ctx, policy.Identity{Name: "ci-db", Class: "ci", TTLPolicy: budgetEphemeralPolicy, Target: f.Target, Scopes: []string{f.Reader}})
-	must(t, err)
 	e, proxy := openThroughProxy(t, direct)
 	warm, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-db", Purpose: "warm-up"})
 	must(t, err)

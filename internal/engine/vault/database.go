@@ -66,6 +66,20 @@ func (e *Engine) dynamicRolePath(identity string) string {
 	return e.DatabaseMount() + "/roles/" + identity
 }
 
+// deleteDynamicRole deletes the dynamic role of an identity on a target (cutOff: retire and
+// delete), so that no login can be minted for it any more; revokeAll has just read the record
+// that says whether it has one.
+func (e *Engine) deleteDynamicRole(ctx context.Context, identity string) error {
+	rec, _, ok := e.lastWritten(identity)
+	if !ok || rec.Target == "" {
+		return nil
+	}
+	if err := e.del(ctx, e.dynamicRolePath(identity)); err != nil && !errors.Is(err, engine.ErrNotFound) {
+		return fmt.Errorf("identity %q: deleting its dynamic role: %w", identity, err)
+	}
+	return nil
+}
+
 // issueOnTarget mints a login on the identity's target through the database secrets engine and
 // records it; when recording fails, the lease is revoked again (the login dropped).
 func (e *Engine) issueOnTarget(ctx context.Context, rec identityRecord, version int64, grant policy.Grant, req engine.CredentialRequest) (engine.Credential, string, error) {

@@ -437,6 +437,9 @@ func (e *Engine) cutOff(ctx context.Context, name string) error {
 	if err := e.revokeAll(ctx, name); err != nil {
 		return err
 	}
+	if err := e.deleteDynamicRole(ctx, name); err != nil {
+		return err
+	}
 	if err := e.destroySecretIDs(ctx, name); err != nil {
 		return err
 	}

@@ -408,3 +408,38 @@ func TestTargetRotationRefused(t *testing.T) {
 		t.Fatalf("StageSecret of an identity on a target: %v, want the refusal", err)
 	}
 }
+
+// TestTargetRetireDeletesDynamicRole: retiring an identity on a target deletes its dynamic role,
+// so that no login can be minted for it through Vault any more.
+func TestTargetRetireDeletesDynamicRole(t *testing.T) {
+	e, f := targetIdentity(t, "ci-db")
+	ctx := context.Background()
+	c, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-db"})
+	must(t, err)
+	if _, err := e.read(ctx, e.dynamicRolePath("ci-db")); err != nil {
+		t.Fatalf("the dynamic role after an issue: %v", err)
+	}
+	_, err = e.RetireIdentity(ctx, "ci-db")
+	must(t, err)
+	if _, err := e.read(ctx, e.dynamicRolePath("ci-db")); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("the dynamic role after retirement: %v, want not found", err)
+	}
+	if l, err := f.Admin.Inspect(ctx, c.Username); err != nil || l.Exists {
+		t.Fatalf("the login after retirement: %+v, %v; want none", l, err)
+	}
+}
+
+// targetIdentity opens an engine on a fake clock at the wall clock, with a target on the
+// PostgreSQL test server and an ephemeral identity name on it whose one scope may SELECT a table
+// (under budgetPolicy, beside an identity without a target, ci-warm).
+func targetIdentity(t *testing.T, name string) (*Engine, *acctest.PostgresFixture) {
+	t.Helper()
+	f := acctest.NewPostgresFixture(t)
+	e, _ := openTestNow(t)
+	ctx := context.Background()
+	setupIdentity(t, e, budgetPolicy, "ci-warm")
+	must(t, e.PutTarget(ctx, engine.Target{Name: f.Target, Connection: f.Conn}, f.Password))
+	_, err := e.CreateIdentity(ctx, policy.Identity{Name: name, Class: "ci", TTLPolicy: budgetEphemeralPolicy, Target: f.Target, Scopes: []string{f.Reader}})
+	must(t, err)
+	return e, f
+}
