@@ -2,10 +2,12 @@ package vault
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
 
+	"github.com/nhigov/terraform-provider-nhi/internal/acctest"
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
@@ -185,5 +187,53 @@ func TestCredentialRecordsOfEarlierReleases(t *testing.T) {
 	must(t, err)
 	if len(all) != 2 || all[0].RevokedAt.IsZero() || all[1].RevokedAt.IsZero() {
 		t.Fatalf("ListCredentials = %+v, want both credentials, revoked", all)
+	}
+}
+
+// A credential issued while its identity is being retired, after the retirement revoked the
+// identity's credentials and before it wrote the identity retired, is revoked by the retirement
+// too: it leaves no credential of the identity live, in its record or in Vault. (The issue is
+// made by another process, at the moment the retirement disables the identity's entity.)
+func TestRetireRacingIssue(t *testing.T) {
+	direct, _ := openTestNow(t)
+	ctx := context.Background()
+	setupIdentity(t, direct, credentialsTestPolicy, "ci-retiring")
+	e, proxy := openThroughProxy(t, direct)
+
+	var (
+		raced  engine.Credential
+		token  string
+		issued bool
+	)
+	entity := "/v1/" + direct.entityPath("ci-retiring")
+	proxy.Before(func(r acctest.Request) {
+		if issued || !r.Write() || r.Path != entity {
+			return
+		}
+		issued = true
+		var err error
+		raced, token, err = direct.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-retiring", Requester: "racer"})
+		must(t, err)
+	})
+	_, err := e.RetireIdentity(ctx, "ci-retiring")
+	proxy.Before(nil)
+	must(t, err)
+	if !issued {
+		t.Fatal("the retirement wrote no entity: the race was not made")
+	}
+
+	live, err := direct.LiveCredentials(ctx, "ci-retiring")
+	must(t, err)
+	if len(live) != 0 {
+		t.Errorf("live credentials of the retired identity = %+v, want none", live)
+	}
+	if _, err := direct.lookup(ctx, "auth/token/lookup-accessor", map[string]any{"accessor": raced.ID}); !errors.Is(err, engine.ErrInvalid) {
+		t.Errorf("Vault still holds the token issued during the retirement (look-up error %v)", err)
+	}
+	if _, err := direct.Authenticate(ctx, token); !errors.Is(err, engine.ErrDenied) {
+		t.Errorf("Authenticate with the token issued during the retirement = %v, want ErrDenied", err)
+	}
+	if _, byCred := credentialEvents(t, direct, "ci-retiring"); fmt.Sprint(byCred[raced.ID]) != "[issued revoked]" {
+		t.Errorf("events of the credential issued during the retirement = %v, want [issued revoked]", byCred[raced.ID])
 	}
 }

@@ -754,12 +754,20 @@ func (e *Engine) RetireIdentity(ctx context.Context, name string) (policy.Identi
 	if _, err := e.bind(ctx, id); err != nil {
 		return policy.Identity{}, fmt.Errorf("retiring identity %q: disabling its entity: %w", name, err)
 	}
-	_, err = e.updateRecord(ctx, rec, version, func(rec *identityRecord) (bool, error) {
+	rec, err = e.updateRecord(ctx, rec, version, func(rec *identityRecord) (bool, error) {
 		rec.Status, rec.RetiredAt = id.Status, id.RetiredAt
 		return true, nil
 	})
 	if err != nil {
 		return policy.Identity{}, fmt.Errorf("retiring identity %q: %w", name, err)
+	}
+	// An issue by another process that wrote its credential after cutOff and before this write
+	// left it live in the record (an issue after this write is refused: the identity is
+	// retired): revoke it too.
+	for _, c := range rec.Live {
+		if err := e.revoke(ctx, name, c.ID, ""); err != nil {
+			return policy.Identity{}, fmt.Errorf("retiring identity %q: %w", name, err)
+		}
 	}
 	return id, e.appendAudit(ctx, engine.AuditEvent{Type: engine.EventIdentityRetired, Identity: name})
 }
