@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -235,5 +237,69 @@ func TestRetireRacingIssue(t *testing.T) {
 	}
 	if _, byCred := credentialEvents(t, direct, "ci-retiring"); fmt.Sprint(byCred[raced.ID]) != "[issued revoked]" {
 		t.Errorf("events of the credential issued during the retirement = %v, want [issued revoked]", byCred[raced.ID])
+	}
+}
+
+// An issue by another process that read the identity's record before a deletion and writes
+// its credential after the deletion revoked the record's credentials and archived them is
+// refused (the deletion writes the record retired first), and its token revoked; before, the
+// record was deleted over the credential, whose token outlived the identity unrecorded.
+func TestDeleteRacingIssue(t *testing.T) {
+	direct, _ := openTestNow(t)
+	ctx := context.Background()
+	setupIdentity(t, direct, credentialsTestPolicy, "ci-deleting")
+	deleter, deleterProxy := openThroughProxy(t, direct)
+	racer, racerProxy := openThroughProxy(t, direct)
+
+	// The racer stops before writing its credential into the record until the deletion has
+	// archived the record's credentials (it then reads the entity, to delete it).
+	reached, release := make(chan struct{}), make(chan struct{})
+	record := "/data/identities/ci-deleting"
+	var once sync.Once
+	racerProxy.Before(func(r acctest.Request) {
+		if r.Write() && strings.HasSuffix(r.Path, record) {
+			once.Do(func() { close(reached); <-release })
+		}
+	})
+	type issue struct {
+		cred  engine.Credential
+		token string
+		err   error
+	}
+	done := make(chan issue, 1)
+	go func() {
+		c, token, err := racer.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-deleting", Requester: "racer"})
+		done <- issue{c, token, err}
+	}()
+	<-reached
+	entity := "/v1/" + direct.entityPath("ci-deleting")
+	var (
+		raced    issue
+		released sync.Once
+	)
+	releaseRacer := func() { released.Do(func() { close(release); raced = <-done }) }
+	t.Cleanup(releaseRacer) // a failed deletion must not leave the racer (and the proxies) waiting
+	deleterProxy.Before(func(r acctest.Request) {
+		if r.Path == entity {
+			releaseRacer()
+		}
+	})
+	must(t, deleter.DeleteIdentity(ctx, "ci-deleting"))
+	releaseRacer()
+
+	if raced.err == nil {
+		if _, err := direct.lookup(ctx, "auth/token/lookup-accessor", map[string]any{"accessor": raced.cred.ID}); !errors.Is(err, engine.ErrInvalid) {
+			t.Errorf("Vault still holds the token issued during the deletion (look-up error %v)", err)
+		}
+		if _, byCred := credentialEvents(t, direct, "ci-deleting"); fmt.Sprint(byCred[raced.cred.ID]) != "[issued revoked]" {
+			t.Errorf("events of the credential issued during the deletion = %v, want [issued revoked]", byCred[raced.cred.ID])
+		}
+		t.Fatalf("the issue that raced the deletion succeeded (%s); want it refused", raced.cred.ID)
+	}
+	if !errors.Is(raced.err, engine.ErrRetired) {
+		t.Fatalf("the issue that raced the deletion failed with %v, want ErrRetired", raced.err)
+	}
+	if all, err := direct.ListCredentials(ctx, "ci-deleting"); err != nil || len(all) != 0 {
+		t.Errorf("credentials of the deleted identity = %+v, %v; want none", all, err)
 	}
 }

@@ -779,14 +779,29 @@ func (e *Engine) DeleteIdentity(ctx context.Context, name string) error {
 	if err := checkName(kindIdentity, name); err != nil {
 		return err
 	}
-	if _, _, err := kvGet[identityRecord](ctx, e, identityKey(name)); err != nil {
+	rec, version, err := kvGet[identityRecord](ctx, e, identityKey(name))
+	if err != nil {
 		return fmt.Errorf("identity %q: %w", name, err)
+	}
+	// The record is written retired first, with check-and-set: an issue by another process that
+	// has not written its credential yet is then refused (its write conflicts, and the record it
+	// reads again is retired), and one that has is in the record that cutOff reads next. Without
+	// it, a credential written after cutOff's read would be deleted with the record, its token
+	// left live in Vault.
+	if !rec.Retired() {
+		now := e.clock.Now()
+		if _, err := e.updateRecord(ctx, rec, version, func(rec *identityRecord) (bool, error) {
+			rec.Status, rec.RetiredAt = policy.StatusRetired, now
+			return true, nil
+		}); err != nil {
+			return fmt.Errorf("deleting identity %q: %w", name, err)
+		}
 	}
 	if err := e.cutOff(ctx, name); err != nil {
 		return fmt.Errorf("deleting identity %q: %w", name, err)
 	}
 	// The credentials in the record go to the archive, which outlives the identity.
-	rec, _, err := e.readRecord(ctx, name)
+	rec, _, err = e.readRecord(ctx, name)
 	if err != nil {
 		return fmt.Errorf("deleting identity %q: %w", name, err)
 	}
