@@ -30,13 +30,20 @@ func credentialEvents(t *testing.T, e *Engine, identity string) ([]engine.AuditE
 	return events, byCred
 }
 
+// credentialsTestEngine opens a test engine with an identity under credentialsTestPolicy.
+func credentialsTestEngine(t *testing.T, identity string) *Engine {
+	t.Helper()
+	e, _ := openTestNow(t)
+	setupIdentity(t, e, credentialsTestPolicy, identity)
+	return e
+}
+
 // A close starts from the record the open wrote; when another process wrote the record since,
 // check-and-set refuses the write, and the close reads the record again and keeps the other
 // writer's change.
 func TestCloseAfterAnotherWriter(t *testing.T) {
-	direct, _ := openTestNow(t)
+	direct := credentialsTestEngine(t, "ci-shared")
 	ctx := context.Background()
-	setupIdentity(t, direct, credentialsTestPolicy, "ci-shared")
 	a, proxy := openThroughProxy(t, direct)
 	b, _ := openThroughProxy(t, direct)
 
@@ -197,9 +204,8 @@ func TestCredentialRecordsOfEarlierReleases(t *testing.T) {
 // too: it leaves no credential of the identity live, in its record or in Vault. (The issue is
 // made by another process, at the moment the retirement disables the identity's entity.)
 func TestRetireRacingIssue(t *testing.T) {
-	direct, _ := openTestNow(t)
+	direct := credentialsTestEngine(t, "ci-retiring")
 	ctx := context.Background()
-	setupIdentity(t, direct, credentialsTestPolicy, "ci-retiring")
 	e, proxy := openThroughProxy(t, direct)
 
 	var (
@@ -245,9 +251,8 @@ func TestRetireRacingIssue(t *testing.T) {
 // refused (the deletion writes the record retired first), and its token revoked; before, the
 // record was deleted over the credential, whose token outlived the identity unrecorded.
 func TestDeleteRacingIssue(t *testing.T) {
-	direct, _ := openTestNow(t)
+	direct := credentialsTestEngine(t, "ci-deleting")
 	ctx := context.Background()
-	setupIdentity(t, direct, credentialsTestPolicy, "ci-deleting")
 	deleter, deleterProxy := openThroughProxy(t, direct)
 	racer, racerProxy := openThroughProxy(t, direct)
 
