@@ -308,3 +308,36 @@ func TestDeleteRacingIssue(t *testing.T) {
 		t.Errorf("credentials of the deleted identity = %+v, %v; want none", all, err)
 	}
 }
+
+// An update that read the identity active, and writes its record after another process retired
+// it, is refused (ErrRetired) and leaves the identity retired, its entity disabled; before, its
+// check-and-set retry wrote the identity back active.
+func TestUpdateRacingRetire(t *testing.T) {
+	direct := credentialsTestEngine(t, "ci-updating")
+	ctx := context.Background()
+	e, proxy := openThroughProxy(t, direct)
+	declared, err := direct.GetIdentity(ctx, "ci-updating")
+	must(t, err)
+
+	role := "/v1/" + direct.rolePath("ci-updating")
+	var once sync.Once
+	proxy.Before(func(r acctest.Request) {
+		if r.Write() && r.Path == role {
+			once.Do(func() { _, err := direct.RetireIdentity(ctx, "ci-updating"); must(t, err) })
+		}
+	})
+	declared.Owner = "team-other"
+	_, err = e.UpdateIdentity(ctx, declared)
+	proxy.Before(nil)
+	if !errors.Is(err, engine.ErrRetired) {
+		t.Errorf("UpdateIdentity racing a retirement = %v, want ErrRetired", err)
+	}
+	got, err := direct.GetIdentity(ctx, "ci-updating")
+	must(t, err)
+	if !got.Retired() || got.Owner != "team-test" {
+		t.Fatalf("identity after the race: status %s, owner %q; want retired, owner team-test", got.Status, got.Owner)
+	}
+	if len(got.EngineDrift) != 0 {
+		t.Errorf("engine drift of the retired identity = %v, want none (its entity disabled)", got.EngineDrift)
+	}
+}

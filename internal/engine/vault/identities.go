@@ -603,10 +603,20 @@ func (e *Engine) UpdateIdentity(ctx context.Context, id policy.Identity) (policy
 			return policy.Identity{}, fmt.Errorf("identity %q: restoring its secret-ids: %w", id.Name, err)
 		}
 	}
-	_, err = e.updateRecord(ctx, cur, version, func(rec *identityRecord) (bool, error) {
+	rec, err := e.updateRecord(ctx, cur, version, func(rec *identityRecord) (bool, error) {
+		if rec.Retired() {
+			return false, engine.ErrRetired
+		}
 		rec.Identity, rec.RoleID = id, roleID
 		return true, nil
 	})
+	if errors.Is(err, engine.ErrRetired) {
+		// Another process retired the identity since it was read, and provision may have
+		// enabled its entity again: disable it, as the retirement left it.
+		if _, berr := e.bind(ctx, rec.Identity); berr != nil {
+			err = fmt.Errorf("%w (disabling its entity again failed: %v)", err, berr)
+		}
+	}
 	if err != nil {
 		return policy.Identity{}, fmt.Errorf("identity %q: %w", id.Name, err)
 	}
