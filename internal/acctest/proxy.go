@@ -35,6 +35,7 @@ type Proxy struct {
 	left      int  // requests still passed before the outage; -1 passes all
 	waitWrite bool // the countdown starts at the first write (an apply; plans only read)
 	failed    int
+	before    func(Request)
 }
 
 // NewProxy starts a proxy in front of target (a base address such as VAULT_ADDR); the test's
@@ -48,7 +49,14 @@ func NewProxy(t testing.TB, target string) *Proxy {
 	p := &Proxy{left: -1}
 	forward := httputil.NewSingleHostReverseProxy(u)
 	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p.record(Request{Method: r.Method, Path: r.URL.Path}) {
+		req := Request{Method: r.Method, Path: r.URL.Path}
+		p.mu.Lock()
+		before := p.before
+		p.mu.Unlock()
+		if before != nil {
+			before(req)
+		}
+		if p.record(req) {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusServiceUnavailable)
 			_, _ = w.Write([]byte(`{"errors":["outage injected by the test"]}`))
@@ -90,6 +98,15 @@ func (p *Proxy) FailAfterFirstWrite(n int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.left, p.waitWrite, p.failed = n, true, 0
+}
+
+// Before runs fn on each request before the proxy forwards it, so that a test can make another
+// client act at a chosen point of a multi-request operation (a race, made deterministic); nil
+// stops it.
+func (p *Proxy) Before(fn func(Request)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.before = fn
 }
 
 // Heal ends the outage and returns how many requests it failed.

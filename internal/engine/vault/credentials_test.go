@@ -2,10 +2,14 @@ package vault
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/nhigov/terraform-provider-nhi/internal/acctest"
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
@@ -26,13 +30,20 @@ func credentialEvents(t *testing.T, e *Engine, identity string) ([]engine.AuditE
 	return events, byCred
 }
 
+// credentialsTestEngine opens a test engine with an identity under credentialsTestPolicy.
+func credentialsTestEngine(t *testing.T, identity string) *Engine {
+	t.Helper()
+	e, _ := openTestNow(t)
+	setupIdentity(t, e, credentialsTestPolicy, identity)
+	return e
+}
+
 // A close starts from the record the open wrote; when another process wrote the record since,
 // check-and-set refuses the write, and the close reads the record again and keeps the other
 // writer's change.
 func TestCloseAfterAnotherWriter(t *testing.T) {
-	direct, _ := openTestNow(t)
+	direct := credentialsTestEngine(t, "ci-shared")
 	ctx := context.Background()
-	setupIdentity(t, direct, credentialsTestPolicy, "ci-shared")
 	a, proxy := openThroughProxy(t, direct)
 	b, _ := openThroughProxy(t, direct)
 
@@ -185,5 +196,148 @@ func TestCredentialRecordsOfEarlierReleases(t *testing.T) {
 	must(t, err)
 	if len(all) != 2 || all[0].RevokedAt.IsZero() || all[1].RevokedAt.IsZero() {
 		t.Fatalf("ListCredentials = %+v, want both credentials, revoked", all)
+	}
+}
+
+// A credential issued while its identity is being retired, after the retirement revoked the
+// identity's credentials and before it wrote the identity retired, is revoked by the retirement
+// too: it leaves no credential of the identity live, in its record or in Vault. (The issue is
+// made by another process, at the moment the retirement disables the identity's entity.)
+func TestRetireRacingIssue(t *testing.T) {
+	direct := credentialsTestEngine(t, "ci-retiring")
+	ctx := context.Background()
+	e, proxy := openThroughProxy(t, direct)
+
+	var (
+		raced  engine.Credential
+		token  string
+		issued bool
+	)
+	entity := "/v1/" + direct.entityPath("ci-retiring")
+	proxy.Before(func(r acctest.Request) {
+		if issued || !r.Write() || r.Path != entity {
+			return
+		}
+		issued = true
+		var err error
+		raced, token, err = direct.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-retiring", Requester: "racer"})
+		must(t, err)
+	})
+	_, err := e.RetireIdentity(ctx, "ci-retiring")
+	proxy.Before(nil)
+	must(t, err)
+	if !issued {
+		t.Fatal("the retirement wrote no entity: the race was not made")
+	}
+
+	live, err := direct.LiveCredentials(ctx, "ci-retiring")
+	must(t, err)
+	if len(live) != 0 {
+		t.Errorf("live credentials of the retired identity = %+v, want none", live)
+	}
+	if _, err := direct.lookup(ctx, "auth/token/lookup-accessor", map[string]any{"accessor": raced.ID}); !errors.Is(err, engine.ErrInvalid) {
+		t.Errorf("Vault still holds the token issued during the retirement (look-up error %v)", err)
+	}
+	if _, err := direct.Authenticate(ctx, token); !errors.Is(err, engine.ErrDenied) {
+		t.Errorf("Authenticate with the token issued during the retirement = %v, want ErrDenied", err)
+	}
+	if _, byCred := credentialEvents(t, direct, "ci-retiring"); fmt.Sprint(byCred[raced.ID]) != "[issued revoked]" {
+		t.Errorf("events of the credential issued during the retirement = %v, want [issued revoked]", byCred[raced.ID])
+	}
+}
+
+// An issue by another process that read the identity's record before a deletion and writes
+// its credential after the deletion revoked the record's credentials and archived them is
+// refused (the deletion writes the record retired first), and its token revoked; before, the
+// record was deleted over the credential, whose token outlived the identity unrecorded.
+func TestDeleteRacingIssue(t *testing.T) {
+	direct := credentialsTestEngine(t, "ci-deleting")
+	ctx := context.Background()
+	deleter, deleterProxy := openThroughProxy(t, direct)
+	racer, racerProxy := openThroughProxy(t, direct)
+
+	// The racer stops before writing its credential into the record until the deletion has
+	// archived the record's credentials (it then reads the entity, to delete it).
+	reached, release := make(chan struct{}), make(chan struct{})
+	record := "/data/identities/ci-deleting"
+	var once sync.Once
+	racerProxy.Before(func(r acctest.Request) {
+		if r.Write() && strings.HasSuffix(r.Path, record) {
+			once.Do(func() { close(reached); <-release })
+		}
+	})
+	type issue struct {
+		cred  engine.Credential
+		token string
+		err   error
+	}
+	done := make(chan issue, 1)
+	go func() {
+		c, token, err := racer.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-deleting", Requester: "racer"})
+		done <- issue{c, token, err}
+	}()
+	<-reached
+	entity := "/v1/" + direct.entityPath("ci-deleting")
+	var (
+		raced    issue
+		released sync.Once
+	)
+	releaseRacer := func() { released.Do(func() { close(release); raced = <-done }) }
+	t.Cleanup(releaseRacer) // a failed deletion must not leave the racer (and the proxies) waiting
+	deleterProxy.Before(func(r acctest.Request) {
+		if r.Path == entity {
+			releaseRacer()
+		}
+	})
+	must(t, deleter.DeleteIdentity(ctx, "ci-deleting"))
+	releaseRacer()
+
+	if raced.err == nil {
+		if _, err := direct.lookup(ctx, "auth/token/lookup-accessor", map[string]any{"accessor": raced.cred.ID}); !errors.Is(err, engine.ErrInvalid) {
+			t.Errorf("Vault still holds the token issued during the deletion (look-up error %v)", err)
+		}
+		if _, byCred := credentialEvents(t, direct, "ci-deleting"); fmt.Sprint(byCred[raced.cred.ID]) != "[issued revoked]" {
+			t.Errorf("events of the credential issued during the deletion = %v, want [issued revoked]", byCred[raced.cred.ID])
+		}
+		t.Fatalf("the issue that raced the deletion succeeded (%s); want it refused", raced.cred.ID)
+	}
+	if !errors.Is(raced.err, engine.ErrRetired) {
+		t.Fatalf("the issue that raced the deletion failed with %v, want ErrRetired", raced.err)
+	}
+	if all, err := direct.ListCredentials(ctx, "ci-deleting"); err != nil || len(all) != 0 {
+		t.Errorf("credentials of the deleted identity = %+v, %v; want none", all, err)
+	}
+}
+
+// An update that read the identity active, and writes its record after another process retired
+// it, is refused (ErrRetired) and leaves the identity retired, its entity disabled; before, its
+// check-and-set retry wrote the identity back active.
+func TestUpdateRacingRetire(t *testing.T) {
+	direct := credentialsTestEngine(t, "ci-updating")
+	ctx := context.Background()
+	e, proxy := openThroughProxy(t, direct)
+	declared, err := direct.GetIdentity(ctx, "ci-updating")
+	must(t, err)
+
+	role := "/v1/" + direct.rolePath("ci-updating")
+	var once sync.Once
+	proxy.Before(func(r acctest.Request) {
+		if r.Write() && r.Path == role {
+			once.Do(func() { _, err := direct.RetireIdentity(ctx, "ci-updating"); must(t, err) })
+		}
+	})
+	declared.Owner = "team-other"
+	_, err = e.UpdateIdentity(ctx, declared)
+	proxy.Before(nil)
+	if !errors.Is(err, engine.ErrRetired) {
+		t.Errorf("UpdateIdentity racing a retirement = %v, want ErrRetired", err)
+	}
+	got, err := direct.GetIdentity(ctx, "ci-updating")
+	must(t, err)
+	if !got.Retired() || got.Owner != "team-test" {
+		t.Fatalf("identity after the race: status %s, owner %q; want retired, owner team-test", got.Status, got.Owner)
+	}
+	if len(got.EngineDrift) != 0 {
+		t.Errorf("engine drift of the retired identity = %v, want none (its entity disabled)", got.EngineDrift)
 	}
 }

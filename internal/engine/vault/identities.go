@@ -606,10 +606,20 @@ func (e *Engine) UpdateIdentity(ctx context.Context, id policy.Identity) (policy
 			return policy.Identity{}, fmt.Errorf("identity %q: restoring its secret-ids: %w", id.Name, err)
 		}
 	}
-	_, err = e.updateRecord(ctx, cur, version, func(rec *identityRecord) (bool, error) {
+	rec, err := e.updateRecord(ctx, cur, version, func(rec *identityRecord) (bool, error) {
+		if rec.Retired() {
+			return false, engine.ErrRetired
+		}
 		rec.Identity, rec.RoleID = id, roleID
 		return true, nil
 	})
+	if errors.Is(err, engine.ErrRetired) {
+		// Another process retired the identity since it was read, and provision may have
+		// enabled its entity again: disable it, as the retirement left it.
+		if _, berr := e.bind(ctx, rec.Identity); berr != nil {
+			err = fmt.Errorf("%w (disabling its entity again failed: %v)", err, berr)
+		}
+	}
 	if err != nil {
 		return policy.Identity{}, fmt.Errorf("identity %q: %w", id.Name, err)
 	}
@@ -757,12 +767,20 @@ func (e *Engine) RetireIdentity(ctx context.Context, name string) (policy.Identi
 	if _, err := e.bind(ctx, id); err != nil {
 		return policy.Identity{}, fmt.Errorf("retiring identity %q: disabling its entity: %w", name, err)
 	}
-	_, err = e.updateRecord(ctx, rec, version, func(rec *identityRecord) (bool, error) {
+	rec, err = e.updateRecord(ctx, rec, version, func(rec *identityRecord) (bool, error) {
 		rec.Status, rec.RetiredAt = id.Status, id.RetiredAt
 		return true, nil
 	})
 	if err != nil {
 		return policy.Identity{}, fmt.Errorf("retiring identity %q: %w", name, err)
+	}
+	// An issue by another process that wrote its credential after cutOff and before this write
+	// left it live in the record (an issue after this write is refused: the identity is
+	// retired): revoke it too.
+	for _, c := range rec.Live {
+		if err := e.revoke(ctx, name, c.ID, ""); err != nil {
+			return policy.Identity{}, fmt.Errorf("retiring identity %q: %w", name, err)
+		}
 	}
 	return id, e.appendAudit(ctx, engine.AuditEvent{Type: engine.EventIdentityRetired, Identity: name})
 }
@@ -774,14 +792,29 @@ func (e *Engine) DeleteIdentity(ctx context.Context, name string) error {
 	if err := checkName(kindIdentity, name); err != nil {
 		return err
 	}
-	if _, _, err := kvGet[identityRecord](ctx, e, identityKey(name)); err != nil {
+	rec, version, err := kvGet[identityRecord](ctx, e, identityKey(name))
+	if err != nil {
 		return fmt.Errorf("identity %q: %w", name, err)
+	}
+	// The record is written retired first, with check-and-set: an issue by another process that
+	// has not written its credential yet is then refused (its write conflicts, and the record it
+	// reads again is retired), and one that has is in the record that cutOff reads next. Without
+	// it, a credential written after cutOff's read would be deleted with the record, its token
+	// left live in Vault.
+	if !rec.Retired() {
+		now := e.clock.Now()
+		if _, err := e.updateRecord(ctx, rec, version, func(rec *identityRecord) (bool, error) {
+			rec.Status, rec.RetiredAt = policy.StatusRetired, now
+			return true, nil
+		}); err != nil {
+			return fmt.Errorf("deleting identity %q: %w", name, err)
+		}
 	}
 	if err := e.cutOff(ctx, name); err != nil {
 		return fmt.Errorf("deleting identity %q: %w", name, err)
 	}
 	// The credentials in the record go to the archive, which outlives the identity.
-	rec, _, err := e.readRecord(ctx, name)
+	rec, _, err = e.readRecord(ctx, name)
 	if err != nil {
 		return fmt.Errorf("deleting identity %q: %w", name, err)
 	}

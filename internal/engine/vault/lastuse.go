@@ -117,7 +117,14 @@ func (u *useLog) read(loginPath, namespace string) error {
 	partial := false
 	if u.file == nil || !os.SameFile(u.file, info) || info.Size() < u.offset {
 		u.offset = max(0, info.Size()-auditTail)
-		partial = u.offset > 0
+		// The tail's first line is cut unless the byte before it ends a line.
+		prev := []byte{'\n'}
+		if u.offset > 0 {
+			if _, err := f.ReadAt(prev, u.offset-1); err != nil {
+				return fmt.Errorf("%w: reading the Vault audit log %s: %v", engine.ErrUnavailable, u.path, err)
+			}
+		}
+		partial = prev[0] != '\n'
 	}
 	u.file = info
 	if _, err := f.Seek(u.offset, io.SeekStart); err != nil {

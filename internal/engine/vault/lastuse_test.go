@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -142,5 +143,32 @@ func TestUseLogReading(t *testing.T) {
 	must(t, os.Remove(path))
 	if err := u.read(login, ""); err == nil {
 		t.Fatal("reading a missing audit log: no error")
+	}
+}
+
+// TestUseLogTail: the first read of a log longer than auditTail starts auditTail bytes before
+// its end and skips the line cut there, but not a whole line that starts exactly there.
+func TestUseLogTail(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	const login = "auth/m-approle/login"
+	at := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	first := auditLine(at, login, "", "svc-edge", "")
+	// "x\n", then the login line, then padding lines: the tail starts exactly at the login.
+	pad := auditTail - len(first)
+	var b strings.Builder
+	b.Grow(2 + auditTail)
+	b.WriteString("x\n")
+	b.WriteString(first)
+	line := strings.Repeat("y", 1023) + "\n"
+	for ; pad > len(line); pad -= len(line) {
+		b.WriteString(line)
+	}
+	b.WriteString(strings.Repeat("z", pad-1) + "\n")
+	must(t, os.WriteFile(path, []byte(b.String()), 0o600))
+
+	u := newUseLog(path)
+	must(t, u.read(login, ""))
+	if !u.last["svc-edge"].Equal(at) {
+		t.Fatalf("last use of svc-edge = %v, want %v (the login line the tail starts with)", u.last["svc-edge"], at)
 	}
 }
