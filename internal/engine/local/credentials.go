@@ -1,14 +1,17 @@
 package local
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -24,10 +27,12 @@ import (
 // Credentials live in one sub-bucket per identity of bucketCredentials, keyed by credential ID:
 // every credential ever issued, which ListCredentials and the audit log read. bucketLive holds
 // a copy of each credential that has not ended (policy.Credential.Ended), in one sub-bucket per
-// identity: what refresh and the drift report read (LiveCredentials), so that they decode live
-// credentials only, whatever the history. Every write of a credential updates both; a
-// credential that ends by expiry leaves bucketLive at the next issue to its identity. The
-// secret of a credential is never stored.
+// identity, keyed by liveKey: the moment the credential ends by expiry, then its ID. Refresh
+// and the drift report (LiveCredentials) seek past the keys that ended before now, so they
+// decode live credentials only, whatever the history, and a read never has to write to keep
+// it so. Every write of a credential updates both; a revoked credential leaves bucketLive at
+// once, one that ends by expiry at the next issue to its identity. The secret of a credential
+// is never stored.
 //
 // bucketSecretIndex maps the SHA-256 (hex) of every secret the engine minted to a reference, so
 // that Authenticate finds any secret with one look-up:
@@ -134,34 +139,44 @@ func putCredential(tx *bolt.Tx, c engine.Credential, now time.Time) error {
 		return err
 	}
 	if c.Ended(now) {
-		return live.Delete([]byte(c.ID))
+		return live.Delete(liveKey(c))
 	}
-	return live.Put([]byte(c.ID), raw)
+	return live.Put(liveKey(c), raw)
 }
 
-// pruneLive removes the credentials of identity that ended by now from bucketLive.
+// liveKey is c's key in bucketLive: when it ends by expiry (its hard expiry plus
+// policy.EndedGrace; never, for a credential without one), 8 bytes big-endian, then its ID. The
+// hard expiry is fixed at issue, so every write of a credential finds its key again.
+func liveKey(c engine.Credential) []byte {
+	end := uint64(math.MaxUint64)
+	if !c.HardExpiresAt.IsZero() {
+		end = liveEnd(c.HardExpiresAt.Add(policy.EndedGrace))
+	}
+	return append(binary.BigEndian.AppendUint64(nil, end), c.ID...)
+}
+
+// liveEnd is the 8-byte key prefix of time t (nanoseconds since 1970; earlier times are 0).
+func liveEnd(t time.Time) uint64 { return uint64(max(t.UnixNano(), 0)) }
+
+// liveFrom is the first key of bucketLive that has not ended at now: Ended holds after the end,
+// so a credential ending exactly at now is still live.
+func liveFrom(now time.Time) []byte { return binary.BigEndian.AppendUint64(nil, liveEnd(now)) }
+
+// pruneLive removes the credentials of identity that ended by now from bucketLive: the keys
+// before liveFrom(now), without decoding them.
 func pruneLive(tx *bolt.Tx, identity string, now time.Time) error {
 	live := tx.Bucket(bucketLive).Bucket([]byte(identity))
 	if live == nil {
 		return nil
 	}
-	var ended [][]byte
-	err := live.ForEach(func(k, raw []byte) error {
-		var c engine.Credential
-		if err := json.Unmarshal(raw, &c); err != nil {
+	from := liveFrom(now)
+	c := live.Cursor()
+	for k, _ := c.First(); k != nil && bytes.Compare(k, from) < 0; k, _ = c.First() {
+		if err := c.Delete(); err != nil {
 			return err
 		}
-		if c.Ended(now) {
-			ended = append(ended, k)
-		}
-		return nil
-	})
-	for _, k := range ended {
-		if err == nil {
-			err = live.Delete(k)
-		}
 	}
-	return err
+	return nil
 }
 
 // indexLive creates bucketLive when absent, filled with the credentials that have not ended:
@@ -169,6 +184,11 @@ func pruneLive(tx *bolt.Tx, identity string, now time.Time) error {
 func (e *Engine) indexLive(tx *bolt.Tx) error {
 	if tx.Bucket(bucketLive) != nil {
 		return nil
+	}
+	if tx.Bucket(bucketLiveByID) != nil {
+		if err := tx.DeleteBucket(bucketLiveByID); err != nil {
+			return err
+		}
 	}
 	if _, err := tx.CreateBucket(bucketLive); err != nil {
 		return err
@@ -512,18 +532,18 @@ func (e *Engine) recordUse(tx *bolt.Tx, id policy.Identity, now time.Time, used 
 // have not ended, from bucketLive (from every credential, in a database that has none yet).
 func (e *Engine) LiveCredentials(ctx context.Context, identity string) ([]engine.Credential, error) {
 	now := e.clock.Now()
-	creds, err := e.listCredentials(ctx, identity, bucketLive)
+	creds, err := e.listCredentials(ctx, identity, bucketLive, liveFrom(now))
 	return slices.DeleteFunc(creds, func(c engine.Credential) bool { return c.Ended(now) }), err
 }
 
 // ListCredentials lists the credentials of one identity, or of all identities when empty.
 func (e *Engine) ListCredentials(ctx context.Context, identity string) ([]engine.Credential, error) {
-	return e.listCredentials(ctx, identity, bucketCredentials)
+	return e.listCredentials(ctx, identity, bucketCredentials, nil)
 }
 
-// listCredentials decodes the credentials in bucket (bucketCredentials or bucketLive) of one
-// identity, or of all identities when empty.
-func (e *Engine) listCredentials(ctx context.Context, identity string, bucket []byte) ([]engine.Credential, error) {
+// listCredentials decodes the credentials in bucket (bucketCredentials, or bucketLive from the
+// key from on) of one identity, or of all identities when empty.
+func (e *Engine) listCredentials(ctx context.Context, identity string, bucket, from []byte) ([]engine.Credential, error) {
 	if err := ctxErr(ctx); err != nil {
 		return nil, err
 	}
@@ -531,20 +551,21 @@ func (e *Engine) listCredentials(ctx context.Context, identity string, bucket []
 	err := e.view(func(tx *bolt.Tx) error {
 		root := tx.Bucket(bucket)
 		if root == nil {
-			root = tx.Bucket(bucketCredentials) // not migrated yet (indexLive)
+			root, from = tx.Bucket(bucketCredentials), nil // not migrated yet (indexLive)
 		}
 		return root.ForEachBucket(func(k []byte) error {
 			if identity != "" && string(k) != identity {
 				return nil
 			}
-			return root.Bucket(k).ForEach(func(_, raw []byte) error {
-				var c engine.Credential
-				if err := json.Unmarshal(raw, &c); err != nil {
+			c := root.Bucket(k).Cursor()
+			for k, raw := c.Seek(from); k != nil; k, raw = c.Next() {
+				var cred engine.Credential
+				if err := json.Unmarshal(raw, &cred); err != nil {
 					return err
 				}
-				out = append(out, c)
-				return nil
-			})
+				out = append(out, cred)
+			}
+			return nil
 		})
 	})
 	return out, none(err)

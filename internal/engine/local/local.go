@@ -52,9 +52,11 @@ var (
 	bucketSchedules = []byte("rotation_schedules")
 	// bucketVersions holds one sub-bucket per identity with its rotated secret's versions.
 	bucketVersions = []byte("secret_versions")
-	// bucketLive indexes the credentials that have not ended (see credentials.go). It is not in
-	// allBuckets: a database written before it existed gets it, filled, on its next write.
-	bucketLive = []byte("live_credentials")
+	// bucketLive indexes the credentials that have not ended, keyed by when they end (see
+	// credentials.go). It is not in allBuckets: a database written before it existed gets it,
+	// filled, on its next write, and loses bucketLiveByID, the index of an earlier release.
+	bucketLive     = []byte("live_credentials_by_end")
+	bucketLiveByID = []byte("live_credentials")
 	// bucketOwners holds owner records. Like bucketLive it is not in allBuckets: a database
 	// written before it existed reads as having no owners and gets it on its next write.
 	bucketOwners = []byte("owners")

@@ -485,7 +485,8 @@ func TestLiveIndex(t *testing.T) {
 			if b = b.Bucket([]byte("ci-a")); b == nil {
 				return nil
 			}
-			return b.ForEach(func(k, _ []byte) error { ids = append(ids, string(k)); return nil })
+			// Keys are liveKey: when the credential ends (8 bytes), then its ID.
+			return b.ForEach(func(k, _ []byte) error { ids = append(ids, string(k[8:])); return nil })
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -501,12 +502,28 @@ func TestLiveIndex(t *testing.T) {
 		t.Fatalf("live bucket = %v after a revocation, want [%s]", got, expired.ID)
 	}
 	clk.Advance(2*time.Hour + policy.EndedGrace)
+	// Ended by expiry, not pruned yet (no write since): still in the bucket, never listed.
+	if got := indexed(e); !slices.Equal(got, []string{expired.ID}) {
+		t.Fatalf("live bucket = %v before the next issue, want [%s] (a read prunes nothing)", got, expired.ID)
+	}
+	if creds, err := e.LiveCredentials(ctx, "ci-a"); err != nil || len(creds) != 0 {
+		t.Fatalf("LiveCredentials after the credential ended = %v, %v; want none", creds, err)
+	}
 	live := issue(e)
 	if got := indexed(e); !slices.Equal(got, []string{live.ID}) {
 		t.Fatalf("live bucket = %v after an issue past the others' end, want [%s]", got, live.ID)
 	}
 
-	// An older database: no live bucket.
+	// An older database: no live bucket, and the by-ID index of an earlier release.
+	if err := e.update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucket(bucketLiveByID)
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte("stale"), []byte("{}"))
+	}); err != nil {
+		t.Fatal(err)
+	}
 	old := withoutBucket(t, e, bucketLive)
 	creds, err := old.LiveCredentials(ctx, "ci-a")
 	if err != nil || len(creds) != 1 || creds[0].ID != live.ID {
@@ -517,6 +534,14 @@ func TestLiveIndex(t *testing.T) {
 	slices.Sort(want)
 	if got := indexed(old); !slices.Equal(got, want) {
 		t.Fatalf("live bucket after the first write to an older database = %v, want %v", got, want)
+	}
+	if err := old.view(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketLiveByID) != nil {
+			return errors.New("the earlier release's live_credentials bucket is still there")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
 
