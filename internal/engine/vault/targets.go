@@ -288,7 +288,7 @@ func (e *Engine) RepairsLogins() bool { return false }
 func (e *Engine) ObserveLogins(ctx context.Context, identity string) ([]policy.LoginObservation, error) {
 	var targets []engine.Target
 	if identity != "" {
-		id, err := e.GetIdentity(ctx, identity)
+		id, err := e.readIdentity(ctx, identity) // the record alone: one read
 		switch {
 		case errors.Is(err, engine.ErrNotFound):
 			return nil, nil
