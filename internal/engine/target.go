@@ -34,10 +34,9 @@ type Targets interface {
 	PutTarget(ctx context.Context, t Target, password string) error
 	// GetTarget reads a target; ErrNotFound when there is none.
 	GetTarget(ctx context.Context, name string) (Target, error)
-	// CheckTarget checks that the target answers with the stored admin password and returns its
-	// server version; ErrUnavailable when it does not answer. An engine that cannot connect to
-	// the target itself returns "" with a nil error after checking that its connection
-	// configuration is in place (see the Vault engine).
+	// CheckTarget checks that the target answers and returns its server version; ErrUnavailable
+	// when it does not answer. The local engine connects with the stored admin password, the
+	// Vault engine as the target's inspector login (LoginObserver).
 	CheckTarget(ctx context.Context, name string) (serverVersion string, err error)
 	// DeleteTarget removes a target and its stored password; ErrConflict while an active
 	// identity names it.
