@@ -34,10 +34,9 @@ type Targets interface {
 	PutTarget(ctx context.Context, t Target, password string) error
 	// GetTarget reads a target; ErrNotFound when there is none.
 	GetTarget(ctx context.Context, name string) (Target, error)
-	// CheckTarget checks that the target answers with the stored admin password and returns its
-	// server version; ErrUnavailable when it does not answer. An engine that cannot connect to
-	// the target itself returns "" with a nil error after checking that its connection
-	// configuration is in place (see the Vault engine).
+	// CheckTarget checks that the target answers and returns its server version; ErrUnavailable
+	// when it does not answer. The local engine connects with the stored admin password, the
+	// Vault engine as the target's inspector login (LoginObserver).
 	CheckTarget(ctx context.Context, name string) (serverVersion string, err error)
 	// DeleteTarget removes a target and its stored password; ErrConflict while an active
 	// identity names it.
@@ -139,6 +138,23 @@ func RotatedLoginName(identity string) string {
 	return name
 }
 
+// InspectorLoginName is the login through which an engine that does not hold a target's admin
+// password itself (Vault) reads the target's roles back: "nhi-inspect-" and the target's name,
+// cut to fit. The "nhi-" start sets it apart from every login named after an identity ("nhi_").
+func InspectorLoginName(targetName string) string {
+	name := "nhi-inspect-" + loginSafe(targetName)
+	if len(name) > maxLoginName {
+		name = name[:maxLoginName]
+	}
+	return name
+}
+
+// InspectorLoginComment marks a target's inspector login. ParseLoginComment does not take it:
+// it is no credential.
+func InspectorLoginComment(owner, targetName string) string {
+	return loginCommentPrefix + owner + ": inspector of target " + targetName
+}
+
 // RotatedLoginComment marks the logins and group role of a persistent identity's rotated secret.
 // ParseLoginComment does not take it: those logins are not credentials.
 func RotatedLoginComment(owner, identity string) string {
@@ -170,24 +186,37 @@ func ParseLoginComment(comment string) (owner, identity, credID string, ok bool)
 	return owner, identity, credID, ok && identity != "" && credID != ""
 }
 
-// LoginObserver is implemented by engines that can read back the logins they made on targets
-// (the local engine, which connects to them itself; Vault's database secrets engine offers no
-// read of a target's roles, so the Vault engine is not one).
+// LoginObserver is implemented by engines that can read back the logins they made on targets:
+// the local engine connects to them as the admin user; the Vault engine as each target's
+// inspector login (InspectorLoginName), whose password a static role of Vault's database
+// secrets engine rotates and which holds no privilege.
 type LoginObserver interface {
 	// LoginOwner is what this engine's login comments name as their owner (LoginComment).
 	LoginOwner() string
 	// ObserveLogins reads the logins the provider made on every target, or, for an identity,
 	// those of that identity on its target.
 	ObserveLogins(ctx context.Context, identity string) ([]policy.LoginObservation, error)
+	// RepairsLogins tells whether the next issue or close of an identity's credential repairs
+	// its logins on the target (drops orphans, sets VALID UNTIL back). The local engine does; the
+	// Vault engine cannot (Vault alone holds the admin password and runs only the statements of
+	// a credential's own lease), so there the findings stay until the logins are fixed by hand;
+	// closing a credential still drops its own login.
+	RepairsLogins() bool
 }
 
 // ObserveTargetLogins reads the logins on a target that owner made (LoginComment), for identity
-// (any when empty), as the drift rules observe them.
+// (any when empty), as the drift rules observe them, logged in as the admin user.
 func ObserveTargetLogins(ctx context.Context, t Target, password, owner, identity string) ([]policy.LoginObservation, error) {
 	c, err := OpenTarget(t.Connection, password)
 	if err != nil {
 		return nil, err
 	}
+	return TargetLogins(ctx, t.Name, c, owner, identity)
+}
+
+// TargetLogins is ObserveTargetLogins through client c of target name, logged in as any user
+// that may read the target's roles.
+func TargetLogins(ctx context.Context, name string, c target.Target, owner, identity string) ([]policy.LoginObservation, error) {
 	// The target filters by the comment's start: the owner's logins, or one identity's only.
 	prefix := loginCommentPrefix + owner + ": "
 	if identity != "" {
@@ -195,7 +224,7 @@ func ObserveTargetLogins(ctx context.Context, t Target, password, owner, identit
 	}
 	logins, err := c.ListLogins(ctx, prefix)
 	if err != nil {
-		return nil, TargetError(t.Name, err)
+		return nil, TargetError(name, err)
 	}
 	var out []policy.LoginObservation
 	for _, l := range logins {
@@ -203,7 +232,7 @@ func ObserveTargetLogins(ctx context.Context, t Target, password, owner, identit
 		if !ok || by != owner || (identity != "" && who != identity) {
 			continue
 		}
-		out = append(out, policy.LoginObservation{Target: t.Name, Name: l.Name, Identity: who, Credential: credID,
+		out = append(out, policy.LoginObservation{Target: name, Name: l.Name, Identity: who, Credential: credID,
 			ValidUntil: l.ValidUntil, Infinite: l.Infinite, Roles: l.Roles})
 	}
 	return out, nil

@@ -63,17 +63,24 @@ func (r *targetResource) Schema(_ context.Context, _ resource.SchemaRequest, res
 			"engine writes it to the connection configuration of Vault's database secrets engine " +
 			"(`<mount>-database/config/<name>`, mounted on the first target write), which Vault verifies and never gives back. " +
 			"Every write checks the connection first and changes nothing when it fails. Reading the target checks the " +
-			"connection again and reports `server_version` (on Vault, which cannot be asked to connect without a write, " +
-			"only that the connection configuration is in place).\n\n" +
-			"Drift on the target (local engine): every login the provider made carries a comment naming its identity and " +
+			"connection again and reports `server_version`.\n\n" +
+			"On Vault the engine also keeps an **inspector** login per target: when the target is written with its admin " +
+			"password it creates the login `nhi-inspect-<name>` (LOGIN, no other privilege) and a static role of the database " +
+			"secrets engine for it (`<mount>-database/static-roles/_inspect.<name>`; Vault rotates its password at once and " +
+			"every 24 hours). Refresh and `nhi_drift_report` read its current password (`static-creds`, a read) and read the " +
+			"target's roles and `server_version` as it, so a plan still writes nothing. Deleting the target deletes the static " +
+			"role and drops the login (through a one-off dynamic role, since Vault alone holds the admin password). A target " +
+			"written before the inspector existed needs `password_wo_version` moved once.\n\n" +
+			"Drift on the target: every login the provider made carries a comment naming its identity and " +
 			"credential; refresh of an identity on the target and `nhi_drift_report` read them back. A login whose credential " +
 			"is not live is an `orphaned-target-login` finding (NHI1), a `VALID UNTIL` past the credential's hard expiry or " +
 			"`infinity` a `target-login-validity-above-expiry` finding (NHI7), roles beyond the credential's scopes a " +
 			"`privilege-escalation` finding (NHI5); the login of a persistent identity's rotated secret that holds another " +
 			"password than the current secret (compared by its SCRAM verifier) a `target-password-changed` finding, or " +
 			"`target-password-unchecked` when the admin user may not read verifiers. The next credential issued to the identity, or the next one closed, drops " +
-			"orphaned logins and sets `VALID UNTIL` back; closing a credential drops its login with any extra grant. The Vault " +
-			"engine does not check drift on targets: Vault holds the admin password and offers no read of the target's roles.",
+			"orphaned logins and sets `VALID UNTIL` back on the local engine; on Vault, which runs statements on the target only " +
+			"for a lease's own login, those findings stay until fixed by hand. On both engines closing a credential drops its " +
+			"login with any extra grant and its `VALID UNTIL`.",
 		Attributes: map[string]schema.Attribute{
 			"id":   idAttribute("The target name."),
 			"name": nameAttribute("Unique name of the target, which identities name in `target`. Changing it replaces the target."),
@@ -130,8 +137,8 @@ func (r *targetResource) Schema(_ context.Context, _ resource.SchemaRequest, res
 			},
 			"server_version": schema.StringAttribute{
 				Computed: true,
-				MarkdownDescription: "The server's `server_version`, as the engine saw it when it last connected; empty on Vault, " +
-					"which connects for the engine.",
+				MarkdownDescription: "The server's `server_version`, as the engine saw it when it last connected (on Vault, as " +
+					"the target's inspector login).",
 			},
 		},
 	}

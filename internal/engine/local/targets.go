@@ -282,6 +282,9 @@ func (e *Engine) LoginOwner() string {
 	return "local " + hex.EncodeToString(deriveKey(e.fpKey, "login-owner")[:6])
 }
 
+// RepairsLogins is true: the next issue or close repairs the identity's logins (repairLogins).
+func (e *Engine) RepairsLogins() bool { return true }
+
 // ObserveLogins reads the provider's logins on every target, or on identity's target.
 func (e *Engine) ObserveLogins(ctx context.Context, identity string) ([]policy.LoginObservation, error) {
 	var names []string

@@ -46,8 +46,13 @@ path "auth/token/lookup-accessor" {
   capabilities = ["update"]
 }
 
-# Targets (nhi_target): their connection configuration in the database secrets engine.
+# Targets (nhi_target): their connection configuration in the database secrets engine, and
+# the current password of each target's inspector login (no privilege on the target; it reads
+# the target's roles back for the drift checks).
 path "{{mount}}-database/config/*" {
+  capabilities = ["read"]
+}
+path "{{mount}}-database/static-creds/*" {
   capabilities = ["read"]
 }
 `
@@ -160,6 +165,13 @@ path "{{mount}}-database/roles/*" {
   capabilities = ["create", "read", "update", "delete"]
 }
 path "{{mount}}-database/creds/*" {
+  capabilities = ["read"]
+}
+# The inspector login of each target: its static role (Vault rotates its password) and that password.
+path "{{mount}}-database/static-roles/*" {
+  capabilities = ["create", "read", "update", "delete"]
+}
+path "{{mount}}-database/static-creds/*" {
   capabilities = ["read"]
 }
 path "sys/leases/renew" {

@@ -9,9 +9,11 @@ import (
 	"strconv"
 
 	"github.com/hashicorp/vault/api"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
+	"github.com/nhigov/terraform-provider-nhi/internal/target"
 )
 
 // Targets (nhi_target) on Vault: the connection, without the password, is a governance record
@@ -96,6 +98,11 @@ func (e *Engine) PutTarget(ctx context.Context, t engine.Target, password string
 			return err
 		}
 	} else {
+		// The provider connects with the admin password itself too (the inspector login below):
+		// a refused connection is ErrInvalid, as on the local engine, before anything is written.
+		if err := engine.CheckNewTarget(ctx, t, password); err != nil {
+			return err
+		}
 		if err := e.ensureMounts(ctx); err != nil {
 			return err
 		}
@@ -109,6 +116,9 @@ func (e *Engine) PutTarget(ctx context.Context, t engine.Target, password string
 		if err != nil {
 			return fmt.Errorf("%s %q: writing its connection configuration (Vault checks the connection): %w", engine.KindTarget, t.Name, err)
 		}
+		if err := e.putInspector(ctx, t, password); err != nil {
+			return err
+		}
 	}
 	return e.putGovernance(ctx, engine.KindTarget, targetsFolder, t.Name, "", t)
 }
@@ -118,25 +128,24 @@ func (e *Engine) GetTarget(ctx context.Context, name string) (engine.Target, err
 	return getGovernance[engine.Target](ctx, e, engine.KindTarget, targetsFolder, name)
 }
 
-// CheckTarget checks that the target's connection configuration is in Vault. Vault never gives
-// its password back and has no read that connects, so this engine reports no server version:
-// Vault checked the connection when the configuration was written (PutTarget).
+// CheckTarget connects to the target as its inspector login and returns the server's version;
+// ErrUnavailable when the inspector's static role is missing (a target written before this
+// engine made one) or the target does not answer.
 func (e *Engine) CheckTarget(ctx context.Context, name string) (string, error) {
-	if _, err := e.GetTarget(ctx, name); err != nil {
+	t, err := e.GetTarget(ctx, name)
+	if err != nil {
 		return "", err
 	}
-	if _, err := e.read(ctx, e.targetConfigPath(name)); err != nil {
-		if errors.Is(err, engine.ErrNotFound) {
-			return "", fmt.Errorf("%s %q: its connection configuration %s is missing from Vault: move password_wo_version and apply to write it again: %w",
-				engine.KindTarget, name, e.targetConfigPath(name), engine.ErrUnavailable)
-		}
+	c, err := e.inspector(ctx, t)
+	if err != nil {
 		return "", err
 	}
-	return "", nil
+	version, err := c.Check(ctx)
+	return version, engine.TargetError(name, err)
 }
 
-// DeleteTarget removes the target's connection configuration and record; an active identity
-// that names it keeps it (ErrConflict).
+// DeleteTarget removes the target's inspector (static role and login), its connection
+// configuration and its record; an active identity that names it keeps it (ErrConflict).
 func (e *Engine) DeleteTarget(ctx context.Context, name string) error {
 	if _, err := e.GetTarget(ctx, name); err != nil {
 		return err
@@ -154,10 +163,164 @@ func (e *Engine) DeleteTarget(ctx context.Context, name string) error {
 	if len(users) > 0 {
 		return fmt.Errorf("%s %q is the target of active identities %v: retire or move them first: %w", engine.KindTarget, name, users, engine.ErrConflict)
 	}
+	if err := e.deleteInspector(ctx, name); err != nil {
+		return err
+	}
 	if err := e.del(ctx, e.targetConfigPath(name)); err != nil && !errors.Is(err, engine.ErrNotFound) {
 		return err
 	}
 	return e.deleteGovernance(ctx, engine.KindTarget, targetsFolder, name, "")
+}
+
+// The inspector of a target (drift on targets, issue 16 item 5): Vault holds the admin password
+// and offers no read of a target's roles, and a refresh must write nothing (so it cannot mint a
+// dynamic login). So when a target is written with its admin password, this engine creates the
+// login engine.InspectorLoginName (LOGIN, no other privilege: pg_roles, pg_auth_members and role
+// comments are readable by any login) and a static role of the database secrets engine for it,
+// which rotates its password at once and every inspectorRotation. A refresh and the drift report
+// read its current password from static-creds (a read) and inspect the target as it.
+
+// inspectorRotation is the rotation period of an inspector's static role.
+const inspectorRotation = "24h"
+
+// inspectorRole names the static role of target name's inspector. Identities (and so dynamic
+// roles) start with a letter or digit; the leading "_" keeps this name apart from theirs.
+func inspectorRole(name string) string { return "_inspect." + name }
+
+func (e *Engine) inspectorRolePath(name string) string {
+	return e.DatabaseMount() + "/static-roles/" + inspectorRole(name)
+}
+
+func (e *Engine) inspectorCredsPath(name string) string {
+	return e.DatabaseMount() + "/static-creds/" + inspectorRole(name)
+}
+
+// putInspector creates target t's inspector login with the admin password unless it exists
+// (taking back any role granted to it), then writes its static role, which replaces the
+// throwaway password at once.
+func (e *Engine) putInspector(ctx context.Context, t engine.Target, password string) error {
+	admin, err := engine.OpenTarget(t.Connection, password)
+	if err != nil {
+		return err
+	}
+	login := engine.InspectorLoginName(t.Name)
+	l, err := admin.Inspect(ctx, login)
+	switch {
+	case err != nil:
+	case l.Exists:
+		err = admin.SetRoles(ctx, login, nil)
+	default:
+		var throwaway string
+		if throwaway, err = newSecret("inspector", 32); err == nil {
+			err = admin.CreateLogin(ctx, target.LoginSpec{Name: login, Password: throwaway, Comment: engine.InspectorLoginComment(e.LoginOwner(), t.Name)})
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("%s %q: creating its inspector login %q: %w", engine.KindTarget, t.Name, login, engine.TargetError(t.Name, err))
+	}
+	_, err = e.write(ctx, e.inspectorRolePath(t.Name), map[string]any{"db_name": t.Name, "username": login, "rotation_period": inspectorRotation})
+	if err != nil {
+		return fmt.Errorf("%s %q: writing the static role of its inspector login: %w", engine.KindTarget, t.Name, err)
+	}
+	return nil
+}
+
+// inspector returns the client of target t logged in as its inspector, with the password Vault
+// holds now (one read of static-creds).
+func (e *Engine) inspector(ctx context.Context, t engine.Target) (target.Target, error) {
+	s, err := e.read(ctx, e.inspectorCredsPath(t.Name))
+	if errors.Is(err, engine.ErrNotFound) || errors.Is(err, engine.ErrInvalid) {
+		return nil, fmt.Errorf("%s %q: the static role of its inspector login (%s) is missing from Vault: move password_wo_version and apply to write it again: %w",
+			engine.KindTarget, t.Name, e.inspectorRolePath(t.Name), engine.ErrUnavailable)
+	}
+	if err != nil {
+		return nil, err
+	}
+	username, _ := s.Data["username"].(string)
+	password, _ := s.Data["password"].(string)
+	if username == "" || password == "" {
+		return nil, fmt.Errorf("%s %q: %s returned no username or password: %w", engine.KindTarget, t.Name, e.inspectorCredsPath(t.Name), engine.ErrUnavailable)
+	}
+	conn := t.Connection
+	conn.Username = username
+	return engine.OpenTarget(conn, password)
+}
+
+// deleteInspector deletes the inspector's static role and drops its login. Only Vault holds the
+// admin password, and it runs statements only for a role's logins: so a one-off dynamic role
+// whose creation statements drop the inspector login mints a login (the drop runs), and the
+// revocation of its lease drops that login again.
+func (e *Engine) deleteInspector(ctx context.Context, name string) error {
+	if err := e.del(ctx, e.inspectorRolePath(name)); err != nil && !errors.Is(err, engine.ErrNotFound) {
+		return err
+	}
+	role := e.DatabaseMount() + "/roles/" + inspectorRole(name)
+	login := pgx.Identifier{engine.InspectorLoginName(name)}.Sanitize()
+	_, err := e.write(ctx, role, map[string]any{
+		"db_name": name, "default_ttl": 60, "max_ttl": 60,
+		"creation_statements":   []string{"DROP ROLE IF EXISTS " + login, `CREATE ROLE "{{name}}" NOLOGIN`},
+		"revocation_statements": []string{`DROP ROLE IF EXISTS "{{name}}"`},
+	})
+	if err == nil {
+		var s *api.Secret
+		if s, err = e.readCreds(ctx, inspectorRole(name)); err == nil {
+			err = e.revokeLease(ctx, s.LeaseID)
+		}
+		if derr := e.del(ctx, role); err == nil {
+			err = derr
+		}
+	}
+	if err != nil && !errors.Is(err, engine.ErrNotFound) {
+		return fmt.Errorf("%s %q: dropping its inspector login through Vault: %w", engine.KindTarget, name, err)
+	}
+	return nil
+}
+
+var _ engine.LoginObserver = (*Engine)(nil)
+
+// RepairsLogins is false: Vault runs statements on a target only for a lease's own login, so
+// this engine cannot drop an orphaned login or set another's VALID UNTIL back (see
+// engine.LoginObserver).
+func (e *Engine) RepairsLogins() bool { return false }
+
+// ObserveLogins reads, as each target's inspector, the logins this engine made on every target,
+// or on identity's target.
+func (e *Engine) ObserveLogins(ctx context.Context, identity string) ([]policy.LoginObservation, error) {
+	var targets []engine.Target
+	if identity != "" {
+		id, err := e.readIdentity(ctx, identity) // the record alone: one read
+		switch {
+		case errors.Is(err, engine.ErrNotFound):
+			return nil, nil
+		case err != nil:
+			return nil, err
+		case id.Target == "":
+			return nil, nil
+		}
+		t, err := e.GetTarget(ctx, id.Target)
+		if err != nil {
+			return nil, err
+		}
+		targets = append(targets, t)
+	} else {
+		var err error
+		if targets, err = cachedList[engine.Target](ctx, e, targetsFolder); err != nil {
+			return nil, err
+		}
+	}
+	var out []policy.LoginObservation
+	for _, t := range targets {
+		c, err := e.inspector(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		logins, err := engine.TargetLogins(ctx, t.Name, c, e.LoginOwner(), identity)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, logins...)
+	}
+	return out, nil
 }
 
 // vaultScopes are the scopes of id that are Vault ACL policies: none for an identity with a

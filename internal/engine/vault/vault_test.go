@@ -443,3 +443,69 @@ func targetIdentity(t *testing.T, name string) (*Engine, *acctest.PostgresFixtur
 	must(t, err)
 	return e, f
 }
+
+// TestTargetInspector: writing a target creates its inspector login, with no privilege, under a
+// static role that Vault rotated at once (the throwaway password the engine created it with is
+// gone); a token holding only the read-only policy reads the target's version and its logins as
+// the inspector; writing the target again with its password takes back a role granted to the
+// inspector by hand; deleting the target deletes the static role and drops the login.
+func TestTargetInspector(t *testing.T) {
+	e, f := targetIdentity(t, "ci-inspected")
+	ctx := context.Background()
+	login := engine.InspectorLoginName(f.Target)
+	l, err := f.Admin.Inspect(ctx, login)
+	must(t, err)
+	if !l.Exists || !l.CanLogin || len(l.Roles) != 0 || l.Comment != engine.InspectorLoginComment(e.LoginOwner(), f.Target) {
+		t.Fatalf("inspector login = %+v, want one that logs in, with no role, commented as the inspector", l)
+	}
+	s, err := e.read(ctx, e.inspectorCredsPath(f.Target))
+	must(t, err)
+	password, _ := s.Data["password"].(string)
+	if s.Data["username"] != login || password == "" {
+		t.Fatalf("static-creds = %v, want the inspector login and a password", s.Data)
+	}
+	must(t, f.Admin.Login(ctx, login, password))
+	if match, checked, err := f.Admin.CheckPassword(ctx, login, password); err != nil || (checked && !match) {
+		t.Fatalf("the inspector's verifier does not hold the static-creds password: match %v, checked %v, %v", match, checked, err)
+	}
+
+	// The read-only policy is enough for the drift checks on targets, and cannot write.
+	tok := acctest.VaultToken(t, e.client, e.Mount()+"-readonly", ReadOnlyPolicy(e.Mount(), e.AppRoleMount()))
+	cfg := Config{Token: tok, Mount: e.Mount(), AppRoleMount: e.AppRoleMount()}
+	cfg.ApplyEnv()
+	ro, err := Open(ctx, cfg, clock.Real{}, nil)
+	must(t, err)
+	c, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-inspected"})
+	must(t, err)
+	version, err := ro.CheckTarget(ctx, f.Target)
+	must(t, err)
+	if !strings.HasPrefix(version, "15.") {
+		t.Errorf("CheckTarget with the read-only token = %q, want 15.x", version)
+	}
+	logins, err := ro.ObserveLogins(ctx, "")
+	must(t, err)
+	if len(logins) != 1 || logins[0].Name != c.Username || logins[0].Credential != c.ID {
+		t.Errorf("ObserveLogins with the read-only token = %+v, want the one login of credential %s", logins, c.ID)
+	}
+	if err := ro.PutTarget(ctx, engine.Target{Name: f.Target, Connection: f.Conn}, f.Password); !errors.Is(err, engine.ErrDenied) {
+		t.Errorf("PutTarget with the read-only token: %v, want ErrDenied", err)
+	}
+	must(t, e.RevokeCredential(ctx, c.ID))
+
+	// A role granted to the inspector by hand goes at the next write with the password.
+	acctest.PostgresExec(t, f.Conn, f.Password, `GRANT "`+f.Reader+`" TO "`+login+`"`)
+	must(t, e.PutTarget(ctx, engine.Target{Name: f.Target, Connection: f.Conn, PasswordVersion: 2}, f.Password))
+	if l, err = f.Admin.Inspect(ctx, login); err != nil || !l.Exists || len(l.Roles) != 0 {
+		t.Errorf("inspector after a rewrite: %+v, %v; want it with no role", l, err)
+	}
+
+	_, err = e.RetireIdentity(ctx, "ci-inspected")
+	must(t, err)
+	must(t, e.DeleteTarget(ctx, f.Target))
+	if _, err := e.read(ctx, e.inspectorRolePath(f.Target)); !errors.Is(err, engine.ErrNotFound) {
+		t.Errorf("the inspector's static role after the target's deletion: %v, want not found", err)
+	}
+	if l, err := f.Admin.Inspect(ctx, login); err != nil || l.Exists {
+		t.Errorf("the inspector login after the target's deletion: %+v, %v; want it dropped", l, err)
+	}
+}
