@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -128,14 +130,19 @@ func loginSafe(name string) string {
 }
 
 // RotatedLoginName is the stable login of a persistent identity on its target, whose password is
-// the identity's rotated secret: "nhi_" and the identity's name, cut to leave room for the "_a"
-// and "_b" of alternating logins. With the alternating strategy it names their group role.
+// the identity's rotated secret: "nhi_" and the identity's name (lower case, cut to fit), then
+// "_" and 8 hex digits of the SHA-256 of the exact name, with room left for the "_a" and "_b" of
+// alternating logins; with the alternating strategy it names their group role. The digest keeps
+// names that loginSafe folds together ("App.svc", "app_svc") apart, and a name that ends in hex
+// digits never ends in "_a" or "_b", so one identity's group never names another's login.
 func RotatedLoginName(identity string) string {
+	sum := sha256.Sum256([]byte(identity))
+	digest := "_" + hex.EncodeToString(sum[:4])
 	name := "nhi_" + loginSafe(identity)
-	if len(name) > maxLoginName-2 {
-		name = name[:maxLoginName-2]
+	if room := maxLoginName - 2 - len(digest); len(name) > room {
+		name = name[:room]
 	}
-	return name
+	return name + digest
 }
 
 // InspectorLoginName is the login through which an engine that does not hold a target's admin

@@ -92,14 +92,31 @@ func (e *Engine) checkLoginOverlap(ctx context.Context, identity string, overlap
 	return nil
 }
 
-// setLogin makes password the password of login, valid with no expiry, creating it granted roles
-// when the target has none of that name.
-func setLogin(ctx context.Context, client target.Target, login, password string, roles []string, comment string) error {
+// ownedLogin inspects role login on the target: whether it exists, and ErrConflict when it does
+// without comment, the mark of the rotated login this engine made for the identity. A role of
+// that name made by hand or by another engine is never taken over (its password set, its
+// grants replaced) nor dropped.
+func ownedLogin(ctx context.Context, client target.Target, login, comment string) (bool, error) {
 	l, err := client.Inspect(ctx, login)
+	switch {
+	case err != nil:
+		return false, err
+	case l.Exists && l.Comment != comment:
+		return true, fmt.Errorf("role %q exists on the target and is not the rotated login this engine made (its comment is %q); "+
+			"the provider does not take over a role it did not make: rename or drop that role by hand: %w", login, l.Comment, engine.ErrConflict)
+	}
+	return l.Exists, nil
+}
+
+// setLogin makes password the password of login, valid with no expiry, creating it granted roles
+// when the target has none of that name (ownedLogin: a role of that name it did not make is
+// refused).
+func setLogin(ctx context.Context, client target.Target, login, password string, roles []string, comment string) error {
+	exists, err := ownedLogin(ctx, client, login, comment)
 	if err != nil {
 		return err
 	}
-	if !l.Exists {
+	if !exists {
 		return client.CreateLogin(ctx, target.LoginSpec{Name: login, Password: password, Roles: roles, Comment: comment})
 	}
 	if err := client.SetPassword(ctx, login, password); err != nil {
@@ -117,6 +134,9 @@ func (e *Engine) stageLogin(ctx context.Context, identity string, version int64,
 	base, comment := engine.RotatedLoginName(identity), engine.RotatedLoginComment(e.LoginOwner(), identity)
 	login, roles := base, id.Scopes
 	if strategy == policy.StrategyAlternating {
+		if _, err := ownedLogin(ctx, client, base, comment); err != nil {
+			return engine.TargetError(id.Target, err)
+		}
 		if err := client.EnsureGroup(ctx, base, id.Scopes, comment); err != nil {
 			return engine.TargetError(id.Target, err)
 		}

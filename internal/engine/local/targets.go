@@ -219,9 +219,11 @@ func (e *Engine) extendLogin(ctx context.Context, c engine.Credential) error {
 // credentials and the logins (and group role) of its rotated secret.
 type loginSet struct {
 	creds []engine.Credential
-	// target and rotated name the rotated secret's logins and group role, when it has any.
+	// target and rotated name the rotated secret's logins and group role, when it has any;
+	// comment is their mark (engine.RotatedLoginComment): only roles that carry it are dropped.
 	target  string
 	rotated []string
+	comment string
 }
 
 // liveLogins lists what retiring or deleting identity must drop on its target.
@@ -242,6 +244,7 @@ func (e *Engine) liveLogins(ctx context.Context, identity string) (loginSet, err
 	}
 	base := engine.RotatedLoginName(identity)
 	set.target, set.rotated = id.Target, []string{base + "_a", base + "_b", base}
+	set.comment = engine.RotatedLoginComment(e.LoginOwner(), identity)
 	return set, nil
 }
 
@@ -264,6 +267,17 @@ func (e *Engine) dropLogins(ctx context.Context, set loginSet) error {
 		}
 	}
 	for _, login := range set.rotated {
+		client, err := e.targetClient(ctx, set.target)
+		if err == nil {
+			_, err = ownedLogin(ctx, client, login, set.comment)
+		}
+		if errors.Is(err, engine.ErrConflict) {
+			continue // not this engine's: left alone
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("rotated secret: dropping login %q: %w", login, engine.TargetError(set.target, err)))
+			continue
+		}
 		drop(set.target, login, "rotated secret")
 	}
 	return errors.Join(errs...)

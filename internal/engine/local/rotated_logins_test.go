@@ -1,0 +1,63 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/nhigov/terraform-provider-nhi/internal/acctest"
+	"github.com/nhigov/terraform-provider-nhi/internal/clock"
+	"github.com/nhigov/terraform-provider-nhi/internal/engine"
+	"github.com/nhigov/terraform-provider-nhi/internal/policy"
+)
+
+// TestTargetRotatedLoginNotTakenOver: a role that holds the name of an identity's rotated login
+// but was not made by this engine (made by hand here) is never taken over: staging a secret on
+// it is refused with ErrConflict and leaves its password alone, and retiring the identity does
+// not drop it. Runs against the server of scripts/postgres-dev (make testpg).
+func TestTargetRotatedLoginNotTakenOver(t *testing.T) {
+	f := acctest.NewPostgresFixture(t)
+	ctx := context.Background()
+	e := openRotation(t, clock.NewFake(time.Now()))
+	if err := e.PutTarget(ctx, engine.Target{Name: f.Target, Connection: f.Conn, PasswordVersion: 1}, f.Password); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.CreateIdentity(ctx, policy.Identity{Name: "svc-taken", Class: "svc", Target: f.Target, Scopes: []string{f.Reader}}); err != nil {
+		t.Fatal(err)
+	}
+	login := engine.RotatedLoginName("svc-taken")
+	acctest.PostgresExec(t, f.Conn, f.Password, `CREATE ROLE "`+login+`" LOGIN PASSWORD 'made-by-hand'`)
+	t.Cleanup(func() { _ = f.Admin.DropLogin(context.Background(), login) })
+
+	if _, _, err := e.StageSecret(ctx, "svc-taken", 32); !errors.Is(err, engine.ErrConflict) {
+		t.Fatalf("StageSecret over a role made by hand: error = %v, want ErrConflict", err)
+	}
+	if err := f.Admin.Login(ctx, login, "made-by-hand"); err != nil {
+		t.Fatalf("the hand-made role's password was changed: %v", err)
+	}
+	if _, err := e.RetireIdentity(ctx, "svc-taken"); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := f.Admin.Inspect(ctx, login); err != nil || !l.Exists {
+		t.Fatalf("retiring the identity dropped the hand-made role: %+v, %v", l, err)
+	}
+}
+
+// TestRotatedLoginNamesApart: identity names that fold to the same login text stay apart, and
+// no identity's rotated login is another's alternating login.
+func TestRotatedLoginNamesApart(t *testing.T) {
+	seen := map[string]string{}
+	for _, id := range []string{"App.svc", "app_svc", "APP_SVC", "x", "x_a", "x_b"} {
+		base := engine.RotatedLoginName(id)
+		for _, l := range []string{base, base + "_a", base + "_b"} {
+			if other, ok := seen[l]; ok {
+				t.Fatalf("login %q of %q is also one of %q", l, id, other)
+			}
+			seen[l] = id
+		}
+		if len(base)+2 > 63 {
+			t.Fatalf("RotatedLoginName(%q) = %q leaves no room for _a/_b", id, base)
+		}
+	}
+}
