@@ -84,6 +84,17 @@ func CheckNewTarget(ctx context.Context, t Target, password string) error {
 	return nil
 }
 
+// CheckTargetKept is the rule for an update of identity cur to next: its target cannot change
+// (nor be set or removed), since the logins it holds on its target would be left working where
+// nothing governs them any more. Both engines refuse such an update, and the plan says so first.
+func CheckTargetKept(cur, next policy.Identity) error {
+	if cur.Target == next.Target {
+		return nil
+	}
+	return fmt.Errorf("identity %q: its target cannot change (%q in the engine, %q declared): the logins it holds there would be "+
+		"left behind; retire it and declare a new identity for the new target: %w", next.Name, cur.Target, next.Target, ErrInvalid)
+}
+
 // CheckTargetRewrite is the rule for a PutTarget of t without a password, given what the engine
 // holds for t (have, or readErr when reading it failed): it must hold a target of that name (its
 // password then stays in use) with the same connection, since a password is checked against the

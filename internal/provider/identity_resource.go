@@ -426,6 +426,18 @@ func (r *identityResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 			return
 		}
 	}
+	// An identity keeps its target (engine.CheckTargetKept); a rename makes a new identity.
+	if !req.State.Raw.IsNull() && !m.Target.IsUnknown() {
+		var prior identityModel
+		resp.Diagnostics.Append(req.State.Get(ctx, &prior)...)
+		if prior.Name.Equal(m.Name) {
+			cur := policy.Identity{Name: prior.Name.ValueString(), Target: prior.Target.ValueString()}
+			if err := engine.CheckTargetKept(cur, policy.Identity{Name: m.Name.ValueString(), Target: m.Target.ValueString()}); err != nil {
+				resp.Diagnostics.AddAttributeError(path.Root("target"), "Target Cannot Change", err.Error())
+				return
+			}
+		}
+	}
 	if planAdoptUnmanaged(ctx, req, resp); !req.Config.Raw.IsFullyKnown() {
 		return
 	}

@@ -670,3 +670,26 @@ data "nhi_drift_report" "all" {
 		importStep("nhi_lifecycle_class.idle", "svc-idle"),
 	})
 }
+
+// TestAccIdentity_targetCannotChange: moving an existing identity onto a target (or to another
+// one) fails the plan on `target`, and the engine keeps the identity as it was.
+func TestAccIdentity_targetCannotChange(t *testing.T) {
+	env := newTestEnv(t)
+	env.unitTest(t, []resource.TestStep{
+		{Config: governanceConfig + buildIdentityHCL("team-build")},
+		{
+			Config:      governanceConfig + buildIdentityHCL("team-build", `target = "db-elsewhere"`),
+			ExpectError: regexp.MustCompile(`(?s)Target Cannot Change.*its target cannot change`),
+		},
+		{
+			Config: governanceConfig + buildIdentityHCL("team-build"),
+			Check: func(*terraform.State) error {
+				id, err := env.engine.GetIdentity(context.Background(), "ci-build")
+				if err != nil || id.Target != "" {
+					return fmt.Errorf("engine holds %+v (%v), want ci-build without a target", id, err)
+				}
+				return nil
+			},
+		},
+	})
+}

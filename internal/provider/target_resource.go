@@ -112,8 +112,8 @@ func (r *targetResource) Schema(_ context.Context, _ resource.SchemaRequest, res
 			"sslmode": schema.StringAttribute{
 				Optional:            true,
 				Computed:            true,
-				Default:             stringdefault.StaticString("prefer"),
-				MarkdownDescription: "libpq `sslmode` of the connection: `disable`, `allow`, `prefer` (the default), `require`, `verify-ca` or `verify-full`.",
+				Default:             stringdefault.StaticString("verify-full"),
+				MarkdownDescription: "libpq `sslmode` of the connection: `disable`, `allow`, `prefer`, `require`, `verify-ca` or `verify-full` (the default: TLS with the server's certificate and name checked, so neither the admin password nor a login's verifier can cross the network in clear). Set `disable` only for a server on loopback or a trusted network.",
 				Validators:          []validator.String{stringvalidator.OneOf(postgres.SSLModes...)},
 			},
 			"username": schema.StringAttribute{

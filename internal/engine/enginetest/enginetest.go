@@ -55,6 +55,7 @@ func Run(t *testing.T, factory Factory) {
 	t.Run("LastUse", func(t *testing.T) { testLastUse(t, factory) })
 	t.Run("Owners", func(t *testing.T) { testOwners(t, factory) })
 	t.Run("ReviewStored", func(t *testing.T) { testReviewStored(t, factory) })
+	t.Run("TargetKept", func(t *testing.T) { testTargetKept(t, factory) })
 }
 
 func setup(t *testing.T, factory Factory) (engine.Engine, *clock.Fake, context.Context) {
@@ -970,6 +971,22 @@ func testOwners(t *testing.T, factory Factory) {
 	wantDeletes(t, ctx, "bob", e.GetOwner, e.DeleteOwner)
 	if owners, err = e.ListOwners(ctx); err != nil || len(owners) != 1 {
 		t.Fatalf("ListOwners after delete = %+v, %v; want team-build alone", owners, err)
+	}
+}
+
+// testTargetKept: an update cannot give an identity a target, take it away or change it
+// (engine.CheckTargetKept), on either engine: ErrInvalid, nothing written.
+func testTargetKept(t *testing.T, factory Factory) {
+	e, _, ctx := setup(t, factory)
+	id := ciIdentity("ci-kept")
+	_, err := e.CreateIdentity(ctx, id)
+	must(t, err)
+	moved := id
+	moved.Target = "db-elsewhere"
+	_, err = e.UpdateIdentity(ctx, moved)
+	wantErr(t, err, engine.ErrInvalid)
+	if got, err := e.GetIdentity(ctx, id.Name); err != nil || got.Target != "" {
+		t.Fatalf("after a refused target change: %+v, %v; want the identity without a target", got, err)
 	}
 }
 

@@ -294,6 +294,9 @@ func (e *Engine) UpdateIdentity(ctx context.Context, id policy.Identity) (policy
 		if cur.Retired() {
 			return fmt.Errorf("identity %q: %w", id.Name, engine.ErrRetired)
 		}
+		if err := engine.CheckTargetKept(cur, id); err != nil {
+			return err
+		}
 		id.Status, id.CreatedAt, id.RetiredAt, id.LastUsedAt = cur.Status, cur.CreatedAt, cur.RetiredAt, cur.LastUsedAt
 		if err := putJSON(tx, bucketIdentities, id.Name, id); err != nil {
 			return err

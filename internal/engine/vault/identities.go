@@ -588,6 +588,9 @@ func (e *Engine) UpdateIdentity(ctx context.Context, id policy.Identity) (policy
 	if cur.Retired() {
 		return policy.Identity{}, fmt.Errorf("identity %q: %w", id.Name, engine.ErrRetired)
 	}
+	if err := engine.CheckTargetKept(cur.Identity, id); err != nil {
+		return policy.Identity{}, err
+	}
 	p, err := e.ttlPolicyOf(ctx, id)
 	if err != nil {
 		return policy.Identity{}, err
