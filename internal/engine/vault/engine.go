@@ -395,7 +395,7 @@ func (e *Engine) write(ctx context.Context, path string, data map[string]any) (*
 // it changes nothing, so it neither creates mounts nor needs more than the look-up's capability,
 // and retryTransport retries it like a read.
 func (e *Engine) lookup(ctx context.Context, path string, data map[string]any) (*api.Secret, error) {
-	s, err := e.client.Logical().WriteWithContext(readOnly(ctx), path, data)
+	s, err := e.client.Logical().WriteWithContext(idempotent(ctx), path, data)
 	return s, e.vaultErr("write", path, err)
 }
 

@@ -134,7 +134,7 @@ func (e *Engine) writeRole(ctx context.Context, id policy.Identity, p *policy.TT
 		return err
 	}
 	maps.Copy(settings, privilegeSettings(id))
-	_, err = e.write(ctx, e.rolePath(id.Name), settings)
+	_, err = e.write(idempotent(ctx), e.rolePath(id.Name), settings) // the whole role: safe to send again
 	return err
 }
 
@@ -352,7 +352,7 @@ func (e *Engine) writeEntity(ctx context.Context, id policy.Identity) (*entitySt
 	}
 	// An identity's privileges are its role's token_policies; policies on the entity (granted
 	// to every token of it) are privilege drift, cleared here.
-	s, err := e.write(ctx, e.entityPath(id.Name), map[string]any{"metadata": entityMetadata(id), "disabled": id.Retired(), "policies": []string{}})
+	s, err := e.write(idempotent(ctx), e.entityPath(id.Name), map[string]any{"metadata": entityMetadata(id), "disabled": id.Retired(), "policies": []string{}})
 	if err != nil || ent != nil {
 		return ent, err
 	}

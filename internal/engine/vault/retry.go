@@ -63,12 +63,15 @@ func (c *Config) addressList() ([]*url.URL, error) {
 	return out, nil
 }
 
-type readOnlyKey struct{}
+type idempotentKey struct{}
 
-// readOnly marks ctx as carrying a request that changes nothing although it is sent as a
-// write (a token look-up), so that retryTransport retries it after any transport error.
-func readOnly(ctx context.Context) context.Context {
-	return context.WithValue(ctx, readOnlyKey{}, true)
+// idempotent marks ctx as carrying a request that has the same effect however often it is sent:
+// one that changes nothing although it is sent as a write (a token look-up), or a write that
+// sets a whole object to given values (a role's settings, an entity by name). retryTransport
+// retries it after any transport error, like a read: a connection reset by a leader killed
+// mid-request leaves its outcome unknown, and sending it again settles it.
+func idempotent(ctx context.Context) context.Context {
+	return context.WithValue(ctx, idempotentKey{}, true)
 }
 
 type onePassKey struct{}
@@ -86,7 +89,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	r := req
 	for attempt := 1; ; attempt++ {
 		resp, err := t.next.RoundTrip(r)
-		why := retryReason(req.Method == http.MethodGet || req.Method == "LIST" || ctx.Value(readOnlyKey{}) != nil, resp, err)
+		why := retryReason(req.Method == http.MethodGet || req.Method == "LIST" || ctx.Value(idempotentKey{}) != nil, resp, err)
 		if why == "" && attempt > 1 && resp != nil {
 			// A request already failing over is retried on answers that mean "not yet": a
 			// standby that still redirects to the dead leader (the client follows only the
