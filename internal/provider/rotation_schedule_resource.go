@@ -425,11 +425,20 @@ func (r *rotationScheduleResource) apply(ctx context.Context, plan rotationSched
 	}
 	now := r.data.clock.Now()
 	adopted := false
-	switch {
-	case prior == nil:
+	if prior == nil {
 		if adopted = r.adoptable(ctx, s, diags); diags.HasError() {
 			return
 		}
+	}
+	// The schedule is written before the rotation, which follows it (a login on a target
+	// rotates by the schedule's strategy); a create interrupted after the write adopts the
+	// schedule on the next apply and rotates then, as it has no current secret.
+	if err := r.data.engine.PutRotationSchedule(ctx, s); err != nil {
+		addEngineError(diags, fmt.Sprintf("write the rotation schedule of identity %q", s.Identity), err)
+		return
+	}
+	switch {
+	case prior == nil:
 		if !adopted || !r.hasCurrentSecret(ctx, s.Identity, diags) {
 			rotateSecret(ctx, r.data, s, "initial version", diags)
 		}
@@ -443,10 +452,6 @@ func (r *rotationScheduleResource) apply(ctx context.Context, plan rotationSched
 		rotateSecret(ctx, r.data, s, "scheduled rotation", diags)
 	}
 	if diags.HasError() {
-		return
-	}
-	if err := r.data.engine.PutRotationSchedule(ctx, s); err != nil {
-		addEngineError(diags, fmt.Sprintf("write the rotation schedule of identity %q", s.Identity), err)
 		return
 	}
 	if adopted {

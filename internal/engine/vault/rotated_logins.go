@@ -156,12 +156,12 @@ func (e *Engine) unindexLoginSecret(ctx context.Context, fp string) error {
 }
 
 // settleLogins makes the logins of identity's target follow its versions after a promotion or
-// a discard: the login of the current version keeps logging in; the other stops when the
-// previous version on it ends its overlap, or at once. Nothing when the identity has no
-// version on a login.
-func (e *Engine) settleLogins(ctx context.Context, identity string, rec secretRecord) error {
+// a discard: a login with a staged version, or with the current one, keeps logging in; the
+// other stops when the previous version on it ends its overlap, or at once. Nothing when the
+// identity has no version on a login and none was discarded.
+func (e *Engine) settleLogins(ctx context.Context, identity string, rec secretRecord, discarded string) error {
 	current := currentLoginOf(rec)
-	if current == "" {
+	if current == "" && discarded == "" {
 		return nil
 	}
 	id, err := e.readIdentity(ctx, identity)
@@ -172,27 +172,41 @@ func (e *Engine) settleLogins(ctx context.Context, identity string, rec secretRe
 	if err != nil {
 		return err
 	}
-	other, b := rotatedLogins(identity)
-	if other == current {
-		other = b
-	}
 	c, err := e.inspector(ctx, t)
 	if err != nil {
 		return err
 	}
-	l, err := c.Inspect(ctx, other)
-	if err != nil || !l.Exists {
-		return engine.TargetError(t.Name, err)
-	}
 	now := e.clock.Now()
-	until := now // never no expiry: the zero time is 'infinity'
-	for _, v := range rec.Versions {
-		if v.Login == other && v.Authenticates(now) && !v.ExpiresAt.IsZero() && v.ExpiresAt.After(until) {
-			until = v.ExpiresAt
+	a, b := rotatedLogins(identity)
+	var stmts []string
+logins:
+	for _, login := range []string{a, b} {
+		if login == current {
+			continue
+		}
+		until := now // never no expiry: the zero time is 'infinity'
+		for _, v := range rec.Versions {
+			switch {
+			case v.Login != login || !v.Authenticates(now):
+			case v.ExpiresAt.IsZero():
+				continue logins // a staged version: it must log in
+			case v.ExpiresAt.After(until):
+				until = v.ExpiresAt
+			}
+		}
+		l, err := c.Inspect(ctx, login)
+		if err != nil {
+			return engine.TargetError(t.Name, err)
+		}
+		if l.Exists {
+			stmts = append(stmts, postgres.ValidUntilStatement(login, until))
 		}
 	}
-	if err := e.runStatements(ctx, t.Name, []string{postgres.ValidUntilStatement(other, until)}); err != nil {
-		return fmt.Errorf("identity %q: ending login %q on target %q through Vault: %w", identity, other, t.Name, err)
+	if len(stmts) == 0 {
+		return nil
+	}
+	if err := e.runStatements(ctx, t.Name, stmts); err != nil {
+		return fmt.Errorf("identity %q: ending its logins not in use on target %q through Vault: %w", identity, t.Name, err)
 	}
 	return nil
 }

@@ -84,6 +84,12 @@ type secretRecord struct {
 	Destroy []versionRecord `json:"destroy,omitempty"`
 }
 
+// wantsSecretID tells whether v is to have a secret-id at now: it authenticates and is no
+// login's password (a login's version authenticates on its target).
+func (v versionRecord) wantsSecretID(now time.Time) bool {
+	return v.Authenticates(now) && v.Login == ""
+}
+
 func (r *secretRecord) find(version int64) int {
 	for i, v := range r.Versions {
 		if v.Version == version {
@@ -222,7 +228,7 @@ func (e *Engine) reconcileSecrets(ctx context.Context, identity string, rec secr
 	err := func() error {
 		for _, issue := range []bool{true, false} {
 			for _, v := range rec.Versions {
-				want := v.Authenticates(now) && v.Login == ""
+				want := v.wantsSecretID(now)
 				if want != issue || (want && v.SecretIDAccessor != "" && v.SecretIDExpiresAt.Equal(v.ExpiresAt)) ||
 					(!want && v.SecretIDAccessor == "") {
 					continue
@@ -405,7 +411,7 @@ func (e *Engine) PromoteSecret(ctx context.Context, identity string, version int
 		}
 	}
 	if rec, err = e.reconcileSecrets(ctx, identity, rec, nil); err == nil {
-		err = e.settleLogins(ctx, identity, rec)
+		err = e.settleLogins(ctx, identity, rec, "")
 	}
 	if err != nil {
 		return promoted, fmt.Errorf("version %d of identity %q's secret is current, but Vault is not in line with it yet (the next change of the secret completes it): %w", version, identity, err)
@@ -427,10 +433,16 @@ func (e *Engine) DiscardSecret(ctx context.Context, identity string, version int
 	if err := e.appendAudit(ctx, engine.AuditEvent{Type: engine.EventSecretDiscarded, Identity: identity, Detail: fmt.Sprintf("version %d", version)}); err != nil {
 		return err
 	}
+	discarded := ""
+	for _, v := range rec.Destroy {
+		if v.Version == version {
+			discarded = v.Login
+		}
+	}
 	if rec, err = e.reconcileSecrets(ctx, identity, rec, nil); err != nil {
 		return err
 	}
-	return e.settleLogins(ctx, identity, rec)
+	return e.settleLogins(ctx, identity, rec, discarded)
 }
 
 // CurrentSecret returns the current version of an active identity's secret and its value.
