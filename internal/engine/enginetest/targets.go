@@ -420,6 +420,23 @@ func testTargetRotationAlternating(t *testing.T, factory Factory) {
 	first := rotate(t, e, ctx, "svc-pg-alt", 0)
 	must(t, f.WantGrants(base+"_a", first))
 
+	// The group role holds the identity's scopes as they are now: an update grants a scope added
+	// and revokes a scope removed.
+	extra := acctest.Unique("extra_")
+	acctest.PostgresExec(t, f.Conn, f.Password, "CREATE ROLE "+extra+" NOLOGIN")
+	t.Cleanup(func() { acctest.PostgresExec(t, f.Conn, f.Password, "DROP ROLE IF EXISTS "+extra) })
+	id, err := e.GetIdentity(ctx, "svc-pg-alt")
+	must(t, err)
+	for _, scopes := range [][]string{{f.Reader, extra}, {f.Reader}} {
+		id.Scopes = scopes
+		_, err = e.UpdateIdentity(ctx, id)
+		must(t, err)
+		if g, err := f.Admin.Inspect(ctx, base); err != nil || !slices.Equal(g.Roles, slices.Sorted(slices.Values(scopes))) {
+			t.Errorf("group role's roles after an update to scopes %v: %+v, %v", scopes, g.Roles, err)
+		}
+	}
+	must(t, f.WantGrants(base+"_a", first))
+
 	// The next version goes to the other login; the first still logs in during the overlap, and
 	// its login is VALID UNTIL the overlap's end.
 	second := rotate(t, e, ctx, "svc-pg-alt", 2*time.Second)

@@ -608,6 +608,9 @@ func (e *Engine) UpdateIdentity(ctx context.Context, id policy.Identity) (policy
 		if err := e.syncRoleSecretIDs(ctx, id.Name); err != nil {
 			return policy.Identity{}, fmt.Errorf("identity %q: restoring its secret-ids: %w", id.Name, err)
 		}
+		if err := e.syncRotatedGroup(ctx, id); err != nil {
+			return policy.Identity{}, err
+		}
 	}
 	rec, err := e.updateRecord(ctx, cur, version, func(rec *identityRecord) (bool, error) {
 		if rec.Retired() {

@@ -33,8 +33,8 @@ import (
 //
 // Without strategy = "alternating" the Vault engine refuses the rotation (refuseRotatedLogin):
 // a static role cannot be given back its previous password, so a one-login rotation could not
-// roll back a failed verification. Scopes changed on the identity after the group role was
-// made are not re-granted to it on Vault yet (the local engine does, syncRotatedRoles).
+// roll back a failed verification. An update of the identity grants the group role exactly its
+// scopes again (syncRotatedGroup), as the local engine does.
 
 const (
 	// loginSecretsFolder indexes the versions of rotated logins' passwords by fingerprint:
@@ -294,6 +294,35 @@ func (e *Engine) dropRotatedLogins(ctx context.Context, identity string) error {
 	}
 	if err := e.runStatements(ctx, t.Name, stmts); err != nil {
 		return fmt.Errorf("identity %q: dropping its logins on target %q through Vault: %w", identity, t.Name, err)
+	}
+	return nil
+}
+
+// syncRotatedGroup grants the group role of a persistent identity's rotated logins exactly the
+// identity's scopes, as they are now (UpdateIdentity); nothing when the target has no such role.
+func (e *Engine) syncRotatedGroup(ctx context.Context, id policy.Identity) error {
+	if id.Target == "" {
+		return nil
+	}
+	t, err := e.GetTarget(ctx, id.Target)
+	if err != nil {
+		return fmt.Errorf("identity %q: %w", id.Name, err)
+	}
+	c, err := e.inspector(ctx, t)
+	if err != nil {
+		return err
+	}
+	base := engine.RotatedLoginName(id.Name)
+	g, err := c.Inspect(ctx, base)
+	if err != nil || !g.Exists {
+		return engine.TargetError(t.Name, err)
+	}
+	stmts := postgres.RoleStatements(base, g.Roles, id.Scopes)
+	if len(stmts) == 0 {
+		return nil
+	}
+	if err := e.runStatements(ctx, t.Name, stmts); err != nil {
+		return fmt.Errorf("identity %q: granting group role %q its scopes on target %q through Vault: %w", id.Name, base, t.Name, err)
 	}
 	return nil
 }

@@ -182,17 +182,7 @@ func (p *Postgres) SetRoles(ctx context.Context, name string, roles []string) er
 	if !l.Exists {
 		return fmt.Errorf("%w: role %s does not exist", target.ErrRejected, name)
 	}
-	var stmts []string
-	for _, r := range roles {
-		if !slices.Contains(l.Roles, r) {
-			stmts = append(stmts, "GRANT "+ident(r)+" TO "+ident(name))
-		}
-	}
-	for _, r := range l.Roles {
-		if !slices.Contains(roles, r) {
-			stmts = append(stmts, "REVOKE "+ident(r)+" FROM "+ident(name))
-		}
-	}
+	stmts := RoleStatements(name, l.Roles, roles)
 	if len(stmts) == 0 {
 		return nil
 	}
@@ -206,6 +196,23 @@ func (p *Postgres) SetRoles(ctx context.Context, name string, roles []string) er
 			return nil
 		})
 	})
+}
+
+// RoleStatements grant role name the roles of want it lacks (it holds have) and revoke those
+// it holds beyond want; none when it holds exactly want.
+func RoleStatements(name string, have, want []string) []string {
+	var stmts []string
+	for _, r := range want {
+		if !slices.Contains(have, r) {
+			stmts = append(stmts, "GRANT "+ident(r)+" TO "+ident(name))
+		}
+	}
+	for _, r := range have {
+		if !slices.Contains(want, r) {
+			stmts = append(stmts, "REVOKE "+ident(r)+" FROM "+ident(name))
+		}
+	}
+	return stmts
 }
 
 // SetPassword replaces the login's password verifier, and lets it log in (a role that was a
