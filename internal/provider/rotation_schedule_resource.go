@@ -151,7 +151,10 @@ func (r *rotationScheduleResource) Schema(_ context.Context, _ resource.SchemaRe
 					"login named after the identity whose password each rotation replaces (no `overlap` possible: one login holds one " +
 					"password); `alternating`, two logins (`<login>_a`, `<login>_b`, members of one group role holding the scopes) " +
 					"taking turns: the new password goes to the login not in use, which becomes current, and the other stops logging " +
-					"in when `overlap` ends. `overlap` above zero without it is refused at plan for such identities.",
+					"in when `overlap` ends. `overlap` above zero without it is refused at plan for such identities. " +
+					"On the Vault engine only `alternating` rotates such a login: each login is a static role of the database " +
+					"secrets engine, so Vault chooses the new password (rotated at apply, `secret_length` does not apply) and cannot " +
+					"give a login its previous password back; a failed verification leaves the current login untouched.",
 				Validators: []validator.String{stringvalidator.OneOf(policy.StrategyAlternating)},
 			},
 			"rollback_to_version": schema.Int64Attribute{
@@ -422,11 +425,20 @@ func (r *rotationScheduleResource) apply(ctx context.Context, plan rotationSched
 	}
 	now := r.data.clock.Now()
 	adopted := false
-	switch {
-	case prior == nil:
+	if prior == nil {
 		if adopted = r.adoptable(ctx, s, diags); diags.HasError() {
 			return
 		}
+	}
+	// The schedule is written before the rotation, which follows it (a login on a target
+	// rotates by the schedule's strategy); a create interrupted after the write adopts the
+	// schedule on the next apply and rotates then, as it has no current secret.
+	if err := r.data.engine.PutRotationSchedule(ctx, s); err != nil {
+		addEngineError(diags, fmt.Sprintf("write the rotation schedule of identity %q", s.Identity), err)
+		return
+	}
+	switch {
+	case prior == nil:
 		if !adopted || !r.hasCurrentSecret(ctx, s.Identity, diags) {
 			rotateSecret(ctx, r.data, s, "initial version", diags)
 		}
@@ -440,10 +452,6 @@ func (r *rotationScheduleResource) apply(ctx context.Context, plan rotationSched
 		rotateSecret(ctx, r.data, s, "scheduled rotation", diags)
 	}
 	if diags.HasError() {
-		return
-	}
-	if err := r.data.engine.PutRotationSchedule(ctx, s); err != nil {
-		addEngineError(diags, fmt.Sprintf("write the rotation schedule of identity %q", s.Identity), err)
 		return
 	}
 	if adopted {

@@ -358,22 +358,12 @@ data "nhi_drift_report" "all" {
 	})
 }
 
-// TestAccTarget_rotation: the rotated secret of a persistent identity on a target is the
-// password of a login named after it. A rotation changes it (the new one logs in, the old one no
-// more); an overlap without alternating logins fails the plan; a verification that the target
-// refuses rolls back and keeps the old password current.
-func TestAccTarget_rotation(t *testing.T) {
-	if os.Getenv("NHI_TEST_ENGINE") == "vault" {
-		t.Skip("the Vault engine does not rotate the password of a login on a target yet (issue 16: database secrets engine static roles)")
-	}
-	env, f := targetEnv(t)
-	ctx := context.Background()
-	login := engine.RotatedLoginName("billing-sync")
-	t.Cleanup(func() { _ = f.Admin.DropLogin(ctx, login) })
-	cfg := func(schedule string) string {
-		return governanceConfig + targetHCL(f, 1) + fmt.Sprintf(`
+// rotatedTargetHCL is the persistent identity name on nhi_target.db with the fixture's role as
+// its scope, and its rotation schedule every 30 days with the schedule's further lines.
+func rotatedTargetHCL(f *acctest.PostgresFixture, name, schedule string) string {
+	return governanceConfig + targetHCL(f, 1) + fmt.Sprintf(`
 resource "nhi_identity" "billing" {
-  name   = "billing-sync"
+  name   = %q
   class  = nhi_lifecycle_class.svc.name
   target = nhi_target.db.name
   scopes = [%q]
@@ -384,8 +374,22 @@ resource "nhi_rotation_schedule" "billing" {
   interval = "30d"
 %s
 }
-`, f.Reader, schedule)
+`, name, f.Reader, schedule)
+}
+
+// TestAccTarget_rotation: the rotated secret of a persistent identity on a target is the
+// password of a login named after it. A rotation changes it (the new one logs in, the old one no
+// more); an overlap without alternating logins fails the plan; a verification that the target
+// refuses rolls back and keeps the old password current.
+func TestAccTarget_rotation(t *testing.T) {
+	if os.Getenv("NHI_TEST_ENGINE") == "vault" {
+		t.Skip("one login's rotation cannot roll back on Vault (a static role cannot be given its previous password back), so the Vault engine refuses it; TestTargetConformance/TargetRotationAlternating covers alternating logins on Vault")
 	}
+	env, f := targetEnv(t)
+	ctx := context.Background()
+	login := engine.RotatedLoginName("billing-sync")
+	t.Cleanup(func() { _ = f.Admin.DropLogin(ctx, login) })
+	cfg := func(schedule string) string { return rotatedTargetHCL(f, "billing-sync", schedule) }
 	var seen []string
 	current := func() (engine.SecretVersion, string) {
 		v, s := billingSecret(t, env.engine)
@@ -458,6 +462,112 @@ resource "nhi_rotation_schedule" "billing" {
 				Check: func(*terraform.State) error {
 					_, fourth := current()
 					return f.WantGrants(login, fourth)
+				},
+			},
+		},
+	})
+}
+
+// TestAccTarget_rotationAlternating, on both engines: a persistent identity on a target with
+// alternating logins (not billing-sync: TestAccTarget_rotation runs in parallel on the same
+// server, and the logins are named after the identity). Each rotation puts the new password on the login not in use (the new one
+// logs in), the previous login keeps logging in until the overlap ends (its VALID UNTIL), and a
+// verification the target refuses rolls back: the current login and password stay, the staged
+// login stops. (That the previous login stops logging in once PostgreSQL's clock passes the
+// overlap is TestTargetConformance/TargetRotationAlternating: here the engine's clock is moved.)
+func TestAccTarget_rotationAlternating(t *testing.T) {
+	env, f := targetEnv(t)
+	ctx := context.Background()
+	base := engine.RotatedLoginName("ledger-sync")
+	loginA, loginB := base+"_a", base+"_b"
+	t.Cleanup(func() {
+		for _, l := range []string{loginA, loginB, base} {
+			_ = f.Admin.DropLogin(ctx, l)
+		}
+	})
+	cfg := rotatedTargetHCL(f, "ledger-sync", `  overlap  = "1h"
+  strategy = "alternating"`)
+	var seen []string
+	current := func() (engine.SecretVersion, string) {
+		v, s, err := env.engine.CurrentSecret(ctx, "ledger-sync")
+		if err != nil {
+			t.Fatalf("CurrentSecret: %v", err)
+		}
+		seen = append(seen, s)
+		return v, s
+	}
+	validUntil := func(login string) time.Time {
+		l, err := f.Admin.Inspect(ctx, login)
+		if err != nil || !l.Exists || l.Infinite {
+			t.Fatalf("login %s: %+v, %v; want it to exist with a VALID UNTIL", login, l, err)
+		}
+		return l.ValidUntil
+	}
+	secrets := noSecrets{secrets: func() []string { return append(seen, f.Password) }}
+	var first, second string
+	resource.UnitTest(t, resource.TestCase{
+		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_11_0)},
+		ProtoV6ProviderFactories: env.factories(),
+		Steps: []resource.TestStep{
+			{
+				Config:          cfg,
+				ConfigVariables: targetVars(f.Password),
+				Check: func(*terraform.State) error {
+					_, first = current()
+					return f.WantGrants(loginA, first)
+				},
+			},
+			{
+				PreConfig:         func() { env.clock.Advance(30 * policy.Day) },
+				Config:            cfg,
+				ConfigVariables:   targetVars(f.Password),
+				ConfigPlanChecks:  beforeApply(secrets),
+				ConfigStateChecks: []statecheck.StateCheck{secrets, expectAttr("nhi_rotation_schedule.billing", "current_version", 2)},
+				Check: func(*terraform.State) error {
+					_, second = current()
+					if err := f.WantGrants(loginB, second); err != nil {
+						return err
+					}
+					// The previous login logs in during the overlap, and stops when it ends.
+					if err := f.WantGrants(loginA, first); err != nil {
+						return fmt.Errorf("the previous login during the overlap: %w", err)
+					}
+					if got, want := validUntil(loginA), env.clock.Now().Add(time.Hour); got.Sub(want).Abs() > time.Second {
+						return fmt.Errorf("the previous login is VALID UNTIL %s, want the overlap's end %s", got, want)
+					}
+					return nil
+				},
+			},
+			{
+				// The next rotation's login may open no connection (set by hand): verification fails.
+				PreConfig: func() {
+					env.clock.Advance(30 * policy.Day)
+					acctest.PostgresExec(t, f.Conn, f.Password, `ALTER ROLE "`+loginA+`" CONNECTION LIMIT 0`)
+				},
+				Config:          cfg,
+				ConfigVariables: targetVars(f.Password),
+				ExpectError:     regexp.MustCompile(`Rotation Verification Failed[\s\S]*rolled\s+back`),
+			},
+			{
+				PreConfig: func() {
+					if v, s := current(); v.Version != 2 || s != second {
+						t.Fatalf("after a failed verification the current version is %d, want 2", v.Version)
+					}
+					if err := f.WantGrants(loginB, second); err != nil {
+						t.Fatalf("the current login after the rollback: %v", err)
+					}
+					if got := validUntil(loginA); got.After(env.clock.Now()) {
+						t.Fatalf("the staged login is VALID UNTIL %s after the rollback, want it stopped (%s)", got, env.clock.Now())
+					}
+					acctest.PostgresExec(t, f.Conn, f.Password, `ALTER ROLE "`+loginA+`" CONNECTION LIMIT -1`)
+				},
+				// Still due: this apply rotates again, onto the same login, and the new password works.
+				Config:            cfg,
+				ConfigVariables:   targetVars(f.Password),
+				ConfigStateChecks: []statecheck.StateCheck{secrets, expectAttr("nhi_rotation_schedule.billing", "current_version", 4)},
+				Check: func(*terraform.State) error {
+					_, fourth := current()
+					return f.WantGrants(loginA, fourth)
 				},
 			},
 		},

@@ -672,6 +672,11 @@ func (e *Engine) authenticate(ctx context.Context, secret string) (authGrant, er
 	if strings.HasPrefix(secret, secretPrefix) {
 		return e.authenticateSecret(ctx, secret)
 	}
+	if !strings.Contains(secret, ".") { // a Vault token has a dot, a Vault-made password none
+		if g, ok, err := e.authenticateLogin(ctx, secret); ok || err != nil {
+			return g, err
+		}
+	}
 	s, err := e.write(ctx, "auth/token/lookup", map[string]any{"token": secret})
 	if err != nil || s == nil {
 		return authGrant{}, refused(err)

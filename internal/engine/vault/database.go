@@ -204,11 +204,11 @@ func (e *Engine) revokeLease(ctx context.Context, leaseID string) error {
 	return err
 }
 
-// refuseRotatedLogin refuses to stage a rotated secret for a persistent identity on a target.
-// Not done yet (issue 16, item 4 on Vault): the static role of the database secrets engine,
-// rotated by the provider's schedule, that would make the login's password the secret; the
-// local engine rotates such logins itself.
+// refuseRotatedLogin refuses to stage a rotated secret for a persistent identity on a target
+// whose rotation schedule is not alternating: Vault's static roles choose the password and
+// cannot be given the previous one back, so one login's rotation could not roll back a failed
+// verification (rotated_logins.go).
 func refuseRotatedLogin(id policy.Identity) error {
-	return fmt.Errorf("identity %q: the Vault engine does not rotate the password of a login on target %q yet (the local engine does): %w",
-		id.Name, id.Target, engine.ErrInvalid)
+	return fmt.Errorf("identity %q: the Vault engine rotates the password of a login on target %q only with strategy = %q on its rotation schedule (a static role cannot be given its previous password back, so one login could not be rolled back): %w",
+		id.Name, id.Target, policy.StrategyAlternating, engine.ErrInvalid)
 }

@@ -209,7 +209,7 @@ func (e *Engine) secretIDDrift(ctx context.Context, id identityRecord, secrets *
 	now := e.clock.Now()
 	for _, v := range rec.Versions {
 		known[v.SecretIDAccessor] = true
-		if v.Authenticates(now) && (v.SecretIDAccessor == "" || !slices.Contains(live, v.SecretIDAccessor)) {
+		if v.wantsSecretID(now) && (v.SecretIDAccessor == "" || !slices.Contains(live, v.SecretIDAccessor)) {
 			lines = append(lines, fmt.Sprintf("secret version %d has no secret-id in Vault, declared one (%s)", v.Version, v.State))
 		}
 	}

@@ -440,6 +440,9 @@ func (e *Engine) cutOff(ctx context.Context, name string) error {
 	if err := e.deleteDynamicRole(ctx, name); err != nil {
 		return err
 	}
+	if err := e.dropRotatedLogins(ctx, name); err != nil {
+		return err
+	}
 	if err := e.destroySecretIDs(ctx, name); err != nil {
 		return err
 	}
@@ -607,6 +610,9 @@ func (e *Engine) UpdateIdentity(ctx context.Context, id policy.Identity) (policy
 	if p == nil {
 		if err := e.syncRoleSecretIDs(ctx, id.Name); err != nil {
 			return policy.Identity{}, fmt.Errorf("identity %q: restoring its secret-ids: %w", id.Name, err)
+		}
+		if err := e.syncRotatedGroup(ctx, id); err != nil {
+			return policy.Identity{}, err
 		}
 	}
 	rec, err := e.updateRecord(ctx, cur, version, func(rec *identityRecord) (bool, error) {

@@ -167,9 +167,13 @@ path "{{mount}}-database/roles/*" {
 path "{{mount}}-database/creds/*" {
   capabilities = ["read"]
 }
-# The inspector login of each target: its static role (Vault rotates its password) and that password.
+# The inspector login of each target and the two alternating logins of each persistent identity
+# on a target: their static roles, their rotation at the provider's schedule and their password.
 path "{{mount}}-database/static-roles/*" {
   capabilities = ["create", "read", "update", "delete"]
+}
+path "{{mount}}-database/rotate-role/*" {
+  capabilities = ["update"]
 }
 path "{{mount}}-database/static-creds/*" {
   capabilities = ["read"]

@@ -71,6 +71,9 @@ type versionRecord struct {
 	// SecretIDExpiresAt is the term the secret-id was issued with, by the engine's clock
 	// (zero: no TTL), so that a changed ExpiresAt re-issues it.
 	SecretIDExpiresAt time.Time `json:"secret_id_expires_at,omitzero"`
+	// Login is the login on the identity's target whose password the version is
+	// (rotated_logins.go); such a version has no secret-id.
+	Login string `json:"login,omitempty"`
 }
 
 // secretRecord is the record secret-versions/<identity>, versions in ascending order.
@@ -79,6 +82,12 @@ type secretRecord struct {
 	// Destroy holds the versions a transition removed whose secret-id and KV value the
 	// reconcile step has not destroyed yet.
 	Destroy []versionRecord `json:"destroy,omitempty"`
+}
+
+// wantsSecretID tells whether v is to have a secret-id at now: it authenticates and is no
+// login's password (a login's version authenticates on its target).
+func (v versionRecord) wantsSecretID(now time.Time) bool {
+	return v.Authenticates(now) && v.Login == ""
 }
 
 func (r *secretRecord) find(version int64) int {
@@ -219,7 +228,7 @@ func (e *Engine) reconcileSecrets(ctx context.Context, identity string, rec secr
 	err := func() error {
 		for _, issue := range []bool{true, false} {
 			for _, v := range rec.Versions {
-				want := v.Authenticates(now)
+				want := v.wantsSecretID(now)
 				if want != issue || (want && v.SecretIDAccessor != "" && v.SecretIDExpiresAt.Equal(v.ExpiresAt)) ||
 					(!want && v.SecretIDAccessor == "") {
 					continue
@@ -236,6 +245,11 @@ func (e *Engine) reconcileSecrets(ctx context.Context, identity string, rec secr
 			}
 			if err := e.destroyValue(ctx, identity, v.Version); err != nil {
 				return fmt.Errorf("destroying version %d: %w", v.Version, err)
+			}
+			if v.Login != "" {
+				if err := e.unindexLoginSecret(ctx, v.Fingerprint); err != nil {
+					return fmt.Errorf("destroying version %d: %w", v.Version, err)
+				}
 			}
 			destroyed[v.Version] = true
 		}
@@ -300,10 +314,12 @@ func (e *Engine) StageSecret(ctx context.Context, identity string, length int64)
 	if err := checkSecretLength(length); err != nil {
 		return engine.SecretVersion{}, "", fmt.Errorf("identity %q: %w", identity, err)
 	}
+	var value, login string
 	if id.Target != "" {
-		return engine.SecretVersion{}, "", refuseRotatedLogin(id.Identity)
+		login, value, err = e.stageLogin(ctx, id)
+	} else {
+		value, err = newSecret(identity, length)
 	}
-	value, err := newSecret(identity, length)
 	if err != nil {
 		return engine.SecretVersion{}, "", fmt.Errorf("staging a secret for identity %q: %w", identity, err)
 	}
@@ -315,11 +331,20 @@ func (e *Engine) StageSecret(ctx context.Context, identity string, length int64)
 		return engine.SecretVersion{}, "", fmt.Errorf("staging a secret for identity %q: %w", identity, err)
 	}
 	fp := fingerprint(value)
-	t, rec, err := e.transition(ctx, identity, func(versions []engine.SecretVersion) (policy.Transition, error) {
-		if slices.ContainsFunc(versions, func(v engine.SecretVersion) bool { return v.Version == version }) {
-			return policy.Transition{}, fmt.Errorf("version %d of identity %q's secret is recorded already: %w", version, identity, engine.ErrConflict)
+	if login != "" {
+		if err := e.indexLoginSecret(ctx, identity, fp); err != nil {
+			return engine.SecretVersion{}, "", fmt.Errorf("staging a secret for identity %q: %w", identity, err)
 		}
-		return policy.Stage(versions, engine.SecretVersion{Identity: identity, Version: version, Fingerprint: fp}, e.clock.Now()), nil
+	}
+	var t policy.Transition
+	rec, err := e.changeSecrets(ctx, identity, func(rec *secretRecord) (bool, error) {
+		if rec.find(version) >= 0 {
+			return false, fmt.Errorf("version %d of identity %q's secret is recorded already: %w", version, identity, engine.ErrConflict)
+		}
+		t = policy.Stage(rec.public(), engine.SecretVersion{Identity: identity, Version: version, Fingerprint: fp}, e.clock.Now())
+		rec.apply(t)
+		rec.Versions[rec.find(version)].Login = login
+		return true, nil
 	})
 	if err == nil {
 		_, err = e.reconcileSecrets(ctx, identity, rec, map[int64]string{version: value})
@@ -385,7 +410,10 @@ func (e *Engine) PromoteSecret(ctx context.Context, identity string, version int
 			return promoted, err
 		}
 	}
-	if _, err := e.reconcileSecrets(ctx, identity, rec, nil); err != nil {
+	if rec, err = e.reconcileSecrets(ctx, identity, rec, nil); err == nil {
+		err = e.settleLogins(ctx, identity, rec, "")
+	}
+	if err != nil {
 		return promoted, fmt.Errorf("version %d of identity %q's secret is current, but Vault is not in line with it yet (the next change of the secret completes it): %w", version, identity, err)
 	}
 	return promoted, nil
@@ -405,8 +433,16 @@ func (e *Engine) DiscardSecret(ctx context.Context, identity string, version int
 	if err := e.appendAudit(ctx, engine.AuditEvent{Type: engine.EventSecretDiscarded, Identity: identity, Detail: fmt.Sprintf("version %d", version)}); err != nil {
 		return err
 	}
-	_, err = e.reconcileSecrets(ctx, identity, rec, nil)
-	return err
+	discarded := ""
+	for _, v := range rec.Destroy {
+		if v.Version == version {
+			discarded = v.Login
+		}
+	}
+	if rec, err = e.reconcileSecrets(ctx, identity, rec, nil); err != nil {
+		return err
+	}
+	return e.settleLogins(ctx, identity, rec, discarded)
 }
 
 // CurrentSecret returns the current version of an active identity's secret and its value.

@@ -2,10 +2,13 @@ package vault
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 
 	"github.com/hashicorp/vault/api"
@@ -246,34 +249,48 @@ func (e *Engine) inspector(ctx context.Context, t engine.Target) (target.Target,
 	return engine.OpenTarget(conn, password)
 }
 
-// deleteInspector deletes the inspector's static role and drops its login. Only Vault holds the
-// admin password, and it runs statements only for a role's logins: so a one-off dynamic role
-// whose creation statements drop the inspector login mints a login (the drop runs), and the
-// revocation of its lease drops that login again.
+// deleteInspector deletes the inspector's static role and drops its login (runStatements).
 func (e *Engine) deleteInspector(ctx context.Context, name string) error {
 	if err := e.del(ctx, e.inspectorRolePath(name)); err != nil && !errors.Is(err, engine.ErrNotFound) {
 		return err
 	}
-	role := e.DatabaseMount() + "/roles/" + inspectorRole(name)
 	login := pgx.Identifier{engine.InspectorLoginName(name)}.Sanitize()
+	if err := e.runStatements(ctx, name, []string{"DROP ROLE IF EXISTS " + login}); err != nil {
+		return fmt.Errorf("%s %q: dropping its inspector login through Vault: %w", engine.KindTarget, name, err)
+	}
+	return nil
+}
+
+// runStatements runs statements on target name as its admin user. Only Vault holds the admin
+// password, and it runs statements only for a role's logins: so a one-off dynamic role whose
+// creation statements are statements (then a throwaway NOLOGIN role) mints a login, which runs
+// them in one transaction, and the revocation of its lease drops the throwaway role again. A
+// target Vault no longer has a connection for is fine (nothing to run on).
+func (e *Engine) runStatements(ctx context.Context, name string, statements []string) error {
+	suffix := make([]byte, 6)
+	if _, err := rand.Read(suffix); err != nil {
+		return err
+	}
+	oneOff := "_run." + hex.EncodeToString(suffix)
+	role := e.DatabaseMount() + "/roles/" + oneOff
 	_, err := e.write(ctx, role, map[string]any{
 		"db_name": name, "default_ttl": 60, "max_ttl": 60,
-		"creation_statements":   []string{"DROP ROLE IF EXISTS " + login, `CREATE ROLE "{{name}}" NOLOGIN`},
+		"creation_statements":   append(slices.Clone(statements), `CREATE ROLE "{{name}}" NOLOGIN`),
 		"revocation_statements": []string{`DROP ROLE IF EXISTS "{{name}}"`},
 	})
 	if err == nil {
 		var s *api.Secret
-		if s, err = e.readCreds(ctx, inspectorRole(name)); err == nil {
+		if s, err = e.readCreds(ctx, oneOff); err == nil {
 			err = e.revokeLease(ctx, s.LeaseID)
 		}
 		if derr := e.del(ctx, role); err == nil {
 			err = derr
 		}
 	}
-	if err != nil && !errors.Is(err, engine.ErrNotFound) {
-		return fmt.Errorf("%s %q: dropping its inspector login through Vault: %w", engine.KindTarget, name, err)
+	if errors.Is(err, engine.ErrNotFound) {
+		return nil
 	}
-	return nil
+	return err
 }
 
 var _ engine.LoginObserver = (*Engine)(nil)

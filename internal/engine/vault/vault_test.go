@@ -73,6 +73,7 @@ func TestTargetConformance(t *testing.T) {
 	factory := func(t *testing.T, clk *clock.Fake) engine.Engine { return openTest(t, clk) }
 	enginetest.RunTargets(t, factory)
 	enginetest.RunTargetCredentials(t, factory)
+	enginetest.RunTargetRotation(t, factory, false)
 }
 
 // setupIdentity stores an ephemeral class, policy p and an identity under them.
@@ -394,8 +395,9 @@ func TestPolicyChangeReachesRoles(t *testing.T) {
 	}
 }
 
-// TestTargetRotationRefused: this engine does not rotate the password of a login on a target
-// yet (issue 16), and says so rather than rotating an AppRole secret-id nobody asked for.
+// TestTargetRotationRefused: without strategy = "alternating" this engine does not rotate the
+// password of a login on a target (one login could not roll back), and says so rather than
+// rotating an AppRole secret-id nobody asked for.
 func TestTargetRotationRefused(t *testing.T) {
 	e := openTest(t, clock.NewFake(enginetest.Epoch))
 	ctx := context.Background()
@@ -404,7 +406,7 @@ func TestTargetRotationRefused(t *testing.T) {
 	must(t, e.putGovernance(ctx, engine.KindTarget, targetsFolder, "db", "", engine.Target{Name: "db"}))
 	_, err := e.CreateIdentity(ctx, policy.Identity{Name: "svc-db", Class: "svc", Target: "db"})
 	must(t, err)
-	if _, _, err := e.StageSecret(ctx, "svc-db", 32); !errors.Is(err, engine.ErrInvalid) || !strings.Contains(err.Error(), "does not rotate") {
+	if _, _, err := e.StageSecret(ctx, "svc-db", 32); !errors.Is(err, engine.ErrInvalid) || !strings.Contains(err.Error(), "only with strategy") {
 		t.Fatalf("StageSecret of an identity on a target: %v, want the refusal", err)
 	}
 }

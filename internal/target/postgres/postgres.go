@@ -139,17 +139,11 @@ func (p *Postgres) EnsureGroup(ctx context.Context, name string, roles []string,
 
 // createRole creates role name WITH options, member of roles, with comment, in one transaction.
 func (p *Postgres) createRole(ctx context.Context, name, options string, roles []string, comment string) error {
-	role := ident(name)
-	stmt := "CREATE ROLE " + role + " WITH " + options + inRoles(roles)
 	return p.admin(ctx, func(c *pgx.Conn) error {
 		return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, stmt); err != nil {
-				return rejected("creating role "+name, err)
-			}
-			if comment != "" {
-				// COMMENT takes a literal only; the comment is the provider's own marker.
-				if _, err := tx.Exec(ctx, "COMMENT ON ROLE "+role+" IS "+literal(comment)); err != nil {
-					return rejected("commenting role "+name, err)
+			for _, stmt := range createStatements(name, options, roles, comment) {
+				if _, err := tx.Exec(ctx, stmt); err != nil {
+					return rejected("creating role "+name, err)
 				}
 			}
 			return nil
@@ -157,10 +151,21 @@ func (p *Postgres) createRole(ctx context.Context, name, options string, roles [
 	})
 }
 
+// createStatements create role name WITH options, member of roles, with comment.
+func createStatements(name, options string, roles []string, comment string) []string {
+	role := ident(name)
+	stmts := []string{"CREATE ROLE " + role + " WITH " + options + inRoles(roles)}
+	if comment != "" {
+		// COMMENT takes a literal only; the comment is the provider's own marker.
+		stmts = append(stmts, "COMMENT ON ROLE "+role+" IS "+literal(comment))
+	}
+	return stmts
+}
+
 // ExtendLogin moves the login's VALID UNTIL.
 func (p *Postgres) ExtendLogin(ctx context.Context, name string, until time.Time) error {
 	return p.admin(ctx, func(c *pgx.Conn) error {
-		if _, err := c.Exec(ctx, "ALTER ROLE "+ident(name)+" VALID UNTIL "+validUntil(until)); err != nil {
+		if _, err := c.Exec(ctx, ValidUntilStatement(name, until)); err != nil {
 			return rejected("extending login "+name, err)
 		}
 		return nil
@@ -177,17 +182,7 @@ func (p *Postgres) SetRoles(ctx context.Context, name string, roles []string) er
 	if !l.Exists {
 		return fmt.Errorf("%w: role %s does not exist", target.ErrRejected, name)
 	}
-	var stmts []string
-	for _, r := range roles {
-		if !slices.Contains(l.Roles, r) {
-			stmts = append(stmts, "GRANT "+ident(r)+" TO "+ident(name))
-		}
-	}
-	for _, r := range l.Roles {
-		if !slices.Contains(roles, r) {
-			stmts = append(stmts, "REVOKE "+ident(r)+" FROM "+ident(name))
-		}
-	}
+	stmts := RoleStatements(name, l.Roles, roles)
 	if len(stmts) == 0 {
 		return nil
 	}
@@ -201,6 +196,23 @@ func (p *Postgres) SetRoles(ctx context.Context, name string, roles []string) er
 			return nil
 		})
 	})
+}
+
+// RoleStatements grant role name the roles of want it lacks (it holds have) and revoke those
+// it holds beyond want; none when it holds exactly want.
+func RoleStatements(name string, have, want []string) []string {
+	var stmts []string
+	for _, r := range want {
+		if !slices.Contains(have, r) {
+			stmts = append(stmts, "GRANT "+ident(r)+" TO "+ident(name))
+		}
+	}
+	for _, r := range have {
+		if !slices.Contains(want, r) {
+			stmts = append(stmts, "REVOKE "+ident(r)+" FROM "+ident(name))
+		}
+	}
+	return stmts
 }
 
 // SetPassword replaces the login's password verifier, and lets it log in (a role that was a
@@ -229,14 +241,38 @@ func VaultStatements(roles []string, comment string) (creation, renew, revocatio
 		inRoles(roles)
 	creation = []string{create, "COMMENT ON ROLE " + name + " IS " + literal(comment)}
 	renew = []string{"ALTER ROLE " + name + " VALID UNTIL '{{expiration}}'"}
-	revocation = []string{
-		"ALTER ROLE " + name + " NOLOGIN",
-		"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{{name}}' AND pid <> pg_backend_pid()",
-		"REASSIGN OWNED BY " + name + " TO CURRENT_USER",
-		"DROP OWNED BY " + name,
-		"DROP ROLE IF EXISTS " + name,
+	return creation, renew, DropStatements("{{name}}")
+}
+
+// DropStatements drop the existing role name as DropLogin does, in one transaction run by
+// Vault: no new session, its sessions terminated, what it owns handed to the admin user.
+func DropStatements(name string) []string {
+	role := ident(name)
+	return []string{
+		"ALTER ROLE " + role + " NOLOGIN",
+		"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = " + literal(name) + " AND pid <> pg_backend_pid()",
+		"REASSIGN OWNED BY " + role + " TO CURRENT_USER",
+		"DROP OWNED BY " + role,
+		"DROP ROLE IF EXISTS " + role,
 	}
-	return creation, renew, revocation
+}
+
+// GroupStatements create the group role name as EnsureGroup does (NOLOGIN, granted roles,
+// commented), for Vault to run.
+func GroupStatements(name string, roles []string, comment string) []string {
+	return createStatements(name, "NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT", roles, comment)
+}
+
+// MemberLoginStatements create login name, member of group, commented, with no password yet
+// (Vault's static role sets it), for Vault to run.
+func MemberLoginStatements(name, group, comment string) []string {
+	return createStatements(name, "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT", []string{group}, comment)
+}
+
+// ValidUntilStatement moves the login's VALID UNTIL ('infinity' for the zero time), as
+// ExtendLogin does.
+func ValidUntilStatement(name string, until time.Time) string {
+	return "ALTER ROLE " + ident(name) + " VALID UNTIL " + validUntil(until)
 }
 
 // DropLogin terminates the login's sessions, hands what it owns in the target's database to the
