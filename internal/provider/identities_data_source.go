@@ -33,7 +33,7 @@ type identitiesModel struct {
 
 func (d *identitiesDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "The inventory of non-human identities in the engine, managed by this configuration or not, filtered by class, owner, environment and status.",
+		MarkdownDescription: description("identities_data_source"),
 		Attributes: map[string]schema.Attribute{
 			"class":       schema.StringAttribute{Optional: true, MarkdownDescription: "Only identities of this lifecycle class."},
 			"owner":       schema.StringAttribute{Optional: true, MarkdownDescription: "Only identities with this owner."},

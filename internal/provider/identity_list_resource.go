@@ -30,9 +30,7 @@ type identityListModel struct {
 
 func (r *identityResource) ListResourceConfigSchema(_ context.Context, _ list.ListResourceSchemaRequest, resp *list.ListResourceSchemaResponse) {
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "Lists the identities the engine holds, filtered by class, owner, environment and status (every " +
-			"filter that is set must match). With `terraform query -generate-config-out=FILE` each managed identity comes " +
-			"with an import block (by its resource identity) and its configuration, which plan with no changes.",
+		MarkdownDescription: description("identity_list_resource"),
 		Attributes: map[string]schema.Attribute{
 			"class":       schema.StringAttribute{Optional: true, MarkdownDescription: "Only identities of this lifecycle class."},
 			"owner":       schema.StringAttribute{Optional: true, MarkdownDescription: "Only identities with this owner."},

@@ -64,14 +64,7 @@ type lifecycleClassModel struct {
 
 func (r *lifecycleClassResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "A lifecycle class: the contract for a group of non-human identities. `ephemeral` classes " +
-			"get dynamic credentials under a TTL policy; `persistent` classes keep a stable name and rotate their " +
-			"secret. The class's ceilings bound every TTL policy and rotation schedule of its identities. Changing a " +
-			"class so that existing identities or policies fall out of compliance warns in the plan, naming them.\n\n" +
-			"Least privilege is part of the class: `allowed_scopes` and `denied_scopes` (glob patterns), `max_scopes`, " +
-			"`allowed_cidrs` and `max_blast_radius` bound every identity's `scopes`, `bound_cidrs` and blast radius at " +
-			"plan time (OWASP NHI5, NHI8). A scope is a Vault ACL policy name on the Vault engine and a plain privilege " +
-			"name on the local engine. An identity may exceed these ceilings only with an approved, unexpired `exception`.",
+		MarkdownDescription: description("lifecycle_class_resource"),
 		Attributes: map[string]schema.Attribute{
 			"id":   idAttribute("The class name."),
 			"name": nameAttribute("Unique name of the class. Changing it replaces the class."),

@@ -22,11 +22,7 @@ type offboardAction struct {
 
 func (a *offboardAction) Schema(_ context.Context, _ action.SchemaRequest, resp *action.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "Offboards an identity at once (OWASP NHI1, improper offboarding): revokes every credential and " +
-			"secret version it has and retires it in the engine, keeping a disabled record for audit; the name is never " +
-			"reused. The identity's `nhi_identity` resource is not removed: the next plan shows it retired (`status`, " +
-			"`retired_at`), the drift for the configuration's owner to resolve by removing the resource. The `reason` and " +
-			"the provider's `requester` are recorded in the audit log. Terraform 1.14 or later.",
+		MarkdownDescription: description("offboard_action"),
 		Attributes: map[string]schema.Attribute{
 			"identity": actionIdentityAttribute("to offboard"),
 			"reason":   actionReasonAttribute(false),

@@ -40,12 +40,7 @@ type ownerModel struct {
 
 func (r *ownerResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "A team or person accountable for identities, as a record in the engine (so drift reports see " +
-			"it without Terraform state). An identity names its owner in `owner`; a class with `require_registered_owner` " +
-			"requires that owner to be an active `nhi_owner`. Marking an owner `departed` warns in that plan, naming every " +
-			"active identity it owns, and each of them carries an `owner-departed` finding (OWASP NHI1) until it is " +
-			"reassigned or retired. A create adopts the owner an interrupted apply left in the engine when it is exactly as " +
-			"declared; any other owner of that name fails the plan on `name` with the import to run.",
+		MarkdownDescription: description("owner_resource"),
 		Attributes: map[string]schema.Attribute{
 			"id":   idAttribute("The owner name."),
 			"name": nameAttribute("Unique name of the owner, as identities name it in `owner`, such as `team-payments`. Changing it replaces the owner."),

@@ -31,11 +31,7 @@ type revokeCredentialsActionModel struct {
 
 func (a *revokeCredentialsAction) Schema(_ context.Context, _ action.SchemaRequest, resp *action.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "Revokes every live dynamic credential of an identity at once (those `nhi_credential` issued), or only " +
-			"those issued before `issued_before`, and keeps the identity: new credentials can be requested as before. A " +
-			"persistent identity's rotated secret is not a dynamic credential: replace it with `nhi_rotate`. The `reason` and " +
-			"the provider's `requester` are recorded in the audit log, followed by one revocation event per credential. " +
-			"Terraform 1.14 or later.",
+		MarkdownDescription: description("revoke_credentials_action"),
 		Attributes: map[string]schema.Attribute{
 			"identity": actionIdentityAttribute("whose credentials are revoked"),
 			"issued_before": schema.StringAttribute{

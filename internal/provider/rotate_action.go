@@ -28,12 +28,7 @@ type rotateAction struct {
 
 func (a *rotateAction) Schema(_ context.Context, _ action.SchemaRequest, resp *action.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "Rotates a persistent identity's secret now, such as in response to an incident, through the same " +
-			"path as a scheduled rotation of its `nhi_rotation_schedule`: a new secret is staged, verified by authenticating " +
-			"with it (when the schedule's `verify` is on), then promoted; the previous secret stays valid for the schedule's " +
-			"`overlap`. A failed verification rolls the rotation back (the current secret stays) and fails the action. The " +
-			"`reason` and the provider's `requester` are recorded in the audit log. The schedule's next rotation counts from " +
-			"this one; its resource shows the new version at the next refresh. Terraform 1.14 or later.",
+		MarkdownDescription: description("rotate_action"),
 		Attributes: map[string]schema.Attribute{
 			"identity": actionIdentityAttribute("whose secret rotates; it must have an `nhi_rotation_schedule`"),
 			"reason":   actionReasonAttribute(true),

@@ -48,9 +48,7 @@ type ttlPolicyModel struct {
 
 func (r *ttlPolicyResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "TTL and renewal policy for the dynamic credentials of an ephemeral class's identities. " +
-			"It must sit within its class's ceilings unless it carries an approved, unexpired `exception`; " +
-			"once the exception expires the policy is a violation again. Renewable credentials need a hard `max_lifetime`.",
+		MarkdownDescription: description("ttl_policy_resource"),
 		Attributes: map[string]schema.Attribute{
 			"id":   idAttribute("The policy name."),
 			"name": nameAttribute("Unique name of the policy. Changing it replaces the policy."),
