@@ -10,7 +10,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
-	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
@@ -18,7 +17,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
-	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
@@ -31,11 +29,18 @@ var (
 
 // NewLifecycleClassResource returns the nhi_lifecycle_class resource.
 func NewLifecycleClassResource() resource.Resource {
-	return &lifecycleClassResource{resourceBase{typeName: "lifecycle_class", key: "name", keyDescription: "The lifecycle class name."}}
+	return &lifecycleClassResource{newRecordResource[lifecycleClassModel]("lifecycle_class", "The lifecycle class name.", recordKind[policy.Class]{
+		kind: engine.KindClass, name: func(c policy.Class) string { return c.Name },
+		get: engine.Engine.GetClass, put: engine.Engine.PutClass, del: engine.Engine.DeleteClass,
+		check: func(_ context.Context, _ *providerData, c policy.Class, diags *diag.Diagnostics) {
+			addFindings(diags, policy.CheckClass(c))
+		},
+		logFields: func(c policy.Class) map[string]any { return map[string]any{"class": c.Name} },
+	})}
 }
 
 type lifecycleClassResource struct {
-	resourceBase
+	recordResource[lifecycleClassModel, policy.Class, *lifecycleClassModel]
 }
 
 type lifecycleClassModel struct {
@@ -265,9 +270,7 @@ func (r *lifecycleClassResource) ModifyPlan(ctx context.Context, req resource.Mo
 		return
 	}
 	class := m.toPolicy(ctx, &resp.Diagnostics)
-	if name, ok := createdName(ctx, req, path.Root("name"), &resp.Diagnostics); ok {
-		checkCreate(ctx, &resp.Diagnostics, path.Root("name"), engine.KindClass, name, class, r.data.engine.GetClass)
-	}
+	r.checkCreated(ctx, req, class, &resp.Diagnostics)
 	if req.State.Raw.IsNull() || resp.Diagnostics.HasError() {
 		return
 	}
@@ -306,46 +309,4 @@ func (r *lifecycleClassResource) ModifyPlan(ctx context.Context, req resource.Mo
 			fmt.Sprintf("After this change to class %q, %d finding(s) would hold on existing objects: %s. Fix them in the same change, or expect these findings in drift reports.",
 				class.Name, len(findings), strings.Join(subjects, "; ")))
 	}
-}
-
-// Create writes the class, or adopts the class of that name when the engine holds it exactly as
-// declared (an interrupted apply wrote it).
-func (r *lifecycleClassResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	r.write(ctx, req.Plan, &resp.State, &resp.Diagnostics, "create", func(ctx context.Context, c policy.Class) error {
-		return putOrAdopt(ctx, r.data.engine, engine.KindClass, c.Name, c, r.data.engine.GetClass, r.data.engine.PutClass)
-	})
-	setIdentity(ctx, resp.State, resp.Identity, "name", &resp.Diagnostics)
-}
-
-func (r *lifecycleClassResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	r.write(ctx, req.Plan, &resp.State, &resp.Diagnostics, "update", r.data.engine.PutClass)
-	setIdentity(ctx, resp.State, resp.Identity, "name", &resp.Diagnostics)
-}
-
-func (r *lifecycleClassResource) write(ctx context.Context, plan planGetter, state stateSetter, diags *diag.Diagnostics, action string,
-	store func(context.Context, policy.Class) error) {
-	var m lifecycleClassModel
-	diags.Append(plan.Get(ctx, &m)...)
-	if diags.HasError() {
-		return
-	}
-	class := m.toPolicy(ctx, diags)
-	if addFindings(diags, policy.CheckClass(class)); diags.HasError() {
-		return
-	}
-	if err := store(ctx, class); err != nil {
-		addEngineError(diags, fmt.Sprintf("%s lifecycle class %q", action, class.Name), err)
-		return
-	}
-	tflog.Info(ctx, "wrote lifecycle class", map[string]any{"class": class.Name, "action": action})
-	m.fromPolicy(class)
-	diags.Append(state.Set(ctx, &m)...)
-}
-
-func (r *lifecycleClassResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	readRecord[lifecycleClassModel](ctx, req, resp, "lifecycle class", r.data.engine.GetClass)
-}
-
-func (r *lifecycleClassResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	deleteRecord(ctx, req, resp, "lifecycle class", r.data.engine.DeleteClass)
 }
