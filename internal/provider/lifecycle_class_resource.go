@@ -83,29 +83,14 @@ func (r *lifecycleClassResource) Schema(_ context.Context, _ resource.SchemaRequ
 				Optional:            true,
 				MarkdownDescription: "What the class is for.",
 			},
-			"max_ttl": schema.StringAttribute{
-				CustomType:          durationType{},
-				Validators:          []validator.String{positiveDurationValidator},
-				Optional:            true,
-				MarkdownDescription: "Ceiling on a credential's TTL, such as `1h` or `1d`. Unset: no ceiling.",
-			},
-			"max_lifetime": schema.StringAttribute{
-				CustomType:          durationType{},
-				Validators:          []validator.String{positiveDurationValidator},
-				Optional:            true,
-				MarkdownDescription: "Ceiling on a credential's whole life including renewals. An ephemeral class must set it or `max_renewals`.",
-			},
+			"max_ttl":      durationAttribute(false, "Ceiling on a credential's TTL, such as `1h` or `1d`. Unset: no ceiling."),
+			"max_lifetime": durationAttribute(false, "Ceiling on a credential's whole life including renewals. An ephemeral class must set it or `max_renewals`."),
 			"max_renewals": schema.Int64Attribute{
 				Optional:            true,
 				MarkdownDescription: "Ceiling on how often one credential may be renewed. Unset: no ceiling on the count.",
 				Validators:          []validator.Int64{int64validator.AtLeast(0)},
 			},
-			"max_rotation_interval": schema.StringAttribute{
-				CustomType:          durationType{},
-				Validators:          []validator.String{positiveDurationValidator},
-				Optional:            true,
-				MarkdownDescription: "Longest time a persistent identity's secret may go unrotated, such as `90d`.",
-			},
+			"max_rotation_interval": durationAttribute(false, "Longest time a persistent identity's secret may go unrotated, such as `90d`."),
 			"require_owner": schema.BoolAttribute{
 				Optional:            true,
 				Computed:            true,
@@ -162,24 +147,14 @@ func (r *lifecycleClassResource) Schema(_ context.Context, _ resource.SchemaRequ
 				Validators: []validator.Float64{float64validator.AtLeast(0.001)},
 			},
 
-			"max_idle": schema.StringAttribute{
-				CustomType: durationType{},
-				Validators: []validator.String{positiveDurationValidator},
-				Optional:   true,
-				MarkdownDescription: "Longest an active identity of the class may go unused, such as `30d`: one idle longer (never " +
-					"used: since its creation) gets an `inactive` finding (OWASP NHI1), and its idle time beyond `max_idle` counts " +
-					"as trust debt. Use is the identity's `last_used_at`, which on Vault needs the provider's " +
-					"`vault.audit_log_path`: without it no identity is judged inactive. Unset: no limit.",
-			},
-			"review_every": schema.StringAttribute{
-				CustomType: durationType{},
-				Validators: []validator.String{positiveDurationValidator},
-				Optional:   true,
-				MarkdownDescription: "How often every identity of the class must be reviewed, such as `90d`. Each identity then " +
-					"needs `reviewed_by`; its review falls due `review_every` after its `reviewed_at` (or its creation), the plan " +
-					"warns 14 days before, and an overdue review is a `review-overdue` finding whose time overdue adds to trust " +
-					"debt. Unset: no review required.",
-			},
+			"max_idle": durationAttribute(false, "Longest an active identity of the class may go unused, such as `30d`: one idle longer (never "+
+				"used: since its creation) gets an `inactive` finding (OWASP NHI1), and its idle time beyond `max_idle` counts "+
+				"as trust debt. Use is the identity's `last_used_at`, which on Vault needs the provider's "+
+				"`vault.audit_log_path`: without it no identity is judged inactive. Unset: no limit."),
+			"review_every": durationAttribute(false, "How often every identity of the class must be reviewed, such as `90d`. Each identity then "+
+				"needs `reviewed_by`; its review falls due `review_every` after its `reviewed_at` (or its creation), the plan "+
+				"warns 14 days before, and an overdue review is a `review-overdue` finding whose time overdue adds to trust "+
+				"debt. Unset: no review required."),
 			"require_registered_owner": schema.BoolAttribute{
 				Optional: true,
 				Computed: true,

@@ -69,3 +69,14 @@ func nameAttribute(description string) schema.StringAttribute {
 		Validators:          []validator.String{nameValidator},
 	}
 }
+
+// durationAttribute is an attribute holding a positive duration, such as `15m` or `90d`.
+func durationAttribute(required bool, description string) schema.StringAttribute {
+	return schema.StringAttribute{
+		CustomType:          durationType{},
+		Validators:          []validator.String{positiveDurationValidator},
+		Required:            required,
+		Optional:            !required,
+		MarkdownDescription: description,
+	}
+}

@@ -80,12 +80,7 @@ func (r *rotationScheduleResource) Schema(_ context.Context, _ resource.SchemaRe
 		Attributes: map[string]schema.Attribute{
 			"id":       idAttribute("The identity name."),
 			"identity": nameAttribute("Name of the persistent `nhi_identity` whose secret rotates. Changing it replaces the schedule."),
-			"interval": schema.StringAttribute{
-				CustomType:          durationType{},
-				Validators:          []validator.String{positiveDurationValidator},
-				Optional:            true,
-				MarkdownDescription: "Rotate this long after the last rotation, such as `30d`. Exactly one of `interval` and `cron`.",
-			},
+			"interval": durationAttribute(false, "Rotate this long after the last rotation, such as `30d`. Exactly one of `interval` and `cron`."),
 			"cron": schema.StringAttribute{
 				Optional: true,
 				MarkdownDescription: "Rotate at the times of this 5-field cron expression, in UTC, such as `0 3 * * 1` (03:00 every " +
