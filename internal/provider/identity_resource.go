@@ -52,8 +52,7 @@ type identityModel struct {
 
 // identityAttrs are the attributes an identity has in the resource and in data sources alike.
 type identityAttrs struct {
-	ID          types.String      `tfsdk:"id"`
-	Name        types.String      `tfsdk:"name"`
+	keyedByName
 	Class       types.String      `tfsdk:"class"`
 	Owner       types.String      `tfsdk:"owner"`
 	Environment types.String      `tfsdk:"environment"`
@@ -270,8 +269,7 @@ func (m *identityModel) fromPolicy(id policy.Identity) {
 }
 
 func (m *identityAttrs) fromPolicy(id policy.Identity) {
-	m.ID = types.StringValue(id.Name)
-	m.Name = types.StringValue(id.Name)
+	m.setName(id.Name)
 	m.Class = types.StringValue(id.Class)
 	m.Owner = optString(id.Owner)
 	m.Environment = optString(id.Environment)

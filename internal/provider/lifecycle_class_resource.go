@@ -44,8 +44,7 @@ type lifecycleClassResource struct {
 }
 
 type lifecycleClassModel struct {
-	ID                  types.String  `tfsdk:"id"`
-	Name                types.String  `tfsdk:"name"`
+	keyedByName
 	Kind                types.String  `tfsdk:"kind"`
 	Description         types.String  `tfsdk:"description"`
 	MaxTTL              durationValue `tfsdk:"max_ttl"`
@@ -194,8 +193,7 @@ func (m lifecycleClassModel) toPolicy(ctx context.Context, diags *diag.Diagnosti
 // fromPolicy writes what the engine holds into the model, keeping the prior spelling of
 // durations that did not change.
 func (m *lifecycleClassModel) fromPolicy(c policy.Class) {
-	m.ID = types.StringValue(c.Name)
-	m.Name = types.StringValue(c.Name)
+	m.setName(c.Name)
 	m.Kind = types.StringValue(string(c.Kind))
 	m.Description = optString(c.Description)
 	m.MaxTTL = keepDuration(m.MaxTTL, c.MaxTTL)

@@ -36,8 +36,7 @@ type ownerResource struct {
 }
 
 type ownerModel struct {
-	ID      types.String `tfsdk:"id"`
-	Name    types.String `tfsdk:"name"`
+	keyedByName
 	Kind    types.String `tfsdk:"kind"`
 	Contact types.String `tfsdk:"contact"`
 	Status  types.String `tfsdk:"status"`
@@ -81,8 +80,7 @@ func (m ownerModel) toPolicy(context.Context, *diag.Diagnostics) policy.Owner {
 }
 
 func (m *ownerModel) fromPolicy(o policy.Owner) {
-	m.ID = types.StringValue(o.Name)
-	m.Name = types.StringValue(o.Name)
+	m.setName(o.Name)
 	m.Kind = types.StringValue(string(o.Kind))
 	m.Contact = optString(o.Contact)
 	m.Status = types.StringValue(string(o.Status))

@@ -39,8 +39,7 @@ type targetResource struct {
 }
 
 type targetModel struct {
-	ID                types.String `tfsdk:"id"`
-	Name              types.String `tfsdk:"name"`
+	keyedByName
 	Kind              types.String `tfsdk:"kind"`
 	Host              types.String `tfsdk:"host"`
 	Port              types.Int64  `tfsdk:"port"`
@@ -132,8 +131,7 @@ func (m targetModel) toTarget() engine.Target {
 
 // fromTarget sets the model from t; password_wo stays null, as every write-only value in state.
 func (m *targetModel) fromTarget(t engine.Target) {
-	m.ID = types.StringValue(t.Name)
-	m.Name = types.StringValue(t.Name)
+	m.setName(t.Name)
 	m.Kind = types.StringValue(t.Kind)
 	m.Host = types.StringValue(t.Host)
 	m.Port = types.Int64Value(t.Port)

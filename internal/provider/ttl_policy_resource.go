@@ -38,8 +38,7 @@ type ttlPolicyResource struct {
 }
 
 type ttlPolicyModel struct {
-	ID          types.String    `tfsdk:"id"`
-	Name        types.String    `tfsdk:"name"`
+	keyedByName
 	Class       types.String    `tfsdk:"class"`
 	Description types.String    `tfsdk:"description"`
 	TTL         durationValue   `tfsdk:"ttl"`
@@ -121,8 +120,7 @@ func (m ttlPolicyModel) toPolicy(_ context.Context, diags *diag.Diagnostics) pol
 }
 
 func (m *ttlPolicyModel) fromPolicy(p policy.TTLPolicy) {
-	m.ID = types.StringValue(p.Name)
-	m.Name = types.StringValue(p.Name)
+	m.setName(p.Name)
 	m.Class = types.StringValue(p.Class)
 	m.Description = optString(p.Description)
 	m.TTL = keepDuration(m.TTL, p.TTL)
