@@ -6,28 +6,17 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/action"
-	"github.com/hashicorp/terraform-plugin-framework/action/schema"
 )
 
 var _ checkedAction = (*offboardAction)(nil)
 
 // NewOffboardAction returns the nhi_offboard action.
 func NewOffboardAction() action.Action {
-	return &offboardAction{identityAction{actionBase{typeName: "offboard"}}}
+	return &offboardAction{identityAction{actionBase: actionBase{typeName: "offboard"}, identityWhat: "to offboard"}}
 }
 
 type offboardAction struct {
 	identityAction
-}
-
-func (a *offboardAction) Schema(_ context.Context, _ action.SchemaRequest, resp *action.SchemaResponse) {
-	resp.Schema = schema.Schema{
-		MarkdownDescription: description("offboard_action"),
-		Attributes: map[string]schema.Attribute{
-			"identity": actionIdentityAttribute("to offboard"),
-			"reason":   actionReasonAttribute(false),
-		},
-	}
 }
 
 func (a *offboardAction) Invoke(ctx context.Context, req action.InvokeRequest, resp *action.InvokeResponse) {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/action"
-	"github.com/hashicorp/terraform-plugin-framework/action/schema"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 
@@ -19,21 +18,12 @@ var _ checkedAction = (*rotateAction)(nil)
 
 // NewRotateAction returns the nhi_rotate action.
 func NewRotateAction() action.Action {
-	return &rotateAction{identityAction{actionBase{typeName: "rotate"}}}
+	return &rotateAction{identityAction{actionBase: actionBase{typeName: "rotate"},
+		identityWhat: "whose secret rotates; it must have an `nhi_rotation_schedule`", reasonRequired: true}}
 }
 
 type rotateAction struct {
 	identityAction
-}
-
-func (a *rotateAction) Schema(_ context.Context, _ action.SchemaRequest, resp *action.SchemaResponse) {
-	resp.Schema = schema.Schema{
-		MarkdownDescription: description("rotate_action"),
-		Attributes: map[string]schema.Attribute{
-			"identity": actionIdentityAttribute("whose secret rotates; it must have an `nhi_rotation_schedule`"),
-			"reason":   actionReasonAttribute(true),
-		},
-	}
 }
 
 // ModifyPlan fails the plan when the identity does not exist, is retired, or has no rotation
