@@ -95,6 +95,10 @@ func (c *Config) applyDefaults() {
 // Engine is the Vault engine. It is safe for concurrent use; concurrent writers of one record,
 // in this process or another, are serialised by KV v2 check-and-set.
 type Engine struct {
+	// GovernanceRecords keeps the classes, TTL policies, owners and rotation schedules
+	// (governance.go).
+	engine.GovernanceRecords
+
 	client      *api.Client
 	addr        string
 	retryWindow time.Duration
@@ -176,6 +180,7 @@ func Open(ctx context.Context, cfg Config, clk clock.Clock, logf func(msg string
 
 	e := &Engine{client: client, addr: cfg.Address, namespace: cfg.Namespace, retryWindow: cfg.RetryWindow,
 		mount: cfg.Mount, approle: cfg.AppRoleMount, clock: clk, logf: logf, use: newUseLog(cfg.AuditLogPath)}
+	e.GovernanceRecords = e.governanceRecords()
 	if err := e.checkSeal(ctx); err != nil {
 		return nil, err
 	}
