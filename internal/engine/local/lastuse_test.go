@@ -10,7 +10,6 @@ import (
 
 	"github.com/nhigov/terraform-provider-nhi/internal/clock"
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
-	"github.com/nhigov/terraform-provider-nhi/internal/engine/enginetest"
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
 
@@ -53,7 +52,7 @@ func lastUsed(t *testing.T, e *Engine, identity string) time.Time {
 // transaction), the next one after it moves LastUsedAt and appends one "used" event, whose
 // requester is the caller's address for a rotated secret used through Authorize.
 func TestLastUseCoalesced(t *testing.T) {
-	clk := clock.NewFake(enginetest.Epoch)
+	clk := clock.NewFake(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))
 	e := openRotation(t, clk)
 	ctx := context.Background()
 	if _, err := e.CreateIdentity(ctx, policy.Identity{Name: "svc-a", Class: "svc", Scopes: []string{"read"}}); err != nil {
@@ -107,7 +106,7 @@ func TestLastUseCoalesced(t *testing.T) {
 // a login), and authenticating with the credential moves the credential's LastUsedAt too, with
 // the credential's requester as the one who used it.
 func TestCredentialLastUse(t *testing.T) {
-	clk := clock.NewFake(enginetest.Epoch)
+	clk := clock.NewFake(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))
 	e := openTemp(t, clk)
 	mustSetup(t, e)
 	ctx := context.Background()
