@@ -583,14 +583,7 @@ func TestTarget_logsCarryNoPassword(t *testing.T) {
 	var logs bytes.Buffer
 	ctx := tfsdklogtest.RootLogger(tflogtest.RootLogger(context.Background(), &logs), &logs)
 	srv := env.protocolServer(t)
-	schemas, err := srv.GetProviderSchema(ctx, &tfprotov6.GetProviderSchemaRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	typ, ok := schemas.ResourceSchemas["nhi_target"].ValueType().(tftypes.Object)
-	if !ok {
-		t.Fatal("nhi_target's schema is not an object")
-	}
+	typ := schemaObject(ctx, t, srv, "nhi_target")
 	str, num := tftypes.String, tftypes.Number
 	vals := func(password, id, version tftypes.Value) tftypes.Value {
 		return tftypes.NewValue(typ, map[string]tftypes.Value{
