@@ -33,6 +33,65 @@ var (
 	ErrUnavailable = errors.New("engine unavailable")
 )
 
+// Errors that more than one engine returns for the same condition are made by the constructors
+// below, so that every engine gives the same message (the conformance suite compares them).
+
+// ErrSecretRefused is the refusal of a secret that is not a live credential or rotated secret
+// of the engine: unknown (never issued by it), expired, revoked, used up, discarded, retained
+// or destroyed. Vault refuses such secrets without saying which, so no engine says it.
+var ErrSecretRefused = fmt.Errorf("the secret is not a live credential or secret of this engine (unknown, expired, revoked, used up or rotated out): %w", ErrDenied)
+
+// NotItsSecret is the refusal of a secret that is another credential's, not credential id's.
+func NotItsSecret(id string) error {
+	return fmt.Errorf("%s %q: the secret does not belong to it: %w", KindCredential, id, ErrDenied)
+}
+
+// KindCredential names a dynamic credential in messages.
+const KindCredential = "credential"
+
+// NotFound is the error for a record of kind (KindIdentity, KindClass, KindCredential, ...)
+// named name that the engine does not hold.
+func NotFound(kind, name string) error { return fmt.Errorf("%s %q: %w", kind, name, ErrNotFound) }
+
+// CheckName refuses, as ErrInvalid, a record name that policy.CheckName refuses.
+func CheckName(kind, name string) error {
+	if err := policy.CheckName(name); err != nil {
+		return fmt.Errorf("%s %v: %w", kind, err, ErrInvalid)
+	}
+	return nil
+}
+
+// Bounds of a rotated secret's length (StageSecret), in bytes of entropy.
+const (
+	MinSecretLength = 16
+	MaxSecretLength = 128
+)
+
+// CheckStage refuses, as ErrInvalid, to stage a secret of length bytes for identity, whose class
+// is class (classErr: the error of reading it; a class the engine does not hold is ErrInvalid,
+// since the identity is then not known to be persistent).
+func CheckStage(identity string, class policy.Class, classErr error, length int64) error {
+	switch {
+	case errors.Is(classErr, ErrNotFound):
+		return fmt.Errorf("identity %q: its class does not exist in the engine, so it is not known to be persistent: %v: %w", identity, classErr, ErrInvalid)
+	case classErr != nil:
+		return fmt.Errorf("identity %q: %w", identity, classErr)
+	case class.Kind != policy.KindPersistent:
+		return fmt.Errorf("identity %q is of the %s class %q: only persistent identities have a rotated secret (ephemeral ones use dynamic credentials): %w",
+			identity, class.Kind, class.Name, ErrInvalid)
+	case length < MinSecretLength || length > MaxSecretLength:
+		return fmt.Errorf("identity %q: a secret of %d bytes is outside %d to %d bytes: %w", identity, length, MinSecretLength, MaxSecretLength, ErrInvalid)
+	}
+	return nil
+}
+
+// VersionTaken is the error of a staged version that cannot be recorded because the engine
+// holds it already (its number on Vault, its value on the local engine): staging again mints
+// another.
+func VersionTaken(identity string, version int64) error {
+	return fmt.Errorf("identity %q: secret version %d is recorded already; stage again: %w", identity, version, ErrConflict)
+}
+
 // Engine is everything the provider needs from a secrets engine.
 type Engine interface {
 	Governance

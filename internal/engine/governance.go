@@ -101,8 +101,12 @@ func (g GovernanceRecords) ListOwners(ctx context.Context) ([]policy.Owner, erro
 	return g.owners.List(ctx)
 }
 
-// PutRotationSchedule creates or replaces the rotation schedule of an identity.
+// PutRotationSchedule creates or replaces the rotation schedule of an identity; an invalid one
+// is ErrInvalid.
 func (g GovernanceRecords) PutRotationSchedule(ctx context.Context, s policy.RotationSchedule) error {
+	if err := s.Validate(); err != nil {
+		return fmt.Errorf("%v: %w", err, ErrInvalid)
+	}
 	return g.schedules.Put(ctx, s.Identity, s)
 }
 

@@ -94,12 +94,22 @@ func LongestCronGap(s cron.Schedule, from time.Time) time.Duration {
 	return longest
 }
 
+// Validate checks a rotation schedule before an engine stores it: exactly one of interval and
+// cron, and a cron expression that parses.
+func (s RotationSchedule) Validate() error {
+	if s.Interval > 0 && s.Cron != "" {
+		return fmt.Errorf("rotation schedule of %q sets both interval and cron; set exactly one", s.Identity)
+	}
+	_, err := s.NextRotation(cronReference)
+	return err
+}
+
 // NextRotation is when a secret last rotated at last is due again under s.
 func (s RotationSchedule) NextRotation(last time.Time) (time.Time, error) {
 	if s.Cron != "" {
 		sched, err := ParseCron(s.Cron)
 		if err != nil {
-			return time.Time{}, err
+			return time.Time{}, fmt.Errorf("rotation schedule of %q: %v", s.Identity, err)
 		}
 		return sched.Next(last.UTC()), nil
 	}

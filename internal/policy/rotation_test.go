@@ -489,3 +489,30 @@ func TestVerifyStaged(t *testing.T) {
 		})
 	}
 }
+
+func TestRotationScheduleValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		s    RotationSchedule
+		want string // empty: valid
+	}{
+		{"interval", RotationSchedule{Identity: "svc", Interval: Day}, ""},
+		{"cron", RotationSchedule{Identity: "svc", Cron: "0 3 * * 1"}, ""},
+		{"both", RotationSchedule{Identity: "svc", Interval: Day, Cron: "0 3 * * 1"}, `rotation schedule of "svc" sets both interval and cron; set exactly one`},
+		{"neither", RotationSchedule{Identity: "svc"}, `rotation schedule of "svc" has neither interval nor cron`},
+		{"bad cron", RotationSchedule{Identity: "svc", Cron: "daily"}, `rotation schedule of "svc": invalid cron expression "daily"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.s.Validate()
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				return
+			}
+			if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+				t.Fatalf("Validate() = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -126,7 +126,7 @@ func (r *rotationScheduleResource) Schema(_ context.Context, _ resource.SchemaRe
 				Computed:            true,
 				Default:             int64default.StaticInt64(32),
 				MarkdownDescription: "Bytes of entropy in each new secret. Defaults to `32`.",
-				Validators:          []validator.Int64{int64validator.Between(16, 128)},
+				Validators:          []validator.Int64{int64validator.Between(engine.MinSecretLength, engine.MaxSecretLength)},
 			},
 			"expire_unrotated": schema.BoolAttribute{
 				Optional:            true,

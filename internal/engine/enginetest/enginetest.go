@@ -4,6 +4,7 @@ package enginetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"reflect"
 	"slices"
@@ -56,6 +57,8 @@ func Run(t *testing.T, factory Factory) {
 	t.Run("Owners", func(t *testing.T) { testOwners(t, factory) })
 	t.Run("ReviewStored", func(t *testing.T) { testReviewStored(t, factory) })
 	t.Run("TargetKept", func(t *testing.T) { testTargetKept(t, factory) })
+	t.Run("SameErrors", func(t *testing.T) { testSameErrors(t, factory) })
+	t.Run("SameRefusals", func(t *testing.T) { testSameRefusals(t, factory) })
 }
 
 func setup(t *testing.T, factory Factory) (engine.Engine, *clock.Fake, context.Context) {
@@ -1012,4 +1015,138 @@ func testReviewStored(t *testing.T, factory Factory) {
 	if len(ids) != 1 || !ids[0].ReviewedAt.Equal(clk.Now()) || ids[0].ReviewedBy != "carol" {
 		t.Fatalf("ListIdentities after the review moved = %+v, want reviewed at %s by carol", ids, clk.Now())
 	}
+}
+
+// typedErrors are the engine's typed errors, which wantSame compares.
+var typedErrors = []error{engine.ErrNotFound, engine.ErrConflict, engine.ErrRetired, engine.ErrDenied, engine.ErrInvalid, engine.ErrUnavailable}
+
+// wantSame asserts that err has want's message and wraps the same typed errors: every engine
+// gives the one error that engine's constructors make for the condition.
+func wantSame(t *testing.T, what string, err, want error) {
+	t.Helper()
+	if err == nil || err.Error() != want.Error() {
+		t.Fatalf("%s: error = %v, want %v", what, err, want)
+	}
+	for _, typed := range typedErrors {
+		if errors.Is(err, typed) != errors.Is(want, typed) {
+			t.Fatalf("%s: error %v: errors.Is(err, %v) = %t, want %t", what, err, typed, errors.Is(err, typed), errors.Is(want, typed))
+		}
+	}
+}
+
+// testSameErrors: the same condition gives the same error, kind and message, on every engine:
+// records the engine does not hold, malformed records, and secrets that cannot be staged.
+func testSameErrors(t *testing.T, factory Factory) {
+	e, _, ctx := setup(t, factory)
+	unknown := engine.NotFound(engine.KindIdentity, "nobody")
+	_, err := e.GetIdentity(ctx, "nobody")
+	wantSame(t, "GetIdentity", err, unknown)
+	_, err = e.UpdateIdentity(ctx, policy.Identity{Name: "nobody", Class: "svc", Owner: "team-billing"})
+	wantSame(t, "UpdateIdentity", err, unknown)
+	_, err = e.RetireIdentity(ctx, "nobody")
+	wantSame(t, "RetireIdentity", err, unknown)
+	wantSame(t, "DeleteIdentity", e.DeleteIdentity(ctx, "nobody"), unknown)
+	_, _, err = e.IssueCredential(ctx, engine.CredentialRequest{Identity: "nobody"})
+	wantSame(t, "IssueCredential", err, unknown)
+	_, _, err = e.StageSecret(ctx, "nobody", 32)
+	wantSame(t, "StageSecret", err, unknown)
+	_, err = e.PromoteSecret(ctx, "nobody", 1, engine.PromoteOptions{})
+	wantSame(t, "PromoteSecret", err, unknown)
+	wantSame(t, "DiscardSecret", e.DiscardSecret(ctx, "nobody", 1), unknown)
+	_, _, err = e.CurrentSecret(ctx, "nobody")
+	wantSame(t, "CurrentSecret", err, unknown)
+	_, err = e.ListSecretVersions(ctx, "nobody")
+	wantSame(t, "ListSecretVersions", err, unknown)
+	wantSame(t, "RevokeCredential", e.RevokeCredential(ctx, "nope"), engine.NotFound(engine.KindCredential, "nope"))
+	_, err = e.GetClass(ctx, "nope")
+	wantSame(t, "GetClass", err, engine.NotFound(engine.KindClass, "nope"))
+	wantSame(t, "DeleteClass", e.DeleteClass(ctx, "nope"), engine.NotFound(engine.KindClass, "nope"))
+	_, err = e.GetTTLPolicy(ctx, "nope")
+	wantSame(t, "GetTTLPolicy", err, engine.NotFound(engine.KindTTLPolicy, "nope"))
+	wantSame(t, "DeleteTTLPolicy", e.DeleteTTLPolicy(ctx, "nope"), engine.NotFound(engine.KindTTLPolicy, "nope"))
+	_, err = e.GetOwner(ctx, "nope")
+	wantSame(t, "GetOwner", err, engine.NotFound(engine.KindOwner, "nope"))
+	wantSame(t, "DeleteOwner", e.DeleteOwner(ctx, "nope"), engine.NotFound(engine.KindOwner, "nope"))
+	_, err = e.GetRotationSchedule(ctx, "nope")
+	wantSame(t, "GetRotationSchedule", err, engine.NotFound(engine.KindRotationSchedule, "nope"))
+	wantSame(t, "DeleteRotationSchedule", e.DeleteRotationSchedule(ctx, "nope"), engine.NotFound(engine.KindRotationSchedule, "nope"))
+
+	// Malformed records: nothing is written.
+	wantSame(t, "PutClass", e.PutClass(ctx, policy.Class{Name: "", Kind: policy.KindEphemeral}), engine.CheckName(engine.KindClass, ""))
+	wantSame(t, "PutTTLPolicy", e.PutTTLPolicy(ctx, policy.TTLPolicy{Name: "no spaces", Class: "ci", TTL: time.Minute}), engine.CheckName(engine.KindTTLPolicy, "no spaces"))
+	svcIdentity(t, e, ctx, "svc-same")
+	for _, s := range []policy.RotationSchedule{
+		{Identity: "svc-same", Interval: policy.Day, Cron: "0 3 * * 1"},
+		{Identity: "svc-same", Cron: "every day"},
+		{Identity: "svc-same"},
+	} {
+		wantSame(t, "PutRotationSchedule", e.PutRotationSchedule(ctx, s), fmt.Errorf("%v: %w", s.Validate(), engine.ErrInvalid))
+	}
+	schedules, err := e.ListRotationSchedules(ctx)
+	must(t, err)
+	classes, err := e.ListClasses(ctx)
+	must(t, err)
+	policies, err := e.ListTTLPolicies(ctx)
+	must(t, err)
+	if len(schedules) != 0 || len(classes) != 2 || len(policies) != 1 {
+		t.Fatalf("refused puts wrote records: %d schedules, %d classes, %d TTL policies", len(schedules), len(classes), len(policies))
+	}
+
+	// Secrets that cannot be staged.
+	ciCreated(t, e, ctx, "ci-same")
+	_, _, err = e.StageSecret(ctx, "ci-same", 32)
+	wantSame(t, "StageSecret of an ephemeral identity", err, engine.CheckStage("ci-same", ephemeralClass, nil, 32))
+	for _, n := range []int64{0, engine.MinSecretLength - 1, engine.MaxSecretLength + 1} {
+		_, _, err = e.StageSecret(ctx, "svc-same", n)
+		wantSame(t, fmt.Sprintf("StageSecret of %d bytes", n), err, engine.CheckStage("svc-same", persistentClass, nil, n))
+	}
+	for _, n := range []int64{engine.MinSecretLength, engine.MaxSecretLength} {
+		_, _, err = e.StageSecret(ctx, "svc-same", n)
+		must(t, err)
+	}
+}
+
+// testSameRefusals: a secret that is not live is refused with the same error on every engine,
+// whatever the reason (Vault does not say which): unknown, revoked, expired, rotated out or
+// discarded; a live secret of another credential does not renew this one.
+func testSameRefusals(t *testing.T, factory Factory) {
+	e, clk, ctx := setup(t, factory)
+	ciCreated(t, e, ctx, "ci-refused")
+	_, err := e.Authenticate(ctx, "not-a-secret")
+	wantSame(t, "Authenticate of an unknown secret", err, engine.ErrSecretRefused)
+	revoked, revokedSecret, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-refused"})
+	must(t, err)
+	other, otherSecret, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-refused"})
+	must(t, err)
+	_, err = e.RenewCredential(ctx, revoked.ID, "not-a-secret")
+	wantSame(t, "RenewCredential with an unknown secret", err, engine.ErrSecretRefused)
+	_, err = e.RenewCredential(ctx, revoked.ID, otherSecret)
+	wantSame(t, "RenewCredential with another credential's secret", err, engine.NotItsSecret(revoked.ID))
+	must(t, e.RevokeCredential(ctx, revoked.ID))
+	_, err = e.Authenticate(ctx, revokedSecret)
+	wantSame(t, "Authenticate of a revoked credential", err, engine.ErrSecretRefused)
+	_, err = e.RenewCredential(ctx, revoked.ID, revokedSecret)
+	wantSame(t, "RenewCredential of a revoked credential", err, engine.ErrSecretRefused)
+	clk.Advance(ciPolicy.TTL + time.Minute)
+	_, err = e.Authenticate(ctx, otherSecret)
+	wantSame(t, "Authenticate of an expired credential", err, engine.ErrSecretRefused)
+	_, err = e.RenewCredential(ctx, other.ID, otherSecret)
+	wantSame(t, "RenewCredential of an expired credential", err, engine.ErrSecretRefused)
+
+	svcIdentity(t, e, ctx, "svc-refused")
+	first, firstSecret, err := e.StageSecret(ctx, "svc-refused", 32)
+	must(t, err)
+	_, err = e.PromoteSecret(ctx, "svc-refused", first.Version, engine.PromoteOptions{})
+	must(t, err)
+	second, _, err := e.StageSecret(ctx, "svc-refused", 32)
+	must(t, err)
+	_, err = e.PromoteSecret(ctx, "svc-refused", second.Version, engine.PromoteOptions{})
+	must(t, err)
+	_, err = e.Authenticate(ctx, firstSecret)
+	wantSame(t, "Authenticate with a version rotated out without overlap", err, engine.ErrSecretRefused)
+	third, thirdSecret, err := e.StageSecret(ctx, "svc-refused", 32)
+	must(t, err)
+	must(t, e.DiscardSecret(ctx, "svc-refused", third.Version))
+	_, err = e.Authenticate(ctx, thirdSecret)
+	wantSame(t, "Authenticate with a discarded version", err, engine.ErrSecretRefused)
 }

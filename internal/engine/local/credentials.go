@@ -116,7 +116,7 @@ func getCredential(tx *bolt.Tx, identity, id string) (engine.Credential, error) 
 		raw = b.Get([]byte(id))
 	}
 	if raw == nil {
-		return c, fmt.Errorf("credential %q: %w", id, engine.ErrNotFound)
+		return c, engine.NotFound(engine.KindCredential, id)
 	}
 	return c, json.Unmarshal(raw, &c)
 }
@@ -224,7 +224,7 @@ func identityOf(tx *bolt.Tx, id string) (string, error) {
 		return nil
 	})
 	if err == nil && found == "" {
-		err = fmt.Errorf("credential %q: %w", id, engine.ErrNotFound)
+		err = engine.NotFound(engine.KindCredential, id)
 	}
 	return found, err
 }
@@ -303,13 +303,19 @@ func (e *Engine) RenewCredential(ctx context.Context, credID, secret string) (en
 	var c engine.Credential
 	err := e.update(func(tx *bolt.Tx) error {
 		ref, ok := lookupSecret(tx, secret)
-		if !ok || ref.Credential == "" || ref.Credential != credID {
-			return fmt.Errorf("credential %q: the secret does not belong to it: %w", credID, engine.ErrDenied)
+		if !ok {
+			return engine.ErrSecretRefused
+		}
+		if ref.Credential != credID {
+			return engine.NotItsSecret(credID)
 		}
 		identity := ref.Identity
 		var err error
 		if c, err = getCredential(tx, identity, credID); err != nil {
 			return err
+		}
+		if !c.Live(e.clock.Now()) {
+			return engine.ErrSecretRefused
 		}
 		if c, err = policy.Renew(c, e.clock.Now()); err != nil {
 			return engine.RenewalError(err)
@@ -432,7 +438,7 @@ func (e *Engine) authenticate(ctx context.Context, secret string, caller netip.A
 	check := func(tx *bolt.Tx) error {
 		ref, ok := lookupSecret(tx, secret)
 		if !ok {
-			return fmt.Errorf("unknown secret: %w", engine.ErrDenied)
+			return engine.ErrSecretRefused
 		}
 		now := e.clock.Now()
 		name := ref.Identity
@@ -457,7 +463,7 @@ func (e *Engine) authenticate(ctx context.Context, secret string, caller netip.A
 				return err
 			}
 			if !c.Live(now) {
-				return fmt.Errorf("credential %q is expired or revoked: %w", c.ID, engine.ErrDenied)
+				return engine.ErrSecretRefused
 			}
 			if c.UsesLeft == 0 {
 				return fmt.Errorf("credential %q has no uses left: %w", c.ID, engine.ErrDenied)
@@ -493,7 +499,7 @@ func (e *Engine) authenticate(ctx context.Context, secret string, caller netip.A
 	err = e.view(check)
 	switch {
 	case errors.Is(err, errEmpty):
-		err = fmt.Errorf("unknown secret: %w", engine.ErrDenied)
+		err = engine.ErrSecretRefused
 	case errors.Is(err, errMustWrite):
 		err = e.update(check)
 	}

@@ -355,8 +355,17 @@ func TestRetireAndDeleteDestroySecretMaterial(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantDenied(t, e, gone, "staged version of a deleted identity")
-	if versions, err := e.ListSecretVersions(ctx, "svc-gone"); err != nil || len(versions) != 0 {
-		t.Fatalf("versions of a deleted identity = %+v, %v; want none", versions, err)
+	if versions, err := e.ListSecretVersions(ctx, "svc-gone"); !errors.Is(err, engine.ErrNotFound) || len(versions) != 0 {
+		t.Fatalf("versions of a deleted identity = %+v, %v; want none, ErrNotFound (no such identity)", versions, err)
+	}
+	all, err := e.ListSecretVersions(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range all {
+		if v.Identity == "svc-gone" {
+			t.Fatalf("version %d of the deleted identity is still listed", v.Version)
+		}
 	}
 	if refs := indexRefs(t, e); len(refs) != 0 {
 		t.Fatalf("secret index still refers to versions of retired or deleted identities: %v", refs)

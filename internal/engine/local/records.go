@@ -21,7 +21,7 @@ func getJSON(tx *bolt.Tx, bucket []byte, key string, v any) error {
 		raw = b.Get([]byte(key))
 	}
 	if raw == nil {
-		return fmt.Errorf("%s %q: %w", kindOf(bucket), key, engine.ErrNotFound)
+		return engine.NotFound(kindOf(bucket), key)
 	}
 	if err := json.Unmarshal(raw, v); err != nil {
 		return fmt.Errorf("%s %q: corrupt record: %v", kindOf(bucket), key, err)
@@ -76,7 +76,7 @@ func kindOf(bucket []byte) string {
 	case string(bucketIdentities):
 		return engine.KindIdentity
 	case string(bucketCredentials):
-		return "credential"
+		return engine.KindCredential
 	case string(bucketSchedules):
 		return engine.KindRotationSchedule
 	case string(bucketOwners):
@@ -100,8 +100,8 @@ func (e *Engine) putRecord(ctx context.Context, bucket []byte, name string, v an
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
-	if name == "" {
-		return fmt.Errorf("a %s needs a name: %w", kindOf(bucket), engine.ErrInvalid)
+	if err := engine.CheckName(kindOf(bucket), name); err != nil {
+		return err
 	}
 	return e.update(func(tx *bolt.Tx) error {
 		if err := putJSON(tx, bucket, name, v); err != nil {
@@ -119,7 +119,7 @@ func getRecord[T any](ctx context.Context, e *Engine, bucket []byte, name string
 	}
 	err := e.view(func(tx *bolt.Tx) error { return getJSON(tx, bucket, name, &v) })
 	if errors.Is(err, errEmpty) {
-		return v, fmt.Errorf("%s %q: %w", kindOf(bucket), name, engine.ErrNotFound)
+		return v, engine.NotFound(kindOf(bucket), name)
 	}
 	return v, err
 }
@@ -131,7 +131,7 @@ func (e *Engine) deleteRecord(ctx context.Context, bucket []byte, name string) e
 	return e.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucket)
 		if b.Get([]byte(name)) == nil {
-			return fmt.Errorf("%s %q: %w", kindOf(bucket), name, engine.ErrNotFound)
+			return engine.NotFound(kindOf(bucket), name)
 		}
 		if err := b.Delete([]byte(name)); err != nil {
 			return err
@@ -318,7 +318,7 @@ func (e *Engine) DeleteIdentity(ctx context.Context, name string) error {
 	}
 	err = e.batch(func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketIdentities).Get([]byte(name)) == nil {
-			return fmt.Errorf("identity %q: %w", name, engine.ErrNotFound)
+			return engine.NotFound(engine.KindIdentity, name)
 		}
 		if err := e.revokeAll(tx, name, e.clock.Now()); err != nil {
 			return err

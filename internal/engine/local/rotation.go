@@ -39,12 +39,6 @@ import (
 // recognise them.
 const RotatedSecretPrefix = "nhis."
 
-// Bounds of StageSecret's length, in bytes of entropy.
-const (
-	minSecretLength = 16
-	maxSecretLength = 1024
-)
-
 // versionRecord is what bucketVersions stores for one version.
 type versionRecord struct {
 	engine.SecretVersion
@@ -216,29 +210,24 @@ func (e *Engine) StageSecret(ctx context.Context, identity string, length int64)
 	if err := ctxErr(ctx); err != nil {
 		return engine.SecretVersion{}, "", err
 	}
-	if length < minSecretLength || length > maxSecretLength {
-		return engine.SecretVersion{}, "", fmt.Errorf("identity %q: a secret of %d bytes is outside %d to %d bytes: %w",
-			identity, length, minSecretLength, maxSecretLength, engine.ErrInvalid)
-	}
-	value, err := newRotatedSecret(length)
-	if err != nil {
-		return engine.SecretVersion{}, "", err
-	}
-	var rec versionRecord
-	err = e.update(func(tx *bolt.Tx) error {
-		fp := e.fingerprint(value) // the key exists from here on
+	var (
+		rec   versionRecord
+		value string
+	)
+	err := e.update(func(tx *bolt.Tx) error {
 		id, err := activeIdentity(tx, identity)
 		if err != nil {
 			return err
 		}
 		var class policy.Class
-		if err := getJSON(tx, bucketClasses, id.Class, &class); err != nil {
-			return fmt.Errorf("identity %q: %w", identity, err)
+		classErr := getJSON(tx, bucketClasses, id.Class, &class)
+		if err := engine.CheckStage(identity, class, classErr, length); err != nil {
+			return err
 		}
-		if class.Kind != policy.KindPersistent {
-			return fmt.Errorf("identity %q is of class %q, which is %s: ephemeral identities use dynamic credentials (nhi_credential), not a rotated secret: %w",
-				identity, class.Name, class.Kind, engine.ErrInvalid)
+		if value, err = newRotatedSecret(length); err != nil {
+			return err
 		}
+		fp := e.fingerprint(value) // the key exists from here on
 		b, err := versionBucket(tx, identity, true)
 		if err != nil {
 			return err
@@ -255,7 +244,7 @@ func (e *Engine) StageSecret(ctx context.Context, identity string, length int64)
 		}
 		index := hashSecret(value)
 		if tx.Bucket(bucketSecretIndex).Get(index) != nil {
-			return fmt.Errorf("identity %q: secret version %d collides with a secret already issued; stage again: %w", identity, version, engine.ErrConflict)
+			return engine.VersionTaken(identity, version)
 		}
 		all, err := readVersions(identity, b)
 		if err != nil {
@@ -336,6 +325,9 @@ func (e *Engine) DiscardSecret(ctx context.Context, identity string, version int
 	}
 	staged := e.versionLogin(identity, version)
 	err := e.update(func(tx *bolt.Tx) error {
+		if err := getJSON(tx, bucketIdentities, identity, new(policy.Identity)); err != nil {
+			return err
+		}
 		_, err := transition(tx, identity, func(versions []engine.SecretVersion) (policy.Transition, error) {
 			return policy.Discard(versions, version)
 		})
@@ -383,7 +375,7 @@ func (e *Engine) CurrentSecret(ctx context.Context, identity string) (engine.Sec
 		return fmt.Errorf("identity %q has no current secret version: %w", identity, engine.ErrNotFound)
 	})
 	if errors.Is(err, errEmpty) {
-		err = fmt.Errorf("identity %q: %w", identity, engine.ErrNotFound)
+		err = engine.NotFound(engine.KindIdentity, identity)
 	}
 	if err != nil {
 		return engine.SecretVersion{}, "", err
@@ -392,7 +384,7 @@ func (e *Engine) CurrentSecret(ctx context.Context, identity string) (engine.Sec
 }
 
 // ListSecretVersions lists the versions of an identity's secret, oldest first; none for an
-// identity that has none.
+// identity that has none, ErrNotFound for an identity the engine does not hold.
 func (e *Engine) ListSecretVersions(ctx context.Context, identity string) ([]engine.SecretVersion, error) {
 	if err := ctxErr(ctx); err != nil {
 		return nil, err
@@ -408,25 +400,24 @@ func (e *Engine) ListSecretVersions(ctx context.Context, identity string) ([]eng
 	}
 	err := e.view(func(tx *bolt.Tx) error {
 		if identity != "" {
+			if err := getJSON(tx, bucketIdentities, identity, new(policy.Identity)); err != nil {
+				return err
+			}
 			return collect(tx, identity)
 		}
 		return tx.Bucket(bucketVersions).ForEachBucket(func(k []byte) error { return collect(tx, string(k)) })
 	})
+	if identity != "" && errors.Is(err, errEmpty) {
+		return nil, engine.NotFound(engine.KindIdentity, identity)
+	}
 	return out, none(err)
 }
 
 // authenticateVersion checks, inside Authenticate, that a version still authenticates.
 func (e *Engine) authenticateVersion(tx *bolt.Tx, identity string, version int64) error {
 	_, r, err := getVersion(tx, identity, version)
-	if err != nil {
-		return fmt.Errorf("identity %q: secret version %d is destroyed: %w", identity, version, engine.ErrDenied)
-	}
-	if r.State == engine.SecretRetained {
-		return fmt.Errorf("identity %q: secret version %d is retained for rollback and does not authenticate: %w", identity, version, engine.ErrDenied)
-	}
-	if !r.Authenticates(e.clock.Now()) {
-		return fmt.Errorf("identity %q: secret version %d (%s) expired at %s: %w",
-			identity, version, r.State, r.ExpiresAt.Format(time.RFC3339), engine.ErrDenied)
+	if err != nil || !r.Authenticates(e.clock.Now()) {
+		return engine.ErrSecretRefused // destroyed, retained or expired
 	}
 	return nil
 }

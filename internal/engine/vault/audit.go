@@ -48,7 +48,7 @@ func (e *Engine) appendAudit(ctx context.Context, ev engine.AuditEvent) error {
 func (e *Engine) AuditEvents(ctx context.Context, f engine.AuditFilter) ([]engine.AuditEvent, error) {
 	var folders []string
 	if f.Identity != "" {
-		if err := checkName("audit filter: identity", f.Identity); err != nil {
+		if err := engine.CheckName("audit filter: identity", f.Identity); err != nil {
 			return nil, err
 		}
 		folders = []string{f.Identity}

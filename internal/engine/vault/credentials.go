@@ -41,7 +41,7 @@ import (
 // engine keeps the record it last wrote per identity, and reads it again only when another
 // writer changed it since). One issue in archiveBatch adds the batch write.
 
-const kindCredential = "credential"
+const kindCredential = engine.KindCredential
 
 // archiveBatch is the number of ended credentials an identity record holds before an issue
 // moves them to the archive.
@@ -213,7 +213,7 @@ func (e *Engine) archivedCredential(ctx context.Context, identity, id string) (c
 			return creds[i], nil
 		}
 	}
-	return c, fmt.Errorf("credential %q: %w", id, engine.ErrNotFound)
+	return c, engine.NotFound(kindCredential, id)
 }
 
 // findIn returns the index of credential id in creds.
@@ -250,8 +250,8 @@ func (e *Engine) parseToken(s *api.Secret) (tokenInfo, error) {
 	t.accessor, _ = s.TokenAccessor()
 	meta, _ := s.TokenMetadata()
 	t.identity = meta["role_name"]
-	if path != "auth/"+e.approle+"/login" || t.accessor == "" || checkName(kindIdentity, t.identity) != nil {
-		return tokenInfo{}, fmt.Errorf("the token was not issued by this engine: %w", engine.ErrDenied)
+	if path != "auth/"+e.approle+"/login" || t.accessor == "" || engine.CheckName(kindIdentity, t.identity) != nil {
+		return tokenInfo{}, engine.ErrSecretRefused // a token, but not issued by this engine
 	}
 	return t, nil
 }
@@ -262,7 +262,7 @@ func refused(err error) error {
 	if errors.Is(err, engine.ErrUnavailable) {
 		return err
 	}
-	return fmt.Errorf("the secret is not a live credential: Vault refused it (unknown, expired, revoked or used up): %w", engine.ErrDenied)
+	return engine.ErrSecretRefused
 }
 
 // plausibleToken reports whether secret could be a Vault token: non-empty printable ASCII
@@ -387,7 +387,7 @@ func (e *Engine) RenewCredential(ctx context.Context, id, secret string) (engine
 		return e.renewOnTarget(ctx, id, secret)
 	}
 	if !plausibleToken(secret) {
-		return engine.Credential{}, fmt.Errorf("credential %q: the secret is not a Vault token: %w", id, engine.ErrDenied)
+		return engine.Credential{}, engine.ErrSecretRefused
 	}
 	s, err := e.lookup(ctx, "auth/token/lookup", map[string]any{"token": secret})
 	if err != nil || s == nil {
@@ -398,7 +398,7 @@ func (e *Engine) RenewCredential(ctx context.Context, id, secret string) (engine
 		return engine.Credential{}, err
 	}
 	if tok.accessor != id {
-		return engine.Credential{}, fmt.Errorf("credential %q: the secret does not belong to it: %w", id, engine.ErrDenied)
+		return engine.Credential{}, engine.NotItsSecret(id)
 	}
 	rec, version, c, err := e.findCredential(ctx, tok.identity, id)
 	if err != nil {
@@ -440,8 +440,8 @@ func (e *Engine) recordRenewal(ctx context.Context, rec identityRecord, version 
 	return rec.Live[i].Credential, nil
 }
 
-// checkLive returns ErrDenied for a credential that is revoked or, by the engine's clock,
-// expired; an expired credential's token is revoked in Vault at once.
+// checkLive returns engine.ErrSecretRefused for a credential that is revoked or, by the
+// engine's clock, expired; an expired credential's token is revoked in Vault at once.
 func (e *Engine) checkLive(ctx context.Context, c engine.Credential, now time.Time) error {
 	if c.Live(now) {
 		return nil
@@ -453,13 +453,13 @@ func (e *Engine) checkLive(ctx context.Context, c engine.Credential, now time.Ti
 	if err := e.revoke(ctx, c.Identity, c.ID, detail); err != nil {
 		return err
 	}
-	return fmt.Errorf("credential %q is %s: %w", c.ID, detail, engine.ErrDenied)
+	return engine.ErrSecretRefused
 }
 
 // RevokeCredential ends a credential at once. Revoking a revoked credential is not an error.
 func (e *Engine) RevokeCredential(ctx context.Context, id string) error {
-	if checkName(kindCredential, id) != nil {
-		return fmt.Errorf("credential %q: %w", id, engine.ErrNotFound)
+	if engine.CheckName(kindCredential, id) != nil {
+		return engine.NotFound(kindCredential, id)
 	}
 	identity, err := e.credentialIdentity(ctx, id)
 	if err != nil {
@@ -475,7 +475,7 @@ var _ engine.IdentityRevoker = (*Engine)(nil)
 // (by accessor, whoever it belongs to) and finds no record: RevokeCredential then finds the
 // identity from its records and records the revocation.
 func (e *Engine) RevokeIdentityCredential(ctx context.Context, identity, id string) error {
-	if checkName(kindCredential, id) != nil || checkName(kindIdentity, identity) != nil {
+	if engine.CheckName(kindCredential, id) != nil || engine.CheckName(kindIdentity, identity) != nil {
 		return e.RevokeCredential(ctx, id)
 	}
 	err := e.revoke(ctx, identity, id, "")
@@ -527,7 +527,7 @@ func (e *Engine) credentialIdentity(ctx context.Context, id string) (string, err
 			return "", err
 		}
 	}
-	return "", fmt.Errorf("credential %q: %w", id, engine.ErrNotFound)
+	return "", engine.NotFound(kindCredential, id)
 }
 
 // findCredential reads the record of identity and credential id: from the identity's live set
@@ -603,7 +603,7 @@ func (e *Engine) revoke(ctx context.Context, identity, id, detail string) error 
 	}
 	rec, version, _, err := e.findCredential(ctx, identity, id)
 	if errors.Is(err, engine.ErrDenied) {
-		return fmt.Errorf("credential %q: %w", id, engine.ErrNotFound)
+		return engine.NotFound(kindCredential, id)
 	}
 	if err != nil {
 		return err
@@ -667,7 +667,7 @@ type authGrant struct {
 // spends one of its uses when they are capped.
 func (e *Engine) authenticate(ctx context.Context, secret string) (authGrant, error) {
 	if !plausibleToken(secret) {
-		return authGrant{}, fmt.Errorf("the secret is not a Vault token: %w", engine.ErrDenied)
+		return authGrant{}, engine.ErrSecretRefused
 	}
 	if strings.HasPrefix(secret, secretPrefix) {
 		return e.authenticateSecret(ctx, secret)
@@ -687,7 +687,7 @@ func (e *Engine) authenticate(ctx context.Context, secret string) (authGrant, er
 	}
 	rec, version, c, err := e.findCredential(ctx, tok.identity, tok.accessor)
 	if errors.Is(err, engine.ErrDenied) {
-		return authGrant{}, fmt.Errorf("the token was not issued by this engine: %w", engine.ErrDenied)
+		return authGrant{}, engine.ErrSecretRefused
 	}
 	if err != nil {
 		return authGrant{}, err

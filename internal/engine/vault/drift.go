@@ -355,7 +355,7 @@ func (e *Engine) ListIdentitiesReadBack(ctx context.Context, policies []policy.T
 		if p, ok := byName[name]; ok {
 			return p, nil
 		}
-		return policy.TTLPolicy{}, fmt.Errorf("TTL policy %q: %w", name, engine.ErrNotFound)
+		return policy.TTLPolicy{}, engine.NotFound(kindTTLPolicy, name)
 	}
 	recs, err := kvGetAll[identityRecord](ctx, e, identitiesFolder)
 	if err != nil {

@@ -125,11 +125,11 @@ const (
 // changeGovernance checks name, runs write and audits the change (verb "put" or "delete") of a
 // governance record of kind; identity names the identity a record belongs to, if any.
 func (e *Engine) changeGovernance(ctx context.Context, verb, kind, name, identity string, write func() error) error {
-	if err := checkName(kind, name); err != nil {
+	if err := engine.CheckName(kind, name); err != nil {
 		return err
 	}
 	if err := write(); err != nil {
-		return fmt.Errorf("%s %q: %w", kind, name, err)
+		return recordErr(kind, name, err)
 	}
 	return e.appendAudit(ctx, engine.AuditEvent{Type: engine.EventGovernanceChange, Identity: identity, Detail: verb + " " + kind + " " + name})
 }
@@ -148,13 +148,13 @@ func (e *Engine) putGovernance(ctx context.Context, kind, folder, name, identity
 
 // getGovernance reads a governance record through the cache, or returns ErrNotFound.
 func getGovernance[T any](ctx context.Context, e *Engine, kind, folder, name string) (T, error) {
-	if err := checkName(kind, name); err != nil {
+	if err := engine.CheckName(kind, name); err != nil {
 		var zero T
 		return zero, err
 	}
 	v, err := cachedGet[T](ctx, e, folder, name)
 	if err != nil {
-		return v, fmt.Errorf("%s %q: %w", kind, name, err)
+		return v, recordErr(kind, name, err)
 	}
 	return v, nil
 }
@@ -201,7 +201,7 @@ func (r kvRecords[T]) List(ctx context.Context) ([]T, error) {
 }
 
 // governanceRecords keeps e's classes, TTL policies, owners and rotation schedules in their
-// folders. PutTTLPolicy, PutRotationSchedule and GetOwner below do more than store.
+// folders. PutTTLPolicy and GetOwner below do more than store.
 func (e *Engine) governanceRecords() engine.GovernanceRecords {
 	return engine.NewGovernanceRecords(kvRecords[policy.Class]{e, kindClass, classesFolder, false},
 		kvRecords[policy.TTLPolicy]{e, kindTTLPolicy, ttlPoliciesFolder, false}, kvRecords[policy.Owner]{e, kindOwner, ownersFolder, false},
@@ -218,22 +218,11 @@ func (e *Engine) PutTTLPolicy(ctx context.Context, p policy.TTLPolicy) error {
 	return e.applyTTLPolicy(ctx, p)
 }
 
-// PutRotationSchedule creates or replaces the rotation schedule of an identity.
-func (e *Engine) PutRotationSchedule(ctx context.Context, s policy.RotationSchedule) error {
-	if s.Interval > 0 && s.Cron != "" {
-		return fmt.Errorf("%s of %q sets both interval and cron; set exactly one: %w", kindRotationSchedule, s.Identity, engine.ErrInvalid)
-	}
-	if _, err := s.NextRotation(e.clock.Now()); err != nil {
-		return fmt.Errorf("%s: %v: %w", kindRotationSchedule, err, engine.ErrInvalid)
-	}
-	return e.GovernanceRecords.PutRotationSchedule(ctx, s)
-}
-
 // GetOwner reads an owner record. An identity's owner is free text, so a name that no owner
 // record can have is simply not found, as on the local engine.
 func (e *Engine) GetOwner(ctx context.Context, name string) (policy.Owner, error) {
 	if policy.CheckName(name) != nil {
-		return policy.Owner{}, fmt.Errorf("%s %q: %w", kindOwner, name, engine.ErrNotFound)
+		return policy.Owner{}, engine.NotFound(kindOwner, name)
 	}
 	return e.GovernanceRecords.GetOwner(ctx, name)
 }

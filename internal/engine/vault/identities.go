@@ -481,7 +481,7 @@ func (e *Engine) applyTTLPolicy(ctx context.Context, p policy.TTLPolicy) error {
 // same declaration resumes where it stopped. The record is marked complete last, after the
 // audit event.
 func (e *Engine) CreateIdentity(ctx context.Context, id policy.Identity) (policy.Identity, error) {
-	if err := checkName(kindIdentity, id.Name); err != nil {
+	if err := engine.CheckName(kindIdentity, id.Name); err != nil {
 		return policy.Identity{}, err
 	}
 	p, err := e.checkDeclared(ctx, id)
@@ -550,16 +550,13 @@ func (e *Engine) claim(ctx context.Context, id policy.Identity) (cur identityRec
 // the provider's records but held by a Vault entity that the provider does not manage is an
 // ExistsError too.
 func (e *Engine) CheckCreateIdentity(ctx context.Context, id policy.Identity) (bool, error) {
-	if err := checkName(kindIdentity, id.Name); err != nil {
-		return false, err
-	}
-	cur, _, err := kvGet[identityRecord](ctx, e, identityKey(id.Name))
+	cur, _, err := e.readRecord(ctx, id.Name)
 	if err == nil {
 		adoptErr := engine.AdoptableIdentity(cur.Identity, id)
 		return adoptErr == nil, adoptErr
 	}
 	if !errors.Is(err, engine.ErrNotFound) {
-		return false, fmt.Errorf("identity %q: %w", id.Name, err)
+		return false, err
 	}
 	_, err = e.readEntity(ctx, id.Name)
 	return false, err
@@ -584,12 +581,9 @@ func (e *Engine) undoCreate(ctx context.Context, name string, cause error) error
 // and timestamps, and writes its role, entity and alias again, and the secret-ids of its
 // rotated secret, so that no EngineDrift is left.
 func (e *Engine) UpdateIdentity(ctx context.Context, id policy.Identity) (policy.Identity, error) {
-	if err := checkName(kindIdentity, id.Name); err != nil {
-		return policy.Identity{}, err
-	}
-	cur, version, err := kvGet[identityRecord](ctx, e, identityKey(id.Name))
+	cur, version, err := e.readRecord(ctx, id.Name)
 	if err != nil {
-		return policy.Identity{}, fmt.Errorf("identity %q: %w", id.Name, err)
+		return policy.Identity{}, err
 	}
 	if cur.Retired() {
 		return policy.Identity{}, fmt.Errorf("identity %q: %w", id.Name, engine.ErrRetired)
@@ -638,12 +632,12 @@ func (e *Engine) UpdateIdentity(ctx context.Context, id policy.Identity) (policy
 
 // readRecord reads an identity's record and its version, without reading Vault's side back.
 func (e *Engine) readRecord(ctx context.Context, name string) (identityRecord, int64, error) {
-	if err := checkName(kindIdentity, name); err != nil {
+	if err := engine.CheckName(kindIdentity, name); err != nil {
 		return identityRecord{}, 0, err
 	}
 	rec, version, err := kvGet[identityRecord](ctx, e, identityKey(name))
 	if err != nil {
-		return identityRecord{}, 0, fmt.Errorf("identity %q: %w", name, err)
+		return identityRecord{}, 0, recordErr(kindIdentity, name, err)
 	}
 	return rec, version, nil
 }
@@ -751,19 +745,16 @@ func (e *Engine) ListIdentities(ctx context.Context) ([]policy.Identity, error) 
 // it off again in Vault: a credential, secret-id or enabled entity that appeared since (its
 // EngineDrift) goes.
 func (e *Engine) RetireIdentity(ctx context.Context, name string) (policy.Identity, error) {
-	if err := checkName(kindIdentity, name); err != nil {
+	if _, _, err := e.readRecord(ctx, name); err != nil {
 		return policy.Identity{}, err
-	}
-	if _, _, err := kvGet[identityRecord](ctx, e, identityKey(name)); err != nil {
-		return policy.Identity{}, fmt.Errorf("identity %q: %w", name, err)
 	}
 	if err := e.cutOff(ctx, name); err != nil {
 		return policy.Identity{}, fmt.Errorf("retiring identity %q: %w", name, err)
 	}
 	// cutOff moved the credentials out of the record: read it again.
-	rec, version, err := kvGet[identityRecord](ctx, e, identityKey(name))
+	rec, version, err := e.readRecord(ctx, name)
 	if err != nil {
-		return policy.Identity{}, fmt.Errorf("identity %q: %w", name, err)
+		return policy.Identity{}, err
 	}
 	id := rec.Identity
 	if id.Retired() {
@@ -798,12 +789,9 @@ func (e *Engine) RetireIdentity(ctx context.Context, name string) (policy.Identi
 // record and rotated secret (values and version records). Its credential records (moved to
 // the archive first), rotation schedule and audit events stay.
 func (e *Engine) DeleteIdentity(ctx context.Context, name string) error {
-	if err := checkName(kindIdentity, name); err != nil {
-		return err
-	}
-	rec, version, err := kvGet[identityRecord](ctx, e, identityKey(name))
+	rec, version, err := e.readRecord(ctx, name)
 	if err != nil {
-		return fmt.Errorf("identity %q: %w", name, err)
+		return err
 	}
 	// The record is written retired first, with check-and-set: an issue by another process that
 	// has not written its credential yet is then refused (its write conflicts, and the record it

@@ -12,7 +12,6 @@ import (
 	"github.com/hashicorp/vault/api"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
-	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
 
 // Records are JSON objects stored as the data of KV v2 keys under the provider's mount, so an
@@ -59,6 +58,15 @@ func (e *Engine) kvErr(op, key string, err error) error {
 		return fmt.Errorf("%s: %w", e.dataPath(key), engine.ErrNotFound)
 	}
 	return e.vaultErr(op, e.dataPath(key), err)
+}
+
+// recordErr names the record of kind named name in err, a failed access to its key: a missing
+// key is engine.NotFound, as on every engine, without the KV path.
+func recordErr(kind, name string, err error) error {
+	if errors.Is(err, engine.ErrNotFound) {
+		return engine.NotFound(kind, name)
+	}
+	return fmt.Errorf("%s %q: %w", kind, name, err)
 }
 
 // kvGet reads the latest version of key into a T and returns that version, or ErrNotFound.
@@ -238,12 +246,4 @@ func readListed[T any](keys []string, read func(key string) (T, error)) ([]T, er
 // subfolder strips the trailing slash LIST puts on sub-folders; ok is false for plain keys.
 func subfolder(key string) (string, bool) {
 	return strings.CutSuffix(key, "/")
-}
-
-// checkName refuses a name that cannot be a key: names become Vault paths.
-func checkName(kind, name string) error {
-	if err := policy.CheckName(name); err != nil {
-		return fmt.Errorf("%s %v: %w", kind, err, engine.ErrInvalid)
-	}
-	return nil
 }

@@ -163,7 +163,7 @@ func (u *useLog) add(line []byte, loginPath, namespace string) {
 		return
 	}
 	name, at := auth.Metadata["role_name"], ent.Time.UTC()
-	if checkName(kindIdentity, name) != nil || at.IsZero() {
+	if engine.CheckName(kindIdentity, name) != nil || at.IsZero() {
 		return
 	}
 	if at.After(u.last[name]) {

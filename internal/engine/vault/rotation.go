@@ -301,18 +301,8 @@ func (e *Engine) StageSecret(ctx context.Context, identity string, length int64)
 		return engine.SecretVersion{}, "", err
 	}
 	class, err := e.GetClass(ctx, id.Class)
-	if errors.Is(err, engine.ErrNotFound) {
-		return engine.SecretVersion{}, "", fmt.Errorf("identity %q: its class %q does not exist in the engine, so it is not known to be persistent: %w", identity, id.Class, engine.ErrInvalid)
-	}
-	if err != nil {
+	if err := engine.CheckStage(identity, class, err, length); err != nil {
 		return engine.SecretVersion{}, "", err
-	}
-	if class.Kind != policy.KindPersistent {
-		return engine.SecretVersion{}, "", fmt.Errorf("identity %q is of the %s class %q: only persistent identities have a rotated secret (ephemeral ones use dynamic credentials): %w",
-			identity, class.Kind, class.Name, engine.ErrInvalid)
-	}
-	if err := checkSecretLength(length); err != nil {
-		return engine.SecretVersion{}, "", fmt.Errorf("identity %q: %w", identity, err)
 	}
 	var value, login string
 	if id.Target != "" {
@@ -339,7 +329,7 @@ func (e *Engine) StageSecret(ctx context.Context, identity string, length int64)
 	var t policy.Transition
 	rec, err := e.changeSecrets(ctx, identity, func(rec *secretRecord) (bool, error) {
 		if rec.find(version) >= 0 {
-			return false, fmt.Errorf("version %d of identity %q's secret is recorded already: %w", version, identity, engine.ErrConflict)
+			return false, engine.VersionTaken(identity, version)
 		}
 		t = policy.Stage(rec.public(), engine.SecretVersion{Identity: identity, Version: version, Fingerprint: fp}, e.clock.Now())
 		rec.apply(t)
@@ -514,11 +504,11 @@ func (e *Engine) allSecretVersions(ctx context.Context) ([]engine.SecretVersion,
 func (e *Engine) authenticateSecret(ctx context.Context, secret string) (authGrant, error) {
 	identity, ok := secretIdentity(secret)
 	if !ok {
-		return authGrant{}, fmt.Errorf("the secret is neither a Vault token nor a rotated secret of this engine: %w", engine.ErrDenied)
+		return authGrant{}, engine.ErrSecretRefused
 	}
 	roleID, err := e.roleID(ctx, identity)
 	if errors.Is(err, engine.ErrNotFound) {
-		return authGrant{}, fmt.Errorf("the secret names identity %q, which has no AppRole role: %w", identity, engine.ErrDenied)
+		return authGrant{}, engine.ErrSecretRefused // it names an identity without an AppRole role
 	}
 	if err != nil {
 		return authGrant{}, err
@@ -540,7 +530,7 @@ func (e *Engine) authenticateSecret(ctx context.Context, secret string) (authGra
 	}
 	version, _ := strconv.ParseInt(ls.Auth.Metadata[secretVersionMeta], 10, 64)
 	if ls.Auth.Metadata["role_name"] != identity || version == 0 {
-		return authGrant{}, fmt.Errorf("the secret is not a rotated secret of identity %q: %w", identity, engine.ErrDenied)
+		return authGrant{}, engine.ErrSecretRefused
 	}
 	id, _, err := e.readRecord(ctx, identity)
 	if errors.Is(err, engine.ErrNotFound) || (err == nil && id.Retired()) {
@@ -553,16 +543,9 @@ func (e *Engine) authenticateSecret(ctx context.Context, secret string) (authGra
 	if err != nil {
 		return authGrant{}, err
 	}
-	i := rec.find(version)
-	if i < 0 || rec.Versions[i].Fingerprint != fingerprint(secret) {
-		return authGrant{}, fmt.Errorf("version %d of identity %q's secret is not recorded: %w", version, identity, engine.ErrDenied)
-	}
-	if v := rec.Versions[i]; !v.Authenticates(e.clock.Now()) {
-		detail := "retained"
-		if v.State != engine.SecretRetained {
-			detail = "expired at " + v.ExpiresAt.Format(time.RFC3339)
-		}
-		return authGrant{}, fmt.Errorf("version %d of identity %q's secret is %s: %w", version, identity, detail, engine.ErrDenied)
+	// A version not recorded (discarded or destroyed), retained or expired by the engine's clock.
+	if i := rec.find(version); i < 0 || rec.Versions[i].Fingerprint != fingerprint(secret) || !rec.Versions[i].Authenticates(e.clock.Now()) {
+		return authGrant{}, engine.ErrSecretRefused
 	}
 	// The login's token carried the policies Vault grants the secret now; its bound CIDRs are
 	// the identity's (the role's token_bound_cidrs, which drift checks).
@@ -578,7 +561,7 @@ func (e *Engine) loginRefused(path string, err error) error {
 		detail := strings.ToLower(strings.Join(re.Errors, "; "))
 		for _, m := range []string{"invalid secret id", "invalid role_id", "invalid role id", "failed to validate"} {
 			if strings.Contains(detail, m) {
-				return fmt.Errorf("the secret is not a live secret: Vault refused it (%s): %w", detail, engine.ErrDenied)
+				return engine.ErrSecretRefused
 			}
 		}
 	}

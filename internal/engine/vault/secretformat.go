@@ -16,14 +16,8 @@ import (
 // text after the last '.' is the random part and the identity (whose role to log in to) is
 // what lies between the prefix and it. Vault tokens never start with "nhis.".
 
-const (
-	// secretPrefix starts every rotated secret.
-	secretPrefix = "nhis."
-
-	// minSecretLength and maxSecretLength bound the entropy of a secret, in bytes.
-	minSecretLength = 16
-	maxSecretLength = 128
-)
+// secretPrefix starts every rotated secret.
+const secretPrefix = "nhis."
 
 // fingerprint is the first 16 hex digits of the SHA-256 of a secret: equal for equal values,
 // and with at least 128 bits of entropy in every secret it reveals nothing of the value.
@@ -53,19 +47,11 @@ func secretIdentity(secret string) (string, bool) {
 		return "", false
 	}
 	identity, random := rest[:i], rest[i+1:]
-	if checkName(kindIdentity, identity) != nil || random == "" {
+	if engine.CheckName(kindIdentity, identity) != nil || random == "" {
 		return "", false
 	}
 	if _, err := base64.RawURLEncoding.DecodeString(random); err != nil {
 		return "", false
 	}
 	return identity, true
-}
-
-// checkSecretLength refuses a length outside [minSecretLength, maxSecretLength].
-func checkSecretLength(length int64) error {
-	if length < minSecretLength || length > maxSecretLength {
-		return fmt.Errorf("secret length %d bytes is outside %d to %d: %w", length, minSecretLength, maxSecretLength, engine.ErrInvalid)
-	}
-	return nil
 }

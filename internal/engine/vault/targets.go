@@ -89,7 +89,7 @@ func connectionURL(t engine.Target) string {
 // verifies the connection first and refuses a failing one, ErrInvalid), then its record.
 // Without a password only the record is written, under engine.CheckTargetRewrite.
 func (e *Engine) PutTarget(ctx context.Context, t engine.Target, password string) error {
-	if err := checkName(engine.KindTarget, t.Name); err != nil {
+	if err := engine.CheckName(engine.KindTarget, t.Name); err != nil {
 		return err
 	}
 	if _, err := engine.OpenTarget(t.Connection, ""); err != nil {
