@@ -61,6 +61,17 @@ func CheckName(kind, name string) error {
 	return nil
 }
 
+// DeclaredTTLPolicy maps err, the error of reading the TTL policy that identity id names, for a
+// create or an update of id: a policy the engine does not hold is ErrInvalid, since the
+// identity's credentials would have no terms.
+func DeclaredTTLPolicy(id policy.Identity, err error) error {
+	if errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("identity %q: its ttl_policy %q does not exist in the engine, so its credentials would have no terms: create the policy first: %w",
+			id.Name, id.TTLPolicy, ErrInvalid)
+	}
+	return err
+}
+
 // Bounds of a rotated secret's length (StageSecret), in bytes of entropy.
 const (
 	MinSecretLength = 16

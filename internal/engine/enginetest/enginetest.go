@@ -1071,9 +1071,44 @@ func testSameErrors(t *testing.T, factory Factory) {
 	wantSame(t, "GetRotationSchedule", err, engine.NotFound(engine.KindRotationSchedule, "nope"))
 	wantSame(t, "DeleteRotationSchedule", e.DeleteRotationSchedule(ctx, "nope"), engine.NotFound(engine.KindRotationSchedule, "nope"))
 
+	// A name no record can have is looked up like any other name the engine does not hold.
+	const malformed = "no spaces"
+	_, err = e.GetIdentity(ctx, malformed)
+	wantSame(t, "GetIdentity of a malformed name", err, engine.NotFound(engine.KindIdentity, malformed))
+	wantSame(t, "DeleteIdentity of a malformed name", e.DeleteIdentity(ctx, malformed), engine.NotFound(engine.KindIdentity, malformed))
+	_, _, err = e.CurrentSecret(ctx, malformed)
+	wantSame(t, "CurrentSecret of a malformed name", err, engine.NotFound(engine.KindIdentity, malformed))
+	_, err = e.GetClass(ctx, malformed)
+	wantSame(t, "GetClass of a malformed name", err, engine.NotFound(engine.KindClass, malformed))
+	wantSame(t, "DeleteTTLPolicy of a malformed name", e.DeleteTTLPolicy(ctx, malformed), engine.NotFound(engine.KindTTLPolicy, malformed))
+	_, err = e.GetRotationSchedule(ctx, malformed)
+	wantSame(t, "GetRotationSchedule of a malformed name", err, engine.NotFound(engine.KindRotationSchedule, malformed))
+	events, err := e.AuditEvents(ctx, engine.AuditFilter{Identity: malformed})
+	if err != nil || len(events) != 0 {
+		t.Fatalf("AuditEvents of a malformed identity = %v, %v; want none", events, err)
+	}
+	creds, err := e.ListCredentials(ctx, malformed)
+	if err != nil || len(creds) != 0 {
+		t.Fatalf("ListCredentials of a malformed identity = %v, %v; want none", creds, err)
+	}
+	_, err = e.CheckCreateIdentity(ctx, ciIdentity(malformed))
+	wantSame(t, "CheckCreateIdentity with a malformed name", err, engine.CheckName(engine.KindIdentity, malformed))
+
 	// Malformed records: nothing is written.
+	noPolicy := ciIdentity("ci-no-policy")
+	noPolicy.TTLPolicy = "missing"
+	_, err = e.CreateIdentity(ctx, noPolicy)
+	wantSame(t, "CreateIdentity naming a TTL policy the engine does not hold", err, engine.DeclaredTTLPolicy(noPolicy, engine.ErrNotFound))
+	_, err = e.CreateIdentity(ctx, ciIdentity(malformed))
+	wantSame(t, "CreateIdentity with a malformed name", err, engine.CheckName(engine.KindIdentity, malformed))
+	ciCreated(t, e, ctx, "ci-no-policy")
+	_, err = e.UpdateIdentity(ctx, noPolicy)
+	wantSame(t, "UpdateIdentity naming a TTL policy the engine does not hold", err, engine.DeclaredTTLPolicy(noPolicy, engine.ErrNotFound))
+	if got, err := e.GetIdentity(ctx, "ci-no-policy"); err != nil || got.TTLPolicy != ciPolicy.Name {
+		t.Fatalf("after a refused update: %+v, %v; want the identity unchanged", got, err)
+	}
 	wantSame(t, "PutClass", e.PutClass(ctx, policy.Class{Name: "", Kind: policy.KindEphemeral}), engine.CheckName(engine.KindClass, ""))
-	wantSame(t, "PutTTLPolicy", e.PutTTLPolicy(ctx, policy.TTLPolicy{Name: "no spaces", Class: "ci", TTL: time.Minute}), engine.CheckName(engine.KindTTLPolicy, "no spaces"))
+	wantSame(t, "PutTTLPolicy", e.PutTTLPolicy(ctx, policy.TTLPolicy{Name: malformed, Class: "ci", TTL: time.Minute}), engine.CheckName(engine.KindTTLPolicy, malformed))
 	svcIdentity(t, e, ctx, "svc-same")
 	for _, s := range []policy.RotationSchedule{
 		{Identity: "svc-same", Interval: policy.Day, Cron: "0 3 * * 1"},

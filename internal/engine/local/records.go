@@ -174,12 +174,18 @@ func (e *Engine) CreateIdentity(ctx context.Context, id policy.Identity) (policy
 	if err := ctxErr(ctx); err != nil {
 		return policy.Identity{}, err
 	}
+	if err := engine.CheckName(engine.KindIdentity, id.Name); err != nil {
+		return policy.Identity{}, err
+	}
 	id.Status = policy.StatusActive
 	id.CreatedAt = e.clock.Now()
 	id.RetiredAt, id.LastUsedAt = time.Time{}, time.Time{}
 	var out policy.Identity
 	err := e.batch(func(tx *bolt.Tx) error {
 		out = id
+		if err := checkTTLPolicy(tx, id); err != nil {
+			return err
+		}
 		cur, found, err := existingIdentity(tx, id)
 		if err != nil || found {
 			out = cur
@@ -201,6 +207,9 @@ func (e *Engine) CheckCreateIdentity(ctx context.Context, id policy.Identity) (b
 	if err := ctxErr(ctx); err != nil {
 		return false, err
 	}
+	if err := engine.CheckName(engine.KindIdentity, id.Name); err != nil {
+		return false, err
+	}
 	var found bool
 	err := e.view(func(tx *bolt.Tx) (err error) {
 		_, found, err = existingIdentity(tx, id)
@@ -210,6 +219,15 @@ func (e *Engine) CheckCreateIdentity(ctx context.Context, id policy.Identity) (b
 		return false, nil
 	}
 	return found && err == nil, err
+}
+
+// checkTTLPolicy refuses a create or an update of id when the engine does not hold the TTL
+// policy it names (engine.DeclaredTTLPolicy).
+func checkTTLPolicy(tx *bolt.Tx, id policy.Identity) error {
+	if id.TTLPolicy == "" {
+		return nil
+	}
+	return engine.DeclaredTTLPolicy(id, getJSON(tx, bucketTTLPolicies, id.TTLPolicy, new(policy.TTLPolicy)))
 }
 
 // existingIdentity reads the identity a create of id would meet: found is false when the name
@@ -240,6 +258,9 @@ func (e *Engine) UpdateIdentity(ctx context.Context, id policy.Identity) (policy
 			return fmt.Errorf("identity %q: %w", id.Name, engine.ErrRetired)
 		}
 		if err := engine.CheckTargetKept(cur, id); err != nil {
+			return err
+		}
+		if err := checkTTLPolicy(tx, id); err != nil {
 			return err
 		}
 		id.Status, id.CreatedAt, id.RetiredAt, id.LastUsedAt = cur.Status, cur.CreatedAt, cur.RetiredAt, cur.LastUsedAt

@@ -125,7 +125,11 @@ const (
 // changeGovernance checks name, runs write and audits the change (verb "put" or "delete") of a
 // governance record of kind; identity names the identity a record belongs to, if any.
 func (e *Engine) changeGovernance(ctx context.Context, verb, kind, name, identity string, write func() error) error {
-	if err := engine.CheckName(kind, name); err != nil {
+	if verb == "delete" {
+		if err := lookupName(kind, name); err != nil {
+			return err
+		}
+	} else if err := engine.CheckName(kind, name); err != nil {
 		return err
 	}
 	if err := write(); err != nil {
@@ -148,7 +152,7 @@ func (e *Engine) putGovernance(ctx context.Context, kind, folder, name, identity
 
 // getGovernance reads a governance record through the cache, or returns ErrNotFound.
 func getGovernance[T any](ctx context.Context, e *Engine, kind, folder, name string) (T, error) {
-	if err := engine.CheckName(kind, name); err != nil {
+	if err := lookupName(kind, name); err != nil {
 		var zero T
 		return zero, err
 	}
@@ -201,7 +205,7 @@ func (r kvRecords[T]) List(ctx context.Context) ([]T, error) {
 }
 
 // governanceRecords keeps e's classes, TTL policies, owners and rotation schedules in their
-// folders. PutTTLPolicy and GetOwner below do more than store.
+// folders. PutTTLPolicy below does more than store.
 func (e *Engine) governanceRecords() engine.GovernanceRecords {
 	return engine.NewGovernanceRecords(kvRecords[policy.Class]{e, kindClass, classesFolder, false},
 		kvRecords[policy.TTLPolicy]{e, kindTTLPolicy, ttlPoliciesFolder, false}, kvRecords[policy.Owner]{e, kindOwner, ownersFolder, false},
@@ -216,13 +220,4 @@ func (e *Engine) PutTTLPolicy(ctx context.Context, p policy.TTLPolicy) error {
 		return err
 	}
 	return e.applyTTLPolicy(ctx, p)
-}
-
-// GetOwner reads an owner record. An identity's owner is free text, so a name that no owner
-// record can have is simply not found, as on the local engine.
-func (e *Engine) GetOwner(ctx context.Context, name string) (policy.Owner, error) {
-	if policy.CheckName(name) != nil {
-		return policy.Owner{}, engine.NotFound(kindOwner, name)
-	}
-	return e.GovernanceRecords.GetOwner(ctx, name)
 }

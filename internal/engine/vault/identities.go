@@ -98,11 +98,10 @@ func (e *Engine) ttlPolicyOf(ctx context.Context, id policy.Identity) (*policy.T
 		return nil, nil
 	}
 	p, err := e.GetTTLPolicy(ctx, id.TTLPolicy)
-	if errors.Is(err, engine.ErrNotFound) {
-		return nil, fmt.Errorf("identity %q: its ttl_policy %q does not exist in the engine, so its AppRole role would carry no limits: create the policy first: %w",
-			id.Name, id.TTLPolicy, engine.ErrInvalid)
+	if err != nil {
+		return nil, engine.DeclaredTTLPolicy(id, err)
 	}
-	return &p, err
+	return &p, nil
 }
 
 // privilegeSettings gives Vault the identity's privileges to enforce: its scopes as the role's
@@ -550,6 +549,9 @@ func (e *Engine) claim(ctx context.Context, id policy.Identity) (cur identityRec
 // the provider's records but held by a Vault entity that the provider does not manage is an
 // ExistsError too.
 func (e *Engine) CheckCreateIdentity(ctx context.Context, id policy.Identity) (bool, error) {
+	if err := engine.CheckName(kindIdentity, id.Name); err != nil {
+		return false, err
+	}
 	cur, _, err := e.readRecord(ctx, id.Name)
 	if err == nil {
 		adoptErr := engine.AdoptableIdentity(cur.Identity, id)
@@ -632,7 +634,7 @@ func (e *Engine) UpdateIdentity(ctx context.Context, id policy.Identity) (policy
 
 // readRecord reads an identity's record and its version, without reading Vault's side back.
 func (e *Engine) readRecord(ctx context.Context, name string) (identityRecord, int64, error) {
-	if err := engine.CheckName(kindIdentity, name); err != nil {
+	if err := lookupName(kindIdentity, name); err != nil {
 		return identityRecord{}, 0, err
 	}
 	rec, version, err := kvGet[identityRecord](ctx, e, identityKey(name))

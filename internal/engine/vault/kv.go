@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/vault/api"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
+	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
 
 // Records are JSON objects stored as the data of KV v2 keys under the provider's mount, so an
@@ -58,6 +59,16 @@ func (e *Engine) kvErr(op, key string, err error) error {
 		return fmt.Errorf("%s: %w", e.dataPath(key), engine.ErrNotFound)
 	}
 	return e.vaultErr(op, e.dataPath(key), err)
+}
+
+// lookupName refuses to look up a record of kind by a name that no record can have (names
+// become Vault paths): such a record is not found, as on the local engine, whose keys are any
+// string. Writes refuse such names with engine.CheckName.
+func lookupName(kind, name string) error {
+	if policy.CheckName(name) != nil {
+		return engine.NotFound(kind, name)
+	}
+	return nil
 }
 
 // recordErr names the record of kind named name in err, a failed access to its key: a missing
