@@ -418,6 +418,14 @@ func PromotionDetail(version int64, t policy.Transition, p PromoteOptions) strin
 	return detail
 }
 
+// StagedDetail is the audit detail of a staged version of length bytes with fingerprint fp.
+func StagedDetail(version int64, fp string, length int64) string {
+	return fmt.Sprintf("version %d staged (fingerprint %s, %d bytes)", version, fp, length)
+}
+
+// RollbackDetail is the audit detail of a staged version that DiscardSecret discarded.
+func RollbackDetail(version int64) string { return fmt.Sprintf("version %d discarded", version) }
+
 // DiscardDetail is the audit detail of a staged version that a promotion of version discarded.
 func DiscardDetail(discarded, version int64) string {
 	return fmt.Sprintf("version %d: left staged when version %d was promoted", discarded, version)

@@ -59,6 +59,7 @@ func Run(t *testing.T, factory Factory) {
 	t.Run("TargetKept", func(t *testing.T) { testTargetKept(t, factory) })
 	t.Run("SameErrors", func(t *testing.T) { testSameErrors(t, factory) })
 	t.Run("SameRefusals", func(t *testing.T) { testSameRefusals(t, factory) })
+	t.Run("SameAuditDetails", func(t *testing.T) { testSameAuditDetails(t, factory) })
 }
 
 func setup(t *testing.T, factory Factory) (engine.Engine, *clock.Fake, context.Context) {
@@ -1184,4 +1185,24 @@ func testSameRefusals(t *testing.T, factory Factory) {
 	must(t, e.DiscardSecret(ctx, "svc-refused", third.Version))
 	_, err = e.Authenticate(ctx, thirdSecret)
 	wantSame(t, "Authenticate with a discarded version", err, engine.ErrSecretRefused)
+}
+
+// testSameAuditDetails: staging and rolling back a secret version are audited with the same
+// details on every engine.
+func testSameAuditDetails(t *testing.T, factory Factory) {
+	e, _, ctx := setup(t, factory)
+	svcIdentity(t, e, ctx, "svc-audited")
+	v, _, err := e.StageSecret(ctx, "svc-audited", 32)
+	must(t, err)
+	must(t, e.DiscardSecret(ctx, "svc-audited", v.Version))
+	events, err := e.AuditEvents(ctx, engine.AuditFilter{Identity: "svc-audited", Types: []string{engine.EventSecretStaged, engine.EventSecretDiscarded}})
+	must(t, err)
+	want := []string{engine.StagedDetail(v.Version, v.Fingerprint, 32), engine.RollbackDetail(v.Version)}
+	var got []string
+	for _, ev := range events {
+		got = append(got, ev.Detail)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("audit details = %q, want %q", got, want)
+	}
 }

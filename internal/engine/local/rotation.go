@@ -262,7 +262,7 @@ func (e *Engine) StageSecret(ctx context.Context, identity string, length int64)
 			return err
 		}
 		return e.appendAudit(tx, engine.AuditEvent{Type: engine.EventSecretStaged, Identity: identity,
-			Detail: fmt.Sprintf("version %d staged (fingerprint %s)", version, fp)})
+			Detail: engine.StagedDetail(version, fp, length)})
 	})
 	if err != nil {
 		return engine.SecretVersion{}, "", err
@@ -335,7 +335,7 @@ func (e *Engine) DiscardSecret(ctx context.Context, identity string, version int
 			return err
 		}
 		return e.appendAudit(tx, engine.AuditEvent{Type: engine.EventSecretDiscarded, Identity: identity,
-			Detail: fmt.Sprintf("version %d discarded", version)})
+			Detail: engine.RollbackDetail(version)})
 	})
 	if err != nil {
 		return err

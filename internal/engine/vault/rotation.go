@@ -344,7 +344,7 @@ func (e *Engine) StageSecret(ctx context.Context, identity string, length int64)
 	}
 	staged := t.Versions[len(t.Versions)-1]
 	err = e.appendAudit(ctx, engine.AuditEvent{Type: engine.EventSecretStaged, Identity: identity,
-		Detail: fmt.Sprintf("version %d (fingerprint %s, %d bytes)", version, fp, length)})
+		Detail: engine.StagedDetail(version, fp, length)})
 	return staged, value, err
 }
 
@@ -420,7 +420,7 @@ func (e *Engine) DiscardSecret(ctx context.Context, identity string, version int
 	if err != nil {
 		return err
 	}
-	if err := e.appendAudit(ctx, engine.AuditEvent{Type: engine.EventSecretDiscarded, Identity: identity, Detail: fmt.Sprintf("version %d", version)}); err != nil {
+	if err := e.appendAudit(ctx, engine.AuditEvent{Type: engine.EventSecretDiscarded, Identity: identity, Detail: engine.RollbackDetail(version)}); err != nil {
 		return err
 	}
 	discarded := ""
