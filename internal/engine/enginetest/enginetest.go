@@ -1035,18 +1035,24 @@ func wantSame(t *testing.T, what string, err, want error) {
 	}
 }
 
+// wantMissing asserts that get and del of the record of kind named name both give
+// engine.NotFound(kind, name).
+func wantMissing[T any](t *testing.T, ctx context.Context, kind, name string, get func(context.Context, string) (T, error), del func(context.Context, string) error) {
+	t.Helper()
+	_, err := get(ctx, name)
+	wantSame(t, "get "+kind+" "+name, err, engine.NotFound(kind, name))
+	wantSame(t, "delete "+kind+" "+name, del(ctx, name), engine.NotFound(kind, name))
+}
+
 // testSameErrors: the same condition gives the same error, kind and message, on every engine:
 // records the engine does not hold, malformed records, and secrets that cannot be staged.
 func testSameErrors(t *testing.T, factory Factory) {
 	e, _, ctx := setup(t, factory)
 	unknown := engine.NotFound(engine.KindIdentity, "nobody")
-	_, err := e.GetIdentity(ctx, "nobody")
-	wantSame(t, "GetIdentity", err, unknown)
-	_, err = e.UpdateIdentity(ctx, policy.Identity{Name: "nobody", Class: "svc", Owner: "team-billing"})
+	_, err := e.UpdateIdentity(ctx, policy.Identity{Name: "nobody", Class: "svc", Owner: "team-billing"})
 	wantSame(t, "UpdateIdentity", err, unknown)
 	_, err = e.RetireIdentity(ctx, "nobody")
 	wantSame(t, "RetireIdentity", err, unknown)
-	wantSame(t, "DeleteIdentity", e.DeleteIdentity(ctx, "nobody"), unknown)
 	_, _, err = e.IssueCredential(ctx, engine.CredentialRequest{Identity: "nobody"})
 	wantSame(t, "IssueCredential", err, unknown)
 	_, _, err = e.StageSecret(ctx, "nobody", 32)
@@ -1059,31 +1065,17 @@ func testSameErrors(t *testing.T, factory Factory) {
 	_, err = e.ListSecretVersions(ctx, "nobody")
 	wantSame(t, "ListSecretVersions", err, unknown)
 	wantSame(t, "RevokeCredential", e.RevokeCredential(ctx, "nope"), engine.NotFound(engine.KindCredential, "nope"))
-	_, err = e.GetClass(ctx, "nope")
-	wantSame(t, "GetClass", err, engine.NotFound(engine.KindClass, "nope"))
-	wantSame(t, "DeleteClass", e.DeleteClass(ctx, "nope"), engine.NotFound(engine.KindClass, "nope"))
-	_, err = e.GetTTLPolicy(ctx, "nope")
-	wantSame(t, "GetTTLPolicy", err, engine.NotFound(engine.KindTTLPolicy, "nope"))
-	wantSame(t, "DeleteTTLPolicy", e.DeleteTTLPolicy(ctx, "nope"), engine.NotFound(engine.KindTTLPolicy, "nope"))
-	_, err = e.GetOwner(ctx, "nope")
-	wantSame(t, "GetOwner", err, engine.NotFound(engine.KindOwner, "nope"))
-	wantSame(t, "DeleteOwner", e.DeleteOwner(ctx, "nope"), engine.NotFound(engine.KindOwner, "nope"))
-	_, err = e.GetRotationSchedule(ctx, "nope")
-	wantSame(t, "GetRotationSchedule", err, engine.NotFound(engine.KindRotationSchedule, "nope"))
-	wantSame(t, "DeleteRotationSchedule", e.DeleteRotationSchedule(ctx, "nope"), engine.NotFound(engine.KindRotationSchedule, "nope"))
-
 	// A name no record can have is looked up like any other name the engine does not hold.
 	const malformed = "no spaces"
-	_, err = e.GetIdentity(ctx, malformed)
-	wantSame(t, "GetIdentity of a malformed name", err, engine.NotFound(engine.KindIdentity, malformed))
-	wantSame(t, "DeleteIdentity of a malformed name", e.DeleteIdentity(ctx, malformed), engine.NotFound(engine.KindIdentity, malformed))
+	for _, name := range []string{"nope", malformed} {
+		wantMissing(t, ctx, engine.KindIdentity, name, e.GetIdentity, e.DeleteIdentity)
+		wantMissing(t, ctx, engine.KindClass, name, e.GetClass, e.DeleteClass)
+		wantMissing(t, ctx, engine.KindTTLPolicy, name, e.GetTTLPolicy, e.DeleteTTLPolicy)
+		wantMissing(t, ctx, engine.KindOwner, name, e.GetOwner, e.DeleteOwner)
+		wantMissing(t, ctx, engine.KindRotationSchedule, name, e.GetRotationSchedule, e.DeleteRotationSchedule)
+	}
 	_, _, err = e.CurrentSecret(ctx, malformed)
 	wantSame(t, "CurrentSecret of a malformed name", err, engine.NotFound(engine.KindIdentity, malformed))
-	_, err = e.GetClass(ctx, malformed)
-	wantSame(t, "GetClass of a malformed name", err, engine.NotFound(engine.KindClass, malformed))
-	wantSame(t, "DeleteTTLPolicy of a malformed name", e.DeleteTTLPolicy(ctx, malformed), engine.NotFound(engine.KindTTLPolicy, malformed))
-	_, err = e.GetRotationSchedule(ctx, malformed)
-	wantSame(t, "GetRotationSchedule of a malformed name", err, engine.NotFound(engine.KindRotationSchedule, malformed))
 	events, err := e.AuditEvents(ctx, engine.AuditFilter{Identity: malformed})
 	if err != nil || len(events) != 0 {
 		t.Fatalf("AuditEvents of a malformed identity = %v, %v; want none", events, err)
