@@ -48,7 +48,7 @@ func (e *Engine) appendAudit(ctx context.Context, ev engine.AuditEvent) error {
 func (e *Engine) AuditEvents(ctx context.Context, f engine.AuditFilter) ([]engine.AuditEvent, error) {
 	var folders []string
 	if f.Identity != "" {
-		if lookupName(kindIdentity, f.Identity) != nil {
+		if malformed(f.Identity) {
 			return nil, nil // no identity of that name, so no event of one
 		}
 		folders = []string{f.Identity}

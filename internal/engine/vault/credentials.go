@@ -725,7 +725,7 @@ func (e *Engine) authenticate(ctx context.Context, secret string) (authGrant, er
 // archive, the ended ones in the identity records and the live sets, each live one with the
 // term Vault holds for its token when that is later than the record's (see reflectTerms).
 func (e *Engine) ListCredentials(ctx context.Context, identity string) ([]engine.Credential, error) {
-	if identity != "" && lookupName(kindIdentity, identity) != nil {
+	if identity != "" && malformed(identity) {
 		return nil, nil // no identity of that name, so no credential of one
 	}
 	recs, err := e.identityRecords(ctx, identity)

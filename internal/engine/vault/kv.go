@@ -61,11 +61,14 @@ func (e *Engine) kvErr(op, key string, err error) error {
 	return e.vaultErr(op, e.dataPath(key), err)
 }
 
-// lookupName refuses to look up a record of kind by a name that no record can have (names
-// become Vault paths): such a record is not found, as on the local engine, whose keys are any
-// string. Writes refuse such names with engine.CheckName.
+// malformed reports whether name is one that no record can have (names become Vault paths).
+// Writes refuse it with engine.CheckName; a look-up finds nothing (lookupName), as on the local
+// engine, whose keys are any string.
+func malformed(name string) bool { return policy.CheckName(name) != nil }
+
+// lookupName refuses to look up a record of kind by a malformed name: it is not found.
 func lookupName(kind, name string) error {
-	if policy.CheckName(name) != nil {
+	if malformed(name) {
 		return engine.NotFound(kind, name)
 	}
 	return nil
