@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -377,14 +376,11 @@ resource "nhi_rotation_schedule" "billing" {
 `, name, f.Reader, schedule)
 }
 
-// TestAccTarget_rotation: the rotated secret of a persistent identity on a target is the
-// password of a login named after it. A rotation changes it (the new one logs in, the old one no
+// TestAccTarget_rotation, on both engines: the rotated secret of a persistent identity on a
+// target is the password of a login named after it. A rotation changes it (the new one logs in, the old one no
 // more); an overlap without alternating logins fails the plan; a verification that the target
 // refuses rolls back and keeps the old password current.
 func TestAccTarget_rotation(t *testing.T) {
-	if os.Getenv("NHI_TEST_ENGINE") == "vault" {
-		t.Skip("one login's rotation cannot roll back on Vault (a static role cannot be given its previous password back), so the Vault engine refuses it; TestTargetConformance/TargetRotationAlternating covers alternating logins on Vault")
-	}
 	env, f := targetEnv(t)
 	ctx := context.Background()
 	login := engine.RotatedLoginName("billing-sync")
@@ -645,15 +641,71 @@ func TestTarget_logsCarryNoPassword(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A rotated secret on the target (one login): the schedule's first apply stages, verifies and
+	// promotes it.
+	if err := env.engine.PutClass(ctx, policy.Class{Name: "svc", Kind: policy.KindPersistent}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.engine.CreateIdentity(ctx, policy.Identity{Name: "svc-logs", Class: "svc", Target: f.Target, Scopes: []string{f.Reader}}); err != nil {
+		t.Fatal(err)
+	}
+	login := engine.RotatedLoginName("svc-logs")
+	t.Cleanup(func() { _ = f.Admin.DropLogin(context.Background(), login) })
+	applyNew(ctx, t, srv, schemas, "nhi_rotation_schedule", map[string]tftypes.Value{
+		"identity": tftypes.NewValue(str, "svc-logs"), "interval": tftypes.NewValue(str, "30d")})
+	_, rotated, err := env.engine.CurrentSecret(ctx, "svc-logs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.WantGrants(login, rotated); err != nil {
+		t.Fatal(err)
+	}
+
 	text := logs.String()
-	for _, want := range []string{f.Target, credID} {
+	for _, want := range []string{f.Target, credID, "nhi_rotation_schedule"} {
 		if !strings.Contains(text, want) {
 			t.Fatalf("the captured logs never name %q: the scan below would prove nothing", want)
 		}
 	}
-	for what, secret := range map[string]string{"admin password": f.Password, "login password": password} {
+	for what, secret := range map[string]string{"admin password": f.Password, "login password": password, "rotated password": rotated} {
 		if strings.Contains(text, secret) {
 			t.Errorf("the logs carry the %s", what)
 		}
+	}
+}
+
+// applyNew creates a resource of typeName through the plugin protocol, as Terraform would: its
+// configuration is attrs (every other attribute null), planned by the provider, then applied.
+func applyNew(ctx context.Context, t *testing.T, srv tfprotov6.ProviderServer, schemas *tfprotov6.GetProviderSchemaResponse, typeName string, attrs map[string]tftypes.Value) {
+	t.Helper()
+	typ, ok := schemas.ResourceSchemas[typeName].ValueType().(tftypes.Object)
+	if !ok {
+		t.Fatalf("%s's schema is not an object", typeName)
+	}
+	vals := map[string]tftypes.Value{}
+	for name, at := range typ.AttributeTypes {
+		if v, ok := attrs[name]; ok {
+			vals[name] = v
+		} else {
+			vals[name] = tftypes.NewValue(at, nil)
+		}
+	}
+	config, err := tfprotov6.NewDynamicValue(typ, tftypes.NewValue(typ, vals))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prior, err := tfprotov6.NewDynamicValue(typ, tftypes.NewValue(typ, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := srv.PlanResourceChange(ctx, &tfprotov6.PlanResourceChangeRequest{TypeName: typeName, Config: &config,
+		PriorState: &prior, ProposedNewState: &config})
+	if err != nil || len(plan.Diagnostics) > 0 {
+		t.Fatalf("PlanResourceChange %s: %v %+v", typeName, err, plan.Diagnostics)
+	}
+	applied, err := srv.ApplyResourceChange(ctx, &tfprotov6.ApplyResourceChangeRequest{TypeName: typeName, Config: &config,
+		PlannedState: plan.PlannedState, PriorState: &prior, PlannedPrivate: plan.PlannedPrivate})
+	if err != nil || len(applied.Diagnostics) > 0 {
+		t.Fatalf("ApplyResourceChange %s: %v %+v", typeName, err, applied.Diagnostics)
 	}
 }

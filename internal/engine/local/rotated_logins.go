@@ -3,7 +3,6 @@ package local
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -68,55 +67,15 @@ func (e *Engine) currentLogin(ctx context.Context, identity string) (login, valu
 	return e.versionLogin(identity, cur.Version), value, nil
 }
 
-// checkLoginOverlap refuses an overlap for an identity whose secret is one login's password.
-func (e *Engine) checkLoginOverlap(ctx context.Context, identity string, overlap time.Duration) error {
-	if overlap <= 0 {
-		return nil
-	}
-	id, err := e.GetIdentity(ctx, identity)
-	switch {
-	case errors.Is(err, engine.ErrNotFound):
-		return nil // PromoteSecret reports it
-	case err != nil:
-		return err
-	case id.Target == "":
-		return nil
-	}
-	s, err := e.GetRotationSchedule(ctx, identity)
-	if err != nil && !errors.Is(err, engine.ErrNotFound) {
-		return err
-	}
-	for _, f := range policy.CheckTargetRotation(policy.RotationSchedule{Identity: identity, Overlap: overlap, Strategy: s.Strategy}, id) {
-		return fmt.Errorf("identity %q: %s: %w", identity, f.Observed, engine.ErrInvalid)
-	}
-	return nil
-}
-
-// ownedLogin inspects role login on the target: whether it exists, and ErrConflict when it does
-// without comment, the mark of the rotated login this engine made for the identity. A role of
-// that name made by hand or by another engine is never taken over (its password set, its
-// grants replaced) nor dropped.
-func ownedLogin(ctx context.Context, client target.Target, login, comment string) (bool, error) {
-	l, err := client.Inspect(ctx, login)
-	switch {
-	case err != nil:
-		return false, err
-	case l.Exists && l.Comment != comment:
-		return true, fmt.Errorf("role %q exists on the target and is not the rotated login this engine made (its comment is %q); "+
-			"the provider does not take over a role it did not make: rename or drop that role by hand: %w", login, l.Comment, engine.ErrConflict)
-	}
-	return l.Exists, nil
-}
-
 // setLogin makes password the password of login, valid with no expiry, creating it granted roles
-// when the target has none of that name (ownedLogin: a role of that name it did not make is
-// refused).
+// when the target has none of that name (engine.OwnedRole: a role of that name it did not make
+// is refused).
 func setLogin(ctx context.Context, client target.Target, login, password string, roles []string, comment string) error {
-	exists, err := ownedLogin(ctx, client, login, comment)
+	l, err := engine.OwnedRole(ctx, client, login, comment)
 	if err != nil {
 		return err
 	}
-	if !exists {
+	if !l.Exists {
 		return client.CreateLogin(ctx, target.LoginSpec{Name: login, Password: password, Roles: roles, Comment: comment})
 	}
 	if err := client.SetPassword(ctx, login, password); err != nil {
@@ -134,7 +93,7 @@ func (e *Engine) stageLogin(ctx context.Context, identity string, version int64,
 	base, comment := engine.RotatedLoginName(identity), engine.RotatedLoginComment(e.LoginOwner(), identity)
 	login, roles := base, id.Scopes
 	if strategy == policy.StrategyAlternating {
-		if _, err := ownedLogin(ctx, client, base, comment); err != nil {
+		if _, err := engine.OwnedRole(ctx, client, base, comment); err != nil {
 			return engine.TargetError(id.Target, err)
 		}
 		if err := client.EnsureGroup(ctx, base, id.Scopes, comment); err != nil {

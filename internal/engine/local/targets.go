@@ -269,7 +269,7 @@ func (e *Engine) dropLogins(ctx context.Context, set loginSet) error {
 	for _, login := range set.rotated {
 		client, err := e.targetClient(ctx, set.target)
 		if err == nil {
-			_, err = ownedLogin(ctx, client, login, set.comment)
+			_, err = engine.OwnedRole(ctx, client, login, set.comment)
 		}
 		if errors.Is(err, engine.ErrConflict) {
 			continue // not this engine's: left alone

@@ -203,12 +203,3 @@ func (e *Engine) revokeLease(ctx context.Context, leaseID string) error {
 	}
 	return err
 }
-
-// refuseRotatedLogin refuses to stage a rotated secret for a persistent identity on a target
-// whose rotation schedule is not alternating: Vault's static roles choose the password and
-// cannot be given the previous one back, so one login's rotation could not roll back a failed
-// verification (rotated_logins.go).
-func refuseRotatedLogin(id policy.Identity) error {
-	return fmt.Errorf("identity %q: the Vault engine rotates the password of a login on target %q only with strategy = %q on its rotation schedule (a static role cannot be given its previous password back, so one login could not be rolled back): %w",
-		id.Name, id.Target, policy.StrategyAlternating, engine.ErrInvalid)
-}

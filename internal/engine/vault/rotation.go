@@ -315,8 +315,9 @@ func (e *Engine) StageSecret(ctx context.Context, identity string, length int64)
 		return engine.SecretVersion{}, "", fmt.Errorf("identity %q: %w", identity, err)
 	}
 	var value, login string
+	oneLogin := false
 	if id.Target != "" {
-		login, value, err = e.stageLogin(ctx, id)
+		login, value, oneLogin, err = e.stageLogin(ctx, id, length)
 	} else {
 		value, err = newSecret(identity, length)
 	}
@@ -349,6 +350,9 @@ func (e *Engine) StageSecret(ctx context.Context, identity string, length int64)
 	if err == nil {
 		_, err = e.reconcileSecrets(ctx, identity, rec, map[int64]string{version: value})
 	}
+	if err == nil && oneLogin {
+		err = e.putOneLogin(ctx, id.Identity, login, value)
+	}
 	if err != nil {
 		return engine.SecretVersion{}, "", e.undoStage(ctx, identity, version, value, fmt.Errorf("staging version %d of identity %q's secret: %w", version, identity, err))
 	}
@@ -366,6 +370,9 @@ func (e *Engine) undoStage(ctx context.Context, identity string, version int64, 
 	err := e.destroySecretIDValue(ctx, identity, value)
 	if err == nil {
 		err = e.destroyValue(ctx, identity, version)
+	}
+	if err == nil {
+		err = e.unindexLoginSecret(ctx, fingerprint(value))
 	}
 	if err == nil {
 		_, err = e.changeSecrets(ctx, identity, func(rec *secretRecord) (bool, error) {
@@ -391,6 +398,9 @@ func (e *Engine) undoStage(ctx context.Context, identity string, version int64, 
 // promotion.
 func (e *Engine) PromoteSecret(ctx context.Context, identity string, version int64, p engine.PromoteOptions) (engine.SecretVersion, error) {
 	if _, err := e.activeRecord(ctx, identity); err != nil {
+		return engine.SecretVersion{}, err
+	}
+	if err := engine.CheckLoginOverlap(ctx, e, identity, p.Overlap); err != nil {
 		return engine.SecretVersion{}, err
 	}
 	t, rec, err := e.transition(ctx, identity, func(versions []engine.SecretVersion) (policy.Transition, error) {

@@ -301,27 +301,34 @@ var _ engine.LoginObserver = (*Engine)(nil)
 func (e *Engine) RepairsLogins() bool { return false }
 
 // ObserveLogins reads, as each target's inspector, the logins this engine made on every target,
-// or on identity's target.
+// or on identity's target: the credentials' logins, and the role that holds the scopes of each
+// persistent identity's rotated secret (observeRotated).
 func (e *Engine) ObserveLogins(ctx context.Context, identity string) ([]policy.LoginObservation, error) {
-	var targets []engine.Target
+	var (
+		targets []engine.Target
+		recs    []identityRecord
+	)
 	if identity != "" {
-		id, err := e.readIdentity(ctx, identity) // the record alone: one read
+		rec, _, err := e.readRecord(ctx, identity) // the record alone: one read
 		switch {
 		case errors.Is(err, engine.ErrNotFound):
 			return nil, nil
 		case err != nil:
 			return nil, err
-		case id.Target == "":
+		case rec.Target == "":
 			return nil, nil
 		}
-		t, err := e.GetTarget(ctx, id.Target)
+		t, err := e.GetTarget(ctx, rec.Target)
 		if err != nil {
 			return nil, err
 		}
-		targets = append(targets, t)
+		targets, recs = append(targets, t), append(recs, rec)
 	} else {
 		var err error
-		if targets, err = cachedList[engine.Target](ctx, e, targetsFolder); err != nil {
+		if targets, err = cachedList[engine.Target](ctx, e, targetsFolder); err != nil || len(targets) == 0 {
+			return nil, err
+		}
+		if recs, err = kvGetAll[identityRecord](ctx, e, identitiesFolder); err != nil {
 			return nil, err
 		}
 	}
@@ -336,8 +343,43 @@ func (e *Engine) ObserveLogins(ctx context.Context, identity string) ([]policy.L
 			return nil, err
 		}
 		out = append(out, logins...)
+		for _, rec := range recs {
+			if rec.Target != t.Name {
+				continue
+			}
+			rotated, err := e.observeRotated(ctx, t, c, rec)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, rotated...)
+		}
 	}
 	return out, nil
+}
+
+// observeRotated reads, through target t's inspector c, the role that holds the scopes of the
+// rotated secret of the persistent identity of rec (the one login, or the group role of
+// alternating logins: both engine.RotatedLoginName): none when its current version is on no
+// login. The inspector may not read password verifiers, so whether the login still holds the
+// current secret is not checked (the low RulePasswordUnchecked finding says so).
+func (e *Engine) observeRotated(ctx context.Context, t engine.Target, c target.Target, rec identityRecord) ([]policy.LoginObservation, error) {
+	if rec.TTLPolicy != "" || rec.Retired() {
+		return nil, nil
+	}
+	secrets, err := e.secretsOf(ctx, rec)
+	if err != nil {
+		return nil, err
+	}
+	login := currentLoginOf(secrets)
+	if login == "" {
+		return nil, nil
+	}
+	holder := engine.RotatedLoginName(rec.Name)
+	l, err := c.Inspect(ctx, holder)
+	if err != nil {
+		return nil, engine.TargetError(t.Name, err)
+	}
+	return []policy.LoginObservation{{Target: t.Name, Name: login, Identity: rec.Name, Rotated: true, RolesHolder: holder, Roles: l.Roles}}, nil
 }
 
 // vaultScopes are the scopes of id that are Vault ACL policies: none for an identity with a

@@ -73,7 +73,7 @@ func TestTargetConformance(t *testing.T) {
 	factory := func(t *testing.T, clk *clock.Fake) engine.Engine { return openTest(t, clk) }
 	enginetest.RunTargets(t, factory)
 	enginetest.RunTargetCredentials(t, factory)
-	enginetest.RunTargetRotation(t, factory, false)
+	enginetest.RunTargetRotation(t, factory)
 }
 
 // setupIdentity stores an ephemeral class, policy p and an identity under them.
@@ -392,22 +392,6 @@ func TestPolicyChangeReachesRoles(t *testing.T) {
 	must(t, err)
 	if ttl, uses := fmt.Sprint(role.Data["token_ttl"]), fmt.Sprint(role.Data["token_num_uses"]); ttl != "300" || uses != "1" {
 		t.Fatalf("role after policy change: token_ttl %s, token_num_uses %s; want 300 and 1", ttl, uses)
-	}
-}
-
-// TestTargetRotationRefused: without strategy = "alternating" this engine does not rotate the
-// password of a login on a target (one login could not roll back), and says so rather than
-// rotating an AppRole secret-id nobody asked for.
-func TestTargetRotationRefused(t *testing.T) {
-	e := openTest(t, clock.NewFake(enginetest.Epoch))
-	ctx := context.Background()
-	must(t, e.PutClass(ctx, policy.Class{Name: "svc", Kind: policy.KindPersistent}))
-	// The target record alone: no connection configuration is needed to refuse.
-	must(t, e.putGovernance(ctx, engine.KindTarget, targetsFolder, "db", "", engine.Target{Name: "db"}))
-	_, err := e.CreateIdentity(ctx, policy.Identity{Name: "svc-db", Class: "svc", Target: "db"})
-	must(t, err)
-	if _, _, err := e.StageSecret(ctx, "svc-db", 32); !errors.Is(err, engine.ErrInvalid) || !strings.Contains(err.Error(), "only with strategy") {
-		t.Fatalf("StageSecret of an identity on a target: %v, want the refusal", err)
 	}
 }
 

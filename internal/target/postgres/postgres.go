@@ -108,12 +108,23 @@ func (p *Postgres) Login(ctx context.Context, name, password string) error {
 
 // CreateLogin creates the login in one transaction: the role, its comment and its roles.
 func (p *Postgres) CreateLogin(ctx context.Context, spec target.LoginSpec) error {
-	verifier, err := Verifier(spec.Password)
+	stmts, err := LoginStatements(spec)
 	if err != nil {
 		return err
 	}
-	return p.createRole(ctx, spec.Name, "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT PASSWORD "+literal(verifier)+
-		" VALID UNTIL "+validUntil(spec.ValidUntil), spec.Roles, spec.Comment)
+	return p.run(ctx, "creating role "+spec.Name, stmts)
+}
+
+// LoginStatements create the login of spec as CreateLogin does: its password as a SCRAM
+// verifier computed here, so that the statements never carry the clear password (Vault runs
+// them for the Vault engine).
+func LoginStatements(spec target.LoginSpec) ([]string, error) {
+	verifier, err := Verifier(spec.Password)
+	if err != nil {
+		return nil, err
+	}
+	return createStatements(spec.Name, "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT PASSWORD "+literal(verifier)+
+		" VALID UNTIL "+validUntil(spec.ValidUntil), spec.Roles, spec.Comment), nil
 }
 
 // EnsureGroup creates the group role name (NOLOGIN, granted roles, commented) unless it exists;
@@ -127,23 +138,26 @@ func (p *Postgres) EnsureGroup(ctx context.Context, name string, roles []string,
 	case !l.Exists:
 		return p.createRole(ctx, name, "NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT", roles, comment)
 	case l.CanLogin:
-		return p.admin(ctx, func(c *pgx.Conn) error {
-			if _, err := c.Exec(ctx, "ALTER ROLE "+ident(name)+" NOLOGIN"); err != nil {
-				return rejected("disabling the login of group role "+name, err)
-			}
-			return nil
-		})
+		return p.run(ctx, "disabling the login of group role "+name, []string{NoLoginStatement(name)})
 	}
 	return nil
 }
 
+// NoLoginStatement makes role name stop logging in (a group role).
+func NoLoginStatement(name string) string { return "ALTER ROLE " + ident(name) + " NOLOGIN" }
+
 // createRole creates role name WITH options, member of roles, with comment, in one transaction.
 func (p *Postgres) createRole(ctx context.Context, name, options string, roles []string, comment string) error {
+	return p.run(ctx, "creating role "+name, createStatements(name, options, roles, comment))
+}
+
+// run runs stmts as the admin user in one transaction; what names the change in an error.
+func (p *Postgres) run(ctx context.Context, what string, stmts []string) error {
 	return p.admin(ctx, func(c *pgx.Conn) error {
 		return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
-			for _, stmt := range createStatements(name, options, roles, comment) {
+			for _, stmt := range stmts {
 				if _, err := tx.Exec(ctx, stmt); err != nil {
-					return rejected("creating role "+name, err)
+					return rejected(what, err)
 				}
 			}
 			return nil
@@ -186,16 +200,7 @@ func (p *Postgres) SetRoles(ctx context.Context, name string, roles []string) er
 	if len(stmts) == 0 {
 		return nil
 	}
-	return p.admin(ctx, func(c *pgx.Conn) error {
-		return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
-			for _, stmt := range stmts {
-				if _, err := tx.Exec(ctx, stmt); err != nil {
-					return rejected("setting the roles of "+name, err)
-				}
-			}
-			return nil
-		})
-	})
+	return p.run(ctx, "setting the roles of "+name, stmts)
 }
 
 // RoleStatements grant role name the roles of want it lacks (it holds have) and revoke those
@@ -218,16 +223,21 @@ func RoleStatements(name string, have, want []string) []string {
 // SetPassword replaces the login's password verifier, and lets it log in (a role that was a
 // group of alternating logins before its schedule changed could not).
 func (p *Postgres) SetPassword(ctx context.Context, name, password string) error {
-	verifier, err := Verifier(password)
+	stmt, err := PasswordStatement(name, password)
 	if err != nil {
 		return err
 	}
-	return p.admin(ctx, func(c *pgx.Conn) error {
-		if _, err := c.Exec(ctx, "ALTER ROLE "+ident(name)+" LOGIN PASSWORD "+literal(verifier)); err != nil {
-			return rejected("setting the password of login "+name, err)
-		}
-		return nil
-	})
+	return p.run(ctx, "setting the password of login "+name, []string{stmt})
+}
+
+// PasswordStatement sets the password of login name as SetPassword does: a SCRAM verifier
+// computed here, never the clear password.
+func PasswordStatement(name, password string) (string, error) {
+	verifier, err := Verifier(password)
+	if err != nil {
+		return "", err
+	}
+	return "ALTER ROLE " + ident(name) + " LOGIN PASSWORD " + literal(verifier), nil
 }
 
 // VaultStatements are the statements of a role of Vault's database secrets engine whose logins
