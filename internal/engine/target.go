@@ -214,12 +214,6 @@ type LoginObserver interface {
 	// ObserveLogins reads the logins the provider made on every target, or, for an identity,
 	// those of that identity on its target.
 	ObserveLogins(ctx context.Context, identity string) ([]policy.LoginObservation, error)
-	// RepairsLogins tells whether the next issue or close of an identity's credential repairs
-	// its logins on the target (drops orphans, sets VALID UNTIL back). The local engine does; the
-	// Vault engine cannot (Vault alone holds the admin password and runs only the statements of
-	// a credential's own lease), so there the findings stay until the logins are fixed by hand;
-	// closing a credential still drops its own login.
-	RepairsLogins() bool
 }
 
 // ObserveTargetLogins reads the logins on a target that owner made (LoginComment), for identity

@@ -84,12 +84,7 @@ type LoginObservation struct {
 // its credential's hard expiry, or never comes, outlives its lifetime (NHI7); one granted roles
 // beyond its credential's scopes holds privileges added out of band (NHI5, high).
 func checkLogins(logins []LoginObservation, creds []Credential, identities map[string]*Identity, now time.Time) []Finding {
-	live := make(map[string]Credential, len(creds))
-	for _, c := range creds {
-		if c.Live(now) && c.Username != "" {
-			live[c.Target+"\x00"+c.Username] = c
-		}
-	}
+	live := loginCredentials(creds, now)
 	var out []Finding
 	for _, l := range logins {
 		add := func(rule string, sev Severity, observed, allowed, owasp, remedy string) {
@@ -117,7 +112,7 @@ func checkLogins(logins []LoginObservation, creds []Credential, identities map[s
 			}
 			continue
 		}
-		c, ok := live[l.Target+"\x00"+l.Name]
+		c, ok := live[loginKey(l.Target, l.Name)]
 		if !ok {
 			add(RuleOrphanedLogin, SeverityHigh, where+" remains; its credential "+l.Credential+" is not live",
 				"no login outlives its credential", "NHI1", "drop "+where+" (DROP ROLE)")
@@ -143,6 +138,56 @@ func checkLogins(logins []LoginObservation, creds []Credential, identities map[s
 		}
 	}
 	return out
+}
+
+// loginCredentials indexes the credentials live at now that are logins, by loginKey.
+func loginCredentials(creds []Credential, now time.Time) map[string]Credential {
+	live := make(map[string]Credential, len(creds))
+	for _, c := range creds {
+		if c.Live(now) && c.Username != "" {
+			live[loginKey(c.Target, c.Username)] = c
+		}
+	}
+	return live
+}
+
+func loginKey(target, name string) string { return target + "\x00" + name }
+
+// LoginRepair is what an engine does to one of its logins on a target to put it back as the
+// credentials say (RepairLogins): drop it, or else set its VALID UNTIL to ValidUntil.
+type LoginRepair struct {
+	Target, Name string
+	Drop         bool
+	ValidUntil   time.Time
+}
+
+// RepairLogins is the repair of the drift checkLogins finds on logins an engine made for
+// credentials (rotated logins are no credentials' and are left out): a login whose credential is
+// not live at now is dropped (an orphan, NHI1); one VALID UNTIL past its credential's hard expiry,
+// or never expiring, is set back to that hard expiry (NHI7), which no renewal passes. Roles
+// granted by hand are not repaired here: closing the credential drops the login with them.
+func RepairLogins(logins []LoginObservation, creds []Credential, now time.Time) []LoginRepair {
+	live := loginCredentials(creds, now)
+	var out []LoginRepair
+	for _, l := range logins {
+		if l.Rotated {
+			continue
+		}
+		c, ok := live[loginKey(l.Target, l.Name)]
+		switch {
+		case !ok:
+			out = append(out, LoginRepair{Target: l.Target, Name: l.Name, Drop: true})
+		case validityBeyond(l, c):
+			out = append(out, LoginRepair{Target: l.Target, Name: l.Name, ValidUntil: c.HardExpiresAt})
+		}
+	}
+	return out
+}
+
+// validityBeyond tells whether login l is valid past its credential c's hard expiry (beyond the
+// clock slack), or forever.
+func validityBeyond(l LoginObservation, c Credential) bool {
+	return l.Infinite || l.ValidUntil.IsZero() || l.ValidUntil.After(c.HardExpiresAt.Add(loginClockSlack))
 }
 
 // loginClockSlack is how much later than a credential's hard expiry its login may be valid: the

@@ -270,22 +270,18 @@ locals {
 	})
 }
 
-// TestAccTarget_drift: a login left on the target by hand with the provider's marker, and a
-// live credential's login made valid forever and granted another role, show in the identity's
-// findings and in nhi_drift_report at the next refresh.
+// TestAccTarget_drift, on both engines: a login left on the target by hand with the provider's
+// marker, and a live credential's login made valid forever and granted another role, show in the
+// identity's findings and in nhi_drift_report at the next refresh; the next close drops its own
+// login and the orphan.
 func TestAccTarget_drift(t *testing.T) {
 	env, f := targetEnv(t)
 	observer, ok := env.engine.(engine.LoginObserver)
 	if !ok {
 		t.Fatalf("%T is no engine.LoginObserver", env.engine)
 	}
-	// After close: nothing where the engine repairs logins (local); on Vault, which cannot drop a
-	// login it did not mint, the orphan stays a finding.
-	var afterClose knownvalue.Check = knownvalue.ListSizeExact(0)
-	if !observer.RepairsLogins() {
-		afterClose = knownvalue.ListExact([]knownvalue.Check{knownvalue.ObjectPartial(map[string]knownvalue.Check{
-			"rule": knownvalue.StringExact(policy.RuleOrphanedLogin)})})
-	}
+	// After close, on both engines: nothing (the close drops its login and repairs the orphan).
+	afterClose := knownvalue.ListSizeExact(0)
 	ctx := context.Background()
 	cfg := governanceConfig + targetHCL(f, 1) + targetIdentityHCL(f) + `
 data "nhi_drift_report" "all" {
@@ -340,8 +336,8 @@ data "nhi_drift_report" "all" {
 			},
 		},
 		{
-			// Closing the credential drops its login (extra grant, infinite validity and all) and,
-			// where the engine repairs logins, the orphan with it.
+			// Closing the credential drops its login (extra grant, infinite validity and all) and
+			// repairs the identity's other logins: the orphan is dropped.
 			PreConfig: func() {
 				if err := env.engine.RevokeCredential(ctx, cred.ID); err != nil {
 					t.Fatal(err)
@@ -352,6 +348,12 @@ data "nhi_drift_report" "all" {
 			ConfigStateChecks: []statecheck.StateCheck{
 				expectAttr("nhi_identity.build", "findings", afterClose),
 				expectAttr("data.nhi_drift_report.all", "findings", afterClose),
+			},
+			Check: func(*terraform.State) error {
+				if l, err := f.Admin.Inspect(ctx, orphan); err != nil || l.Exists {
+					return fmt.Errorf("the orphaned login after the close: %+v, %v; want it dropped", l, err)
+				}
+				return nil
 			},
 		},
 	})

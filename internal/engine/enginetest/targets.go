@@ -183,10 +183,9 @@ func testTargetLoginRefused(t *testing.T, factory Factory) {
 
 // testTargetDrift changes a target by hand: a login left behind with the provider's marker, a
 // live credential's login made valid forever and granted another role. Each is a finding of the
-// identity's refresh and of the fleet's report. Where the engine repairs logins (RepairsLogins:
-// the local engine) the next issue repairs what it owns (the orphan dropped, VALID UNTIL set
-// back); where it cannot (Vault) every finding stays. On both, closing the credential drops the
-// login with the extra grant and infinite validity.
+// identity's refresh and of the fleet's report. The next issue repairs what the engine owns (the
+// orphan dropped, VALID UNTIL set back to the hard expiry) and leaves another engine's login
+// alone; closing the credential drops the login with the extra grant.
 func testTargetDrift(t *testing.T, factory Factory) {
 	e, f, ctx, sync := targetIdentity(t, factory, "ci-pg-drift")
 	observer, ok := e.(engine.LoginObserver)
@@ -235,23 +234,19 @@ func testTargetDrift(t *testing.T, factory Factory) {
 	must(t, err)
 	wantRules("fleet report", fleet, drifted...)
 
-	// The next issue repairs what the engine owns: the orphan goes, VALID UNTIL comes back. An
-	// engine that cannot repair logins leaves every finding as it was.
+	// The next issue repairs what the engine owns: the orphan goes, VALID UNTIL comes back.
 	sync()
 	second, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-pg-drift"})
 	must(t, err)
 	t.Cleanup(func() { _ = f.Admin.DropLogin(context.Background(), second.Username) })
 	fleet, err = engine.ReadObserved(ctx, e, "ci-pg-drift", time.Now())
 	must(t, err)
-	var left []string // what stays after close
-	if observer.RepairsLogins() {
-		wantRules("after the next issue", fleet, policy.RulePrivilegeEscalation+" "+cred.Username)
-		if l, err := f.Admin.Inspect(ctx, orphan); err != nil || l.Exists {
-			t.Errorf("orphaned login after the next issue: %+v, %v", l, err)
-		}
-	} else {
-		wantRules("after the next issue (no repair on this engine)", fleet, drifted...)
-		left = []string{policy.RuleOrphanedLogin + " " + orphan}
+	wantRules("after the next issue", fleet, policy.RulePrivilegeEscalation+" "+cred.Username)
+	if l, err := f.Admin.Inspect(ctx, orphan); err != nil || l.Exists {
+		t.Errorf("orphaned login after the next issue: %+v, %v", l, err)
+	}
+	if l, err := f.Admin.Inspect(ctx, cred.Username); err != nil || !acctest.ValidUntil(l, cred.HardExpiresAt) {
+		t.Errorf("the live login's VALID UNTIL after the next issue: %+v, %v; want its hard expiry %s", l, err, cred.HardExpiresAt)
 	}
 	if l, err := f.Admin.Inspect(ctx, foreign); err != nil || !l.Exists {
 		t.Errorf("another engine's login after the next issue: %+v, %v; want it left alone", l, err)
@@ -261,7 +256,7 @@ func testTargetDrift(t *testing.T, factory Factory) {
 	must(t, f.WantGone(cred.Username, password))
 	fleet, err = engine.ReadObserved(ctx, e, "ci-pg-drift", time.Now())
 	must(t, err)
-	wantRules("after close", fleet, left...)
+	wantRules("after close", fleet)
 }
 
 // RunTargetRotation runs the suite of rotated passwords of persistent identities on a target:

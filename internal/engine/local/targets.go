@@ -296,9 +296,6 @@ func (e *Engine) LoginOwner() string {
 	return "local " + hex.EncodeToString(deriveKey(e.fpKey, "login-owner")[:6])
 }
 
-// RepairsLogins is true: the next issue or close repairs the identity's logins (repairLogins).
-func (e *Engine) RepairsLogins() bool { return true }
-
 // ObserveLogins reads the provider's logins on every target, or on identity's target.
 func (e *Engine) ObserveLogins(ctx context.Context, identity string) ([]policy.LoginObservation, error) {
 	var names []string
@@ -401,11 +398,10 @@ func (e *Engine) observeRotatedLogins(ctx context.Context, identity string) ([]p
 	return out, nil
 }
 
-// repairLogins puts the logins of identity on its target back as its credentials say: a login
-// whose credential is not live (it expired, or its revocation did not reach the target, or it
-// was made by hand with the provider's marker) is dropped, and one valid past its credential's
-// expiry is set back to it. Roles granted by hand beyond the scopes are not revoked here: the
-// drift finding reports them, and closing the credential drops the login with them.
+// repairLogins puts the logins of identity on its target back as its credentials say
+// (policy.RepairLogins): a login whose credential is not live (it expired, or its revocation did
+// not reach the target, or it was made by hand with the provider's marker) is dropped, and one
+// valid past its credential's hard expiry is set back to it.
 func (e *Engine) repairLogins(ctx context.Context, identity string) error {
 	logins, err := e.ObserveLogins(ctx, identity)
 	if err != nil || len(logins) == 0 {
@@ -415,29 +411,18 @@ func (e *Engine) repairLogins(ctx context.Context, identity string) error {
 	if err != nil {
 		return err
 	}
-	now := e.clock.Now()
-	byLogin := map[string]engine.Credential{}
-	for _, c := range live {
-		if c.Live(now) {
-			byLogin[c.Target+"\x00"+c.Username] = c
-		}
-	}
 	var errs []error
-	for _, l := range logins {
-		client, err := e.targetClient(ctx, l.Target)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		c, ok := byLogin[l.Target+"\x00"+l.Name]
-		switch {
-		case !ok:
-			err = client.DropLogin(ctx, l.Name)
-		case l.Infinite || l.ValidUntil.IsZero() || l.ValidUntil.After(c.ExpiresAt):
-			err = client.ExtendLogin(ctx, l.Name, c.ExpiresAt)
+	for _, r := range policy.RepairLogins(logins, live, e.clock.Now()) {
+		client, err := e.targetClient(ctx, r.Target)
+		if err == nil {
+			if r.Drop {
+				err = client.DropLogin(ctx, r.Name)
+			} else {
+				err = client.ExtendLogin(ctx, r.Name, r.ValidUntil)
+			}
 		}
 		if err != nil {
-			errs = append(errs, engine.TargetError(l.Target, err))
+			errs = append(errs, engine.TargetError(r.Target, err))
 		}
 	}
 	return errors.Join(errs...)

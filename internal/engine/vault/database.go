@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/vault/api"
 
@@ -118,7 +119,104 @@ func (e *Engine) issueOnTarget(ctx context.Context, rec identityRecord, version 
 		}
 		return engine.Credential{}, "", fmt.Errorf("issuing a credential to identity %q: %w", id.Name, err)
 	}
+	// The issue also repairs the identity's other logins. The new credential is returned whatever
+	// that gives: a login left unrepaired stays a drift finding until a later issue or close
+	// repairs it.
+	_ = e.repairLogins(ctx, id.Name)
 	return cred, password, nil
+}
+
+// repairLogins puts the logins of identity on its target back as its credentials say
+// (policy.RepairLogins), as the local engine does: a login with no live credential is dropped
+// (through its lease when the credential is recorded with one, so that Vault forgets the lease
+// too; by statements otherwise), and one valid past its credential's hard expiry is set back to
+// it. The inspector reads the logins, and the identity record comes from this engine's last
+// write, so that a repair with nothing to do costs no Vault request; before repairing anything
+// the record is read again, as another process may have renewed or issued since. A login whose
+// credential is a lease the record does not hold may be an issue in flight (Vault makes the
+// login before the engine records it): its lease's expiry drops it, so it is left alone here.
+func (e *Engine) repairLogins(ctx context.Context, identity string) error {
+	rec, _, cached := e.lastWritten(identity)
+	if !cached {
+		var err error
+		if rec, _, err = e.readRecord(ctx, identity); err != nil {
+			return err
+		}
+	}
+	if rec.Target == "" {
+		return nil
+	}
+	t, err := e.GetTarget(ctx, rec.Target)
+	if err != nil {
+		return err
+	}
+	c, err := e.inspector(ctx, t)
+	if err != nil {
+		return err
+	}
+	observed, err := engine.TargetLogins(ctx, t.Name, c, e.LoginOwner(), identity)
+	if err != nil {
+		return err
+	}
+	repairs, leases := planRepairs(rec, observed, e.clock.Now())
+	if len(repairs) > 0 && cached {
+		if rec, _, err = e.readRecord(ctx, identity); err != nil {
+			return err
+		}
+		repairs, leases = planRepairs(rec, observed, e.clock.Now())
+	}
+	var stmts []string
+	for _, r := range repairs {
+		if !r.Drop {
+			stmts = append(stmts, postgres.ValidUntilStatement(r.Name, r.ValidUntil))
+			continue
+		}
+		if lease := leases[r.Name]; lease != "" {
+			if err := e.revokeLease(ctx, lease); err != nil {
+				return err
+			}
+			if l, err := c.Inspect(ctx, r.Name); err != nil {
+				return engine.TargetError(t.Name, err)
+			} else if !l.Exists {
+				continue // the lease's revocation dropped it
+			}
+		}
+		stmts = append(stmts, postgres.DropStatements(r.Name)...)
+	}
+	if len(stmts) == 0 {
+		return nil
+	}
+	if err := e.runStatements(ctx, t.Name, stmts); err != nil {
+		return fmt.Errorf("identity %q: repairing its logins on target %q through Vault: %w", identity, t.Name, err)
+	}
+	return nil
+}
+
+// planRepairs is policy.RepairLogins of the logins observed for the identity of rec, leaving
+// out those of leases rec does not hold; leases names the lease of each login rec holds one for.
+func planRepairs(rec identityRecord, observed []policy.LoginObservation, now time.Time) (repairs []policy.LoginRepair, leases map[string]string) {
+	leases = map[string]string{}
+	var logins []policy.LoginObservation
+	for _, l := range observed {
+		i, ok := liveCredential(rec, l.Credential)
+		creds := rec.Live
+		if !ok {
+			i, ok = findIn(rec.Ended, l.Credential)
+			creds = rec.Ended
+		}
+		switch {
+		case ok:
+			leases[l.Name] = creds[i].LeaseID
+		case isLeaseCredential(l.Credential):
+			continue
+		}
+		logins = append(logins, l)
+	}
+	live := make([]engine.Credential, len(rec.Live))
+	for i, cr := range rec.Live {
+		live[i] = cr.Credential
+	}
+	return policy.RepairLogins(logins, live, now), leases
 }
 
 // readCreds reads a new login from the identity's dynamic role. Vault answers 500 when the

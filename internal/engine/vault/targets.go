@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/hashicorp/vault/api"
 	"github.com/jackc/pgx/v5"
@@ -221,6 +222,7 @@ func (e *Engine) putInspector(ctx context.Context, t engine.Target, password str
 	if err != nil {
 		return fmt.Errorf("%s %q: creating its inspector login %q: %w", engine.KindTarget, t.Name, login, engine.TargetError(t.Name, err))
 	}
+	e.inspectors.set(t.Name, [2]string{}) // the static role's write rotates the password
 	_, err = e.write(ctx, e.inspectorRolePath(t.Name), map[string]any{"db_name": t.Name, "username": login, "rotation_period": inspectorRotation})
 	if err != nil {
 		return fmt.Errorf("%s %q: writing the static role of its inspector login: %w", engine.KindTarget, t.Name, err)
@@ -228,9 +230,50 @@ func (e *Engine) putInspector(ctx context.Context, t engine.Target, password str
 	return nil
 }
 
-// inspector returns the client of target t logged in as its inspector, with the password Vault
-// holds now (one read of static-creds).
+// inspectorCache keeps the inspector login of each target as static-creds last gave it, so that
+// the repair of logins at each issue and close (repairLogins) costs no Vault request while the
+// password works; Vault rotates it every inspectorRotation, and a password that no longer logs
+// in is read again.
+type inspectorCache struct {
+	mu    sync.Mutex
+	creds map[string][2]string // target -> username, password
+}
+
+func (c *inspectorCache) get(name string) ([2]string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.creds[name]
+	return v, ok
+}
+
+// set keeps creds for target name; the zero value forgets them.
+func (c *inspectorCache) set(name string, creds [2]string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.creds == nil {
+		c.creds = map[string][2]string{}
+	}
+	if creds == ([2]string{}) {
+		delete(c.creds, name)
+	} else {
+		c.creds[name] = creds
+	}
+}
+
+// inspector returns the client of target t logged in as its inspector: with the password this
+// engine read last when it still logs in, else with the one Vault holds now (one read of
+// static-creds).
 func (e *Engine) inspector(ctx context.Context, t engine.Target) (target.Target, error) {
+	open := func(creds [2]string) (target.Target, error) {
+		conn := t.Connection
+		conn.Username = creds[0]
+		return engine.OpenTarget(conn, creds[1])
+	}
+	if creds, ok := e.inspectors.get(t.Name); ok {
+		if c, err := open(creds); err == nil && c.Login(ctx, creds[0], creds[1]) == nil {
+			return c, nil
+		}
+	}
 	s, err := e.read(ctx, e.inspectorCredsPath(t.Name))
 	if errors.Is(err, engine.ErrNotFound) || errors.Is(err, engine.ErrInvalid) {
 		return nil, fmt.Errorf("%s %q: the static role of its inspector login (%s) is missing from Vault: move password_wo_version and apply to write it again: %w",
@@ -244,13 +287,14 @@ func (e *Engine) inspector(ctx context.Context, t engine.Target) (target.Target,
 	if username == "" || password == "" {
 		return nil, fmt.Errorf("%s %q: %s returned no username or password: %w", engine.KindTarget, t.Name, e.inspectorCredsPath(t.Name), engine.ErrUnavailable)
 	}
-	conn := t.Connection
-	conn.Username = username
-	return engine.OpenTarget(conn, password)
+	creds := [2]string{username, password}
+	e.inspectors.set(t.Name, creds)
+	return open(creds)
 }
 
 // deleteInspector deletes the inspector's static role and drops its login (runStatements).
 func (e *Engine) deleteInspector(ctx context.Context, name string) error {
+	e.inspectors.set(name, [2]string{})
 	if err := e.del(ctx, e.inspectorRolePath(name)); err != nil && !errors.Is(err, engine.ErrNotFound) {
 		return err
 	}
@@ -294,11 +338,6 @@ func (e *Engine) runStatements(ctx context.Context, name string, statements []st
 }
 
 var _ engine.LoginObserver = (*Engine)(nil)
-
-// RepairsLogins is false: Vault runs statements on a target only for a lease's own login, so
-// this engine cannot drop an orphaned login or set another's VALID UNTIL back (see
-// engine.LoginObserver).
-func (e *Engine) RepairsLogins() bool { return false }
 
 // ObserveLogins reads, as each target's inspector, the logins this engine made on every target,
 // or on identity's target: the credentials' logins, and the role that holds the scopes of each
