@@ -597,10 +597,18 @@ func (e *Engine) loginRefused(path string, err error) error {
 
 // retireSecrets leaves an identity's secret with no working version: its secret-ids are
 // destroyed already (cutOff), so every version is recorded retained, for audit, and the
-// values are deleted from KV: a retired identity's secret is never promoted again.
+// values are deleted from KV, with the login-secrets/ index entries of the versions that are
+// logins' passwords: a retired identity's secret is never promoted again.
 func (e *Engine) retireSecrets(ctx context.Context, identity string) error {
 	now := e.clock.Now()
+	var indexed []string // the fingerprints of the versions that are logins' passwords
 	_, err := e.changeSecrets(ctx, identity, func(rec *secretRecord) (bool, error) {
+		indexed = indexed[:0]
+		for _, v := range slices.Concat(rec.Versions, rec.Destroy) {
+			if v.Login != "" {
+				indexed = append(indexed, v.Fingerprint)
+			}
+		}
 		if len(rec.Versions) == 0 && len(rec.Destroy) == 0 {
 			return false, nil
 		}
@@ -616,6 +624,11 @@ func (e *Engine) retireSecrets(ctx context.Context, identity string) error {
 	}
 	if err := e.kvDelete(ctx, secretKey(identity)); err != nil && !errors.Is(err, engine.ErrNotFound) {
 		return fmt.Errorf("deleting the secret values: %w", err)
+	}
+	for _, fp := range indexed {
+		if err := e.unindexLoginSecret(ctx, fp); err != nil {
+			return fmt.Errorf("deleting the index entry of a login's password: %w", err)
+		}
 	}
 	return nil
 }

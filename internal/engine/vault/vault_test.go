@@ -430,6 +430,59 @@ func targetIdentity(t *testing.T, name string) (*Engine, *acctest.PostgresFixtur
 	return e, f
 }
 
+// TestTargetLoginSecretsUnindexed: retiring or deleting a persistent identity on a target removes
+// the login-secrets/ index entries of its versions (one login and alternating logins), and its
+// passwords no longer authenticate.
+func TestTargetLoginSecretsUnindexed(t *testing.T) {
+	f := acctest.NewPostgresFixture(t)
+	e, clk := openTestNow(t)
+	ctx := context.Background()
+	must(t, e.PutClass(ctx, policy.Class{Name: "svc", Kind: policy.KindPersistent}))
+	must(t, e.PutTarget(ctx, engine.Target{Name: f.Target, Connection: f.Conn}, f.Password))
+	for _, tc := range []struct{ name, strategy string }{
+		{"svc-unindex-one", ""}, {"svc-unindex-alt", policy.StrategyAlternating},
+		{"svc-unindex-del", ""},
+	} {
+		base := engine.RotatedLoginName(tc.name)
+		t.Cleanup(func() {
+			for _, l := range []string{base, base + "_a", base + "_b"} {
+				_ = f.Admin.DropLogin(context.Background(), l)
+			}
+		})
+		_, err := e.CreateIdentity(ctx, policy.Identity{Name: tc.name, Class: "svc", Target: f.Target, Scopes: []string{f.Reader}})
+		must(t, err)
+		must(t, e.PutRotationSchedule(ctx, policy.RotationSchedule{Identity: tc.name, Interval: policy.Day, Verify: true, SecretLength: 32, Strategy: tc.strategy}))
+		var secrets []string
+		for range 2 {
+			clk.Set(time.Now())
+			v, secret, err := e.StageSecret(ctx, tc.name, 32)
+			must(t, err)
+			_, err = e.PromoteSecret(ctx, tc.name, v.Version, engine.PromoteOptions{})
+			must(t, err)
+			secrets = append(secrets, secret)
+		}
+		for _, s := range secrets {
+			if _, _, err := kvGet[loginSecretRef](ctx, e, loginSecretsFolder+fingerprint(s)); err != nil {
+				t.Fatalf("%s: the index entry of a version before retirement: %v", tc.name, err)
+			}
+		}
+		if tc.name == "svc-unindex-del" {
+			must(t, e.DeleteIdentity(ctx, tc.name))
+		} else {
+			_, err = e.RetireIdentity(ctx, tc.name)
+			must(t, err)
+		}
+		for i, s := range secrets {
+			if _, _, err := kvGet[loginSecretRef](ctx, e, loginSecretsFolder+fingerprint(s)); !errors.Is(err, engine.ErrNotFound) {
+				t.Errorf("%s: the index entry of version %d after the identity went: %v, want not found", tc.name, i+1, err)
+			}
+			if _, err := e.Authenticate(ctx, s); !errors.Is(err, engine.ErrDenied) {
+				t.Errorf("%s: version %d's password after the identity went: %v, want it denied", tc.name, i+1, err)
+			}
+		}
+	}
+}
+
 // TestTargetInspector: writing a target creates its inspector login, with no privilege, under a
 // static role that Vault rotated at once (the throwaway password the engine created it with is
 // gone); a token holding only the read-only policy reads the target's version and its logins as
