@@ -70,6 +70,16 @@ func TargetError(name string, err error) error {
 	}
 }
 
+// ServerVersion is the answer of Targets.CheckTarget for target name through client c, which the
+// engine opened (with err): the version the target reports, or why it did not answer.
+func ServerVersion(ctx context.Context, name string, c target.Target, err error) (string, error) {
+	if err != nil {
+		return "", err
+	}
+	version, err := c.Check(ctx)
+	return version, TargetError(name, err)
+}
+
 // CheckNewTarget connects to a target about to be written, with its admin password: a refusal
 // is ErrInvalid (the declaration is wrong: host, port, database, username or password), so that
 // both engines refuse the same target the same way.

@@ -127,11 +127,7 @@ func (e *Engine) targetClient(ctx context.Context, name string) (target.Target, 
 // CheckTarget connects to the target with the stored admin password.
 func (e *Engine) CheckTarget(ctx context.Context, name string) (string, error) {
 	c, err := e.targetClient(ctx, name)
-	if err != nil {
-		return "", err
-	}
-	version, err := c.Check(ctx)
-	return version, engine.TargetError(name, err)
+	return engine.ServerVersion(ctx, name, c, err)
 }
 
 // DeleteTarget removes a target and its sealed password; an active identity that names it

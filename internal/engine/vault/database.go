@@ -146,11 +146,7 @@ func (e *Engine) repairLogins(ctx context.Context, identity string) error {
 	if rec.Target == "" {
 		return nil
 	}
-	t, err := e.GetTarget(ctx, rec.Target)
-	if err != nil {
-		return err
-	}
-	c, err := e.inspector(ctx, t)
+	t, c, err := e.targetInspector(ctx, rec.Target)
 	if err != nil {
 		return err
 	}

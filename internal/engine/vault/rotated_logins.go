@@ -124,13 +124,9 @@ func (e *Engine) stageLogin(ctx context.Context, id identityRecord, length int64
 
 // putOneLogin puts password, just recorded as a staged version, on id's one login.
 func (e *Engine) putOneLogin(ctx context.Context, id policy.Identity, login, password string) error {
-	t, err := e.GetTarget(ctx, id.Target)
+	t, c, err := e.targetInspector(ctx, id.Target)
 	if err != nil {
 		return fmt.Errorf("identity %q: %w", id.Name, err)
-	}
-	c, err := e.inspector(ctx, t)
-	if err != nil {
-		return err
 	}
 	return e.putLoginPassword(ctx, t, c, id, login, password)
 }
@@ -228,11 +224,7 @@ func (e *Engine) settleLogins(ctx context.Context, identity string, rec secretRe
 	if err != nil {
 		return err
 	}
-	t, err := e.GetTarget(ctx, id.Target)
-	if err != nil {
-		return err
-	}
-	c, err := e.inspector(ctx, t)
+	t, c, err := e.targetInspector(ctx, id.Target)
 	if err != nil {
 		return err
 	}
@@ -350,14 +342,10 @@ func (e *Engine) dropRotatedLogins(ctx context.Context, identity string) error {
 			return fmt.Errorf("identity %q: deleting the static role of login %q: %w", identity, login, err)
 		}
 	}
-	t, err := e.GetTarget(ctx, rec.Target)
+	t, c, err := e.targetInspector(ctx, rec.Target)
 	if errors.Is(err, engine.ErrNotFound) {
 		return nil
 	}
-	if err != nil {
-		return err
-	}
-	c, err := e.inspector(ctx, t)
 	if err != nil {
 		return err
 	}
@@ -390,13 +378,9 @@ func (e *Engine) syncRotatedGroup(ctx context.Context, id policy.Identity) error
 	if id.Target == "" {
 		return nil
 	}
-	t, err := e.GetTarget(ctx, id.Target)
+	t, c, err := e.targetInspector(ctx, id.Target)
 	if err != nil {
 		return fmt.Errorf("identity %q: %w", id.Name, err)
-	}
-	c, err := e.inspector(ctx, t)
-	if err != nil {
-		return err
 	}
 	base := engine.RotatedLoginName(id.Name)
 	g, err := c.Inspect(ctx, base)

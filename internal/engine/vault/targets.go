@@ -136,16 +136,8 @@ func (e *Engine) GetTarget(ctx context.Context, name string) (engine.Target, err
 // ErrUnavailable when the inspector's static role is missing (a target written before this
 // engine made one) or the target does not answer.
 func (e *Engine) CheckTarget(ctx context.Context, name string) (string, error) {
-	t, err := e.GetTarget(ctx, name)
-	if err != nil {
-		return "", err
-	}
-	c, err := e.inspector(ctx, t)
-	if err != nil {
-		return "", err
-	}
-	version, err := c.Check(ctx)
-	return version, engine.TargetError(name, err)
+	_, c, err := e.targetInspector(ctx, name)
+	return engine.ServerVersion(ctx, name, c, err)
 }
 
 // DeleteTarget removes the target's inspector (static role and login), its connection
@@ -258,6 +250,16 @@ func (c *inspectorCache) set(name string, creds [2]string) {
 	} else {
 		c.creds[name] = creds
 	}
+}
+
+// targetInspector reads target name and returns it with the client of its inspector (inspector).
+func (e *Engine) targetInspector(ctx context.Context, name string) (engine.Target, target.Target, error) {
+	t, err := e.GetTarget(ctx, name)
+	if err != nil {
+		return t, nil, err
+	}
+	c, err := e.inspector(ctx, t)
+	return t, c, err
 }
 
 // inspector returns the client of target t logged in as its inspector: with the password this
