@@ -339,6 +339,13 @@ func rotate(t *testing.T, e engine.Engine, ctx context.Context, identity string,
 func testTargetRotationOneLogin(t *testing.T, factory Factory) {
 	e, f, ctx := targetPersistent(t, factory, "svc-pg", "")
 	login := engine.RotatedLoginName("svc-pg")
+	// A first version rolled back (its verification failed) leaves no password that logs in.
+	v, discarded, err := e.StageSecret(ctx, "svc-pg", 32)
+	must(t, err)
+	must(t, e.DiscardSecret(ctx, "svc-pg", v.Version))
+	if err := f.Admin.Login(ctx, login, discarded); err == nil {
+		t.Error("a discarded first version's password logs in")
+	}
 	first := rotate(t, e, ctx, "svc-pg", 0)
 	must(t, f.WantGrants(login, first))
 

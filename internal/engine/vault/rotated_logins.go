@@ -205,7 +205,8 @@ func (e *Engine) unindexLoginSecret(ctx context.Context, fp string) error {
 }
 
 // settleLogins makes the logins of identity's target follow its versions after a promotion or
-// a discard. One login: it holds the current version's password (a rollback sets it back). The
+// a discard. One login: it holds the current version's password (a rollback sets it back), and
+// stops logging in at once when the discarded version was on it and no current one is. The
 // alternating logins: one with a staged version, or with the current one, keeps logging in; the
 // other stops when the previous version on it ends its overlap, or at once. Nothing when the
 // identity has no version on a login and none was discarded.
@@ -235,9 +236,13 @@ func (e *Engine) settleLogins(ctx context.Context, identity string, rec secretRe
 	}
 	now := e.clock.Now()
 	a, b := rotatedLogins(identity)
+	settle := []string{a, b}
+	if base := engine.RotatedLoginName(identity); discarded == base && current != base {
+		settle = append(settle, base) // the one login of a discarded version that never became current
+	}
 	var stmts []string
 logins:
-	for _, login := range []string{a, b} {
+	for _, login := range settle {
 		if login == current {
 			continue
 		}
