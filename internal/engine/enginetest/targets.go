@@ -11,6 +11,7 @@ import (
 	"github.com/nhigov/terraform-provider-nhi/internal/acctest"
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
+	"github.com/nhigov/terraform-provider-nhi/internal/target"
 )
 
 // RunTargets runs the conformance suite of targets (nhi_target) against engines made by
@@ -25,6 +26,8 @@ func RunTargets(t *testing.T, factory Factory) {
 func RunTargetCredentials(t *testing.T, factory Factory) {
 	t.Run("TargetCredentials", func(t *testing.T) { testTargetCredentials(t, factory) })
 	t.Run("TargetRetireDropsLogins", func(t *testing.T) { testTargetRetire(t, factory) })
+	t.Run("TargetRetireTargetDown", func(t *testing.T) { testTargetRetireTargetDown(t, factory) })
+	t.Run("TargetRenewRefused", func(t *testing.T) { testTargetRenewRefused(t, factory) })
 	t.Run("TargetLoginRefused", func(t *testing.T) { testTargetLoginRefused(t, factory) })
 	t.Run("TargetDrift", func(t *testing.T) { testTargetDrift(t, factory) })
 }
@@ -93,15 +96,31 @@ func testTargetRecords(t *testing.T, factory Factory) {
 func targetIdentity(t *testing.T, factory Factory, name string) (e engine.Engine, f *acctest.PostgresFixture, ctx context.Context, sync func()) {
 	t.Helper()
 	f = acctest.NewPostgresFixture(t)
+	e, ctx, sync = targetIdentityAt(t, factory, f, f.Conn, name)
+	return e, f, ctx, sync
+}
+
+// relayedTargetIdentity is targetIdentity with the target reached through a relay that the test
+// takes down and brings back (acctest.PostgresRelay); f.Admin still reaches the server directly.
+func relayedTargetIdentity(t *testing.T, factory Factory, name string) (engine.Engine, *acctest.PostgresFixture, *acctest.PostgresRelay, context.Context) {
+	t.Helper()
+	f := acctest.NewPostgresFixture(t)
+	relay := acctest.NewPostgresRelay(t, f.Conn)
+	e, ctx, _ := targetIdentityAt(t, factory, f, relay.Conn, name)
+	return e, f, relay, ctx
+}
+
+func targetIdentityAt(t *testing.T, factory Factory, f *acctest.PostgresFixture, conn target.Connection, name string) (e engine.Engine, ctx context.Context, sync func()) {
+	t.Helper()
 	e, clk, ctx := setup(t, factory)
 	sync = func() { clk.Set(time.Now()) }
 	sync()
-	must(t, e.PutTarget(ctx, engine.Target{Name: f.Target, Connection: f.Conn, PasswordVersion: 1}, f.Password))
+	must(t, e.PutTarget(ctx, engine.Target{Name: f.Target, Connection: conn, PasswordVersion: 1}, f.Password))
 	id := ciIdentity(name)
 	id.Target, id.Scopes = f.Target, []string{f.Reader}
 	_, err := e.CreateIdentity(ctx, id)
 	must(t, err)
-	return e, f, ctx, sync
+	return e, ctx, sync
 }
 
 func testTargetCredentials(t *testing.T, factory Factory) {
@@ -158,6 +177,57 @@ func testTargetRetire(t *testing.T, factory Factory) {
 	must(t, err)
 	for i, c := range creds {
 		must(t, f.WantGone(c.Username, passwords[i]))
+	}
+}
+
+// testTargetRetireTargetDown: a retire while the target is down fails, having revoked the
+// credentials in the engine; the next retire, with the target back, drops the logins that the
+// engine made for the identity (found on the target by their comment, not from its credentials,
+// which the first retire ended).
+func testTargetRetireTargetDown(t *testing.T, factory Factory) {
+	e, f, relay, ctx := relayedTargetIdentity(t, factory, "ci-pg-retire-down")
+	var creds []engine.Credential
+	var passwords []string
+	for range 2 {
+		c, p, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-pg-retire-down"})
+		must(t, err)
+		t.Cleanup(func() { _ = f.Admin.DropLogin(context.Background(), c.Username) })
+		creds, passwords = append(creds, c), append(passwords, p)
+	}
+	relay.Down()
+	if _, err := e.RetireIdentity(ctx, "ci-pg-retire-down"); err == nil {
+		t.Fatal("RetireIdentity with its target down succeeded; want an error saying the logins were not dropped")
+	}
+	relay.Up()
+	_, err := e.RetireIdentity(ctx, "ci-pg-retire-down")
+	must(t, err)
+	for i, c := range creds {
+		must(t, f.WantGone(c.Username, passwords[i]))
+	}
+}
+
+// testTargetRenewRefused: a renewal that the target refuses (it is down) fails and spends none
+// of the credential's renewal budget; once the target is back the renewal goes through.
+func testTargetRenewRefused(t *testing.T, factory Factory) {
+	e, f, relay, ctx := relayedTargetIdentity(t, factory, "ci-pg-renew-down")
+	cred, password, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-pg-renew-down"})
+	must(t, err)
+	t.Cleanup(func() { _ = f.Admin.DropLogin(context.Background(), cred.Username) })
+	relay.Down()
+	if _, err := e.RenewCredential(ctx, cred.ID, password); err == nil {
+		t.Fatal("RenewCredential with its target down succeeded")
+	}
+	relay.Up()
+	live, err := e.LiveCredentials(ctx, cred.Identity)
+	must(t, err)
+	i := slices.IndexFunc(live, func(c engine.Credential) bool { return c.ID == cred.ID })
+	if i < 0 || live[i].RenewCount != 0 || !live[i].ExpiresAt.Equal(cred.ExpiresAt) {
+		t.Fatalf("credential after a refused renewal: %+v; want it live, renewed 0 times, expiring at %s", live, cred.ExpiresAt)
+	}
+	renewed, err := e.RenewCredential(ctx, cred.ID, password)
+	must(t, err)
+	if renewed.RenewCount != 1 {
+		t.Errorf("renewal after the target came back: count %d, want 1", renewed.RenewCount)
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -215,35 +214,39 @@ func (e *Engine) extendLogin(ctx context.Context, c engine.Credential) error {
 	return engine.TargetError(c.Target, client.ExtendLogin(ctx, c.Username, c.ExpiresAt))
 }
 
-// loginSet is what retiring or deleting an identity drops on its target: the logins of its live
-// credentials and the logins (and group role) of its rotated secret.
+// loginSet is what retiring or deleting an identity, or closing a credential, drops on a target.
 type loginSet struct {
+	// creds are credentials whose logins are dropped (a close).
 	creds []engine.Credential
-	// target and rotated name the rotated secret's logins and group role, when it has any;
-	// comment is their mark (engine.RotatedLoginComment): only roles that carry it are dropped.
-	target  string
+	// target is the identity's target; identity, when set, drops every login there that this
+	// engine made for the credentials of that identity, found on the target by their comment
+	// (engine.LoginComment), not from its live credentials: a retire whose drop failed (the
+	// target down) has revoked them already, and the next retire must still find the logins.
+	target, identity string
+	// rotated name the rotated secret's logins and group role, when it has any; comment is their
+	// mark (engine.RotatedLoginComment): only roles that carry it are dropped.
 	rotated []string
 	comment string
 }
 
-// liveLogins lists what retiring or deleting identity must drop on its target.
-func (e *Engine) liveLogins(ctx context.Context, identity string) (loginSet, error) {
-	live, err := e.LiveCredentials(ctx, identity)
-	if err != nil {
-		return loginSet{}, err
-	}
-	set := loginSet{creds: slices.DeleteFunc(live, func(c engine.Credential) bool { return c.Target == "" })}
+// identityLogins lists what retiring or deleting identity must drop on its target.
+func (e *Engine) identityLogins(ctx context.Context, identity string) (loginSet, error) {
+	var set loginSet
 	id, err := e.GetIdentity(ctx, identity)
 	switch {
 	case errors.Is(err, engine.ErrNotFound):
 		return set, nil // the caller reports it
 	case err != nil:
 		return set, err
-	case id.Target == "" || id.TTLPolicy != "":
-		return set, nil // none on a target, or an ephemeral one: no rotated logins
+	case id.Target == "":
+		return set, nil
+	}
+	set.target, set.identity = id.Target, identity
+	if id.TTLPolicy != "" {
+		return set, nil // an ephemeral one: no rotated logins
 	}
 	base := engine.RotatedLoginName(identity)
-	set.target, set.rotated = id.Target, []string{base + "_a", base + "_b", base}
+	set.rotated = []string{base + "_a", base + "_b", base}
 	set.comment = engine.RotatedLoginComment(e.LoginOwner(), identity)
 	return set, nil
 }
@@ -264,6 +267,19 @@ func (e *Engine) dropLogins(ctx context.Context, set loginSet) error {
 	for _, c := range set.creds {
 		if c.Target != "" {
 			drop(c.Target, c.Username, "credential "+c.ID)
+		}
+	}
+	if set.identity != "" {
+		t, password, err := e.targetPassword(set.target)
+		var logins []policy.LoginObservation
+		if err == nil {
+			logins, err = engine.ObserveTargetLogins(ctx, t, password, e.LoginOwner(), set.identity)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("identity %q: listing its logins: %w", set.identity, err))
+		}
+		for _, l := range logins {
+			drop(set.target, l.Name, "credential "+l.Credential)
 		}
 	}
 	for _, login := range set.rotated {

@@ -212,3 +212,42 @@ func refuseRotatedLogin(id policy.Identity) error {
 	return fmt.Errorf("identity %q: the Vault engine rotates the password of a login on target %q only with strategy = %q on its rotation schedule (a static role cannot be given its previous password back, so one login could not be rolled back): %w",
 		id.Name, id.Target, policy.StrategyAlternating, engine.ErrInvalid)
 }
+
+// dropCredentialLogins drops what is left on an ephemeral identity's target of the logins Vault
+// made for its credentials, found there by their comment (engine.TargetLogins), not from its
+// live credentials (cutOff: retire and delete, after revokeAll). A revocation that did not reach
+// the target (it was down) has ended the credential in the record already, so a retire run again
+// must find its login on the target; with the target still down, the inspector cannot reach it
+// and the retire fails again.
+func (e *Engine) dropCredentialLogins(ctx context.Context, identity string) error {
+	rec, _, ok := e.lastWritten(identity)
+	if !ok || rec.Target == "" || rec.TTLPolicy == "" {
+		return nil
+	}
+	t, err := e.GetTarget(ctx, rec.Target)
+	if errors.Is(err, engine.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	c, err := e.inspector(ctx, t)
+	if err != nil {
+		return err
+	}
+	logins, err := engine.TargetLogins(ctx, t.Name, c, e.LoginOwner(), identity)
+	if err != nil {
+		return fmt.Errorf("identity %q: listing its logins on target %q: %w", identity, t.Name, err)
+	}
+	var stmts []string
+	for _, l := range logins {
+		stmts = append(stmts, postgres.DropStatements(l.Name)...)
+	}
+	if len(stmts) == 0 {
+		return nil
+	}
+	if err := e.runStatements(ctx, t.Name, stmts); err != nil {
+		return fmt.Errorf("identity %q: dropping its logins on target %q through Vault: %w", identity, t.Name, err)
+	}
+	return nil
+}

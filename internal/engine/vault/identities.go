@@ -440,6 +440,9 @@ func (e *Engine) cutOff(ctx context.Context, name string) error {
 	if err := e.deleteDynamicRole(ctx, name); err != nil {
 		return err
 	}
+	if err := e.dropCredentialLogins(ctx, name); err != nil {
+		return err
+	}
 	if err := e.dropRotatedLogins(ctx, name); err != nil {
 		return err
 	}
