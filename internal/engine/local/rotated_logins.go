@@ -149,10 +149,11 @@ func (e *Engine) stageLogin(ctx context.Context, identity string, version int64,
 			login = base + "_b"
 		}
 	}
-	if err := setLogin(ctx, client, login, value, roles, comment); err != nil {
-		return engine.TargetError(id.Target, err)
-	}
-	return e.update(func(tx *bolt.Tx) error {
+	// The login is recorded before its password is set: killed between the two, the staged
+	// version names a login that still holds what it held; killed after, a rollback (DiscardSecret,
+	// restoreLogin) knows which login to put the current password back on. Set first, a kill
+	// would leave the one login holding a password no version names (the current secret broken).
+	err = e.update(func(tx *bolt.Tx) error {
 		b, r, err := getVersion(tx, identity, version)
 		if err != nil {
 			return err
@@ -160,6 +161,11 @@ func (e *Engine) stageLogin(ctx context.Context, identity string, version int64,
 		r.Login = login
 		return putVersion(b, r)
 	})
+	if err != nil {
+		return err
+	}
+	e.reached("staged login recorded")
+	return engine.TargetError(id.Target, setLogin(ctx, client, login, value, roles, comment))
 }
 
 // restoreLogin undoes the staging of a discarded version that was staged on login: the current
@@ -177,9 +183,17 @@ func (e *Engine) restoreLogin(ctx context.Context, identity, staged string) erro
 	if err != nil {
 		return err
 	}
-	if cur == staged {
-		err = setLogin(ctx, client, cur, value, id.Scopes, engine.RotatedLoginComment(e.LoginOwner(), identity))
-	} else {
+	comment := engine.RotatedLoginComment(e.LoginOwner(), identity)
+	exists, err := ownedLogin(ctx, client, staged, comment)
+	switch {
+	case errors.Is(err, engine.ErrConflict):
+		return nil // not this engine's (the staging was refused over it): left alone
+	case err != nil:
+	case cur == staged:
+		err = setLogin(ctx, client, cur, value, id.Scopes, comment)
+	case !exists:
+		return nil // killed before its login was made: nothing to stop
+	default:
 		err = client.ExtendLogin(ctx, staged, e.clock.Now())
 	}
 	return engine.TargetError(id.Target, err)
