@@ -164,7 +164,8 @@ func (e *Engine) renewOnTarget(ctx context.Context, id, secret string) (engine.C
 	if _, err := policy.Renew(c.Credential, now); err != nil {
 		return engine.Credential{}, engine.RenewalError(err)
 	}
-	if _, err := e.write(ctx, "sys/leases/renew", map[string]any{"lease_id": c.LeaseID, "increment": seconds(c.TTL)}); err != nil {
+	// The lease id in the path (not the body), which the apply policy scopes to the database mount.
+	if _, err := e.write(ctx, "sys/leases/renew/"+c.LeaseID, map[string]any{"increment": seconds(c.TTL)}); err != nil {
 		return engine.Credential{}, refused(err)
 	}
 	return e.recordRenewal(ctx, rec, version, id, now)
@@ -197,7 +198,7 @@ func (e *Engine) revokeLease(ctx context.Context, leaseID string) error {
 	if leaseID == "" {
 		return nil
 	}
-	_, err := e.write(ctx, "sys/leases/revoke", map[string]any{"lease_id": leaseID})
+	_, err := e.write(ctx, "sys/leases/revoke/"+leaseID, nil)
 	if errors.Is(err, engine.ErrInvalid) {
 		return nil // Vault answers 400 for a lease it no longer has
 	}

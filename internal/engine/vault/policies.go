@@ -178,10 +178,11 @@ path "{{mount}}-database/rotate-role/*" {
 path "{{mount}}-database/static-creds/*" {
   capabilities = ["read"]
 }
-path "sys/leases/renew" {
+# Renewal and revocation of the leases of that mount only: the lease id is in the path.
+path "sys/leases/renew/{{mount}}-database/creds/*" {
   capabilities = ["update"]
 }
-path "sys/leases/revoke" {
+path "sys/leases/revoke/{{mount}}-database/creds/*" {
   capabilities = ["update"]
 }
 `

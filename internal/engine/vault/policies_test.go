@@ -5,10 +5,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nhigov/terraform-provider-nhi/internal/acctest"
 	"github.com/nhigov/terraform-provider-nhi/internal/clock"
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
@@ -63,5 +65,29 @@ func TestOpenAndReadsCreateNoMounts(t *testing.T) {
 	must(t, e.PutClass(ctx, policy.Class{Name: "ci", Kind: policy.KindEphemeral}))
 	if kv, approle := mounted(); !kv || !approle {
 		t.Fatalf("the first write did not create the mounts: kv %v, approle %v", kv, approle)
+	}
+}
+
+// TestApplyPolicyScopesLeases: the apply policy lets its token renew and revoke the leases of
+// the provider's database mount, by their id in the path, and no other lease.
+func TestApplyPolicyScopesLeases(t *testing.T) {
+	e := openTest(t, clock.Real{})
+	ctx := context.Background()
+	tok := acctest.VaultToken(t, e.client, e.Mount()+"-apply", ApplyPolicy(e.Mount(), e.AppRoleMount()))
+	own := e.DatabaseMount() + "/creds/ci-db/0123abcd"
+	for path, want := range map[string]bool{
+		"sys/leases/renew/" + own:                   true,
+		"sys/leases/revoke/" + own:                  true,
+		"sys/leases/renew":                          false,
+		"sys/leases/revoke":                         false,
+		"sys/leases/revoke/aws/creds/admin/0123":    false,
+		"sys/leases/renew/other-database/creds/x/1": false,
+		"sys/leases/revoke-prefix/" + own:           false,
+	} {
+		caps, err := e.client.Sys().CapabilitiesWithContext(ctx, tok, path)
+		must(t, err)
+		if got := slices.Contains(caps, "update"); got != want {
+			t.Errorf("the apply policy's capabilities on %s: %v; want update %v", path, caps, want)
+		}
 	}
 }
