@@ -18,12 +18,15 @@ import (
 )
 
 // Dynamic credentials on a target (issue 16, item 3) through Vault's database secrets engine:
-// each issue writes the identity's dynamic role <mount>-database/roles/<identity> (db_name its
-// target; creation, renew and revocation statements from target/postgres granting exactly its
-// scopes; default_ttl and max_ttl from the grant of its TTL policy), then reads
-// <mount>-database/creds/<identity>: a lease whose login Vault created with VALID UNTIL its
-// expiry. The credential is recorded like a token credential, with its lease, and renewed and
-// revoked through sys/leases (Vault runs the renew and revocation statements).
+// each issue writes a dynamic role of its own, <mount>-database/roles/<identity>_<16 hex of the
+// credential id> (credentialRole; db_name the identity's target; creation, renew and revocation
+// statements from target/postgres granting exactly its scopes and commented with its credential;
+// default_ttl and max_ttl from the grant of its TTL policy), then reads
+// <mount>-database/creds/<that role>: a lease whose login Vault created with VALID UNTIL its
+// expiry. A role per credential, not per identity, so that two issues at once for one identity
+// each get their own TTL and comment. The credential is recorded like a token credential, with
+// its lease, renewed and revoked through sys/leases (Vault runs the renew and revocation
+// statements), and its role is deleted when it closes.
 //
 // Its ID is "lease-" + 16 hex digits + "-" + the identity (when that fits a name), so that a
 // renewal finds the identity's record without a scan.
@@ -62,20 +65,59 @@ func secretHash(secret string) string {
 // LoginOwner names this engine in the comments of the logins Vault makes for it: its mount.
 func (e *Engine) LoginOwner() string { return "vault " + e.mount }
 
-func (e *Engine) dynamicRolePath(identity string) string {
-	return e.DatabaseMount() + "/roles/" + identity
+func (e *Engine) dynamicRolePath(role string) string {
+	return e.DatabaseMount() + "/roles/" + role
 }
 
-// deleteDynamicRole deletes the dynamic role of an identity on a target (cutOff: retire and
-// delete), so that no login can be minted for it any more; revokeAll has just read the record
-// that says whether it has one.
-func (e *Engine) deleteDynamicRole(ctx context.Context, identity string) error {
+// credentialRole names the dynamic role of lease credential credID of identity: the identity,
+// "_" and the credential id's 16 hex digits, so that Vault's username template (which starts
+// with the role's name) names a login like engine.LoginName does.
+func credentialRole(identity, credID string) string {
+	rest := strings.TrimPrefix(credID, leasePrefix)
+	if len(rest) > 16 {
+		rest = rest[:16]
+	}
+	return identity + "_" + rest
+}
+
+// isCredentialRole tells whether role is a credentialRole of identity.
+func isCredentialRole(identity, role string) bool {
+	suffix, ok := strings.CutPrefix(role, identity+"_")
+	if !ok || len(suffix) != 16 {
+		return false
+	}
+	_, err := hex.DecodeString(suffix)
+	return err == nil
+}
+
+// deleteCredentialRole deletes the dynamic role of a credential; one already gone is fine.
+func (e *Engine) deleteCredentialRole(ctx context.Context, identity, credID string) error {
+	if err := e.del(ctx, e.dynamicRolePath(credentialRole(identity, credID))); err != nil && !errors.Is(err, engine.ErrNotFound) {
+		return fmt.Errorf("credential %q: deleting its dynamic role: %w", credID, err)
+	}
+	return nil
+}
+
+// deleteDynamicRoles deletes what is left of the dynamic roles of an identity on a target
+// (cutOff: retire and delete, after revokeAll closed its credentials with their roles): the
+// role of an issue interrupted before it recorded its credential, so that no login can be
+// minted for the identity any more.
+func (e *Engine) deleteDynamicRoles(ctx context.Context, identity string) error {
 	rec, _, ok := e.lastWritten(identity)
 	if !ok || rec.Target == "" {
 		return nil
 	}
-	if err := e.del(ctx, e.dynamicRolePath(identity)); err != nil && !errors.Is(err, engine.ErrNotFound) {
-		return fmt.Errorf("identity %q: deleting its dynamic role: %w", identity, err)
+	roles, err := e.list(ctx, e.DatabaseMount()+"/roles")
+	if err != nil {
+		return err
+	}
+	for _, role := range roles {
+		if !isCredentialRole(identity, role) {
+			continue
+		}
+		if err := e.del(ctx, e.dynamicRolePath(role)); err != nil && !errors.Is(err, engine.ErrNotFound) {
+			return fmt.Errorf("identity %q: deleting its dynamic role %q: %w", identity, role, err)
+		}
 	}
 	return nil
 }
@@ -92,15 +134,19 @@ func (e *Engine) issueOnTarget(ctx context.Context, rec identityRecord, version 
 		return engine.Credential{}, "", err
 	}
 	creation, renew, revocation := postgres.VaultStatements(id.Scopes, engine.LoginComment(e.LoginOwner(), id.Name, credID))
-	_, err = e.write(ctx, e.dynamicRolePath(id.Name), map[string]any{
+	role := credentialRole(id.Name, credID)
+	_, err = e.write(ctx, e.dynamicRolePath(role), map[string]any{
 		"db_name": id.Target, "creation_statements": creation, "renew_statements": renew, "revocation_statements": revocation,
 		"default_ttl": seconds(grant.TTL), "max_ttl": seconds(grant.Lifetime),
 	})
 	if err != nil {
 		return engine.Credential{}, "", fmt.Errorf("identity %q: writing its dynamic role: %w", id.Name, err)
 	}
-	s, err := e.readCreds(ctx, id.Name)
+	s, err := e.readCreds(ctx, role)
 	if err != nil {
+		if derr := e.deleteCredentialRole(context.WithoutCancel(ctx), id.Name, credID); derr != nil {
+			err = fmt.Errorf("%w (%v)", err, derr)
+		}
 		return engine.Credential{}, "", fmt.Errorf("issuing a credential to identity %q on target %q: %w", id.Name, id.Target, err)
 	}
 	username, _ := s.Data["username"].(string)
@@ -115,17 +161,19 @@ func (e *Engine) issueOnTarget(ctx context.Context, rec identityRecord, version 
 	if err != nil {
 		if rerr := e.revokeLease(context.WithoutCancel(ctx), s.LeaseID); rerr != nil {
 			err = fmt.Errorf("%w (revoking the new lease failed too: %v)", err, rerr)
+		} else if derr := e.deleteCredentialRole(context.WithoutCancel(ctx), id.Name, credID); derr != nil {
+			err = fmt.Errorf("%w (%v)", err, derr)
 		}
 		return engine.Credential{}, "", fmt.Errorf("issuing a credential to identity %q: %w", id.Name, err)
 	}
 	return cred, password, nil
 }
 
-// readCreds reads a new login from the identity's dynamic role. Vault answers 500 when the
+// readCreds reads a new login from dynamic role role. Vault answers 500 when the
 // target refuses the creation statements (a scope naming a role the target lacks): that is the
 // declaration's fault, ErrInvalid, as on the local engine.
-func (e *Engine) readCreds(ctx context.Context, identity string) (*api.Secret, error) {
-	path := e.DatabaseMount() + "/creds/" + identity
+func (e *Engine) readCreds(ctx context.Context, role string) (*api.Secret, error) {
+	path := e.DatabaseMount() + "/creds/" + role
 	s, err := e.client.Logical().ReadWithContext(ctx, path)
 	var re *api.ResponseError
 	if errors.As(err, &re) && re.StatusCode == 500 && strings.Contains(strings.Join(re.Errors, " "), "SQLSTATE") {
@@ -172,25 +220,33 @@ func (e *Engine) renewOnTarget(ctx context.Context, id, secret string) (engine.C
 }
 
 // revokeMinted ends in Vault what credential id of identity is: its lease (Vault runs the
-// revocation statements: sessions terminated, login dropped) or its token.
+// revocation statements: sessions terminated, login dropped), then its dynamic role; or its
+// token.
 func (e *Engine) revokeMinted(ctx context.Context, identity, id string) error {
 	if !isLeaseCredential(id) {
 		return e.revokeToken(ctx, id)
 	}
+	leaseID := ""
 	// The record this engine wrote last names the lease without a read (the close of an open).
 	if rec, _, ok := e.lastWritten(identity); ok {
 		if i, live := liveCredential(rec, id); live {
-			return e.revokeLease(ctx, rec.Live[i].LeaseID)
+			leaseID = rec.Live[i].LeaseID
 		}
 	}
-	_, _, c, err := e.findCredential(ctx, identity, id)
-	if err != nil {
-		if errors.Is(err, engine.ErrDenied) {
-			return nil // not this engine's: revoke reports it
+	if leaseID == "" {
+		_, _, c, err := e.findCredential(ctx, identity, id)
+		if err != nil {
+			if errors.Is(err, engine.ErrDenied) {
+				return nil // not this engine's: revoke reports it
+			}
+			return err
 		}
+		leaseID = c.LeaseID
+	}
+	if err := e.revokeLease(ctx, leaseID); err != nil {
 		return err
 	}
-	return e.revokeLease(ctx, c.LeaseID)
+	return e.deleteCredentialRole(ctx, identity, id)
 }
 
 // revokeLease revokes a lease at once; one Vault no longer holds is fine.

@@ -160,9 +160,9 @@ path "sys/mounts/{{mount}}-database" {
 path "{{mount}}-database/config/*" {
   capabilities = ["create", "read", "update", "delete"]
 }
-# The dynamic role of each identity on a target, its logins (leases), their renewal and revocation.
+# The dynamic role of each credential on a target and its login (a lease).
 path "{{mount}}-database/roles/*" {
-  capabilities = ["create", "read", "update", "delete"]
+  capabilities = ["create", "read", "update", "delete", "list"]
 }
 path "{{mount}}-database/creds/*" {
   capabilities = ["read"]

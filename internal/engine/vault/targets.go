@@ -33,8 +33,11 @@ const (
 )
 
 // usernameTemplate names the logins Vault makes like engine.LoginName names the local engine's:
-// "nhi_", the identity (the role's name), "_" and a random suffix, within PostgreSQL's 63 bytes.
-const usernameTemplate = `{{ printf "nhi_%s_%s" (.RoleName | truncate 42) (random 16) | lowercase }}`
+// "nhi_" and the role's name, which is the identity, "_" and the credential's 16 hex digits
+// (credentialRole), within PostgreSQL's 63 bytes (a longer name keeps a digest of what is cut).
+// One role makes one login, so the name needs no random part: a read of the role's creds
+// replayed by the network layer fails to create the same login again instead of making another.
+const usernameTemplate = `{{ printf "nhi_%s" (.RoleName | truncate_sha256 59) | lowercase }}`
 
 // DatabaseMount returns the mount of the database secrets engine that holds the targets'
 // connection configurations.
