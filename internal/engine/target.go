@@ -222,6 +222,18 @@ type LoginObserver interface {
 	RepairsLogins() bool
 }
 
+// UncheckedTarget is the observation of target name when reading its logins failed with err:
+// for a target that did not answer (ErrUnavailable), the drift rules' target-unchecked finding
+// about identity (about every identity on the target when empty), so that one unreachable target
+// neither fails a refresh nor the fleet's report; ok is false for any other error, which the
+// caller returns. Both engines observe an unreachable target through it.
+func UncheckedTarget(name, identity string, err error) (obs policy.LoginObservation, ok bool) {
+	if !errors.Is(err, ErrUnavailable) {
+		return obs, false
+	}
+	return policy.LoginObservation{Target: name, Identity: identity, Unchecked: err.Error()}, true
+}
+
 // ObserveTargetLogins reads the logins on a target that owner made (LoginComment), for identity
 // (any when empty), as the drift rules observe them, logged in as the admin user.
 func ObserveTargetLogins(ctx context.Context, t Target, password, owner, identity string) ([]policy.LoginObservation, error) {

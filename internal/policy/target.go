@@ -23,6 +23,9 @@ const (
 	// RulePasswordUnchecked: that comparison was not possible (the admin user may not read
 	// password verifiers, or the verifier is not SCRAM).
 	RulePasswordUnchecked = "target-password-unchecked"
+	// RuleTargetUnchecked: the engine could not reach a target, so the logins there of the
+	// identities on it were not checked.
+	RuleTargetUnchecked = "target-unchecked"
 )
 
 // StrategyAlternating rotates the password of an identity on a target across two logins that
@@ -36,6 +39,10 @@ func init() {
 	ruleHelp[RuleOrphanedLogin] = struct{ Description, Remedy string }{
 		"A target holds a login the provider made for a credential that is no longer live (revoked, expired, or unknown): an offboarding that left a working account behind, or one that could be made to work again.",
 		"Drop the login on the target (DROP ROLE), and find out why its revocation did not."}
+	ruleTitles[RuleTargetUnchecked] = "Target Not Checked"
+	ruleHelp[RuleTargetUnchecked] = struct{ Description, Remedy string }{
+		"The engine could not reach the target of an identity (it is down, or its connection or credentials fail), so the logins the provider made there were not checked for drift: orphaned logins, validity past expiry, roles added out of band and changed passwords stay unseen until it answers.",
+		"Bring the target back or fix its connection (nhi_target), then refresh or run the drift report again."}
 	ruleTitles[RuleOverlapNeedsAlternating] = "Target Overlap Without Alternating Logins"
 	ruleTitles[RuleAlternatingWithoutTarget] = "Alternating Logins Without Target"
 	ruleTitles[RulePasswordChanged] = "Target Password Changed Out Of Band"
@@ -77,6 +84,9 @@ type LoginObservation struct {
 	// alternating logins).
 	Rotated, PasswordChecked, PasswordMatches bool
 	RolesHolder                               string
+	// Unchecked, when set, says why Target could not be checked (it did not answer): no login
+	// was read there, for Identity or, when that is empty, for every identity on the target.
+	Unchecked string
 }
 
 // checkLogins judges the provider's logins on targets against the live credentials they were
@@ -95,6 +105,10 @@ func checkLogins(logins []LoginObservation, creds []Credential, identities map[s
 		add := func(rule string, sev Severity, observed, allowed, owasp, remedy string) {
 			out = append(out, Finding{Rule: rule, Severity: sev, Subject: subject(SubjectIdentity, l.Identity), Object: "login/" + l.Name,
 				Observed: observed, Allowed: allowed, OWASP: owasp, Remedy: remedy})
+		}
+		if l.Unchecked != "" {
+			out = append(out, checkUnchecked(l, identities)...)
+			continue
 		}
 		where := "login " + l.Name + " on target " + l.Target
 		if l.Rotated {
@@ -141,6 +155,28 @@ func checkLogins(logins []LoginObservation, creds []Credential, identities map[s
 				Allowed:  "exactly the scopes " + scopeList(c.Scopes), OWASP: "NHI5",
 				Remedy: "revoke credential " + c.ID + " (which drops the login), and find out who granted " + strings.Join(extra, ", ")})
 		}
+	}
+	return out
+}
+
+// checkUnchecked is the medium target-unchecked finding of an unreachable target, about l's
+// identity or, for the fleet, about each active identity on the target.
+func checkUnchecked(l LoginObservation, identities map[string]*Identity) []Finding {
+	names := []string{l.Identity}
+	if l.Identity == "" {
+		names = names[:0]
+		for name, id := range identities {
+			if id.Target == l.Target && !id.Retired() {
+				names = append(names, name)
+			}
+		}
+		slices.Sort(names)
+	}
+	out := make([]Finding, 0, len(names))
+	for _, name := range names {
+		out = append(out, Finding{Rule: RuleTargetUnchecked, Severity: SeverityMedium, Subject: subject(SubjectIdentity, name), Object: "target/" + l.Target,
+			Observed: "target " + l.Target + " could not be checked: " + l.Unchecked, Allowed: "a target whose logins the engine can read back",
+			Remedy: "bring target " + l.Target + " back or fix its connection (nhi_target), then refresh"})
 	}
 	return out
 }

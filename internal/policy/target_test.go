@@ -79,3 +79,26 @@ func TestCheckLoginsRotatedRoles(t *testing.T) {
 		t.Fatalf("findings for exactly the scopes = %+v, want none", got)
 	}
 }
+
+// An unreachable target is a medium target-unchecked finding: about the identity observed, or,
+// in the fleet's report, about each active identity on that target.
+func TestCheckLoginsTargetUnchecked(t *testing.T) {
+	ids := map[string]*Identity{"a": {Name: "a", Target: "db"}, "b": {Name: "b", Target: "db"}, "c": {Name: "c", Target: "other"},
+		"d": {Name: "d", Target: "db", Status: StatusRetired}}
+	for _, tc := range []struct {
+		identity string
+		want     []string
+	}{{"a", []string{"identity/a"}}, {"", []string{"identity/a", "identity/b"}}} {
+		got := checkLogins([]LoginObservation{{Target: "db", Identity: tc.identity, Unchecked: "connection refused"}}, nil, ids, testNow)
+		var subjects []string
+		for _, f := range got {
+			if f.Rule != RuleTargetUnchecked || f.Severity != SeverityMedium || f.Object != "target/db" || !strings.Contains(f.Observed, "connection refused") {
+				t.Errorf("finding %+v: want a medium %s about target/db saying why", f, RuleTargetUnchecked)
+			}
+			subjects = append(subjects, f.Subject)
+		}
+		if !slices.Equal(subjects, tc.want) {
+			t.Errorf("identity %q: subjects %v, want %v", tc.identity, subjects, tc.want)
+		}
+	}
+}

@@ -77,7 +77,9 @@ func (r *targetResource) Schema(_ context.Context, _ resource.SchemaRequest, res
 			"`infinity` a `target-login-validity-above-expiry` finding (NHI7), roles beyond the credential's scopes a " +
 			"`privilege-escalation` finding (NHI5); the login of a persistent identity's rotated secret that holds another " +
 			"password than the current secret (compared by its SCRAM verifier) a `target-password-changed` finding, or " +
-			"`target-password-unchecked` when the admin user may not read verifiers. The next credential issued to the identity, or the next one closed, drops " +
+			"`target-password-unchecked` when the admin user may not read verifiers. A target that does not answer is a medium " +
+			"`target-unchecked` finding about each identity on it (its logins were not checked), and the rest of the refresh or " +
+			"report goes on. The next credential issued to the identity, or the next one closed, drops " +
 			"orphaned logins and sets `VALID UNTIL` back on the local engine; on Vault, which runs statements on the target only " +
 			"for a lease's own login, those findings stay until fixed by hand. On both engines closing a credential drops its " +
 			"login with any extra grant and its `VALID UNTIL`.",

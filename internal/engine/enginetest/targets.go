@@ -28,6 +28,7 @@ func RunTargetCredentials(t *testing.T, factory Factory) {
 	t.Run("TargetRetireDropsLogins", func(t *testing.T) { testTargetRetire(t, factory) })
 	t.Run("TargetRetireTargetDown", func(t *testing.T) { testTargetRetireTargetDown(t, factory) })
 	t.Run("TargetRenewRefused", func(t *testing.T) { testTargetRenewRefused(t, factory) })
+	t.Run("TargetUnreachable", func(t *testing.T) { testTargetUnreachable(t, factory) })
 	t.Run("TargetLoginRefused", func(t *testing.T) { testTargetLoginRefused(t, factory) })
 	t.Run("TargetDrift", func(t *testing.T) { testTargetDrift(t, factory) })
 }
@@ -229,6 +230,55 @@ func testTargetRenewRefused(t *testing.T, factory Factory) {
 	if renewed.RenewCount != 1 {
 		t.Errorf("renewal after the target came back: count %d, want 1", renewed.RenewCount)
 	}
+}
+
+// testTargetUnreachable: a target that does not answer fails neither the refresh of an identity
+// on it nor the fleet's report: each says, as a medium target-unchecked finding about the
+// identity, that its logins were not checked, and the report's other findings stay (an identity
+// elsewhere). Once the target answers again the finding goes.
+func testTargetUnreachable(t *testing.T, factory Factory) {
+	e, f, relay, ctx := relayedTargetIdentity(t, factory, "ci-pg-down")
+	cred, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-pg-down"})
+	must(t, err)
+	t.Cleanup(func() { _ = f.Admin.DropLogin(context.Background(), cred.Username) })
+	// An identity on no target, whose finding (no owner) must survive the outage in the report.
+	other := ciIdentity("ci-pg-elsewhere")
+	other.Owner = ""
+	_, err = e.CreateIdentity(ctx, other)
+	must(t, err)
+	unchecked := func(what string, fleet policy.Fleet, want bool) {
+		t.Helper()
+		var got []policy.Finding
+		for _, fd := range policy.Drift(fleet).Findings {
+			if fd.Rule == policy.RuleTargetUnchecked {
+				got = append(got, fd)
+			}
+		}
+		switch {
+		case !want && len(got) > 0:
+			t.Errorf("%s: %+v; want no %s finding", what, got, policy.RuleTargetUnchecked)
+		case want && (len(got) != 1 || got[0].Subject != "identity/ci-pg-down" || got[0].Severity != policy.SeverityMedium ||
+			got[0].Object != "target/"+f.Target):
+			t.Errorf("%s: %+v; want one medium %s finding about identity/ci-pg-down, target/%s", what, got, policy.RuleTargetUnchecked, f.Target)
+		}
+	}
+	relay.Down()
+	fleet, err := engine.ReadObserved(ctx, e, "ci-pg-down", time.Now())
+	must(t, err)
+	unchecked("refresh with the target down", fleet, true)
+	fleet, err = engine.Observe(ctx, e, time.Now())
+	must(t, err)
+	unchecked("fleet report with the target down", fleet, true)
+	if len(policy.Drift(fleet).About("ci-pg-elsewhere")) == 0 {
+		t.Error("fleet report with the target down: the other identity's findings are missing")
+	}
+	relay.Up()
+	fleet, err = engine.ReadObserved(ctx, e, "ci-pg-down", time.Now())
+	must(t, err)
+	unchecked("refresh with the target back", fleet, false)
+	fleet, err = engine.Observe(ctx, e, time.Now())
+	must(t, err)
+	unchecked("fleet report with the target back", fleet, false)
 }
 
 // testTargetLoginRefused: a scope naming a role the target lacks makes the target refuse the

@@ -344,24 +344,31 @@ func (e *Engine) ObserveLogins(ctx context.Context, identity string) ([]policy.L
 		return nil, err
 	}
 	var out []policy.LoginObservation
+	down := map[string]bool{} // targets that did not answer
 	for _, name := range names {
 		t, password, err := e.targetPassword(name)
 		if err != nil {
 			return nil, err
 		}
 		logins, err := engine.ObserveTargetLogins(ctx, t, password, e.LoginOwner(), identity)
+		if obs, ok := engine.UncheckedTarget(name, identity, err); ok {
+			out, down[name] = append(out, obs), true
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, logins...)
 	}
-	rotated, err := e.observeRotatedLogins(ctx, identity)
+	rotated, err := e.observeRotatedLogins(ctx, identity, down)
 	return append(out, rotated...), err
 }
 
 // observeRotatedLogins reads, for identity (every persistent identity on a target when empty),
-// whether the login of its current rotated secret still holds that secret.
-func (e *Engine) observeRotatedLogins(ctx context.Context, identity string) ([]policy.LoginObservation, error) {
+// whether the login of its current rotated secret still holds that secret; identities on a
+// target in down are not read (that target did not answer), and one whose target stops
+// answering is observed unchecked.
+func (e *Engine) observeRotatedLogins(ctx context.Context, identity string, down map[string]bool) ([]policy.LoginObservation, error) {
 	var ids []policy.Identity
 	if identity != "" {
 		id, err := e.GetIdentity(ctx, identity)
@@ -380,41 +387,52 @@ func (e *Engine) observeRotatedLogins(ctx context.Context, identity string) ([]p
 	}
 	var out []policy.LoginObservation
 	for _, id := range ids {
-		if id.Target == "" || id.TTLPolicy != "" || id.Retired() {
+		if id.Target == "" || id.TTLPolicy != "" || id.Retired() || down[id.Target] {
 			continue
 		}
-		login, value, err := e.currentLogin(ctx, id.Name)
-		if err != nil || login == "" {
-			if err != nil {
-				return nil, err
-			}
-			continue
-		}
-		client, err := e.targetClient(ctx, id.Target)
-		if err != nil {
+		obs, err := e.observeRotatedLogin(ctx, id)
+		if unchecked, ok := engine.UncheckedTarget(id.Target, id.Name, err); ok {
+			obs = &unchecked
+		} else if err != nil {
 			return nil, err
 		}
-		obs := policy.LoginObservation{Target: id.Target, Name: login, Identity: id.Name, Rotated: true}
-		if obs.PasswordMatches, obs.PasswordChecked, err = client.CheckPassword(ctx, login, value); err != nil {
-			return nil, engine.TargetError(id.Target, err)
+		if obs != nil {
+			out = append(out, *obs)
 		}
-		// The roles the scopes are granted through: the group of alternating logins, else the login.
-		s, err := e.GetRotationSchedule(ctx, id.Name)
-		if err != nil && !errors.Is(err, engine.ErrNotFound) {
-			return nil, err
-		}
-		holder, err := e.rotatedRoleHolder(ctx, id.Name, s.Strategy)
-		if err != nil {
-			return nil, err
-		}
-		l, err := client.Inspect(ctx, holder)
-		if err != nil {
-			return nil, engine.TargetError(id.Target, err)
-		}
-		obs.RolesHolder, obs.Roles = holder, l.Roles
-		out = append(out, obs)
 	}
 	return out, nil
+}
+
+// observeRotatedLogin reads whether the login of persistent identity id's current rotated secret
+// still holds that secret, and the roles its scopes are granted through; nil when it has none.
+func (e *Engine) observeRotatedLogin(ctx context.Context, id policy.Identity) (*policy.LoginObservation, error) {
+	login, value, err := e.currentLogin(ctx, id.Name)
+	if err != nil || login == "" {
+		return nil, err
+	}
+	client, err := e.targetClient(ctx, id.Target)
+	if err != nil {
+		return nil, err
+	}
+	obs := policy.LoginObservation{Target: id.Target, Name: login, Identity: id.Name, Rotated: true}
+	if obs.PasswordMatches, obs.PasswordChecked, err = client.CheckPassword(ctx, login, value); err != nil {
+		return nil, engine.TargetError(id.Target, err)
+	}
+	// The roles the scopes are granted through: the group of alternating logins, else the login.
+	s, err := e.GetRotationSchedule(ctx, id.Name)
+	if err != nil && !errors.Is(err, engine.ErrNotFound) {
+		return nil, err
+	}
+	holder, err := e.rotatedRoleHolder(ctx, id.Name, s.Strategy)
+	if err != nil {
+		return nil, err
+	}
+	l, err := client.Inspect(ctx, holder)
+	if err != nil {
+		return nil, engine.TargetError(id.Target, err)
+	}
+	obs.RolesHolder, obs.Roles = holder, l.Roles
+	return &obs, nil
 }
 
 // repairLogins puts the logins of identity on its target back as its credentials say: a login
@@ -440,6 +458,10 @@ func (e *Engine) repairLogins(ctx context.Context, identity string) error {
 	}
 	var errs []error
 	for _, l := range logins {
+		if l.Unchecked != "" {
+			errs = append(errs, fmt.Errorf("target %q: %s", l.Target, l.Unchecked))
+			continue
+		}
 		client, err := e.targetClient(ctx, l.Target)
 		if err != nil {
 			errs = append(errs, err)

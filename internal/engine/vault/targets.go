@@ -331,11 +331,13 @@ func (e *Engine) ObserveLogins(ctx context.Context, identity string) ([]policy.L
 	var out []policy.LoginObservation
 	for _, t := range targets {
 		c, err := e.inspector(ctx, t)
-		if err != nil {
-			return nil, err
+		var logins []policy.LoginObservation
+		if err == nil {
+			logins, err = engine.TargetLogins(ctx, t.Name, c, e.LoginOwner(), identity)
 		}
-		logins, err := engine.TargetLogins(ctx, t.Name, c, e.LoginOwner(), identity)
-		if err != nil {
+		if obs, ok := engine.UncheckedTarget(t.Name, identity, err); ok {
+			logins = []policy.LoginObservation{obs}
+		} else if err != nil {
 			return nil, err
 		}
 		out = append(out, logins...)
