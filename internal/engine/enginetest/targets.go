@@ -29,6 +29,7 @@ func RunTargetCredentials(t *testing.T, factory Factory) {
 	t.Run("TargetRetireTargetDown", func(t *testing.T) { testTargetRetireTargetDown(t, factory) })
 	t.Run("TargetRenewRefused", func(t *testing.T) { testTargetRenewRefused(t, factory) })
 	t.Run("TargetUnreachable", func(t *testing.T) { testTargetUnreachable(t, factory) })
+	t.Run("TargetPrivilegedScope", func(t *testing.T) { testTargetPrivilegedScope(t, factory) })
 	t.Run("TargetLoginRefused", func(t *testing.T) { testTargetLoginRefused(t, factory) })
 	t.Run("TargetDrift", func(t *testing.T) { testTargetDrift(t, factory) })
 }
@@ -281,6 +282,46 @@ func testTargetUnreachable(t *testing.T, factory Factory) {
 	unchecked("fleet report with the target back", fleet, false)
 }
 
+// privilegedRole makes a role on f's server that is a member of a SUPERUSER role, dropped when
+// the test ends: a scope that the engines must refuse to grant.
+func privilegedRole(t *testing.T, f *acctest.PostgresFixture) string {
+	t.Helper()
+	su, member := acctest.Unique("su_"), acctest.Unique("member_")
+	acctest.PostgresExec(t, f.Conn, f.Password, "CREATE ROLE "+su+" NOLOGIN SUPERUSER", "CREATE ROLE "+member+" NOLOGIN IN ROLE "+su)
+	t.Cleanup(func() { acctest.PostgresExec(t, f.Conn, f.Password, "DROP ROLE "+member, "DROP ROLE "+su) })
+	return member
+}
+
+// wantPrivilegedRefused checks that err is the refusal of scope role, the same on every engine.
+func wantPrivilegedRefused(t *testing.T, err error, role string) {
+	t.Helper()
+	if !errors.Is(err, engine.ErrInvalid) || !strings.Contains(err.Error(), "privileged roles cannot be scopes: "+role+" (member of ") {
+		t.Fatalf("granting privileged scope %s: %v; want ErrInvalid naming it", role, err)
+	}
+}
+
+// testTargetPrivilegedScope: a scope that is a privileged role (here a member of a SUPERUSER
+// role) is refused at issue, with an error naming it, and no login is left.
+func testTargetPrivilegedScope(t *testing.T, factory Factory) {
+	e, f, ctx, _ := targetIdentity(t, factory, "ci-pg-privileged")
+	id, err := e.GetIdentity(ctx, "ci-pg-privileged")
+	must(t, err)
+	role := privilegedRole(t, f)
+	id.Scopes = []string{f.Reader, role}
+	_, err = e.UpdateIdentity(ctx, id)
+	must(t, err)
+	_, _, err = e.IssueCredential(ctx, engine.CredentialRequest{Identity: id.Name})
+	wantPrivilegedRefused(t, err, role)
+	live, err := e.LiveCredentials(ctx, id.Name)
+	must(t, err)
+	observer := e.(engine.LoginObserver)
+	logins, err := observer.ObserveLogins(ctx, id.Name)
+	must(t, err)
+	if len(live) != 0 || len(logins) != 0 {
+		t.Errorf("after a refused issue: live credentials %+v, logins %+v; want none", live, logins)
+	}
+}
+
 // testTargetLoginRefused: a scope naming a role the target lacks makes the target refuse the
 // login; the credential's record is revoked again and nothing stays live.
 func testTargetLoginRefused(t *testing.T, factory Factory) {
@@ -396,6 +437,27 @@ func RunTargetRotation(t *testing.T, factory Factory, oneLogin bool) {
 		t.Run("TargetRotationOneLoginRefused", func(t *testing.T) { testTargetRotationOneLoginRefused(t, factory) })
 	}
 	t.Run("TargetRotationAlternating", func(t *testing.T) { testTargetRotationAlternating(t, factory) })
+	t.Run("TargetRotationPrivilegedScope", func(t *testing.T) { testTargetRotationPrivilegedScope(t, factory) })
+}
+
+// testTargetRotationPrivilegedScope: staging the rotated secret of a persistent identity whose
+// scopes name a privileged role is refused with an error naming it, and no role is made.
+func testTargetRotationPrivilegedScope(t *testing.T, factory Factory) {
+	e, f, ctx := targetPersistent(t, factory, "svc-pg-privileged", policy.StrategyAlternating)
+	id, err := e.GetIdentity(ctx, "svc-pg-privileged")
+	must(t, err)
+	role := privilegedRole(t, f)
+	id.Scopes = []string{f.Reader, role}
+	_, err = e.UpdateIdentity(ctx, id)
+	must(t, err)
+	_, _, err = e.StageSecret(ctx, id.Name, 32)
+	wantPrivilegedRefused(t, err, role)
+	base := engine.RotatedLoginName(id.Name)
+	for _, login := range []string{base + "_a", base + "_b", base} {
+		if l, err := f.Admin.Inspect(ctx, login); err != nil || l.Exists {
+			t.Errorf("role %s after a refused staging: %+v, %v", login, l, err)
+		}
+	}
 }
 
 // testTargetRotationOneLoginRefused: without alternating logins the staging is refused and no
