@@ -84,6 +84,10 @@ type LoginObservation struct {
 	// alternating logins).
 	Rotated, PasswordChecked, PasswordMatches bool
 	RolesHolder                               string
+	// Member marks one of the two alternating logins of a persistent identity's rotated secret:
+	// it holds the identity's scopes through its group role RolesHolder, and any other role in
+	// Roles was granted out of band.
+	Member bool
 	// Unchecked, when set, says why Target could not be checked (it did not answer): no login
 	// was read there, for Identity or, when that is empty, for every identity on the target.
 	Unchecked string
@@ -111,6 +115,16 @@ func checkLogins(logins []LoginObservation, creds []Credential, identities map[s
 			continue
 		}
 		where := "login " + l.Name + " on target " + l.Target
+		if l.Member {
+			if extra := beyond(l.Roles, []string{l.RolesHolder}); len(extra) > 0 {
+				out = append(out, Finding{Rule: RulePrivilegeEscalation, Severity: SeverityHigh, Subject: subject(SubjectIdentity, l.Identity),
+					Attribute: "scopes", Object: "login/" + l.Name,
+					Observed: where + " (an alternating login of the rotated secret) is granted beyond its group role: " + strings.Join(extra, ", "),
+					Allowed:  "only its group role " + l.RolesHolder + ", which holds the identity's scopes", OWASP: "NHI5",
+					Remedy: "revoke " + strings.Join(extra, ", ") + " from " + l.Name + " on the target (REVOKE), and find out who granted it"})
+			}
+			continue
+		}
 		if l.Rotated {
 			if id := identities[l.Identity]; id != nil {
 				if extra := beyond(l.Roles, id.Scopes); len(extra) > 0 {

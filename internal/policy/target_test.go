@@ -102,3 +102,19 @@ func TestCheckLoginsTargetUnchecked(t *testing.T) {
 		}
 	}
 }
+
+// An alternating login may hold its group role only: another role granted to it is a
+// privilege escalation naming that role.
+func TestCheckLoginsMember(t *testing.T) {
+	l := LoginObservation{Target: "db", Name: "nhi_svc_1a2b3c4d_a", Identity: "svc", Member: true, RolesHolder: "nhi_svc_1a2b3c4d",
+		Roles: []string{"nhi_svc_1a2b3c4d", "pg_write_all_data"}}
+	got := checkLogins([]LoginObservation{l}, nil, nil, testNow)
+	if len(got) != 1 || got[0].Rule != RulePrivilegeEscalation || got[0].Severity != SeverityHigh || got[0].OWASP != "NHI5" ||
+		got[0].Object != "login/"+l.Name || !strings.Contains(got[0].Observed, "pg_write_all_data") {
+		t.Fatalf("findings = %+v, want one high privilege-escalation on login/%s naming pg_write_all_data", got, l.Name)
+	}
+	l.Roles = []string{"nhi_svc_1a2b3c4d"}
+	if got := checkLogins([]LoginObservation{l}, nil, nil, testNow); len(got) != 0 {
+		t.Fatalf("findings for the group role only = %+v, want none", got)
+	}
+}

@@ -75,7 +75,7 @@ func (r *targetResource) Schema(_ context.Context, _ resource.SchemaRequest, res
 			"credential; refresh of an identity on the target and `nhi_drift_report` read them back. A login whose credential " +
 			"is not live is an `orphaned-target-login` finding (NHI1), a `VALID UNTIL` past the credential's hard expiry or " +
 			"`infinity` a `target-login-validity-above-expiry` finding (NHI7), roles beyond the credential's scopes a " +
-			"`privilege-escalation` finding (NHI5); the login of a persistent identity's rotated secret that holds another " +
+			"`privilege-escalation` finding (NHI5), as are roles granted to one of a rotated secret's alternating logins beyond its group role; the login of a persistent identity's rotated secret that holds another " +
 			"password than the current secret (compared by its SCRAM verifier) a `target-password-changed` finding, or " +
 			"`target-password-unchecked` when the admin user may not read verifiers. A target that does not answer is a medium " +
 			"`target-unchecked` finding about each identity on it (its logins were not checked), and the rest of the refresh or " +

@@ -619,6 +619,13 @@ func testTargetRotationAlternating(t *testing.T, factory Factory) {
 	}
 	must(t, f.WantGrants(base+"_a", first))
 
+	// A role granted by hand to an alternating login itself (not its group) is a
+	// privilege-escalation finding on that login, in the refresh and in the fleet's report.
+	acctest.PostgresExec(t, f.Conn, f.Password, "GRANT "+extra+" TO \""+base+"_a\"")
+	wantLoginEscalation(t, e, ctx, "svc-pg-alt", base+"_a", true)
+	acctest.PostgresExec(t, f.Conn, f.Password, "REVOKE "+extra+" FROM \""+base+"_a\"")
+	wantLoginEscalation(t, e, ctx, "svc-pg-alt", base+"_a", false)
+
 	// The next version goes to the other login; the first still logs in during the overlap, and
 	// its login is VALID UNTIL the overlap's end.
 	second := rotate(t, e, ctx, "svc-pg-alt", 2*time.Second)
@@ -661,6 +668,24 @@ func wantPasswordFinding(t *testing.T, e engine.Engine, ctx context.Context, ide
 }
 
 // wantRule checks whether the refresh of identity has a finding of rule.
+// wantLoginEscalation checks whether the refresh of identity and the fleet's report each have a
+// privilege-escalation finding on login.
+func wantLoginEscalation(t *testing.T, e engine.Engine, ctx context.Context, identity, login string, want bool) {
+	t.Helper()
+	refresh, err := engine.ReadObserved(ctx, e, identity, time.Now())
+	must(t, err)
+	report, err := engine.Observe(ctx, e, time.Now())
+	must(t, err)
+	for what, fleet := range map[string]policy.Fleet{"refresh": refresh, "fleet report": report} {
+		got := slices.ContainsFunc(policy.Drift(fleet).About(identity), func(fd policy.Finding) bool {
+			return fd.Rule == policy.RulePrivilegeEscalation && fd.Object == "login/"+login
+		})
+		if got != want {
+			t.Errorf("%s of %s: privilege-escalation finding on login %s = %v, want %v", what, identity, login, got, want)
+		}
+	}
+}
+
 func wantRule(t *testing.T, e engine.Engine, ctx context.Context, identity, rule string, want bool) {
 	t.Helper()
 	fleet, err := engine.ReadObserved(ctx, e, identity, time.Now())

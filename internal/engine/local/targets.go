@@ -279,7 +279,9 @@ func (e *Engine) dropLogins(ctx context.Context, set loginSet) error {
 			errs = append(errs, fmt.Errorf("identity %q: listing its logins: %w", set.identity, err))
 		}
 		for _, l := range logins {
-			drop(set.target, l.Name, "credential "+l.Credential)
+			if !l.Member { // the rotated secret's logins go below, with their group
+				drop(set.target, l.Name, "credential "+l.Credential)
+			}
 		}
 	}
 	for _, login := range set.rotated {
@@ -461,6 +463,9 @@ func (e *Engine) repairLogins(ctx context.Context, identity string) error {
 		if l.Unchecked != "" {
 			errs = append(errs, fmt.Errorf("target %q: %s", l.Target, l.Unchecked))
 			continue
+		}
+		if l.Rotated || l.Member {
+			continue // a rotated secret's logins are no credential's
 		}
 		client, err := e.targetClient(ctx, l.Target)
 		if err != nil {
