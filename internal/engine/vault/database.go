@@ -249,14 +249,17 @@ func (e *Engine) revokeMinted(ctx context.Context, identity, id string) error {
 	return e.deleteCredentialRole(ctx, identity, id)
 }
 
-// revokeLease revokes a lease at once; one Vault no longer holds is fine.
+// revokeLease revokes a lease at once; one Vault no longer holds is fine (Vault answers 204).
+// Vault answers 400 when the revocation itself failed (the target did not run the revocation
+// statements: it is down), and keeps the lease: ErrUnavailable, as on the local engine, so that
+// the credential stays live in the record and the next close or retire revokes it again.
 func (e *Engine) revokeLease(ctx context.Context, leaseID string) error {
 	if leaseID == "" {
 		return nil
 	}
 	_, err := e.write(ctx, "sys/leases/revoke/"+leaseID, nil)
 	if errors.Is(err, engine.ErrInvalid) {
-		return nil // Vault answers 400 for a lease it no longer has
+		return fmt.Errorf("Vault could not revoke the lease (its target did not drop the login): %v: %w", err, engine.ErrUnavailable)
 	}
 	return err
 }
