@@ -167,19 +167,27 @@ func testTargetCredentials(t *testing.T, factory Factory) {
 
 func testTargetRetire(t *testing.T, factory Factory) {
 	e, f, ctx, _ := targetIdentity(t, factory, "ci-pg-retired")
-	var creds []engine.Credential
-	var passwords []string
-	for range 2 {
-		c, p, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-pg-retired"})
-		must(t, err)
-		t.Cleanup(func() { _ = f.Admin.DropLogin(context.Background(), c.Username) })
-		creds, passwords = append(creds, c), append(passwords, p)
-	}
+	creds, passwords := issueTwo(t, e, f, ctx, "ci-pg-retired")
 	_, err := e.RetireIdentity(ctx, "ci-pg-retired")
 	must(t, err)
 	for i, c := range creds {
 		must(t, f.WantGone(c.Username, passwords[i]))
 	}
+}
+
+// issueTwo issues two credentials to identity on f's target, their logins dropped when the test
+// ends, and returns them with their passwords.
+func issueTwo(t *testing.T, e engine.Engine, f *acctest.PostgresFixture, ctx context.Context, identity string) ([]engine.Credential, []string) {
+	t.Helper()
+	var creds []engine.Credential
+	var passwords []string
+	for range 2 {
+		c, p, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: identity})
+		must(t, err)
+		t.Cleanup(func() { _ = f.Admin.DropLogin(context.Background(), c.Username) })
+		creds, passwords = append(creds, c), append(passwords, p)
+	}
+	return creds, passwords
 }
 
 // testTargetRetireTargetDown: a retire while the target is down fails, having revoked the
@@ -188,14 +196,7 @@ func testTargetRetire(t *testing.T, factory Factory) {
 // which the first retire ended).
 func testTargetRetireTargetDown(t *testing.T, factory Factory) {
 	e, f, relay, ctx := relayedTargetIdentity(t, factory, "ci-pg-retire-down")
-	var creds []engine.Credential
-	var passwords []string
-	for range 2 {
-		c, p, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-pg-retire-down"})
-		must(t, err)
-		t.Cleanup(func() { _ = f.Admin.DropLogin(context.Background(), c.Username) })
-		creds, passwords = append(creds, c), append(passwords, p)
-	}
+	creds, passwords := issueTwo(t, e, f, ctx, "ci-pg-retire-down")
 	relay.Down()
 	// A close that cannot reach the target fails, the same on every engine.
 	wantErr(t, engine.RevokeCredentialOf(ctx, e, "ci-pg-retire-down", creds[0].ID), engine.ErrUnavailable)
@@ -284,13 +285,19 @@ func testTargetUnreachable(t *testing.T, factory Factory) {
 	unchecked("fleet report with the target back", fleet, false)
 }
 
-// privilegedRole makes a role on f's server that is a member of a SUPERUSER role, dropped when
-// the test ends: a scope that the engines must refuse to grant.
-func privilegedRole(t *testing.T, f *acctest.PostgresFixture) string {
+// privilegedScope makes a role on f's server that is a member of a SUPERUSER role, dropped when
+// the test ends, and adds it to identity's scopes: a scope that the engines must refuse to
+// grant. The update itself is accepted (the plan cannot check it).
+func privilegedScope(t *testing.T, e engine.Engine, f *acctest.PostgresFixture, ctx context.Context, identity string) string {
 	t.Helper()
 	su, member := acctest.Unique("su_"), acctest.Unique("member_")
 	acctest.PostgresExec(t, f.Conn, f.Password, "CREATE ROLE "+su+" NOLOGIN SUPERUSER", "CREATE ROLE "+member+" NOLOGIN IN ROLE "+su)
 	t.Cleanup(func() { acctest.PostgresExec(t, f.Conn, f.Password, "DROP ROLE "+member, "DROP ROLE "+su) })
+	id, err := e.GetIdentity(ctx, identity)
+	must(t, err)
+	id.Scopes = []string{f.Reader, member}
+	_, err = e.UpdateIdentity(ctx, id)
+	must(t, err)
 	return member
 }
 
@@ -306,18 +313,13 @@ func wantPrivilegedRefused(t *testing.T, err error, role string) {
 // role) is refused at issue, with an error naming it, and no login is left.
 func testTargetPrivilegedScope(t *testing.T, factory Factory) {
 	e, f, ctx, _ := targetIdentity(t, factory, "ci-pg-privileged")
-	id, err := e.GetIdentity(ctx, "ci-pg-privileged")
-	must(t, err)
-	role := privilegedRole(t, f)
-	id.Scopes = []string{f.Reader, role}
-	_, err = e.UpdateIdentity(ctx, id)
-	must(t, err)
-	_, _, err = e.IssueCredential(ctx, engine.CredentialRequest{Identity: id.Name})
+	role := privilegedScope(t, e, f, ctx, "ci-pg-privileged")
+	_, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-pg-privileged"})
 	wantPrivilegedRefused(t, err, role)
-	live, err := e.LiveCredentials(ctx, id.Name)
+	live, err := e.LiveCredentials(ctx, "ci-pg-privileged")
 	must(t, err)
 	observer := e.(engine.LoginObserver)
-	logins, err := observer.ObserveLogins(ctx, id.Name)
+	logins, err := observer.ObserveLogins(ctx, "ci-pg-privileged")
 	must(t, err)
 	if len(live) != 0 || len(logins) != 0 {
 		t.Errorf("after a refused issue: live credentials %+v, logins %+v; want none", live, logins)
@@ -446,15 +448,10 @@ func RunTargetRotation(t *testing.T, factory Factory, oneLogin bool) {
 // scopes name a privileged role is refused with an error naming it, and no role is made.
 func testTargetRotationPrivilegedScope(t *testing.T, factory Factory) {
 	e, f, ctx := targetPersistent(t, factory, "svc-pg-privileged", policy.StrategyAlternating)
-	id, err := e.GetIdentity(ctx, "svc-pg-privileged")
-	must(t, err)
-	role := privilegedRole(t, f)
-	id.Scopes = []string{f.Reader, role}
-	_, err = e.UpdateIdentity(ctx, id)
-	must(t, err)
-	_, _, err = e.StageSecret(ctx, id.Name, 32)
+	role := privilegedScope(t, e, f, ctx, "svc-pg-privileged")
+	_, _, err := e.StageSecret(ctx, "svc-pg-privileged", 32)
 	wantPrivilegedRefused(t, err, role)
-	base := engine.RotatedLoginName(id.Name)
+	base := engine.RotatedLoginName("svc-pg-privileged")
 	for _, login := range []string{base + "_a", base + "_b", base} {
 		if l, err := f.Admin.Inspect(ctx, login); err != nil || l.Exists {
 			t.Errorf("role %s after a refused staging: %+v, %v", login, l, err)

@@ -17,15 +17,7 @@ import (
 // it is refused with ErrConflict and leaves its password alone, and retiring the identity does
 // not drop it. Runs against the server of scripts/postgres-dev (make testpg).
 func TestTargetRotatedLoginNotTakenOver(t *testing.T) {
-	f := acctest.NewPostgresFixture(t)
-	ctx := context.Background()
-	e := openRotation(t, clock.NewFake(time.Now()))
-	if err := e.PutTarget(ctx, engine.Target{Name: f.Target, Connection: f.Conn, PasswordVersion: 1}, f.Password); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.CreateIdentity(ctx, policy.Identity{Name: "svc-taken", Class: "svc", Target: f.Target, Scopes: []string{f.Reader}}); err != nil {
-		t.Fatal(err)
-	}
+	e, f, ctx := rotationOnTarget(t, "svc-taken")
 	login := engine.RotatedLoginName("svc-taken")
 	acctest.PostgresExec(t, f.Conn, f.Password, `CREATE ROLE "`+login+`" LOGIN PASSWORD 'made-by-hand'`)
 	t.Cleanup(func() { _ = f.Admin.DropLogin(context.Background(), login) })
@@ -67,15 +59,7 @@ func TestRotatedLoginNamesApart(t *testing.T) {
 // each kill the current secret still logs in once the rollback (DiscardSecret) ran, and the next
 // rotation converges. Runs against the server of scripts/postgres-dev (make testpg).
 func TestTargetOneLoginStagingKilled(t *testing.T) {
-	f := acctest.NewPostgresFixture(t)
-	ctx := context.Background()
-	e := openRotation(t, clock.NewFake(time.Now()))
-	if err := e.PutTarget(ctx, engine.Target{Name: f.Target, Connection: f.Conn, PasswordVersion: 1}, f.Password); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.CreateIdentity(ctx, policy.Identity{Name: "svc-killed", Class: "svc", Target: f.Target, Scopes: []string{f.Reader}}); err != nil {
-		t.Fatal(err)
-	}
+	e, f, ctx := rotationOnTarget(t, "svc-killed")
 	login := engine.RotatedLoginName("svc-killed")
 	t.Cleanup(func() { _ = f.Admin.DropLogin(context.Background(), login) })
 	v1, current := stage(t, e, "svc-killed")
@@ -131,4 +115,20 @@ func TestTargetOneLoginStagingKilled(t *testing.T) {
 	if err := f.Admin.Login(ctx, login, current); err == nil {
 		t.Fatal("the replaced secret still logs in")
 	}
+}
+
+// rotationOnTarget opens an engine at the wall clock with f's target and a persistent identity
+// name on it whose one scope is f's role (the server of scripts/postgres-dev).
+func rotationOnTarget(t *testing.T, name string) (*Engine, *acctest.PostgresFixture, context.Context) {
+	t.Helper()
+	f := acctest.NewPostgresFixture(t)
+	ctx := context.Background()
+	e := openRotation(t, clock.NewFake(time.Now()))
+	if err := e.PutTarget(ctx, engine.Target{Name: f.Target, Connection: f.Conn, PasswordVersion: 1}, f.Password); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.CreateIdentity(ctx, policy.Identity{Name: name, Class: "svc", Target: f.Target, Scopes: []string{f.Reader}}); err != nil {
+		t.Fatal(err)
+	}
+	return e, f, ctx
 }

@@ -284,15 +284,8 @@ func (e *Engine) dropCredentialLogins(ctx context.Context, identity string) erro
 	if !ok || rec.Target == "" || rec.TTLPolicy == "" {
 		return nil
 	}
-	t, err := e.GetTarget(ctx, rec.Target)
-	if errors.Is(err, engine.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	c, err := e.inspector(ctx, t)
-	if err != nil {
+	t, c, err := e.targetInspector(ctx, rec.Target)
+	if err != nil || c == nil {
 		return err
 	}
 	logins, err := engine.TargetLogins(ctx, t.Name, c, e.LoginOwner(), identity)

@@ -268,15 +268,8 @@ func (e *Engine) dropRotatedLogins(ctx context.Context, identity string) error {
 			return fmt.Errorf("identity %q: deleting the static role of login %q: %w", identity, login, err)
 		}
 	}
-	t, err := e.GetTarget(ctx, rec.Target)
-	if errors.Is(err, engine.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	c, err := e.inspector(ctx, t)
-	if err != nil {
+	t, c, err := e.targetInspector(ctx, rec.Target)
+	if err != nil || c == nil {
 		return err
 	}
 	var stmts []string

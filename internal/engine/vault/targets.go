@@ -252,6 +252,20 @@ func (e *Engine) inspector(ctx context.Context, t engine.Target) (target.Target,
 	return engine.OpenTarget(conn, password)
 }
 
+// targetInspector returns target name and its client logged in as its inspector; a nil client
+// when the engine holds no such target any more (nothing left on it to reach).
+func (e *Engine) targetInspector(ctx context.Context, name string) (engine.Target, target.Target, error) {
+	t, err := e.GetTarget(ctx, name)
+	if errors.Is(err, engine.ErrNotFound) {
+		return t, nil, nil
+	}
+	if err != nil {
+		return t, nil, err
+	}
+	c, err := e.inspector(ctx, t)
+	return t, c, err
+}
+
 // deleteInspector deletes the inspector's static role and drops its login (runStatements).
 func (e *Engine) deleteInspector(ctx context.Context, name string) error {
 	if err := e.del(ctx, e.inspectorRolePath(name)); err != nil && !errors.Is(err, engine.ErrNotFound) {

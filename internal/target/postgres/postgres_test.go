@@ -165,12 +165,8 @@ func TestCheckWrongPassword(t *testing.T) {
 // error names the role and why, and nothing is created or granted. A plain role with quotes and
 // the check's own dollar tag in its name is granted.
 func TestPrivilegedRolesRefused(t *testing.T) {
-	conn, adminPassword := acctest.Postgres(t)
-	ctx := context.Background()
-	p, err := postgres.New(conn, adminPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := acctest.NewPostgresFixture(t)
+	conn, adminPassword, p, ctx := f.Conn, f.Password, f.Admin, context.Background()
 	su, cr, member, plain := acctest.Unique("su_"), acctest.Unique("cr_"), acctest.Unique("member_"), acctest.Unique(`plain'$nhi$_`)
 	login := acctest.Unique("nhi_priv_")
 	acctest.PostgresExec(t, conn, adminPassword,
