@@ -178,8 +178,12 @@ func NewPostgresRelay(t testing.TB, conn target.Connection) *PostgresRelay {
 	if err != nil {
 		t.Fatal(err)
 	}
+	addr, ok := ln.Addr().(*net.TCPAddr)
+	if !ok {
+		t.Fatalf("a TCP listener on %s", ln.Addr())
+	}
 	r := &PostgresRelay{Conn: conn, ln: ln, conns: map[net.Conn]struct{}{}}
-	r.Conn.Host, r.Conn.Port = "127.0.0.1", int64(ln.Addr().(*net.TCPAddr).Port)
+	r.Conn.Host, r.Conn.Port = "127.0.0.1", int64(addr.Port)
 	upstream := net.JoinHostPort(conn.Host, strconv.FormatInt(conn.Port, 10))
 	go func() {
 		for {

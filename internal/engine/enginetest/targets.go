@@ -318,7 +318,10 @@ func testTargetPrivilegedScope(t *testing.T, factory Factory) {
 	wantPrivilegedRefused(t, err, role)
 	live, err := e.LiveCredentials(ctx, "ci-pg-privileged")
 	must(t, err)
-	observer := e.(engine.LoginObserver)
+	observer, ok := e.(engine.LoginObserver)
+	if !ok {
+		t.Fatalf("%T is no engine.LoginObserver", e)
+	}
 	logins, err := observer.ObserveLogins(ctx, "ci-pg-privileged")
 	must(t, err)
 	if len(live) != 0 || len(logins) != 0 {

@@ -259,7 +259,7 @@ func (e *Engine) revokeLease(ctx context.Context, leaseID string) error {
 	}
 	_, err := e.write(ctx, "sys/leases/revoke/"+leaseID, nil)
 	if errors.Is(err, engine.ErrInvalid) {
-		return fmt.Errorf("Vault could not revoke the lease (its target did not drop the login): %v: %w", err, engine.ErrUnavailable)
+		return fmt.Errorf("the lease was not revoked: Vault could not run its revocation statements on the target: %v: %w", err, engine.ErrUnavailable)
 	}
 	return err
 }
