@@ -23,7 +23,7 @@ const (
 )
 
 func init() {
-	for rule, h := range map[string]struct{ title, description, remedy string }{
+	describeRules(map[string]ruleDoc{
 		RuleReviewOverdue: {"Review Overdue",
 			"An identity's class requires a review every review_every, and the last review (reviewed_at, or the identity's creation when it was never reviewed) is older: nobody has vouched for the identity in time. The time overdue adds to trust debt.",
 			"Review the identity, then move reviewed_at (and set reviewed_by) in a pull request: that change is the attestation. Retire the identity if nobody vouches for it."},
@@ -42,10 +42,7 @@ func init() {
 		RuleOwnerNotRegistered: {"Owner Not Registered",
 			"An identity's class requires its owner to be a registered nhi_owner (require_registered_owner), and the owner names none.",
 			"Declare the owner with nhi_owner, or set owner to a registered, active one."},
-	} {
-		ruleTitles[rule] = h.title
-		ruleHelp[rule] = struct{ Description, Remedy string }{h.description, h.remedy}
-	}
+	})
 }
 
 // ReviewNotice is how long before a review falls due the plan warns about it.

@@ -84,3 +84,15 @@ var ruleHelp = map[string]struct{ Description, Remedy string }{
 	RulePrivilegeRemoved: {"The engine no longer grants privileges that an identity declares.",
 		"Run terraform apply to restore the declared privileges, or remove them from the declaration."},
 }
+
+// ruleDoc is the title, description and remedy of a rule, as describeRules records them.
+type ruleDoc struct{ title, description, remedy string }
+
+// describeRules records the title and help of the rules that a file of this package adds
+// beside its own rules (review.go, target.go), in ruleTitles and ruleHelp.
+func describeRules(docs map[string]ruleDoc) {
+	for rule, d := range docs {
+		ruleTitles[rule] = d.title
+		ruleHelp[rule] = struct{ Description, Remedy string }{d.description, d.remedy}
+	}
+}

@@ -34,34 +34,29 @@ const (
 const StrategyAlternating = "alternating"
 
 func init() {
-	ruleTitles[RuleOrphanedLogin] = "Orphaned Target Login"
-	ruleTitles[RuleLoginValidityAboveHard] = "Target Login Valid Beyond Expiry"
-	ruleHelp[RuleOrphanedLogin] = struct{ Description, Remedy string }{
-		"A target holds a login the provider made for a credential that is no longer live (revoked, expired, or unknown): an offboarding that left a working account behind, or one that could be made to work again.",
-		"Drop the login on the target (DROP ROLE), and find out why its revocation did not."}
-	ruleTitles[RuleTargetUnchecked] = "Target Not Checked"
-	ruleHelp[RuleTargetUnchecked] = struct{ Description, Remedy string }{
-		"The engine could not reach the target of an identity (it is down, or its connection or credentials fail), so the logins the provider made there were not checked for drift: orphaned logins, validity past expiry, roles added out of band and changed passwords stay unseen until it answers.",
-		"Bring the target back or fix its connection (nhi_target), then refresh or run the drift report again."}
-	ruleTitles[RuleOverlapNeedsAlternating] = "Target Overlap Without Alternating Logins"
-	ruleTitles[RuleAlternatingWithoutTarget] = "Alternating Logins Without Target"
-	ruleTitles[RulePasswordChanged] = "Target Password Changed Out Of Band"
-	ruleTitles[RulePasswordUnchecked] = "Target Password Not Checkable"
-	ruleHelp[RulePasswordChanged] = struct{ Description, Remedy string }{
-		"The login of a persistent identity's rotated secret holds a password other than the current secret: someone changed it on the target, outside the provider, so the secret's consumers and its rotation no longer control the account.",
-		"Find out who changed it; then rotate (nhi_rotate, or the next scheduled rotation) to put a password the provider controls back."}
-	ruleHelp[RulePasswordUnchecked] = struct{ Description, Remedy string }{
-		"Whether the login of a persistent identity's rotated secret still holds the current secret cannot be checked: the target's admin user may not read password verifiers (pg_authid), or the stored verifier is not SCRAM-SHA-256.",
-		"Give the target's admin user the right to read pg_authid (a superuser), or accept that this drift is not checked."}
-	ruleHelp[RuleOverlapNeedsAlternating] = struct{ Description, Remedy string }{
-		"A rotation schedule asks for an overlap on an identity whose secret is the password of a login on a target: one login holds one password, so the previous one cannot stay valid.",
-		`Set strategy = "alternating" (two logins taking turns), or set overlap to 0.`}
-	ruleHelp[RuleAlternatingWithoutTarget] = struct{ Description, Remedy string }{
-		"A rotation schedule asks for alternating logins for an identity that has no target: there are no logins to alternate.",
-		"Remove strategy, or give the identity a target."}
-	ruleHelp[RuleLoginValidityAboveHard] = struct{ Description, Remedy string }{
-		"A target login's VALID UNTIL is later than its credential's hard expiry, or infinity: the database keeps it working past the lifetime the TTL policy allows.",
-		"Revoke the credential (which drops the login), or set VALID UNTIL back to the credential's expiry on the target."}
+	describeRules(map[string]ruleDoc{
+		RuleOrphanedLogin: {"Orphaned Target Login",
+			"A target holds a login the provider made for a credential that is no longer live (revoked, expired, or unknown): an offboarding that left a working account behind, or one that could be made to work again.",
+			"Drop the login on the target (DROP ROLE), and find out why its revocation did not."},
+		RuleLoginValidityAboveHard: {"Target Login Valid Beyond Expiry",
+			"A target login's VALID UNTIL is later than its credential's hard expiry, or infinity: the database keeps it working past the lifetime the TTL policy allows.",
+			"Revoke the credential (which drops the login), or set VALID UNTIL back to the credential's expiry on the target."},
+		RuleOverlapNeedsAlternating: {"Target Overlap Without Alternating Logins",
+			"A rotation schedule asks for an overlap on an identity whose secret is the password of a login on a target: one login holds one password, so the previous one cannot stay valid.",
+			`Set strategy = "alternating" (two logins taking turns), or set overlap to 0.`},
+		RuleAlternatingWithoutTarget: {"Alternating Logins Without Target",
+			"A rotation schedule asks for alternating logins for an identity that has no target: there are no logins to alternate.",
+			"Remove strategy, or give the identity a target."},
+		RulePasswordChanged: {"Target Password Changed Out Of Band",
+			"The login of a persistent identity's rotated secret holds a password other than the current secret: someone changed it on the target, outside the provider, so the secret's consumers and its rotation no longer control the account.",
+			"Find out who changed it; then rotate (nhi_rotate, or the next scheduled rotation) to put a password the provider controls back."},
+		RulePasswordUnchecked: {"Target Password Not Checkable",
+			"Whether the login of a persistent identity's rotated secret still holds the current secret cannot be checked: the target's admin user may not read password verifiers (pg_authid), or the stored verifier is not SCRAM-SHA-256.",
+			"Give the target's admin user the right to read pg_authid (a superuser), or accept that this drift is not checked."},
+		RuleTargetUnchecked: {"Target Not Checked",
+			"The engine could not reach the target of an identity (it is down, or its connection or credentials fail), so the logins the provider made there were not checked for drift: orphaned logins, validity past expiry, roles added out of band and changed passwords stay unseen until it answers.",
+			"Bring the target back or fix its connection (nhi_target), then refresh or run the drift report again."},
+	})
 }
 
 // LoginObservation is a login that a target holds and that the provider made: its comment names

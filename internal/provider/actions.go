@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/action"
@@ -23,28 +24,32 @@ import (
 // identity at plan, records itself in the audit log with the provider's requester before it
 // acts, and reports progress while it runs.
 
-// identityAction is what the actions share: the provider data, set by Configure.
+// identityAction is what the actions share: the provider data, set by Configure, and the schema.
 type identityAction struct {
 	actionBase
+	identityWhat   string                      // ends the description of `identity`: "Name of the `nhi_identity` <identityWhat>."
+	reasonRequired bool                        // whether `reason` is required
+	attributes     map[string]schema.Attribute // the action's own attributes, besides `identity` and `reason`
 }
 
-// identityActionModel is the configuration of an action that takes only an identity and a
-// reason (nhi_rotate, nhi_offboard).
+// identityActionModel is the configuration every action has: the identity it acts on and the
+// reason it records (all of nhi_rotate's and nhi_offboard's).
 type identityActionModel struct {
 	Identity types.String `tfsdk:"identity"`
 	Reason   types.String `tfsdk:"reason"`
 }
 
-// actionIdentityAttribute is the `identity` attribute every action has.
-func actionIdentityAttribute(what string) schema.StringAttribute {
-	return schema.StringAttribute{Required: true, MarkdownDescription: "Name of the `nhi_identity` " + what + ".",
-		Validators: []validator.String{nameValidator}}
-}
-
-// actionReasonAttribute is the `reason` recorded in the audit log.
-func actionReasonAttribute(required bool) schema.StringAttribute {
-	return schema.StringAttribute{Required: required, Optional: !required, Validators: []validator.String{nonEmptyValidator},
-		MarkdownDescription: "Why, such as an incident reference; recorded in the engine's audit log with the provider's `requester`."}
+// Schema is the action's description (descriptions/<type name>_action.md), the `identity` it
+// acts on, the `reason` it records in the audit log, and its own attributes.
+func (a *identityAction) Schema(_ context.Context, _ action.SchemaRequest, resp *action.SchemaResponse) {
+	attributes := map[string]schema.Attribute{
+		"identity": schema.StringAttribute{Required: true, MarkdownDescription: "Name of the `nhi_identity` " + a.identityWhat + ".",
+			Validators: []validator.String{nameValidator}},
+		"reason": schema.StringAttribute{Required: a.reasonRequired, Optional: !a.reasonRequired, Validators: []validator.String{nonEmptyValidator},
+			MarkdownDescription: "Why, such as an incident reference; recorded in the engine's audit log with the provider's `requester`."},
+	}
+	maps.Copy(attributes, a.attributes)
+	resp.Schema = schema.Schema{MarkdownDescription: description(a.typeName + "_action"), Attributes: attributes}
 }
 
 // activeIdentity reads the identity an action acts on and fails unless it is active. At plan,

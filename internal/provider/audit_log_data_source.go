@@ -46,10 +46,7 @@ func (d *auditLogDataSource) Schema(_ context.Context, _ datasource.SchemaReques
 		return schema.StringAttribute{Computed: true, MarkdownDescription: desc}
 	}
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "Who requested which credential, when, for what, and when it was renewed, revoked or expired; " +
-			"identity lifecycle and governance changes too, and who used an identity (`used` events: on the local engine at most one " +
-			"per identity per minute; on Vault derived from the audit device named by the provider's `vault.audit_log_path`). On the local engine the log's hash chain is verified on " +
-			"every read and a tampered log is an error.",
+		MarkdownDescription: description("audit_log_data_source"),
 		Attributes: map[string]schema.Attribute{
 			"identity": schema.StringAttribute{Optional: true, MarkdownDescription: "Only events of this identity."},
 			"since": schema.StringAttribute{Optional: true, CustomType: timetypes.RFC3339Type{},

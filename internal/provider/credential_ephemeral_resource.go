@@ -64,11 +64,7 @@ type credentialRef struct {
 
 func (r *credentialEphemeralResource) Schema(_ context.Context, _ ephemeral.SchemaRequest, resp *ephemeral.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "A dynamic credential for one task of an ephemeral identity (Terraform 1.10 or later). It is " +
-			"minted when Terraform opens it, within the identity's TTL policy; renewed only within the policy's " +
-			"renewal budget and hard expiry; and revoked as soon as Terraform closes it at the end of the run. The " +
-			"value never reaches state or plan: pass it to write-only arguments (`*_wo`) or provider blocks. Every " +
-			"request is recorded in the audit log with its requester and purpose.",
+		MarkdownDescription: description("credential_ephemeral_resource"),
 		Attributes: map[string]schema.Attribute{
 			"identity": schema.StringAttribute{
 				Required:            true,

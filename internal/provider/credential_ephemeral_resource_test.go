@@ -363,19 +363,34 @@ func TestCredential_renewalBudget(t *testing.T) {
 
 func int64p(v int64) *int64 { return &v }
 
-// openCredential opens nhi_credential through the plugin protocol with the string attributes
-// attrs set (the rest null), fails the test on any diagnostic, and returns the response and its
-// result's attributes.
-func openCredential(ctx context.Context, t *testing.T, srv tfprotov6.ProviderServer, attrs map[string]string) (*tfprotov6.OpenEphemeralResourceResponse, map[string]tftypes.Value) {
+// schemaObject is the object type of the schema of typeName, a managed or an ephemeral
+// resource, as srv serves it.
+func schemaObject(ctx context.Context, t *testing.T, srv tfprotov6.ProviderServer, typeName string) tftypes.Object {
 	t.Helper()
 	schemas, err := srv.GetProviderSchema(ctx, &tfprotov6.GetProviderSchemaRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	typ, ok := schemas.EphemeralResourceSchemas["nhi_credential"].ValueType().(tftypes.Object)
+	schema, ok := schemas.ResourceSchemas[typeName]
 	if !ok {
-		t.Fatal("nhi_credential's schema is not an object")
+		schema, ok = schemas.EphemeralResourceSchemas[typeName]
 	}
+	if !ok {
+		t.Fatalf("the provider serves no resource %s", typeName)
+	}
+	typ, ok := schema.ValueType().(tftypes.Object)
+	if !ok {
+		t.Fatalf("%s's schema is not an object", typeName)
+	}
+	return typ
+}
+
+// openCredential opens nhi_credential through the plugin protocol with the string attributes
+// attrs set (the rest null), fails the test on any diagnostic, and returns the response and its
+// result's attributes.
+func openCredential(ctx context.Context, t *testing.T, srv tfprotov6.ProviderServer, attrs map[string]string) (*tfprotov6.OpenEphemeralResourceResponse, map[string]tftypes.Value) {
+	t.Helper()
+	typ := schemaObject(ctx, t, srv, "nhi_credential")
 	vals := map[string]tftypes.Value{}
 	for name, at := range typ.AttributeTypes {
 		vals[name] = tftypes.NewValue(at, nil)

@@ -118,34 +118,6 @@ func readFound[T any](ctx context.Context, resp *resource.ReadResponse, what, na
 	return v, true
 }
 
-// recordModel is the model of a resource that manages one governance record, keyed in the
-// engine by its `name` attribute (nhi_lifecycle_class, nhi_ttl_policy, nhi_owner): M with
-// fromPolicy taking the record T.
-type recordModel[M, T any] interface {
-	*M
-	fromPolicy(T)
-}
-
-// readRecord is the Read of a governance record's resource: the record named by the state's
-// `name`, read with get, into the state (see readFound); kind names it in messages.
-func readRecord[M, T any, PM recordModel[M, T]](ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse, kind string,
-	get func(context.Context, string) (T, error)) {
-	var m M
-	var name types.String
-	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
-	resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("name"), &name)...)
-	setIdentity(ctx, req.State, resp.Identity, "name", &resp.Diagnostics)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	v, ok := readFound(ctx, resp, kind, name.ValueString(), get)
-	if !ok {
-		return
-	}
-	PM(&m).fromPolicy(v)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
-}
-
 // deleteRecord is the Delete of a governance record's resource: del of the state's `name` (see
 // deleted); kind names it in messages.
 func deleteRecord(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse, kind string, del func(context.Context, string) error) {

@@ -99,11 +99,7 @@ func (d *driftReportDataSource) Schema(_ context.Context, _ datasource.SchemaReq
 	}
 	sev := []validator.String{stringvalidator.OneOf(severityNames()...)}
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "Fleet-wide drift and trust debt: every identity in the engine, managed by this configuration or not, " +
-			"checked in one pass against its class and policy and against what the engine holds (credentials past their " +
-			"caps, renewals past budget, overdue rotations, live credentials of retired identities, secrets shared " +
-			"between identities, unmanaged and orphaned identities, identities idle past their class's `max_idle`, overdue reviews, identities of departed or unregistered owners). With `fail_on`, matching findings are an error, so a " +
-			"scheduled drift job exits non-zero.",
+		MarkdownDescription: description("drift_report_data_source"),
 		Attributes: map[string]schema.Attribute{
 			"class":        schema.StringAttribute{Optional: true, MarkdownDescription: "Only findings about identities (and policies and schedules) of this class."},
 			"owner":        schema.StringAttribute{Optional: true, MarkdownDescription: "Only findings about identities with this owner."},

@@ -2,55 +2,22 @@ package provider
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/attr/xattr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
-	"github.com/hashicorp/terraform-plugin-go/tftypes"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
 
-var (
-	_ basetypes.StringTypable                    = durationType{}
-	_ basetypes.StringValuableWithSemanticEquals = durationValue{}
-	_ xattr.ValidateableAttribute                = durationValue{}
-)
+var _ stringBacked[durationValue] = durationValue{}
 
 // durationType is a string attribute holding a duration such as "30d", "12h" or "1d12h".
 // Values that denote the same length ("24h", "1d") are semantically equal, so rewriting one as
 // the other is no diff.
-type durationType struct {
-	basetypes.StringType
-}
-
-func (t durationType) String() string { return "durationType" }
-
-func (t durationType) ValueType(context.Context) attr.Value { return durationValue{} }
-
-func (t durationType) Equal(o attr.Type) bool {
-	other, ok := o.(durationType)
-	return ok && t.StringType.Equal(other.StringType)
-}
-
-func (t durationType) ValueFromString(_ context.Context, in basetypes.StringValue) (basetypes.StringValuable, diag.Diagnostics) {
-	return durationValue{StringValue: in}, nil
-}
-
-func (t durationType) ValueFromTerraform(ctx context.Context, in tftypes.Value) (attr.Value, error) {
-	v, err := t.StringType.ValueFromTerraform(ctx, in)
-	if err != nil {
-		return nil, err
-	}
-	s, ok := v.(basetypes.StringValue)
-	if !ok {
-		return nil, fmt.Errorf("unexpected value type %T", v)
-	}
-	return durationValue{StringValue: s}, nil
-}
+type durationType = stringBackedType[durationValue]
 
 // durationValue is a value of durationType.
 type durationValue struct {
@@ -58,6 +25,12 @@ type durationValue struct {
 }
 
 func (v durationValue) Type(context.Context) attr.Type { return durationType{} }
+
+func (v durationValue) typeName() string { return "durationType" }
+
+func (v durationValue) withString(s basetypes.StringValue) durationValue {
+	return durationValue{StringValue: s}
+}
 
 func (v durationValue) Equal(o attr.Value) bool {
 	other, ok := o.(durationValue)

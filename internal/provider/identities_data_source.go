@@ -24,16 +24,27 @@ type identitiesDataSource struct {
 }
 
 type identitiesModel struct {
-	Class       types.String    `tfsdk:"class"`
-	Owner       types.String    `tfsdk:"owner"`
-	Environment types.String    `tfsdk:"environment"`
-	Status      types.String    `tfsdk:"status"`
-	Identities  []identityAttrs `tfsdk:"identities"`
+	identityFilters
+	Identities []identityAttrs `tfsdk:"identities"`
+}
+
+// identityFilters are the filters of nhi_identities and of the nhi_identity list resource.
+type identityFilters struct {
+	Class       types.String `tfsdk:"class"`
+	Owner       types.String `tfsdk:"owner"`
+	Environment types.String `tfsdk:"environment"`
+	Status      types.String `tfsdk:"status"`
+}
+
+// match reports whether every filter that is set matches the identity.
+func (f identityFilters) match(id policy.Identity) bool {
+	is := func(filter types.String, v string) bool { return filter.IsNull() || filter.ValueString() == v }
+	return is(f.Class, id.Class) && is(f.Owner, id.Owner) && is(f.Environment, id.Environment) && is(f.Status, string(id.Status))
 }
 
 func (d *identitiesDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "The inventory of non-human identities in the engine, managed by this configuration or not, filtered by class, owner, environment and status.",
+		MarkdownDescription: description("identities_data_source"),
 		Attributes: map[string]schema.Attribute{
 			"class":       schema.StringAttribute{Optional: true, MarkdownDescription: "Only identities of this lifecycle class."},
 			"owner":       schema.StringAttribute{Optional: true, MarkdownDescription: "Only identities with this owner."},
@@ -60,10 +71,9 @@ func (d *identitiesDataSource) Read(ctx context.Context, req datasource.ReadRequ
 		addEngineError(&resp.Diagnostics, "list identities", err)
 		return
 	}
-	match := func(filter types.String, v string) bool { return filter.IsNull() || filter.ValueString() == v }
 	m.Identities = []identityAttrs{}
 	for _, id := range ids {
-		if match(m.Class, id.Class) && match(m.Owner, id.Owner) && match(m.Environment, id.Environment) && match(m.Status, string(id.Status)) {
+		if m.match(id) {
 			var a identityAttrs
 			a.fromPolicy(id)
 			m.Identities = append(m.Identities, a)

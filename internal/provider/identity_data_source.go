@@ -80,9 +80,8 @@ func (d *identityDataSource) Schema(_ context.Context, _ datasource.SchemaReques
 			"The class's `max_blast_radius` caps it at plan.",
 	}
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "Reads one non-human identity from the engine, whether or not this configuration manages it; retired " +
-			"identities included; with its exposure window and blast radius as the engine's current declarations give them.",
-		Attributes: attrs,
+		MarkdownDescription: description("identity_data_source"),
+		Attributes:          attrs,
 	}
 }
 

@@ -21,18 +21,13 @@ var _ list.ListResourceWithConfigure = (*identityResource)(nil)
 func NewIdentityListResource() list.ListResource { return asList(NewIdentityResource()) }
 
 type identityListModel struct {
-	Class            types.String `tfsdk:"class"`
-	Owner            types.String `tfsdk:"owner"`
-	Environment      types.String `tfsdk:"environment"`
-	Status           types.String `tfsdk:"status"`
-	IncludeUnmanaged types.Bool   `tfsdk:"include_unmanaged"`
+	identityFilters
+	IncludeUnmanaged types.Bool `tfsdk:"include_unmanaged"`
 }
 
 func (r *identityResource) ListResourceConfigSchema(_ context.Context, _ list.ListResourceSchemaRequest, resp *list.ListResourceSchemaResponse) {
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "Lists the identities the engine holds, filtered by class, owner, environment and status (every " +
-			"filter that is set must match). With `terraform query -generate-config-out=FILE` each managed identity comes " +
-			"with an import block (by its resource identity) and its configuration, which plan with no changes.",
+		MarkdownDescription: description("identity_list_resource"),
 		Attributes: map[string]schema.Attribute{
 			"class":       schema.StringAttribute{Optional: true, MarkdownDescription: "Only identities of this lifecycle class."},
 			"owner":       schema.StringAttribute{Optional: true, MarkdownDescription: "Only identities with this owner."},
@@ -65,10 +60,9 @@ func (r *identityResource) List(ctx context.Context, req list.ListRequest, strea
 		listError(stream, "list identities", err)
 		return
 	}
-	match := func(filter types.String, v string) bool { return filter.IsNull() || filter.ValueString() == v }
 	var items []listed
 	for _, id := range ids {
-		if !match(f.Class, id.Class) || !match(f.Owner, id.Owner) || !match(f.Environment, id.Environment) || !match(f.Status, string(id.Status)) {
+		if !f.match(id) {
 			continue
 		}
 		items = append(items, listed{name: id.Name, display: fmt.Sprintf("%s (class %s, %s)", id.Name, id.Class, id.Status),
@@ -107,7 +101,7 @@ func unmanagedIdentityModel(name string, diags *diag.Diagnostics) *identityModel
 	m := identityModel{OnDestroy: types.StringValue(onDestroyRetire),
 		Findings:       types.ListNull(types.ObjectType{AttrTypes: findingAttrTypes()}),
 		TrustDebtHours: types.Float64Null(), EngineDrift: types.ListNull(types.StringType)}
-	m.ID, m.Name = types.StringValue(name), types.StringValue(name)
+	m.setName(name)
 	m.Scopes, m.BoundCIDRs = types.SetNull(types.StringType), types.SetNull(types.StringType)
 	m.Status = types.StringValue(statusUnmanaged)
 	return &m

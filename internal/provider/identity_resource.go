@@ -52,8 +52,7 @@ type identityModel struct {
 
 // identityAttrs are the attributes an identity has in the resource and in data sources alike.
 type identityAttrs struct {
-	ID          types.String      `tfsdk:"id"`
-	Name        types.String      `tfsdk:"name"`
+	keyedByName
 	Class       types.String      `tfsdk:"class"`
 	Owner       types.String      `tfsdk:"owner"`
 	Environment types.String      `tfsdk:"environment"`
@@ -72,22 +71,7 @@ type identityAttrs struct {
 
 func (r *identityResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "One non-human identity (service account, CI job, container, integration, agent) with a " +
-			"stable name, an owner and a lifecycle class. Ephemeral identities get dynamic credentials under their " +
-			"`ttl_policy`; persistent identities get a rotated secret. The identity is checked against its class at " +
-			"plan time. Destroying it retires it by default: every credential is revoked and a disabled record is " +
-			"kept for audit, and the name is never reused. A create adopts the identity an interrupted apply left in the " +
-			"engine when it is exactly as declared; any other identity of that name, retired ones included, fails the plan " +
-			"on `name` with the import to run.\n\n" +
-			"`scopes` are privileges the engine enforces. On **Vault** each scope names an ACL policy: the identity's " +
-			"AppRole role carries exactly these as `token_policies` (with `token_no_default_policy`, unless the scopes " +
-			"include `default`), so every credential and every rotated secret logs in to a token with those policies " +
-			"and no others; `bound_cidrs` become the role's `token_bound_cidrs` and `secret_id_bound_cidrs`. On the " +
-			"**local** engine a credential grants the scopes its identity holds, and `bound_cidrs` are checked against " +
-			"the caller's address. The class bounds both (`allowed_scopes`, `denied_scopes`, `max_scopes`, " +
-			"`allowed_cidrs`). The blast radius, how much access one leaked credential reaches (scopes times the " +
-			"exposure window in hours), is capped by the class's `max_blast_radius` at plan and reported by the " +
-			"`nhi_identity` data source and `nhi_drift_report`.",
+		MarkdownDescription: description("identity_resource"),
 		Attributes: map[string]schema.Attribute{
 			"id":   idAttribute("The identity name."),
 			"name": nameAttribute("Stable name of the identity, checked against the class's `naming_pattern`. Changing it replaces the identity."),
@@ -288,8 +272,7 @@ func (m *identityModel) fromPolicy(id policy.Identity) {
 }
 
 func (m *identityAttrs) fromPolicy(id policy.Identity) {
-	m.ID = types.StringValue(id.Name)
-	m.Name = types.StringValue(id.Name)
+	m.setName(id.Name)
 	m.Class = types.StringValue(id.Class)
 	m.Owner = optString(id.Owner)
 	m.Environment = optString(id.Environment)

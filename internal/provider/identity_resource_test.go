@@ -163,18 +163,8 @@ func TestAccIdentity_planRejects(t *testing.T) {
   class       = nhi_lifecycle_class.ci.name
   environment = "dev"
   ttl_policy  = nhi_ttl_policy.short.name`), `Owner Missing[\s\S]*requires\s+an\s+owner`},
-		{"name does not match the pattern", badIdentity(`
-  name        = "build-x"
-  class       = nhi_lifecycle_class.ci.name
-  owner       = "team-build"
-  environment = "dev"
-  ttl_policy  = nhi_ttl_policy.short.name`), `Name Does Not Match Naming Pattern`},
-		{"environment not allowed", badIdentity(`
-  name        = "ci-x"
-  class       = nhi_lifecycle_class.ci.name
-  owner       = "team-build"
-  environment = "staging"
-  ttl_policy  = nhi_ttl_policy.short.name`), `Environment Not Allowed[\s\S]*NHI8`},
+		{"name does not match the pattern", ciIdentityHCL("bad", "build-x", "team-build", "dev"), `Name Does Not Match Naming Pattern`},
+		{"environment not allowed", ciIdentityHCL("bad", "ci-x", "team-build", "staging"), `Environment Not Allowed[\s\S]*NHI8`},
 		{"invalid name syntax", badIdentity(`
   name  = "ci x"
   class = nhi_lifecycle_class.ci.name`), `Invalid Name`},
@@ -182,18 +172,8 @@ func TestAccIdentity_planRejects(t *testing.T) {
   name       = "ci-x"
   class      = nhi_lifecycle_class.ci.name
   on_destroy = "forget"`), `on_destroy`},
-		{"empty owner", badIdentity(`
-  name        = "ci-x"
-  class       = nhi_lifecycle_class.ci.name
-  owner       = ""
-  environment = "dev"
-  ttl_policy  = nhi_ttl_policy.short.name`), `Empty Value[\s\S]*owner is empty`},
-		{"blank environment", badIdentity(`
-  name        = "ci-x"
-  class       = nhi_lifecycle_class.ci.name
-  owner       = "team-build"
-  environment = " "
-  ttl_policy  = nhi_ttl_policy.short.name`), `Empty Value[\s\S]*environment is empty`},
+		{"empty owner", ciIdentityHCL("bad", "ci-x", "", "dev"), `Empty Value[\s\S]*owner is empty`},
+		{"blank environment", ciIdentityHCL("bad", "ci-x", "team-build", " "), `Empty Value[\s\S]*environment is empty`},
 	})
 }
 

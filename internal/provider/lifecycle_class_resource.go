@@ -10,7 +10,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
-	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
@@ -18,7 +17,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
-	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
@@ -31,16 +29,22 @@ var (
 
 // NewLifecycleClassResource returns the nhi_lifecycle_class resource.
 func NewLifecycleClassResource() resource.Resource {
-	return &lifecycleClassResource{resourceBase{typeName: "lifecycle_class", key: "name", keyDescription: "The lifecycle class name."}}
+	return &lifecycleClassResource{newRecordResource[lifecycleClassModel]("lifecycle_class", "The lifecycle class name.", recordKind[policy.Class]{
+		kind: engine.KindClass, name: func(c policy.Class) string { return c.Name },
+		get: engine.Engine.GetClass, put: engine.Engine.PutClass, del: engine.Engine.DeleteClass,
+		check: func(_ context.Context, _ *providerData, c policy.Class, diags *diag.Diagnostics) {
+			addFindings(diags, policy.CheckClass(c))
+		},
+		logFields: func(c policy.Class) map[string]any { return map[string]any{"class": c.Name} },
+	})}
 }
 
 type lifecycleClassResource struct {
-	resourceBase
+	recordResource[lifecycleClassModel, policy.Class, *lifecycleClassModel]
 }
 
 type lifecycleClassModel struct {
-	ID                  types.String  `tfsdk:"id"`
-	Name                types.String  `tfsdk:"name"`
+	keyedByName
 	Kind                types.String  `tfsdk:"kind"`
 	Description         types.String  `tfsdk:"description"`
 	MaxTTL              durationValue `tfsdk:"max_ttl"`
@@ -64,14 +68,7 @@ type lifecycleClassModel struct {
 
 func (r *lifecycleClassResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "A lifecycle class: the contract for a group of non-human identities. `ephemeral` classes " +
-			"get dynamic credentials under a TTL policy; `persistent` classes keep a stable name and rotate their " +
-			"secret. The class's ceilings bound every TTL policy and rotation schedule of its identities. Changing a " +
-			"class so that existing identities or policies fall out of compliance warns in the plan, naming them.\n\n" +
-			"Least privilege is part of the class: `allowed_scopes` and `denied_scopes` (glob patterns), `max_scopes`, " +
-			"`allowed_cidrs` and `max_blast_radius` bound every identity's `scopes`, `bound_cidrs` and blast radius at " +
-			"plan time (OWASP NHI5, NHI8). A scope is a Vault ACL policy name on the Vault engine and a plain privilege " +
-			"name on the local engine. An identity may exceed these ceilings only with an approved, unexpired `exception`.",
+		MarkdownDescription: description("lifecycle_class_resource"),
 		Attributes: map[string]schema.Attribute{
 			"id":   idAttribute("The class name."),
 			"name": nameAttribute("Unique name of the class. Changing it replaces the class."),
@@ -85,29 +82,14 @@ func (r *lifecycleClassResource) Schema(_ context.Context, _ resource.SchemaRequ
 				Optional:            true,
 				MarkdownDescription: "What the class is for.",
 			},
-			"max_ttl": schema.StringAttribute{
-				CustomType:          durationType{},
-				Validators:          []validator.String{positiveDurationValidator},
-				Optional:            true,
-				MarkdownDescription: "Ceiling on a credential's TTL, such as `1h` or `1d`. Unset: no ceiling.",
-			},
-			"max_lifetime": schema.StringAttribute{
-				CustomType:          durationType{},
-				Validators:          []validator.String{positiveDurationValidator},
-				Optional:            true,
-				MarkdownDescription: "Ceiling on a credential's whole life including renewals. An ephemeral class must set it or `max_renewals`.",
-			},
+			"max_ttl":      durationAttribute(false, "Ceiling on a credential's TTL, such as `1h` or `1d`. Unset: no ceiling."),
+			"max_lifetime": durationAttribute(false, "Ceiling on a credential's whole life including renewals. An ephemeral class must set it or `max_renewals`."),
 			"max_renewals": schema.Int64Attribute{
 				Optional:            true,
 				MarkdownDescription: "Ceiling on how often one credential may be renewed. Unset: no ceiling on the count.",
 				Validators:          []validator.Int64{int64validator.AtLeast(0)},
 			},
-			"max_rotation_interval": schema.StringAttribute{
-				CustomType:          durationType{},
-				Validators:          []validator.String{positiveDurationValidator},
-				Optional:            true,
-				MarkdownDescription: "Longest time a persistent identity's secret may go unrotated, such as `90d`.",
-			},
+			"max_rotation_interval": durationAttribute(false, "Longest time a persistent identity's secret may go unrotated, such as `90d`."),
 			"require_owner": schema.BoolAttribute{
 				Optional:            true,
 				Computed:            true,
@@ -164,24 +146,14 @@ func (r *lifecycleClassResource) Schema(_ context.Context, _ resource.SchemaRequ
 				Validators: []validator.Float64{float64validator.AtLeast(0.001)},
 			},
 
-			"max_idle": schema.StringAttribute{
-				CustomType: durationType{},
-				Validators: []validator.String{positiveDurationValidator},
-				Optional:   true,
-				MarkdownDescription: "Longest an active identity of the class may go unused, such as `30d`: one idle longer (never " +
-					"used: since its creation) gets an `inactive` finding (OWASP NHI1), and its idle time beyond `max_idle` counts " +
-					"as trust debt. Use is the identity's `last_used_at`, which on Vault needs the provider's " +
-					"`vault.audit_log_path`: without it no identity is judged inactive. Unset: no limit.",
-			},
-			"review_every": schema.StringAttribute{
-				CustomType: durationType{},
-				Validators: []validator.String{positiveDurationValidator},
-				Optional:   true,
-				MarkdownDescription: "How often every identity of the class must be reviewed, such as `90d`. Each identity then " +
-					"needs `reviewed_by`; its review falls due `review_every` after its `reviewed_at` (or its creation), the plan " +
-					"warns 14 days before, and an overdue review is a `review-overdue` finding whose time overdue adds to trust " +
-					"debt. Unset: no review required.",
-			},
+			"max_idle": durationAttribute(false, "Longest an active identity of the class may go unused, such as `30d`: one idle longer (never "+
+				"used: since its creation) gets an `inactive` finding (OWASP NHI1), and its idle time beyond `max_idle` counts "+
+				"as trust debt. Use is the identity's `last_used_at`, which on Vault needs the provider's "+
+				"`vault.audit_log_path`: without it no identity is judged inactive. Unset: no limit."),
+			"review_every": durationAttribute(false, "How often every identity of the class must be reviewed, such as `90d`. Each identity then "+
+				"needs `reviewed_by`; its review falls due `review_every` after its `reviewed_at` (or its creation), the plan "+
+				"warns 14 days before, and an overdue review is a `review-overdue` finding whose time overdue adds to trust "+
+				"debt. Unset: no review required."),
 			"require_registered_owner": schema.BoolAttribute{
 				Optional: true,
 				Computed: true,
@@ -221,8 +193,7 @@ func (m lifecycleClassModel) toPolicy(ctx context.Context, diags *diag.Diagnosti
 // fromPolicy writes what the engine holds into the model, keeping the prior spelling of
 // durations that did not change.
 func (m *lifecycleClassModel) fromPolicy(c policy.Class) {
-	m.ID = types.StringValue(c.Name)
-	m.Name = types.StringValue(c.Name)
+	m.setName(c.Name)
 	m.Kind = types.StringValue(string(c.Kind))
 	m.Description = optString(c.Description)
 	m.MaxTTL = keepDuration(m.MaxTTL, c.MaxTTL)
@@ -272,9 +243,7 @@ func (r *lifecycleClassResource) ModifyPlan(ctx context.Context, req resource.Mo
 		return
 	}
 	class := m.toPolicy(ctx, &resp.Diagnostics)
-	if name, ok := createdName(ctx, req, path.Root("name"), &resp.Diagnostics); ok {
-		checkCreate(ctx, &resp.Diagnostics, path.Root("name"), engine.KindClass, name, class, r.data.engine.GetClass)
-	}
+	r.checkCreated(ctx, req, class, &resp.Diagnostics)
 	if req.State.Raw.IsNull() || resp.Diagnostics.HasError() {
 		return
 	}
@@ -313,46 +282,4 @@ func (r *lifecycleClassResource) ModifyPlan(ctx context.Context, req resource.Mo
 			fmt.Sprintf("After this change to class %q, %d finding(s) would hold on existing objects: %s. Fix them in the same change, or expect these findings in drift reports.",
 				class.Name, len(findings), strings.Join(subjects, "; ")))
 	}
-}
-
-// Create writes the class, or adopts the class of that name when the engine holds it exactly as
-// declared (an interrupted apply wrote it).
-func (r *lifecycleClassResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	r.write(ctx, req.Plan, &resp.State, &resp.Diagnostics, "create", func(ctx context.Context, c policy.Class) error {
-		return putOrAdopt(ctx, r.data.engine, engine.KindClass, c.Name, c, r.data.engine.GetClass, r.data.engine.PutClass)
-	})
-	setIdentity(ctx, resp.State, resp.Identity, "name", &resp.Diagnostics)
-}
-
-func (r *lifecycleClassResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	r.write(ctx, req.Plan, &resp.State, &resp.Diagnostics, "update", r.data.engine.PutClass)
-	setIdentity(ctx, resp.State, resp.Identity, "name", &resp.Diagnostics)
-}
-
-func (r *lifecycleClassResource) write(ctx context.Context, plan planGetter, state stateSetter, diags *diag.Diagnostics, action string,
-	store func(context.Context, policy.Class) error) {
-	var m lifecycleClassModel
-	diags.Append(plan.Get(ctx, &m)...)
-	if diags.HasError() {
-		return
-	}
-	class := m.toPolicy(ctx, diags)
-	if addFindings(diags, policy.CheckClass(class)); diags.HasError() {
-		return
-	}
-	if err := store(ctx, class); err != nil {
-		addEngineError(diags, fmt.Sprintf("%s lifecycle class %q", action, class.Name), err)
-		return
-	}
-	tflog.Info(ctx, "wrote lifecycle class", map[string]any{"class": class.Name, "action": action})
-	m.fromPolicy(class)
-	diags.Append(state.Set(ctx, &m)...)
-}
-
-func (r *lifecycleClassResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	readRecord[lifecycleClassModel](ctx, req, resp, "lifecycle class", r.data.engine.GetClass)
-}
-
-func (r *lifecycleClassResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	deleteRecord(ctx, req, resp, "lifecycle class", r.data.engine.DeleteClass)
 }

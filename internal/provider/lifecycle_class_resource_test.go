@@ -20,6 +20,14 @@ import (
 // badClass declares lifecycle class "bad" with the attribute lines of body.
 func badClass(body string) string { return badResource("lifecycle_class", `  name = "bad"`, body) }
 
+// zeroCeiling is the rejection of a class of kind whose duration attr is zero, spelled zero,
+// with the attribute lines of extra.
+func zeroCeiling(kind, attr, zero string, extra ...string) rejection {
+	lines := append([]string{fmt.Sprintf("kind = %q", kind), fmt.Sprintf("%s = %q", attr, zero)}, extra...)
+	return rejection{"zero " + attr, badClass(strings.Join(lines, "\n")),
+		fmt.Sprintf(`Invalid Duration[\s\S]*%s is %q: it must be more than zero`, attr, zero)}
+}
+
 func TestAccLifecycleClass_planRejects(t *testing.T) {
 	env := newTestEnv(t)
 	testRejections(t, env, governanceConfig, []rejection{
@@ -34,19 +42,10 @@ max_lifetime = "1h"`), `Class Lifetime Below TTL`},
 kind = "persistent"
 naming_pattern = "ci-[a-z"`), `Invalid Naming Pattern`},
 		{"unknown kind", badClass(`kind = "forever"`), `kind`},
-		{"zero max_ttl", badClass(`
-kind = "ephemeral"
-max_ttl = "0s"
-max_lifetime = "1h"`), `Invalid Duration[\s\S]*max_ttl is "0s": it must be more than zero`},
-		{"zero max_lifetime", badClass(`
-kind = "ephemeral"
-max_lifetime = "0d"`), `Invalid Duration[\s\S]*max_lifetime is "0d": it must be more than zero`},
-		{"zero max_rotation_interval", badClass(`
-kind = "persistent"
-max_rotation_interval = "0h"`), `Invalid Duration[\s\S]*max_rotation_interval is "0h": it must be more than zero`},
-		{"zero max_idle", badClass(`
-kind = "persistent"
-max_idle = "0d"`), `Invalid Duration[\s\S]*max_idle is "0d": it must be more than zero`},
+		zeroCeiling("ephemeral", "max_ttl", "0s", `max_lifetime = "1h"`),
+		zeroCeiling("ephemeral", "max_lifetime", "0d"),
+		zeroCeiling("persistent", "max_rotation_interval", "0h"),
+		zeroCeiling("persistent", "max_idle", "0d"),
 		{"max_idle not a duration", badClass(`
 kind = "persistent"
 max_idle = "a month"`), `max_idle`},

@@ -6,32 +6,17 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/action"
-	"github.com/hashicorp/terraform-plugin-framework/action/schema"
 )
 
 var _ checkedAction = (*offboardAction)(nil)
 
 // NewOffboardAction returns the nhi_offboard action.
 func NewOffboardAction() action.Action {
-	return &offboardAction{identityAction{actionBase{typeName: "offboard"}}}
+	return &offboardAction{identityAction{actionBase: actionBase{typeName: "offboard"}, identityWhat: "to offboard"}}
 }
 
 type offboardAction struct {
 	identityAction
-}
-
-func (a *offboardAction) Schema(_ context.Context, _ action.SchemaRequest, resp *action.SchemaResponse) {
-	resp.Schema = schema.Schema{
-		MarkdownDescription: "Offboards an identity at once (OWASP NHI1, improper offboarding): revokes every credential and " +
-			"secret version it has and retires it in the engine, keeping a disabled record for audit; the name is never " +
-			"reused. The identity's `nhi_identity` resource is not removed: the next plan shows it retired (`status`, " +
-			"`retired_at`), the drift for the configuration's owner to resolve by removing the resource. The `reason` and " +
-			"the provider's `requester` are recorded in the audit log. Terraform 1.14 or later.",
-		Attributes: map[string]schema.Attribute{
-			"identity": actionIdentityAttribute("to offboard"),
-			"reason":   actionReasonAttribute(false),
-		},
-	}
 }
 
 func (a *offboardAction) Invoke(ctx context.Context, req action.InvokeRequest, resp *action.InvokeResponse) {

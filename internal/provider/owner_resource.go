@@ -13,7 +13,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
-	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
@@ -23,16 +22,21 @@ var _ managedResource = (*ownerResource)(nil)
 
 // NewOwnerResource returns the nhi_owner resource.
 func NewOwnerResource() resource.Resource {
-	return &ownerResource{resourceBase{typeName: "owner", key: "name", keyDescription: "The owner name."}}
+	return &ownerResource{newRecordResource[ownerModel]("owner", "The owner name.", recordKind[policy.Owner]{
+		kind: engine.KindOwner, name: func(o policy.Owner) string { return o.Name },
+		get: engine.Engine.GetOwner, put: engine.Engine.PutOwner, del: engine.Engine.DeleteOwner,
+		logFields: func(o policy.Owner) map[string]any {
+			return map[string]any{"owner": o.Name, "status": string(o.Status)}
+		},
+	})}
 }
 
 type ownerResource struct {
-	resourceBase
+	recordResource[ownerModel, policy.Owner, *ownerModel]
 }
 
 type ownerModel struct {
-	ID      types.String `tfsdk:"id"`
-	Name    types.String `tfsdk:"name"`
+	keyedByName
 	Kind    types.String `tfsdk:"kind"`
 	Contact types.String `tfsdk:"contact"`
 	Status  types.String `tfsdk:"status"`
@@ -40,12 +44,7 @@ type ownerModel struct {
 
 func (r *ownerResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "A team or person accountable for identities, as a record in the engine (so drift reports see " +
-			"it without Terraform state). An identity names its owner in `owner`; a class with `require_registered_owner` " +
-			"requires that owner to be an active `nhi_owner`. Marking an owner `departed` warns in that plan, naming every " +
-			"active identity it owns, and each of them carries an `owner-departed` finding (OWASP NHI1) until it is " +
-			"reassigned or retired. A create adopts the owner an interrupted apply left in the engine when it is exactly as " +
-			"declared; any other owner of that name fails the plan on `name` with the import to run.",
+		MarkdownDescription: description("owner_resource"),
 		Attributes: map[string]schema.Attribute{
 			"id":   idAttribute("The owner name."),
 			"name": nameAttribute("Unique name of the owner, as identities name it in `owner`, such as `team-payments`. Changing it replaces the owner."),
@@ -71,7 +70,7 @@ func (r *ownerResource) Schema(_ context.Context, _ resource.SchemaRequest, resp
 	}
 }
 
-func (m ownerModel) toPolicy() policy.Owner {
+func (m ownerModel) toPolicy(context.Context, *diag.Diagnostics) policy.Owner {
 	return policy.Owner{
 		Name:    m.Name.ValueString(),
 		Kind:    policy.OwnerKind(m.Kind.ValueString()),
@@ -81,8 +80,7 @@ func (m ownerModel) toPolicy() policy.Owner {
 }
 
 func (m *ownerModel) fromPolicy(o policy.Owner) {
-	m.ID = types.StringValue(o.Name)
-	m.Name = types.StringValue(o.Name)
+	m.setName(o.Name)
 	m.Kind = types.StringValue(string(o.Kind))
 	m.Contact = optString(o.Contact)
 	m.Status = types.StringValue(string(o.Status))
@@ -100,10 +98,8 @@ func (r *ownerResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	o := m.toPolicy()
-	if name, ok := createdName(ctx, req, path.Root("name"), &resp.Diagnostics); ok {
-		checkCreate(ctx, &resp.Diagnostics, path.Root("name"), engine.KindOwner, name, o, r.data.engine.GetOwner)
-	}
+	o := m.toPolicy(ctx, &resp.Diagnostics)
+	r.checkCreated(ctx, req, o, &resp.Diagnostics)
 	if !o.Departed() || resp.Diagnostics.HasError() {
 		return
 	}
@@ -127,43 +123,4 @@ func (r *ownerResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 		fmt.Sprintf("Owner %q is marked departed and owns these active identities (%d): %s. Once applied, each of them carries an owner-departed "+
 			"finding (OWASP NHI1) until it is reassigned to an active owner or retired; reassign them in this change, or plan their offboarding.",
 			o.Name, len(owned), strings.Join(owned, ", ")))
-}
-
-// Create writes the owner, or adopts the owner of that name when the engine holds it exactly as
-// declared (an interrupted apply wrote it).
-func (r *ownerResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	r.write(ctx, req.Plan, &resp.State, &resp.Diagnostics, "create", func(ctx context.Context, o policy.Owner) error {
-		return putOrAdopt(ctx, r.data.engine, engine.KindOwner, o.Name, o, r.data.engine.GetOwner, r.data.engine.PutOwner)
-	})
-	setIdentity(ctx, resp.State, resp.Identity, "name", &resp.Diagnostics)
-}
-
-func (r *ownerResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	r.write(ctx, req.Plan, &resp.State, &resp.Diagnostics, "update", r.data.engine.PutOwner)
-	setIdentity(ctx, resp.State, resp.Identity, "name", &resp.Diagnostics)
-}
-
-func (r *ownerResource) write(ctx context.Context, plan planGetter, state stateSetter, diags *diag.Diagnostics, action string,
-	store func(context.Context, policy.Owner) error) {
-	var m ownerModel
-	diags.Append(plan.Get(ctx, &m)...)
-	if diags.HasError() {
-		return
-	}
-	o := m.toPolicy()
-	if err := store(ctx, o); err != nil {
-		addEngineError(diags, fmt.Sprintf("%s owner %q", action, o.Name), err)
-		return
-	}
-	tflog.Info(ctx, "wrote owner", map[string]any{"owner": o.Name, "status": string(o.Status), "action": action})
-	m.fromPolicy(o)
-	diags.Append(state.Set(ctx, &m)...)
-}
-
-func (r *ownerResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	readRecord[ownerModel](ctx, req, resp, "owner", r.data.engine.GetOwner)
-}
-
-func (r *ownerResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	deleteRecord(ctx, req, resp, "owner", r.data.engine.DeleteOwner)
 }

@@ -117,9 +117,7 @@ func (p *nhiProvider) Metadata(_ context.Context, _ provider.MetadataRequest, re
 
 func (p *nhiProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *provider.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "Governs the credentials of non-human identities: lifecycle classes, TTL and renewal " +
-			"policies, identities and their credentials, applied to a secrets engine. With no engine block the " +
-			"embedded local engine is used.",
+		MarkdownDescription: description("provider"),
 		Attributes: map[string]schema.Attribute{
 			"requester": schema.StringAttribute{
 				Optional: true,

@@ -49,6 +49,18 @@ func setIdentity(ctx context.Context, state tfsdk.State, identity *tfsdk.Resourc
 	diags.Append(identity.SetAttribute(ctx, path.Root(attr), name)...)
 }
 
+// keyedByName is the model of the `id` and `name` of a resource keyed by its name (see
+// idAttribute and nameAttribute).
+type keyedByName struct {
+	ID   types.String `tfsdk:"id"`
+	Name types.String `tfsdk:"name"`
+}
+
+// setName sets the name and the id, which is the name again.
+func (k *keyedByName) setName(name string) {
+	k.ID, k.Name = types.StringValue(name), types.StringValue(name)
+}
+
 // idAttribute is the computed `id` of a resource keyed by a name: the name again, kept from
 // state once known.
 func idAttribute(description string) schema.StringAttribute {
@@ -67,5 +79,16 @@ func nameAttribute(description string) schema.StringAttribute {
 		MarkdownDescription: description,
 		PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
 		Validators:          []validator.String{nameValidator},
+	}
+}
+
+// durationAttribute is an attribute holding a positive duration, such as `15m` or `90d`.
+func durationAttribute(required bool, description string) schema.StringAttribute {
+	return schema.StringAttribute{
+		CustomType:          durationType{},
+		Validators:          []validator.String{positiveDurationValidator},
+		Required:            required,
+		Optional:            !required,
+		MarkdownDescription: description,
 	}
 }

@@ -9,14 +9,21 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-timetypes/timetypes"
 	"github.com/hashicorp/terraform-plugin-framework/action"
 	"github.com/hashicorp/terraform-plugin-framework/action/schema"
-	"github.com/hashicorp/terraform-plugin-framework/types"
 )
 
 var _ checkedAction = (*revokeCredentialsAction)(nil)
 
 // NewRevokeCredentialsAction returns the nhi_revoke_credentials action.
 func NewRevokeCredentialsAction() action.Action {
-	return &revokeCredentialsAction{identityAction{actionBase{typeName: "revoke_credentials"}}}
+	return &revokeCredentialsAction{identityAction{actionBase: actionBase{typeName: "revoke_credentials"},
+		identityWhat: "whose credentials are revoked", attributes: map[string]schema.Attribute{
+			"issued_before": schema.StringAttribute{
+				CustomType: timetypes.RFC3339Type{},
+				Optional:   true,
+				MarkdownDescription: "Revoke only the credentials issued before this time (RFC 3339, such as `2026-03-01T09:00:00Z`), " +
+					"such as the moment a leak began. Unset: every live credential.",
+			},
+		}}}
 }
 
 type revokeCredentialsAction struct {
@@ -24,29 +31,8 @@ type revokeCredentialsAction struct {
 }
 
 type revokeCredentialsActionModel struct {
-	Identity     types.String      `tfsdk:"identity"`
+	identityActionModel
 	IssuedBefore timetypes.RFC3339 `tfsdk:"issued_before"`
-	Reason       types.String      `tfsdk:"reason"`
-}
-
-func (a *revokeCredentialsAction) Schema(_ context.Context, _ action.SchemaRequest, resp *action.SchemaResponse) {
-	resp.Schema = schema.Schema{
-		MarkdownDescription: "Revokes every live dynamic credential of an identity at once (those `nhi_credential` issued), or only " +
-			"those issued before `issued_before`, and keeps the identity: new credentials can be requested as before. A " +
-			"persistent identity's rotated secret is not a dynamic credential: replace it with `nhi_rotate`. The `reason` and " +
-			"the provider's `requester` are recorded in the audit log, followed by one revocation event per credential. " +
-			"Terraform 1.14 or later.",
-		Attributes: map[string]schema.Attribute{
-			"identity": actionIdentityAttribute("whose credentials are revoked"),
-			"issued_before": schema.StringAttribute{
-				CustomType: timetypes.RFC3339Type{},
-				Optional:   true,
-				MarkdownDescription: "Revoke only the credentials issued before this time (RFC 3339, such as `2026-03-01T09:00:00Z`), " +
-					"such as the moment a leak began. Unset: every live credential.",
-			},
-			"reason": actionReasonAttribute(false),
-		},
-	}
 }
 
 func (a *revokeCredentialsAction) Invoke(ctx context.Context, req action.InvokeRequest, resp *action.InvokeResponse) {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/action"
-	"github.com/hashicorp/terraform-plugin-framework/action/schema"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 
@@ -19,26 +18,12 @@ var _ checkedAction = (*rotateAction)(nil)
 
 // NewRotateAction returns the nhi_rotate action.
 func NewRotateAction() action.Action {
-	return &rotateAction{identityAction{actionBase{typeName: "rotate"}}}
+	return &rotateAction{identityAction{actionBase: actionBase{typeName: "rotate"},
+		identityWhat: "whose secret rotates; it must have an `nhi_rotation_schedule`", reasonRequired: true}}
 }
 
 type rotateAction struct {
 	identityAction
-}
-
-func (a *rotateAction) Schema(_ context.Context, _ action.SchemaRequest, resp *action.SchemaResponse) {
-	resp.Schema = schema.Schema{
-		MarkdownDescription: "Rotates a persistent identity's secret now, such as in response to an incident, through the same " +
-			"path as a scheduled rotation of its `nhi_rotation_schedule`: a new secret is staged, verified by authenticating " +
-			"with it (when the schedule's `verify` is on), then promoted; the previous secret stays valid for the schedule's " +
-			"`overlap`. A failed verification rolls the rotation back (the current secret stays) and fails the action. The " +
-			"`reason` and the provider's `requester` are recorded in the audit log. The schedule's next rotation counts from " +
-			"this one; its resource shows the new version at the next refresh. Terraform 1.14 or later.",
-		Attributes: map[string]schema.Attribute{
-			"identity": actionIdentityAttribute("whose secret rotates; it must have an `nhi_rotation_schedule`"),
-			"reason":   actionReasonAttribute(true),
-		},
-	}
 }
 
 // ModifyPlan fails the plan when the identity does not exist, is retired, or has no rotation

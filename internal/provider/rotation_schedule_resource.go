@@ -76,22 +76,11 @@ func (r *rotationScheduleResource) Schema(_ context.Context, _ resource.SchemaRe
 			PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}}
 	}
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "Rotation of a persistent identity's secret: the name stays, the secret is replaced on schedule. " +
-			"When a rotation is due by the provider's clock, `terraform plan` shows an update (with a warning saying why) " +
-			"and `terraform apply` rotates: a new secret from a cryptographic random source is verified by " +
-			"authenticating with it, then promoted; the previous secret stays valid for `overlap`. If verification " +
-			"fails, the rotation is rolled back (the new secret is destroyed, the current one stays) and the apply " +
-			"fails with the cause. The first apply creates version 1. The secret itself never reaches state: " +
-			"consumers read it with the `nhi_secret` ephemeral resource.",
+		MarkdownDescription: description("rotation_schedule_resource"),
 		Attributes: map[string]schema.Attribute{
 			"id":       idAttribute("The identity name."),
 			"identity": nameAttribute("Name of the persistent `nhi_identity` whose secret rotates. Changing it replaces the schedule."),
-			"interval": schema.StringAttribute{
-				CustomType:          durationType{},
-				Validators:          []validator.String{positiveDurationValidator},
-				Optional:            true,
-				MarkdownDescription: "Rotate this long after the last rotation, such as `30d`. Exactly one of `interval` and `cron`.",
-			},
+			"interval": durationAttribute(false, "Rotate this long after the last rotation, such as `30d`. Exactly one of `interval` and `cron`."),
 			"cron": schema.StringAttribute{
 				Optional: true,
 				MarkdownDescription: "Rotate at the times of this 5-field cron expression, in UTC, such as `0 3 * * 1` (03:00 every " +

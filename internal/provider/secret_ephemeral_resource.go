@@ -33,9 +33,7 @@ type secretModel struct {
 
 func (r *secretEphemeralResource) Schema(_ context.Context, _ ephemeral.SchemaRequest, resp *ephemeral.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "The current rotated secret of a persistent identity, for its consumers (Terraform 1.10 or later). " +
-			"Never written to state or plan: pass it to write-only arguments (`*_wo`, with `*_wo_version` set from " +
-			"the schedule's `current_version`, so a rotation reaches the consumer) or provider blocks.",
+		MarkdownDescription: description("secret_ephemeral_resource"),
 		Attributes: map[string]schema.Attribute{
 			"identity": schema.StringAttribute{
 				Required:            true,

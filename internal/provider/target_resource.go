@@ -39,8 +39,7 @@ type targetResource struct {
 }
 
 type targetModel struct {
-	ID                types.String `tfsdk:"id"`
-	Name              types.String `tfsdk:"name"`
+	keyedByName
 	Kind              types.String `tfsdk:"kind"`
 	Host              types.String `tfsdk:"host"`
 	Port              types.Int64  `tfsdk:"port"`
@@ -54,35 +53,7 @@ type targetModel struct {
 
 func (r *targetResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "A real system where identities' credentials are logins: PostgreSQL first. An `nhi_identity` " +
-			"that names the target gets, for each `nhi_credential`, a PostgreSQL login valid until the credential's " +
-			"`expires_at` (`VALID UNTIL`), granted exactly the identity's `scopes` (PostgreSQL roles); renewing the " +
-			"credential moves `VALID UNTIL` within its budget, and closing it terminates the login's sessions and drops it.\n\n" +
-			"The admin password is write-only (`password_wo`, Terraform >= 1.11): it never reaches state or plan. The " +
-			"**local** engine keeps it encrypted at rest like every secret and connects to the target itself; the **Vault** " +
-			"engine writes it to the connection configuration of Vault's database secrets engine " +
-			"(`<mount>-database/config/<name>`, mounted on the first target write), which Vault verifies and never gives back. " +
-			"Every write checks the connection first and changes nothing when it fails. Reading the target checks the " +
-			"connection again and reports `server_version`.\n\n" +
-			"On Vault the engine also keeps an **inspector** login per target: when the target is written with its admin " +
-			"password it creates the login `nhi-inspect-<name>` (LOGIN, no other privilege) and a static role of the database " +
-			"secrets engine for it (`<mount>-database/static-roles/_inspect.<name>`; Vault rotates its password at once and " +
-			"every 24 hours). Refresh and `nhi_drift_report` read its current password (`static-creds`, a read) and read the " +
-			"target's roles and `server_version` as it, so a plan still writes nothing. Deleting the target deletes the static " +
-			"role and drops the login (through a one-off dynamic role, since Vault alone holds the admin password). A target " +
-			"written before the inspector existed needs `password_wo_version` moved once.\n\n" +
-			"Drift on the target: every login the provider made carries a comment naming its identity and " +
-			"credential; refresh of an identity on the target and `nhi_drift_report` read them back. A login whose credential " +
-			"is not live is an `orphaned-target-login` finding (NHI1), a `VALID UNTIL` past the credential's hard expiry or " +
-			"`infinity` a `target-login-validity-above-expiry` finding (NHI7), roles beyond the credential's scopes a " +
-			"`privilege-escalation` finding (NHI5), as are roles granted to one of a rotated secret's alternating logins beyond its group role; the login of a persistent identity's rotated secret that holds another " +
-			"password than the current secret (compared by its SCRAM verifier) a `target-password-changed` finding, or " +
-			"`target-password-unchecked` when the admin user may not read verifiers. A target that does not answer is a medium " +
-			"`target-unchecked` finding about each identity on it (its logins were not checked), and the rest of the refresh or " +
-			"report goes on. The next credential issued to the identity, or the next one closed, drops " +
-			"orphaned logins and sets `VALID UNTIL` back on the local engine; on Vault, which runs statements on the target only " +
-			"for a lease's own login, those findings stay until fixed by hand. On both engines closing a credential drops its " +
-			"login with any extra grant and its `VALID UNTIL`.",
+		MarkdownDescription: description("target_resource"),
 		Attributes: map[string]schema.Attribute{
 			"id":   idAttribute("The target name."),
 			"name": nameAttribute("Unique name of the target, which identities name in `target`. Changing it replaces the target."),
@@ -160,8 +131,7 @@ func (m targetModel) toTarget() engine.Target {
 
 // fromTarget sets the model from t; password_wo stays null, as every write-only value in state.
 func (m *targetModel) fromTarget(t engine.Target) {
-	m.ID = types.StringValue(t.Name)
-	m.Name = types.StringValue(t.Name)
+	m.setName(t.Name)
 	m.Kind = types.StringValue(t.Kind)
 	m.Host = types.StringValue(t.Host)
 	m.Port = types.Int64Value(t.Port)

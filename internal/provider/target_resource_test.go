@@ -377,6 +377,70 @@ resource "nhi_rotation_schedule" "billing" {
 `, name, f.Reader, schedule)
 }
 
+// rotatedLogins follows the rotated secret of identity, a persistent identity on the target of
+// f, through a test: current reads the current version and value from the engine and remembers
+// every value read, so that secrets finds none of them (nor the admin password) in a plan or
+// state.
+type rotatedLogins struct {
+	t        *testing.T
+	env      *testEnv
+	f        *acctest.PostgresFixture
+	identity string
+	seen     []string
+}
+
+func (r *rotatedLogins) current() (engine.SecretVersion, string) {
+	r.t.Helper()
+	v, s, err := r.env.engine.CurrentSecret(context.Background(), r.identity)
+	if err != nil {
+		r.t.Fatalf("CurrentSecret: %v", err)
+	}
+	r.seen = append(r.seen, s)
+	return v, s
+}
+
+func (r *rotatedLogins) secrets() noSecrets {
+	return noSecrets{secrets: func() []string { return append(r.seen, r.f.Password) }}
+}
+
+// refusedStep moves the clock to the next rotation of cfg and makes login open no connection
+// (as if set by hand), so the rotation's verification fails and it rolls back.
+func (r *rotatedLogins) refusedStep(cfg, login string) resource.TestStep {
+	return resource.TestStep{
+		PreConfig: func() {
+			r.env.clock.Advance(30 * policy.Day)
+			acctest.PostgresExec(r.t, r.f.Conn, r.f.Password, `ALTER ROLE "`+login+`" CONNECTION LIMIT 0`)
+		},
+		Config:          cfg,
+		ConfigVariables: targetVars(r.f.Password),
+		ExpectError:     regexp.MustCompile(`Rotation Verification Failed[\s\S]*rolled\s+back`),
+	}
+}
+
+// rotatesAgainStep follows refusedStep: the current version must still be 2 with the value
+// *second, and rolledBack checks the rest of what the rollback left; then login opens
+// connections again and, the rotation being still due, this apply rotates (to version 4), and
+// the new password logs in on login with the identity's grants.
+func (r *rotatedLogins) rotatesAgainStep(cfg, login string, second *string, rolledBack func()) resource.TestStep {
+	secrets := r.secrets()
+	return resource.TestStep{
+		PreConfig: func() {
+			if v, s := r.current(); v.Version != 2 || s != *second {
+				r.t.Fatalf("after a failed verification the current version is %d, want 2", v.Version)
+			}
+			rolledBack()
+			acctest.PostgresExec(r.t, r.f.Conn, r.f.Password, `ALTER ROLE "`+login+`" CONNECTION LIMIT -1`)
+		},
+		Config:            cfg,
+		ConfigVariables:   targetVars(r.f.Password),
+		ConfigStateChecks: []statecheck.StateCheck{secrets, expectAttr("nhi_rotation_schedule.billing", "current_version", 4)},
+		Check: func(*terraform.State) error {
+			_, fourth := r.current()
+			return r.f.WantGrants(login, fourth)
+		},
+	}
+}
+
 // TestAccTarget_rotation: the rotated secret of a persistent identity on a target is the
 // password of a login named after it. A rotation changes it (the new one logs in, the old one no
 // more); an overlap without alternating logins fails the plan; a verification that the target
@@ -390,13 +454,8 @@ func TestAccTarget_rotation(t *testing.T) {
 	login := engine.RotatedLoginName("billing-sync")
 	t.Cleanup(func() { _ = f.Admin.DropLogin(ctx, login) })
 	cfg := func(schedule string) string { return rotatedTargetHCL(f, "billing-sync", schedule) }
-	var seen []string
-	current := func() (engine.SecretVersion, string) {
-		v, s := billingSecret(t, env.engine)
-		seen = append(seen, s)
-		return v, s
-	}
-	secrets := noSecrets{secrets: func() []string { return append(seen, f.Password) }}
+	r := &rotatedLogins{t: t, env: env, f: f, identity: "billing-sync"}
+	secrets := r.secrets()
 	var second string
 	resource.UnitTest(t, resource.TestCase{
 		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_11_0)},
@@ -406,7 +465,7 @@ func TestAccTarget_rotation(t *testing.T) {
 				Config:          cfg(""),
 				ConfigVariables: targetVars(f.Password),
 				Check: func(*terraform.State) error {
-					_, first := current()
+					_, first := r.current()
 					return f.WantGrants(login, first)
 				},
 			},
@@ -417,8 +476,8 @@ func TestAccTarget_rotation(t *testing.T) {
 				ConfigPlanChecks:  beforeApply(secrets),
 				ConfigStateChecks: []statecheck.StateCheck{secrets, expectAttr("nhi_rotation_schedule.billing", "current_version", 2)},
 				Check: func(*terraform.State) error {
-					first := seen[0]
-					_, second = current()
+					first := r.seen[0]
+					_, second = r.current()
 					if err := f.Admin.Login(ctx, login, first); err == nil {
 						return errors.New("the replaced password still logs in")
 					}
@@ -430,40 +489,16 @@ func TestAccTarget_rotation(t *testing.T) {
 				ConfigVariables: targetVars(f.Password),
 				ExpectError:     regexp.MustCompile(`Target Overlap Without Alternating[\s\S]*alternating`),
 			},
-			{
-				// The next rotation's new password is refused by the target (the login may open no
-				// connection, set by hand): the rotation rolls back and the old password stays current.
-				PreConfig: func() {
-					env.clock.Advance(30 * policy.Day)
-					acctest.PostgresExec(t, f.Conn, f.Password, `ALTER ROLE "`+login+`" CONNECTION LIMIT 0`)
-				},
-				Config:          cfg(""),
-				ConfigVariables: targetVars(f.Password),
-				ExpectError:     regexp.MustCompile(`Rotation Verification Failed[\s\S]*rolled\s+back`),
-			},
-			{
-				PreConfig: func() {
-					if v, s := current(); v.Version != 2 || s != second {
-						t.Fatalf("after a failed verification the current version is %d, want 2", v.Version)
-					}
-					l, err := f.Admin.Inspect(ctx, login)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if match, ok := postgres.VerifierMatches(l.Verifier, second); !ok || !match {
-						t.Fatalf("after the rollback the login's password is not the current secret (checked %v, match %v)", ok, match)
-					}
-					acctest.PostgresExec(t, f.Conn, f.Password, `ALTER ROLE "`+login+`" CONNECTION LIMIT -1`)
-				},
-				// Still due: this apply rotates again, and the new password works.
-				Config:            cfg(""),
-				ConfigVariables:   targetVars(f.Password),
-				ConfigStateChecks: []statecheck.StateCheck{secrets, expectAttr("nhi_rotation_schedule.billing", "current_version", 4)},
-				Check: func(*terraform.State) error {
-					_, fourth := current()
-					return f.WantGrants(login, fourth)
-				},
-			},
+			r.refusedStep(cfg(""), login),
+			r.rotatesAgainStep(cfg(""), login, &second, func() {
+				l, err := f.Admin.Inspect(ctx, login)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if match, ok := postgres.VerifierMatches(l.Verifier, second); !ok || !match {
+					t.Fatalf("after the rollback the login's password is not the current secret (checked %v, match %v)", ok, match)
+				}
+			}),
 		},
 	})
 }
@@ -487,15 +522,7 @@ func TestAccTarget_rotationAlternating(t *testing.T) {
 	})
 	cfg := rotatedTargetHCL(f, "ledger-sync", `  overlap  = "1h"
   strategy = "alternating"`)
-	var seen []string
-	current := func() (engine.SecretVersion, string) {
-		v, s, err := env.engine.CurrentSecret(ctx, "ledger-sync")
-		if err != nil {
-			t.Fatalf("CurrentSecret: %v", err)
-		}
-		seen = append(seen, s)
-		return v, s
-	}
+	r := &rotatedLogins{t: t, env: env, f: f, identity: "ledger-sync"}
 	validUntil := func(login string) time.Time {
 		l, err := f.Admin.Inspect(ctx, login)
 		if err != nil || !l.Exists || l.Infinite {
@@ -503,7 +530,7 @@ func TestAccTarget_rotationAlternating(t *testing.T) {
 		}
 		return l.ValidUntil
 	}
-	secrets := noSecrets{secrets: func() []string { return append(seen, f.Password) }}
+	secrets := r.secrets()
 	var first, second string
 	resource.UnitTest(t, resource.TestCase{
 		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_11_0)},
@@ -513,7 +540,7 @@ func TestAccTarget_rotationAlternating(t *testing.T) {
 				Config:          cfg,
 				ConfigVariables: targetVars(f.Password),
 				Check: func(*terraform.State) error {
-					_, first = current()
+					_, first = r.current()
 					return f.WantGrants(loginA, first)
 				},
 			},
@@ -524,7 +551,7 @@ func TestAccTarget_rotationAlternating(t *testing.T) {
 				ConfigPlanChecks:  beforeApply(secrets),
 				ConfigStateChecks: []statecheck.StateCheck{secrets, expectAttr("nhi_rotation_schedule.billing", "current_version", 2)},
 				Check: func(*terraform.State) error {
-					_, second = current()
+					_, second = r.current()
 					if err := f.WantGrants(loginB, second); err != nil {
 						return err
 					}
@@ -538,38 +565,17 @@ func TestAccTarget_rotationAlternating(t *testing.T) {
 					return nil
 				},
 			},
-			{
-				// The next rotation's login may open no connection (set by hand): verification fails.
-				PreConfig: func() {
-					env.clock.Advance(30 * policy.Day)
-					acctest.PostgresExec(t, f.Conn, f.Password, `ALTER ROLE "`+loginA+`" CONNECTION LIMIT 0`)
-				},
-				Config:          cfg,
-				ConfigVariables: targetVars(f.Password),
-				ExpectError:     regexp.MustCompile(`Rotation Verification Failed[\s\S]*rolled\s+back`),
-			},
-			{
-				PreConfig: func() {
-					if v, s := current(); v.Version != 2 || s != second {
-						t.Fatalf("after a failed verification the current version is %d, want 2", v.Version)
-					}
-					if err := f.WantGrants(loginB, second); err != nil {
-						t.Fatalf("the current login after the rollback: %v", err)
-					}
-					if got := validUntil(loginA); got.After(env.clock.Now()) {
-						t.Fatalf("the staged login is VALID UNTIL %s after the rollback, want it stopped (%s)", got, env.clock.Now())
-					}
-					acctest.PostgresExec(t, f.Conn, f.Password, `ALTER ROLE "`+loginA+`" CONNECTION LIMIT -1`)
-				},
-				// Still due: this apply rotates again, onto the same login, and the new password works.
-				Config:            cfg,
-				ConfigVariables:   targetVars(f.Password),
-				ConfigStateChecks: []statecheck.StateCheck{secrets, expectAttr("nhi_rotation_schedule.billing", "current_version", 4)},
-				Check: func(*terraform.State) error {
-					_, fourth := current()
-					return f.WantGrants(loginA, fourth)
-				},
-			},
+			// The next rotation goes to login A again, the one not in use.
+			r.refusedStep(cfg, loginA),
+			// Still due: this apply rotates again, onto the same login.
+			r.rotatesAgainStep(cfg, loginA, &second, func() {
+				if err := f.WantGrants(loginB, second); err != nil {
+					t.Fatalf("the current login after the rollback: %v", err)
+				}
+				if got := validUntil(loginA); got.After(env.clock.Now()) {
+					t.Fatalf("the staged login is VALID UNTIL %s after the rollback, want it stopped (%s)", got, env.clock.Now())
+				}
+			}),
 		},
 	})
 }
@@ -583,14 +589,7 @@ func TestTarget_logsCarryNoPassword(t *testing.T) {
 	var logs bytes.Buffer
 	ctx := tfsdklogtest.RootLogger(tflogtest.RootLogger(context.Background(), &logs), &logs)
 	srv := env.protocolServer(t)
-	schemas, err := srv.GetProviderSchema(ctx, &tfprotov6.GetProviderSchemaRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	typ, ok := schemas.ResourceSchemas["nhi_target"].ValueType().(tftypes.Object)
-	if !ok {
-		t.Fatal("nhi_target's schema is not an object")
-	}
+	typ := schemaObject(ctx, t, srv, "nhi_target")
 	str, num := tftypes.String, tftypes.Number
 	vals := func(password, id, version tftypes.Value) tftypes.Value {
 		return tftypes.NewValue(typ, map[string]tftypes.Value{

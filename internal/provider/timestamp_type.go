@@ -10,46 +10,15 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/attr/xattr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
-	"github.com/hashicorp/terraform-plugin-go/tftypes"
 )
 
-var (
-	_ basetypes.StringTypable                    = timestampType{}
-	_ basetypes.StringValuableWithSemanticEquals = timestampValue{}
-	_ xattr.ValidateableAttribute                = timestampValue{}
-)
+var _ stringBacked[timestampValue] = timestampValue{}
 
-// timestampType is an RFC 3339 timestamp that a configuration sets. It is timetypes.RFC3339 with
-// an error that names the attribute's path: Terraform points a nested attribute's error at the
-// enclosing block only (exception.expires_at), so the message has to say which attribute it is.
-type timestampType struct {
-	timetypes.RFC3339Type
-}
-
-func (t timestampType) String() string { return "timestampType" }
-
-func (t timestampType) ValueType(context.Context) attr.Value { return timestampValue{} }
-
-func (t timestampType) Equal(o attr.Type) bool {
-	_, ok := o.(timestampType)
-	return ok
-}
-
-func (t timestampType) ValueFromString(_ context.Context, in basetypes.StringValue) (basetypes.StringValuable, diag.Diagnostics) {
-	return timestampValue{RFC3339: timetypes.RFC3339{StringValue: in}}, nil
-}
-
-func (t timestampType) ValueFromTerraform(ctx context.Context, in tftypes.Value) (attr.Value, error) {
-	v, err := t.RFC3339Type.ValueFromTerraform(ctx, in)
-	if err != nil {
-		return nil, err
-	}
-	r, ok := v.(timetypes.RFC3339)
-	if !ok {
-		return nil, fmt.Errorf("unexpected value type %T", v)
-	}
-	return timestampValue{RFC3339: r}, nil
-}
+// timestampType is an RFC 3339 timestamp that a configuration sets. Its values are
+// timetypes.RFC3339 with an error that names the attribute's path: Terraform points a nested
+// attribute's error at the enclosing block only (exception.expires_at), so the message has to
+// say which attribute it is.
+type timestampType = stringBackedType[timestampValue]
 
 // timestampValue is a value of timestampType.
 type timestampValue struct {
@@ -62,6 +31,12 @@ func newTimestamp(t time.Time) timestampValue {
 }
 
 func (v timestampValue) Type(context.Context) attr.Type { return timestampType{} }
+
+func (v timestampValue) typeName() string { return "timestampType" }
+
+func (v timestampValue) withString(s basetypes.StringValue) timestampValue {
+	return timestampValue{RFC3339: timetypes.RFC3339{StringValue: s}}
+}
 
 func (v timestampValue) Equal(o attr.Value) bool {
 	other, ok := o.(timestampValue)

@@ -13,7 +13,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
-	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
@@ -26,16 +25,20 @@ var (
 
 // NewTTLPolicyResource returns the nhi_ttl_policy resource.
 func NewTTLPolicyResource() resource.Resource {
-	return &ttlPolicyResource{resourceBase{typeName: "ttl_policy", key: "name", keyDescription: "The TTL policy name."}}
+	return &ttlPolicyResource{newRecordResource[ttlPolicyModel]("ttl_policy", "The TTL policy name.", recordKind[policy.TTLPolicy]{
+		kind: engine.KindTTLPolicy, name: func(p policy.TTLPolicy) string { return p.Name },
+		get: engine.Engine.GetTTLPolicy, put: engine.Engine.PutTTLPolicy, del: engine.Engine.DeleteTTLPolicy,
+		check:     checkTTLPolicyWrite,
+		logFields: func(p policy.TTLPolicy) map[string]any { return map[string]any{"ttl_policy": p.Name, "class": p.Class} },
+	})}
 }
 
 type ttlPolicyResource struct {
-	resourceBase
+	recordResource[ttlPolicyModel, policy.TTLPolicy, *ttlPolicyModel]
 }
 
 type ttlPolicyModel struct {
-	ID          types.String    `tfsdk:"id"`
-	Name        types.String    `tfsdk:"name"`
+	keyedByName
 	Class       types.String    `tfsdk:"class"`
 	Description types.String    `tfsdk:"description"`
 	TTL         durationValue   `tfsdk:"ttl"`
@@ -48,9 +51,7 @@ type ttlPolicyModel struct {
 
 func (r *ttlPolicyResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "TTL and renewal policy for the dynamic credentials of an ephemeral class's identities. " +
-			"It must sit within its class's ceilings unless it carries an approved, unexpired `exception`; " +
-			"once the exception expires the policy is a violation again. Renewable credentials need a hard `max_lifetime`.",
+		MarkdownDescription: description("ttl_policy_resource"),
 		Attributes: map[string]schema.Attribute{
 			"id":   idAttribute("The policy name."),
 			"name": nameAttribute("Unique name of the policy. Changing it replaces the policy."),
@@ -63,18 +64,8 @@ func (r *ttlPolicyResource) Schema(_ context.Context, _ resource.SchemaRequest, 
 				Optional:            true,
 				MarkdownDescription: "What the policy is for.",
 			},
-			"ttl": schema.StringAttribute{
-				CustomType:          durationType{},
-				Validators:          []validator.String{positiveDurationValidator},
-				Required:            true,
-				MarkdownDescription: "Lifetime of a credential before renewal, such as `15m`.",
-			},
-			"max_lifetime": schema.StringAttribute{
-				CustomType:          durationType{},
-				Validators:          []validator.String{positiveDurationValidator},
-				Optional:            true,
-				MarkdownDescription: "Hard expiry of a credential including renewals, such as `2h`. Required when `renewable`.",
-			},
+			"ttl":          durationAttribute(true, "Lifetime of a credential before renewal, such as `15m`."),
+			"max_lifetime": durationAttribute(false, "Hard expiry of a credential including renewals, such as `2h`. Required when `renewable`."),
 			"renewable": schema.BoolAttribute{
 				Optional:            true,
 				Computed:            true,
@@ -105,13 +96,13 @@ func (r *ttlPolicyResource) ValidateConfig(ctx context.Context, req resource.Val
 	if resp.Diagnostics.HasError() || !req.Config.Raw.IsFullyKnown() {
 		return
 	}
-	p := m.toPolicy(&resp.Diagnostics)
+	p := m.toPolicy(ctx, &resp.Diagnostics)
 	if !resp.Diagnostics.HasError() {
 		addFindings(&resp.Diagnostics, policy.CheckTTLPolicy(p, nil, validationTime(r.data)))
 	}
 }
 
-func (m ttlPolicyModel) toPolicy(diags *diag.Diagnostics) policy.TTLPolicy {
+func (m ttlPolicyModel) toPolicy(_ context.Context, diags *diag.Diagnostics) policy.TTLPolicy {
 	p := policy.TTLPolicy{
 		Name:        m.Name.ValueString(),
 		Class:       m.Class.ValueString(),
@@ -129,8 +120,7 @@ func (m ttlPolicyModel) toPolicy(diags *diag.Diagnostics) policy.TTLPolicy {
 }
 
 func (m *ttlPolicyModel) fromPolicy(p policy.TTLPolicy) {
-	m.ID = types.StringValue(p.Name)
-	m.Name = types.StringValue(p.Name)
+	m.setName(p.Name)
 	m.Class = types.StringValue(p.Class)
 	m.Description = optString(p.Description)
 	m.TTL = keepDuration(m.TTL, p.TTL)
@@ -144,19 +134,19 @@ func (m *ttlPolicyModel) fromPolicy(p policy.TTLPolicy) {
 	m.Exception = newExceptionModel(p.Exception)
 }
 
-// check evaluates the policy with the injected clock, against its class when the engine has it.
+// checkTTLPolicy evaluates the policy with the injected clock, against its class when the engine has it.
 // It returns false when the class is not in the engine (it may be created in the same plan).
-func (r *ttlPolicyResource) check(ctx context.Context, p policy.TTLPolicy, diags *diag.Diagnostics) (classFound bool) {
-	class, err := r.data.engine.GetClass(ctx, p.Class)
+func checkTTLPolicy(ctx context.Context, data *providerData, p policy.TTLPolicy, diags *diag.Diagnostics) (classFound bool) {
+	class, err := data.engine.GetClass(ctx, p.Class)
 	switch {
 	case errors.Is(err, engine.ErrNotFound):
-		addFindings(diags, policy.CheckTTLPolicy(p, nil, r.data.clock.Now()))
+		addFindings(diags, policy.CheckTTLPolicy(p, nil, data.clock.Now()))
 		return false
 	case err != nil:
 		addEngineError(diags, fmt.Sprintf("read lifecycle class %q of TTL policy %q", p.Class, p.Name), err)
 		return false
 	}
-	addFindings(diags, policy.CheckTTLPolicy(p, &class, r.data.clock.Now()))
+	addFindings(diags, policy.CheckTTLPolicy(p, &class, data.clock.Now()))
 	return true
 }
 
@@ -171,61 +161,22 @@ func (r *ttlPolicyResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	p := m.toPolicy(&resp.Diagnostics)
+	p := m.toPolicy(ctx, &resp.Diagnostics)
 	if unchanged(req) {
 		addFindings(&resp.Diagnostics, policy.CheckTTLPolicy(p, nil, r.data.clock.Now()))
 		return
 	}
-	if name, ok := createdName(ctx, req, path.Root("name"), &resp.Diagnostics); ok {
-		checkCreate(ctx, &resp.Diagnostics, path.Root("name"), engine.KindTTLPolicy, name, p, r.data.engine.GetTTLPolicy)
-	}
-	if found := r.check(ctx, p, &resp.Diagnostics); !found && !resp.Diagnostics.HasError() {
+	r.checkCreated(ctx, req, p, &resp.Diagnostics)
+	if found := checkTTLPolicy(ctx, r.data, p, &resp.Diagnostics); !found && !resp.Diagnostics.HasError() {
 		warnNotInEngine(&resp.Diagnostics, "class", "lifecycle class", p.Class, "nhi_lifecycle_class.<label>.name")
 	}
 }
 
-// Create writes the policy, or adopts the policy of that name when the engine holds it exactly
-// as declared (an interrupted apply wrote it).
-func (r *ttlPolicyResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	r.write(ctx, req.Plan, &resp.State, &resp.Diagnostics, "create", func(ctx context.Context, p policy.TTLPolicy) error {
-		return putOrAdopt(ctx, r.data.engine, engine.KindTTLPolicy, p.Name, p, r.data.engine.GetTTLPolicy, r.data.engine.PutTTLPolicy)
-	})
-	setIdentity(ctx, resp.State, resp.Identity, "name", &resp.Diagnostics)
-}
-
-func (r *ttlPolicyResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	r.write(ctx, req.Plan, &resp.State, &resp.Diagnostics, "update", r.data.engine.PutTTLPolicy)
-	setIdentity(ctx, resp.State, resp.Identity, "name", &resp.Diagnostics)
-}
-
-func (r *ttlPolicyResource) write(ctx context.Context, plan planGetter, state stateSetter, diags *diag.Diagnostics, action string,
-	store func(context.Context, policy.TTLPolicy) error) {
-	var m ttlPolicyModel
-	diags.Append(plan.Get(ctx, &m)...)
-	if diags.HasError() {
-		return
-	}
-	p := m.toPolicy(diags)
-	if found := r.check(ctx, p, diags); diags.HasError() {
-		return
-	} else if !found {
+// checkTTLPolicyWrite fails the write of a policy that breaks its rules or its class's
+// ceilings, or whose class the engine does not hold.
+func checkTTLPolicyWrite(ctx context.Context, data *providerData, p policy.TTLPolicy, diags *diag.Diagnostics) {
+	if found := checkTTLPolicy(ctx, data, p, diags); !found && !diags.HasError() {
 		diags.AddAttributeError(path.Root("class"), "Lifecycle Class Not Found",
 			fmt.Sprintf("TTL policy %q names class %q, which the engine does not hold. Create the nhi_lifecycle_class first (reference it, e.g. nhi_lifecycle_class.ci.name, so Terraform orders them).", p.Name, p.Class))
-		return
 	}
-	if err := store(ctx, p); err != nil {
-		addEngineError(diags, fmt.Sprintf("%s TTL policy %q", action, p.Name), err)
-		return
-	}
-	tflog.Info(ctx, "wrote TTL policy", map[string]any{"ttl_policy": p.Name, "class": p.Class, "action": action})
-	m.fromPolicy(p)
-	diags.Append(state.Set(ctx, &m)...)
-}
-
-func (r *ttlPolicyResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	readRecord[ttlPolicyModel](ctx, req, resp, "TTL policy", r.data.engine.GetTTLPolicy)
-}
-
-func (r *ttlPolicyResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	deleteRecord(ctx, req, resp, "TTL policy", r.data.engine.DeleteTTLPolicy)
 }

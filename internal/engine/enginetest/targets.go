@@ -630,16 +630,19 @@ func testTargetRotationAlternating(t *testing.T, factory Factory) {
 
 	// The next version goes to the other login; the first still logs in during the overlap, and
 	// its login is VALID UNTIL the overlap's end.
-	second := rotate(t, e, ctx, "svc-pg-alt", 2*time.Second)
+	// The overlap leaves room for a loaded machine (a login costs a SCRAM exchange); the wait
+	// below ends at the login's own VALID UNTIL, not after a fixed time.
+	const overlap = 8 * time.Second
+	second := rotate(t, e, ctx, "svc-pg-alt", overlap)
 	must(t, f.WantGrants(base+"_b", second))
 	must(t, f.WantGrants(base+"_a", first))
 	l, err := f.Admin.Inspect(ctx, base+"_a")
 	must(t, err)
-	if l.Infinite || l.ValidUntil.IsZero() || l.ValidUntil.After(time.Now().Add(3*time.Second)) {
+	if l.Infinite || l.ValidUntil.IsZero() || l.ValidUntil.After(time.Now().Add(overlap+time.Second)) {
 		t.Errorf("the previous login is VALID UNTIL %s (infinite %v), want the overlap's end", l.ValidUntil, l.Infinite)
 	}
 	// After the overlap (by PostgreSQL's clock) the previous login no longer logs in.
-	time.Sleep(2500 * time.Millisecond)
+	time.Sleep(time.Until(l.ValidUntil) + 500*time.Millisecond)
 	if err := f.Admin.Login(ctx, base+"_a", first); err == nil {
 		t.Error("the previous login still logs in after the overlap")
 	}

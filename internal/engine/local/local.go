@@ -83,6 +83,10 @@ type Options struct {
 // first write creates the file, the buckets and the key (a plan therefore leaves the file, or
 // its absence, exactly as it was).
 type Engine struct {
+	// GovernanceRecords keeps the classes, TTL policies, owners and rotation schedules
+	// (governanceRecords).
+	engine.GovernanceRecords
+
 	path     string
 	clock    clock.Clock
 	key      []byte
@@ -123,6 +127,7 @@ func Open(path string, opts Options) (*Engine, error) {
 		opts.LockWait = DefaultLockWait
 	}
 	e := &Engine{path: path, clock: opts.Clock, key: opts.Key, lockWait: opts.LockWait}
+	e.GovernanceRecords = e.governanceRecords()
 	key, err := loadKey(path, opts.Key, false)
 	if err != nil {
 		return nil, err

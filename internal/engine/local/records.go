@@ -140,87 +140,32 @@ func (e *Engine) deleteRecord(ctx context.Context, bucket []byte, name string) e
 	})
 }
 
-// PutClass creates or replaces a lifecycle class.
-func (e *Engine) PutClass(ctx context.Context, c policy.Class) error {
-	return e.putRecord(ctx, bucketClasses, c.Name, c)
+// bucketRecords are the governance records of one bucket, of type T (engine.Records).
+type bucketRecords[T any] struct {
+	e      *Engine
+	bucket []byte
 }
 
-// GetClass reads a lifecycle class.
-func (e *Engine) GetClass(ctx context.Context, name string) (policy.Class, error) {
-	return getRecord[policy.Class](ctx, e, bucketClasses, name)
+func (r bucketRecords[T]) Put(ctx context.Context, name string, v T) error {
+	return r.e.putRecord(ctx, r.bucket, name, v)
 }
 
-// DeleteClass removes a lifecycle class.
-func (e *Engine) DeleteClass(ctx context.Context, name string) error {
-	return e.deleteRecord(ctx, bucketClasses, name)
+func (r bucketRecords[T]) Get(ctx context.Context, name string) (T, error) {
+	return getRecord[T](ctx, r.e, r.bucket, name)
 }
 
-// ListClasses lists every lifecycle class, by name.
-func (e *Engine) ListClasses(ctx context.Context) ([]policy.Class, error) {
-	return listJSON[policy.Class](ctx, e, bucketClasses)
+func (r bucketRecords[T]) Delete(ctx context.Context, name string) error {
+	return r.e.deleteRecord(ctx, r.bucket, name)
 }
 
-// PutTTLPolicy creates or replaces a TTL policy.
-func (e *Engine) PutTTLPolicy(ctx context.Context, p policy.TTLPolicy) error {
-	return e.putRecord(ctx, bucketTTLPolicies, p.Name, p)
+func (r bucketRecords[T]) List(ctx context.Context) ([]T, error) {
+	return listJSON[T](ctx, r.e, r.bucket)
 }
 
-// GetTTLPolicy reads a TTL policy.
-func (e *Engine) GetTTLPolicy(ctx context.Context, name string) (policy.TTLPolicy, error) {
-	return getRecord[policy.TTLPolicy](ctx, e, bucketTTLPolicies, name)
-}
-
-// DeleteTTLPolicy removes a TTL policy.
-func (e *Engine) DeleteTTLPolicy(ctx context.Context, name string) error {
-	return e.deleteRecord(ctx, bucketTTLPolicies, name)
-}
-
-// ListTTLPolicies lists every TTL policy, by name.
-func (e *Engine) ListTTLPolicies(ctx context.Context) ([]policy.TTLPolicy, error) {
-	return listJSON[policy.TTLPolicy](ctx, e, bucketTTLPolicies)
-}
-
-// PutOwner creates or replaces an owner record.
-func (e *Engine) PutOwner(ctx context.Context, o policy.Owner) error {
-	if err := o.Validate(); err != nil {
-		return fmt.Errorf("%v: %w", err, engine.ErrInvalid)
-	}
-	return e.putRecord(ctx, bucketOwners, o.Name, o)
-}
-
-// GetOwner reads an owner record.
-func (e *Engine) GetOwner(ctx context.Context, name string) (policy.Owner, error) {
-	return getRecord[policy.Owner](ctx, e, bucketOwners, name)
-}
-
-// DeleteOwner removes an owner record.
-func (e *Engine) DeleteOwner(ctx context.Context, name string) error {
-	return e.deleteRecord(ctx, bucketOwners, name)
-}
-
-// ListOwners lists every owner record, by name.
-func (e *Engine) ListOwners(ctx context.Context) ([]policy.Owner, error) {
-	return listJSON[policy.Owner](ctx, e, bucketOwners)
-}
-
-// PutRotationSchedule creates or replaces the rotation schedule of an identity.
-func (e *Engine) PutRotationSchedule(ctx context.Context, s policy.RotationSchedule) error {
-	return e.putRecord(ctx, bucketSchedules, s.Identity, s)
-}
-
-// GetRotationSchedule reads the rotation schedule of an identity.
-func (e *Engine) GetRotationSchedule(ctx context.Context, identity string) (policy.RotationSchedule, error) {
-	return getRecord[policy.RotationSchedule](ctx, e, bucketSchedules, identity)
-}
-
-// DeleteRotationSchedule removes the rotation schedule of an identity. Its secret versions stay.
-func (e *Engine) DeleteRotationSchedule(ctx context.Context, identity string) error {
-	return e.deleteRecord(ctx, bucketSchedules, identity)
-}
-
-// ListRotationSchedules lists every rotation schedule, by identity.
-func (e *Engine) ListRotationSchedules(ctx context.Context) ([]policy.RotationSchedule, error) {
-	return listJSON[policy.RotationSchedule](ctx, e, bucketSchedules)
+// governanceRecords keeps e's classes, TTL policies, owners and rotation schedules in their buckets.
+func (e *Engine) governanceRecords() engine.GovernanceRecords {
+	return engine.NewGovernanceRecords(bucketRecords[policy.Class]{e, bucketClasses}, bucketRecords[policy.TTLPolicy]{e, bucketTTLPolicies},
+		bucketRecords[policy.Owner]{e, bucketOwners}, bucketRecords[policy.RotationSchedule]{e, bucketSchedules})
 }
 
 // CreateIdentity records a new active identity, or adopts the identity of that name when it

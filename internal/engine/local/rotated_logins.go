@@ -27,21 +27,45 @@ import (
 //
 // Verification connects to the target with the staged password (authenticate).
 
-// rotationTarget returns the client of identity's target and the strategy of its rotation
-// schedule; a nil client when the identity has no target.
-func (e *Engine) rotationTarget(ctx context.Context, identity string) (target.Target, policy.Identity, string, error) {
+// loginRotation is what a change to the login of a persistent identity's rotated secret works
+// with: the client of the identity's target, the identity, the strategy of its rotation schedule,
+// and the login and value of its current version (empty when it has none on a login).
+type loginRotation struct {
+	client       target.Target
+	id           policy.Identity
+	strategy     string
+	login, value string
+}
+
+// rotationTarget reads identity's loginRotation; nil when the identity has no target.
+func (e *Engine) rotationTarget(ctx context.Context, identity string) (*loginRotation, error) {
 	id, err := e.GetIdentity(ctx, identity)
 	if err != nil || id.Target == "" {
-		return nil, id, "", err
+		return nil, err
 	}
-	strategy := ""
+	r := &loginRotation{id: id}
 	if s, err := e.GetRotationSchedule(ctx, identity); err == nil {
-		strategy = s.Strategy
+		r.strategy = s.Strategy
 	} else if !errors.Is(err, engine.ErrNotFound) {
-		return nil, id, "", err
+		return nil, err
 	}
-	client, err := e.targetClient(ctx, id.Target)
-	return client, id, strategy, err
+	if r.login, r.value, err = e.currentLogin(ctx, identity); err != nil {
+		return nil, err
+	}
+	if r.client, err = e.targetClient(ctx, id.Target); err != nil || r.client == nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// set makes password the password of login (setLogin), granted the identity's scopes, or with
+// alternating logins the group role that holds them.
+func (r *loginRotation) set(ctx context.Context, owner, login, password string) error {
+	roles := r.id.Scopes
+	if r.strategy == policy.StrategyAlternating {
+		roles = []string{engine.RotatedLoginName(r.id.Name)}
+	}
+	return engine.TargetError(r.id.Target, setLogin(ctx, r.client, login, password, roles, engine.RotatedLoginComment(owner, r.id.Name)))
 }
 
 // versionLogin is the login version of identity's secret is the password of; empty when none.
@@ -127,25 +151,21 @@ func setLogin(ctx context.Context, client target.Target, login, password string,
 
 // stageLogin puts the value of a just staged version on its login and records which login.
 func (e *Engine) stageLogin(ctx context.Context, identity string, version int64, value string) error {
-	client, id, strategy, err := e.rotationTarget(ctx, identity)
-	if err != nil || client == nil {
+	r, err := e.rotationTarget(ctx, identity)
+	if err != nil || r == nil {
 		return err
 	}
-	base, comment := engine.RotatedLoginName(identity), engine.RotatedLoginComment(e.LoginOwner(), identity)
-	login, roles := base, id.Scopes
-	if strategy == policy.StrategyAlternating {
-		if _, err := ownedLogin(ctx, client, base, comment); err != nil {
-			return engine.TargetError(id.Target, err)
+	login := engine.RotatedLoginName(identity)
+	if r.strategy == policy.StrategyAlternating {
+		base, comment := login, engine.RotatedLoginComment(e.LoginOwner(), identity)
+		if _, err := ownedLogin(ctx, r.client, base, comment); err != nil {
+			return engine.TargetError(r.id.Target, err)
 		}
-		if err := client.EnsureGroup(ctx, base, id.Scopes, comment); err != nil {
-			return engine.TargetError(id.Target, err)
+		if err := r.client.EnsureGroup(ctx, base, r.id.Scopes, comment); err != nil {
+			return engine.TargetError(r.id.Target, err)
 		}
-		cur, _, err := e.currentLogin(ctx, identity)
-		if err != nil {
-			return err
-		}
-		login, roles = base+"_a", []string{base}
-		if cur == login {
+		login = base + "_a"
+		if r.login == login {
 			login = base + "_b"
 		}
 	}
@@ -154,18 +174,18 @@ func (e *Engine) stageLogin(ctx context.Context, identity string, version int64,
 	// restoreLogin) knows which login to put the current password back on. Set first, a kill
 	// would leave the one login holding a password no version names (the current secret broken).
 	err = e.update(func(tx *bolt.Tx) error {
-		b, r, err := getVersion(tx, identity, version)
+		b, rec, err := getVersion(tx, identity, version)
 		if err != nil {
 			return err
 		}
-		r.Login = login
-		return putVersion(b, r)
+		rec.Login = login
+		return putVersion(b, rec)
 	})
 	if err != nil {
 		return err
 	}
 	e.reached("staged login recorded")
-	return engine.TargetError(id.Target, setLogin(ctx, client, login, value, roles, comment))
+	return r.set(ctx, e.LoginOwner(), login, value)
 }
 
 // restoreLogin undoes the staging of a discarded version that was staged on login: the current
@@ -175,52 +195,39 @@ func (e *Engine) restoreLogin(ctx context.Context, identity, staged string) erro
 	if staged == "" {
 		return nil
 	}
-	client, id, _, err := e.rotationTarget(ctx, identity)
-	if err != nil || client == nil {
+	r, err := e.rotationTarget(ctx, identity)
+	if err != nil || r == nil {
 		return err
 	}
-	cur, value, err := e.currentLogin(ctx, identity)
-	if err != nil {
-		return err
+	if r.login == staged {
+		return r.set(ctx, e.LoginOwner(), r.login, r.value)
 	}
-	comment := engine.RotatedLoginComment(e.LoginOwner(), identity)
-	exists, err := ownedLogin(ctx, client, staged, comment)
+	exists, err := ownedLogin(ctx, r.client, staged, engine.RotatedLoginComment(e.LoginOwner(), identity))
 	switch {
 	case errors.Is(err, engine.ErrConflict):
 		return nil // not this engine's (the staging was refused over it): left alone
-	case err != nil:
-	case cur == staged:
-		err = setLogin(ctx, client, cur, value, id.Scopes, comment)
-	case !exists:
+	case err == nil && !exists:
 		return nil // killed before its login was made: nothing to stop
-	default:
-		err = client.ExtendLogin(ctx, staged, e.clock.Now())
+	case err == nil:
+		err = r.client.ExtendLogin(ctx, staged, e.clock.Now())
 	}
-	return engine.TargetError(id.Target, err)
+	return engine.TargetError(r.id.Target, err)
 }
 
-// promoteLogin makes the promoted version's password work on its login (a rollback to a
-// retained version sets it back), and, when the previous version is on the other login, makes
-// that one stop logging in when its overlap ends.
+// promoteLogin makes the promoted (now current) version's password work on its login (a
+// rollback to a retained version sets it back), and, when the previous version is on the other
+// login, makes that one stop logging in when its overlap ends.
 func (e *Engine) promoteLogin(ctx context.Context, identity string, version int64, previous *engine.SecretVersion) error {
 	login := e.versionLogin(identity, version)
 	if login == "" {
 		return nil
 	}
-	client, id, strategy, err := e.rotationTarget(ctx, identity)
-	if err != nil || client == nil {
+	r, err := e.rotationTarget(ctx, identity)
+	if err != nil || r == nil {
 		return err
 	}
-	_, value, err := e.CurrentSecret(ctx, identity)
-	if err != nil {
+	if err := r.set(ctx, e.LoginOwner(), login, r.value); err != nil {
 		return err
-	}
-	roles := id.Scopes
-	if strategy == policy.StrategyAlternating {
-		roles = []string{engine.RotatedLoginName(identity)}
-	}
-	if err := setLogin(ctx, client, login, value, roles, engine.RotatedLoginComment(e.LoginOwner(), identity)); err != nil {
-		return engine.TargetError(id.Target, err)
 	}
 	if previous == nil {
 		return nil
@@ -230,7 +237,7 @@ func (e *Engine) promoteLogin(ctx context.Context, identity string, version int6
 		if until.IsZero() {
 			until = e.clock.Now() // never no expiry: ExtendLogin reads zero as infinity
 		}
-		return engine.TargetError(id.Target, client.ExtendLogin(ctx, prev, until))
+		return engine.TargetError(r.id.Target, r.client.ExtendLogin(ctx, prev, until))
 	}
 	return nil
 }
@@ -256,13 +263,13 @@ func (e *Engine) syncRotatedRoles(ctx context.Context, id policy.Identity) error
 	if id.Target == "" || id.TTLPolicy != "" {
 		return nil
 	}
-	client, _, strategy, err := e.rotationTarget(ctx, id.Name)
-	if err != nil || client == nil {
+	r, err := e.rotationTarget(ctx, id.Name)
+	if err != nil || r == nil {
 		return err
 	}
-	holder, err := e.rotatedRoleHolder(ctx, id.Name, strategy)
+	holder, err := e.rotatedRoleHolder(ctx, id.Name, r.strategy)
 	if err != nil || holder == "" {
 		return err
 	}
-	return engine.TargetError(id.Target, client.SetRoles(ctx, holder, id.Scopes))
+	return engine.TargetError(id.Target, r.client.SetRoles(ctx, holder, id.Scopes))
 }

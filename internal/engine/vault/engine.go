@@ -95,6 +95,10 @@ func (c *Config) applyDefaults() {
 // Engine is the Vault engine. It is safe for concurrent use; concurrent writers of one record,
 // in this process or another, are serialised by KV v2 check-and-set.
 type Engine struct {
+	// GovernanceRecords keeps the classes, TTL policies, owners and rotation schedules
+	// (governance.go).
+	engine.GovernanceRecords
+
 	client      *api.Client
 	addr        string
 	retryWindow time.Duration
@@ -176,6 +180,7 @@ func Open(ctx context.Context, cfg Config, clk clock.Clock, logf func(msg string
 
 	e := &Engine{client: client, addr: cfg.Address, namespace: cfg.Namespace, retryWindow: cfg.RetryWindow,
 		mount: cfg.Mount, approle: cfg.AppRoleMount, clock: clk, logf: logf, use: newUseLog(cfg.AuditLogPath)}
+	e.GovernanceRecords = e.governanceRecords()
 	if err := e.checkSeal(ctx); err != nil {
 		return nil, err
 	}
@@ -258,36 +263,53 @@ func (e *Engine) checkToken(ctx context.Context, source string) error {
 	return nil
 }
 
+// ensureMount returns the mount at path (of kind "mounts" or "auth") among those list
+// returns; when there is none, it enables one with enable and looks again. Another process may
+// enable the mount meanwhile, so a failed enable is no error when the mount is there after all.
+// made says whether this call enabled it.
+func ensureMount[M any](ctx context.Context, e *Engine, kind, path string, list func(context.Context) (map[string]*M, error), enable func() error) (m *M, made bool, err error) {
+	find := func() (*M, error) {
+		all, err := list(ctx)
+		if err != nil {
+			return nil, e.vaultErr("list", "sys/"+kind, err)
+		}
+		return all[path+"/"], nil
+	}
+	if m, err = find(); err != nil || m != nil {
+		return m, false, err
+	}
+	if err := enable(); err != nil {
+		if m, _ = find(); m == nil {
+			return nil, false, e.vaultErr("write", "sys/"+kind+"/"+path, err)
+		}
+		return m, false, nil
+	}
+	m, err = find()
+	return m, true, err
+}
+
 // ensureKVMount creates the provider's KV v2 mount when absent, and refuses a mount of that
 // path that is not KV version 2.
 func (e *Engine) ensureKVMount(ctx context.Context) error {
-	find := func() (*api.MountOutput, error) {
-		mounts, err := e.client.Sys().ListMountsWithContext(ctx)
-		if err != nil {
-			return nil, e.vaultErr("list", "sys/mounts", err)
-		}
-		return mounts[e.mount+"/"], nil
-	}
-	m, err := find()
+	m, made, err := ensureMount(ctx, e, "mounts", e.mount, e.client.Sys().ListMountsWithContext, func() error {
+		in := &api.MountInput{Type: "kv", Description: "terraform-provider-nhi records: governance, identities, credentials, audit",
+			Options: map[string]string{"version": "2"}}
+		return e.client.Sys().MountWithContext(ctx, e.mount, in)
+	})
 	if err != nil {
 		return err
 	}
-	if m == nil {
-		in := &api.MountInput{Type: "kv", Description: "terraform-provider-nhi records: governance, identities, credentials, audit",
-			Options: map[string]string{"version": "2"}}
-		if err := e.client.Sys().MountWithContext(ctx, e.mount, in); err != nil {
-			// Another process may have created it meanwhile.
-			if m, _ = find(); m == nil {
-				return e.vaultErr("write", "sys/mounts/"+e.mount, err)
-			}
-		} else {
-			e.logf("created the KV v2 mount for the provider's records", map[string]any{"mount": e.mount, "address": e.addr})
-			return e.waitKVReady(ctx)
+	if m == nil || m.Type != "kv" || m.Options["version"] != "2" {
+		kind, version := "missing", ""
+		if m != nil {
+			kind, version = m.Type, m.Options["version"]
 		}
-	}
-	if m.Type != "kv" || m.Options["version"] != "2" {
 		return fmt.Errorf("the Vault mount %s/ is a %s mount (version %q), not KV version 2: choose another mount for the provider: %w",
-			e.mount, m.Type, m.Options["version"], engine.ErrInvalid)
+			e.mount, kind, version, engine.ErrInvalid)
+	}
+	if made {
+		e.logf("created the KV v2 mount for the provider's records", map[string]any{"mount": e.mount, "address": e.addr})
+		return e.waitKVReady(ctx)
 	}
 	return nil
 }
@@ -311,29 +333,15 @@ func (e *Engine) waitKVReady(ctx context.Context) error {
 
 // ensureAppRoleMount enables the AppRole auth mount when absent and records its accessor.
 func (e *Engine) ensureAppRoleMount(ctx context.Context) error {
-	find := func() (*api.AuthMount, error) {
-		auths, err := e.client.Sys().ListAuthWithContext(ctx)
-		if err != nil {
-			return nil, e.vaultErr("list", "sys/auth", err)
-		}
-		return auths[e.approle+"/"], nil
-	}
-	a, err := find()
+	a, made, err := ensureMount(ctx, e, "auth", e.approle, e.client.Sys().ListAuthWithContext, func() error {
+		in := &api.EnableAuthOptions{Type: "approle", Description: "terraform-provider-nhi identities"}
+		return e.client.Sys().EnableAuthWithOptionsWithContext(ctx, e.approle, in)
+	})
 	if err != nil {
 		return err
 	}
-	if a == nil {
-		in := &api.EnableAuthOptions{Type: "approle", Description: "terraform-provider-nhi identities"}
-		if err := e.client.Sys().EnableAuthWithOptionsWithContext(ctx, e.approle, in); err != nil {
-			if a, _ = find(); a == nil {
-				return e.vaultErr("write", "sys/auth/"+e.approle, err)
-			}
-		} else {
-			e.logf("enabled the AppRole auth mount for identities", map[string]any{"auth_mount": e.approle, "address": e.addr})
-			if a, err = find(); err != nil {
-				return err
-			}
-		}
+	if made {
+		e.logf("enabled the AppRole auth mount for identities", map[string]any{"auth_mount": e.approle, "address": e.addr})
 	}
 	if a == nil || a.Type != "approle" {
 		kind := "missing"

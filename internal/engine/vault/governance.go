@@ -167,48 +167,55 @@ func (e *Engine) deleteGovernance(ctx context.Context, kind, folder, name, ident
 	})
 }
 
-// PutClass creates or replaces a lifecycle class.
-func (e *Engine) PutClass(ctx context.Context, c policy.Class) error {
-	return e.putGovernance(ctx, kindClass, classesFolder, c.Name, "", c)
+// kvRecords are the governance records of kind in folder, of type T (engine.Records); the
+// audit events of a record keyed by its identity (a rotation schedule) are filed under it.
+type kvRecords[T any] struct {
+	e          *Engine
+	kind       string
+	folder     string
+	byIdentity bool
 }
 
-// GetClass reads a lifecycle class.
-func (e *Engine) GetClass(ctx context.Context, name string) (policy.Class, error) {
-	return getGovernance[policy.Class](ctx, e, kindClass, classesFolder, name)
+// identity is the identity the record name belongs to, if any.
+func (r kvRecords[T]) identity(name string) string {
+	if r.byIdentity {
+		return name
+	}
+	return ""
 }
 
-// DeleteClass removes a lifecycle class.
-func (e *Engine) DeleteClass(ctx context.Context, name string) error {
-	return e.deleteGovernance(ctx, kindClass, classesFolder, name, "")
+func (r kvRecords[T]) Put(ctx context.Context, name string, v T) error {
+	return r.e.putGovernance(ctx, r.kind, r.folder, name, r.identity(name), v)
 }
 
-// ListClasses lists every lifecycle class, by name.
-func (e *Engine) ListClasses(ctx context.Context) ([]policy.Class, error) {
-	return cachedList[policy.Class](ctx, e, classesFolder)
+func (r kvRecords[T]) Get(ctx context.Context, name string) (T, error) {
+	return getGovernance[T](ctx, r.e, r.kind, r.folder, name)
+}
+
+func (r kvRecords[T]) Delete(ctx context.Context, name string) error {
+	return r.e.deleteGovernance(ctx, r.kind, r.folder, name, r.identity(name))
+}
+
+func (r kvRecords[T]) List(ctx context.Context) ([]T, error) {
+	return cachedList[T](ctx, r.e, r.folder)
+}
+
+// governanceRecords keeps e's classes, TTL policies, owners and rotation schedules in their
+// folders. PutTTLPolicy, PutRotationSchedule and GetOwner below do more than store.
+func (e *Engine) governanceRecords() engine.GovernanceRecords {
+	return engine.NewGovernanceRecords(kvRecords[policy.Class]{e, kindClass, classesFolder, false},
+		kvRecords[policy.TTLPolicy]{e, kindTTLPolicy, ttlPoliciesFolder, false}, kvRecords[policy.Owner]{e, kindOwner, ownersFolder, false},
+		kvRecords[policy.RotationSchedule]{e, kindRotationSchedule, schedulesFolder, true})
 }
 
 // PutTTLPolicy creates or replaces a TTL policy, then rewrites the AppRole roles of the
 // active identities under it so that Vault enforces the new terms on their next credentials.
+// A deleted TTL policy leaves roles with the terms it last gave them.
 func (e *Engine) PutTTLPolicy(ctx context.Context, p policy.TTLPolicy) error {
-	if err := e.putGovernance(ctx, kindTTLPolicy, ttlPoliciesFolder, p.Name, "", p); err != nil {
+	if err := e.GovernanceRecords.PutTTLPolicy(ctx, p); err != nil {
 		return err
 	}
 	return e.applyTTLPolicy(ctx, p)
-}
-
-// GetTTLPolicy reads a TTL policy.
-func (e *Engine) GetTTLPolicy(ctx context.Context, name string) (policy.TTLPolicy, error) {
-	return getGovernance[policy.TTLPolicy](ctx, e, kindTTLPolicy, ttlPoliciesFolder, name)
-}
-
-// DeleteTTLPolicy removes a TTL policy. Roles keep the terms it last gave them.
-func (e *Engine) DeleteTTLPolicy(ctx context.Context, name string) error {
-	return e.deleteGovernance(ctx, kindTTLPolicy, ttlPoliciesFolder, name, "")
-}
-
-// ListTTLPolicies lists every TTL policy, by name.
-func (e *Engine) ListTTLPolicies(ctx context.Context) ([]policy.TTLPolicy, error) {
-	return cachedList[policy.TTLPolicy](ctx, e, ttlPoliciesFolder)
 }
 
 // PutRotationSchedule creates or replaces the rotation schedule of an identity.
@@ -219,30 +226,7 @@ func (e *Engine) PutRotationSchedule(ctx context.Context, s policy.RotationSched
 	if _, err := s.NextRotation(e.clock.Now()); err != nil {
 		return fmt.Errorf("%s: %v: %w", kindRotationSchedule, err, engine.ErrInvalid)
 	}
-	return e.putGovernance(ctx, kindRotationSchedule, schedulesFolder, s.Identity, s.Identity, s)
-}
-
-// GetRotationSchedule reads the rotation schedule of an identity.
-func (e *Engine) GetRotationSchedule(ctx context.Context, identity string) (policy.RotationSchedule, error) {
-	return getGovernance[policy.RotationSchedule](ctx, e, kindRotationSchedule, schedulesFolder, identity)
-}
-
-// DeleteRotationSchedule removes the rotation schedule of an identity. The secret stays.
-func (e *Engine) DeleteRotationSchedule(ctx context.Context, identity string) error {
-	return e.deleteGovernance(ctx, kindRotationSchedule, schedulesFolder, identity, identity)
-}
-
-// ListRotationSchedules lists every rotation schedule, by identity.
-func (e *Engine) ListRotationSchedules(ctx context.Context) ([]policy.RotationSchedule, error) {
-	return cachedList[policy.RotationSchedule](ctx, e, schedulesFolder)
-}
-
-// PutOwner creates or replaces an owner record.
-func (e *Engine) PutOwner(ctx context.Context, o policy.Owner) error {
-	if err := o.Validate(); err != nil {
-		return fmt.Errorf("%v: %w", err, engine.ErrInvalid)
-	}
-	return e.putGovernance(ctx, kindOwner, ownersFolder, o.Name, "", o)
+	return e.GovernanceRecords.PutRotationSchedule(ctx, s)
 }
 
 // GetOwner reads an owner record. An identity's owner is free text, so a name that no owner
@@ -251,15 +235,5 @@ func (e *Engine) GetOwner(ctx context.Context, name string) (policy.Owner, error
 	if policy.CheckName(name) != nil {
 		return policy.Owner{}, fmt.Errorf("%s %q: %w", kindOwner, name, engine.ErrNotFound)
 	}
-	return getGovernance[policy.Owner](ctx, e, kindOwner, ownersFolder, name)
-}
-
-// DeleteOwner removes an owner record.
-func (e *Engine) DeleteOwner(ctx context.Context, name string) error {
-	return e.deleteGovernance(ctx, kindOwner, ownersFolder, name, "")
-}
-
-// ListOwners lists every owner record, by name.
-func (e *Engine) ListOwners(ctx context.Context) ([]policy.Owner, error) {
-	return cachedList[policy.Owner](ctx, e, ownersFolder)
+	return e.GovernanceRecords.GetOwner(ctx, name)
 }

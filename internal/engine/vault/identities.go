@@ -158,18 +158,24 @@ func (e *Engine) MissingScopes(ctx context.Context, scopes []string) ([]string, 
 	return missing, nil
 }
 
-// checkScopes refuses an identity whose scopes name ACL policies Vault does not hold: its role
-// would grant tokens nothing for them, silently.
-func (e *Engine) checkScopes(ctx context.Context, id policy.Identity) error {
+// checkDeclared reads what a create or an update of id needs from Vault before anything is
+// written: the TTL policy it names (nil when none; see ttlPolicyOf). It refuses an identity
+// whose scopes name ACL policies Vault does not hold: its role would grant tokens nothing for
+// them, silently.
+func (e *Engine) checkDeclared(ctx context.Context, id policy.Identity) (*policy.TTLPolicy, error) {
+	p, err := e.ttlPolicyOf(ctx, id)
+	if err != nil {
+		return nil, err
+	}
 	missing, err := e.MissingScopes(ctx, vaultScopes(id))
 	if err != nil {
-		return fmt.Errorf("identity %q: listing Vault's ACL policies: %w", id.Name, err)
+		return nil, fmt.Errorf("identity %q: listing Vault's ACL policies: %w", id.Name, err)
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("identity %q: scopes %q name no ACL policy in Vault: create the policies first (vault policy write, or the Vault provider's vault_policy), or remove them from scopes: %w",
+		return nil, fmt.Errorf("identity %q: scopes %q name no ACL policy in Vault: create the policies first (vault policy write, or the Vault provider's vault_policy), or remove them from scopes: %w",
 			id.Name, missing, engine.ErrInvalid)
 	}
-	return nil
+	return p, nil
 }
 
 // roleID reads the role_id of the identity's role.
@@ -481,11 +487,8 @@ func (e *Engine) CreateIdentity(ctx context.Context, id policy.Identity) (policy
 	if err := checkName(kindIdentity, id.Name); err != nil {
 		return policy.Identity{}, err
 	}
-	p, err := e.ttlPolicyOf(ctx, id)
+	p, err := e.checkDeclared(ctx, id)
 	if err != nil {
-		return policy.Identity{}, err
-	}
-	if err := e.checkScopes(ctx, id); err != nil {
 		return policy.Identity{}, err
 	}
 	id.Status, id.CreatedAt, id.RetiredAt, id.EngineDrift = policy.StatusActive, e.clock.Now(), time.Time{}, nil
@@ -597,11 +600,8 @@ func (e *Engine) UpdateIdentity(ctx context.Context, id policy.Identity) (policy
 	if err := engine.CheckTargetKept(cur.Identity, id); err != nil {
 		return policy.Identity{}, err
 	}
-	p, err := e.ttlPolicyOf(ctx, id)
+	p, err := e.checkDeclared(ctx, id)
 	if err != nil {
-		return policy.Identity{}, err
-	}
-	if err := e.checkScopes(ctx, id); err != nil {
 		return policy.Identity{}, err
 	}
 	id.Status, id.CreatedAt, id.RetiredAt, id.EngineDrift = cur.Status, cur.CreatedAt, cur.RetiredAt, nil

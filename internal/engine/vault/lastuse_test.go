@@ -11,6 +11,7 @@ import (
 
 	"github.com/nhigov/terraform-provider-nhi/internal/clock"
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
+	"github.com/nhigov/terraform-provider-nhi/internal/engine/enginetest"
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
 
@@ -19,7 +20,7 @@ import (
 // not; the login is a "used" event by its remote address. An engine with no audit log cannot
 // tell last use and says so (UseUnknown), so the inactivity rule does not judge its identities.
 func TestLastUseFromAuditLog(t *testing.T) {
-	clk := clock.NewFake(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))
+	clk := clock.NewFake(enginetest.Epoch)
 	e := openTest(t, clk)
 	ctx := context.Background()
 	roleID := setupPersistent(t, e, "svc-seen")

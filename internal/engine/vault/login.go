@@ -41,13 +41,48 @@ type JWTLogin struct {
 	JWTFile string
 }
 
-// tokenSource says how the engine gets its token, for messages.
-func (c *Config) tokenSource() string {
+// loginMethod is a login that gives the engine its token: on the auth mount mount, an
+// identifier (idName: id) and a secret (secretName: the secret, or the one read from
+// secretFile), as the configuration block named block sets them.
+type loginMethod struct {
+	block, mount       string
+	idName, id         string
+	secretName, secret string
+	secretFile         string
+}
+
+// loginMethod is the login that c asks for, or nil when the engine uses a token as it is.
+func (c *Config) loginMethod() *loginMethod {
 	switch {
 	case c.AppRole != nil:
-		return "auth_login_approle"
+		l := c.AppRole
+		return &loginMethod{block: "auth_login_approle", mount: orDefault(l.Mount, DefaultAppRoleLoginMount),
+			idName: "role_id", id: l.RoleID, secretName: "secret_id", secret: l.SecretID, secretFile: l.SecretIDFile}
 	case c.JWT != nil:
-		return "auth_login_jwt"
+		l := c.JWT
+		return &loginMethod{block: "auth_login_jwt", mount: orDefault(l.Mount, DefaultJWTLoginMount),
+			idName: "role", id: l.Role, secretName: "jwt", secret: l.JWT, secretFile: l.JWTFile}
+	}
+	return nil
+}
+
+// request is the login's path and body, or why the block cannot log in.
+func (m *loginMethod) request() (path string, body map[string]any, err error) {
+	secret, err := fileOr(m.secret, m.secretFile, m.block+" "+m.secretName+"_file")
+	if err != nil {
+		return "", nil, err
+	}
+	if m.id == "" || secret == "" {
+		return "", nil, fmt.Errorf("%s needs %s and %s (or %s_file): %w", m.block, m.idName, m.secretName, m.secretName, engine.ErrInvalid)
+	}
+	return "auth/" + m.mount + "/login", map[string]any{m.idName: m.id, m.secretName: secret}, nil
+}
+
+// tokenSource says how the engine gets its token, for messages.
+func (c *Config) tokenSource() string {
+	switch m := c.loginMethod(); {
+	case m != nil:
+		return m.block
 	case c.TokenFile != "":
 		return "token_file " + c.TokenFile
 	default:
@@ -58,30 +93,8 @@ func (c *Config) tokenSource() string {
 // login obtains the engine's token: from an AppRole or JWT login (owned: true, the engine
 // renews and revokes it), from TokenFile, or the configured token. It sets the token on c.
 func login(ctx context.Context, c *api.Client, cfg *Config) (s *api.Secret, owned bool, err error) {
-	var path string
-	var body map[string]any
-	switch {
-	case cfg.AppRole != nil:
-		l := cfg.AppRole
-		secretID, err := fileOr(l.SecretID, l.SecretIDFile, "auth_login_approle secret_id_file")
-		if err != nil {
-			return nil, false, err
-		}
-		if l.RoleID == "" || secretID == "" {
-			return nil, false, fmt.Errorf("auth_login_approle needs role_id and secret_id (or secret_id_file): %w", engine.ErrInvalid)
-		}
-		path, body = "auth/"+orDefault(l.Mount, DefaultAppRoleLoginMount)+"/login", map[string]any{"role_id": l.RoleID, "secret_id": secretID}
-	case cfg.JWT != nil:
-		l := cfg.JWT
-		jwt, err := fileOr(l.JWT, l.JWTFile, "auth_login_jwt jwt_file")
-		if err != nil {
-			return nil, false, err
-		}
-		if l.Role == "" || jwt == "" {
-			return nil, false, fmt.Errorf("auth_login_jwt needs role and jwt (or jwt_file): %w", engine.ErrInvalid)
-		}
-		path, body = "auth/"+orDefault(l.Mount, DefaultJWTLoginMount)+"/login", map[string]any{"role": l.Role, "jwt": jwt}
-	default:
+	m := cfg.loginMethod()
+	if m == nil {
 		token, err := fileOr(cfg.Token, cfg.TokenFile, "token_file")
 		if err != nil {
 			return nil, false, err
@@ -93,14 +106,18 @@ func login(ctx context.Context, c *api.Client, cfg *Config) (s *api.Secret, owne
 		c.SetToken(token)
 		return nil, false, nil
 	}
+	path, body, err := m.request()
+	if err != nil {
+		return nil, false, err
+	}
 	c.ClearToken()
 	s, err = c.Logical().WriteWithContext(ctx, path, body)
 	if err != nil {
 		return nil, false, fmt.Errorf("%s login at %s/v1/%s failed: %v: check the block's role, credentials and mount: %w",
-			cfg.tokenSource(), cfg.Address, path, err, engine.ErrDenied)
+			m.block, cfg.Address, path, err, engine.ErrDenied)
 	}
 	if s == nil || s.Auth == nil || s.Auth.ClientToken == "" {
-		return nil, false, fmt.Errorf("%s login at %s gave no token: %w", cfg.tokenSource(), path, engine.ErrInvalid)
+		return nil, false, fmt.Errorf("%s login at %s gave no token: %w", m.block, path, engine.ErrInvalid)
 	}
 	c.SetToken(s.Auth.ClientToken)
 	return s, true, nil

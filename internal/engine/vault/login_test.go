@@ -2,8 +2,6 @@ package vault
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,12 +25,6 @@ func rootClient(t *testing.T) *api.Client {
 	c, err := api.NewClient(api.DefaultConfig())
 	must(t, err)
 	return c
-}
-
-func randomName(prefix string) string {
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	return prefix + hex.EncodeToString(b)
 }
 
 // enableAuth enables an auth method of kind at a fresh mount, disabled when the test ends.

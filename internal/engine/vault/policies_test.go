@@ -2,18 +2,14 @@ package vault
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/acctest"
 	"github.com/nhigov/terraform-provider-nhi/internal/clock"
-	"github.com/nhigov/terraform-provider-nhi/internal/engine"
-	"github.com/nhigov/terraform-provider-nhi/internal/policy"
 )
 
 // TestPoliciesDocumented: the documents show ReadOnlyPolicy and ApplyPolicy for the default
@@ -38,33 +34,6 @@ func TestPoliciesDocumented(t *testing.T) {
 				t.Errorf("%s does not show policy %d of %s verbatim (for mounts %q, %q)", doc, i, doc, DefaultMount, DefaultAppRoleMount)
 			}
 		}
-	}
-}
-
-// TestOpenAndReadsCreateNoMounts: Open and every read leave Vault without the engine's mounts;
-// the first write creates them.
-func TestOpenAndReadsCreateNoMounts(t *testing.T) {
-	e := openTest(t, clock.Real{})
-	ctx := context.Background()
-	mounted := func() (kv, approle bool) {
-		mounts, err := e.client.Sys().ListMountsWithContext(ctx)
-		must(t, err)
-		auths, err := e.client.Sys().ListAuthWithContext(ctx)
-		must(t, err)
-		return mounts[e.mount+"/"] != nil, auths[e.approle+"/"] != nil
-	}
-	if _, err := engine.Observe(ctx, e, time.Now()); err != nil {
-		t.Fatalf("Observe on absent mounts: %v", err)
-	}
-	if _, err := e.GetIdentity(ctx, "nope"); !errors.Is(err, engine.ErrNotFound) {
-		t.Fatalf("GetIdentity on absent mounts: error = %v, want ErrNotFound", err)
-	}
-	if kv, approle := mounted(); kv || approle {
-		t.Fatalf("Open and reads created mounts: kv %v, approle %v", kv, approle)
-	}
-	must(t, e.PutClass(ctx, policy.Class{Name: "ci", Kind: policy.KindEphemeral}))
-	if kv, approle := mounted(); !kv || !approle {
-		t.Fatalf("the first write did not create the mounts: kv %v, approle %v", kv, approle)
 	}
 }
 

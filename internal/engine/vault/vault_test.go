@@ -32,9 +32,7 @@ func openTest(t testing.TB, clk clock.Clock) *Engine {
 	if os.Getenv("VAULT_ADDR") == "" {
 		t.Skip("VAULT_ADDR is not set: start a dev server with `eval \"$(scripts/vault-dev start)\"` (make testacc does it)")
 	}
-	suffix := make([]byte, 4)
-	_, _ = rand.Read(suffix)
-	mount := "nhi-test-" + hex.EncodeToString(suffix)
+	mount := randomName("nhi-test-")
 	cfg := Config{Mount: mount, AppRoleMount: mount + "-approle", AuditLogPath: acctest.VaultAuditLog(t)}
 	cfg.ApplyEnv()
 	e, err := Open(context.Background(), cfg, clk, func(msg string, fields map[string]any) { t.Logf("%s %v", msg, fields) })
@@ -55,6 +53,13 @@ func openTest(t testing.TB, clk clock.Clock) *Engine {
 		_ = e.Close()
 	})
 	return e
+}
+
+// randomName is prefix with a random suffix: a name no other test run uses.
+func randomName(prefix string) string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return prefix + hex.EncodeToString(b)
 }
 
 // openTestNow is openTest on a fake clock that starts now.
@@ -350,6 +355,33 @@ func TestMalformedSecretDenied(t *testing.T) {
 		if _, err := e.RenewCredential(context.Background(), "acc", secret); !errors.Is(err, engine.ErrDenied) {
 			t.Errorf("RenewCredential(%q): error = %v, want ErrDenied", secret, err)
 		}
+	}
+}
+
+// TestOpenAndReadsCreateNoMounts: Open and every read leave Vault without the engine's mounts;
+// the first write creates them.
+func TestOpenAndReadsCreateNoMounts(t *testing.T) {
+	e := openTest(t, clock.Real{})
+	ctx := context.Background()
+	mounted := func() (kv, approle bool) {
+		mounts, err := e.client.Sys().ListMountsWithContext(ctx)
+		must(t, err)
+		auths, err := e.client.Sys().ListAuthWithContext(ctx)
+		must(t, err)
+		return mounts[e.mount+"/"] != nil, auths[e.approle+"/"] != nil
+	}
+	if _, err := engine.Observe(ctx, e, time.Now()); err != nil {
+		t.Fatalf("Observe on absent mounts: %v", err)
+	}
+	if _, err := e.GetIdentity(ctx, "nope"); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("GetIdentity on absent mounts: error = %v, want ErrNotFound", err)
+	}
+	if kv, approle := mounted(); kv || approle {
+		t.Fatalf("Open and reads created mounts: kv %v, approle %v", kv, approle)
+	}
+	must(t, e.PutClass(ctx, policy.Class{Name: "ci", Kind: policy.KindEphemeral}))
+	if kv, approle := mounted(); !kv || !approle {
+		t.Fatalf("the first write did not create the mounts: kv %v, approle %v", kv, approle)
 	}
 }
 
