@@ -102,3 +102,42 @@ func TestCheckLoginsRotatedRoles(t *testing.T) {
 		t.Fatalf("findings for exactly the scopes = %+v, want none", got)
 	}
 }
+
+// An unreachable target is a medium target-unchecked finding: about the identity observed, or,
+// in the fleet's report, about each active identity on that target.
+func TestCheckLoginsTargetUnchecked(t *testing.T) {
+	ids := map[string]*Identity{"a": {Name: "a", Target: "db"}, "b": {Name: "b", Target: "db"}, "c": {Name: "c", Target: "other"},
+		"d": {Name: "d", Target: "db", Status: StatusRetired}}
+	for _, tc := range []struct {
+		identity string
+		want     []string
+	}{{"a", []string{"identity/a"}}, {"", []string{"identity/a", "identity/b"}}} {
+		got := checkLogins([]LoginObservation{{Target: "db", Identity: tc.identity, Unchecked: "connection refused"}}, nil, ids, testNow)
+		var subjects []string
+		for _, f := range got {
+			if f.Rule != RuleTargetUnchecked || f.Severity != SeverityMedium || f.Object != "target/db" || !strings.Contains(f.Observed, "connection refused") {
+				t.Errorf("finding %+v: want a medium %s about target/db saying why", f, RuleTargetUnchecked)
+			}
+			subjects = append(subjects, f.Subject)
+		}
+		if !slices.Equal(subjects, tc.want) {
+			t.Errorf("identity %q: subjects %v, want %v", tc.identity, subjects, tc.want)
+		}
+	}
+}
+
+// An alternating login may hold its group role only: another role granted to it is a
+// privilege escalation naming that role.
+func TestCheckLoginsMember(t *testing.T) {
+	l := LoginObservation{Target: "db", Name: "nhi_svc_1a2b3c4d_a", Identity: "svc", Member: true, RolesHolder: "nhi_svc_1a2b3c4d",
+		Roles: []string{"nhi_svc_1a2b3c4d", "pg_write_all_data"}}
+	got := checkLogins([]LoginObservation{l}, nil, nil, testNow)
+	if len(got) != 1 || got[0].Rule != RulePrivilegeEscalation || got[0].Severity != SeverityHigh || got[0].OWASP != "NHI5" ||
+		got[0].Object != "login/"+l.Name || !strings.Contains(got[0].Observed, "pg_write_all_data") {
+		t.Fatalf("findings = %+v, want one high privilege-escalation on login/%s naming pg_write_all_data", got, l.Name)
+	}
+	l.Roles = []string{"nhi_svc_1a2b3c4d"}
+	if got := checkLogins([]LoginObservation{l}, nil, nil, testNow); len(got) != 0 {
+		t.Fatalf("findings for the group role only = %+v, want none", got)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/nhigov/terraform-provider-nhi/internal/acctest"
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
+	"github.com/nhigov/terraform-provider-nhi/internal/target"
 )
 
 // RunTargets runs the conformance suite of targets (nhi_target) against engines made by
@@ -25,6 +26,10 @@ func RunTargets(t *testing.T, factory Factory) {
 func RunTargetCredentials(t *testing.T, factory Factory) {
 	t.Run("TargetCredentials", func(t *testing.T) { testTargetCredentials(t, factory) })
 	t.Run("TargetRetireDropsLogins", func(t *testing.T) { testTargetRetire(t, factory) })
+	t.Run("TargetRetireTargetDown", func(t *testing.T) { testTargetRetireTargetDown(t, factory) })
+	t.Run("TargetRenewRefused", func(t *testing.T) { testTargetRenewRefused(t, factory) })
+	t.Run("TargetUnreachable", func(t *testing.T) { testTargetUnreachable(t, factory) })
+	t.Run("TargetPrivilegedScope", func(t *testing.T) { testTargetPrivilegedScope(t, factory) })
 	t.Run("TargetLoginRefused", func(t *testing.T) { testTargetLoginRefused(t, factory) })
 	t.Run("TargetDrift", func(t *testing.T) { testTargetDrift(t, factory) })
 }
@@ -93,15 +98,31 @@ func testTargetRecords(t *testing.T, factory Factory) {
 func targetIdentity(t *testing.T, factory Factory, name string) (e engine.Engine, f *acctest.PostgresFixture, ctx context.Context, sync func()) {
 	t.Helper()
 	f = acctest.NewPostgresFixture(t)
+	e, ctx, sync = targetIdentityAt(t, factory, f, f.Conn, name)
+	return e, f, ctx, sync
+}
+
+// relayedTargetIdentity is targetIdentity with the target reached through a relay that the test
+// takes down and brings back (acctest.PostgresRelay); f.Admin still reaches the server directly.
+func relayedTargetIdentity(t *testing.T, factory Factory, name string) (engine.Engine, *acctest.PostgresFixture, *acctest.PostgresRelay, context.Context) {
+	t.Helper()
+	f := acctest.NewPostgresFixture(t)
+	relay := acctest.NewPostgresRelay(t, f.Conn)
+	e, ctx, _ := targetIdentityAt(t, factory, f, relay.Conn, name)
+	return e, f, relay, ctx
+}
+
+func targetIdentityAt(t *testing.T, factory Factory, f *acctest.PostgresFixture, conn target.Connection, name string) (e engine.Engine, ctx context.Context, sync func()) {
+	t.Helper()
 	e, clk, ctx := setup(t, factory)
 	sync = func() { clk.Set(time.Now()) }
 	sync()
-	must(t, e.PutTarget(ctx, engine.Target{Name: f.Target, Connection: f.Conn, PasswordVersion: 1}, f.Password))
+	must(t, e.PutTarget(ctx, engine.Target{Name: f.Target, Connection: conn, PasswordVersion: 1}, f.Password))
 	id := ciIdentity(name)
 	id.Target, id.Scopes = f.Target, []string{f.Reader}
 	_, err := e.CreateIdentity(ctx, id)
 	must(t, err)
-	return e, f, ctx, sync
+	return e, ctx, sync
 }
 
 func testTargetCredentials(t *testing.T, factory Factory) {
@@ -146,18 +167,165 @@ func testTargetCredentials(t *testing.T, factory Factory) {
 
 func testTargetRetire(t *testing.T, factory Factory) {
 	e, f, ctx, _ := targetIdentity(t, factory, "ci-pg-retired")
-	var creds []engine.Credential
-	var passwords []string
-	for range 2 {
-		c, p, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-pg-retired"})
-		must(t, err)
-		t.Cleanup(func() { _ = f.Admin.DropLogin(context.Background(), c.Username) })
-		creds, passwords = append(creds, c), append(passwords, p)
-	}
+	creds, passwords := issueTwo(t, e, f, ctx, "ci-pg-retired")
 	_, err := e.RetireIdentity(ctx, "ci-pg-retired")
 	must(t, err)
 	for i, c := range creds {
 		must(t, f.WantGone(c.Username, passwords[i]))
+	}
+}
+
+// issueTwo issues two credentials to identity on f's target, their logins dropped when the test
+// ends, and returns them with their passwords.
+func issueTwo(t *testing.T, e engine.Engine, f *acctest.PostgresFixture, ctx context.Context, identity string) ([]engine.Credential, []string) {
+	t.Helper()
+	var creds []engine.Credential
+	var passwords []string
+	for range 2 {
+		c, p, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: identity})
+		must(t, err)
+		t.Cleanup(func() { _ = f.Admin.DropLogin(context.Background(), c.Username) })
+		creds, passwords = append(creds, c), append(passwords, p)
+	}
+	return creds, passwords
+}
+
+// testTargetRetireTargetDown: a retire while the target is down fails, having revoked the
+// credentials in the engine; the next retire, with the target back, drops the logins that the
+// engine made for the identity (found on the target by their comment, not from its credentials,
+// which the first retire ended).
+func testTargetRetireTargetDown(t *testing.T, factory Factory) {
+	e, f, relay, ctx := relayedTargetIdentity(t, factory, "ci-pg-retire-down")
+	creds, passwords := issueTwo(t, e, f, ctx, "ci-pg-retire-down")
+	relay.Down()
+	// A close that cannot reach the target fails, the same on every engine.
+	wantErr(t, engine.RevokeCredentialOf(ctx, e, "ci-pg-retire-down", creds[0].ID), engine.ErrUnavailable)
+	if _, err := e.RetireIdentity(ctx, "ci-pg-retire-down"); err == nil {
+		t.Fatal("RetireIdentity with its target down succeeded; want an error saying the logins were not dropped")
+	}
+	relay.Up()
+	_, err := e.RetireIdentity(ctx, "ci-pg-retire-down")
+	must(t, err)
+	for i, c := range creds {
+		must(t, f.WantGone(c.Username, passwords[i]))
+	}
+}
+
+// testTargetRenewRefused: a renewal that the target refuses (it is down) fails and spends none
+// of the credential's renewal budget; once the target is back the renewal goes through.
+func testTargetRenewRefused(t *testing.T, factory Factory) {
+	e, f, relay, ctx := relayedTargetIdentity(t, factory, "ci-pg-renew-down")
+	cred, password, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-pg-renew-down"})
+	must(t, err)
+	t.Cleanup(func() { _ = f.Admin.DropLogin(context.Background(), cred.Username) })
+	relay.Down()
+	if _, err := e.RenewCredential(ctx, cred.ID, password); err == nil {
+		t.Fatal("RenewCredential with its target down succeeded")
+	}
+	relay.Up()
+	live, err := e.LiveCredentials(ctx, cred.Identity)
+	must(t, err)
+	i := slices.IndexFunc(live, func(c engine.Credential) bool { return c.ID == cred.ID })
+	if i < 0 || live[i].RenewCount != 0 || !live[i].ExpiresAt.Equal(cred.ExpiresAt) {
+		t.Fatalf("credential after a refused renewal: %+v; want it live, renewed 0 times, expiring at %s", live, cred.ExpiresAt)
+	}
+	renewed, err := e.RenewCredential(ctx, cred.ID, password)
+	must(t, err)
+	if renewed.RenewCount != 1 {
+		t.Errorf("renewal after the target came back: count %d, want 1", renewed.RenewCount)
+	}
+}
+
+// testTargetUnreachable: a target that does not answer fails neither the refresh of an identity
+// on it nor the fleet's report: each says, as a medium target-unchecked finding about the
+// identity, that its logins were not checked, and the report's other findings stay (an identity
+// elsewhere). Once the target answers again the finding goes.
+func testTargetUnreachable(t *testing.T, factory Factory) {
+	e, f, relay, ctx := relayedTargetIdentity(t, factory, "ci-pg-down")
+	cred, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-pg-down"})
+	must(t, err)
+	t.Cleanup(func() { _ = f.Admin.DropLogin(context.Background(), cred.Username) })
+	// An identity on no target, whose finding (no owner) must survive the outage in the report.
+	other := ciIdentity("ci-pg-elsewhere")
+	other.Owner = ""
+	_, err = e.CreateIdentity(ctx, other)
+	must(t, err)
+	unchecked := func(what string, fleet policy.Fleet, want bool) {
+		t.Helper()
+		var got []policy.Finding
+		for _, fd := range policy.Drift(fleet).Findings {
+			if fd.Rule == policy.RuleTargetUnchecked {
+				got = append(got, fd)
+			}
+		}
+		switch {
+		case !want && len(got) > 0:
+			t.Errorf("%s: %+v; want no %s finding", what, got, policy.RuleTargetUnchecked)
+		case want && (len(got) != 1 || got[0].Subject != "identity/ci-pg-down" || got[0].Severity != policy.SeverityMedium ||
+			got[0].Object != "target/"+f.Target):
+			t.Errorf("%s: %+v; want one medium %s finding about identity/ci-pg-down, target/%s", what, got, policy.RuleTargetUnchecked, f.Target)
+		}
+	}
+	relay.Down()
+	fleet, err := engine.ReadObserved(ctx, e, "ci-pg-down", time.Now())
+	must(t, err)
+	unchecked("refresh with the target down", fleet, true)
+	fleet, err = engine.Observe(ctx, e, time.Now())
+	must(t, err)
+	unchecked("fleet report with the target down", fleet, true)
+	if len(policy.Drift(fleet).About("ci-pg-elsewhere")) == 0 {
+		t.Error("fleet report with the target down: the other identity's findings are missing")
+	}
+	relay.Up()
+	fleet, err = engine.ReadObserved(ctx, e, "ci-pg-down", time.Now())
+	must(t, err)
+	unchecked("refresh with the target back", fleet, false)
+	fleet, err = engine.Observe(ctx, e, time.Now())
+	must(t, err)
+	unchecked("fleet report with the target back", fleet, false)
+}
+
+// privilegedScope makes a role on f's server that is a member of a SUPERUSER role, dropped when
+// the test ends, and adds it to identity's scopes: a scope that the engines must refuse to
+// grant. The update itself is accepted (the plan cannot check it).
+func privilegedScope(t *testing.T, e engine.Engine, f *acctest.PostgresFixture, ctx context.Context, identity string) string {
+	t.Helper()
+	su, member := acctest.Unique("su_"), acctest.Unique("member_")
+	acctest.PostgresExec(t, f.Conn, f.Password, "CREATE ROLE "+su+" NOLOGIN SUPERUSER", "CREATE ROLE "+member+" NOLOGIN IN ROLE "+su)
+	t.Cleanup(func() { acctest.PostgresExec(t, f.Conn, f.Password, "DROP ROLE "+member, "DROP ROLE "+su) })
+	id, err := e.GetIdentity(ctx, identity)
+	must(t, err)
+	id.Scopes = []string{f.Reader, member}
+	_, err = e.UpdateIdentity(ctx, id)
+	must(t, err)
+	return member
+}
+
+// wantPrivilegedRefused checks that err is the refusal of scope role, the same on every engine.
+func wantPrivilegedRefused(t *testing.T, err error, role string) {
+	t.Helper()
+	if !errors.Is(err, engine.ErrInvalid) || !strings.Contains(err.Error(), "privileged roles cannot be scopes: "+role+" (member of ") {
+		t.Fatalf("granting privileged scope %s: %v; want ErrInvalid naming it", role, err)
+	}
+}
+
+// testTargetPrivilegedScope: a scope that is a privileged role (here a member of a SUPERUSER
+// role) is refused at issue, with an error naming it, and no login is left.
+func testTargetPrivilegedScope(t *testing.T, factory Factory) {
+	e, f, ctx, _ := targetIdentity(t, factory, "ci-pg-privileged")
+	role := privilegedScope(t, e, f, ctx, "ci-pg-privileged")
+	_, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-pg-privileged"})
+	wantPrivilegedRefused(t, err, role)
+	live, err := e.LiveCredentials(ctx, "ci-pg-privileged")
+	must(t, err)
+	observer, ok := e.(engine.LoginObserver)
+	if !ok {
+		t.Fatalf("%T is no engine.LoginObserver", e)
+	}
+	logins, err := observer.ObserveLogins(ctx, "ci-pg-privileged")
+	must(t, err)
+	if len(live) != 0 || len(logins) != 0 {
+		t.Errorf("after a refused issue: live credentials %+v, logins %+v; want none", live, logins)
 	}
 }
 
@@ -265,6 +433,31 @@ func RunTargetRotation(t *testing.T, factory Factory) {
 	t.Run("TargetRotationOneLogin", func(t *testing.T) { testTargetRotationOneLogin(t, factory) })
 	t.Run("TargetRotationAlternating", func(t *testing.T) { testTargetRotationAlternating(t, factory) })
 	t.Run("TargetRotatedLoginNotTakenOver", func(t *testing.T) { testTargetRotatedLoginNotTakenOver(t, factory) })
+	t.Run("TargetRotationPrivilegedScope", func(t *testing.T) { testTargetRotationPrivilegedScope(t, factory) })
+}
+
+// testTargetRotationPrivilegedScope: staging the rotated secret of a persistent identity whose
+// scopes name a privileged role is refused with an error naming it, and no role is made, with
+// one login and with alternating logins.
+func testTargetRotationPrivilegedScope(t *testing.T, factory Factory) {
+	for _, strategy := range []string{"", policy.StrategyAlternating} {
+		name := "svc-pg-privileged-one"
+		if strategy == policy.StrategyAlternating {
+			name = "svc-pg-privileged-alt"
+		}
+		t.Run(name, func(t *testing.T) {
+			e, f, ctx := targetPersistent(t, factory, name, strategy)
+			role := privilegedScope(t, e, f, ctx, name)
+			_, _, err := e.StageSecret(ctx, name, 32)
+			wantPrivilegedRefused(t, err, role)
+			base := engine.RotatedLoginName(name)
+			for _, login := range []string{base + "_a", base + "_b", base} {
+				if l, err := f.Admin.Inspect(ctx, login); err != nil || l.Exists {
+					t.Errorf("role %s after a refused staging: %+v, %v", login, l, err)
+				}
+			}
+		})
+	}
 }
 
 // targetPersistent sets up f's target and a persistent identity on it whose one scope is f's
@@ -459,18 +652,28 @@ func testTargetRotationAlternating(t *testing.T, factory Factory) {
 	}
 	must(t, f.WantGrants(base+"_a", first))
 
+	// A role granted by hand to an alternating login itself (not its group) is a
+	// privilege-escalation finding on that login, in the refresh and in the fleet's report.
+	acctest.PostgresExec(t, f.Conn, f.Password, "GRANT "+extra+" TO \""+base+"_a\"")
+	wantLoginEscalation(t, e, ctx, "svc-pg-alt", base+"_a", true)
+	acctest.PostgresExec(t, f.Conn, f.Password, "REVOKE "+extra+" FROM \""+base+"_a\"")
+	wantLoginEscalation(t, e, ctx, "svc-pg-alt", base+"_a", false)
+
 	// The next version goes to the other login; the first still logs in during the overlap, and
 	// its login is VALID UNTIL the overlap's end.
-	second := rotate(t, e, ctx, "svc-pg-alt", 2*time.Second)
+	// The overlap leaves room for a loaded machine (a login costs a SCRAM exchange); the wait
+	// below ends at the login's own VALID UNTIL, not after a fixed time.
+	const overlap = 8 * time.Second
+	second := rotate(t, e, ctx, "svc-pg-alt", overlap)
 	must(t, f.WantGrants(base+"_b", second))
 	must(t, f.WantGrants(base+"_a", first))
 	l, err := f.Admin.Inspect(ctx, base+"_a")
 	must(t, err)
-	if l.Infinite || l.ValidUntil.IsZero() || l.ValidUntil.After(time.Now().Add(3*time.Second)) {
+	if l.Infinite || l.ValidUntil.IsZero() || l.ValidUntil.After(time.Now().Add(overlap+time.Second)) {
 		t.Errorf("the previous login is VALID UNTIL %s (infinite %v), want the overlap's end", l.ValidUntil, l.Infinite)
 	}
 	// After the overlap (by PostgreSQL's clock) the previous login no longer logs in.
-	time.Sleep(2500 * time.Millisecond)
+	time.Sleep(time.Until(l.ValidUntil) + 500*time.Millisecond)
 	if err := f.Admin.Login(ctx, base+"_a", first); err == nil {
 		t.Error("the previous login still logs in after the overlap")
 	}
@@ -516,6 +719,24 @@ func wantPasswordFinding(t *testing.T, e engine.Engine, ctx context.Context, ide
 }
 
 // wantRule checks whether the refresh of identity has a finding of rule.
+// wantLoginEscalation checks whether the refresh of identity and the fleet's report each have a
+// privilege-escalation finding on login.
+func wantLoginEscalation(t *testing.T, e engine.Engine, ctx context.Context, identity, login string, want bool) {
+	t.Helper()
+	refresh, err := engine.ReadObserved(ctx, e, identity, time.Now())
+	must(t, err)
+	report, err := engine.Observe(ctx, e, time.Now())
+	must(t, err)
+	for what, fleet := range map[string]policy.Fleet{"refresh": refresh, "fleet report": report} {
+		got := slices.ContainsFunc(policy.Drift(fleet).About(identity), func(fd policy.Finding) bool {
+			return fd.Rule == policy.RulePrivilegeEscalation && fd.Object == "login/"+login
+		})
+		if got != want {
+			t.Errorf("%s of %s: privilege-escalation finding on login %s = %v, want %v", what, identity, login, got, want)
+		}
+	}
+}
+
 func wantRule(t *testing.T, e engine.Engine, ctx context.Context, identity, rule string, want bool) {
 	t.Helper()
 	fleet, err := engine.ReadObserved(ctx, e, identity, time.Now())

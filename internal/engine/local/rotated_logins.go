@@ -128,10 +128,11 @@ func (e *Engine) stageLogin(ctx context.Context, identity string, version int64,
 			login = base + "_b"
 		}
 	}
-	if err := r.set(ctx, e.LoginOwner(), login, value); err != nil {
-		return err
-	}
-	return e.update(func(tx *bolt.Tx) error {
+	// The login is recorded before its password is set: killed between the two, the staged
+	// version names a login that still holds what it held; killed after, a rollback (DiscardSecret,
+	// restoreLogin) knows which login to put the current password back on. Set first, a kill
+	// would leave the one login holding a password no version names (the current secret broken).
+	err = e.update(func(tx *bolt.Tx) error {
 		b, rec, err := getVersion(tx, identity, version)
 		if err != nil {
 			return err
@@ -139,6 +140,11 @@ func (e *Engine) stageLogin(ctx context.Context, identity string, version int64,
 		rec.Login = login
 		return putVersion(b, rec)
 	})
+	if err != nil {
+		return err
+	}
+	e.reached("staged login recorded")
+	return r.set(ctx, e.LoginOwner(), login, value)
 }
 
 // restoreLogin undoes the staging of a discarded version that was staged on login: the current
@@ -155,7 +161,16 @@ func (e *Engine) restoreLogin(ctx context.Context, identity, staged string) erro
 	if r.login == staged {
 		return r.set(ctx, e.LoginOwner(), r.login, r.value)
 	}
-	return engine.TargetError(r.id.Target, r.client.ExtendLogin(ctx, staged, e.clock.Now()))
+	l, err := engine.OwnedRole(ctx, r.client, staged, engine.RotatedLoginComment(e.LoginOwner(), identity))
+	switch {
+	case errors.Is(err, engine.ErrConflict):
+		return nil // not this engine's (the staging was refused over it): left alone
+	case err == nil && !l.Exists:
+		return nil // killed before its login was made: nothing to stop
+	case err == nil:
+		err = r.client.ExtendLogin(ctx, staged, e.clock.Now())
+	}
+	return engine.TargetError(r.id.Target, err)
 }
 
 // promoteLogin makes the promoted (now current) version's password work on its login (a

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -211,35 +210,39 @@ func (e *Engine) extendLogin(ctx context.Context, c engine.Credential) error {
 	return engine.TargetError(c.Target, client.ExtendLogin(ctx, c.Username, c.ExpiresAt))
 }
 
-// loginSet is what retiring or deleting an identity drops on its target: the logins of its live
-// credentials and the logins (and group role) of its rotated secret.
+// loginSet is what retiring or deleting an identity, or closing a credential, drops on a target.
 type loginSet struct {
+	// creds are credentials whose logins are dropped (a close).
 	creds []engine.Credential
-	// target and rotated name the rotated secret's logins and group role, when it has any;
-	// comment is their mark (engine.RotatedLoginComment): only roles that carry it are dropped.
-	target  string
+	// target is the identity's target; identity, when set, drops every login there that this
+	// engine made for the credentials of that identity, found on the target by their comment
+	// (engine.LoginComment), not from its live credentials: a retire whose drop failed (the
+	// target down) has revoked them already, and the next retire must still find the logins.
+	target, identity string
+	// rotated name the rotated secret's logins and group role, when it has any; comment is their
+	// mark (engine.RotatedLoginComment): only roles that carry it are dropped.
 	rotated []string
 	comment string
 }
 
-// liveLogins lists what retiring or deleting identity must drop on its target.
-func (e *Engine) liveLogins(ctx context.Context, identity string) (loginSet, error) {
-	live, err := e.LiveCredentials(ctx, identity)
-	if err != nil {
-		return loginSet{}, err
-	}
-	set := loginSet{creds: slices.DeleteFunc(live, func(c engine.Credential) bool { return c.Target == "" })}
+// identityLogins lists what retiring or deleting identity must drop on its target.
+func (e *Engine) identityLogins(ctx context.Context, identity string) (loginSet, error) {
+	var set loginSet
 	id, err := e.GetIdentity(ctx, identity)
 	switch {
 	case errors.Is(err, engine.ErrNotFound):
 		return set, nil // the caller reports it
 	case err != nil:
 		return set, err
-	case id.Target == "" || id.TTLPolicy != "":
-		return set, nil // none on a target, or an ephemeral one: no rotated logins
+	case id.Target == "":
+		return set, nil
+	}
+	set.target, set.identity = id.Target, identity
+	if id.TTLPolicy != "" {
+		return set, nil // an ephemeral one: no rotated logins
 	}
 	base := engine.RotatedLoginName(identity)
-	set.target, set.rotated = id.Target, []string{base + "_a", base + "_b", base}
+	set.rotated = []string{base + "_a", base + "_b", base}
 	set.comment = engine.RotatedLoginComment(e.LoginOwner(), identity)
 	return set, nil
 }
@@ -260,6 +263,21 @@ func (e *Engine) dropLogins(ctx context.Context, set loginSet) error {
 	for _, c := range set.creds {
 		if c.Target != "" {
 			drop(c.Target, c.Username, "credential "+c.ID)
+		}
+	}
+	if set.identity != "" {
+		t, password, err := e.targetPassword(set.target)
+		var logins []policy.LoginObservation
+		if err == nil {
+			logins, err = engine.ObserveTargetLogins(ctx, t, password, e.LoginOwner(), set.identity)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("identity %q: listing its logins: %w", set.identity, err))
+		}
+		for _, l := range logins {
+			if !l.Member { // the rotated secret's logins go below, with their group
+				drop(set.target, l.Name, "credential "+l.Credential)
+			}
 		}
 	}
 	for _, login := range set.rotated {
@@ -321,24 +339,31 @@ func (e *Engine) ObserveLogins(ctx context.Context, identity string) ([]policy.L
 		return nil, err
 	}
 	var out []policy.LoginObservation
+	down := map[string]bool{} // targets that did not answer
 	for _, name := range names {
 		t, password, err := e.targetPassword(name)
 		if err != nil {
 			return nil, err
 		}
 		logins, err := engine.ObserveTargetLogins(ctx, t, password, e.LoginOwner(), identity)
+		if obs, ok := engine.UncheckedTarget(name, identity, err); ok {
+			out, down[name] = append(out, obs), true
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, logins...)
 	}
-	rotated, err := e.observeRotatedLogins(ctx, identity)
+	rotated, err := e.observeRotatedLogins(ctx, identity, down)
 	return append(out, rotated...), err
 }
 
 // observeRotatedLogins reads, for identity (every persistent identity on a target when empty),
-// whether the login of its current rotated secret still holds that secret.
-func (e *Engine) observeRotatedLogins(ctx context.Context, identity string) ([]policy.LoginObservation, error) {
+// whether the login of its current rotated secret still holds that secret; identities on a
+// target in down are not read (that target did not answer), and one whose target stops
+// answering is observed unchecked.
+func (e *Engine) observeRotatedLogins(ctx context.Context, identity string, down map[string]bool) ([]policy.LoginObservation, error) {
 	var ids []policy.Identity
 	if identity != "" {
 		id, err := e.GetIdentity(ctx, identity)
@@ -357,41 +382,52 @@ func (e *Engine) observeRotatedLogins(ctx context.Context, identity string) ([]p
 	}
 	var out []policy.LoginObservation
 	for _, id := range ids {
-		if id.Target == "" || id.TTLPolicy != "" || id.Retired() {
+		if id.Target == "" || id.TTLPolicy != "" || id.Retired() || down[id.Target] {
 			continue
 		}
-		login, value, err := e.currentLogin(ctx, id.Name)
-		if err != nil || login == "" {
-			if err != nil {
-				return nil, err
-			}
-			continue
-		}
-		client, err := e.targetClient(ctx, id.Target)
-		if err != nil {
+		obs, err := e.observeRotatedLogin(ctx, id)
+		if unchecked, ok := engine.UncheckedTarget(id.Target, id.Name, err); ok {
+			obs = &unchecked
+		} else if err != nil {
 			return nil, err
 		}
-		obs := policy.LoginObservation{Target: id.Target, Name: login, Identity: id.Name, Rotated: true}
-		if obs.PasswordMatches, obs.PasswordChecked, err = client.CheckPassword(ctx, login, value); err != nil {
-			return nil, engine.TargetError(id.Target, err)
+		if obs != nil {
+			out = append(out, *obs)
 		}
-		// The roles the scopes are granted through: the group of alternating logins, else the login.
-		s, err := e.GetRotationSchedule(ctx, id.Name)
-		if err != nil && !errors.Is(err, engine.ErrNotFound) {
-			return nil, err
-		}
-		holder, err := e.rotatedRoleHolder(ctx, id.Name, s.Strategy)
-		if err != nil {
-			return nil, err
-		}
-		l, err := client.Inspect(ctx, holder)
-		if err != nil {
-			return nil, engine.TargetError(id.Target, err)
-		}
-		obs.RolesHolder, obs.Roles = holder, l.Roles
-		out = append(out, obs)
 	}
 	return out, nil
+}
+
+// observeRotatedLogin reads whether the login of persistent identity id's current rotated secret
+// still holds that secret, and the roles its scopes are granted through; nil when it has none.
+func (e *Engine) observeRotatedLogin(ctx context.Context, id policy.Identity) (*policy.LoginObservation, error) {
+	login, value, err := e.currentLogin(ctx, id.Name)
+	if err != nil || login == "" {
+		return nil, err
+	}
+	client, err := e.targetClient(ctx, id.Target)
+	if err != nil {
+		return nil, err
+	}
+	obs := policy.LoginObservation{Target: id.Target, Name: login, Identity: id.Name, Rotated: true}
+	if obs.PasswordMatches, obs.PasswordChecked, err = client.CheckPassword(ctx, login, value); err != nil {
+		return nil, engine.TargetError(id.Target, err)
+	}
+	// The roles the scopes are granted through: the group of alternating logins, else the login.
+	s, err := e.GetRotationSchedule(ctx, id.Name)
+	if err != nil && !errors.Is(err, engine.ErrNotFound) {
+		return nil, err
+	}
+	holder, err := e.rotatedRoleHolder(ctx, id.Name, s.Strategy)
+	if err != nil {
+		return nil, err
+	}
+	l, err := client.Inspect(ctx, holder)
+	if err != nil {
+		return nil, engine.TargetError(id.Target, err)
+	}
+	obs.RolesHolder, obs.Roles = holder, l.Roles
+	return &obs, nil
 }
 
 // repairLogins puts the logins of identity on its target back as its credentials say
@@ -408,6 +444,11 @@ func (e *Engine) repairLogins(ctx context.Context, identity string) error {
 		return err
 	}
 	var errs []error
+	for _, l := range logins {
+		if l.Unchecked != "" {
+			errs = append(errs, fmt.Errorf("target %q: %s", l.Target, l.Unchecked))
+		}
+	}
 	for _, r := range policy.RepairLogins(logins, live, e.clock.Now()) {
 		client, err := e.targetClient(ctx, r.Target)
 		if err == nil {

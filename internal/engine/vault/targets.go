@@ -34,8 +34,11 @@ const (
 )
 
 // usernameTemplate names the logins Vault makes like engine.LoginName names the local engine's:
-// "nhi_", the identity (the role's name), "_" and a random suffix, within PostgreSQL's 63 bytes.
-const usernameTemplate = `{{ printf "nhi_%s_%s" (.RoleName | truncate 42) (random 16) | lowercase }}`
+// "nhi_" and the role's name, which is the identity, "_" and the credential's 16 hex digits
+// (credentialRole), within PostgreSQL's 63 bytes (a longer name keeps a digest of what is cut).
+// One role makes one login, so the name needs no random part: a read of the role's creds
+// replayed by the network layer fails to create the same login again instead of making another.
+const usernameTemplate = `{{ printf "nhi_%s" (.RoleName | truncate_sha256 59) | lowercase }}`
 
 // DatabaseMount returns the mount of the database secrets engine that holds the targets'
 // connection configurations.
@@ -252,7 +255,8 @@ func (c *inspectorCache) set(name string, creds [2]string) {
 	}
 }
 
-// targetInspector reads target name and returns it with the client of its inspector (inspector).
+// targetInspector reads target name and returns it with the client of its inspector
+// (inspector); ErrNotFound when the engine holds no such target.
 func (e *Engine) targetInspector(ctx context.Context, name string) (engine.Target, target.Target, error) {
 	t, err := e.GetTarget(ctx, name)
 	if err != nil {
@@ -376,24 +380,26 @@ func (e *Engine) ObserveLogins(ctx context.Context, identity string) ([]policy.L
 	var out []policy.LoginObservation
 	for _, t := range targets {
 		c, err := e.inspector(ctx, t)
-		if err != nil {
-			return nil, err
+		var logins []policy.LoginObservation
+		if err == nil {
+			logins, err = engine.TargetLogins(ctx, t.Name, c, e.LoginOwner(), identity)
 		}
-		logins, err := engine.TargetLogins(ctx, t.Name, c, e.LoginOwner(), identity)
-		if err != nil {
+		for _, rec := range recs {
+			if err != nil {
+				break
+			}
+			if rec.Target == t.Name {
+				var rotated []policy.LoginObservation
+				rotated, err = e.observeRotated(ctx, t, c, rec)
+				logins = append(logins, rotated...)
+			}
+		}
+		if obs, ok := engine.UncheckedTarget(t.Name, identity, err); ok {
+			logins = []policy.LoginObservation{obs}
+		} else if err != nil {
 			return nil, err
 		}
 		out = append(out, logins...)
-		for _, rec := range recs {
-			if rec.Target != t.Name {
-				continue
-			}
-			rotated, err := e.observeRotated(ctx, t, c, rec)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, rotated...)
-		}
 	}
 	return out, nil
 }

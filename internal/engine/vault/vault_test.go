@@ -427,20 +427,28 @@ func TestPolicyChangeReachesRoles(t *testing.T) {
 	}
 }
 
-// TestTargetRetireDeletesDynamicRole: retiring an identity on a target deletes its dynamic role,
+// TestTargetRetireDeletesDynamicRole: retiring an identity on a target deletes the dynamic roles
+// of its credentials, that of a live one and one an interrupted issue left without a credential,
 // so that no login can be minted for it through Vault any more.
 func TestTargetRetireDeletesDynamicRole(t *testing.T) {
 	e, f := targetIdentity(t, "ci-db")
 	ctx := context.Background()
 	c, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-db"})
 	must(t, err)
-	if _, err := e.read(ctx, e.dynamicRolePath("ci-db")); err != nil {
-		t.Fatalf("the dynamic role after an issue: %v", err)
+	left := credentialRole("ci-db", "lease-0123456789abcdef")
+	_, err = e.write(ctx, e.dynamicRolePath(left), map[string]any{"db_name": f.Target, "creation_statements": []string{`CREATE ROLE "{{name}}"`}})
+	must(t, err)
+	for _, role := range []string{credentialRole("ci-db", c.ID), left} {
+		if _, err := e.read(ctx, e.dynamicRolePath(role)); err != nil {
+			t.Fatalf("dynamic role %s after an issue: %v", role, err)
+		}
 	}
 	_, err = e.RetireIdentity(ctx, "ci-db")
 	must(t, err)
-	if _, err := e.read(ctx, e.dynamicRolePath("ci-db")); !errors.Is(err, engine.ErrNotFound) {
-		t.Fatalf("the dynamic role after retirement: %v, want not found", err)
+	for _, role := range []string{credentialRole("ci-db", c.ID), left} {
+		if _, err := e.read(ctx, e.dynamicRolePath(role)); !errors.Is(err, engine.ErrNotFound) {
+			t.Fatalf("dynamic role %s after retirement: %v, want not found", role, err)
+		}
 	}
 	if l, err := f.Admin.Inspect(ctx, c.Username); err != nil || l.Exists {
 		t.Fatalf("the login after retirement: %+v, %v; want none", l, err)
