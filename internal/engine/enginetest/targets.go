@@ -440,22 +440,30 @@ func RunTargetRotation(t *testing.T, factory Factory) {
 // scopes name a privileged role is refused with an error naming it, and no role is made, with
 // one login and with alternating logins.
 func testTargetRotationPrivilegedScope(t *testing.T, factory Factory) {
+	eachStrategy(t, factory, "svc-pg-privileged", func(t *testing.T, e engine.Engine, f *acctest.PostgresFixture, ctx context.Context, name, _ string) {
+		role := privilegedScope(t, e, f, ctx, name)
+		_, _, err := e.StageSecret(ctx, name, 32)
+		wantPrivilegedRefused(t, err, role)
+		base := engine.RotatedLoginName(name)
+		for _, login := range []string{base + "_a", base + "_b", base} {
+			if l, err := f.Admin.Inspect(ctx, login); err != nil || l.Exists {
+				t.Errorf("role %s after a refused staging: %+v, %v", login, l, err)
+			}
+		}
+	})
+}
+
+// eachStrategy runs test with one login and with alternating logins, each on its own persistent
+// identity (targetPersistent) named prefix + "-one" or "-alt".
+func eachStrategy(t *testing.T, factory Factory, prefix string, test func(t *testing.T, e engine.Engine, f *acctest.PostgresFixture, ctx context.Context, name, strategy string)) {
 	for _, strategy := range []string{"", policy.StrategyAlternating} {
-		name := "svc-pg-privileged-one"
+		name := prefix + "-one"
 		if strategy == policy.StrategyAlternating {
-			name = "svc-pg-privileged-alt"
+			name = prefix + "-alt"
 		}
 		t.Run(name, func(t *testing.T) {
 			e, f, ctx := targetPersistent(t, factory, name, strategy)
-			role := privilegedScope(t, e, f, ctx, name)
-			_, _, err := e.StageSecret(ctx, name, 32)
-			wantPrivilegedRefused(t, err, role)
-			base := engine.RotatedLoginName(name)
-			for _, login := range []string{base + "_a", base + "_b", base} {
-				if l, err := f.Admin.Inspect(ctx, login); err != nil || l.Exists {
-					t.Errorf("role %s after a refused staging: %+v, %v", login, l, err)
-				}
-			}
+			test(t, e, f, ctx, name, strategy)
 		})
 	}
 }
@@ -485,33 +493,26 @@ func targetPersistent(t *testing.T, factory Factory, name, strategy string) (eng
 // never taken over: staging a secret on it is refused with ErrConflict and leaves its password
 // alone, and retiring the identity does not drop it.
 func testTargetRotatedLoginNotTakenOver(t *testing.T, factory Factory) {
-	for _, strategy := range []string{"", policy.StrategyAlternating} {
-		name := "svc-taken-one"
+	eachStrategy(t, factory, "svc-taken", func(t *testing.T, e engine.Engine, f *acctest.PostgresFixture, ctx context.Context, name, strategy string) {
+		login := engine.RotatedLoginName(name)
 		if strategy == policy.StrategyAlternating {
-			name = "svc-taken-alt"
+			login += "_a"
 		}
-		t.Run(name, func(t *testing.T) {
-			e, f, ctx := targetPersistent(t, factory, name, strategy)
-			login := engine.RotatedLoginName(name)
-			if strategy == policy.StrategyAlternating {
-				login += "_a"
-			}
-			acctest.PostgresExec(t, f.Conn, f.Password, `CREATE ROLE "`+login+`" LOGIN PASSWORD 'made-by-hand'`)
-			_, _, err := e.StageSecret(ctx, name, 32)
-			wantErr(t, err, engine.ErrConflict)
-			if err := f.Admin.Login(ctx, login, "made-by-hand"); err != nil {
-				t.Fatalf("the hand-made role's password was changed: %v", err)
-			}
-			if vs, err := e.ListSecretVersions(ctx, name); err != nil || len(vs) != 0 {
-				t.Errorf("versions after a refused staging: %+v, %v; want none", vs, err)
-			}
-			_, err = e.RetireIdentity(ctx, name)
-			must(t, err)
-			if l, err := f.Admin.Inspect(ctx, login); err != nil || !l.Exists {
-				t.Fatalf("retiring the identity dropped the hand-made role: %+v, %v", l, err)
-			}
-		})
-	}
+		acctest.PostgresExec(t, f.Conn, f.Password, `CREATE ROLE "`+login+`" LOGIN PASSWORD 'made-by-hand'`)
+		_, _, err := e.StageSecret(ctx, name, 32)
+		wantErr(t, err, engine.ErrConflict)
+		if err := f.Admin.Login(ctx, login, "made-by-hand"); err != nil {
+			t.Fatalf("the hand-made role's password was changed: %v", err)
+		}
+		if vs, err := e.ListSecretVersions(ctx, name); err != nil || len(vs) != 0 {
+			t.Errorf("versions after a refused staging: %+v, %v; want none", vs, err)
+		}
+		_, err = e.RetireIdentity(ctx, name)
+		must(t, err)
+		if l, err := f.Admin.Inspect(ctx, login); err != nil || !l.Exists {
+			t.Fatalf("retiring the identity dropped the hand-made role: %+v, %v", l, err)
+		}
+	})
 }
 
 // rotate stages a version, verifies it by authenticating, and promotes it with overlap.

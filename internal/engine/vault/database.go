@@ -227,9 +227,6 @@ func (e *Engine) repairLogins(ctx context.Context, identity string) error {
 		}
 		stmts = append(stmts, postgres.DropStatements(r.Name)...)
 	}
-	if len(stmts) == 0 {
-		return nil
-	}
 	if err := e.runStatements(ctx, t.Name, stmts); err != nil {
 		return fmt.Errorf("identity %q: repairing its logins on target %q through Vault: %w", identity, t.Name, err)
 	}
@@ -383,9 +380,6 @@ func (e *Engine) dropCredentialLogins(ctx context.Context, identity string) erro
 	var stmts []string
 	for _, l := range logins {
 		stmts = append(stmts, postgres.DropStatements(l.Name)...)
-	}
-	if len(stmts) == 0 {
-		return nil
 	}
 	if err := e.runStatements(ctx, t.Name, stmts); err != nil {
 		return fmt.Errorf("identity %q: dropping its logins on target %q through Vault: %w", identity, t.Name, err)

@@ -264,9 +264,6 @@ logins:
 			stmts = append(stmts, postgres.ValidUntilStatement(login, until))
 		}
 	}
-	if len(stmts) == 0 {
-		return nil
-	}
 	if err := e.runStatements(ctx, t.Name, stmts); err != nil {
 		return fmt.Errorf("identity %q: ending its logins not in use on target %q through Vault: %w", identity, t.Name, err)
 	}
@@ -368,9 +365,6 @@ func (e *Engine) dropRotatedLogins(ctx context.Context, identity string) error {
 			stmts = append(stmts, postgres.DropStatements(role)...)
 		}
 	}
-	if len(stmts) == 0 {
-		return nil
-	}
 	if err := e.runStatements(ctx, t.Name, stmts); err != nil {
 		return fmt.Errorf("identity %q: dropping its logins on target %q through Vault: %w", identity, t.Name, err)
 	}
@@ -393,9 +387,6 @@ func (e *Engine) syncRotatedGroup(ctx context.Context, id policy.Identity) error
 		return engine.TargetError(t.Name, err)
 	}
 	stmts := postgres.RoleStatements(base, g.Roles, id.Scopes)
-	if len(stmts) == 0 {
-		return nil
-	}
 	if err := e.runStatements(ctx, t.Name, stmts); err != nil {
 		return fmt.Errorf("identity %q: granting group role %q its scopes on target %q through Vault: %w", id.Name, base, t.Name, err)
 	}

@@ -315,8 +315,12 @@ func (e *Engine) deleteInspector(ctx context.Context, name string) error {
 // password, and it runs statements only for a role's logins: so a one-off dynamic role whose
 // creation statements are statements (then a throwaway NOLOGIN role) mints a login, which runs
 // them in one transaction, and the revocation of its lease drops the throwaway role again. A
-// target Vault no longer has a connection for is fine (nothing to run on).
+// target Vault no longer has a connection for is fine (nothing to run on), and so are no
+// statements (no request).
 func (e *Engine) runStatements(ctx context.Context, name string, statements []string) error {
+	if len(statements) == 0 {
+		return nil
+	}
 	suffix := make([]byte, 6)
 	if _, err := rand.Read(suffix); err != nil {
 		return err
