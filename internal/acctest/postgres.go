@@ -5,9 +5,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -152,4 +155,105 @@ func (f *PostgresFixture) WantGone(user, password string) error {
 // a test's fake clock stands still).
 func ValidUntil(l target.Login, expires time.Time) bool {
 	return !l.Infinite && !l.ValidUntil.Before(expires.Truncate(time.Second)) && l.ValidUntil.Sub(expires) <= 30*time.Second
+}
+
+// PostgresRelay is a TCP relay in front of the test server: a target whose connection points at
+// it goes down when the test says so (Down closes every open connection and refuses new ones)
+// and comes back with Up. It is how the target tests take a target down without stopping the
+// server that other tests share.
+type PostgresRelay struct {
+	// Conn is the test server's connection through the relay.
+	Conn  target.Connection
+	ln    net.Listener
+	mu    sync.Mutex
+	down  bool
+	conns map[net.Conn]struct{}
+}
+
+// NewPostgresRelay starts a relay to the server of conn on a free loopback port; the test's
+// cleanup stops it.
+func NewPostgresRelay(t testing.TB, conn target.Connection) *PostgresRelay {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, ok := ln.Addr().(*net.TCPAddr)
+	if !ok {
+		t.Fatalf("a TCP listener on %s", ln.Addr())
+	}
+	r := &PostgresRelay{Conn: conn, ln: ln, conns: map[net.Conn]struct{}{}}
+	r.Conn.Host, r.Conn.Port = "127.0.0.1", int64(addr.Port)
+	upstream := net.JoinHostPort(conn.Host, strconv.FormatInt(conn.Port, 10))
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go r.relay(c, upstream)
+		}
+	}()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		r.Down()
+	})
+	return r
+}
+
+// track adds c to the open connections, or closes it and says so when the relay is down.
+func (r *PostgresRelay) track(c net.Conn) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.down {
+		_ = c.Close()
+		return false
+	}
+	r.conns[c] = struct{}{}
+	return true
+}
+
+func (r *PostgresRelay) relay(c net.Conn, upstream string) {
+	if !r.track(c) {
+		return
+	}
+	u, err := net.Dial("tcp", upstream)
+	if err != nil || !r.track(u) {
+		_ = c.Close()
+		if u != nil {
+			_ = u.Close()
+		}
+		return
+	}
+	done := make(chan struct{}, 2)
+	pipe := func(dst, src net.Conn) {
+		_, _ = io.Copy(dst, src)
+		done <- struct{}{}
+	}
+	go pipe(u, c)
+	go pipe(c, u)
+	<-done
+	_, _ = c.Close(), u.Close()
+	r.mu.Lock()
+	delete(r.conns, c)
+	delete(r.conns, u)
+	r.mu.Unlock()
+}
+
+// Down cuts every open connection and refuses new ones until Up.
+func (r *PostgresRelay) Down() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.down = true
+	for c := range r.conns {
+		_ = c.Close()
+	}
+	clear(r.conns)
+}
+
+// Up lets connections through again.
+func (r *PostgresRelay) Up() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.down = false
 }

@@ -70,6 +70,16 @@ func TargetError(name string, err error) error {
 	}
 }
 
+// ServerVersion is the answer of Targets.CheckTarget for target name through client c, which the
+// engine opened (with err): the version the target reports, or why it did not answer.
+func ServerVersion(ctx context.Context, name string, c target.Target, err error) (string, error) {
+	if err != nil {
+		return "", err
+	}
+	version, err := c.Check(ctx)
+	return version, TargetError(name, err)
+}
+
 // CheckNewTarget connects to a target about to be written, with its admin password: a refusal
 // is ErrInvalid (the declaration is wrong: host, port, database, username or password), so that
 // both engines refuse the same target the same way.
@@ -214,12 +224,18 @@ type LoginObserver interface {
 	// ObserveLogins reads the logins the provider made on every target, or, for an identity,
 	// those of that identity on its target.
 	ObserveLogins(ctx context.Context, identity string) ([]policy.LoginObservation, error)
-	// RepairsLogins tells whether the next issue or close of an identity's credential repairs
-	// its logins on the target (drops orphans, sets VALID UNTIL back). The local engine does; the
-	// Vault engine cannot (Vault alone holds the admin password and runs only the statements of
-	// a credential's own lease), so there the findings stay until the logins are fixed by hand;
-	// closing a credential still drops its own login.
-	RepairsLogins() bool
+}
+
+// UncheckedTarget is the observation of target name when reading its logins failed with err:
+// for a target that did not answer (ErrUnavailable), the drift rules' target-unchecked finding
+// about identity (about every identity on the target when empty), so that one unreachable target
+// neither fails a refresh nor the fleet's report; ok is false for any other error, which the
+// caller returns. Both engines observe an unreachable target through it.
+func UncheckedTarget(name, identity string, err error) (obs policy.LoginObservation, ok bool) {
+	if !errors.Is(err, ErrUnavailable) {
+		return obs, false
+	}
+	return policy.LoginObservation{Target: name, Identity: identity, Unchecked: err.Error()}, true
 }
 
 // ObserveTargetLogins reads the logins on a target that owner made (LoginComment), for identity
@@ -233,25 +249,44 @@ func ObserveTargetLogins(ctx context.Context, t Target, password, owner, identit
 }
 
 // TargetLogins is ObserveTargetLogins through client c of target name, logged in as any user
-// that may read the target's roles.
+// that may read the target's roles: the logins of credentials, and the alternating logins of
+// rotated secrets (policy.LoginObservation.Member), which may hold their group role only.
 func TargetLogins(ctx context.Context, name string, c target.Target, owner, identity string) ([]policy.LoginObservation, error) {
 	// The target filters by the comment's start: the owner's logins, or one identity's only.
-	prefix := loginCommentPrefix + owner + ": "
+	prefixes := []string{loginCommentPrefix + owner + ": "}
 	if identity != "" {
-		prefix = loginCommentPrefix + owner + ": identity " + identity + ", credential "
-	}
-	logins, err := c.ListLogins(ctx, prefix)
-	if err != nil {
-		return nil, TargetError(name, err)
+		prefixes = []string{loginCommentPrefix + owner + ": identity " + identity + ", credential ", RotatedLoginComment(owner, identity)}
 	}
 	var out []policy.LoginObservation
-	for _, l := range logins {
-		by, who, credID, ok := ParseLoginComment(l.Comment)
-		if !ok || by != owner || (identity != "" && who != identity) {
-			continue
+	for _, prefix := range prefixes {
+		logins, err := c.ListLogins(ctx, prefix)
+		if err != nil {
+			return nil, TargetError(name, err)
 		}
-		out = append(out, policy.LoginObservation{Target: name, Name: l.Name, Identity: who, Credential: credID,
-			ValidUntil: l.ValidUntil, Infinite: l.Infinite, Roles: l.Roles})
+		for _, l := range logins {
+			if obs, ok := loginObservation(name, l, owner, identity); ok {
+				out = append(out, obs)
+			}
+		}
 	}
 	return out, nil
+}
+
+// loginObservation is login l of target name as the drift rules observe it, when owner made it
+// for identity (any when empty): a credential's login, or one of the alternating logins of a
+// rotated secret.
+func loginObservation(name string, l target.Login, owner, identity string) (policy.LoginObservation, bool) {
+	if by, who, credID, ok := ParseLoginComment(l.Comment); ok {
+		return policy.LoginObservation{Target: name, Name: l.Name, Identity: who, Credential: credID,
+			ValidUntil: l.ValidUntil, Infinite: l.Infinite, Roles: l.Roles}, by == owner && (identity == "" || who == identity)
+	}
+	who, ok := strings.CutPrefix(l.Comment, RotatedLoginComment(owner, ""))
+	if !ok || (identity != "" && who != identity) {
+		return policy.LoginObservation{}, false
+	}
+	group := RotatedLoginName(who)
+	if l.Name != group+"_a" && l.Name != group+"_b" {
+		return policy.LoginObservation{}, false // the group role, or the one login: observed with the rotated secret
+	}
+	return policy.LoginObservation{Target: name, Name: l.Name, Identity: who, Member: true, RolesHolder: group, Roles: l.Roles}, true
 }

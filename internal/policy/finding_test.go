@@ -17,7 +17,7 @@ var allRules = []string{
 	RuleUnboundedExposure, RulePrivilegeEscalation, RulePrivilegeRemoved, RuleInactive,
 	RuleReviewOverdue, RuleReviewDueSoon, RuleReviewInFuture, RuleReviewerMissing, RuleOwnerDeparted, RuleOwnerNotRegistered,
 	RuleOrphanedLogin, RuleLoginValidityAboveHard, RuleOverlapNeedsAlternating, RuleAlternatingWithoutTarget,
-	RulePasswordChanged, RulePasswordUnchecked,
+	RulePasswordChanged, RulePasswordUnchecked, RuleTargetUnchecked,
 }
 
 func TestFindingTitle(t *testing.T) {

@@ -66,7 +66,7 @@ func everyKindFleet() Fleet {
 			{Name: "svc-db", Class: "svc", Owner: "team-payments", Environment: "prod", Status: StatusActive, Scopes: []string{"billing:write"},
 				EngineDrift: []string{"role token_ttl is 24h, declared 1h"}},
 			{Name: "svc-orders", Class: "svc", Owner: "team-payments", Environment: "prod", Status: StatusActive, Target: "orders-db"},
-			{Name: "svc-legacy", Class: "svc", Owner: "team-billing", Environment: "prod", TTLPolicy: "svc-token", Status: StatusActive},
+			{Name: "svc-legacy", Class: "svc", Owner: "team-billing", Environment: "prod", TTLPolicy: "svc-token", Status: StatusActive, Target: "reports-db"},
 			{Name: "legacy-sync", Class: "batch", Owner: "team-billing", Environment: "prod", Status: StatusActive},
 			// Every privilege rule: two denied scopes, one outside the allowed patterns, scopes
 			// above the class's count, two networks outside the class's, a blast radius of 4 scopes
@@ -117,6 +117,8 @@ func everyKindFleet() Fleet {
 			// cannot be checked.
 			{Target: "orders-db", Name: "nhi_svc-orders", Identity: "svc-orders", Rotated: true, PasswordChecked: true},
 			{Target: "orders-db", Name: "nhi_svc-api", Identity: "svc-api", Rotated: true},
+			// A target that did not answer: its identities' logins were not checked.
+			{Target: "reports-db", Unchecked: "dial tcp 10.0.0.9:5432: connection refused"},
 		},
 	}
 }

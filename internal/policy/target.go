@@ -23,6 +23,9 @@ const (
 	// RulePasswordUnchecked: that comparison was not possible (the admin user may not read
 	// password verifiers, or the verifier is not SCRAM).
 	RulePasswordUnchecked = "target-password-unchecked"
+	// RuleTargetUnchecked: the engine could not reach a target, so the logins there of the
+	// identities on it were not checked.
+	RuleTargetUnchecked = "target-unchecked"
 )
 
 // StrategyAlternating rotates the password of an identity on a target across two logins that
@@ -50,6 +53,9 @@ func init() {
 		RulePasswordUnchecked: {"Target Password Not Checkable",
 			"Whether the login of a persistent identity's rotated secret still holds the current secret cannot be checked: the target's admin user may not read password verifiers (pg_authid), or the stored verifier is not SCRAM-SHA-256.",
 			"Give the target's admin user the right to read pg_authid (a superuser), or accept that this drift is not checked."},
+		RuleTargetUnchecked: {"Target Not Checked",
+			"The engine could not reach the target of an identity (it is down, or its connection or credentials fail), so the logins the provider made there were not checked for drift: orphaned logins, validity past expiry, roles added out of band and changed passwords stay unseen until it answers.",
+			"Bring the target back or fix its connection (nhi_target), then refresh or run the drift report again."},
 	})
 }
 
@@ -73,6 +79,13 @@ type LoginObservation struct {
 	// alternating logins).
 	Rotated, PasswordChecked, PasswordMatches bool
 	RolesHolder                               string
+	// Member marks one of the two alternating logins of a persistent identity's rotated secret:
+	// it holds the identity's scopes through its group role RolesHolder, and any other role in
+	// Roles was granted out of band.
+	Member bool
+	// Unchecked, when set, says why Target could not be checked (it did not answer): no login
+	// was read there, for Identity or, when that is empty, for every identity on the target.
+	Unchecked string
 }
 
 // checkLogins judges the provider's logins on targets against the live credentials they were
@@ -80,19 +93,28 @@ type LoginObservation struct {
 // its credential's hard expiry, or never comes, outlives its lifetime (NHI7); one granted roles
 // beyond its credential's scopes holds privileges added out of band (NHI5, high).
 func checkLogins(logins []LoginObservation, creds []Credential, identities map[string]*Identity, now time.Time) []Finding {
-	live := make(map[string]Credential, len(creds))
-	for _, c := range creds {
-		if c.Live(now) && c.Username != "" {
-			live[c.Target+"\x00"+c.Username] = c
-		}
-	}
+	live := loginCredentials(creds, now)
 	var out []Finding
 	for _, l := range logins {
 		add := func(rule string, sev Severity, observed, allowed, owasp, remedy string) {
 			out = append(out, Finding{Rule: rule, Severity: sev, Subject: subject(SubjectIdentity, l.Identity), Object: "login/" + l.Name,
 				Observed: observed, Allowed: allowed, OWASP: owasp, Remedy: remedy})
 		}
+		if l.Unchecked != "" {
+			out = append(out, checkUnchecked(l, identities)...)
+			continue
+		}
 		where := "login " + l.Name + " on target " + l.Target
+		if l.Member {
+			if extra := beyond(l.Roles, []string{l.RolesHolder}); len(extra) > 0 {
+				out = append(out, Finding{Rule: RulePrivilegeEscalation, Severity: SeverityHigh, Subject: subject(SubjectIdentity, l.Identity),
+					Attribute: "scopes", Object: "login/" + l.Name,
+					Observed: where + " (an alternating login of the rotated secret) is granted beyond its group role: " + strings.Join(extra, ", "),
+					Allowed:  "only its group role " + l.RolesHolder + ", which holds the identity's scopes", OWASP: "NHI5",
+					Remedy: "revoke " + strings.Join(extra, ", ") + " from " + l.Name + " on the target (REVOKE), and find out who granted it"})
+			}
+			continue
+		}
 		if l.Rotated {
 			if id := identities[l.Identity]; id != nil {
 				if extra := beyond(l.Roles, id.Scopes); len(extra) > 0 {
@@ -113,7 +135,7 @@ func checkLogins(logins []LoginObservation, creds []Credential, identities map[s
 			}
 			continue
 		}
-		c, ok := live[l.Target+"\x00"+l.Name]
+		c, ok := live[loginKey(l.Target, l.Name)]
 		if !ok {
 			add(RuleOrphanedLogin, SeverityHigh, where+" remains; its credential "+l.Credential+" is not live",
 				"no login outlives its credential", "NHI1", "drop "+where+" (DROP ROLE)")
@@ -139,6 +161,79 @@ func checkLogins(logins []LoginObservation, creds []Credential, identities map[s
 		}
 	}
 	return out
+}
+
+// loginCredentials indexes the credentials live at now that are logins, by loginKey.
+func loginCredentials(creds []Credential, now time.Time) map[string]Credential {
+	live := make(map[string]Credential, len(creds))
+	for _, c := range creds {
+		if c.Live(now) && c.Username != "" {
+			live[loginKey(c.Target, c.Username)] = c
+		}
+	}
+	return live
+}
+
+func loginKey(target, name string) string { return target + "\x00" + name }
+
+// LoginRepair is what an engine does to one of its logins on a target to put it back as the
+// credentials say (RepairLogins): drop it, or else set its VALID UNTIL to ValidUntil.
+type LoginRepair struct {
+	Target, Name string
+	Drop         bool
+	ValidUntil   time.Time
+}
+
+// RepairLogins is the repair of the drift checkLogins finds on logins an engine made for
+// credentials (rotated logins and alternating members are no credentials', and an unreachable
+// target tells nothing: they are left out): a login whose credential is
+// not live at now is dropped (an orphan, NHI1); one VALID UNTIL past its credential's hard expiry,
+// or never expiring, is set back to that hard expiry (NHI7), which no renewal passes. Roles
+// granted by hand are not repaired here: closing the credential drops the login with them.
+func RepairLogins(logins []LoginObservation, creds []Credential, now time.Time) []LoginRepair {
+	live := loginCredentials(creds, now)
+	var out []LoginRepair
+	for _, l := range logins {
+		if l.Rotated || l.Member || l.Unchecked != "" {
+			continue
+		}
+		c, ok := live[loginKey(l.Target, l.Name)]
+		switch {
+		case !ok:
+			out = append(out, LoginRepair{Target: l.Target, Name: l.Name, Drop: true})
+		case validityBeyond(l, c):
+			out = append(out, LoginRepair{Target: l.Target, Name: l.Name, ValidUntil: c.HardExpiresAt})
+		}
+	}
+	return out
+}
+
+// checkUnchecked is the medium target-unchecked finding of an unreachable target, about l's
+// identity or, for the fleet, about each active identity on the target.
+func checkUnchecked(l LoginObservation, identities map[string]*Identity) []Finding {
+	names := []string{l.Identity}
+	if l.Identity == "" {
+		names = names[:0]
+		for name, id := range identities {
+			if id.Target == l.Target && !id.Retired() {
+				names = append(names, name)
+			}
+		}
+		slices.Sort(names)
+	}
+	out := make([]Finding, 0, len(names))
+	for _, name := range names {
+		out = append(out, Finding{Rule: RuleTargetUnchecked, Severity: SeverityMedium, Subject: subject(SubjectIdentity, name), Object: "target/" + l.Target,
+			Observed: "target " + l.Target + " could not be checked: " + l.Unchecked, Allowed: "a target whose logins the engine can read back",
+			Remedy: "bring target " + l.Target + " back or fix its connection (nhi_target), then refresh"})
+	}
+	return out
+}
+
+// validityBeyond tells whether login l is valid past its credential c's hard expiry (beyond the
+// clock slack), or forever.
+func validityBeyond(l LoginObservation, c Credential) bool {
+	return l.Infinite || l.ValidUntil.IsZero() || l.ValidUntil.After(c.HardExpiresAt.Add(loginClockSlack))
 }
 
 // loginClockSlack is how much later than a credential's hard expiry its login may be valid: the

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -271,22 +270,18 @@ locals {
 	})
 }
 
-// TestAccTarget_drift: a login left on the target by hand with the provider's marker, and a
-// live credential's login made valid forever and granted another role, show in the identity's
-// findings and in nhi_drift_report at the next refresh.
+// TestAccTarget_drift, on both engines: a login left on the target by hand with the provider's
+// marker, and a live credential's login made valid forever and granted another role, show in the
+// identity's findings and in nhi_drift_report at the next refresh; the next close drops its own
+// login and the orphan.
 func TestAccTarget_drift(t *testing.T) {
 	env, f := targetEnv(t)
 	observer, ok := env.engine.(engine.LoginObserver)
 	if !ok {
 		t.Fatalf("%T is no engine.LoginObserver", env.engine)
 	}
-	// After close: nothing where the engine repairs logins (local); on Vault, which cannot drop a
-	// login it did not mint, the orphan stays a finding.
-	var afterClose knownvalue.Check = knownvalue.ListSizeExact(0)
-	if !observer.RepairsLogins() {
-		afterClose = knownvalue.ListExact([]knownvalue.Check{knownvalue.ObjectPartial(map[string]knownvalue.Check{
-			"rule": knownvalue.StringExact(policy.RuleOrphanedLogin)})})
-	}
+	// After close, on both engines: nothing (the close drops its login and repairs the orphan).
+	afterClose := knownvalue.ListSizeExact(0)
 	ctx := context.Background()
 	cfg := governanceConfig + targetHCL(f, 1) + targetIdentityHCL(f) + `
 data "nhi_drift_report" "all" {
@@ -341,8 +336,8 @@ data "nhi_drift_report" "all" {
 			},
 		},
 		{
-			// Closing the credential drops its login (extra grant, infinite validity and all) and,
-			// where the engine repairs logins, the orphan with it.
+			// Closing the credential drops its login (extra grant, infinite validity and all) and
+			// repairs the identity's other logins: the orphan is dropped.
 			PreConfig: func() {
 				if err := env.engine.RevokeCredential(ctx, cred.ID); err != nil {
 					t.Fatal(err)
@@ -353,6 +348,12 @@ data "nhi_drift_report" "all" {
 			ConfigStateChecks: []statecheck.StateCheck{
 				expectAttr("nhi_identity.build", "findings", afterClose),
 				expectAttr("data.nhi_drift_report.all", "findings", afterClose),
+			},
+			Check: func(*terraform.State) error {
+				if l, err := f.Admin.Inspect(ctx, orphan); err != nil || l.Exists {
+					return fmt.Errorf("the orphaned login after the close: %+v, %v; want it dropped", l, err)
+				}
+				return nil
 			},
 		},
 	})
@@ -377,26 +378,82 @@ resource "nhi_rotation_schedule" "billing" {
 `, name, f.Reader, schedule)
 }
 
-// TestAccTarget_rotation: the rotated secret of a persistent identity on a target is the
-// password of a login named after it. A rotation changes it (the new one logs in, the old one no
+// rotatedLogins follows the rotated secret of identity, a persistent identity on the target of
+// f, through a test: current reads the current version and value from the engine and remembers
+// every value read, so that secrets finds none of them (nor the admin password) in a plan or
+// state.
+type rotatedLogins struct {
+	t        *testing.T
+	env      *testEnv
+	f        *acctest.PostgresFixture
+	identity string
+	seen     []string
+}
+
+func (r *rotatedLogins) current() (engine.SecretVersion, string) {
+	r.t.Helper()
+	v, s, err := r.env.engine.CurrentSecret(context.Background(), r.identity)
+	if err != nil {
+		r.t.Fatalf("CurrentSecret: %v", err)
+	}
+	r.seen = append(r.seen, s)
+	return v, s
+}
+
+func (r *rotatedLogins) secrets() noSecrets {
+	return noSecrets{secrets: func() []string { return append(r.seen, r.f.Password) }}
+}
+
+// refusedStep moves the clock to the next rotation of cfg and makes login open no connection
+// (as if set by hand), so the rotation's verification fails and it rolls back.
+func (r *rotatedLogins) refusedStep(cfg, login string) resource.TestStep {
+	return resource.TestStep{
+		PreConfig: func() {
+			r.env.clock.Advance(30 * policy.Day)
+			acctest.PostgresExec(r.t, r.f.Conn, r.f.Password, `ALTER ROLE "`+login+`" CONNECTION LIMIT 0`)
+		},
+		Config:          cfg,
+		ConfigVariables: targetVars(r.f.Password),
+		ExpectError:     regexp.MustCompile(`Rotation Verification Failed[\s\S]*rolled\s+back`),
+	}
+}
+
+// rotatesAgainStep follows refusedStep: the current version must still be 2 with the value
+// *second, and rolledBack checks the rest of what the rollback left; then login opens
+// connections again and, the rotation being still due, this apply rotates (to version 4), and
+// the new password logs in on login with the identity's grants.
+func (r *rotatedLogins) rotatesAgainStep(cfg, login string, second *string, rolledBack func()) resource.TestStep {
+	secrets := r.secrets()
+	return resource.TestStep{
+		PreConfig: func() {
+			if v, s := r.current(); v.Version != 2 || s != *second {
+				r.t.Fatalf("after a failed verification the current version is %d, want 2", v.Version)
+			}
+			rolledBack()
+			acctest.PostgresExec(r.t, r.f.Conn, r.f.Password, `ALTER ROLE "`+login+`" CONNECTION LIMIT -1`)
+		},
+		Config:            cfg,
+		ConfigVariables:   targetVars(r.f.Password),
+		ConfigStateChecks: []statecheck.StateCheck{secrets, expectAttr("nhi_rotation_schedule.billing", "current_version", 4)},
+		Check: func(*terraform.State) error {
+			_, fourth := r.current()
+			return r.f.WantGrants(login, fourth)
+		},
+	}
+}
+
+// TestAccTarget_rotation, on both engines: the rotated secret of a persistent identity on a
+// target is the password of a login named after it. A rotation changes it (the new one logs in, the old one no
 // more); an overlap without alternating logins fails the plan; a verification that the target
 // refuses rolls back and keeps the old password current.
 func TestAccTarget_rotation(t *testing.T) {
-	if os.Getenv("NHI_TEST_ENGINE") == "vault" {
-		t.Skip("one login's rotation cannot roll back on Vault (a static role cannot be given its previous password back), so the Vault engine refuses it; TestTargetConformance/TargetRotationAlternating covers alternating logins on Vault")
-	}
 	env, f := targetEnv(t)
 	ctx := context.Background()
 	login := engine.RotatedLoginName("billing-sync")
 	t.Cleanup(func() { _ = f.Admin.DropLogin(ctx, login) })
 	cfg := func(schedule string) string { return rotatedTargetHCL(f, "billing-sync", schedule) }
-	var seen []string
-	current := func() (engine.SecretVersion, string) {
-		v, s := billingSecret(t, env.engine)
-		seen = append(seen, s)
-		return v, s
-	}
-	secrets := noSecrets{secrets: func() []string { return append(seen, f.Password) }}
+	r := &rotatedLogins{t: t, env: env, f: f, identity: "billing-sync"}
+	secrets := r.secrets()
 	var second string
 	resource.UnitTest(t, resource.TestCase{
 		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_11_0)},
@@ -406,7 +463,7 @@ func TestAccTarget_rotation(t *testing.T) {
 				Config:          cfg(""),
 				ConfigVariables: targetVars(f.Password),
 				Check: func(*terraform.State) error {
-					_, first := current()
+					_, first := r.current()
 					return f.WantGrants(login, first)
 				},
 			},
@@ -417,8 +474,8 @@ func TestAccTarget_rotation(t *testing.T) {
 				ConfigPlanChecks:  beforeApply(secrets),
 				ConfigStateChecks: []statecheck.StateCheck{secrets, expectAttr("nhi_rotation_schedule.billing", "current_version", 2)},
 				Check: func(*terraform.State) error {
-					first := seen[0]
-					_, second = current()
+					first := r.seen[0]
+					_, second = r.current()
 					if err := f.Admin.Login(ctx, login, first); err == nil {
 						return errors.New("the replaced password still logs in")
 					}
@@ -430,40 +487,16 @@ func TestAccTarget_rotation(t *testing.T) {
 				ConfigVariables: targetVars(f.Password),
 				ExpectError:     regexp.MustCompile(`Target Overlap Without Alternating[\s\S]*alternating`),
 			},
-			{
-				// The next rotation's new password is refused by the target (the login may open no
-				// connection, set by hand): the rotation rolls back and the old password stays current.
-				PreConfig: func() {
-					env.clock.Advance(30 * policy.Day)
-					acctest.PostgresExec(t, f.Conn, f.Password, `ALTER ROLE "`+login+`" CONNECTION LIMIT 0`)
-				},
-				Config:          cfg(""),
-				ConfigVariables: targetVars(f.Password),
-				ExpectError:     regexp.MustCompile(`Rotation Verification Failed[\s\S]*rolled\s+back`),
-			},
-			{
-				PreConfig: func() {
-					if v, s := current(); v.Version != 2 || s != second {
-						t.Fatalf("after a failed verification the current version is %d, want 2", v.Version)
-					}
-					l, err := f.Admin.Inspect(ctx, login)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if match, ok := postgres.VerifierMatches(l.Verifier, second); !ok || !match {
-						t.Fatalf("after the rollback the login's password is not the current secret (checked %v, match %v)", ok, match)
-					}
-					acctest.PostgresExec(t, f.Conn, f.Password, `ALTER ROLE "`+login+`" CONNECTION LIMIT -1`)
-				},
-				// Still due: this apply rotates again, and the new password works.
-				Config:            cfg(""),
-				ConfigVariables:   targetVars(f.Password),
-				ConfigStateChecks: []statecheck.StateCheck{secrets, expectAttr("nhi_rotation_schedule.billing", "current_version", 4)},
-				Check: func(*terraform.State) error {
-					_, fourth := current()
-					return f.WantGrants(login, fourth)
-				},
-			},
+			r.refusedStep(cfg(""), login),
+			r.rotatesAgainStep(cfg(""), login, &second, func() {
+				l, err := f.Admin.Inspect(ctx, login)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if match, ok := postgres.VerifierMatches(l.Verifier, second); !ok || !match {
+					t.Fatalf("after the rollback the login's password is not the current secret (checked %v, match %v)", ok, match)
+				}
+			}),
 		},
 	})
 }
@@ -487,15 +520,7 @@ func TestAccTarget_rotationAlternating(t *testing.T) {
 	})
 	cfg := rotatedTargetHCL(f, "ledger-sync", `  overlap  = "1h"
   strategy = "alternating"`)
-	var seen []string
-	current := func() (engine.SecretVersion, string) {
-		v, s, err := env.engine.CurrentSecret(ctx, "ledger-sync")
-		if err != nil {
-			t.Fatalf("CurrentSecret: %v", err)
-		}
-		seen = append(seen, s)
-		return v, s
-	}
+	r := &rotatedLogins{t: t, env: env, f: f, identity: "ledger-sync"}
 	validUntil := func(login string) time.Time {
 		l, err := f.Admin.Inspect(ctx, login)
 		if err != nil || !l.Exists || l.Infinite {
@@ -503,7 +528,7 @@ func TestAccTarget_rotationAlternating(t *testing.T) {
 		}
 		return l.ValidUntil
 	}
-	secrets := noSecrets{secrets: func() []string { return append(seen, f.Password) }}
+	secrets := r.secrets()
 	var first, second string
 	resource.UnitTest(t, resource.TestCase{
 		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_11_0)},
@@ -513,7 +538,7 @@ func TestAccTarget_rotationAlternating(t *testing.T) {
 				Config:          cfg,
 				ConfigVariables: targetVars(f.Password),
 				Check: func(*terraform.State) error {
-					_, first = current()
+					_, first = r.current()
 					return f.WantGrants(loginA, first)
 				},
 			},
@@ -524,7 +549,7 @@ func TestAccTarget_rotationAlternating(t *testing.T) {
 				ConfigPlanChecks:  beforeApply(secrets),
 				ConfigStateChecks: []statecheck.StateCheck{secrets, expectAttr("nhi_rotation_schedule.billing", "current_version", 2)},
 				Check: func(*terraform.State) error {
-					_, second = current()
+					_, second = r.current()
 					if err := f.WantGrants(loginB, second); err != nil {
 						return err
 					}
@@ -538,38 +563,17 @@ func TestAccTarget_rotationAlternating(t *testing.T) {
 					return nil
 				},
 			},
-			{
-				// The next rotation's login may open no connection (set by hand): verification fails.
-				PreConfig: func() {
-					env.clock.Advance(30 * policy.Day)
-					acctest.PostgresExec(t, f.Conn, f.Password, `ALTER ROLE "`+loginA+`" CONNECTION LIMIT 0`)
-				},
-				Config:          cfg,
-				ConfigVariables: targetVars(f.Password),
-				ExpectError:     regexp.MustCompile(`Rotation Verification Failed[\s\S]*rolled\s+back`),
-			},
-			{
-				PreConfig: func() {
-					if v, s := current(); v.Version != 2 || s != second {
-						t.Fatalf("after a failed verification the current version is %d, want 2", v.Version)
-					}
-					if err := f.WantGrants(loginB, second); err != nil {
-						t.Fatalf("the current login after the rollback: %v", err)
-					}
-					if got := validUntil(loginA); got.After(env.clock.Now()) {
-						t.Fatalf("the staged login is VALID UNTIL %s after the rollback, want it stopped (%s)", got, env.clock.Now())
-					}
-					acctest.PostgresExec(t, f.Conn, f.Password, `ALTER ROLE "`+loginA+`" CONNECTION LIMIT -1`)
-				},
-				// Still due: this apply rotates again, onto the same login, and the new password works.
-				Config:            cfg,
-				ConfigVariables:   targetVars(f.Password),
-				ConfigStateChecks: []statecheck.StateCheck{secrets, expectAttr("nhi_rotation_schedule.billing", "current_version", 4)},
-				Check: func(*terraform.State) error {
-					_, fourth := current()
-					return f.WantGrants(loginA, fourth)
-				},
-			},
+			// The next rotation goes to login A again, the one not in use.
+			r.refusedStep(cfg, loginA),
+			// Still due: this apply rotates again, onto the same login.
+			r.rotatesAgainStep(cfg, loginA, &second, func() {
+				if err := f.WantGrants(loginB, second); err != nil {
+					t.Fatalf("the current login after the rollback: %v", err)
+				}
+				if got := validUntil(loginA); got.After(env.clock.Now()) {
+					t.Fatalf("the staged login is VALID UNTIL %s after the rollback, want it stopped (%s)", got, env.clock.Now())
+				}
+			}),
 		},
 	})
 }
@@ -638,15 +642,68 @@ func TestTarget_logsCarryNoPassword(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A rotated secret on the target (one login): the schedule's first apply stages, verifies and
+	// promotes it.
+	if err := env.engine.PutClass(ctx, policy.Class{Name: "svc", Kind: policy.KindPersistent}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.engine.CreateIdentity(ctx, policy.Identity{Name: "svc-logs", Class: "svc", Target: f.Target, Scopes: []string{f.Reader}}); err != nil {
+		t.Fatal(err)
+	}
+	login := engine.RotatedLoginName("svc-logs")
+	t.Cleanup(func() { _ = f.Admin.DropLogin(context.Background(), login) })
+	applyNew(ctx, t, srv, "nhi_rotation_schedule", map[string]tftypes.Value{
+		"identity": tftypes.NewValue(str, "svc-logs"), "interval": tftypes.NewValue(str, "30d")})
+	_, rotated, err := env.engine.CurrentSecret(ctx, "svc-logs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.WantGrants(login, rotated); err != nil {
+		t.Fatal(err)
+	}
+
 	text := logs.String()
-	for _, want := range []string{f.Target, credID} {
+	for _, want := range []string{f.Target, credID, "nhi_rotation_schedule"} {
 		if !strings.Contains(text, want) {
 			t.Fatalf("the captured logs never name %q: the scan below would prove nothing", want)
 		}
 	}
-	for what, secret := range map[string]string{"admin password": f.Password, "login password": password} {
+	for what, secret := range map[string]string{"admin password": f.Password, "login password": password, "rotated password": rotated} {
 		if strings.Contains(text, secret) {
 			t.Errorf("the logs carry the %s", what)
 		}
+	}
+}
+
+// applyNew creates a resource of typeName through the plugin protocol, as Terraform would: its
+// configuration is attrs (every other attribute null), planned by the provider, then applied.
+func applyNew(ctx context.Context, t *testing.T, srv tfprotov6.ProviderServer, typeName string, attrs map[string]tftypes.Value) {
+	t.Helper()
+	typ := schemaObject(ctx, t, srv, typeName)
+	vals := map[string]tftypes.Value{}
+	for name, at := range typ.AttributeTypes {
+		if v, ok := attrs[name]; ok {
+			vals[name] = v
+		} else {
+			vals[name] = tftypes.NewValue(at, nil)
+		}
+	}
+	config, err := tfprotov6.NewDynamicValue(typ, tftypes.NewValue(typ, vals))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prior, err := tfprotov6.NewDynamicValue(typ, tftypes.NewValue(typ, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := srv.PlanResourceChange(ctx, &tfprotov6.PlanResourceChangeRequest{TypeName: typeName, Config: &config,
+		PriorState: &prior, ProposedNewState: &config})
+	if err != nil || len(plan.Diagnostics) > 0 {
+		t.Fatalf("PlanResourceChange %s: %v %+v", typeName, err, plan.Diagnostics)
+	}
+	applied, err := srv.ApplyResourceChange(ctx, &tfprotov6.ApplyResourceChangeRequest{TypeName: typeName, Config: &config,
+		PlannedState: plan.PlannedState, PriorState: &prior, PlannedPrivate: plan.PlannedPrivate})
+	if err != nil || len(applied.Diagnostics) > 0 {
+		t.Fatalf("ApplyResourceChange %s: %v %+v", typeName, err, applied.Diagnostics)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/nhigov/terraform-provider-nhi/internal/acctest"
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
+	"github.com/nhigov/terraform-provider-nhi/internal/target"
 )
 
 // RunTargets runs the conformance suite of targets (nhi_target) against engines made by
@@ -25,6 +26,10 @@ func RunTargets(t *testing.T, factory Factory) {
 func RunTargetCredentials(t *testing.T, factory Factory) {
 	t.Run("TargetCredentials", func(t *testing.T) { testTargetCredentials(t, factory) })
 	t.Run("TargetRetireDropsLogins", func(t *testing.T) { testTargetRetire(t, factory) })
+	t.Run("TargetRetireTargetDown", func(t *testing.T) { testTargetRetireTargetDown(t, factory) })
+	t.Run("TargetRenewRefused", func(t *testing.T) { testTargetRenewRefused(t, factory) })
+	t.Run("TargetUnreachable", func(t *testing.T) { testTargetUnreachable(t, factory) })
+	t.Run("TargetPrivilegedScope", func(t *testing.T) { testTargetPrivilegedScope(t, factory) })
 	t.Run("TargetLoginRefused", func(t *testing.T) { testTargetLoginRefused(t, factory) })
 	t.Run("TargetDrift", func(t *testing.T) { testTargetDrift(t, factory) })
 }
@@ -93,15 +98,31 @@ func testTargetRecords(t *testing.T, factory Factory) {
 func targetIdentity(t *testing.T, factory Factory, name string) (e engine.Engine, f *acctest.PostgresFixture, ctx context.Context, sync func()) {
 	t.Helper()
 	f = acctest.NewPostgresFixture(t)
+	e, ctx, sync = targetIdentityAt(t, factory, f, f.Conn, name)
+	return e, f, ctx, sync
+}
+
+// relayedTargetIdentity is targetIdentity with the target reached through a relay that the test
+// takes down and brings back (acctest.PostgresRelay); f.Admin still reaches the server directly.
+func relayedTargetIdentity(t *testing.T, factory Factory, name string) (engine.Engine, *acctest.PostgresFixture, *acctest.PostgresRelay, context.Context) {
+	t.Helper()
+	f := acctest.NewPostgresFixture(t)
+	relay := acctest.NewPostgresRelay(t, f.Conn)
+	e, ctx, _ := targetIdentityAt(t, factory, f, relay.Conn, name)
+	return e, f, relay, ctx
+}
+
+func targetIdentityAt(t *testing.T, factory Factory, f *acctest.PostgresFixture, conn target.Connection, name string) (e engine.Engine, ctx context.Context, sync func()) {
+	t.Helper()
 	e, clk, ctx := setup(t, factory)
 	sync = func() { clk.Set(time.Now()) }
 	sync()
-	must(t, e.PutTarget(ctx, engine.Target{Name: f.Target, Connection: f.Conn, PasswordVersion: 1}, f.Password))
+	must(t, e.PutTarget(ctx, engine.Target{Name: f.Target, Connection: conn, PasswordVersion: 1}, f.Password))
 	id := ciIdentity(name)
 	id.Target, id.Scopes = f.Target, []string{f.Reader}
 	_, err := e.CreateIdentity(ctx, id)
 	must(t, err)
-	return e, f, ctx, sync
+	return e, ctx, sync
 }
 
 func testTargetCredentials(t *testing.T, factory Factory) {
@@ -146,18 +167,165 @@ func testTargetCredentials(t *testing.T, factory Factory) {
 
 func testTargetRetire(t *testing.T, factory Factory) {
 	e, f, ctx, _ := targetIdentity(t, factory, "ci-pg-retired")
-	var creds []engine.Credential
-	var passwords []string
-	for range 2 {
-		c, p, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-pg-retired"})
-		must(t, err)
-		t.Cleanup(func() { _ = f.Admin.DropLogin(context.Background(), c.Username) })
-		creds, passwords = append(creds, c), append(passwords, p)
-	}
+	creds, passwords := issueTwo(t, e, f, ctx, "ci-pg-retired")
 	_, err := e.RetireIdentity(ctx, "ci-pg-retired")
 	must(t, err)
 	for i, c := range creds {
 		must(t, f.WantGone(c.Username, passwords[i]))
+	}
+}
+
+// issueTwo issues two credentials to identity on f's target, their logins dropped when the test
+// ends, and returns them with their passwords.
+func issueTwo(t *testing.T, e engine.Engine, f *acctest.PostgresFixture, ctx context.Context, identity string) ([]engine.Credential, []string) {
+	t.Helper()
+	var creds []engine.Credential
+	var passwords []string
+	for range 2 {
+		c, p, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: identity})
+		must(t, err)
+		t.Cleanup(func() { _ = f.Admin.DropLogin(context.Background(), c.Username) })
+		creds, passwords = append(creds, c), append(passwords, p)
+	}
+	return creds, passwords
+}
+
+// testTargetRetireTargetDown: a retire while the target is down fails, having revoked the
+// credentials in the engine; the next retire, with the target back, drops the logins that the
+// engine made for the identity (found on the target by their comment, not from its credentials,
+// which the first retire ended).
+func testTargetRetireTargetDown(t *testing.T, factory Factory) {
+	e, f, relay, ctx := relayedTargetIdentity(t, factory, "ci-pg-retire-down")
+	creds, passwords := issueTwo(t, e, f, ctx, "ci-pg-retire-down")
+	relay.Down()
+	// A close that cannot reach the target fails, the same on every engine.
+	wantErr(t, engine.RevokeCredentialOf(ctx, e, "ci-pg-retire-down", creds[0].ID), engine.ErrUnavailable)
+	if _, err := e.RetireIdentity(ctx, "ci-pg-retire-down"); err == nil {
+		t.Fatal("RetireIdentity with its target down succeeded; want an error saying the logins were not dropped")
+	}
+	relay.Up()
+	_, err := e.RetireIdentity(ctx, "ci-pg-retire-down")
+	must(t, err)
+	for i, c := range creds {
+		must(t, f.WantGone(c.Username, passwords[i]))
+	}
+}
+
+// testTargetRenewRefused: a renewal that the target refuses (it is down) fails and spends none
+// of the credential's renewal budget; once the target is back the renewal goes through.
+func testTargetRenewRefused(t *testing.T, factory Factory) {
+	e, f, relay, ctx := relayedTargetIdentity(t, factory, "ci-pg-renew-down")
+	cred, password, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-pg-renew-down"})
+	must(t, err)
+	t.Cleanup(func() { _ = f.Admin.DropLogin(context.Background(), cred.Username) })
+	relay.Down()
+	if _, err := e.RenewCredential(ctx, cred.ID, password); err == nil {
+		t.Fatal("RenewCredential with its target down succeeded")
+	}
+	relay.Up()
+	live, err := e.LiveCredentials(ctx, cred.Identity)
+	must(t, err)
+	i := slices.IndexFunc(live, func(c engine.Credential) bool { return c.ID == cred.ID })
+	if i < 0 || live[i].RenewCount != 0 || !live[i].ExpiresAt.Equal(cred.ExpiresAt) {
+		t.Fatalf("credential after a refused renewal: %+v; want it live, renewed 0 times, expiring at %s", live, cred.ExpiresAt)
+	}
+	renewed, err := e.RenewCredential(ctx, cred.ID, password)
+	must(t, err)
+	if renewed.RenewCount != 1 {
+		t.Errorf("renewal after the target came back: count %d, want 1", renewed.RenewCount)
+	}
+}
+
+// testTargetUnreachable: a target that does not answer fails neither the refresh of an identity
+// on it nor the fleet's report: each says, as a medium target-unchecked finding about the
+// identity, that its logins were not checked, and the report's other findings stay (an identity
+// elsewhere). Once the target answers again the finding goes.
+func testTargetUnreachable(t *testing.T, factory Factory) {
+	e, f, relay, ctx := relayedTargetIdentity(t, factory, "ci-pg-down")
+	cred, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-pg-down"})
+	must(t, err)
+	t.Cleanup(func() { _ = f.Admin.DropLogin(context.Background(), cred.Username) })
+	// An identity on no target, whose finding (no owner) must survive the outage in the report.
+	other := ciIdentity("ci-pg-elsewhere")
+	other.Owner = ""
+	_, err = e.CreateIdentity(ctx, other)
+	must(t, err)
+	unchecked := func(what string, fleet policy.Fleet, want bool) {
+		t.Helper()
+		var got []policy.Finding
+		for _, fd := range policy.Drift(fleet).Findings {
+			if fd.Rule == policy.RuleTargetUnchecked {
+				got = append(got, fd)
+			}
+		}
+		switch {
+		case !want && len(got) > 0:
+			t.Errorf("%s: %+v; want no %s finding", what, got, policy.RuleTargetUnchecked)
+		case want && (len(got) != 1 || got[0].Subject != "identity/ci-pg-down" || got[0].Severity != policy.SeverityMedium ||
+			got[0].Object != "target/"+f.Target):
+			t.Errorf("%s: %+v; want one medium %s finding about identity/ci-pg-down, target/%s", what, got, policy.RuleTargetUnchecked, f.Target)
+		}
+	}
+	relay.Down()
+	fleet, err := engine.ReadObserved(ctx, e, "ci-pg-down", time.Now())
+	must(t, err)
+	unchecked("refresh with the target down", fleet, true)
+	fleet, err = engine.Observe(ctx, e, time.Now())
+	must(t, err)
+	unchecked("fleet report with the target down", fleet, true)
+	if len(policy.Drift(fleet).About("ci-pg-elsewhere")) == 0 {
+		t.Error("fleet report with the target down: the other identity's findings are missing")
+	}
+	relay.Up()
+	fleet, err = engine.ReadObserved(ctx, e, "ci-pg-down", time.Now())
+	must(t, err)
+	unchecked("refresh with the target back", fleet, false)
+	fleet, err = engine.Observe(ctx, e, time.Now())
+	must(t, err)
+	unchecked("fleet report with the target back", fleet, false)
+}
+
+// privilegedScope makes a role on f's server that is a member of a SUPERUSER role, dropped when
+// the test ends, and adds it to identity's scopes: a scope that the engines must refuse to
+// grant. The update itself is accepted (the plan cannot check it).
+func privilegedScope(t *testing.T, e engine.Engine, f *acctest.PostgresFixture, ctx context.Context, identity string) string {
+	t.Helper()
+	su, member := acctest.Unique("su_"), acctest.Unique("member_")
+	acctest.PostgresExec(t, f.Conn, f.Password, "CREATE ROLE "+su+" NOLOGIN SUPERUSER", "CREATE ROLE "+member+" NOLOGIN IN ROLE "+su)
+	t.Cleanup(func() { acctest.PostgresExec(t, f.Conn, f.Password, "DROP ROLE "+member, "DROP ROLE "+su) })
+	id, err := e.GetIdentity(ctx, identity)
+	must(t, err)
+	id.Scopes = []string{f.Reader, member}
+	_, err = e.UpdateIdentity(ctx, id)
+	must(t, err)
+	return member
+}
+
+// wantPrivilegedRefused checks that err is the refusal of scope role, the same on every engine.
+func wantPrivilegedRefused(t *testing.T, err error, role string) {
+	t.Helper()
+	if !errors.Is(err, engine.ErrInvalid) || !strings.Contains(err.Error(), "privileged roles cannot be scopes: "+role+" (member of ") {
+		t.Fatalf("granting privileged scope %s: %v; want ErrInvalid naming it", role, err)
+	}
+}
+
+// testTargetPrivilegedScope: a scope that is a privileged role (here a member of a SUPERUSER
+// role) is refused at issue, with an error naming it, and no login is left.
+func testTargetPrivilegedScope(t *testing.T, factory Factory) {
+	e, f, ctx, _ := targetIdentity(t, factory, "ci-pg-privileged")
+	role := privilegedScope(t, e, f, ctx, "ci-pg-privileged")
+	_, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-pg-privileged"})
+	wantPrivilegedRefused(t, err, role)
+	live, err := e.LiveCredentials(ctx, "ci-pg-privileged")
+	must(t, err)
+	observer, ok := e.(engine.LoginObserver)
+	if !ok {
+		t.Fatalf("%T is no engine.LoginObserver", e)
+	}
+	logins, err := observer.ObserveLogins(ctx, "ci-pg-privileged")
+	must(t, err)
+	if len(live) != 0 || len(logins) != 0 {
+		t.Errorf("after a refused issue: live credentials %+v, logins %+v; want none", live, logins)
 	}
 }
 
@@ -183,10 +351,9 @@ func testTargetLoginRefused(t *testing.T, factory Factory) {
 
 // testTargetDrift changes a target by hand: a login left behind with the provider's marker, a
 // live credential's login made valid forever and granted another role. Each is a finding of the
-// identity's refresh and of the fleet's report. Where the engine repairs logins (RepairsLogins:
-// the local engine) the next issue repairs what it owns (the orphan dropped, VALID UNTIL set
-// back); where it cannot (Vault) every finding stays. On both, closing the credential drops the
-// login with the extra grant and infinite validity.
+// identity's refresh and of the fleet's report. The next issue repairs what the engine owns (the
+// orphan dropped, VALID UNTIL set back to the hard expiry) and leaves another engine's login
+// alone; closing the credential drops the login with the extra grant.
 func testTargetDrift(t *testing.T, factory Factory) {
 	e, f, ctx, sync := targetIdentity(t, factory, "ci-pg-drift")
 	observer, ok := e.(engine.LoginObserver)
@@ -235,23 +402,19 @@ func testTargetDrift(t *testing.T, factory Factory) {
 	must(t, err)
 	wantRules("fleet report", fleet, drifted...)
 
-	// The next issue repairs what the engine owns: the orphan goes, VALID UNTIL comes back. An
-	// engine that cannot repair logins leaves every finding as it was.
+	// The next issue repairs what the engine owns: the orphan goes, VALID UNTIL comes back.
 	sync()
 	second, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-pg-drift"})
 	must(t, err)
 	t.Cleanup(func() { _ = f.Admin.DropLogin(context.Background(), second.Username) })
 	fleet, err = engine.ReadObserved(ctx, e, "ci-pg-drift", time.Now())
 	must(t, err)
-	var left []string // what stays after close
-	if observer.RepairsLogins() {
-		wantRules("after the next issue", fleet, policy.RulePrivilegeEscalation+" "+cred.Username)
-		if l, err := f.Admin.Inspect(ctx, orphan); err != nil || l.Exists {
-			t.Errorf("orphaned login after the next issue: %+v, %v", l, err)
-		}
-	} else {
-		wantRules("after the next issue (no repair on this engine)", fleet, drifted...)
-		left = []string{policy.RuleOrphanedLogin + " " + orphan}
+	wantRules("after the next issue", fleet, policy.RulePrivilegeEscalation+" "+cred.Username)
+	if l, err := f.Admin.Inspect(ctx, orphan); err != nil || l.Exists {
+		t.Errorf("orphaned login after the next issue: %+v, %v", l, err)
+	}
+	if l, err := f.Admin.Inspect(ctx, cred.Username); err != nil || !acctest.ValidUntil(l, cred.HardExpiresAt) {
+		t.Errorf("the live login's VALID UNTIL after the next issue: %+v, %v; want its hard expiry %s", l, err, cred.HardExpiresAt)
 	}
 	if l, err := f.Admin.Inspect(ctx, foreign); err != nil || !l.Exists {
 		t.Errorf("another engine's login after the next issue: %+v, %v; want it left alone", l, err)
@@ -261,34 +424,47 @@ func testTargetDrift(t *testing.T, factory Factory) {
 	must(t, f.WantGone(cred.Username, password))
 	fleet, err = engine.ReadObserved(ctx, e, "ci-pg-drift", time.Now())
 	must(t, err)
-	wantRules("after close", fleet, left...)
+	wantRules("after close", fleet)
 }
 
 // RunTargetRotation runs the suite of rotated passwords of persistent identities on a target:
 // one login whose password each rotation replaces, and alternating logins with an overlap.
-// oneLogin is false for an engine that rotates a login only with alternating logins (Vault:
-// its static roles choose the password and cannot be given the previous one back, so a
-// one-login rotation could not roll back); such an engine must refuse one instead.
-func RunTargetRotation(t *testing.T, factory Factory, oneLogin bool) {
-	if oneLogin {
-		t.Run("TargetRotationOneLogin", func(t *testing.T) { testTargetRotationOneLogin(t, factory) })
-	} else {
-		t.Run("TargetRotationOneLoginRefused", func(t *testing.T) { testTargetRotationOneLoginRefused(t, factory) })
-	}
+func RunTargetRotation(t *testing.T, factory Factory) {
+	t.Run("TargetRotationOneLogin", func(t *testing.T) { testTargetRotationOneLogin(t, factory) })
 	t.Run("TargetRotationAlternating", func(t *testing.T) { testTargetRotationAlternating(t, factory) })
+	t.Run("TargetRotatedLoginNotTakenOver", func(t *testing.T) { testTargetRotatedLoginNotTakenOver(t, factory) })
+	t.Run("TargetRotationPrivilegedScope", func(t *testing.T) { testTargetRotationPrivilegedScope(t, factory) })
 }
 
-// testTargetRotationOneLoginRefused: without alternating logins the staging is refused and no
-// login is made on the target.
-func testTargetRotationOneLoginRefused(t *testing.T, factory Factory) {
-	e, f, ctx := targetPersistent(t, factory, "svc-pg-one", "")
-	_, _, err := e.StageSecret(ctx, "svc-pg-one", 32)
-	wantErr(t, err, engine.ErrInvalid)
-	base := engine.RotatedLoginName("svc-pg-one")
-	for _, login := range []string{base + "_a", base + "_b", base} {
-		if l, err := f.Admin.Inspect(ctx, login); err != nil || l.Exists {
-			t.Errorf("role %s after a refused staging: %+v, %v", login, l, err)
+// testTargetRotationPrivilegedScope: staging the rotated secret of a persistent identity whose
+// scopes name a privileged role is refused with an error naming it, and no role is made, with
+// one login and with alternating logins.
+func testTargetRotationPrivilegedScope(t *testing.T, factory Factory) {
+	eachStrategy(t, factory, "svc-pg-privileged", func(t *testing.T, e engine.Engine, f *acctest.PostgresFixture, ctx context.Context, name, _ string) {
+		role := privilegedScope(t, e, f, ctx, name)
+		_, _, err := e.StageSecret(ctx, name, 32)
+		wantPrivilegedRefused(t, err, role)
+		base := engine.RotatedLoginName(name)
+		for _, login := range []string{base + "_a", base + "_b", base} {
+			if l, err := f.Admin.Inspect(ctx, login); err != nil || l.Exists {
+				t.Errorf("role %s after a refused staging: %+v, %v", login, l, err)
+			}
 		}
+	})
+}
+
+// eachStrategy runs test with one login and with alternating logins, each on its own persistent
+// identity (targetPersistent) named prefix + "-one" or "-alt".
+func eachStrategy(t *testing.T, factory Factory, prefix string, test func(t *testing.T, e engine.Engine, f *acctest.PostgresFixture, ctx context.Context, name, strategy string)) {
+	for _, strategy := range []string{"", policy.StrategyAlternating} {
+		name := prefix + "-one"
+		if strategy == policy.StrategyAlternating {
+			name = prefix + "-alt"
+		}
+		t.Run(name, func(t *testing.T) {
+			e, f, ctx := targetPersistent(t, factory, name, strategy)
+			test(t, e, f, ctx, name, strategy)
+		})
 	}
 }
 
@@ -312,6 +488,33 @@ func targetPersistent(t *testing.T, factory Factory, name, strategy string) (eng
 	return e, f, ctx
 }
 
+// testTargetRotatedLoginNotTakenOver: a role that holds the name of an identity's rotated login
+// (the one login, or an alternating login) but was not made by this engine (made by hand here) is
+// never taken over: staging a secret on it is refused with ErrConflict and leaves its password
+// alone, and retiring the identity does not drop it.
+func testTargetRotatedLoginNotTakenOver(t *testing.T, factory Factory) {
+	eachStrategy(t, factory, "svc-taken", func(t *testing.T, e engine.Engine, f *acctest.PostgresFixture, ctx context.Context, name, strategy string) {
+		login := engine.RotatedLoginName(name)
+		if strategy == policy.StrategyAlternating {
+			login += "_a"
+		}
+		acctest.PostgresExec(t, f.Conn, f.Password, `CREATE ROLE "`+login+`" LOGIN PASSWORD 'made-by-hand'`)
+		_, _, err := e.StageSecret(ctx, name, 32)
+		wantErr(t, err, engine.ErrConflict)
+		if err := f.Admin.Login(ctx, login, "made-by-hand"); err != nil {
+			t.Fatalf("the hand-made role's password was changed: %v", err)
+		}
+		if vs, err := e.ListSecretVersions(ctx, name); err != nil || len(vs) != 0 {
+			t.Errorf("versions after a refused staging: %+v, %v; want none", vs, err)
+		}
+		_, err = e.RetireIdentity(ctx, name)
+		must(t, err)
+		if l, err := f.Admin.Inspect(ctx, login); err != nil || !l.Exists {
+			t.Fatalf("retiring the identity dropped the hand-made role: %+v, %v", l, err)
+		}
+	})
+}
+
 // rotate stages a version, verifies it by authenticating, and promotes it with overlap.
 func rotate(t *testing.T, e engine.Engine, ctx context.Context, identity string, overlap time.Duration) string {
 	t.Helper()
@@ -330,6 +533,13 @@ func rotate(t *testing.T, e engine.Engine, ctx context.Context, identity string,
 func testTargetRotationOneLogin(t *testing.T, factory Factory) {
 	e, f, ctx := targetPersistent(t, factory, "svc-pg", "")
 	login := engine.RotatedLoginName("svc-pg")
+	// A first version rolled back (its verification failed) leaves no password that logs in.
+	v, discarded, err := e.StageSecret(ctx, "svc-pg", 32)
+	must(t, err)
+	must(t, e.DiscardSecret(ctx, "svc-pg", v.Version))
+	if err := f.Admin.Login(ctx, login, discarded); err == nil {
+		t.Error("a discarded first version's password logs in")
+	}
 	first := rotate(t, e, ctx, "svc-pg", 0)
 	must(t, f.WantGrants(login, first))
 
@@ -339,13 +549,19 @@ func testTargetRotationOneLogin(t *testing.T, factory Factory) {
 	if err := f.Admin.Login(ctx, login, first); err == nil {
 		t.Error("the replaced password still logs in")
 	}
-	// A password changed on the target by hand is a finding, where the engine reads the target.
+	// A password changed on the target by hand is a finding where the engine may read the
+	// login's verifier (the local engine, as the admin user); where it may not (Vault's
+	// inspector login), the refresh says it cannot be checked.
 	if _, ok := e.(engine.LoginObserver); ok {
-		wantPasswordFinding(t, e, ctx, "svc-pg", false)
-		acctest.PostgresExec(t, f.Conn, f.Password, `ALTER ROLE "`+login+`" PASSWORD 'changed-by-hand'`)
-		wantPasswordFinding(t, e, ctx, "svc-pg", true)
-		second = rotate(t, e, ctx, "svc-pg", 0) // the next rotation puts a password the provider controls back
-		wantPasswordFinding(t, e, ctx, "svc-pg", false)
+		if rotatedObservation(t, e, ctx, "svc-pg", login).PasswordChecked {
+			wantPasswordFinding(t, e, ctx, "svc-pg", false)
+			acctest.PostgresExec(t, f.Conn, f.Password, `ALTER ROLE "`+login+`" PASSWORD 'changed-by-hand'`)
+			wantPasswordFinding(t, e, ctx, "svc-pg", true)
+			second = rotate(t, e, ctx, "svc-pg", 0) // the next rotation puts a password the provider controls back
+			wantPasswordFinding(t, e, ctx, "svc-pg", false)
+		} else {
+			wantRule(t, e, ctx, "svc-pg", policy.RulePasswordUnchecked, true)
+		}
 
 		// A rotated secret grants the identity's scopes as they are now: a scope removed is
 		// revoked from its login at the update; a role granted by hand is a privilege escalation
@@ -437,18 +653,28 @@ func testTargetRotationAlternating(t *testing.T, factory Factory) {
 	}
 	must(t, f.WantGrants(base+"_a", first))
 
+	// A role granted by hand to an alternating login itself (not its group) is a
+	// privilege-escalation finding on that login, in the refresh and in the fleet's report.
+	acctest.PostgresExec(t, f.Conn, f.Password, "GRANT "+extra+" TO \""+base+"_a\"")
+	wantLoginEscalation(t, e, ctx, "svc-pg-alt", base+"_a", true)
+	acctest.PostgresExec(t, f.Conn, f.Password, "REVOKE "+extra+" FROM \""+base+"_a\"")
+	wantLoginEscalation(t, e, ctx, "svc-pg-alt", base+"_a", false)
+
 	// The next version goes to the other login; the first still logs in during the overlap, and
 	// its login is VALID UNTIL the overlap's end.
-	second := rotate(t, e, ctx, "svc-pg-alt", 2*time.Second)
+	// The overlap leaves room for a loaded machine (a login costs a SCRAM exchange); the wait
+	// below ends at the login's own VALID UNTIL, not after a fixed time.
+	const overlap = 8 * time.Second
+	second := rotate(t, e, ctx, "svc-pg-alt", overlap)
 	must(t, f.WantGrants(base+"_b", second))
 	must(t, f.WantGrants(base+"_a", first))
 	l, err := f.Admin.Inspect(ctx, base+"_a")
 	must(t, err)
-	if l.Infinite || l.ValidUntil.IsZero() || l.ValidUntil.After(time.Now().Add(3*time.Second)) {
+	if l.Infinite || l.ValidUntil.IsZero() || l.ValidUntil.After(time.Now().Add(overlap+time.Second)) {
 		t.Errorf("the previous login is VALID UNTIL %s (infinite %v), want the overlap's end", l.ValidUntil, l.Infinite)
 	}
 	// After the overlap (by PostgreSQL's clock) the previous login no longer logs in.
-	time.Sleep(2500 * time.Millisecond)
+	time.Sleep(time.Until(l.ValidUntil) + 500*time.Millisecond)
 	if err := f.Admin.Login(ctx, base+"_a", first); err == nil {
 		t.Error("the previous login still logs in after the overlap")
 	}
@@ -471,6 +697,21 @@ func testTargetRotationAlternating(t *testing.T, factory Factory) {
 	}
 }
 
+// rotatedObservation is the refresh's observation of identity's rotated login, which must be
+// there.
+func rotatedObservation(t *testing.T, e engine.Engine, ctx context.Context, identity, login string) policy.LoginObservation {
+	t.Helper()
+	fleet, err := engine.ReadObserved(ctx, e, identity, time.Now())
+	must(t, err)
+	for _, l := range fleet.Logins {
+		if l.Rotated && l.Name == login {
+			return l
+		}
+	}
+	t.Fatalf("the refresh of identity %s observes no rotated login %s: %+v", identity, login, fleet.Logins)
+	return policy.LoginObservation{}
+}
+
 // wantPasswordFinding checks whether the refresh of identity reports its login's password as
 // changed outside the provider.
 func wantPasswordFinding(t *testing.T, e engine.Engine, ctx context.Context, identity string, want bool) {
@@ -479,6 +720,24 @@ func wantPasswordFinding(t *testing.T, e engine.Engine, ctx context.Context, ide
 }
 
 // wantRule checks whether the refresh of identity has a finding of rule.
+// wantLoginEscalation checks whether the refresh of identity and the fleet's report each have a
+// privilege-escalation finding on login.
+func wantLoginEscalation(t *testing.T, e engine.Engine, ctx context.Context, identity, login string, want bool) {
+	t.Helper()
+	refresh, err := engine.ReadObserved(ctx, e, identity, time.Now())
+	must(t, err)
+	report, err := engine.Observe(ctx, e, time.Now())
+	must(t, err)
+	for what, fleet := range map[string]policy.Fleet{"refresh": refresh, "fleet report": report} {
+		got := slices.ContainsFunc(policy.Drift(fleet).About(identity), func(fd policy.Finding) bool {
+			return fd.Rule == policy.RulePrivilegeEscalation && fd.Object == "login/"+login
+		})
+		if got != want {
+			t.Errorf("%s of %s: privilege-escalation finding on login %s = %v, want %v", what, identity, login, got, want)
+		}
+	}
+}
+
 func wantRule(t *testing.T, e engine.Engine, ctx context.Context, identity, rule string, want bool) {
 	t.Helper()
 	fleet, err := engine.ReadObserved(ctx, e, identity, time.Now())

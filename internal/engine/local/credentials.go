@@ -295,41 +295,77 @@ func (e *Engine) IssueCredential(ctx context.Context, req engine.CredentialReque
 	return cred, secret, nil
 }
 
-// RenewCredential extends a live credential by its TTL, within its renewal budget and hard expiry.
+// RenewCredential extends a live credential by its TTL, within its renewal budget and hard
+// expiry. A credential on a target is renewed there first, and the renewal recorded only when
+// the target took the new VALID UNTIL: a renewal the target refuses spends none of the budget.
 func (e *Engine) RenewCredential(ctx context.Context, credID, secret string) (engine.Credential, error) {
 	if err := ctxErr(ctx); err != nil {
 		return engine.Credential{}, err
 	}
+	now := e.clock.Now()
 	var c engine.Credential
-	err := e.update(func(tx *bolt.Tx) error {
-		ref, ok := lookupSecret(tx, secret)
-		if !ok {
-			return engine.ErrSecretRefused
-		}
-		if ref.Credential != credID {
-			return engine.NotItsSecret(credID)
-		}
-		identity := ref.Identity
+	err := e.view(func(tx *bolt.Tx) error {
 		var err error
-		if c, err = getCredential(tx, identity, credID); err != nil {
-			return err
-		}
-		if !c.Live(e.clock.Now()) {
-			return engine.ErrSecretRefused
-		}
-		if c, err = policy.Renew(c, e.clock.Now()); err != nil {
-			return engine.RenewalError(err)
-		}
-		if err := putCredential(tx, c, e.clock.Now()); err != nil {
-			return err
-		}
-		return e.appendAudit(tx, engine.AuditEvent{Type: engine.EventRenewed, Identity: identity, Credential: credID,
-			Requester: c.Requester, Purpose: c.Purpose, Detail: "expires " + c.ExpiresAt.Format(time.RFC3339)})
+		c, err = renewal(tx, credID, secret, now)
+		return err
 	})
+	if errors.Is(err, errEmpty) {
+		err = engine.ErrSecretRefused
+	}
 	if err == nil {
 		err = e.extendLogin(ctx, c)
 	}
-	return c, err
+	if err != nil {
+		return engine.Credential{}, err
+	}
+	var recorded engine.Credential
+	err = e.update(func(tx *bolt.Tx) error {
+		var err error
+		if recorded, err = renewal(tx, credID, secret, now); err != nil {
+			return err
+		}
+		if err := putCredential(tx, recorded, now); err != nil {
+			return err
+		}
+		return e.appendAudit(tx, engine.AuditEvent{Type: engine.EventRenewed, Identity: recorded.Identity, Credential: credID,
+			Requester: recorded.Requester, Purpose: recorded.Purpose, Detail: "expires " + recorded.ExpiresAt.Format(time.RFC3339)})
+	})
+	if err != nil || !recorded.ExpiresAt.Equal(c.ExpiresAt) {
+		// Another renewal or a revocation came between: the login follows the record.
+		if err := e.view(func(tx *bolt.Tx) error {
+			var err error
+			recorded, err = getCredential(tx, c.Identity, credID)
+			return err
+		}); err == nil && recorded.RevokedAt.IsZero() {
+			_ = e.extendLogin(ctx, recorded)
+		}
+	}
+	if err != nil {
+		return engine.Credential{}, err
+	}
+	return recorded, nil
+}
+
+// renewal is credential credID renewed at now (policy.Renew), when secret is its own.
+func renewal(tx *bolt.Tx, credID, secret string, now time.Time) (engine.Credential, error) {
+	ref, ok := lookupSecret(tx, secret)
+	if !ok || ref.Credential == "" { // unknown, or a rotated secret
+		return engine.Credential{}, engine.ErrSecretRefused
+	}
+	if ref.Credential != credID {
+		return engine.Credential{}, engine.NotItsSecret(credID)
+	}
+	c, err := getCredential(tx, ref.Identity, credID)
+	if err != nil {
+		return c, err
+	}
+	if !c.Live(now) {
+		return c, engine.ErrSecretRefused
+	}
+	if c, err = policy.Renew(c, now); err != nil {
+		return c, engine.RenewalError(err)
+	}
+	return c, nil
 }
 
 // RevokeCredential ends a credential at once.

@@ -100,6 +100,16 @@ type Engine struct {
 	fpKey []byte
 	// ready is set once every bucket exists.
 	ready atomic.Bool
+	// killPoint, set by tests only, is called where a multi-step write could be killed between
+	// two steps (reached); a test panics there to leave the engine as a killed process would.
+	killPoint func(point string)
+}
+
+// reached calls the test's killPoint, if any, at point.
+func (e *Engine) reached(point string) {
+	if e.killPoint != nil {
+		e.killPoint(point)
+	}
 }
 
 var _ engine.Engine = (*Engine)(nil)

@@ -560,7 +560,7 @@ func TestTargetConformance(t *testing.T) {
 	factory := func(t *testing.T, clk *clock.Fake) engine.Engine { return openTemp(t, clk) }
 	enginetest.RunTargets(t, factory)
 	enginetest.RunTargetCredentials(t, factory)
-	enginetest.RunTargetRotation(t, factory, true)
+	enginetest.RunTargetRotation(t, factory)
 }
 
 // TestOwnersBucketAddedLazily: a database written before owner records existed (no owners

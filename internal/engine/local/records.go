@@ -295,7 +295,7 @@ func (e *Engine) RetireIdentity(ctx context.Context, name string) (policy.Identi
 		return policy.Identity{}, err
 	}
 	var id policy.Identity
-	logins, err := e.liveLogins(ctx, name)
+	logins, err := e.identityLogins(ctx, name)
 	if err != nil {
 		return id, err
 	}
@@ -333,8 +333,13 @@ func (e *Engine) DeleteIdentity(ctx context.Context, name string) error {
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
-	logins, err := e.liveLogins(ctx, name)
+	logins, err := e.identityLogins(ctx, name)
 	if err != nil {
+		return err
+	}
+	// The logins go first, while the record stays: a delete that cannot reach the target fails
+	// with nothing deleted, and the next one finds the identity (and so its logins) again.
+	if err := e.dropLogins(ctx, logins); err != nil {
 		return err
 	}
 	err = e.batch(func(tx *bolt.Tx) error {
@@ -356,5 +361,6 @@ func (e *Engine) DeleteIdentity(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
+	// Again: a login minted between the first drop and the revocation.
 	return e.dropLogins(ctx, logins)
 }

@@ -3,7 +3,6 @@ package local
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -92,55 +91,15 @@ func (e *Engine) currentLogin(ctx context.Context, identity string) (login, valu
 	return e.versionLogin(identity, cur.Version), value, nil
 }
 
-// checkLoginOverlap refuses an overlap for an identity whose secret is one login's password.
-func (e *Engine) checkLoginOverlap(ctx context.Context, identity string, overlap time.Duration) error {
-	if overlap <= 0 {
-		return nil
-	}
-	id, err := e.GetIdentity(ctx, identity)
-	switch {
-	case errors.Is(err, engine.ErrNotFound):
-		return nil // PromoteSecret reports it
-	case err != nil:
-		return err
-	case id.Target == "":
-		return nil
-	}
-	s, err := e.GetRotationSchedule(ctx, identity)
-	if err != nil && !errors.Is(err, engine.ErrNotFound) {
-		return err
-	}
-	for _, f := range policy.CheckTargetRotation(policy.RotationSchedule{Identity: identity, Overlap: overlap, Strategy: s.Strategy}, id) {
-		return fmt.Errorf("identity %q: %s: %w", identity, f.Observed, engine.ErrInvalid)
-	}
-	return nil
-}
-
-// ownedLogin inspects role login on the target: whether it exists, and ErrConflict when it does
-// without comment, the mark of the rotated login this engine made for the identity. A role of
-// that name made by hand or by another engine is never taken over (its password set, its
-// grants replaced) nor dropped.
-func ownedLogin(ctx context.Context, client target.Target, login, comment string) (bool, error) {
-	l, err := client.Inspect(ctx, login)
-	switch {
-	case err != nil:
-		return false, err
-	case l.Exists && l.Comment != comment:
-		return true, fmt.Errorf("role %q exists on the target and is not the rotated login this engine made (its comment is %q); "+
-			"the provider does not take over a role it did not make: rename or drop that role by hand: %w", login, l.Comment, engine.ErrConflict)
-	}
-	return l.Exists, nil
-}
-
 // setLogin makes password the password of login, valid with no expiry, creating it granted roles
-// when the target has none of that name (ownedLogin: a role of that name it did not make is
-// refused).
+// when the target has none of that name (engine.OwnedRole: a role of that name it did not make
+// is refused).
 func setLogin(ctx context.Context, client target.Target, login, password string, roles []string, comment string) error {
-	exists, err := ownedLogin(ctx, client, login, comment)
+	l, err := engine.OwnedRole(ctx, client, login, comment)
 	if err != nil {
 		return err
 	}
-	if !exists {
+	if !l.Exists {
 		return client.CreateLogin(ctx, target.LoginSpec{Name: login, Password: password, Roles: roles, Comment: comment})
 	}
 	if err := client.SetPassword(ctx, login, password); err != nil {
@@ -158,7 +117,7 @@ func (e *Engine) stageLogin(ctx context.Context, identity string, version int64,
 	login := engine.RotatedLoginName(identity)
 	if r.strategy == policy.StrategyAlternating {
 		base, comment := login, engine.RotatedLoginComment(e.LoginOwner(), identity)
-		if _, err := ownedLogin(ctx, r.client, base, comment); err != nil {
+		if _, err := engine.OwnedRole(ctx, r.client, base, comment); err != nil {
 			return engine.TargetError(r.id.Target, err)
 		}
 		if err := r.client.EnsureGroup(ctx, base, r.id.Scopes, comment); err != nil {
@@ -169,10 +128,11 @@ func (e *Engine) stageLogin(ctx context.Context, identity string, version int64,
 			login = base + "_b"
 		}
 	}
-	if err := r.set(ctx, e.LoginOwner(), login, value); err != nil {
-		return err
-	}
-	return e.update(func(tx *bolt.Tx) error {
+	// The login is recorded before its password is set: killed between the two, the staged
+	// version names a login that still holds what it held; killed after, a rollback (DiscardSecret,
+	// restoreLogin) knows which login to put the current password back on. Set first, a kill
+	// would leave the one login holding a password no version names (the current secret broken).
+	err = e.update(func(tx *bolt.Tx) error {
 		b, rec, err := getVersion(tx, identity, version)
 		if err != nil {
 			return err
@@ -180,6 +140,11 @@ func (e *Engine) stageLogin(ctx context.Context, identity string, version int64,
 		rec.Login = login
 		return putVersion(b, rec)
 	})
+	if err != nil {
+		return err
+	}
+	e.reached("staged login recorded")
+	return r.set(ctx, e.LoginOwner(), login, value)
 }
 
 // restoreLogin undoes the staging of a discarded version that was staged on login: the current
@@ -196,7 +161,16 @@ func (e *Engine) restoreLogin(ctx context.Context, identity, staged string) erro
 	if r.login == staged {
 		return r.set(ctx, e.LoginOwner(), r.login, r.value)
 	}
-	return engine.TargetError(r.id.Target, r.client.ExtendLogin(ctx, staged, e.clock.Now()))
+	l, err := engine.OwnedRole(ctx, r.client, staged, engine.RotatedLoginComment(e.LoginOwner(), identity))
+	switch {
+	case errors.Is(err, engine.ErrConflict):
+		return nil // not this engine's (the staging was refused over it): left alone
+	case err == nil && !l.Exists:
+		return nil // killed before its login was made: nothing to stop
+	case err == nil:
+		err = r.client.ExtendLogin(ctx, staged, e.clock.Now())
+	}
+	return engine.TargetError(r.id.Target, err)
 }
 
 // promoteLogin makes the promoted (now current) version's password work on its login (a

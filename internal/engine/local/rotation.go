@@ -283,7 +283,7 @@ func (e *Engine) PromoteSecret(ctx context.Context, identity string, version int
 	if err := ctxErr(ctx); err != nil {
 		return engine.SecretVersion{}, err
 	}
-	if err := e.checkLoginOverlap(ctx, identity, p.Overlap); err != nil {
+	if err := engine.CheckLoginOverlap(ctx, e, identity, p.Overlap); err != nil {
 		return engine.SecretVersion{}, err
 	}
 	var (

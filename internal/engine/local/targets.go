@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -127,11 +126,7 @@ func (e *Engine) targetClient(ctx context.Context, name string) (target.Target, 
 // CheckTarget connects to the target with the stored admin password.
 func (e *Engine) CheckTarget(ctx context.Context, name string) (string, error) {
 	c, err := e.targetClient(ctx, name)
-	if err != nil {
-		return "", err
-	}
-	version, err := c.Check(ctx)
-	return version, engine.TargetError(name, err)
+	return engine.ServerVersion(ctx, name, c, err)
 }
 
 // DeleteTarget removes a target and its sealed password; an active identity that names it
@@ -215,35 +210,39 @@ func (e *Engine) extendLogin(ctx context.Context, c engine.Credential) error {
 	return engine.TargetError(c.Target, client.ExtendLogin(ctx, c.Username, c.ExpiresAt))
 }
 
-// loginSet is what retiring or deleting an identity drops on its target: the logins of its live
-// credentials and the logins (and group role) of its rotated secret.
+// loginSet is what retiring or deleting an identity, or closing a credential, drops on a target.
 type loginSet struct {
+	// creds are credentials whose logins are dropped (a close).
 	creds []engine.Credential
-	// target and rotated name the rotated secret's logins and group role, when it has any;
-	// comment is their mark (engine.RotatedLoginComment): only roles that carry it are dropped.
-	target  string
+	// target is the identity's target; identity, when set, drops every login there that this
+	// engine made for the credentials of that identity, found on the target by their comment
+	// (engine.LoginComment), not from its live credentials: a retire whose drop failed (the
+	// target down) has revoked them already, and the next retire must still find the logins.
+	target, identity string
+	// rotated name the rotated secret's logins and group role, when it has any; comment is their
+	// mark (engine.RotatedLoginComment): only roles that carry it are dropped.
 	rotated []string
 	comment string
 }
 
-// liveLogins lists what retiring or deleting identity must drop on its target.
-func (e *Engine) liveLogins(ctx context.Context, identity string) (loginSet, error) {
-	live, err := e.LiveCredentials(ctx, identity)
-	if err != nil {
-		return loginSet{}, err
-	}
-	set := loginSet{creds: slices.DeleteFunc(live, func(c engine.Credential) bool { return c.Target == "" })}
+// identityLogins lists what retiring or deleting identity must drop on its target.
+func (e *Engine) identityLogins(ctx context.Context, identity string) (loginSet, error) {
+	var set loginSet
 	id, err := e.GetIdentity(ctx, identity)
 	switch {
 	case errors.Is(err, engine.ErrNotFound):
 		return set, nil // the caller reports it
 	case err != nil:
 		return set, err
-	case id.Target == "" || id.TTLPolicy != "":
-		return set, nil // none on a target, or an ephemeral one: no rotated logins
+	case id.Target == "":
+		return set, nil
+	}
+	set.target, set.identity = id.Target, identity
+	if id.TTLPolicy != "" {
+		return set, nil // an ephemeral one: no rotated logins
 	}
 	base := engine.RotatedLoginName(identity)
-	set.target, set.rotated = id.Target, []string{base + "_a", base + "_b", base}
+	set.rotated = []string{base + "_a", base + "_b", base}
 	set.comment = engine.RotatedLoginComment(e.LoginOwner(), identity)
 	return set, nil
 }
@@ -266,10 +265,25 @@ func (e *Engine) dropLogins(ctx context.Context, set loginSet) error {
 			drop(c.Target, c.Username, "credential "+c.ID)
 		}
 	}
+	if set.identity != "" {
+		t, password, err := e.targetPassword(set.target)
+		var logins []policy.LoginObservation
+		if err == nil {
+			logins, err = engine.ObserveTargetLogins(ctx, t, password, e.LoginOwner(), set.identity)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("identity %q: listing its logins: %w", set.identity, err))
+		}
+		for _, l := range logins {
+			if !l.Member { // the rotated secret's logins go below, with their group
+				drop(set.target, l.Name, "credential "+l.Credential)
+			}
+		}
+	}
 	for _, login := range set.rotated {
 		client, err := e.targetClient(ctx, set.target)
 		if err == nil {
-			_, err = ownedLogin(ctx, client, login, set.comment)
+			_, err = engine.OwnedRole(ctx, client, login, set.comment)
 		}
 		if errors.Is(err, engine.ErrConflict) {
 			continue // not this engine's: left alone
@@ -295,9 +309,6 @@ func (e *Engine) LoginOwner() string {
 	}
 	return "local " + hex.EncodeToString(deriveKey(e.fpKey, "login-owner")[:6])
 }
-
-// RepairsLogins is true: the next issue or close repairs the identity's logins (repairLogins).
-func (e *Engine) RepairsLogins() bool { return true }
 
 // ObserveLogins reads the provider's logins on every target, or on identity's target.
 func (e *Engine) ObserveLogins(ctx context.Context, identity string) ([]policy.LoginObservation, error) {
@@ -328,24 +339,31 @@ func (e *Engine) ObserveLogins(ctx context.Context, identity string) ([]policy.L
 		return nil, err
 	}
 	var out []policy.LoginObservation
+	down := map[string]bool{} // targets that did not answer
 	for _, name := range names {
 		t, password, err := e.targetPassword(name)
 		if err != nil {
 			return nil, err
 		}
 		logins, err := engine.ObserveTargetLogins(ctx, t, password, e.LoginOwner(), identity)
+		if obs, ok := engine.UncheckedTarget(name, identity, err); ok {
+			out, down[name] = append(out, obs), true
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, logins...)
 	}
-	rotated, err := e.observeRotatedLogins(ctx, identity)
+	rotated, err := e.observeRotatedLogins(ctx, identity, down)
 	return append(out, rotated...), err
 }
 
 // observeRotatedLogins reads, for identity (every persistent identity on a target when empty),
-// whether the login of its current rotated secret still holds that secret.
-func (e *Engine) observeRotatedLogins(ctx context.Context, identity string) ([]policy.LoginObservation, error) {
+// whether the login of its current rotated secret still holds that secret; identities on a
+// target in down are not read (that target did not answer), and one whose target stops
+// answering is observed unchecked.
+func (e *Engine) observeRotatedLogins(ctx context.Context, identity string, down map[string]bool) ([]policy.LoginObservation, error) {
 	var ids []policy.Identity
 	if identity != "" {
 		id, err := e.GetIdentity(ctx, identity)
@@ -364,48 +382,58 @@ func (e *Engine) observeRotatedLogins(ctx context.Context, identity string) ([]p
 	}
 	var out []policy.LoginObservation
 	for _, id := range ids {
-		if id.Target == "" || id.TTLPolicy != "" || id.Retired() {
+		if id.Target == "" || id.TTLPolicy != "" || id.Retired() || down[id.Target] {
 			continue
 		}
-		login, value, err := e.currentLogin(ctx, id.Name)
-		if err != nil || login == "" {
-			if err != nil {
-				return nil, err
-			}
-			continue
-		}
-		client, err := e.targetClient(ctx, id.Target)
-		if err != nil {
+		obs, err := e.observeRotatedLogin(ctx, id)
+		if unchecked, ok := engine.UncheckedTarget(id.Target, id.Name, err); ok {
+			obs = &unchecked
+		} else if err != nil {
 			return nil, err
 		}
-		obs := policy.LoginObservation{Target: id.Target, Name: login, Identity: id.Name, Rotated: true}
-		if obs.PasswordMatches, obs.PasswordChecked, err = client.CheckPassword(ctx, login, value); err != nil {
-			return nil, engine.TargetError(id.Target, err)
+		if obs != nil {
+			out = append(out, *obs)
 		}
-		// The roles the scopes are granted through: the group of alternating logins, else the login.
-		s, err := e.GetRotationSchedule(ctx, id.Name)
-		if err != nil && !errors.Is(err, engine.ErrNotFound) {
-			return nil, err
-		}
-		holder, err := e.rotatedRoleHolder(ctx, id.Name, s.Strategy)
-		if err != nil {
-			return nil, err
-		}
-		l, err := client.Inspect(ctx, holder)
-		if err != nil {
-			return nil, engine.TargetError(id.Target, err)
-		}
-		obs.RolesHolder, obs.Roles = holder, l.Roles
-		out = append(out, obs)
 	}
 	return out, nil
 }
 
-// repairLogins puts the logins of identity on its target back as its credentials say: a login
-// whose credential is not live (it expired, or its revocation did not reach the target, or it
-// was made by hand with the provider's marker) is dropped, and one valid past its credential's
-// expiry is set back to it. Roles granted by hand beyond the scopes are not revoked here: the
-// drift finding reports them, and closing the credential drops the login with them.
+// observeRotatedLogin reads whether the login of persistent identity id's current rotated secret
+// still holds that secret, and the roles its scopes are granted through; nil when it has none.
+func (e *Engine) observeRotatedLogin(ctx context.Context, id policy.Identity) (*policy.LoginObservation, error) {
+	login, value, err := e.currentLogin(ctx, id.Name)
+	if err != nil || login == "" {
+		return nil, err
+	}
+	client, err := e.targetClient(ctx, id.Target)
+	if err != nil {
+		return nil, err
+	}
+	obs := policy.LoginObservation{Target: id.Target, Name: login, Identity: id.Name, Rotated: true}
+	if obs.PasswordMatches, obs.PasswordChecked, err = client.CheckPassword(ctx, login, value); err != nil {
+		return nil, engine.TargetError(id.Target, err)
+	}
+	// The roles the scopes are granted through: the group of alternating logins, else the login.
+	s, err := e.GetRotationSchedule(ctx, id.Name)
+	if err != nil && !errors.Is(err, engine.ErrNotFound) {
+		return nil, err
+	}
+	holder, err := e.rotatedRoleHolder(ctx, id.Name, s.Strategy)
+	if err != nil {
+		return nil, err
+	}
+	l, err := client.Inspect(ctx, holder)
+	if err != nil {
+		return nil, engine.TargetError(id.Target, err)
+	}
+	obs.RolesHolder, obs.Roles = holder, l.Roles
+	return &obs, nil
+}
+
+// repairLogins puts the logins of identity on its target back as its credentials say
+// (policy.RepairLogins): a login whose credential is not live (it expired, or its revocation did
+// not reach the target, or it was made by hand with the provider's marker) is dropped, and one
+// valid past its credential's hard expiry is set back to it.
 func (e *Engine) repairLogins(ctx context.Context, identity string) error {
 	logins, err := e.ObserveLogins(ctx, identity)
 	if err != nil || len(logins) == 0 {
@@ -415,29 +443,23 @@ func (e *Engine) repairLogins(ctx context.Context, identity string) error {
 	if err != nil {
 		return err
 	}
-	now := e.clock.Now()
-	byLogin := map[string]engine.Credential{}
-	for _, c := range live {
-		if c.Live(now) {
-			byLogin[c.Target+"\x00"+c.Username] = c
-		}
-	}
 	var errs []error
 	for _, l := range logins {
-		client, err := e.targetClient(ctx, l.Target)
-		if err != nil {
-			errs = append(errs, err)
-			continue
+		if l.Unchecked != "" {
+			errs = append(errs, fmt.Errorf("target %q: %s", l.Target, l.Unchecked))
 		}
-		c, ok := byLogin[l.Target+"\x00"+l.Name]
-		switch {
-		case !ok:
-			err = client.DropLogin(ctx, l.Name)
-		case l.Infinite || l.ValidUntil.IsZero() || l.ValidUntil.After(c.ExpiresAt):
-			err = client.ExtendLogin(ctx, l.Name, c.ExpiresAt)
+	}
+	for _, r := range policy.RepairLogins(logins, live, e.clock.Now()) {
+		client, err := e.targetClient(ctx, r.Target)
+		if err == nil {
+			if r.Drop {
+				err = client.DropLogin(ctx, r.Name)
+			} else {
+				err = client.ExtendLogin(ctx, r.Name, r.ValidUntil)
+			}
 		}
 		if err != nil {
-			errs = append(errs, engine.TargetError(l.Target, err))
+			errs = append(errs, engine.TargetError(r.Target, err))
 		}
 	}
 	return errors.Join(errs...)

@@ -31,7 +31,9 @@ const (
 	// back with the credential; a close revokes the token and writes the record back, from the
 	// record the open wrote (see credentials.go). No audit entry: the audit log derives the
 	// credential's events from its record.
-	budgetOpenClose       = 6
+	budgetOpenClose = 6
+	// budgetTargetOpenClose is budgetOpenClose and the deletion of the credential's dynamic role.
+	budgetTargetOpenClose = budgetOpenClose + 1
 	budgetEndedHistory    = 1000
 	budgetHistorySlack    = 1
 	budgetSecretLength    = 32
@@ -226,8 +228,10 @@ func TestRevokeIdentityCredentialWrongIdentity(t *testing.T) {
 }
 
 // TestTargetCredentialRequestBudget: a credential on a target (a lease of the database secrets
-// engine) costs no more requests to open and close than a token does: the open writes the
-// dynamic role and reads a login instead of creating a secret-id and logging in.
+// engine) costs one request more to open and close than a token does: the open writes the
+// credential's own dynamic role and reads a login instead of creating a secret-id and logging
+// in, and the close deletes that role besides revoking the lease (a role per credential keeps
+// two issues at once for one identity apart: TestTargetConcurrentIssues).
 func TestTargetCredentialRequestBudget(t *testing.T) {
 	direct, _ := targetIdentity(t, "ci-db")
 	ctx := context.Background()
@@ -241,8 +245,8 @@ func TestTargetCredentialRequestBudget(t *testing.T) {
 		must(t, err)
 		opened := len(proxy.Requests())
 		must(t, engine.RevokeCredentialOf(ctx, e, c.Identity, c.ID))
-		if n := len(proxy.Requests()); n > budgetOpenClose {
-			t.Errorf("run %d: open (%d) + close of a credential on a target sent %d requests (%v), budget %d", run, opened, n, proxy.Requests(), budgetOpenClose)
+		if n := len(proxy.Requests()); n > budgetTargetOpenClose {
+			t.Errorf("run %d: open (%d) + close of a credential on a target sent %d requests (%v), budget %d", run, opened, n, proxy.Requests(), budgetTargetOpenClose)
 		} else {
 			t.Logf("run %d: open %d requests, close %d", run, opened, n-opened)
 		}

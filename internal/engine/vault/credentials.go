@@ -465,7 +465,19 @@ func (e *Engine) RevokeCredential(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	return e.revoke(ctx, identity, id, "")
+	if err := e.revoke(ctx, identity, id, ""); err != nil {
+		return err
+	}
+	return e.repairAfterClose(ctx, identity, id)
+}
+
+// repairAfterClose repairs the other logins of the identity of a closed credential on a target
+// (repairLogins), as the local engine does at every close.
+func (e *Engine) repairAfterClose(ctx context.Context, identity, id string) error {
+	if !isLeaseCredential(id) {
+		return nil
+	}
+	return e.repairLogins(ctx, identity)
 }
 
 var _ engine.IdentityRevoker = (*Engine)(nil)
@@ -482,7 +494,10 @@ func (e *Engine) RevokeIdentityCredential(ctx context.Context, identity, id stri
 	if errors.Is(err, engine.ErrNotFound) {
 		return e.RevokeCredential(ctx, id)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return e.repairAfterClose(ctx, identity, id)
 }
 
 // credentialIdentity finds which identity a credential belongs to: from its token while the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -339,5 +340,45 @@ func TestUpdateRacingRetire(t *testing.T) {
 	}
 	if len(got.EngineDrift) != 0 {
 		t.Errorf("engine drift of the retired identity = %v, want none (its entity disabled)", got.EngineDrift)
+	}
+}
+
+// TestTargetConcurrentIssues: another process issues a credential to the same identity, with
+// another TTL, between this engine's write of its dynamic role and its read of a login (made
+// deterministic by the proxy): each login still carries its own credential's comment and expiry,
+// and closing a credential deletes its own dynamic role.
+func TestTargetConcurrentIssues(t *testing.T) {
+	direct, f := targetIdentity(t, "ci-db")
+	ctx := context.Background()
+	e, proxy := openThroughProxy(t, direct)
+	var (
+		other    engine.Credential
+		otherErr error
+		once     sync.Once
+	)
+	proxy.Before(func(r acctest.Request) {
+		if r.Method == http.MethodGet && strings.Contains(r.Path, "/creds/") {
+			once.Do(func() {
+				other, _, otherErr = direct.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-db", TTL: 8 * time.Minute, Purpose: "other"})
+			})
+		}
+	})
+	mine, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-db", TTL: 3 * time.Minute, Purpose: "mine"})
+	proxy.Before(nil)
+	must(t, err)
+	must(t, otherErr)
+	for _, c := range []engine.Credential{mine, other} {
+		t.Cleanup(func() { _ = f.Admin.DropLogin(context.Background(), c.Username) })
+		l, err := f.Admin.Inspect(ctx, c.Username)
+		must(t, err)
+		if want := engine.LoginComment(e.LoginOwner(), "ci-db", c.ID); l.Comment != want || !acctest.ValidUntil(l, c.ExpiresAt) {
+			t.Errorf("login of credential %s (%s): comment %q, VALID UNTIL %s; want %q, %s", c.ID, c.Purpose, l.Comment, l.ValidUntil, want, c.ExpiresAt)
+		}
+	}
+	for _, c := range []engine.Credential{mine, other} {
+		must(t, e.RevokeCredential(ctx, c.ID))
+		if _, err := e.read(ctx, e.dynamicRolePath(credentialRole("ci-db", c.ID))); !errors.Is(err, engine.ErrNotFound) {
+			t.Errorf("the dynamic role of closed credential %s: %v, want none", c.ID, err)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/vault/api"
 
@@ -18,12 +19,15 @@ import (
 )
 
 // Dynamic credentials on a target (issue 16, item 3) through Vault's database secrets engine:
-// each issue writes the identity's dynamic role <mount>-database/roles/<identity> (db_name its
-// target; creation, renew and revocation statements from target/postgres granting exactly its
-// scopes; default_ttl and max_ttl from the grant of its TTL policy), then reads
-// <mount>-database/creds/<identity>: a lease whose login Vault created with VALID UNTIL its
-// expiry. The credential is recorded like a token credential, with its lease, and renewed and
-// revoked through sys/leases (Vault runs the renew and revocation statements).
+// each issue writes a dynamic role of its own, <mount>-database/roles/<identity>_<16 hex of the
+// credential id> (credentialRole; db_name the identity's target; creation, renew and revocation
+// statements from target/postgres granting exactly its scopes and commented with its credential;
+// default_ttl and max_ttl from the grant of its TTL policy), then reads
+// <mount>-database/creds/<that role>: a lease whose login Vault created with VALID UNTIL its
+// expiry. A role per credential, not per identity, so that two issues at once for one identity
+// each get their own TTL and comment. The credential is recorded like a token credential, with
+// its lease, renewed and revoked through sys/leases (Vault runs the renew and revocation
+// statements), and its role is deleted when it closes.
 //
 // Its ID is "lease-" + 16 hex digits + "-" + the identity (when that fits a name), so that a
 // renewal finds the identity's record without a scan.
@@ -62,20 +66,59 @@ func secretHash(secret string) string {
 // LoginOwner names this engine in the comments of the logins Vault makes for it: its mount.
 func (e *Engine) LoginOwner() string { return "vault " + e.mount }
 
-func (e *Engine) dynamicRolePath(identity string) string {
-	return e.DatabaseMount() + "/roles/" + identity
+func (e *Engine) dynamicRolePath(role string) string {
+	return e.DatabaseMount() + "/roles/" + role
 }
 
-// deleteDynamicRole deletes the dynamic role of an identity on a target (cutOff: retire and
-// delete), so that no login can be minted for it any more; revokeAll has just read the record
-// that says whether it has one.
-func (e *Engine) deleteDynamicRole(ctx context.Context, identity string) error {
+// credentialRole names the dynamic role of lease credential credID of identity: the identity,
+// "_" and the credential id's 16 hex digits, so that Vault's username template (which starts
+// with the role's name) names a login like engine.LoginName does.
+func credentialRole(identity, credID string) string {
+	rest := strings.TrimPrefix(credID, leasePrefix)
+	if len(rest) > 16 {
+		rest = rest[:16]
+	}
+	return identity + "_" + rest
+}
+
+// isCredentialRole tells whether role is a credentialRole of identity.
+func isCredentialRole(identity, role string) bool {
+	suffix, ok := strings.CutPrefix(role, identity+"_")
+	if !ok || len(suffix) != 16 {
+		return false
+	}
+	_, err := hex.DecodeString(suffix)
+	return err == nil
+}
+
+// deleteCredentialRole deletes the dynamic role of a credential; one already gone is fine.
+func (e *Engine) deleteCredentialRole(ctx context.Context, identity, credID string) error {
+	if err := e.del(ctx, e.dynamicRolePath(credentialRole(identity, credID))); err != nil && !errors.Is(err, engine.ErrNotFound) {
+		return fmt.Errorf("credential %q: deleting its dynamic role: %w", credID, err)
+	}
+	return nil
+}
+
+// deleteDynamicRoles deletes what is left of the dynamic roles of an identity on a target
+// (cutOff: retire and delete, after revokeAll closed its credentials with their roles): the
+// role of an issue interrupted before it recorded its credential, so that no login can be
+// minted for the identity any more.
+func (e *Engine) deleteDynamicRoles(ctx context.Context, identity string) error {
 	rec, _, ok := e.lastWritten(identity)
 	if !ok || rec.Target == "" {
 		return nil
 	}
-	if err := e.del(ctx, e.dynamicRolePath(identity)); err != nil && !errors.Is(err, engine.ErrNotFound) {
-		return fmt.Errorf("identity %q: deleting its dynamic role: %w", identity, err)
+	roles, err := e.list(ctx, e.DatabaseMount()+"/roles")
+	if err != nil {
+		return err
+	}
+	for _, role := range roles {
+		if !isCredentialRole(identity, role) {
+			continue
+		}
+		if err := e.del(ctx, e.dynamicRolePath(role)); err != nil && !errors.Is(err, engine.ErrNotFound) {
+			return fmt.Errorf("identity %q: deleting its dynamic role %q: %w", identity, role, err)
+		}
 	}
 	return nil
 }
@@ -92,15 +135,19 @@ func (e *Engine) issueOnTarget(ctx context.Context, rec identityRecord, version 
 		return engine.Credential{}, "", err
 	}
 	creation, renew, revocation := postgres.VaultStatements(id.Scopes, engine.LoginComment(e.LoginOwner(), id.Name, credID))
-	_, err = e.write(ctx, e.dynamicRolePath(id.Name), map[string]any{
+	role := credentialRole(id.Name, credID)
+	_, err = e.write(ctx, e.dynamicRolePath(role), map[string]any{
 		"db_name": id.Target, "creation_statements": creation, "renew_statements": renew, "revocation_statements": revocation,
 		"default_ttl": seconds(grant.TTL), "max_ttl": seconds(grant.Lifetime),
 	})
 	if err != nil {
 		return engine.Credential{}, "", fmt.Errorf("identity %q: writing its dynamic role: %w", id.Name, err)
 	}
-	s, err := e.readCreds(ctx, id.Name)
+	s, err := e.readCreds(ctx, role)
 	if err != nil {
+		if derr := e.deleteCredentialRole(context.WithoutCancel(ctx), id.Name, credID); derr != nil {
+			err = fmt.Errorf("%w (%v)", err, derr)
+		}
 		return engine.Credential{}, "", fmt.Errorf("issuing a credential to identity %q on target %q: %w", id.Name, id.Target, err)
 	}
 	username, _ := s.Data["username"].(string)
@@ -115,17 +162,109 @@ func (e *Engine) issueOnTarget(ctx context.Context, rec identityRecord, version 
 	if err != nil {
 		if rerr := e.revokeLease(context.WithoutCancel(ctx), s.LeaseID); rerr != nil {
 			err = fmt.Errorf("%w (revoking the new lease failed too: %v)", err, rerr)
+		} else if derr := e.deleteCredentialRole(context.WithoutCancel(ctx), id.Name, credID); derr != nil {
+			err = fmt.Errorf("%w (%v)", err, derr)
 		}
 		return engine.Credential{}, "", fmt.Errorf("issuing a credential to identity %q: %w", id.Name, err)
 	}
+	// The issue also repairs the identity's other logins. The new credential is returned whatever
+	// that gives: a login left unrepaired stays a drift finding until a later issue or close
+	// repairs it.
+	_ = e.repairLogins(ctx, id.Name)
 	return cred, password, nil
 }
 
-// readCreds reads a new login from the identity's dynamic role. Vault answers 500 when the
+// repairLogins puts the logins of identity on its target back as its credentials say
+// (policy.RepairLogins), as the local engine does: a login with no live credential is dropped
+// (through its lease when the credential is recorded with one, so that Vault forgets the lease
+// too; by statements otherwise), and one valid past its credential's hard expiry is set back to
+// it. The inspector reads the logins, and the identity record comes from this engine's last
+// write, so that a repair with nothing to do costs no Vault request; before repairing anything
+// the record is read again, as another process may have renewed or issued since. A login whose
+// credential is a lease the record does not hold may be an issue in flight (Vault makes the
+// login before the engine records it): its lease's expiry drops it, so it is left alone here.
+func (e *Engine) repairLogins(ctx context.Context, identity string) error {
+	rec, _, cached := e.lastWritten(identity)
+	if !cached {
+		var err error
+		if rec, _, err = e.readRecord(ctx, identity); err != nil {
+			return err
+		}
+	}
+	if rec.Target == "" {
+		return nil
+	}
+	t, c, err := e.targetInspector(ctx, rec.Target)
+	if err != nil {
+		return err
+	}
+	observed, err := engine.TargetLogins(ctx, t.Name, c, e.LoginOwner(), identity)
+	if err != nil {
+		return err
+	}
+	repairs, leases := planRepairs(rec, observed, e.clock.Now())
+	if len(repairs) > 0 && cached {
+		if rec, _, err = e.readRecord(ctx, identity); err != nil {
+			return err
+		}
+		repairs, leases = planRepairs(rec, observed, e.clock.Now())
+	}
+	var stmts []string
+	for _, r := range repairs {
+		if !r.Drop {
+			stmts = append(stmts, postgres.ValidUntilStatement(r.Name, r.ValidUntil))
+			continue
+		}
+		if lease := leases[r.Name]; lease != "" {
+			if err := e.revokeLease(ctx, lease); err != nil {
+				return err
+			}
+			if l, err := c.Inspect(ctx, r.Name); err != nil {
+				return engine.TargetError(t.Name, err)
+			} else if !l.Exists {
+				continue // the lease's revocation dropped it
+			}
+		}
+		stmts = append(stmts, postgres.DropStatements(r.Name)...)
+	}
+	if err := e.runStatements(ctx, t.Name, stmts); err != nil {
+		return fmt.Errorf("identity %q: repairing its logins on target %q through Vault: %w", identity, t.Name, err)
+	}
+	return nil
+}
+
+// planRepairs is policy.RepairLogins of the logins observed for the identity of rec, leaving
+// out those of leases rec does not hold; leases names the lease of each login rec holds one for.
+func planRepairs(rec identityRecord, observed []policy.LoginObservation, now time.Time) (repairs []policy.LoginRepair, leases map[string]string) {
+	leases = map[string]string{}
+	var logins []policy.LoginObservation
+	for _, l := range observed {
+		i, ok := liveCredential(rec, l.Credential)
+		creds := rec.Live
+		if !ok {
+			i, ok = findIn(rec.Ended, l.Credential)
+			creds = rec.Ended
+		}
+		switch {
+		case ok:
+			leases[l.Name] = creds[i].LeaseID
+		case isLeaseCredential(l.Credential):
+			continue
+		}
+		logins = append(logins, l)
+	}
+	live := make([]engine.Credential, len(rec.Live))
+	for i, cr := range rec.Live {
+		live[i] = cr.Credential
+	}
+	return policy.RepairLogins(logins, live, now), leases
+}
+
+// readCreds reads a new login from dynamic role role. Vault answers 500 when the
 // target refuses the creation statements (a scope naming a role the target lacks): that is the
 // declaration's fault, ErrInvalid, as on the local engine.
-func (e *Engine) readCreds(ctx context.Context, identity string) (*api.Secret, error) {
-	path := e.DatabaseMount() + "/creds/" + identity
+func (e *Engine) readCreds(ctx context.Context, role string) (*api.Secret, error) {
+	path := e.DatabaseMount() + "/creds/" + role
 	s, err := e.client.Logical().ReadWithContext(ctx, path)
 	var re *api.ResponseError
 	if errors.As(err, &re) && re.StatusCode == 500 && strings.Contains(strings.Join(re.Errors, " "), "SQLSTATE") {
@@ -164,51 +303,86 @@ func (e *Engine) renewOnTarget(ctx context.Context, id, secret string) (engine.C
 	if _, err := policy.Renew(c.Credential, now); err != nil {
 		return engine.Credential{}, engine.RenewalError(err)
 	}
-	if _, err := e.write(ctx, "sys/leases/renew", map[string]any{"lease_id": c.LeaseID, "increment": seconds(c.TTL)}); err != nil {
+	// The lease id in the path (not the body), which the apply policy scopes to the database mount.
+	if _, err := e.write(ctx, "sys/leases/renew/"+c.LeaseID, map[string]any{"increment": seconds(c.TTL)}); err != nil {
 		return engine.Credential{}, refused(err)
 	}
 	return e.recordRenewal(ctx, rec, version, id, now)
 }
 
 // revokeMinted ends in Vault what credential id of identity is: its lease (Vault runs the
-// revocation statements: sessions terminated, login dropped) or its token.
+// revocation statements: sessions terminated, login dropped), then its dynamic role; or its
+// token.
 func (e *Engine) revokeMinted(ctx context.Context, identity, id string) error {
 	if !isLeaseCredential(id) {
 		return e.revokeToken(ctx, id)
 	}
+	leaseID := ""
 	// The record this engine wrote last names the lease without a read (the close of an open).
 	if rec, _, ok := e.lastWritten(identity); ok {
 		if i, live := liveCredential(rec, id); live {
-			return e.revokeLease(ctx, rec.Live[i].LeaseID)
+			leaseID = rec.Live[i].LeaseID
 		}
 	}
-	_, _, c, err := e.findCredential(ctx, identity, id)
-	if err != nil {
-		if errors.Is(err, engine.ErrDenied) {
-			return nil // not this engine's: revoke reports it
+	if leaseID == "" {
+		_, _, c, err := e.findCredential(ctx, identity, id)
+		if err != nil {
+			if errors.Is(err, engine.ErrDenied) {
+				return nil // not this engine's: revoke reports it
+			}
+			return err
 		}
+		leaseID = c.LeaseID
+	}
+	if err := e.revokeLease(ctx, leaseID); err != nil {
 		return err
 	}
-	return e.revokeLease(ctx, c.LeaseID)
+	return e.deleteCredentialRole(ctx, identity, id)
 }
 
-// revokeLease revokes a lease at once; one Vault no longer holds is fine.
+// revokeLease revokes a lease at once; one Vault no longer holds is fine (Vault answers 204).
+// Vault answers 400 when the revocation itself failed (the target did not run the revocation
+// statements: it is down), and keeps the lease: ErrUnavailable, as on the local engine, so that
+// the credential stays live in the record and the next close or retire revokes it again.
 func (e *Engine) revokeLease(ctx context.Context, leaseID string) error {
 	if leaseID == "" {
 		return nil
 	}
-	_, err := e.write(ctx, "sys/leases/revoke", map[string]any{"lease_id": leaseID})
+	_, err := e.write(ctx, "sys/leases/revoke/"+leaseID, nil)
 	if errors.Is(err, engine.ErrInvalid) {
-		return nil // Vault answers 400 for a lease it no longer has
+		return fmt.Errorf("the lease was not revoked: Vault could not run its revocation statements on the target: %v: %w", err, engine.ErrUnavailable)
 	}
 	return err
 }
 
-// refuseRotatedLogin refuses to stage a rotated secret for a persistent identity on a target
-// whose rotation schedule is not alternating: Vault's static roles choose the password and
-// cannot be given the previous one back, so one login's rotation could not roll back a failed
-// verification (rotated_logins.go).
-func refuseRotatedLogin(id policy.Identity) error {
-	return fmt.Errorf("identity %q: the Vault engine rotates the password of a login on target %q only with strategy = %q on its rotation schedule (a static role cannot be given its previous password back, so one login could not be rolled back): %w",
-		id.Name, id.Target, policy.StrategyAlternating, engine.ErrInvalid)
+// dropCredentialLogins drops what is left on an ephemeral identity's target of the logins Vault
+// made for its credentials, found there by their comment (engine.TargetLogins), not from its
+// live credentials (cutOff: retire and delete, after revokeAll). A revocation that did not reach
+// the target (it was down) has ended the credential in the record already, so a retire run again
+// must find its login on the target; with the target still down, the inspector cannot reach it
+// and the retire fails again.
+func (e *Engine) dropCredentialLogins(ctx context.Context, identity string) error {
+	rec, _, ok := e.lastWritten(identity)
+	if !ok || rec.Target == "" || rec.TTLPolicy == "" {
+		return nil
+	}
+	t, c, err := e.targetInspector(ctx, rec.Target)
+	if errors.Is(err, engine.ErrNotFound) {
+		return nil // nothing left to reach
+	}
+	if err != nil {
+		return err
+	}
+	logins, err := engine.TargetLogins(ctx, t.Name, c, e.LoginOwner(), identity)
+	if err != nil {
+		return fmt.Errorf("identity %q: listing its logins on target %q: %w", identity, t.Name, err)
+	}
+	var stmts []string
+	for _, l := range logins {
+		stmts = append(stmts, postgres.DropStatements(l.Name)...)
+	}
+	if err := e.runStatements(ctx, t.Name, stmts); err != nil {
+		return fmt.Errorf("identity %q: dropping its logins on target %q through Vault: %w", identity, t.Name, err)
+	}
+	return nil
 }

@@ -128,6 +128,8 @@ type Engine struct {
 	use *useLog
 	// written keeps the identity records this engine wrote last (see identities.go).
 	written written
+	// inspectors keeps the targets' inspector logins (see targets.go).
+	inspectors inspectorCache
 }
 
 var _ engine.Engine = (*Engine)(nil)

@@ -442,7 +442,10 @@ func (e *Engine) cutOff(ctx context.Context, name string) error {
 	if err := e.revokeAll(ctx, name); err != nil {
 		return err
 	}
-	if err := e.deleteDynamicRole(ctx, name); err != nil {
+	if err := e.deleteDynamicRoles(ctx, name); err != nil {
+		return err
+	}
+	if err := e.dropCredentialLogins(ctx, name); err != nil {
 		return err
 	}
 	if err := e.dropRotatedLogins(ctx, name); err != nil {

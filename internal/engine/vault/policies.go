@@ -160,9 +160,9 @@ path "sys/mounts/{{mount}}-database" {
 path "{{mount}}-database/config/*" {
   capabilities = ["create", "read", "update", "delete"]
 }
-# The dynamic role of each identity on a target, its logins (leases), their renewal and revocation.
+# The dynamic role of each credential on a target and its login (a lease).
 path "{{mount}}-database/roles/*" {
-  capabilities = ["create", "read", "update", "delete"]
+  capabilities = ["create", "read", "update", "delete", "list"]
 }
 path "{{mount}}-database/creds/*" {
   capabilities = ["read"]
@@ -178,10 +178,11 @@ path "{{mount}}-database/rotate-role/*" {
 path "{{mount}}-database/static-creds/*" {
   capabilities = ["read"]
 }
-path "sys/leases/renew" {
+# Renewal and revocation of the leases of that mount only: the lease id is in the path.
+path "sys/leases/renew/{{mount}}-database/creds/*" {
   capabilities = ["update"]
 }
-path "sys/leases/revoke" {
+path "sys/leases/revoke/{{mount}}-database/creds/*" {
   capabilities = ["update"]
 }
 `

@@ -8,33 +8,36 @@ import (
 
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
+	"github.com/nhigov/terraform-provider-nhi/internal/target"
 	"github.com/nhigov/terraform-provider-nhi/internal/target/postgres"
 )
 
-// The rotated secret of a persistent identity with a target (issue 16, item 4) on Vault: the
-// password of one of two logins, <name>_a and <name>_b (engine.RotatedLoginName), members of
-// the group role <name> that holds the identity's scopes, as on the local engine with
-// strategy = "alternating". Each login is a static role of the database secrets engine
-// (static-roles/_rotated.<login>), so the password is Vault's choice and Vault holds it:
+// The rotated secret of a persistent identity with a target (issue 16, item 4) on Vault, as on
+// the local engine: the password of a login named after the identity (engine.RotatedLoginName).
+// Each version records its login (versionRecord.Login), is kept as the version's value in KV
+// like any rotated secret, has no AppRole secret-id (reconcileSecrets skips such versions), and
+// is indexed by fingerprint (login-secrets/<fingerprint>), through which verification
+// (Authenticate) finds the identity, checks the version by the engine's clock and logs in to the
+// target with it. Vault alone holds the target's admin password, so every change of a role runs
+// as statements Vault runs as the admin user (runStatements), and passwords go to PostgreSQL
+// only as SCRAM verifiers computed here (target/postgres), never in clear.
 //
-//   - staging rotates the static role of the login the current version does not use
-//     (rotate-role) and reads its static-creds: the staged secret is that password. It is kept
-//     as the version's value in KV like any rotated secret, with the version's login recorded
-//     (versionRecord.Login) and no AppRole secret-id (reconcileSecrets skips such versions).
-//     The logins and the group role are made on the first staging, and the staged login is
-//     made valid again, by statements Vault runs as the admin user (runStatements).
-//   - verification (Authenticate) finds the identity through the index login-secrets/<the
-//     password's fingerprint> (a Vault-chosen password names no identity), checks the version
-//     by the engine's clock, then logs in to the target with it.
-//   - promotion switches the current login; the other login stops logging in when the
-//     previous version's overlap ends (VALID UNTIL), at once without one.
-//   - a rollback (DiscardSecret of the staged version) leaves the current login untouched and
-//     stops the staged login at once.
+//   - one login (no strategy): staging draws the password, records the version, then sets the
+//     verifier on the login (creating it, granted the identity's scopes and commented, on the
+//     first staging); a same-named role the engine did not make is refused (engine.OwnedRole).
+//     A rollback (DiscardSecret of the staged version) sets the current version's verifier back;
+//     a promotion makes sure the login holds the promoted version's password (settleLogins).
+//     One login holds one password: an overlap is refused (engine.CheckLoginOverlap).
+//   - alternating: two logins, <name>_a and <name>_b, members of the group role <name> that
+//     holds the identity's scopes. Each is a static role of the database secrets engine
+//     (static-roles/_rotated.<login>), so its password is Vault's choice: staging rotates the
+//     static role of the login the current version does not use (rotate-role) and reads its
+//     static-creds. Promotion switches the current login; the other stops logging in when the
+//     previous version's overlap ends (VALID UNTIL), at once without one. A rollback leaves the
+//     current login untouched and stops the staged login at once.
 //
-// Without strategy = "alternating" the Vault engine refuses the rotation (refuseRotatedLogin):
-// a static role cannot be given back its previous password, so a one-login rotation could not
-// roll back a failed verification. An update of the identity grants the group role exactly its
-// scopes again (syncRotatedGroup), as the local engine does.
+// An update of the identity grants the role that holds its scopes (the one login or the group
+// role, both named engine.RotatedLoginName) exactly its scopes again (syncRotatedGroup).
 
 const (
 	// loginSecretsFolder indexes the versions of rotated logins' passwords by fingerprint:
@@ -72,51 +75,93 @@ func currentLoginOf(rec secretRecord) string {
 	return ""
 }
 
-// stageLogin makes a new password on the login of id's target that the current version does
-// not use, and returns the login and its password.
-func (e *Engine) stageLogin(ctx context.Context, id identityRecord) (login, password string, err error) {
+// stageLogin makes the password of a new version of id's rotated secret and returns its login.
+// With one login, the password is drawn here and oneLogin is true: the caller records the
+// version, then puts the password on the login (putLoginPassword), so that the login never holds
+// a password the engine has not recorded. With alternating logins, Vault rotates the static role
+// of the login the current version does not use, and that password is the new version's.
+func (e *Engine) stageLogin(ctx context.Context, id identityRecord, length int64) (login, password string, oneLogin bool, err error) {
 	s, err := e.GetRotationSchedule(ctx, id.Name)
 	if err != nil && !errors.Is(err, engine.ErrNotFound) {
-		return "", "", err
+		return "", "", false, err
 	}
 	if s.Strategy != policy.StrategyAlternating {
-		return "", "", refuseRotatedLogin(id.Identity)
+		password, err = newLoginPassword(length)
+		return engine.RotatedLoginName(id.Name), password, true, err
 	}
 	t, err := e.GetTarget(ctx, id.Target)
 	if err != nil {
-		return "", "", fmt.Errorf("identity %q: %w", id.Name, err)
+		return "", "", false, fmt.Errorf("identity %q: %w", id.Name, err)
 	}
 	secrets, err := e.secretsOf(ctx, id)
 	if err != nil {
-		return "", "", err
+		return "", "", false, err
 	}
 	login, other := rotatedLogins(id.Name)
 	if currentLoginOf(secrets) == login {
 		login = other
 	}
 	if err := e.ensureRotatedLogin(ctx, t, id.Identity, login); err != nil {
-		return "", "", err
+		return "", "", false, err
 	}
 	role := rotatedStaticRole(login)
 	if _, err := e.write(ctx, e.rotatedRolePath(login), map[string]any{"db_name": t.Name, "username": login, "rotation_period": rotatedLoginPeriod}); err != nil {
-		return "", "", fmt.Errorf("identity %q: writing the static role of login %q: %w", id.Name, login, err)
+		return "", "", false, fmt.Errorf("identity %q: writing the static role of login %q: %w", id.Name, login, err)
 	}
 	if _, err := e.write(ctx, e.DatabaseMount()+"/rotate-role/"+role, nil); err != nil {
-		return "", "", fmt.Errorf("identity %q: rotating the password of login %q: %w", id.Name, login, err)
+		return "", "", false, fmt.Errorf("identity %q: rotating the password of login %q: %w", id.Name, login, err)
 	}
 	cs, err := e.read(ctx, e.DatabaseMount()+"/static-creds/"+role)
 	if err != nil {
-		return "", "", fmt.Errorf("identity %q: reading the password of login %q: %w", id.Name, login, err)
+		return "", "", false, fmt.Errorf("identity %q: reading the password of login %q: %w", id.Name, login, err)
 	}
 	password, _ = cs.Data["password"].(string)
 	if password == "" {
-		return "", "", fmt.Errorf("identity %q: %s/static-creds/%s returned no password: %w", id.Name, e.DatabaseMount(), role, engine.ErrUnavailable)
+		return "", "", false, fmt.Errorf("identity %q: %s/static-creds/%s returned no password: %w", id.Name, e.DatabaseMount(), role, engine.ErrUnavailable)
 	}
-	return login, password, nil
+	return login, password, false, nil
+}
+
+// putOneLogin puts password, just recorded as a staged version, on id's one login.
+func (e *Engine) putOneLogin(ctx context.Context, id policy.Identity, login, password string) error {
+	t, c, err := e.targetInspector(ctx, id.Target)
+	if err != nil {
+		return fmt.Errorf("identity %q: %w", id.Name, err)
+	}
+	return e.putLoginPassword(ctx, t, c, id, login, password)
+}
+
+// putLoginPassword makes password the password of id's one login on its target, valid with no
+// expiry: the login is created, granted the identity's scopes and commented, when the target
+// has no role of that name; a role of that name the engine did not make is refused
+// (engine.OwnedRole, ErrConflict) and left alone.
+func (e *Engine) putLoginPassword(ctx context.Context, t engine.Target, c target.Target, id policy.Identity, login, password string) error {
+	comment := engine.RotatedLoginComment(e.LoginOwner(), id.Name)
+	l, err := engine.OwnedRole(ctx, c, login, comment)
+	if err != nil {
+		return engine.TargetError(t.Name, err)
+	}
+	var stmts []string
+	if !l.Exists {
+		stmts, err = postgres.LoginStatements(target.LoginSpec{Name: login, Password: password, Roles: id.Scopes, Comment: comment})
+	} else {
+		var stmt string
+		stmt, err = postgres.PasswordStatement(login, password)
+		stmts = []string{stmt, postgres.ValidUntilStatement(login, time.Time{})}
+	}
+	if err == nil {
+		err = e.runStatements(ctx, t.Name, stmts)
+	}
+	if err != nil {
+		return fmt.Errorf("identity %q: setting the password of login %q on target %q through Vault: %w", id.Name, login, t.Name, err)
+	}
+	return nil
 }
 
 // ensureRotatedLogin makes the group role and login on target t when the target lacks them
-// (the inspector looks), and lets login log in with no expiry.
+// (the inspector looks), turns a group role that logs in (the one login before the schedule
+// turned alternating) into a group, and lets login log in with no expiry. A role of either name
+// the engine did not make is refused (engine.OwnedRole) and left alone.
 func (e *Engine) ensureRotatedLogin(ctx context.Context, t engine.Target, id policy.Identity, login string) error {
 	c, err := e.inspector(ctx, t)
 	if err != nil {
@@ -124,12 +169,16 @@ func (e *Engine) ensureRotatedLogin(ctx context.Context, t engine.Target, id pol
 	}
 	base, comment := engine.RotatedLoginName(id.Name), engine.RotatedLoginComment(e.LoginOwner(), id.Name)
 	var stmts []string
-	if g, err := c.Inspect(ctx, base); err != nil {
+	g, err := engine.OwnedRole(ctx, c, base, comment)
+	switch {
+	case err != nil:
 		return engine.TargetError(t.Name, err)
-	} else if !g.Exists {
+	case !g.Exists:
 		stmts = append(stmts, postgres.GroupStatements(base, id.Scopes, comment)...)
+	case g.CanLogin:
+		stmts = append(stmts, postgres.NoLoginStatement(base))
 	}
-	if l, err := c.Inspect(ctx, login); err != nil {
+	if l, err := engine.OwnedRole(ctx, c, login, comment); err != nil {
 		return engine.TargetError(t.Name, err)
 	} else if !l.Exists {
 		stmts = append(stmts, postgres.MemberLoginStatements(login, base, comment)...)
@@ -156,11 +205,19 @@ func (e *Engine) unindexLoginSecret(ctx context.Context, fp string) error {
 }
 
 // settleLogins makes the logins of identity's target follow its versions after a promotion or
-// a discard: a login with a staged version, or with the current one, keeps logging in; the
+// a discard. One login: it holds the current version's password (a rollback sets it back), and
+// stops logging in at once when the discarded version was on it and no current one is. The
+// alternating logins: one with a staged version, or with the current one, keeps logging in; the
 // other stops when the previous version on it ends its overlap, or at once. Nothing when the
 // identity has no version on a login and none was discarded.
 func (e *Engine) settleLogins(ctx context.Context, identity string, rec secretRecord, discarded string) error {
-	current := currentLoginOf(rec)
+	var cur versionRecord
+	for _, v := range rec.Versions {
+		if v.State == engine.SecretCurrent {
+			cur = v
+		}
+	}
+	current := cur.Login
 	if current == "" && discarded == "" {
 		return nil
 	}
@@ -168,19 +225,24 @@ func (e *Engine) settleLogins(ctx context.Context, identity string, rec secretRe
 	if err != nil {
 		return err
 	}
-	t, err := e.GetTarget(ctx, id.Target)
+	t, c, err := e.targetInspector(ctx, id.Target)
 	if err != nil {
 		return err
 	}
-	c, err := e.inspector(ctx, t)
-	if err != nil {
-		return err
+	if current == engine.RotatedLoginName(identity) {
+		if err := e.holdCurrent(ctx, t, c, id, cur); err != nil {
+			return err
+		}
 	}
 	now := e.clock.Now()
 	a, b := rotatedLogins(identity)
+	settle := []string{a, b}
+	if base := engine.RotatedLoginName(identity); discarded == base && current != base {
+		settle = append(settle, base) // the one login of a discarded version that never became current
+	}
 	var stmts []string
 logins:
-	for _, login := range []string{a, b} {
+	for _, login := range settle {
 		if login == current {
 			continue
 		}
@@ -202,13 +264,27 @@ logins:
 			stmts = append(stmts, postgres.ValidUntilStatement(login, until))
 		}
 	}
-	if len(stmts) == 0 {
-		return nil
-	}
 	if err := e.runStatements(ctx, t.Name, stmts); err != nil {
 		return fmt.Errorf("identity %q: ending its logins not in use on target %q through Vault: %w", identity, t.Name, err)
 	}
 	return nil
+}
+
+// holdCurrent makes the one login of id hold the password of version cur, the current one: the
+// password is put back (putLoginPassword) unless it logs in already.
+func (e *Engine) holdCurrent(ctx context.Context, t engine.Target, c target.Target, id policy.Identity, cur versionRecord) error {
+	value, err := e.secretValue(ctx, id.Name, cur.Version)
+	if err != nil {
+		return err
+	}
+	probe, err := engine.OpenTarget(t.Connection, "")
+	if err != nil {
+		return err
+	}
+	if probe.Login(ctx, cur.Login, value) == nil {
+		return nil
+	}
+	return e.putLoginPassword(ctx, t, c, id, cur.Login, value)
 }
 
 // authenticateLogin authenticates a password of a rotated login: ok is false when the secret is
@@ -256,7 +332,7 @@ func (e *Engine) authenticateLogin(ctx context.Context, secret string) (g authGr
 }
 
 // dropRotatedLogins deletes the static roles of identity's rotated logins and drops the logins
-// and their group role (cutOff: retire and delete).
+// and their group role that this engine made (cutOff: retire and delete).
 func (e *Engine) dropRotatedLogins(ctx context.Context, identity string) error {
 	rec, _, ok := e.lastWritten(identity)
 	if !ok || rec.Target == "" || rec.TTLPolicy != "" {
@@ -268,29 +344,26 @@ func (e *Engine) dropRotatedLogins(ctx context.Context, identity string) error {
 			return fmt.Errorf("identity %q: deleting the static role of login %q: %w", identity, login, err)
 		}
 	}
-	t, err := e.GetTarget(ctx, rec.Target)
+	t, c, err := e.targetInspector(ctx, rec.Target)
 	if errors.Is(err, engine.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	c, err := e.inspector(ctx, t)
-	if err != nil {
-		return err
-	}
+	comment := engine.RotatedLoginComment(e.LoginOwner(), identity)
 	var stmts []string
 	for _, role := range []string{a, b, engine.RotatedLoginName(identity)} {
-		l, err := c.Inspect(ctx, role)
+		l, err := engine.OwnedRole(ctx, c, role, comment)
+		if errors.Is(err, engine.ErrConflict) {
+			continue // not this engine's: left alone
+		}
 		if err != nil {
 			return engine.TargetError(t.Name, err)
 		}
 		if l.Exists {
 			stmts = append(stmts, postgres.DropStatements(role)...)
 		}
-	}
-	if len(stmts) == 0 {
-		return nil
 	}
 	if err := e.runStatements(ctx, t.Name, stmts); err != nil {
 		return fmt.Errorf("identity %q: dropping its logins on target %q through Vault: %w", identity, t.Name, err)
@@ -304,13 +377,9 @@ func (e *Engine) syncRotatedGroup(ctx context.Context, id policy.Identity) error
 	if id.Target == "" {
 		return nil
 	}
-	t, err := e.GetTarget(ctx, id.Target)
+	t, c, err := e.targetInspector(ctx, id.Target)
 	if err != nil {
 		return fmt.Errorf("identity %q: %w", id.Name, err)
-	}
-	c, err := e.inspector(ctx, t)
-	if err != nil {
-		return err
 	}
 	base := engine.RotatedLoginName(id.Name)
 	g, err := c.Inspect(ctx, base)
@@ -318,9 +387,6 @@ func (e *Engine) syncRotatedGroup(ctx context.Context, id policy.Identity) error
 		return engine.TargetError(t.Name, err)
 	}
 	stmts := postgres.RoleStatements(base, g.Roles, id.Scopes)
-	if len(stmts) == 0 {
-		return nil
-	}
 	if err := e.runStatements(ctx, t.Name, stmts); err != nil {
 		return fmt.Errorf("identity %q: granting group role %q its scopes on target %q through Vault: %w", id.Name, base, t.Name, err)
 	}

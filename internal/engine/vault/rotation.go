@@ -305,8 +305,9 @@ func (e *Engine) StageSecret(ctx context.Context, identity string, length int64)
 		return engine.SecretVersion{}, "", err
 	}
 	var value, login string
+	oneLogin := false
 	if id.Target != "" {
-		login, value, err = e.stageLogin(ctx, id)
+		login, value, oneLogin, err = e.stageLogin(ctx, id, length)
 	} else {
 		value, err = newSecret(identity, length)
 	}
@@ -339,6 +340,9 @@ func (e *Engine) StageSecret(ctx context.Context, identity string, length int64)
 	if err == nil {
 		_, err = e.reconcileSecrets(ctx, identity, rec, map[int64]string{version: value})
 	}
+	if err == nil && oneLogin {
+		err = e.putOneLogin(ctx, id.Identity, login, value)
+	}
 	if err != nil {
 		return engine.SecretVersion{}, "", e.undoStage(ctx, identity, version, value, fmt.Errorf("staging version %d of identity %q's secret: %w", version, identity, err))
 	}
@@ -356,6 +360,9 @@ func (e *Engine) undoStage(ctx context.Context, identity string, version int64, 
 	err := e.destroySecretIDValue(ctx, identity, value)
 	if err == nil {
 		err = e.destroyValue(ctx, identity, version)
+	}
+	if err == nil {
+		err = e.unindexLoginSecret(ctx, fingerprint(value))
 	}
 	if err == nil {
 		_, err = e.changeSecrets(ctx, identity, func(rec *secretRecord) (bool, error) {
@@ -381,6 +388,9 @@ func (e *Engine) undoStage(ctx context.Context, identity string, version int64, 
 // promotion.
 func (e *Engine) PromoteSecret(ctx context.Context, identity string, version int64, p engine.PromoteOptions) (engine.SecretVersion, error) {
 	if _, err := e.activeRecord(ctx, identity); err != nil {
+		return engine.SecretVersion{}, err
+	}
+	if err := engine.CheckLoginOverlap(ctx, e, identity, p.Overlap); err != nil {
 		return engine.SecretVersion{}, err
 	}
 	t, rec, err := e.transition(ctx, identity, func(versions []engine.SecretVersion) (policy.Transition, error) {
@@ -570,10 +580,18 @@ func (e *Engine) loginRefused(path string, err error) error {
 
 // retireSecrets leaves an identity's secret with no working version: its secret-ids are
 // destroyed already (cutOff), so every version is recorded retained, for audit, and the
-// values are deleted from KV: a retired identity's secret is never promoted again.
+// values are deleted from KV, with the login-secrets/ index entries of the versions that are
+// logins' passwords: a retired identity's secret is never promoted again.
 func (e *Engine) retireSecrets(ctx context.Context, identity string) error {
 	now := e.clock.Now()
+	var indexed []string // the fingerprints of the versions that are logins' passwords
 	_, err := e.changeSecrets(ctx, identity, func(rec *secretRecord) (bool, error) {
+		indexed = indexed[:0]
+		for _, v := range slices.Concat(rec.Versions, rec.Destroy) {
+			if v.Login != "" {
+				indexed = append(indexed, v.Fingerprint)
+			}
+		}
 		if len(rec.Versions) == 0 && len(rec.Destroy) == 0 {
 			return false, nil
 		}
@@ -589,6 +607,11 @@ func (e *Engine) retireSecrets(ctx context.Context, identity string) error {
 	}
 	if err := e.kvDelete(ctx, secretKey(identity)); err != nil && !errors.Is(err, engine.ErrNotFound) {
 		return fmt.Errorf("deleting the secret values: %w", err)
+	}
+	for _, fp := range indexed {
+		if err := e.unindexLoginSecret(ctx, fp); err != nil {
+			return fmt.Errorf("deleting the index entry of a login's password: %w", err)
+		}
 	}
 	return nil
 }

@@ -35,6 +35,17 @@ func newSecret(identity string, length int64) (string, error) {
 	return secretPrefix + identity + "." + base64.RawURLEncoding.EncodeToString(b), nil
 }
 
+// newLoginPassword draws length random bytes and formats them as the password of a rotated
+// login (base64url, unpadded): it has no '.', which tells it from a Vault token (authenticate),
+// and holds ASCII only, for which the SCRAM verifier needs no SASLprep.
+func newLoginPassword(length int64) (string, error) {
+	b := make([]byte, length)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("reading random bytes: %v", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
 // secretIdentity returns the identity a rotated secret names, or false when secret is not in
 // the engine's format.
 func secretIdentity(secret string) (string, bool) {

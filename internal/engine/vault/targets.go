@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/hashicorp/vault/api"
 	"github.com/jackc/pgx/v5"
@@ -33,8 +34,11 @@ const (
 )
 
 // usernameTemplate names the logins Vault makes like engine.LoginName names the local engine's:
-// "nhi_", the identity (the role's name), "_" and a random suffix, within PostgreSQL's 63 bytes.
-const usernameTemplate = `{{ printf "nhi_%s_%s" (.RoleName | truncate 42) (random 16) | lowercase }}`
+// "nhi_" and the role's name, which is the identity, "_" and the credential's 16 hex digits
+// (credentialRole), within PostgreSQL's 63 bytes (a longer name keeps a digest of what is cut).
+// One role makes one login, so the name needs no random part: a read of the role's creds
+// replayed by the network layer fails to create the same login again instead of making another.
+const usernameTemplate = `{{ printf "nhi_%s" (.RoleName | truncate_sha256 59) | lowercase }}`
 
 // DatabaseMount returns the mount of the database secrets engine that holds the targets'
 // connection configurations.
@@ -135,16 +139,8 @@ func (e *Engine) GetTarget(ctx context.Context, name string) (engine.Target, err
 // ErrUnavailable when the inspector's static role is missing (a target written before this
 // engine made one) or the target does not answer.
 func (e *Engine) CheckTarget(ctx context.Context, name string) (string, error) {
-	t, err := e.GetTarget(ctx, name)
-	if err != nil {
-		return "", err
-	}
-	c, err := e.inspector(ctx, t)
-	if err != nil {
-		return "", err
-	}
-	version, err := c.Check(ctx)
-	return version, engine.TargetError(name, err)
+	_, c, err := e.targetInspector(ctx, name)
+	return engine.ServerVersion(ctx, name, c, err)
 }
 
 // DeleteTarget removes the target's inspector (static role and login), its connection
@@ -221,6 +217,7 @@ func (e *Engine) putInspector(ctx context.Context, t engine.Target, password str
 	if err != nil {
 		return fmt.Errorf("%s %q: creating its inspector login %q: %w", engine.KindTarget, t.Name, login, engine.TargetError(t.Name, err))
 	}
+	e.inspectors.set(t.Name, [2]string{}) // the static role's write rotates the password
 	_, err = e.write(ctx, e.inspectorRolePath(t.Name), map[string]any{"db_name": t.Name, "username": login, "rotation_period": inspectorRotation})
 	if err != nil {
 		return fmt.Errorf("%s %q: writing the static role of its inspector login: %w", engine.KindTarget, t.Name, err)
@@ -228,9 +225,61 @@ func (e *Engine) putInspector(ctx context.Context, t engine.Target, password str
 	return nil
 }
 
-// inspector returns the client of target t logged in as its inspector, with the password Vault
-// holds now (one read of static-creds).
+// inspectorCache keeps the inspector login of each target as static-creds last gave it, so that
+// the repair of logins at each issue and close (repairLogins) costs no Vault request while the
+// password works; Vault rotates it every inspectorRotation, and a password that no longer logs
+// in is read again.
+type inspectorCache struct {
+	mu    sync.Mutex
+	creds map[string][2]string // target -> username, password
+}
+
+func (c *inspectorCache) get(name string) ([2]string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.creds[name]
+	return v, ok
+}
+
+// set keeps creds for target name; the zero value forgets them.
+func (c *inspectorCache) set(name string, creds [2]string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.creds == nil {
+		c.creds = map[string][2]string{}
+	}
+	if creds == ([2]string{}) {
+		delete(c.creds, name)
+	} else {
+		c.creds[name] = creds
+	}
+}
+
+// targetInspector reads target name and returns it with the client of its inspector
+// (inspector); ErrNotFound when the engine holds no such target.
+func (e *Engine) targetInspector(ctx context.Context, name string) (engine.Target, target.Target, error) {
+	t, err := e.GetTarget(ctx, name)
+	if err != nil {
+		return t, nil, err
+	}
+	c, err := e.inspector(ctx, t)
+	return t, c, err
+}
+
+// inspector returns the client of target t logged in as its inspector: with the password this
+// engine read last when it still logs in, else with the one Vault holds now (one read of
+// static-creds).
 func (e *Engine) inspector(ctx context.Context, t engine.Target) (target.Target, error) {
+	open := func(creds [2]string) (target.Target, error) {
+		conn := t.Connection
+		conn.Username = creds[0]
+		return engine.OpenTarget(conn, creds[1])
+	}
+	if creds, ok := e.inspectors.get(t.Name); ok {
+		if c, err := open(creds); err == nil && c.Login(ctx, creds[0], creds[1]) == nil {
+			return c, nil
+		}
+	}
 	s, err := e.read(ctx, e.inspectorCredsPath(t.Name))
 	if errors.Is(err, engine.ErrNotFound) || errors.Is(err, engine.ErrInvalid) {
 		return nil, fmt.Errorf("%s %q: the static role of its inspector login (%s) is missing from Vault: move password_wo_version and apply to write it again: %w",
@@ -244,13 +293,14 @@ func (e *Engine) inspector(ctx context.Context, t engine.Target) (target.Target,
 	if username == "" || password == "" {
 		return nil, fmt.Errorf("%s %q: %s returned no username or password: %w", engine.KindTarget, t.Name, e.inspectorCredsPath(t.Name), engine.ErrUnavailable)
 	}
-	conn := t.Connection
-	conn.Username = username
-	return engine.OpenTarget(conn, password)
+	creds := [2]string{username, password}
+	e.inspectors.set(t.Name, creds)
+	return open(creds)
 }
 
 // deleteInspector deletes the inspector's static role and drops its login (runStatements).
 func (e *Engine) deleteInspector(ctx context.Context, name string) error {
+	e.inspectors.set(name, [2]string{})
 	if err := e.del(ctx, e.inspectorRolePath(name)); err != nil && !errors.Is(err, engine.ErrNotFound) {
 		return err
 	}
@@ -265,8 +315,12 @@ func (e *Engine) deleteInspector(ctx context.Context, name string) error {
 // password, and it runs statements only for a role's logins: so a one-off dynamic role whose
 // creation statements are statements (then a throwaway NOLOGIN role) mints a login, which runs
 // them in one transaction, and the revocation of its lease drops the throwaway role again. A
-// target Vault no longer has a connection for is fine (nothing to run on).
+// target Vault no longer has a connection for is fine (nothing to run on), and so are no
+// statements (no request).
 func (e *Engine) runStatements(ctx context.Context, name string, statements []string) error {
+	if len(statements) == 0 {
+		return nil
+	}
 	suffix := make([]byte, 6)
 	if _, err := rand.Read(suffix); err != nil {
 		return err
@@ -295,49 +349,88 @@ func (e *Engine) runStatements(ctx context.Context, name string, statements []st
 
 var _ engine.LoginObserver = (*Engine)(nil)
 
-// RepairsLogins is false: Vault runs statements on a target only for a lease's own login, so
-// this engine cannot drop an orphaned login or set another's VALID UNTIL back (see
-// engine.LoginObserver).
-func (e *Engine) RepairsLogins() bool { return false }
-
 // ObserveLogins reads, as each target's inspector, the logins this engine made on every target,
-// or on identity's target.
+// or on identity's target: the credentials' logins, and the role that holds the scopes of each
+// persistent identity's rotated secret (observeRotated).
 func (e *Engine) ObserveLogins(ctx context.Context, identity string) ([]policy.LoginObservation, error) {
-	var targets []engine.Target
+	var (
+		targets []engine.Target
+		recs    []identityRecord
+	)
 	if identity != "" {
-		id, err := e.readIdentity(ctx, identity) // the record alone: one read
+		rec, _, err := e.readRecord(ctx, identity) // the record alone: one read
 		switch {
 		case errors.Is(err, engine.ErrNotFound):
 			return nil, nil
 		case err != nil:
 			return nil, err
-		case id.Target == "":
+		case rec.Target == "":
 			return nil, nil
 		}
-		t, err := e.GetTarget(ctx, id.Target)
+		t, err := e.GetTarget(ctx, rec.Target)
 		if err != nil {
 			return nil, err
 		}
-		targets = append(targets, t)
+		targets, recs = append(targets, t), append(recs, rec)
 	} else {
 		var err error
-		if targets, err = cachedList[engine.Target](ctx, e, targetsFolder); err != nil {
+		if targets, err = cachedList[engine.Target](ctx, e, targetsFolder); err != nil || len(targets) == 0 {
+			return nil, err
+		}
+		if recs, err = kvGetAll[identityRecord](ctx, e, identitiesFolder); err != nil {
 			return nil, err
 		}
 	}
 	var out []policy.LoginObservation
 	for _, t := range targets {
 		c, err := e.inspector(ctx, t)
-		if err != nil {
-			return nil, err
+		var logins []policy.LoginObservation
+		if err == nil {
+			logins, err = engine.TargetLogins(ctx, t.Name, c, e.LoginOwner(), identity)
 		}
-		logins, err := engine.TargetLogins(ctx, t.Name, c, e.LoginOwner(), identity)
-		if err != nil {
+		for _, rec := range recs {
+			if err != nil {
+				break
+			}
+			if rec.Target == t.Name {
+				var rotated []policy.LoginObservation
+				rotated, err = e.observeRotated(ctx, t, c, rec)
+				logins = append(logins, rotated...)
+			}
+		}
+		if obs, ok := engine.UncheckedTarget(t.Name, identity, err); ok {
+			logins = []policy.LoginObservation{obs}
+		} else if err != nil {
 			return nil, err
 		}
 		out = append(out, logins...)
 	}
 	return out, nil
+}
+
+// observeRotated reads, through target t's inspector c, the role that holds the scopes of the
+// rotated secret of the persistent identity of rec (the one login, or the group role of
+// alternating logins: both engine.RotatedLoginName): none when its current version is on no
+// login. The inspector may not read password verifiers, so whether the login still holds the
+// current secret is not checked (the low RulePasswordUnchecked finding says so).
+func (e *Engine) observeRotated(ctx context.Context, t engine.Target, c target.Target, rec identityRecord) ([]policy.LoginObservation, error) {
+	if rec.TTLPolicy != "" || rec.Retired() {
+		return nil, nil
+	}
+	secrets, err := e.secretsOf(ctx, rec)
+	if err != nil {
+		return nil, err
+	}
+	login := currentLoginOf(secrets)
+	if login == "" {
+		return nil, nil
+	}
+	holder := engine.RotatedLoginName(rec.Name)
+	l, err := c.Inspect(ctx, holder)
+	if err != nil {
+		return nil, engine.TargetError(t.Name, err)
+	}
+	return []policy.LoginObservation{{Target: t.Name, Name: login, Identity: rec.Name, Rotated: true, RolesHolder: holder, Roles: l.Roles}}, nil
 }
 
 // vaultScopes are the scopes of id that are Vault ACL policies: none for an identity with a

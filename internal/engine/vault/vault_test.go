@@ -78,7 +78,7 @@ func TestTargetConformance(t *testing.T) {
 	factory := func(t *testing.T, clk *clock.Fake) engine.Engine { return openTest(t, clk) }
 	enginetest.RunTargets(t, factory)
 	enginetest.RunTargetCredentials(t, factory)
-	enginetest.RunTargetRotation(t, factory, false)
+	enginetest.RunTargetRotation(t, factory)
 }
 
 // setupIdentity stores an ephemeral class, policy p and an identity under them.
@@ -427,36 +427,28 @@ func TestPolicyChangeReachesRoles(t *testing.T) {
 	}
 }
 
-// TestTargetRotationRefused: without strategy = "alternating" this engine does not rotate the
-// password of a login on a target (one login could not roll back), and says so rather than
-// rotating an AppRole secret-id nobody asked for.
-func TestTargetRotationRefused(t *testing.T) {
-	e := openTest(t, clock.NewFake(enginetest.Epoch))
-	ctx := context.Background()
-	must(t, e.PutClass(ctx, policy.Class{Name: "svc", Kind: policy.KindPersistent}))
-	// The target record alone: no connection configuration is needed to refuse.
-	must(t, e.putGovernance(ctx, engine.KindTarget, targetsFolder, "db", "", engine.Target{Name: "db"}))
-	_, err := e.CreateIdentity(ctx, policy.Identity{Name: "svc-db", Class: "svc", Target: "db"})
-	must(t, err)
-	if _, _, err := e.StageSecret(ctx, "svc-db", 32); !errors.Is(err, engine.ErrInvalid) || !strings.Contains(err.Error(), "only with strategy") {
-		t.Fatalf("StageSecret of an identity on a target: %v, want the refusal", err)
-	}
-}
-
-// TestTargetRetireDeletesDynamicRole: retiring an identity on a target deletes its dynamic role,
+// TestTargetRetireDeletesDynamicRole: retiring an identity on a target deletes the dynamic roles
+// of its credentials, that of a live one and one an interrupted issue left without a credential,
 // so that no login can be minted for it through Vault any more.
 func TestTargetRetireDeletesDynamicRole(t *testing.T) {
 	e, f := targetIdentity(t, "ci-db")
 	ctx := context.Background()
 	c, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-db"})
 	must(t, err)
-	if _, err := e.read(ctx, e.dynamicRolePath("ci-db")); err != nil {
-		t.Fatalf("the dynamic role after an issue: %v", err)
+	left := credentialRole("ci-db", "lease-0123456789abcdef")
+	_, err = e.write(ctx, e.dynamicRolePath(left), map[string]any{"db_name": f.Target, "creation_statements": []string{`CREATE ROLE "{{name}}"`}})
+	must(t, err)
+	for _, role := range []string{credentialRole("ci-db", c.ID), left} {
+		if _, err := e.read(ctx, e.dynamicRolePath(role)); err != nil {
+			t.Fatalf("dynamic role %s after an issue: %v", role, err)
+		}
 	}
 	_, err = e.RetireIdentity(ctx, "ci-db")
 	must(t, err)
-	if _, err := e.read(ctx, e.dynamicRolePath("ci-db")); !errors.Is(err, engine.ErrNotFound) {
-		t.Fatalf("the dynamic role after retirement: %v, want not found", err)
+	for _, role := range []string{credentialRole("ci-db", c.ID), left} {
+		if _, err := e.read(ctx, e.dynamicRolePath(role)); !errors.Is(err, engine.ErrNotFound) {
+			t.Fatalf("dynamic role %s after retirement: %v, want not found", role, err)
+		}
 	}
 	if l, err := f.Admin.Inspect(ctx, c.Username); err != nil || l.Exists {
 		t.Fatalf("the login after retirement: %+v, %v; want none", l, err)
@@ -476,6 +468,59 @@ func targetIdentity(t *testing.T, name string) (*Engine, *acctest.PostgresFixtur
 	_, err := e.CreateIdentity(ctx, policy.Identity{Name: name, Class: "ci", TTLPolicy: budgetEphemeralPolicy, Target: f.Target, Scopes: []string{f.Reader}})
 	must(t, err)
 	return e, f
+}
+
+// TestTargetLoginSecretsUnindexed: retiring or deleting a persistent identity on a target removes
+// the login-secrets/ index entries of its versions (one login and alternating logins), and its
+// passwords no longer authenticate.
+func TestTargetLoginSecretsUnindexed(t *testing.T) {
+	f := acctest.NewPostgresFixture(t)
+	e, clk := openTestNow(t)
+	ctx := context.Background()
+	must(t, e.PutClass(ctx, policy.Class{Name: "svc", Kind: policy.KindPersistent}))
+	must(t, e.PutTarget(ctx, engine.Target{Name: f.Target, Connection: f.Conn}, f.Password))
+	for _, tc := range []struct{ name, strategy string }{
+		{"svc-unindex-one", ""}, {"svc-unindex-alt", policy.StrategyAlternating},
+		{"svc-unindex-del", ""},
+	} {
+		base := engine.RotatedLoginName(tc.name)
+		t.Cleanup(func() {
+			for _, l := range []string{base, base + "_a", base + "_b"} {
+				_ = f.Admin.DropLogin(context.Background(), l)
+			}
+		})
+		_, err := e.CreateIdentity(ctx, policy.Identity{Name: tc.name, Class: "svc", Target: f.Target, Scopes: []string{f.Reader}})
+		must(t, err)
+		must(t, e.PutRotationSchedule(ctx, policy.RotationSchedule{Identity: tc.name, Interval: policy.Day, Verify: true, SecretLength: 32, Strategy: tc.strategy}))
+		var secrets []string
+		for range 2 {
+			clk.Set(time.Now())
+			v, secret, err := e.StageSecret(ctx, tc.name, 32)
+			must(t, err)
+			_, err = e.PromoteSecret(ctx, tc.name, v.Version, engine.PromoteOptions{})
+			must(t, err)
+			secrets = append(secrets, secret)
+		}
+		for _, s := range secrets {
+			if _, _, err := kvGet[loginSecretRef](ctx, e, loginSecretsFolder+fingerprint(s)); err != nil {
+				t.Fatalf("%s: the index entry of a version before retirement: %v", tc.name, err)
+			}
+		}
+		if tc.name == "svc-unindex-del" {
+			must(t, e.DeleteIdentity(ctx, tc.name))
+		} else {
+			_, err = e.RetireIdentity(ctx, tc.name)
+			must(t, err)
+		}
+		for i, s := range secrets {
+			if _, _, err := kvGet[loginSecretRef](ctx, e, loginSecretsFolder+fingerprint(s)); !errors.Is(err, engine.ErrNotFound) {
+				t.Errorf("%s: the index entry of version %d after the identity went: %v, want not found", tc.name, i+1, err)
+			}
+			if _, err := e.Authenticate(ctx, s); !errors.Is(err, engine.ErrDenied) {
+				t.Errorf("%s: version %d's password after the identity went: %v, want it denied", tc.name, i+1, err)
+			}
+		}
+	}
 }
 
 // TestTargetInspector: writing a target creates its inspector login, with no privilege, under a

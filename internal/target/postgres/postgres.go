@@ -108,12 +108,23 @@ func (p *Postgres) Login(ctx context.Context, name, password string) error {
 
 // CreateLogin creates the login in one transaction: the role, its comment and its roles.
 func (p *Postgres) CreateLogin(ctx context.Context, spec target.LoginSpec) error {
-	verifier, err := Verifier(spec.Password)
+	stmts, err := LoginStatements(spec)
 	if err != nil {
 		return err
 	}
-	return p.createRole(ctx, spec.Name, "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT PASSWORD "+literal(verifier)+
-		" VALID UNTIL "+validUntil(spec.ValidUntil), spec.Roles, spec.Comment)
+	return p.run(ctx, "creating role "+spec.Name, stmts)
+}
+
+// LoginStatements create the login of spec as CreateLogin does: its password as a SCRAM
+// verifier computed here, so that the statements never carry the clear password (Vault runs
+// them for the Vault engine).
+func LoginStatements(spec target.LoginSpec) ([]string, error) {
+	verifier, err := Verifier(spec.Password)
+	if err != nil {
+		return nil, err
+	}
+	return createStatements(spec.Name, "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT PASSWORD "+literal(verifier)+
+		" VALID UNTIL "+validUntil(spec.ValidUntil), spec.Roles, spec.Comment), nil
 }
 
 // EnsureGroup creates the group role name (NOLOGIN, granted roles, commented) unless it exists;
@@ -127,23 +138,26 @@ func (p *Postgres) EnsureGroup(ctx context.Context, name string, roles []string,
 	case !l.Exists:
 		return p.createRole(ctx, name, "NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT", roles, comment)
 	case l.CanLogin:
-		return p.admin(ctx, func(c *pgx.Conn) error {
-			if _, err := c.Exec(ctx, "ALTER ROLE "+ident(name)+" NOLOGIN"); err != nil {
-				return rejected("disabling the login of group role "+name, err)
-			}
-			return nil
-		})
+		return p.run(ctx, "disabling the login of group role "+name, []string{NoLoginStatement(name)})
 	}
 	return nil
 }
 
+// NoLoginStatement makes role name stop logging in (a group role).
+func NoLoginStatement(name string) string { return "ALTER ROLE " + ident(name) + " NOLOGIN" }
+
 // createRole creates role name WITH options, member of roles, with comment, in one transaction.
 func (p *Postgres) createRole(ctx context.Context, name, options string, roles []string, comment string) error {
+	return p.run(ctx, "creating role "+name, createStatements(name, options, roles, comment))
+}
+
+// run runs stmts as the admin user in one transaction; what names the change in an error.
+func (p *Postgres) run(ctx context.Context, what string, stmts []string) error {
 	return p.admin(ctx, func(c *pgx.Conn) error {
 		return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
-			for _, stmt := range createStatements(name, options, roles, comment) {
+			for _, stmt := range stmts {
 				if _, err := tx.Exec(ctx, stmt); err != nil {
-					return rejected("creating role "+name, err)
+					return rejected(what, err)
 				}
 			}
 			return nil
@@ -151,10 +165,11 @@ func (p *Postgres) createRole(ctx context.Context, name, options string, roles [
 	})
 }
 
-// createStatements create role name WITH options, member of roles, with comment.
+// createStatements create role name WITH options, member of roles, with comment, after
+// PrivilegeCheck has refused privileged roles among roles.
 func createStatements(name, options string, roles []string, comment string) []string {
 	role := ident(name)
-	stmts := []string{"CREATE ROLE " + role + " WITH " + options + inRoles(roles)}
+	stmts := append(PrivilegeCheck(roles), "CREATE ROLE "+role+" WITH "+options+inRoles(roles))
 	if comment != "" {
 		// COMMENT takes a literal only; the comment is the provider's own marker.
 		stmts = append(stmts, "COMMENT ON ROLE "+role+" IS "+literal(comment))
@@ -186,26 +201,22 @@ func (p *Postgres) SetRoles(ctx context.Context, name string, roles []string) er
 	if len(stmts) == 0 {
 		return nil
 	}
-	return p.admin(ctx, func(c *pgx.Conn) error {
-		return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
-			for _, stmt := range stmts {
-				if _, err := tx.Exec(ctx, stmt); err != nil {
-					return rejected("setting the roles of "+name, err)
-				}
-			}
-			return nil
-		})
-	})
+	return p.run(ctx, "setting the roles of "+name, stmts)
 }
 
-// RoleStatements grant role name the roles of want it lacks (it holds have) and revoke those
-// it holds beyond want; none when it holds exactly want.
+// RoleStatements grant role name the roles of want it lacks (it holds have), after
+// PrivilegeCheck has refused privileged roles among them, and revoke those it holds beyond want;
+// none when it holds exactly want.
 func RoleStatements(name string, have, want []string) []string {
-	var stmts []string
+	var grants []string
 	for _, r := range want {
 		if !slices.Contains(have, r) {
-			stmts = append(stmts, "GRANT "+ident(r)+" TO "+ident(name))
+			grants = append(grants, r)
 		}
+	}
+	stmts := PrivilegeCheck(grants)
+	for _, r := range grants {
+		stmts = append(stmts, "GRANT "+ident(r)+" TO "+ident(name))
 	}
 	for _, r := range have {
 		if !slices.Contains(want, r) {
@@ -218,16 +229,21 @@ func RoleStatements(name string, have, want []string) []string {
 // SetPassword replaces the login's password verifier, and lets it log in (a role that was a
 // group of alternating logins before its schedule changed could not).
 func (p *Postgres) SetPassword(ctx context.Context, name, password string) error {
-	verifier, err := Verifier(password)
+	stmt, err := PasswordStatement(name, password)
 	if err != nil {
 		return err
 	}
-	return p.admin(ctx, func(c *pgx.Conn) error {
-		if _, err := c.Exec(ctx, "ALTER ROLE "+ident(name)+" LOGIN PASSWORD "+literal(verifier)); err != nil {
-			return rejected("setting the password of login "+name, err)
-		}
-		return nil
-	})
+	return p.run(ctx, "setting the password of login "+name, []string{stmt})
+}
+
+// PasswordStatement sets the password of login name as SetPassword does: a SCRAM verifier
+// computed here, never the clear password.
+func PasswordStatement(name, password string) (string, error) {
+	verifier, err := Verifier(password)
+	if err != nil {
+		return "", err
+	}
+	return "ALTER ROLE " + ident(name) + " LOGIN PASSWORD " + literal(verifier), nil
 }
 
 // VaultStatements are the statements of a role of Vault's database secrets engine whose logins
@@ -239,7 +255,7 @@ func VaultStatements(roles []string, comment string) (creation, renew, revocatio
 	const name = `"{{name}}"`
 	create := "CREATE ROLE " + name + " WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT PASSWORD '{{password}}' VALID UNTIL '{{expiration}}'" +
 		inRoles(roles)
-	creation = []string{create, "COMMENT ON ROLE " + name + " IS " + literal(comment)}
+	creation = append(PrivilegeCheck(roles), create, "COMMENT ON ROLE "+name+" IS "+literal(comment))
 	renew = []string{"ALTER ROLE " + name + " VALID UNTIL '{{expiration}}'"}
 	return creation, renew, DropStatements("{{name}}")
 }
@@ -393,6 +409,50 @@ func (p *Postgres) ListLogins(ctx context.Context, prefix string) ([]target.Logi
 		return rows.Err()
 	})
 	return out, err
+}
+
+// privilegedAttributes are the role attributes that make a role too privileged to be a scope:
+// a login granted such a role, or a role that is a member of one (which it may SET ROLE to),
+// could take over the server, make roles or databases, read every row or stream the WAL.
+const privilegedAttributes = "g.rolsuper OR g.rolcreaterole OR g.rolcreatedb OR g.rolreplication OR g.rolbypassrls"
+
+// PrivilegeCheck is the rule on the roles a login or group role is granted (an identity's
+// scopes), for both engines: one statement, run first in the transaction that grants them (by
+// the local engine itself, by Vault in a dynamic role's creation statements), that fails it
+// with an error naming each role among roles that is SUPERUSER, CREATEROLE, CREATEDB,
+// REPLICATION or BYPASSRLS, or a member (directly or not) of such a role. None for no roles.
+// The statement is a DO block: Vault runs a statement holding END as it is, unsplit.
+func PrivilegeCheck(roles []string) []string {
+	if len(roles) == 0 {
+		return nil
+	}
+	quoted := make([]string, len(roles))
+	for i, r := range roles {
+		quoted[i] = literal(r)
+	}
+	body := `
+DECLARE bad text;
+BEGIN
+  WITH RECURSIVE up(scope, oid) AS (
+    SELECT r.rolname::text, r.oid FROM pg_roles r WHERE r.rolname = ANY (ARRAY[` + strings.Join(quoted, ", ") + `]::text[])
+    UNION
+    SELECT up.scope, m.roleid FROM up JOIN pg_auth_members m ON m.member = up.oid)
+  SELECT string_agg(up.scope || CASE WHEN g.rolname = up.scope THEN '' ELSE ' (member of ' || g.rolname || ')' END || ' is' ||
+      CASE WHEN g.rolsuper THEN ' SUPERUSER' ELSE '' END || CASE WHEN g.rolcreaterole THEN ' CREATEROLE' ELSE '' END ||
+      CASE WHEN g.rolcreatedb THEN ' CREATEDB' ELSE '' END || CASE WHEN g.rolreplication THEN ' REPLICATION' ELSE '' END ||
+      CASE WHEN g.rolbypassrls THEN ' BYPASSRLS' ELSE '' END, '; ' ORDER BY up.scope, g.rolname)
+    INTO bad FROM up JOIN pg_roles g ON g.oid = up.oid WHERE ` + privilegedAttributes + `;
+  IF bad IS NOT NULL THEN
+    RAISE EXCEPTION 'privileged roles cannot be scopes: %', bad USING ERRCODE = '42501';
+  END IF;
+END
+`
+	// A dollar-quote tag that the body (its role names) does not contain.
+	tag := "$nhi$"
+	for strings.Contains(body, tag) {
+		tag = tag[:len(tag)-1] + "x$"
+	}
+	return []string{"DO " + tag + body + tag}
 }
 
 // inRoles is the IN ROLE clause granting roles, quoted; empty for none.

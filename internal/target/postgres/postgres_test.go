@@ -159,3 +159,46 @@ func TestCheckWrongPassword(t *testing.T) {
 		t.Errorf("the error quotes the password: %v", err)
 	}
 }
+
+// TestPrivilegedRolesRefused: a login or group role cannot be granted a role that is SUPERUSER,
+// CREATEROLE, CREATEDB, REPLICATION or BYPASSRLS, nor one that is a member of such a role: the
+// error names the role and why, and nothing is created or granted. A plain role with quotes and
+// the check's own dollar tag in its name is granted.
+func TestPrivilegedRolesRefused(t *testing.T) {
+	f := acctest.NewPostgresFixture(t)
+	conn, adminPassword, p, ctx := f.Conn, f.Password, f.Admin, context.Background()
+	su, cr, member, plain := acctest.Unique("su_"), acctest.Unique("cr_"), acctest.Unique("member_"), acctest.Unique(`plain'$nhi$_`)
+	login := acctest.Unique("nhi_priv_")
+	acctest.PostgresExec(t, conn, adminPassword,
+		"CREATE ROLE "+su+" NOLOGIN SUPERUSER", "CREATE ROLE "+cr+" NOLOGIN CREATEROLE BYPASSRLS",
+		"CREATE ROLE "+member+" NOLOGIN IN ROLE "+su, `CREATE ROLE "`+strings.ReplaceAll(plain, `"`, `""`)+`" NOLOGIN`)
+	t.Cleanup(func() {
+		_ = p.DropLogin(ctx, login)
+		acctest.PostgresExec(t, conn, adminPassword, "DROP ROLE "+member, "DROP ROLE "+su, "DROP ROLE "+cr, `DROP ROLE "`+plain+`"`)
+	})
+	for _, tc := range []struct {
+		roles []string
+		want  string
+	}{
+		{[]string{plain, su}, su + " is SUPERUSER"},
+		{[]string{cr}, cr + " is CREATEROLE BYPASSRLS"},
+		{[]string{member}, member + " (member of " + su + ") is SUPERUSER"},
+	} {
+		err := p.CreateLogin(ctx, target.LoginSpec{Name: login, Password: "pw-" + login, ValidUntil: time.Now().Add(time.Hour), Roles: tc.roles})
+		if !errors.Is(err, target.ErrRejected) || !strings.Contains(err.Error(), "privileged roles cannot be scopes: "+tc.want) {
+			t.Errorf("CreateLogin granted %v: %v; want it rejected saying %q", tc.roles, err, tc.want)
+		}
+		if l, err := p.Inspect(ctx, login); err != nil || l.Exists {
+			t.Fatalf("login after a refused CreateLogin: %+v, %v", l, err)
+		}
+	}
+	if err := p.CreateLogin(ctx, target.LoginSpec{Name: login, Password: "pw", ValidUntil: time.Now().Add(time.Hour), Roles: []string{plain}}); err != nil {
+		t.Fatalf("CreateLogin granted a plain role: %v", err)
+	}
+	if err := p.SetRoles(ctx, login, []string{plain, member}); !errors.Is(err, target.ErrRejected) || !strings.Contains(err.Error(), member) {
+		t.Errorf("SetRoles adding %s: %v; want it rejected naming it", member, err)
+	}
+	if l, err := p.Inspect(ctx, login); err != nil || len(l.Roles) != 1 || l.Roles[0] != plain {
+		t.Errorf("roles after a refused SetRoles: %+v, %v; want only %s", l.Roles, err, plain)
+	}
+}
