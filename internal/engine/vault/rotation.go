@@ -354,6 +354,9 @@ func (e *Engine) StageSecret(ctx context.Context, identity string, length int64)
 
 // undoStage destroys the secret-id, the KV version and the entry of a version that could not
 // be staged, and returns cause, noting a failed clean-up. It runs even when ctx is cancelled.
+// The entry is removed only when it is this value's (its fingerprint): when the stage was
+// refused because the record holds the version number already (engine.VersionTaken), the
+// entry is another version's and stays.
 func (e *Engine) undoStage(ctx context.Context, identity string, version int64, value string, cause error) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
@@ -367,7 +370,7 @@ func (e *Engine) undoStage(ctx context.Context, identity string, version int64, 
 	if err == nil {
 		_, err = e.changeSecrets(ctx, identity, func(rec *secretRecord) (bool, error) {
 			i := rec.find(version)
-			if i < 0 {
+			if i < 0 || rec.Versions[i].Fingerprint != fingerprint(value) {
 				return false, nil
 			}
 			rec.Versions = slices.Delete(rec.Versions, i, i+1)

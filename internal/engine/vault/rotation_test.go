@@ -331,3 +331,28 @@ func TestSecretFormat(t *testing.T) {
 		t.Errorf("Authenticate of a malformed rotated secret: error = %v, want ErrDenied", err)
 	}
 }
+
+// A staged version whose KV version number the record holds already (the KV key's versions
+// began again, say its metadata was deleted by hand) is engine.VersionTaken, and the refused
+// stage leaves the recorded versions as they were: the current one stays current and still
+// authenticates.
+func TestStageVersionTaken(t *testing.T) {
+	e := openTest(t, clock.Real{})
+	ctx := context.Background()
+	setupPersistent(t, e, "svc-taken")
+	current := stagePromote(t, e, "svc-taken", engine.PromoteOptions{})
+	must(t, e.kvDelete(ctx, secretKey("svc-taken")))
+	_, _, err := e.StageSecret(ctx, "svc-taken", 32)
+	want := engine.VersionTaken("svc-taken", 1)
+	if !errors.Is(err, engine.ErrConflict) || !strings.HasPrefix(err.Error(), "staging version 1 of identity \"svc-taken\"'s secret: "+want.Error()) {
+		t.Fatalf("StageSecret over a recorded version number: error = %v, want %v", err, want)
+	}
+	versions, err := e.ListSecretVersions(ctx, "svc-taken")
+	must(t, err)
+	if len(versions) != 1 || versions[0].Version != 1 || versions[0].State != engine.SecretCurrent {
+		t.Fatalf("versions after the refused stage = %+v, want version 1, current", versions)
+	}
+	if _, err := e.Authenticate(ctx, current); err != nil {
+		t.Fatalf("the current secret after the refused stage: %v", err)
+	}
+}
