@@ -426,6 +426,15 @@ func StagedDetail(version int64, fp string, length int64) string {
 // RollbackDetail is the audit detail of a staged version that DiscardSecret discarded.
 func RollbackDetail(version int64) string { return fmt.Sprintf("version %d discarded", version) }
 
+// VersionsDetail is the audit detail of retiring or deleting (verb "retired", "destroyed") an
+// identity whose secret has n versions; none without versions.
+func VersionsDetail(verb string, n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d secret versions %s", n, verb)
+}
+
 // DiscardDetail is the audit detail of a staged version that a promotion of version discarded.
 func DiscardDetail(discarded, version int64) string {
 	return fmt.Sprintf("version %d: left staged when version %d was promoted", discarded, version)

@@ -1179,8 +1179,8 @@ func testSameRefusals(t *testing.T, factory Factory) {
 	wantSame(t, "Authenticate with a discarded version", err, engine.ErrSecretRefused)
 }
 
-// testSameAuditDetails: staging and rolling back a secret version are audited with the same
-// details on every engine.
+// testSameAuditDetails: staging and rolling back a secret version, and retiring or deleting an
+// identity with secret versions, are audited with the same details on every engine.
 func testSameAuditDetails(t *testing.T, factory Factory) {
 	e, _, ctx := setup(t, factory)
 	svcIdentity(t, e, ctx, "svc-audited")
@@ -1197,4 +1197,30 @@ func testSameAuditDetails(t *testing.T, factory Factory) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("audit details = %q, want %q", got, want)
 	}
+	stagePromoted(t, e, ctx, "svc-audited")
+	_, err = e.RetireIdentity(ctx, "svc-audited")
+	must(t, err)
+	svcIdentity(t, e, ctx, "svc-deleted")
+	stagePromoted(t, e, ctx, "svc-deleted")
+	stagePromoted(t, e, ctx, "svc-deleted")
+	must(t, e.DeleteIdentity(ctx, "svc-deleted"))
+	for identity, want := range map[string]engine.AuditEvent{
+		"svc-audited": {Type: engine.EventIdentityRetired, Detail: engine.VersionsDetail("retired", 1)},
+		"svc-deleted": {Type: engine.EventIdentityDeleted, Detail: engine.VersionsDetail("destroyed", 2)},
+	} {
+		events, err := e.AuditEvents(ctx, engine.AuditFilter{Identity: identity, Types: []string{want.Type}})
+		must(t, err)
+		if len(events) != 1 || events[0].Detail != want.Detail {
+			t.Fatalf("%s events of %s = %+v, want one with detail %q", want.Type, identity, events, want.Detail)
+		}
+	}
+}
+
+// stagePromoted stages a new version of identity's secret and promotes it.
+func stagePromoted(t *testing.T, e engine.Engine, ctx context.Context, identity string) {
+	t.Helper()
+	v, _, err := e.StageSecret(ctx, identity, 32)
+	must(t, err)
+	_, err = e.PromoteSecret(ctx, identity, v.Version, engine.PromoteOptions{})
+	must(t, err)
 }

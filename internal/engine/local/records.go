@@ -318,7 +318,7 @@ func (e *Engine) RetireIdentity(ctx context.Context, name string) (policy.Identi
 		if err := putJSON(tx, bucketIdentities, name, id); err != nil {
 			return err
 		}
-		return e.appendAudit(tx, engine.AuditEvent{Type: engine.EventIdentityRetired, Identity: name, Detail: versionsDetail("retired", n)})
+		return e.appendAudit(tx, engine.AuditEvent{Type: engine.EventIdentityRetired, Identity: name, Detail: engine.VersionsDetail("retired", n)})
 	})
 	if err == nil {
 		err = e.dropLogins(ctx, logins)
@@ -356,7 +356,7 @@ func (e *Engine) DeleteIdentity(ctx context.Context, name string) error {
 		if err := tx.Bucket(bucketIdentities).Delete([]byte(name)); err != nil {
 			return err
 		}
-		return e.appendAudit(tx, engine.AuditEvent{Type: engine.EventIdentityDeleted, Identity: name, Detail: versionsDetail("destroyed", n)})
+		return e.appendAudit(tx, engine.AuditEvent{Type: engine.EventIdentityDeleted, Identity: name, Detail: engine.VersionsDetail("destroyed", n)})
 	})
 	if err != nil {
 		return err

@@ -458,11 +458,3 @@ func destroyVersions(tx *bolt.Tx, identity string) (int, error) {
 	}
 	return len(all), nil
 }
-
-// versionsDetail is the audit detail of retiring or deleting an identity with secret versions.
-func versionsDetail(verb string, n int) string {
-	if n == 0 {
-		return ""
-	}
-	return fmt.Sprintf("%d secret versions %s", n, verb)
-}

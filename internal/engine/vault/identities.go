@@ -437,22 +437,22 @@ func (e *Engine) removeVaultObjects(ctx context.Context, name string) error {
 
 // cutOff revokes every credential of the identity, destroys every secret-id of its role (the
 // rotated secret's versions included), records every version of its secret retained and
-// deletes the values.
-func (e *Engine) cutOff(ctx context.Context, name string) error {
+// deletes the values. It returns how many versions the secret has.
+func (e *Engine) cutOff(ctx context.Context, name string) (versions int, err error) {
 	if err := e.revokeAll(ctx, name); err != nil {
-		return err
+		return 0, err
 	}
 	if err := e.deleteDynamicRoles(ctx, name); err != nil {
-		return err
+		return 0, err
 	}
 	if err := e.dropCredentialLogins(ctx, name); err != nil {
-		return err
+		return 0, err
 	}
 	if err := e.dropRotatedLogins(ctx, name); err != nil {
-		return err
+		return 0, err
 	}
 	if err := e.destroySecretIDs(ctx, name); err != nil {
-		return err
+		return 0, err
 	}
 	return e.retireSecrets(ctx, name)
 }
@@ -753,7 +753,8 @@ func (e *Engine) RetireIdentity(ctx context.Context, name string) (policy.Identi
 	if _, _, err := e.readRecord(ctx, name); err != nil {
 		return policy.Identity{}, err
 	}
-	if err := e.cutOff(ctx, name); err != nil {
+	versions, err := e.cutOff(ctx, name)
+	if err != nil {
 		return policy.Identity{}, fmt.Errorf("retiring identity %q: %w", name, err)
 	}
 	// cutOff moved the credentials out of the record: read it again.
@@ -787,7 +788,7 @@ func (e *Engine) RetireIdentity(ctx context.Context, name string) (policy.Identi
 			return policy.Identity{}, fmt.Errorf("retiring identity %q: %w", name, err)
 		}
 	}
-	return id, e.appendAudit(ctx, engine.AuditEvent{Type: engine.EventIdentityRetired, Identity: name})
+	return id, e.appendAudit(ctx, engine.AuditEvent{Type: engine.EventIdentityRetired, Identity: name, Detail: engine.VersionsDetail("retired", versions)})
 }
 
 // DeleteIdentity revokes every credential of the identity and removes its role, entity, alias,
@@ -812,7 +813,8 @@ func (e *Engine) DeleteIdentity(ctx context.Context, name string) error {
 			return fmt.Errorf("deleting identity %q: %w", name, err)
 		}
 	}
-	if err := e.cutOff(ctx, name); err != nil {
+	versions, err := e.cutOff(ctx, name)
+	if err != nil {
 		return fmt.Errorf("deleting identity %q: %w", name, err)
 	}
 	// The credentials in the record go to the archive, which outlives the identity.
@@ -834,5 +836,5 @@ func (e *Engine) DeleteIdentity(ctx context.Context, name string) error {
 	if err := e.kvDelete(ctx, identityKey(name)); err != nil {
 		return fmt.Errorf("deleting identity %q: %w", name, err)
 	}
-	return e.appendAudit(ctx, engine.AuditEvent{Type: engine.EventIdentityDeleted, Identity: name})
+	return e.appendAudit(ctx, engine.AuditEvent{Type: engine.EventIdentityDeleted, Identity: name, Detail: engine.VersionsDetail("destroyed", versions)})
 }

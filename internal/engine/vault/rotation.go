@@ -585,11 +585,12 @@ func (e *Engine) loginRefused(path string, err error) error {
 // destroyed already (cutOff), so every version is recorded retained, for audit, and the
 // values are deleted from KV, with the login-secrets/ index entries of the versions that are
 // logins' passwords: a retired identity's secret is never promoted again.
-func (e *Engine) retireSecrets(ctx context.Context, identity string) error {
+func (e *Engine) retireSecrets(ctx context.Context, identity string) (int, error) {
 	now := e.clock.Now()
 	var indexed []string // the fingerprints of the versions that are logins' passwords
+	n := 0
 	_, err := e.changeSecrets(ctx, identity, func(rec *secretRecord) (bool, error) {
-		indexed = indexed[:0]
+		indexed, n = indexed[:0], len(rec.Versions)
 		for _, v := range slices.Concat(rec.Versions, rec.Destroy) {
 			if v.Login != "" {
 				indexed = append(indexed, v.Fingerprint)
@@ -606,17 +607,17 @@ func (e *Engine) retireSecrets(ctx context.Context, identity string) error {
 		return true, nil
 	})
 	if err != nil {
-		return fmt.Errorf("retiring the secret versions: %w", err)
+		return 0, fmt.Errorf("retiring the secret versions: %w", err)
 	}
 	if err := e.kvDelete(ctx, secretKey(identity)); err != nil && !errors.Is(err, engine.ErrNotFound) {
-		return fmt.Errorf("deleting the secret values: %w", err)
+		return 0, fmt.Errorf("deleting the secret values: %w", err)
 	}
 	for _, fp := range indexed {
 		if err := e.unindexLoginSecret(ctx, fp); err != nil {
-			return fmt.Errorf("deleting the index entry of a login's password: %w", err)
+			return 0, fmt.Errorf("deleting the index entry of a login's password: %w", err)
 		}
 	}
-	return nil
+	return n, nil
 }
 
 // deleteLegacySecrets removes the secret-version record that records written before kept at
