@@ -67,20 +67,17 @@ func none(err error) error {
 	return err
 }
 
+// bucketKinds names the kind of record each bucket holds, in messages.
+var bucketKinds = map[string]string{
+	string(bucketClasses): engine.KindClass, string(bucketTTLPolicies): engine.KindTTLPolicy,
+	string(bucketIdentities): engine.KindIdentity, string(bucketCredentials): engine.KindCredential,
+	string(bucketSchedules): engine.KindRotationSchedule, string(bucketOwners): engine.KindOwner,
+}
+
+// kindOf is the kind of record bucket holds, or the bucket's name.
 func kindOf(bucket []byte) string {
-	switch string(bucket) {
-	case string(bucketClasses):
-		return engine.KindClass
-	case string(bucketTTLPolicies):
-		return engine.KindTTLPolicy
-	case string(bucketIdentities):
-		return engine.KindIdentity
-	case string(bucketCredentials):
-		return engine.KindCredential
-	case string(bucketSchedules):
-		return engine.KindRotationSchedule
-	case string(bucketOwners):
-		return engine.KindOwner
+	if kind, ok := bucketKinds[string(bucket)]; ok {
+		return kind
 	}
 	return string(bucket)
 }
