@@ -60,7 +60,9 @@ func init() {
 }
 
 // LoginObservation is a login that a target holds and that the provider made: its comment names
-// the identity and credential it was made for.
+// the identity it was made for, and the credential when the login is that credential's alone
+// (Credential is empty for a login of a Vault dynamic role). Credentials are matched to logins
+// by name (Credential.Username).
 type LoginObservation struct {
 	Target     string
 	Name       string
@@ -137,7 +139,11 @@ func checkLogins(logins []LoginObservation, creds []Credential, identities map[s
 		}
 		c, ok := live[loginKey(l.Target, l.Name)]
 		if !ok {
-			add(RuleOrphanedLogin, SeverityHigh, where+" remains; its credential "+l.Credential+" is not live",
+			gone := "its credential " + l.Credential + " is not live"
+			if l.Credential == "" {
+				gone = "no live credential is recorded with its name"
+			}
+			add(RuleOrphanedLogin, SeverityHigh, where+" remains; "+gone,
 				"no login outlives its credential", "NHI1", "drop "+where+" (DROP ROLE)")
 			continue
 		}
