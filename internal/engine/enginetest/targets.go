@@ -553,7 +553,7 @@ func testTargetRotationOneLogin(t *testing.T, factory Factory) {
 	// login's verifier (the local engine, as the admin user); where it may not (Vault's
 	// inspector login), the refresh says it cannot be checked.
 	if _, ok := e.(engine.LoginObserver); ok {
-		if rotatedObservation(t, e, ctx, "svc-pg", login).PasswordChecked {
+		if rotatedObservation(t, e, ctx, "svc-pg", login).PasswordUnchecked == "" {
 			wantPasswordFinding(t, e, ctx, "svc-pg", false)
 			acctest.PostgresExec(t, f.Conn, f.Password, `ALTER ROLE "`+login+`" PASSWORD 'changed-by-hand'`)
 			wantPasswordFinding(t, e, ctx, "svc-pg", true)

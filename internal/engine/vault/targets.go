@@ -431,7 +431,8 @@ func (e *Engine) observeRotated(ctx context.Context, t engine.Target, c target.T
 	if err != nil {
 		return nil, engine.TargetError(t.Name, err)
 	}
-	return []policy.LoginObservation{{Target: t.Name, Name: login, Identity: rec.Name, Rotated: true, RolesHolder: holder, Roles: l.Roles}}, nil
+	return []policy.LoginObservation{{Target: t.Name, Name: login, Identity: rec.Name, Rotated: true, RolesHolder: holder, Roles: l.Roles,
+		PasswordUnchecked: policy.PasswordInspectorOnly}}, nil
 }
 
 // vaultScopes are the scopes of id that are Vault ACL policies: none for an identity with a
