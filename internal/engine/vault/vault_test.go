@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -602,5 +603,50 @@ func TestTargetInspector(t *testing.T) {
 	}
 	if l, err := f.Admin.Inspect(ctx, login); err != nil || l.Exists {
 		t.Errorf("the inspector login after the target's deletion: %+v, %v; want it dropped", l, err)
+	}
+}
+
+// TestTargetReplayedCredsRead: a read of creds that the network layer sent twice mints a login
+// whose lease the engine never records (simulated by reading the role's creds once more). The
+// refresh reports it as an orphaned login; the repair of the next issue leaves it alone (it
+// cannot be told from another process's issue in flight); its lease's end drops it.
+func TestTargetReplayedCredsRead(t *testing.T) {
+	e, f := targetIdentity(t, "ci-db")
+	ctx := context.Background()
+	c, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-db"})
+	must(t, err)
+	t.Cleanup(func() { _ = f.Admin.DropLogin(context.Background(), c.Username) })
+	rec, _, err := e.readRecord(ctx, "ci-db")
+	must(t, err)
+	replayed, err := e.readCreds(ctx, rec.DynamicRoles[0])
+	must(t, err)
+	stray, _ := replayed.Data["username"].(string)
+	t.Cleanup(func() { _ = f.Admin.DropLogin(context.Background(), stray) })
+
+	orphaned := func(what string) {
+		t.Helper()
+		fleet, err := engine.ReadObserved(ctx, e, "ci-db", time.Now())
+		must(t, err)
+		var got []string
+		for _, fd := range policy.Drift(fleet).About("ci-db") {
+			if strings.HasPrefix(fd.Object, "login/") {
+				got = append(got, fd.Rule+" "+strings.TrimPrefix(fd.Object, "login/"))
+			}
+		}
+		if want := []string{policy.RuleOrphanedLogin + " " + stray}; !slices.Equal(got, want) {
+			t.Errorf("%s: login findings %q, want %q", what, got, want)
+		}
+	}
+	orphaned("refresh")
+	second, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-db"})
+	must(t, err)
+	t.Cleanup(func() { _ = f.Admin.DropLogin(context.Background(), second.Username) })
+	if l, err := f.Admin.Inspect(ctx, stray); err != nil || !l.Exists {
+		t.Fatalf("the unrecorded login after the next issue's repair: %+v, %v; want it left to its lease", l, err)
+	}
+	orphaned("refresh after the next issue")
+	must(t, e.revokeLease(ctx, replayed.LeaseID)) // what the lease's expiry does
+	if l, err := f.Admin.Inspect(ctx, stray); err != nil || l.Exists {
+		t.Errorf("the unrecorded login after its lease ended: %+v, %v; want it dropped", l, err)
 	}
 }
