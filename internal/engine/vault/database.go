@@ -44,7 +44,11 @@ import (
 // every role of the identity (deleteDynamicRoles). Since a role makes the logins of many
 // credentials, Vault names each login with a random part (usernameTemplate), and the link from a
 // login to its credential is the login's name recorded with the credential
-// (policy.Credential.Username), not the login's comment.
+// (policy.Credential.Username), not the login's comment. Known limit: since an issue no longer
+// writes the role it reads, a role edited by hand in Vault (a body its name no longer digests)
+// keeps minting logins as edited until retire or delete; the drift rules still judge each login
+// against its credential's scopes (privilege-escalation, validity), and only a token with the
+// apply policy may write roles.
 //
 // The credential is recorded like a token credential, with its lease, renewed and revoked
 // through sys/leases (Vault runs the renew and revocation statements). Its ID is "lease-" + 16
