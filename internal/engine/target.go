@@ -222,9 +222,10 @@ func ParseLoginComment(comment string) (owner, identity, credID string, ok bool)
 		return "", "", "", false
 	}
 	identity, credID, ok = strings.Cut(rest, ", credential ")
-	if credID == loginCredentialByName {
+	switch credID {
+	case loginCredentialByName:
 		credID = ""
-	} else if credID == "" {
+	case "":
 		ok = false
 	}
 	return owner, identity, credID, ok && identity != ""
