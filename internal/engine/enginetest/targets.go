@@ -551,15 +551,23 @@ func testTargetRotationOneLogin(t *testing.T, factory Factory) {
 	}
 	// A password changed on the target by hand is a finding where the engine may read the
 	// login's verifier (the local engine, as the admin user); where it may not (Vault's
-	// inspector login), the refresh says it cannot be checked.
+	// inspector login), the refresh says it cannot be checked, and why. A password set by hand
+	// with an MD5 verifier cannot be compared either: the engine says so.
 	if _, ok := e.(engine.LoginObserver); ok {
-		if rotatedObservation(t, e, ctx, "svc-pg", login).PasswordChecked {
+		if why := rotatedObservation(t, e, ctx, "svc-pg", login).PasswordUnchecked; why == "" {
 			wantPasswordFinding(t, e, ctx, "svc-pg", false)
 			acctest.PostgresExec(t, f.Conn, f.Password, `ALTER ROLE "`+login+`" PASSWORD 'changed-by-hand'`)
 			wantPasswordFinding(t, e, ctx, "svc-pg", true)
+			acctest.PostgresExec(t, f.Conn, f.Password, "SET password_encryption = 'md5'", `ALTER ROLE "`+login+`" PASSWORD 'md5-by-hand'`)
+			if why := rotatedObservation(t, e, ctx, "svc-pg", login).PasswordUnchecked; why != policy.PasswordNotSCRAM {
+				t.Errorf("a login with an MD5 verifier: unchecked %q, want %q", why, policy.PasswordNotSCRAM)
+			}
 			second = rotate(t, e, ctx, "svc-pg", 0) // the next rotation puts a password the provider controls back
 			wantPasswordFinding(t, e, ctx, "svc-pg", false)
 		} else {
+			if why != policy.PasswordInspectorOnly {
+				t.Errorf("the rotated login's password: unchecked %q, want %q (an engine that reads the target as its inspector)", why, policy.PasswordInspectorOnly)
+			}
 			wantRule(t, e, ctx, "svc-pg", policy.RulePasswordUnchecked, true)
 		}
 

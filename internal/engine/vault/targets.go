@@ -34,11 +34,12 @@ const (
 )
 
 // usernameTemplate names the logins Vault makes like engine.LoginName names the local engine's:
-// "nhi_" and the role's name, which is the identity, "_" and the credential's 16 hex digits
-// (credentialRole), within PostgreSQL's 63 bytes (a longer name keeps a digest of what is cut).
-// One role makes one login, so the name needs no random part: a read of the role's creds
-// replayed by the network layer fails to create the same login again instead of making another.
-const usernameTemplate = `{{ printf "nhi_%s" (.RoleName | truncate_sha256 59) | lowercase }}`
+// "nhi_" and the role's name, which starts with the identity (dynamicRole), then "_" and 8
+// random characters, within PostgreSQL's 63 bytes (a longer role name keeps a digest of what is
+// cut). One dynamic role makes the logins of every credential issued under the same terms, so
+// each name needs its random part. (A read of creds replayed by the network layer therefore
+// makes a second login, which its lease's expiry drops: see database.go.)
+const usernameTemplate = `{{ printf "nhi_%s_%s" (.RoleName | truncate_sha256 50) (random 8) | lowercase }}`
 
 // DatabaseMount returns the mount of the database secrets engine that holds the targets'
 // connection configurations.
@@ -377,7 +378,7 @@ func (e *Engine) ObserveLogins(ctx context.Context, identity string) ([]policy.L
 		if targets, err = cachedList[engine.Target](ctx, e, targetsFolder); err != nil || len(targets) == 0 {
 			return nil, err
 		}
-		if recs, err = kvGetAll[identityRecord](ctx, e, identitiesFolder); err != nil {
+		if recs, err = e.allRecords(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -430,7 +431,8 @@ func (e *Engine) observeRotated(ctx context.Context, t engine.Target, c target.T
 	if err != nil {
 		return nil, engine.TargetError(t.Name, err)
 	}
-	return []policy.LoginObservation{{Target: t.Name, Name: login, Identity: rec.Name, Rotated: true, RolesHolder: holder, Roles: l.Roles}}, nil
+	return []policy.LoginObservation{{Target: t.Name, Name: login, Identity: rec.Name, Rotated: true, RolesHolder: holder, Roles: l.Roles,
+		PasswordUnchecked: policy.PasswordInspectorOnly}}, nil
 }
 
 // vaultScopes are the scopes of id that are Vault ACL policies: none for an identity with a
