@@ -2,6 +2,9 @@ package provider
 
 import (
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -143,7 +146,13 @@ func (r *credentialEphemeralResource) Open(ctx context.Context, req ephemeral.Op
 		return
 	}
 	tflog.Info(ctx, "issued credential", map[string]any{"identity": identity, "credential": cred.ID, "requester": requester})
-	ref, _ := json.Marshal(credentialRef{ID: cred.ID, Identity: identity, Secret: secret})
+	ref, err := r.sealRef(credentialRef{ID: cred.ID, Identity: identity, Secret: secret})
+	if err != nil {
+		// Without its reference Close could not revoke it: revoke it now.
+		_ = engine.RevokeCredentialOf(ctx, r.data.engine, identity, cred.ID)
+		resp.Diagnostics.AddError("Credential Not Issued", fmt.Sprintf("Credential %q of identity %q was revoked at once: its reference could not be sealed: %v", cred.ID, identity, err))
+		return
+	}
 	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateKeyCredential, ref)...)
 
 	m.Requester = types.StringValue(requester)
@@ -171,7 +180,39 @@ func renewAt(c engine.Credential) time.Time {
 	return at
 }
 
-func readRef(ctx context.Context, private interface {
+// newPrivateSealer returns a cipher under a random key that lives only in this provider process.
+// Terraform keeps an ephemeral resource's private data in memory and hands it back to the same
+// process's Renew and Close, so private data sealed with it is readable there and nowhere else:
+// the secret that proves possession of a credential never leaves the process in clear.
+func newPrivateSealer() (cipher.AEAD, error) {
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
+
+// sealRef is ref sealed by the provider's private key, as the JSON the framework requires of
+// private data (a string: nonce and sealed reference, base64).
+func (r *credentialEphemeralResource) sealRef(ref credentialRef) ([]byte, error) {
+	plain, err := json.Marshal(ref)
+	if err != nil {
+		return nil, err
+	}
+	aead := r.data.private
+	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plain)+aead.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	return json.Marshal(aead.Seal(nonce, nonce, plain, []byte(privateKeyCredential)))
+}
+
+// readRef opens the credential reference that Open sealed into private.
+func (r *credentialEphemeralResource) readRef(ctx context.Context, private interface {
 	GetKey(context.Context, string) ([]byte, diag.Diagnostics)
 }, diags *diag.Diagnostics) (credentialRef, bool) {
 	var ref credentialRef
@@ -180,15 +221,29 @@ func readRef(ctx context.Context, private interface {
 	if diags.HasError() || raw == nil {
 		return ref, false
 	}
-	if err := json.Unmarshal(raw, &ref); err != nil {
-		diags.AddError("Corrupt Credential Reference", "The private data of nhi_credential could not be read: "+err.Error())
+	var sealed []byte
+	err := json.Unmarshal(raw, &sealed)
+	aead := r.data.private
+	if err == nil && len(sealed) < aead.NonceSize() {
+		err = errors.New("too short")
+	}
+	if err == nil {
+		var plain []byte
+		plain, err = aead.Open(nil, sealed[:aead.NonceSize()], sealed[aead.NonceSize():], []byte(privateKeyCredential))
+		if err == nil {
+			err = json.Unmarshal(plain, &ref)
+		}
+	}
+	if err != nil {
+		diags.AddError("Corrupt Credential Reference", "The private data of nhi_credential could not be read (it is readable only by the "+
+			"provider process that opened the credential, which revokes it when Terraform closes it; otherwise it expires): "+err.Error())
 		return ref, false
 	}
 	return ref, true
 }
 
 func (r *credentialEphemeralResource) Renew(ctx context.Context, req ephemeral.RenewRequest, resp *ephemeral.RenewResponse) {
-	ref, ok := readRef(ctx, req.Private, &resp.Diagnostics)
+	ref, ok := r.readRef(ctx, req.Private, &resp.Diagnostics)
 	if !ok {
 		return
 	}
@@ -207,7 +262,7 @@ func (r *credentialEphemeralResource) Renew(ctx context.Context, req ephemeral.R
 }
 
 func (r *credentialEphemeralResource) Close(ctx context.Context, req ephemeral.CloseRequest, resp *ephemeral.CloseResponse) {
-	ref, ok := readRef(ctx, req.Private, &resp.Diagnostics)
+	ref, ok := r.readRef(ctx, req.Private, &resp.Diagnostics)
 	if !ok {
 		return
 	}

@@ -4,6 +4,7 @@ package provider
 
 import (
 	"context"
+	"crypto/cipher"
 	"os"
 	"path/filepath"
 	"sync"
@@ -51,6 +52,9 @@ type providerData struct {
 	clock  clock.Clock
 	// requester names who asks for credentials when a request does not say.
 	requester string
+	// private seals the private data that ephemeral resources hand to Terraform
+	// (newPrivateSealer).
+	private cipher.AEAD
 }
 
 // nhiProvider is the nhi provider. engine and clock are set only by tests, which inject an
@@ -247,6 +251,11 @@ func (p *nhiProvider) Configure(ctx context.Context, req provider.ConfigureReque
 		return
 	}
 	data := &providerData{engine: p.engine, clock: p.clock, requester: requesterFrom(cfg.Requester.ValueString())}
+	var err error
+	if data.private, err = newPrivateSealer(); err != nil {
+		resp.Diagnostics.AddError("Provider Not Configured", "No key to seal private data with: "+err.Error())
+		return
+	}
 	if data.clock == nil {
 		data.clock = clock.Real{}
 	}

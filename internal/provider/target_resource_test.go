@@ -3,9 +3,11 @@ package provider
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +26,7 @@ import (
 	"github.com/nhigov/terraform-provider-nhi/internal/acctest"
 	"github.com/nhigov/terraform-provider-nhi/internal/engine"
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
+	"github.com/nhigov/terraform-provider-nhi/internal/target"
 	"github.com/nhigov/terraform-provider-nhi/internal/target/postgres"
 )
 
@@ -708,4 +711,161 @@ func applyNew(ctx context.Context, t *testing.T, srv tfprotov6.ProviderServer, t
 	if err != nil || len(applied.Diagnostics) > 0 {
 		t.Fatalf("ApplyResourceChange %s: %v %+v", typeName, err, applied.Diagnostics)
 	}
+}
+
+// TestTarget_credentialRenewal drives nhi_credential on a target through the plugin protocol as
+// Terraform does during a long run (Open, Renew at each RenewAt, Close, with the private data
+// Open returned), since an acceptance test cannot make Terraform reach a RenewAt: the login is
+// VALID UNTIL expires_at; each renewal moves VALID UNTIL to the new expiry, never past the hard
+// expiry, and spends one renewal of the budget; a renewal beyond the budget is refused quietly
+// (no error; the credential simply expires, as the docs say) and leaves VALID UNTIL as it was;
+// Close drops the login. Neither the private data handed to Terraform (sealed for the provider
+// process that opened the credential; another cannot use it) nor the TRACE logs carry the
+// login's password.
+func TestTarget_credentialRenewal(t *testing.T) {
+	env, f := targetEnv(t)
+	var logs bytes.Buffer
+	ctx := tfsdklogtest.RootLogger(tflogtest.RootLogger(context.Background(), &logs), &logs)
+	for _, err := range []error{
+		env.engine.PutTarget(ctx, engine.Target{Name: f.Target, Connection: f.Conn, PasswordVersion: 1}, f.Password),
+		env.engine.PutClass(ctx, policy.Class{Name: "ci", Kind: policy.KindEphemeral, MaxLifetime: time.Hour}),
+		env.engine.PutTTLPolicy(ctx, policy.TTLPolicy{Name: "p", Class: "ci", TTL: 15 * time.Minute, MaxLifetime: 40 * time.Minute,
+			Renewable: true, MaxRenewals: int64p(2)}),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := env.engine.CreateIdentity(ctx, policy.Identity{Name: "ci-renew", Class: "ci", TTLPolicy: "p", Target: f.Target, Scopes: []string{f.Reader}}); err != nil {
+		t.Fatal(err)
+	}
+	srv := env.protocolServer(t)
+	opened, out := openCredential(ctx, t, srv, map[string]string{"identity": "ci-renew", "purpose": "long run"})
+	var password, username, credID string
+	for name, v := range map[string]*string{"value": &password, "username": &username, "credential_id": &credID} {
+		if err := out[name].As(v); err != nil || *v == "" {
+			t.Fatalf("Open returned no %s: %v", name, err)
+		}
+	}
+	t.Cleanup(func() { _ = f.Admin.DropLogin(context.Background(), username) })
+	if privateCarries(t, opened.Private, password) {
+		t.Error("the private data Open hands to Terraform carries the login's password")
+	}
+	if err := f.WantGrants(username, password); err != nil {
+		t.Fatal(err)
+	}
+
+	// live reads the credential back from the engine, and the login from the target.
+	live := func(when string) (engine.Credential, target.Login) {
+		t.Helper()
+		creds, err := env.engine.LiveCredentials(ctx, "ci-renew")
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(creds, func(c engine.Credential) bool { return c.ID == credID })
+		if i < 0 {
+			t.Fatalf("%s: credential %s is not live: %+v", when, credID, creds)
+		}
+		l, err := f.Admin.Inspect(ctx, username)
+		if err != nil || !l.Exists {
+			t.Fatalf("%s: login %s = %+v, %v", when, username, l, err)
+		}
+		if !acctest.ValidUntil(l, creds[i].ExpiresAt) || l.ValidUntil.After(creds[i].HardExpiresAt.Add(30*time.Second)) {
+			t.Fatalf("%s: login VALID UNTIL %s, want the expiry %s (hard expiry %s)", when, l.ValidUntil, creds[i].ExpiresAt, creds[i].HardExpiresAt)
+		}
+		return creds[i], l
+	}
+	cred, login := live("after Open")
+	var expiresAt string
+	_ = out["expires_at"].As(&expiresAt)
+	if expiresAt != cred.ExpiresAt.Format(time.RFC3339) || cred.RenewalsLeft != 2 {
+		t.Fatalf("Open returned expires_at %s; the engine holds %s with %d renewals left (want 2)", expiresAt, cred.ExpiresAt, cred.RenewalsLeft)
+	}
+	// The docs promise renewal while the run lasts: Terraform is asked to renew renewMargin
+	// before the expiry.
+	if want := cred.ExpiresAt.Add(-renewMargin); !opened.RenewAt.Equal(want) {
+		t.Fatalf("Open asked for renewal at %s, want %s", opened.RenewAt, want)
+	}
+
+	renew := func() *tfprotov6.RenewEphemeralResourceResponse {
+		t.Helper()
+		// Both clocks pass a whole second first, as Vault sets VALID UNTIL in whole seconds.
+		time.Sleep(1100 * time.Millisecond)
+		env.clock.Set(time.Now())
+		r, err := srv.RenewEphemeralResource(ctx, &tfprotov6.RenewEphemeralResourceRequest{TypeName: "nhi_credential", Private: opened.Private})
+		if err != nil || len(r.Diagnostics) > 0 {
+			t.Fatalf("Renew: %v %+v", err, r.Diagnostics)
+		}
+		return r
+	}
+	for i, left := range []int64{1, 0} {
+		r := renew()
+		renewed, l := live(fmt.Sprintf("after renewal %d", i+1))
+		if renewed.RenewalsLeft != left || renewed.RenewCount != int64(i+1) || !renewed.ExpiresAt.After(cred.ExpiresAt) ||
+			!l.ValidUntil.After(login.ValidUntil) || renewed.ExpiresAt.After(renewed.HardExpiresAt) {
+			t.Fatalf("renewal %d: %+v with VALID UNTIL %s (before: expiry %s, VALID UNTIL %s); want the expiry and VALID UNTIL moved, within the hard expiry, %d renewals left",
+				i+1, renewed, l.ValidUntil, cred.ExpiresAt, login.ValidUntil, left)
+		}
+		want := renewed.ExpiresAt.Add(-renewMargin)
+		if left == 0 {
+			want = time.Time{} // the budget is spent: the credential simply expires
+		}
+		if !r.RenewAt.Equal(want) {
+			t.Fatalf("renewal %d asked for the next renewal at %s, want %s", i+1, r.RenewAt, want)
+		}
+		cred, login = renewed, l
+	}
+	// Beyond the budget: refused, quietly, and nothing moves.
+	if r := renew(); !r.RenewAt.IsZero() {
+		t.Fatalf("a renewal beyond the budget asked to renew again at %s", r.RenewAt)
+	}
+	after, l := live("after a renewal beyond the budget")
+	if !after.ExpiresAt.Equal(cred.ExpiresAt) || after.RenewCount != 2 || !l.ValidUntil.Equal(login.ValidUntil) {
+		t.Fatalf("a renewal beyond the budget changed the credential: %+v, VALID UNTIL %s (was %s, %s)", after, l.ValidUntil, cred.ExpiresAt, login.ValidUntil)
+	}
+	if !strings.Contains(logs.String(), "credential not renewed; it expires") {
+		t.Error("the refused renewal is not in the logs")
+	}
+
+	// The private data is sealed for this provider process: another cannot use it.
+	other, err := env.protocolServer(t).RenewEphemeralResource(ctx, &tfprotov6.RenewEphemeralResourceRequest{TypeName: "nhi_credential", Private: opened.Private})
+	if err != nil || len(other.Diagnostics) != 1 || other.Diagnostics[0].Summary != "Corrupt Credential Reference" {
+		t.Fatalf("Renew in another provider process: %v %+v; want the private data refused", err, other)
+	}
+
+	if r, err := srv.CloseEphemeralResource(ctx, &tfprotov6.CloseEphemeralResourceRequest{TypeName: "nhi_credential", Private: opened.Private}); err != nil || len(r.Diagnostics) > 0 {
+		t.Fatalf("Close: %v %+v", err, r.Diagnostics)
+	}
+	if err := f.WantGone(username, password); err != nil {
+		t.Fatal(err)
+	}
+	text := logs.String()
+	if !strings.Contains(text, credID) || !strings.Contains(text, "renewed credential") {
+		t.Fatal("the captured logs never name the credential's renewal: the scan below would prove nothing")
+	}
+	for what, secret := range map[string]string{"admin password": f.Password, "login password": password} {
+		if strings.Contains(text, secret) {
+			t.Errorf("the logs carry the %s", what)
+		}
+	}
+}
+
+// privateCarries tells whether the private data of a protocol response carries secret, as is or
+// in one of its values: the framework encodes private data as a JSON object whose values (JSON
+// themselves) are base64, so a scan of the raw bytes alone would never find it.
+func privateCarries(t *testing.T, private []byte, secret string) bool {
+	t.Helper()
+	var values map[string][]byte
+	if err := json.Unmarshal(private, &values); err != nil || len(values) == 0 {
+		t.Fatalf("private data %q: %v; want a JSON object with values", private, err)
+	}
+	if bytes.Contains(private, []byte(secret)) {
+		return true
+	}
+	for _, v := range values {
+		if bytes.Contains(v, []byte(secret)) {
+			return true
+		}
+	}
+	return false
 }
