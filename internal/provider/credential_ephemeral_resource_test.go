@@ -314,6 +314,9 @@ func TestCredential_renewalBudget(t *testing.T) {
 	if err := out["value"].As(&secret); err != nil || secret == "" {
 		t.Fatalf("Open returned no value: %v", err)
 	}
+	if privateCarries(t, opened.Private, secret) {
+		t.Error("the private data Open hands to Terraform carries the credential's secret")
+	}
 	_ = out["requester"].As(&requester)
 	if requester != "renew-test" {
 		t.Fatalf("requester = %q, want the provider's requester", requester)
