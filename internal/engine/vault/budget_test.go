@@ -34,6 +34,11 @@ const (
 	budgetOpenClose = 6
 	// budgetTargetOpenClose is budgetOpenClose and the deletion of the credential's dynamic role.
 	budgetTargetOpenClose = budgetOpenClose + 1
+	// budgetTargetPersistent is budgetPersistent for a persistent identity whose rotated secret is
+	// the password of a login on a target: ObserveLogins reads the identity's record again (to be
+	// removed: the refresh has just read it), and the current secret's value is read from KV to
+	// check the login's password by logging in with it.
+	budgetTargetPersistent = budgetPersistent + 2
 	budgetEndedHistory    = 1000
 	budgetHistorySlack    = 1
 	budgetSecretLength    = 32
@@ -250,5 +255,33 @@ func TestTargetCredentialRequestBudget(t *testing.T) {
 		} else {
 			t.Logf("run %d: open %d requests, close %d", run, opened, n-opened)
 		}
+	}
+}
+
+// TestTargetRefreshRequestBudget: the refresh of a persistent identity whose rotated secret is
+// the password of a login on a target costs budgetTargetPersistent requests once the process has
+// read the inspector's password (the first refresh that reaches the target).
+func TestTargetRefreshRequestBudget(t *testing.T) {
+	direct, _, f := persistentTarget(t)
+	ctx := context.Background()
+	var names []string
+	for _, strategy := range []string{"", policy.StrategyAlternating} {
+		name := "svc-budget-one"
+		if strategy != "" {
+			name = "svc-budget-alt"
+		}
+		persistentOn(t, direct, f, name, strategy)
+		v, _, err := direct.StageSecret(ctx, name, budgetSecretLength)
+		must(t, err)
+		_, err = direct.PromoteSecret(ctx, name, v.Version, engine.PromoteOptions{})
+		must(t, err)
+		names = append(names, name)
+	}
+	e, proxy := openThroughProxy(t, direct)
+	refreshFleet(t, e, proxy, names, time.Now()) // the first reaches the target
+	per, _ := refreshFleet(t, e, proxy, names, time.Now())
+	t.Logf("refresh of a persistent identity with a rotated login: %.2f requests (%v)", per, proxy.Requests())
+	if per > budgetTargetPersistent {
+		t.Errorf("refresh: %.2f requests per persistent identity with a rotated login, budget %.0f (%v)", per, budgetTargetPersistent, proxy.Requests())
 	}
 }
