@@ -39,11 +39,11 @@ const (
 	// removed: the refresh has just read it), and the current secret's value is read from KV to
 	// check the login's password by logging in with it.
 	budgetTargetPersistent = budgetPersistent + 2
-	budgetEndedHistory    = 1000
-	budgetHistorySlack    = 1
-	budgetSecretLength    = 32
-	budgetRotationEvery   = 24 * time.Hour
-	budgetEphemeralPolicy = "budget-p"
+	budgetEndedHistory     = 1000
+	budgetHistorySlack     = 1
+	budgetSecretLength     = 32
+	budgetRotationEvery    = 24 * time.Hour
+	budgetEphemeralPolicy  = "budget-p"
 )
 
 // budgetPolicy is the TTL policy of the ephemeral identities the budget tests measure.
