@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/nhigov/terraform-provider-nhi/internal/policy"
@@ -31,6 +32,7 @@ type DriftReader interface {
 // identity carries the engine drift that reading it alone (GetIdentity) shows, so the report
 // has every finding an identity has.
 func Observe(ctx context.Context, e Engine, now time.Time) (policy.Fleet, error) {
+	ctx = context.WithValue(ctx, observationKey{}, &observation{reads: map[string]any{}})
 	f := policy.Fleet{Now: now}
 	var err error
 	if f.Classes, err = e.ListClasses(ctx); err != nil {
@@ -229,4 +231,34 @@ func AuditLog(ctx context.Context, e Engine, f AuditFilter, now time.Time) ([]Au
 	}
 	sort.SliceStable(events, func(i, j int) bool { return events[i].Time.Before(events[j].Time) })
 	return events, nil
+}
+
+// observationKey keys the observation under way (Observe) in a context.
+type observationKey struct{}
+
+// observation holds what an engine read once during one Observe (ReadOnce).
+type observation struct {
+	mu    sync.Mutex
+	reads map[string]any
+}
+
+// ReadOnce returns read's answer, read once per Observe under key: within Observe (which writes
+// nothing) an engine whose calls need the same records (Vault's identity records, for the
+// identities, their secret versions and their logins on targets) reads them once and every call
+// gets that snapshot. Outside Observe it calls read.
+func ReadOnce[T any](ctx context.Context, key string, read func() (T, error)) (T, error) {
+	o, ok := ctx.Value(observationKey{}).(*observation)
+	if !ok {
+		return read()
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if v, ok := o.reads[key].(T); ok {
+		return v, nil
+	}
+	v, err := read()
+	if err == nil {
+		o.reads[key] = v
+	}
+	return v, err
 }

@@ -195,12 +195,23 @@ const loginCommentPrefix = "terraform-provider-nhi "
 // LoginComment is the comment an engine puts on a login it makes for credential credID of
 // identity: what the drift checks of logins read back (ParseLoginComment). owner tells engines
 // apart that share a target (LoginObserver.LoginOwner), so that one never takes another's logins
-// for its own orphans.
+// for its own orphans. credID is empty for the logins of a Vault dynamic role, which makes the
+// logins of many credentials with one comment: the comment then names no credential, and the
+// credential a login belongs to is the one recorded with the login's name (the drift rules
+// match logins to credentials by name in any case).
 func LoginComment(owner, identity, credID string) string {
+	if credID == "" {
+		credID = loginCredentialByName
+	}
 	return loginCommentPrefix + owner + ": identity " + identity + ", credential " + credID
 }
 
-// ParseLoginComment returns the owner, identity and credential a LoginComment names.
+// loginCredentialByName stands for the credential in the comment of a login of a Vault dynamic
+// role; no credential ID has a space.
+const loginCredentialByName = "recorded by login name"
+
+// ParseLoginComment returns the owner, identity and credential a LoginComment names; credID is
+// empty when the comment names none.
 func ParseLoginComment(comment string) (owner, identity, credID string, ok bool) {
 	rest, ok := strings.CutPrefix(comment, loginCommentPrefix)
 	if !ok {
@@ -211,7 +222,13 @@ func ParseLoginComment(comment string) (owner, identity, credID string, ok bool)
 		return "", "", "", false
 	}
 	identity, credID, ok = strings.Cut(rest, ", credential ")
-	return owner, identity, credID, ok && identity != "" && credID != ""
+	switch credID {
+	case loginCredentialByName:
+		credID = ""
+	case "":
+		ok = false
+	}
+	return owner, identity, credID, ok && identity != ""
 }
 
 // LoginObserver is implemented by engines that can read back the logins they made on targets:

@@ -115,8 +115,8 @@ func everyKindFleet() Fleet {
 			{Target: "orders-db", Name: "nhi_ci-rotated_gone", Identity: "ci-rotated", Credential: "c-gone", ValidUntil: now.Add(-time.Hour)},
 			// The login of a rotated secret whose password was changed by hand, and one that
 			// cannot be checked.
-			{Target: "orders-db", Name: "nhi_svc-orders", Identity: "svc-orders", Rotated: true, PasswordChecked: true},
-			{Target: "orders-db", Name: "nhi_svc-api", Identity: "svc-api", Rotated: true},
+			{Target: "orders-db", Name: "nhi_svc-orders", Identity: "svc-orders", Rotated: true},
+			{Target: "orders-db", Name: "nhi_svc-api", Identity: "svc-api", Rotated: true, PasswordUnchecked: PasswordVerifierHidden},
 			// A target that did not answer: its identities' logins were not checked.
 			{Target: "reports-db", Unchecked: "dial tcp 10.0.0.9:5432: connection refused"},
 		},

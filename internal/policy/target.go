@@ -20,8 +20,8 @@ const (
 	// RulePasswordChanged: the login of a persistent identity's rotated secret holds another
 	// password than the current secret: changed on the target outside the provider.
 	RulePasswordChanged = "target-password-changed"
-	// RulePasswordUnchecked: that comparison was not possible (the admin user may not read
-	// password verifiers, or the verifier is not SCRAM).
+	// RulePasswordUnchecked: that comparison was not possible; the engine says why
+	// (PasswordUnchecked).
 	RulePasswordUnchecked = "target-password-unchecked"
 	// RuleTargetUnchecked: the engine could not reach a target, so the logins there of the
 	// identities on it were not checked.
@@ -51,16 +51,41 @@ func init() {
 			"The login of a persistent identity's rotated secret holds a password other than the current secret: someone changed it on the target, outside the provider, so the secret's consumers and its rotation no longer control the account.",
 			"Find out who changed it; then rotate (nhi_rotate, or the next scheduled rotation) to put a password the provider controls back."},
 		RulePasswordUnchecked: {"Target Password Not Checkable",
-			"Whether the login of a persistent identity's rotated secret still holds the current secret cannot be checked: the target's admin user may not read password verifiers (pg_authid), or the stored verifier is not SCRAM-SHA-256.",
-			"Give the target's admin user the right to read pg_authid (a superuser), or accept that this drift is not checked."},
+			"Whether the login of a persistent identity's rotated secret still holds the current secret cannot be checked, and the finding says why: the engine reads the target as a user that may not read password verifiers (pg_authid): the admin user on the local engine when it is no superuser, and always on Vault, whose inspector login holds no privilege since Vault alone holds the admin password; or the login's stored verifier is not SCRAM-SHA-256.",
+			"On the local engine, give the target's admin user the right to read pg_authid (a superuser); on Vault this cannot be checked. A verifier that is not SCRAM-SHA-256 was set outside the provider: rotate the secret. Otherwise accept that this drift is not checked."},
 		RuleTargetUnchecked: {"Target Not Checked",
 			"The engine could not reach the target of an identity (it is down, or its connection or credentials fail), so the logins the provider made there were not checked for drift: orphaned logins, validity past expiry, roles added out of band and changed passwords stay unseen until it answers.",
 			"Bring the target back or fix its connection (nhi_target), then refresh or run the drift report again."},
 	})
 }
 
+// PasswordUnchecked says why the password of a rotated login could not be compared with the
+// current secret: the engine observes it (LoginObservation.PasswordUnchecked), and the
+// target-password-unchecked finding says it, with the remedy that fits (passwordUncheckedText).
+type PasswordUnchecked string
+
+const (
+	// PasswordVerifierHidden: the engine reads the target as its admin user, who may not read
+	// password verifiers (pg_authid): the local engine's admin user is no superuser.
+	PasswordVerifierHidden PasswordUnchecked = "verifier-hidden"
+	// PasswordNotSCRAM: the login's stored verifier is not SCRAM-SHA-256 (the provider sets only
+	// SCRAM-SHA-256 ones).
+	PasswordNotSCRAM PasswordUnchecked = "verifier-not-scram"
+)
+
+// passwordUncheckedText is why each PasswordUnchecked leaves the password unchecked, and the
+// remedy.
+var passwordUncheckedText = map[PasswordUnchecked]struct{ why, remedy string }{
+	PasswordVerifierHidden: {"the target's admin user may not read password verifiers (pg_authid)",
+		"let the target's admin user read pg_authid (a superuser), or accept that this is not checked"},
+	PasswordNotSCRAM: {"its stored verifier is not SCRAM-SHA-256, which the provider never sets",
+		"find out who set the password, then rotate the secret (a SCRAM-SHA-256 verifier)"},
+}
+
 // LoginObservation is a login that a target holds and that the provider made: its comment names
-// the identity and credential it was made for.
+// the identity it was made for, and the credential when the login is that credential's alone
+// (Credential is empty for a login of a Vault dynamic role). Credentials are matched to logins
+// by name (Credential.Username).
 type LoginObservation struct {
 	Target     string
 	Name       string
@@ -73,12 +98,13 @@ type LoginObservation struct {
 	// Roles are the roles the target grants the login.
 	Roles []string
 	// Rotated marks the current login of a persistent identity's rotated secret, which is no
-	// credential: PasswordChecked tells whether its stored verifier could be compared with the
-	// current secret, PasswordMatches what the comparison found. Its Roles are those of
-	// RolesHolder, the role the identity's scopes are granted to (the login, or the group role of
-	// alternating logins).
-	Rotated, PasswordChecked, PasswordMatches bool
-	RolesHolder                               string
+	// credential: PasswordUnchecked says why its stored verifier could not be compared with the
+	// current secret (empty when it was), PasswordMatches what the comparison found. Its Roles
+	// are those of RolesHolder, the role the identity's scopes are granted to (the login, or the
+	// group role of alternating logins).
+	Rotated, PasswordMatches bool
+	PasswordUnchecked        PasswordUnchecked
+	RolesHolder              string
 	// Member marks one of the two alternating logins of a persistent identity's rotated secret:
 	// it holds the identity's scopes through its group role RolesHolder, and any other role in
 	// Roles was granted out of band.
@@ -126,9 +152,13 @@ func checkLogins(logins []LoginObservation, creds []Credential, identities map[s
 				}
 			}
 			switch {
-			case !l.PasswordChecked:
-				add(RulePasswordUnchecked, SeverityLow, "the password of "+where+" cannot be compared with the current secret",
-					"a check that the login holds the current secret", "", "let the target's admin user read pg_authid")
+			case l.PasswordUnchecked != "":
+				text, ok := passwordUncheckedText[l.PasswordUnchecked]
+				if !ok {
+					text.why, text.remedy = string(l.PasswordUnchecked), "accept that this is not checked"
+				}
+				add(RulePasswordUnchecked, SeverityLow, "the password of "+where+" cannot be compared with the current secret: "+text.why,
+					"a check that the login holds the current secret", "", text.remedy)
 			case !l.PasswordMatches:
 				add(RulePasswordChanged, SeverityHigh, where+" holds a password other than the identity's current secret",
 					"only the provider changes the password of "+where, "NHI7", "find out who changed it, then rotate the secret")
@@ -137,7 +167,11 @@ func checkLogins(logins []LoginObservation, creds []Credential, identities map[s
 		}
 		c, ok := live[loginKey(l.Target, l.Name)]
 		if !ok {
-			add(RuleOrphanedLogin, SeverityHigh, where+" remains; its credential "+l.Credential+" is not live",
+			gone := "its credential " + l.Credential + " is not live"
+			if l.Credential == "" {
+				gone = "no live credential is recorded with its name"
+			}
+			add(RuleOrphanedLogin, SeverityHigh, where+" remains; "+gone,
 				"no login outlives its credential", "NHI1", "drop "+where+" (DROP ROLE)")
 			continue
 		}

@@ -40,8 +40,8 @@ func TestCheckLogins(t *testing.T) {
 		{"credential revoked", login, []Credential{revoked}, []string{RuleOrphanedLogin}, drop},
 		{"credential unknown", login, nil, []string{RuleOrphanedLogin}, drop},
 		{"same name on another target", with(func(l *LoginObservation) { l.Target = "other" }), []Credential{cred}, []string{RuleOrphanedLogin}, drop},
-		{"rotated login holding the current secret", LoginObservation{Target: "db", Name: "nhi_ci-db", Identity: "ci-db", Rotated: true, PasswordChecked: true, PasswordMatches: true}, nil, nil, ""},
-		{"rotated login whose password was changed", LoginObservation{Target: "db", Name: "nhi_ci-db", Identity: "ci-db", Rotated: true, PasswordChecked: true}, nil,
+		{"rotated login holding the current secret", LoginObservation{Target: "db", Name: "nhi_ci-db", Identity: "ci-db", Rotated: true, PasswordMatches: true}, nil, nil, ""},
+		{"rotated login whose password was changed", LoginObservation{Target: "db", Name: "nhi_ci-db", Identity: "ci-db", Rotated: true}, nil,
 			[]string{RulePasswordChanged}, ""},
 		{"infinite with an extra grant", with(func(l *LoginObservation) { l.Infinite, l.Roles = true, []string{"admin", "reader"} }), []Credential{cred},
 			[]string{RuleLoginValidityAboveHard, RulePrivilegeEscalation}, untilHard},
@@ -79,11 +79,26 @@ func TestCheckLogins(t *testing.T) {
 	}
 }
 
-// A rotated login whose password cannot be compared is a low finding that says so.
+// A rotated login whose password cannot be compared is a low finding that says why, with the
+// remedy that fits the reason the engine gives: the local engine's admin user can be let read
+// pg_authid; a verifier that is not SCRAM-SHA-256 was set outside the provider. (Vault checks by
+// logging in, so it never gives one.)
 func TestCheckLoginsUnchecked(t *testing.T) {
-	got := checkLogins([]LoginObservation{{Target: "db", Name: "nhi_svc", Identity: "svc", Rotated: true}}, nil, nil, testNow)
-	if len(got) != 1 || got[0].Rule != RulePasswordUnchecked || got[0].Severity != SeverityLow || !strings.Contains(got[0].Observed, "cannot be compared") {
-		t.Fatalf("findings = %+v, want one low %s", got, RulePasswordUnchecked)
+	for _, tc := range []struct {
+		why                 PasswordUnchecked
+		observed, remedy    string
+		remedyMentionsAdmin bool
+	}{
+		{PasswordVerifierHidden, "admin user may not read password verifiers", "read pg_authid", true},
+		{PasswordNotSCRAM, "not SCRAM-SHA-256", "rotate the secret", false},
+		{"something new", "something new", "accept that this is not checked", false},
+	} {
+		got := checkLogins([]LoginObservation{{Target: "db", Name: "nhi_svc", Identity: "svc", Rotated: true, PasswordUnchecked: tc.why}}, nil, nil, testNow)
+		if len(got) != 1 || got[0].Rule != RulePasswordUnchecked || got[0].Severity != SeverityLow ||
+			!strings.Contains(got[0].Observed, "cannot be compared") || !strings.Contains(got[0].Observed, tc.observed) ||
+			!strings.Contains(got[0].Remedy, tc.remedy) || strings.Contains(got[0].Remedy, "admin user") != tc.remedyMentionsAdmin {
+			t.Errorf("%s: findings = %+v, want one low %s observing %q, remedy %q", tc.why, got, RulePasswordUnchecked, tc.observed, tc.remedy)
+		}
 	}
 }
 
@@ -91,7 +106,7 @@ func TestCheckLoginsUnchecked(t *testing.T) {
 // privilege escalation.
 func TestCheckLoginsRotatedRoles(t *testing.T) {
 	id := &Identity{Name: "svc", Scopes: []string{"reader"}}
-	l := LoginObservation{Target: "db", Name: "nhi_svc", Identity: "svc", Rotated: true, PasswordChecked: true, PasswordMatches: true,
+	l := LoginObservation{Target: "db", Name: "nhi_svc", Identity: "svc", Rotated: true, PasswordMatches: true,
 		RolesHolder: "nhi_svc", Roles: []string{"admin", "reader"}}
 	got := checkLogins([]LoginObservation{l}, nil, map[string]*Identity{"svc": id}, testNow)
 	if len(got) != 1 || got[0].Rule != RulePrivilegeEscalation || !strings.Contains(got[0].Observed, "admin") {

@@ -127,7 +127,8 @@ func (r *identityResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 					"target's roles (PostgreSQL roles) that each login is granted, exactly, under the class's scope rules; an " +
 					"`nhi_credential` returns the login's `username` and its password as `value`, valid until `expires_at`. " +
 					"Unset: the engine's own credentials. The local engine makes the logins itself; Vault makes them through " +
-					"a dynamic role per credential in its database secrets engine, as leases. A scope that is a privileged " +
+					"dynamic roles of the identity in its database secrets engine (one per distinct terms: scopes, TTL; kept " +
+					"until the identity is retired or deleted), as leases. A scope that is a privileged " +
 					"PostgreSQL role (`SUPERUSER`, `CREATEROLE`, `CREATEDB`, `REPLICATION` or `BYPASSRLS`, or a member of such a " +
 					"role) is refused whenever a login or group role would be granted it (issue, rotation, update), with an error " +
 					"naming it, on both engines; the plan does not check it, since that needs the target.",

@@ -182,7 +182,9 @@ func TestAccTarget_credential(t *testing.T) {
 			Config:          targetCredentialConfig(f),
 			ConfigVariables: targetVars(f.Password),
 			ConfigStateChecks: []statecheck.StateCheck{
-				expectAttr("echo.job", "data.username", knownvalue.StringRegexp(regexp.MustCompile(`^nhi_ci-build_[0-9a-z]+$`))),
+				// Local: nhi_<identity>_<16 hex of the credential>; Vault: nhi_<its dynamic role,
+				// <identity>_<16 hex>>_<8 random characters>.
+				expectAttr("echo.job", "data.username", knownvalue.StringRegexp(regexp.MustCompile(`^nhi_ci-build_[0-9a-z]{16}(_[0-9a-z]{8})?$`))),
 				expectAttr("echo.job", "data.scopes", knownvalue.SetExact([]knownvalue.Check{knownvalue.StringExact(f.Reader)})),
 			},
 			Check: func(s *terraform.State) error {

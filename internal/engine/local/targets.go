@@ -410,8 +410,19 @@ func (e *Engine) observeRotatedLogin(ctx context.Context, id policy.Identity) (*
 		return nil, err
 	}
 	obs := policy.LoginObservation{Target: id.Target, Name: login, Identity: id.Name, Rotated: true}
-	if obs.PasswordMatches, obs.PasswordChecked, err = client.CheckPassword(ctx, login, value); err != nil {
+	match, checked, err := client.CheckPassword(ctx, login, value)
+	if err != nil {
 		return nil, engine.TargetError(id.Target, err)
+	}
+	obs.PasswordMatches = match
+	if !checked {
+		// Why not: the admin user may not read the verifier, or it is not SCRAM-SHA-256.
+		obs.PasswordUnchecked = policy.PasswordNotSCRAM
+		if l, err := client.Inspect(ctx, login); err != nil {
+			return nil, engine.TargetError(id.Target, err)
+		} else if !l.VerifierRead {
+			obs.PasswordUnchecked = policy.PasswordVerifierHidden
+		}
 	}
 	// The roles the scopes are granted through: the group of alternating logins, else the login.
 	s, err := e.GetRotationSchedule(ctx, id.Name)

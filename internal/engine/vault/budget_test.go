@@ -32,8 +32,6 @@ const (
 	// record the open wrote (see credentials.go). No audit entry: the audit log derives the
 	// credential's events from its record.
 	budgetOpenClose = 6
-	// budgetTargetOpenClose is budgetOpenClose and the deletion of the credential's dynamic role.
-	budgetTargetOpenClose = budgetOpenClose + 1
 	// budgetTargetPersistent is budgetPersistent for a persistent identity whose rotated secret is
 	// the password of a login on a target: ObserveLogins reads the identity's record again (to be
 	// removed: the refresh has just read it), and the current secret's value is read from KV to
@@ -233,27 +231,35 @@ func TestRevokeIdentityCredentialWrongIdentity(t *testing.T) {
 }
 
 // TestTargetCredentialRequestBudget: a credential on a target (a lease of the database secrets
-// engine) costs one request more to open and close than a token does: the open writes the
-// credential's own dynamic role and reads a login instead of creating a secret-id and logging
-// in, and the close deletes that role besides revoking the lease (a role per credential keeps
-// two issues at once for one identity apart: TestTargetConcurrentIssues).
+// engine) costs exactly budgetOpenClose to open and close when it is the first under its terms:
+// the open reads the identity's record, writes the dynamic role of those terms, reads a login
+// and writes the record (listing the role); the close revokes the lease and writes the record.
+// Every later credential under the same terms skips the role write: 5. The role is shared and
+// stays (TestTargetConcurrentIssues, TestTargetDynamicRoles).
 func TestTargetCredentialRequestBudget(t *testing.T) {
 	direct, _ := targetIdentity(t, "ci-db")
 	ctx := context.Background()
 	e, proxy := openThroughProxy(t, direct)
-	warm, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-db", Purpose: "warm-up"})
+	// The process's one-off reads (governance records, the target's inspector password) under
+	// other terms than those counted: a shorter TTL than the policy's.
+	warm, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-db", TTL: budgetPolicy.TTL / 2, Purpose: "warm-up"})
 	must(t, err)
 	must(t, e.RevokeCredential(ctx, warm.ID))
-	for run := range 3 {
+	for run := range 4 {
 		proxy.Reset()
 		c, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-db", Purpose: "budget"})
 		must(t, err)
 		opened := len(proxy.Requests())
 		must(t, engine.RevokeCredentialOf(ctx, e, c.Identity, c.ID))
-		if n := len(proxy.Requests()); n > budgetTargetOpenClose {
-			t.Errorf("run %d: open (%d) + close of a credential on a target sent %d requests (%v), budget %d", run, opened, n, proxy.Requests(), budgetTargetOpenClose)
-		} else {
-			t.Logf("run %d: open %d requests, close %d", run, opened, n-opened)
+		closed := len(proxy.Requests()) - opened
+		wantOpen, what := 3, "a later credential under the same terms"
+		if run == 0 {
+			wantOpen, what = 4, "the first credential under new terms"
+		}
+		t.Logf("run %d (%s): open %d requests, close %d", run, what, opened, closed)
+		if opened != wantOpen || closed != 2 || opened+closed > budgetOpenClose {
+			t.Errorf("run %d, %s: open %d + close %d requests (%v); want open %d + close 2, within the budget of %d",
+				run, what, opened, closed, proxy.Requests(), wantOpen, budgetOpenClose)
 		}
 	}
 }
@@ -283,5 +289,67 @@ func TestTargetRefreshRequestBudget(t *testing.T) {
 	t.Logf("refresh of a persistent identity with a rotated login: %.2f requests (%v)", per, proxy.Requests())
 	if per > budgetTargetPersistent {
 		t.Errorf("refresh: %.2f requests per persistent identity with a rotated login, budget %.0f (%v)", per, budgetTargetPersistent, proxy.Requests())
+	}
+}
+
+// The drift report's cost in TestDriftReportRequestBudget: budgetReportFleet identities on a
+// target (and one beside them), each costing budgetReportPerIdentity requests, and
+// budgetReportFixed for the fleet.
+const (
+	budgetReportFleet       = 8
+	budgetReportPerIdentity = 3
+	budgetReportFixed       = 5
+)
+
+// TestDriftReportRequestBudget: the drift report (engine.Observe) over identities on a target
+// reads each identity's record once, whatever needs it (the read-back of the identities, their
+// secret versions, the rotated logins on targets), and costs the same number of requests per
+// identity whatever the fleet's size.
+func TestDriftReportRequestBudget(t *testing.T) {
+	direct, f := targetIdentity(t, "ci-db-00")
+	ctx := context.Background()
+	names := []string{"ci-warm", "ci-db-00"}
+	for i := 1; i < budgetReportFleet; i++ {
+		name := fmt.Sprintf("ci-db-%02d", i)
+		_, err := direct.CreateIdentity(ctx, policy.Identity{Name: name, Class: "ci", TTLPolicy: budgetEphemeralPolicy, Target: f.Target, Scopes: []string{f.Reader}})
+		must(t, err)
+		names = append(names, name)
+	}
+	for _, name := range names[1:] {
+		c, _, err := direct.IssueCredential(ctx, engine.CredentialRequest{Identity: name, Purpose: "report"})
+		must(t, err)
+		t.Cleanup(func() { _ = f.Admin.DropLogin(context.Background(), c.Username) })
+	}
+	e, proxy := openThroughProxy(t, direct)
+	report := func() (reads map[string]int, total int) {
+		t.Helper()
+		proxy.Reset()
+		fleet, err := engine.Observe(ctx, e, direct.clock.Now())
+		must(t, err)
+		if len(fleet.Identities) != len(names) || len(fleet.Logins) != len(names)-1 {
+			t.Fatalf("report: %d identities, %d logins; want %d and %d", len(fleet.Identities), len(fleet.Logins), len(names), len(names)-1)
+		}
+		reads = map[string]int{}
+		for _, r := range proxy.Requests() {
+			if name, ok := strings.CutPrefix(r.Path, "/v1/"+e.mount+"/data/"+identitiesFolder); ok && r.Method == "GET" {
+				reads[name]++
+			}
+		}
+		return reads, len(proxy.Requests())
+	}
+	report() // a new process's one-off reads: governance records, the inspector's password
+	reads, total := report()
+	t.Logf("drift report over %d identities (%d on a target): %d requests, %.2f per identity; record reads %v", len(names), len(names)-1, total, float64(total)/float64(len(names)), reads)
+	for _, name := range names {
+		if reads[name] != 1 {
+			t.Errorf("the report read the record of %s %d times, want once", name, reads[name])
+		}
+	}
+	// Per identity: its record, its role and its entity (a lease credential is no token to look
+	// up: its login on the target is read instead, through the inspector, with no Vault request).
+	// For the fleet: the LIST of the identity records, of the legacy secret-versions folder, and
+	// the three LISTs of the unmanaged objects (identity records, AppRole roles, entities).
+	if want := budgetReportPerIdentity*len(names) + budgetReportFixed; total != want {
+		t.Errorf("drift report over %d identities: %d requests, want exactly %d (%d per identity + %d)", len(names), total, want, budgetReportPerIdentity, budgetReportFixed)
 	}
 }

@@ -351,15 +351,16 @@ func (e *Engine) IssueCredential(ctx context.Context, req engine.CredentialReque
 		}
 	}
 	cred := grant.Issue(accessor, id, req.Requester, req.Purpose, e.clock.Now())
-	if err := e.recordIssued(ctx, rec, version, cred); err != nil {
+	if err := e.recordIssued(ctx, rec, version, cred, ""); err != nil {
 		return fail(err)
 	}
 	return cred, token, nil
 }
 
-// recordIssued adds cred, just minted in Vault, to its identity's live set, after writing the
+// recordIssued adds cred, just minted in Vault, to its identity's live set, and role (the
+// dynamic role that made it on a target; "" for a token) to its roles, after writing the
 // record's ended credentials to an archive batch when it holds archiveBatch of them.
-func (e *Engine) recordIssued(ctx context.Context, rec identityRecord, version int64, cred engine.Credential) error {
+func (e *Engine) recordIssued(ctx context.Context, rec identityRecord, version int64, cred engine.Credential, role string) error {
 	var archived map[string]bool
 	if len(rec.Ended) >= archiveBatch {
 		var err error
@@ -374,6 +375,9 @@ func (e *Engine) recordIssued(ctx context.Context, rec identityRecord, version i
 		rec.Ended = slices.DeleteFunc(rec.Ended, func(c credentialRecord) bool { return archived[c.ID] })
 		endLive(rec, cred.IssuedAt)
 		rec.Live = append(rec.Live, credentialRecord{Credential: cred, Trail: credentialTrail{Issued: rec.writes}})
+		if role != "" && !slices.Contains(rec.DynamicRoles, role) {
+			rec.DynamicRoles = append(rec.DynamicRoles, role)
+		}
 		return true, nil
 	})
 	return err
@@ -805,7 +809,7 @@ func (e *Engine) LiveCredentials(ctx context.Context, identity string) ([]engine
 // when empty.
 func (e *Engine) identityRecords(ctx context.Context, identity string) ([]identityRecord, error) {
 	if identity == "" {
-		return kvGetAll[identityRecord](ctx, e, identitiesFolder)
+		return e.allRecords(ctx)
 	}
 	rec, _, err := e.readRecord(ctx, identity)
 	if errors.Is(err, engine.ErrNotFound) {

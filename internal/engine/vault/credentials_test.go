@@ -343,42 +343,76 @@ func TestUpdateRacingRetire(t *testing.T) {
 	}
 }
 
-// TestTargetConcurrentIssues: another process issues a credential to the same identity, with
-// another TTL, between this engine's write of its dynamic role and its read of a login (made
-// deterministic by the proxy): each login still carries its own credential's comment and expiry,
-// and closing a credential deletes its own dynamic role.
+// TestTargetConcurrentIssues: another process issues a credential to the same identity between
+// this engine's write of its dynamic role and its read of a login (made deterministic by the
+// proxy). With another TTL the other issue writes a role of its own; under the same terms both
+// write the same role and share it. Either way each login carries the identity's comment (no
+// credential's) and its own credential's expiry, each credential records its own login, and
+// closing one leaves the role, and the other's login, in place.
 func TestTargetConcurrentIssues(t *testing.T) {
 	direct, f := targetIdentity(t, "ci-db")
 	ctx := context.Background()
 	e, proxy := openThroughProxy(t, direct)
-	var (
-		other    engine.Credential
-		otherErr error
-		once     sync.Once
-	)
-	proxy.Before(func(r acctest.Request) {
-		if r.Method == http.MethodGet && strings.Contains(r.Path, "/creds/") {
-			once.Do(func() {
-				other, _, otherErr = direct.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-db", TTL: 8 * time.Minute, Purpose: "other"})
-			})
-		}
-	})
-	mine, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-db", TTL: 3 * time.Minute, Purpose: "mine"})
-	proxy.Before(nil)
-	must(t, err)
-	must(t, otherErr)
-	for _, c := range []engine.Credential{mine, other} {
-		t.Cleanup(func() { _ = f.Admin.DropLogin(context.Background(), c.Username) })
-		l, err := f.Admin.Inspect(ctx, c.Username)
+	for _, tc := range []struct {
+		name         string
+		mine, theirs time.Duration
+		rolesWritten int
+	}{
+		{name: "another TTL", mine: 3 * time.Minute, theirs: 8 * time.Minute, rolesWritten: 2},
+		{name: "the same terms", mine: 4 * time.Minute, theirs: 4 * time.Minute, rolesWritten: 1},
+	} {
+		rec, _, err := direct.readRecord(ctx, "ci-db")
 		must(t, err)
-		if want := engine.LoginComment(e.LoginOwner(), "ci-db", c.ID); l.Comment != want || !acctest.ValidUntil(l, c.ExpiresAt) {
-			t.Errorf("login of credential %s (%s): comment %q, VALID UNTIL %s; want %q, %s", c.ID, c.Purpose, l.Comment, l.ValidUntil, want, c.ExpiresAt)
+		before := len(rec.DynamicRoles)
+		var (
+			other    engine.Credential
+			otherErr error
+			once     sync.Once
+		)
+		proxy.Before(func(r acctest.Request) {
+			if r.Method == http.MethodGet && strings.Contains(r.Path, "/creds/") {
+				once.Do(func() {
+					other, _, otherErr = direct.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-db", TTL: tc.theirs, Purpose: "other"})
+				})
+			}
+		})
+		mine, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-db", TTL: tc.mine, Purpose: "mine"})
+		proxy.Before(nil)
+		must(t, err)
+		must(t, otherErr)
+		for _, c := range []engine.Credential{mine, other} {
+			t.Cleanup(func() { _ = f.Admin.DropLogin(context.Background(), c.Username) })
+			l, err := f.Admin.Inspect(ctx, c.Username)
+			must(t, err)
+			if want := engine.LoginComment(e.LoginOwner(), "ci-db", ""); l.Comment != want || !acctest.ValidUntil(l, c.ExpiresAt) {
+				t.Errorf("%s: login %s of credential %s (%s): comment %q, VALID UNTIL %s; want %q, %s", tc.name, c.Username, c.ID, c.Purpose, l.Comment, l.ValidUntil, want, c.ExpiresAt)
+			}
 		}
-	}
-	for _, c := range []engine.Credential{mine, other} {
-		must(t, e.RevokeCredential(ctx, c.ID))
-		if _, err := e.read(ctx, e.dynamicRolePath(credentialRole("ci-db", c.ID))); !errors.Is(err, engine.ErrNotFound) {
-			t.Errorf("the dynamic role of closed credential %s: %v, want none", c.ID, err)
+		if got := mine.ExpiresAt.Sub(mine.IssuedAt); got != tc.mine {
+			t.Errorf("%s: my credential lasts %s, want %s", tc.name, got, tc.mine)
 		}
+		if got := other.ExpiresAt.Sub(other.IssuedAt); got != tc.theirs {
+			t.Errorf("%s: the other credential lasts %s, want %s", tc.name, got, tc.theirs)
+		}
+		rec, _, err = direct.readRecord(ctx, "ci-db")
+		must(t, err)
+		for _, c := range []engine.Credential{mine, other} {
+			if i, ok := liveCredential(rec, c.ID); !ok || rec.Live[i].Username != c.Username || mine.Username == other.Username {
+				t.Errorf("%s: the record of credential %s: %+v; want it live with its own login %s", tc.name, c.ID, rec.Live, c.Username)
+			}
+		}
+		if got := len(rec.DynamicRoles) - before; got != tc.rolesWritten {
+			t.Errorf("%s: the issues listed %d new dynamic roles (%v), want %d", tc.name, got, rec.DynamicRoles, tc.rolesWritten)
+		}
+		must(t, e.RevokeCredential(ctx, mine.ID))
+		if l, err := f.Admin.Inspect(ctx, other.Username); err != nil || !l.Exists {
+			t.Errorf("%s: the other credential's login after mine closed: %+v, %v; want it there", tc.name, l, err)
+		}
+		for _, role := range rec.DynamicRoles {
+			if _, err := e.read(ctx, e.dynamicRolePath(role)); err != nil {
+				t.Errorf("%s: dynamic role %s after a close: %v, want it kept", tc.name, role, err)
+			}
+		}
+		must(t, e.RevokeCredential(ctx, other.ID))
 	}
 }

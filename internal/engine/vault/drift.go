@@ -357,7 +357,7 @@ func (e *Engine) ListIdentitiesReadBack(ctx context.Context, policies []policy.T
 		}
 		return policy.TTLPolicy{}, engine.NotFound(kindTTLPolicy, name)
 	}
-	recs, err := kvGetAll[identityRecord](ctx, e, identitiesFolder)
+	recs, err := e.allRecords(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -527,12 +527,13 @@ type tokenTerms struct {
 	explicitMax     time.Duration
 }
 
-// reflectTokens brings each credential that may still be live in line with its token's term
-// in Vault.
+// reflectTokens brings each token credential that may still be live in line with its token's
+// term in Vault. A credential on a target is a lease, no token: what its login's VALID UNTIL
+// says on the target is what the drift rules of logins judge, so it is not looked up here.
 func (e *Engine) reflectTokens(ctx context.Context, creds []engine.Credential) error {
 	now := e.clock.Now()
 	for i, c := range creds {
-		if !c.RevokedAt.IsZero() || now.After(c.HardExpiresAt.Add(lookupWindow)) {
+		if isLeaseCredential(c.ID) || !c.RevokedAt.IsZero() || now.After(c.HardExpiresAt.Add(lookupWindow)) {
 			continue
 		}
 		t, ok, err := e.lookupTerms(ctx, c.ID)

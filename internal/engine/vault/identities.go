@@ -210,16 +210,27 @@ type identityRecord struct {
 	// archived yet (see credentials.go).
 	Live  []credentialRecord `json:"live_credentials,omitempty"`
 	Ended []credentialRecord `json:"ended_credentials,omitempty"`
+	// DynamicRoles names the dynamic roles on its target that issues to the identity wrote
+	// (dynamicRole, database.go), so that an issue under the same terms skips the write.
+	DynamicRoles []string `json:"dynamic_roles,omitempty"`
 
 	// writes is the version the write under way creates, set by updateRecord for its change
 	// (credential trails record it); not stored.
 	writes int64
 }
 
+// allRecords reads the record of every identity; once per engine.Observe, whose calls share
+// that snapshot (engine.ReadOnce). Callers must not change the records.
+func (e *Engine) allRecords(ctx context.Context) ([]identityRecord, error) {
+	return engine.ReadOnce(ctx, "vault identity records", func() ([]identityRecord, error) {
+		return kvGetAll[identityRecord](ctx, e, identitiesFolder)
+	})
+}
+
 // clone returns a copy of r that shares no slice or record with it.
 func (r identityRecord) clone() identityRecord {
 	c := r
-	c.Live, c.Ended = cloneCredentials(r.Live), cloneCredentials(r.Ended)
+	c.Live, c.Ended, c.DynamicRoles = cloneCredentials(r.Live), cloneCredentials(r.Ended), slices.Clone(r.DynamicRoles)
 	if r.Secrets != nil {
 		secrets := r.Secrets.clone()
 		c.Secrets = &secrets
@@ -724,7 +735,7 @@ func (e *Engine) ReadIdentity(ctx context.Context, name string) (engine.Identity
 // drift.go); GetIdentity and ListIdentitiesReadBack read identities back in full, privileges
 // included.
 func (e *Engine) ListIdentities(ctx context.Context) ([]policy.Identity, error) {
-	recs, err := kvGetAll[identityRecord](ctx, e, identitiesFolder)
+	recs, err := e.allRecords(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -160,7 +160,8 @@ path "sys/mounts/{{mount}}-database" {
 path "{{mount}}-database/config/*" {
   capabilities = ["create", "read", "update", "delete"]
 }
-# The dynamic role of each credential on a target and its login (a lease).
+# The dynamic roles of each identity on a target (one per distinct terms) and their logins
+# (leases).
 path "{{mount}}-database/roles/*" {
   capabilities = ["create", "read", "update", "delete", "list"]
 }

@@ -273,7 +273,7 @@ func (e *Engine) holdCurrent(ctx context.Context, t engine.Target, c target.Targ
 	if err != nil {
 		return err
 	}
-	if match, _, err := checkLoginPassword(ctx, t, cur.Login, value); err != nil || match {
+	if match, err := checkLoginPassword(ctx, t, cur.Login, value); err != nil || match {
 		return err
 	}
 	return e.putLoginPassword(ctx, t, c, id, cur.Login, value)

@@ -488,7 +488,7 @@ func (e *Engine) ListSecretVersions(ctx context.Context, identity string) ([]eng
 // records, and for those written before versions moved into them, from secret-versions/ (one
 // LIST, and one read per identity that has a record there).
 func (e *Engine) allSecretVersions(ctx context.Context) ([]engine.SecretVersion, error) {
-	recs, err := kvGetAll[identityRecord](ctx, e, identitiesFolder)
+	recs, err := e.allRecords(ctx)
 	if err != nil {
 		return nil, err
 	}

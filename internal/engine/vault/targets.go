@@ -34,11 +34,12 @@ const (
 )
 
 // usernameTemplate names the logins Vault makes like engine.LoginName names the local engine's:
-// "nhi_" and the role's name, which is the identity, "_" and the credential's 16 hex digits
-// (credentialRole), within PostgreSQL's 63 bytes (a longer name keeps a digest of what is cut).
-// One role makes one login, so the name needs no random part: a read of the role's creds
-// replayed by the network layer fails to create the same login again instead of making another.
-const usernameTemplate = `{{ printf "nhi_%s" (.RoleName | truncate_sha256 59) | lowercase }}`
+// "nhi_" and the role's name, which starts with the identity (dynamicRole), then "_" and 8
+// random characters, within PostgreSQL's 63 bytes (a longer role name keeps a digest of what is
+// cut). One dynamic role makes the logins of every credential issued under the same terms, so
+// each name needs its random part. (A read of creds replayed by the network layer therefore
+// makes a second login, which its lease's expiry drops: see database.go.)
+const usernameTemplate = `{{ printf "nhi_%s_%s" (.RoleName | truncate_sha256 50) (random 8) | lowercase }}`
 
 // DatabaseMount returns the mount of the database secrets engine that holds the targets'
 // connection configurations.
@@ -377,7 +378,7 @@ func (e *Engine) ObserveLogins(ctx context.Context, identity string) ([]policy.L
 		if targets, err = cachedList[engine.Target](ctx, e, targetsFolder); err != nil || len(targets) == 0 {
 			return nil, err
 		}
-		if recs, err = kvGetAll[identityRecord](ctx, e, identitiesFolder); err != nil {
+		if recs, err = e.allRecords(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -436,7 +437,7 @@ func (e *Engine) observeRotated(ctx context.Context, t engine.Target, c target.T
 		return nil, err
 	}
 	obs := policy.LoginObservation{Target: t.Name, Name: cur.Login, Identity: rec.Name, Rotated: true, RolesHolder: engine.RotatedLoginName(rec.Name)}
-	if obs.PasswordMatches, obs.PasswordChecked, err = checkLoginPassword(ctx, t, cur.Login, value); err != nil {
+	if obs.PasswordMatches, err = checkLoginPassword(ctx, t, cur.Login, value); err != nil {
 		return nil, err
 	}
 	l, err := c.Inspect(ctx, obs.RolesHolder)
@@ -447,22 +448,21 @@ func (e *Engine) observeRotated(ctx context.Context, t engine.Target, c target.T
 	return []policy.LoginObservation{obs}, nil
 }
 
-// checkLoginPassword tells whether login logs in to target t with password: it does (match), or
-// the target refused the password (checked, no match); a target that does not answer is an
-// error (ErrUnavailable).
-func checkLoginPassword(ctx context.Context, t engine.Target, login, password string) (match, checked bool, err error) {
+// checkLoginPassword tells whether login logs in to target t with password: match is false when
+// the target refused the password; a target that does not answer is an error (ErrUnavailable).
+func checkLoginPassword(ctx context.Context, t engine.Target, login, password string) (match bool, err error) {
 	probe, err := engine.OpenTarget(t.Connection, "")
 	if err != nil {
-		return false, false, err
+		return false, err
 	}
 	err = probe.Login(ctx, login, password)
 	switch {
 	case err == nil:
-		return true, true, nil
+		return true, nil
 	case errors.Is(err, target.ErrPasswordRefused):
-		return false, true, nil
+		return false, nil
 	default:
-		return false, false, engine.TargetError(t.Name, err)
+		return false, engine.TargetError(t.Name, err)
 	}
 }
 

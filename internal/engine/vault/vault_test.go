@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -427,27 +428,43 @@ func TestPolicyChangeReachesRoles(t *testing.T) {
 	}
 }
 
-// TestTargetRetireDeletesDynamicRole: retiring an identity on a target deletes the dynamic roles
-// of its credentials, that of a live one and one an interrupted issue left without a credential,
-// so that no login can be minted for it through Vault any more.
-func TestTargetRetireDeletesDynamicRole(t *testing.T) {
+// TestTargetDynamicRoles: an issue writes the dynamic role of its terms and lists it in the
+// identity's record; a close leaves it; a listed role deleted by hand is written again by the
+// next issue; retiring the identity deletes its roles, listed or not (one of an earlier release,
+// one per credential, left by an interrupted issue), so that no login can be minted for it
+// through Vault any more.
+func TestTargetDynamicRoles(t *testing.T) {
 	e, f := targetIdentity(t, "ci-db")
 	ctx := context.Background()
 	c, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-db"})
 	must(t, err)
-	left := credentialRole("ci-db", "lease-0123456789abcdef")
+	must(t, e.RevokeCredential(ctx, c.ID))
+	rec, _, err := e.readRecord(ctx, "ci-db")
+	must(t, err)
+	if len(rec.DynamicRoles) != 1 || !isDynamicRole("ci-db", rec.DynamicRoles[0]) {
+		t.Fatalf("dynamic roles listed after an issue: %v, want one of ci-db", rec.DynamicRoles)
+	}
+	role := rec.DynamicRoles[0]
+	if _, err := e.read(ctx, e.dynamicRolePath(role)); err != nil {
+		t.Fatalf("dynamic role %s after a close: %v, want it kept", role, err)
+	}
+	must(t, e.del(ctx, e.dynamicRolePath(role)))
+	c, _, err = e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-db"})
+	must(t, err)
+	t.Cleanup(func() { _ = f.Admin.DropLogin(context.Background(), c.Username) })
+	left := "ci-db_0123456789abcdef"
 	_, err = e.write(ctx, e.dynamicRolePath(left), map[string]any{"db_name": f.Target, "creation_statements": []string{`CREATE ROLE "{{name}}"`}})
 	must(t, err)
-	for _, role := range []string{credentialRole("ci-db", c.ID), left} {
-		if _, err := e.read(ctx, e.dynamicRolePath(role)); err != nil {
-			t.Fatalf("dynamic role %s after an issue: %v", role, err)
+	for _, r := range []string{role, left} {
+		if _, err := e.read(ctx, e.dynamicRolePath(r)); err != nil {
+			t.Fatalf("dynamic role %s before retirement: %v", r, err)
 		}
 	}
 	_, err = e.RetireIdentity(ctx, "ci-db")
 	must(t, err)
-	for _, role := range []string{credentialRole("ci-db", c.ID), left} {
-		if _, err := e.read(ctx, e.dynamicRolePath(role)); !errors.Is(err, engine.ErrNotFound) {
-			t.Fatalf("dynamic role %s after retirement: %v, want not found", role, err)
+	for _, r := range []string{role, left} {
+		if _, err := e.read(ctx, e.dynamicRolePath(r)); !errors.Is(err, engine.ErrNotFound) {
+			t.Fatalf("dynamic role %s after retirement: %v, want not found", r, err)
 		}
 	}
 	if l, err := f.Admin.Inspect(ctx, c.Username); err != nil || l.Exists {
@@ -580,7 +597,7 @@ func TestTargetInspector(t *testing.T) {
 	}
 	logins, err := ro.ObserveLogins(ctx, "")
 	must(t, err)
-	if len(logins) != 1 || logins[0].Name != c.Username || logins[0].Credential != c.ID {
+	if len(logins) != 1 || logins[0].Name != c.Username || logins[0].Credential != "" {
 		t.Errorf("ObserveLogins with the read-only token = %+v, want the one login of credential %s", logins, c.ID)
 	}
 	if err := ro.PutTarget(ctx, engine.Target{Name: f.Target, Connection: f.Conn}, f.Password); !errors.Is(err, engine.ErrDenied) {
@@ -648,4 +665,49 @@ func TestTargetLegacyStaticRolesDeleted(t *testing.T) {
 	_, err = e.RetireIdentity(ctx, name)
 	must(t, err)
 	wantGone("the retirement")
+}
+
+// TestTargetReplayedCredsRead: a read of creds that the network layer sent twice mints a login
+// whose lease the engine never records (simulated by reading the role's creds once more). The
+// refresh reports it as an orphaned login; the repair of the next issue leaves it alone (it
+// cannot be told from another process's issue in flight); its lease's end drops it.
+func TestTargetReplayedCredsRead(t *testing.T) {
+	e, f := targetIdentity(t, "ci-db")
+	ctx := context.Background()
+	c, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-db"})
+	must(t, err)
+	t.Cleanup(func() { _ = f.Admin.DropLogin(context.Background(), c.Username) })
+	rec, _, err := e.readRecord(ctx, "ci-db")
+	must(t, err)
+	replayed, err := e.readCreds(ctx, rec.DynamicRoles[0])
+	must(t, err)
+	stray, _ := replayed.Data["username"].(string)
+	t.Cleanup(func() { _ = f.Admin.DropLogin(context.Background(), stray) })
+
+	orphaned := func(what string) {
+		t.Helper()
+		fleet, err := engine.ReadObserved(ctx, e, "ci-db", time.Now())
+		must(t, err)
+		var got []string
+		for _, fd := range policy.Drift(fleet).About("ci-db") {
+			if strings.HasPrefix(fd.Object, "login/") {
+				got = append(got, fd.Rule+" "+strings.TrimPrefix(fd.Object, "login/"))
+			}
+		}
+		if want := []string{policy.RuleOrphanedLogin + " " + stray}; !slices.Equal(got, want) {
+			t.Errorf("%s: login findings %q, want %q", what, got, want)
+		}
+	}
+	orphaned("refresh")
+	second, _, err := e.IssueCredential(ctx, engine.CredentialRequest{Identity: "ci-db"})
+	must(t, err)
+	t.Cleanup(func() { _ = f.Admin.DropLogin(context.Background(), second.Username) })
+	if l, err := f.Admin.Inspect(ctx, stray); err != nil || !l.Exists {
+		t.Fatalf("the unrecorded login after the next issue's repair: %+v, %v; want it left to its lease", l, err)
+	}
+	orphaned("refresh after the next issue")
+	must(t, e.revokeLease(ctx, replayed.LeaseID)) // what the lease's expiry does
+	if l, err := f.Admin.Inspect(ctx, stray); err != nil || l.Exists {
+		t.Errorf("the unrecorded login after its lease ended: %+v, %v; want it dropped", l, err)
+	}
 }
