@@ -33,10 +33,10 @@ const (
 	// credential's events from its record.
 	budgetOpenClose = 6
 	// budgetTargetPersistent is budgetPersistent for a persistent identity whose rotated secret is
-	// the password of a login on a target: ObserveLogins reads the identity's record again (to be
-	// removed: the refresh has just read it), and the current secret's value is read from KV to
-	// check the login's password by logging in with it.
-	budgetTargetPersistent = budgetPersistent + 2
+	// the password of a login on a target, and one read more: the current secret's value, from KV,
+	// to check the login's password by logging in with it (ObserveLogins reads the identity's
+	// record from the refresh's snapshot, engine.ReadOnce).
+	budgetTargetPersistent = budgetPersistent + 1
 	budgetEndedHistory     = 1000
 	budgetHistorySlack     = 1
 	budgetSecretLength     = 32
