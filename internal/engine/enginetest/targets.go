@@ -724,6 +724,16 @@ func testTargetRotatedPasswordChanged(t *testing.T, factory Factory) {
 		}
 		must(t, f.WantGrants(login, next))
 		wantPasswordChecked(t, e, ctx, name, login)
+
+		// The target reached through a relay that goes down: target-unchecked, no password finding.
+		relay := acctest.NewPostgresRelay(t, f.Conn)
+		must(t, e.PutTarget(ctx, engine.Target{Name: f.Target, Connection: relay.Conn, PasswordVersion: 2}, f.Password))
+		wantPasswordChecked(t, e, ctx, name, login)
+		relay.Down()
+		wantRule(t, e, ctx, name, policy.RuleTargetUnchecked, true)
+		wantPasswordFinding(t, e, ctx, name, false)
+		relay.Up()
+		wantPasswordChecked(t, e, ctx, name, login)
 	})
 }
 
