@@ -44,6 +44,22 @@ func Postgres(t testing.TB) (target.Connection, string) {
 		Username: os.Getenv("NHI_TEST_PG_USER")}, os.Getenv("NHI_TEST_PG_PASSWORD")
 }
 
+// PostgresLog returns what the test server has logged so far: scripts/postgres-dev starts it
+// with log_statement=all and names its log in NHI_TEST_PG_LOG. The test is skipped, saying so,
+// when none is configured.
+func PostgresLog(t testing.TB) string {
+	t.Helper()
+	path := os.Getenv("NHI_TEST_PG_LOG")
+	if path == "" {
+		t.Skip("needs the log of a PostgreSQL server that logs every statement: run under scripts/postgres-dev run (make testpg), which sets NHI_TEST_PG_LOG")
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("reading the test server's log: %v", err)
+	}
+	return string(raw)
+}
+
 // PostgresExec runs statements as the admin user of the test server: the fixtures of a test
 // (tables, group roles) and the changes by hand that drift tests make.
 func PostgresExec(t testing.TB, conn target.Connection, password string, statements ...string) {

@@ -32,7 +32,7 @@ type DriftReader interface {
 // identity carries the engine drift that reading it alone (GetIdentity) shows, so the report
 // has every finding an identity has.
 func Observe(ctx context.Context, e Engine, now time.Time) (policy.Fleet, error) {
-	ctx = context.WithValue(ctx, observationKey{}, &observation{reads: map[string]any{}})
+	ctx = observing(ctx)
 	f := policy.Fleet{Now: now}
 	var err error
 	if f.Classes, err = e.ListClasses(ctx); err != nil {
@@ -100,8 +100,10 @@ type IdentityRead struct {
 
 // ReadObserved reads identity name like GetIdentity, then what the drift rules need about it
 // like ObserveIdentity; the identity is f.Identities[0]. It is what a refresh of nhi_identity
-// costs: on Vault, at most 3 requests for an ephemeral identity without live credentials.
+// costs: on Vault, at most 3 requests for an ephemeral identity without live credentials. It
+// writes nothing, so the engine's reads share one snapshot (ReadOnce).
 func ReadObserved(ctx context.Context, e Engine, name string, now time.Time) (policy.Fleet, error) {
+	ctx = observing(ctx)
 	var (
 		r   IdentityRead
 		err error
@@ -240,6 +242,12 @@ type observationKey struct{}
 type observation struct {
 	mu    sync.Mutex
 	reads map[string]any
+}
+
+// observing returns ctx carrying a new observation, under which ReadOnce reads each key once:
+// for Observe and ReadObserved, which write nothing.
+func observing(ctx context.Context) context.Context {
+	return context.WithValue(ctx, observationKey{}, &observation{reads: map[string]any{}})
 }
 
 // ReadOnce returns read's answer, read once per Observe under key: within Observe (which writes

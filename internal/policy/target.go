@@ -71,9 +71,6 @@ const (
 	// PasswordNotSCRAM: the login's stored verifier is not SCRAM-SHA-256 (the provider sets only
 	// SCRAM-SHA-256 ones).
 	PasswordNotSCRAM PasswordUnchecked = "verifier-not-scram"
-	// PasswordInspectorOnly: the engine reads the target as a login with no privilege, which can
-	// never read verifiers (Vault's inspector: Vault alone holds the admin password).
-	PasswordInspectorOnly PasswordUnchecked = "inspector-only"
 )
 
 // passwordUncheckedText is why each PasswordUnchecked leaves the password unchecked, and the
@@ -83,8 +80,6 @@ var passwordUncheckedText = map[PasswordUnchecked]struct{ why, remedy string }{
 		"let the target's admin user read pg_authid (a superuser), or accept that this is not checked"},
 	PasswordNotSCRAM: {"its stored verifier is not SCRAM-SHA-256, which the provider never sets",
 		"find out who set the password, then rotate the secret (a SCRAM-SHA-256 verifier)"},
-	PasswordInspectorOnly: {"the engine reads the target as its inspector login, which may not read password verifiers (Vault alone holds the admin password)",
-		"none on this engine: accept that this is not checked, or rotate the secret to be sure the login holds a password the provider controls"},
 }
 
 // LoginObservation is a login that a target holds and that the provider made: its comment names

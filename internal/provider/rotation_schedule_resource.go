@@ -141,11 +141,10 @@ func (r *rotationScheduleResource) Schema(_ context.Context, _ resource.SchemaRe
 					"password); `alternating`, two logins (`<login>_a`, `<login>_b`, members of one group role holding the scopes) " +
 					"taking turns: the new password goes to the login not in use, which becomes current, and the other stops logging " +
 					"in when `overlap` ends. `overlap` above zero without it is refused at plan for such identities. " +
-					"On the Vault engine, one login's password is drawn by the provider (`secret_length` bytes), kept in KV and set on " +
-					"the login as a SCRAM verifier by statements Vault runs as the target's admin user (a failed verification sets the " +
-					"previous one back); with `alternating` each login is a static role of the database secrets engine, so Vault " +
-					"chooses the new password (rotated at apply, `secret_length` does not apply) and a failed verification leaves the " +
-					"current login untouched.",
+					"On the Vault engine, with either strategy, the new password is drawn by the provider (`secret_length` bytes), " +
+					"kept in KV and set on the login as a SCRAM verifier by statements Vault runs as the target's admin user, never " +
+					"in clear; a failed verification sets the previous password back (one login) or leaves the current login " +
+					"untouched and stops the staged one (`alternating`).",
 				Validators: []validator.String{stringvalidator.OneOf(policy.StrategyAlternating)},
 			},
 			"rollback_to_version": schema.Int64Attribute{

@@ -16,6 +16,11 @@ const KindPostgreSQL = "postgresql"
 // ErrUnreachable wraps a failure to connect to, or to log in to, a target.
 var ErrUnreachable = errors.New("target unreachable")
 
+// ErrPasswordRefused wraps, besides ErrUnreachable, a login the target refused for its password
+// (a wrong password, or a login that does not exist or whose password has expired: PostgreSQL
+// does not tell them apart), as against a target that does not answer.
+var ErrPasswordRefused = errors.New("password refused")
+
 // ErrRejected wraps a statement the target refused (a granted role that does not exist, a
 // missing privilege of the admin user).
 var ErrRejected = errors.New("target rejected the change")

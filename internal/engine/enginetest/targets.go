@@ -434,6 +434,8 @@ func RunTargetRotation(t *testing.T, factory Factory) {
 	t.Run("TargetRotationAlternating", func(t *testing.T) { testTargetRotationAlternating(t, factory) })
 	t.Run("TargetRotatedLoginNotTakenOver", func(t *testing.T) { testTargetRotatedLoginNotTakenOver(t, factory) })
 	t.Run("TargetRotationPrivilegedScope", func(t *testing.T) { testTargetRotationPrivilegedScope(t, factory) })
+	t.Run("TargetRotatedPasswordChanged", func(t *testing.T) { testTargetRotatedPasswordChanged(t, factory) })
+	t.Run("TargetRotationNoClearPassword", func(t *testing.T) { testTargetRotationNoClearPassword(t, factory) })
 }
 
 // testTargetRotationPrivilegedScope: staging the rotated secret of a persistent identity whose
@@ -549,27 +551,20 @@ func testTargetRotationOneLogin(t *testing.T, factory Factory) {
 	if err := f.Admin.Login(ctx, login, first); err == nil {
 		t.Error("the replaced password still logs in")
 	}
-	// A password changed on the target by hand is a finding where the engine may read the
-	// login's verifier (the local engine, as the admin user); where it may not (Vault's
-	// inspector login), the refresh says it cannot be checked, and why. A password set by hand
-	// with an MD5 verifier cannot be compared either: the engine says so.
+	// A password changed on the target by hand is a finding (TargetRotatedPasswordChanged). A
+	// password set by hand with an MD5 verifier is one too where the engine checks by logging in
+	// (Vault); where it compares verifiers (the local engine), it cannot compare an MD5 one and
+	// says so.
 	if _, ok := e.(engine.LoginObserver); ok {
-		if why := rotatedObservation(t, e, ctx, "svc-pg", login).PasswordUnchecked; why == "" {
-			wantPasswordFinding(t, e, ctx, "svc-pg", false)
-			acctest.PostgresExec(t, f.Conn, f.Password, `ALTER ROLE "`+login+`" PASSWORD 'changed-by-hand'`)
+		wantPasswordChecked(t, e, ctx, "svc-pg", login)
+		acctest.PostgresExec(t, f.Conn, f.Password, `ALTER ROLE "`+login+`" PASSWORD 'changed-by-hand'`)
+		wantPasswordFinding(t, e, ctx, "svc-pg", true)
+		acctest.PostgresExec(t, f.Conn, f.Password, "SET password_encryption = 'md5'", `ALTER ROLE "`+login+`" PASSWORD 'md5-by-hand'`)
+		if why := rotatedObservation(t, e, ctx, "svc-pg", login).PasswordUnchecked; why != policy.PasswordNotSCRAM {
 			wantPasswordFinding(t, e, ctx, "svc-pg", true)
-			acctest.PostgresExec(t, f.Conn, f.Password, "SET password_encryption = 'md5'", `ALTER ROLE "`+login+`" PASSWORD 'md5-by-hand'`)
-			if why := rotatedObservation(t, e, ctx, "svc-pg", login).PasswordUnchecked; why != policy.PasswordNotSCRAM {
-				t.Errorf("a login with an MD5 verifier: unchecked %q, want %q", why, policy.PasswordNotSCRAM)
-			}
-			second = rotate(t, e, ctx, "svc-pg", 0) // the next rotation puts a password the provider controls back
-			wantPasswordFinding(t, e, ctx, "svc-pg", false)
-		} else {
-			if why != policy.PasswordInspectorOnly {
-				t.Errorf("the rotated login's password: unchecked %q, want %q (an engine that reads the target as its inspector)", why, policy.PasswordInspectorOnly)
-			}
-			wantRule(t, e, ctx, "svc-pg", policy.RulePasswordUnchecked, true)
 		}
+		second = rotate(t, e, ctx, "svc-pg", 0) // the next rotation puts a password the provider controls back
+		wantPasswordFinding(t, e, ctx, "svc-pg", false)
 
 		// A rotated secret grants the identity's scopes as they are now: a scope removed is
 		// revoked from its login at the update; a role granted by hand is a privilege escalation
@@ -703,6 +698,82 @@ func testTargetRotationAlternating(t *testing.T, factory Factory) {
 			t.Errorf("role %s after retirement: %+v, %v", login, l, err)
 		}
 	}
+}
+
+// testTargetRotatedPasswordChanged: the current login of a rotated secret that no longer holds
+// the current secret (its password changed on the target by hand) is a target-password-changed
+// finding on every engine, with one login and with alternating logins; the next rotation clears
+// it. A target that does not answer is no such finding but target-unchecked.
+func testTargetRotatedPasswordChanged(t *testing.T, factory Factory) {
+	eachStrategy(t, factory, "svc-pw", func(t *testing.T, e engine.Engine, f *acctest.PostgresFixture, ctx context.Context, name, strategy string) {
+		if _, ok := e.(engine.LoginObserver); !ok {
+			t.Skip("the engine observes no logins on targets")
+		}
+		login := engine.RotatedLoginName(name)
+		if strategy == policy.StrategyAlternating {
+			login += "_a"
+		}
+		rotate(t, e, ctx, name, 0)
+		wantPasswordChecked(t, e, ctx, name, login)
+		acctest.PostgresExec(t, f.Conn, f.Password, `ALTER ROLE "`+login+`" PASSWORD 'changed-by-hand'`)
+		wantPasswordFinding(t, e, ctx, name, true)
+		next := rotate(t, e, ctx, name, 0)
+		wantPasswordFinding(t, e, ctx, name, false)
+		if strategy == policy.StrategyAlternating {
+			login = engine.RotatedLoginName(name) + "_b"
+		}
+		must(t, f.WantGrants(login, next))
+		wantPasswordChecked(t, e, ctx, name, login)
+
+		// The target reached through a relay that goes down: target-unchecked, no password finding.
+		relay := acctest.NewPostgresRelay(t, f.Conn)
+		must(t, e.PutTarget(ctx, engine.Target{Name: f.Target, Connection: relay.Conn, PasswordVersion: 2}, f.Password))
+		wantPasswordChecked(t, e, ctx, name, login)
+		relay.Down()
+		wantRule(t, e, ctx, name, policy.RuleTargetUnchecked, true)
+		wantPasswordFinding(t, e, ctx, name, false)
+		relay.Up()
+		wantPasswordChecked(t, e, ctx, name, login)
+	})
+}
+
+// testTargetRotationNoClearPassword: the passwords of a rotated secret reach PostgreSQL only as
+// SCRAM verifiers, with one login and with alternating logins, staged, promoted or rolled back:
+// the test server logs every statement (scripts/postgres-dev, log_statement=all), and its log
+// holds the statements that set the login's verifier but none of the passwords.
+func testTargetRotationNoClearPassword(t *testing.T, factory Factory) {
+	eachStrategy(t, factory, "svc-clear", func(t *testing.T, e engine.Engine, f *acctest.PostgresFixture, ctx context.Context, name, strategy string) {
+		acctest.PostgresLog(t) // skips without the server's log
+		passwords := []string{rotate(t, e, ctx, name, 0), rotate(t, e, ctx, name, 0)}
+		v, discarded, err := e.StageSecret(ctx, name, 32)
+		must(t, err)
+		must(t, e.DiscardSecret(ctx, name, v.Version))
+		passwords = append(passwords, discarded)
+		login := engine.RotatedLoginName(name)
+		if strategy == policy.StrategyAlternating {
+			login += "_a"
+		}
+		log := acctest.PostgresLog(t)
+		for i, pw := range passwords {
+			if strings.Contains(log, pw) {
+				t.Errorf("the server's log holds password %d of identity %s in clear", i+1, name)
+			}
+		}
+		if setVerifier := `ALTER ROLE "` + login + `" LOGIN PASSWORD 'SCRAM-SHA-256$`; !strings.Contains(log, setVerifier) {
+			t.Errorf("the server's log holds no statement setting the verifier of login %s (%q): is log_statement=all on?", login, setVerifier)
+		}
+	})
+}
+
+// wantPasswordChecked checks that the refresh of identity compared its current login's password
+// with the current secret and found it held.
+func wantPasswordChecked(t *testing.T, e engine.Engine, ctx context.Context, identity, login string) {
+	t.Helper()
+	if l := rotatedObservation(t, e, ctx, identity, login); l.PasswordUnchecked != "" || !l.PasswordMatches {
+		t.Errorf("the refresh of identity %s: login %s password unchecked %q, matches %v; want it checked and matching", identity, login, l.PasswordUnchecked, l.PasswordMatches)
+	}
+	wantPasswordFinding(t, e, ctx, identity, false)
+	wantRule(t, e, ctx, identity, policy.RulePasswordUnchecked, false)
 }
 
 // rotatedObservation is the refresh's observation of identity's rotated login, which must be

@@ -31,12 +31,17 @@ const (
 	// back with the credential; a close revokes the token and writes the record back, from the
 	// record the open wrote (see credentials.go). No audit entry: the audit log derives the
 	// credential's events from its record.
-	budgetOpenClose       = 6
-	budgetEndedHistory    = 1000
-	budgetHistorySlack    = 1
-	budgetSecretLength    = 32
-	budgetRotationEvery   = 24 * time.Hour
-	budgetEphemeralPolicy = "budget-p"
+	budgetOpenClose = 6
+	// budgetTargetPersistent is budgetPersistent for a persistent identity whose rotated secret is
+	// the password of a login on a target, and one read more: the current secret's value, from KV,
+	// to check the login's password by logging in with it (ObserveLogins reads the identity's
+	// record from the refresh's snapshot, engine.ReadOnce).
+	budgetTargetPersistent = budgetPersistent + 1
+	budgetEndedHistory     = 1000
+	budgetHistorySlack     = 1
+	budgetSecretLength     = 32
+	budgetRotationEvery    = 24 * time.Hour
+	budgetEphemeralPolicy  = "budget-p"
 )
 
 // budgetPolicy is the TTL policy of the ephemeral identities the budget tests measure.
@@ -256,6 +261,34 @@ func TestTargetCredentialRequestBudget(t *testing.T) {
 			t.Errorf("run %d, %s: open %d + close %d requests (%v); want open %d + close 2, within the budget of %d",
 				run, what, opened, closed, proxy.Requests(), wantOpen, budgetOpenClose)
 		}
+	}
+}
+
+// TestTargetRefreshRequestBudget: the refresh of a persistent identity whose rotated secret is
+// the password of a login on a target costs budgetTargetPersistent requests once the process has
+// read the inspector's password (the first refresh that reaches the target).
+func TestTargetRefreshRequestBudget(t *testing.T) {
+	direct, _, f := persistentTarget(t)
+	ctx := context.Background()
+	var names []string
+	for _, strategy := range []string{"", policy.StrategyAlternating} {
+		name := "svc-budget-one"
+		if strategy != "" {
+			name = "svc-budget-alt"
+		}
+		persistentOn(t, direct, f, name, strategy)
+		v, _, err := direct.StageSecret(ctx, name, budgetSecretLength)
+		must(t, err)
+		_, err = direct.PromoteSecret(ctx, name, v.Version, engine.PromoteOptions{})
+		must(t, err)
+		names = append(names, name)
+	}
+	e, proxy := openThroughProxy(t, direct)
+	refreshFleet(t, e, proxy, names, time.Now()) // the first reaches the target
+	per, _ := refreshFleet(t, e, proxy, names, time.Now())
+	t.Logf("refresh of a persistent identity with a rotated login: %.2f requests (%v)", per, proxy.Requests())
+	if per > budgetTargetPersistent {
+		t.Errorf("refresh: %.2f requests per persistent identity with a rotated login, budget %.0f (%v)", per, budgetTargetPersistent, proxy.Requests())
 	}
 }
 

@@ -651,11 +651,20 @@ func (e *Engine) readRecord(ctx context.Context, name string) (identityRecord, i
 	if err := lookupName(kindIdentity, name); err != nil {
 		return identityRecord{}, 0, err
 	}
-	rec, version, err := kvGet[identityRecord](ctx, e, identityKey(name))
+	// Within a refresh or the drift report (engine.ReadOnce), the record is read once: ReadIdentity
+	// and ObserveLogins both need it.
+	type read struct {
+		rec     identityRecord
+		version int64
+	}
+	r, err := engine.ReadOnce(ctx, "vault identity record "+name, func() (read, error) {
+		rec, version, err := kvGet[identityRecord](ctx, e, identityKey(name))
+		return read{rec, version}, err
+	})
 	if err != nil {
 		return identityRecord{}, 0, recordErr(kindIdentity, name, err)
 	}
-	return rec, version, nil
+	return r.rec.clone(), r.version, nil
 }
 
 // readIdentity reads an identity without reading Vault's side back: what the engine's own

@@ -52,7 +52,7 @@ path "auth/token/lookup-accessor" {
 path "{{mount}}-database/config/*" {
   capabilities = ["read"]
 }
-path "{{mount}}-database/static-creds/*" {
+path "{{mount}}-database/static-creds/_inspect.*" {
   capabilities = ["read"]
 }
 `
@@ -168,16 +168,17 @@ path "{{mount}}-database/roles/*" {
 path "{{mount}}-database/creds/*" {
   capabilities = ["read"]
 }
-# The inspector login of each target and the two alternating logins of each persistent identity
-# on a target: their static roles, their rotation at the provider's schedule and their password.
-path "{{mount}}-database/static-roles/*" {
+# The inspector login of each target: its static role and its password.
+path "{{mount}}-database/static-roles/_inspect.*" {
   capabilities = ["create", "read", "update", "delete"]
 }
-path "{{mount}}-database/rotate-role/*" {
-  capabilities = ["update"]
-}
-path "{{mount}}-database/static-creds/*" {
+path "{{mount}}-database/static-creds/_inspect.*" {
   capabilities = ["read"]
+}
+# The static roles earlier versions made for alternating rotated logins: deleted on their
+# identity's next staging, retire or delete.
+path "{{mount}}-database/static-roles/_rotated.*" {
+  capabilities = ["delete"]
 }
 # Renewal and revocation of the leases of that mount only: the lease id is in the path.
 path "sys/leases/renew/{{mount}}-database/creds/*" {

@@ -29,34 +29,46 @@ import (
 //     a promotion makes sure the login holds the promoted version's password (settleLogins).
 //     One login holds one password: an overlap is refused (engine.CheckLoginOverlap).
 //   - alternating: two logins, <name>_a and <name>_b, members of the group role <name> that
-//     holds the identity's scopes. Each is a static role of the database secrets engine
-//     (static-roles/_rotated.<login>), so its password is Vault's choice: staging rotates the
-//     static role of the login the current version does not use (rotate-role) and reads its
-//     static-creds. Promotion switches the current login; the other stops logging in when the
-//     previous version's overlap ends (VALID UNTIL), at once without one. A rollback leaves the
-//     current login untouched and stops the staged login at once.
+//     holds the identity's scopes. Staging works as with one login, on the login the current
+//     version does not use: the password is drawn here, recorded, then set on that login as a
+//     SCRAM verifier (the group role and the login are made on the first staging). Promotion
+//     switches the current login; the other stops logging in when the previous version's
+//     overlap ends (VALID UNTIL), at once without one. A rollback leaves the current login
+//     untouched and stops the staged login at once.
+//
+// Earlier versions of this engine made the alternating logins static roles of the database
+// secrets engine (static-roles/_rotated.<login>, rotated by rotate-role, which sends the new
+// password to PostgreSQL in clear). The next staging, retire or delete of the identity deletes
+// them (deleteLegacyStaticRoles); the logins themselves stay and are driven as above.
 //
 // An update of the identity grants the role that holds its scopes (the one login or the group
 // role, both named engine.RotatedLoginName) exactly its scopes again (syncRotatedGroup).
 
-const (
-	// loginSecretsFolder indexes the versions of rotated logins' passwords by fingerprint:
-	// login-secrets/<fingerprint> = {"identity": <name>}.
-	loginSecretsFolder = "login-secrets/"
-	// rotatedLoginPeriod is the rotation period of a rotated login's static role: the
-	// provider's schedule rotates it (rotate-role), so Vault's own period is long enough never
-	// to come first.
-	rotatedLoginPeriod = "87600h"
-)
+// loginSecretsFolder indexes the versions of rotated logins' passwords by fingerprint:
+// login-secrets/<fingerprint> = {"identity": <name>}.
+const loginSecretsFolder = "login-secrets/"
 
 type loginSecretRef struct {
 	Identity string `json:"identity"`
 }
 
-func rotatedStaticRole(login string) string { return "_rotated." + login }
+// legacyStaticRolePath is the path of the static role an earlier version of this engine made
+// for alternating login login.
+func (e *Engine) legacyStaticRolePath(login string) string {
+	return e.DatabaseMount() + "/static-roles/_rotated." + login
+}
 
-func (e *Engine) rotatedRolePath(login string) string {
-	return e.DatabaseMount() + "/static-roles/" + rotatedStaticRole(login)
+// deleteLegacyStaticRoles deletes the static roles earlier versions of this engine made for
+// identity's alternating logins, so that Vault never rotates those logins by itself again;
+// none is fine.
+func (e *Engine) deleteLegacyStaticRoles(ctx context.Context, identity string) error {
+	a, b := rotatedLogins(identity)
+	for _, login := range []string{a, b} {
+		if err := e.del(ctx, e.legacyStaticRolePath(login)); err != nil && !errors.Is(err, engine.ErrNotFound) {
+			return fmt.Errorf("identity %q: deleting the static role of login %q: %w", identity, login, err)
+		}
+	}
+	return nil
 }
 
 // rotatedLogins are the two logins of identity's rotated secret on its target.
@@ -75,60 +87,44 @@ func currentLoginOf(rec secretRecord) string {
 	return ""
 }
 
-// stageLogin makes the password of a new version of id's rotated secret and returns its login.
-// With one login, the password is drawn here and oneLogin is true: the caller records the
-// version, then puts the password on the login (putLoginPassword), so that the login never holds
-// a password the engine has not recorded. With alternating logins, Vault rotates the static role
-// of the login the current version does not use, and that password is the new version's.
-func (e *Engine) stageLogin(ctx context.Context, id identityRecord, length int64) (login, password string, oneLogin bool, err error) {
+// stageLogin draws the password of a new version of id's rotated secret and returns the login
+// it is for: the one login, or the alternating login the current version does not use. The
+// caller records the version, then puts the password on the login (putStagedLogin), so that a
+// login never holds a password the engine has not recorded.
+func (e *Engine) stageLogin(ctx context.Context, id identityRecord, length int64) (login, password string, err error) {
 	s, err := e.GetRotationSchedule(ctx, id.Name)
 	if err != nil && !errors.Is(err, engine.ErrNotFound) {
-		return "", "", false, err
+		return "", "", err
 	}
-	if s.Strategy != policy.StrategyAlternating {
-		password, err = newLoginPassword(length)
-		return engine.RotatedLoginName(id.Name), password, true, err
+	if err := e.deleteLegacyStaticRoles(ctx, id.Name); err != nil {
+		return "", "", err
 	}
-	t, err := e.GetTarget(ctx, id.Target)
-	if err != nil {
-		return "", "", false, fmt.Errorf("identity %q: %w", id.Name, err)
+	login = engine.RotatedLoginName(id.Name)
+	if s.Strategy == policy.StrategyAlternating {
+		secrets, err := e.secretsOf(ctx, id)
+		if err != nil {
+			return "", "", err
+		}
+		var other string
+		if login, other = rotatedLogins(id.Name); currentLoginOf(secrets) == login {
+			login = other
+		}
 	}
-	secrets, err := e.secretsOf(ctx, id)
-	if err != nil {
-		return "", "", false, err
-	}
-	login, other := rotatedLogins(id.Name)
-	if currentLoginOf(secrets) == login {
-		login = other
-	}
-	if err := e.ensureRotatedLogin(ctx, t, id.Identity, login); err != nil {
-		return "", "", false, err
-	}
-	role := rotatedStaticRole(login)
-	if _, err := e.write(ctx, e.rotatedRolePath(login), map[string]any{"db_name": t.Name, "username": login, "rotation_period": rotatedLoginPeriod}); err != nil {
-		return "", "", false, fmt.Errorf("identity %q: writing the static role of login %q: %w", id.Name, login, err)
-	}
-	if _, err := e.write(ctx, e.DatabaseMount()+"/rotate-role/"+role, nil); err != nil {
-		return "", "", false, fmt.Errorf("identity %q: rotating the password of login %q: %w", id.Name, login, err)
-	}
-	cs, err := e.read(ctx, e.DatabaseMount()+"/static-creds/"+role)
-	if err != nil {
-		return "", "", false, fmt.Errorf("identity %q: reading the password of login %q: %w", id.Name, login, err)
-	}
-	password, _ = cs.Data["password"].(string)
-	if password == "" {
-		return "", "", false, fmt.Errorf("identity %q: %s/static-creds/%s returned no password: %w", id.Name, e.DatabaseMount(), role, engine.ErrUnavailable)
-	}
-	return login, password, false, nil
+	password, err = newLoginPassword(length)
+	return login, password, err
 }
 
-// putOneLogin puts password, just recorded as a staged version, on id's one login.
-func (e *Engine) putOneLogin(ctx context.Context, id policy.Identity, login, password string) error {
+// putStagedLogin puts password, just recorded as a staged version, on id's login: the one login
+// (putLoginPassword), or an alternating login (putMemberPassword).
+func (e *Engine) putStagedLogin(ctx context.Context, id policy.Identity, login, password string) error {
 	t, c, err := e.targetInspector(ctx, id.Target)
 	if err != nil {
 		return fmt.Errorf("identity %q: %w", id.Name, err)
 	}
-	return e.putLoginPassword(ctx, t, c, id, login, password)
+	if login == engine.RotatedLoginName(id.Name) {
+		return e.putLoginPassword(ctx, t, c, id, login, password)
+	}
+	return e.putMemberPassword(ctx, t, c, id, login, password)
 }
 
 // putLoginPassword makes password the password of id's one login on its target, valid with no
@@ -158,15 +154,12 @@ func (e *Engine) putLoginPassword(ctx context.Context, t engine.Target, c target
 	return nil
 }
 
-// ensureRotatedLogin makes the group role and login on target t when the target lacks them
-// (the inspector looks), turns a group role that logs in (the one login before the schedule
-// turned alternating) into a group, and lets login log in with no expiry. A role of either name
-// the engine did not make is refused (engine.OwnedRole) and left alone.
-func (e *Engine) ensureRotatedLogin(ctx context.Context, t engine.Target, id policy.Identity, login string) error {
-	c, err := e.inspector(ctx, t)
-	if err != nil {
-		return err
-	}
+// putMemberPassword makes password the password of alternating login login of id, valid with
+// no expiry, in one transaction: the group role and the login are made when the target lacks
+// them (the inspector c looks), and a group role that logs in (the one login before the schedule
+// turned alternating) becomes a group. A role of either name the engine did not make is refused
+// (engine.OwnedRole) and left alone.
+func (e *Engine) putMemberPassword(ctx context.Context, t engine.Target, c target.Target, id policy.Identity, login, password string) error {
 	base, comment := engine.RotatedLoginName(id.Name), engine.RotatedLoginComment(e.LoginOwner(), id.Name)
 	var stmts []string
 	g, err := engine.OwnedRole(ctx, c, base, comment)
@@ -183,9 +176,12 @@ func (e *Engine) ensureRotatedLogin(ctx context.Context, t engine.Target, id pol
 	} else if !l.Exists {
 		stmts = append(stmts, postgres.MemberLoginStatements(login, base, comment)...)
 	}
-	stmts = append(stmts, postgres.ValidUntilStatement(login, time.Time{}))
-	if err := e.runStatements(ctx, t.Name, stmts); err != nil {
-		return fmt.Errorf("identity %q: making login %q on target %q through Vault: %w", id.Name, login, t.Name, err)
+	stmt, err := postgres.PasswordStatement(login, password)
+	if err == nil {
+		err = e.runStatements(ctx, t.Name, append(stmts, stmt, postgres.ValidUntilStatement(login, time.Time{})))
+	}
+	if err != nil {
+		return fmt.Errorf("identity %q: setting the password of login %q on target %q through Vault: %w", id.Name, login, t.Name, err)
 	}
 	return nil
 }
@@ -277,12 +273,8 @@ func (e *Engine) holdCurrent(ctx context.Context, t engine.Target, c target.Targ
 	if err != nil {
 		return err
 	}
-	probe, err := engine.OpenTarget(t.Connection, "")
-	if err != nil {
+	if match, err := checkLoginPassword(ctx, t, cur.Login, value); err != nil || match {
 		return err
-	}
-	if probe.Login(ctx, cur.Login, value) == nil {
-		return nil
 	}
 	return e.putLoginPassword(ctx, t, c, id, cur.Login, value)
 }
@@ -331,19 +323,17 @@ func (e *Engine) authenticateLogin(ctx context.Context, secret string) (g authGr
 	return authGrant{identity: id.Name, policies: id.Scopes, cidrs: id.BoundCIDRs}, true, nil
 }
 
-// dropRotatedLogins deletes the static roles of identity's rotated logins and drops the logins
-// and their group role that this engine made (cutOff: retire and delete).
+// dropRotatedLogins drops identity's rotated logins and their group role that this engine made,
+// and deletes what static roles earlier versions made for them (cutOff: retire and delete).
 func (e *Engine) dropRotatedLogins(ctx context.Context, identity string) error {
 	rec, _, ok := e.lastWritten(identity)
 	if !ok || rec.Target == "" || rec.TTLPolicy != "" {
 		return nil
 	}
-	a, b := rotatedLogins(identity)
-	for _, login := range []string{a, b} {
-		if err := e.del(ctx, e.rotatedRolePath(login)); err != nil && !errors.Is(err, engine.ErrNotFound) {
-			return fmt.Errorf("identity %q: deleting the static role of login %q: %w", identity, login, err)
-		}
+	if err := e.deleteLegacyStaticRoles(ctx, identity); err != nil {
+		return err
 	}
+	a, b := rotatedLogins(identity)
 	t, c, err := e.targetInspector(ctx, rec.Target)
 	if errors.Is(err, engine.ErrNotFound) {
 		return nil

@@ -305,9 +305,8 @@ func (e *Engine) StageSecret(ctx context.Context, identity string, length int64)
 		return engine.SecretVersion{}, "", err
 	}
 	var value, login string
-	oneLogin := false
 	if id.Target != "" {
-		login, value, oneLogin, err = e.stageLogin(ctx, id, length)
+		login, value, err = e.stageLogin(ctx, id, length)
 	} else {
 		value, err = newSecret(identity, length)
 	}
@@ -340,8 +339,8 @@ func (e *Engine) StageSecret(ctx context.Context, identity string, length int64)
 	if err == nil {
 		_, err = e.reconcileSecrets(ctx, identity, rec, map[int64]string{version: value})
 	}
-	if err == nil && oneLogin {
-		err = e.putOneLogin(ctx, id.Identity, login, value)
+	if err == nil && login != "" {
+		err = e.putStagedLogin(ctx, id.Identity, login, value)
 	}
 	if err != nil {
 		return engine.SecretVersion{}, "", e.undoStage(ctx, identity, version, value, fmt.Errorf("staging version %d of identity %q's secret: %w", version, identity, err))

@@ -413,7 +413,8 @@ func (e *Engine) ObserveLogins(ctx context.Context, identity string) ([]policy.L
 // rotated secret of the persistent identity of rec (the one login, or the group role of
 // alternating logins: both engine.RotatedLoginName): none when its current version is on no
 // login. The inspector may not read password verifiers, so whether the login still holds the
-// current secret is not checked (the low RulePasswordUnchecked finding says so).
+// current secret is checked by logging in to the target with it (checkLoginPassword), which
+// writes nothing; the current secret costs one read of KV.
 func (e *Engine) observeRotated(ctx context.Context, t engine.Target, c target.Target, rec identityRecord) ([]policy.LoginObservation, error) {
 	if rec.TTLPolicy != "" || rec.Retired() {
 		return nil, nil
@@ -422,17 +423,47 @@ func (e *Engine) observeRotated(ctx context.Context, t engine.Target, c target.T
 	if err != nil {
 		return nil, err
 	}
-	login := currentLoginOf(secrets)
-	if login == "" {
+	var cur versionRecord
+	for _, v := range secrets.Versions {
+		if v.State == engine.SecretCurrent {
+			cur = v
+		}
+	}
+	if cur.Login == "" {
 		return nil, nil
 	}
-	holder := engine.RotatedLoginName(rec.Name)
-	l, err := c.Inspect(ctx, holder)
+	value, err := e.secretValue(ctx, rec.Name, cur.Version)
+	if err != nil {
+		return nil, err
+	}
+	obs := policy.LoginObservation{Target: t.Name, Name: cur.Login, Identity: rec.Name, Rotated: true, RolesHolder: engine.RotatedLoginName(rec.Name)}
+	if obs.PasswordMatches, err = checkLoginPassword(ctx, t, cur.Login, value); err != nil {
+		return nil, err
+	}
+	l, err := c.Inspect(ctx, obs.RolesHolder)
 	if err != nil {
 		return nil, engine.TargetError(t.Name, err)
 	}
-	return []policy.LoginObservation{{Target: t.Name, Name: login, Identity: rec.Name, Rotated: true, RolesHolder: holder, Roles: l.Roles,
-		PasswordUnchecked: policy.PasswordInspectorOnly}}, nil
+	obs.Roles = l.Roles
+	return []policy.LoginObservation{obs}, nil
+}
+
+// checkLoginPassword tells whether login logs in to target t with password: match is false when
+// the target refused the password; a target that does not answer is an error (ErrUnavailable).
+func checkLoginPassword(ctx context.Context, t engine.Target, login, password string) (match bool, err error) {
+	probe, err := engine.OpenTarget(t.Connection, "")
+	if err != nil {
+		return false, err
+	}
+	err = probe.Login(ctx, login, password)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, target.ErrPasswordRefused):
+		return false, nil
+	default:
+		return false, engine.TargetError(t.Name, err)
+	}
 }
 
 // vaultScopes are the scopes of id that are Vault ACL policies: none for an identity with a

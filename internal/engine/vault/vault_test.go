@@ -487,28 +487,45 @@ func targetIdentity(t *testing.T, name string) (*Engine, *acctest.PostgresFixtur
 	return e, f
 }
 
-// TestTargetLoginSecretsUnindexed: retiring or deleting a persistent identity on a target removes
-// the login-secrets/ index entries of its versions (one login and alternating logins), and its
-// passwords no longer authenticate.
-func TestTargetLoginSecretsUnindexed(t *testing.T) {
+// persistentTarget opens an engine at the wall clock with a persistent class "svc" and the
+// target of a new PostgreSQL fixture.
+func persistentTarget(t *testing.T) (*Engine, *clock.Fake, *acctest.PostgresFixture) {
+	t.Helper()
 	f := acctest.NewPostgresFixture(t)
 	e, clk := openTestNow(t)
 	ctx := context.Background()
 	must(t, e.PutClass(ctx, policy.Class{Name: "svc", Kind: policy.KindPersistent}))
 	must(t, e.PutTarget(ctx, engine.Target{Name: f.Target, Connection: f.Conn}, f.Password))
+	return e, clk, f
+}
+
+// persistentOn creates persistent identity name on f's target with a rotation schedule of
+// strategy; the test's cleanup drops its logins.
+func persistentOn(t *testing.T, e *Engine, f *acctest.PostgresFixture, name, strategy string) {
+	t.Helper()
+	ctx := context.Background()
+	base := engine.RotatedLoginName(name)
+	t.Cleanup(func() {
+		for _, l := range []string{base, base + "_a", base + "_b"} {
+			_ = f.Admin.DropLogin(context.Background(), l)
+		}
+	})
+	_, err := e.CreateIdentity(ctx, policy.Identity{Name: name, Class: "svc", Target: f.Target, Scopes: []string{f.Reader}})
+	must(t, err)
+	must(t, e.PutRotationSchedule(ctx, policy.RotationSchedule{Identity: name, Interval: policy.Day, Verify: true, SecretLength: 32, Strategy: strategy}))
+}
+
+// TestTargetLoginSecretsUnindexed: retiring or deleting a persistent identity on a target removes
+// the login-secrets/ index entries of its versions (one login and alternating logins), and its
+// passwords no longer authenticate.
+func TestTargetLoginSecretsUnindexed(t *testing.T) {
+	e, clk, f := persistentTarget(t)
+	ctx := context.Background()
 	for _, tc := range []struct{ name, strategy string }{
 		{"svc-unindex-one", ""}, {"svc-unindex-alt", policy.StrategyAlternating},
 		{"svc-unindex-del", ""},
 	} {
-		base := engine.RotatedLoginName(tc.name)
-		t.Cleanup(func() {
-			for _, l := range []string{base, base + "_a", base + "_b"} {
-				_ = f.Admin.DropLogin(context.Background(), l)
-			}
-		})
-		_, err := e.CreateIdentity(ctx, policy.Identity{Name: tc.name, Class: "svc", Target: f.Target, Scopes: []string{f.Reader}})
-		must(t, err)
-		must(t, e.PutRotationSchedule(ctx, policy.RotationSchedule{Identity: tc.name, Interval: policy.Day, Verify: true, SecretLength: 32, Strategy: tc.strategy}))
+		persistentOn(t, e, f, tc.name, tc.strategy)
 		var secrets []string
 		for range 2 {
 			clk.Set(time.Now())
@@ -526,7 +543,7 @@ func TestTargetLoginSecretsUnindexed(t *testing.T) {
 		if tc.name == "svc-unindex-del" {
 			must(t, e.DeleteIdentity(ctx, tc.name))
 		} else {
-			_, err = e.RetireIdentity(ctx, tc.name)
+			_, err := e.RetireIdentity(ctx, tc.name)
 			must(t, err)
 		}
 		for i, s := range secrets {
@@ -604,6 +621,50 @@ func TestTargetInspector(t *testing.T) {
 	if l, err := f.Admin.Inspect(ctx, login); err != nil || l.Exists {
 		t.Errorf("the inspector login after the target's deletion: %+v, %v; want it dropped", l, err)
 	}
+}
+
+// TestTargetLegacyStaticRolesDeleted: the static roles earlier builds made for the alternating
+// logins of a persistent identity (static-roles/_rotated.<login>) are deleted by the identity's
+// next staging, and again by its retirement, so that Vault never sets those logins' passwords
+// (in clear) again.
+func TestTargetLegacyStaticRolesDeleted(t *testing.T) {
+	e, _, f := persistentTarget(t)
+	ctx := context.Background()
+	const name = "svc-legacy"
+	persistentOn(t, e, f, name, policy.StrategyAlternating)
+	a, b := rotatedLogins(name)
+	for range 2 { // both logins exist
+		v, _, err := e.StageSecret(ctx, name, 32)
+		must(t, err)
+		_, err = e.PromoteSecret(ctx, name, v.Version, engine.PromoteOptions{})
+		must(t, err)
+	}
+	legacy := func() {
+		t.Helper()
+		for _, login := range []string{a, b} {
+			_, err := e.write(ctx, e.legacyStaticRolePath(login), map[string]any{"db_name": f.Target, "username": login, "rotation_period": "87600h"})
+			must(t, err)
+		}
+	}
+	wantGone := func(after string) {
+		t.Helper()
+		for _, login := range []string{a, b} {
+			if _, err := e.read(ctx, e.legacyStaticRolePath(login)); !errors.Is(err, engine.ErrNotFound) {
+				t.Errorf("the static role of login %s after %s: %v, want not found", login, after, err)
+			}
+		}
+	}
+	legacy()
+	v, secret, err := e.StageSecret(ctx, name, 32)
+	must(t, err)
+	wantGone("a staging")
+	must(t, f.Admin.Login(ctx, a, secret)) // the third version is on the first login again
+	_, err = e.PromoteSecret(ctx, name, v.Version, engine.PromoteOptions{})
+	must(t, err)
+	legacy()
+	_, err = e.RetireIdentity(ctx, name)
+	must(t, err)
+	wantGone("the retirement")
 }
 
 // TestTargetReplayedCredsRead: a read of creds that the network layer sent twice mints a login

@@ -71,7 +71,12 @@ func (p *Postgres) Connect(ctx context.Context, user, password string) (*pgx.Con
 		return nil, err
 	}
 	c, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.As(err, &pgErr) && pgErr.Code == "28P01": // invalid_password
+		return nil, fmt.Errorf("%w: %w: %s:%d database %q as %q: %v", target.ErrUnreachable, target.ErrPasswordRefused, p.conn.Host, p.conn.Port,
+			p.conn.Database, user, redact(err, password))
+	case err != nil:
 		return nil, fmt.Errorf("%w: %s:%d database %q as %q: %v", target.ErrUnreachable, p.conn.Host, p.conn.Port,
 			p.conn.Database, user, redact(err, password))
 	}
@@ -280,7 +285,7 @@ func GroupStatements(name string, roles []string, comment string) []string {
 }
 
 // MemberLoginStatements create login name, member of group, commented, with no password yet
-// (Vault's static role sets it), for Vault to run.
+// (PasswordStatement sets it, in the same transaction), for Vault to run.
 func MemberLoginStatements(name, group, comment string) []string {
 	return createStatements(name, "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT", []string{group}, comment)
 }

@@ -105,8 +105,8 @@ func TestLoginLifecycle(t *testing.T) {
 	if err := p.SetPassword(ctx, name, "second-pw"); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Login(ctx, name, "first-pw"); !errors.Is(err, target.ErrUnreachable) {
-		t.Errorf("login with the replaced password: %v, want refused", err)
+	if err := p.Login(ctx, name, "first-pw"); !errors.Is(err, target.ErrUnreachable) || !errors.Is(err, target.ErrPasswordRefused) {
+		t.Errorf("login with the replaced password: %v, want ErrPasswordRefused", err)
 	}
 	if err := p.Login(ctx, name, "second-pw"); err != nil {
 		t.Errorf("login with the new password: %v", err)
@@ -152,11 +152,18 @@ func TestCheckWrongPassword(t *testing.T) {
 	const wrong = "wrong-password-9f2c"
 	p, _ := postgres.New(conn, wrong)
 	_, err := p.Check(context.Background())
-	if !errors.Is(err, target.ErrUnreachable) {
-		t.Errorf("Check with a wrong password: %v, want ErrUnreachable", err)
+	if !errors.Is(err, target.ErrUnreachable) || !errors.Is(err, target.ErrPasswordRefused) {
+		t.Errorf("Check with a wrong password: %v, want ErrUnreachable and ErrPasswordRefused", err)
 	}
 	if err != nil && strings.Contains(err.Error(), wrong) {
 		t.Errorf("the error quotes the password: %v", err)
+	}
+	// A server that does not answer is unreachable, but no refused password.
+	relay := acctest.NewPostgresRelay(t, conn)
+	relay.Down()
+	down, _ := postgres.New(relay.Conn, wrong)
+	if err := down.Login(context.Background(), conn.Username, wrong); !errors.Is(err, target.ErrUnreachable) || errors.Is(err, target.ErrPasswordRefused) {
+		t.Errorf("Login to a target that is down: %v, want ErrUnreachable only", err)
 	}
 }
 
