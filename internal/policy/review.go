@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -194,14 +195,15 @@ func CheckOwner(id Identity, class *Class, owner *Owner) []Finding {
 	return out
 }
 
-// Owned names the active identities that owner owns, in the order given.
-func Owned(owner string, ids []Identity) []string {
-	var out []string
+// Owned returns the active identities that owner owns, sorted by name.
+func Owned(owner string, ids []Identity) []Identity {
+	var out []Identity
 	for _, id := range ids {
 		if id.Owner == owner && !id.Retired() {
-			out = append(out, id.Name)
+			out = append(out, id)
 		}
 	}
+	slices.SortFunc(out, func(a, b Identity) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
 

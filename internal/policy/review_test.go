@@ -101,9 +101,13 @@ func TestCheckOwner(t *testing.T) {
 }
 
 func TestOwned(t *testing.T) {
-	ids := []Identity{{Name: "a", Owner: "bob"}, {Name: "b", Owner: "alice"}, {Name: "c", Owner: "bob", Status: StatusRetired}, {Name: "d", Owner: "bob"}}
-	if got := Owned("bob", ids); !slices.Equal(got, []string{"a", "d"}) {
-		t.Errorf("Owned(bob) = %v, want [a d] (active ones only)", got)
+	ids := []Identity{{Name: "d", Owner: "bob"}, {Name: "b", Owner: "alice"}, {Name: "c", Owner: "bob", Status: StatusRetired}, {Name: "a", Owner: "bob"}}
+	var got []string
+	for _, id := range Owned("bob", ids) {
+		got = append(got, id.Name)
+	}
+	if !slices.Equal(got, []string{"a", "d"}) {
+		t.Errorf("Owned(bob) = %v, want [a d] (active ones only, sorted)", got)
 	}
 	if got := Owned("carol", ids); got != nil {
 		t.Errorf("Owned(carol) = %v, want none", got)

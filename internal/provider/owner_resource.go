@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -87,10 +88,18 @@ func (m *ownerModel) fromPolicy(o policy.Owner) {
 }
 
 // ModifyPlan reports what the engine holds under the name of an owner being created (see
-// planAdoption) and, in the plan that marks an owner departed, warns naming every active
-// identity it owns: each gets an owner-departed finding once the change is applied.
+// planAdoption) and warns naming every active identity the owner owns in the plan that marks it
+// departed (each gets an owner-departed finding once the change is applied) and in the plan that
+// destroys it (see warnDestroyed). It only reads the engine.
 func (r *ownerResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if r.data == nil || req.Plan.Raw.IsNull() || !req.Config.Raw.IsFullyKnown() || unchanged(req) {
+	if r.data == nil {
+		return
+	}
+	if req.Plan.Raw.IsNull() {
+		r.warnDestroyed(ctx, req, &resp.Diagnostics)
+		return
+	}
+	if !req.Config.Raw.IsFullyKnown() || unchanged(req) {
 		return
 	}
 	var m ownerModel
@@ -110,17 +119,70 @@ func (r *ownerResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 	if prior.ValueString() == string(policy.OwnerDeparted) {
 		return
 	}
-	ids, err := r.data.engine.ListIdentities(ctx)
-	if err != nil {
-		addEngineError(&resp.Diagnostics, fmt.Sprintf("list the identities of owner %q", o.Name), err)
-		return
-	}
-	owned := policy.Owned(o.Name, ids)
+	owned, names := r.owned(ctx, o.Name, &resp.Diagnostics)
 	if len(owned) == 0 {
 		return
 	}
 	resp.Diagnostics.AddAttributeWarning(path.Root("status"), "Departed Owner Still Owns Identities",
 		fmt.Sprintf("Owner %q is marked departed and owns these active identities (%d): %s. Once applied, each of them carries an owner-departed "+
 			"finding (OWASP NHI1) until it is reassigned to an active owner or retired; reassign them in this change, or plan their offboarding.",
-			o.Name, len(owned), strings.Join(owned, ", ")))
+			o.Name, len(owned), names))
+}
+
+// warnDestroyed warns, in the plan that destroys an owner, naming every active identity it still
+// owns: they keep naming it in `owner` once its record is gone. Those whose class sets
+// require_registered_owner are named again: from then on each refresh gives them an
+// owner-not-registered finding, and any change to one of them fails its plan on `owner` (an
+// unchanged identity's plan does not check its owner), until they are reassigned or retired.
+func (r *ownerResource) warnDestroyed(ctx context.Context, req resource.ModifyPlanRequest, diags *diag.Diagnostics) {
+	var name types.String
+	if diags.Append(req.State.GetAttribute(ctx, path.Root("name"), &name)...); diags.HasError() {
+		return
+	}
+	owned, names := r.owned(ctx, name.ValueString(), diags)
+	if len(owned) == 0 {
+		return
+	}
+	requires := map[string]bool{} // class name -> require_registered_owner
+	var bound []string
+	for _, id := range owned {
+		must, read := requires[id.Class]
+		if !read {
+			class, err := r.data.engine.GetClass(ctx, id.Class)
+			if err != nil && !errors.Is(err, engine.ErrNotFound) {
+				addEngineError(diags, fmt.Sprintf("read lifecycle class %q of identity %q", id.Class, id.Name), err)
+				return
+			}
+			must = err == nil && class.RequireRegisteredOwner
+			requires[id.Class] = must
+		}
+		if must {
+			bound = append(bound, id.Name)
+		}
+	}
+	detail := fmt.Sprintf("Owner %q is destroyed and still owns these active identities (%d): %s. They keep naming it in owner once its record "+
+		"is gone; reassign them to an active owner first, or retire them.", name.ValueString(), len(owned), names)
+	if len(bound) > 0 {
+		detail += fmt.Sprintf(" Their class requires a registered owner (require_registered_owner) for these (%d): %s. Once applied, each refresh "+
+			"gives each of them a high owner-not-registered finding (OWASP NHI1; in its findings and in nhi_drift_report), and any "+
+			"change to one of them fails its plan on owner (Owner Not Registered), until it is reassigned to an active owner or retired.",
+			len(bound), strings.Join(bound, ", "))
+	}
+	diags.AddWarning("Destroyed Owner Still Owns Identities", detail)
+}
+
+// owned reads from the engine the active identities that owner owns, sorted by name, and their
+// names joined for a message; none after an engine error, which it reports.
+func (r *ownerResource) owned(ctx context.Context, owner string, diags *diag.Diagnostics) ([]policy.Identity, string) {
+	ids, err := r.data.engine.ListIdentities(ctx)
+	if err != nil {
+		addEngineError(diags, fmt.Sprintf("list the identities of owner %q", owner), err)
+		return nil, ""
+	}
+	owned := policy.Owned(owner, ids)
+	names := make([]string, len(owned))
+	for i, id := range owned {
+		names[i] = id.Name
+	}
+	return owned, strings.Join(names, ", ")
 }

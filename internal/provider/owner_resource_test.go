@@ -208,6 +208,95 @@ output "report" {
 	}
 }
 
+// TestAccOwner_destroyed: the plan that destroys an owner warns naming, sorted, exactly the active
+// identities it still owns, and names again those whose class requires a registered owner; once
+// applied, exactly those carry an owner-not-registered finding at refresh, and a change to one of
+// them fails its plan on owner, while the identity of a class without the requirement is left
+// alone. A plan that destroys an owner owning nothing does not warn.
+func TestAccOwner_destroyed(t *testing.T) {
+	env := newTestEnv(t)
+	c := newTerraformCLI(t, env)
+	governance := `
+resource "nhi_lifecycle_class" "owned" {
+  name                     = "owned"
+  kind                     = "persistent"
+  require_registered_owner = true
+}
+
+resource "nhi_lifecycle_class" "loose" {
+  name = "loose"
+  kind = "persistent"
+}
+` + ownerHCL("team_a", "team-a", "team", "active") + ownerHCL("carol", "carol", "person", "active")
+	bob := ownerHCL("bob", "bob", "person", "active")
+	// The owners are literal names, so that bob's block can go while its identities stay; the
+	// owners are in the engine before the identities are planned.
+	identities := `
+resource "nhi_identity" "b" {
+  name        = "svc-b"
+  class       = nhi_lifecycle_class.owned.name
+  owner       = "bob"
+  description = "b"
+}
+
+resource "nhi_identity" "a" {
+  name  = "svc-a"
+  class = nhi_lifecycle_class.loose.name
+  owner = "bob"
+}
+
+resource "nhi_identity" "c" {
+  name  = "svc-c"
+  class = nhi_lifecycle_class.owned.name
+  owner = "team-a"
+}
+
+output "findings" {
+  value = {
+    a = [for f in nhi_identity.a.findings : f.rule]
+    b = [for f in nhi_identity.b.findings : f.rule]
+    c = [for f in nhi_identity.c.findings : f.rule]
+  }
+}
+`
+	c.write("main.tf", governance+bob)
+	c.run([]int{0}, "init", "-input=false")
+	c.run([]int{0}, "apply", "-no-color", "-auto-approve", "-input=false")
+	c.write("main.tf", governance+bob+identities)
+	c.run([]int{0}, "apply", "-no-color", "-auto-approve", "-input=false")
+
+	// carol owns nothing: destroying her warns about nothing.
+	c.write("main.tf", strings.Replace(governance, ownerHCL("carol", "carol", "person", "active"), "", 1)+bob+identities)
+	if out, _ := c.run([]int{2}, "plan", "-no-color", "-input=false", "-detailed-exitcode"); strings.Contains(out, "Warning:") {
+		t.Fatalf("the plan destroying carol, who owns nothing, warns:\n%s", out)
+	}
+	c.write("main.tf", governance+identities)
+	out, _ := c.run([]int{2}, "plan", "-no-color", "-input=false", "-detailed-exitcode")
+	warning := regexp.MustCompile(`Warning: Destroyed Owner Still Owns Identities[\s\S]*Owner\s+"bob"\s+is\s+destroyed\s+and\s+still\s+owns\s+these\s+active\s+identities\s+\(2\):\s+svc-a,\s+svc-b\.` +
+		`[\s\S]*require_registered_owner\)\s+for\s+these\s+\(1\):\s+svc-b\.\s+Once\s+applied[\s\S]*owner-not-registered`)
+	if _, warned, _ := strings.Cut(out, "Warning:"); !warning.MatchString(out) || strings.Contains(warned, "svc-c") || strings.Count(out, "Warning:") != 1 {
+		t.Fatalf("the plan destroying bob does not warn exactly once, naming svc-a and svc-b, and svc-b under require_registered_owner:\n%s", out)
+	}
+	c.run([]int{0}, "apply", "-no-color", "-auto-approve", "-input=false")
+	if _, err := env.engine.GetOwner(context.Background(), "bob"); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("after the apply the engine still holds owner bob: %v", err)
+	}
+	// What the warning said: the next refresh gives svc-b (and only svc-b) the finding ...
+	c.run([]int{0}, "apply", "-no-color", "-auto-approve", "-input=false", "-refresh-only")
+	var findings struct{ A, B, C []string }
+	c.outputJSON("findings", &findings)
+	if !slices.Equal(findings.B, []string{policy.RuleOwnerNotRegistered}) || len(findings.A) != 0 || len(findings.C) != 0 {
+		t.Fatalf("findings after bob's destroy: svc-a %v (want none), svc-b %v (want owner-not-registered), svc-c %v (want none)",
+			findings.A, findings.B, findings.C)
+	}
+	// ... and a change to svc-b fails its plan on owner.
+	c.write("main.tf", governance+strings.Replace(identities, `description = "b"`, `description = "b2"`, 1))
+	out, _ = c.run([]int{1}, "plan", "-no-color", "-input=false")
+	if !regexp.MustCompile(`Error: Owner Not Registered[\s\S]*owner\s+"bob"\s+names\s+no\s+nhi_owner\s+record`).MatchString(out) {
+		t.Fatalf("the plan changing svc-b does not fail with Owner Not Registered:\n%s", out)
+	}
+}
+
 // TestAccOwner_requireRegistered: under require_registered_owner, an identity whose owner names
 // no nhi_owner, or a departed one, fails the plan on owner and leaves the engine unchanged; an
 // owner created in the same plan (unknown at plan) is checked at apply, which refuses the
