@@ -168,6 +168,9 @@ func (r *ownerResource) warnDestroyed(ctx context.Context, req resource.ModifyPl
 			"change to one of them fails its plan on owner (Owner Not Registered), until it is reassigned to an active owner or retired.",
 			len(bound), strings.Join(bound, ", "))
 	}
+	// A provider sees one resource's plan at a time: identities that the same plan destroys (a
+	// whole `terraform destroy`) are still active in the engine, so they are named too.
+	detail += " Identities that this plan destroys too are named as well: a resource's plan cannot see another's."
 	diags.AddWarning("Destroyed Owner Still Owns Identities", detail)
 }
 
