@@ -46,6 +46,16 @@ func NotItsSecret(id string) error {
 	return fmt.Errorf("%s %q: the secret does not belong to it: %w", KindCredential, id, ErrDenied)
 }
 
+// IdentityGone is the refusal of a secret whose identity name is retired or no longer exists.
+func IdentityGone(name string) error {
+	return fmt.Errorf("%s %q is retired or gone: %w", KindIdentity, name, ErrDenied)
+}
+
+// NoUsesLeft is the refusal of a secret of credential id, whose uses (max_uses) are spent.
+func NoUsesLeft(id string) error {
+	return fmt.Errorf("%s %q has no uses left: %w", KindCredential, id, ErrDenied)
+}
+
 // KindCredential names a dynamic credential in messages.
 const KindCredential = "credential"
 

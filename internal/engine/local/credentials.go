@@ -480,7 +480,7 @@ func (e *Engine) authenticate(ctx context.Context, secret string, caller netip.A
 		name := ref.Identity
 		var id policy.Identity
 		if err := getJSON(tx, bucketIdentities, name, &id); err != nil || id.Retired() {
-			return fmt.Errorf("identity %q is retired or gone: %w", name, engine.ErrDenied)
+			return engine.IdentityGone(name)
 		}
 		used := engine.AuditEvent{Type: engine.EventUsed, Identity: name}
 		var cred *engine.Credential
@@ -502,7 +502,7 @@ func (e *Engine) authenticate(ctx context.Context, secret string, caller netip.A
 				return engine.ErrSecretRefused
 			}
 			if c.UsesLeft == 0 {
-				return fmt.Errorf("credential %q has no uses left: %w", c.ID, engine.ErrDenied)
+				return engine.NoUsesLeft(c.ID)
 			}
 			identity, scopes, cidrs = name, c.Scopes, c.BoundCIDRs
 			used.Credential, used.Requester, used.Purpose = c.ID, c.Requester, c.Purpose

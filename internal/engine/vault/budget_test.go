@@ -35,13 +35,23 @@ const (
 	// budgetTargetPersistent is budgetPersistent for a persistent identity whose rotated secret is
 	// the password of a login on a target, and one read more: the current secret's value, from KV,
 	// to check the login's password by logging in with it (ObserveLogins reads the identity's
-	// record from the refresh's snapshot, engine.ReadOnce).
+	// record from the refresh's snapshot, engine.ReadOnce). None of the usual four is useless on
+	// a target: such an identity has an AppRole role too, and the LIST of its secret-ids finds
+	// one minted by hand (TestTargetSecretIDDrift).
 	budgetTargetPersistent = budgetPersistent + 1
-	budgetEndedHistory     = 1000
-	budgetHistorySlack     = 1
-	budgetSecretLength     = 32
-	budgetRotationEvery    = 24 * time.Hour
-	budgetEphemeralPolicy  = "budget-p"
+	// budgetTargetStage is the cost of staging a version of a one-login rotated secret, as the
+	// process's first write: the identity's record, the check of the mounts (sys/mounts and
+	// sys/auth, once per process), the value's metadata and version, its login-secrets index
+	// entry, the record read and written with the version, the one-off dynamic role that sets the
+	// login's verifier (written, its creds read, their lease revoked, deleted) and the audit
+	// entry (sequence and event). No static role: earlier builds made those for alternating
+	// logins only.
+	budgetTargetStage     = 14
+	budgetEndedHistory    = 1000
+	budgetHistorySlack    = 1
+	budgetSecretLength    = 32
+	budgetRotationEvery   = 24 * time.Hour
+	budgetEphemeralPolicy = "budget-p"
 )
 
 // budgetPolicy is the TTL policy of the ephemeral identities the budget tests measure.
@@ -289,6 +299,23 @@ func TestTargetRefreshRequestBudget(t *testing.T) {
 	t.Logf("refresh of a persistent identity with a rotated login: %.2f requests (%v)", per, proxy.Requests())
 	if per > budgetTargetPersistent {
 		t.Errorf("refresh: %.2f requests per persistent identity with a rotated login, budget %.0f (%v)", per, budgetTargetPersistent, proxy.Requests())
+	}
+
+	// A staging on the one login, once the process has read the governance records and the
+	// inspector's password: no request for static roles, which earlier builds made only for
+	// alternating logins.
+	proxy.Reset()
+	_, _, err := e.StageSecret(ctx, names[0], budgetSecretLength)
+	must(t, err)
+	staged := proxy.Requests()
+	t.Logf("staging on the one login: %d requests (%v)", len(staged), staged)
+	for _, r := range staged {
+		if strings.Contains(r.Path, "/static-roles/") {
+			t.Errorf("staging on the one login sent %s %s, want no request for static roles", r.Method, r.Path)
+		}
+	}
+	if len(staged) != budgetTargetStage {
+		t.Errorf("staging on the one login: %d requests (%v), want exactly %d", len(staged), staged, budgetTargetStage)
 	}
 }
 

@@ -715,7 +715,7 @@ func (e *Engine) authenticate(ctx context.Context, secret string) (authGrant, er
 		if err := e.revoke(ctx, c.Identity, c.ID, "identity retired or deleted"); err != nil {
 			return authGrant{}, err
 		}
-		return authGrant{}, fmt.Errorf("identity %q is retired or gone: %w", tok.identity, engine.ErrDenied)
+		return authGrant{}, engine.IdentityGone(tok.identity)
 	}
 	if err := e.checkLive(ctx, c.Credential, e.clock.Now()); err != nil {
 		return authGrant{}, err
@@ -727,7 +727,7 @@ func (e *Engine) authenticate(ctx context.Context, secret string) (authGrant, er
 				return false, fmt.Errorf("credential %q was revoked meanwhile: %w", c.ID, engine.ErrDenied)
 			}
 			if rec.Live[i].UsesLeft == 0 {
-				return false, fmt.Errorf("credential %q has no uses left: %w", c.ID, engine.ErrDenied)
+				return false, engine.NoUsesLeft(c.ID)
 			}
 			rec.Live[i].UsesLeft--
 			return true, nil

@@ -350,7 +350,7 @@ func (e *Engine) renewOnTarget(ctx context.Context, id, secret string) (engine.C
 		return engine.Credential{}, err
 	}
 	if c.SecretHash == "" || subtle.ConstantTimeCompare([]byte(c.SecretHash), []byte(secretHash(secret))) != 1 {
-		return engine.Credential{}, fmt.Errorf("credential %q: the secret does not belong to it: %w", id, engine.ErrDenied)
+		return engine.Credential{}, engine.NotItsSecret(id)
 	}
 	now := e.clock.Now()
 	if err := e.checkLive(ctx, c.Credential, now); err != nil {

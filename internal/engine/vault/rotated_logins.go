@@ -38,8 +38,9 @@ import (
 //
 // Earlier versions of this engine made the alternating logins static roles of the database
 // secrets engine (static-roles/_rotated.<login>, rotated by rotate-role, which sends the new
-// password to PostgreSQL in clear). The next staging, retire or delete of the identity deletes
-// them (deleteLegacyStaticRoles); the logins themselves stay and are driven as above.
+// password to PostgreSQL in clear). The next alternating staging, retire or delete of the
+// identity deletes them (deleteLegacyStaticRoles); the logins themselves stay and are driven as
+// above.
 //
 // An update of the identity grants the role that holds its scopes (the one login or the group
 // role, both named engine.RotatedLoginName) exactly its scopes again (syncRotatedGroup).
@@ -96,11 +97,13 @@ func (e *Engine) stageLogin(ctx context.Context, id identityRecord, length int64
 	if err != nil && !errors.Is(err, engine.ErrNotFound) {
 		return "", "", err
 	}
-	if err := e.deleteLegacyStaticRoles(ctx, id.Name); err != nil {
-		return "", "", err
-	}
 	login = engine.RotatedLoginName(id.Name)
 	if s.Strategy == policy.StrategyAlternating {
+		// Earlier builds made static roles only for alternating logins: a one-login stage has
+		// none to delete (retire and delete delete them whatever the strategy).
+		if err := e.deleteLegacyStaticRoles(ctx, id.Name); err != nil {
+			return "", "", err
+		}
 		secrets, err := e.secretsOf(ctx, id)
 		if err != nil {
 			return "", "", err
@@ -292,7 +295,7 @@ func (e *Engine) authenticateLogin(ctx context.Context, secret string) (g authGr
 	}
 	id, _, err := e.readRecord(ctx, ref.Identity)
 	if errors.Is(err, engine.ErrNotFound) || (err == nil && id.Retired()) {
-		return authGrant{}, true, fmt.Errorf("identity %q is retired or gone: %w", ref.Identity, engine.ErrDenied)
+		return authGrant{}, true, engine.IdentityGone(ref.Identity)
 	}
 	if err != nil {
 		return authGrant{}, true, err

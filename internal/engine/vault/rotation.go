@@ -546,7 +546,7 @@ func (e *Engine) authenticateSecret(ctx context.Context, secret string) (authGra
 	}
 	id, _, err := e.readRecord(ctx, identity)
 	if errors.Is(err, engine.ErrNotFound) || (err == nil && id.Retired()) {
-		return authGrant{}, fmt.Errorf("identity %q is retired or gone: %w", identity, engine.ErrDenied)
+		return authGrant{}, engine.IdentityGone(identity)
 	}
 	if err != nil {
 		return authGrant{}, err

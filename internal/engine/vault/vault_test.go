@@ -623,6 +623,25 @@ func TestTargetInspector(t *testing.T) {
 	}
 }
 
+// TestTargetSecretIDDrift: a persistent identity on a target has an AppRole role like any
+// identity (its versions are logins' passwords, with no secret-id), and a secret-id minted on
+// it by hand is a Vault login the engine did not issue: the refresh's LIST of the role's
+// secret-ids reports it, which is why that request stays in budgetTargetPersistent.
+func TestTargetSecretIDDrift(t *testing.T) {
+	e, _, f := persistentTarget(t)
+	ctx := context.Background()
+	const name = "svc-db-secret-id"
+	persistentOn(t, e, f, name, "")
+	v, _, err := e.StageSecret(ctx, name, 32)
+	must(t, err)
+	_, err = e.PromoteSecret(ctx, name, v.Version, engine.PromoteOptions{})
+	must(t, err)
+	wantDrift(t, e, name)
+	_, err = e.write(ctx, e.rolePath(name)+"/secret-id", nil)
+	must(t, err)
+	wantDrift(t, e, name, "role has 1 secret-id the engine did not issue")
+}
+
 // TestTargetLegacyStaticRolesDeleted: the static roles earlier builds made for the alternating
 // logins of a persistent identity (static-roles/_rotated.<login>) are deleted by the identity's
 // next staging, and again by its retirement, so that Vault never sets those logins' passwords
