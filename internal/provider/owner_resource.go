@@ -139,7 +139,14 @@ func (r *ownerResource) warnDestroyed(ctx context.Context, req resource.ModifyPl
 	if diags.Append(req.State.GetAttribute(ctx, path.Root("name"), &name)...); diags.HasError() {
 		return
 	}
-	owned, names := r.owned(ctx, name.ValueString(), diags)
+	// The warning must never stop a destroy: an engine that cannot be read here leaves a warning
+	// saying so instead of an error.
+	var read diag.Diagnostics
+	owned, names := r.owned(ctx, name.ValueString(), &read)
+	if read.HasError() {
+		diags.AddWarning("Owner's Identities Not Checked", fmt.Sprintf("Could not check which active identities owner %q still owns: %s", name.ValueString(), read.Errors()[0].Detail()))
+		return
+	}
 	if len(owned) == 0 {
 		return
 	}
@@ -150,7 +157,7 @@ func (r *ownerResource) warnDestroyed(ctx context.Context, req resource.ModifyPl
 		if !read {
 			class, err := r.data.engine.GetClass(ctx, id.Class)
 			if err != nil && !errors.Is(err, engine.ErrNotFound) {
-				addEngineError(diags, fmt.Sprintf("read lifecycle class %q of identity %q", id.Class, id.Name), err)
+				diags.AddWarning("Owner's Identities Not Checked", fmt.Sprintf("Could not read lifecycle class %q of identity %q: %v", id.Class, id.Name, err))
 				return
 			}
 			must = err == nil && class.RequireRegisteredOwner
